@@ -1,0 +1,196 @@
+//! `meshctl.io/v1alpha1`: meshctl's own kinds. `Canary` describes a stepped rollout with health
+//! gates; `Workload` is a service instance in the local mesh (a process with a sidecar), which
+//! is also what makes up the service registry there.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+/// A progressive rollout of one service from its stable subset to a canary subset.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "meshctl.io",
+    version = "v1alpha1",
+    kind = "Canary",
+    namespaced,
+    status = "CanaryStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Weight","type":"integer","jsonPath":".status.weight"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct CanarySpec {
+    /// The service being rolled out, as a short or fully qualified host.
+    pub service: String,
+    /// The subset that serves traffic now.
+    pub stable: String,
+    /// The subset being rolled out.
+    pub canary: String,
+    /// Canary weights in percent, rising, ending at 100.
+    #[serde(default = "default_steps")]
+    #[schemars(length(min = 1), inner(range(min = 1, max = 100)))]
+    pub steps: Vec<u32>,
+    /// How long each step lasts at least before its gates are checked.
+    #[serde(default = "default_interval")]
+    pub interval: Duration,
+    #[serde(default)]
+    pub gates: Gates,
+    /// How many failed gate evaluations roll the canary back.
+    #[serde(default = "default_failure_threshold")]
+    #[schemars(range(min = 1))]
+    pub failure_threshold: u32,
+    /// Fail the rollout when a step has had no usable traffic for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_deadline: Option<Duration>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Gates {
+    /// Lowest acceptable share of non-5xx responses from the canary, in percent.
+    #[serde(default = "default_min_success_rate")]
+    #[schemars(range(min = 0, max = 100))]
+    pub min_success_rate: f64,
+    /// Highest acceptable 99th-percentile latency of the canary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p99: Option<Duration>,
+    /// Fewer requests than this in a window is no evidence: the step holds.
+    #[serde(default = "default_min_requests")]
+    #[schemars(range(min = 1))]
+    pub min_requests: u32,
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates { min_success_rate: default_min_success_rate(), max_p99: None, min_requests: default_min_requests() }
+    }
+}
+
+fn default_steps() -> Vec<u32> {
+    vec![10, 50, 100]
+}
+
+fn default_interval() -> Duration {
+    Duration(std::time::Duration::from_secs(30))
+}
+
+fn default_failure_threshold() -> u32 {
+    1
+}
+
+fn default_min_success_rate() -> f64 {
+    99.0
+}
+
+fn default_min_requests() -> u32 {
+    20
+}
+
+/// Written by the controller only.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<CanaryPhase>,
+    /// Index into `spec.steps` of the current step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// The canary's current weight in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// RFC 3339 times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evaluations: Vec<Evaluation>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CanaryPhase {
+    Pending,
+    Progressing,
+    Paused,
+    Promoted,
+    RolledBack,
+    Failed,
+}
+
+/// One check of the gates, with the figures it was decided on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    pub time: String,
+    pub step: u32,
+    pub weight: u32,
+    pub canary: WindowFigures,
+    pub stable: WindowFigures,
+    pub verdict: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowFigures {
+    pub requests: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+}
+
+/// A service instance in the local mesh: a command run with a sidecar beside each replica.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "meshctl.io",
+    version = "v1alpha1",
+    kind = "Workload",
+    namespaced,
+    printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.service"}"#,
+    printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".spec.replicas"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    /// The service this workload serves (a DNS label, like a Kubernetes Service name).
+    pub service: String,
+    /// Labels that DestinationRule subsets select on; `version` names the subset.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The identity of the workload's certificate; the service name by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(default = "default_replicas")]
+    #[schemars(range(max = 64))]
+    pub replicas: u32,
+    /// The program and its arguments; it must listen on `$PORT`.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// The service port callers address (as in `http://profile:8080`).
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u32,
+}
+
+fn default_replicas() -> u32 {
+    1
+}
+
+fn default_port() -> u32 {
+    80
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}

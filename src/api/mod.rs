@@ -1,0 +1,276 @@
+//! The resource types meshctl reads and writes: Istio's v1 policy kinds and meshctl's own, their
+//! CRDs (generated from the same types), and YAML with source positions.
+//!
+//! ```text
+//!   YAML text ──yaml::parse──▶ Node tree (positions) ──policy::check──▶ typed Resource + findings
+//!                                                     (schema from Kind::schema, the CRD's own)
+//! ```
+
+mod duration;
+pub mod meshctl;
+pub mod networking;
+pub mod security;
+pub mod yaml;
+
+use std::sync::OnceLock;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{CustomResourceExt, Resource as _};
+
+pub use duration::{Duration, DurationError};
+
+/// Every kind meshctl understands, in the order they are listed and generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    VirtualService,
+    DestinationRule,
+    PeerAuthentication,
+    AuthorizationPolicy,
+    RequestAuthentication,
+    Canary,
+    Workload,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::VirtualService,
+        Kind::DestinationRule,
+        Kind::PeerAuthentication,
+        Kind::AuthorizationPolicy,
+        Kind::RequestAuthentication,
+        Kind::Canary,
+        Kind::Workload,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::VirtualService => "VirtualService",
+            Kind::DestinationRule => "DestinationRule",
+            Kind::PeerAuthentication => "PeerAuthentication",
+            Kind::AuthorizationPolicy => "AuthorizationPolicy",
+            Kind::RequestAuthentication => "RequestAuthentication",
+            Kind::Canary => "Canary",
+            Kind::Workload => "Workload",
+        }
+    }
+
+    pub fn crd(self) -> CustomResourceDefinition {
+        match self {
+            Kind::VirtualService => networking::VirtualService::crd(),
+            Kind::DestinationRule => networking::DestinationRule::crd(),
+            Kind::PeerAuthentication => security::PeerAuthentication::crd(),
+            Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
+            Kind::RequestAuthentication => security::RequestAuthentication::crd(),
+            Kind::Canary => meshctl::Canary::crd(),
+            Kind::Workload => meshctl::Workload::crd(),
+        }
+    }
+
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::VirtualService | Kind::DestinationRule => "networking.istio.io/v1",
+            Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
+                "security.istio.io/v1"
+            }
+            Kind::Canary | Kind::Workload => "meshctl.io/v1alpha1",
+        }
+    }
+
+    /// The kind named by a document's `apiVersion` and `kind`, if meshctl knows it.
+    pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.api_version() == api_version && k.name() == kind)
+    }
+
+    /// The kind with this name, in any API version (to tell a wrong version from an unknown kind).
+    pub fn from_name(kind: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == kind)
+    }
+
+    /// The CRD's OpenAPI schema for a whole object of this kind: what the API server enforces,
+    /// and what `meshctl validate` checks documents against.
+    pub fn schema(self) -> &'static serde_json::Value {
+        static SCHEMAS: OnceLock<Vec<serde_json::Value>> = OnceLock::new();
+        let schemas = SCHEMAS.get_or_init(|| {
+            Kind::ALL
+                .iter()
+                .map(|k| {
+                    let crd = k.crd();
+                    let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
+                    serde_json::to_value(schema).expect("a CRD schema serializes")
+                })
+                .collect()
+        });
+        &schemas[self as usize]
+    }
+
+    /// Decodes an object of this kind from JSON that has passed the schema check.
+    pub fn decode(self, json: serde_json::Value) -> Result<Resource, serde_json::Error> {
+        use serde_json::from_value as de;
+        Ok(match self {
+            Kind::VirtualService => Resource::VirtualService(de(json)?),
+            Kind::DestinationRule => Resource::DestinationRule(de(json)?),
+            Kind::PeerAuthentication => Resource::PeerAuthentication(de(json)?),
+            Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
+            Kind::RequestAuthentication => Resource::RequestAuthentication(de(json)?),
+            Kind::Canary => Resource::Canary(de(json)?),
+            Kind::Workload => Resource::Workload(de(json)?),
+        })
+    }
+}
+
+/// A typed resource of any kind meshctl understands.
+#[derive(Clone, Debug)]
+pub enum Resource {
+    VirtualService(networking::VirtualService),
+    DestinationRule(networking::DestinationRule),
+    PeerAuthentication(security::PeerAuthentication),
+    AuthorizationPolicy(security::AuthorizationPolicy),
+    RequestAuthentication(security::RequestAuthentication),
+    Canary(meshctl::Canary),
+    Workload(meshctl::Workload),
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Resource::VirtualService(_) => Kind::VirtualService,
+            Resource::DestinationRule(_) => Kind::DestinationRule,
+            Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
+            Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
+            Resource::RequestAuthentication(_) => Kind::RequestAuthentication,
+            Resource::Canary(_) => Kind::Canary,
+            Resource::Workload(_) => Kind::Workload,
+        }
+    }
+
+    pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            Resource::VirtualService(r) => r.meta(),
+            Resource::DestinationRule(r) => r.meta(),
+            Resource::PeerAuthentication(r) => r.meta(),
+            Resource::AuthorizationPolicy(r) => r.meta(),
+            Resource::RequestAuthentication(r) => r.meta(),
+            Resource::Canary(r) => r.meta(),
+            Resource::Workload(r) => r.meta(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.meta().name.as_deref().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.meta().namespace.as_deref().unwrap_or_default()
+    }
+
+    /// The object as Kubernetes serializes it (`apiVersion`, `kind`, `metadata`, `spec`, ...).
+    pub fn to_json(&self) -> serde_json::Value {
+        let value = match self {
+            Resource::VirtualService(r) => serde_json::to_value(r),
+            Resource::DestinationRule(r) => serde_json::to_value(r),
+            Resource::PeerAuthentication(r) => serde_json::to_value(r),
+            Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
+            Resource::RequestAuthentication(r) => serde_json::to_value(r),
+            Resource::Canary(r) => serde_json::to_value(r),
+            Resource::Workload(r) => serde_json::to_value(r),
+        };
+        value.expect("resources serialize to JSON")
+    }
+}
+
+/// Parts of Istio's API that meshctl does not enforce, as `KIND:PATH` where PATH is a field path
+/// with list indices written `[]`. A document that uses one gets a "not supported by meshctl"
+/// finding rather than having the field silently ignored. `PATH=VALUE` names an enum value.
+pub const UNSUPPORTED: &[&str] = &[
+    "VirtualService:spec.tls",
+    "VirtualService:spec.tcp",
+    "VirtualService:spec.http[].redirect",
+    "VirtualService:spec.http[].directResponse",
+    "VirtualService:spec.http[].delegate",
+    "VirtualService:spec.http[].rewrite",
+    "VirtualService:spec.http[].headers",
+    "VirtualService:spec.http[].mirrors",
+    "VirtualService:spec.http[].mirrorPercent",
+    "VirtualService:spec.http[].corsPolicy",
+    "VirtualService:spec.http[].match[].scheme",
+    "VirtualService:spec.http[].match[].port",
+    "VirtualService:spec.http[].match[].sourceLabels",
+    "VirtualService:spec.http[].match[].gateways",
+    "VirtualService:spec.http[].match[].sourceNamespace",
+    "VirtualService:spec.http[].match[].statPrefix",
+    "VirtualService:spec.http[].route[].headers",
+    "VirtualService:spec.http[].retries.retryRemoteLocalities",
+    "VirtualService:spec.http[].fault.delay.exponentialDelay",
+    "VirtualService:spec.http[].fault.delay.percent",
+    "VirtualService:spec.http[].fault.abort.grpcStatus",
+    "VirtualService:spec.http[].fault.abort.http2Error",
+    "DestinationRule:spec.workloadSelector",
+    "DestinationRule:trafficPolicy.portLevelSettings",
+    "DestinationRule:trafficPolicy.tunnel",
+    "DestinationRule:trafficPolicy.proxyProtocol",
+    "DestinationRule:trafficPolicy.loadBalancer.localityLbSetting",
+    "DestinationRule:trafficPolicy.loadBalancer.warmupDurationSecs",
+    "DestinationRule:trafficPolicy.loadBalancer.warmup",
+    "DestinationRule:trafficPolicy.loadBalancer.simple=PASSTHROUGH",
+    "DestinationRule:trafficPolicy.loadBalancer.consistentHash.ringHash",
+    "DestinationRule:trafficPolicy.loadBalancer.consistentHash.maglev",
+    "DestinationRule:trafficPolicy.loadBalancer.consistentHash.minimumRingSize",
+    "DestinationRule:trafficPolicy.connectionPool.tcp.tcpKeepalive",
+    "DestinationRule:trafficPolicy.connectionPool.http.h2UpgradePolicy",
+    "DestinationRule:trafficPolicy.connectionPool.http.useClientProtocol",
+    "DestinationRule:trafficPolicy.connectionPool.http.maxConcurrentStreams",
+    "DestinationRule:trafficPolicy.outlierDetection.splitExternalLocalOriginErrors",
+    "DestinationRule:trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
+    "DestinationRule:trafficPolicy.outlierDetection.consecutiveErrors",
+    "DestinationRule:trafficPolicy.tls.mode=SIMPLE",
+    "DestinationRule:trafficPolicy.tls.mode=MUTUAL",
+    "DestinationRule:trafficPolicy.tls.clientCertificate",
+    "DestinationRule:trafficPolicy.tls.privateKey",
+    "DestinationRule:trafficPolicy.tls.caCertificates",
+    "DestinationRule:trafficPolicy.tls.credentialName",
+    "DestinationRule:trafficPolicy.tls.insecureSkipVerify",
+    "DestinationRule:trafficPolicy.tls.caCrl",
+    "AuthorizationPolicy:spec.action=AUDIT",
+    "AuthorizationPolicy:spec.action=CUSTOM",
+    "AuthorizationPolicy:spec.provider",
+    "AuthorizationPolicy:spec.targetRef",
+    "AuthorizationPolicy:spec.targetRefs",
+    "AuthorizationPolicy:spec.rules[].from[].source.remoteIpBlocks",
+    "AuthorizationPolicy:spec.rules[].from[].source.notRemoteIpBlocks",
+    "AuthorizationPolicy:spec.rules[].from[].source.serviceAccounts",
+    "AuthorizationPolicy:spec.rules[].from[].source.notServiceAccounts",
+    "RequestAuthentication:spec.targetRef",
+    "RequestAuthentication:spec.targetRefs",
+    "RequestAuthentication:spec.jwtRules[].outputClaimToHeaders",
+    "RequestAuthentication:spec.jwtRules[].fromCookies",
+    "RequestAuthentication:spec.jwtRules[].timeout",
+    "PeerAuthentication:spec.targetRef",
+    "PeerAuthentication:spec.targetRefs",
+];
+
+/// Whether `path` (a field path with `[]` for indices) of a `kind` document, or the enum
+/// `value` at it, is part of Istio's API that meshctl does not support. Traffic policies
+/// stand at several places in a DestinationRule, so those entries match any path ending in
+/// them.
+pub fn unsupported(kind: Kind, path: &str, value: Option<&str>) -> bool {
+    UNSUPPORTED.iter().any(|entry| {
+        let Some((k, rest)) = entry.split_once(':') else { return false };
+        let (pattern, want) = match rest.split_once('=') {
+            Some((p, v)) => (p, Some(v)),
+            None => (rest, None),
+        };
+        let path_matches = path == pattern || path.strip_suffix(pattern).is_some_and(|p| p.ends_with('.'));
+        k == kind.name() && path_matches && want == value
+    })
+}
+
+/// All CRDs as one multi-document YAML stream, ready for `kubectl apply -f -`.
+pub fn crds_yaml() -> String {
+    Kind::ALL.iter().map(|k| format!("---\n{}", yaml::to_string(&serde_json::to_value(k.crd()).expect("CRDs serialize")))).collect()
+}
+
+/// The file name a kind's CRD is generated into under `crds/`.
+pub fn crd_file_name(kind: Kind) -> String {
+    let crd = kind.crd();
+    format!("{}.yaml", crd.metadata.name.unwrap_or_default())
+}

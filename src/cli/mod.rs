@@ -1,0 +1,115 @@
+//! The command line: clap definitions whose doc comments are the help text, and one function
+//! per command that resolves flags into the core's settings, calls the core and prints.
+//! `main` maps the outcome to an exit code in one place.
+
+mod generate;
+mod printer;
+mod validate;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+pub use printer::Printer;
+
+/// meshctl installs and drives a service mesh: Envoy proxies as the data plane, meshctl as the
+/// control plane, Istio's v1 API as the policy language.
+#[derive(Debug, Parser)]
+#[command(name = "meshctl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policy files offline: schema, references between resources, mTLS and JWT settings.
+    ///
+    /// Exit status: 0 no errors, 1 errors found (or warnings, with --strict), 2 usage error.
+    Validate(validate::Args),
+    /// Print policy YAML for a common intent; every document passes `meshctl validate`.
+    #[command(subcommand)]
+    Generate(generate::Command),
+    /// Print a shell completion script.
+    ///
+    /// bash: `source <(meshctl completion bash)`; zsh: `meshctl completion zsh > "${fpath[1]}/_meshctl"`;
+    /// fish: `meshctl completion fish > ~/.config/fish/completions/meshctl.fish`.
+    Completion {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// How a command ended, as its exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It did what was asked.
+    Success = 0,
+    /// The check it ran failed (validation errors, a gate failed).
+    Failed = 1,
+    /// The command line or its input files are wrong.
+    Usage = 2,
+    /// The environment is missing something (Envoy, the controller, a cluster).
+    Environment = 3,
+}
+
+/// An error that ends a command, with the exit status it warrants.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Failure { exit: Exit::Usage, error: error.into() }
+    }
+}
+
+/// An I/O error writing output; the only failure most printing can have.
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure { exit: Exit::Failed, error: e.into() }
+    }
+}
+
+pub type Outcome = Result<Exit, Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new();
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::run(args, &printer),
+        Command::Generate(command) => generate::run(command, &printer),
+        Command::Completion { shell } => completion(shell, &printer),
+    };
+    let exit = match outcome {
+        Ok(exit) => exit,
+        // A reader that stops early (`meshctl ... | head`) is not an error.
+        Err(f) if f.error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => Exit::Success,
+        Err(f) => {
+            printer.error(&f.error);
+            f.exit
+        }
+    };
+    ExitCode::from(exit as u8)
+}
+
+/// The clap command, for completions and documentation.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// The completion script for `shell`, as `meshctl completion SHELL` prints it.
+pub fn completion_script(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command(), "meshctl", &mut out);
+    out
+}
+
+fn completion(shell: Shell, printer: &Printer) -> Outcome {
+    printer.write_raw(&completion_script(shell))?;
+    Ok(Exit::Success)
+}

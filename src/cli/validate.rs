@@ -1,0 +1,212 @@
+//! `meshctl validate`: reads policy files and prints the findings as text, JSON or SARIF.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::printer::{self, Printer, paint};
+use super::{Exit, Failure, Outcome};
+use crate::policy::{self, Code, Finding, Options, Report, Severity, Source};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    files: Vec<PathBuf>,
+    /// The namespace of resources that do not name one.
+    #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
+    namespace: String,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// Fail (exit 1) on warnings as well as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Report kinds meshctl does not handle as errors instead of skipping them.
+    #[arg(long)]
+    reject_unknown: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+pub fn run(args: Args, printer: &Printer) -> Outcome {
+    let sources = read_sources(&args.files)?;
+    let options = Options { namespace: args.namespace, reject_unknown: args.reject_unknown };
+    let report = policy::check(&sources, &options);
+    match args.output {
+        Format::Text => printer.write(&text(&report, &sources, printer.terminal()))?,
+        Format::Json => printer.write_raw(&to_json_line(&json_report(&report, sources.len())))?,
+        Format::Sarif => printer.write_raw(&to_json_line(&sarif(&report)))?,
+    }
+    let failed = report.count(Severity::Error) > 0 || (args.strict && report.count(Severity::Warning) > 0);
+    Ok(if failed { Exit::Failed } else { Exit::Success })
+}
+
+/// Reads every file named, expanding directories (sorted, so output is stable) and `-`.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, Failure> {
+    let mut sources = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("cannot read stdin").map_err(Failure::usage)?;
+            sources.push(Source { name: "-".into(), text });
+            continue;
+        }
+        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display())).map_err(Failure::usage)?;
+        let mut files = Vec::new();
+        if meta.is_dir() {
+            collect_dir(path, &mut files).map_err(Failure::usage)?;
+        } else {
+            files.push(path.clone());
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {} (is it a UTF-8 text file?)", file.display()))
+                .map_err(Failure::usage)?;
+            sources.push(Source { name: file.display().to_string(), text });
+        }
+    }
+    Ok(sources)
+}
+
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot read directory {}", dir.display()))?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_dir(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn severity_style(severity: Severity) -> anstyle::Style {
+    match severity {
+        Severity::Error => printer::ERROR,
+        Severity::Warning => printer::WARNING,
+        Severity::Info => printer::INFO,
+    }
+}
+
+/// The human report: one block per finding, with the source line under it on a terminal,
+/// then a summary line.
+fn text(report: &Report, sources: &[Source], excerpts: bool) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let resource = f.resource.as_deref().map(|r| format!(" {}", paint(printer::DIM, format!("({r})")))).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {}: {}{resource}",
+            paint(printer::BOLD, &f.file),
+            f.line,
+            f.column,
+            paint(severity_style(f.severity), format!("{}[{}]", f.severity, f.code)),
+            f.message
+        );
+        if excerpts && let Some(excerpt) = excerpt(f, sources) {
+            out.push_str(&excerpt);
+        }
+    }
+    let (errors, warnings, infos) = (report.count(Severity::Error), report.count(Severity::Warning), report.count(Severity::Info));
+    let verdict = if errors == 0 { paint(printer::GOOD, "ok") } else { paint(printer::ERROR, "failed") };
+    let _ = writeln!(
+        out,
+        "{verdict}: {errors} error(s), {warnings} warning(s), {infos} info in {} document(s), {} file(s)",
+        report.documents,
+        sources.len()
+    );
+    out
+}
+
+/// The finding's source line with a caret under the offending token.
+fn excerpt(f: &Finding, sources: &[Source]) -> Option<String> {
+    let source = sources.iter().find(|s| s.name == f.file)?;
+    let line = source.text.lines().nth(f.line.checked_sub(1)?)?;
+    let start = f.column.saturating_sub(1);
+    let token = line.chars().skip(start).take_while(|c| !c.is_whitespace() && *c != ':').count().max(1);
+    let gutter = " ".repeat(f.line.to_string().len());
+    let bar = paint(printer::DIM, "|");
+    Some(format!(
+        "{gutter} {bar}\n{} {bar} {line}\n{gutter} {bar} {}{}\n",
+        paint(printer::DIM, f.line),
+        " ".repeat(start),
+        paint(severity_style(f.severity), "^".repeat(token))
+    ))
+}
+
+fn summary(report: &Report, files: usize) -> serde_json::Value {
+    json!({
+        "files": files,
+        "documents": report.documents,
+        "resources": report.resources.len(),
+        "errors": report.count(Severity::Error),
+        "warnings": report.count(Severity::Warning),
+        "infos": report.count(Severity::Info),
+    })
+}
+
+/// `{"findings": [...], "summary": {...}}`: the stable machine form.
+fn json_report(report: &Report, files: usize) -> serde_json::Value {
+    json!({ "findings": report.findings, "summary": summary(report, files) })
+}
+
+/// SARIF 2.1.0, for code-scanning dashboards.
+fn sarif(report: &Report) -> serde_json::Value {
+    let rules: Vec<_> = Code::ALL
+        .iter()
+        .map(|c| json!({ "id": c.id(), "shortDescription": { "text": c.summary() }, "defaultConfiguration": { "level": level(c.severity()) } }))
+        .collect();
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "ruleId": f.code.id(),
+                "level": level(f.severity),
+                "message": { "text": f.message },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": f.file },
+                        "region": { "startLine": f.line.max(1), "startColumn": f.column.max(1) },
+                    },
+                }],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": { "name": "meshctl", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
+            "results": results,
+        }],
+    })
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn to_json_line(value: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values serialize");
+    bytes.push(b'\n');
+    bytes
+}

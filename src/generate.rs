@@ -1,0 +1,253 @@
+//! Policy from intent: each generator turns a few settings into the Istio (or meshctl)
+//! resources that express them. Pure; the CLI parses flags into these settings, and checks the
+//! result with the same validation as `meshctl validate` before printing it.
+
+use std::collections::BTreeMap;
+
+use crate::api::meshctl::{Canary, CanarySpec, Gates};
+use crate::api::networking::{
+    ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination, HttpSettings,
+    OutlierDetection, Subset, TcpSettings, TrafficPolicy, VirtualService, VirtualServiceSpec,
+};
+use crate::api::security::{
+    Action, AuthorizationPolicy, AuthorizationPolicySpec, JwtRule, MtlsMode, MutualTls, Operation, PeerAuthentication,
+    PeerAuthenticationSpec, RequestAuthentication, RequestAuthenticationSpec, Rule, RuleFrom, RuleTo, Source,
+    WorkloadSelector,
+};
+use crate::api::{Duration, Resource};
+use crate::policy::ROOT_NAMESPACE;
+
+/// The label meshctl's generators select a service's workloads by, as Istio's conventions do.
+pub const APP_LABEL: &str = "app";
+
+/// The trust domain of workload identities (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`).
+pub const TRUST_DOMAIN: &str = "cluster.local";
+
+/// `object` (as made by the kind's `new(name, spec)`) placed in `namespace`.
+fn namespaced<K: kube::Resource>(mut object: K, namespace: &str) -> K {
+    object.meta_mut().namespace = Some(namespace.to_string());
+    object
+}
+
+fn app_selector(service: &str) -> Option<WorkloadSelector> {
+    Some(WorkloadSelector { match_labels: BTreeMap::from([(APP_LABEL.to_string(), service.to_string())]) })
+}
+
+#[derive(Clone, Debug)]
+pub struct TrafficSplit {
+    pub service: String,
+    pub namespace: String,
+    /// Subset name and weight, in the order given.
+    pub subsets: Vec<(String, u32)>,
+    /// The workload label whose value names a subset.
+    pub label: String,
+}
+
+/// A VirtualService that splits the service's traffic by weight, and the DestinationRule that
+/// defines the subsets it names.
+pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
+    let route = s
+        .subsets
+        .iter()
+        .map(|(subset, weight)| HttpRouteDestination {
+            destination: Destination { host: s.service.clone(), subset: Some(subset.clone()), port: None },
+            weight: Some(*weight),
+        })
+        .collect();
+    let vs = VirtualService::new(
+        &s.service,
+        VirtualServiceSpec {
+            hosts: vec![s.service.clone()],
+            gateways: vec![],
+            http: vec![HttpRoute { route, ..HttpRoute::default() }],
+            export_to: vec![],
+        },
+    );
+    let subsets = s
+        .subsets
+        .iter()
+        .map(|(name, _)| Subset {
+            name: name.clone(),
+            labels: BTreeMap::from([(s.label.clone(), name.clone())]),
+            traffic_policy: None,
+        })
+        .collect();
+    let dr = DestinationRule::new(&s.service, DestinationRuleSpec { host: s.service.clone(), traffic_policy: None, subsets, export_to: vec![] });
+    vec![
+        Resource::VirtualService(namespaced(vs, &s.namespace)),
+        Resource::DestinationRule(namespaced(dr, &s.namespace)),
+    ]
+}
+
+#[derive(Clone, Debug)]
+pub struct CircuitBreaker {
+    pub service: String,
+    pub namespace: String,
+    pub consecutive_errors: u32,
+    pub interval: Duration,
+    pub ejection_time: Duration,
+    pub max_ejection_percent: u32,
+    pub max_connections: Option<u32>,
+    pub max_pending: Option<u32>,
+}
+
+/// A DestinationRule that ejects failing instances (outlier detection) and, when limits are
+/// given, bounds the connection pool so overflow fails fast with 503.
+pub fn circuit_breaker(s: &CircuitBreaker) -> Vec<Resource> {
+    let tcp = s.max_connections.map(|n| TcpSettings { max_connections: Some(n), ..TcpSettings::default() });
+    let http = s.max_pending.map(|n| HttpSettings { http1_max_pending_requests: Some(n), ..HttpSettings::default() });
+    let connection_pool = (tcp.is_some() || http.is_some()).then_some(ConnectionPoolSettings { tcp, http });
+    let policy = TrafficPolicy {
+        connection_pool,
+        outlier_detection: Some(OutlierDetection {
+            consecutive_5xx_errors: Some(s.consecutive_errors),
+            interval: Some(s.interval),
+            base_ejection_time: Some(s.ejection_time),
+            max_ejection_percent: Some(s.max_ejection_percent),
+            ..OutlierDetection::default()
+        }),
+        ..TrafficPolicy::default()
+    };
+    let dr = DestinationRule::new(
+        &s.service,
+        DestinationRuleSpec { host: s.service.clone(), traffic_policy: Some(policy), subsets: vec![], export_to: vec![] },
+    );
+    vec![Resource::DestinationRule(namespaced(dr, &s.namespace))]
+}
+
+/// A PeerAuthentication named `default` for a namespace, or for the whole mesh when no
+/// namespace is given (in the root namespace, as Istio does).
+pub fn mtls(namespace: Option<&str>, mode: MtlsMode) -> Vec<Resource> {
+    let namespace = namespace.unwrap_or(ROOT_NAMESPACE);
+    let pa = PeerAuthentication::new(
+        "default",
+        PeerAuthenticationSpec { mtls: Some(MutualTls { mode: Some(mode) }), ..PeerAuthenticationSpec::default() },
+    );
+    vec![Resource::PeerAuthentication(namespaced(pa, namespace))]
+}
+
+#[derive(Clone, Debug)]
+pub struct Authz {
+    pub service: String,
+    pub namespace: String,
+    pub action: Action,
+    /// Service accounts, as `NAME` (in the policy's namespace) or `NAMESPACE/NAME`; `*` is any
+    /// authenticated caller.
+    pub from: Vec<String>,
+    pub methods: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+/// The mTLS principal of a service account, as AuthorizationPolicy matches it.
+pub fn principal(service_account: &str, namespace: &str) -> String {
+    match service_account.split_once('/') {
+        _ if service_account == "*" => "*".to_string(),
+        Some((ns, sa)) => format!("{TRUST_DOMAIN}/ns/{ns}/sa/{sa}"),
+        None => format!("{TRUST_DOMAIN}/ns/{namespace}/sa/{service_account}"),
+    }
+}
+
+/// An AuthorizationPolicy on the service's workloads for callers with the given identities.
+pub fn authz(s: &Authz) -> Vec<Resource> {
+    let from = (!s.from.is_empty()).then(|| RuleFrom {
+        source: Source { principals: s.from.iter().map(|sa| principal(sa, &s.namespace)).collect(), ..Source::default() },
+    });
+    let to = (!s.methods.is_empty() || !s.paths.is_empty())
+        .then(|| RuleTo { operation: Operation { methods: s.methods.clone(), paths: s.paths.clone(), ..Operation::default() } });
+    let verb = if s.action == Action::Deny { "deny" } else { "allow" };
+    let name = format!("{}-{verb}", s.service);
+    let ap = AuthorizationPolicy::new(
+        &name,
+        AuthorizationPolicySpec {
+            selector: app_selector(&s.service),
+            rules: vec![Rule { from: from.into_iter().collect(), to: to.into_iter().collect(), when: vec![] }],
+            action: Some(s.action),
+        },
+    );
+    vec![Resource::AuthorizationPolicy(namespaced(ap, &s.namespace))]
+}
+
+#[derive(Clone, Debug)]
+pub enum JwksSource {
+    Uri(String),
+    Inline(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Jwt {
+    pub service: String,
+    pub namespace: String,
+    pub issuer: String,
+    pub keys: JwksSource,
+    pub audiences: Vec<String>,
+    /// Also refuse requests that carry no token.
+    pub require: bool,
+}
+
+/// A RequestAuthentication that checks tokens from the issuer; with `require`, an
+/// AuthorizationPolicy that allows only requests with a valid token.
+pub fn jwt(s: &Jwt) -> Vec<Resource> {
+    let (jwks_uri, jwks) = match &s.keys {
+        JwksSource::Uri(u) => (Some(u.clone()), None),
+        JwksSource::Inline(j) => (None, Some(j.clone())),
+    };
+    let rule = JwtRule {
+        issuer: s.issuer.clone(),
+        audiences: s.audiences.clone(),
+        jwks_uri,
+        jwks,
+        from_headers: vec![],
+        from_params: vec![],
+        output_payload_to_header: None,
+        forward_original_token: None,
+    };
+    let name = format!("{}-jwt", s.service);
+    let ra = RequestAuthentication::new(&name, RequestAuthenticationSpec { selector: app_selector(&s.service), jwt_rules: vec![rule] });
+    let mut out = vec![Resource::RequestAuthentication(namespaced(ra, &s.namespace))];
+    if s.require {
+        let name = format!("{}-require-jwt", s.service);
+        let ap = AuthorizationPolicy::new(
+            &name,
+            AuthorizationPolicySpec {
+                selector: app_selector(&s.service),
+                rules: vec![Rule {
+                    from: vec![RuleFrom { source: Source { request_principals: vec![format!("{}/*", s.issuer)], ..Source::default() } }],
+                    ..Rule::default()
+                }],
+                action: Some(Action::Allow),
+            },
+        );
+        out.push(Resource::AuthorizationPolicy(namespaced(ap, &s.namespace)));
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+pub struct CanaryRollout {
+    pub service: String,
+    pub namespace: String,
+    pub stable: String,
+    pub canary: String,
+    pub steps: Vec<u32>,
+    pub interval: Duration,
+    pub min_success_rate: f64,
+    pub max_p99: Option<Duration>,
+    pub min_requests: u32,
+}
+
+pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
+    let c = Canary::new(
+        &s.service,
+        CanarySpec {
+            service: s.service.clone(),
+            stable: s.stable.clone(),
+            canary: s.canary.clone(),
+            steps: s.steps.clone(),
+            interval: s.interval,
+            gates: Gates { min_success_rate: s.min_success_rate, max_p99: s.max_p99, min_requests: s.min_requests },
+            failure_threshold: 1,
+            progress_deadline: None,
+        },
+    );
+    vec![Resource::Canary(namespaced(c, &s.namespace))]
+}

@@ -1,0 +1,8 @@
+//! meshctl: a service mesh in one binary. See `DESIGN.md` in the team's shared notes for the
+//! layers; each module's doc says where it sits.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod policy;
+pub mod cli;
+pub mod generate;

@@ -1,0 +1,182 @@
+//! Rules across resources: subsets that routes name, hosts routed twice, TLS settings that a
+//! destination's PeerAuthentication would refuse, hosts missing from the service registry.
+
+use std::collections::HashMap;
+
+use super::finding::{Code, Finding, Severity};
+use super::names::{self, ROOT_NAMESPACE};
+use super::path::{Path, field};
+use super::{Checked, RegistryEntry, Sink};
+use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
+use crate::api::security::{MtlsMode, PeerAuthentication};
+use crate::api::Resource;
+
+pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut Vec<Finding>) {
+    let rules: Vec<(&Checked, &DestinationRule, String)> = resources
+        .iter()
+        .filter_map(|c| match &c.resource {
+            Resource::DestinationRule(dr) => Some((c, dr, names::resolve_host(&dr.spec.host, c.resource.namespace()))),
+            _ => None,
+        })
+        .collect();
+    let mesh = Mesh { rules: &rules, registry, resources };
+    let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
+    let mut routed: Vec<(String, &Checked)> = Vec::new();
+    for checked in resources {
+        let mut sink = Sink::for_checked(checked, out);
+        let r = &checked.resource;
+        let key = (r.kind().name(), r.namespace(), r.name());
+        if let Some(first) = seen.insert(key, checked) {
+            sink.path(&field!["metadata", "name"], Code::DuplicateResource, format!("{}/{}/{} is also defined in {}; keep one", key.0, key.1, key.2, first.file));
+        }
+        match r {
+            Resource::VirtualService(vs) => {
+                let ns = r.namespace();
+                for (i, host) in vs.spec.hosts.iter().enumerate() {
+                    let fqdn = names::resolve_host(host, ns);
+                    mesh.known_host(&fqdn, &field!["spec", "hosts", i], &mut sink);
+                    if let Some((_, other)) = routed.iter().find(|(h, other)| *h == fqdn && other.resource.name() != r.name()) {
+                        sink.path(
+                            &field!["spec", "hosts", i],
+                            Code::DuplicateHost,
+                            format!("host {fqdn} is also routed by VirtualService {}/{} ({}); merge the two into one VirtualService", other.resource.namespace(), other.resource.name(), other.file),
+                        );
+                    }
+                    routed.push((fqdn, checked));
+                }
+                for (h, route) in vs.spec.http.iter().enumerate() {
+                    let at = field!["spec", "http", h];
+                    for (d, dest) in route.route.iter().enumerate() {
+                        mesh.destination(&dest.destination, ns, &at.child("route").child(d).child("destination"), &mut sink);
+                    }
+                    if let Some(mirror) = &route.mirror {
+                        mesh.destination(mirror, ns, &at.child("mirror"), &mut sink);
+                    }
+                }
+            }
+            Resource::DestinationRule(dr) => {
+                let fqdn = names::resolve_host(&dr.spec.host, r.namespace());
+                mesh.known_host(&fqdn, &field!["spec", "host"], &mut sink);
+                if let Some(policy) = &dr.spec.traffic_policy {
+                    mesh.client_tls(&fqdn, None, policy, &field!["spec", "trafficPolicy"], &mut sink);
+                }
+                for (i, subset) in dr.spec.subsets.iter().enumerate() {
+                    if let Some(policy) = &subset.traffic_policy {
+                        let at = field!["spec", "subsets", i, "trafficPolicy"];
+                        mesh.client_tls(&fqdn, Some(&subset.labels), policy, &at, &mut sink);
+                    }
+                }
+            }
+            Resource::Canary(canary) => {
+                let fqdn = names::resolve_host(&canary.spec.service, r.namespace());
+                mesh.known_host(&fqdn, &field!["spec", "service"], &mut sink);
+                for (field, subset) in [("stable", &canary.spec.stable), ("canary", &canary.spec.canary)] {
+                    mesh.subset(&fqdn, subset, &field!["spec", field], &mut sink);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+struct Mesh<'a> {
+    rules: &'a [(&'a Checked, &'a DestinationRule, String)],
+    registry: &'a [RegistryEntry],
+    resources: &'a [Checked],
+}
+
+impl Mesh<'_> {
+    /// Reports a host no registered service provides, when the input carries a registry.
+    fn known_host(&self, fqdn: &str, at: &Path, sink: &mut Sink) {
+        if self.registry.is_empty() || fqdn.contains('*') || self.registry.iter().any(|e| e.host == fqdn) {
+            return;
+        }
+        let hosts = self.registry.iter().map(|e| e.host.as_str());
+        let hint = names::nearest(fqdn, hosts).map(|h| format!("did you mean {h}? ")).unwrap_or_default();
+        sink.path(at, Code::UnknownHost, format!("no service in the input provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"));
+    }
+
+    fn destination(&self, dest: &Destination, namespace: &str, at: &Path, sink: &mut Sink) {
+        let fqdn = names::resolve_host(&dest.host, namespace);
+        self.known_host(&fqdn, &at.child("host"), sink);
+        if let Some(subset) = &dest.subset {
+            self.subset(&fqdn, subset, &at.child("subset"), sink);
+        }
+    }
+
+    /// A subset must be defined by a DestinationRule for its host. With no rule for the host in
+    /// the input, the rule may live elsewhere, so that is only a warning.
+    fn subset(&self, fqdn: &str, subset: &str, at: &Path, sink: &mut Sink) {
+        let rules: Vec<_> = self.rules.iter().filter(|(_, _, host)| names::host_matches(host, fqdn)).collect();
+        if rules.is_empty() {
+            sink.path_as(
+                at,
+                Code::UndefinedSubset,
+                Severity::Warning,
+                format!("no DestinationRule for {fqdn} in the input defines subset {subset:?}; requests to it fail (503) until one does"),
+            );
+            return;
+        }
+        if !rules.iter().any(|(_, dr, _)| dr.spec.subsets.iter().any(|s| s.name == subset)) {
+            let (checked, dr, _) = rules[0];
+            let defined: Vec<&str> = dr.spec.subsets.iter().map(|s| s.name.as_str()).collect();
+            let hint = names::nearest(subset, defined.iter().copied()).map(|n| format!("did you mean {n:?}? ")).unwrap_or_default();
+            sink.path(
+                at,
+                Code::UndefinedSubset,
+                format!("subset {subset:?} is not defined by DestinationRule {}/{} ({}), which has [{}]; {hint}add it there or fix the name", checked.resource.namespace(), checked.resource.name(), checked.file, defined.join(", ")),
+            );
+        }
+    }
+
+    /// Client TLS to a host must agree with what its workloads accept: plaintext to a STRICT
+    /// workload, or mTLS to one that has mTLS disabled, fails every request.
+    fn client_tls(&self, fqdn: &str, subset: Option<&std::collections::BTreeMap<String, String>>, policy: &TrafficPolicy, at: &Path, sink: &mut Sink) {
+        let Some(mode) = policy.tls.as_ref().and_then(|t| t.mode) else { return };
+        let Some(namespace) = names::host_namespace(fqdn) else { return };
+        let service_labels: Vec<_> = self
+            .registry
+            .iter()
+            .filter(|e| e.host == fqdn)
+            .filter(|e| subset.is_none_or(|want| want.iter().all(|(k, v)| e.labels.get(k) == Some(v))))
+            .map(|e| &e.labels)
+            .collect();
+        let Some((server, source)) = self.server_mode(namespace, &service_labels) else { return };
+        let conflict = match (mode, server) {
+            (ClientTlsMode::Disable, MtlsMode::Strict) => "DISABLE sends plaintext, but {fqdn} accepts mTLS only",
+            (ClientTlsMode::IstioMutual, MtlsMode::Disable) => "ISTIO_MUTUAL sends mTLS, but {fqdn} accepts plaintext only",
+            _ => return,
+        };
+        sink.path(
+            &at.child("tls").child("mode"),
+            Code::MtlsConflict,
+            format!("tls.mode {} ({source}); every request would fail: remove tls.mode, or change the PeerAuthentication", conflict.replace("{fqdn}", fqdn)),
+        );
+    }
+
+    /// The mode workloads in `namespace` (with any of `labels`, when known) accept, and the
+    /// PeerAuthentication that decides it: workload selector first, then namespace, then mesh.
+    fn server_mode(&self, namespace: &str, labels: &[&std::collections::BTreeMap<String, String>]) -> Option<(MtlsMode, String)> {
+        let policies: Vec<(&Checked, &PeerAuthentication)> = self
+            .resources
+            .iter()
+            .filter_map(|c| match &c.resource {
+                Resource::PeerAuthentication(pa) => Some((c, pa)),
+                _ => None,
+            })
+            .collect();
+        let mode_of = |pa: &PeerAuthentication| pa.spec.mtls.as_ref().and_then(|m| m.mode).filter(|m| *m != MtlsMode::Unset);
+        let describe = |c: &Checked| format!("PeerAuthentication {}/{} in {}", c.resource.namespace(), c.resource.name(), c.file);
+        let selects = |pa: &PeerAuthentication| {
+            pa.spec.selector.as_ref().filter(|s| !s.match_labels.is_empty()).map(|s| {
+                !labels.is_empty() && labels.iter().all(|l| s.match_labels.iter().all(|(k, v)| l.get(k) == Some(v)))
+            })
+        };
+        let by_workload = policies.iter().find(|(c, pa)| c.resource.namespace() == namespace && selects(pa) == Some(true) && mode_of(pa).is_some());
+        let by_namespace = |ns: &str| policies.iter().find(|(c, pa)| c.resource.namespace() == ns && selects(pa).is_none() && mode_of(pa).is_some());
+        by_workload
+            .or_else(|| by_namespace(namespace))
+            .or_else(|| by_namespace(ROOT_NAMESPACE))
+            .map(|(c, pa)| (mode_of(pa).expect("filtered on a mode"), describe(c)))
+    }
+}

@@ -1,0 +1,269 @@
+//! Validation: YAML text in, typed resources and findings out. This is the one conversion
+//! `meshctl validate`, `apply` and the controller all run, so a resource that got past it can
+//! be trusted by everything downstream.
+//!
+//! ```text
+//!   Source ─yaml::parse─▶ document ─envelope─▶ schema::Walker ─Kind::decode─▶ Resource
+//!                                                                      │
+//!                                             rules (one resource) ◀───┤
+//!                                             mesh  (across them)  ◀───┘
+//! ```
+
+mod finding;
+mod mesh;
+mod names;
+mod path;
+mod rules;
+mod schema;
+
+use crate::api::yaml::{self, Node, Pos, Value};
+use crate::api::{Kind, Resource};
+
+pub use finding::{Code, Finding, Severity};
+pub use names::{ROOT_NAMESPACE, resolve_host, service_host};
+use path::Path;
+
+/// One input text and the name it is reported under (a path, or `-` for stdin).
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The namespace of resources that name none, as `kubectl apply -n` would give them.
+    pub namespace: String,
+    /// Report kinds meshctl does not handle as errors instead of skipping them.
+    pub reject_unknown: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { namespace: "default".into(), reject_unknown: false }
+    }
+}
+
+/// A resource that passed the schema, with where it came from.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub resource: Resource,
+    pub file: String,
+    root: Node,
+}
+
+/// A Kubernetes Service or meshctl Workload seen in the input: together they are the service
+/// registry, and when there is one, hosts are checked against it.
+#[derive(Clone, Debug, PartialEq)]
+struct RegistryEntry {
+    host: String,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Sorted by file, line and column.
+    pub findings: Vec<Finding>,
+    pub resources: Vec<Checked>,
+    pub documents: usize,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// Checks every document of every source, and the resources against each other.
+pub fn check(sources: &[Source], options: &Options) -> Report {
+    let mut report = Report::default();
+    let mut registry = Vec::new();
+    for source in sources {
+        let (docs, syntax) = yaml::parse(&source.text);
+        for doc in docs {
+            let Some(root) = doc.root else { continue };
+            report.documents += 1;
+            if let Some(checked) = document(root, &source.name, options, &mut report.findings, &mut registry) {
+                report.resources.push(checked);
+            }
+        }
+        if let Some(e) = syntax {
+            let mut sink = Sink { file: &source.name, root: None, resource: None, out: &mut report.findings };
+            sink.at(e.pos, Code::YamlSyntax, format!("invalid YAML: {}", e.message));
+        }
+    }
+    mesh::check(&report.resources, &registry, &mut report.findings);
+    report.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code)));
+    report.findings.dedup();
+    report
+}
+
+/// Istio API versions that name the same kinds with the same shape as v1.
+const OLDER_VERSIONS: &[(&str, &str)] = &[
+    ("networking.istio.io/v1beta1", "networking.istio.io/v1"),
+    ("networking.istio.io/v1alpha3", "networking.istio.io/v1"),
+    ("security.istio.io/v1beta1", "security.istio.io/v1"),
+];
+
+fn document(root: Node, file: &str, options: &Options, out: &mut Vec<Finding>, registry: &mut Vec<RegistryEntry>) -> Option<Checked> {
+    let sink = &mut Sink { file, root: None, resource: None, out };
+    if !matches!(root.value, Value::Map(_)) {
+        sink.at(
+            root.pos,
+            Code::NotAnObject,
+            format!("expected a Kubernetes object (a mapping with apiVersion and kind), found a {}", root.value.type_name()),
+        );
+        return None;
+    }
+    let api_version = root.get("apiVersion").and_then(Node::as_str);
+    let kind_name = root.get("kind").and_then(Node::as_str);
+    let (Some(mut api_version), Some(kind_name)) = (api_version, kind_name) else {
+        let missing = if api_version.is_none() { "apiVersion" } else { "kind" };
+        sink.at(root.pos, Code::MissingType, format!("missing `{missing}`: every document must say what kind of object it is"));
+        return None;
+    };
+    let namespace = match root.get("metadata").and_then(|m| m.get("namespace")).and_then(Node::as_str) {
+        Some(ns) => ns.to_string(),
+        None => options.namespace.clone(),
+    };
+    let name = root.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or_default();
+    if let Some((old, new)) = OLDER_VERSIONS.iter().find(|(old, _)| *old == api_version)
+        && Kind::from_type(new, kind_name).is_some()
+    {
+        sink.resource = Some(format!("{kind_name}/{namespace}/{name}"));
+        sink.at(
+            root.get("apiVersion").map_or(root.pos, |n| n.pos),
+            Code::OldApiVersion,
+            format!("{old} is an older version of {new}; meshctl reads it as {new}: update apiVersion"),
+        );
+        api_version = new;
+    }
+    let Some(kind) = Kind::from_type(api_version, kind_name) else {
+        if (api_version, kind_name) == ("v1", "Service") {
+            registry.push(RegistryEntry { host: names::service_host(name, &namespace), labels: Default::default() });
+            return None;
+        }
+        let hint = match Kind::from_name(kind_name) {
+            Some(k) => format!("; meshctl reads {kind_name} as {}", k.api_version()),
+            None => String::new(),
+        };
+        let severity = if options.reject_unknown { Severity::Error } else { Severity::Info };
+        sink.report(
+            root.pos,
+            Code::UnknownKind,
+            severity,
+            format!("{api_version} {kind_name} {name:?} is not a kind meshctl handles; skipped{hint}"),
+        );
+        return None;
+    };
+    let sink = &mut Sink { file, root: Some(&root), resource: Some(format!("{}/{namespace}/{name}", kind.name())), out };
+    let before = sink.errors();
+    check_metadata(&root, sink);
+    schema::Walker { kind, sink }.object(&root);
+    if sink.errors() > before {
+        return None;
+    }
+
+    let mut json = root.to_json();
+    json["apiVersion"] = kind.api_version().into();
+    json["metadata"]["namespace"] = namespace.into();
+    let resource = match kind.decode(json) {
+        Ok(resource) => resource,
+        Err(e) => {
+            // The schema check should have caught anything serde refuses; say so plainly
+            // rather than lose the document.
+            sink.at(root.pos, Code::WrongType, format!("cannot read this {}: {e}", kind.name()));
+            return None;
+        }
+    };
+    rules::check(&resource, sink);
+    if let Resource::Workload(w) = &resource {
+        registry.push(RegistryEntry {
+            host: names::service_host(&w.spec.service, resource.namespace()),
+            labels: w.spec.labels.clone(),
+        });
+    }
+    Some(Checked { resource, file: file.to_string(), root })
+}
+
+fn check_metadata(root: &Node, sink: &mut Sink) {
+    let metadata = root.get("metadata");
+    match metadata.and_then(|m| m.get("name")) {
+        None => sink.at(metadata.map_or(root.pos, |m| m.pos), Code::InvalidMetadata, "missing `metadata.name`: every object needs a name"),
+        Some(n) => match n.as_str() {
+            Some(name) if names::is_dns_subdomain(name) => {}
+            Some(name) => sink.at(
+                n.pos,
+                Code::InvalidMetadata,
+                format!("metadata.name {name:?} is not a valid name: use lowercase letters, digits, '-' and '.'"),
+            ),
+            None => {} // the schema walk reports the type
+        },
+    }
+    if let Some(n) = metadata.and_then(|m| m.get("namespace"))
+        && let Some(ns) = n.as_str()
+        && !names::is_dns_label(ns)
+    {
+        sink.at(n.pos, Code::InvalidMetadata, format!("metadata.namespace {ns:?} is not a valid namespace: use lowercase letters, digits and '-'"));
+    }
+    if let Some(Value::Map(labels)) = metadata.and_then(|m| m.get("labels")).map(|l| &l.value) {
+        for (key, value) in labels {
+            if !names::is_label_key(&key.text) {
+                sink.at(key.pos, Code::InvalidMetadata, format!("label key {:?} is not valid: use a name of letters, digits, '-', '_' and '.', with an optional DNS prefix and '/'", key.text));
+            }
+            if let Some(v) = value.as_str().filter(|v| !names::is_label_value(v)) {
+                sink.at(value.pos, Code::InvalidMetadata, format!("label value {v:?} is not valid: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"));
+            }
+        }
+    }
+}
+
+/// Where findings about one document go: it knows the file, the resource and the source
+/// tree, so rules name a field path and the sink finds its line and column.
+pub(crate) struct Sink<'a> {
+    file: &'a str,
+    root: Option<&'a Node>,
+    resource: Option<String>,
+    out: &'a mut Vec<Finding>,
+}
+
+impl<'a> Sink<'a> {
+    fn for_checked(checked: &'a Checked, out: &'a mut Vec<Finding>) -> Self {
+        let r = &checked.resource;
+        Sink {
+            file: &checked.file,
+            root: Some(&checked.root),
+            resource: Some(format!("{}/{}/{}", r.kind().name(), r.namespace(), r.name())),
+            out,
+        }
+    }
+
+    pub fn at(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
+        self.report(pos, code, code.severity(), message.into());
+    }
+
+    pub fn path(&mut self, path: &Path, code: Code, message: impl Into<String>) {
+        self.path_as(path, code, code.severity(), message);
+    }
+
+    pub fn path_as(&mut self, path: &Path, code: Code, severity: Severity, message: impl Into<String>) {
+        let pos = self.root.map_or_else(Pos::default, |root| path.locate(root));
+        self.report(pos, code, severity, message.into());
+    }
+
+    fn report(&mut self, pos: Pos, code: Code, severity: Severity, message: String) {
+        self.out.push(Finding {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            severity,
+            code,
+            message,
+            resource: self.resource.clone(),
+        });
+    }
+
+    fn errors(&self) -> usize {
+        self.out.iter().filter(|f| f.severity == Severity::Error).count()
+    }
+}
