@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::api::meshctl::{Canary, CanarySpec, Gates};
 use crate::api::networking::{
-    ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination, HttpSettings,
-    OutlierDetection, Subset, TcpSettings, TrafficPolicy, VirtualService, VirtualServiceSpec,
+    ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination,
+    HttpSettings, OutlierDetection, Subset, TcpSettings, TrafficPolicy, VirtualService, VirtualServiceSpec,
 };
 use crate::api::security::{
     Action, AuthorizationPolicy, AuthorizationPolicySpec, JwtRule, MtlsMode, MutualTls, Operation, PeerAuthentication,
@@ -72,7 +72,10 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
             traffic_policy: None,
         })
         .collect();
-    let dr = DestinationRule::new(&s.service, DestinationRuleSpec { host: s.service.clone(), traffic_policy: None, subsets, export_to: vec![] });
+    let dr = DestinationRule::new(
+        &s.service,
+        DestinationRuleSpec { host: s.service.clone(), traffic_policy: None, subsets, export_to: vec![] },
+    );
     vec![
         Resource::VirtualService(namespaced(vs, &s.namespace)),
         Resource::DestinationRule(namespaced(dr, &s.namespace)),
@@ -110,7 +113,12 @@ pub fn circuit_breaker(s: &CircuitBreaker) -> Vec<Resource> {
     };
     let dr = DestinationRule::new(
         &s.service,
-        DestinationRuleSpec { host: s.service.clone(), traffic_policy: Some(policy), subsets: vec![], export_to: vec![] },
+        DestinationRuleSpec {
+            host: s.service.clone(),
+            traffic_policy: Some(policy),
+            subsets: vec![],
+            export_to: vec![],
+        },
     );
     vec![Resource::DestinationRule(namespaced(dr, &s.namespace))]
 }
@@ -150,10 +158,14 @@ pub fn principal(service_account: &str, namespace: &str) -> String {
 /// An AuthorizationPolicy on the service's workloads for callers with the given identities.
 pub fn authz(s: &Authz) -> Vec<Resource> {
     let from = (!s.from.is_empty()).then(|| RuleFrom {
-        source: Source { principals: s.from.iter().map(|sa| principal(sa, &s.namespace)).collect(), ..Source::default() },
+        source: Source {
+            principals: s.from.iter().map(|sa| principal(sa, &s.namespace)).collect(),
+            ..Source::default()
+        },
     });
-    let to = (!s.methods.is_empty() || !s.paths.is_empty())
-        .then(|| RuleTo { operation: Operation { methods: s.methods.clone(), paths: s.paths.clone(), ..Operation::default() } });
+    let to = (!s.methods.is_empty() || !s.paths.is_empty()).then(|| RuleTo {
+        operation: Operation { methods: s.methods.clone(), paths: s.paths.clone(), ..Operation::default() },
+    });
     let verb = if s.action == Action::Deny { "deny" } else { "allow" };
     let name = format!("{}-{verb}", s.service);
     let ap = AuthorizationPolicy::new(
@@ -202,7 +214,10 @@ pub fn jwt(s: &Jwt) -> Vec<Resource> {
         forward_original_token: None,
     };
     let name = format!("{}-jwt", s.service);
-    let ra = RequestAuthentication::new(&name, RequestAuthenticationSpec { selector: app_selector(&s.service), jwt_rules: vec![rule] });
+    let ra = RequestAuthentication::new(
+        &name,
+        RequestAuthenticationSpec { selector: app_selector(&s.service), jwt_rules: vec![rule] },
+    );
     let mut out = vec![Resource::RequestAuthentication(namespaced(ra, &s.namespace))];
     if s.require {
         let name = format!("{}-require-jwt", s.service);
@@ -211,7 +226,9 @@ pub fn jwt(s: &Jwt) -> Vec<Resource> {
             AuthorizationPolicySpec {
                 selector: app_selector(&s.service),
                 rules: vec![Rule {
-                    from: vec![RuleFrom { source: Source { request_principals: vec![format!("{}/*", s.issuer)], ..Source::default() } }],
+                    from: vec![RuleFrom {
+                        source: Source { request_principals: vec![format!("{}/*", s.issuer)], ..Source::default() },
+                    }],
                     ..Rule::default()
                 }],
                 action: Some(Action::Allow),

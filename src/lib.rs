@@ -3,6 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod policy;
 pub mod cli;
 pub mod generate;
+pub mod policy;

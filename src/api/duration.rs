@@ -145,7 +145,9 @@ mod tests {
 
     #[test]
     fn displays_canonically() {
-        for (text, shown) in [("90s", "1m30s"), ("500ms", "500ms"), ("1.25s", "1.25s"), ("3600s", "1h0m0s"), ("0s", "0s")] {
+        for (text, shown) in
+            [("90s", "1m30s"), ("500ms", "500ms"), ("1.25s", "1.25s"), ("3600s", "1h0m0s"), ("0s", "0s")]
+        {
             assert_eq!(text.parse::<Duration>().unwrap().to_string(), shown);
         }
     }

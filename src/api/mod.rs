@@ -266,11 +266,12 @@ pub fn unsupported(kind: Kind, path: &str, value: Option<&str>) -> bool {
 
 /// All CRDs as one multi-document YAML stream, ready for `kubectl apply -f -`.
 pub fn crds_yaml() -> String {
-    Kind::ALL.iter().map(|k| format!("---\n{}", yaml::to_string(&serde_json::to_value(k.crd()).expect("CRDs serialize")))).collect()
+    Kind::ALL.iter().map(|k| format!("---\n{}", crd_file(*k).1)).collect()
 }
 
-/// The file name a kind's CRD is generated into under `crds/`.
-pub fn crd_file_name(kind: Kind) -> String {
+/// The file a kind's CRD is kept in under `crds/`, and its YAML.
+pub fn crd_file(kind: Kind) -> (String, String) {
     let crd = kind.crd();
-    format!("{}.yaml", crd.metadata.name.unwrap_or_default())
+    let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default());
+    (name, yaml::to_string(&serde_json::to_value(crd).expect("CRDs serialize")))
 }

@@ -5,7 +5,6 @@
 //! follows the YAML 1.2 core schema, as Kubernetes does when it turns YAML into JSON. The same
 //! module writes YAML back out ([`to_string`]) for `meshctl generate` and `-o yaml`.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -89,9 +88,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => {
-                J::Object(entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect())
-            }
+            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -180,7 +177,8 @@ impl<'a> Loader<'a> {
         }
         let (anchor, node) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = resolve_scalar(&text, style, tag.as_deref()).map_err(|message| SyntaxError { pos, message })?;
+                let value =
+                    resolve_scalar(&text, style, tag.as_deref()).map_err(|message| SyntaxError { pos, message })?;
                 (anchor, Node { pos, value })
             }
             Event::SequenceStart(anchor, _) => {
@@ -264,18 +262,24 @@ fn scan_error(e: &ScanError) -> SyntaxError {
 
 /// Resolves a scalar by the YAML 1.2 core schema: only plain scalars can be anything but a
 /// string, and an explicit core tag (`!!str`, `!!int`, ...) decides for itself.
-fn resolve_scalar(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) {
         let resolved = match tag.suffix.as_str() {
             "str" => Some(Value::Str(text.to_string())),
             "null" => parse_null(text),
             "bool" => parse_bool(text),
             "int" => parse_int(text),
-            "float" => parse_int(text).map(|v| match v {
-                Value::Int(i) => Value::Float(i as f64),
-                v => v,
-            }).or_else(|| parse_float(text)),
-            other => return Err(format!("tag !!{other} is not supported; Kubernetes resources hold only strings, numbers, booleans, lists and mappings")),
+            "float" => parse_int(text)
+                .map(|v| match v {
+                    Value::Int(i) => Value::Float(i as f64),
+                    v => v,
+                })
+                .or_else(|| parse_float(text)),
+            other => {
+                return Err(format!(
+                    "tag !!{other} is not supported; Kubernetes resources hold only strings, numbers, booleans, lists and mappings"
+                ));
+            }
         };
         return resolved.ok_or_else(|| format!("{text:?} is not a valid !!{}", tag.suffix));
     }
@@ -425,7 +429,7 @@ fn scalar_text(value: &serde_json::Value) -> String {
 /// the 1.1 readers many tools still use), double-quoted otherwise.
 fn quote(s: &str) -> String {
     let ambiguous = s.is_empty()
-        || resolve_scalar(&Cow::Borrowed(s), ScalarStyle::Plain, None) != Ok(Value::Str(s.to_string()))
+        || resolve_scalar(s, ScalarStyle::Plain, None) != Ok(Value::Str(s.to_string()))
         || matches!(s.to_ascii_lowercase().as_str(), "y" | "n" | "yes" | "no" | "on" | "off")
         || s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
         || s.ends_with(|c: char| c.is_whitespace() || c == ':')

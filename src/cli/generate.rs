@@ -93,7 +93,13 @@ pub(super) enum Command {
         target: Target,
         /// Service accounts allowed to call (NAME in the same namespace, NAMESPACE/NAME, or *);
         /// everyone else is denied.
-        #[arg(long, value_name = "SERVICE_ACCOUNT", value_delimiter = ',', required_unless_present = "deny_from", conflicts_with = "deny_from")]
+        #[arg(
+            long,
+            value_name = "SERVICE_ACCOUNT",
+            value_delimiter = ',',
+            required_unless_present = "deny_from",
+            conflicts_with = "deny_from"
+        )]
         allow_from: Vec<String>,
         /// Service accounts denied (NAME, NAMESPACE/NAME, or * for every caller).
         #[arg(long, value_name = "SERVICE_ACCOUNT", value_delimiter = ',')]
@@ -185,8 +191,10 @@ impl FromStr for SubsetWeight {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, weight) = s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=WEIGHT (for example v1=90)"))?;
-        let weight = weight.parse().map_err(|_| format!("{weight:?} is not a weight: use a whole number from 0 to 100"))?;
+        let (name, weight) =
+            s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=WEIGHT (for example v1=90)"))?;
+        let weight =
+            weight.parse().map_err(|_| format!("{weight:?} is not a weight: use a whole number from 0 to 100"))?;
         Ok(SubsetWeight(name.to_string(), weight))
     }
 }
@@ -195,9 +203,26 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
     let (resources, output) = match command {
         Command::TrafficSplit { target, subsets, label, output } => {
             let subsets = subsets.into_iter().map(|SubsetWeight(n, w)| (n, w)).collect();
-            (gen_core::traffic_split(&gen_core::TrafficSplit { service: target.service, namespace: target.namespace, subsets, label }), output)
+            (
+                gen_core::traffic_split(&gen_core::TrafficSplit {
+                    service: target.service,
+                    namespace: target.namespace,
+                    subsets,
+                    label,
+                }),
+                output,
+            )
         }
-        Command::CircuitBreaker { target, consecutive_errors, interval, ejection_time, max_ejection_percent, max_connections, max_pending, output } => {
+        Command::CircuitBreaker {
+            target,
+            consecutive_errors,
+            interval,
+            ejection_time,
+            max_ejection_percent,
+            max_connections,
+            max_pending,
+            output,
+        } => {
             let settings = gen_core::CircuitBreaker {
                 service: target.service,
                 namespace: target.namespace,
@@ -219,8 +244,10 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
             (gen_core::mtls(namespace.as_deref(), mode), output)
         }
         Command::Authz { target, allow_from, deny_from, methods, paths, output } => {
-            let (action, from) = if deny_from.is_empty() { (Action::Allow, allow_from) } else { (Action::Deny, deny_from) };
-            let settings = gen_core::Authz { service: target.service, namespace: target.namespace, action, from, methods, paths };
+            let (action, from) =
+                if deny_from.is_empty() { (Action::Allow, allow_from) } else { (Action::Deny, deny_from) };
+            let settings =
+                gen_core::Authz { service: target.service, namespace: target.namespace, action, from, methods, paths };
             (gen_core::authz(&settings), output)
         }
         Command::Jwt { target, issuer, jwks_uri, jwks_file, audiences, require, output } => {
@@ -228,11 +255,19 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
                 (Some(uri), _) => JwksSource::Uri(uri),
                 (None, file) => {
                     let file = file.ok_or_else(|| Failure::usage(anyhow!("give --jwks-uri or --jwks-file")))?;
-                    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read the JWKS file {}", file.display()));
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read the JWKS file {}", file.display()));
                     JwksSource::Inline(text.map_err(Failure::usage)?)
                 }
             };
-            let settings = gen_core::Jwt { service: target.service, namespace: target.namespace, issuer, keys, audiences, require };
+            let settings = gen_core::Jwt {
+                service: target.service,
+                namespace: target.namespace,
+                issuer,
+                keys,
+                audiences,
+                require,
+            };
             (gen_core::jwt(&settings), output)
         }
         Command::Canary { target, from, to, steps, interval, min_success_rate, max_p99, min_requests, output } => {
@@ -258,7 +293,12 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
 fn checked_yaml(resources: &[Resource]) -> Result<String, Failure> {
     let text: String = resources.iter().map(|r| format!("---\n{}", yaml::to_string(&r.to_json()))).collect();
     let report = policy::check(&[Source { name: "generated".into(), text: text.clone() }], &Options::default());
-    let errors: Vec<String> = report.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| format!("{} ({})", f.message, f.code)).collect();
+    let errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{} ({})", f.message, f.code))
+        .collect();
     if !errors.is_empty() {
         return Err(Failure::usage(anyhow!("these flags make an invalid policy:\n  {}", errors.join("\n  "))));
     }
@@ -267,7 +307,9 @@ fn checked_yaml(resources: &[Resource]) -> Result<String, Failure> {
 
 fn emit(text: String, output: &Output, printer: &Printer) -> Outcome {
     match &output.output_file {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display())).map_err(Failure::usage)?,
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::usage)?,
         None => printer.write_raw(text.as_bytes())?,
     }
     Ok(Exit::Success)

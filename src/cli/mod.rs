@@ -88,7 +88,9 @@ pub fn main() -> ExitCode {
     let exit = match outcome {
         Ok(exit) => exit,
         // A reader that stops early (`meshctl ... | head`) is not an error.
-        Err(f) if f.error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => Exit::Success,
+        Err(f) if f.error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
+            Exit::Success
+        }
         Err(f) => {
             printer.error(&f.error);
             f.exit

@@ -60,7 +60,9 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, Failure> {
             sources.push(Source { name: "-".into(), text });
             continue;
         }
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display())).map_err(Failure::usage)?;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .map_err(Failure::usage)?;
         let mut files = Vec::new();
         if meta.is_dir() {
             collect_dir(path, &mut files).map_err(Failure::usage)?;
@@ -107,7 +109,8 @@ fn severity_style(severity: Severity) -> anstyle::Style {
 fn text(report: &Report, sources: &[Source], excerpts: bool) -> String {
     let mut out = String::new();
     for f in &report.findings {
-        let resource = f.resource.as_deref().map(|r| format!(" {}", paint(printer::DIM, format!("({r})")))).unwrap_or_default();
+        let resource =
+            f.resource.as_deref().map(|r| format!(" {}", paint(printer::DIM, format!("({r})")))).unwrap_or_default();
         let _ = writeln!(
             out,
             "{}:{}:{}: {}: {}{resource}",
@@ -121,7 +124,8 @@ fn text(report: &Report, sources: &[Source], excerpts: bool) -> String {
             out.push_str(&excerpt);
         }
     }
-    let (errors, warnings, infos) = (report.count(Severity::Error), report.count(Severity::Warning), report.count(Severity::Info));
+    let (errors, warnings, infos) =
+        (report.count(Severity::Error), report.count(Severity::Warning), report.count(Severity::Info));
     let verdict = if errors == 0 { paint(printer::GOOD, "ok") } else { paint(printer::ERROR, "failed") };
     let _ = writeln!(
         out,

@@ -52,7 +52,7 @@ macro_rules! codes {
 codes! {
     YamlSyntax = "MESH0001", Error, "The file is not valid YAML.";
     NotAnObject = "MESH0002", Error, "A document is not a mapping (a Kubernetes object).";
-    MissingType = "MESH0003", Error, "A document has no `apiVersion` or `kind`.";
+    BadType = "MESH0003", Error, "A document has no `apiVersion` or `kind`, or names a mesh kind under an API version meshctl does not know.";
     UnknownKind = "MESH0004", Info, "A kind meshctl does not handle was skipped (an error with `--reject-unknown`).";
     OldApiVersion = "MESH0005", Warning, "An older Istio API version (v1alpha3, v1beta1); it is read as v1.";
     DuplicateResource = "MESH0006", Error, "The same kind, namespace and name appear twice in the input.";

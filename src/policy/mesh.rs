@@ -7,27 +7,39 @@ use super::finding::{Code, Finding, Severity};
 use super::names::{self, ROOT_NAMESPACE};
 use super::path::{Path, field};
 use super::{Checked, RegistryEntry, Sink};
+use crate::api::Resource;
 use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
 use crate::api::security::{MtlsMode, PeerAuthentication};
-use crate::api::Resource;
 
 pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut Vec<Finding>) {
-    let rules: Vec<(&Checked, &DestinationRule, String)> = resources
+    let rules: Vec<Rule> = resources
         .iter()
         .filter_map(|c| match &c.resource {
             Resource::DestinationRule(dr) => Some((c, dr, names::resolve_host(&dr.spec.host, c.resource.namespace()))),
             _ => None,
         })
         .collect();
-    let mesh = Mesh { rules: &rules, registry, resources };
+    let mut by_host: HashMap<&str, Vec<&Rule>> = HashMap::new();
+    let mut wildcard = Vec::new();
+    for rule in &rules {
+        match rule.2.contains('*') {
+            true => wildcard.push(rule),
+            false => by_host.entry(rule.2.as_str()).or_default().push(rule),
+        }
+    }
+    let mesh = Mesh { by_host, wildcard, registry, resources };
     let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
-    let mut routed: Vec<(String, &Checked)> = Vec::new();
+    let mut routed: HashMap<String, &Checked> = HashMap::new();
     for checked in resources {
         let mut sink = Sink::for_checked(checked, out);
         let r = &checked.resource;
         let key = (r.kind().name(), r.namespace(), r.name());
         if let Some(first) = seen.insert(key, checked) {
-            sink.path(&field!["metadata", "name"], Code::DuplicateResource, format!("{}/{}/{} is also defined in {}; keep one", key.0, key.1, key.2, first.file));
+            sink.path(
+                &field!["metadata", "name"],
+                Code::DuplicateResource,
+                format!("{}/{}/{} is also defined at {}; keep one", key.0, key.1, key.2, first.location()),
+            );
         }
         match r {
             Resource::VirtualService(vs) => {
@@ -35,19 +47,24 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut
                 for (i, host) in vs.spec.hosts.iter().enumerate() {
                     let fqdn = names::resolve_host(host, ns);
                     mesh.known_host(&fqdn, &field!["spec", "hosts", i], &mut sink);
-                    if let Some((_, other)) = routed.iter().find(|(h, other)| *h == fqdn && other.resource.name() != r.name()) {
+                    if let Some(other) = routed.get(&fqdn).filter(|other| other.resource.name() != r.name()) {
                         sink.path(
                             &field!["spec", "hosts", i],
                             Code::DuplicateHost,
-                            format!("host {fqdn} is also routed by VirtualService {}/{} ({}); merge the two into one VirtualService", other.resource.namespace(), other.resource.name(), other.file),
+                            format!("host {fqdn} is also routed by VirtualService {}/{} ({}); merge the two into one VirtualService", other.resource.namespace(), other.resource.name(), other.location()),
                         );
                     }
-                    routed.push((fqdn, checked));
+                    routed.entry(fqdn).or_insert(checked);
                 }
                 for (h, route) in vs.spec.http.iter().enumerate() {
                     let at = field!["spec", "http", h];
                     for (d, dest) in route.route.iter().enumerate() {
-                        mesh.destination(&dest.destination, ns, &at.child("route").child(d).child("destination"), &mut sink);
+                        mesh.destination(
+                            &dest.destination,
+                            ns,
+                            &at.child("route").child(d).child("destination"),
+                            &mut sink,
+                        );
                     }
                     if let Some(mirror) = &route.mirror {
                         mesh.destination(mirror, ns, &at.child("mirror"), &mut sink);
@@ -79,21 +96,38 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut
     }
 }
 
+/// A DestinationRule with its host resolved.
+type Rule<'a> = (&'a Checked, &'a DestinationRule, String);
+
 struct Mesh<'a> {
-    rules: &'a [(&'a Checked, &'a DestinationRule, String)],
+    /// DestinationRules by exact host, and those with a wildcard host.
+    by_host: HashMap<&'a str, Vec<&'a Rule<'a>>>,
+    wildcard: Vec<&'a Rule<'a>>,
     registry: &'a [RegistryEntry],
     resources: &'a [Checked],
 }
 
 impl Mesh<'_> {
-    /// Reports a host no registered service provides, when the input carries a registry.
+    /// Reports a host no registered service provides. The input's registry speaks only for the
+    /// namespaces it has services in; hosts outside the cluster domain cannot be served at all
+    /// (meshctl has no ServiceEntry), so any registry speaks for them.
     fn known_host(&self, fqdn: &str, at: &Path, sink: &mut Sink) {
-        if self.registry.is_empty() || fqdn.contains('*') || self.registry.iter().any(|e| e.host == fqdn) {
+        let covered = match names::host_namespace(fqdn) {
+            Some(ns) => self.registry.iter().any(|e| names::host_namespace(&e.host) == Some(ns)),
+            None => !self.registry.is_empty(),
+        };
+        if !covered || fqdn.contains('*') || self.registry.iter().any(|e| e.host == fqdn) {
             return;
         }
         let hosts = self.registry.iter().map(|e| e.host.as_str());
         let hint = names::nearest(fqdn, hosts).map(|h| format!("did you mean {h}? ")).unwrap_or_default();
-        sink.path(at, Code::UnknownHost, format!("no service in the input provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"));
+        sink.path(
+            at,
+            Code::UnknownHost,
+            format!(
+                "no service in the input provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"
+            ),
+        );
     }
 
     fn destination(&self, dest: &Destination, namespace: &str, at: &Path, sink: &mut Sink) {
@@ -107,7 +141,9 @@ impl Mesh<'_> {
     /// A subset must be defined by a DestinationRule for its host. With no rule for the host in
     /// the input, the rule may live elsewhere, so that is only a warning.
     fn subset(&self, fqdn: &str, subset: &str, at: &Path, sink: &mut Sink) {
-        let rules: Vec<_> = self.rules.iter().filter(|(_, _, host)| names::host_matches(host, fqdn)).collect();
+        let exact = self.by_host.get(fqdn).into_iter().flatten();
+        let rules: Vec<_> =
+            exact.chain(self.wildcard.iter().filter(|(_, _, host)| names::host_matches(host, fqdn))).collect();
         if rules.is_empty() {
             sink.path_as(
                 at,
@@ -120,18 +156,27 @@ impl Mesh<'_> {
         if !rules.iter().any(|(_, dr, _)| dr.spec.subsets.iter().any(|s| s.name == subset)) {
             let (checked, dr, _) = rules[0];
             let defined: Vec<&str> = dr.spec.subsets.iter().map(|s| s.name.as_str()).collect();
-            let hint = names::nearest(subset, defined.iter().copied()).map(|n| format!("did you mean {n:?}? ")).unwrap_or_default();
+            let hint = names::nearest(subset, defined.iter().copied())
+                .map(|n| format!("did you mean {n:?}? "))
+                .unwrap_or_default();
             sink.path(
                 at,
                 Code::UndefinedSubset,
-                format!("subset {subset:?} is not defined by DestinationRule {}/{} ({}), which has [{}]; {hint}add it there or fix the name", checked.resource.namespace(), checked.resource.name(), checked.file, defined.join(", ")),
+                format!("subset {subset:?} is not defined by DestinationRule {}/{} ({}), which has [{}]; {hint}add it there or fix the name", checked.resource.namespace(), checked.resource.name(), checked.location(), defined.join(", ")),
             );
         }
     }
 
     /// Client TLS to a host must agree with what its workloads accept: plaintext to a STRICT
     /// workload, or mTLS to one that has mTLS disabled, fails every request.
-    fn client_tls(&self, fqdn: &str, subset: Option<&std::collections::BTreeMap<String, String>>, policy: &TrafficPolicy, at: &Path, sink: &mut Sink) {
+    fn client_tls(
+        &self,
+        fqdn: &str,
+        subset: Option<&std::collections::BTreeMap<String, String>>,
+        policy: &TrafficPolicy,
+        at: &Path,
+        sink: &mut Sink,
+    ) {
         let Some(mode) = policy.tls.as_ref().and_then(|t| t.mode) else { return };
         let Some(namespace) = names::host_namespace(fqdn) else { return };
         let service_labels: Vec<_> = self
@@ -144,19 +189,28 @@ impl Mesh<'_> {
         let Some((server, source)) = self.server_mode(namespace, &service_labels) else { return };
         let conflict = match (mode, server) {
             (ClientTlsMode::Disable, MtlsMode::Strict) => "DISABLE sends plaintext, but {fqdn} accepts mTLS only",
-            (ClientTlsMode::IstioMutual, MtlsMode::Disable) => "ISTIO_MUTUAL sends mTLS, but {fqdn} accepts plaintext only",
+            (ClientTlsMode::IstioMutual, MtlsMode::Disable) => {
+                "ISTIO_MUTUAL sends mTLS, but {fqdn} accepts plaintext only"
+            }
             _ => return,
         };
         sink.path(
             &at.child("tls").child("mode"),
             Code::MtlsConflict,
-            format!("tls.mode {} ({source}); every request would fail: remove tls.mode, or change the PeerAuthentication", conflict.replace("{fqdn}", fqdn)),
+            format!(
+                "tls.mode {} ({source}); every request would fail: remove tls.mode, or change the PeerAuthentication",
+                conflict.replace("{fqdn}", fqdn)
+            ),
         );
     }
 
     /// The mode workloads in `namespace` (with any of `labels`, when known) accept, and the
     /// PeerAuthentication that decides it: workload selector first, then namespace, then mesh.
-    fn server_mode(&self, namespace: &str, labels: &[&std::collections::BTreeMap<String, String>]) -> Option<(MtlsMode, String)> {
+    fn server_mode(
+        &self,
+        namespace: &str,
+        labels: &[&std::collections::BTreeMap<String, String>],
+    ) -> Option<(MtlsMode, String)> {
         let policies: Vec<(&Checked, &PeerAuthentication)> = self
             .resources
             .iter()
@@ -165,15 +219,24 @@ impl Mesh<'_> {
                 _ => None,
             })
             .collect();
-        let mode_of = |pa: &PeerAuthentication| pa.spec.mtls.as_ref().and_then(|m| m.mode).filter(|m| *m != MtlsMode::Unset);
-        let describe = |c: &Checked| format!("PeerAuthentication {}/{} in {}", c.resource.namespace(), c.resource.name(), c.file);
+        let mode_of =
+            |pa: &PeerAuthentication| pa.spec.mtls.as_ref().and_then(|m| m.mode).filter(|m| *m != MtlsMode::Unset);
+        let describe = |c: &Checked| {
+            format!("PeerAuthentication {}/{} at {}", c.resource.namespace(), c.resource.name(), c.location())
+        };
         let selects = |pa: &PeerAuthentication| {
             pa.spec.selector.as_ref().filter(|s| !s.match_labels.is_empty()).map(|s| {
                 !labels.is_empty() && labels.iter().all(|l| s.match_labels.iter().all(|(k, v)| l.get(k) == Some(v)))
             })
         };
-        let by_workload = policies.iter().find(|(c, pa)| c.resource.namespace() == namespace && selects(pa) == Some(true) && mode_of(pa).is_some());
-        let by_namespace = |ns: &str| policies.iter().find(|(c, pa)| c.resource.namespace() == ns && selects(pa).is_none() && mode_of(pa).is_some());
+        let by_workload = policies
+            .iter()
+            .find(|(c, pa)| c.resource.namespace() == namespace && selects(pa) == Some(true) && mode_of(pa).is_some());
+        let by_namespace = |ns: &str| {
+            policies
+                .iter()
+                .find(|(c, pa)| c.resource.namespace() == ns && selects(pa).is_none() && mode_of(pa).is_some())
+        };
         by_workload
             .or_else(|| by_namespace(namespace))
             .or_else(|| by_namespace(ROOT_NAMESPACE))

@@ -52,6 +52,13 @@ pub struct Checked {
     root: Node,
 }
 
+impl Checked {
+    /// `file:line` of the document, for findings that point at another resource.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.root.pos.line)
+    }
+}
+
 /// A Kubernetes Service or meshctl Workload seen in the input: together they are the service
 /// registry, and when there is one, hosts are checked against it.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,13 +112,22 @@ const OLDER_VERSIONS: &[(&str, &str)] = &[
     ("security.istio.io/v1beta1", "security.istio.io/v1"),
 ];
 
-fn document(root: Node, file: &str, options: &Options, out: &mut Vec<Finding>, registry: &mut Vec<RegistryEntry>) -> Option<Checked> {
+fn document(
+    root: Node,
+    file: &str,
+    options: &Options,
+    out: &mut Vec<Finding>,
+    registry: &mut Vec<RegistryEntry>,
+) -> Option<Checked> {
     let sink = &mut Sink { file, root: None, resource: None, out };
     if !matches!(root.value, Value::Map(_)) {
         sink.at(
             root.pos,
             Code::NotAnObject,
-            format!("expected a Kubernetes object (a mapping with apiVersion and kind), found a {}", root.value.type_name()),
+            format!(
+                "expected a Kubernetes object (a mapping with apiVersion and kind), found a {}",
+                root.value.type_name()
+            ),
         );
         return None;
     }
@@ -119,7 +135,11 @@ fn document(root: Node, file: &str, options: &Options, out: &mut Vec<Finding>, r
     let kind_name = root.get("kind").and_then(Node::as_str);
     let (Some(mut api_version), Some(kind_name)) = (api_version, kind_name) else {
         let missing = if api_version.is_none() { "apiVersion" } else { "kind" };
-        sink.at(root.pos, Code::MissingType, format!("missing `{missing}`: every document must say what kind of object it is"));
+        sink.at(
+            root.pos,
+            Code::BadType,
+            format!("missing `{missing}`: every document must say what kind of object it is"),
+        );
         return None;
     };
     let namespace = match root.get("metadata").and_then(|m| m.get("namespace")).and_then(Node::as_str) {
@@ -143,20 +163,27 @@ fn document(root: Node, file: &str, options: &Options, out: &mut Vec<Finding>, r
             registry.push(RegistryEntry { host: names::service_host(name, &namespace), labels: Default::default() });
             return None;
         }
-        let hint = match Kind::from_name(kind_name) {
-            Some(k) => format!("; meshctl reads {kind_name} as {}", k.api_version()),
-            None => String::new(),
-        };
+        if let Some(known) = Kind::from_name(kind_name).filter(|k| same_group(k.api_version(), api_version)) {
+            // A mesh kind under a version that does not exist is most likely a typo; skipping
+            // it would let a policy silently go missing.
+            sink.at(
+                root.get("apiVersion").map_or(root.pos, |n| n.pos),
+                Code::BadType,
+                format!("{api_version} has no kind {kind_name}: use apiVersion {}", known.api_version()),
+            );
+            return None;
+        }
         let severity = if options.reject_unknown { Severity::Error } else { Severity::Info };
         sink.report(
             root.pos,
             Code::UnknownKind,
             severity,
-            format!("{api_version} {kind_name} {name:?} is not a kind meshctl handles; skipped{hint}"),
+            format!("{api_version} {kind_name} {name:?} is not a kind meshctl handles; skipped"),
         );
         return None;
     };
-    let sink = &mut Sink { file, root: Some(&root), resource: Some(format!("{}/{namespace}/{name}", kind.name())), out };
+    let sink =
+        &mut Sink { file, root: Some(&root), resource: Some(format!("{}/{namespace}/{name}", kind.name())), out };
     let before = sink.errors();
     check_metadata(&root, sink);
     schema::Walker { kind, sink }.object(&root);
@@ -186,10 +213,18 @@ fn document(root: Node, file: &str, options: &Options, out: &mut Vec<Finding>, r
     Some(Checked { resource, file: file.to_string(), root })
 }
 
+fn same_group(a: &str, b: &str) -> bool {
+    a.split_once('/').map(|(g, _)| g) == b.split_once('/').map(|(g, _)| g)
+}
+
 fn check_metadata(root: &Node, sink: &mut Sink) {
     let metadata = root.get("metadata");
     match metadata.and_then(|m| m.get("name")) {
-        None => sink.at(metadata.map_or(root.pos, |m| m.pos), Code::InvalidMetadata, "missing `metadata.name`: every object needs a name"),
+        None => sink.at(
+            metadata.map_or(root.pos, |m| m.pos),
+            Code::InvalidMetadata,
+            "missing `metadata.name`: every object needs a name",
+        ),
         Some(n) => match n.as_str() {
             Some(name) if names::is_dns_subdomain(name) => {}
             Some(name) => sink.at(
@@ -204,7 +239,11 @@ fn check_metadata(root: &Node, sink: &mut Sink) {
         && let Some(ns) = n.as_str()
         && !names::is_dns_label(ns)
     {
-        sink.at(n.pos, Code::InvalidMetadata, format!("metadata.namespace {ns:?} is not a valid namespace: use lowercase letters, digits and '-'"));
+        sink.at(
+            n.pos,
+            Code::InvalidMetadata,
+            format!("metadata.namespace {ns:?} is not a valid namespace: use lowercase letters, digits and '-'"),
+        );
     }
     if let Some(Value::Map(labels)) = metadata.and_then(|m| m.get("labels")).map(|l| &l.value) {
         for (key, value) in labels {

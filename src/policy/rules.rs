@@ -1,16 +1,17 @@
 //! Rules about one resource at a time: what the schema cannot say (sums, one-of choices,
 //! syntax inside strings, rules that shadow each other).
 
+use super::Sink;
 use super::finding::Code;
 use super::names;
 use super::path::{Path, field};
-use super::Sink;
+use crate::api::Resource;
 use crate::api::meshctl::{CanarySpec, WorkloadSpec};
 use crate::api::networking::{
-    DestinationRuleSpec, HttpMatchRequest, HttpRoute, LoadBalancerSettings, StringMatch, TrafficPolicy, VirtualServiceSpec,
+    DestinationRuleSpec, HttpMatchRequest, HttpRoute, LoadBalancerSettings, StringMatch, TrafficPolicy,
+    VirtualServiceSpec,
 };
 use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec, Rule};
-use crate::api::Resource;
 
 pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     match resource {
@@ -32,7 +33,11 @@ fn host(host: &str, at: &Path, sink: &mut Sink) {
 
 fn virtual_service(spec: &VirtualServiceSpec, sink: &mut Sink) {
     if spec.hosts.is_empty() {
-        sink.path(&field!["spec", "hosts"], Code::MissingField, "spec.hosts is empty: name at least one host this VirtualService routes");
+        sink.path(
+            &field!["spec", "hosts"],
+            Code::MissingField,
+            "spec.hosts is empty: name at least one host this VirtualService routes",
+        );
     }
     for (i, h) in spec.hosts.iter().enumerate() {
         host(h, &field!["spec", "hosts", i], sink);
@@ -52,19 +57,31 @@ fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
                 string_match(sm, &at.child(field), sink);
             }
         }
-        let maps = [("headers", &request.headers), ("queryParams", &request.query_params), ("withoutHeaders", &request.without_headers)];
+        let maps = [
+            ("headers", &request.headers),
+            ("queryParams", &request.query_params),
+            ("withoutHeaders", &request.without_headers),
+        ];
         for (field, map) in maps {
             for (name, sm) in map {
                 let at = at.child(field).child(name);
                 if field != "queryParams" && name.chars().any(|c| c.is_ascii_uppercase()) {
-                    sink.path(&at, Code::InvalidMatch, format!("{at}: header names must be lowercase; write {:?}", name.to_ascii_lowercase()));
+                    sink.path(
+                        &at,
+                        Code::InvalidMatch,
+                        format!("{at}: header names must be lowercase; write {:?}", name.to_ascii_lowercase()),
+                    );
                 }
                 string_match(sm, &at, sink);
             }
         }
     }
     if route.route.is_empty() {
-        sink.path(at, Code::MissingDestination, format!("{at} has no `route`: add at least one destination for the requests it matches"));
+        sink.path(
+            at,
+            Code::MissingDestination,
+            format!("{at} has no `route`: add at least one destination for the requests it matches"),
+        );
     }
     for (d, dest) in route.route.iter().enumerate() {
         host(&dest.destination.host, &at.child("route").child(d).child("destination").child("host"), sink);
@@ -72,11 +89,17 @@ fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
     let weights: Vec<u32> = route.route.iter().map(|d| d.weight.unwrap_or(0)).collect();
     let sum: u32 = weights.iter().sum();
     if route.route.len() > 1 && sum != 100 {
-        let detail = if sum == 0 { "all are 0, so no destination would get traffic".to_string() } else { format!("they add up to {sum}") };
+        let detail = if sum == 0 {
+            "all are 0, so no destination would get traffic".to_string()
+        } else {
+            format!("they add up to {sum}")
+        };
         sink.path(
             &at.child("route"),
             Code::WeightSum,
-            format!("{at}: the weights of the destinations must add up to 100, but {detail}; adjust them so they total 100"),
+            format!(
+                "{at}: the weights of the destinations must add up to 100, but {detail}; adjust them so they total 100"
+            ),
         );
     } else if route.route.len() == 1 && matches!(route.route[0].weight, Some(w) if w != 100) {
         sink.path(
@@ -88,7 +111,11 @@ fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
     if let Some(mirror) = &route.mirror {
         host(&mirror.host, &at.child("mirror").child("host"), sink);
     } else if route.mirror_percentage.is_some() {
-        sink.path(&at.child("mirrorPercentage"), Code::SuspiciousSetting, format!("{at}: mirrorPercentage has no effect without `mirror`"));
+        sink.path(
+            &at.child("mirrorPercentage"),
+            Code::SuspiciousSetting,
+            format!("{at}: mirrorPercentage has no effect without `mirror`"),
+        );
     }
     if let Some(retries) = &route.retries {
         if let Some(retry_on) = &retries.retry_on {
@@ -116,7 +143,11 @@ fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
 fn string_match(sm: &StringMatch, at: &Path, sink: &mut Sink) {
     let set = [sm.exact.is_some(), sm.prefix.is_some(), sm.regex.is_some()].iter().filter(|s| **s).count();
     if set != 1 {
-        sink.path(at, Code::InvalidMatch, format!("{at}: set exactly one of `exact`, `prefix` or `regex` (found {set})"));
+        sink.path(
+            at,
+            Code::InvalidMatch,
+            format!("{at}: set exactly one of `exact`, `prefix` or `regex` (found {set})"),
+        );
     }
     if let Some(re) = &sm.regex
         && let Err(e) = regex_syntax::Parser::new().parse(re)
@@ -124,7 +155,11 @@ fn string_match(sm: &StringMatch, at: &Path, sink: &mut Sink) {
         // regex-syntax draws the pattern with a caret; its last line says what is wrong.
         let text = e.to_string();
         let reason = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
-        sink.path(&at.child("regex"), Code::InvalidMatch, format!("{at}.regex: {re:?} is not a valid RE2 regular expression: {reason}"));
+        sink.path(
+            &at.child("regex"),
+            Code::InvalidMatch,
+            format!("{at}.regex: {re:?} is not a valid RE2 regular expression: {reason}"),
+        );
     }
 }
 
@@ -152,7 +187,9 @@ fn retry_conditions(retry_on: &str, at: &Path, sink: &mut Sink) {
     for condition in retry_on.split(',').map(str::trim) {
         let is_status = condition.parse::<u16>().is_ok_and(|s| (100..=599).contains(&s));
         if !is_status && !RETRY_ON.contains(&condition) {
-            let hint = names::nearest(condition, RETRY_ON.iter().copied()).map(|n| format!("did you mean {n}? ")).unwrap_or_default();
+            let hint = names::nearest(condition, RETRY_ON.iter().copied())
+                .map(|n| format!("did you mean {n}? "))
+                .unwrap_or_default();
             sink.path(at, Code::InvalidRetryOn, format!("{at}: {condition:?} is not a retry condition; {hint}use e.g. 5xx, connect-failure, gateway-error or a status code"));
         }
     }
@@ -163,8 +200,11 @@ fn retry_conditions(retry_on: &str, at: &Path, sink: &mut Sink) {
 fn unreachable_rules(routes: &[HttpRoute], sink: &mut Sink) {
     for (j, later) in routes.iter().enumerate().skip(1) {
         let shadowing = routes[..j].iter().position(|earlier| {
-            let catch_all = earlier.matches.is_empty() || earlier.matches.iter().any(|m| covers(m, &HttpMatchRequest::default()));
-            catch_all || (!later.matches.is_empty() && later.matches.iter().all(|b| earlier.matches.iter().any(|a| covers(a, b))))
+            let catch_all =
+                earlier.matches.is_empty() || earlier.matches.iter().any(|m| covers(m, &HttpMatchRequest::default()));
+            catch_all
+                || (!later.matches.is_empty()
+                    && later.matches.iter().all(|b| earlier.matches.iter().any(|a| covers(a, b))))
         });
         if let Some(i) = shadowing {
             sink.path(
@@ -183,7 +223,8 @@ fn covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
         (Some(_), None) => false,
         (Some(x), Some(y)) => match_covers(x, y),
     };
-    let map = |ma: &std::collections::BTreeMap<String, StringMatch>, mb: &std::collections::BTreeMap<String, StringMatch>| {
+    let map = |ma: &std::collections::BTreeMap<String, StringMatch>,
+               mb: &std::collections::BTreeMap<String, StringMatch>| {
         ma.iter().all(|(k, x)| mb.get(k).is_some_and(|y| match_covers(x, y)))
     };
     a.ignore_uri_case.unwrap_or(false) == b.ignore_uri_case.unwrap_or(false)
@@ -213,10 +254,21 @@ fn destination_rule(spec: &DestinationRuleSpec, sink: &mut Sink) {
     for (i, subset) in spec.subsets.iter().enumerate() {
         let at = field!["spec", "subsets", i];
         if let Some(first) = spec.subsets[..i].iter().position(|s| s.name == subset.name) {
-            sink.path(&at.child("name"), Code::DuplicateSubset, format!("subset {:?} is defined twice (spec.subsets[{first}] and spec.subsets[{i}]); rename or remove one", subset.name));
+            sink.path(
+                &at.child("name"),
+                Code::DuplicateSubset,
+                format!(
+                    "subset {:?} is defined twice (spec.subsets[{first}] and spec.subsets[{i}]); rename or remove one",
+                    subset.name
+                ),
+            );
         }
         if !names::is_dns_label(&subset.name) {
-            sink.path(&at.child("name"), Code::InvalidHost, format!("subset name {:?} is not valid: use lowercase letters, digits and '-'", subset.name));
+            sink.path(
+                &at.child("name"),
+                Code::InvalidHost,
+                format!("subset name {:?} is not valid: use lowercase letters, digits and '-'", subset.name),
+            );
         }
         labels(&subset.labels, &at.child("labels"), Code::InvalidMetadata, sink);
         if let Some(policy) = &subset.traffic_policy {
@@ -239,10 +291,17 @@ fn traffic_policy(policy: &TrafficPolicy, at: &Path, sink: &mut Sink) {
 
 fn load_balancer(lb: &LoadBalancerSettings, at: &Path, sink: &mut Sink) {
     match (&lb.simple, &lb.consistent_hash) {
-        (Some(_), Some(_)) => sink.path(at, Code::ConflictingSettings, format!("{at}: set either `simple` or `consistentHash`, not both")),
+        (Some(_), Some(_)) => {
+            sink.path(at, Code::ConflictingSettings, format!("{at}: set either `simple` or `consistentHash`, not both"))
+        }
         (None, None) => sink.path(at, Code::ConflictingSettings, format!("{at}: set `simple` or `consistentHash`")),
         (None, Some(hash)) => {
-            let keys = [hash.http_header_name.is_some(), hash.http_cookie.is_some(), hash.use_source_ip.is_some(), hash.http_query_parameter_name.is_some()];
+            let keys = [
+                hash.http_header_name.is_some(),
+                hash.http_cookie.is_some(),
+                hash.use_source_ip.is_some(),
+                hash.http_query_parameter_name.is_some(),
+            ];
             let set = keys.iter().filter(|k| **k).count();
             if set != 1 {
                 sink.path(&at.child("consistentHash"), Code::ConflictingSettings, format!("{at}.consistentHash: set exactly one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName (found {set})"));
@@ -266,7 +325,11 @@ fn peer_authentication(spec: &PeerAuthenticationSpec, sink: &mut Sink) {
     }
     for port in spec.port_level_mtls.keys() {
         if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-            sink.path(&field!["spec", "portLevelMtls", port], Code::OutOfRange, format!("spec.portLevelMtls: {port:?} is not a port number (1-65535)"));
+            sink.path(
+                &field!["spec", "portLevelMtls", port],
+                Code::OutOfRange,
+                format!("spec.portLevelMtls: {port:?} is not a port number (1-65535)"),
+            );
         }
     }
     if let Some(selector) = &spec.selector {
@@ -304,9 +367,22 @@ fn authorization_policy(spec: &AuthorizationPolicySpec, sink: &mut Sink) {
 fn authorization_rule(rule: &Rule, at: &Path, sink: &mut Sink) {
     for (f, from) in rule.from.iter().enumerate() {
         let s = &from.source;
-        let lists = [&s.principals, &s.not_principals, &s.request_principals, &s.not_request_principals, &s.namespaces, &s.not_namespaces, &s.ip_blocks, &s.not_ip_blocks];
+        let lists = [
+            &s.principals,
+            &s.not_principals,
+            &s.request_principals,
+            &s.not_request_principals,
+            &s.namespaces,
+            &s.not_namespaces,
+            &s.ip_blocks,
+            &s.not_ip_blocks,
+        ];
         if lists.iter().all(|l| l.is_empty()) {
-            sink.path(&at.child("from").child(f).child("source"), Code::InvalidAuthorization, format!("{at}.from[{f}].source is empty: name principals, namespaces, requestPrincipals or ipBlocks"));
+            sink.path(
+                &at.child("from").child(f).child("source"),
+                Code::InvalidAuthorization,
+                format!("{at}.from[{f}].source is empty: name principals, namespaces, requestPrincipals or ipBlocks"),
+            );
         }
     }
     for (t, to) in rule.to.iter().enumerate() {
@@ -315,7 +391,9 @@ fn authorization_rule(rule: &Rule, at: &Path, sink: &mut Sink) {
         for (field, paths) in [("paths", &op.paths), ("notPaths", &op.not_paths)] {
             for (p, pattern) in paths.iter().enumerate() {
                 let stars = pattern.matches('*').count();
-                let ok = pattern.starts_with('/') && stars == 0 || pattern == "*" || stars == 1 && (pattern.starts_with('*') || pattern.ends_with('*'));
+                let ok = pattern.starts_with('/') && stars == 0
+                    || pattern == "*"
+                    || stars == 1 && (pattern.starts_with('*') || pattern.ends_with('*'));
                 if !ok {
                     sink.path(&at.child(field).child(p), Code::InvalidAuthorization, format!("{at}.{field}: {pattern:?} is not a path pattern: use an exact path (/api/users), a prefix (/api/*) or a suffix (*.js)"));
                 }
@@ -324,7 +402,11 @@ fn authorization_rule(rule: &Rule, at: &Path, sink: &mut Sink) {
         for (field, ports) in [("ports", &op.ports), ("notPorts", &op.not_ports)] {
             for (p, port) in ports.iter().enumerate() {
                 if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-                    sink.path(&at.child(field).child(p), Code::InvalidAuthorization, format!("{at}.{field}: {port:?} is not a port number (1-65535)"));
+                    sink.path(
+                        &at.child(field).child(p),
+                        Code::InvalidAuthorization,
+                        format!("{at}.{field}: {port:?} is not a port number (1-65535)"),
+                    );
                 }
             }
         }
@@ -333,7 +415,10 @@ fn authorization_rule(rule: &Rule, at: &Path, sink: &mut Sink) {
         let at = at.child("when").child(w);
         let key = &condition.key;
         let known = CONDITION_KEYS.iter().any(|k| match k.strip_suffix('[') {
-            Some(prefix) => key.strip_prefix(prefix).and_then(|r| r.strip_prefix('[')).is_some_and(|r| r.len() > 1 && r.ends_with(']')),
+            Some(prefix) => key
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('['))
+                .is_some_and(|r| r.len() > 1 && r.ends_with(']')),
             None => key == k,
         });
         if !known {
@@ -349,7 +434,11 @@ fn request_authentication(spec: &RequestAuthenticationSpec, sink: &mut Sink) {
     for (i, rule) in spec.jwt_rules.iter().enumerate() {
         let at = field!["spec", "jwtRules", i];
         if rule.issuer.trim().is_empty() {
-            sink.path(&at.child("issuer"), Code::MissingField, format!("{at}.issuer is empty: name the `iss` that tokens must carry"));
+            sink.path(
+                &at.child("issuer"),
+                Code::MissingField,
+                format!("{at}.issuer is empty: name the `iss` that tokens must carry"),
+            );
         }
         match (&rule.jwks_uri, &rule.jwks) {
             (None, None) => sink.path(&at, Code::JwtKeys, format!("{at} has no keys: set `jwksUri` (where to fetch the JWKS) or `jwks` (the JWKS inline); meshctl does not discover keys from the issuer")),
@@ -362,9 +451,17 @@ fn request_authentication(spec: &RequestAuthenticationSpec, sink: &mut Sink) {
             sink.path(&at.child("jwksUri"), Code::JwtKeys, format!("{at}.jwksUri: {uri:?} is not an http(s) URL"));
         }
         if let Some(jwks) = &rule.jwks {
-            let keys = serde_json::from_str::<serde_json::Value>(jwks).ok().and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len));
+            let keys = serde_json::from_str::<serde_json::Value>(jwks)
+                .ok()
+                .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len));
             if keys.unwrap_or(0) == 0 {
-                sink.path(&at.child("jwks"), Code::JwtKeys, format!("{at}.jwks is not a JWKS: it must be JSON like {{\"keys\": [{{...}}]}} with at least one key"));
+                sink.path(
+                    &at.child("jwks"),
+                    Code::JwtKeys,
+                    format!(
+                        "{at}.jwks is not a JWKS: it must be JSON like {{\"keys\": [{{...}}]}} with at least one key"
+                    ),
+                );
             }
         }
     }
@@ -373,34 +470,70 @@ fn request_authentication(spec: &RequestAuthenticationSpec, sink: &mut Sink) {
 fn canary(spec: &CanarySpec, sink: &mut Sink) {
     host(&spec.service, &field!["spec", "service"], sink);
     if spec.stable == spec.canary {
-        sink.path(&field!["spec", "canary"], Code::InvalidCanary, format!("spec.canary and spec.stable are both {:?}: the canary must be another subset", spec.canary));
+        sink.path(
+            &field!["spec", "canary"],
+            Code::InvalidCanary,
+            format!("spec.canary and spec.stable are both {:?}: the canary must be another subset", spec.canary),
+        );
     }
     if spec.steps.windows(2).any(|w| w[0] >= w[1]) {
-        sink.path(&field!["spec", "steps"], Code::InvalidCanary, "spec.steps must rise step by step (for example 10, 50, 100)");
+        sink.path(
+            &field!["spec", "steps"],
+            Code::InvalidCanary,
+            "spec.steps must rise step by step (for example 10, 50, 100)",
+        );
     }
     if spec.steps.last().is_some_and(|last| *last != 100) {
-        sink.path(&field!["spec", "steps"], Code::InvalidCanary, "spec.steps must end at 100, where the canary takes all traffic and is promoted");
+        sink.path(
+            &field!["spec", "steps"],
+            Code::InvalidCanary,
+            "spec.steps must end at 100, where the canary takes all traffic and is promoted",
+        );
     }
     if spec.interval.0.is_zero() {
-        sink.path(&field!["spec", "interval"], Code::InvalidCanary, "spec.interval must be longer than 0s: each step needs time to gather evidence");
+        sink.path(
+            &field!["spec", "interval"],
+            Code::InvalidCanary,
+            "spec.interval must be longer than 0s: each step needs time to gather evidence",
+        );
     }
 }
 
 fn workload(spec: &WorkloadSpec, sink: &mut Sink) {
     if !names::is_dns_label(&spec.service) {
-        sink.path(&field!["spec", "service"], Code::InvalidWorkload, format!("spec.service {:?} is not a valid service name: use lowercase letters, digits and '-'", spec.service));
+        sink.path(
+            &field!["spec", "service"],
+            Code::InvalidWorkload,
+            format!(
+                "spec.service {:?} is not a valid service name: use lowercase letters, digits and '-'",
+                spec.service
+            ),
+        );
     }
     if let Some(sa) = spec.service_account.as_ref().filter(|sa| !names::is_dns_subdomain(sa)) {
-        sink.path(&field!["spec", "serviceAccount"], Code::InvalidWorkload, format!("spec.serviceAccount {sa:?} is not a valid name: use lowercase letters, digits, '-' and '.'"));
+        sink.path(
+            &field!["spec", "serviceAccount"],
+            Code::InvalidWorkload,
+            format!("spec.serviceAccount {sa:?} is not a valid name: use lowercase letters, digits, '-' and '.'"),
+        );
     }
     labels(&spec.labels, &field!["spec", "labels"], Code::InvalidWorkload, sink);
     if spec.command.first().is_some_and(|c| c.trim().is_empty()) {
-        sink.path(&field!["spec", "command", 0], Code::InvalidWorkload, "spec.command[0] is empty: name the program to run");
+        sink.path(
+            &field!["spec", "command", 0],
+            Code::InvalidWorkload,
+            "spec.command[0] is empty: name the program to run",
+        );
     }
     for (i, var) in spec.env.iter().enumerate() {
-        let valid = var.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && var.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = var.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && var.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            sink.path(&field!["spec", "env", i, "name"], Code::InvalidWorkload, format!("spec.env[{i}].name {:?} is not a valid variable name: use letters, digits and '_'", var.name));
+            sink.path(
+                &field!["spec", "env", i, "name"],
+                Code::InvalidWorkload,
+                format!("spec.env[{i}].name {:?} is not a valid variable name: use letters, digits and '_'", var.name),
+            );
         }
     }
 }

@@ -159,15 +159,13 @@ impl Walker<'_, '_> {
             );
         };
         if let Some(allowed) = schema["enum"].as_array() {
-            if allowed.iter().any(|a| a == text) {
-                if unsupported(self.kind, &path.pattern(), Some(text)) {
-                    self.sink.at(
-                        node.pos,
-                        Code::Unsupported,
-                        format!("{path}: {text} is valid Istio but not supported by meshctl; choose another value"),
-                    );
-                }
-            } else {
+            if unsupported(self.kind, &path.pattern(), Some(text)) {
+                self.sink.at(
+                    node.pos,
+                    Code::Unsupported,
+                    format!("{path}: {text} is valid Istio but not supported by meshctl; choose another value"),
+                );
+            } else if !allowed.iter().any(|a| a == text) {
                 let options: Vec<&str> = allowed.iter().filter_map(|a| a.as_str()).collect();
                 let hint = names::nearest(text, options.iter().copied())
                     .map(|n| format!("did you mean {n}? "))
@@ -190,7 +188,11 @@ impl Walker<'_, '_> {
         let n = match &node.value {
             Value::Int(n) => *n,
             Value::Str(s) if s.parse::<i64>().is_ok() => {
-                return self.sink.at(node.pos, Code::WrongType, format!("{path}: expected an integer, found string {s:?}; remove the quotes"));
+                return self.sink.at(
+                    node.pos,
+                    Code::WrongType,
+                    format!("{path}: expected an integer, found string {s:?}; remove the quotes"),
+                );
             }
             _ => return self.wrong_type(node, path, "integer"),
         };

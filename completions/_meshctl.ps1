@@ -1,0 +1,250 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'meshctl'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'meshctl' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files offline: schema, references between resources, mTLS and JWT settings')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print policy YAML for a common intent; every document passes `meshctl validate`')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;validate' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace of resources that do not name one')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace of resources that do not name one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail (exit 1) on warnings as well as errors')
+            [CompletionResult]::new('--reject-unknown', '--reject-unknown', [CompletionResultType]::ParameterName, 'Report kinds meshctl does not handle as errors instead of skipping them')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
+            [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
+            [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')
+            [CompletionResult]::new('jwt', 'jwt', [CompletionResultType]::ParameterValue, 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token')
+            [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'A Canary rolling a service out from one subset to another in steps, with health gates')
+            [CompletionResult]::new('crds', 'crds', [CompletionResultType]::ParameterValue, 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;generate;traffic-split' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--subset', '--subset', [CompletionResultType]::ParameterName, 'A subset and its weight in percent; the weights must add up to 100')
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'The workload label whose value names the subset')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;circuit-breaker' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--consecutive-errors', '--consecutive-errors', [CompletionResultType]::ParameterName, 'Consecutive 5xx responses that eject an instance')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often instances are checked for ejection')
+            [CompletionResult]::new('--ejection-time', '--ejection-time', [CompletionResultType]::ParameterName, 'How long an ejected instance stays out (it grows with each ejection)')
+            [CompletionResult]::new('--max-ejection-percent', '--max-ejection-percent', [CompletionResultType]::ParameterName, 'The largest share of instances that may be ejected at once')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'The most TCP connections to the service, from each caller')
+            [CompletionResult]::new('--max-pending', '--max-pending', [CompletionResultType]::ParameterName, 'The most requests waiting for a connection; more are answered 503 at once')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;mtls' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace; without it, the policy is mesh-wide (in istio-system)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace; without it, the policy is mesh-wide (in istio-system)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'mode')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;authz' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--allow-from', '--allow-from', [CompletionResultType]::ParameterName, 'Service accounts allowed to call (NAME in the same namespace, NAMESPACE/NAME, or *); everyone else is denied')
+            [CompletionResult]::new('--deny-from', '--deny-from', [CompletionResultType]::ParameterName, 'Service accounts denied (NAME, NAMESPACE/NAME, or * for every caller)')
+            [CompletionResult]::new('--methods', '--methods', [CompletionResultType]::ParameterName, 'Only these HTTP methods (comma-separated)')
+            [CompletionResult]::new('--paths', '--paths', [CompletionResultType]::ParameterName, 'Only these paths: exact, a prefix (/api/*) or a suffix (*.js)')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;jwt' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'The `iss` that tokens carry')
+            [CompletionResult]::new('--jwks-uri', '--jwks-uri', [CompletionResultType]::ParameterName, 'Where the issuer publishes its public keys')
+            [CompletionResult]::new('--jwks-file', '--jwks-file', [CompletionResultType]::ParameterName, 'A JWKS file whose keys are put inline in the policy')
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'Accepted audiences (`aud`); any when none is given')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('--require', '--require', [CompletionResultType]::ParameterName, 'Refuse requests that carry no token (403)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;canary' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The stable subset')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The subset being rolled out')
+            [CompletionResult]::new('--steps', '--steps', [CompletionResultType]::ParameterName, 'Canary weights in percent, rising, ending at 100')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'The least time spent at each step')
+            [CompletionResult]::new('--min-success-rate', '--min-success-rate', [CompletionResultType]::ParameterName, 'The lowest acceptable success rate of the canary, in percent')
+            [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'The highest acceptable p99 latency of the canary')
+            [CompletionResult]::new('--min-requests', '--min-requests', [CompletionResultType]::ParameterName, 'Fewer requests than this in a window hold the step instead of deciding it')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;crds' {
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;generate;help' {
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
+            [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
+            [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')
+            [CompletionResult]::new('jwt', 'jwt', [CompletionResultType]::ParameterValue, 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token')
+            [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'A Canary rolling a service out from one subset to another in steps, with health gates')
+            [CompletionResult]::new('crds', 'crds', [CompletionResultType]::ParameterValue, 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;generate;help;traffic-split' {
+            break
+        }
+        'meshctl;generate;help;circuit-breaker' {
+            break
+        }
+        'meshctl;generate;help;mtls' {
+            break
+        }
+        'meshctl;generate;help;authz' {
+            break
+        }
+        'meshctl;generate;help;jwt' {
+            break
+        }
+        'meshctl;generate;help;canary' {
+            break
+        }
+        'meshctl;generate;help;crds' {
+            break
+        }
+        'meshctl;generate;help;help' {
+            break
+        }
+        'meshctl;completion' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;help' {
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files offline: schema, references between resources, mTLS and JWT settings')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print policy YAML for a common intent; every document passes `meshctl validate`')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;help;validate' {
+            break
+        }
+        'meshctl;help;generate' {
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
+            [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
+            [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')
+            [CompletionResult]::new('jwt', 'jwt', [CompletionResultType]::ParameterValue, 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token')
+            [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'A Canary rolling a service out from one subset to another in steps, with health gates')
+            [CompletionResult]::new('crds', 'crds', [CompletionResultType]::ParameterValue, 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`')
+            break
+        }
+        'meshctl;help;generate;traffic-split' {
+            break
+        }
+        'meshctl;help;generate;circuit-breaker' {
+            break
+        }
+        'meshctl;help;generate;mtls' {
+            break
+        }
+        'meshctl;help;generate;authz' {
+            break
+        }
+        'meshctl;help;generate;jwt' {
+            break
+        }
+        'meshctl;help;generate;canary' {
+            break
+        }
+        'meshctl;help;generate;crds' {
+            break
+        }
+        'meshctl;help;completion' {
+            break
+        }
+        'meshctl;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

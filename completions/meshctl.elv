@@ -1,0 +1,213 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[meshctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'meshctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'meshctl'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand validate 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+            cand generate 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+            cand completion 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;validate'= {
+            cand -f 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin'
+            cand --filename 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin'
+            cand -n 'The namespace of resources that do not name one'
+            cand --namespace 'The namespace of resources that do not name one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --strict 'Fail (exit 1) on warnings as well as errors'
+            cand --reject-unknown 'Report kinds meshctl does not handle as errors instead of skipping them'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
+            cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+            cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'
+            cand jwt 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+            cand canary 'A Canary rolling a service out from one subset to another in steps, with health gates'
+            cand crds 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;generate;traffic-split'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --subset 'A subset and its weight in percent; the weights must add up to 100'
+            cand --label 'The workload label whose value names the subset'
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;circuit-breaker'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --consecutive-errors 'Consecutive 5xx responses that eject an instance'
+            cand --interval 'How often instances are checked for ejection'
+            cand --ejection-time 'How long an ejected instance stays out (it grows with each ejection)'
+            cand --max-ejection-percent 'The largest share of instances that may be ejected at once'
+            cand --max-connections 'The most TCP connections to the service, from each caller'
+            cand --max-pending 'The most requests waiting for a connection; more are answered 503 at once'
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;mtls'= {
+            cand -n 'The namespace; without it, the policy is mesh-wide (in istio-system)'
+            cand --namespace 'The namespace; without it, the policy is mesh-wide (in istio-system)'
+            cand --mode 'mode'
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;authz'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --allow-from 'Service accounts allowed to call (NAME in the same namespace, NAMESPACE/NAME, or *); everyone else is denied'
+            cand --deny-from 'Service accounts denied (NAME, NAMESPACE/NAME, or * for every caller)'
+            cand --methods 'Only these HTTP methods (comma-separated)'
+            cand --paths 'Only these paths: exact, a prefix (/api/*) or a suffix (*.js)'
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;jwt'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --issuer 'The `iss` that tokens carry'
+            cand --jwks-uri 'Where the issuer publishes its public keys'
+            cand --jwks-file 'A JWKS file whose keys are put inline in the policy'
+            cand --audience 'Accepted audiences (`aud`); any when none is given'
+            cand --output-file 'Write to this file instead of stdout'
+            cand --require 'Refuse requests that carry no token (403)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;canary'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --from 'The stable subset'
+            cand --to 'The subset being rolled out'
+            cand --steps 'Canary weights in percent, rising, ending at 100'
+            cand --interval 'The least time spent at each step'
+            cand --min-success-rate 'The lowest acceptable success rate of the canary, in percent'
+            cand --max-p99 'The highest acceptable p99 latency of the canary'
+            cand --min-requests 'Fewer requests than this in a window hold the step instead of deciding it'
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;crds'= {
+            cand --output-file 'Write to this file instead of stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;generate;help'= {
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
+            cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+            cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'
+            cand jwt 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+            cand canary 'A Canary rolling a service out from one subset to another in steps, with health gates'
+            cand crds 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;generate;help;traffic-split'= {
+        }
+        &'meshctl;generate;help;circuit-breaker'= {
+        }
+        &'meshctl;generate;help;mtls'= {
+        }
+        &'meshctl;generate;help;authz'= {
+        }
+        &'meshctl;generate;help;jwt'= {
+        }
+        &'meshctl;generate;help;canary'= {
+        }
+        &'meshctl;generate;help;crds'= {
+        }
+        &'meshctl;generate;help;help'= {
+        }
+        &'meshctl;completion'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;help'= {
+            cand validate 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+            cand generate 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+            cand completion 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;help;validate'= {
+        }
+        &'meshctl;help;generate'= {
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
+            cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+            cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'
+            cand jwt 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+            cand canary 'A Canary rolling a service out from one subset to another in steps, with health gates'
+            cand crds 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+        }
+        &'meshctl;help;generate;traffic-split'= {
+        }
+        &'meshctl;help;generate;circuit-breaker'= {
+        }
+        &'meshctl;help;generate;mtls'= {
+        }
+        &'meshctl;help;generate;authz'= {
+        }
+        &'meshctl;help;generate;jwt'= {
+        }
+        &'meshctl;help;generate;canary'= {
+        }
+        &'meshctl;help;generate;crds'= {
+        }
+        &'meshctl;help;completion'= {
+        }
+        &'meshctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,126 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_meshctl_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_meshctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_meshctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_meshctl_using_subcommand
+    set -l cmd (__fish_meshctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s f -l filename -d 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s n -l namespace -d 'The namespace of resources that do not name one' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s o -l output -d 'Output format' -r -f -a "text\t''
+json\t''
+sarif\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -l strict -d 'Fail (exit 1) on warnings as well as errors'
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -l reject-unknown -d 'Report kinds meshctl does not handle as errors instead of skipping them'
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "traffic-split" -d 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "circuit-breaker" -d 'A DestinationRule that ejects failing instances and bounds the connection pool'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "mtls" -d 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "authz" -d 'An AuthorizationPolicy allowing (or denying) callers by service account'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "jwt" -d 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "canary" -d 'A Canary rolling a service out from one subset to another in steps, with health gates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from traffic-split circuit-breaker mtls authz jwt canary crds help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l subset -d 'A subset and its weight in percent; the weights must add up to 100' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l label -d 'The workload label whose value names the subset' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l consecutive-errors -d 'Consecutive 5xx responses that eject an instance' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l interval -d 'How often instances are checked for ejection' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l ejection-time -d 'How long an ejected instance stays out (it grows with each ejection)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l max-ejection-percent -d 'The largest share of instances that may be ejected at once' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l max-connections -d 'The most TCP connections to the service, from each caller' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l max-pending -d 'The most requests waiting for a connection; more are answered 503 at once' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from mtls" -s n -l namespace -d 'The namespace; without it, the policy is mesh-wide (in istio-system)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from mtls" -l mode -r -f -a "STRICT\t''
+PERMISSIVE\t''
+DISABLE\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from mtls" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from mtls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from mtls" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -l allow-from -d 'Service accounts allowed to call (NAME in the same namespace, NAMESPACE/NAME, or *); everyone else is denied' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -l deny-from -d 'Service accounts denied (NAME, NAMESPACE/NAME, or * for every caller)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -l methods -d 'Only these HTTP methods (comma-separated)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -l paths -d 'Only these paths: exact, a prefix (/api/*) or a suffix (*.js)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from authz" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l issuer -d 'The `iss` that tokens carry' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l jwks-uri -d 'Where the issuer publishes its public keys' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l jwks-file -d 'A JWKS file whose keys are put inline in the policy' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l audience -d 'Accepted audiences (`aud`); any when none is given' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -l require -d 'Refuse requests that carry no token (403)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from jwt" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l from -d 'The stable subset' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l to -d 'The subset being rolled out' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l steps -d 'Canary weights in percent, rising, ending at 100' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l interval -d 'The least time spent at each step' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-success-rate -d 'The lowest acceptable success rate of the canary, in percent' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l max-p99 -d 'The highest acceptable p99 latency of the canary' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-requests -d 'Fewer requests than this in a window hold the step instead of deciding it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from crds" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from crds" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from crds" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "traffic-split" -d 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "circuit-breaker" -d 'A DestinationRule that ejects failing instances and bounds the connection pool'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "mtls" -d 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "authz" -d 'An AuthorizationPolicy allowing (or denying) callers by service account'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "jwt" -d 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "canary" -d 'A Canary rolling a service out from one subset to another in steps, with health gates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "traffic-split" -d 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "circuit-breaker" -d 'A DestinationRule that ejects failing instances and bounds the connection pool'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "mtls" -d 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "authz" -d 'An AuthorizationPolicy allowing (or denying) callers by service account'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "jwt" -d 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "canary" -d 'A Canary rolling a service out from one subset to another in steps, with health gates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'

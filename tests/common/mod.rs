@@ -1,0 +1,74 @@
+//! Running the real `meshctl` binary from tests, and comparing output with golden files.
+
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root: tests run there, so paths in output are stable and relative.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `meshctl ARGS` in the repository root with `stdin` as input, colour off.
+pub fn meshctl_with_input(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("MESHCTL_NAMESPACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshctl starts");
+    child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes()).expect("stdin is written");
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("meshctl runs");
+    Run {
+        code: status.code().expect("meshctl exits, not killed"),
+        stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+pub fn meshctl(args: &[&str]) -> Run {
+    meshctl_with_input(args, "")
+}
+
+/// Compares `actual` with the golden file at `path` (relative to the repository root).
+/// With `UPDATE_GOLDEN=1` the file is rewritten instead, for reviewing with `git diff`.
+pub fn assert_golden(path: impl AsRef<Path>, actual: &str) {
+    let path = root().join(path);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
+    if expected != actual {
+        panic!(
+            "{} is stale; run `UPDATE_GOLDEN=1 cargo test` and review the diff.\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}
+
+/// The files in a directory of the repository with the given extension, sorted.
+pub fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .map(|p| p.strip_prefix(root()).unwrap().to_path_buf())
+        .collect();
+    files.sort();
+    files
+}

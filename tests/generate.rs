@@ -1,0 +1,182 @@
+//! `meshctl generate`, `completion` and the generated files kept in the tree.
+
+mod common;
+
+use common::{assert_golden, meshctl, meshctl_with_input, root};
+
+/// Each generator with the flags from the README, and the golden file its output must match.
+const CASES: &[(&str, &[&str])] = &[
+    (
+        "traffic-split",
+        &["generate", "traffic-split", "profile", "-n", "shop", "--subset", "v1=90", "--subset", "v2=10"],
+    ),
+    (
+        "circuit-breaker",
+        &[
+            "generate",
+            "circuit-breaker",
+            "profile",
+            "-n",
+            "shop",
+            "--consecutive-errors",
+            "5",
+            "--interval",
+            "10s",
+            "--ejection-time",
+            "30s",
+            "--max-ejection-percent",
+            "100",
+            "--max-connections",
+            "100",
+            "--max-pending",
+            "10",
+        ],
+    ),
+    ("mtls-mesh", &["generate", "mtls", "--mode", "STRICT"]),
+    ("mtls-namespace", &["generate", "mtls", "-n", "shop", "--mode", "permissive"]),
+    (
+        "authz-allow",
+        &[
+            "generate",
+            "authz",
+            "profile",
+            "-n",
+            "shop",
+            "--allow-from",
+            "frontend,ops/admin",
+            "--methods",
+            "GET,POST",
+            "--paths",
+            "/api/*",
+        ],
+    ),
+    ("authz-deny", &["generate", "authz", "profile", "-n", "shop", "--deny-from", "*", "--methods", "DELETE"]),
+    (
+        "jwt",
+        &[
+            "generate",
+            "jwt",
+            "board",
+            "-n",
+            "shop",
+            "--issuer",
+            "https://auth.example.com",
+            "--jwks-uri",
+            "https://auth.example.com/jwks.json",
+            "--audience",
+            "board",
+            "--require",
+        ],
+    ),
+    (
+        "jwt-inline",
+        &[
+            "generate",
+            "jwt",
+            "board",
+            "-n",
+            "shop",
+            "--issuer",
+            "https://auth.example.com",
+            "--jwks-file",
+            "testdata/generate/jwks.json",
+        ],
+    ),
+    (
+        "canary",
+        &[
+            "generate",
+            "canary",
+            "profile",
+            "-n",
+            "shop",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "10,50,100",
+            "--interval",
+            "30s",
+            "--min-success-rate",
+            "99",
+            "--max-p99",
+            "500ms",
+        ],
+    ),
+];
+
+#[test]
+fn generators_print_their_golden_policy_and_it_validates() {
+    for (name, args) in CASES {
+        let run = meshctl(args);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_golden(format!("testdata/generate/{name}.yaml"), &run.stdout);
+        let check = meshctl_with_input(&["validate", "-f", "-"], &run.stdout);
+        assert_eq!(check.code, 0, "{name} output does not validate:\n{}", check.stdout);
+    }
+}
+
+#[test]
+fn a_canary_and_the_split_it_shifts_validate_together_without_warnings() {
+    let split = std::fs::read_to_string(root().join("testdata/generate/traffic-split.yaml")).unwrap();
+    let canary = std::fs::read_to_string(root().join("testdata/generate/canary.yaml")).unwrap();
+    let check = meshctl_with_input(&["validate", "-f", "-", "--strict"], &format!("{split}{canary}"));
+    assert_eq!(check.code, 0, "{}", check.stdout);
+}
+
+#[test]
+fn flags_that_make_an_invalid_policy_are_refused() {
+    let run = meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=90", "--subset", "v2=20"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("they add up to 110"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let run = meshctl(&["generate", "canary", "profile", "--from", "v1", "--to", "v2", "--steps", "50,10"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("MESH0401"), "{}", run.stderr);
+    let run = meshctl(&["generate", "traffic-split", "profile", "--subset", "v1"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is not NAME=WEIGHT"), "{}", run.stderr);
+    let run = meshctl(&["generate", "circuit-breaker", "profile", "--interval", "10 seconds"]);
+    assert_eq!(run.code, 2);
+    let run = meshctl(&["generate", "jwt", "board", "--issuer", "https://a"]);
+    assert_eq!(run.code, 2, "jwt needs --jwks-uri or --jwks-file");
+}
+
+#[test]
+fn output_file_receives_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    let run = meshctl(&["generate", "mtls", "--mode", "STRICT", "--output-file", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(written, std::fs::read_to_string(root().join("testdata/generate/mtls-mesh.yaml")).unwrap());
+}
+
+#[test]
+fn crds_in_the_tree_are_current() {
+    for kind in meshctl::api::Kind::ALL {
+        let (file, text) = meshctl::api::crd_file(kind);
+        assert_golden(format!("crds/{file}"), &text);
+    }
+    let run = meshctl(&["generate", "crds"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.matches("kind: CustomResourceDefinition").count(), 7);
+}
+
+#[test]
+fn completions_in_the_tree_are_current() {
+    for (shell, file) in [
+        ("bash", "meshctl.bash"),
+        ("zsh", "_meshctl"),
+        ("fish", "meshctl.fish"),
+        ("elvish", "meshctl.elv"),
+        ("powershell", "_meshctl.ps1"),
+    ] {
+        let run = meshctl(&["completion", shell]);
+        assert_eq!(run.code, 0);
+        assert!(run.stdout.contains("generate"), "{shell} completion lacks subcommands");
+        assert_golden(format!("completions/{file}"), &run.stdout);
+    }
+}

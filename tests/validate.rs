@@ -1,0 +1,132 @@
+//! `meshctl validate` end to end: the real binary on the fixtures in testdata/.
+
+mod common;
+
+use common::{assert_golden, files, meshctl, meshctl_with_input};
+
+#[test]
+fn valid_fixtures_have_no_errors_or_warnings() {
+    for file in files("testdata/valid", "yaml") {
+        let run = meshctl(&["validate", "-f", file.to_str().unwrap(), "--strict"]);
+        assert_eq!(run.code, 0, "{}:\n{}", file.display(), run.stdout);
+        assert!(run.stdout.contains(" 0 error(s), 0 warning(s)"), "{}:\n{}", file.display(), run.stdout);
+    }
+}
+
+#[test]
+fn invalid_fixtures_match_their_golden_findings() {
+    for file in files("testdata/invalid", "yaml") {
+        let run = meshctl(&["validate", "-f", file.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{} should fail:\n{}", file.display(), run.stdout);
+        assert_golden(file.with_extension("txt"), &run.stdout);
+    }
+}
+
+#[test]
+fn json_output_is_the_documented_shape() {
+    let run = meshctl(&["validate", "-f", "testdata/invalid/routes.yaml", "-o", "json"]);
+    assert_eq!(run.code, 1);
+    assert_golden("testdata/invalid/routes.json", &run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let first = &v["findings"][0];
+    for field in ["file", "line", "column", "severity", "code", "message", "resource"] {
+        assert!(first.get(field).is_some(), "finding lacks {field}: {first}");
+    }
+    assert_eq!(v["summary"]["errors"], 15);
+    assert_eq!(v["summary"]["documents"], 3);
+}
+
+#[test]
+fn sarif_output_names_rules_and_regions() {
+    let run = meshctl(&["validate", "-f", "testdata/invalid/schema.yaml", "-o", "sarif"]);
+    assert_eq!(run.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run0 = &v["runs"][0];
+    let result = &run0["results"][0];
+    assert_eq!(result["ruleId"], "MESH0101");
+    assert_eq!(result["level"], "error");
+    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 5);
+    assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "testdata/invalid/schema.yaml");
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "MESH0202"));
+}
+
+#[test]
+fn reads_stdin_and_directories() {
+    let text = std::fs::read_to_string(common::root().join("testdata/invalid/routes.yaml")).unwrap();
+    let run = meshctl_with_input(&["validate", "-f", "-", "-o", "json"], &text);
+    assert_eq!(run.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["findings"][0]["file"], "-");
+    assert_eq!(v["summary"]["errors"], 15);
+
+    let run = meshctl(&["validate", "-f", "testdata/valid", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["summary"]["files"], files("testdata/valid", "yaml").len());
+}
+
+#[test]
+fn empty_documents_and_comments_are_fine() {
+    let run = meshctl_with_input(&["validate", "-f", "-"], "# nothing yet\n---\n---\n# still nothing\n");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("in 0 document(s)"), "{}", run.stdout);
+}
+
+const SHADOWED: &str = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: profile}
+spec:
+  hosts: [profile]
+  http:
+  - route: [{destination: {host: profile}}]
+  - match: [{uri: {prefix: /api}}]
+    route: [{destination: {host: profile}}]
+";
+
+#[test]
+fn warnings_fail_only_with_strict() {
+    let run = meshctl_with_input(&["validate", "-f", "-"], SHADOWED);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("-:8:5: warning[MESH0205]"), "{}", run.stdout);
+    let run = meshctl_with_input(&["validate", "-f", "-", "--strict"], SHADOWED);
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn the_namespace_flag_places_resources_that_name_none() {
+    let run = meshctl_with_input(&["validate", "-f", "-", "-n", "shop"], SHADOWED);
+    assert!(run.stdout.contains("(VirtualService/shop/profile)"), "{}", run.stdout);
+}
+
+#[test]
+fn unknown_kinds_are_skipped_unless_rejected() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+    let run = meshctl_with_input(&["validate", "-f", "-"], deployment);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("info[MESH0004]"), "{}", run.stdout);
+    let run = meshctl_with_input(&["validate", "-f", "-", "--reject-unknown"], deployment);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("error[MESH0004]"), "{}", run.stdout);
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let run = meshctl(&["validate", "-f", "testdata/no-such-file.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read testdata/no-such-file.yaml"), "{}", run.stderr);
+    let run = meshctl(&["validate"]);
+    assert_eq!(run.code, 2);
+    let run = meshctl(&["validate", "-f", "x", "-o", "xml"]);
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn readme_documents_every_finding_code() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    for code in meshctl::policy::Code::ALL {
+        let row = format!("| `{}` | {} |", code.id(), code.severity());
+        assert!(readme.contains(&row), "README.md has no row starting {row:?} for {code:?}: {}", code.summary());
+    }
+}
