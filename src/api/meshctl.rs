@@ -16,6 +16,7 @@ use super::Duration;
     group = "meshctl.io",
     version = "v1alpha1",
     kind = "Canary",
+    doc = "meshctl Canary: a stepped rollout of a service with health gates",
     namespaced,
     status = "CanaryStatus",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
@@ -150,6 +151,7 @@ pub struct WindowFigures {
     group = "meshctl.io",
     version = "v1alpha1",
     kind = "Workload",
+    doc = "meshctl Workload: a service instance in the local mesh",
     namespaced,
     printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.service"}"#,
     printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".spec.replicas"}"#

@@ -13,7 +13,14 @@ use super::Duration;
 
 /// Routing rules for the traffic addressed to a set of hosts.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[kube(group = "networking.istio.io", version = "v1", kind = "VirtualService", namespaced, shortname = "vs")]
+#[kube(
+    group = "networking.istio.io",
+    version = "v1",
+    kind = "VirtualService",
+    doc = "Istio VirtualService: routing rules for the traffic addressed to a set of hosts",
+    namespaced,
+    shortname = "vs"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualServiceSpec {
     /// The destination hosts to which traffic is being sent: short names resolve in the
@@ -169,7 +176,14 @@ pub struct Percent {
 /// Policies that apply to traffic for a host after routing: subsets, load balancing,
 /// connection pools, outlier detection and TLS.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[kube(group = "networking.istio.io", version = "v1", kind = "DestinationRule", namespaced, shortname = "dr")]
+#[kube(
+    group = "networking.istio.io",
+    version = "v1",
+    kind = "DestinationRule",
+    doc = "Istio DestinationRule: subsets and traffic policy for a host after routing",
+    namespaced,
+    shortname = "dr"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationRuleSpec {
     /// The service these policies apply to: short names resolve in the rule's namespace.

@@ -18,7 +18,14 @@ pub struct WorkloadSelector {
 
 /// What a workload's sidecar accepts: mTLS only, mTLS and plaintext, or plaintext.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(group = "security.istio.io", version = "v1", kind = "PeerAuthentication", namespaced, shortname = "pa")]
+#[kube(
+    group = "security.istio.io",
+    version = "v1",
+    kind = "PeerAuthentication",
+    doc = "Istio PeerAuthentication: the mTLS mode workloads accept",
+    namespaced,
+    shortname = "pa"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerAuthenticationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +57,14 @@ pub enum MtlsMode {
 
 /// Access control on workloads: DENY policies are checked first, then ALLOW policies.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(group = "security.istio.io", version = "v1", kind = "AuthorizationPolicy", namespaced, shortname = "ap")]
+#[kube(
+    group = "security.istio.io",
+    version = "v1",
+    kind = "AuthorizationPolicy",
+    doc = "Istio AuthorizationPolicy: which callers may make which requests",
+    namespaced,
+    shortname = "ap"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizationPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,7 +168,14 @@ pub struct Condition {
 /// Which JWTs a workload accepts. A request with an invalid token is rejected (401); one with
 /// no token passes unless an AuthorizationPolicy requires a request principal.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(group = "security.istio.io", version = "v1", kind = "RequestAuthentication", namespaced, shortname = "ra")]
+#[kube(
+    group = "security.istio.io",
+    version = "v1",
+    kind = "RequestAuthentication",
+    doc = "Istio RequestAuthentication: which JWTs workloads accept",
+    namespaced,
+    shortname = "ra"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestAuthenticationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -347,6 +347,25 @@ fn parse_float(s: &str) -> Option<Value> {
     (mantissa_ok && exponent_ok).then(|| s.parse().ok().map(Value::Float)).flatten()
 }
 
+/// The lines of `text` as YAML counts them for positions: a lone `\r` ends a line too.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(i) => {
+                let skip = if current[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&current[i + skip..]).filter(|r| !r.is_empty());
+                Some(&current[..i])
+            }
+            None => {
+                rest = None;
+                (!current.is_empty()).then_some(current)
+            }
+        }
+    })
+}
+
 /// Writes `value` as a block-style YAML document (without the `---` separator).
 pub fn to_string(value: &serde_json::Value) -> String {
     let mut out = String::new();
@@ -513,6 +532,15 @@ mod tests {
         assert_eq!(docs.len(), 1);
         let err = err.expect("an error");
         assert!(err.pos.line >= 3, "{err:?}");
+    }
+
+    #[test]
+    fn lines_end_where_yaml_says() {
+        assert_eq!(lines("a\r\nb\rc\nd").collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert_eq!(lines("a\n\nb\n").collect::<Vec<_>>(), ["a", "", "b"]);
+        assert_eq!(lines("").count(), 0);
+        let (_, err) = parse("a: 1\rb: [\r");
+        assert_eq!(err.unwrap().pos.line, 3);
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn text(report: &Report, sources: &[Source], excerpts: bool) -> String {
 /// The finding's source line with a caret under the offending token.
 fn excerpt(f: &Finding, sources: &[Source]) -> Option<String> {
     let source = sources.iter().find(|s| s.name == f.file)?;
-    let line = source.text.lines().nth(f.line.checked_sub(1)?)?;
+    let line = crate::api::yaml::lines(&source.text).nth(f.line.checked_sub(1)?)?;
     let start = f.column.saturating_sub(1);
     let token = line.chars().skip(start).take_while(|c| !c.is_whitespace() && *c != ':').count().max(1);
     let gutter = " ".repeat(f.line.to_string().len());
@@ -213,4 +213,30 @@ fn to_json_line(value: &serde_json::Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values serialize");
     bytes.push(b'\n');
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_gets_the_source_line_with_a_caret_under_the_token() {
+        let sources = [Source { name: "a.yaml".into(), text: "spec:\n  hostz: [a]\n".into() }];
+        let report = Report {
+            findings: vec![Finding {
+                file: "a.yaml".into(),
+                line: 2,
+                column: 3,
+                severity: Severity::Error,
+                code: Code::UnknownField,
+                message: "unknown field".into(),
+                resource: None,
+            }],
+            ..Report::default()
+        };
+        let strip = |s: String| anstream::adapter::strip_str(&s).to_string();
+        let shown = strip(text(&report, &sources, true));
+        assert!(shown.contains("2 |   hostz: [a]\n  |   ^^^^^\n"), "{shown}");
+        assert!(!strip(text(&report, &sources, false)).contains('^'));
+    }
 }

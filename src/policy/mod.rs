@@ -384,7 +384,9 @@ mod tests {
     #[test]
     fn short_hosts_in_different_namespaces_are_different_hosts() {
         let vs = |ns: &str| {
-            format!("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: p, namespace: {ns}}}\nspec:\n  hosts: [profile]\n  http: [{{route: [{{destination: {{host: profile}}}}]}}]\n")
+            format!(
+                "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: p, namespace: {ns}}}\nspec:\n  hosts: [profile]\n  http: [{{route: [{{destination: {{host: profile}}}}]}}]\n"
+            )
         };
         assert!(findings(&format!("{}{}", vs("a"), vs("b"))).is_empty());
         assert_eq!(findings(&format!("{}{}", vs("a"), vs("a"))), [(Code::DuplicateResource, 11)]);
@@ -392,7 +394,9 @@ mod tests {
 
     #[test]
     fn positions_point_at_the_offending_node() {
-        let f = findings("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: p\n  subsets:\n  - name: v1\n  - name: v1\n");
+        let f = findings(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: p\n  subsets:\n  - name: v1\n  - name: v1\n",
+        );
         assert_eq!(f, [(Code::DuplicateSubset, 8)]);
         let report = check(&[Source { name: "t.yaml".into(), text: "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: p\n  subsets:\n  - name: v1\n  - name: v1\n".into() }], &Options::default());
         assert_eq!(report.findings[0].column, 5);
