@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod envoy;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

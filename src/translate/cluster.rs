@@ -1,0 +1,181 @@
+//! DestinationRules to clusters: one per service and one per subset, each with the traffic
+//! policy that applies to it (the subset's own, field by field over the rule's).
+
+use envoy_types::pb::envoy::config::cluster::v3::{
+    CircuitBreakers, Cluster, OutlierDetection as EnvoyOutlierDetection, circuit_breakers, cluster,
+};
+use envoy_types::pb::envoy::config::core::v3 as core;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use envoy_types::pb::envoy::extensions::upstreams::http::v3 as upstream;
+use envoy_types::pb::envoy::r#type::v3::Percent;
+
+use super::{Service, Sidecar, cluster_name, load_assignment, pb};
+use crate::api::networking::{DestinationRule, SimpleLb, TrafficPolicy};
+
+/// Istio's defaults where a policy says nothing.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const EJECTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+const BASE_EJECTION_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+const MAX_EJECTION_PERCENT: u32 = 10;
+const CONSECUTIVE_5XX: u32 = 5;
+
+/// The service's cluster and one per subset of its DestinationRule, with their endpoints.
+pub(super) fn outbound(service: &Service, rule: Option<&DestinationRule>) -> Vec<(Cluster, ClusterLoadAssignment)> {
+    let host = service.host();
+    let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
+    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true)];
+    for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
+        let policy = merge(top, subset.traffic_policy.as_ref());
+        let selects = |labels: &std::collections::BTreeMap<String, String>| {
+            subset.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        };
+        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects));
+    }
+    out
+}
+
+fn outbound_cluster(
+    service: &Service,
+    host: &str,
+    subset: Option<&str>,
+    policy: Option<&TrafficPolicy>,
+    selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
+) -> (Cluster, ClusterLoadAssignment) {
+    let name = cluster_name(service.port, subset, host);
+    let mut cluster = Cluster {
+        name: name.clone(),
+        // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
+        alt_stat_name: name.replace(['.', '|'], "_"),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Eds as i32)),
+        eds_cluster_config: Some(cluster::EdsClusterConfig {
+            eds_config: Some(pb::ads()),
+            service_name: String::new(),
+        }),
+        connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
+        lb_policy: cluster::LbPolicy::LeastRequest as i32,
+        circuit_breakers: Some(circuit_breakers(policy)),
+        ..Default::default()
+    };
+    if let Some(policy) = policy {
+        apply(&mut cluster, policy);
+    }
+    let addresses = service.instances.iter().filter(|i| selects(&i.labels)).map(|i| i.address);
+    let endpoints = load_assignment(&name, addresses);
+    (cluster, endpoints)
+}
+
+/// Istio's merge: each of the four parts of a subset's policy replaces the rule's whole part.
+fn merge(top: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>) -> Option<TrafficPolicy> {
+    match (top, subset) {
+        (None, None) => None,
+        (Some(t), None) => Some(t.clone()),
+        (None, Some(s)) => Some(s.clone()),
+        (Some(t), Some(s)) => Some(TrafficPolicy {
+            load_balancer: s.load_balancer.clone().or_else(|| t.load_balancer.clone()),
+            connection_pool: s.connection_pool.clone().or_else(|| t.connection_pool.clone()),
+            outlier_detection: s.outlier_detection.clone().or_else(|| t.outlier_detection.clone()),
+            tls: s.tls.clone().or_else(|| t.tls.clone()),
+        }),
+    }
+}
+
+fn apply(cluster: &mut Cluster, policy: &TrafficPolicy) {
+    if let Some(lb) = &policy.load_balancer {
+        cluster.lb_policy = match (lb.simple, &lb.consistent_hash) {
+            (_, Some(_)) => cluster::LbPolicy::RingHash,
+            (Some(SimpleLb::Random), None) => cluster::LbPolicy::Random,
+            (Some(SimpleLb::RoundRobin), None) => cluster::LbPolicy::RoundRobin,
+            _ => cluster::LbPolicy::LeastRequest,
+        } as i32;
+    }
+    if let Some(pool) = &policy.connection_pool {
+        if let Some(timeout) = pool.tcp.as_ref().and_then(|t| t.connect_timeout) {
+            cluster.connect_timeout = Some(pb::duration(timeout.0));
+        }
+        let http = pool.http.as_ref();
+        let common = core::HttpProtocolOptions {
+            idle_timeout: http.and_then(|h| h.idle_timeout).map(|d| pb::duration(d.0)),
+            max_connection_duration: pool
+                .tcp
+                .as_ref()
+                .and_then(|t| t.max_connection_duration)
+                .map(|d| pb::duration(d.0)),
+            max_requests_per_connection: http.and_then(|h| h.max_requests_per_connection).map(pb::uint32),
+            ..Default::default()
+        };
+        if common != core::HttpProtocolOptions::default() {
+            let options = upstream::HttpProtocolOptions {
+                common_http_protocol_options: Some(common),
+                upstream_protocol_options: Some(upstream::http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
+                    upstream::http_protocol_options::ExplicitHttpConfig {
+                        protocol_config: Some(
+                            upstream::http_protocol_options::explicit_http_config::ProtocolConfig::HttpProtocolOptions(
+                                core::Http1ProtocolOptions::default(),
+                            ),
+                        ),
+                    },
+                )),
+                ..Default::default()
+            };
+            cluster
+                .typed_extension_protocol_options
+                .insert("envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(), pb::any(&options));
+        }
+    }
+    if let Some(od) = &policy.outlier_detection {
+        let consecutive_5xx = od.consecutive_5xx_errors.unwrap_or(CONSECUTIVE_5XX);
+        let gateway = od.consecutive_gateway_errors.unwrap_or(0);
+        cluster.outlier_detection = Some(EnvoyOutlierDetection {
+            consecutive_5xx: Some(pb::uint32(consecutive_5xx)),
+            // Envoy enforces gateway failures 0% and 5xx 100% by default; say both, and turn
+            // off the success-rate algorithm Istio does not expose.
+            enforcing_consecutive_5xx: Some(pb::uint32(if consecutive_5xx > 0 { 100 } else { 0 })),
+            consecutive_gateway_failure: (gateway > 0).then(|| pb::uint32(gateway)),
+            enforcing_consecutive_gateway_failure: Some(pb::uint32(if gateway > 0 { 100 } else { 0 })),
+            enforcing_success_rate: Some(pb::uint32(0)),
+            interval: Some(pb::duration(od.interval.map_or(EJECTION_INTERVAL, |d| d.0))),
+            base_ejection_time: Some(pb::duration(od.base_ejection_time.map_or(BASE_EJECTION_TIME, |d| d.0))),
+            max_ejection_percent: Some(pb::uint32(od.max_ejection_percent.unwrap_or(MAX_EJECTION_PERCENT))),
+            ..Default::default()
+        });
+        // Istio turns Envoy's panic mode off unless minHealthPercent asks for it, so ejected
+        // instances really stop receiving traffic.
+        cluster.common_lb_config = Some(cluster::CommonLbConfig {
+            healthy_panic_threshold: Some(Percent { value: f64::from(od.min_health_percent.unwrap_or(0)) }),
+            ..Default::default()
+        });
+    }
+}
+
+/// Connection-pool limits. Envoy's own defaults (1024, and 3 retries) would cap traffic that
+/// no policy limits, so, as Istio does, anything unset is unlimited.
+fn circuit_breakers(policy: Option<&TrafficPolicy>) -> CircuitBreakers {
+    let pool = policy.and_then(|p| p.connection_pool.as_ref());
+    let tcp = pool.and_then(|p| p.tcp.as_ref());
+    let http = pool.and_then(|p| p.http.as_ref());
+    let limit = |v: Option<u32>| Some(pb::uint32(v.unwrap_or(u32::MAX)));
+    CircuitBreakers {
+        thresholds: vec![circuit_breakers::Thresholds {
+            max_connections: limit(tcp.and_then(|t| t.max_connections)),
+            max_pending_requests: limit(http.and_then(|h| h.http1_max_pending_requests)),
+            max_requests: limit(http.and_then(|h| h.http2_max_requests)),
+            max_retries: limit(http.and_then(|h| h.max_retries)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The sidecar's cluster to its own application.
+pub(super) fn inbound(sidecar: &Sidecar) -> Cluster {
+    let name = format!("inbound|{}||", sidecar.inbound.port());
+    Cluster {
+        alt_stat_name: name.replace('|', "_"),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
+        connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
+        load_assignment: Some(load_assignment(&name, [sidecar.app])),
+        circuit_breakers: Some(circuit_breakers(None)),
+        name,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,241 @@
+//! Pure translation: a mesh snapshot and one proxy's identity in, that proxy's Envoy
+//! resources out. Nothing here knows where the snapshot came from (local files or Kubernetes)
+//! or how the resources travel (the xDS server), so both backends share it unchanged.
+//!
+//! ```text
+//!   MeshSnapshot ──┬── routes:   VirtualService http rules → RouteConfiguration "outbound"
+//!   + Proxy        ├── clusters: service × subset (DestinationRule) → Cluster (EDS)
+//!                  ├── endpoints: instances with the subset's labels → ClusterLoadAssignment
+//!                  └── listeners: sidecar inbound + outbound, or the gateway's one
+//! ```
+//!
+//! Names are stable, so a resource that did not change between snapshots is byte-identical and
+//! Envoy keeps it without a drain: clusters are `outbound|PORT|SUBSET|FQDN` (Istio's scheme),
+//! the inbound cluster `inbound|PORT||`.
+
+mod bootstrap;
+mod cluster;
+mod pb;
+mod route;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
+use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener, filter};
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
+use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
+
+use crate::api::networking::{DestinationRule, VirtualService};
+use crate::policy::resolve_host;
+
+pub use bootstrap::{XDS_CLUSTER, bootstrap};
+
+/// Everything the translator needs to know about the mesh at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct MeshSnapshot {
+    pub services: Vec<Service>,
+    pub virtual_services: Vec<VirtualService>,
+    pub destination_rules: Vec<DestinationRule>,
+}
+
+impl MeshSnapshot {
+    /// The snapshot of `services` under the routing policies among `resources` (which have passed
+    /// validation); other kinds are not the translator's business.
+    pub fn new<'a>(services: Vec<Service>, resources: impl IntoIterator<Item = &'a crate::api::Resource>) -> Self {
+        let mut snapshot = MeshSnapshot { services, ..MeshSnapshot::default() };
+        for resource in resources {
+            match resource {
+                crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
+                crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
+                _ => {}
+            }
+        }
+        snapshot
+    }
+}
+
+/// A service callers address by name, and the instances that serve it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub namespace: String,
+    /// The port callers address (`http://profile:80`).
+    pub port: u16,
+    pub instances: Vec<Instance>,
+}
+
+impl Service {
+    pub fn host(&self) -> String {
+        crate::policy::service_host(&self.name, &self.namespace)
+    }
+}
+
+/// One instance of a service: where its sidecar accepts mesh traffic, and its labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    pub address: SocketAddr,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The proxy a configuration is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Proxy {
+    Sidecar(Sidecar),
+    Gateway(Gateway),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sidecar {
+    pub node_id: String,
+    pub service: String,
+    pub namespace: String,
+    /// Where mesh traffic for this instance arrives.
+    pub inbound: SocketAddr,
+    /// Where the application listens (its `PORT`).
+    pub app: SocketAddr,
+    /// Where the application sends its outbound requests (its `HTTP_PROXY`).
+    pub outbound: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gateway {
+    pub node_id: String,
+    /// Short host names resolve in this namespace.
+    pub namespace: String,
+    pub listen: SocketAddr,
+}
+
+impl Proxy {
+    pub fn node_id(&self) -> &str {
+        match self {
+            Proxy::Sidecar(s) => &s.node_id,
+            Proxy::Gateway(g) => &g.node_id,
+        }
+    }
+}
+
+/// One proxy's configuration, by xDS type.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProxyConfig {
+    pub listeners: Vec<Listener>,
+    pub routes: Vec<RouteConfiguration>,
+    pub clusters: Vec<Cluster>,
+    pub endpoints: Vec<ClusterLoadAssignment>,
+}
+
+/// The route configuration every outbound listener (and the gateway's) loads over RDS.
+pub const OUTBOUND_ROUTES: &str = "outbound";
+
+pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
+    let mut config = ProxyConfig::default();
+    let namespace = match proxy {
+        Proxy::Sidecar(s) => &s.namespace,
+        Proxy::Gateway(g) => &g.namespace,
+    };
+    for service in &snapshot.services {
+        let host = service.host();
+        let rule = destination_rule(snapshot, &host);
+        for (cluster, endpoints) in cluster::outbound(service, rule) {
+            config.clusters.push(cluster);
+            config.endpoints.push(endpoints);
+        }
+    }
+    config.routes.push(route::outbound(snapshot, namespace));
+    match proxy {
+        Proxy::Sidecar(s) => {
+            let inbound = cluster::inbound(s);
+            config.listeners.push(http_listener(
+                "inbound",
+                s.inbound,
+                hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
+            ));
+            config.clusters.push(inbound);
+            config.listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+        }
+        Proxy::Gateway(g) => config.listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES))),
+    }
+    config
+}
+
+/// The namespace an object is in; the policy pipeline sets one on every resource it accepts.
+fn namespace(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+/// The DestinationRule for a fully qualified host, if there is one.
+fn destination_rule<'a>(snapshot: &'a MeshSnapshot, host: &str) -> Option<&'a DestinationRule> {
+    snapshot.destination_rules.iter().find(|dr| resolve_host(&dr.spec.host, namespace(&dr.metadata)) == host)
+}
+
+fn rds(name: &str) -> hcm::http_connection_manager::RouteSpecifier {
+    hcm::http_connection_manager::RouteSpecifier::Rds(hcm::Rds {
+        config_source: Some(pb::ads()),
+        route_config_name: name.to_string(),
+    })
+}
+
+fn http_listener(name: &str, addr: SocketAddr, routes: hcm::http_connection_manager::RouteSpecifier) -> Listener {
+    let manager = hcm::HttpConnectionManager {
+        stat_prefix: name.to_string(),
+        codec_type: hcm::http_connection_manager::CodecType::Auto as i32,
+        route_specifier: Some(routes),
+        http_filters: vec![
+            // Present always (with no default fault), so routes can turn faults on through
+            // their per-route config without changing the listener.
+            http_filter(route::FAULT_FILTER, &HttpFault::default()),
+            http_filter("envoy.filters.http.router", &Router::default()),
+        ],
+        ..Default::default()
+    };
+    Listener {
+        name: name.to_string(),
+        address: Some(pb::socket_address(addr)),
+        filter_chains: vec![FilterChain {
+            filters: vec![Filter {
+                name: "envoy.filters.network.http_connection_manager".into(),
+                config_type: Some(filter::ConfigType::TypedConfig(pb::any(&manager))),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn http_filter<M: prost::Message + prost::Name>(name: &str, config: &M) -> hcm::HttpFilter {
+    hcm::HttpFilter {
+        name: name.to_string(),
+        config_type: Some(hcm::http_filter::ConfigType::TypedConfig(pb::any(config))),
+        ..Default::default()
+    }
+}
+
+fn load_assignment(cluster: &str, addresses: impl IntoIterator<Item = SocketAddr>) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_string(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: addresses
+                .into_iter()
+                .map(|addr| LbEndpoint {
+                    host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+                        address: Some(pb::socket_address(addr)),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The name of a service's outbound cluster, for the whole service or one subset.
+pub fn cluster_name(port: u16, subset: Option<&str>, host: &str) -> String {
+    format!("outbound|{port}|{}|{host}", subset.unwrap_or_default())
+}

