@@ -4,6 +4,9 @@
 
 pub mod api;
 pub mod cli;
+pub mod demo_app;
 pub mod generate;
+pub mod http;
 pub mod policy;
 pub mod translate;
+pub mod xds;

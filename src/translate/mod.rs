@@ -35,6 +35,7 @@ use crate::api::networking::{DestinationRule, VirtualService};
 use crate::policy::resolve_host;
 
 pub use bootstrap::{XDS_CLUSTER, bootstrap};
+pub use pb::any as pack;
 
 /// Everything the translator needs to know about the mesh at one moment.
 #[derive(Clone, Debug, Default)]

@@ -39,3 +39,38 @@ pub fn validate(bootstrap: &Bootstrap) -> Result<(), String> {
         Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
     }
 }
+
+/// An Envoy process that is killed when dropped, so a failing test leaves nothing behind.
+pub struct Running {
+    child: std::process::Child,
+    pub admin: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Envoy on `bootstrap`, whose admin endpoint is `admin`; waits until the admin
+/// endpoint answers.
+pub fn start(bootstrap: &Bootstrap, admin: std::net::SocketAddr) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bootstrap.pb");
+    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let log = std::fs::File::create(dir.path().join("envoy.log")).unwrap();
+    let child = Command::new(binary())
+        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "warning", "-c"])
+        .arg(&path)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("envoy starts");
+    let running = Running { child, admin, _dir: dir };
+    super::poll("Envoy's admin endpoint answers", std::time::Duration::from_secs(20), || {
+        std::net::TcpStream::connect(admin).is_ok()
+    });
+    running
+}

@@ -74,3 +74,17 @@ pub fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A port nothing listens on now (the OS picks it; the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `ready` until it holds; fails the test with `what` after `deadline`.
+pub fn poll(what: &str, deadline: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

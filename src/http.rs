@@ -1,0 +1,63 @@
+//! A minimal HTTP/1.1 client for the mesh's own traffic: the demo app's upstream calls through
+//! its sidecar, scraping proxies' admin endpoints, and tests.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: std::io::Error },
+    #[error("request to {addr} failed: {source}")]
+    Request { addr: SocketAddr, source: hyper::Error },
+    #[error("no answer from {addr} within {timeout:?}")]
+    Timeout { addr: SocketAddr, timeout: Duration },
+    #[error("invalid request: {0}")]
+    Invalid(#[from] hyper::http::Error),
+}
+
+/// A response: status and body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// `GET path` with `Host: host` from the server at `addr`, on a fresh connection.
+pub async fn get(addr: SocketAddr, host: &str, path: &str, timeout: Duration) -> Result<Response, HttpError> {
+    request(addr, hyper::Method::GET, host, path, &[], timeout).await
+}
+
+/// A request with extra headers, on a fresh connection.
+pub async fn request(
+    addr: SocketAddr,
+    method: hyper::Method,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, HttpError> {
+    let mut builder = hyper::Request::builder().method(method).uri(path).header(hyper::header::HOST, host);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder.body(Empty::<Bytes>::new())?;
+    let exchange = async {
+        let stream =
+            tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|source| HttpError::Request { addr, source })?;
+        tokio::spawn(connection);
+        let response = sender.send_request(request).await.map_err(|source| HttpError::Request { addr, source })?;
+        let status = response.status().as_u16();
+        let body =
+            response.into_body().collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
+        Ok(Response { status, body })
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?
+}

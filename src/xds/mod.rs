@@ -1,0 +1,206 @@
+//! The ADS server: state-of-the-world xDS to every proxy over one gRPC stream each.
+//!
+//! The controller publishes the desired [`Resources`] of every proxy (by node id) on a watch
+//! channel; each stream sends a proxy what it subscribed to whenever that changes, and records
+//! what the proxy ACKed or NACKed, which is what `meshctl proxy-status` reports.
+//!
+//! Changes are made before they break: when clusters change, the new clusters (together with
+//! the old ones) go out first, and routes and listeners only once the proxy has ACKed them and
+//! their endpoints; clusters no longer used are removed after the routes have moved away.
+
+mod stream;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
+    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use envoy_types::pb::google::protobuf::Any;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::translate::ProxyConfig;
+
+/// The four xDS types meshctl serves, in the order a change is pushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Type {
+    Cluster,
+    Endpoint,
+    Listener,
+    Route,
+}
+
+impl Type {
+    pub const ALL: [Type; 4] = [Type::Cluster, Type::Endpoint, Type::Listener, Type::Route];
+
+    pub fn url(self) -> &'static str {
+        match self {
+            Type::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+            Type::Endpoint => "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+            Type::Listener => "type.googleapis.com/envoy.config.listener.v3.Listener",
+            Type::Route => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+        }
+    }
+
+    fn from_url(url: &str) -> Option<Type> {
+        Type::ALL.into_iter().find(|t| t.url() == url)
+    }
+
+    /// Endpoints and routes are asked for by name; clusters and listeners are all sent.
+    fn by_name(self) -> bool {
+        matches!(self, Type::Endpoint | Type::Route)
+    }
+
+    pub fn short(self) -> &'static str {
+        match self {
+            Type::Cluster => "CDS",
+            Type::Endpoint => "EDS",
+            Type::Listener => "LDS",
+            Type::Route => "RDS",
+        }
+    }
+}
+
+/// One proxy's resources, encoded and named, by type.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    by_type: [Vec<(String, Any)>; 4],
+}
+
+impl Resources {
+    pub fn get(&self, t: Type) -> &[(String, Any)] {
+        &self.by_type[t as usize]
+    }
+
+    /// The version of a set of resources: a hash of their content, so an unchanged set keeps
+    /// its version, even across controller restarts.
+    pub fn version(resources: &[(String, Any)]) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for (name, any) in resources {
+            for byte in name.bytes().chain([0]).chain(any.value.iter().copied()).chain([0]) {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{hash:016x}")
+    }
+}
+
+impl From<&ProxyConfig> for Resources {
+    fn from(config: &ProxyConfig) -> Self {
+        use crate::translate::pack;
+        Resources {
+            by_type: [
+                config.clusters.iter().map(|c| (c.name.clone(), pack(c))).collect(),
+                config.endpoints.iter().map(|e| (e.cluster_name.clone(), pack(e))).collect(),
+                config.listeners.iter().map(|l| (l.name.clone(), pack(l))).collect(),
+                config.routes.iter().map(|r| (r.name.clone(), pack(r))).collect(),
+            ],
+        }
+    }
+}
+
+/// What every proxy should run, by node id.
+pub type Desired = Arc<HashMap<String, Arc<Resources>>>;
+
+/// What the control plane knows of one proxy's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ProxyStatus {
+    pub connected: bool,
+    /// The version the proxy last ACKed, by type.
+    pub acked: BTreeMap<Type, String>,
+    /// Envoy's reason for refusing the last configuration, until it accepts one.
+    pub nack: Option<String>,
+}
+
+/// Whether a proxy runs what the control plane wants it to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum SyncState {
+    Synced,
+    Stale,
+    Nack(String),
+    Disconnected,
+}
+
+#[derive(Clone)]
+pub struct Server {
+    desired: watch::Receiver<Desired>,
+    status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+}
+
+impl Server {
+    pub fn new(desired: watch::Receiver<Desired>) -> Self {
+        Server { desired, status: Arc::default() }
+    }
+
+    /// Serves ADS on `listener` until the future is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tonic::transport::Server::builder()
+            .add_service(AggregatedDiscoveryServiceServer::new(self))
+            .serve_with_incoming(incoming)
+            .await
+    }
+
+    /// Binds `addr` and serves ADS there in the background; returns the bound address.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = self.serve(listener).await {
+                eprintln!("xDS server stopped: {e}");
+            }
+        });
+        Ok(bound)
+    }
+
+    /// Every proxy that has connected, with what it has ACKed.
+    pub fn status(&self) -> BTreeMap<String, ProxyStatus> {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// How a proxy's configuration compares with what it should run.
+    pub fn sync_state(&self, node_id: &str) -> SyncState {
+        let status = self.status.lock().expect("status lock").get(node_id).cloned().unwrap_or_default();
+        if !status.connected {
+            return SyncState::Disconnected;
+        }
+        if let Some(reason) = status.nack {
+            return SyncState::Nack(reason);
+        }
+        let desired = self.desired.borrow().get(node_id).cloned().unwrap_or_default();
+        let synced = Type::ALL.iter().all(|t| {
+            let want = desired.get(*t);
+            want.is_empty() && !status.acked.contains_key(t) || status.acked.get(t) == Some(&Resources::version(want))
+        });
+        if synced { SyncState::Synced } else { SyncState::Stale }
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for Server {
+    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, tonic::Status>>;
+    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, tonic::Status>>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: tonic::Request<tonic::Streaming<DiscoveryRequest>>,
+    ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let stream = stream::Stream::new(self.desired.clone(), self.status.clone(), tx);
+        tokio::spawn(stream.run(request.into_inner()));
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        _: tonic::Request<tonic::Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<tonic::Response<Self::DeltaAggregatedResourcesStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("meshctl serves state-of-the-world ADS; configure api_type GRPC"))
+    }
+}

@@ -1,0 +1,197 @@
+//! One proxy's ADS stream: what it subscribed to, what was sent and ACKed, and the order in
+//! which a change goes out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::google::protobuf::Any;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::StreamExt;
+
+use super::{Desired, ProxyStatus, Resources, Type};
+
+#[derive(Default)]
+struct TypeState {
+    /// Whether the proxy asked for this type at all.
+    subscribed: bool,
+    /// The names asked for (endpoints and routes only).
+    names: BTreeSet<String>,
+    /// The last response, its version and nonce.
+    sent: Vec<(String, Any)>,
+    sent_version: String,
+    nonce: String,
+    /// The last response the proxy ACKed.
+    acked: Vec<(String, Any)>,
+    acked_version: String,
+}
+
+impl TypeState {
+    fn acked_names(&self) -> BTreeSet<&str> {
+        self.acked.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+pub(super) struct Stream {
+    desired: watch::Receiver<Desired>,
+    status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+    tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
+    node: String,
+    types: [TypeState; 4],
+    nonce: u64,
+}
+
+impl Stream {
+    pub fn new(
+        desired: watch::Receiver<Desired>,
+        status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+        tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
+    ) -> Self {
+        Stream { desired, status, tx, node: String::new(), types: Default::default(), nonce: 0 }
+    }
+
+    pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
+        loop {
+            tokio::select! {
+                request = requests.next() => match request {
+                    Some(Ok(request)) => {
+                        if self.request(request).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+                changed = self.desired.changed() => {
+                    if changed.is_err() || self.push_all().await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if !self.node.is_empty() {
+            self.update_status(|s| s.connected = false);
+        }
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut ProxyStatus)) {
+        let mut all = self.status.lock().expect("status lock");
+        change(all.entry(self.node.clone()).or_default());
+    }
+
+    fn resources(&self) -> Arc<Resources> {
+        self.desired.borrow().get(&self.node).cloned().unwrap_or_default()
+    }
+
+    async fn request(&mut self, request: DiscoveryRequest) -> Result<(), ()> {
+        if self.node.is_empty() {
+            let Some(node) = request.node.as_ref().filter(|n| !n.id.is_empty()) else {
+                let _ =
+                    self.tx.send(Err(tonic::Status::invalid_argument("the first request must name its node"))).await;
+                return Err(());
+            };
+            self.node = node.id.clone();
+            self.update_status(|s| s.connected = true);
+        }
+        let Some(t) = Type::from_url(&request.type_url) else { return Ok(()) };
+        if !request.response_nonce.is_empty() {
+            let state = &mut self.types[t as usize];
+            if request.response_nonce != state.nonce {
+                // An answer to an older response; a newer one is on its way.
+                return Ok(());
+            }
+            if let Some(error) = request.error_detail {
+                let reason = format!("{}: {}", t.short(), error.message);
+                self.update_status(|s| s.nack = Some(reason));
+                return Ok(());
+            }
+            state.acked_version = request.version_info.clone();
+            state.acked = state.sent.clone();
+            self.update_status(|s| {
+                s.nack = None;
+                s.acked.insert(t, request.version_info);
+            });
+        }
+        let state = &mut self.types[t as usize];
+        state.subscribed = true;
+        let names: BTreeSet<String> = request.resource_names.into_iter().collect();
+        let names_changed = names != state.names;
+        state.names = names;
+        if request.response_nonce.is_empty() || names_changed {
+            // A new subscription is answered even when nothing changed.
+            state.sent_version.clear();
+        }
+        self.push_all().await
+    }
+
+    /// Sends every subscribed type whose resources changed, clusters and endpoints first;
+    /// listeners and routes wait until the proxy has ACKed the clusters they need and their
+    /// endpoints. Until the proxy has ACKed the new listeners and routes, the clusters it
+    /// ACKed before stay too, so no request finds its cluster gone.
+    async fn push_all(&mut self) -> Result<(), ()> {
+        let desired = self.resources();
+        let listeners = self.wanted(Type::Listener, &desired);
+        let routes = self.wanted(Type::Route, &desired);
+        let moved = [(Type::Listener, &listeners), (Type::Route, &routes)].iter().all(|(t, want)| {
+            let state = &self.types[*t as usize];
+            !state.subscribed || state.acked_version == Resources::version(want)
+        });
+        let mut clusters = self.wanted(Type::Cluster, &desired);
+        if !moved {
+            let acked = &self.types[Type::Cluster as usize].acked;
+            let still_used = acked.iter().filter(|(name, _)| !clusters.iter().any(|(n, _)| n == name));
+            clusters.extend(still_used.cloned().collect::<Vec<_>>());
+            clusters.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        self.push(Type::Cluster, clusters.clone()).await?;
+        let endpoints = self.wanted(Type::Endpoint, &desired);
+        self.push(Type::Endpoint, endpoints).await?;
+
+        let cds = &self.types[Type::Cluster as usize];
+        let eds = &self.types[Type::Endpoint as usize];
+        let with_endpoints: BTreeSet<&str> = desired.get(Type::Endpoint).iter().map(|(n, _)| n.as_str()).collect();
+        let eds_acked = eds.acked_names();
+        let clusters_ready = cds.acked_version == Resources::version(&clusters)
+            && clusters
+                .iter()
+                .filter(|(n, _)| with_endpoints.contains(n.as_str()))
+                .all(|(n, _)| eds_acked.contains(n.as_str()));
+        if clusters_ready {
+            self.push(Type::Listener, listeners).await?;
+            self.push(Type::Route, routes).await?;
+        }
+        Ok(())
+    }
+
+    /// The desired resources of a type that the proxy subscribed to.
+    fn wanted(&self, t: Type, desired: &Resources) -> Vec<(String, Any)> {
+        let state = &self.types[t as usize];
+        let mut resources = desired.get(t).to_vec();
+        if t.by_name() {
+            resources.retain(|(name, _)| state.names.contains(name));
+        }
+        resources
+    }
+
+    async fn push(&mut self, t: Type, resources: Vec<(String, Any)>) -> Result<(), ()> {
+        let state = &mut self.types[t as usize];
+        if !state.subscribed {
+            return Ok(());
+        }
+        let version = Resources::version(&resources);
+        if version == state.sent_version {
+            return Ok(());
+        }
+        self.nonce += 1;
+        state.nonce = self.nonce.to_string();
+        state.sent_version = version.clone();
+        let response = DiscoveryResponse {
+            version_info: version,
+            type_url: t.url().to_string(),
+            nonce: state.nonce.clone(),
+            resources: resources.iter().map(|(_, any)| any.clone()).collect(),
+            ..Default::default()
+        };
+        state.sent = resources;
+        self.tx.send(Ok(response)).await.map_err(|_| ())
+    }
+}
