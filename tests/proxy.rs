@@ -22,20 +22,25 @@ fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// Starts a demo app for `service` `version` on a free port, in this process.
-async fn app(service: &str, version: &str) -> Instance {
-    let listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = DemoApp {
-        service: service.into(),
+/// A demo app for `profile` `version` that answers at once and never fails.
+fn profile(version: &str) -> DemoApp {
+    DemoApp {
+        service: "profile".into(),
         version: version.into(),
         latency: Duration::ZERO,
         error_rate: 0.0,
         calls: vec![],
         proxy: None,
-    };
+    }
+}
+
+/// Starts a demo app on a free port, in this process.
+async fn start(app: DemoApp) -> Instance {
+    let listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let labels = BTreeMap::from([("version".to_string(), app.version.clone())]);
     tokio::spawn(demo_app::serve(app, listener));
-    Instance { address, labels: BTreeMap::from([("version".to_string(), version.to_string())]) }
+    Instance { address, labels }
 }
 
 /// A VirtualService splitting `profile` by `weights` and the DestinationRule with its subsets.
@@ -61,6 +66,13 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     let proxy = Proxy::Gateway(Gateway { node_id: NODE.into(), namespace: "default".into(), listen: gateway });
     let resources = Resources::from(&translate::translate(&snapshot, &proxy));
     Arc::new(HashMap::from([(NODE.to_string(), Arc::new(resources))]))
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    version: String,
+    elapsed: Duration,
 }
 
 struct Mesh {
@@ -104,14 +116,27 @@ impl Mesh {
 
     /// The version that answered one request for `profile`, or the failure.
     async fn call(&self) -> Result<String, String> {
-        let response = meshctl::http::get(self.gateway, "profile", "/", Duration::from_secs(5))
-            .await
-            .map_err(|e| e.to_string())?;
-        if response.status != 200 {
-            return Err(format!("status {}: {}", response.status, String::from_utf8_lossy(&response.body)));
+        let answer = self.send(&[]).await;
+        match answer.status {
+            200 => Ok(answer.version),
+            status => Err(format!("status {status}: {}", answer.version)),
         }
-        let body: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| e.to_string())?;
-        Ok(body["version"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// One request for `profile` with `headers`: its status, the version that answered (or
+    /// the body, when none did), and how long it took.
+    async fn send(&self, headers: &[(&str, &str)]) -> Answer {
+        let start = std::time::Instant::now();
+        let response =
+            meshctl::http::request(self.gateway, hyper::Method::GET, "profile", "/", headers, Duration::from_secs(10))
+                .await
+                .expect("the gateway answers");
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        let version = match body["version"].as_str() {
+            Some(v) => v.to_string(),
+            None => String::from_utf8_lossy(&response.body).into_owned(),
+        };
+        Answer { status: response.status, version, elapsed: start.elapsed() }
     }
 
     /// Sends `n` requests and counts the answers by version; fails on any failed request.
@@ -148,7 +173,7 @@ fn share(counts: &BTreeMap<String, usize>, version: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weighted_split_is_enforced_and_changes_without_restart_or_failure() {
-    let instances = [app("profile", "v1").await, app("profile", "v2").await];
+    let instances = [start(profile("v1")).await, start(profile("v2")).await];
     let mesh = Arc::new(Mesh::start(&split(&[("v1", 90), ("v2", 10)]), &instances).await);
 
     let counts = mesh.tally(1000).await;
@@ -176,8 +201,8 @@ async fn a_weighted_split_is_enforced_and_changes_without_restart_or_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_subset_is_reachable_before_routes_use_it_and_an_old_one_after() {
-    let v1 = app("profile", "v1").await;
-    let v3 = app("profile", "v3").await;
+    let v1 = start(profile("v1")).await;
+    let v3 = start(profile("v3")).await;
     let mesh = Arc::new(Mesh::start(&split(&[("v1", 100)]), std::slice::from_ref(&v1)).await);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -200,5 +225,129 @@ async fn a_new_subset_is_reachable_before_routes_use_it_and_an_old_one_after() {
         "{} of {sent} requests failed during the changes: {:?}",
         failures.len(),
         &failures[..failures.len().min(3)]
+    );
+}
+
+/// A VirtualService for `profile` with these HTTP rules (YAML list items at 2 spaces).
+fn virtual_service(http: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: profile}}\nspec:\n  hosts: [profile]\n  http:\n{http}"
+    )
+}
+
+/// A DestinationRule for `profile` with subsets v1 and v2 and this traffic policy.
+fn destination_rule(traffic_policy: &str) -> String {
+    format!(
+        "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: profile}}\nspec:\n  host: profile\n  trafficPolicy: {traffic_policy}\n  subsets:\n  - {{name: v1, labels: {{version: v1}}}}\n  - {{name: v2, labels: {{version: v2}}}}\n"
+    )
+}
+
+/// Rules without Istio's default retries, so the test sees every failure.
+const NO_RETRIES: &str = "retries: {attempts: 0}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_match_picks_the_subset() {
+    let instances = [start(profile("v1")).await, start(profile("v2")).await];
+    let http = "  - match: [{headers: {x-user: {exact: tester}}}]\n    route: [{destination: {host: profile, subset: v2}}]\n  - route: [{destination: {host: profile, subset: v1}}]\n";
+    let mesh = Mesh::start(&format!("{}{}", virtual_service(http), destination_rule("{}")), &instances).await;
+    for _ in 0..20 {
+        assert_eq!(mesh.send(&[("x-user", "tester")]).await.version, "v2");
+        assert_eq!(mesh.send(&[("x-user", "someone")]).await.version, "v1");
+        assert_eq!(mesh.send(&[]).await.version, "v1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_backend_gets_504_when_the_timeout_expires() {
+    let slow = start(DemoApp { latency: Duration::from_secs(3), ..profile("v1") }).await;
+    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    timeout: 300ms\n    {NO_RETRIES}\n");
+    let mesh = Mesh::start(&virtual_service(&http), &[slow]).await;
+    let answer = mesh.send(&[]).await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert!(answer.elapsed < Duration::from_secs(2), "the timeout did not cut the request short: {answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_turn_a_flaky_backend_into_a_reliable_one() {
+    let flaky = start(DemoApp { error_rate: 0.5, ..profile("v1") }).await;
+    let without = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
+    let mesh = Mesh::start(&virtual_service(&without), std::slice::from_ref(&flaky)).await;
+    let mut failed = 0;
+    for _ in 0..40 {
+        failed += usize::from(mesh.send(&[]).await.status == 503);
+    }
+    assert_eq!(failed, 20, "half of the requests to the flaky backend should fail without retries");
+
+    let with = "  - route: [{destination: {host: profile}}]\n    retries: {attempts: 3, retryOn: 5xx}\n";
+    mesh.apply(&virtual_service(with), std::slice::from_ref(&flaky)).await;
+    for _ in 0..40 {
+        let answer = mesh.send(&[]).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_abort_and_delay_requests() {
+    let instances = [start(profile("v1")).await];
+    let abort = "  - route: [{destination: {host: profile}}]\n    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n";
+    let mesh = Mesh::start(&virtual_service(abort), &instances).await;
+    for _ in 0..10 {
+        assert_eq!(mesh.send(&[]).await.status, 418);
+    }
+    let delay = "  - route: [{destination: {host: profile}}]\n    fault: {delay: {fixedDelay: 400ms, percentage: {value: 100}}}\n";
+    mesh.apply(&virtual_service(delay), &instances).await;
+    let answer = mesh.send(&[]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.elapsed >= Duration::from_millis(400), "no delay was injected: {answer:?}");
+    let half = "  - route: [{destination: {host: profile}}]\n    fault: {abort: {httpStatus: 503, percentage: {value: 50}}}\n    retries: {attempts: 0}\n";
+    mesh.apply(&virtual_service(half), &instances).await;
+    let mut aborted = 0;
+    for _ in 0..400 {
+        aborted += usize::from(mesh.send(&[]).await.status == 503);
+    }
+    assert!((150..=250).contains(&aborted), "a 50% abort aborted {aborted} of 400");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlier_detection_ejects_a_failing_instance() {
+    let good = start(profile("v1")).await;
+    let bad = start(DemoApp { error_rate: 1.0, ..profile("v1") }).await;
+    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
+    let policy =
+        "{outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}}";
+    let mesh = Mesh::start(&format!("{}{}", virtual_service(&http), destination_rule(policy)), &[good, bad]).await;
+    let mut failures = Vec::new();
+    for i in 0..100 {
+        if mesh.send(&[]).await.status != 200 {
+            failures.push(i);
+        }
+    }
+    assert!(!failures.is_empty(), "the failing instance was never tried");
+    assert!(failures.len() <= 4, "the failing instance was not ejected: failed requests {failures:?}");
+    assert!(failures.iter().all(|i| *i < 20), "failures after ejection: {failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_connection_pool_answers_503_at_once() {
+    let slow = start(DemoApp { latency: Duration::from_millis(1500), ..profile("v1") }).await;
+    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
+    let policy = "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}";
+    let mesh = Arc::new(Mesh::start(&format!("{}{}", virtual_service(&http), destination_rule(policy)), &[slow]).await);
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            let mesh = mesh.clone();
+            tokio::spawn(async move { mesh.send(&[]).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in requests {
+        answers.push(r.await.unwrap());
+    }
+    let overflowed: Vec<&Answer> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(answers.iter().any(|a| a.status == 200), "{answers:?}");
+    assert!(overflowed.len() >= 3, "one connection and one waiting request leave the rest to overflow: {answers:?}");
+    assert!(
+        overflowed.iter().all(|a| a.elapsed < Duration::from_millis(1000)),
+        "overflow was not answered at once: {answers:?}"
     );
 }
