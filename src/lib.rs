@@ -8,5 +8,6 @@ pub mod demo_app;
 pub mod generate;
 pub mod http;
 pub mod policy;
+pub mod store;
 pub mod translate;
 pub mod xds;

@@ -10,6 +10,7 @@ mod duration;
 pub mod meshctl;
 pub mod networking;
 pub mod security;
+pub mod time;
 pub mod yaml;
 
 use std::sync::OnceLock;

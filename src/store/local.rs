@@ -1,0 +1,237 @@
+//! The local store: one JSON file in the state directory, rewritten whole on every change
+//! (write a temporary file, fsync, rename), so a reader never sees half a write and an apply
+//! of many objects lands all at once. Writers take an exclusive lock on a lock file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Change, Contents, ObjectRef, Store, StoreError};
+use crate::api::{Resource, time};
+
+const FILE: &str = "resources.json";
+const LOCK: &str = "resources.lock";
+
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    dir: PathBuf,
+}
+
+impl LocalStore {
+    /// The store of an installed local mesh.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        if !dir.join(FILE).exists() {
+            return Err(StoreError::NotInstalled(dir.to_path_buf()));
+        }
+        Ok(LocalStore { dir: dir.to_path_buf() })
+    }
+
+    /// The store in `dir`, created empty if there is none yet.
+    pub fn create(dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        let store = LocalStore { dir: dir.to_path_buf() };
+        if !dir.join(FILE).exists() {
+            let _lock = store.lock()?;
+            store.write(&Contents::default())?;
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE)
+    }
+
+    fn io(&self, path: PathBuf) -> impl FnOnce(std::io::Error) -> StoreError {
+        move |source| StoreError::Io { path, source }
+    }
+
+    /// Held while reading, changing and writing the store; released when dropped.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.dir.join(LOCK);
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(self.io(path.clone()))?;
+        file.lock().map_err(self.io(path))?;
+        Ok(file)
+    }
+
+    fn write(&self, contents: &Contents) -> Result<(), StoreError> {
+        write_atomically(&self.path(), &serde_json::to_vec_pretty(contents).expect("store contents serialize"))
+    }
+
+    /// Reads, changes and writes the store under the lock; `change` returns its result.
+    fn update<T>(&self, change: impl FnOnce(&mut Contents) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let _lock = self.lock()?;
+        let mut contents = self.contents()?;
+        let result = change(&mut contents)?;
+        self.write(&contents)?;
+        Ok(result)
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
+}
+
+fn same_object(a: &serde_json::Value, r: &ObjectRef) -> bool {
+    a["kind"] == r.kind.as_str()
+        && a["metadata"]["namespace"] == r.namespace.as_str()
+        && a["metadata"]["name"] == r.name.as_str()
+}
+
+/// The parts of an object a user writes: everything but the server-set metadata and status.
+fn desired_part(object: &serde_json::Value) -> serde_json::Value {
+    let mut o = object.clone();
+    if let Some(meta) = o["metadata"].as_object_mut() {
+        for field in ["resourceVersion", "creationTimestamp", "uid", "generation", "managedFields"] {
+            meta.remove(field);
+        }
+    }
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    o
+}
+
+impl Store for LocalStore {
+    fn contents(&self) -> Result<Contents, StoreError> {
+        let path = self.path();
+        let bytes = fs::read(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotInstalled(self.dir.clone()),
+            _ => StoreError::Io { path: path.clone(), source },
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
+    fn apply(&self, resources: &[Resource]) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+        self.update(|contents| {
+            let revision = contents.revision + 1;
+            let mut changes = Vec::new();
+            for resource in resources {
+                let r = ObjectRef::of(resource);
+                let mut object = resource.to_json();
+                let existing = contents.objects.iter().position(|o| same_object(o, &r));
+                let current_version = existing.map(|i| contents.objects[i]["metadata"]["resourceVersion"].clone());
+                if let Some(expected) = object["metadata"]["resourceVersion"].as_str() {
+                    let actual = current_version.as_ref().and_then(|v| v.as_str()).unwrap_or("none");
+                    if expected != actual {
+                        return Err(StoreError::Conflict {
+                            kind: r.kind,
+                            namespace: r.namespace,
+                            name: r.name,
+                            expected: expected.to_string(),
+                            actual: actual.to_string(),
+                        });
+                    }
+                }
+                let change = match existing {
+                    Some(i) if desired_part(&contents.objects[i]) == desired_part(&object) => Change::Unchanged,
+                    Some(i) => {
+                        let old = &contents.objects[i];
+                        object["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"].clone();
+                        if let Some(status) = old.get("status") {
+                            object["status"] = status.clone();
+                        }
+                        object["metadata"]["resourceVersion"] = revision.to_string().into();
+                        contents.objects[i] = object;
+                        Change::Configured
+                    }
+                    None => {
+                        object["metadata"]["creationTimestamp"] = time::now_rfc3339().into();
+                        object["metadata"]["resourceVersion"] = revision.to_string().into();
+                        contents.objects.push(object);
+                        Change::Created
+                    }
+                };
+                changes.push((r, change));
+            }
+            if changes.iter().any(|(_, c)| *c != Change::Unchanged) {
+                contents.revision = revision;
+            }
+            Ok(changes)
+        })
+    }
+
+    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
+        self.update(|contents| {
+            let results: Vec<(ObjectRef, bool)> = refs
+                .iter()
+                .map(|r| {
+                    let before = contents.objects.len();
+                    contents.objects.retain(|o| !same_object(o, r));
+                    (r.clone(), contents.objects.len() < before)
+                })
+                .collect();
+            if results.iter().any(|(_, deleted)| *deleted) {
+                contents.revision += 1;
+            }
+            Ok(results)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Options, Source, check};
+
+    fn resources(yaml: &str) -> Vec<Resource> {
+        let report = check(&[Source { name: "t".into(), text: yaml.into() }], &Options::default());
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        report.resources.into_iter().map(|c| c.resource).collect()
+    }
+
+    const DR: &str =
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: profile}\nspec: {host: profile}\n";
+
+    #[test]
+    fn apply_creates_configures_and_keeps_unchanged_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(LocalStore::open(dir.path()), Err(StoreError::NotInstalled(_))));
+        let store = LocalStore::create(dir.path()).unwrap();
+        let first = store.apply(&resources(DR)).unwrap();
+        assert_eq!(first[0].1, Change::Created);
+        assert_eq!(store.apply(&resources(DR)).unwrap()[0].1, Change::Unchanged);
+        assert_eq!(store.contents().unwrap().revision, 1);
+        let changed = DR.replace("host: profile", "host: board");
+        assert_eq!(store.apply(&resources(&changed)).unwrap()[0].1, Change::Configured);
+        let contents = store.contents().unwrap();
+        assert_eq!(contents.revision, 2);
+        assert_eq!(contents.objects[0]["metadata"]["resourceVersion"], "2");
+        assert_eq!(contents.objects[0]["spec"]["host"], "board");
+        assert!(contents.resources()[0].is_ok());
+    }
+
+    #[test]
+    fn a_stale_resource_version_is_a_conflict_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(dir.path()).unwrap();
+        store.apply(&resources(DR)).unwrap();
+        let stale = DR
+            .replace("{name: profile}", "{name: profile, resourceVersion: \"7\"}")
+            .replace("host: profile", "host: x");
+        let err = store.apply(&resources(&stale)).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
+    }
+
+    #[test]
+    fn delete_reports_what_existed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(dir.path()).unwrap();
+        store.apply(&resources(DR)).unwrap();
+        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r.clone(), true)]);
+        assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r, false)]);
+        assert!(store.contents().unwrap().objects.is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! The resource store: where the CLI writes what the mesh should be (spec) and the controller
+//! reads it, as kubectl and a controller share the Kubernetes API. One trait, one
+//! implementation per backend: files in the state directory here; the Kubernetes API later.
+
+mod local;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Kind, Resource};
+
+pub use local::LocalStore;
+
+/// Which object: kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn of(resource: &Resource) -> Self {
+        ObjectRef {
+            kind: resource.kind().name().to_string(),
+            namespace: resource.namespace().to_string(),
+            name: resource.name().to_string(),
+        }
+    }
+
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::from_name(&self.kind)
+    }
+}
+
+/// What an apply did to one object, as kubectl says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+/// Every object in the store at one revision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contents {
+    /// Rises with every write; an object's `metadata.resourceVersion` is the revision that last
+    /// changed it.
+    pub revision: u64,
+    /// Objects as Kubernetes serializes them, in apply order.
+    pub objects: Vec<serde_json::Value>,
+}
+
+impl Contents {
+    /// The objects as typed resources. They were validated on the way in; one that no longer
+    /// decodes (written by another meshctl version) is reported, not dropped silently.
+    pub fn resources(&self) -> Vec<Result<Resource, String>> {
+        self.objects
+            .iter()
+            .map(|o| {
+                let kind = o["kind"]
+                    .as_str()
+                    .and_then(Kind::from_name)
+                    .ok_or_else(|| format!("unknown kind in store: {}", o["kind"]))?;
+                kind.decode(o.clone()).map_err(|e| format!("{} {}: {e}", kind.name(), o["metadata"]["name"]))
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no local mesh at {0}: run `meshctl install --local` first, or point --state-dir at one")]
+    NotInstalled(std::path::PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{path} is damaged: {source}; remove it to start over")]
+    Corrupt { path: std::path::PathBuf, source: serde_json::Error },
+    #[error(
+        "{kind}/{name} in {namespace} was changed by someone else (resourceVersion {expected}, now {actual}); get it again and retry"
+    )]
+    Conflict { kind: String, namespace: String, name: String, expected: String, actual: String },
+}
+
+/// A place that keeps the mesh's resources.
+pub trait Store {
+    fn contents(&self) -> Result<Contents, StoreError>;
+
+    /// Creates or replaces every object, all or nothing. An object that carries a
+    /// `metadata.resourceVersion` is written only if that is still its version.
+    fn apply(&self, resources: &[Resource]) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
+
+    /// Removes the objects; the result says which existed.
+    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError>;
+}
