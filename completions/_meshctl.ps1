@@ -27,6 +27,15 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files offline: schema, references between resources, mTLS and JWT settings')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print policy YAML for a common intent; every document passes `meshctl validate`')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Stop the local mesh and every process it started')
+            [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane in the foreground (what `install` starts in the background)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate resources and store them in the mesh; with an error, nothing is stored')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'List resources of a kind, or show one')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
+            [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
+            [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -189,6 +198,108 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;generate;help;help' {
             break
         }
+        'meshctl;install' {
+            [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
+            [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Run the mesh on this machine (the only mode so far)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;uninstall' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Stop the mesh on this machine')
+            [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Also delete the state directory (resources, logs)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;controller' {
+            [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)')
+            [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Run the local control plane (the only mode so far)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;apply' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A file, a directory or `-` for stdin, as for `meshctl validate`')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'A file, a directory or `-` for stdin, as for `meshctl validate`')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace of resources that do not name one')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace of resources that do not name one')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and report what would change, but write nothing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;get' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Across all namespaces')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Across all namespaces')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;delete' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Delete the objects a file (or directory, or `-`) describes')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Delete the objects a file (or directory, or `-`) describes')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;proxy-status' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;check' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;demo-app' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The service name it answers with')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'The version it answers with')
+            [CompletionResult]::new('--latency', '--latency', [CompletionResultType]::ParameterName, 'Added to every answer')
+            [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Percent of requests answered 503 (spread evenly)')
+            [CompletionResult]::new('--call', '--call', [CompletionResultType]::ParameterName, 'A service to call on every request, as HOST[/PATH], through the sidecar')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Where to listen, on 127.0.0.1')
+            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'The sidecar''s outbound listener')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'meshctl;completion' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -199,6 +310,15 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files offline: schema, references between resources, mTLS and JWT settings')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print policy YAML for a common intent; every document passes `meshctl validate`')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Stop the local mesh and every process it started')
+            [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane in the foreground (what `install` starts in the background)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate resources and store them in the mesh; with an error, nothing is stored')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'List resources of a kind, or show one')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
+            [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
+            [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -235,6 +355,33 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;generate;crds' {
+            break
+        }
+        'meshctl;help;install' {
+            break
+        }
+        'meshctl;help;uninstall' {
+            break
+        }
+        'meshctl;help;controller' {
+            break
+        }
+        'meshctl;help;apply' {
+            break
+        }
+        'meshctl;help;get' {
+            break
+        }
+        'meshctl;help;delete' {
+            break
+        }
+        'meshctl;help;proxy-status' {
+            break
+        }
+        'meshctl;help;check' {
+            break
+        }
+        'meshctl;help;demo-app' {
             break
         }
         'meshctl;help;completion' {

@@ -24,6 +24,15 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --version 'Print version'
             cand validate 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
             cand generate 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+            cand install 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+            cand uninstall 'Stop the local mesh and every process it started'
+            cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
+            cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
+            cand get 'List resources of a kind, or show one'
+            cand delete 'Delete resources by kind and name, or those a file describes'
+            cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
+            cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
+            cand demo-app 'The demo application that the demo mesh and tests run as workloads'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -167,6 +176,99 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;generate;help;help'= {
         }
+        &'meshctl;install'= {
+            cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
+            cand --timeout 'How long to wait for the mesh to be ready'
+            cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --local 'Run the mesh on this machine (the only mode so far)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;uninstall'= {
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --local 'Stop the mesh on this machine'
+            cand --purge 'Also delete the state directory (resources, logs)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;controller'= {
+            cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)'
+            cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --local 'Run the local control plane (the only mode so far)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;apply'= {
+            cand -f 'A file, a directory or `-` for stdin, as for `meshctl validate`'
+            cand --filename 'A file, a directory or `-` for stdin, as for `meshctl validate`'
+            cand -n 'The namespace of resources that do not name one'
+            cand --namespace 'The namespace of resources that do not name one'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --dry-run 'Validate and report what would change, but write nothing'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;get'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -A 'Across all namespaces'
+            cand --all-namespaces 'Across all namespaces'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;delete'= {
+            cand -f 'Delete the objects a file (or directory, or `-`) describes'
+            cand --filename 'Delete the objects a file (or directory, or `-`) describes'
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;proxy-status'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;check'= {
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;demo-app'= {
+            cand --name 'The service name it answers with'
+            cand --version 'The version it answers with'
+            cand --latency 'Added to every answer'
+            cand --error-rate 'Percent of requests answered 503 (spread evenly)'
+            cand --call 'A service to call on every request, as HOST[/PATH], through the sidecar'
+            cand --port 'Where to listen, on 127.0.0.1'
+            cand --outbound 'The sidecar''s outbound listener'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'meshctl;completion'= {
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -176,6 +278,15 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help'= {
             cand validate 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
             cand generate 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+            cand install 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+            cand uninstall 'Stop the local mesh and every process it started'
+            cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
+            cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
+            cand get 'List resources of a kind, or show one'
+            cand delete 'Delete resources by kind and name, or those a file describes'
+            cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
+            cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
+            cand demo-app 'The demo application that the demo mesh and tests run as workloads'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -203,6 +314,24 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;generate;canary'= {
         }
         &'meshctl;help;generate;crds'= {
+        }
+        &'meshctl;help;install'= {
+        }
+        &'meshctl;help;uninstall'= {
+        }
+        &'meshctl;help;controller'= {
+        }
+        &'meshctl;help;apply'= {
+        }
+        &'meshctl;help;get'= {
+        }
+        &'meshctl;help;delete'= {
+        }
+        &'meshctl;help;proxy-status'= {
+        }
+        &'meshctl;help;check'= {
+        }
+        &'meshctl;help;demo-app'= {
         }
         &'meshctl;help;completion'= {
         }

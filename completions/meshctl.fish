@@ -28,6 +28,15 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print hel
 complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resources of a kind, or show one'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand validate" -s f -l filename -d 'A file, a directory (read recursively for *.yaml, *.yml and *.json) or `-` for stdin' -r -F
@@ -111,12 +120,77 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "canary" -d 'A Canary rolling a service out from one subset to another in steps, with health gates'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'How long to wait for the mesh to be ready' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l local -d 'Run the mesh on this machine (the only mode so far)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l local -d 'Stop the mesh on this machine'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete the state directory (resources, logs)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local control plane (the only mode so far)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s f -l filename -d 'A file, a directory or `-` for stdin, as for `meshctl validate`' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s n -l namespace -d 'The namespace of resources that do not name one' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l dry-run -d 'Validate and report what would change, but write nothing'
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s A -l all-namespaces -d 'Across all namespaces'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s f -l filename -d 'Delete the objects a file (or directory, or `-`) describes' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s o -l output -d 'Output format' -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l name -d 'The service name it answers with' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l version -d 'The version it answers with' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l latency -d 'Added to every answer' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l error-rate -d 'Percent of requests answered 503 (spread evenly)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l call -d 'A service to call on every request, as HOST[/PATH], through the sidecar' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'Where to listen, on 127.0.0.1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "get" -d 'List resources of a kind, or show one'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status check demo-app completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "traffic-split" -d 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "circuit-breaker" -d 'A DestinationRule that ejects failing instances and bounds the connection pool'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "mtls" -d 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'

@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod demo_app;
 pub mod generate;
 pub mod http;
 pub mod policy;
+pub mod runtime;
 pub mod store;
 pub mod translate;
 pub mod xds;

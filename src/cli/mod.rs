@@ -2,8 +2,11 @@
 //! per command that resolves flags into the core's settings, calls the core and prints.
 //! `main` maps the outcome to an exit code in one place.
 
+mod demo_app;
 mod generate;
+mod local;
 mod printer;
+mod resources;
 mod validate;
 
 use std::io;
@@ -32,6 +35,33 @@ enum Command {
     /// Print policy YAML for a common intent; every document passes `meshctl validate`.
     #[command(subcommand)]
     Generate(generate::Command),
+    /// Start a local mesh on this machine: the controller in the background, which runs the
+    /// workloads, their sidecars and the ingress gateway.
+    ///
+    /// Exit status: 0 ready, 3 when Envoy is missing or the mesh did not come up.
+    Install(local::InstallArgs),
+    /// Stop the local mesh and every process it started.
+    Uninstall(local::UninstallArgs),
+    /// Run the control plane in the foreground (what `install` starts in the background).
+    Controller(local::ControllerArgs),
+    /// Validate resources and store them in the mesh; with an error, nothing is stored.
+    ///
+    /// Exit status: 0 applied, 1 validation errors (nothing applied), 2 usage, 3 no mesh.
+    Apply(resources::ApplyArgs),
+    /// List resources of a kind, or show one.
+    Get(resources::GetArgs),
+    /// Delete resources by kind and name, or those a file describes.
+    Delete(resources::DeleteArgs),
+    /// Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy's
+    /// reason).
+    ProxyStatus(local::ProxyStatusArgs),
+    /// Say whether the control plane, the gateway and every sidecar are healthy.
+    ///
+    /// Exit status: 0 all healthy, 1 something is not.
+    Check(local::CheckArgs),
+    /// The demo application that the demo mesh and tests run as workloads.
+    #[command(hide = true, disable_version_flag = true)]
+    DemoApp(demo_app::Args),
     /// Print a shell completion script.
     ///
     /// bash: `source <(meshctl completion bash)`; zsh: `meshctl completion zsh > "${fpath[1]}/_meshctl"`;
@@ -84,6 +114,15 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &printer),
         Command::Generate(command) => generate::run(command, &printer),
         Command::Completion { shell } => completion(shell, &printer),
+        Command::Install(args) => local::install(args, &printer),
+        Command::Uninstall(args) => local::uninstall(args, &printer),
+        Command::Controller(args) => local::run_controller(args),
+        Command::Apply(args) => resources::apply(args, &printer),
+        Command::Get(args) => resources::get(args, &printer),
+        Command::Delete(args) => resources::delete(args, &printer),
+        Command::ProxyStatus(args) => local::proxy_status(args, &printer),
+        Command::Check(args) => local::check(args, &printer),
+        Command::DemoApp(args) => demo_app::run(args),
     };
     let exit = match outcome {
         Ok(exit) => exit,
@@ -97,6 +136,14 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::command().debug_assert();
+    }
 }
 
 /// The clap command, for completions and documentation.
@@ -113,5 +160,36 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
 
 fn completion(shell: Shell, printer: &Printer) -> Outcome {
     printer.write_raw(&completion_script(shell))?;
+    Ok(Exit::Success)
+}
+
+/// How lists are printed, as kubectl's `-o`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// A table as kubectl draws one: no borders, upper-case headers.
+pub fn table(headers: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header(headers.to_vec());
+    // kubectl's spacing: columns flush left, three spaces apart.
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 3));
+    }
+    table
+}
+
+/// `value` as JSON or YAML.
+pub fn print_structured(printer: &Printer, value: &serde_json::Value, format: ListFormat) -> Outcome {
+    let text = match format {
+        ListFormat::Yaml => crate::api::yaml::to_string(value),
+        _ => serde_json::to_string_pretty(value).expect("JSON values serialize") + "\n",
+    };
+    printer.write_raw(text.as_bytes())?;
     Ok(Exit::Success)
 }

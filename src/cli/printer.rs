@@ -52,6 +52,50 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// A progress line: a spinner redrawn in place on a terminal, plain lines elsewhere (one
+    /// per change of message), so CI logs stay readable.
+    pub fn progress(&self, message: &str) -> Progress {
+        let progress = Progress {
+            terminal: self.terminal,
+            last: std::cell::RefCell::new(String::new()),
+            frame: std::cell::Cell::new(0),
+        };
+        progress.set(message);
+        progress
+    }
+}
+
+pub struct Progress {
+    terminal: bool,
+    last: std::cell::RefCell<String>,
+    frame: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    pub fn set(&self, message: &str) {
+        const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let mut out = anstream::stderr().lock();
+        if self.terminal {
+            let frame = self.frame.get();
+            self.frame.set(frame + 1);
+            let _ = write!(out, "\r\x1b[2K{} {message}", FRAMES[frame % FRAMES.len()]);
+            let _ = out.flush();
+        } else if *self.last.borrow() != message {
+            let _ = writeln!(out, "{message}");
+        }
+        *self.last.borrow_mut() = message.to_string();
+    }
+
+    pub fn finish(&self) {
+        if self.terminal {
+            let mut out = anstream::stderr().lock();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
+        }
+    }
+}
+
 impl Default for Printer {
     fn default() -> Self {
         Self::new()

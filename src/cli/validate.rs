@@ -42,7 +42,7 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
     let options = Options { namespace: args.namespace, reject_unknown: args.reject_unknown };
     let report = policy::check(&sources, &options);
     match args.output {
-        Format::Text => printer.write(&text(&report, &sources, printer.terminal()))?,
+        Format::Text => printer.write(&findings_text(&report, &sources, printer.terminal()))?,
         Format::Json => printer.write_raw(&to_json_line(&json_report(&report, sources.len())))?,
         Format::Sarif => printer.write_raw(&to_json_line(&sarif(&report)))?,
     }
@@ -106,7 +106,7 @@ fn severity_style(severity: Severity) -> anstyle::Style {
 
 /// The human report: one block per finding, with the source line under it on a terminal,
 /// then a summary line.
-fn text(report: &Report, sources: &[Source], excerpts: bool) -> String {
+pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool) -> String {
     let mut out = String::new();
     for f in &report.findings {
         let resource =
@@ -235,8 +235,8 @@ mod tests {
             ..Report::default()
         };
         let strip = |s: String| anstream::adapter::strip_str(&s).to_string();
-        let shown = strip(text(&report, &sources, true));
+        let shown = strip(findings_text(&report, &sources, true));
         assert!(shown.contains("2 |   hostz: [a]\n  |   ^^^^^\n"), "{shown}");
-        assert!(!strip(text(&report, &sources, false)).contains('^'));
+        assert!(!strip(findings_text(&report, &sources, false)).contains('^'));
     }
 }

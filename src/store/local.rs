@@ -58,12 +58,18 @@ impl LocalStore {
         write_atomically(&self.path(), &serde_json::to_vec_pretty(contents).expect("store contents serialize"))
     }
 
-    /// Reads, changes and writes the store under the lock; `change` returns its result.
-    fn update<T>(&self, change: impl FnOnce(&mut Contents) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Reads, changes and (unless `dry_run`) writes the store under the lock.
+    fn update<T>(
+        &self,
+        dry_run: bool,
+        change: impl FnOnce(&mut Contents) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let _lock = self.lock()?;
         let mut contents = self.contents()?;
         let result = change(&mut contents)?;
-        self.write(&contents)?;
+        if !dry_run {
+            self.write(&contents)?;
+        }
         Ok(result)
     }
 }
@@ -112,8 +118,8 @@ impl Store for LocalStore {
         serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
     }
 
-    fn apply(&self, resources: &[Resource]) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
-        self.update(|contents| {
+    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+        self.update(dry_run, |contents| {
             let revision = contents.revision + 1;
             let mut changes = Vec::new();
             for resource in resources {
@@ -162,7 +168,7 @@ impl Store for LocalStore {
     }
 
     fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
-        self.update(|contents| {
+        self.update(false, |contents| {
             let results: Vec<(ObjectRef, bool)> = refs
                 .iter()
                 .map(|r| {
@@ -198,12 +204,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(LocalStore::open(dir.path()), Err(StoreError::NotInstalled(_))));
         let store = LocalStore::create(dir.path()).unwrap();
-        let first = store.apply(&resources(DR)).unwrap();
+        let first = store.apply(&resources(DR), false).unwrap();
         assert_eq!(first[0].1, Change::Created);
-        assert_eq!(store.apply(&resources(DR)).unwrap()[0].1, Change::Unchanged);
+        assert_eq!(store.apply(&resources(DR), false).unwrap()[0].1, Change::Unchanged);
         assert_eq!(store.contents().unwrap().revision, 1);
         let changed = DR.replace("host: profile", "host: board");
-        assert_eq!(store.apply(&resources(&changed)).unwrap()[0].1, Change::Configured);
+        assert_eq!(store.apply(&resources(&changed), false).unwrap()[0].1, Change::Configured);
         let contents = store.contents().unwrap();
         assert_eq!(contents.revision, 2);
         assert_eq!(contents.objects[0]["metadata"]["resourceVersion"], "2");
@@ -215,11 +221,11 @@ mod tests {
     fn a_stale_resource_version_is_a_conflict_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR)).unwrap();
+        store.apply(&resources(DR), false).unwrap();
         let stale = DR
             .replace("{name: profile}", "{name: profile, resourceVersion: \"7\"}")
             .replace("host: profile", "host: x");
-        let err = store.apply(&resources(&stale)).unwrap_err();
+        let err = store.apply(&resources(&stale), false).unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
     }
@@ -228,7 +234,7 @@ mod tests {
     fn delete_reports_what_existed() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR)).unwrap();
+        store.apply(&resources(DR), false).unwrap();
         let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
         assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r.clone(), true)]);
         assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r, false)]);

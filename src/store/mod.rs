@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Kind, Resource};
 
-pub use local::LocalStore;
+pub use local::{LocalStore, write_atomically};
 
 /// Which object: kind, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -87,8 +87,9 @@ pub trait Store {
     fn contents(&self) -> Result<Contents, StoreError>;
 
     /// Creates or replaces every object, all or nothing. An object that carries a
-    /// `metadata.resourceVersion` is written only if that is still its version.
-    fn apply(&self, resources: &[Resource]) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
+    /// `metadata.resourceVersion` is written only if that is still its version. With
+    /// `dry_run`, says what it would do and writes nothing.
+    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
 
     /// Removes the objects; the result says which existed.
     fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError>;

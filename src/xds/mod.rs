@@ -119,7 +119,7 @@ pub struct ProxyStatus {
 }
 
 /// Whether a proxy runs what the control plane wants it to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum SyncState {
     Synced,
     Stale,

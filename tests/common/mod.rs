@@ -21,16 +21,25 @@ pub struct Run {
 
 /// Runs `meshctl ARGS` in the repository root with `stdin` as input, colour off.
 pub fn meshctl_with_input(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshctl"))
+    meshctl_in(args, stdin, &[])
+}
+
+/// Runs `meshctl ARGS` with `stdin` and these environment variables (and no other meshctl
+/// settings from the test's own environment).
+pub fn meshctl_in(args: &[&str], stdin: &str, envs: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshctl"));
+    command
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
         .env_remove("MESHCTL_NAMESPACE")
+        .env_remove("MESHCTL_STATE_DIR")
+        .env_remove("MESHCTL_ENVOY")
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshctl starts");
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("meshctl starts");
     child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes()).expect("stdin is written");
     let Output { status, stdout, stderr } = child.wait_with_output().expect("meshctl runs");
     Run {

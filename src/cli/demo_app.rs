@@ -1,0 +1,60 @@
+//! `meshctl demo-app` (hidden): runs the demo application as a workload process.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, anyhow};
+
+use super::{Exit, Failure, Outcome};
+use crate::api::Duration;
+use crate::demo_app::{self, DemoApp};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The service name it answers with.
+    #[arg(long, env = "MESHCTL_SERVICE")]
+    name: String,
+    /// The version it answers with.
+    #[arg(long, env = "MESHCTL_VERSION", default_value = "v1")]
+    version: String,
+    /// Added to every answer.
+    #[arg(long, default_value = "0s")]
+    latency: Duration,
+    /// Percent of requests answered 503 (spread evenly).
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// A service to call on every request, as HOST[/PATH], through the sidecar.
+    #[arg(long = "call", value_name = "HOST[/PATH]")]
+    calls: Vec<String>,
+    /// Where to listen, on 127.0.0.1.
+    #[arg(long, env = "PORT")]
+    port: u16,
+    /// The sidecar's outbound listener.
+    #[arg(long, env = "MESH_OUTBOUND")]
+    outbound: Option<SocketAddr>,
+}
+
+pub fn run(args: Args) -> Outcome {
+    if !(0.0..=100.0).contains(&args.error_rate) {
+        return Err(Failure::usage(anyhow!("--error-rate is a percentage: give a number from 0 to 100")));
+    }
+    let app = DemoApp {
+        service: args.name,
+        version: args.version,
+        latency: args.latency.0,
+        error_rate: args.error_rate / 100.0,
+        calls: args.calls,
+        proxy: args.outbound,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))
+            .map_err(|e| Failure { exit: Exit::Environment, error: e })?;
+        tokio::select! {
+            _ = demo_app::serve(app, listener) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(Exit::Success)
+    })
+}

