@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -288,12 +289,25 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'meshctl;demo' {
+            [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
+            [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;demo-app' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The service name it answers with')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'The version it answers with')
             [CompletionResult]::new('--latency', '--latency', [CompletionResultType]::ParameterName, 'Added to every answer')
             [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Percent of requests answered 503 (spread evenly)')
             [CompletionResult]::new('--call', '--call', [CompletionResultType]::ParameterName, 'A service to call on every request, as HOST[/PATH], through the sidecar')
+            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Send requests to this service by itself (HOST[/PATH]), through the sidecar')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Requests per second for --generate')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Where to listen, on 127.0.0.1')
             [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'The sidecar''s outbound listener')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -318,6 +332,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -379,6 +394,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;check' {
+            break
+        }
+        'meshctl;help;demo' {
             break
         }
         'meshctl;help;demo-app' {

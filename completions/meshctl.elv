@@ -32,6 +32,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
+            cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -258,12 +259,24 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'meshctl;demo'= {
+            cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
+            cand --timeout 'How long to wait for the mesh to be ready'
+            cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'meshctl;demo-app'= {
             cand --name 'The service name it answers with'
             cand --version 'The version it answers with'
             cand --latency 'Added to every answer'
             cand --error-rate 'Percent of requests answered 503 (spread evenly)'
             cand --call 'A service to call on every request, as HOST[/PATH], through the sidecar'
+            cand --generate 'Send requests to this service by itself (HOST[/PATH]), through the sidecar'
+            cand --rate 'Requests per second for --generate'
             cand --port 'Where to listen, on 127.0.0.1'
             cand --outbound 'The sidecar''s outbound listener'
             cand -h 'Print help'
@@ -286,6 +299,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
+            cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -330,6 +344,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;proxy-status'= {
         }
         &'meshctl;help;check'= {
+        }
+        &'meshctl;help;demo'= {
         }
         &'meshctl;help;demo-app'= {
         }

@@ -33,6 +33,16 @@ pub struct DemoApp {
     pub calls: Vec<String>,
     /// The sidecar's outbound listener.
     pub proxy: Option<SocketAddr>,
+    /// Traffic this app sends by itself, as a load generator inside the mesh.
+    pub load: Option<Load>,
+}
+
+/// Requests sent at a steady rate to one service, through the sidecar.
+#[derive(Clone, Debug)]
+pub struct Load {
+    /// `HOST[/PATH]`, as for calls.
+    pub target: String,
+    pub per_second: f64,
 }
 
 #[derive(Serialize)]
@@ -50,9 +60,12 @@ struct Upstream {
     body: String,
 }
 
-/// Serves `app` on `listener` until the task is dropped.
+/// Serves `app` on `listener` (and sends its load) until the task is dropped.
 pub async fn serve(app: DemoApp, listener: TcpListener) {
     let app = Arc::new(app);
+    if let (Some(load), Some(proxy)) = (app.load.clone(), app.proxy) {
+        tokio::spawn(generate(load, proxy));
+    }
     let counter = Arc::new(AtomicU64::new(0));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -63,6 +76,27 @@ pub async fn serve(app: DemoApp, listener: TcpListener) {
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
+}
+
+/// Sends `load.target` a request every `1 / per_second` seconds, each on its own task so a
+/// slow answer does not slow the rate.
+async fn generate(load: Load, proxy: SocketAddr) {
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / load.per_second.max(0.01)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (host, path) = split_call(&load.target);
+    loop {
+        interval.tick().await;
+        let (host, path) = (host.to_string(), path.clone());
+        tokio::spawn(async move {
+            // The load generator only makes traffic; the mesh's metrics count the outcome.
+            let _ = http::get(proxy, &host, &path, Duration::from_secs(30)).await;
+        });
+    }
+}
+
+/// `HOST[/PATH]` as host and path.
+fn split_call(call: &str) -> (&str, String) {
+    call.split_once('/').map_or((call, "/".to_string()), |(h, p)| (h, format!("/{p}")))
 }
 
 async fn answer(
@@ -79,7 +113,7 @@ async fn answer(
     }
     let mut upstream = Vec::new();
     for call in &app.calls {
-        let (host, path) = call.split_once('/').map_or((call.as_str(), "/".to_string()), |(h, p)| (h, format!("/{p}")));
+        let (host, path) = split_call(call);
         let (status, body) = match app.proxy {
             None => (502, "no sidecar to call through: MESH_OUTBOUND is not set".to_string()),
             Some(proxy) => match http::get(proxy, host, &path, Duration::from_secs(30)).await {

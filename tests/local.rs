@@ -48,10 +48,19 @@ struct LocalMesh {
 
 impl LocalMesh {
     fn install() -> LocalMesh {
+        LocalMesh::start("install", &["--local"]).0
+    }
+
+    /// Runs `meshctl COMMAND ARGS --gateway-port N` in a fresh state directory.
+    fn start(command: &str, args: &[&str]) -> (LocalMesh, common::Run) {
         let mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: common::free_port() };
-        let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
-        assert_eq!(run.code, 0, "install failed: {}{}", run.stdout, run.stderr);
-        mesh
+        let port = mesh.gateway.to_string();
+        let mut all = vec![command];
+        all.extend(args);
+        all.extend(["--gateway-port", &port]);
+        let run = mesh.meshctl(&all, "");
+        assert_eq!(run.code, 0, "{command} failed: {}{}", run.stdout, run.stderr);
+        (mesh, run)
     }
 
     fn state_dir(&self) -> PathBuf {
@@ -92,6 +101,26 @@ impl LocalMesh {
             .block_on(meshctl::http::get(addr, host, "/", Duration::from_secs(10)))
             .expect("the gateway answers");
         (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+    }
+
+    /// `n` GETs at once (the demo's v2 takes 2 s to answer each).
+    fn get_many(&self, host: &str, n: usize) -> Vec<(u16, Value)> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
+        runtime.block_on(async {
+            let requests: Vec<_> = (0..n)
+                .map(|_| {
+                    let host = host.to_string();
+                    tokio::spawn(async move { meshctl::http::get(addr, &host, "/", Duration::from_secs(10)).await })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for r in requests {
+                let response = r.await.unwrap().expect("the gateway answers");
+                answers.push((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null)));
+            }
+            answers
+        })
     }
 
     fn wait_healthy(&self) {
@@ -246,4 +275,37 @@ fn apply_refuses_invalid_input_whole_and_needs_a_mesh() {
     let run = mesh.meshctl(&["apply", "-f", "-", "--dry-run"], WORKLOADS);
     assert!(run.stdout.contains("created (dry run)"), "{}", run.stdout);
     assert!(mesh.meshctl(&["get", "workloads"], "").stdout.is_empty());
+}
+
+#[test]
+fn the_demo_mesh_finds_the_slow_version_and_shifts_traffic_back() {
+    let (mesh, run) = LocalMesh::start("demo", &[]);
+    assert!(run.stdout.contains("demo mesh ready"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("curl -H 'Host: frontend' http://127.0.0.1:{}/", mesh.gateway)),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mesh.meshctl(&["check"], "").code, 0);
+    let (status, body) = mesh.get("frontend");
+    assert_eq!(status, 200, "{body}");
+    let calls: Vec<&str> = body["upstream"].as_array().unwrap().iter().map(|u| u["call"].as_str().unwrap()).collect();
+    assert_eq!(calls, ["profile", "board"]);
+
+    let versions: std::collections::BTreeSet<String> =
+        mesh.get_many("profile", 24).iter().map(|(_, body)| body["version"].as_str().unwrap().to_string()).collect();
+    assert_eq!(versions.into_iter().collect::<Vec<_>>(), ["v1", "v2"], "the demo starts with half the traffic on v2");
+    let split =
+        common::meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=100", "--subset", "v2=0"]).stdout;
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &split).code, 0);
+    mesh.wait_healthy();
+    for _ in 0..10 {
+        assert_eq!(mesh.get("profile").1["version"], "v1");
+    }
+}
+
+#[test]
+fn the_demo_manifest_is_valid_without_warnings() {
+    let run = common::meshctl(&["validate", "-f", "demo/mesh.yaml", "--strict"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
 }

@@ -31,6 +31,7 @@ fn profile(version: &str) -> DemoApp {
         error_rate: 0.0,
         calls: vec![],
         proxy: None,
+        load: None,
     }
 }
 
@@ -350,4 +351,34 @@ async fn a_full_connection_pool_answers_503_at_once() {
         overflowed.iter().all(|a| a.elapsed < Duration::from_millis(1000)),
         "overflow was not answered at once: {answers:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_envoy_refuses_is_reported_with_its_reason() {
+    use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
+    let instances = [start(profile("v1")).await];
+    let mesh = Mesh::start(&split(&[("v1", 100)]), &instances).await;
+    // Validation never lets such a route through; the server must still report Envoy's no.
+    let mut config = (*mesh.desired.borrow().get(NODE).unwrap().clone()).clone();
+    let bad = RouteConfiguration {
+        name: translate::OUTBOUND_ROUTES.into(),
+        virtual_hosts: vec![
+            VirtualHost { name: "a".into(), domains: vec!["same".into()], ..Default::default() },
+            VirtualHost { name: "b".into(), domains: vec!["same".into()], ..Default::default() },
+        ],
+        ..Default::default()
+    };
+    config.replace(xds::Type::Route, vec![(bad.name.clone(), translate::pack(&bad))]);
+    mesh.desired.send(Arc::new(HashMap::from([(NODE.to_string(), Arc::new(config))]))).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let SyncState::Nack(reason) = mesh.server.sync_state(NODE) {
+            assert!(reason.starts_with("RDS:") && reason.contains("same"), "{reason}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no NACK reported: {:?}", mesh.server.status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The proxy keeps serving its last good configuration.
+    assert_eq!(mesh.call().await, Ok("v1".to_string()));
 }

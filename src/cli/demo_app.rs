@@ -25,6 +25,12 @@ pub struct Args {
     /// A service to call on every request, as HOST[/PATH], through the sidecar.
     #[arg(long = "call", value_name = "HOST[/PATH]")]
     calls: Vec<String>,
+    /// Send requests to this service by itself (HOST[/PATH]), through the sidecar.
+    #[arg(long, value_name = "HOST[/PATH]")]
+    generate: Option<String>,
+    /// Requests per second for --generate.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
     /// Where to listen, on 127.0.0.1.
     #[arg(long, env = "PORT")]
     port: u16,
@@ -44,6 +50,7 @@ pub fn run(args: Args) -> Outcome {
         error_rate: args.error_rate / 100.0,
         calls: args.calls,
         proxy: args.outbound,
+        load: args.generate.map(|target| demo_app::Load { target, per_second: args.rate }),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     runtime.block_on(async {

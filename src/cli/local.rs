@@ -64,21 +64,28 @@ fn environment(error: impl Into<anyhow::Error>) -> Failure {
     Failure { exit: Exit::Environment, error: error.into() }
 }
 
+/// Where and how a local mesh runs: what `install` and `demo` share.
 #[derive(Debug, clap::Args)]
-pub struct InstallArgs {
-    /// Run the mesh on this machine (the only mode so far).
-    #[arg(long, required = true)]
-    local: bool,
+pub struct MeshArgs {
     /// Where the ingress gateway listens, on 127.0.0.1.
     #[arg(long, default_value_t = 15080)]
     gateway_port: u16,
     /// How long to wait for the mesh to be ready.
     #[arg(long, default_value = "60s")]
-    timeout: crate::api::Duration,
+    pub timeout: crate::api::Duration,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
-    state: StateDir,
+    pub state: StateDir,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Run the mesh on this machine (the only mode so far).
+    #[arg(long, required = true)]
+    local: bool,
+    #[command(flatten)]
+    mesh: MeshArgs,
 }
 
 /// A controller that answers: its status is fresh and its process alive.
@@ -87,6 +94,12 @@ fn running_controller(dir: &Path) -> Option<MeshStatus> {
 }
 
 pub fn install(args: InstallArgs, printer: &Printer) -> Outcome {
+    ensure_running(&args.mesh, printer)?;
+    Ok(Exit::Success)
+}
+
+/// Starts the local mesh unless one runs already, and waits until it is ready.
+pub fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<MeshStatus, Failure> {
     let dir = args.state.path();
     let envoy = args.envoy.resolve()?;
     if let Some(status) = running_controller(&dir) {
@@ -97,7 +110,7 @@ pub fn install(args: InstallArgs, printer: &Printer) -> Outcome {
             status.pid,
             status.gateway_port
         ))?;
-        return Ok(Exit::Success);
+        return Ok(status);
     }
     crate::store::LocalStore::create(&dir).map_err(environment)?;
     std::fs::create_dir_all(dir.join("logs")).map_err(environment)?;
@@ -118,37 +131,51 @@ pub fn install(args: InstallArgs, printer: &Printer) -> Outcome {
     let pid = child.id();
     // The controller outlives this command; its exit is noticed through its status.
     drop(child);
+    let status = wait_healthy(&dir, Some(pid), args.timeout.0, printer, "starting the local mesh")?;
+    printer.write(&format!(
+        "{} local mesh ready: controller pid {pid}, gateway 127.0.0.1:{}, state in {}\n",
+        paint(printer::GOOD, "✓"),
+        status.gateway_port,
+        dir.display()
+    ))?;
+    Ok(status)
+}
 
-    let progress = printer.progress("starting the local mesh");
-    let deadline = Instant::now() + args.timeout.0;
+/// Waits, with a progress line, until `health` says the mesh at `dir` is healthy; with
+/// `started`, fails at once if that controller exits.
+pub fn wait_healthy(
+    dir: &Path,
+    started: Option<u32>,
+    timeout: Duration,
+    printer: &Printer,
+    what: &str,
+) -> Result<MeshStatus, Failure> {
+    let progress = printer.progress(what);
+    let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = MeshStatus::read(&dir).filter(|s| s.pid == pid && s.running) {
-            let gateway_up = std::net::TcpStream::connect(("127.0.0.1", status.gateway_port)).is_ok();
-            let synced = status.proxies.iter().all(|p| p.sync == SyncState::Synced);
-            if gateway_up && synced && !status.proxies.is_empty() {
-                progress.finish();
-                printer.write(&format!(
-                    "{} local mesh ready: controller pid {pid}, gateway 127.0.0.1:{}, state in {}\n",
-                    paint(printer::GOOD, "✓"),
-                    status.gateway_port,
-                    dir.display()
-                ))?;
-                return Ok(Exit::Success);
-            }
-            progress.set(&format!("waiting for {} proxies to sync", status.proxies.len()));
+        let health = health(dir);
+        if health.healthy()
+            && let Some(status) = health.status
+        {
+            progress.finish();
+            return Ok(status);
         }
-        if !process::alive(pid) {
+        let waiting = health.lines.iter().filter(|(ok, _)| !ok).count();
+        progress.set(&format!("{what}: waiting for {waiting} part(s) to be ready"));
+        if started.is_some_and(|pid| !process::alive(pid)) {
             progress.finish();
             return Err(environment(anyhow!(
-                "the controller exited during start-up; see {}",
+                "the controller exited; see {}",
                 dir.join("logs/controller.log").display()
             )));
         }
         if Instant::now() > deadline {
             progress.finish();
+            let problems: Vec<&str> = health.lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l.as_str()).collect();
             return Err(environment(anyhow!(
-                "the mesh was not ready within {}; see `meshctl check` and {}",
-                args.timeout,
+                "the mesh was not ready within {:?}: {}; logs are in {}",
+                timeout,
+                problems.join("; "),
                 dir.join("logs").display()
             )));
         }
@@ -278,36 +305,44 @@ pub struct CheckArgs {
     state: StateDir,
 }
 
-pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
-    let dir = args.state.path();
+/// The state of every part of the local mesh, as `check` reports it.
+pub struct Health {
+    pub status: Option<MeshStatus>,
+    /// Each part: healthy or not, and what to say about it.
+    pub lines: Vec<(bool, String)>,
+}
+
+impl Health {
+    pub fn healthy(&self) -> bool {
+        self.lines.iter().all(|(ok, _)| *ok)
+    }
+}
+
+pub fn health(dir: &Path) -> Health {
     let mut lines = Vec::new();
-    let mut healthy = true;
-    let mut report = |ok: bool, what: String| {
-        healthy &= ok;
-        lines.push(format!("{} {what}", if ok { paint(printer::GOOD, "✓") } else { paint(printer::ERROR, "✗") }));
+    let Some(status) = running_controller(dir) else {
+        lines.push((
+            false,
+            format!("control plane: no controller runs at {}; run `meshctl install --local`", dir.display()),
+        ));
+        return Health { status: None, lines };
     };
-    let Some(status) = running_controller(&dir) else {
-        report(false, format!("control plane: no controller runs at {}; run `meshctl install --local`", dir.display()));
-        printer.write(&(lines.join("\n") + "\n"))?;
-        return Ok(Exit::Failed);
-    };
-    let stored =
-        crate::store::LocalStore::open(&dir).and_then(|s| s.contents()).map(|c| c.revision).unwrap_or_default();
+    let stored = crate::store::LocalStore::open(dir).and_then(|s| s.contents()).map(|c| c.revision).unwrap_or_default();
     let current = status.revision >= stored;
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
-    report(
+    lines.push((
         current,
         format!(
             "control plane: pid {}, xDS on 127.0.0.1:{}, store revision {}{progress}",
             status.pid, status.xds_port, status.revision
         ),
-    );
+    ));
     let sync = |node: &str| {
         status.proxies.iter().find(|p| p.node_id == node).map(|p| p.sync.clone()).unwrap_or(SyncState::Disconnected)
     };
     let gateway_sync = sync(crate::runtime::GATEWAY_NODE);
     let gateway_up = std::net::TcpStream::connect(("127.0.0.1", status.gateway_port)).is_ok();
-    report(
+    lines.push((
         gateway_up && gateway_sync == SyncState::Synced,
         format!(
             "gateway: 127.0.0.1:{} {}, {}",
@@ -315,7 +350,7 @@ pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
             if gateway_up { "listening" } else { "not listening" },
             sync_text(&gateway_sync)
         ),
-    );
+    ));
     for i in &status.instances {
         let app_up = i.app_pid.is_some_and(process::alive);
         let sidecar_up = i.sidecar_pid.is_some_and(process::alive);
@@ -331,11 +366,21 @@ pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
         if i.restarts > 0 {
             what.push_str(&format!(", {} restart(s)", i.restarts));
         }
-        report(app_up && sidecar_up && s == SyncState::Synced, what);
+        lines.push((app_up && sidecar_up && s == SyncState::Synced, what));
     }
-    for e in &status.errors {
-        report(false, e.clone());
-    }
-    printer.write(&(lines.join("\n") + "\n"))?;
-    Ok(if healthy { Exit::Success } else { Exit::Failed })
+    lines.extend(status.errors.iter().map(|e| (false, e.clone())));
+    Health { status: Some(status), lines }
+}
+
+pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
+    let health = health(&args.state.path());
+    let text: String = health
+        .lines
+        .iter()
+        .map(|(ok, line)| {
+            format!("{} {line}\n", if *ok { paint(printer::GOOD, "✓") } else { paint(printer::ERROR, "✗") })
+        })
+        .collect();
+    printer.write(&text)?;
+    Ok(if health.healthy() { Exit::Success } else { Exit::Failed })
 }

@@ -2,6 +2,7 @@
 //! per command that resolves flags into the core's settings, calls the core and prints.
 //! `main` maps the outcome to an exit code in one place.
 
+mod demo;
 mod demo_app;
 mod generate;
 mod local;
@@ -59,6 +60,9 @@ enum Command {
     ///
     /// Exit status: 0 all healthy, 1 something is not.
     Check(local::CheckArgs),
+    /// Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a
+    /// load generator inside the mesh.
+    Demo(demo::Args),
     /// The demo application that the demo mesh and tests run as workloads.
     #[command(hide = true, disable_version_flag = true)]
     DemoApp(demo_app::Args),
@@ -123,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::ProxyStatus(args) => local::proxy_status(args, &printer),
         Command::Check(args) => local::check(args, &printer),
         Command::DemoApp(args) => demo_app::run(args),
+        Command::Demo(args) => demo::run(args, &printer),
     };
     let exit = match outcome {
         Ok(exit) => exit,

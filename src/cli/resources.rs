@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use super::local::StateDir;
 use super::{Exit, Failure, ListFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
-use crate::policy::{self, Options, Severity};
+use crate::policy::{self, Options, Severity, Source};
 use crate::store::{Change, LocalStore, ObjectRef, Store, StoreError};
 
 fn open(state: &StateDir) -> Result<LocalStore, Failure> {
@@ -48,20 +48,32 @@ pub struct ApplyArgs {
 
 pub fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    let report = policy::check(&sources, &Options { namespace: args.namespace, reject_unknown: false });
+    apply_sources(&sources, args.namespace, args.dry_run, &args.state, printer)
+}
+
+/// Validates `sources` and stores their resources, all or nothing, printing what changed as
+/// kubectl does.
+pub fn apply_sources(
+    sources: &[Source],
+    namespace: String,
+    dry_run: bool,
+    state: &StateDir,
+    printer: &Printer,
+) -> Outcome {
+    let report = policy::check(sources, &Options { namespace, reject_unknown: false });
     let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect();
     if !shown.is_empty() {
         let findings = policy::Report { findings: shown, ..report.clone() };
-        printer.write(&validate::findings_text(&findings, &sources, printer.terminal()))?;
+        printer.write(&validate::findings_text(&findings, sources, printer.terminal()))?;
     }
     if report.count(Severity::Error) > 0 {
         printer.error(&anyhow!("nothing was applied: fix the errors above and apply again"));
         return Ok(Exit::Failed);
     }
-    let store = open(&args.state)?;
+    let store = open(state)?;
     let resources: Vec<Resource> = report.resources.into_iter().map(|c| c.resource).collect();
-    let changes = store.apply(&resources, args.dry_run).map_err(store_failure)?;
-    let suffix = if args.dry_run { " (dry run)" } else { "" };
+    let changes = store.apply(&resources, dry_run).map_err(store_failure)?;
+    let suffix = if dry_run { " (dry run)" } else { "" };
     let mut out = String::new();
     for (r, change) in changes {
         let verb = match change {

@@ -78,6 +78,11 @@ impl Resources {
         &self.by_type[t as usize]
     }
 
+    /// Replaces the resources of one type.
+    pub fn replace(&mut self, t: Type, resources: Vec<(String, Any)>) {
+        self.by_type[t as usize] = resources;
+    }
+
     /// The version of a set of resources: a hash of their content, so an unchanged set keeps
     /// its version, even across controller restarts.
     pub fn version(resources: &[(String, Any)]) -> String {

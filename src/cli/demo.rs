@@ -1,0 +1,42 @@
+//! `meshctl demo`: a local mesh that tells the story — a slow new version found and shifted
+//! away from, a canary, circuit breaking, mTLS — with what to try next.
+
+use super::local::{self, MeshArgs};
+use super::printer::{self, Printer, paint};
+use super::resources::apply_sources;
+use super::{Exit, Outcome};
+use crate::policy::Source;
+
+/// The demo's workloads and policies, also in the repository as `demo/mesh.yaml`.
+pub const MESH: &str = include_str!("../../demo/mesh.yaml");
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    mesh: MeshArgs,
+}
+
+pub fn run(args: Args, printer: &Printer) -> Outcome {
+    let status = local::ensure_running(&args.mesh, printer)?;
+    let source = Source { name: "demo/mesh.yaml".into(), text: MESH.into() };
+    let applied = apply_sources(&[source], "default".into(), false, &args.mesh.state, printer)?;
+    if applied != Exit::Success {
+        return Ok(applied);
+    }
+    local::wait_healthy(&args.mesh.state.path(), None, args.mesh.timeout.0, printer, "starting the demo workloads")?;
+    let gateway = status.gateway_port;
+    let title = |t: &str| paint(printer::BOLD, t);
+    printer.write(&format!(
+        "{} demo mesh ready: frontend -> profile (v1, and a slow v2 taking half the traffic) + board; loadgen sends frontend 5 requests/s\n\n\
+         {}\n  curl -H 'Host: frontend' http://127.0.0.1:{gateway}/\n  meshctl proxy-status\n  meshctl check\n\n\
+         {}\n  meshctl generate traffic-split profile --subset v1=100 --subset v2=0 | meshctl apply -f -\n  curl -H 'Host: profile' http://127.0.0.1:{gateway}/   # always v1 now, and fast\n\n\
+         {}\n  meshctl generate circuit-breaker profile --consecutive-errors 2 | meshctl apply -f -\n\n\
+         {}\n  meshctl uninstall --local\n",
+        paint(printer::GOOD, "✓"),
+        title("Look around:"),
+        title("Shift profile's traffic back to v1, with no restart:"),
+        title("Eject failing instances:"),
+        title("When done:"),
+    ))?;
+    Ok(Exit::Success)
+}
