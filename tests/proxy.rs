@@ -80,7 +80,8 @@ struct Mesh {
     desired: watch::Sender<Desired>,
     server: xds::Server,
     gateway: SocketAddr,
-    _envoy: common::envoy::Running,
+    xds: SocketAddr,
+    envoy: Option<common::envoy::Running>,
 }
 
 impl Mesh {
@@ -91,7 +92,7 @@ impl Mesh {
         let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();
         let admin = localhost(common::free_port());
         let envoy = common::envoy::start(&translate::bootstrap(NODE, "gateway", admin, xds_addr), admin);
-        let mesh = Mesh { desired: tx, server, gateway, _envoy: envoy };
+        let mesh = Mesh { desired: tx, server, gateway, xds: xds_addr, envoy: Some(envoy) };
         mesh.wait_synced().await;
         mesh
     }
@@ -380,5 +381,26 @@ async fn a_configuration_envoy_refuses_is_reported_with_its_reason() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The proxy keeps serving its last good configuration.
+    assert_eq!(mesh.call().await, Ok("v1".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_proxy_is_not_marked_disconnected_when_its_old_stream_ends() {
+    let instances = [start(profile("v1")).await];
+    let mut mesh = Mesh::start(&split(&[("v1", 100)]), &instances).await;
+    // The same proxy again (as after a restart) while its old connection is still open ...
+    let admin = localhost(common::free_port());
+    let second = common::envoy::start(&translate::bootstrap(NODE, "gateway", admin, mesh.xds), admin);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while mesh.server.status()[NODE].stream < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the second proxy never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    mesh.wait_synced().await;
+    // ... and then the old connection closes.
+    mesh.envoy = None;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mesh.server.sync_state(NODE), SyncState::Synced, "{:?}", mesh.server.status());
+    mesh.envoy = Some(second);
     assert_eq!(mesh.call().await, Ok("v1".to_string()));
 }

@@ -117,6 +117,10 @@ pub type Desired = Arc<HashMap<String, Arc<Resources>>>;
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ProxyStatus {
     pub connected: bool,
+    /// The stream that reports for this proxy now; an older stream of a restarted proxy may
+    /// end after the new one began, and must not mark it disconnected.
+    #[serde(skip)]
+    pub stream: u64,
     /// The version the proxy last ACKed, by type.
     pub acked: BTreeMap<Type, String>,
     /// Envoy's reason for refusing the last configuration, until it accepts one.
@@ -136,11 +140,12 @@ pub enum SyncState {
 pub struct Server {
     desired: watch::Receiver<Desired>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+    streams: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Server {
     pub fn new(desired: watch::Receiver<Desired>) -> Self {
-        Server { desired, status: Arc::default() }
+        Server { desired, status: Arc::default(), streams: Arc::default() }
     }
 
     /// Serves ADS on `listener` until the future is dropped.
@@ -197,7 +202,8 @@ impl AggregatedDiscoveryService for Server {
         request: tonic::Request<tonic::Streaming<DiscoveryRequest>>,
     ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let stream = stream::Stream::new(self.desired.clone(), self.status.clone(), tx);
+        let id = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let stream = stream::Stream::new(id, self.desired.clone(), self.status.clone(), tx);
         tokio::spawn(stream.run(request.into_inner()));
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }

@@ -33,6 +33,7 @@ impl TypeState {
 }
 
 pub(super) struct Stream {
+    id: u64,
     desired: watch::Receiver<Desired>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
@@ -43,11 +44,12 @@ pub(super) struct Stream {
 
 impl Stream {
     pub fn new(
+        id: u64,
         desired: watch::Receiver<Desired>,
         status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
         tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
     ) -> Self {
-        Stream { desired, status, tx, node: String::new(), types: Default::default(), nonce: 0 }
+        Stream { id, desired, status, tx, node: String::new(), types: Default::default(), nonce: 0 }
     }
 
     pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
@@ -69,13 +71,18 @@ impl Stream {
             }
         }
         if !self.node.is_empty() {
-            self.update_status(|s| s.connected = false);
+            let id = self.id;
+            self.update_status(|s| s.connected &= s.stream != id);
         }
     }
 
+    /// Changes this proxy's status, unless a newer stream now reports for it.
     fn update_status(&self, change: impl FnOnce(&mut ProxyStatus)) {
         let mut all = self.status.lock().expect("status lock");
-        change(all.entry(self.node.clone()).or_default());
+        let status = all.entry(self.node.clone()).or_default();
+        if status.stream <= self.id {
+            change(status);
+        }
     }
 
     fn resources(&self) -> Arc<Resources> {
@@ -90,7 +97,9 @@ impl Stream {
                 return Err(());
             };
             self.node = node.id.clone();
-            self.update_status(|s| s.connected = true);
+            let id = self.id;
+            // A new stream starts over: what an earlier one recorded is not this proxy's now.
+            self.update_status(|s| *s = ProxyStatus { connected: true, stream: id, ..ProxyStatus::default() });
         }
         let Some(t) = Type::from_url(&request.type_url) else { return Ok(()) };
         if !request.response_nonce.is_empty() {
