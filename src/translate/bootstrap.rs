@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3 as core;
-use envoy_types::pb::envoy::extensions::upstreams::http::v3 as upstream;
 
 use super::{load_assignment, pb};
 
@@ -45,26 +44,14 @@ pub fn bootstrap(node_id: &str, cluster: &str, admin: SocketAddr, xds: SocketAdd
 
 /// gRPC needs HTTP/2 to the control plane.
 fn xds_cluster(xds: SocketAddr) -> Cluster {
-    let http2 = upstream::HttpProtocolOptions {
-        upstream_protocol_options: Some(upstream::http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
-            upstream::http_protocol_options::ExplicitHttpConfig {
-                protocol_config: Some(
-                    upstream::http_protocol_options::explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
-                        core::Http2ProtocolOptions::default(),
-                    ),
-                ),
-            },
-        )),
-        ..Default::default()
-    };
     Cluster {
         name: XDS_CLUSTER.into(),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
         connect_timeout: Some(pb::duration(std::time::Duration::from_secs(1))),
         load_assignment: Some(load_assignment(XDS_CLUSTER, [xds])),
         typed_extension_protocol_options: [(
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".to_string(),
-            pb::any(&http2),
+            pb::HTTP_PROTOCOL_OPTIONS.to_string(),
+            pb::http_protocol_options(true, None),
         )]
         .into(),
         ..Default::default()

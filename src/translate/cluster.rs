@@ -6,7 +6,6 @@ use envoy_types::pb::envoy::config::cluster::v3::{
 };
 use envoy_types::pb::envoy::config::core::v3 as core;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
-use envoy_types::pb::envoy::extensions::upstreams::http::v3 as upstream;
 use envoy_types::pb::envoy::r#type::v3::Percent;
 
 use super::{Service, Sidecar, cluster_name, load_assignment, pb};
@@ -104,22 +103,8 @@ fn apply(cluster: &mut Cluster, policy: &TrafficPolicy) {
             ..Default::default()
         };
         if common != core::HttpProtocolOptions::default() {
-            let options = upstream::HttpProtocolOptions {
-                common_http_protocol_options: Some(common),
-                upstream_protocol_options: Some(upstream::http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
-                    upstream::http_protocol_options::ExplicitHttpConfig {
-                        protocol_config: Some(
-                            upstream::http_protocol_options::explicit_http_config::ProtocolConfig::HttpProtocolOptions(
-                                core::Http1ProtocolOptions::default(),
-                            ),
-                        ),
-                    },
-                )),
-                ..Default::default()
-            };
-            cluster
-                .typed_extension_protocol_options
-                .insert("envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(), pb::any(&options));
+            let options = pb::http_protocol_options(false, Some(common));
+            cluster.typed_extension_protocol_options.insert(pb::HTTP_PROTOCOL_OPTIONS.into(), options);
         }
     }
     if let Some(od) = &policy.outlier_detection {

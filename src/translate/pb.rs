@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use envoy_types::pb::envoy::config::core::v3 as core;
+use envoy_types::pb::envoy::extensions::upstreams::http::v3 as upstream;
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
 use envoy_types::pb::google::protobuf::{Any, Duration as PbDuration, UInt32Value};
 use prost::{Message, Name};
@@ -45,4 +46,26 @@ pub fn percent(value: f64) -> FractionalPercent {
         numerator: (value.clamp(0.0, 100.0) * 10_000.0).round() as u32,
         denominator: DenominatorType::Million as i32,
     }
+}
+
+/// The key under which a cluster's upstream HTTP options are set.
+pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// Upstream HTTP options for a cluster: HTTP/2 or HTTP/1.1 explicitly, with `common` settings.
+pub fn http_protocol_options(http2: bool, common: Option<core::HttpProtocolOptions>) -> Any {
+    use upstream::http_protocol_options::{
+        ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
+    };
+    let protocol = if http2 {
+        ProtocolConfig::Http2ProtocolOptions(core::Http2ProtocolOptions::default())
+    } else {
+        ProtocolConfig::HttpProtocolOptions(core::Http1ProtocolOptions::default())
+    };
+    any(&upstream::HttpProtocolOptions {
+        common_http_protocol_options: common,
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(ExplicitHttpConfig {
+            protocol_config: Some(protocol),
+        })),
+        ..Default::default()
+    })
 }
