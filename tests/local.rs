@@ -164,17 +164,50 @@ fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["upstream"][0]["status"], 200, "{body}");
 
-    let split =
-        common::meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=100", "--subset", "v2=0"]).stdout;
-    let run = mesh.meshctl(&["apply", "-f", "-"], &split);
+    // A 90/10 split, applied with `meshctl apply`, is what 1,000 requests see ...
+    let split = |v1: &str, v2: &str| {
+        let (v1, v2) = (format!("v1={v1}"), format!("v2={v2}"));
+        common::meshctl(&["generate", "traffic-split", "profile", "--subset", &v1, "--subset", &v2]).stdout
+    };
+    let run = mesh.meshctl(&["apply", "-f", "-"], &split("90", "10"));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     mesh.wait_healthy();
     let synced = mesh.meshctl(&["proxy-status", "-o", "json"], "").stdout;
     assert_eq!(synced.matches("\"Synced\"").count(), 4, "{synced}");
+    let v1 = (0..1000).filter(|_| mesh.get("profile").1["version"] == "v1").count();
+    assert!((850..=950).contains(&v1), "a 90/10 split sent {v1} of 1000 requests to v1");
+
+    // ... and a new split takes effect with no process restarted and no request failed.
+    let pids = mesh.pids();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gateway = mesh.gateway;
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], gateway));
+            let (mut sent, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += 1;
+                match runtime.block_on(meshctl::http::get(addr, "profile", "/", Duration::from_secs(10))) {
+                    Ok(r) if r.status == 200 => {}
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (sent, failed)
+        })
+    };
+    let run = mesh.meshctl(&["apply", "-f", "-"], &split("100", "0"));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
     for _ in 0..20 {
         let (status, body) = mesh.get("profile");
         assert_eq!((status, body["version"].as_str()), (200, Some("v1")), "{body}");
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed) = load.join().unwrap();
+    assert!(sent > 20 && failed.is_empty(), "{} of {sent} requests failed during the change: {failed:?}", failed.len());
+    assert_eq!(mesh.pids(), pids, "a process was restarted by a policy change");
 
     let table = mesh.meshctl(&["proxy-status"], "").stdout;
     assert!(table.contains("profile-v2-0.default") && table.contains("SYNCED"), "{table}");

@@ -110,6 +110,13 @@ impl Stream {
             }
             if let Some(error) = request.error_detail {
                 let reason = format!("{}: {}", t.short(), error.message);
+                eprintln!(
+                    "proxy {} refused {} version {}: {}",
+                    self.node,
+                    t.short(),
+                    state.sent_version,
+                    error.message
+                );
                 self.update_status(|s| s.nack = Some(reason));
                 return Ok(());
             }
