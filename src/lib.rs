@@ -8,6 +8,7 @@ pub mod controller;
 pub mod demo_app;
 pub mod generate;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod runtime;
 pub mod store;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3 as core;
+use envoy_types::pb::envoy::config::metrics::v3 as metrics;
 
 use super::{load_assignment, pb};
 
@@ -32,12 +33,38 @@ pub fn bootstrap(node_id: &str, cluster: &str, admin: SocketAddr, xds: SocketAdd
         node: Some(core::Node { id: node_id.into(), cluster: cluster.into(), ..Default::default() }),
         admin: Some(Admin { address: Some(pb::socket_address(admin)), ..Default::default() }),
         static_resources: Some(bootstrap::StaticResources { clusters: vec![xds_cluster(xds)], ..Default::default() }),
+        stats_config: Some(stats_config()),
+        // Histograms reach the admin endpoint when stats are flushed (every 5 s by default);
+        // latency quantiles over a 2 s window need fresher ones.
+        stats_flush_interval: Some(pb::duration(std::time::Duration::from_secs(1))),
         dynamic_resources: Some(bootstrap::DynamicResources {
             ads_config: Some(ads),
             cds_config: Some(pb::ads()),
             lds_config: Some(pb::ads()),
             ..Default::default()
         }),
+        ..Default::default()
+    }
+}
+
+/// Request-time histogram boundaries, in milliseconds: fine enough that a p99 read from bucket
+/// counts is meaningful anywhere from 1 ms to 30 s (Envoy's defaults jump from 1 to 5 ms and from
+/// 10 to 25 s).
+pub const LATENCY_BUCKETS_MS: [f64; 40] = [
+    0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 75.0,
+    100.0, 125.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0,
+    5000.0, 7500.0, 10000.0, 20000.0, 30000.0,
+];
+
+fn stats_config() -> metrics::StatsConfig {
+    use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern};
+    let buckets = |suffix: &str| metrics::HistogramBucketSettings {
+        r#match: Some(StringMatcher { match_pattern: Some(MatchPattern::Suffix(suffix.into())), ..Default::default() }),
+        buckets: LATENCY_BUCKETS_MS.to_vec(),
+        ..Default::default()
+    };
+    metrics::StatsConfig {
+        histogram_bucket_settings: vec![buckets("upstream_rq_time"), buckets("downstream_rq_time")],
         ..Default::default()
     }
 }

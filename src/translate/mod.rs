@@ -34,7 +34,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 use crate::api::networking::{DestinationRule, VirtualService};
 use crate::policy::resolve_host;
 
-pub use bootstrap::{XDS_CLUSTER, bootstrap};
+pub use bootstrap::{LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap};
 pub use pb::any as pack;
 
 /// Everything the translator needs to know about the mesh at one moment.

@@ -1,0 +1,369 @@
+//! Metrics straight from the proxies: Envoy's own statistics, read from each admin endpoint in
+//! the Prometheus text format, keyed by the names the translator chose, and turned into rates,
+//! success rates and latency quantiles over a window — always from the difference of two
+//! scrapes, never from totals since start. Shared by `meshctl top`, and later canary gates
+//! and `check`. Everything here but [`scrape`] is pure.
+
+mod prometheus;
+pub mod scrape;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use prometheus::{ParseError, Sample, parse};
+
+/// Cumulative request counts and latency histogram of one stream of requests.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Traffic {
+    pub completed: f64,
+    /// Requests answered 5xx.
+    pub errors: f64,
+    /// Latency histogram in milliseconds: (upper bound, cumulative count), rising bounds.
+    pub buckets: Vec<(f64, f64)>,
+}
+
+impl Traffic {
+    /// What happened between `earlier` and `self`. A counter that went down means the proxy
+    /// restarted; then everything since the restart is the window's.
+    pub fn since(&self, earlier: &Traffic) -> Traffic {
+        if self.completed < earlier.completed {
+            return self.clone();
+        }
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|(le, n)| {
+                let before = earlier.buckets.iter().find(|(l, _)| l == le).map_or(0.0, |(_, c)| *c);
+                (*le, (n - before).max(0.0))
+            })
+            .collect();
+        Traffic {
+            completed: self.completed - earlier.completed,
+            errors: (self.errors - earlier.errors).max(0.0),
+            buckets,
+        }
+    }
+
+    /// The sum of two streams (histograms with the same bounds add bucket by bucket).
+    pub fn add(&mut self, other: &Traffic) {
+        self.completed += other.completed;
+        self.errors += other.errors;
+        for (le, n) in &other.buckets {
+            match self.buckets.iter_mut().find(|(l, _)| l == le) {
+                Some((_, c)) => *c += n,
+                None => self.buckets.push((*le, *n)),
+            }
+        }
+        self.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+
+    /// The latency below which a share `q` of requests completed, interpolated linearly
+    /// within its bucket as Prometheus's `histogram_quantile` does. None without requests.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.buckets.last().map(|(_, n)| *n)?;
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q * total;
+        let mut lower = (0.0, 0.0);
+        for &(le, count) in &self.buckets {
+            if count >= rank {
+                if le.is_infinite() {
+                    // Beyond the last finite bound all we know is "more than it".
+                    return Some(lower.0);
+                }
+                let share = if count > lower.1 { (rank - lower.1) / (count - lower.1) } else { 1.0 };
+                return Some(lower.0 + (le - lower.0) * share);
+            }
+            lower = (le, count);
+        }
+        Some(lower.0)
+    }
+}
+
+/// A window's figures, as `top` shows them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Figures {
+    pub requests: u64,
+    pub rps: f64,
+    /// Share of requests not answered 5xx, 0.0-1.0; None without requests.
+    pub success_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl Figures {
+    pub fn of(window: &Traffic, seconds: f64) -> Figures {
+        let requests = window.completed.round().max(0.0) as u64;
+        Figures {
+            requests,
+            rps: if seconds > 0.0 { window.completed / seconds } else { 0.0 },
+            success_rate: (window.completed > 0.0).then(|| 1.0 - window.errors / window.completed),
+            p50_ms: window.quantile(0.5),
+            p90_ms: window.quantile(0.9),
+            p99_ms: window.quantile(0.99),
+        }
+    }
+}
+
+/// An outbound cluster, as the translator named it: `outbound|PORT|SUBSET|NAME.NS.svc...`,
+/// whose stats name is the same with `.` and `|` made `_`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClusterKey {
+    pub service: String,
+    pub namespace: String,
+    /// The subset (version); empty for the whole service.
+    pub subset: String,
+}
+
+impl ClusterKey {
+    /// Reads a stats name back. Service, namespace and subset names have no `_` (they are DNS
+    /// labels), so the split is unambiguous.
+    pub fn from_stat_name(name: &str) -> Option<ClusterKey> {
+        let mut parts = name.split('_');
+        if parts.next()? != "outbound" {
+            return None;
+        }
+        let _port = parts.next()?;
+        let subset = parts.next()?.to_string();
+        let service = parts.next()?.to_string();
+        let namespace = parts.next()?.to_string();
+        (parts.next()? == "svc").then_some(ClusterKey { service, namespace, subset })
+    }
+}
+
+/// What one proxy's statistics say about the traffic it handled.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProxyStats {
+    /// Requests its inbound listener served (sidecars only).
+    pub inbound: Option<Traffic>,
+    /// Requests it sent, by destination cluster.
+    pub outbound: BTreeMap<ClusterKey, Traffic>,
+}
+
+impl ProxyStats {
+    pub fn from_samples(samples: &[Sample]) -> ProxyStats {
+        let mut stats = ProxyStats::default();
+        for s in samples {
+            let label = |name: &str| s.labels.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let is_inbound = label("envoy_http_conn_manager_prefix") == Some("inbound");
+            let traffic = match s.name.as_str() {
+                n if n.starts_with("envoy_http_downstream_rq") && is_inbound => {
+                    stats.inbound.get_or_insert_with(Traffic::default)
+                }
+                n if n.starts_with("envoy_cluster_upstream_rq") => {
+                    match label("envoy_cluster_name").and_then(ClusterKey::from_stat_name) {
+                        Some(key) => stats.outbound.entry(key).or_default(),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            record(traffic, s, label("envoy_response_code_class"), label("le"));
+        }
+        stats
+    }
+}
+
+fn record(traffic: &mut Traffic, s: &Sample, class: Option<&str>, le: Option<&str>) {
+    let metric = s.name.trim_start_matches("envoy_http_downstream_rq").trim_start_matches("envoy_cluster_upstream_rq");
+    match metric {
+        "_completed" => traffic.completed = s.value,
+        "_xx" if class == Some("5") => traffic.errors = s.value,
+        "_time_bucket" => {
+            let bound = match le {
+                Some("+Inf") => f64::INFINITY,
+                Some(v) => match v.parse() {
+                    Ok(b) => b,
+                    Err(_) => return,
+                },
+                None => return,
+            };
+            traffic.buckets.push((bound, s.value));
+            traffic.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        _ => {}
+    }
+}
+
+/// Which way a row's requests went through the proxies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// What workloads served: their sidecars' inbound listeners.
+    Inbound,
+    /// What callers saw: every proxy's clusters for the destination.
+    Outbound,
+}
+
+/// A workload instance, as rows name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Origin {
+    pub service: String,
+    pub namespace: String,
+    pub version: String,
+    /// The instance (sidecar node id); empty for rows about a whole service or version.
+    pub workload: String,
+}
+
+/// One line of `top`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    #[serde(flatten)]
+    pub origin: Origin,
+    pub direction: Direction,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// How rows are grouped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    /// One row per service and version.
+    Service,
+    /// One row per workload instance (inbound only: callers' clusters do not see instances).
+    Workload,
+}
+
+/// The rows for a window from two scrapes of the same proxies. `instances` names the sidecar
+/// of each node id; proxies not in it (the gateway) only count as callers.
+pub fn rows(
+    before: &[(String, ProxyStats)],
+    after: &[(String, ProxyStats)],
+    instances: &BTreeMap<String, Origin>,
+    grouping: Grouping,
+    seconds: f64,
+) -> Vec<Row> {
+    let mut windows: BTreeMap<(Direction, Origin), Traffic> = BTreeMap::new();
+    for (node, now) in after {
+        let Some((_, then)) = before.iter().find(|(n, _)| n == node) else { continue };
+        if let (Some(origin), Some(inbound)) = (instances.get(node), &now.inbound) {
+            let window = inbound.since(&then.inbound.clone().unwrap_or_default());
+            let origin = match grouping {
+                Grouping::Workload => origin.clone(),
+                Grouping::Service => Origin { workload: String::new(), ..origin.clone() },
+            };
+            windows.entry((Direction::Inbound, origin)).or_default().add(&window);
+        }
+        if grouping == Grouping::Service {
+            for (key, traffic) in &now.outbound {
+                let window = traffic.since(&then.outbound.get(key).cloned().unwrap_or_default());
+                let origin = Origin {
+                    service: key.service.clone(),
+                    namespace: key.namespace.clone(),
+                    version: key.subset.clone(),
+                    workload: String::new(),
+                };
+                windows.entry((Direction::Outbound, origin)).or_default().add(&window);
+            }
+        }
+    }
+    windows
+        .into_iter()
+        .map(|((direction, origin), traffic)| Row { origin, direction, figures: Figures::of(&traffic, seconds) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traffic(completed: f64, errors: f64, buckets: &[(f64, f64)]) -> Traffic {
+        Traffic { completed, errors, buckets: buckets.to_vec() }
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        // 100 requests: 50 under 10 ms, 40 more under 100 ms, 10 more under 1 s.
+        let t = traffic(100.0, 0.0, &[(10.0, 50.0), (100.0, 90.0), (1000.0, 100.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(t.quantile(0.5), Some(10.0));
+        assert_eq!(t.quantile(0.9), Some(100.0));
+        assert_eq!(t.quantile(0.99), Some(910.0));
+        assert_eq!(t.quantile(0.25), Some(5.0));
+        assert_eq!(traffic(0.0, 0.0, &[(10.0, 0.0)]).quantile(0.5), None);
+        let beyond = traffic(10.0, 0.0, &[(10.0, 0.0), (f64::INFINITY, 10.0)]);
+        assert_eq!(beyond.quantile(0.99), Some(10.0));
+    }
+
+    #[test]
+    fn windows_are_differences_and_survive_restarts() {
+        let before = traffic(100.0, 5.0, &[(10.0, 60.0), (f64::INFINITY, 100.0)]);
+        let after = traffic(150.0, 15.0, &[(10.0, 70.0), (f64::INFINITY, 150.0)]);
+        let window = after.since(&before);
+        assert_eq!(window, traffic(50.0, 10.0, &[(10.0, 10.0), (f64::INFINITY, 50.0)]));
+        let f = Figures::of(&window, 2.0);
+        assert_eq!((f.requests, f.rps, f.success_rate), (50, 25.0, Some(0.8)));
+        let restarted = traffic(7.0, 0.0, &[(10.0, 7.0), (f64::INFINITY, 7.0)]);
+        assert_eq!(restarted.since(&before), restarted);
+    }
+
+    #[test]
+    fn rows_group_inbound_by_version_and_outbound_by_subset() {
+        let origin = |version: &str, workload: &str| Origin {
+            service: "profile".into(),
+            namespace: "default".into(),
+            version: version.into(),
+            workload: workload.into(),
+        };
+        let instances = BTreeMap::from([("a".to_string(), origin("v1", "a")), ("b".to_string(), origin("v1", "b"))]);
+        let served = |n: f64| ProxyStats {
+            inbound: Some(traffic(n, 0.0, &[(10.0, n), (f64::INFINITY, n)])),
+            ..Default::default()
+        };
+        let key = ClusterKey { service: "profile".into(), namespace: "default".into(), subset: "v1".into() };
+        let sent = |n: f64| ProxyStats {
+            outbound: BTreeMap::from([(key.clone(), traffic(n, 1.0, &[(f64::INFINITY, n)]))]),
+            ..Default::default()
+        };
+        let before =
+            [("a".to_string(), served(10.0)), ("b".to_string(), served(0.0)), ("gateway".to_string(), sent(0.0))];
+        let after =
+            [("a".to_string(), served(30.0)), ("b".to_string(), served(20.0)), ("gateway".to_string(), sent(40.0))];
+        let rows = rows(&before, &after, &instances, Grouping::Service, 2.0);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].direction, rows[0].origin.version.as_str(), rows[0].figures.requests),
+            (Direction::Inbound, "v1", 40)
+        );
+        assert_eq!(rows[0].figures.rps, 20.0);
+        assert_eq!(
+            (rows[1].direction, rows[1].figures.requests, rows[1].figures.success_rate),
+            (Direction::Outbound, 40, Some(1.0))
+        );
+        let by_workload = super::rows(&before, &after, &instances, Grouping::Workload, 2.0);
+        assert_eq!(by_workload.iter().map(|r| r.origin.workload.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn cluster_names_read_back() {
+        let key = ClusterKey::from_stat_name("outbound_80_v2_profile_default_svc_cluster_local").unwrap();
+        assert_eq!((key.service.as_str(), key.namespace.as_str(), key.subset.as_str()), ("profile", "default", "v2"));
+        assert_eq!(ClusterKey::from_stat_name("outbound_80__board_shop_svc_cluster_local").unwrap().subset, "");
+        assert_eq!(ClusterKey::from_stat_name("inbound_15006__"), None);
+        assert_eq!(ClusterKey::from_stat_name("xds"), None);
+    }
+
+    #[test]
+    fn captured_envoy_stats_are_keyed_by_service_and_version() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/metrics");
+        let gateway =
+            ProxyStats::from_samples(&parse(&std::fs::read_to_string(root.join("gateway.prom")).unwrap()).unwrap());
+        assert!(gateway.inbound.is_none());
+        let key =
+            |subset: &str| ClusterKey { service: "profile".into(), namespace: "default".into(), subset: subset.into() };
+        assert_eq!(gateway.outbound[&key("v1")].completed, 9.0);
+        assert_eq!(gateway.outbound[&key("v2")].completed, 11.0);
+        // Envoy merges histograms when it flushes stats, so they may trail the counters.
+        assert_eq!(gateway.outbound[&key("v2")].buckets.last().unwrap(), &(f64::INFINITY, 9.0));
+        // v2 answers after 2 s: all its requests are in the buckets from 2 s up.
+        assert_eq!(gateway.outbound[&key("v2")].buckets.iter().find(|(le, _)| *le == 1500.0).unwrap().1, 0.0);
+        let sidecar = ProxyStats::from_samples(
+            &parse(&std::fs::read_to_string(root.join("sidecar-profile-v1.prom")).unwrap()).unwrap(),
+        );
+        let inbound = sidecar.inbound.unwrap();
+        assert_eq!((inbound.completed, inbound.errors), (74.0, 0.0));
+        assert_eq!(inbound.buckets.len(), crate::translate::LATENCY_BUCKETS_MS.len() + 1);
+    }
+}
