@@ -31,6 +31,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand get 'List resources of a kind, or show one'
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
+            cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -252,6 +253,24 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'meshctl;top'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --interval 'The window: time between the two scrapes each figure is computed from'
+            cand --by 'One row per service and version, or per workload instance'
+            cand --sort 'sort'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -A 'Across all namespaces'
+            cand --all-namespaces 'Across all namespaces'
+            cand --outbound 'Also show what callers saw (outbound), besides what workloads served (inbound)'
+            cand --once 'Print one window and exit'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'meshctl;check'= {
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand -h 'Print help (see more with ''--help'')'
@@ -298,6 +317,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand get 'List resources of a kind, or show one'
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
+            cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -342,6 +362,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;delete'= {
         }
         &'meshctl;help;proxy-status'= {
+        }
+        &'meshctl;help;top'= {
         }
         &'meshctl;help;check'= {
         }

@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::local_mesh::{LocalMesh, alive};
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -38,114 +39,6 @@ spec:
   command: [meshctl, demo-app]
   args: [--name, frontend, --call, profile]
 ";
-
-/// A local mesh in a temporary state directory, torn down (every process it started) when
-/// dropped, however the test ends.
-struct LocalMesh {
-    dir: tempfile::TempDir,
-    gateway: u16,
-}
-
-impl LocalMesh {
-    fn install() -> LocalMesh {
-        LocalMesh::start("install", &["--local"]).0
-    }
-
-    /// Runs `meshctl COMMAND ARGS --gateway-port N` in a fresh state directory.
-    fn start(command: &str, args: &[&str]) -> (LocalMesh, common::Run) {
-        let mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: common::free_port() };
-        let port = mesh.gateway.to_string();
-        let mut all = vec![command];
-        all.extend(args);
-        all.extend(["--gateway-port", &port]);
-        let run = mesh.meshctl(&all, "");
-        assert_eq!(run.code, 0, "{command} failed: {}{}", run.stdout, run.stderr);
-        (mesh, run)
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("mesh")
-    }
-
-    fn meshctl(&self, args: &[&str], stdin: &str) -> common::Run {
-        common::meshctl_in(
-            args,
-            stdin,
-            &[
-                ("MESHCTL_STATE_DIR", self.state_dir().to_str().unwrap()),
-                ("MESHCTL_ENVOY", common::envoy::binary().to_str().unwrap()),
-            ],
-        )
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.state_dir().join("status.json")).unwrap()).unwrap()
-    }
-
-    /// Every pid the status file names.
-    fn pids(&self) -> Vec<u32> {
-        let status = self.status();
-        let mut pids: Vec<u32> = vec![status["pid"].as_u64().unwrap() as u32];
-        pids.extend(status["gateway_pid"].as_u64().map(|p| p as u32));
-        for i in status["instances"].as_array().unwrap() {
-            pids.extend(["app_pid", "sidecar_pid"].iter().filter_map(|k| i[k].as_u64()).map(|p| p as u32));
-        }
-        pids
-    }
-
-    /// One GET through the gateway: status and body.
-    fn get(&self, host: &str) -> (u16, Value) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
-        let response = runtime
-            .block_on(meshctl::http::get(addr, host, "/", Duration::from_secs(10)))
-            .expect("the gateway answers");
-        (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
-    }
-
-    /// `n` GETs at once (the demo's v2 takes 2 s to answer each).
-    fn get_many(&self, host: &str, n: usize) -> Vec<(u16, Value)> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
-        runtime.block_on(async {
-            let requests: Vec<_> = (0..n)
-                .map(|_| {
-                    let host = host.to_string();
-                    tokio::spawn(async move { meshctl::http::get(addr, &host, "/", Duration::from_secs(10)).await })
-                })
-                .collect();
-            let mut answers = Vec::new();
-            for r in requests {
-                let response = r.await.unwrap().expect("the gateway answers");
-                answers.push((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null)));
-            }
-            answers
-        })
-    }
-
-    fn wait_healthy(&self) {
-        common::poll("`meshctl check` says all is healthy", Duration::from_secs(30), || {
-            self.meshctl(&["check"], "").code == 0
-        });
-    }
-}
-
-impl Drop for LocalMesh {
-    fn drop(&mut self) {
-        let pids = std::fs::read(self.state_dir().join("status.json")).ok().map(|_| self.pids()).unwrap_or_default();
-        let _ = self.meshctl(&["uninstall", "--local"], "");
-        for pid in pids {
-            if alive(pid) {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            }
-        }
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| !r.starts_with('Z')))
-}
 
 fn kill(pid: u64) {
     assert!(Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status().unwrap().success());

@@ -8,6 +8,7 @@ mod generate;
 mod local;
 mod printer;
 mod resources;
+mod top;
 mod validate;
 
 use std::io;
@@ -56,6 +57,9 @@ enum Command {
     /// Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy's
     /// reason).
     ProxyStatus(local::ProxyStatusArgs),
+    /// Live request rate, success rate and latency per service and version, straight from the
+    /// proxies.
+    Top(top::Args),
     /// Say whether the control plane, the gateway and every sidecar are healthy.
     ///
     /// Exit status: 0 all healthy, 1 something is not.
@@ -126,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Delete(args) => resources::delete(args, &printer),
         Command::ProxyStatus(args) => local::proxy_status(args, &printer),
         Command::Check(args) => local::check(args, &printer),
+        Command::Top(args) => top::run(args, &printer),
         Command::DemoApp(args) => demo_app::run(args),
         Command::Demo(args) => demo::run(args, &printer),
     };

@@ -34,3 +34,43 @@ pub async fn scrape(admin: SocketAddr, timeout: Duration) -> Result<ProxyStats, 
     let samples = parse(text).map_err(|e| format!("{admin}: {e}"))?;
     Ok(ProxyStats::from_samples(&samples))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An admin endpoint that answers every request with a captured Envoy stats page.
+    async fn serve_captured() -> SocketAddr {
+        let page =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/metrics/gateway.prom")).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let page = page.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 1024];
+                    let _ = stream.read(&mut request).await;
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", page.len());
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(page.as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_does_not_answer_does_not_hide_the_others() {
+        let good = serve_captured().await;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let targets =
+            [Target { node_id: "gone".into(), admin: closed }, Target { node_id: "gateway".into(), admin: good }];
+        let results = scrape_all(&targets, Duration::from_secs(2)).await;
+        assert!(results[0].as_ref().unwrap_err().contains("cannot connect"), "{:?}", results[0]);
+        // The demo's six clusters: board, frontend, loadgen, and profile with subsets v1 and v2.
+        assert_eq!(results[1].as_ref().unwrap().outbound.len(), 6);
+    }
+}
