@@ -286,7 +286,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'The window: time between the two scrapes each figure is computed from')
-            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'One row per service and version, or per workload instance')
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'One row per service and version, per workload instance, or per route')
             [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'sort')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')

@@ -1243,7 +1243,7 @@ _meshctl() {
                     return 0
                     ;;
                 --by)
-                    COMPREPLY=($(compgen -W "service workload" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "service workload route" -- "${cur}"))
                     return 0
                     ;;
                 --sort)

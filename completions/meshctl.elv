@@ -257,7 +257,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand -n 'n'
             cand --namespace 'namespace'
             cand --interval 'The window: time between the two scrapes each figure is computed from'
-            cand --by 'One row per service and version, or per workload instance'
+            cand --by 'One row per service and version, per workload instance, or per route'
             cand --sort 'sort'
             cand -o 'o'
             cand --output 'output'

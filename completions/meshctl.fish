@@ -169,8 +169,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s h -l he
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s n -l namespace -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l interval -d 'The window: time between the two scrapes each figure is computed from' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l by -d 'One row per service and version, or per workload instance' -r -f -a "service\t''
-workload\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l by -d 'One row per service and version, per workload instance, or per route' -r -f -a "service\t''
+workload\t''
+route\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l sort -r -f -a "rps\t''
 success\t''
 p99\t''"

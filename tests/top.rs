@@ -38,22 +38,28 @@ fn top_reports_the_traffic_that_was_sent() {
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MESH).code, 0);
     mesh.wait_healthy();
 
-    // One window of 3 s; the requests go out well inside it.
-    let top = Command::new(env!("CARGO_BIN_EXE_meshctl"))
-        .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound"])
-        .env("MESHCTL_STATE_DIR", mesh.state_dir())
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Windows of 3 s, by version and by route; the requests go out well inside them.
+    let top = |by: &str| {
+        Command::new(env!("CARGO_BIN_EXE_meshctl"))
+            .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound", "--by", by])
+            .env("MESHCTL_STATE_DIR", mesh.state_dir())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (by_service, by_route) = (top("service"), top("route"));
     std::thread::sleep(Duration::from_millis(700));
     let answers = mesh.get_many("profile", SENT);
     let failed = answers.iter().filter(|(status, _)| *status == 503).count();
     assert_eq!(failed, SENT / 5, "the demo app fails every fifth request");
-    let output = top.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let window: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let read = |child: std::process::Child| -> Value {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let (window, routes) = (read(by_service), read(by_route));
 
     let seconds = window["window_seconds"].as_f64().unwrap();
     assert!((2.9..4.0).contains(&seconds), "{window}");
@@ -80,6 +86,14 @@ fn top_reports_the_traffic_that_was_sent() {
         }
     }
     assert_eq!(row("inbound")["version"], "v1");
+
+    // The VirtualService's only rule, unnamed, is `http0`.
+    let route = routes["rows"].as_array().unwrap().iter().find(|r| r["service"] == "profile").cloned().unwrap();
+    assert_eq!(
+        (&route["route"], &route["requests"], &route["success_rate"]),
+        (&Value::from("http0"), &Value::from(SENT), &Value::from(0.8)),
+        "{routes}"
+    );
     assert!(window["unreachable"].as_array().unwrap().is_empty(), "{window}");
 }
 

@@ -189,7 +189,7 @@ fn summarize_routes(out: &mut String, rc: &RouteConfiguration) {
 
 fn summarize_route(out: &mut String, r: &Route) {
     let m = r.r#match.as_ref().unwrap();
-    let _ = write!(out, "    route {:?} path={:?}", r.name, m.path_specifier.as_ref().unwrap());
+    let _ = write!(out, "    route {:?} stat={} path={:?}", r.name, r.stat_prefix, m.path_specifier.as_ref().unwrap());
     for h in &m.headers {
         let _ =
             write!(out, " header[{}{}]={:?}", if h.invert_match { "!" } else { "" }, h.name, h.header_match_specifier);

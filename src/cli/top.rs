@@ -32,7 +32,7 @@ pub struct Args {
     /// The window: time between the two scrapes each figure is computed from.
     #[arg(long, default_value = "2s")]
     interval: crate::api::Duration,
-    /// One row per service and version, or per workload instance.
+    /// One row per service and version, per workload instance, or per route.
     #[arg(long, value_enum, default_value_t = By::Service)]
     by: By,
     #[arg(long, value_enum, default_value_t = SortBy::Rps)]
@@ -53,6 +53,7 @@ pub struct Args {
 enum By {
     Service,
     Workload,
+    Route,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -202,6 +203,7 @@ async fn window(status: &MeshStatus, args: &Args) -> Window {
                 namespace: i.spec.namespace.clone(),
                 version,
                 workload: i.node_id.clone(),
+                route: String::new(),
             },
         );
     }
@@ -231,10 +233,11 @@ async fn window(status: &MeshStatus, args: &Args) -> Window {
     let grouping = match args.by {
         By::Service => Grouping::Service,
         By::Workload => Grouping::Workload,
+        By::Route => Grouping::Route,
     };
     let mut rows: Vec<Row> = metrics::rows(&before, &after, &instances, grouping, seconds)
         .into_iter()
-        .filter(|r| args.outbound || r.direction == Direction::Inbound)
+        .filter(|r| args.outbound || args.by == By::Route || r.direction == Direction::Inbound)
         .filter(|r| args.all_namespaces || r.origin.namespace == args.namespace)
         .filter(|r| args.service.as_ref().is_none_or(|s| *s == r.origin.service))
         .collect();
@@ -252,9 +255,11 @@ fn render(window: &Window, args: &Args) -> String {
     if args.all_namespaces {
         headers.push("NAMESPACE");
     }
-    headers.extend(["SERVICE", "VERSION"]);
-    if args.by == By::Workload {
-        headers.push("WORKLOAD");
+    headers.push("SERVICE");
+    match args.by {
+        By::Service => headers.push("VERSION"),
+        By::Workload => headers.extend(["VERSION", "WORKLOAD"]),
+        By::Route => headers.push("ROUTE"),
     }
     if args.outbound {
         headers.push("DIRECTION");
@@ -267,9 +272,11 @@ fn render(window: &Window, args: &Args) -> String {
             row.push(r.origin.namespace.clone());
         }
         row.push(r.origin.service.clone());
-        row.push(if r.origin.version.is_empty() { "-".into() } else { r.origin.version.clone() });
-        if args.by == By::Workload {
-            row.push(r.origin.workload.clone());
+        let version = if r.origin.version.is_empty() { "-".into() } else { r.origin.version.clone() };
+        match args.by {
+            By::Service => row.push(version),
+            By::Workload => row.extend([version, r.origin.workload.clone()]),
+            By::Route => row.push(r.origin.route.clone()),
         }
         if args.outbound {
             row.push(format!("{:?}", r.direction).to_lowercase());

@@ -134,6 +134,24 @@ impl ClusterKey {
     }
 }
 
+/// A route of a service's virtual host: the virtual host is named `NAME_NAMESPACE_PORT` and the
+/// route by its VirtualService rule (its name, or `http<index>`), as the translator names them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RouteKey {
+    pub service: String,
+    pub namespace: String,
+    pub route: String,
+}
+
+impl RouteKey {
+    fn from_labels(virtual_host: &str, route: &str) -> Option<RouteKey> {
+        let mut parts = virtual_host.split('_');
+        let (service, namespace) = (parts.next()?, parts.next()?);
+        parts.next()?.parse::<u16>().ok()?;
+        Some(RouteKey { service: service.into(), namespace: namespace.into(), route: route.into() })
+    }
+}
+
 /// What one proxy's statistics say about the traffic it handled.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProxyStats {
@@ -141,6 +159,8 @@ pub struct ProxyStats {
     pub inbound: Option<Traffic>,
     /// Requests it sent, by destination cluster.
     pub outbound: BTreeMap<ClusterKey, Traffic>,
+    /// Requests it routed, by route.
+    pub routes: BTreeMap<RouteKey, Traffic>,
 }
 
 impl ProxyStats {
@@ -159,6 +179,15 @@ impl ProxyStats {
                         None => continue,
                     }
                 }
+                n if n.starts_with("envoy_vhost_route_upstream_rq") => {
+                    let key = label("envoy_virtual_host")
+                        .zip(label("envoy_route"))
+                        .and_then(|(v, r)| RouteKey::from_labels(v, r));
+                    match key {
+                        Some(key) => stats.routes.entry(key).or_default(),
+                        None => continue,
+                    }
+                }
                 _ => continue,
             };
             record(traffic, s, label("envoy_response_code_class"), label("le"));
@@ -168,7 +197,10 @@ impl ProxyStats {
 }
 
 fn record(traffic: &mut Traffic, s: &Sample, class: Option<&str>, le: Option<&str>) {
-    let metric = s.name.trim_start_matches("envoy_http_downstream_rq").trim_start_matches("envoy_cluster_upstream_rq");
+    let metric = ["envoy_http_downstream_rq", "envoy_cluster_upstream_rq", "envoy_vhost_route_upstream_rq"]
+        .iter()
+        .find_map(|prefix| s.name.strip_prefix(prefix))
+        .unwrap_or_default();
     match metric {
         "_completed" => traffic.completed = s.value,
         "_xx" if class == Some("5") => traffic.errors = s.value,
@@ -198,14 +230,16 @@ pub enum Direction {
     Outbound,
 }
 
-/// A workload instance, as rows name it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// What a row is about: a service's version, one of its instances, or one of its routes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Origin {
     pub service: String,
     pub namespace: String,
     pub version: String,
     /// The instance (sidecar node id); empty for rows about a whole service or version.
     pub workload: String,
+    /// The VirtualService rule, for rows by route; empty otherwise.
+    pub route: String,
 }
 
 /// One line of `top`.
@@ -225,6 +259,8 @@ pub enum Grouping {
     Service,
     /// One row per workload instance (inbound only: callers' clusters do not see instances).
     Workload,
+    /// One row per route of a service (what callers' proxies routed there).
+    Route,
 }
 
 /// The rows for a window from two scrapes of the same proxies. `instances` names the sidecar
@@ -239,11 +275,24 @@ pub fn rows(
     let mut windows: BTreeMap<(Direction, Origin), Traffic> = BTreeMap::new();
     for (node, now) in after {
         let Some((_, then)) = before.iter().find(|(n, _)| n == node) else { continue };
+        if grouping == Grouping::Route {
+            for (key, traffic) in &now.routes {
+                let window = traffic.since(&then.routes.get(key).cloned().unwrap_or_default());
+                let origin = Origin {
+                    service: key.service.clone(),
+                    namespace: key.namespace.clone(),
+                    route: key.route.clone(),
+                    ..Origin::default()
+                };
+                windows.entry((Direction::Outbound, origin)).or_default().add(&window);
+            }
+            continue;
+        }
         if let (Some(origin), Some(inbound)) = (instances.get(node), &now.inbound) {
             let window = inbound.since(&then.inbound.clone().unwrap_or_default());
             let origin = match grouping {
-                Grouping::Workload => origin.clone(),
                 Grouping::Service => Origin { workload: String::new(), ..origin.clone() },
+                _ => origin.clone(),
             };
             windows.entry((Direction::Inbound, origin)).or_default().add(&window);
         }
@@ -254,7 +303,7 @@ pub fn rows(
                     service: key.service.clone(),
                     namespace: key.namespace.clone(),
                     version: key.subset.clone(),
-                    workload: String::new(),
+                    ..Origin::default()
                 };
                 windows.entry((Direction::Outbound, origin)).or_default().add(&window);
             }
@@ -306,6 +355,7 @@ mod tests {
             namespace: "default".into(),
             version: version.into(),
             workload: workload.into(),
+            route: String::new(),
         };
         let instances = BTreeMap::from([("a".to_string(), origin("v1", "a")), ("b".to_string(), origin("v1", "b"))]);
         let served = |n: f64| ProxyStats {
@@ -343,6 +393,12 @@ mod tests {
         assert_eq!(ClusterKey::from_stat_name("outbound_80__board_shop_svc_cluster_local").unwrap().subset, "");
         assert_eq!(ClusterKey::from_stat_name("inbound_15006__"), None);
         assert_eq!(ClusterKey::from_stat_name("xds"), None);
+        let route = RouteKey::from_labels("profile_default_80", "testers-see-v2").unwrap();
+        assert_eq!(
+            (route.service.as_str(), route.namespace.as_str(), route.route.as_str()),
+            ("profile", "default", "testers-see-v2")
+        );
+        assert_eq!(RouteKey::from_labels("inbound", "x"), None);
     }
 
     #[test]

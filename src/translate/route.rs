@@ -39,7 +39,8 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
             None => vec![routes.default_route(&host, service.port)],
         };
         virtual_hosts.push(VirtualHost {
-            name: format!("{host}:{}", service.port),
+            // Stat names are dot-separated, so the name that heads a route's stats has none.
+            name: format!("{}_{}_{}", service.name, service.namespace, service.port),
             domains: domains(&service.name, &service.namespace, service.port, namespace),
             routes,
             ..Default::default()
@@ -95,6 +96,7 @@ struct Routes<'a> {
 impl Routes<'_> {
     fn default_route(&self, host: &str, port: u16) -> Route {
         Route {
+            stat_prefix: "default".into(),
             r#match: Some(prefix_match("/")),
             action: Some(route::Action::Route(RouteAction {
                 cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster_name(port, None, host))),
@@ -110,14 +112,16 @@ impl Routes<'_> {
     fn rules(&self, vs: &VirtualService) -> Vec<Route> {
         let namespace = super::namespace(&vs.metadata);
         let mut routes = Vec::new();
-        for rule in &vs.spec.http {
+        for (i, rule) in vs.spec.http.iter().enumerate() {
             let action = self.action(rule, namespace);
+            let stat_prefix = rule_stat_name(rule.name.as_deref(), i);
             let faults = fault(rule);
             let catch_all = [HttpMatchRequest::default()];
             let matches = if rule.matches.is_empty() { &catch_all[..] } else { &rule.matches };
             for request in matches {
                 let mut route = Route {
                     name: rule.name.clone().unwrap_or_default(),
+                    stat_prefix: stat_prefix.clone(),
                     r#match: Some(route_match(request)),
                     action: Some(route::Action::Route(action.clone())),
                     ..Default::default()
@@ -209,6 +213,15 @@ impl Routes<'_> {
             .and_then(|p| p.load_balancer.as_ref())
             .and_then(|lb| lb.consistent_hash.as_ref());
         hash.map(hash_policy).into_iter().collect()
+    }
+}
+
+/// The name a rule's statistics go under: its own name made stat-safe, else `http<index>`
+/// (its place in the VirtualService), as `meshctl top --by route` shows it.
+pub fn rule_stat_name(name: Option<&str>, index: usize) -> String {
+    match name.filter(|n| !n.is_empty()) {
+        Some(n) => n.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect(),
+        None => format!("http{index}"),
     }
 }
 
