@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod canary;
 pub mod cli;
 pub mod controller;
 pub mod demo_app;
