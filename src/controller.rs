@@ -120,6 +120,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut adoptable = previous.instances;
     let mut last_revision = None;
     let mut last_desired: Option<Desired> = None;
+    let mut canaries = crate::canary::Driver::default();
+    let mut canary_problems = Vec::new();
+    let mut ticks: u64 = 0;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(TICK);
     loop {
@@ -167,6 +170,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             last_desired = Some(desired);
         }
 
+        ticks += 1;
+        if ticks.is_multiple_of(CANARY_EVERY) {
+            let proxies = scrape_targets(&supervisor, gateway_admin);
+            canary_problems = canaries.tick(&store, &resources, &proxies).await;
+        }
+        errors.extend(canary_problems.iter().cloned());
         errors.extend(
             supervisor.status().iter().filter_map(|i| i.last_error.as_ref().map(|e| format!("{}: {e}", i.node_id))),
         );
@@ -185,6 +194,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     status.proxies.clear();
     write_status(&settings.state_dir, &mut status);
     Ok(())
+}
+
+/// Canary rollouts are judged once a second.
+const CANARY_EVERY: u64 = 5;
+
+/// Every proxy's admin endpoint, for scraping.
+fn scrape_targets(supervisor: &Supervisor, gateway_admin: u16) -> Vec<crate::metrics::scrape::Target> {
+    let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let mut targets =
+        vec![crate::metrics::scrape::Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(gateway_admin) }];
+    targets.extend(
+        supervisor
+            .status()
+            .into_iter()
+            .map(|i| crate::metrics::scrape::Target { node_id: i.node_id, admin: admin(i.ports.admin) }),
+    );
+    targets
 }
 
 fn proxy_reports(server: &xds::Server, supervisor: &Supervisor) -> Vec<ProxyReport> {

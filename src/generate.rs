@@ -264,6 +264,8 @@ pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
             gates: Gates { min_success_rate: s.min_success_rate, max_p99: s.max_p99, min_requests: s.min_requests },
             failure_threshold: 1,
             progress_deadline: None,
+            paused: false,
+            decision: None,
         },
     );
     vec![Resource::Canary(namespaced(c, &s.namespace))]

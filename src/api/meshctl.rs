@@ -46,6 +46,20 @@ pub struct CanarySpec {
     /// Fail the rollout when a step has had no usable traffic for this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_deadline: Option<Duration>,
+    /// Hold the rollout where it is (`meshctl canary pause`/`resume`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// A person's decision that overrides the gates (`meshctl canary promote`/`abort`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ManualDecision>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ManualDecision {
+    /// All traffic to the canary now.
+    Promote,
+    /// All traffic back to stable now.
+    Abort,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -109,6 +123,12 @@ pub struct CanaryStatus {
     pub last_transition_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When the current evaluation period began (RFC 3339): a step's start, or a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<String>,
+    /// Failed gate evaluations so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evaluations: Vec<Evaluation>,
 }

@@ -10,7 +10,11 @@
 //!   so a clearly bad canary is rolled back within seconds instead of at the end of the dwell
 //!   (see [`Sequential`]).
 
+mod driver;
+
 use serde::{Deserialize, Serialize};
+
+pub use driver::Driver;
 
 use crate::api::meshctl::CanarySpec;
 
@@ -258,6 +262,8 @@ mod tests {
             },
             failure_threshold: 1,
             progress_deadline: Some(Duration(std::time::Duration::from_secs(60))),
+            paused: false,
+            decision: None,
         }
     }
 

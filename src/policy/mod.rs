@@ -20,7 +20,7 @@ use crate::api::yaml::{self, Node, Pos, Value};
 use crate::api::{Kind, Resource};
 
 pub use finding::{Code, Finding, Severity};
-pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, resolve_host, service_host};
+pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, host_namespace, resolve_host, service_host};
 use path::Path;
 
 /// One input text and the name it is reported under (a path, or `-` for stdin).

@@ -167,6 +167,18 @@ impl Store for LocalStore {
         })
     }
 
+    fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError> {
+        self.update(false, |contents| {
+            let Some(o) = contents.objects.iter_mut().find(|o| same_object(o, object)) else { return Ok(false) };
+            if o.get("status") != Some(&status) {
+                o["status"] = status;
+                contents.revision += 1;
+                o["metadata"]["resourceVersion"] = contents.revision.to_string().into();
+            }
+            Ok(true)
+        })
+    }
+
     fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
         self.update(false, |contents| {
             let results: Vec<(ObjectRef, bool)> = refs
@@ -187,6 +199,22 @@ impl Store for LocalStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn set_status_changes_only_the_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(dir.path()).unwrap();
+        store.apply(&resources(DR), false).unwrap();
+        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        assert!(store.set_status(&r, serde_json::json!({"seen": true})).unwrap());
+        let contents = store.contents().unwrap();
+        assert_eq!(contents.objects[0]["status"]["seen"], true);
+        assert_eq!(contents.objects[0]["spec"]["host"], "profile");
+        // A later apply of the same spec keeps the status and changes nothing.
+        assert_eq!(store.apply(&resources(DR), false).unwrap()[0].1, Change::Unchanged);
+        let gone = ObjectRef { name: "gone".into(), ..r };
+        assert!(!store.set_status(&gone, serde_json::json!({})).unwrap());
+    }
+
     use super::*;
     use crate::policy::{Options, Source, check};
 

@@ -93,4 +93,8 @@ pub trait Store {
 
     /// Removes the objects; the result says which existed.
     fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError>;
+
+    /// Replaces an object's `status` (what the controller observed), leaving its spec alone.
+    /// Returns false when the object no longer exists.
+    fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError>;
 }

@@ -1,0 +1,324 @@
+//! The canary driver, run by the controller: for every rollout under way it measures the
+//! canary and stable subsets (the metrics module, over every proxy), asks the engine what to
+//! do, writes the weights into the service's VirtualService and the progress into the
+//! Canary's status — all through the store, so a rollout goes on when the CLI exits and
+//! resumes from its recorded step after a controller restart.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Decision, Observation, Phase, Progress, Sample, decide};
+use crate::api::meshctl::{Canary, CanaryPhase, Evaluation, ManualDecision, WindowFigures};
+use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
+use crate::api::{Resource, time};
+use crate::metrics::scrape::{Target, scrape_all};
+use crate::metrics::{ClusterKey, Traffic};
+use crate::policy::resolve_host;
+use crate::store::{ObjectRef, Store, StoreError};
+
+/// Evaluations kept in a Canary's status.
+const KEEP_EVALUATIONS: usize = 20;
+
+/// Traffic of both subsets when a rollout's evaluation period began.
+struct Baseline {
+    step_started: f64,
+    canary: Traffic,
+    stable: Traffic,
+}
+
+#[derive(Default)]
+pub struct Driver {
+    baselines: HashMap<ObjectRef, Baseline>,
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn timestamp(seconds: f64) -> String {
+    time::rfc3339(UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0)))
+}
+
+fn seconds(rfc3339: &str) -> Option<f64> {
+    time::parse_rfc3339(rfc3339).and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs_f64())
+}
+
+impl Driver {
+    /// One round over every rollout in `resources`; returns problems to report.
+    pub async fn tick(&mut self, store: &dyn Store, resources: &[Resource], proxies: &[Target]) -> Vec<String> {
+        let canaries: Vec<&Canary> = resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::Canary(c) => Some(c),
+                _ => None,
+            })
+            .filter(|c| !matches!(phase(c), Phase::Promoted | Phase::RolledBack | Phase::Failed))
+            .collect();
+        self.baselines.retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary((*c).clone())) == *r));
+        if canaries.is_empty() {
+            return Vec::new();
+        }
+        let mut traffic: HashMap<ClusterKey, Traffic> = HashMap::new();
+        for stats in scrape_all(proxies, Duration::from_secs(1)).await.into_iter().flatten() {
+            for (key, t) in stats.outbound {
+                traffic.entry(key).or_default().add(&t);
+            }
+        }
+        let mut problems = Vec::new();
+        for canary in canaries {
+            if let Err(e) = self.drive(store, resources, canary, &traffic) {
+                problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
+            }
+        }
+        problems
+    }
+
+    fn drive(
+        &mut self,
+        store: &dyn Store,
+        resources: &[Resource],
+        canary: &Canary,
+        traffic: &HashMap<ClusterKey, Traffic>,
+    ) -> Result<(), StoreError> {
+        let namespace = canary.metadata.namespace.as_deref().unwrap_or("default");
+        let host = resolve_host(&canary.spec.service, namespace);
+        let name = host.split('.').next().unwrap_or_default().to_string();
+        let service_ns = crate::policy::host_namespace(&host).unwrap_or(namespace).to_string();
+        let key =
+            |subset: &str| ClusterKey { service: name.clone(), namespace: service_ns.clone(), subset: subset.into() };
+        let current = |subset: &str| traffic.get(&key(subset)).cloned().unwrap_or_default();
+        let object = ObjectRef::of(&Resource::Canary(canary.clone()));
+        // Whole seconds, as the status records times: what is stored is what was used.
+        let now = now().floor();
+        let status = canary.status.clone().unwrap_or_default();
+        let mut progress = Progress {
+            phase: phase(canary),
+            step: status.step.unwrap_or(0) as usize,
+            weight: status.weight.unwrap_or(0),
+            step_started: status.step_started_at.as_deref().and_then(seconds).unwrap_or(now),
+            failures: status.failures.unwrap_or(0),
+        };
+
+        // A person's word comes first.
+        let manual = match (canary.spec.decision, canary.spec.paused, progress.phase) {
+            (Some(ManualDecision::Promote), ..) => {
+                Some((Decision::Promote, Phase::Promoted, 100, "promoted by hand".to_string()))
+            }
+            (Some(ManualDecision::Abort), ..) => {
+                Some((Decision::RollBack("aborted by hand".into()), Phase::RolledBack, 0, "aborted by hand".into()))
+            }
+            (None, true, Phase::Progressing) => {
+                Some((Decision::Hold("paused".into()), Phase::Paused, progress.weight, "paused".into()))
+            }
+            _ => None,
+        };
+        if let Some((decision, phase, weight, message)) = manual {
+            progress.phase = phase;
+            progress.weight = weight;
+            return self.record(store, resources, canary, &object, &host, &progress, &decision, None, message, now);
+        }
+        if !canary.spec.paused && progress.phase == Phase::Paused {
+            progress.phase = Phase::Progressing;
+            progress.step_started = now;
+        }
+        if let Some(missing) = missing_subset(resources, canary, &host) {
+            progress.phase = Phase::Failed;
+            let message = format!(
+                "subset {missing:?} of {host} is not defined by a DestinationRule; define it, then start again"
+            );
+            return self.record(
+                store,
+                resources,
+                canary,
+                &object,
+                &host,
+                &progress,
+                &Decision::Fail(message.clone()),
+                None,
+                message,
+                now,
+            );
+        }
+
+        // Observations count from the start of the evaluation period; after a controller
+        // restart, from the first look.
+        let baseline = self.baselines.entry(object.clone()).or_insert_with(|| Baseline {
+            step_started: progress.step_started,
+            canary: current(&canary.spec.canary),
+            stable: current(&canary.spec.stable),
+        });
+        if baseline.step_started != progress.step_started {
+            *baseline = Baseline {
+                step_started: progress.step_started,
+                canary: current(&canary.spec.canary),
+                stable: current(&canary.spec.stable),
+            };
+        }
+        let window = |now: Traffic, then: &Traffic| {
+            let w = now.since(then);
+            Sample { requests: w.completed.round() as u64, errors: w.errors.round() as u64, p99_ms: w.quantile(0.99) }
+        };
+        let observation = Observation {
+            canary: window(current(&canary.spec.canary), &baseline.canary),
+            stable: window(current(&canary.spec.stable), &baseline.stable),
+        };
+        let (decision, next) = decide(&canary.spec, &progress, &observation, now);
+        let message = match &decision {
+            Decision::Hold(reason) | Decision::RollBack(reason) | Decision::Fail(reason) => reason.clone(),
+            Decision::Advance(w) => format!("advanced to {w}%"),
+            Decision::Promote => "promoted: the canary takes all traffic".into(),
+        };
+        let evaluated = !matches!(&decision, Decision::Hold(r) if r.contains("dwells") || r.contains("not enough"));
+        self.record(
+            store,
+            resources,
+            canary,
+            &object,
+            &host,
+            &next,
+            &decision,
+            evaluated.then_some(observation),
+            message,
+            now,
+        )
+    }
+
+    /// Writes the weight the decision leaves into the VirtualService, then the status.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        store: &dyn Store,
+        resources: &[Resource],
+        canary: &Canary,
+        object: &ObjectRef,
+        host: &str,
+        progress: &Progress,
+        decision: &Decision,
+        observation: Option<Observation>,
+        message: String,
+        now: f64,
+    ) -> Result<(), StoreError> {
+        if canary.status.as_ref().and_then(|s| s.weight) != Some(progress.weight)
+            || !matches!(decision, Decision::Hold(_))
+        {
+            let vs = routes_with_weight(resources, canary, host, progress.weight);
+            store.apply(&[Resource::VirtualService(vs)], false)?;
+        }
+        let mut status = canary.status.clone().unwrap_or_default();
+        let moved = status.phase != Some(canary_phase(progress.phase)) || status.weight != Some(progress.weight);
+        status.phase = Some(canary_phase(progress.phase));
+        status.step = Some(progress.step as u32);
+        status.weight = Some(progress.weight);
+        status.failures = Some(progress.failures);
+        status.step_started_at = Some(timestamp(progress.step_started));
+        status.started_at.get_or_insert_with(|| timestamp(now));
+        if moved {
+            status.last_transition_time = Some(timestamp(now));
+        }
+        status.message = Some(message.clone());
+        if let Some(o) = observation {
+            let figures = |s: Sample| WindowFigures {
+                requests: s.requests,
+                success_rate: s.success_rate().map(|r| r * 100.0),
+                p99_ms: s.p99_ms,
+            };
+            status.evaluations.push(Evaluation {
+                time: timestamp(now),
+                step: progress.step as u32,
+                weight: progress.weight,
+                canary: figures(o.canary),
+                stable: figures(o.stable),
+                verdict: message,
+            });
+            let excess = status.evaluations.len().saturating_sub(KEEP_EVALUATIONS);
+            status.evaluations.drain(..excess);
+        }
+        store.set_status(object, serde_json::to_value(&status).expect("status serializes"))?;
+        Ok(())
+    }
+}
+
+fn phase(canary: &Canary) -> Phase {
+    match canary.status.as_ref().and_then(|s| s.phase) {
+        None | Some(CanaryPhase::Pending) => Phase::Pending,
+        Some(CanaryPhase::Progressing) => Phase::Progressing,
+        Some(CanaryPhase::Paused) => Phase::Paused,
+        Some(CanaryPhase::Promoted) => Phase::Promoted,
+        Some(CanaryPhase::RolledBack) => Phase::RolledBack,
+        Some(CanaryPhase::Failed) => Phase::Failed,
+    }
+}
+
+fn canary_phase(phase: Phase) -> CanaryPhase {
+    match phase {
+        Phase::Pending => CanaryPhase::Pending,
+        Phase::Progressing => CanaryPhase::Progressing,
+        Phase::Paused => CanaryPhase::Paused,
+        Phase::Promoted => CanaryPhase::Promoted,
+        Phase::RolledBack => CanaryPhase::RolledBack,
+        Phase::Failed => CanaryPhase::Failed,
+    }
+}
+
+/// The stable or canary subset that no DestinationRule for the host defines, if any.
+fn missing_subset<'a>(resources: &[Resource], canary: &'a Canary, host: &str) -> Option<&'a str> {
+    let defined = |subset: &str| {
+        resources.iter().any(|r| match r {
+            Resource::DestinationRule(dr) => {
+                resolve_host(&dr.spec.host, r.namespace()) == host && dr.spec.subsets.iter().any(|s| s.name == subset)
+            }
+            _ => false,
+        })
+    };
+    [canary.spec.stable.as_str(), canary.spec.canary.as_str()].into_iter().find(|s| !defined(s))
+}
+
+/// The service's VirtualService with every route to its stable or canary subset split
+/// `100 - weight` / `weight`; a new one named after the service when it has none.
+fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weight: u32) -> VirtualService {
+    let namespace = canary.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let split = |dest_host: &str| {
+        let subset = |name: &str, weight: u32| HttpRouteDestination {
+            destination: Destination { host: dest_host.to_string(), subset: Some(name.to_string()), port: None },
+            weight: Some(weight),
+        };
+        vec![subset(&canary.spec.stable, 100 - weight), subset(&canary.spec.canary, weight)]
+    };
+    let existing = resources.iter().find_map(|r| match r {
+        Resource::VirtualService(vs) if vs.spec.hosts.iter().any(|h| resolve_host(h, r.namespace()) == host) => {
+            Some((vs.clone(), r.namespace().to_string()))
+        }
+        _ => None,
+    });
+    match existing {
+        Some((mut vs, vs_ns)) => {
+            for rule in &mut vs.spec.http {
+                let ours = rule.route.iter().find(|d| {
+                    resolve_host(&d.destination.host, &vs_ns) == host
+                        && d.destination
+                            .subset
+                            .as_deref()
+                            .is_some_and(|s| s == canary.spec.stable || s == canary.spec.canary)
+                });
+                if let Some(d) = ours {
+                    rule.route = split(&d.destination.host.clone());
+                }
+            }
+            // The store sets these; an apply must not claim a version of its own.
+            vs.metadata.resource_version = None;
+            vs.metadata.creation_timestamp = None;
+            vs
+        }
+        None => {
+            let spec = VirtualServiceSpec {
+                hosts: vec![canary.spec.service.clone()],
+                gateways: vec![],
+                http: vec![HttpRoute { route: split(&canary.spec.service), ..HttpRoute::default() }],
+                export_to: vec![],
+            };
+            let mut vs = VirtualService::new(host.split('.').next().unwrap_or_default(), spec);
+            vs.metadata.namespace = Some(namespace);
+            vs
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Canary rollouts on a real local mesh: applied as a Canary resource, driven by the
+//! controller through the metrics of real Envoys, promoted or rolled back by the gates.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::local_mesh::LocalMesh;
+use serde_json::Value;
+
+/// profile v1 (stable) and v3 (the canary, with `v3_args`), their subsets, and a route that
+/// does not retry, so every failure the canary causes reaches the client.
+fn mesh_yaml(v3_args: &str) -> String {
+    format!(
+        "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {{name: profile-v1}}
+spec: {{service: profile, labels: {{version: v1}}, command: [meshctl, demo-app], args: [--name, profile]}}
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {{name: profile-v3}}
+spec: {{service: profile, labels: {{version: v3}}, command: [meshctl, demo-app], args: [--name, profile{v3_args}]}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: profile}}
+spec:
+  host: profile
+  subsets:
+  - {{name: v1, labels: {{version: v1}}}}
+  - {{name: v3, labels: {{version: v3}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: profile}}
+spec:
+  hosts: [profile]
+  http:
+  - route:
+    - destination: {{host: profile, subset: v1}}
+    retries: {{attempts: 0}}
+"
+    )
+}
+
+const CANARY: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Canary
+metadata: {name: profile}
+spec:
+  service: profile
+  stable: v1
+  canary: v3
+  steps: [10, 50, 100]
+  interval: 2s
+  gates: {minSuccessRate: 99, maxP99: 500ms, minRequests: 5}
+";
+
+/// Requests to profile through the gateway until stopped: (sent, failed).
+fn load(mesh: &LocalMesh) -> (Arc<AtomicBool>, std::thread::JoinHandle<(usize, usize)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (sent, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            while !stop.load(Ordering::Relaxed) {
+                sent.fetch_add(1, Ordering::Relaxed);
+                let ok = runtime
+                    .block_on(meshctl::http::get(gateway, "profile", "/", Duration::from_secs(5)))
+                    .is_ok_and(|r| r.status == 200);
+                failed.fetch_add(usize::from(!ok), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (sent.into_inner(), failed.into_inner())
+        })
+    };
+    (stop, handle)
+}
+
+fn canary_status(mesh: &LocalMesh) -> Value {
+    let run = mesh.meshctl(&["get", "canary", "profile", "-o", "json"], "");
+    serde_json::from_str::<Value>(&run.stdout).map(|c| c["status"].clone()).unwrap_or(Value::Null)
+}
+
+fn wait_for_phase(mesh: &LocalMesh, phases: &[&str], deadline: Duration) -> Value {
+    let mut last = Value::Null;
+    common::poll(&format!("the canary reaches {phases:?}"), deadline, || {
+        last = canary_status(mesh);
+        phases.iter().any(|p| last["phase"] == *p)
+    });
+    last
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
+    mesh.wait_healthy();
+    let (stop, traffic) = load(&mesh);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], CANARY).code, 0);
+    let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed) = traffic.join().unwrap();
+    assert_eq!(status["phase"], "Promoted", "{status}");
+    let weights: Vec<u64> =
+        status["evaluations"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
+    assert_eq!(weights, [10, 50, 100], "{status}");
+    assert_eq!(failed, 0, "{failed} of {sent} requests failed during the rollout");
+    // All traffic is on v3 once every proxy has the last weights.
+    mesh.wait_healthy();
+    for _ in 0..10 {
+        assert_eq!(mesh.get("profile").1["version"], "v3");
+    }
+}
+
+#[test]
+fn a_canary_failing_half_its_requests_is_rolled_back_to_stable() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(", --error-rate, '50'")).code, 0);
+    mesh.wait_healthy();
+    let (stop, traffic) = load(&mesh);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], CANARY).code, 0);
+    let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed) = traffic.join().unwrap();
+    assert_eq!(status["phase"], "RolledBack", "{status}");
+    assert_eq!(status["weight"], 0);
+    assert!(status["message"].as_str().unwrap().contains("sequential test"), "{status}");
+    // Only the few requests the canary saw at 10% failed before it was rolled back.
+    assert!(failed > 0 && failed < sent / 10, "{failed} of {sent} failed");
+    mesh.wait_healthy();
+    for _ in 0..20 {
+        assert_eq!(mesh.get("profile").1["version"], "v1");
+    }
+}
