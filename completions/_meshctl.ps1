@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
+            [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
@@ -301,6 +302,147 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'meshctl;canary' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Where a rollout stands, with every gate evaluation')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every rollout')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Send all traffic to the canary now, skipping the remaining steps')
+            [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Hold the rollout at its current weight')
+            [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue a paused rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send all traffic back to stable now')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;canary;start' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The subset being rolled out')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The stable subset [default: the one the service''s routes send most traffic to]')
+            [CompletionResult]::new('--steps', '--steps', [CompletionResultType]::ParameterName, 'Canary weights in percent, rising, ending at 100')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'The least time spent at each step')
+            [CompletionResult]::new('--min-success-rate', '--min-success-rate', [CompletionResultType]::ParameterName, 'The lowest acceptable success rate of the canary, in percent')
+            [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'The highest acceptable p99 latency of the canary')
+            [CompletionResult]::new('--min-requests', '--min-requests', [CompletionResultType]::ParameterName, 'Fewer canary requests than this in a step hold it instead of deciding it')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'The longest to watch')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Return once the rollout is stored, without watching it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;status' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;list' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'A')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'all-namespaces')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;promote' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;pause' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;resume' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;abort' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'n')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'namespace')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;help' {
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Where a rollout stands, with every gate evaluation')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every rollout')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Send all traffic to the canary now, skipping the remaining steps')
+            [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Hold the rollout at its current weight')
+            [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue a paused rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send all traffic back to stable now')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;canary;help;start' {
+            break
+        }
+        'meshctl;canary;help;status' {
+            break
+        }
+        'meshctl;canary;help;list' {
+            break
+        }
+        'meshctl;canary;help;promote' {
+            break
+        }
+        'meshctl;canary;help;pause' {
+            break
+        }
+        'meshctl;canary;help;resume' {
+            break
+        }
+        'meshctl;canary;help;abort' {
+            break
+        }
+        'meshctl;canary;help;help' {
+            break
+        }
         'meshctl;check' {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -352,6 +494,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name, or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
+            [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
@@ -415,6 +558,37 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;top' {
+            break
+        }
+        'meshctl;help;canary' {
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Where a rollout stands, with every gate evaluation')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every rollout')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Send all traffic to the canary now, skipping the remaining steps')
+            [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Hold the rollout at its current weight')
+            [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue a paused rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send all traffic back to stable now')
+            break
+        }
+        'meshctl;help;canary;start' {
+            break
+        }
+        'meshctl;help;canary;status' {
+            break
+        }
+        'meshctl;help;canary;list' {
+            break
+        }
+        'meshctl;help;canary;promote' {
+            break
+        }
+        'meshctl;help;canary;pause' {
+            break
+        }
+        'meshctl;help;canary;resume' {
+            break
+        }
+        'meshctl;help;canary;abort' {
             break
         }
         'meshctl;help;check' {

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
+            cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -271,6 +272,130 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'meshctl;canary'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand start 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+            cand status 'Where a rollout stands, with every gate evaluation'
+            cand list 'Every rollout'
+            cand promote 'Send all traffic to the canary now, skipping the remaining steps'
+            cand pause 'Hold the rollout at its current weight'
+            cand resume 'Continue a paused rollout'
+            cand abort 'Send all traffic back to stable now'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;canary;start'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --to 'The subset being rolled out'
+            cand --from 'The stable subset [default: the one the service''s routes send most traffic to]'
+            cand --steps 'Canary weights in percent, rising, ending at 100'
+            cand --interval 'The least time spent at each step'
+            cand --min-success-rate 'The lowest acceptable success rate of the canary, in percent'
+            cand --max-p99 'The highest acceptable p99 latency of the canary'
+            cand --min-requests 'Fewer canary requests than this in a step hold it instead of deciding it'
+            cand --timeout 'The longest to watch'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --no-wait 'Return once the rollout is stored, without watching it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;status'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;list'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -A 'A'
+            cand --all-namespaces 'all-namespaces'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;promote'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;pause'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;resume'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;abort'= {
+            cand -n 'n'
+            cand --namespace 'namespace'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;canary;help'= {
+            cand start 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+            cand status 'Where a rollout stands, with every gate evaluation'
+            cand list 'Every rollout'
+            cand promote 'Send all traffic to the canary now, skipping the remaining steps'
+            cand pause 'Hold the rollout at its current weight'
+            cand resume 'Continue a paused rollout'
+            cand abort 'Send all traffic back to stable now'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;canary;help;start'= {
+        }
+        &'meshctl;canary;help;status'= {
+        }
+        &'meshctl;canary;help;list'= {
+        }
+        &'meshctl;canary;help;promote'= {
+        }
+        &'meshctl;canary;help;pause'= {
+        }
+        &'meshctl;canary;help;resume'= {
+        }
+        &'meshctl;canary;help;abort'= {
+        }
+        &'meshctl;canary;help;help'= {
+        }
         &'meshctl;check'= {
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand -h 'Print help (see more with ''--help'')'
@@ -318,6 +443,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
+            cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -364,6 +490,29 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;proxy-status'= {
         }
         &'meshctl;help;top'= {
+        }
+        &'meshctl;help;canary'= {
+            cand start 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+            cand status 'Where a rollout stands, with every gate evaluation'
+            cand list 'Every rollout'
+            cand promote 'Send all traffic to the canary now, skipping the remaining steps'
+            cand pause 'Hold the rollout at its current weight'
+            cand resume 'Continue a paused rollout'
+            cand abort 'Send all traffic back to stable now'
+        }
+        &'meshctl;help;canary;start'= {
+        }
+        &'meshctl;help;canary;status'= {
+        }
+        &'meshctl;help;canary;list'= {
+        }
+        &'meshctl;help;canary;promote'= {
+        }
+        &'meshctl;help;canary;pause'= {
+        }
+        &'meshctl;help;canary;resume'= {
+        }
+        &'meshctl;help;canary;abort'= {
         }
         &'meshctl;help;check'= {
         }

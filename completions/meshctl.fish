@@ -36,6 +36,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resou
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
@@ -185,6 +186,82 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l outbound -d 'Als
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l once -d 'Print one window and exit'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "start" -d 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "status" -d 'Where a rollout stands, with every gate evaluation'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "list" -d 'Every rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "promote" -d 'Send all traffic to the canary now, skipping the remaining steps'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "pause" -d 'Hold the rollout at its current weight'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "resume" -d 'Continue a paused rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "abort" -d 'Send all traffic back to stable now'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l to -d 'The subset being rolled out' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l from -d 'The stable subset [default: the one the service\'s routes send most traffic to]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l steps -d 'Canary weights in percent, rising, ending at 100' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l interval -d 'The least time spent at each step' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-success-rate -d 'The lowest acceptable success rate of the canary, in percent' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-p99 -d 'The highest acceptable p99 latency of the canary' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Fewer canary requests than this in a step hold it instead of deciding it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'The longest to watch' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-wait -d 'Return once the rollout is stored, without watching it'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s A -l all-namespaces
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s o -l output -r -f -a "table\t''
+wide\t''
+json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "status" -d 'Where a rollout stands, with every gate evaluation'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Send all traffic to the canary now, skipping the remaining steps'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Hold the rollout at its current weight'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Continue a paused rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Send all traffic back to stable now'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
@@ -206,21 +283,22 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "get" -d 'List resources of a kind, or show one'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "demo" -d 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top check demo demo-app completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "get" -d 'List resources of a kind, or show one'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "demo" -d 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "traffic-split" -d 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "circuit-breaker" -d 'A DestinationRule that ejects failing instances and bounds the connection pool'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "mtls" -d 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
@@ -228,3 +306,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "jwt" -d 'A RequestAuthentication checking JWTs from an issuer; with --require, an AuthorizationPolicy refusing requests without a valid token'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "canary" -d 'A Canary rolling a service out from one subset to another in steps, with health gates'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "start" -d 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Where a rollout stands, with every gate evaluation'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "list" -d 'Every rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "promote" -d 'Send all traffic to the canary now, skipping the remaining steps'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "pause" -d 'Hold the rollout at its current weight'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "resume" -d 'Continue a paused rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "abort" -d 'Send all traffic back to stable now'

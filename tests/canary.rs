@@ -139,3 +139,98 @@ fn a_canary_failing_half_its_requests_is_rolled_back_to_stable() {
         assert_eq!(mesh.get("profile").1["version"], "v1");
     }
 }
+
+#[test]
+fn canary_start_watches_to_the_end_and_says_how_it_ended() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
+    mesh.wait_healthy();
+    let (stop, traffic) = load(&mesh);
+    let start =
+        ["canary", "start", "profile", "--to", "v3", "--steps", "10,50,100", "--interval", "2s", "--min-requests", "5"];
+    let run = mesh.meshctl(&start, "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("profile: promoted, v3 takes all traffic"), "{}", run.stdout);
+    // The stable subset was inferred from the routes: v1.
+    let status: Value =
+        serde_json::from_str(&mesh.meshctl(&["canary", "status", "profile", "-o", "json"], "").stdout).unwrap();
+    assert_eq!((status["phase"].as_str(), status["weight"].as_u64()), (Some("Promoted"), Some(100)), "{status}");
+    assert_eq!(status["evaluations"].as_array().unwrap().len(), 3, "{status}");
+
+    // Rolling back to v1 is a canary too, and a subset no DestinationRule defines is refused.
+    let run = mesh.meshctl(&["canary", "start", "profile", "--to", "v9", "--from", "v3"], "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("\"v9\""), "{}", run.stderr);
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed) = traffic.join().unwrap();
+    assert_eq!(failed, 0, "{failed} of {sent} failed");
+    let list = mesh.meshctl(&["canary", "list"], "").stdout;
+    assert!(list.contains("Promoted"), "{list}");
+}
+
+#[test]
+fn promote_and_abort_act_at_once_and_a_restarted_controller_resumes_the_step() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
+    mesh.wait_healthy();
+    let (stop, traffic) = load(&mesh);
+    let start = |interval: &str| {
+        let run = mesh.meshctl(
+            &[
+                "canary",
+                "start",
+                "profile",
+                "--from",
+                "v1",
+                "--to",
+                "v3",
+                "--interval",
+                interval,
+                "--min-requests",
+                "5",
+                "--no-wait",
+            ],
+            "",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        wait_for_weight(&mesh, 10);
+    };
+
+    start("1m");
+    let begun = std::time::Instant::now();
+    let run = mesh.meshctl(&["canary", "promote", "profile"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(begun.elapsed() < Duration::from_secs(3), "promote took {:?}", begun.elapsed());
+    assert_eq!(canary_status(&mesh)["weight"], 100);
+
+    start("1m");
+    let begun = std::time::Instant::now();
+    assert_eq!(mesh.meshctl(&["canary", "abort", "profile"], "").code, 0);
+    assert!(begun.elapsed() < Duration::from_secs(3), "abort took {:?}", begun.elapsed());
+    assert_eq!(
+        (canary_status(&mesh)["phase"].as_str(), canary_status(&mesh)["weight"].as_u64()),
+        (Some("RolledBack"), Some(0))
+    );
+
+    // Killed at 50%, the rollout continues from 50% under the next controller.
+    start("3s");
+    wait_for_weight(&mesh, 50);
+    let pid = mesh.status()["pid"].as_u64().unwrap();
+    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
+    assert_eq!(status["phase"], "Promoted", "{status}");
+    let weights: Vec<u64> =
+        status["evaluations"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
+    assert_eq!(weights, [10, 50, 100], "the rollout went back to an earlier step: {status}");
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed) = traffic.join().unwrap();
+    assert_eq!(failed, 0, "{failed} of {sent} failed");
+}
+
+fn wait_for_weight(mesh: &LocalMesh, weight: u64) {
+    common::poll(&format!("the canary is at {weight}%"), Duration::from_secs(30), || {
+        canary_status(mesh)["weight"] == weight
+    });
+}

@@ -2,6 +2,7 @@
 //! per command that resolves flags into the core's settings, calls the core and prints.
 //! `main` maps the outcome to an exit code in one place.
 
+mod canary;
 mod demo;
 mod demo_app;
 mod generate;
@@ -60,6 +61,9 @@ enum Command {
     /// Live request rate, success rate and latency per service and version, straight from the
     /// proxies.
     Top(top::Args),
+    /// Stepped rollouts with health gates: start, watch, steer.
+    #[command(subcommand)]
+    Canary(canary::Command),
     /// Say whether the control plane, the gateway and every sidecar are healthy.
     ///
     /// Exit status: 0 all healthy, 1 something is not.
@@ -131,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::ProxyStatus(args) => local::proxy_status(args, &printer),
         Command::Check(args) => local::check(args, &printer),
         Command::Top(args) => top::run(args, &printer),
+        Command::Canary(command) => canary::run(command, &printer),
         Command::DemoApp(args) => demo_app::run(args),
         Command::Demo(args) => demo::run(args, &printer),
     };

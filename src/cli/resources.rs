@@ -126,6 +126,13 @@ pub struct GetArgs {
     state: StateDir,
 }
 
+impl GetArgs {
+    /// A table of every object of `kind`, as `get KIND` prints it.
+    pub fn list(kind: &str, namespace: String, all_namespaces: bool, state: StateDir) -> GetArgs {
+        GetArgs { kind: kind.into(), name: None, namespace, all_namespaces, output: ListFormat::Table, state }
+    }
+}
+
 pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
     let kind = parse_kind(&args.kind)?;
     let contents = open(&args.state)?.contents().map_err(store_failure)?;

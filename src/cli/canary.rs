@@ -1,0 +1,337 @@
+//! `meshctl canary`: start a stepped rollout and watch it to the end, or look at and steer
+//! one. The controller does the work (see `canary::Driver`); these commands only write the
+//! Canary's spec and read its status, so a rollout goes on when the CLI exits.
+
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+
+use super::local::{StateDir, mesh_status};
+use super::printer::{self, Printer, paint};
+use super::{Exit, Failure, ListFormat, Outcome};
+use crate::api::meshctl::{Canary, ManualDecision};
+use crate::api::{Kind, Resource};
+use crate::generate::{self, CanaryRollout};
+use crate::policy::{self, Options, Severity, Source};
+use crate::store::{LocalStore, ObjectRef, Store};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Roll SERVICE out to a new subset in steps, with health gates; watch until it ends.
+    ///
+    /// Exit status: 0 promoted, 1 rolled back or failed (or still running at --timeout),
+    /// 3 no mesh.
+    Start(StartArgs),
+    /// Where a rollout stands, with every gate evaluation.
+    Status(NamedArgs),
+    /// Every rollout.
+    List(ListArgs),
+    /// Send all traffic to the canary now, skipping the remaining steps.
+    Promote(NamedArgs),
+    /// Hold the rollout at its current weight.
+    Pause(NamedArgs),
+    /// Continue a paused rollout.
+    Resume(NamedArgs),
+    /// Send all traffic back to stable now.
+    Abort(NamedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The service to roll out.
+    service: String,
+    #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
+    namespace: String,
+    /// The subset being rolled out.
+    #[arg(long)]
+    to: String,
+    /// The stable subset [default: the one the service's routes send most traffic to]
+    #[arg(long)]
+    from: Option<String>,
+    /// Canary weights in percent, rising, ending at 100.
+    #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+    steps: Vec<u32>,
+    /// The least time spent at each step.
+    #[arg(long, default_value = "30s")]
+    interval: crate::api::Duration,
+    /// The lowest acceptable success rate of the canary, in percent.
+    #[arg(long, default_value_t = 99.0)]
+    min_success_rate: f64,
+    /// The highest acceptable p99 latency of the canary.
+    #[arg(long)]
+    max_p99: Option<crate::api::Duration>,
+    /// Fewer canary requests than this in a step hold it instead of deciding it.
+    #[arg(long, default_value_t = 20)]
+    min_requests: u32,
+    /// Return once the rollout is stored, without watching it.
+    #[arg(long)]
+    no_wait: bool,
+    /// The longest to watch.
+    #[arg(long, default_value = "30m")]
+    timeout: crate::api::Duration,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NamedArgs {
+    /// The rollout (the Canary's name: its service's).
+    name: String,
+    #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
+    namespace: String,
+    #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
+    output: ListFormat,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
+    namespace: String,
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+pub fn run(command: Command, printer: &Printer) -> Outcome {
+    match command {
+        Command::Start(args) => start(args, printer),
+        Command::Status(args) => status(args, printer),
+        Command::List(args) => super::resources::get(
+            super::resources::GetArgs::list("canaries", args.namespace, args.all_namespaces, args.state),
+            printer,
+        ),
+        Command::Promote(args) => {
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &["Promoted"])
+        }
+        Command::Abort(args) => {
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Abort), &["RolledBack"])
+        }
+        Command::Pause(args) => steer(args, printer, |c| c.spec.paused = true, &["Paused"]),
+        Command::Resume(args) => {
+            steer(args, printer, |c| c.spec.paused = false, &["Progressing", "Promoted", "RolledBack", "Failed"])
+        }
+    }
+}
+
+fn store(state: &StateDir) -> Result<LocalStore, Failure> {
+    mesh_status(&state.path())?;
+    LocalStore::open(&state.path()).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })
+}
+
+fn object(namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef { kind: Kind::Canary.name().into(), namespace: namespace.into(), name: name.into() }
+}
+
+/// The Canary as stored, typed.
+fn load(store: &LocalStore, r: &ObjectRef) -> Result<Canary, Failure> {
+    let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let found = contents.objects.iter().find(|o| {
+        o["kind"] == r.kind.as_str()
+            && o["metadata"]["namespace"] == r.namespace.as_str()
+            && o["metadata"]["name"] == r.name.as_str()
+    });
+    let value = found.ok_or_else(|| Failure {
+        exit: Exit::Failed,
+        error: anyhow!("no canary {:?} in namespace {}", r.name, r.namespace),
+    })?;
+    serde_json::from_value(value.clone())
+        .map_err(|e| Failure { exit: Exit::Failed, error: anyhow!("cannot read canary {}: {e}", r.name) })
+}
+
+fn start(args: StartArgs, printer: &Printer) -> Outcome {
+    let store = store(&args.state)?;
+    let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
+    let stable = match args.from {
+        Some(from) => from,
+        None => heaviest_subset(&resources, &args.service, &args.namespace).ok_or_else(|| {
+            Failure::usage(anyhow!("cannot tell which subset of {} is stable: give --from", args.service))
+        })?,
+    };
+    let canary = generate::canary(&CanaryRollout {
+        service: args.service.clone(),
+        namespace: args.namespace.clone(),
+        stable,
+        canary: args.to,
+        steps: args.steps,
+        interval: args.interval,
+        min_success_rate: args.min_success_rate,
+        max_p99: args.max_p99,
+        min_requests: args.min_requests,
+    });
+    // Checked with what the mesh already has, so a subset no DestinationRule defines is an
+    // error here rather than a failed rollout later.
+    let replaced = ObjectRef::of(&canary[0]);
+    let text: String = resources
+        .iter()
+        .filter(|r| ObjectRef::of(r) != replaced)
+        .chain(&canary)
+        .map(|r| format!("---\n{}", crate::api::yaml::to_string(&r.to_json())))
+        .collect();
+    let report = policy::check(&[Source { name: "canary".into(), text }], &Options::default());
+    let problems: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.resource.as_deref().is_some_and(|r| r.starts_with("Canary/")) && f.severity >= Severity::Warning)
+        .map(|f| format!("{} ({})", f.message, f.code))
+        .collect();
+    if !problems.is_empty() {
+        return Err(Failure::usage(anyhow!("cannot start this rollout:\n  {}", problems.join("\n  "))));
+    }
+    let r = replaced;
+    // A new rollout starts from nothing, not from the status of an earlier one.
+    store.delete(std::slice::from_ref(&r)).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    store.apply(&canary, false).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    printer.write(&format!("canary.meshctl.io/{} started\n", r.name))?;
+    if args.no_wait {
+        return Ok(Exit::Success);
+    }
+    watch(&store, &r, args.timeout.0, printer)
+}
+
+/// The subset the service's routes weigh most.
+fn heaviest_subset(resources: &[Resource], service: &str, namespace: &str) -> Option<String> {
+    let host = policy::resolve_host(service, namespace);
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::VirtualService(vs) => Some((vs, r.namespace())),
+            _ => None,
+        })
+        .flat_map(|(vs, ns)| vs.spec.http.iter().flat_map(|h| &h.route).map(move |d| (d, ns)))
+        .filter(|(d, ns)| policy::resolve_host(&d.destination.host, ns) == host)
+        .filter_map(|(d, _)| Some((d.destination.subset.clone()?, d.weight.unwrap_or(100))))
+        .max_by_key(|(_, w)| *w)
+        .map(|(s, _)| s)
+}
+
+/// Follows a rollout until it ends, with a progress line; the exit status says how it ended.
+fn watch(store: &LocalStore, r: &ObjectRef, timeout: Duration, printer: &Printer) -> Outcome {
+    let progress = printer.progress("waiting for the controller to start the rollout");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let canary = load(store, r)?;
+        let status = canary.status.clone().unwrap_or_default();
+        let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+        let line = format!(
+            "{phase}: step {}/{} at {}% — {}",
+            status.step.unwrap_or(0) + 1,
+            canary.spec.steps.len(),
+            status.weight.unwrap_or(0),
+            status.message.as_deref().unwrap_or("starting")
+        );
+        progress.set(&line);
+        match phase.as_str() {
+            "Promoted" => {
+                progress.finish();
+                printer.write(&format!(
+                    "{} {}: promoted, {} takes all traffic\n",
+                    paint(printer::GOOD, "✓"),
+                    r.name,
+                    canary.spec.canary
+                ))?;
+                return Ok(Exit::Success);
+            }
+            "RolledBack" | "Failed" => {
+                progress.finish();
+                printer.write(&format!(
+                    "{} {}: {} — {}\n",
+                    paint(printer::ERROR, "✗"),
+                    r.name,
+                    phase,
+                    status.message.unwrap_or_default()
+                ))?;
+                return Ok(Exit::Failed);
+            }
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            progress.finish();
+            printer.error(&anyhow!("{}: still {phase} after {timeout:?}; it goes on in the controller", r.name));
+            return Ok(Exit::Failed);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn status(args: NamedArgs, printer: &Printer) -> Outcome {
+    let store = store(&args.state)?;
+    let canary = load(&store, &object(&args.namespace, &args.name))?;
+    let status = canary.status.clone().unwrap_or_default();
+    let view = json!({
+        "name": args.name,
+        "phase": status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into()),
+        "step": status.step.unwrap_or(0),
+        "weight": status.weight.unwrap_or(0),
+        "message": status.message,
+        "evaluations": status.evaluations,
+    });
+    if args.output != ListFormat::Table {
+        return super::print_structured(printer, &view, args.output);
+    }
+    let mut out = format!(
+        "{} {}: {} at {}% (step {} of {}) — {}\n",
+        paint(printer::BOLD, "canary"),
+        args.name,
+        view["phase"].as_str().unwrap_or_default(),
+        view["weight"],
+        status.step.unwrap_or(0) + 1,
+        canary.spec.steps.len(),
+        status.message.as_deref().unwrap_or("not started yet")
+    );
+    let mut table = super::table(&["TIME", "STEP", "WEIGHT", "CANARY REQ", "SUCCESS", "P99", "STABLE REQ", "VERDICT"]);
+    for e in &status.evaluations {
+        let pct = |v: &Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}%"));
+        let ms = |v: &Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}ms"));
+        table.add_row(vec![
+            e.time.clone(),
+            (e.step + 1).to_string(),
+            format!("{}%", e.weight),
+            e.canary.requests.to_string(),
+            pct(&e.canary.success_rate),
+            ms(&e.canary.p99_ms),
+            e.stable.requests.to_string(),
+            e.verdict.clone(),
+        ]);
+    }
+    if !status.evaluations.is_empty() {
+        out.push_str(&format!("{table}\n"));
+    }
+    printer.write(&out)?;
+    Ok(Exit::Success)
+}
+
+/// Writes a person's decision into the Canary and waits until the controller has acted on it.
+fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[&str]) -> Outcome {
+    let store = store(&args.state)?;
+    let r = object(&args.namespace, &args.name);
+    let mut canary = load(&store, &r)?;
+    change(&mut canary);
+    // The controller writes the status (and with it the version) every second; a person's
+    // decision applies to whatever version is current.
+    canary.status = None;
+    canary.metadata.resource_version = None;
+    let stored: Value = serde_json::to_value(&canary).expect("canaries serialize");
+    let resource = Kind::Canary.decode(stored).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
+    store.apply(&[resource], false).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = load(&store, &r)?.status.unwrap_or_default();
+        let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+        if done.contains(&phase.as_str()) {
+            printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
+            return Ok(Exit::Success);
+        }
+        if Instant::now() > deadline {
+            return Err(Failure {
+                exit: Exit::Failed,
+                error: anyhow!("the controller has not acted within 10s; it is {phase}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
