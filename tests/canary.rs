@@ -234,3 +234,20 @@ fn wait_for_weight(mesh: &LocalMesh, weight: u64) {
         canary_status(mesh)["weight"] == weight
     });
 }
+
+#[test]
+fn a_canary_slower_than_the_p99_gate_is_rolled_back_when_its_step_ends() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(", --latency, 700ms")).code, 0);
+    mesh.wait_healthy();
+    let (stop, traffic) = load(&mesh);
+    let start =
+        ["canary", "start", "profile", "--to", "v3", "--interval", "2s", "--min-requests", "2", "--max-p99", "500ms"];
+    let run = mesh.meshctl(&start, "");
+    stop.store(true, Ordering::Relaxed);
+    let (_, failed) = traffic.join().unwrap();
+    assert_eq!(run.code, 1, "a rolled-back canary exits 1: {}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("RolledBack") && run.stdout.contains("is above 500ms"), "{}", run.stdout);
+    assert_eq!(failed, 0, "a slow canary fails no request, it is only slow");
+    assert_eq!(canary_status(&mesh)["weight"], 0);
+}
