@@ -261,7 +261,12 @@ pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
             canary: s.canary.clone(),
             steps: s.steps.clone(),
             interval: s.interval,
-            gates: Gates { min_success_rate: s.min_success_rate, max_p99: s.max_p99, min_requests: s.min_requests },
+            gates: Gates {
+                min_success_rate: s.min_success_rate,
+                max_p99: s.max_p99,
+                min_requests: s.min_requests,
+                sequential_test: true,
+            },
             failure_threshold: 1,
             progress_deadline: None,
             paused: false,

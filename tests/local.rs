@@ -235,3 +235,25 @@ fn the_demo_manifest_is_valid_without_warnings() {
     let run = common::meshctl(&["validate", "-f", "demo/mesh.yaml", "--strict"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+#[test]
+fn a_workload_whose_command_changes_is_restarted_on_its_ports() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], WORKLOADS).code, 0);
+    mesh.wait_healthy();
+    let changed = WORKLOADS.replace("args: [--name, profile]\n---\napiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: frontend}", "args: [--name, profile, --latency, 1ms]\n---\napiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: frontend}");
+    assert_ne!(changed, WORKLOADS);
+    let run = mesh.meshctl(&["apply", "-f", "-"], &changed);
+    assert!(run.stdout.contains("workload.meshctl.io/profile-v2 configured"), "{}", run.stdout);
+    mesh.wait_healthy();
+    let status = mesh.status();
+    let v2 = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["node_id"] == "profile-v2-0.default")
+        .unwrap()
+        .clone();
+    assert!(v2["spec"]["app"]["args"].to_string().contains("latency"), "{v2}");
+    assert_eq!(mesh.meshctl(&["check"], "").code, 0);
+}

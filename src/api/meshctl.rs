@@ -76,11 +76,20 @@ pub struct Gates {
     #[serde(default = "default_min_requests")]
     #[schemars(range(min = 1))]
     pub min_requests: u32,
+    /// Also roll back as soon as a sequential test shows the canary's error rate is clearly
+    /// worse than allowed, without waiting for the end of the step.
+    #[serde(default = "default_sequential_test")]
+    pub sequential_test: bool,
 }
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates { min_success_rate: default_min_success_rate(), max_p99: None, min_requests: default_min_requests() }
+        Gates {
+            min_success_rate: default_min_success_rate(),
+            max_p99: None,
+            min_requests: default_min_requests(),
+            sequential_test: default_sequential_test(),
+        }
     }
 }
 
@@ -102,6 +111,10 @@ fn default_min_success_rate() -> f64 {
 
 fn default_min_requests() -> u32 {
     20
+}
+
+fn default_sequential_test() -> bool {
+    true
 }
 
 /// Written by the controller only.

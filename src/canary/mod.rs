@@ -157,7 +157,7 @@ pub fn decide(spec: &CanarySpec, progress: &Progress, observation: &Observation,
     // The sequential test looks at the evidence whenever it comes, however little.
     let p0 = allowed_error_rate(spec, observation.stable);
     let tally = Sequential::from(observation.canary);
-    if tally.rejects(p0) {
+    if spec.gates.sequential_test && tally.rejects(p0) {
         return roll_back(
             next,
             format!(
@@ -259,6 +259,7 @@ mod tests {
                 min_success_rate: 99.0,
                 max_p99: Some(Duration(std::time::Duration::from_millis(500))),
                 min_requests: 20,
+                sequential_test: true,
             },
             failure_threshold: 1,
             progress_deadline: Some(Duration(std::time::Duration::from_secs(60))),
@@ -311,6 +312,14 @@ mod tests {
         assert_eq!((end.phase, end.weight), (Phase::RolledBack, 0));
         assert_eq!(decisions.len(), 2, "started, then rolled back after the first second: {decisions:?}");
         assert!(matches!(&decisions[1], Decision::RollBack(r) if r.contains("sequential")));
+    }
+
+    #[test]
+    fn without_the_sequential_test_a_bad_canary_waits_for_the_end_of_its_step() {
+        let mut spec = mk_spec(&[10, 50, 100], 30);
+        spec.gates.sequential_test = false;
+        let (decisions, end) = run(&spec, |_| mk_window(20, 10, 20.0));
+        assert_eq!((end.phase, decisions.len()), (Phase::RolledBack, 31), "{decisions:?}");
     }
 
     #[test]

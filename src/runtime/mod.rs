@@ -148,7 +148,7 @@ impl Supervisor {
                 }
                 if running.spec.app != spec.app {
                     running.app.stop(Duration::from_secs(3));
-                    running.app = Process::start(spec.app.clone());
+                    running.app = Process::start(with_ports(&spec.app, running.ports));
                 }
                 running.spec = spec;
                 continue;
