@@ -230,15 +230,38 @@ fn roll_back(mut next: Progress, reason: String) -> (Decision, Progress) {
 }
 
 /// Why the canary's window fails the gates, if it does.
+///
+/// The success gate fails only when the evidence says the canary is below the minimum: the
+/// upper end of a one-sided 97.5% Wilson interval around its success rate. With 20 requests a
+/// single failure (95%) is within chance of a 99% version, and a step must not roll back a
+/// good canary for it; five failures are not.
 fn gate_failure(spec: &CanarySpec, canary: &Sample) -> Option<String> {
-    let success = canary.success_rate().unwrap_or(0.0) * 100.0;
-    if success < spec.gates.min_success_rate {
-        return Some(format!("success rate {success:.2}% is below {}%", spec.gates.min_success_rate));
+    let success = canary.success_rate().unwrap_or(0.0);
+    let upper = wilson_upper(success, canary.requests);
+    if upper * 100.0 < spec.gates.min_success_rate {
+        return Some(format!(
+            "success rate {:.2}% is below {}% (at most {:.2}% with 97.5% confidence)",
+            success * 100.0,
+            spec.gates.min_success_rate,
+            upper * 100.0
+        ));
     }
     match (spec.gates.max_p99, canary.p99_ms) {
         (Some(max), Some(p99)) if p99 > max.0.as_secs_f64() * 1000.0 => Some(format!("p99 {p99:.0}ms is above {max}")),
         _ => None,
     }
+}
+
+/// The upper bound of the one-sided 97.5% Wilson score interval for a share `p` of `n` trials.
+pub fn wilson_upper(p: f64, n: u64) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    const Z: f64 = 1.96;
+    let n = n as f64;
+    let centre = p + Z * Z / (2.0 * n);
+    let spread = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt();
+    ((centre + spread) / (1.0 + Z * Z / n)).min(1.0)
 }
 
 #[cfg(test)]
@@ -343,6 +366,15 @@ mod tests {
                 .all(|d| matches!(d, Decision::Hold(r) if r.contains("not enough traffic")))
         );
         assert!(matches!(decisions.last(), Some(Decision::Fail(_))));
+    }
+
+    #[test]
+    fn one_failure_in_a_small_step_is_chance_five_are_not() {
+        let spec = mk_spec(&[10, 100], 5);
+        assert_eq!(gate_failure(&spec, &Sample { requests: 20, errors: 1, p99_ms: None }), None);
+        assert!(gate_failure(&spec, &Sample { requests: 20, errors: 5, p99_ms: None }).is_some());
+        assert!(gate_failure(&spec, &Sample { requests: 2000, errors: 100, p99_ms: None }).is_some());
+        assert!((wilson_upper(0.95, 20) - 0.9911).abs() < 0.001, "{}", wilson_upper(0.95, 20));
     }
 
     #[test]
