@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Decision, Observation, Phase, Progress, Sample, decide};
-use crate::api::meshctl::{Canary, CanaryPhase, Evaluation, ManualDecision, WindowFigures};
+use crate::api::meshctl::{Canary, Evaluation, ManualDecision, WindowFigures};
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
 use crate::api::{Resource, time};
 use crate::metrics::scrape::{Target, scrape_all};
@@ -205,8 +205,8 @@ impl Driver {
             store.apply(&[Resource::VirtualService(vs)], false)?;
         }
         let mut status = canary.status.clone().unwrap_or_default();
-        let moved = status.phase != Some(canary_phase(progress.phase)) || status.weight != Some(progress.weight);
-        status.phase = Some(canary_phase(progress.phase));
+        let moved = status.phase != Some(progress.phase) || status.weight != Some(progress.weight);
+        status.phase = Some(progress.phase);
         status.step = Some(progress.step as u32);
         status.weight = Some(progress.weight);
         status.failures = Some(progress.failures);
@@ -239,25 +239,7 @@ impl Driver {
 }
 
 fn phase(canary: &Canary) -> Phase {
-    match canary.status.as_ref().and_then(|s| s.phase) {
-        None | Some(CanaryPhase::Pending) => Phase::Pending,
-        Some(CanaryPhase::Progressing) => Phase::Progressing,
-        Some(CanaryPhase::Paused) => Phase::Paused,
-        Some(CanaryPhase::Promoted) => Phase::Promoted,
-        Some(CanaryPhase::RolledBack) => Phase::RolledBack,
-        Some(CanaryPhase::Failed) => Phase::Failed,
-    }
-}
-
-fn canary_phase(phase: Phase) -> CanaryPhase {
-    match phase {
-        Phase::Pending => CanaryPhase::Pending,
-        Phase::Progressing => CanaryPhase::Progressing,
-        Phase::Paused => CanaryPhase::Paused,
-        Phase::Promoted => CanaryPhase::Promoted,
-        Phase::RolledBack => CanaryPhase::RolledBack,
-        Phase::Failed => CanaryPhase::Failed,
-    }
+    canary.status.as_ref().and_then(|s| s.phase).unwrap_or(Phase::Pending)
 }
 
 /// The stable or canary subset that no DestinationRule for the host defines, if any.

@@ -14,6 +14,7 @@ mod driver;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::meshctl::CanaryPhase as Phase;
 pub use driver::Driver;
 
 use crate::api::meshctl::CanarySpec;
@@ -32,16 +33,6 @@ pub struct Progress {
     pub step_started: f64,
     /// Failed gate evaluations so far.
     pub failures: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Phase {
-    Pending,
-    Progressing,
-    Paused,
-    Promoted,
-    RolledBack,
-    Failed,
 }
 
 impl Progress {
