@@ -1,8 +1,8 @@
 //! Blast radius of a bad canary: how many failed requests users receive before it is rolled
 //! back, with the sequential test and with threshold-only gates, on a real local mesh at a
 //! fixed request rate; and how often an A/A canary (identical to stable) is rolled back.
-//! Minutes of real traffic: run with `cargo bench --bench canary`; under `cargo test` it does
-//! nothing.
+//! About 16 minutes of real traffic: run with `cargo bench --bench canary`; under `cargo test`
+//! it does nothing.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -17,7 +17,7 @@ use serde_json::Value;
 /// Requests per second sent through the gateway to profile.
 const RATE: u64 = 100;
 const RUNS: usize = 3;
-const AA_RUNS: usize = 20;
+const AA_RUNS: usize = 100;
 
 fn workloads(v1_errors: &str, v3_errors: &str) -> String {
     let workload = |version: &str, errors: &str| {
