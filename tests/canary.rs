@@ -95,10 +95,11 @@ fn wait_for_phase(mesh: &LocalMesh, phases: &[&str], deadline: Duration) -> Valu
     last
 }
 
-#[test]
-fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
+/// A local mesh whose v3 runs with `v3_args`, and CANARY applied to it under load: the mesh,
+/// the Canary's final status, and the requests sent and failed meanwhile.
+fn applied_rollout(v3_args: &str) -> (LocalMesh, Value, usize, usize) {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(v3_args)).code, 0);
     mesh.wait_healthy();
     let (stop, traffic) = load(&mesh);
     std::thread::sleep(Duration::from_millis(500));
@@ -106,6 +107,12 @@ fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
     let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
     stop.store(true, Ordering::Relaxed);
     let (sent, failed) = traffic.join().unwrap();
+    (mesh, status, sent, failed)
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
+    let (mesh, status, sent, failed) = applied_rollout("");
     assert_eq!(status["phase"], "Promoted", "{status}");
     let weights: Vec<u64> =
         status["evaluations"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
@@ -120,15 +127,7 @@ fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
 
 #[test]
 fn a_canary_failing_half_its_requests_is_rolled_back_to_stable() {
-    let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(", --error-rate, '50'")).code, 0);
-    mesh.wait_healthy();
-    let (stop, traffic) = load(&mesh);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], CANARY).code, 0);
-    let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
-    stop.store(true, Ordering::Relaxed);
-    let (sent, failed) = traffic.join().unwrap();
+    let (mesh, status, sent, failed) = applied_rollout(", --error-rate, '50'");
     assert_eq!(status["phase"], "RolledBack", "{status}");
     assert_eq!(status["weight"], 0);
     assert!(status["message"].as_str().unwrap().contains("sequential test"), "{status}");
