@@ -119,7 +119,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let mut adoptable = previous.instances;
     let mut last_revision = None;
-    let mut last_desired: Option<Desired> = None;
+    let mut translated: Option<u64> = None;
     let mut canaries = crate::canary::Driver::default();
     let mut canary_problems = Vec::new();
     let mut ticks: u64 = 0;
@@ -158,16 +158,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         supervisor.tick();
 
-        let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
-        let desired: HashMap<String, Arc<Resources>> = supervisor
-            .proxies(GATEWAY_NAMESPACE)
-            .iter()
-            .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
-            .collect();
-        let desired = Arc::new(desired);
-        if last_desired.as_ref() != Some(&desired) {
-            desired_tx.send_replace(desired.clone());
-            last_desired = Some(desired);
+        // What the proxies should run depends only on the store and the instances, and the
+        // instances change only when the store does: translate once per revision.
+        if translated != Some(contents.revision) {
+            let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
+            let desired: HashMap<String, Arc<Resources>> = supervisor
+                .proxies(GATEWAY_NAMESPACE)
+                .iter()
+                .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
+                .collect();
+            let desired = Arc::new(desired);
+            if *desired_tx.borrow() != desired {
+                desired_tx.send_replace(desired);
+            }
+            translated = Some(contents.revision);
         }
 
         ticks += 1;

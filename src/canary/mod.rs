@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 pub use crate::api::meshctl::CanaryPhase as Phase;
 pub use driver::Driver;
 
+use crate::api::Resource;
 use crate::api::meshctl::CanarySpec;
+use crate::policy::resolve_host;
 
 /// A rollout's standing between two decisions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -253,6 +255,22 @@ pub fn wilson_upper(p: f64, n: u64) -> f64 {
     let centre = p + Z * Z / (2.0 * n);
     let spread = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt();
     ((centre + spread) / (1.0 + Z * Z / n)).min(1.0)
+}
+
+/// The subset a service's routes weigh most: the stable one, when a rollout does not say.
+pub fn stable_subset(resources: &[Resource], service: &str, namespace: &str) -> Option<String> {
+    let host = resolve_host(service, namespace);
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::VirtualService(vs) => Some((vs, r.namespace())),
+            _ => None,
+        })
+        .flat_map(|(vs, ns)| vs.spec.http.iter().flat_map(|h| &h.route).map(move |d| (d, ns)))
+        .filter(|(d, ns)| resolve_host(&d.destination.host, ns) == host)
+        .filter_map(|(d, _)| Some((d.destination.subset.clone()?, d.weight.unwrap_or(100))))
+        .max_by_key(|(_, w)| *w)
+        .map(|(s, _)| s)
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     let stable = match args.from {
         Some(from) => from,
-        None => heaviest_subset(&resources, &args.service, &args.namespace).ok_or_else(|| {
+        None => crate::canary::stable_subset(&resources, &args.service, &args.namespace).ok_or_else(|| {
             Failure::usage(anyhow!("cannot tell which subset of {} is stable: give --from", args.service))
         })?,
     };
@@ -191,22 +191,6 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
         return Ok(Exit::Success);
     }
     watch(&store, &r, args.timeout.0, printer)
-}
-
-/// The subset the service's routes weigh most.
-fn heaviest_subset(resources: &[Resource], service: &str, namespace: &str) -> Option<String> {
-    let host = policy::resolve_host(service, namespace);
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::VirtualService(vs) => Some((vs, r.namespace())),
-            _ => None,
-        })
-        .flat_map(|(vs, ns)| vs.spec.http.iter().flat_map(|h| &h.route).map(move |d| (d, ns)))
-        .filter(|(d, ns)| policy::resolve_host(&d.destination.host, ns) == host)
-        .filter_map(|(d, _)| Some((d.destination.subset.clone()?, d.weight.unwrap_or(100))))
-        .max_by_key(|(_, w)| *w)
-        .map(|(s, _)| s)
 }
 
 /// Follows a rollout until it ends, with a progress line; the exit status says how it ended.
