@@ -219,7 +219,7 @@ fn the_demo_mesh_finds_the_slow_version_and_shifts_traffic_back() {
     assert_eq!(calls, ["profile", "board"]);
 
     let versions: std::collections::BTreeSet<String> =
-        mesh.get_many("profile", 24).iter().map(|(_, body)| body["version"].as_str().unwrap().to_string()).collect();
+        mesh.get_many("profile", 24).iter().map(|(_, body, _)| body["version"].as_str().unwrap().to_string()).collect();
     assert_eq!(versions.into_iter().collect::<Vec<_>>(), ["v1", "v2"], "the demo starts with half the traffic on v2");
     let split =
         common::meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=100", "--subset", "v2=0"]).stdout;

@@ -70,21 +70,27 @@ impl LocalMesh {
         (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
     }
 
-    /// `n` GETs at once (the demo's v2 takes 2 s to answer each).
-    pub fn get_many(&self, host: &str, n: usize) -> Vec<(u16, Value)> {
+    /// `n` GETs at once (the demo's v2 takes 2 s to answer each): status, body and how long
+    /// the client waited for each.
+    pub fn get_many(&self, host: &str, n: usize) -> Vec<(u16, Value, Duration)> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
         runtime.block_on(async {
             let requests: Vec<_> = (0..n)
                 .map(|_| {
                     let host = host.to_string();
-                    tokio::spawn(async move { meshctl::http::get(addr, &host, "/", Duration::from_secs(10)).await })
+                    tokio::spawn(async move {
+                        let start = std::time::Instant::now();
+                        let response = meshctl::http::get(addr, &host, "/", Duration::from_secs(10)).await;
+                        (response, start.elapsed())
+                    })
                 })
                 .collect();
             let mut answers = Vec::new();
             for r in requests {
-                let response = r.await.unwrap().expect("the gateway answers");
-                answers.push((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null)));
+                let (response, elapsed) = r.await.unwrap();
+                let response = response.expect("the gateway answers");
+                answers.push((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null), elapsed));
             }
             answers
         })
