@@ -10,6 +10,7 @@ pub mod demo_app;
 pub mod generate;
 pub mod http;
 pub mod metrics;
+pub mod pki;
 pub mod policy;
 pub mod runtime;
 pub mod store;

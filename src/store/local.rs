@@ -76,9 +76,20 @@ impl LocalStore {
 
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_with_mode(path, bytes, 0o644)
+}
+
+/// Like [`write_atomically`], for secrets: the file is readable by its owner only, from the
+/// moment it is created.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_with_mode(path, bytes, 0o600)
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let io = |source| StoreError::Io { path: path.to_path_buf(), source };
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(io)?;
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;

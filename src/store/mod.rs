@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Kind, Resource};
 
-pub use local::{LocalStore, write_atomically};
+pub use local::{LocalStore, write_atomically, write_private};
 
 /// Which object: kind, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

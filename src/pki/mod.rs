@@ -1,0 +1,397 @@
+//! The mesh's certificate authority: a root kept in the state directory, and short-lived
+//! workload certificates carrying SPIFFE identities, issued in memory and delivered to the
+//! proxies by SDS (leaf keys never touch the disk).
+//!
+//! ```text
+//!   pki/state.json            which root signs, which roots are trusted, reissue requests
+//!   pki/roots/ID/cert.pem     a root certificate (public)
+//!   pki/roots/ID/key.pem      its private key, mode 0600
+//! ```
+//!
+//! Every change of state is one atomic rewrite of `state.json` under `pki/lock`, so a crash
+//! leaves either the old state or the new one. A root rotation goes in three steps, each taken
+//! only once every proxy runs the one before, so no handshake ever meets a root its peer does
+//! not trust:
+//!
+//! ```text
+//!   staged     the new root is trusted beside the old; the old one still signs
+//!   promoted   the new root signs (every certificate is reissued); the old is still trusted
+//!   done       the old root is forgotten, its key deleted
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::generate::TRUST_DOMAIN;
+use crate::store::{write_atomically, write_private};
+
+/// How long a root lives. Workload certificates live for hours; roots are rotated by hand.
+const ROOT_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Certificates are valid from a little before they are issued, so a peer whose clock is
+/// slightly behind does not refuse them.
+const BACKDATE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}; remove the state directory's pki/ to start a new CA (every workload gets a new certificate)")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("issuing a certificate: {0}")]
+    Issue(#[from] rcgen::Error),
+    #[error("a root rotation is already under way; wait for it to finish (`meshctl mtls status`)")]
+    RotationUnderWay,
+}
+
+impl From<crate::store::StoreError> for PkiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Io { path, source } => PkiError::Io { path, source },
+            other => PkiError::Corrupt { path: PathBuf::new(), message: other.to_string() },
+        }
+    }
+}
+
+/// A workload identity: `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Identity {
+    pub namespace: String,
+    pub service_account: String,
+}
+
+impl Identity {
+    pub fn new(namespace: &str, service_account: &str) -> Self {
+        Identity { namespace: namespace.to_string(), service_account: service_account.to_string() }
+    }
+
+    /// The identity the ingress gateway presents to the sidecars it calls.
+    pub fn gateway() -> Self {
+        Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl-gateway")
+    }
+
+    pub fn uri(&self) -> String {
+        format!("spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}", self.namespace, self.service_account)
+    }
+}
+
+/// A workload certificate and its key, PEM-encoded. Debug output leaves the key out, so it
+/// cannot reach a log by accident.
+#[derive(Clone, PartialEq)]
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+    /// The root that signed it.
+    pub root: String,
+}
+
+impl std::fmt::Debug for Leaf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leaf").field("not_after", &self.not_after).field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl Leaf {
+    /// Half its life has passed: time to renew.
+    pub fn due(&self, now: SystemTime) -> bool {
+        let life = self.not_after.duration_since(self.not_before).unwrap_or_default();
+        now >= self.not_before + BACKDATE + (life - BACKDATE.min(life)) / 2
+    }
+}
+
+/// What `state.json` records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// The root that signs workload certificates.
+    pub signing: String,
+    /// Every root proxies trust, the signing one included.
+    pub trusted: Vec<String>,
+    /// A root that is trusted but does not sign yet: a rotation is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// Certificates issued before this moment are reissued (`meshctl mtls rotate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue_after: Option<String>,
+}
+
+/// The CA in a state directory.
+pub struct Authority {
+    dir: PathBuf,
+    state: State,
+    signer: Issuer<'static, KeyPair>,
+    bundle: String,
+}
+
+impl Authority {
+    /// Opens the CA under `state_dir`, creating its first root when there is none.
+    pub fn open(state_dir: &Path) -> Result<Self, PkiError> {
+        let dir = state_dir.join("pki");
+        let _lock = lock(&dir)?;
+        let state = match read_state(&dir)? {
+            Some(state) => state,
+            None => {
+                let root = new_root(&dir)?;
+                let state = State { signing: root.clone(), trusted: vec![root], ..State::default() };
+                write_state(&dir, &state)?;
+                state
+            }
+        };
+        Authority::load(dir, state)
+    }
+
+    fn load(dir: PathBuf, state: State) -> Result<Self, PkiError> {
+        let root_dir = dir.join("roots").join(&state.signing);
+        let key_path = root_dir.join("key.pem");
+        let key_pem = read(&key_path)?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| corrupt(&key_path, e))?;
+        let cert_path = root_dir.join("cert.pem");
+        let signer = Issuer::from_ca_cert_pem(&read(&cert_path)?, key).map_err(|e| corrupt(&cert_path, e))?;
+        let bundle = state
+            .trusted
+            .iter()
+            .map(|id| read(&dir.join("roots").join(id).join("cert.pem")))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
+        Ok(Authority { dir, state, signer, bundle })
+    }
+
+    /// Reads the state again if it changed on disk (a rotation asked for by the CLI, say).
+    /// Returns whether it changed.
+    pub fn reload(&mut self) -> Result<bool, PkiError> {
+        let state = read_state(&self.dir)?.ok_or_else(|| corrupt(&self.dir.join("state.json"), "missing"))?;
+        if state == self.state {
+            return Ok(false);
+        }
+        *self = Authority::load(self.dir.clone(), state)?;
+        Ok(true)
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The roots every proxy trusts, PEM-concatenated.
+    pub fn trust_bundle(&self) -> &str {
+        &self.bundle
+    }
+
+    /// Whether `leaf` must be replaced now: half its life is gone, another root signs now, or
+    /// a reissue was asked for after it was issued.
+    pub fn must_reissue(&self, leaf: &Leaf, now: SystemTime) -> bool {
+        let asked = self.state.reissue_after.as_deref().and_then(|t| crate::api::time::parse_rfc3339(t));
+        leaf.due(now) || leaf.root != self.state.signing || asked.is_some_and(|t| leaf.not_before + BACKDATE < t)
+    }
+
+    /// A certificate for `identity`, valid for `lifetime` from now.
+    pub fn issue(&self, identity: &Identity, lifetime: Duration) -> Result<Leaf, PkiError> {
+        let now = SystemTime::now();
+        let (not_before, not_after) = (now - BACKDATE, now + lifetime);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.subject_alt_names = vec![SanType::URI(identity.uri().try_into()?)];
+        params.not_before = not_before.into();
+        params.not_after = not_after.into();
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages =
+            vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.signer)?;
+        Ok(Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            not_before,
+            not_after,
+            root: self.state.signing.clone(),
+        })
+    }
+
+    /// Takes the next step of a root rotation: promote the staged root, or forget the old one.
+    /// The caller says when every proxy runs the current step.
+    pub fn advance_rotation(&mut self) -> Result<(), PkiError> {
+        let _lock = lock(&self.dir)?;
+        let mut state = read_state(&self.dir)?.unwrap_or_else(|| self.state.clone());
+        let retired = match state.next.take() {
+            Some(next) => {
+                state.signing = next;
+                None
+            }
+            None if state.trusted.len() > 1 => {
+                let old: Vec<String> = state.trusted.iter().filter(|r| **r != state.signing).cloned().collect();
+                state.trusted.retain(|r| *r == state.signing);
+                Some(old)
+            }
+            None => return Ok(()),
+        };
+        write_state(&self.dir, &state)?;
+        for root in retired.into_iter().flatten() {
+            let path = self.dir.join("roots").join(&root);
+            fs::remove_dir_all(&path).map_err(|source| PkiError::Io { path, source })?;
+        }
+        *self = Authority::load(self.dir.clone(), state)?;
+        Ok(())
+    }
+
+    /// Where a rotation stands: `None` when there is none.
+    pub fn rotation(&self) -> Option<&'static str> {
+        match (&self.state.next, self.state.trusted.len()) {
+            (Some(_), _) => Some("staged"),
+            (None, n) if n > 1 => Some("promoted"),
+            _ => None,
+        }
+    }
+}
+
+/// Starts a root rotation: a new root, trusted from now on but not yet signing.
+pub fn stage_root_rotation(state_dir: &Path) -> Result<String, PkiError> {
+    let dir = state_dir.join("pki");
+    let _lock = lock(&dir)?;
+    let mut state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
+    if state.next.is_some() || state.trusted.len() > 1 {
+        return Err(PkiError::RotationUnderWay);
+    }
+    let root = new_root(&dir)?;
+    state.trusted.push(root.clone());
+    state.next = Some(root.clone());
+    write_state(&dir, &state)?;
+    Ok(root)
+}
+
+/// Asks for every certificate issued before `at` to be reissued.
+pub fn request_reissue(state_dir: &Path, at: SystemTime) -> Result<(), PkiError> {
+    let dir = state_dir.join("pki");
+    let _lock = lock(&dir)?;
+    let mut state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
+    state.reissue_after = Some(crate::api::time::rfc3339(at));
+    write_state(&dir, &state)
+}
+
+/// Makes a root and stores it under a new id; returns the id.
+fn new_root(dir: &Path) -> Result<String, PkiError> {
+    let now = SystemTime::now();
+    let key = KeyPair::generate()?;
+    // Named by its key's fingerprint: stable, unique, and safe to show.
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.public_key_raw());
+    let id: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::OrganizationName, "meshctl");
+    params.distinguished_name.push(DnType::CommonName, format!("meshctl root CA {id}"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.not_before = (now - BACKDATE).into();
+    params.not_after = (now + ROOT_LIFETIME).into();
+    let cert = params.self_signed(&key)?;
+    let root_dir = dir.join("roots").join(&id);
+    fs::create_dir_all(&root_dir).map_err(|source| PkiError::Io { path: root_dir.clone(), source })?;
+    write_private(&root_dir.join("key.pem"), key.serialize_pem().as_bytes())?;
+    write_atomically(&root_dir.join("cert.pem"), cert.pem().as_bytes())?;
+    Ok(id)
+}
+
+fn lock(dir: &Path) -> Result<File, PkiError> {
+    fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.to_path_buf(), source })?;
+    let path = dir.join("lock");
+    let io = |source| PkiError::Io { path: path.clone(), source };
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}
+
+fn read_state(dir: &Path) -> Result<Option<State>, PkiError> {
+    let path = dir.join("state.json");
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PkiError::Io { path, source }),
+    }
+}
+
+fn write_state(dir: &Path, state: &State) -> Result<(), PkiError> {
+    Ok(write_atomically(&dir.join("state.json"), &serde_json::to_vec_pretty(state).expect("pki state serializes"))?)
+}
+
+fn read(path: &Path) -> Result<String, PkiError> {
+    fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
+}
+
+fn corrupt(path: &Path, message: impl std::fmt::Display) -> PkiError {
+    PkiError::Corrupt { path: path.to_path_buf(), message: message.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_ca_keeps_its_key_private_and_reopens_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::open(dir.path()).unwrap();
+        let root = ca.state().signing.clone();
+        assert_eq!(mode(&dir.path().join("pki/roots").join(&root).join("key.pem")), 0o600);
+        assert_eq!(mode(&dir.path().join("pki/roots").join(&root).join("cert.pem")), 0o644);
+        let again = Authority::open(dir.path()).unwrap();
+        assert_eq!((again.state(), again.trust_bundle()), (ca.state(), ca.trust_bundle()));
+    }
+
+    #[test]
+    fn a_leaf_carries_the_spiffe_identity_and_is_due_at_half_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::open(dir.path()).unwrap();
+        let leaf = ca.issue(&Identity::new("shop", "profile"), Duration::from_secs(3600)).unwrap();
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(leaf.cert_pem.as_bytes()).unwrap();
+        let text = String::from_utf8_lossy(&der);
+        assert!(text.contains("spiffe://cluster.local/ns/shop/sa/profile"), "the URI SAN is in the certificate");
+        assert!(!format!("{leaf:?}").contains("PRIVATE"), "Debug leaves the key out");
+        assert!(!leaf.due(SystemTime::now()));
+        assert!(leaf.due(SystemTime::now() + Duration::from_secs(1800)));
+        assert!(!ca.must_reissue(&leaf, SystemTime::now()));
+    }
+
+    #[test]
+    fn a_root_rotation_stages_promotes_and_retires() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca = Authority::open(dir.path()).unwrap();
+        let old = ca.state().signing.clone();
+        let leaf = ca.issue(&Identity::new("default", "a"), Duration::from_secs(3600)).unwrap();
+        let new = stage_root_rotation(dir.path()).unwrap();
+        assert!(matches!(stage_root_rotation(dir.path()), Err(PkiError::RotationUnderWay)));
+        assert!(ca.reload().unwrap());
+        assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (Some("staged"), 2));
+        assert!(!ca.must_reissue(&leaf, SystemTime::now()), "the old root still signs while the new one spreads");
+
+        ca.advance_rotation().unwrap();
+        assert_eq!((ca.rotation(), ca.state().signing.as_str()), (Some("promoted"), new.as_str()));
+        assert!(ca.must_reissue(&leaf, SystemTime::now()));
+        assert_eq!(ca.issue(&Identity::new("default", "a"), Duration::from_secs(60)).unwrap().root, new);
+
+        ca.advance_rotation().unwrap();
+        assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (None, 1));
+        assert!(!dir.path().join("pki/roots").join(old).exists(), "the old root's key is gone");
+    }
+
+    #[test]
+    fn a_reissue_request_covers_certificates_issued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca = Authority::open(dir.path()).unwrap();
+        let leaf = ca.issue(&Identity::new("default", "a"), Duration::from_secs(3600)).unwrap();
+        request_reissue(dir.path(), SystemTime::now() + Duration::from_secs(1)).unwrap();
+        assert!(ca.reload().unwrap());
+        assert!(ca.must_reissue(&leaf, SystemTime::now()));
+    }
+}
