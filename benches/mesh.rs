@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use meshctl::api::security::{MtlsMode, MutualTls, PeerAuthentication, PeerAuthenticationSpec, WorkloadSelector};
 use meshctl::demo_app::{self, DemoApp};
-use meshctl::translate::{self, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar};
 use meshctl::xds::{self, Resources, SyncState};
 use prost::Message;
 
@@ -101,17 +102,38 @@ async fn main() {
     tokio::spawn(demo_app::serve(demo, listener));
 
     let (gateway, inbound, outbound) = (localhost(free_port()), localhost(free_port()), localhost(free_port()));
-    let labels = BTreeMap::from([("version".to_string(), "v1".to_string())]);
+    let labels =
+        |app: &str| BTreeMap::from([("version".to_string(), "v1".to_string()), ("app".to_string(), app.to_string())]);
     let service = |name: &str, address| Service {
         name: name.into(),
         namespace: "default".into(),
         port: 80,
-        instances: vec![Instance { address, labels: labels.clone() }],
+        instances: vec![Instance { address, labels: labels(name), service_account: name.into() }],
     };
-    // `profile` is reached through its sidecar; `profile-direct` is the same app without one.
-    let snapshot = MeshSnapshot::new(vec![service("profile", inbound), service("profile-direct", app)], []);
+    // `profile` is reached through its sidecar, over mTLS as in any mesh; `profile-direct` is
+    // the same app without one, so it speaks plaintext.
+    let mut snapshot = MeshSnapshot::new(vec![service("profile", inbound), service("profile-direct", app)], []);
+    let plaintext = PeerAuthenticationSpec {
+        selector: Some(WorkloadSelector { match_labels: labels("profile-direct") }),
+        mtls: Some(MutualTls { mode: Some(MtlsMode::Disable) }),
+        ..Default::default()
+    };
+    let mut plaintext = PeerAuthentication::new("profile-direct", plaintext);
+    plaintext.metadata.namespace = Some("default".into());
+    snapshot.peer_authentications.push(plaintext);
+    let pki = tempfile::tempdir().unwrap();
+    let ca = meshctl::pki::Authority::open(pki.path()).unwrap();
+    let credentials = |namespace: &str, account: &str| {
+        let leaf = ca.issue(&meshctl::pki::Identity::new(namespace, account), Duration::from_secs(3600)).unwrap();
+        Credentials { cert_chain: leaf.cert_pem, private_key: leaf.key_pem, trust_bundle: ca.trust_bundle().into() }
+    };
     let proxies = [
-        Proxy::Gateway(Gateway { node_id: "gateway".into(), namespace: "default".into(), listen: gateway }),
+        Proxy::Gateway(Gateway {
+            node_id: "gateway".into(),
+            namespace: "default".into(),
+            listen: gateway,
+            credentials: credentials("istio-system", "meshctl-gateway"),
+        }),
         Proxy::Sidecar(Sidecar {
             node_id: "sidecar".into(),
             service: "profile".into(),
@@ -119,6 +141,8 @@ async fn main() {
             inbound,
             app,
             outbound,
+            labels: labels("profile"),
+            credentials: credentials("default", "profile"),
         }),
     ];
     let desired: HashMap<String, Arc<Resources>> = proxies

@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::Resource;
+use crate::pki;
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, Store, write_atomically};
 use crate::translate::{self, MeshSnapshot};
@@ -41,6 +42,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub envoy: PathBuf,
     pub gateway_port: u16,
+    /// How long workload certificates live.
+    pub cert_lifetime: Duration,
 }
 
 /// What the controller reports, and what a restarted controller picks up from.
@@ -58,6 +61,8 @@ pub struct MeshStatus {
     pub revision: u64,
     pub instances: Vec<InstanceStatus>,
     pub proxies: Vec<ProxyReport>,
+    /// The certificate authority: its roots, and where a root rotation stands.
+    pub ca: CaReport,
     /// Problems that keep part of the mesh from working (a process that cannot start, an
     /// object that cannot be read).
     pub errors: Vec<String>,
@@ -67,8 +72,25 @@ pub struct MeshStatus {
 pub struct ProxyReport {
     pub node_id: String,
     pub sync: SyncState,
-    /// The configuration version the proxy last ACKed, by xDS type (CDS, EDS, LDS, RDS).
+    /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
     pub versions: Vec<(String, String)>,
+    /// The SPIFFE identity in its certificate.
+    pub identity: String,
+    /// When its certificate was issued and when it expires (RFC 3339), and the root that
+    /// signed it.
+    pub cert_issued: String,
+    pub cert_expires: String,
+    pub cert_root: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaReport {
+    /// The root that signs workload certificates now.
+    pub signing: String,
+    /// Every root the proxies trust.
+    pub trusted: Vec<String>,
+    /// `staged` or `promoted` while a root rotation is under way.
+    pub rotation: Option<String>,
 }
 
 impl MeshStatus {
@@ -108,6 +130,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
     let mut supervisor = Supervisor::new(supervisor_settings, previous_gateway)?;
+    let mut ca = pki::Authority::open(&settings.state_dir)?;
+    let mut certificates = Certificates::default();
 
     let mut status = MeshStatus {
         pid: std::process::id(),
@@ -158,12 +182,27 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         supervisor.tick();
 
-        // What the proxies should run depends only on the store and the instances, and the
-        // instances change only when the store does: translate once per revision.
-        if translated != Some(contents.revision) {
+        // A root rotation moves on once every proxy runs its current step.
+        let mut pki_changed = ca.reload().unwrap_or_else(|e| {
+            errors.push(format!("certificate authority: {e}"));
+            false
+        });
+        let proxies_synced = || status.proxies.iter().all(|p| p.sync == SyncState::Synced);
+        if ca.rotation().is_some() && translated == Some(contents.revision) && proxies_synced() {
+            match ca.advance_rotation() {
+                Ok(()) => pki_changed = true,
+                Err(e) => errors.push(format!("certificate authority: {e}")),
+            }
+        }
+        let renewed = certificates.renew(&ca, &supervisor.identities(), settings.cert_lifetime, &mut errors);
+
+        // What the proxies should run depends only on the store, the instances (which change
+        // only when the store does) and their certificates: translate when one of them moved.
+        if translated != Some(contents.revision) || pki_changed || renewed {
             let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
+            let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = supervisor
-                .proxies(GATEWAY_NAMESPACE)
+                .proxies(GATEWAY_NAMESPACE, &credentials)
                 .iter()
                 .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
                 .collect();
@@ -187,7 +226,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         status.revision = contents.revision;
         status.instances = supervisor.status();
         status.gateway_pid = supervisor.gateway_pid();
-        status.proxies = proxy_reports(&server, &supervisor);
+        status.proxies = proxy_reports(&server, &supervisor, &certificates);
+        status.ca = CaReport {
+            signing: ca.state().signing.clone(),
+            trusted: ca.state().trusted.clone(),
+            rotation: ca.rotation().map(str::to_string),
+        };
         status.errors = errors;
         write_status(&settings.state_dir, &mut status);
     }
@@ -217,20 +261,75 @@ fn scrape_targets(supervisor: &Supervisor, gateway_admin: u16) -> Vec<crate::met
     targets
 }
 
-fn proxy_reports(server: &xds::Server, supervisor: &Supervisor) -> Vec<ProxyReport> {
+fn proxy_reports(server: &xds::Server, supervisor: &Supervisor, certificates: &Certificates) -> Vec<ProxyReport> {
     let all = server.status();
     supervisor
-        .proxies(GATEWAY_NAMESPACE)
-        .iter()
-        .map(|p| {
-            let node = p.node_id();
+        .identities()
+        .into_iter()
+        .map(|(node, _)| {
             let versions = all
-                .get(node)
+                .get(&node)
                 .map(|s| s.acked.iter().map(|(t, v)| (t.short().to_string(), v.clone())).collect())
                 .unwrap_or_default();
-            ProxyReport { node_id: node.to_string(), sync: server.sync_state(node), versions }
+            let leaf = certificates.leaves.get(&node);
+            let time = |t: Option<SystemTime>| t.map(crate::api::time::rfc3339).unwrap_or_default();
+            ProxyReport {
+                sync: server.sync_state(&node),
+                versions,
+                identity: leaf.map(|(id, _)| id.uri()).unwrap_or_default(),
+                cert_issued: time(leaf.map(|(_, l)| l.not_before + pki::BACKDATE)),
+                cert_expires: time(leaf.map(|(_, l)| l.not_after)),
+                cert_root: leaf.map(|(_, l)| l.root.clone()).unwrap_or_default(),
+                node_id: node,
+            }
         })
         .collect()
+}
+
+/// Every proxy's current certificate, by node id; issued in memory, never written down.
+#[derive(Default)]
+struct Certificates {
+    leaves: HashMap<String, (pki::Identity, pki::Leaf)>,
+}
+
+impl Certificates {
+    /// Issues a certificate to every proxy that has none, or one that must be replaced, and
+    /// forgets proxies that are gone. Returns whether anything changed.
+    fn renew(
+        &mut self,
+        ca: &pki::Authority,
+        proxies: &[(String, pki::Identity)],
+        lifetime: Duration,
+        errors: &mut Vec<String>,
+    ) -> bool {
+        let now = SystemTime::now();
+        let before = self.leaves.len();
+        self.leaves.retain(|node, _| proxies.iter().any(|(n, _)| n == node));
+        let mut changed = self.leaves.len() != before;
+        for (node, identity) in proxies {
+            let current = self.leaves.get(node).filter(|(id, leaf)| id == identity && !ca.must_reissue(leaf, now));
+            if current.is_some() {
+                continue;
+            }
+            match ca.issue(identity, lifetime) {
+                Ok(leaf) => {
+                    self.leaves.insert(node.clone(), (identity.clone(), leaf));
+                    changed = true;
+                }
+                Err(e) => errors.push(format!("{node}: cannot issue a certificate: {e}")),
+            }
+        }
+        changed
+    }
+
+    fn credentials(&self, node: &str, trust_bundle: &str) -> translate::Credentials {
+        let leaf = self.leaves.get(node).map(|(_, leaf)| leaf);
+        translate::Credentials {
+            cert_chain: leaf.map(|l| l.cert_pem.clone()).unwrap_or_default(),
+            private_key: leaf.map(|l| l.key_pem.clone()).unwrap_or_default(),
+            trust_bundle: trust_bundle.to_string(),
+        }
+    }
 }
 
 fn write_status(dir: &Path, status: &mut MeshStatus) {

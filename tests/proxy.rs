@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Gateway, Instance, MeshSnapshot, Proxy, Service};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service};
 use meshctl::xds::{self, Desired, Resources, SyncState};
 use tokio::sync::watch;
 
@@ -41,7 +41,7 @@ async fn start(app: DemoApp) -> Instance {
     let address = listener.local_addr().unwrap();
     let labels = BTreeMap::from([("version".to_string(), app.version.clone())]);
     tokio::spawn(demo_app::serve(app, listener));
-    Instance { address, labels }
+    Instance { address, labels, service_account: "profile".into() }
 }
 
 /// A VirtualService splitting `profile` by `weights` and the DestinationRule with its subsets.
@@ -57,14 +57,27 @@ fn split(weights: &[(&str, u32)]) -> String {
     )
 }
 
+/// The instances here are bare apps with no sidecar, so they speak plaintext only.
+const PLAINTEXT: &str = "apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: DISABLE}}
+";
+
 /// What the gateway should run for `policy` over `instances` of `profile`.
 fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired {
-    let report = policy::check(&[Source { name: "policy.yaml".into(), text: policy.into() }], &Options::default());
+    let sources = [
+        Source { name: "policy.yaml".into(), text: policy.into() },
+        Source { name: "plaintext.yaml".into(), text: PLAINTEXT.into() },
+    ];
+    let report = policy::check(&sources, &Options::default());
     assert_eq!(report.count(policy::Severity::Error), 0, "{:?}", report.findings);
     let service =
         Service { name: "profile".into(), namespace: "default".into(), port: 80, instances: instances.to_vec() };
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));
-    let proxy = Proxy::Gateway(Gateway { node_id: NODE.into(), namespace: "default".into(), listen: gateway });
+    let credentials = Credentials::default();
+    let proxy =
+        Proxy::Gateway(Gateway { node_id: NODE.into(), namespace: "default".into(), listen: gateway, credentials });
     let resources = Resources::from(&translate::translate(&snapshot, &proxy));
     Arc::new(HashMap::from([(NODE.to_string(), Arc::new(resources))]))
 }

@@ -6,20 +6,25 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Bootstrap, bootstrap};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
+use envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig;
 use envoy_types::pb::envoy::config::listener::v3::{Listener, filter};
 use envoy_types::pb::envoy::config::route::v3::{Route, RouteConfiguration, route, route_action};
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, http_connection_manager::RouteSpecifier,
 };
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CommonTlsContext, DownstreamTlsContext, UpstreamTlsContext, common_tls_context,
+};
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use envoy_types::pb::google::protobuf::Any;
 use meshctl::api::Resource;
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Gateway, Instance, MeshSnapshot, Proxy, ProxyConfig, Service, Sidecar};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, ProxyConfig, Service, Sidecar};
 use prost::{Message, Name};
 
 fn addr(port: u16) -> SocketAddr {
@@ -62,7 +67,8 @@ fn services(resources: &[Resource]) -> Vec<Service> {
         });
         for _ in 0..replicas {
             next_port += 1;
-            service.instances.push(Instance { address: addr(next_port), labels: labels.clone() });
+            let service_account = name.to_string();
+            service.instances.push(Instance { address: addr(next_port), labels: labels.clone(), service_account });
         }
     };
     let has_workloads = resources.iter().any(|r| matches!(r, Resource::Workload(_)));
@@ -105,11 +111,31 @@ fn sidecar(namespace: &str) -> Proxy {
         inbound: addr(15006),
         app: addr(18080),
         outbound: addr(15001),
+        labels: BTreeMap::from([("app".to_string(), "frontend".to_string())]),
+        credentials: credentials(),
     })
 }
 
 fn gateway() -> Proxy {
-    Proxy::Gateway(Gateway { node_id: "gateway".into(), namespace: "shop".into(), listen: addr(15080) })
+    Proxy::Gateway(Gateway {
+        node_id: "gateway".into(),
+        namespace: "shop".into(),
+        listen: addr(15080),
+        credentials: credentials(),
+    })
+}
+
+/// Real certificates, so that Envoy's validation parses them.
+fn credentials() -> Credentials {
+    static CREDENTIALS: std::sync::OnceLock<Credentials> = std::sync::OnceLock::new();
+    CREDENTIALS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let ca = meshctl::pki::Authority::open(dir.path()).unwrap();
+            let leaf = ca.issue(&meshctl::pki::Identity::new("shop", "frontend"), Duration::from_secs(3600)).unwrap();
+            Credentials { cert_chain: leaf.cert_pem, private_key: leaf.key_pem, trust_bundle: ca.trust_bundle().into() }
+        })
+        .clone()
 }
 
 fn unpack<M: Message + Name + Default>(any: &Any) -> M {
@@ -145,7 +171,15 @@ fn summary(config: &ProxyConfig) -> String {
             .nth(1)
             .map(|s| s.split(')').next().unwrap().to_string())
             .unwrap_or_default();
-        let _ = writeln!(out, "listener {} {address}:{port} {routes} filters={filters:?}", l.name);
+        let chains: Vec<String> = l
+            .filter_chains
+            .iter()
+            .map(|c| {
+                let protocol = c.filter_chain_match.as_ref().map_or("any", |m| m.transport_protocol.as_str());
+                if c.transport_socket.is_some() { format!("{protocol}+mtls") } else { protocol.to_string() }
+            })
+            .collect();
+        let _ = writeln!(out, "listener {} {address}:{port} {routes} filters={filters:?} chains={chains:?}", l.name);
         if let Some(RouteSpecifier::RouteConfig(rc)) = &m.route_specifier {
             summarize_routes(&mut out, rc);
         }
@@ -162,18 +196,21 @@ fn summary(config: &ProxyConfig) -> String {
             .iter()
             .flat_map(|l| &l.lb_endpoints)
             .map(|ep| {
-                format!("{:?}", ep.host_identifier)
+                let port = format!("{:?}", ep.host_identifier)
                     .split("PortValue(")
                     .nth(1)
                     .unwrap()
                     .split(')')
                     .next()
                     .unwrap()
-                    .to_string()
+                    .to_string();
+                if ep.metadata.is_some() { format!("{port}+mtls") } else { port }
             })
             .collect();
         let _ = writeln!(out, "endpoints {} ports={addrs:?}", e.cluster_name);
     }
+    let secrets: Vec<&str> = config.secrets.iter().map(|s| s.name.as_str()).collect();
+    let _ = writeln!(out, "secrets {secrets:?}");
     out
 }
 
@@ -289,6 +326,27 @@ fn summarize_cluster(out: &mut String, c: &Cluster) {
         let _ =
             write!(out, " http(max_requests_per_connection={:?})", common.max_requests_per_connection.map(|v| v.value));
     }
+    let peers = |socket: &envoy_types::pb::envoy::config::core::v3::TransportSocket| {
+        let Some(envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig(any)) =
+            &socket.config_type
+        else {
+            panic!("untyped transport socket")
+        };
+        let tls: UpstreamTlsContext = unpack(any);
+        let Some(common_tls_context::ValidationContextType::CombinedValidationContext(v)) =
+            tls.common_tls_context.unwrap().validation_context_type
+        else {
+            panic!("no combined validation context")
+        };
+        let sans = v.default_validation_context.unwrap().match_typed_subject_alt_names;
+        sans.iter().map(|s| format!("{:?}", s.matcher.as_ref().unwrap().match_pattern)).collect::<Vec<_>>()
+    };
+    if let Some(socket) = &c.transport_socket {
+        let _ = write!(out, " tls=mutual{:?}", peers(socket));
+    }
+    for m in &c.transport_socket_matches {
+        let _ = write!(out, " tls=auto{:?}", peers(m.transport_socket.as_ref().unwrap()));
+    }
     out.push('\n');
 }
 
@@ -326,12 +384,14 @@ fn static_bootstrap(config: &ProxyConfig) -> Bootstrap {
             let rc = config.routes.iter().find(|r| r.name == rds.route_config_name).unwrap().clone();
             m.route_specifier = Some(RouteSpecifier::RouteConfig(rc));
         }
-        l.filter_chains[0].filters[0].config_type = Some(filter::ConfigType::TypedConfig(Any {
-            type_url: HttpConnectionManager::type_url(),
-            value: m.encode_to_vec(),
-        }));
+        for chain in &mut l.filter_chains {
+            chain.filters[0].config_type = Some(filter::ConfigType::TypedConfig(Any {
+                type_url: HttpConnectionManager::type_url(),
+                value: m.encode_to_vec(),
+            }));
+        }
     }
-    let clusters = config
+    let clusters: Vec<Cluster> = config
         .clusters
         .iter()
         .map(|c| {
@@ -345,10 +405,46 @@ fn static_bootstrap(config: &ProxyConfig) -> Bootstrap {
             c
         })
         .collect();
-    Bootstrap {
-        static_resources: Some(bootstrap::StaticResources { listeners, clusters, ..Default::default() }),
+    let mut bootstrap = Bootstrap {
+        static_resources: Some(bootstrap::StaticResources { listeners, clusters, secrets: config.secrets.clone() }),
         dynamic_resources: None,
         ..translate::bootstrap("validate", "validate", addr(15000), addr(15010))
+    };
+    // Validation mode cannot follow SDS over ADS (Envoy 1.40 crashes trying), so the
+    // transport sockets name the secrets as static ones, which checks their certificates too.
+    let resources = bootstrap.static_resources.as_mut().unwrap();
+    let sockets = resources
+        .listeners
+        .iter_mut()
+        .flat_map(|l| l.filter_chains.iter_mut().filter_map(|c| c.transport_socket.as_mut()))
+        .chain(resources.clusters.iter_mut().flat_map(|c| {
+            c.transport_socket
+                .iter_mut()
+                .chain(c.transport_socket_matches.iter_mut().filter_map(|m| m.transport_socket.as_mut()))
+        }));
+    for socket in sockets {
+        let Some(TypedConfig(any)) = &mut socket.config_type else { panic!("untyped transport socket") };
+        if any.type_url == UpstreamTlsContext::type_url() {
+            let mut tls: UpstreamTlsContext = unpack(any);
+            static_secrets(tls.common_tls_context.as_mut().unwrap());
+            *any = Any { type_url: UpstreamTlsContext::type_url(), value: tls.encode_to_vec() };
+        } else {
+            let mut tls: DownstreamTlsContext = unpack(any);
+            static_secrets(tls.common_tls_context.as_mut().unwrap());
+            *any = Any { type_url: DownstreamTlsContext::type_url(), value: tls.encode_to_vec() };
+        }
+    }
+    bootstrap
+}
+
+fn static_secrets(common: &mut CommonTlsContext) {
+    for sds in &mut common.tls_certificate_sds_secret_configs {
+        sds.sds_config = None;
+    }
+    if let Some(common_tls_context::ValidationContextType::CombinedValidationContext(v)) =
+        &mut common.validation_context_type
+    {
+        v.validation_context_sds_secret_config.as_mut().unwrap().sds_config = None;
     }
 }
 

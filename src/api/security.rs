@@ -55,6 +55,42 @@ pub enum MtlsMode {
     Strict,
 }
 
+impl WorkloadSelector {
+    /// Whether a workload with `labels` is selected.
+    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
+impl PeerAuthentication {
+    /// The mode this policy sets, if it sets one (UNSET defers to the parent).
+    pub fn mode(&self) -> Option<MtlsMode> {
+        self.spec.mtls.as_ref().and_then(|m| m.mode).filter(|m| *m != MtlsMode::Unset)
+    }
+}
+
+/// Which of `policies` decides the mTLS mode of a workload in `namespace`, by Istio's
+/// precedence: a policy in the namespace whose selector picks the workload (`selects` says
+/// which do), then the namespace's policy without a selector, then the mesh-wide one in the
+/// root namespace. Policies that leave the mode UNSET are passed over. Returns its index.
+pub fn decide_mtls<'a>(
+    policies: impl IntoIterator<Item = &'a PeerAuthentication>,
+    namespace: &str,
+    selects: impl Fn(&WorkloadSelector) -> bool,
+) -> Option<(usize, MtlsMode)> {
+    let candidates: Vec<(usize, &PeerAuthentication, MtlsMode)> =
+        policies.into_iter().enumerate().filter_map(|(i, pa)| pa.mode().map(|m| (i, pa, m))).collect();
+    let selector = |pa: &PeerAuthentication| pa.spec.selector.clone().filter(|s| !s.match_labels.is_empty());
+    let in_namespace = |pa: &PeerAuthentication, ns: &str| pa.metadata.namespace.as_deref().unwrap_or("default") == ns;
+    let by_workload =
+        candidates.iter().find(|(_, pa, _)| in_namespace(pa, namespace) && selector(pa).is_some_and(|s| selects(&s)));
+    let by_namespace = |ns: &str| candidates.iter().find(|(_, pa, _)| in_namespace(pa, ns) && selector(pa).is_none());
+    by_workload
+        .or_else(|| by_namespace(namespace))
+        .or_else(|| by_namespace(crate::policy::ROOT_NAMESPACE))
+        .map(|(i, _, m)| (*i, *m))
+}
+
 /// Access control on workloads: DENY policies are checked first, then ALLOW policies.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(

@@ -70,6 +70,9 @@ pub struct MeshArgs {
     /// Where the ingress gateway listens, on 127.0.0.1.
     #[arg(long, default_value_t = 15080)]
     gateway_port: u16,
+    /// How long workload certificates live; they are renewed at half-life.
+    #[arg(long, default_value = "24h")]
+    cert_lifetime: crate::api::Duration,
     /// How long to wait for the mesh to be ready.
     #[arg(long, default_value = "60s")]
     pub timeout: crate::api::Duration,
@@ -123,6 +126,7 @@ pub fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<MeshStatus, 
         .arg("--envoy")
         .arg(&envoy)
         .args(["--gateway-port", &args.gateway_port.to_string()])
+        .args(["--cert-lifetime", &args.cert_lifetime.to_string()])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(environment)?)
         .stderr(log);
@@ -233,6 +237,9 @@ pub struct ControllerArgs {
     /// Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port).
     #[arg(long, default_value_t = 15080)]
     gateway_port: u16,
+    /// How long workload certificates live; they are renewed at half-life.
+    #[arg(long, default_value = "24h")]
+    cert_lifetime: crate::api::Duration,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -244,6 +251,7 @@ pub fn run_controller(args: ControllerArgs) -> Outcome {
         state_dir: args.state.path(),
         envoy: args.envoy.resolve()?,
         gateway_port: args.gateway_port,
+        cert_lifetime: args.cert_lifetime.0,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
     runtime.block_on(controller::run(settings)).map_err(environment)?;

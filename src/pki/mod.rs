@@ -36,13 +36,15 @@ const ROOT_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// Certificates are valid from a little before they are issued, so a peer whose clock is
 /// slightly behind does not refuse them.
-const BACKDATE: Duration = Duration::from_secs(60);
+pub const BACKDATE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}; remove the state directory's pki/ to start a new CA (every workload gets a new certificate)")]
+    #[error(
+        "{path}: {message}; remove the state directory's pki/ to start a new CA (every workload gets a new certificate)"
+    )]
     Corrupt { path: PathBuf, message: String },
     #[error("issuing a certificate: {0}")]
     Issue(#[from] rcgen::Error),
@@ -187,7 +189,7 @@ impl Authority {
     /// Whether `leaf` must be replaced now: half its life is gone, another root signs now, or
     /// a reissue was asked for after it was issued.
     pub fn must_reissue(&self, leaf: &Leaf, now: SystemTime) -> bool {
-        let asked = self.state.reissue_after.as_deref().and_then(|t| crate::api::time::parse_rfc3339(t));
+        let asked = self.state.reissue_after.as_deref().and_then(crate::api::time::parse_rfc3339);
         leaf.due(now) || leaf.root != self.state.signing || asked.is_some_and(|t| leaf.not_before + BACKDATE < t)
     }
 

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use super::finding::{Code, Finding, Severity};
-use super::names::{self, ROOT_NAMESPACE};
+use super::names;
 use super::path::{Path, field};
 use super::{Checked, RegistryEntry, Sink};
 use crate::api::Resource;
 use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
-use crate::api::security::{MtlsMode, PeerAuthentication};
+use crate::api::security::{MtlsMode, PeerAuthentication, decide_mtls};
 
 pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut Vec<Finding>) {
     let rules: Vec<Rule> = resources
@@ -219,27 +219,12 @@ impl Mesh<'_> {
                 _ => None,
             })
             .collect();
-        let mode_of =
-            |pa: &PeerAuthentication| pa.spec.mtls.as_ref().and_then(|m| m.mode).filter(|m| *m != MtlsMode::Unset);
         let describe = |c: &Checked| {
             format!("PeerAuthentication {}/{} at {}", c.resource.namespace(), c.resource.name(), c.location())
         };
-        let selects = |pa: &PeerAuthentication| {
-            pa.spec.selector.as_ref().filter(|s| !s.match_labels.is_empty()).map(|s| {
-                !labels.is_empty() && labels.iter().all(|l| s.match_labels.iter().all(|(k, v)| l.get(k) == Some(v)))
-            })
-        };
-        let by_workload = policies
-            .iter()
-            .find(|(c, pa)| c.resource.namespace() == namespace && selects(pa) == Some(true) && mode_of(pa).is_some());
-        let by_namespace = |ns: &str| {
-            policies
-                .iter()
-                .find(|(c, pa)| c.resource.namespace() == ns && selects(pa).is_none() && mode_of(pa).is_some())
-        };
-        by_workload
-            .or_else(|| by_namespace(namespace))
-            .or_else(|| by_namespace(ROOT_NAMESPACE))
-            .map(|(c, pa)| (mode_of(pa).expect("filtered on a mode"), describe(c)))
+        let selects =
+            |s: &crate::api::security::WorkloadSelector| !labels.is_empty() && labels.iter().all(|l| s.selects(l));
+        decide_mtls(policies.iter().map(|(_, pa)| *pa), namespace, selects)
+            .map(|(i, mode)| (mode, describe(policies[i].0)))
     }
 }

@@ -15,7 +15,8 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::api::meshctl::Workload;
-use crate::translate::{self, Instance, Proxy, Service, Sidecar};
+use crate::pki::Identity;
+use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
 use process::{Launch, Process};
 
 /// The ports of one instance, all on 127.0.0.1.
@@ -54,6 +55,9 @@ pub struct InstanceSpec {
     pub service: String,
     pub service_port: u16,
     pub labels: BTreeMap<String, String>,
+    /// The identity its sidecar presents (`spiffe://…/ns/NAMESPACE/sa/SERVICE_ACCOUNT`).
+    #[serde(default)]
+    pub service_account: String,
     pub app: Launch,
 }
 
@@ -200,6 +204,7 @@ impl Supervisor {
                     service: w.spec.service.clone(),
                     service_port: w.spec.port as u16,
                     labels,
+                    service_account: w.spec.service_account.clone().unwrap_or_else(|| w.spec.service.clone()),
                     app: Launch { program: program.clone(), args: args.clone(), env, log },
                 }
             })
@@ -257,17 +262,34 @@ impl Supervisor {
                 port: s.service_port,
                 instances: vec![],
             });
-            service.instances.push(Instance { address: localhost(r.ports.inbound), labels: s.labels.clone() });
+            service.instances.push(Instance {
+                address: localhost(r.ports.inbound),
+                labels: s.labels.clone(),
+                service_account: s.service_account.clone(),
+            });
         }
         services.into_values().collect()
     }
 
-    /// Every proxy the control plane must configure.
-    pub fn proxies(&self, gateway_namespace: &str) -> Vec<Proxy> {
+    /// Every proxy the control plane must configure, with the identity it runs as.
+    pub fn identities(&self) -> Vec<(String, Identity)> {
+        let mut all = vec![(GATEWAY_NODE.to_string(), Identity::gateway())];
+        all.extend(
+            self.instances
+                .iter()
+                .map(|(node, r)| (node.clone(), Identity::new(&r.spec.namespace, &r.spec.service_account))),
+        );
+        all
+    }
+
+    /// Every proxy the control plane must configure, each with the credentials
+    /// `credentials` gives for its node id.
+    pub fn proxies(&self, gateway_namespace: &str, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
         let mut proxies = vec![Proxy::Gateway(translate::Gateway {
             node_id: GATEWAY_NODE.into(),
             namespace: gateway_namespace.into(),
             listen: self.settings.gateway,
+            credentials: credentials(GATEWAY_NODE),
         })];
         proxies.extend(self.instances.iter().map(|(node, r)| {
             Proxy::Sidecar(Sidecar {
@@ -277,6 +299,8 @@ impl Supervisor {
                 inbound: localhost(r.ports.inbound),
                 app: localhost(r.ports.app),
                 outbound: localhost(r.ports.outbound),
+                labels: r.spec.labels.clone(),
+                credentials: credentials(node),
             })
         }));
         proxies

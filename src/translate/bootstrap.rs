@@ -75,7 +75,7 @@ fn xds_cluster(xds: SocketAddr) -> Cluster {
         name: XDS_CLUSTER.into(),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
         connect_timeout: Some(pb::duration(std::time::Duration::from_secs(1))),
-        load_assignment: Some(load_assignment(XDS_CLUSTER, [xds])),
+        load_assignment: Some(load_assignment(XDS_CLUSTER, [(xds, false)])),
         typed_extension_protocol_options: [(
             pb::HTTP_PROTOCOL_OPTIONS.to_string(),
             pb::http_protocol_options(true, None),

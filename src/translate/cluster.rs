@@ -8,8 +8,8 @@ use envoy_types::pb::envoy::config::core::v3 as core;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::r#type::v3::Percent;
 
-use super::{Service, Sidecar, cluster_name, load_assignment, pb};
-use crate::api::networking::{DestinationRule, SimpleLb, TrafficPolicy};
+use super::{Instance, Service, Sidecar, cluster_name, load_assignment, pb, security};
+use crate::api::networking::{ClientTlsMode, DestinationRule, SimpleLb, TrafficPolicy};
 
 /// Istio's defaults where a policy says nothing.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -19,16 +19,20 @@ const MAX_EJECTION_PERCENT: u32 = 10;
 const CONSECUTIVE_5XX: u32 = 5;
 
 /// The service's cluster and one per subset of its DestinationRule, with their endpoints.
-pub(super) fn outbound(service: &Service, rule: Option<&DestinationRule>) -> Vec<(Cluster, ClusterLoadAssignment)> {
+pub(super) fn outbound(
+    service: &Service,
+    rule: Option<&DestinationRule>,
+    accepts_mtls: &dyn Fn(&Instance) -> bool,
+) -> Vec<(Cluster, ClusterLoadAssignment)> {
     let host = service.host();
     let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
-    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true)];
+    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true, accepts_mtls)];
     for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
         let policy = merge(top, subset.traffic_policy.as_ref());
         let selects = |labels: &std::collections::BTreeMap<String, String>| {
             subset.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
         };
-        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects));
+        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects, accepts_mtls));
     }
     out
 }
@@ -39,6 +43,7 @@ fn outbound_cluster(
     subset: Option<&str>,
     policy: Option<&TrafficPolicy>,
     selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
+    accepts_mtls: &dyn Fn(&Instance) -> bool,
 ) -> (Cluster, ClusterLoadAssignment) {
     let name = cluster_name(service.port, subset, host);
     let mut cluster = Cluster {
@@ -58,8 +63,31 @@ fn outbound_cluster(
     if let Some(policy) = policy {
         apply(&mut cluster, policy);
     }
-    let addresses = service.instances.iter().filter(|i| selects(&i.labels)).map(|i| i.address);
-    let endpoints = load_assignment(&name, addresses);
+    let instances: Vec<&Instance> = service.instances.iter().filter(|i| selects(&i.labels)).collect();
+    let tls = policy.and_then(|p| p.tls.as_ref());
+    // The identities the callers accept: the rule's subjectAltNames, or whoever runs the
+    // service's instances.
+    let mut peers: Vec<String> = tls.map(|t| t.subject_alt_names.clone()).unwrap_or_default();
+    if peers.is_empty() {
+        peers = service.instances.iter().map(|i| i.identity(&service.namespace)).collect();
+        peers.sort();
+        peers.dedup();
+    }
+    // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
+    let endpoint_mtls: Box<dyn Fn(&Instance) -> bool> = match tls.and_then(|t| t.mode) {
+        Some(ClientTlsMode::IstioMutual) => {
+            cluster.transport_socket = Some(security::upstream_tls(&peers));
+            Box::new(|_| false)
+        }
+        Some(_) => Box::new(|_| false),
+        None => {
+            if instances.iter().any(|i| accepts_mtls(i)) {
+                cluster.transport_socket_matches = vec![security::auto_mtls(&peers)];
+            }
+            Box::new(accepts_mtls)
+        }
+    };
+    let endpoints = load_assignment(&name, instances.iter().map(|i| (i.address, endpoint_mtls(i))));
     (cluster, endpoints)
 }
 
@@ -158,7 +186,7 @@ pub(super) fn inbound(sidecar: &Sidecar) -> Cluster {
         alt_stat_name: name.replace('|', "_"),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
         connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
-        load_assignment: Some(load_assignment(&name, [sidecar.app])),
+        load_assignment: Some(load_assignment(&name, [(sidecar.app, false)])),
         circuit_breakers: Some(circuit_breakers(None)),
         name,
         ..Default::default()

@@ -17,6 +17,7 @@ mod bootstrap;
 mod cluster;
 mod pb;
 mod route;
+mod security;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,12 +31,15 @@ use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 
 use crate::api::networking::{DestinationRule, VirtualService};
+use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
 
 pub use bootstrap::{LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap};
 pub use pb::any as pack;
+pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
 
 /// Everything the translator needs to know about the mesh at one moment.
 #[derive(Clone, Debug, Default)]
@@ -43,10 +47,13 @@ pub struct MeshSnapshot {
     pub services: Vec<Service>,
     pub virtual_services: Vec<VirtualService>,
     pub destination_rules: Vec<DestinationRule>,
+    pub peer_authentications: Vec<PeerAuthentication>,
+    pub authorization_policies: Vec<AuthorizationPolicy>,
+    pub request_authentications: Vec<RequestAuthentication>,
 }
 
 impl MeshSnapshot {
-    /// The snapshot of `services` under the routing policies among `resources` (which have passed
+    /// The snapshot of `services` under the policies among `resources` (which have passed
     /// validation); other kinds are not the translator's business.
     pub fn new<'a>(services: Vec<Service>, resources: impl IntoIterator<Item = &'a crate::api::Resource>) -> Self {
         let mut snapshot = MeshSnapshot { services, ..MeshSnapshot::default() };
@@ -54,6 +61,9 @@ impl MeshSnapshot {
             match resource {
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
+                crate::api::Resource::PeerAuthentication(pa) => snapshot.peer_authentications.push(pa.clone()),
+                crate::api::Resource::AuthorizationPolicy(ap) => snapshot.authorization_policies.push(ap.clone()),
+                crate::api::Resource::RequestAuthentication(ra) => snapshot.request_authentications.push(ra.clone()),
                 _ => {}
             }
         }
@@ -82,6 +92,14 @@ impl Service {
 pub struct Instance {
     pub address: SocketAddr,
     pub labels: BTreeMap<String, String>,
+    pub service_account: String,
+}
+
+impl Instance {
+    /// The SPIFFE identity its sidecar presents.
+    pub fn identity(&self, namespace: &str) -> String {
+        crate::pki::Identity::new(namespace, &self.service_account).uri()
+    }
 }
 
 /// The proxy a configuration is for.
@@ -102,6 +120,8 @@ pub struct Sidecar {
     pub app: SocketAddr,
     /// Where the application sends its outbound requests (its `HTTP_PROXY`).
     pub outbound: SocketAddr,
+    pub labels: BTreeMap<String, String>,
+    pub credentials: Credentials,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +130,22 @@ pub struct Gateway {
     /// Short host names resolve in this namespace.
     pub namespace: String,
     pub listen: SocketAddr,
+    pub credentials: Credentials,
+}
+
+/// What a proxy proves its identity with and whom it trusts, PEM-encoded; delivered by SDS.
+/// Debug output leaves the key out.
+#[derive(Clone, Default, PartialEq)]
+pub struct Credentials {
+    pub cert_chain: String,
+    pub private_key: String,
+    pub trust_bundle: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").finish_non_exhaustive()
+    }
 }
 
 impl Proxy {
@@ -117,6 +153,13 @@ impl Proxy {
         match self {
             Proxy::Sidecar(s) => &s.node_id,
             Proxy::Gateway(g) => &g.node_id,
+        }
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        match self {
+            Proxy::Sidecar(s) => &s.credentials,
+            Proxy::Gateway(g) => &g.credentials,
         }
     }
 }
@@ -128,6 +171,7 @@ pub struct ProxyConfig {
     pub routes: Vec<RouteConfiguration>,
     pub clusters: Vec<Cluster>,
     pub endpoints: Vec<ClusterLoadAssignment>,
+    pub secrets: Vec<Secret>,
 }
 
 /// The route configuration every outbound listener (and the gateway's) loads over RDS.
@@ -142,7 +186,8 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
     for service in &snapshot.services {
         let host = service.host();
         let rule = destination_rule(snapshot, &host);
-        for (cluster, endpoints) in cluster::outbound(service, rule) {
+        let accepts_mtls = |i: &Instance| security::mode(snapshot, &service.namespace, &i.labels) != MtlsMode::Disable;
+        for (cluster, endpoints) in cluster::outbound(service, rule, &accepts_mtls) {
             config.clusters.push(cluster);
             config.endpoints.push(endpoints);
         }
@@ -151,15 +196,30 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
     match proxy {
         Proxy::Sidecar(s) => {
             let inbound = cluster::inbound(s);
-            config.listeners.push(http_listener(
+            let manager = http_connection_manager(
                 "inbound",
-                s.inbound,
                 hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
-            ));
+            );
+            let mode = security::mode(snapshot, &s.namespace, &s.labels);
+            let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
+            config.listeners.push(Listener {
+                name: "inbound".into(),
+                address: Some(pb::socket_address(s.inbound)),
+                listener_filters,
+                filter_chains,
+                ..Default::default()
+            });
             config.clusters.push(inbound);
             config.listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
         }
         Proxy::Gateway(g) => config.listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES))),
+    }
+    // Envoy asks for the secrets only when a listener or cluster refers to them; a proxy
+    // that never asks must not be waited on for them.
+    let tls = config.clusters.iter().any(|c| c.transport_socket.is_some() || !c.transport_socket_matches.is_empty())
+        || config.listeners.iter().flat_map(|l| &l.filter_chains).any(|c| c.transport_socket.is_some());
+    if tls {
+        config.secrets = security::secrets(proxy.credentials());
     }
     config
 }
@@ -182,8 +242,17 @@ fn rds(name: &str) -> hcm::http_connection_manager::RouteSpecifier {
 }
 
 fn http_listener(name: &str, addr: SocketAddr, routes: hcm::http_connection_manager::RouteSpecifier) -> Listener {
+    Listener {
+        name: name.to_string(),
+        address: Some(pb::socket_address(addr)),
+        filter_chains: vec![FilterChain { filters: vec![http_connection_manager(name, routes)], ..Default::default() }],
+        ..Default::default()
+    }
+}
+
+fn http_connection_manager(stat_prefix: &str, routes: hcm::http_connection_manager::RouteSpecifier) -> Filter {
     let manager = hcm::HttpConnectionManager {
-        stat_prefix: name.to_string(),
+        stat_prefix: stat_prefix.to_string(),
         codec_type: hcm::http_connection_manager::CodecType::Auto as i32,
         route_specifier: Some(routes),
         http_filters: vec![
@@ -194,17 +263,9 @@ fn http_listener(name: &str, addr: SocketAddr, routes: hcm::http_connection_mana
         ],
         ..Default::default()
     };
-    Listener {
-        name: name.to_string(),
-        address: Some(pb::socket_address(addr)),
-        filter_chains: vec![FilterChain {
-            filters: vec![Filter {
-                name: "envoy.filters.network.http_connection_manager".into(),
-                config_type: Some(filter::ConfigType::TypedConfig(pb::any(&manager))),
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(pb::any(&manager))),
     }
 }
 
@@ -216,17 +277,24 @@ fn http_filter<M: prost::Message + prost::Name>(name: &str, config: &M) -> hcm::
     }
 }
 
-fn load_assignment(cluster: &str, addresses: impl IntoIterator<Item = SocketAddr>) -> ClusterLoadAssignment {
+/// Endpoints at `addresses`; those marked `true` accept mTLS, and say so in their metadata
+/// for the cluster's transport socket match.
+fn load_assignment(cluster: &str, addresses: impl IntoIterator<Item = (SocketAddr, bool)>) -> ClusterLoadAssignment {
+    use envoy_types::pb::envoy::config::core::v3::Metadata;
     ClusterLoadAssignment {
         cluster_name: cluster.to_string(),
         endpoints: vec![LocalityLbEndpoints {
             lb_endpoints: addresses
                 .into_iter()
-                .map(|addr| LbEndpoint {
+                .map(|(addr, mtls)| LbEndpoint {
                     host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
                         address: Some(pb::socket_address(addr)),
                         ..Default::default()
                     })),
+                    metadata: mtls.then(|| Metadata {
+                        filter_metadata: [security::accepts_mtls_metadata()].into_iter().collect(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 })
                 .collect(),

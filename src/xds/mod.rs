@@ -4,7 +4,8 @@
 //! channel; each stream sends a proxy what it subscribed to whenever that changes, and records
 //! what the proxy ACKed or NACKed, which is what `meshctl proxy-status` reports.
 //!
-//! Changes are made before they break: when clusters change, the new clusters (together with
+//! Changes are made before they break: secrets go out as soon as they are asked for (a
+//! listener or cluster that needs one waits for it in Envoy); when clusters change, the new clusters (together with
 //! the old ones) go out first, and routes and listeners only once the proxy has ACKed them and
 //! their endpoints; clusters no longer used are removed after the routes have moved away.
 
@@ -27,9 +28,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::translate::ProxyConfig;
 
-/// The four xDS types meshctl serves, in the order a change is pushed.
+/// The xDS types meshctl serves, in the order a change is pushed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Type {
+    Secret,
     Cluster,
     Endpoint,
     Listener,
@@ -37,10 +39,11 @@ pub enum Type {
 }
 
 impl Type {
-    pub const ALL: [Type; 4] = [Type::Cluster, Type::Endpoint, Type::Listener, Type::Route];
+    pub const ALL: [Type; 5] = [Type::Secret, Type::Cluster, Type::Endpoint, Type::Listener, Type::Route];
 
     pub fn url(self) -> &'static str {
         match self {
+            Type::Secret => "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
             Type::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
             Type::Endpoint => "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
             Type::Listener => "type.googleapis.com/envoy.config.listener.v3.Listener",
@@ -52,13 +55,14 @@ impl Type {
         Type::ALL.into_iter().find(|t| t.url() == url)
     }
 
-    /// Endpoints and routes are asked for by name; clusters and listeners are all sent.
+    /// Secrets, endpoints and routes are asked for by name; clusters and listeners are all sent.
     fn by_name(self) -> bool {
-        matches!(self, Type::Endpoint | Type::Route)
+        matches!(self, Type::Secret | Type::Endpoint | Type::Route)
     }
 
     pub fn short(self) -> &'static str {
         match self {
+            Type::Secret => "SDS",
             Type::Cluster => "CDS",
             Type::Endpoint => "EDS",
             Type::Listener => "LDS",
@@ -70,7 +74,7 @@ impl Type {
 /// One proxy's resources, encoded and named, by type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Resources {
-    by_type: [Vec<(String, Any)>; 4],
+    by_type: [Vec<(String, Any)>; 5],
 }
 
 impl Resources {
@@ -101,6 +105,7 @@ impl From<&ProxyConfig> for Resources {
         use crate::translate::pack;
         Resources {
             by_type: [
+                config.secrets.iter().map(|s| (s.name.clone(), pack(s))).collect(),
                 config.clusters.iter().map(|c| (c.name.clone(), pack(c))).collect(),
                 config.endpoints.iter().map(|e| (e.cluster_name.clone(), pack(e))).collect(),
                 config.listeners.iter().map(|l| (l.name.clone(), pack(l))).collect(),

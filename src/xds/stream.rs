@@ -15,7 +15,7 @@ use super::{Desired, ProxyStatus, Resources, Type};
 struct TypeState {
     /// Whether the proxy asked for this type at all.
     subscribed: bool,
-    /// The names asked for (endpoints and routes only).
+    /// The names asked for (secrets, endpoints and routes only).
     names: BTreeSet<String>,
     /// The last response, its version and nonce.
     sent: Vec<(String, Any)>,
@@ -38,7 +38,7 @@ pub(super) struct Stream {
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
     node: String,
-    types: [TypeState; 4],
+    types: [TypeState; 5],
     nonce: u64,
 }
 
@@ -139,12 +139,14 @@ impl Stream {
         self.push_all().await
     }
 
-    /// Sends every subscribed type whose resources changed, clusters and endpoints first;
+    /// Sends every subscribed type whose resources changed, secrets, clusters and endpoints first;
     /// listeners and routes wait until the proxy has ACKed the clusters they need and their
     /// endpoints. Until the proxy has ACKed the new listeners and routes, the clusters it
     /// ACKed before stay too, so no request finds its cluster gone.
     async fn push_all(&mut self) -> Result<(), ()> {
         let desired = self.resources();
+        let secrets = self.wanted(Type::Secret, &desired);
+        self.push(Type::Secret, secrets).await?;
         let listeners = self.wanted(Type::Listener, &desired);
         let routes = self.wanted(Type::Route, &desired);
         let moved = [(Type::Listener, &listeners), (Type::Route, &routes)].iter().all(|(t, want)| {
