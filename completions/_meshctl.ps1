@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
+            [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
@@ -203,6 +204,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;install' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
@@ -225,6 +227,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;controller' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Run the local control plane (the only mode so far)')
@@ -443,6 +446,84 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;canary;help;help' {
             break
         }
+        'meshctl;mtls' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;mtls;enable' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the proxies')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'STRICT accepts mTLS only; PERMISSIVE accepts mTLS and plaintext (a step on the way)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;mtls;disable' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the proxies')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;mtls;status' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;mtls;rotate' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the proxies')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Rotate the root as well: a new root is trusted everywhere before it signs, and the old one is dropped once no proxy holds a certificate from it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;mtls;help' {
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;mtls;help;enable' {
+            break
+        }
+        'meshctl;mtls;help;disable' {
+            break
+        }
+        'meshctl;mtls;help;status' {
+            break
+        }
+        'meshctl;mtls;help;rotate' {
+            break
+        }
+        'meshctl;mtls;help;help' {
+            break
+        }
         'meshctl;check' {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -453,6 +534,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;demo' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
@@ -495,6 +577,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
+            [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'The demo application that the demo mesh and tests run as workloads')
@@ -589,6 +672,25 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;canary;abort' {
+            break
+        }
+        'meshctl;help;mtls' {
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
+            break
+        }
+        'meshctl;help;mtls;enable' {
+            break
+        }
+        'meshctl;help;mtls;disable' {
+            break
+        }
+        'meshctl;help;mtls;status' {
+            break
+        }
+        'meshctl;help;mtls;rotate' {
             break
         }
         'meshctl;help;check' {

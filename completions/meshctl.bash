@@ -52,6 +52,9 @@ _meshctl() {
             meshctl,install)
                 cmd="meshctl__subcmd__install"
                 ;;
+            meshctl,mtls)
+                cmd="meshctl__subcmd__mtls"
+                ;;
             meshctl,proxy-status)
                 cmd="meshctl__subcmd__proxy__subcmd__status"
                 ;;
@@ -196,6 +199,9 @@ _meshctl() {
             meshctl__subcmd__help,install)
                 cmd="meshctl__subcmd__help__subcmd__install"
                 ;;
+            meshctl__subcmd__help,mtls)
+                cmd="meshctl__subcmd__help__subcmd__mtls"
+                ;;
             meshctl__subcmd__help,proxy-status)
                 cmd="meshctl__subcmd__help__subcmd__proxy__subcmd__status"
                 ;;
@@ -250,6 +256,48 @@ _meshctl() {
             meshctl__subcmd__help__subcmd__generate,traffic-split)
                 cmd="meshctl__subcmd__help__subcmd__generate__subcmd__traffic__subcmd__split"
                 ;;
+            meshctl__subcmd__help__subcmd__mtls,disable)
+                cmd="meshctl__subcmd__help__subcmd__mtls__subcmd__disable"
+                ;;
+            meshctl__subcmd__help__subcmd__mtls,enable)
+                cmd="meshctl__subcmd__help__subcmd__mtls__subcmd__enable"
+                ;;
+            meshctl__subcmd__help__subcmd__mtls,rotate)
+                cmd="meshctl__subcmd__help__subcmd__mtls__subcmd__rotate"
+                ;;
+            meshctl__subcmd__help__subcmd__mtls,status)
+                cmd="meshctl__subcmd__help__subcmd__mtls__subcmd__status"
+                ;;
+            meshctl__subcmd__mtls,disable)
+                cmd="meshctl__subcmd__mtls__subcmd__disable"
+                ;;
+            meshctl__subcmd__mtls,enable)
+                cmd="meshctl__subcmd__mtls__subcmd__enable"
+                ;;
+            meshctl__subcmd__mtls,help)
+                cmd="meshctl__subcmd__mtls__subcmd__help"
+                ;;
+            meshctl__subcmd__mtls,rotate)
+                cmd="meshctl__subcmd__mtls__subcmd__rotate"
+                ;;
+            meshctl__subcmd__mtls,status)
+                cmd="meshctl__subcmd__mtls__subcmd__status"
+                ;;
+            meshctl__subcmd__mtls__subcmd__help,disable)
+                cmd="meshctl__subcmd__mtls__subcmd__help__subcmd__disable"
+                ;;
+            meshctl__subcmd__mtls__subcmd__help,enable)
+                cmd="meshctl__subcmd__mtls__subcmd__help__subcmd__enable"
+                ;;
+            meshctl__subcmd__mtls__subcmd__help,help)
+                cmd="meshctl__subcmd__mtls__subcmd__help__subcmd__help"
+                ;;
+            meshctl__subcmd__mtls__subcmd__help,rotate)
+                cmd="meshctl__subcmd__mtls__subcmd__help__subcmd__rotate"
+                ;;
+            meshctl__subcmd__mtls__subcmd__help,status)
+                cmd="meshctl__subcmd__mtls__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -257,7 +305,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-h -V --help --version validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help"
+            opts="-h -V --help --version validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,13 +779,17 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --gateway-port --envoy --state-dir --help --version"
+            opts="-h -V --local --gateway-port --cert-lifetime --envoy --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --gateway-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -791,13 +843,17 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-h -V --gateway-port --timeout --envoy --state-dir --help --version"
+            opts="-h -V --gateway-port --cert-lifetime --timeout --envoy --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --gateway-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1315,7 +1371,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="validate generate install uninstall controller apply get delete proxy-status top canary check demo demo-app completion help"
+            opts="validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1692,6 +1748,76 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__mtls)
+            opts="enable disable status rotate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__mtls__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__mtls__subcmd__enable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__mtls__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__mtls__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__proxy__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1749,7 +1875,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-h -V --local --gateway-port --timeout --envoy --state-dir --help --version"
+            opts="-h -V --local --gateway-port --cert-lifetime --timeout --envoy --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1759,12 +1885,226 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cert-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --envoy)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls)
+            opts="-h -V --help --version enable disable status rotate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__disable)
+            opts="-n -h -V --namespace --timeout --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__enable)
+            opts="-n -h -V --namespace --timeout --state-dir --mode --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -W "strict permissive" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help)
+            opts="enable disable status rotate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help__subcmd__enable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__rotate)
+            opts="-h -V --root --timeout --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__mtls__subcmd__status)
+            opts="-o -h -V --output --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --state-dir)

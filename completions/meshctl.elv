@@ -33,6 +33,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
+            cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -181,6 +182,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;install'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
+            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
@@ -201,6 +203,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;controller'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)'
+            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --local 'Run the local control plane (the only mode so far)'
@@ -396,6 +399,73 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;canary;help;help'= {
         }
+        &'meshctl;mtls'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
+            cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;mtls;enable'= {
+            cand -n 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)'
+            cand --namespace 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)'
+            cand --timeout 'How long to wait for the proxies'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --mode 'STRICT accepts mTLS only; PERMISSIVE accepts mTLS and plaintext (a step on the way)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;mtls;disable'= {
+            cand -n 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)'
+            cand --namespace 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)'
+            cand --timeout 'How long to wait for the proxies'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;mtls;status'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;mtls;rotate'= {
+            cand --timeout 'How long to wait for the proxies'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --root 'Rotate the root as well: a new root is trusted everywhere before it signs, and the old one is dropped once no proxy holds a certificate from it'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;mtls;help'= {
+            cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
+            cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'meshctl;mtls;help;enable'= {
+        }
+        &'meshctl;mtls;help;disable'= {
+        }
+        &'meshctl;mtls;help;status'= {
+        }
+        &'meshctl;mtls;help;rotate'= {
+        }
+        &'meshctl;mtls;help;help'= {
+        }
         &'meshctl;check'= {
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand -h 'Print help (see more with ''--help'')'
@@ -405,6 +475,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;demo'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
+            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
@@ -444,6 +515,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
+            cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
             cand demo 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
             cand demo-app 'The demo application that the demo mesh and tests run as workloads'
@@ -513,6 +585,20 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;canary;resume'= {
         }
         &'meshctl;help;canary;abort'= {
+        }
+        &'meshctl;help;mtls'= {
+            cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
+            cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
+        }
+        &'meshctl;help;mtls;enable'= {
+        }
+        &'meshctl;help;mtls;disable'= {
+        }
+        &'meshctl;help;mtls;status'= {
+        }
+        &'meshctl;help;mtls;rotate'= {
         }
         &'meshctl;help;check'= {
         }

@@ -41,23 +41,45 @@ pub async fn request(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response, HttpError> {
+    let request = build(method, host, path, headers)?;
+    let exchange = async {
+        let stream =
+            tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
+        send(addr, stream, request).await
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?
+}
+
+/// A request with no body.
+pub fn build(
+    method: hyper::Method,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<hyper::Request<Empty<Bytes>>, HttpError> {
     let mut builder = hyper::Request::builder().method(method).uri(path).header(hyper::header::HOST, host);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    let request = builder.body(Empty::<Bytes>::new())?;
-    let exchange = async {
-        let stream =
-            tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| HttpError::Request { addr, source })?;
-        tokio::spawn(connection);
-        let response = sender.send_request(request).await.map_err(|source| HttpError::Request { addr, source })?;
-        let status = response.status().as_u16();
-        let body =
-            response.into_body().collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
-        Ok(Response { status, body })
-    };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?
+    Ok(builder.body(Empty::<Bytes>::new())?)
+}
+
+/// Sends `request` over `connection`, an open connection (plain or TLS) to `addr`, and reads
+/// the whole response.
+pub async fn send<C>(
+    addr: SocketAddr,
+    connection: C,
+    request: hyper::Request<Empty<Bytes>>,
+) -> Result<Response, HttpError>
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(connection))
+        .await
+        .map_err(|source| HttpError::Request { addr, source })?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.map_err(|source| HttpError::Request { addr, source })?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
+    Ok(Response { status, body })
 }

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::local_mesh::LocalMesh;
@@ -58,29 +56,6 @@ spec:
   gates: {minSuccessRate: 99, maxP99: 500ms, minRequests: 5}
 ";
 
-/// Requests to profile through the gateway until stopped: (sent, failed).
-fn load(mesh: &LocalMesh) -> (Arc<AtomicBool>, std::thread::JoinHandle<(usize, usize)>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
-    let handle = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let (sent, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            while !stop.load(Ordering::Relaxed) {
-                sent.fetch_add(1, Ordering::Relaxed);
-                let ok = runtime
-                    .block_on(meshctl::http::get(gateway, "profile", "/", Duration::from_secs(5)))
-                    .is_ok_and(|r| r.status == 200);
-                failed.fetch_add(usize::from(!ok), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (sent.into_inner(), failed.into_inner())
-        })
-    };
-    (stop, handle)
-}
-
 fn canary_status(mesh: &LocalMesh) -> Value {
     let run = mesh.meshctl(&["get", "canary", "profile", "-o", "json"], "");
     serde_json::from_str::<Value>(&run.stdout).map(|c| c["status"].clone()).unwrap_or(Value::Null)
@@ -101,12 +76,11 @@ fn applied_rollout(v3_args: &str) -> (LocalMesh, Value, usize, usize) {
     let mesh = LocalMesh::install();
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(v3_args)).code, 0);
     mesh.wait_healthy();
-    let (stop, traffic) = load(&mesh);
+    let traffic = mesh.load("profile");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], CANARY).code, 0);
     let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
-    stop.store(true, Ordering::Relaxed);
-    let (sent, failed) = traffic.join().unwrap();
+    let (sent, failed) = traffic.stop();
     (mesh, status, sent, failed)
 }
 
@@ -144,7 +118,7 @@ fn canary_start_watches_to_the_end_and_says_how_it_ended() {
     let mesh = LocalMesh::install();
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
     mesh.wait_healthy();
-    let (stop, traffic) = load(&mesh);
+    let traffic = mesh.load("profile");
     let start =
         ["canary", "start", "profile", "--to", "v3", "--steps", "10,50,100", "--interval", "2s", "--min-requests", "5"];
     let run = mesh.meshctl(&start, "");
@@ -160,8 +134,7 @@ fn canary_start_watches_to_the_end_and_says_how_it_ended() {
     let run = mesh.meshctl(&["canary", "start", "profile", "--to", "v9", "--from", "v3"], "");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("\"v9\""), "{}", run.stderr);
-    stop.store(true, Ordering::Relaxed);
-    let (sent, failed) = traffic.join().unwrap();
+    let (sent, failed) = traffic.stop();
     assert_eq!(failed, 0, "{failed} of {sent} failed");
     let list = mesh.meshctl(&["canary", "list"], "").stdout;
     assert!(list.contains("Promoted"), "{list}");
@@ -172,7 +145,7 @@ fn promote_and_abort_act_at_once_and_a_restarted_controller_resumes_the_step() {
     let mesh = LocalMesh::install();
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml("")).code, 0);
     mesh.wait_healthy();
-    let (stop, traffic) = load(&mesh);
+    let traffic = mesh.load("profile");
     let start = |interval: &str| {
         let run = mesh.meshctl(
             &[
@@ -223,8 +196,7 @@ fn promote_and_abort_act_at_once_and_a_restarted_controller_resumes_the_step() {
     let weights: Vec<u64> =
         status["evaluations"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
     assert_eq!(weights, [10, 50, 100], "the rollout went back to an earlier step: {status}");
-    stop.store(true, Ordering::Relaxed);
-    let (sent, failed) = traffic.join().unwrap();
+    let (sent, failed) = traffic.stop();
     assert_eq!(failed, 0, "{failed} of {sent} failed");
 }
 
@@ -239,12 +211,11 @@ fn a_canary_slower_than_the_p99_gate_is_rolled_back_when_its_step_ends() {
     let mesh = LocalMesh::install();
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml(", --latency, 700ms")).code, 0);
     mesh.wait_healthy();
-    let (stop, traffic) = load(&mesh);
+    let traffic = mesh.load("profile");
     let start =
         ["canary", "start", "profile", "--to", "v3", "--interval", "2s", "--min-requests", "2", "--max-p99", "500ms"];
     let run = mesh.meshctl(&start, "");
-    stop.store(true, Ordering::Relaxed);
-    let (_, failed) = traffic.join().unwrap();
+    let (_, failed) = traffic.stop();
     assert_eq!(run.code, 1, "a rolled-back canary exits 1: {}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("RolledBack") && run.stdout.contains("is above 500ms"), "{}", run.stdout);
     assert_eq!(failed, 0, "a slow canary fails no request, it is only slow");

@@ -7,6 +7,7 @@ mod demo;
 mod demo_app;
 mod generate;
 mod local;
+mod mtls;
 mod printer;
 mod resources;
 mod top;
@@ -64,6 +65,10 @@ enum Command {
     /// Stepped rollouts with health gates: start, watch, steer.
     #[command(subcommand)]
     Canary(canary::Command),
+    /// Mutual TLS between workloads: require it, see what every sidecar accepts, rotate
+    /// certificates.
+    #[command(subcommand)]
+    Mtls(mtls::Command),
     /// Say whether the control plane, the gateway and every sidecar are healthy.
     ///
     /// Exit status: 0 all healthy, 1 something is not.
@@ -136,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => local::check(args, &printer),
         Command::Top(args) => top::run(args, &printer),
         Command::Canary(command) => canary::run(command, &printer),
+        Command::Mtls(command) => mtls::run(command, &printer),
         Command::DemoApp(args) => demo_app::run(args),
         Command::Demo(args) => demo::run(args, &printer),
     };

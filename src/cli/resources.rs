@@ -13,11 +13,11 @@ use crate::api::{Kind, Resource, time};
 use crate::policy::{self, Options, Severity, Source};
 use crate::store::{Change, LocalStore, ObjectRef, Store, StoreError};
 
-fn open(state: &StateDir) -> Result<LocalStore, Failure> {
+pub(super) fn open(state: &StateDir) -> Result<LocalStore, Failure> {
     LocalStore::open(&state.path()).map_err(store_failure)
 }
 
-fn store_failure(e: StoreError) -> Failure {
+pub(super) fn store_failure(e: StoreError) -> Failure {
     let exit = match e {
         StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
         StoreError::Conflict { .. } => Exit::Failed,
@@ -26,7 +26,7 @@ fn store_failure(e: StoreError) -> Failure {
 }
 
 /// `virtualservice.networking.istio.io/profile`, as kubectl names an object in its messages.
-fn object_name(r: &ObjectRef) -> String {
+pub(super) fn object_name(r: &ObjectRef) -> String {
     let group = r.kind().map(|k| k.api_version().split('/').next().unwrap_or_default().to_string()).unwrap_or_default();
     format!("{}.{group}/{}", r.kind.to_lowercase(), r.name)
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -100,6 +102,49 @@ impl LocalMesh {
         super::poll("`meshctl check` says all is healthy", Duration::from_secs(30), || {
             self.meshctl(&["check"], "").code == 0
         });
+    }
+}
+
+/// Requests through the gateway, one after another, until stopped.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, usize)>>,
+}
+
+impl LocalMesh {
+    /// Starts sending GETs for `host` through the gateway.
+    pub fn load(&self, host: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
+        let (host, stopped) = (host.to_string(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (mut sent, mut failed) = (0, 0);
+            while !stopped.load(Ordering::Relaxed) {
+                sent += 1;
+                let ok = runtime
+                    .block_on(meshctl::http::get(gateway, &host, "/", Duration::from_secs(5)))
+                    .is_ok_and(|r| r.status == 200);
+                failed += usize::from(!ok);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (sent, failed)
+        });
+        Load { stop, thread: Some(thread) }
+    }
+}
+
+impl Load {
+    /// Stops the load: how many requests were sent, and how many failed.
+    pub fn stop(mut self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
