@@ -56,14 +56,19 @@ fn plaintext(addr: SocketAddr) -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A GET over mTLS presenting a certificate for `client` from the CA in `ca_dir`, trusting
-/// the mesh's roots and expecting profile's identity.
-fn mtls(mesh: &LocalMesh, addr: SocketAddr, ca_dir: &Path) -> Result<u16, String> {
-    let client =
+/// A client with a certificate for `default/outsider` from the CA in `ca_dir`, trusting the
+/// mesh's roots.
+fn client(mesh: &LocalMesh, ca_dir: &Path) -> probe::MtlsClient {
+    let certificate =
         pki::Authority::open(ca_dir).unwrap().issue(&Identity::new("default", "outsider"), Duration::from_secs(60));
-    let roots = pki::Authority::open(&mesh.state_dir()).unwrap().trust_bundle().to_string();
-    let profile = Identity::new("default", "profile").uri();
-    block_on(probe::mtls_get(addr, "profile", "/", &client.unwrap(), &roots, &profile, Duration::from_secs(5)))
+    let trust_bundle = pki::Authority::open(&mesh.state_dir()).unwrap().trust_bundle().to_string();
+    probe::MtlsClient { certificate: certificate.unwrap(), trust_bundle }
+}
+
+/// A request over mTLS to the sidecar at `addr`, which must prove it runs `service`.
+fn mtls(client: &probe::MtlsClient, addr: SocketAddr, service: &str, method: hyper::Method) -> Result<u16, String> {
+    let identity = Identity::new("default", service).uri();
+    block_on(client.request(addr, &identity, method, service, "/", &[], Duration::from_secs(5)))
         .map(|r| r.status)
         .map_err(|e| e.to_string())
 }
@@ -99,9 +104,10 @@ fn mtls_enable_shuts_out_plaintext_and_foreign_certificates_while_mesh_traffic_f
     let refused = plaintext(inbound);
     assert!(refused.is_err(), "after: plaintext must be refused, got {refused:?}");
     let other_ca = tempfile::tempdir().unwrap();
-    let foreign = mtls(&mesh, inbound, other_ca.path());
+    let foreign = mtls(&client(&mesh, other_ca.path()), inbound, "profile", hyper::Method::GET);
     assert!(foreign.is_err(), "a certificate from another CA must be refused, got {foreign:?}");
-    assert_eq!(mtls(&mesh, inbound, &mesh.state_dir()), Ok(200), "a mesh certificate is accepted");
+    let insider = client(&mesh, &mesh.state_dir());
+    assert_eq!(mtls(&insider, inbound, "profile", hyper::Method::GET), Ok(200), "a mesh certificate is accepted");
     frontend_through_gateway(&mesh);
 
     let (code, after) = mtls_status(&mesh);
@@ -184,4 +190,163 @@ fn permissive_to_strict_and_certificate_rotations_under_load_lose_no_request() {
     assert_eq!(mtls_status(&mesh).0, 0);
     assert!(!outputs.contains("PRIVATE KEY"));
     assert_keys_private(&mesh);
+}
+
+/// A request through the gateway: its status.
+fn through_gateway(mesh: &LocalMesh, method: hyper::Method, host: &str, headers: &[(&str, &str)]) -> u16 {
+    let gateway = SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
+    block_on(meshctl::http::request(gateway, method, host, "/", headers, Duration::from_secs(5)))
+        .unwrap_or_else(|e| panic!("the gateway answers: {e}"))
+        .status
+}
+
+/// Applies `yaml` and waits until every proxy runs it.
+fn apply(mesh: &LocalMesh, yaml: &str) {
+    let run = mesh.meshctl(&["apply", "-f", "-"], yaml);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let revision = mesh.status()["revision"].as_u64().unwrap();
+    common::poll("every proxy runs the new policy", Duration::from_secs(30), || {
+        let status = mesh.status();
+        status["revision"].as_u64() > Some(revision)
+            || status["revision"].as_u64() == Some(revision)
+                && status["proxies"].as_array().unwrap().iter().all(|p| p["sync"] == "Synced")
+    });
+    mesh.wait_healthy();
+}
+
+#[test]
+fn authorization_allows_named_callers_denies_the_rest_and_a_deny_wins() {
+    let mesh = mesh();
+    apply(
+        &mesh,
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: profile-callers}
+spec:
+  selector: {matchLabels: {app: profile}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: [cluster.local/ns/default/sa/frontend, cluster.local/ns/istio-system/sa/meshctl-gateway]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: profile-no-delete}
+spec:
+  selector: {matchLabels: {app: profile}}
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: [DELETE]}
+",
+    );
+    // Connections the gateway opened before the change close within the drain time.
+    common::poll("the DENY policy is in force", Duration::from_secs(10), || {
+        through_gateway(&mesh, hyper::Method::DELETE, "profile", &[]) == 403
+    });
+    // frontend calls profile on every request, as an allowed caller.
+    frontend_through_gateway(&mesh);
+    assert_eq!(through_gateway(&mesh, hyper::Method::GET, "profile", &[]), 200, "the gateway is allowed");
+    assert_eq!(through_gateway(&mesh, hyper::Method::DELETE, "profile", &[]), 403, "DENY wins over ALLOW");
+    // Anyone else, even with a mesh certificate, is refused.
+    let outsider = client(&mesh, &mesh.state_dir());
+    assert_eq!(mtls(&outsider, profile_inbound(&mesh), "profile", hyper::Method::GET), Ok(403));
+    // frontend itself has no policy: everyone may call it.
+    assert_eq!(mtls(&outsider, frontend_inbound(&mesh), "frontend", hyper::Method::GET), Ok(200));
+}
+
+fn frontend_inbound(mesh: &LocalMesh) -> SocketAddr {
+    let status = mesh.status();
+    let instance = status["instances"].as_array().unwrap().iter().find(|i| i["spec"]["service"] == "frontend").unwrap();
+    SocketAddr::from(([127, 0, 0, 1], instance["ports"]["inbound"].as_u64().unwrap() as u16))
+}
+
+/// An ES256 signing key made for the test, and its JWKS.
+struct Issuer {
+    key: ring::signature::EcdsaKeyPair,
+    jwks: String,
+}
+
+const ISSUER: &str = "https://issuer.meshctl.test";
+
+impl Issuer {
+    fn new() -> Issuer {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let random = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &random).unwrap();
+        // An uncompressed point: 0x04, then x and y.
+        let point = key.public_key().as_ref().to_vec();
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "test", "alg": "ES256",
+            "x": b64(&point[1..33]), "y": b64(&point[33..])}]});
+        Issuer { key, jwks: jwks.to_string() }
+    }
+
+    /// A token for `subject`, valid for an hour.
+    fn token(&self, subject: &str) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let header = b64(br#"{"alg":"ES256","typ":"JWT","kid":"test"}"#);
+        let claims = serde_json::json!({"iss": ISSUER, "sub": subject, "iat": now, "exp": now + 3600});
+        let signed = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+        let signature = self.key.sign(&ring::rand::SystemRandom::new(), signed.as_bytes()).unwrap();
+        format!("{signed}.{}", b64(signature.as_ref()))
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn jwt_a_valid_token_passes_a_bad_one_gets_401_and_a_required_one_403_when_missing() {
+    let mesh = mesh();
+    let issuer = Issuer::new();
+    let jwks = serde_json::to_string(&issuer.jwks).unwrap();
+    apply(
+        &mesh,
+        &format!(
+            "apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: profile-jwt}}
+spec:
+  selector: {{matchLabels: {{app: profile}}}}
+  jwtRules:
+  - issuer: {ISSUER}
+    jwks: {jwks}
+"
+        ),
+    );
+    let token = issuer.token("alice");
+    let bearer = format!("Bearer {token}");
+    let get = |headers: &[(&str, &str)]| through_gateway(&mesh, hyper::Method::GET, "profile", headers);
+    common::poll("tokens are checked", Duration::from_secs(10), || get(&[("authorization", "Bearer x.y.z")]) == 401);
+    assert_eq!(get(&[("authorization", &bearer)]), 200, "a valid token passes");
+    assert_eq!(get(&[]), 200, "no token passes while no policy requires one");
+    // The same signature over other claims.
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    parts[1] =
+        b64(serde_json::json!({"iss": ISSUER, "sub": "mallory", "exp": 4_000_000_000u64}).to_string().as_bytes());
+    assert_eq!(get(&[("authorization", &format!("Bearer {}", parts.join(".")))]), 401, "a tampered token");
+    let stranger = Issuer::new();
+    assert_eq!(get(&[("authorization", &format!("Bearer {}", stranger.token("alice")))]), 401, "another key");
+
+    apply(
+        &mesh,
+        &format!(
+            "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: profile-needs-alice}}
+spec:
+  selector: {{matchLabels: {{app: profile}}}}
+  rules:
+  - from:
+    - source: {{requestPrincipals: [{ISSUER}/alice]}}
+"
+        ),
+    );
+    common::poll("the policy requiring a token is in force", Duration::from_secs(10), || get(&[]) == 403);
+    assert_eq!(get(&[]), 403, "a required token that is missing");
+    assert_eq!(get(&[("authorization", &bearer)]), 200, "alice's token is the principal the policy names");
+    assert_eq!(get(&[("authorization", &format!("Bearer {}", issuer.token("bob")))]), 403, "bob is not alice");
 }

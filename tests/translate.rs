@@ -68,7 +68,9 @@ fn services(resources: &[Resource]) -> Vec<Service> {
         for _ in 0..replicas {
             next_port += 1;
             let service_account = name.to_string();
-            service.instances.push(Instance { address: addr(next_port), labels: labels.clone(), service_account });
+            let mut labels = labels.clone();
+            labels.entry("app".to_string()).or_insert_with(|| name.to_string());
+            service.instances.push(Instance { address: addr(next_port), labels, service_account });
         }
     };
     let has_workloads = resources.iter().any(|r| matches!(r, Resource::Workload(_)));
@@ -123,6 +125,13 @@ fn gateway() -> Proxy {
         listen: addr(15080),
         credentials: credentials(),
     })
+}
+
+fn sidecar_of(proxy: &Proxy) -> Sidecar {
+    match proxy {
+        Proxy::Sidecar(s) => s.clone(),
+        Proxy::Gateway(_) => unreachable!("a sidecar"),
+    }
 }
 
 /// Real certificates, so that Envoy's validation parses them.
@@ -464,7 +473,20 @@ fn envoy_accepts_the_translation_of_every_fixture() {
         let resources = resources(&[&fixture]);
         let snapshot = MeshSnapshot::new(services(&resources), &resources);
         let namespace = snapshot.services.first().map_or("default".to_string(), |s| s.namespace.clone());
-        for proxy in [sidecar(&namespace), gateway()] {
+        // A sidecar for every instance, so every policy's selector picks someone.
+        let mut proxies = vec![sidecar(&namespace), gateway()];
+        for service in &snapshot.services {
+            for instance in &service.instances {
+                proxies.push(Proxy::Sidecar(Sidecar {
+                    node_id: format!("{}-{}", service.name, instance.address.port()),
+                    service: service.name.clone(),
+                    namespace: service.namespace.clone(),
+                    labels: instance.labels.clone(),
+                    ..sidecar_of(&sidecar(&namespace))
+                }));
+            }
+        }
+        for proxy in proxies {
             let config = translate::translate(&snapshot, &proxy);
             if let Err(e) = common::envoy::validate(&static_bootstrap(&config)) {
                 panic!(

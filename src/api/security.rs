@@ -91,6 +91,28 @@ pub fn decide_mtls<'a>(
         .map(|(i, _, m)| (*i, *m))
 }
 
+/// The mode a workload in `namespace` with `labels`, serving on `port`, accepts: the deciding
+/// policy's mode (see [`decide_mtls`]), or its `portLevelMtls` entry for the port, or
+/// PERMISSIVE when no policy decides.
+pub fn effective_mtls<'a>(
+    policies: impl IntoIterator<Item = &'a PeerAuthentication> + Clone,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    port: u16,
+) -> MtlsMode {
+    let Some((i, mode)) = decide_mtls(policies.clone(), namespace, |s| s.selects(labels)) else {
+        return MtlsMode::Permissive;
+    };
+    let deciding = policies.into_iter().nth(i).expect("decide_mtls returns an index into the policies");
+    deciding
+        .spec
+        .port_level_mtls
+        .get(&port.to_string())
+        .and_then(|m| m.mode)
+        .filter(|m| *m != MtlsMode::Unset)
+        .unwrap_or(mode)
+}
+
 /// Access control on workloads: DENY policies are checked first, then ALLOW policies.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(

@@ -18,7 +18,7 @@ use super::printer::{self, paint};
 use super::resources::{apply_sources, object_name, open, store_failure};
 use super::{Exit, Failure, ListFormat, Outcome, Printer};
 use crate::api::Resource;
-use crate::api::security::{MtlsMode, decide_mtls};
+use crate::api::security::{MtlsMode, effective_mtls};
 use crate::controller::MeshStatus;
 use crate::pki::{self, Identity, probe};
 use crate::policy::{ROOT_NAMESPACE, Source};
@@ -181,8 +181,8 @@ fn modes(resources: &[Resource], instances: &[InstanceStatus]) -> BTreeMap<Strin
     instances
         .iter()
         .map(|i| {
-            let decided = decide_mtls(policies.iter().copied(), &i.spec.namespace, |s| s.selects(&i.spec.labels));
-            (i.node_id.clone(), decided.map_or(MtlsMode::Permissive, |(_, m)| m))
+            let mode = effective_mtls(policies.iter().copied(), &i.spec.namespace, &i.spec.labels, i.spec.service_port);
+            (i.node_id.clone(), mode)
         })
         .collect()
 }
@@ -278,10 +278,10 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let modes = modes(&stored(&store)?, &status.instances);
     // The probe presents a certificate of its own, from the mesh's CA, as any mesh client would.
     let ca = pki::Authority::open(&dir).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    let client = ca
+    let certificate = ca
         .issue(&Identity::new(ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
         .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    let bundle = ca.trust_bundle().to_string();
+    let client = std::sync::Arc::new(probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -291,9 +291,9 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
         for (index, instance) in status.instances.iter().enumerate() {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], instance.ports.inbound));
             let identity = Identity::new(&instance.spec.namespace, &instance.spec.service_account).uri();
-            let (client, bundle, host) = (client.clone(), bundle.clone(), instance.spec.service.clone());
+            let (client, host) = (client.clone(), instance.spec.service.clone());
             probes.spawn(async move {
-                let mtls = probe::mtls_get(addr, &host, "/", &client, &bundle, &identity, PROBE_TIMEOUT).await;
+                let mtls = client.request(addr, &identity, hyper::Method::GET, &host, "/", &[], PROBE_TIMEOUT).await;
                 let plaintext = crate::http::get(addr, &host, "/", PROBE_TIMEOUT).await;
                 (index, mtls.is_ok(), plaintext.is_err())
             });

@@ -33,30 +33,41 @@ pub enum ProbeError {
     Credentials(String),
 }
 
-/// `GET path` with `Host: host` over mTLS to `addr`, presenting `client` and accepting a server
-/// that holds `identity` under one of the roots in `trust_bundle`.
-pub async fn mtls_get(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    client: &Leaf,
-    trust_bundle: &str,
-    identity: &str,
-    timeout: Duration,
-) -> Result<Response, ProbeError> {
-    let config = client_config(client, trust_bundle, identity)?;
-    let request = http::build(hyper::Method::GET, host, path, &[])?;
-    let exchange = async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|source| ProbeError::Connect { addr, source })?;
-        // The name is never checked (see the verifier); rustls needs one to send.
-        let name = ServerName::try_from("mesh.invalid").expect("a valid DNS name");
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| ProbeError::Tls { addr, message: e.to_string() })?;
-        Ok(http::send(addr, tls, request).await?)
-    };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout { addr, timeout })?
+/// A client outside the proxies that speaks the mesh's mTLS with one certificate.
+pub struct MtlsClient {
+    pub certificate: Leaf,
+    pub trust_bundle: String,
+}
+
+impl MtlsClient {
+    /// `method path` with `Host: host` and `headers` over mTLS to `addr`, accepting a server
+    /// that holds `identity` under one of the trusted roots.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request(
+        &self,
+        addr: SocketAddr,
+        identity: &str,
+        method: hyper::Method,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Response, ProbeError> {
+        let config = client_config(&self.certificate, &self.trust_bundle, identity)?;
+        let request = http::build(method, host, path, headers)?;
+        let exchange = async {
+            let tcp =
+                tokio::net::TcpStream::connect(addr).await.map_err(|source| ProbeError::Connect { addr, source })?;
+            // The name is never checked (see the verifier); rustls needs one to send.
+            let name = ServerName::try_from("mesh.invalid").expect("a valid DNS name");
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ProbeError::Tls { addr, message: e.to_string() })?;
+            Ok(http::send(addr, tls, request).await?)
+        };
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout { addr, timeout })?
+    }
 }
 
 fn client_config(client: &Leaf, trust_bundle: &str, identity: &str) -> Result<rustls::ClientConfig, ProbeError> {

@@ -377,6 +377,18 @@ fn authorization_rule(rule: &Rule, at: &Path, sink: &mut Sink) {
             &s.ip_blocks,
             &s.not_ip_blocks,
         ];
+        for (field, blocks) in [("ipBlocks", &s.ip_blocks), ("notIpBlocks", &s.not_ip_blocks)] {
+            for (b, block) in blocks.iter().enumerate() {
+                if !is_address_block(block) {
+                    let at = at.child("from").child(f).child("source").child(field);
+                    sink.path(
+                        &at.child(b),
+                        Code::InvalidAuthorization,
+                        format!("{at}: {block:?} is not an address or block: use 10.1.2.3 or 10.0.0.0/8"),
+                    );
+                }
+            }
+        }
         if lists.iter().all(|l| l.is_empty()) {
             sink.path(
                 &at.child("from").child(f).child("source"),
@@ -453,8 +465,17 @@ fn request_authentication(spec: &RequestAuthenticationSpec, sink: &mut Sink) {
         if let Some(jwks) = &rule.jwks {
             let keys = serde_json::from_str::<serde_json::Value>(jwks)
                 .ok()
-                .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len));
-            if keys.unwrap_or(0) == 0 {
+                .and_then(|v| v.get("keys").and_then(|k| k.as_array()).cloned());
+            for (k, key) in keys.iter().flatten().enumerate() {
+                if let Err(problem) = jwk(key) {
+                    sink.path(
+                        &at.child("jwks"),
+                        Code::JwtKeys,
+                        format!("{at}.jwks: key {k}: {problem}; Envoy would refuse the whole configuration"),
+                    );
+                }
+            }
+            if keys.is_none_or(|k| k.is_empty()) {
                 sink.path(
                     &at.child("jwks"),
                     Code::JwtKeys,
@@ -464,6 +485,37 @@ fn request_authentication(spec: &RequestAuthenticationSpec, sink: &mut Sink) {
                 );
             }
         }
+    }
+}
+
+/// An IP address, or a CIDR block (`10.0.0.0/8`, `2001:db8::/32`).
+fn is_address_block(value: &str) -> bool {
+    let (address, len) = value.split_once('/').map_or((value, None), |(a, l)| (a, Some(l)));
+    match address.parse::<std::net::IpAddr>() {
+        Ok(ip) => len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 })),
+        Err(_) => false,
+    }
+}
+
+/// Whether a JWK has the members its key type needs, each proper unpadded base64url.
+fn jwk(key: &serde_json::Value) -> Result<(), String> {
+    use base64::Engine;
+    let member = |name: &str| -> Result<(), String> {
+        let value = key.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("`{name}` is missing"))?;
+        match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value) {
+            Ok(bytes) if !bytes.is_empty() => Ok(()),
+            _ => Err(format!("`{name}` is not base64url (unpadded)")),
+        }
+    };
+    match key.get("kty").and_then(|v| v.as_str()) {
+        Some("RSA") => member("n").and(member("e")),
+        Some("EC") => match key.get("crv").and_then(|v| v.as_str()) {
+            Some("P-256" | "P-384" | "P-521") => member("x").and(member("y")),
+            other => Err(format!("EC curve {other:?} is not P-256, P-384 or P-521")),
+        },
+        Some("OKP") => member("x"),
+        Some("oct") => member("k"),
+        other => Err(format!("key type {other:?} is not RSA, EC, OKP or oct")),
     }
 }
 

@@ -319,6 +319,9 @@ fn with_ports(launch: &Launch, ports: Ports) -> Launch {
     launch
 }
 
+/// How long connections a listener change left on the old configuration may go on.
+pub const DRAIN_SECONDS: &str = "5";
+
 fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::Result<Launch> {
     let path: PathBuf = settings.state_dir.join("proxies").join(format!("{node}.pb"));
     write_file(&path, bootstrap)?;
@@ -330,6 +333,13 @@ fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::R
             "1",
             "--log-level",
             "warning",
+            // A listener change (an mTLS mode, an authorization policy) binds connections
+            // opened before it only once they close: tell them to close at once, and cut
+            // them after a few seconds, so a policy is in force everywhere within that time.
+            "--drain-strategy",
+            "immediate",
+            "--drain-time-s",
+            DRAIN_SECONDS,
             "-c",
             &path.display().to_string(),
         ]

@@ -13,6 +13,7 @@
 //! Envoy keeps it without a drain: clusters are `outbound|PORT|SUBSET|FQDN` (Istio's scheme),
 //! the inbound cluster `inbound|PORT||`.
 
+mod authz;
 mod bootstrap;
 mod cluster;
 mod pb;
@@ -186,7 +187,8 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
     for service in &snapshot.services {
         let host = service.host();
         let rule = destination_rule(snapshot, &host);
-        let accepts_mtls = |i: &Instance| security::mode(snapshot, &service.namespace, &i.labels) != MtlsMode::Disable;
+        let accepts_mtls =
+            |i: &Instance| security::mode(snapshot, &service.namespace, &i.labels, service.port) != MtlsMode::Disable;
         for (cluster, endpoints) in cluster::outbound(service, rule, &accepts_mtls) {
             config.clusters.push(cluster);
             config.endpoints.push(endpoints);
@@ -196,11 +198,20 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
     match proxy {
         Proxy::Sidecar(s) => {
             let inbound = cluster::inbound(s);
+            let (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels);
+            config.clusters.extend(jwks_clusters);
             let manager = http_connection_manager(
                 "inbound",
                 hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
+                policy_filters,
             );
-            let mode = security::mode(snapshot, &s.namespace, &s.labels);
+            // Port-level modes are keyed by the port the workload serves, its service's.
+            let port = snapshot
+                .services
+                .iter()
+                .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
+                .map_or(0, |svc| svc.port);
+            let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
             let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
             config.listeners.push(Listener {
                 name: "inbound".into(),
@@ -245,22 +256,31 @@ fn http_listener(name: &str, addr: SocketAddr, routes: hcm::http_connection_mana
     Listener {
         name: name.to_string(),
         address: Some(pb::socket_address(addr)),
-        filter_chains: vec![FilterChain { filters: vec![http_connection_manager(name, routes)], ..Default::default() }],
+        filter_chains: vec![FilterChain {
+            filters: vec![http_connection_manager(name, routes, vec![])],
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
 
-fn http_connection_manager(stat_prefix: &str, routes: hcm::http_connection_manager::RouteSpecifier) -> Filter {
+/// An HTTP connection manager running `policy_filters` (authentication and authorization)
+/// before fault injection and routing.
+fn http_connection_manager(
+    stat_prefix: &str,
+    routes: hcm::http_connection_manager::RouteSpecifier,
+    policy_filters: Vec<hcm::HttpFilter>,
+) -> Filter {
+    let mut http_filters = policy_filters;
+    // Present always (with no default fault), so routes can turn faults on through their
+    // per-route config without changing the listener.
+    http_filters.push(http_filter(route::FAULT_FILTER, &HttpFault::default()));
+    http_filters.push(http_filter("envoy.filters.http.router", &Router::default()));
     let manager = hcm::HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         codec_type: hcm::http_connection_manager::CodecType::Auto as i32,
         route_specifier: Some(routes),
-        http_filters: vec![
-            // Present always (with no default fault), so routes can turn faults on through
-            // their per-route config without changing the listener.
-            http_filter(route::FAULT_FILTER, &HttpFault::default()),
-            http_filter("envoy.filters.http.router", &Router::default()),
-        ],
+        http_filters,
         ..Default::default()
     };
     Filter {

@@ -69,3 +69,27 @@ pub fn http_protocol_options(http2: bool, common: Option<core::HttpProtocolOptio
         ..Default::default()
     })
 }
+
+/// `message` encoded, then its map field `tag` from `entries`, in key order. prost encodes a
+/// HashMap in its random iteration order, so the same configuration would encode differently,
+/// get a new version and make the proxy reload it, on every translation; protobuf lets a
+/// field come after the others, so appending the map (left empty in `message`) is the same
+/// message.
+pub fn encode_with_sorted_map<M: Message, V: Message + Default + PartialEq>(
+    message: &M,
+    tag: u32,
+    entries: &std::collections::BTreeMap<String, V>,
+) -> Vec<u8> {
+    use prost::encoding::{btree_map, message as nested, string};
+    let mut buf = message.encode_to_vec();
+    btree_map::encode(string::encode, string::encoded_len, nested::encode, nested::encoded_len, tag, entries, &mut buf);
+    buf
+}
+
+/// Appends `encoded`, an encoded message, to `buf` as the message field `tag`.
+pub fn append_message_field(tag: u32, encoded: &[u8], buf: &mut Vec<u8>) {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(encoded.len() as u64, buf);
+    buf.extend_from_slice(encoded);
+}

@@ -21,7 +21,7 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher}
 use envoy_types::pb::google::protobuf::{BoolValue, Struct, Value, value};
 
 use super::{Credentials, MeshSnapshot, pb};
-use crate::api::security::{MtlsMode, decide_mtls};
+use crate::api::security::{MtlsMode, effective_mtls};
 
 pub const CERTIFICATE_SECRET: &str = "default";
 pub const ROOTS_SECRET: &str = "ROOTCA";
@@ -32,11 +32,9 @@ const TLS_MODE_KEY: &str = "tlsMode";
 const TLS_MODE_ISTIO: &str = "istio";
 pub const TRANSPORT_SOCKET_MATCH: &str = "envoy.transport_socket_match";
 
-/// The mode a workload in `namespace` with `labels` accepts: Istio's precedence, PERMISSIVE
-/// when no policy says otherwise.
-pub fn mode(snapshot: &MeshSnapshot, namespace: &str, labels: &BTreeMap<String, String>) -> MtlsMode {
-    decide_mtls(&snapshot.peer_authentications, namespace, |s| s.selects(labels))
-        .map_or(MtlsMode::Permissive, |(_, m)| m)
+/// The mode a workload in `namespace` with `labels`, serving `port`, accepts.
+pub fn mode(snapshot: &MeshSnapshot, namespace: &str, labels: &BTreeMap<String, String>, port: u16) -> MtlsMode {
+    effective_mtls(&snapshot.peer_authentications, namespace, labels, port)
 }
 
 /// The proxy's two secrets.

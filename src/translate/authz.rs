@@ -1,0 +1,591 @@
+//! AuthorizationPolicy and RequestAuthentication to a sidecar's inbound HTTP filters, in
+//! Istio's order: `jwt_authn` (which tokens are valid; a missing one passes, a bad one gets
+//! 401), then RBAC with the DENY policies, then RBAC with the ALLOW policies (present only when
+//! an ALLOW policy selects the workload; then a request no rule allows gets 403).
+//!
+//! Within a rule, `from` entries are alternatives, as are `to` entries; a rule needs one of
+//! each, and every `when`. Within an entry every field must match, and a field matches when
+//! any of its values does, and none of its `not` values.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
+use envoy_types::pb::envoy::config::core::v3::{
+    CidrRange, DataSource, HttpUri, TransportSocket, data_source, http_uri,
+};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
+use envoy_types::pb::envoy::config::rbac::v3::{
+    Permission, Policy, Principal, Rbac as Rules, SourcedMetadata, permission, principal, rbac,
+};
+use envoy_types::pb::envoy::config::route::v3::{HeaderMatcher, RouteMatch, header_matcher, route_match};
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3 as jwt;
+use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac as RbacFilter;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CertificateValidationContext, CommonTlsContext, UpstreamTlsContext, certificate_validation_context,
+    common_tls_context,
+};
+use envoy_types::pb::envoy::r#type::matcher::v3::{
+    ListMatcher, MetadataMatcher, OrMatcher, PathMatcher, RegexMatcher, StringMatcher, ValueMatcher, list_matcher,
+    metadata_matcher, path_matcher, string_matcher, value_matcher,
+};
+use envoy_types::pb::google::protobuf::{Any, UInt32Value};
+use prost::Name;
+
+use super::{MeshSnapshot, pb};
+use crate::api::security::{
+    Action, AuthorizationPolicy, Condition, JwtRule, Operation, Rule, Source, WorkloadSelector,
+};
+use crate::policy::ROOT_NAMESPACE;
+
+const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";
+/// Where jwt_authn leaves a verified token's claims, for RBAC to match request principals.
+const PAYLOAD: &str = "payload";
+const JWKS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const JWKS_CACHE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The filters a workload in `namespace` with `labels` runs before routing, and the clusters
+/// its remote JWKS are fetched through.
+pub fn inbound_filters(
+    snapshot: &MeshSnapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> (Vec<hcm::HttpFilter>, Vec<Cluster>) {
+    let applies = |policy_namespace: Option<&String>, selector: Option<&WorkloadSelector>| {
+        let ns = policy_namespace.map_or("default", String::as_str);
+        (ns == namespace || ns == ROOT_NAMESPACE) && selector.is_none_or(|s| s.selects(labels))
+    };
+    let mut filters = Vec::new();
+    let mut clusters = Vec::new();
+
+    let jwt_rules: Vec<&JwtRule> = snapshot
+        .request_authentications
+        .iter()
+        .filter(|ra| applies(ra.metadata.namespace.as_ref(), ra.spec.selector.as_ref()))
+        .flat_map(|ra| &ra.spec.jwt_rules)
+        .collect();
+    if !jwt_rules.is_empty() {
+        let (filter, fetch) = jwt_authn(&jwt_rules);
+        filters.push(filter);
+        clusters.extend(fetch);
+    }
+
+    let policies: Vec<&AuthorizationPolicy> = snapshot
+        .authorization_policies
+        .iter()
+        .filter(|ap| applies(ap.metadata.namespace.as_ref(), ap.spec.selector.as_ref()))
+        .collect();
+    for action in [Action::Deny, Action::Allow] {
+        let chosen: Vec<&&AuthorizationPolicy> =
+            policies.iter().filter(|ap| ap.spec.action.unwrap_or(Action::Allow) == action).collect();
+        if !chosen.is_empty() {
+            filters.push(rbac_filter(action, &chosen));
+        }
+    }
+    (filters, clusters)
+}
+
+fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy]) -> hcm::HttpFilter {
+    let mut named = BTreeMap::new();
+    for ap in policies {
+        let name = format!(
+            "ns[{}]-policy[{}]",
+            ap.metadata.namespace.as_deref().unwrap_or("default"),
+            ap.metadata.name.as_deref().unwrap_or_default()
+        );
+        if ap.spec.rules.is_empty() && action == Action::Allow {
+            // An ALLOW policy without rules allows nothing, but still makes the workload
+            // deny whatever no other ALLOW policy allows.
+            let never = Policy {
+                permissions: vec![not_permission(any_permission())],
+                principals: vec![not_principal(any_principal())],
+                ..Default::default()
+            };
+            named.insert(format!("{name}-rule[0]"), never);
+        }
+        for (i, rule) in ap.spec.rules.iter().enumerate() {
+            named.insert(format!("{name}-rule[{i}]"), policy(rule));
+        }
+    }
+    let (envoy_action, suffix) = match action {
+        Action::Deny => (rbac::Action::Deny, "deny"),
+        _ => (rbac::Action::Allow, "allow"),
+    };
+    let rules = pb::encode_with_sorted_map(&Rules { action: envoy_action as i32, ..Default::default() }, 2, &named);
+    let mut value = prost::Message::encode_to_vec(&RbacFilter {
+        rules_stat_prefix: format!("meshctl_{suffix}_"),
+        ..Default::default()
+    });
+    pb::append_message_field(1, &rules, &mut value);
+    hcm::HttpFilter {
+        name: format!("envoy.filters.http.rbac.{suffix}"),
+        config_type: Some(hcm::http_filter::ConfigType::TypedConfig(Any { type_url: RbacFilter::type_url(), value })),
+        ..Default::default()
+    }
+}
+
+fn policy(rule: &Rule) -> Policy {
+    let (when_permissions, when_principals): (Vec<_>, Vec<_>) = rule.when.iter().map(condition).unzip();
+    let when_permissions: Vec<Permission> = when_permissions.into_iter().flatten().collect();
+    let when_principals: Vec<Principal> = when_principals.into_iter().flatten().collect();
+    let mut permissions: Vec<Vec<Permission>> = rule.to.iter().map(|to| operation(&to.operation)).collect();
+    if permissions.is_empty() {
+        permissions.push(vec![]);
+    }
+    let mut principals: Vec<Vec<Principal>> = rule.from.iter().map(|from| source(&from.source)).collect();
+    if principals.is_empty() {
+        principals.push(vec![]);
+    }
+    Policy {
+        permissions: permissions
+            .into_iter()
+            .map(|mut all| {
+                all.extend(when_permissions.iter().cloned());
+                and_permissions(all)
+            })
+            .collect(),
+        principals: principals
+            .into_iter()
+            .map(|mut all| {
+                all.extend(when_principals.iter().cloned());
+                and_principals(all)
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// One `to.operation`: every field that is set must match.
+fn operation(op: &Operation) -> Vec<Permission> {
+    let mut all = Vec::new();
+    let mut field = |values: &[String], not_values: &[String], each: &dyn Fn(&str) -> Permission| {
+        if !values.is_empty() {
+            all.push(or_permissions(values.iter().map(|v| each(v)).collect()));
+        }
+        if !not_values.is_empty() {
+            all.push(not_permission(or_permissions(not_values.iter().map(|v| each(v)).collect())));
+        }
+    };
+    field(&op.hosts, &op.not_hosts, &|v| permission_header(":authority", v, true));
+    field(&op.methods, &op.not_methods, &|v| permission_header(":method", v, false));
+    field(&op.paths, &op.not_paths, &|v| {
+        let path = PathMatcher { rule: Some(path_matcher::Rule::Path(string(v, false))) };
+        Permission { rule: Some(permission::Rule::UrlPath(path)) }
+    });
+    field(&op.ports, &op.not_ports, &port);
+    all
+}
+
+fn port(value: &str) -> Permission {
+    // Validation admits only port numbers; anything else matches nothing.
+    match value.parse::<u32>() {
+        Ok(port) => Permission { rule: Some(permission::Rule::DestinationPort(port)) },
+        Err(_) => not_permission(any_permission()),
+    }
+}
+
+/// One `from.source`: every field that is set must match.
+fn source(s: &Source) -> Vec<Principal> {
+    let mut all = Vec::new();
+    let mut field = |values: &[String], not_values: &[String], each: &dyn Fn(&str) -> Principal| {
+        if !values.is_empty() {
+            all.push(or_principals(values.iter().map(|v| each(v)).collect()));
+        }
+        if !not_values.is_empty() {
+            all.push(not_principal(or_principals(not_values.iter().map(|v| each(v)).collect())));
+        }
+    };
+    field(&s.principals, &s.not_principals, &peer_principal);
+    field(&s.request_principals, &s.not_request_principals, &request_principal);
+    field(&s.namespaces, &s.not_namespaces, &peer_namespace);
+    field(&s.ip_blocks, &s.not_ip_blocks, &|v| ip(v, false));
+    all
+}
+
+/// A `when` condition, as a permission (about the request's destination) or a principal
+/// (about its source).
+fn condition(c: &Condition) -> (Option<Permission>, Option<Principal>) {
+    let key = c.key.as_str();
+    let either = |each: &dyn Fn(&str) -> Principal| {
+        let mut all = Vec::new();
+        if !c.values.is_empty() {
+            all.push(or_principals(c.values.iter().map(|v| each(v)).collect()));
+        }
+        if !c.not_values.is_empty() {
+            all.push(not_principal(or_principals(c.not_values.iter().map(|v| each(v)).collect())));
+        }
+        (None, Some(and_principals(all)))
+    };
+    let on_destination = |each: &dyn Fn(&str) -> Permission| {
+        let mut all = Vec::new();
+        if !c.values.is_empty() {
+            all.push(or_permissions(c.values.iter().map(|v| each(v)).collect()));
+        }
+        if !c.not_values.is_empty() {
+            all.push(not_permission(or_permissions(c.not_values.iter().map(|v| each(v)).collect())));
+        }
+        (Some(and_permissions(all)), None)
+    };
+    if let Some(header) = key.strip_prefix("request.headers[").and_then(|k| k.strip_suffix(']')) {
+        return either(&|v| principal_header(header, v));
+    }
+    if let Some(claims) = key.strip_prefix("request.auth.claims") {
+        let path: Vec<&str> =
+            claims.trim_start_matches('[').trim_end_matches(']').split("][").filter(|s| !s.is_empty()).collect();
+        return either(&|v| claim(&path, v));
+    }
+    match key {
+        "source.ip" => either(&|v| ip(v, false)),
+        "remote.ip" => either(&|v| ip(v, true)),
+        "source.namespace" => either(&peer_namespace),
+        "source.principal" => either(&peer_principal),
+        "request.auth.principal" => either(&request_principal),
+        "request.auth.audiences" => either(&|v| claim(&["aud"], v)),
+        "request.auth.presenter" => either(&|v| claim(&["azp"], v)),
+        "destination.port" => on_destination(&port),
+        "destination.ip" => on_destination(&|v| match cidr(v) {
+            Some(range) => Permission { rule: Some(permission::Rule::DestinationIp(range)) },
+            None => not_permission(any_permission()),
+        }),
+        "connection.sni" => {
+            on_destination(&|v| Permission { rule: Some(permission::Rule::RequestedServerName(string(v, false))) })
+        }
+        // Validation admits only the keys above; an unknown one matches nothing.
+        _ => (None, Some(not_principal(any_principal()))),
+    }
+}
+
+/// Istio's wildcards: `*` is anything non-empty, `x*` a prefix, `*x` a suffix.
+fn string(value: &str, ignore_case: bool) -> StringMatcher {
+    use string_matcher::MatchPattern;
+    let pattern = if value == "*" {
+        MatchPattern::SafeRegex(regex(".+"))
+    } else if let Some(prefix) = value.strip_suffix('*') {
+        MatchPattern::Prefix(prefix.into())
+    } else if let Some(suffix) = value.strip_prefix('*') {
+        MatchPattern::Suffix(suffix.into())
+    } else {
+        MatchPattern::Exact(value.into())
+    };
+    StringMatcher { match_pattern: Some(pattern), ignore_case }
+}
+
+fn regex(regex: &str) -> RegexMatcher {
+    RegexMatcher { regex: regex.into(), ..Default::default() }
+}
+
+/// A peer's mTLS identity, written as Istio writes principals: without `spiffe://`.
+fn peer_principal(value: &str) -> Principal {
+    let name = if value == "*" || value.starts_with('*') {
+        string(value, false)
+    } else {
+        string(&format!("spiffe://{value}"), false)
+    };
+    Principal {
+        identifier: Some(principal::Identifier::Authenticated(principal::Authenticated { principal_name: Some(name) })),
+    }
+}
+
+/// Every peer identity in a namespace (with Istio's wildcards on the namespace's name).
+fn peer_namespace(value: &str) -> Principal {
+    let namespace = match value {
+        "*" => ".+".to_string(),
+        v => v.split('*').map(regex_syntax::escape).collect::<Vec<_>>().join(".*"),
+    };
+    let name = StringMatcher {
+        match_pattern: Some(string_matcher::MatchPattern::SafeRegex(regex(&format!(
+            "spiffe://[^/]+/ns/{namespace}/sa/[^/]+"
+        )))),
+        ignore_case: false,
+    };
+    Principal {
+        identifier: Some(principal::Identifier::Authenticated(principal::Authenticated { principal_name: Some(name) })),
+    }
+}
+
+/// A verified token's `ISSUER/SUBJECT` (split at the last `/`, as issuers are often URLs);
+/// `*` is any verified token.
+fn request_principal(value: &str) -> Principal {
+    let (issuer, subject) = match value.rsplit_once('/') {
+        Some((issuer, subject)) => (issuer, subject),
+        None if value.starts_with('*') && value != "*" => ("*", value),
+        None if value.ends_with('*') => (value, "*"),
+        None => (value, ""),
+    };
+    let claim_matches = |name: &str, v: &str| {
+        let matcher = if v.is_empty() { string_matcher_exact("") } else { string(v, false) };
+        metadata(&[name], ValueMatcher { match_pattern: Some(value_matcher::MatchPattern::StringMatch(matcher)) })
+    };
+    and_principals(vec![claim_matches("iss", issuer), claim_matches("sub", subject)])
+}
+
+fn string_matcher_exact(value: &str) -> StringMatcher {
+    StringMatcher { match_pattern: Some(string_matcher::MatchPattern::Exact(value.into())), ignore_case: false }
+}
+
+/// A claim of the verified token, a string or a list holding the value.
+fn claim(path: &[&str], value: &str) -> Principal {
+    let is = ValueMatcher { match_pattern: Some(value_matcher::MatchPattern::StringMatch(string(value, false))) };
+    let holds = ValueMatcher {
+        match_pattern: Some(value_matcher::MatchPattern::ListMatch(Box::new(ListMatcher {
+            match_pattern: Some(list_matcher::MatchPattern::OneOf(Box::new(is.clone()))),
+        }))),
+    };
+    metadata(
+        path,
+        ValueMatcher {
+            match_pattern: Some(value_matcher::MatchPattern::OrMatch(OrMatcher { value_matchers: vec![is, holds] })),
+        },
+    )
+}
+
+fn metadata(path: &[&str], value: ValueMatcher) -> Principal {
+    let segment = |key: &str| metadata_matcher::PathSegment {
+        segment: Some(metadata_matcher::path_segment::Segment::Key(key.into())),
+    };
+    let matcher = MetadataMatcher {
+        filter: JWT_FILTER.into(),
+        path: std::iter::once(PAYLOAD).chain(path.iter().copied()).map(segment).collect(),
+        value: Some(value),
+        invert: false,
+    };
+    Principal {
+        identifier: Some(principal::Identifier::SourcedMetadata(SourcedMetadata {
+            metadata_matcher: Some(matcher),
+            ..Default::default()
+        })),
+    }
+}
+
+fn permission_header(name: &str, value: &str, ignore_case: bool) -> Permission {
+    Permission { rule: Some(permission::Rule::Header(header(name, value, ignore_case))) }
+}
+
+fn principal_header(name: &str, value: &str) -> Principal {
+    Principal { identifier: Some(principal::Identifier::Header(header(name, value, false))) }
+}
+
+fn header(name: &str, value: &str, ignore_case: bool) -> HeaderMatcher {
+    let specifier = if value == "*" {
+        header_matcher::HeaderMatchSpecifier::PresentMatch(true)
+    } else {
+        header_matcher::HeaderMatchSpecifier::StringMatch(string(value, ignore_case))
+    };
+    HeaderMatcher { name: name.into(), header_match_specifier: Some(specifier), ..Default::default() }
+}
+
+/// An address block: `10.0.0.0/8`, or one address.
+fn cidr(value: &str) -> Option<CidrRange> {
+    let (address, len) = match value.split_once('/') {
+        Some((address, len)) => (address, Some(len.parse::<u32>().ok()?)),
+        None => (value, None),
+    };
+    let ip: std::net::IpAddr = address.parse().ok()?;
+    let full = if ip.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(full);
+    (len <= full).then(|| CidrRange { address_prefix: ip.to_string(), prefix_len: Some(UInt32Value { value: len }) })
+}
+
+/// The connection's peer address, or (`remote`) the client's as forwarded headers say.
+fn ip(value: &str, remote: bool) -> Principal {
+    match cidr(value) {
+        Some(range) if remote => Principal { identifier: Some(principal::Identifier::RemoteIp(range)) },
+        Some(range) => Principal { identifier: Some(principal::Identifier::DirectRemoteIp(range)) },
+        // Validation admits only address blocks; anything else matches nothing.
+        None => not_principal(any_principal()),
+    }
+}
+
+fn any_permission() -> Permission {
+    Permission { rule: Some(permission::Rule::Any(true)) }
+}
+
+fn any_principal() -> Principal {
+    Principal { identifier: Some(principal::Identifier::Any(true)) }
+}
+
+fn not_permission(p: Permission) -> Permission {
+    Permission { rule: Some(permission::Rule::NotRule(Box::new(p))) }
+}
+
+fn not_principal(p: Principal) -> Principal {
+    Principal { identifier: Some(principal::Identifier::NotId(Box::new(p))) }
+}
+
+/// Envoy refuses empty sets: an empty conjunction is "anything".
+fn and_permissions(rules: Vec<Permission>) -> Permission {
+    match rules.len() {
+        0 => any_permission(),
+        1 => rules.into_iter().next().expect("one rule"),
+        _ => Permission { rule: Some(permission::Rule::AndRules(permission::Set { rules })) },
+    }
+}
+
+fn or_permissions(rules: Vec<Permission>) -> Permission {
+    match rules.len() {
+        1 => rules.into_iter().next().expect("one rule"),
+        _ => Permission { rule: Some(permission::Rule::OrRules(permission::Set { rules })) },
+    }
+}
+
+fn and_principals(ids: Vec<Principal>) -> Principal {
+    match ids.len() {
+        0 => any_principal(),
+        1 => ids.into_iter().next().expect("one id"),
+        _ => Principal { identifier: Some(principal::Identifier::AndIds(principal::Set { ids })) },
+    }
+}
+
+fn or_principals(ids: Vec<Principal>) -> Principal {
+    match ids.len() {
+        1 => ids.into_iter().next().expect("one id"),
+        _ => Principal { identifier: Some(principal::Identifier::OrIds(principal::Set { ids })) },
+    }
+}
+
+/// jwt_authn with one provider per rule; a request passes with a token one of them verifies,
+/// or with none at all.
+fn jwt_authn(rules: &[&JwtRule]) -> (hcm::HttpFilter, Vec<Cluster>) {
+    let mut providers = BTreeMap::new();
+    let mut clusters: BTreeMap<String, Cluster> = BTreeMap::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let keys = match (&rule.jwks, &rule.jwks_uri) {
+            (Some(inline), _) => jwt::jwt_provider::JwksSourceSpecifier::LocalJwks(DataSource {
+                specifier: Some(data_source::Specifier::InlineString(inline.clone())),
+                ..Default::default()
+            }),
+            (None, uri) => {
+                let uri = uri.clone().unwrap_or_default();
+                let fetch = jwks_cluster(&uri);
+                let remote = jwt::RemoteJwks {
+                    http_uri: Some(HttpUri {
+                        uri,
+                        timeout: Some(pb::duration(JWKS_FETCH_TIMEOUT)),
+                        http_upstream_type: Some(http_uri::HttpUpstreamType::Cluster(fetch.name.clone())),
+                    }),
+                    cache_duration: Some(pb::duration(JWKS_CACHE)),
+                    ..Default::default()
+                };
+                clusters.insert(fetch.name.clone(), fetch);
+                jwt::jwt_provider::JwksSourceSpecifier::RemoteJwks(remote)
+            }
+        };
+        let provider = jwt::JwtProvider {
+            issuer: rule.issuer.clone(),
+            audiences: rule.audiences.clone(),
+            forward: rule.forward_original_token.unwrap_or(false),
+            from_headers: rule
+                .from_headers
+                .iter()
+                .map(|h| jwt::JwtHeader { name: h.name.clone(), value_prefix: h.prefix.clone().unwrap_or_default() })
+                .collect(),
+            from_params: rule.from_params.clone(),
+            forward_payload_header: rule.output_payload_to_header.clone().unwrap_or_default(),
+            payload_in_metadata: PAYLOAD.into(),
+            jwks_source_specifier: Some(keys),
+            ..Default::default()
+        };
+        providers.insert(format!("origins-{i}"), provider);
+    }
+    let mut requirements: Vec<jwt::JwtRequirement> = providers
+        .keys()
+        .map(|name| jwt::JwtRequirement {
+            requires_type: Some(jwt::jwt_requirement::RequiresType::ProviderName(name.clone())),
+        })
+        .collect();
+    requirements.push(jwt::JwtRequirement {
+        requires_type: Some(jwt::jwt_requirement::RequiresType::AllowMissing(Default::default())),
+    });
+    let config = jwt::JwtAuthentication {
+        rules: vec![jwt::RequirementRule {
+            r#match: Some(RouteMatch {
+                path_specifier: Some(route_match::PathSpecifier::Prefix("/".into())),
+                ..Default::default()
+            }),
+            requirement_type: Some(jwt::requirement_rule::RequirementType::Requires(jwt::JwtRequirement {
+                requires_type: Some(jwt::jwt_requirement::RequiresType::RequiresAny(jwt::JwtRequirementOrList {
+                    requirements,
+                })),
+            })),
+        }],
+        ..Default::default()
+    };
+    let value = pb::encode_with_sorted_map(&config, 1, &providers);
+    let filter = hcm::HttpFilter {
+        name: JWT_FILTER.into(),
+        config_type: Some(hcm::http_filter::ConfigType::TypedConfig(Any {
+            type_url: jwt::JwtAuthentication::type_url(),
+            value,
+        })),
+        ..Default::default()
+    };
+    (filter, clusters.into_values().collect())
+}
+
+/// The cluster a JWKS URI is fetched through: its host by DNS, over TLS for https with the
+/// system's roots.
+fn jwks_cluster(uri: &str) -> Cluster {
+    // Validation admits only http(s) URLs.
+    let parsed: Option<hyper::Uri> = uri.parse().ok();
+    let https = parsed.as_ref().and_then(|u| u.scheme_str()) == Some("https");
+    let host = parsed.as_ref().and_then(|u| u.host()).unwrap_or_default().trim_matches(['[', ']']).to_string();
+    let port = parsed.as_ref().and_then(hyper::Uri::port_u16).unwrap_or(if https { 443 } else { 80 });
+    let name = format!("jwks|{host}|{port}");
+    let mut cluster = Cluster {
+        alt_stat_name: name.replace(['.', '|', ':'], "_"),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::StrictDns as i32)),
+        connect_timeout: Some(pb::duration(JWKS_FETCH_TIMEOUT)),
+        load_assignment: Some(dns_endpoint(&name, &host, port)),
+        name,
+        ..Default::default()
+    };
+    if https {
+        let tls = UpstreamTlsContext {
+            sni: host.clone(),
+            common_tls_context: Some(CommonTlsContext {
+                validation_context_type: Some(common_tls_context::ValidationContextType::ValidationContext(
+                    CertificateValidationContext {
+                        system_root_certs: Some(certificate_validation_context::SystemRootCerts {}),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cluster.transport_socket = Some(TransportSocket {
+            name: "envoy.transport_sockets.tls".into(),
+            config_type: Some(envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig(
+                pb::any(&tls),
+            )),
+        });
+    }
+    cluster
+}
+
+fn dns_endpoint(cluster: &str, host: &str, port: u16) -> ClusterLoadAssignment {
+    use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
+    let address = Address {
+        address: Some(address::Address::SocketAddress(SocketAddress {
+            address: host.into(),
+            port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(port))),
+            ..Default::default()
+        })),
+    };
+    ClusterLoadAssignment {
+        cluster_name: cluster.into(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: vec![LbEndpoint {
+                host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+                    address: Some(address),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
