@@ -353,12 +353,17 @@ fn summarize_cluster(out: &mut String, c: &Cluster) {
                 let sans = v.default_validation_context.unwrap().match_typed_subject_alt_names;
                 sans.iter().map(|s| format!("{:?}", s.matcher.as_ref().unwrap().match_pattern)).collect::<Vec<_>>()
             }
-            // Outside the mesh (a JWKS server): the system's roots, and the SNI.
-            _ => vec![format!("sni={}", tls.sni)],
+            // Outside the mesh (a JWKS server): the system's roots.
+            _ => vec![],
         }
     };
     if let Some(socket) = &c.transport_socket {
         let _ = write!(out, " tls=mutual{:?}", peers(socket));
+        let Some(TypedConfig(any)) = &socket.config_type else { panic!("untyped transport socket") };
+        let sni = unpack::<UpstreamTlsContext>(any).sni;
+        if !sni.is_empty() {
+            let _ = write!(out, " sni={sni}");
+        }
     }
     for m in &c.transport_socket_matches {
         let _ = write!(out, " tls=auto{:?}", peers(m.transport_socket.as_ref().unwrap()));

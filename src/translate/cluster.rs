@@ -76,7 +76,7 @@ fn outbound_cluster(
     // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
     let endpoint_mtls: Box<dyn Fn(&Instance) -> bool> = match tls.and_then(|t| t.mode) {
         Some(ClientTlsMode::IstioMutual) => {
-            cluster.transport_socket = Some(security::upstream_tls(&peers));
+            cluster.transport_socket = Some(security::upstream_tls(&peers, tls.and_then(|t| t.sni.as_deref())));
             Box::new(|_| false)
         }
         Some(_) => Box::new(|_| false),

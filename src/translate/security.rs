@@ -93,12 +93,14 @@ fn common_tls(peers: &[String]) -> CommonTlsContext {
     }
 }
 
-/// The client side of mTLS to instances holding one of the `peers` identities.
-pub fn upstream_tls(peers: &[String]) -> TransportSocket {
+/// The client side of mTLS to instances holding one of the `peers` identities, sending `sni`
+/// when a DestinationRule names one.
+pub fn upstream_tls(peers: &[String], sni: Option<&str>) -> TransportSocket {
     TransportSocket {
         name: "envoy.transport_sockets.tls".into(),
         config_type: Some(transport_socket::ConfigType::TypedConfig(pb::any(&UpstreamTlsContext {
             common_tls_context: Some(common_tls(peers)),
+            sni: sni.unwrap_or_default().to_string(),
             ..Default::default()
         }))),
     }
@@ -127,7 +129,7 @@ pub fn auto_mtls(peers: &[String]) -> envoy_types::pb::envoy::config::cluster::v
     envoy_types::pb::envoy::config::cluster::v3::cluster::TransportSocketMatch {
         name: "tlsMode-istio".into(),
         r#match: Some(accepts_mtls_metadata().1),
-        transport_socket: Some(upstream_tls(peers)),
+        transport_socket: Some(upstream_tls(peers, None)),
     }
 }
 
