@@ -1,5 +1,6 @@
 //! Request latency through the mesh, side by side in one run: straight to a demo app, through
-//! the gateway Envoy, and through the gateway and the app's sidecar (the local mesh's path).
+//! the gateway Envoy, and through the gateway and the app's sidecar (the local mesh's path),
+//! in plaintext and over mTLS.
 //! Real Envoy 1.40, configured over ADS by meshctl's own server; keep-alive connections,
 //! sequential requests. Run with `cargo bench --bench mesh`; under `cargo test --all-targets`
 //! it makes a few requests on each path as a smoke test.
@@ -101,24 +102,34 @@ async fn main() {
     };
     tokio::spawn(demo_app::serve(demo, listener));
 
-    let (gateway, inbound, outbound) = (localhost(free_port()), localhost(free_port()), localhost(free_port()));
-    let labels =
-        |app: &str| BTreeMap::from([("version".to_string(), "v1".to_string()), ("app".to_string(), app.to_string())]);
+    let port = || localhost(free_port());
+    let (gateway, inbound, outbound, plain_inbound, plain_outbound) = (port(), port(), port(), port(), port());
+    // Workloads labelled `mtls: off` accept plaintext only (a PeerAuthentication says so).
+    let labels = |app: &str| {
+        let mut labels =
+            BTreeMap::from([("version".to_string(), "v1".to_string()), ("app".to_string(), app.to_string())]);
+        if app != "profile" {
+            labels.insert("mtls".into(), "off".into());
+        }
+        labels
+    };
     let service = |name: &str, address| Service {
         name: name.into(),
         namespace: "default".into(),
         port: 80,
         instances: vec![Instance { address, labels: labels(name), service_account: name.into() }],
     };
-    // `profile` is reached through its sidecar, over mTLS as in any mesh; `profile-direct` is
-    // the same app without one, so it speaks plaintext.
-    let mut snapshot = MeshSnapshot::new(vec![service("profile", inbound), service("profile-direct", app)], []);
+    // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;
+    // `profile-plain` through a second sidecar in plaintext; `profile-direct` with no sidecar.
+    let services =
+        vec![service("profile", inbound), service("profile-plain", plain_inbound), service("profile-direct", app)];
+    let mut snapshot = MeshSnapshot::new(services, []);
     let plaintext = PeerAuthenticationSpec {
-        selector: Some(WorkloadSelector { match_labels: labels("profile-direct") }),
+        selector: Some(WorkloadSelector { match_labels: BTreeMap::from([("mtls".to_string(), "off".to_string())]) }),
         mtls: Some(MutualTls { mode: Some(MtlsMode::Disable) }),
         ..Default::default()
     };
-    let mut plaintext = PeerAuthentication::new("profile-direct", plaintext);
+    let mut plaintext = PeerAuthentication::new("plaintext", plaintext);
     plaintext.metadata.namespace = Some("default".into());
     snapshot.peer_authentications.push(plaintext);
     let pki = tempfile::tempdir().unwrap();
@@ -144,6 +155,16 @@ async fn main() {
             labels: labels("profile"),
             credentials: credentials("default", "profile"),
         }),
+        Proxy::Sidecar(Sidecar {
+            node_id: "sidecar-plain".into(),
+            service: "profile-plain".into(),
+            namespace: "default".into(),
+            inbound: plain_inbound,
+            app,
+            outbound: plain_outbound,
+            labels: labels("profile-plain"),
+            credentials: credentials("default", "profile-plain"),
+        }),
     ];
     let desired: HashMap<String, Arc<Resources>> = proxies
         .iter()
@@ -152,9 +173,10 @@ async fn main() {
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(desired));
     let server = xds::Server::new(rx);
     let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();
-    let _envoys = [start_envoy("gateway", xds_addr), start_envoy("sidecar", xds_addr)];
+    let nodes = ["gateway", "sidecar", "sidecar-plain"];
+    let _envoys = nodes.map(|node| start_envoy(node, xds_addr));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ["gateway", "sidecar"].iter().any(|n| server.sync_state(n) != SyncState::Synced) {
+    while nodes.iter().any(|n| server.sync_state(n) != SyncState::Synced) {
         assert!(Instant::now() < deadline, "the proxies did not sync: {:?}", server.status());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -163,7 +185,8 @@ async fn main() {
     let paths = [
         ("direct to the app", app, "profile"),
         ("through the gateway", gateway, "profile-direct"),
-        ("through the gateway and the sidecar", gateway, "profile"),
+        ("through the gateway and a sidecar, plaintext", gateway, "profile-plain"),
+        ("through the gateway and a sidecar, mTLS", gateway, "profile"),
     ];
     if benchmarking {
         println!("mesh latency: {n} sequential GETs per path over one keep-alive connection, Envoy --concurrency 1");
@@ -174,7 +197,7 @@ async fn main() {
         times.sort();
         if benchmarking {
             println!(
-                "  {what:<38} median {:>7.1} µs   p99 {:>7.1} µs",
+                "  {what:<46} median {:>7.1} µs   p99 {:>7.1} µs",
                 quantile(&times, 0.5).as_secs_f64() * 1e6,
                 quantile(&times, 0.99).as_secs_f64() * 1e6
             );

@@ -81,6 +81,8 @@ pub struct ProxyReport {
     pub cert_issued: String,
     pub cert_expires: String,
     pub cert_root: String,
+    /// Tells this certificate from the one before it.
+    pub cert_fingerprint: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -280,6 +282,7 @@ fn proxy_reports(server: &xds::Server, supervisor: &Supervisor, certificates: &C
                 cert_issued: time(leaf.map(|(_, l)| l.not_before + pki::BACKDATE)),
                 cert_expires: time(leaf.map(|(_, l)| l.not_after)),
                 cert_root: leaf.map(|(_, l)| l.root.clone()).unwrap_or_default(),
+                cert_fingerprint: leaf.map(|(_, l)| l.fingerprint.clone()).unwrap_or_default(),
                 node_id: node,
             }
         })

@@ -372,7 +372,7 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
 
 fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     let dir = args.state.path();
-    mesh_status(&dir)?;
+    let running = mesh_status(&dir)?;
     let pki_failure = |e: pki::PkiError| {
         let exit = if matches!(e, pki::PkiError::RotationUnderWay) { Exit::Failed } else { Exit::Environment };
         Failure { exit, error: e.into() }
@@ -392,13 +392,12 @@ fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
             status.proxies.len()
         ))?;
     } else {
-        let asked = SystemTime::now();
-        pki::request_reissue(&dir, asked).map_err(pki_failure)?;
-        let issued_since = |p: &crate::controller::ProxyReport| {
-            crate::api::time::parse_rfc3339(&p.cert_issued).is_some_and(|t| t >= asked - Duration::from_secs(1))
-        };
+        let before: BTreeMap<String, String> =
+            running.proxies.into_iter().map(|p| (p.node_id, p.cert_fingerprint)).collect();
+        pki::request_reissue(&dir, SystemTime::now()).map_err(pki_failure)?;
+        let replaced = |p: &crate::controller::ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
         let status = wait_for(&dir, args.timeout.0, printer, "reissuing certificates", |s| {
-            s.proxies.iter().all(issued_since) && all_synced(s)
+            s.proxies.iter().all(replaced) && all_synced(s)
         })?;
         printer.write(&format!(
             "{} {} certificates reissued; every proxy runs its new one\n",

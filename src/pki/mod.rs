@@ -95,6 +95,9 @@ pub struct Leaf {
     pub not_after: SystemTime,
     /// The root that signed it.
     pub root: String,
+    /// The first bytes of the certificate's SHA-256, in hex: tells one certificate from the
+    /// next, which may be issued within the same second.
+    pub fingerprint: String,
 }
 
 impl std::fmt::Debug for Leaf {
@@ -122,9 +125,11 @@ pub struct State {
     /// A root that is trusted but does not sign yet: a rotation is under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-    /// Certificates issued before this moment are reissued (`meshctl mtls rotate`).
+    /// Certificates issued before this moment, in milliseconds since the Unix epoch, are
+    /// reissued (`meshctl mtls rotate`). Finer than RFC 3339's whole seconds, so a certificate
+    /// issued in the same second as the request is neither missed nor reissued twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reissue_after: Option<String>,
+    pub reissue_before_unix_ms: Option<u64>,
 }
 
 /// The CA in a state directory.
@@ -191,7 +196,7 @@ impl Authority {
     /// Whether `leaf` must be replaced now: half its life is gone, another root signs now, or
     /// a reissue was asked for after it was issued.
     pub fn must_reissue(&self, leaf: &Leaf, now: SystemTime) -> bool {
-        let asked = self.state.reissue_after.as_deref().and_then(crate::api::time::parse_rfc3339);
+        let asked = self.state.reissue_before_unix_ms.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
         leaf.due(now) || leaf.root != self.state.signing || asked.is_some_and(|t| leaf.not_before + BACKDATE < t)
     }
 
@@ -216,6 +221,7 @@ impl Authority {
             not_before,
             not_after,
             root: self.state.signing.clone(),
+            fingerprint: fingerprint(cert.der()),
         })
     }
 
@@ -275,7 +281,8 @@ pub fn request_reissue(state_dir: &Path, at: SystemTime) -> Result<(), PkiError>
     let dir = state_dir.join("pki");
     let _lock = lock(&dir)?;
     let mut state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
-    state.reissue_after = Some(crate::api::time::rfc3339(at));
+    let ms = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+    state.reissue_before_unix_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
     write_state(&dir, &state)
 }
 
@@ -284,8 +291,7 @@ fn new_root(dir: &Path) -> Result<String, PkiError> {
     let now = SystemTime::now();
     let key = KeyPair::generate()?;
     // Named by its key's fingerprint: stable, unique, and safe to show.
-    let digest = ring::digest::digest(&ring::digest::SHA256, key.public_key_raw());
-    let id: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let id = fingerprint(key.public_key_raw());
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::OrganizationName, "meshctl");
@@ -300,6 +306,12 @@ fn new_root(dir: &Path) -> Result<String, PkiError> {
     write_private(&root_dir.join("key.pem"), key.serialize_pem().as_bytes())?;
     write_atomically(&root_dir.join("cert.pem"), cert.pem().as_bytes())?;
     Ok(id)
+}
+
+/// The first six bytes of the SHA-256 of `bytes`, in hex.
+fn fingerprint(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn lock(dir: &Path) -> Result<File, PkiError> {

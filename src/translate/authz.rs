@@ -528,10 +528,17 @@ fn jwt_authn(rules: &[&JwtRule]) -> (hcm::HttpFilter, Vec<Cluster>) {
 /// system's roots.
 fn jwks_cluster(uri: &str) -> Cluster {
     // Validation admits only http(s) URLs.
-    let parsed: Option<hyper::Uri> = uri.parse().ok();
-    let https = parsed.as_ref().and_then(|u| u.scheme_str()) == Some("https");
-    let host = parsed.as_ref().and_then(|u| u.host()).unwrap_or_default().trim_matches(['[', ']']).to_string();
-    let port = parsed.as_ref().and_then(hyper::Uri::port_u16).unwrap_or(if https { 443 } else { 80 });
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("http", uri));
+    let https = scheme.eq_ignore_ascii_case("https");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let (host, port) = match authority.rsplit_once(':') {
+        // A colon inside brackets belongs to an IPv6 address, not to a port.
+        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()),
+        _ => (authority, None),
+    };
+    let host = host.trim_matches(['[', ']']).to_string();
+    let port: u16 = port.unwrap_or(if https { 443 } else { 80 });
     let name = format!("jwks|{host}|{port}");
     let mut cluster = Cluster {
         alt_stat_name: name.replace(['.', '|', ':'], "_"),
@@ -587,5 +594,44 @@ fn dns_endpoint(cluster: &str, host: &str, port: u16) -> ClusterLoadAssignment {
             ..Default::default()
         }],
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jwks_uri_names_the_cluster_it_is_fetched_through() {
+        let cases = [
+            ("https://auth.example.com/.well-known/jwks.json", "jwks|auth.example.com|443", true),
+            ("http://127.0.0.1:8080/jwks.json", "jwks|127.0.0.1|8080", false),
+            ("https://[::1]:8443/keys", "jwks|::1|8443", true),
+            ("http://[::1]/keys", "jwks|::1|80", false),
+            ("https://user@auth.example.com:9443?x=1", "jwks|auth.example.com|9443", true),
+        ];
+        for (uri, name, tls) in cases {
+            let cluster = jwks_cluster(uri);
+            assert_eq!((cluster.name.as_str(), cluster.transport_socket.is_some()), (name, tls), "{uri}");
+        }
+    }
+
+    #[test]
+    fn istio_wildcards_become_string_matchers() {
+        use string_matcher::MatchPattern::*;
+        let pattern = |v: &str| string(v, false).match_pattern.unwrap();
+        assert_eq!(pattern("*"), SafeRegex(regex(".+")));
+        assert_eq!(pattern("/api/*"), Prefix("/api/".into()));
+        assert_eq!(pattern("*.js"), Suffix(".js".into()));
+        assert_eq!(pattern("/exact"), Exact("/exact".into()));
+    }
+
+    #[test]
+    fn a_namespace_matches_whole_path_segments_of_the_identity() {
+        let Some(principal::Identifier::Authenticated(a)) = peer_namespace("shop.v1").identifier else { panic!() };
+        let Some(string_matcher::MatchPattern::SafeRegex(r)) = a.principal_name.unwrap().match_pattern else {
+            panic!()
+        };
+        assert_eq!(r.regex, r"spiffe://[^/]+/ns/shop\.v1/sa/[^/]+", "dots are literal");
     }
 }
