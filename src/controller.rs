@@ -134,6 +134,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut supervisor = Supervisor::new(supervisor_settings, previous_gateway)?;
     let mut ca = pki::Authority::open(&settings.state_dir)?;
     let mut certificates = Certificates::default();
+    // The CA state the proxies' desired configuration was last built from.
+    let mut sent_ca: Option<pki::State> = None;
 
     let mut status = MeshStatus {
         pid: std::process::id(),
@@ -184,13 +186,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         supervisor.tick();
 
-        // A root rotation moves on once every proxy runs its current step.
+        // A root rotation moves on only once every proxy has ACKed a configuration built from
+        // its current step: the step must have been sent (it is what the proxies' desired
+        // state holds), and each proxy must have ACKed that state since.
         let mut pki_changed = ca.reload().unwrap_or_else(|e| {
             errors.push(format!("certificate authority: {e}"));
             false
         });
-        let proxies_synced = || status.proxies.iter().all(|p| p.sync == SyncState::Synced);
-        if ca.rotation().is_some() && translated == Some(contents.revision) && proxies_synced() {
+        let step_sent = !pki_changed && sent_ca.as_ref() == Some(ca.state()) && translated == Some(contents.revision);
+        let every_proxy_runs_it = || {
+            supervisor.identities().iter().all(|(node, _)| server.sync_state(node) == SyncState::Synced)
+                && certificates.all_signed_by(&ca.state().signing)
+        };
+        if ca.rotation().is_some() && step_sent && every_proxy_runs_it() {
             match ca.advance_rotation() {
                 Ok(()) => pki_changed = true,
                 Err(e) => errors.push(format!("certificate authority: {e}")),
@@ -213,6 +221,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 desired_tx.send_replace(desired);
             }
             translated = Some(contents.revision);
+            sent_ca = Some(ca.state().clone());
         }
 
         ticks += 1;
@@ -323,6 +332,10 @@ impl Certificates {
             }
         }
         changed
+    }
+
+    fn all_signed_by(&self, root: &str) -> bool {
+        self.leaves.values().all(|(_, leaf)| leaf.root == root)
     }
 
     fn credentials(&self, node: &str, trust_bundle: &str) -> translate::Credentials {

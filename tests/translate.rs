@@ -537,4 +537,10 @@ fn the_same_mesh_translates_to_the_same_bytes() {
     for _ in 0..20 {
         assert!(translate() == first, "a translation of the same mesh differs");
     }
+    // Debug output (of a failed assertion, say) must not carry the private key.
+    let config = translate::translate(&snapshot, &sidecar("shop"));
+    assert!(!config.secrets.is_empty());
+    for debug in [format!("{config:?}"), format!("{first:?}"), format!("{:?}", sidecar("shop"))] {
+        assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+    }
 }

@@ -91,23 +91,22 @@ pub fn decide_mtls<'a>(
         .map(|(i, _, m)| (*i, *m))
 }
 
-/// The mode a workload in `namespace` with `labels`, serving on `port`, accepts: the deciding
-/// policy's mode (see [`decide_mtls`]), or its `portLevelMtls` entry for the port, or
-/// PERMISSIVE when no policy decides.
+/// The mode a workload in `namespace` with `labels`, serving on `port`, accepts: the mode of
+/// the policy that decides (see [`decide_mtls`]), PERMISSIVE when none does, unless the
+/// workload's own policy (the one whose selector picks it, even if it leaves the mode UNSET)
+/// sets the port in `portLevelMtls`.
 pub fn effective_mtls<'a>(
     policies: impl IntoIterator<Item = &'a PeerAuthentication> + Clone,
     namespace: &str,
     labels: &BTreeMap<String, String>,
     port: u16,
 ) -> MtlsMode {
-    let Some((i, mode)) = decide_mtls(policies.clone(), namespace, |s| s.selects(labels)) else {
-        return MtlsMode::Permissive;
-    };
-    let deciding = policies.into_iter().nth(i).expect("decide_mtls returns an index into the policies");
-    deciding
-        .spec
-        .port_level_mtls
-        .get(&port.to_string())
+    let mode = decide_mtls(policies.clone(), namespace, |s| s.selects(labels)).map_or(MtlsMode::Permissive, |(_, m)| m);
+    let own = policies.into_iter().find(|pa| {
+        pa.metadata.namespace.as_deref().unwrap_or("default") == namespace
+            && pa.spec.selector.as_ref().is_some_and(|s| !s.match_labels.is_empty() && s.selects(labels))
+    });
+    own.and_then(|pa| pa.spec.port_level_mtls.get(&port.to_string()))
         .and_then(|m| m.mode)
         .filter(|m| *m != MtlsMode::Unset)
         .unwrap_or(mode)
@@ -273,4 +272,52 @@ pub struct JwtHeader {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pa(
+        namespace: &str,
+        selector: &[(&str, &str)],
+        mode: Option<MtlsMode>,
+        ports: &[(u16, MtlsMode)],
+    ) -> PeerAuthentication {
+        let selector = (!selector.is_empty()).then(|| WorkloadSelector {
+            match_labels: selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        });
+        let spec = PeerAuthenticationSpec {
+            selector,
+            mtls: mode.map(|m| MutualTls { mode: Some(m) }),
+            port_level_mtls: ports.iter().map(|(p, m)| (p.to_string(), MutualTls { mode: Some(*m) })).collect(),
+        };
+        let mut pa = PeerAuthentication::new("p", spec);
+        pa.metadata.namespace = Some(namespace.into());
+        pa
+    }
+
+    #[test]
+    fn the_workload_beats_the_namespace_which_beats_the_mesh() {
+        let labels = BTreeMap::from([("app".to_string(), "profile".to_string())]);
+        let mesh = pa("istio-system", &[], Some(MtlsMode::Strict), &[]);
+        let namespace = pa("shop", &[], Some(MtlsMode::Disable), &[]);
+        let workload = pa("shop", &[("app", "profile")], Some(MtlsMode::Permissive), &[]);
+        let other = pa("shop", &[("app", "board")], Some(MtlsMode::Strict), &[]);
+        let mode = |all: &[&PeerAuthentication]| effective_mtls(all.iter().copied(), "shop", &labels, 80);
+        assert_eq!(mode(&[]), MtlsMode::Permissive);
+        assert_eq!(mode(&[&mesh]), MtlsMode::Strict);
+        assert_eq!(mode(&[&mesh, &namespace]), MtlsMode::Disable);
+        assert_eq!(mode(&[&mesh, &namespace, &workload, &other]), MtlsMode::Permissive);
+        assert_eq!(effective_mtls([&mesh, &namespace], "default", &labels, 80), MtlsMode::Strict);
+    }
+
+    #[test]
+    fn a_workload_policy_without_a_mode_inherits_it_and_still_sets_its_ports() {
+        let labels = BTreeMap::from([("app".to_string(), "profile".to_string())]);
+        let namespace = pa("shop", &[], Some(MtlsMode::Strict), &[]);
+        let ports_only = pa("shop", &[("app", "profile")], None, &[(8080, MtlsMode::Disable)]);
+        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, 80), MtlsMode::Strict);
+        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, 8080), MtlsMode::Disable);
+    }
 }

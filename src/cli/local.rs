@@ -70,8 +70,8 @@ pub struct MeshArgs {
     /// Where the ingress gateway listens, on 127.0.0.1.
     #[arg(long, default_value_t = 15080)]
     gateway_port: u16,
-    /// How long workload certificates live; they are renewed at half-life.
-    #[arg(long, default_value = "24h")]
+    /// How long workload certificates live (2s to 366d); they are renewed at half-life.
+    #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
     cert_lifetime: crate::api::Duration,
     /// How long to wait for the mesh to be ready.
     #[arg(long, default_value = "60s")]
@@ -80,6 +80,15 @@ pub struct MeshArgs {
     envoy: EnvoyArg,
     #[command(flatten)]
     pub state: StateDir,
+}
+
+/// A certificate lifetime: long enough to be renewed between two controller ticks, short
+/// enough that a certificate's end is a real date.
+fn cert_lifetime(text: &str) -> Result<crate::api::Duration, String> {
+    let lifetime: crate::api::Duration =
+        text.parse().map_err(|e: <crate::api::Duration as std::str::FromStr>::Err| e.to_string())?;
+    let (min, max) = (Duration::from_secs(2), Duration::from_secs(366 * 24 * 3600));
+    if (min..=max).contains(&lifetime.0) { Ok(lifetime) } else { Err(format!("{text} is outside 2s..366d")) }
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,8 +246,8 @@ pub struct ControllerArgs {
     /// Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port).
     #[arg(long, default_value_t = 15080)]
     gateway_port: u16,
-    /// How long workload certificates live; they are renewed at half-life.
-    #[arg(long, default_value = "24h")]
+    /// How long workload certificates live (2s to 366d); they are renewed at half-life.
+    #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
     cert_lifetime: crate::api::Duration,
     #[command(flatten)]
     envoy: EnvoyArg,

@@ -277,7 +277,7 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let store = open(&args.state)?;
     let modes = modes(&stored(&store)?, &status.instances);
     // The probe presents a certificate of its own, from the mesh's CA, as any mesh client would.
-    let ca = pki::Authority::open(&dir).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let ca = pki::Authority::open_existing(&dir).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let certificate = ca
         .issue(&Identity::new(ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
         .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;

@@ -154,6 +154,22 @@ impl Authority {
                 state
             }
         };
+        // A rotation that stopped between forgetting a root and deleting it leaves the key.
+        let roots = dir.join("roots");
+        for entry in fs::read_dir(&roots).map_err(|source| PkiError::Io { path: roots.clone(), source })? {
+            let path = entry.map_err(|source| PkiError::Io { path: roots.clone(), source })?.path();
+            let id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if !state.trusted.iter().any(|t| t == id) {
+                fs::remove_dir_all(&path).map_err(|source| PkiError::Io { path: path.clone(), source })?;
+            }
+        }
+        Authority::load(dir, state)
+    }
+
+    /// Opens the CA under `state_dir` if there is one: for readers, which must not make one.
+    pub fn open_existing(state_dir: &Path) -> Result<Self, PkiError> {
+        let dir = state_dir.join("pki");
+        let state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
         Authority::load(dir, state)
     }
 
@@ -398,6 +414,19 @@ mod tests {
         ca.advance_rotation().unwrap();
         assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (None, 1));
         assert!(!dir.path().join("pki/roots").join(old).exists(), "the old root's key is gone");
+    }
+
+    #[test]
+    fn a_root_left_behind_by_an_interrupted_rotation_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::open(dir.path()).unwrap();
+        let stray = dir.path().join("pki/roots/0123456789ab");
+        fs::create_dir_all(&stray).unwrap();
+        fs::write(stray.join("key.pem"), "not a key").unwrap();
+        let again = Authority::open(dir.path()).unwrap();
+        assert!(!stray.exists());
+        assert_eq!(again.state(), ca.state());
+        assert!(Authority::open_existing(tempfile::tempdir().unwrap().path()).is_err(), "a reader makes no CA");
     }
 
     #[test]

@@ -46,12 +46,13 @@ const PAYLOAD: &str = "payload";
 const JWKS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const JWKS_CACHE: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The filters a workload in `namespace` with `labels` runs before routing, and the clusters
-/// its remote JWKS are fetched through.
+/// The filters a workload in `namespace` with `labels`, serving `port`, runs before routing,
+/// and the clusters its remote JWKS are fetched through.
 pub fn inbound_filters(
     snapshot: &MeshSnapshot,
     namespace: &str,
     labels: &BTreeMap<String, String>,
+    port: u16,
 ) -> (Vec<hcm::HttpFilter>, Vec<Cluster>) {
     let applies = |policy_namespace: Option<&String>, selector: Option<&WorkloadSelector>| {
         let ns = policy_namespace.map_or("default", String::as_str);
@@ -81,13 +82,13 @@ pub fn inbound_filters(
         let chosen: Vec<&&AuthorizationPolicy> =
             policies.iter().filter(|ap| ap.spec.action.unwrap_or(Action::Allow) == action).collect();
         if !chosen.is_empty() {
-            filters.push(rbac_filter(action, &chosen));
+            filters.push(rbac_filter(action, &chosen, port));
         }
     }
     (filters, clusters)
 }
 
-fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy]) -> hcm::HttpFilter {
+fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy], port: u16) -> hcm::HttpFilter {
     let mut named = BTreeMap::new();
     for ap in policies {
         let name = format!(
@@ -106,7 +107,7 @@ fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy]) -> hcm::HttpF
             named.insert(format!("{name}-rule[0]"), never);
         }
         for (i, rule) in ap.spec.rules.iter().enumerate() {
-            named.insert(format!("{name}-rule[{i}]"), policy(rule));
+            named.insert(format!("{name}-rule[{i}]"), policy(rule, port));
         }
     }
     let (envoy_action, suffix) = match action {
@@ -126,11 +127,11 @@ fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy]) -> hcm::HttpF
     }
 }
 
-fn policy(rule: &Rule) -> Policy {
-    let (when_permissions, when_principals): (Vec<_>, Vec<_>) = rule.when.iter().map(condition).unzip();
+fn policy(rule: &Rule, port: u16) -> Policy {
+    let (when_permissions, when_principals): (Vec<_>, Vec<_>) = rule.when.iter().map(|c| condition(c, port)).unzip();
     let when_permissions: Vec<Permission> = when_permissions.into_iter().flatten().collect();
     let when_principals: Vec<Principal> = when_principals.into_iter().flatten().collect();
-    let mut permissions: Vec<Vec<Permission>> = rule.to.iter().map(|to| operation(&to.operation)).collect();
+    let mut permissions: Vec<Vec<Permission>> = rule.to.iter().map(|to| operation(&to.operation, port)).collect();
     if permissions.is_empty() {
         permissions.push(vec![]);
     }
@@ -158,7 +159,7 @@ fn policy(rule: &Rule) -> Policy {
 }
 
 /// One `to.operation`: every field that is set must match.
-fn operation(op: &Operation) -> Vec<Permission> {
+fn operation(op: &Operation, served: u16) -> Vec<Permission> {
     let mut all = Vec::new();
     let mut field = |values: &[String], not_values: &[String], each: &dyn Fn(&str) -> Permission| {
         if !values.is_empty() {
@@ -174,15 +175,16 @@ fn operation(op: &Operation) -> Vec<Permission> {
         let path = PathMatcher { rule: Some(path_matcher::Rule::Path(string(v, false))) };
         Permission { rule: Some(permission::Rule::UrlPath(path)) }
     });
-    field(&op.ports, &op.not_ports, &port);
+    field(&op.ports, &op.not_ports, &|v| port(v, served));
     all
 }
 
-fn port(value: &str) -> Permission {
-    // Validation admits only port numbers; anything else matches nothing.
-    match value.parse::<u32>() {
-        Ok(port) => Permission { rule: Some(permission::Rule::DestinationPort(port)) },
-        Err(_) => not_permission(any_permission()),
+/// A port as policies name it: the port the workload serves, its service's. The sidecar's own
+/// listener port is meshctl's business, so the match is settled here, once.
+fn port(value: &str, served: u16) -> Permission {
+    match value.parse::<u16>() {
+        Ok(port) if port == served => any_permission(),
+        _ => not_permission(any_permission()),
     }
 }
 
@@ -206,7 +208,7 @@ fn source(s: &Source) -> Vec<Principal> {
 
 /// A `when` condition, as a permission (about the request's destination) or a principal
 /// (about its source).
-fn condition(c: &Condition) -> (Option<Permission>, Option<Principal>) {
+fn condition(c: &Condition, served: u16) -> (Option<Permission>, Option<Principal>) {
     let key = c.key.as_str();
     let either = |each: &dyn Fn(&str) -> Principal| {
         let mut all = Vec::new();
@@ -244,7 +246,7 @@ fn condition(c: &Condition) -> (Option<Permission>, Option<Principal>) {
         "request.auth.principal" => either(&request_principal),
         "request.auth.audiences" => either(&|v| claim(&["aud"], v)),
         "request.auth.presenter" => either(&|v| claim(&["azp"], v)),
-        "destination.port" => on_destination(&port),
+        "destination.port" => on_destination(&|v| port(v, served)),
         "destination.ip" => on_destination(&|v| match cidr(v) {
             Some(range) => Permission { rule: Some(permission::Rule::DestinationIp(range)) },
             None => not_permission(any_permission()),
@@ -278,11 +280,7 @@ fn regex(regex: &str) -> RegexMatcher {
 
 /// A peer's mTLS identity, written as Istio writes principals: without `spiffe://`.
 fn peer_principal(value: &str) -> Principal {
-    let name = if value == "*" || value.starts_with('*') {
-        string(value, false)
-    } else {
-        string(&format!("spiffe://{value}"), false)
-    };
+    let name = if value.starts_with('*') { string(value, false) } else { string(&format!("spiffe://{value}"), false) };
     Principal {
         identifier: Some(principal::Identifier::Authenticated(principal::Authenticated { principal_name: Some(name) })),
     }
@@ -315,14 +313,10 @@ fn request_principal(value: &str) -> Principal {
         None => (value, ""),
     };
     let claim_matches = |name: &str, v: &str| {
-        let matcher = if v.is_empty() { string_matcher_exact("") } else { string(v, false) };
+        let matcher = string(v, false);
         metadata(&[name], ValueMatcher { match_pattern: Some(value_matcher::MatchPattern::StringMatch(matcher)) })
     };
     and_principals(vec![claim_matches("iss", issuer), claim_matches("sub", subject)])
-}
-
-fn string_matcher_exact(value: &str) -> StringMatcher {
-    StringMatcher { match_pattern: Some(string_matcher::MatchPattern::Exact(value.into())), ignore_case: false }
 }
 
 /// A claim of the verified token, a string or a list holding the value.
@@ -614,6 +608,13 @@ mod tests {
             let cluster = jwks_cluster(uri);
             assert_eq!((cluster.name.as_str(), cluster.transport_socket.is_some()), (name, tls), "{uri}");
         }
+    }
+
+    #[test]
+    fn a_port_is_the_one_the_workload_serves() {
+        assert_eq!(port("80", 80), any_permission());
+        assert_eq!(port("8080", 80), not_permission(any_permission()));
+        assert_eq!(port("http", 80), not_permission(any_permission()));
     }
 
     #[test]

@@ -165,14 +165,27 @@ impl Proxy {
     }
 }
 
-/// One proxy's configuration, by xDS type.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One proxy's configuration, by xDS type. Debug output names the secrets but leaves their
+/// contents (a private key among them) out.
+#[derive(Clone, Default, PartialEq)]
 pub struct ProxyConfig {
     pub listeners: Vec<Listener>,
     pub routes: Vec<RouteConfiguration>,
     pub clusters: Vec<Cluster>,
     pub endpoints: Vec<ClusterLoadAssignment>,
     pub secrets: Vec<Secret>,
+}
+
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("listeners", &self.listeners)
+            .field("routes", &self.routes)
+            .field("clusters", &self.clusters)
+            .field("endpoints", &self.endpoints)
+            .field("secrets", &self.secrets.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// The route configuration every outbound listener (and the gateway's) loads over RDS.
@@ -195,22 +208,23 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
         }
     }
     config.routes.push(route::outbound(snapshot, namespace));
+    let mut jwks_clusters = Vec::new();
     match proxy {
         Proxy::Sidecar(s) => {
             let inbound = cluster::inbound(s);
-            let (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels);
-            config.clusters.extend(jwks_clusters);
-            let manager = http_connection_manager(
-                "inbound",
-                hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
-                policy_filters,
-            );
-            // Port-level modes are keyed by the port the workload serves, its service's.
+            // Policies name the port the workload serves: its service's.
             let port = snapshot
                 .services
                 .iter()
                 .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
                 .map_or(0, |svc| svc.port);
+            let policy_filters;
+            (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, port);
+            let manager = http_connection_manager(
+                "inbound",
+                hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
+                policy_filters,
+            );
             let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
             let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
             config.listeners.push(Listener {
@@ -226,12 +240,14 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
         Proxy::Gateway(g) => config.listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES))),
     }
     // Envoy asks for the secrets only when a listener or cluster refers to them; a proxy
-    // that never asks must not be waited on for them.
+    // that never asks must not be waited on for them. (JWKS clusters use TLS with the system's
+    // roots, not the mesh's secrets, so they join after the count.)
     let tls = config.clusters.iter().any(|c| c.transport_socket.is_some() || !c.transport_socket_matches.is_empty())
         || config.listeners.iter().flat_map(|l| &l.filter_chains).any(|c| c.transport_socket.is_some());
     if tls {
         config.secrets = security::secrets(proxy.credentials());
     }
+    config.clusters.extend(jwks_clusters);
     config
 }
 

@@ -71,10 +71,22 @@ impl Type {
     }
 }
 
-/// One proxy's resources, encoded and named, by type.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One proxy's resources, encoded and named, by type. Debug output shows names and versions
+/// only: the encoded secrets hold a private key.
+#[derive(Clone, Default, PartialEq)]
 pub struct Resources {
     by_type: [Vec<(String, Any)>; 5],
+}
+
+impl std::fmt::Debug for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_map();
+        for t in Type::ALL {
+            let names: Vec<&str> = self.get(t).iter().map(|(n, _)| n.as_str()).collect();
+            out.entry(&t.short(), &(Resources::version(self.get(t)), names));
+        }
+        out.finish()
+    }
 }
 
 impl Resources {
