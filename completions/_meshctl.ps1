@@ -204,7 +204,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;install' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
-            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
@@ -227,7 +227,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;controller' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)')
-            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Run the local control plane (the only mode so far)')
@@ -534,7 +534,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;demo' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
-            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live; they are renewed at half-life')
+            [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')

@@ -182,7 +182,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;install'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
-            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
+            cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
@@ -203,7 +203,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;controller'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)'
-            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
+            cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --local 'Run the local control plane (the only mode so far)'
@@ -475,7 +475,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;demo'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
-            cand --cert-lifetime 'How long workload certificates live; they are renewed at half-life'
+            cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'

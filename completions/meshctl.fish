@@ -125,7 +125,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "crds" -d 'The CustomResourceDefinitions of every kind meshctl understands, for `kubectl apply -f -`'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l cert-lifetime -d 'How long workload certificates live; they are renewed at half-life' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'How long to wait for the mesh to be ready' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
@@ -138,7 +138,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live; they are renewed at half-life' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local control plane (the only mode so far)'
@@ -305,7 +305,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l cert-lifetime -d 'How long workload certificates live; they are renewed at half-life' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l timeout -d 'How long to wait for the mesh to be ready' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F

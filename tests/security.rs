@@ -188,6 +188,10 @@ fn permissive_to_strict_and_certificate_rotations_under_load_lose_no_request() {
     assert_eq!(ca["trusted"], serde_json::json!([ca["signing"]]), "only the new root is trusted: {ca}");
     assert!(!mesh.state_dir().join("pki/roots").join(&old_root).exists(), "the old root's key is gone");
     assert_eq!(mtls_status(&mesh).0, 0);
+    assert!(
+        outputs.contains("every proxy trusts root") && outputs.contains("the old root is no longer trusted"),
+        "{outputs}"
+    );
     assert!(!outputs.contains("PRIVATE KEY"));
     assert_keys_private(&mesh);
 }

@@ -379,8 +379,11 @@ fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     };
     if args.root {
         let root = pki::stage_root_rotation(&dir).map_err(pki_failure)?;
-        printer.write(&format!("new root {root} trusted beside the old one\n"))?;
-        let status = wait_for(&dir, args.timeout.0, printer, "rotating the root", |s| {
+        printer.write(&format!("new root {root}: trusted beside the old one as soon as every proxy has it\n"))?;
+        wait_for(&dir, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root)?;
+        printer
+            .write(&format!("{} every proxy trusts root {root}; it signs from now on\n", paint(printer::GOOD, "✓")))?;
+        let status = wait_for(&dir, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
             s.ca.signing == root
                 && s.ca.rotation.is_none()
                 && s.proxies.iter().all(|p| p.cert_root == root)
