@@ -71,6 +71,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
         min_success_rate: 99.0,
         max_p99: Some(MeshDuration(Duration::from_millis(500))),
         min_requests: 20,
+        sequential_test: true,
     }));
     let mut pa = generate::mtls(Some(&namespace), MtlsMode::Strict);
     if let Resource::PeerAuthentication(p) = &mut pa[0] {

@@ -655,7 +655,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-n -h -V --namespace --to --from --steps --interval --min-success-rate --max-p99 --min-requests --no-wait --timeout --state-dir --help --version"
+            opts="-n -h -V --namespace --to --from --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --no-wait --timeout --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +695,10 @@ _meshctl() {
                     ;;
                 --min-requests)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sequential-test)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -983,7 +987,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__canary)
-            opts="-n -h -V --namespace --from --to --steps --interval --min-success-rate --max-p99 --min-requests --output-file --help --version"
+            opts="-n -h -V --namespace --from --to --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --output-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1023,6 +1027,10 @@ _meshctl() {
                     ;;
                 --min-requests)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sequential-test)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output-file)

@@ -109,7 +109,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l interval -d 'The least time spent at each step' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-success-rate -d 'The lowest acceptable success rate of the canary, in percent' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l max-p99 -d 'The highest acceptable p99 latency of the canary' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-requests -d 'Fewer requests than this in a window hold the step instead of deciding it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-requests -d 'Fewer canary requests than this in a step hold it instead of deciding it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l sequential-test -d 'Also roll a clearly failing canary back at once, by a sequential test on its error rate, rather than only when its step ends' -r -f -a "true\t''
+false\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l output-file -d 'Write to this file instead of stdout' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s V -l version -d 'Print version'
@@ -207,6 +209,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-success-rate -d 'The lowest acceptable success rate of the canary, in percent' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-p99 -d 'The highest acceptable p99 latency of the canary' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Fewer canary requests than this in a step hold it instead of deciding it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l sequential-test -d 'Also roll a clearly failing canary back at once, by a sequential test on its error rate, rather than only when its step ends' -r -f -a "true\t''
+false\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'The longest to watch' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-wait -d 'Return once the rollout is stored, without watching it'

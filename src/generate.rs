@@ -250,6 +250,7 @@ pub struct CanaryRollout {
     pub min_success_rate: f64,
     pub max_p99: Option<Duration>,
     pub min_requests: u32,
+    pub sequential_test: bool,
 }
 
 pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
@@ -265,7 +266,7 @@ pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
                 min_success_rate: s.min_success_rate,
                 max_p99: s.max_p99,
                 min_requests: s.min_requests,
-                sequential_test: true,
+                sequential_test: s.sequential_test,
             },
             failure_threshold: 1,
             progress_deadline: None,

@@ -31,6 +31,7 @@ const CASES: &[(&str, &str)] = &[
         "generate canary profile -n shop --from v1 --to v2 --steps 10,50,100 --interval 30s --min-success-rate 99 \
          --max-p99 500ms",
     ),
+    ("canary-thresholds-only", "generate canary profile -n shop --from v1 --to v2 --sequential-test false"),
 ];
 
 #[test]

@@ -49,6 +49,22 @@ pub struct StartArgs {
     /// The stable subset [default: the one the service's routes send most traffic to]
     #[arg(long)]
     from: Option<String>,
+    #[command(flatten)]
+    plan: Plan,
+    /// Return once the rollout is stored, without watching it.
+    #[arg(long)]
+    no_wait: bool,
+    /// The longest to watch.
+    #[arg(long, default_value = "30m")]
+    timeout: crate::api::Duration,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+/// How a rollout steps, and what the canary must show at each step: the flags `canary start`
+/// and `generate canary` share.
+#[derive(Debug, clap::Args)]
+pub struct Plan {
     /// Canary weights in percent, rising, ending at 100.
     #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
     steps: Vec<u32>,
@@ -64,14 +80,28 @@ pub struct StartArgs {
     /// Fewer canary requests than this in a step hold it instead of deciding it.
     #[arg(long, default_value_t = 20)]
     min_requests: u32,
-    /// Return once the rollout is stored, without watching it.
-    #[arg(long)]
-    no_wait: bool,
-    /// The longest to watch.
-    #[arg(long, default_value = "30m")]
-    timeout: crate::api::Duration,
-    #[command(flatten)]
-    state: StateDir,
+    /// Also roll a clearly failing canary back at once, by a sequential test on its error
+    /// rate, rather than only when its step ends.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sequential_test: bool,
+}
+
+impl Plan {
+    /// The rollout of `service` from `stable` to `canary` under this plan.
+    pub fn rollout(self, service: String, namespace: String, stable: String, canary: String) -> CanaryRollout {
+        CanaryRollout {
+            service,
+            namespace,
+            stable,
+            canary,
+            steps: self.steps,
+            interval: self.interval,
+            min_success_rate: self.min_success_rate,
+            max_p99: self.max_p99,
+            min_requests: self.min_requests,
+            sequential_test: self.sequential_test,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,17 +182,7 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
             Failure::usage(anyhow!("cannot tell which subset of {} is stable: give --from", args.service))
         })?,
     };
-    let canary = generate::canary(&CanaryRollout {
-        service: args.service.clone(),
-        namespace: args.namespace.clone(),
-        stable,
-        canary: args.to,
-        steps: args.steps,
-        interval: args.interval,
-        min_success_rate: args.min_success_rate,
-        max_p99: args.max_p99,
-        min_requests: args.min_requests,
-    });
+    let canary = generate::canary(&args.plan.rollout(args.service.clone(), args.namespace.clone(), stable, args.to));
     // Checked with what the mesh already has, so a subset no DestinationRule defines is an
     // error here rather than a failed rollout later.
     let replaced = ObjectRef::of(&canary[0]);

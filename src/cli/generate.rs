@@ -150,21 +150,8 @@ pub(super) enum Command {
         /// The subset being rolled out.
         #[arg(long)]
         to: String,
-        /// Canary weights in percent, rising, ending at 100.
-        #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
-        steps: Vec<u32>,
-        /// The least time spent at each step.
-        #[arg(long, default_value = "30s")]
-        interval: Duration,
-        /// The lowest acceptable success rate of the canary, in percent.
-        #[arg(long, default_value_t = 99.0)]
-        min_success_rate: f64,
-        /// The highest acceptable p99 latency of the canary.
-        #[arg(long)]
-        max_p99: Option<Duration>,
-        /// Fewer requests than this in a window hold the step instead of deciding it.
-        #[arg(long, default_value_t = 20)]
-        min_requests: u32,
+        #[command(flatten)]
+        plan: super::canary::Plan,
         #[command(flatten)]
         output: Output,
     },
@@ -270,19 +257,8 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
             };
             (gen_core::jwt(&settings), output)
         }
-        Command::Canary { target, from, to, steps, interval, min_success_rate, max_p99, min_requests, output } => {
-            let settings = gen_core::CanaryRollout {
-                service: target.service,
-                namespace: target.namespace,
-                stable: from,
-                canary: to,
-                steps,
-                interval,
-                min_success_rate,
-                max_p99,
-                min_requests,
-            };
-            (gen_core::canary(&settings), output)
+        Command::Canary { target, from, to, plan, output } => {
+            (gen_core::canary(&plan.rollout(target.service, target.namespace, from, to)), output)
         }
         Command::Crds { output } => return emit(crds_yaml(), &output, printer),
     };
