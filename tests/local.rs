@@ -12,33 +12,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-const WORKLOADS: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: profile-v1}
-spec:
-  service: profile
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  args: [--name, profile]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: profile-v2}
-spec:
-  service: profile
-  labels: {version: v2}
-  command: [meshctl, demo-app]
-  args: [--name, profile]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: frontend}
-spec:
-  service: frontend
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  args: [--name, frontend, --call, profile]
-";
+/// profile v1 and v2 (with `v2_args` more), and frontend calling profile.
+fn workloads(v2_args: &[&str]) -> String {
+    [
+        common::demo_workload("profile-v1", "profile", Some("v1"), &["--name", "profile"]),
+        common::demo_workload("profile-v2", "profile", Some("v2"), &[&["--name", "profile"], v2_args].concat()),
+        common::demo_workload("frontend", "frontend", Some("v1"), &["--name", "frontend", "--call", "profile"]),
+    ]
+    .join("---\n")
+}
 
 fn kill(pid: u64) {
     assert!(Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status().unwrap().success());
@@ -47,7 +29,7 @@ fn kill(pid: u64) {
 #[test]
 fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
     let mesh = LocalMesh::install();
-    let run = mesh.meshctl(&["apply", "-f", "-"], WORKLOADS);
+    let run = mesh.meshctl(&["apply", "-f", "-"], &workloads(&[]));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("workload.meshctl.io/frontend created"), "{}", run.stdout);
     mesh.wait_healthy();
@@ -129,7 +111,7 @@ fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
 #[test]
 fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtime() {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], WORKLOADS).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &workloads(&[])).code, 0);
     mesh.wait_healthy();
 
     let status = mesh.status();
@@ -171,7 +153,7 @@ fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtim
 fn apply_refuses_invalid_input_whole_and_needs_a_mesh() {
     let dir = tempfile::tempdir().unwrap();
     let envs = [("MESHCTL_STATE_DIR", dir.path().to_str().unwrap())];
-    let run = common::meshctl_in(&["apply", "-f", "-"], WORKLOADS, &envs);
+    let run = common::meshctl_in(&["apply", "-f", "-"], &workloads(&[]), &envs);
     assert_eq!(run.code, 3, "no mesh is an environment problem: {}", run.stderr);
     assert!(run.stderr.contains("meshctl install --local"), "{}", run.stderr);
 
@@ -189,16 +171,19 @@ fn apply_refuses_invalid_input_whole_and_needs_a_mesh() {
 
     let mesh = LocalMesh::install();
     let broken = format!(
-        "{WORKLOADS}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: bad}}\nspec:\n  hosts: [profile]\n  http:\n  - route:\n    - destination: {{host: profile}}\n      weight: 120\n"
+        "{}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: bad}}\nspec:\n  hosts: [profile]\n  http:\n  - route:\n    - destination: {{host: profile}}\n      weight: 120\n",
+        workloads(&[])
     );
     let run = mesh.meshctl(&["apply", "-f", "-"], &broken);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("-:36:15: error[MESH0107]"), "{}", run.stdout);
+    // The weight is on the VirtualService's ninth line, after the workloads and `---`.
+    let line = workloads(&[]).lines().count() + 10;
+    assert!(run.stdout.contains(&format!("-:{line}:15: error[MESH0107]")), "{}", run.stdout);
     assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
     let run = mesh.meshctl(&["get", "workloads"], "");
     assert!(run.stdout.is_empty() && run.stderr.contains("No resources found"), "{}{}", run.stdout, run.stderr);
 
-    let run = mesh.meshctl(&["apply", "-f", "-", "--dry-run"], WORKLOADS);
+    let run = mesh.meshctl(&["apply", "-f", "-", "--dry-run"], &workloads(&[]));
     assert!(run.stdout.contains("created (dry run)"), "{}", run.stdout);
     assert!(mesh.meshctl(&["get", "workloads"], "").stdout.is_empty());
 }
@@ -239,10 +224,9 @@ fn the_demo_manifest_is_valid_without_warnings() {
 #[test]
 fn a_workload_whose_command_changes_is_restarted_on_its_ports() {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], WORKLOADS).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &workloads(&[])).code, 0);
     mesh.wait_healthy();
-    let changed = WORKLOADS.replace("args: [--name, profile]\n---\napiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: frontend}", "args: [--name, profile, --latency, 1ms]\n---\napiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: frontend}");
-    assert_ne!(changed, WORKLOADS);
+    let changed = workloads(&["--latency", "1ms"]);
     let run = mesh.meshctl(&["apply", "-f", "-"], &changed);
     assert!(run.stdout.contains("workload.meshctl.io/profile-v2 configured"), "{}", run.stdout);
     mesh.wait_healthy();

@@ -14,26 +14,17 @@ use meshctl::pki::{self, Identity, probe};
 use serde_json::Value;
 
 /// frontend calls profile through its sidecar on every request.
-const MESH: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: profile-v1}
-spec:
-  service: profile
-  labels: {version: v1}
-  command: [meshctl, demo-app]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: frontend}
-spec:
-  service: frontend
-  command: [meshctl, demo-app]
-  args: [--call, profile]
-";
+fn mesh_yaml() -> String {
+    [
+        common::demo_workload("profile-v1", "profile", Some("v1"), &[]),
+        common::demo_workload("frontend", "frontend", None, &["--call", "profile"]),
+    ]
+    .join("---\n")
+}
 
 fn mesh() -> LocalMesh {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MESH).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml()).code, 0);
     mesh.wait_healthy();
     mesh
 }
@@ -366,7 +357,7 @@ fn jwt_a_valid_token_passes_a_bad_one_gets_401_and_a_required_one_403_when_missi
 #[test]
 fn certificates_are_renewed_at_half_life_without_restarting_a_proxy() {
     let (mesh, _) = LocalMesh::start("install", &["--local", "--cert-lifetime", "6s"]);
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MESH).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml()).code, 0);
     mesh.wait_healthy();
     let run = mesh.meshctl(&["mtls", "enable"], "");
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

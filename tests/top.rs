@@ -11,16 +11,17 @@ use serde_json::Value;
 
 /// profile answers after 100 ms and fails every fifth request; the route does not retry, so
 /// what profile served is exactly what was sent.
-const MESH: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: profile-v1}
-spec:
-  service: profile
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  args: [--name, profile, --latency, 100ms, --error-rate, '20']
----
-apiVersion: networking.istio.io/v1
+fn mesh_yaml() -> String {
+    let profile = common::demo_workload(
+        "profile-v1",
+        "profile",
+        Some("v1"),
+        &["--name", "profile", "--latency", "100ms", "--error-rate", "20"],
+    );
+    format!("{profile}---\n{ROUTE}")
+}
+
+const ROUTE: &str = "apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: profile}
 spec:
@@ -35,7 +36,7 @@ const SENT: usize = 50;
 #[test]
 fn top_reports_the_traffic_that_was_sent() {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MESH).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &mesh_yaml()).code, 0);
     mesh.wait_healthy();
 
     // Windows of 3 s, by version and by route; the requests go out well inside them.

@@ -14,6 +14,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One YAML document: a Workload running `meshctl demo-app` for `service`, labelled with
+/// `version` when there is one, with the demo app's `args`.
+pub fn demo_workload(name: &str, service: &str, version: Option<&str>, args: &[&str]) -> String {
+    let labels = version.map(|v| format!(", labels: {{version: {v}}}")).unwrap_or_default();
+    let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    format!(
+        "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {{name: {name}}}\nspec: {{service: {service}{labels}, command: [meshctl, demo-app], args: [{}]}}\n",
+        args.join(", ")
+    )
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
