@@ -62,6 +62,7 @@ pub struct MeshStatus {
     pub instances: Vec<InstanceStatus>,
     pub proxies: Vec<ProxyReport>,
     /// The certificate authority: its roots, and where a root rotation stands.
+    #[serde(default)]
     pub ca: CaReport,
     /// Problems that keep part of the mesh from working (a process that cannot start, an
     /// object that cannot be read).
@@ -75,13 +76,18 @@ pub struct ProxyReport {
     /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
     pub versions: Vec<(String, String)>,
     /// The SPIFFE identity in its certificate.
+    #[serde(default)]
     pub identity: String,
     /// When its certificate was issued and when it expires (RFC 3339), and the root that
     /// signed it.
+    #[serde(default)]
     pub cert_issued: String,
+    #[serde(default)]
     pub cert_expires: String,
+    #[serde(default)]
     pub cert_root: String,
     /// Tells this certificate from the one before it.
+    #[serde(default)]
     pub cert_fingerprint: String,
 }
 
