@@ -193,6 +193,11 @@ fn the_demo_mesh_finds_the_slow_version_and_shifts_traffic_back() {
     let (mesh, run) = LocalMesh::start("demo", &[]);
     assert!(run.stdout.contains("demo mesh ready"), "{}", run.stdout);
     assert!(
+        run.stdout.contains("meshctl mtls enable") && run.stdout.contains("meshctl canary start"),
+        "{}",
+        run.stdout
+    );
+    assert!(
         run.stdout.contains(&format!("curl -H 'Host: frontend' http://127.0.0.1:{}/", mesh.gateway)),
         "{}",
         run.stdout
