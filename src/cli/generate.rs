@@ -266,8 +266,13 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
 }
 
 /// The resources as YAML, refused if validation finds an error in them.
+/// The resources as one multi-document YAML stream.
+pub(super) fn documents(resources: &[Resource]) -> String {
+    resources.iter().map(|r| format!("---\n{}", yaml::to_string(&r.to_json()))).collect()
+}
+
 fn checked_yaml(resources: &[Resource]) -> Result<String, Failure> {
-    let text: String = resources.iter().map(|r| format!("---\n{}", yaml::to_string(&r.to_json()))).collect();
+    let text = documents(resources);
     let report = policy::check(&[Source { name: "generated".into(), text: text.clone() }], &Options::default());
     let errors: Vec<String> = report
         .findings

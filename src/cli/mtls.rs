@@ -125,9 +125,7 @@ fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> 
     let namespace = scope.namespace.clone().unwrap_or_else(|| ROOT_NAMESPACE.to_string());
     match mode {
         Some(mode) => {
-            let resources = crate::generate::mtls(Some(&namespace), mode);
-            let text: String =
-                resources.iter().map(|r| format!("---\n{}", crate::api::yaml::to_string(&r.to_json()))).collect();
+            let text = super::generate::documents(&crate::generate::mtls(Some(&namespace), mode));
             let source = Source { name: "<mtls enable>".into(), text };
             let exit = apply_sources(&[source], namespace.clone(), false, &scope.state, printer)?;
             if exit != Exit::Success {
