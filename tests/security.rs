@@ -178,6 +178,9 @@ fn permissive_to_strict_and_certificate_rotations_under_load_lose_no_request() {
     assert_ne!(ca["signing"], old_root.as_str(), "{ca}");
     assert_eq!(ca["trusted"], serde_json::json!([ca["signing"]]), "only the new root is trusted: {ca}");
     assert!(!mesh.state_dir().join("pki/roots").join(&old_root).exists(), "the old root's key is gone");
+    let check = mesh.meshctl(&["check"], "");
+    let new_root = ca["signing"].as_str().unwrap();
+    assert!(check.stdout.contains(&format!("certificates: 3 from root {new_root}")), "{}", check.stdout);
     assert_eq!(mtls_status(&mesh).0, 0);
     assert!(
         outputs.contains("every proxy trusts root") && outputs.contains("the old root is no longer trusted"),

@@ -335,6 +335,28 @@ impl Health {
     }
 }
 
+/// Whether every proxy holds a certificate that has not expired, and when the first one ends.
+fn certificates(status: &MeshStatus) -> (bool, String) {
+    let now = std::time::SystemTime::now();
+    let expires = |p: &controller::ProxyReport| crate::api::time::parse_rfc3339(&p.cert_expires).filter(|t| *t > now);
+    let without: Vec<&str> =
+        status.proxies.iter().filter(|p| expires(p).is_none()).map(|p| p.node_id.as_str()).collect();
+    if !without.is_empty() {
+        return (false, format!("certificates: none valid for {}", without.join(", ")));
+    }
+    let first = status.proxies.iter().filter_map(expires).min().and_then(|t| t.duration_since(now).ok());
+    let rotation = status.ca.rotation.as_deref().map(|r| format!("; root rotation {r}")).unwrap_or_default();
+    (
+        true,
+        format!(
+            "certificates: {} from root {}, the first expires in {}{rotation}",
+            status.proxies.len(),
+            status.ca.signing,
+            first.map_or("-".to_string(), crate::api::time::age)
+        ),
+    )
+}
+
 pub fn health(dir: &Path) -> Health {
     let mut lines = Vec::new();
     let Some(status) = running_controller(dir) else {
@@ -385,6 +407,7 @@ pub fn health(dir: &Path) -> Health {
         }
         lines.push((app_up && sidecar_up && s == SyncState::Synced, what));
     }
+    lines.push(certificates(&status));
     lines.extend(status.errors.iter().map(|e| (false, e.clone())));
     Health { status: Some(status), lines }
 }
