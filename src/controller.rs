@@ -191,6 +191,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             last_revision = Some(contents.revision);
         }
         supervisor.tick();
+        let identities = supervisor.identities();
 
         // A root rotation moves on only once every proxy has ACKed a configuration built from
         // its current step: the step must have been sent (it is what the proxies' desired
@@ -201,7 +202,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         });
         let step_sent = !pki_changed && sent_ca.as_ref() == Some(ca.state()) && translated == Some(contents.revision);
         let every_proxy_runs_it = || {
-            supervisor.identities().iter().all(|(node, _)| server.sync_state(node) == SyncState::Synced)
+            identities.iter().all(|(node, _)| server.sync_state(node) == SyncState::Synced)
                 && certificates.all_signed_by(&ca.state().signing)
         };
         if ca.rotation().is_some() && step_sent && every_proxy_runs_it() {
@@ -210,7 +211,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 Err(e) => errors.push(format!("certificate authority: {e}")),
             }
         }
-        let renewed = certificates.renew(&ca, &supervisor.identities(), settings.cert_lifetime, &mut errors);
+        let renewed = certificates.renew(&ca, &identities, settings.cert_lifetime, &mut errors);
 
         // What the proxies should run depends only on the store, the instances (which change
         // only when the store does) and their certificates: translate when one of them moved.
@@ -243,7 +244,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         status.revision = contents.revision;
         status.instances = supervisor.status();
         status.gateway_pid = supervisor.gateway_pid();
-        status.proxies = proxy_reports(&server, &supervisor, &certificates);
+        status.proxies = proxy_reports(&server, &identities, &certificates);
         status.ca = CaReport {
             signing: ca.state().signing.clone(),
             trusted: ca.state().trusted.clone(),
@@ -278,27 +279,30 @@ fn scrape_targets(supervisor: &Supervisor, gateway_admin: u16) -> Vec<crate::met
     targets
 }
 
-fn proxy_reports(server: &xds::Server, supervisor: &Supervisor, certificates: &Certificates) -> Vec<ProxyReport> {
+fn proxy_reports(
+    server: &xds::Server,
+    proxies: &[(String, pki::Identity)],
+    certificates: &Certificates,
+) -> Vec<ProxyReport> {
     let all = server.status();
-    supervisor
-        .identities()
-        .into_iter()
+    proxies
+        .iter()
         .map(|(node, _)| {
             let versions = all
-                .get(&node)
+                .get(node)
                 .map(|s| s.acked.iter().map(|(t, v)| (t.short().to_string(), v.clone())).collect())
                 .unwrap_or_default();
-            let leaf = certificates.leaves.get(&node);
+            let leaf = certificates.leaves.get(node);
             let time = |t: Option<SystemTime>| t.map(crate::api::time::rfc3339).unwrap_or_default();
             ProxyReport {
-                sync: server.sync_state(&node),
+                sync: server.sync_state(node),
                 versions,
                 identity: leaf.map(|(id, _)| id.uri()).unwrap_or_default(),
-                cert_issued: time(leaf.map(|(_, l)| l.not_before + pki::BACKDATE)),
+                cert_issued: time(leaf.map(|(_, l)| l.issued())),
                 cert_expires: time(leaf.map(|(_, l)| l.not_after)),
                 cert_root: leaf.map(|(_, l)| l.root.clone()).unwrap_or_default(),
                 cert_fingerprint: leaf.map(|(_, l)| l.fingerprint.clone()).unwrap_or_default(),
-                node_id: node,
+                node_id: node.clone(),
             }
         })
         .collect()

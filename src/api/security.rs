@@ -69,6 +69,15 @@ impl PeerAuthentication {
     }
 }
 
+/// The policy's selector, when it selects anything narrower than its namespace.
+fn narrow_selector(pa: &PeerAuthentication) -> Option<&WorkloadSelector> {
+    pa.spec.selector.as_ref().filter(|s| !s.match_labels.is_empty())
+}
+
+fn in_namespace(pa: &PeerAuthentication, namespace: &str) -> bool {
+    pa.metadata.namespace.as_deref().unwrap_or("default") == namespace
+}
+
 /// Which of `policies` decides the mTLS mode of a workload in `namespace`, by Istio's
 /// precedence: a policy in the namespace whose selector picks the workload (`selects` says
 /// which do), then the namespace's policy without a selector, then the mesh-wide one in the
@@ -80,11 +89,10 @@ pub fn decide_mtls<'a>(
 ) -> Option<(usize, MtlsMode)> {
     let candidates: Vec<(usize, &PeerAuthentication, MtlsMode)> =
         policies.into_iter().enumerate().filter_map(|(i, pa)| pa.mode().map(|m| (i, pa, m))).collect();
-    let selector = |pa: &PeerAuthentication| pa.spec.selector.clone().filter(|s| !s.match_labels.is_empty());
-    let in_namespace = |pa: &PeerAuthentication, ns: &str| pa.metadata.namespace.as_deref().unwrap_or("default") == ns;
     let by_workload =
-        candidates.iter().find(|(_, pa, _)| in_namespace(pa, namespace) && selector(pa).is_some_and(|s| selects(&s)));
-    let by_namespace = |ns: &str| candidates.iter().find(|(_, pa, _)| in_namespace(pa, ns) && selector(pa).is_none());
+        candidates.iter().find(|(_, pa, _)| in_namespace(pa, namespace) && narrow_selector(pa).is_some_and(&selects));
+    let by_namespace =
+        |ns: &str| candidates.iter().find(|(_, pa, _)| in_namespace(pa, ns) && narrow_selector(pa).is_none());
     by_workload
         .or_else(|| by_namespace(namespace))
         .or_else(|| by_namespace(crate::policy::ROOT_NAMESPACE))
@@ -102,10 +110,9 @@ pub fn effective_mtls<'a>(
     port: u16,
 ) -> MtlsMode {
     let mode = decide_mtls(policies.clone(), namespace, |s| s.selects(labels)).map_or(MtlsMode::Permissive, |(_, m)| m);
-    let own = policies.into_iter().find(|pa| {
-        pa.metadata.namespace.as_deref().unwrap_or("default") == namespace
-            && pa.spec.selector.as_ref().is_some_and(|s| !s.match_labels.is_empty() && s.selects(labels))
-    });
+    let own = policies
+        .into_iter()
+        .find(|pa| in_namespace(pa, namespace) && narrow_selector(pa).is_some_and(|s| s.selects(labels)));
     own.and_then(|pa| pa.spec.port_level_mtls.get(&port.to_string()))
         .and_then(|m| m.mode)
         .filter(|m| *m != MtlsMode::Unset)

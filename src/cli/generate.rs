@@ -265,12 +265,12 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
     emit(checked_yaml(&resources)?, &output, printer)
 }
 
-/// The resources as YAML, refused if validation finds an error in them.
 /// The resources as one multi-document YAML stream.
 pub(super) fn documents(resources: &[Resource]) -> String {
     resources.iter().map(|r| format!("---\n{}", yaml::to_string(&r.to_json()))).collect()
 }
 
+/// The resources as YAML, refused if validation finds an error in them.
 fn checked_yaml(resources: &[Resource]) -> Result<String, Failure> {
     let text = documents(resources);
     let report = policy::check(&[Source { name: "generated".into(), text: text.clone() }], &Options::default());

@@ -38,7 +38,7 @@ const ROOT_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// Certificates are valid from a little before they are issued, so a peer whose clock is
 /// slightly behind does not refuse them.
-pub const BACKDATE: Duration = Duration::from_secs(60);
+const BACKDATE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -107,10 +107,15 @@ impl std::fmt::Debug for Leaf {
 }
 
 impl Leaf {
+    /// When it was issued: its validity starts a little earlier (see `BACKDATE`).
+    pub fn issued(&self) -> SystemTime {
+        self.not_before + BACKDATE
+    }
+
     /// Half its life has passed: time to renew.
     pub fn due(&self, now: SystemTime) -> bool {
-        let life = self.not_after.duration_since(self.not_before).unwrap_or_default();
-        now >= self.not_before + BACKDATE + (life - BACKDATE.min(life)) / 2
+        let life = self.not_after.duration_since(self.issued()).unwrap_or_default();
+        now >= self.issued() + life / 2
     }
 }
 
@@ -169,7 +174,7 @@ impl Authority {
     /// Opens the CA under `state_dir` if there is one: for readers, which must not make one.
     pub fn open_existing(state_dir: &Path) -> Result<Self, PkiError> {
         let dir = state_dir.join("pki");
-        let state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
+        let state = existing_state(&dir)?;
         Authority::load(dir, state)
     }
 
@@ -192,7 +197,7 @@ impl Authority {
     /// Reads the state again if it changed on disk (a rotation asked for by the CLI, say).
     /// Returns whether it changed.
     pub fn reload(&mut self) -> Result<bool, PkiError> {
-        let state = read_state(&self.dir)?.ok_or_else(|| corrupt(&self.dir.join("state.json"), "missing"))?;
+        let state = existing_state(&self.dir)?;
         if state == self.state {
             return Ok(false);
         }
@@ -213,7 +218,7 @@ impl Authority {
     /// a reissue was asked for after it was issued.
     pub fn must_reissue(&self, leaf: &Leaf, now: SystemTime) -> bool {
         let asked = self.state.reissue_before_unix_ms.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
-        leaf.due(now) || leaf.root != self.state.signing || asked.is_some_and(|t| leaf.not_before + BACKDATE < t)
+        leaf.due(now) || leaf.root != self.state.signing || asked.is_some_and(|t| leaf.issued() < t)
     }
 
     /// A certificate for `identity`, valid for `lifetime` from now.
@@ -281,7 +286,7 @@ impl Authority {
 pub fn stage_root_rotation(state_dir: &Path) -> Result<String, PkiError> {
     let dir = state_dir.join("pki");
     let _lock = lock(&dir)?;
-    let mut state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
+    let mut state = existing_state(&dir)?;
     if state.next.is_some() || state.trusted.len() > 1 {
         return Err(PkiError::RotationUnderWay);
     }
@@ -296,7 +301,7 @@ pub fn stage_root_rotation(state_dir: &Path) -> Result<String, PkiError> {
 pub fn request_reissue(state_dir: &Path, at: SystemTime) -> Result<(), PkiError> {
     let dir = state_dir.join("pki");
     let _lock = lock(&dir)?;
-    let mut state = read_state(&dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))?;
+    let mut state = existing_state(&dir)?;
     let ms = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
     state.reissue_before_unix_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
     write_state(&dir, &state)
@@ -337,6 +342,11 @@ fn lock(dir: &Path) -> Result<File, PkiError> {
     let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
     file.lock().map_err(io)?;
     Ok(file)
+}
+
+/// The state of a CA that must exist already.
+fn existing_state(dir: &Path) -> Result<State, PkiError> {
+    read_state(dir)?.ok_or_else(|| corrupt(&dir.join("state.json"), "missing"))
 }
 
 fn read_state(dir: &Path) -> Result<Option<State>, PkiError> {

@@ -320,7 +320,7 @@ fn with_ports(launch: &Launch, ports: Ports) -> Launch {
 }
 
 /// How long connections a listener change left on the old configuration may go on.
-pub const DRAIN_SECONDS: &str = "5";
+const DRAIN_SECONDS: &str = "5";
 
 fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::Result<Launch> {
     let path: PathBuf = settings.state_dir.join("proxies").join(format!("{node}.pb"));

@@ -100,8 +100,8 @@ fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy], port: u16) ->
             // An ALLOW policy without rules allows nothing, but still makes the workload
             // deny whatever no other ALLOW policy allows.
             let never = Policy {
-                permissions: vec![not_permission(any_permission())],
-                principals: vec![not_principal(any_principal())],
+                permissions: vec![Permission::never()],
+                principals: vec![Principal::never()],
                 ..Default::default()
             };
             named.insert(format!("{name}-rule[0]"), never);
@@ -144,118 +144,102 @@ fn policy(rule: &Rule, port: u16) -> Policy {
             .into_iter()
             .map(|mut all| {
                 all.extend(when_permissions.iter().cloned());
-                and_permissions(all)
+                Permission::all(all)
             })
             .collect(),
         principals: principals
             .into_iter()
             .map(|mut all| {
                 all.extend(when_principals.iter().cloned());
-                and_principals(all)
+                Principal::all(all)
             })
             .collect(),
         ..Default::default()
     }
 }
 
+/// A field of a rule with its `not` form: some value must match, and no `not` value.
+fn field<M: Matcher>(values: &[String], not_values: &[String], each: &dyn Fn(&str) -> M) -> Vec<M> {
+    let any_of = |values: &[String]| M::either(values.iter().map(|v| each(v)).collect());
+    let mut all = Vec::new();
+    if !values.is_empty() {
+        all.push(any_of(values));
+    }
+    if !not_values.is_empty() {
+        all.push(any_of(not_values).negate());
+    }
+    all
+}
+
 /// One `to.operation`: every field that is set must match.
 fn operation(op: &Operation, served: u16) -> Vec<Permission> {
-    let mut all = Vec::new();
-    let mut field = |values: &[String], not_values: &[String], each: &dyn Fn(&str) -> Permission| {
-        if !values.is_empty() {
-            all.push(or_permissions(values.iter().map(|v| each(v)).collect()));
-        }
-        if !not_values.is_empty() {
-            all.push(not_permission(or_permissions(not_values.iter().map(|v| each(v)).collect())));
-        }
-    };
-    field(&op.hosts, &op.not_hosts, &|v| permission_header(":authority", v, true));
-    field(&op.methods, &op.not_methods, &|v| permission_header(":method", v, false));
-    field(&op.paths, &op.not_paths, &|v| {
+    let path = |v: &str| {
         let path = PathMatcher { rule: Some(path_matcher::Rule::Path(string(v, false))) };
         Permission { rule: Some(permission::Rule::UrlPath(path)) }
-    });
-    field(&op.ports, &op.not_ports, &|v| port(v, served));
-    all
+    };
+    [
+        field(&op.hosts, &op.not_hosts, &|v| permission_header(":authority", v, true)),
+        field(&op.methods, &op.not_methods, &|v| permission_header(":method", v, false)),
+        field(&op.paths, &op.not_paths, &path),
+        field(&op.ports, &op.not_ports, &|v| port(v, served)),
+    ]
+    .concat()
 }
 
 /// A port as policies name it: the port the workload serves, its service's. The sidecar's own
 /// listener port is meshctl's business, so the match is settled here, once.
 fn port(value: &str, served: u16) -> Permission {
     match value.parse::<u16>() {
-        Ok(port) if port == served => any_permission(),
-        _ => not_permission(any_permission()),
+        Ok(port) if port == served => Permission::any(),
+        _ => Permission::never(),
     }
 }
 
 /// One `from.source`: every field that is set must match.
 fn source(s: &Source) -> Vec<Principal> {
-    let mut all = Vec::new();
-    let mut field = |values: &[String], not_values: &[String], each: &dyn Fn(&str) -> Principal| {
-        if !values.is_empty() {
-            all.push(or_principals(values.iter().map(|v| each(v)).collect()));
-        }
-        if !not_values.is_empty() {
-            all.push(not_principal(or_principals(not_values.iter().map(|v| each(v)).collect())));
-        }
-    };
-    field(&s.principals, &s.not_principals, &peer_principal);
-    field(&s.request_principals, &s.not_request_principals, &request_principal);
-    field(&s.namespaces, &s.not_namespaces, &peer_namespace);
-    field(&s.ip_blocks, &s.not_ip_blocks, &|v| ip(v, false));
-    all
+    [
+        field(&s.principals, &s.not_principals, &peer_principal),
+        field(&s.request_principals, &s.not_request_principals, &request_principal),
+        field(&s.namespaces, &s.not_namespaces, &peer_namespace),
+        field(&s.ip_blocks, &s.not_ip_blocks, &|v| ip(v, false)),
+    ]
+    .concat()
 }
 
 /// A `when` condition, as a permission (about the request's destination) or a principal
 /// (about its source).
 fn condition(c: &Condition, served: u16) -> (Option<Permission>, Option<Principal>) {
     let key = c.key.as_str();
-    let either = |each: &dyn Fn(&str) -> Principal| {
-        let mut all = Vec::new();
-        if !c.values.is_empty() {
-            all.push(or_principals(c.values.iter().map(|v| each(v)).collect()));
-        }
-        if !c.not_values.is_empty() {
-            all.push(not_principal(or_principals(c.not_values.iter().map(|v| each(v)).collect())));
-        }
-        (None, Some(and_principals(all)))
-    };
-    let on_destination = |each: &dyn Fn(&str) -> Permission| {
-        let mut all = Vec::new();
-        if !c.values.is_empty() {
-            all.push(or_permissions(c.values.iter().map(|v| each(v)).collect()));
-        }
-        if !c.not_values.is_empty() {
-            all.push(not_permission(or_permissions(c.not_values.iter().map(|v| each(v)).collect())));
-        }
-        (Some(and_permissions(all)), None)
-    };
+    let on_source =
+        |each: &dyn Fn(&str) -> Principal| (None, Some(Principal::all(field(&c.values, &c.not_values, each))));
+    let on_destination =
+        |each: &dyn Fn(&str) -> Permission| (Some(Permission::all(field(&c.values, &c.not_values, each))), None);
     if let Some(header) = key.strip_prefix("request.headers[").and_then(|k| k.strip_suffix(']')) {
-        return either(&|v| principal_header(header, v));
+        return on_source(&|v| principal_header(header, v));
     }
     if let Some(claims) = key.strip_prefix("request.auth.claims") {
         let path: Vec<&str> =
             claims.trim_start_matches('[').trim_end_matches(']').split("][").filter(|s| !s.is_empty()).collect();
-        return either(&|v| claim(&path, v));
+        return on_source(&|v| claim(&path, v));
     }
     match key {
-        "source.ip" => either(&|v| ip(v, false)),
-        "remote.ip" => either(&|v| ip(v, true)),
-        "source.namespace" => either(&peer_namespace),
-        "source.principal" => either(&peer_principal),
-        "request.auth.principal" => either(&request_principal),
-        "request.auth.audiences" => either(&|v| claim(&["aud"], v)),
-        "request.auth.presenter" => either(&|v| claim(&["azp"], v)),
+        "source.ip" => on_source(&|v| ip(v, false)),
+        "remote.ip" => on_source(&|v| ip(v, true)),
+        "source.namespace" => on_source(&peer_namespace),
+        "source.principal" => on_source(&peer_principal),
+        "request.auth.principal" => on_source(&request_principal),
+        "request.auth.audiences" => on_source(&|v| claim(&["aud"], v)),
+        "request.auth.presenter" => on_source(&|v| claim(&["azp"], v)),
         "destination.port" => on_destination(&|v| port(v, served)),
         "destination.ip" => on_destination(&|v| match cidr(v) {
             Some(range) => Permission { rule: Some(permission::Rule::DestinationIp(range)) },
-            None => not_permission(any_permission()),
+            None => Permission::never(),
         }),
         "connection.sni" => {
             on_destination(&|v| Permission { rule: Some(permission::Rule::RequestedServerName(string(v, false))) })
         }
         // Validation admits only the keys above; an unknown one matches nothing.
-        _ => (None, Some(not_principal(any_principal()))),
+        _ => (None, Some(Principal::never())),
     }
 }
 
@@ -316,7 +300,7 @@ fn request_principal(value: &str) -> Principal {
         let matcher = string(v, false);
         metadata(&[name], ValueMatcher { match_pattern: Some(value_matcher::MatchPattern::StringMatch(matcher)) })
     };
-    and_principals(vec![claim_matches("iss", issuer), claim_matches("sub", subject)])
+    Principal::all(vec![claim_matches("iss", issuer), claim_matches("sub", subject)])
 }
 
 /// A claim of the verified token, a string or a list holding the value.
@@ -388,54 +372,73 @@ fn ip(value: &str, remote: bool) -> Principal {
         Some(range) if remote => Principal { identifier: Some(principal::Identifier::RemoteIp(range)) },
         Some(range) => Principal { identifier: Some(principal::Identifier::DirectRemoteIp(range)) },
         // Validation admits only address blocks; anything else matches nothing.
-        None => not_principal(any_principal()),
+        None => Principal::never(),
     }
 }
 
-fn any_permission() -> Permission {
-    Permission { rule: Some(permission::Rule::Any(true)) }
-}
+/// What RBAC combines: permissions (about the request) and principals (about its source)
+/// are two message types built the same way.
+trait Matcher: Sized {
+    fn any() -> Self;
+    fn negate(self) -> Self;
+    fn and_set(items: Vec<Self>) -> Self;
+    fn or_set(items: Vec<Self>) -> Self;
 
-fn any_principal() -> Principal {
-    Principal { identifier: Some(principal::Identifier::Any(true)) }
-}
+    fn never() -> Self {
+        Self::any().negate()
+    }
 
-fn not_permission(p: Permission) -> Permission {
-    Permission { rule: Some(permission::Rule::NotRule(Box::new(p))) }
-}
+    /// Every one of `items`. Envoy refuses empty sets: no condition at all is "anything".
+    fn all(mut items: Vec<Self>) -> Self {
+        match items.len() {
+            0 => Self::any(),
+            1 => items.remove(0),
+            _ => Self::and_set(items),
+        }
+    }
 
-fn not_principal(p: Principal) -> Principal {
-    Principal { identifier: Some(principal::Identifier::NotId(Box::new(p))) }
-}
-
-/// Envoy refuses empty sets: an empty conjunction is "anything".
-fn and_permissions(rules: Vec<Permission>) -> Permission {
-    match rules.len() {
-        0 => any_permission(),
-        1 => rules.into_iter().next().expect("one rule"),
-        _ => Permission { rule: Some(permission::Rule::AndRules(permission::Set { rules })) },
+    /// One of `items`, which are never none.
+    fn either(mut items: Vec<Self>) -> Self {
+        match items.len() {
+            1 => items.remove(0),
+            _ => Self::or_set(items),
+        }
     }
 }
 
-fn or_permissions(rules: Vec<Permission>) -> Permission {
-    match rules.len() {
-        1 => rules.into_iter().next().expect("one rule"),
-        _ => Permission { rule: Some(permission::Rule::OrRules(permission::Set { rules })) },
+impl Matcher for Permission {
+    fn any() -> Self {
+        Permission { rule: Some(permission::Rule::Any(true)) }
+    }
+
+    fn negate(self) -> Self {
+        Permission { rule: Some(permission::Rule::NotRule(Box::new(self))) }
+    }
+
+    fn and_set(rules: Vec<Self>) -> Self {
+        Permission { rule: Some(permission::Rule::AndRules(permission::Set { rules })) }
+    }
+
+    fn or_set(rules: Vec<Self>) -> Self {
+        Permission { rule: Some(permission::Rule::OrRules(permission::Set { rules })) }
     }
 }
 
-fn and_principals(ids: Vec<Principal>) -> Principal {
-    match ids.len() {
-        0 => any_principal(),
-        1 => ids.into_iter().next().expect("one id"),
-        _ => Principal { identifier: Some(principal::Identifier::AndIds(principal::Set { ids })) },
+impl Matcher for Principal {
+    fn any() -> Self {
+        Principal { identifier: Some(principal::Identifier::Any(true)) }
     }
-}
 
-fn or_principals(ids: Vec<Principal>) -> Principal {
-    match ids.len() {
-        1 => ids.into_iter().next().expect("one id"),
-        _ => Principal { identifier: Some(principal::Identifier::OrIds(principal::Set { ids })) },
+    fn negate(self) -> Self {
+        Principal { identifier: Some(principal::Identifier::NotId(Box::new(self))) }
+    }
+
+    fn and_set(ids: Vec<Self>) -> Self {
+        Principal { identifier: Some(principal::Identifier::AndIds(principal::Set { ids })) }
+    }
+
+    fn or_set(ids: Vec<Self>) -> Self {
+        Principal { identifier: Some(principal::Identifier::OrIds(principal::Set { ids })) }
     }
 }
 
@@ -612,9 +615,9 @@ mod tests {
 
     #[test]
     fn a_port_is_the_one_the_workload_serves() {
-        assert_eq!(port("80", 80), any_permission());
-        assert_eq!(port("8080", 80), not_permission(any_permission()));
-        assert_eq!(port("http", 80), not_permission(any_permission()));
+        assert_eq!(port("80", 80), Permission::any());
+        assert_eq!(port("8080", 80), Permission::never());
+        assert_eq!(port("http", 80), Permission::never());
     }
 
     #[test]

@@ -74,20 +74,19 @@ fn outbound_cluster(
         peers.dedup();
     }
     // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
-    let endpoint_mtls: Box<dyn Fn(&Instance) -> bool> = match tls.and_then(|t| t.mode) {
+    let automatic = match tls.and_then(|t| t.mode) {
         Some(ClientTlsMode::IstioMutual) => {
             cluster.transport_socket = Some(security::upstream_tls(&peers, tls.and_then(|t| t.sni.as_deref())));
-            Box::new(|_| false)
+            false
         }
-        Some(_) => Box::new(|_| false),
-        None => {
-            if instances.iter().any(|i| accepts_mtls(i)) {
-                cluster.transport_socket_matches = vec![security::auto_mtls(&peers)];
-            }
-            Box::new(accepts_mtls)
-        }
+        Some(_) => false,
+        None => true,
     };
-    let endpoints = load_assignment(&name, instances.iter().map(|i| (i.address, endpoint_mtls(i))));
+    let mtls: Vec<bool> = instances.iter().map(|i| automatic && accepts_mtls(i)).collect();
+    if mtls.contains(&true) {
+        cluster.transport_socket_matches = vec![security::auto_mtls(&peers)];
+    }
+    let endpoints = load_assignment(&name, instances.iter().zip(mtls).map(|(i, mtls)| (i.address, mtls)));
     (cluster, endpoints)
 }
 

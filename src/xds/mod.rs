@@ -5,9 +5,10 @@
 //! what the proxy ACKed or NACKed, which is what `meshctl proxy-status` reports.
 //!
 //! Changes are made before they break: secrets go out as soon as they are asked for (a
-//! listener or cluster that needs one waits for it in Envoy); when clusters change, the new clusters (together with
-//! the old ones) go out first, and routes and listeners only once the proxy has ACKed them and
-//! their endpoints; clusters no longer used are removed after the routes have moved away.
+//! listener or cluster that needs one waits for it in Envoy); when clusters change, the new
+//! clusters (together with the old ones) go out first, and routes and listeners only once the
+//! proxy has ACKed them and their endpoints; clusters no longer used are removed after the
+//! routes have moved away.
 
 mod stream;
 
