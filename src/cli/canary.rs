@@ -13,7 +13,7 @@ use super::{Exit, Failure, ListFormat, Outcome};
 use crate::api::meshctl::{Canary, ManualDecision};
 use crate::api::{Kind, Resource};
 use crate::generate::{self, CanaryRollout};
-use crate::policy::{self, Options, Severity, Source};
+use crate::policy::{self, Severity};
 use crate::store::{LocalStore, ObjectRef, Store};
 
 #[derive(Debug, clap::Subcommand)]
@@ -185,24 +185,15 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     let canary = generate::canary(&args.plan.rollout(args.service.clone(), args.namespace.clone(), stable, args.to));
     // Checked with what the mesh already has, so a subset no DestinationRule defines is an
     // error here rather than a failed rollout later.
-    let replaced = ObjectRef::of(&canary[0]);
-    let text: String = resources
-        .iter()
-        .filter(|r| ObjectRef::of(r) != replaced)
-        .chain(&canary)
-        .map(|r| format!("---\n{}", crate::api::yaml::to_string(&r.to_json())))
-        .collect();
-    let report = policy::check(&[Source { name: "canary".into(), text }], &Options::default());
-    let problems: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.resource.as_deref().is_some_and(|r| r.starts_with("Canary/")) && f.severity >= Severity::Warning)
+    let problems: Vec<String> = policy::check_objects(&canary, &resources)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
         .map(|f| format!("{} ({})", f.message, f.code))
         .collect();
     if !problems.is_empty() {
         return Err(Failure::usage(anyhow!("cannot start this rollout:\n  {}", problems.join("\n  "))));
     }
-    let r = replaced;
+    let r = ObjectRef::of(&canary[0]);
     // A new rollout starts from nothing, not from the status of an earlier one.
     store.delete(std::slice::from_ref(&r)).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     store.apply(&canary, false).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;

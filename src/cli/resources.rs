@@ -60,17 +60,13 @@ pub fn apply_sources(
     state: &StateDir,
     printer: &Printer,
 ) -> Outcome {
-    let report = policy::check(sources, &Options { namespace, reject_unknown: false });
-    let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect();
-    if !shown.is_empty() {
-        let findings = policy::Report { findings: shown, ..report.clone() };
-        printer.write(&validate::findings_text(&findings, sources, printer.terminal()))?;
-    }
-    if report.count(Severity::Error) > 0 {
-        printer.error(&anyhow!("nothing was applied: fix the errors above and apply again"));
+    let store = open(state)?;
+    let stored = stored(&store)?;
+    let options = Options { namespace, reject_unknown: false };
+    let report = policy::check_change(sources, &options, &stored, &|_| false, false);
+    if refused(&report, sources, "applied", "apply them changed along with this, or change the input", printer)? {
         return Ok(Exit::Failed);
     }
-    let store = open(state)?;
     let resources: Vec<Resource> = report.resources.into_iter().map(|c| c.resource).collect();
     let changes = store.apply(&resources, dry_run).map_err(store_failure)?;
     let suffix = if dry_run { " (dry run)" } else { "" };
@@ -85,6 +81,44 @@ pub fn apply_sources(
     }
     printer.write(&out)?;
     Ok(Exit::Success)
+}
+
+/// The objects stored in the mesh, typed. One that no longer decodes (written by another
+/// meshctl version) cannot be judged, and is left out rather than blocking every change.
+pub(super) fn stored(store: &LocalStore) -> Result<Vec<Resource>, Failure> {
+    Ok(store.contents().map_err(store_failure)?.resources().into_iter().flatten().collect())
+}
+
+/// Prints the findings of a change (infos aside) and says whether its errors refuse it; then
+/// nothing was `done`, and `remedy` says what to do about the stored objects it would break.
+fn refused(
+    report: &policy::Report,
+    sources: &[Source],
+    done: &str,
+    remedy: &str,
+    printer: &Printer,
+) -> Result<bool, Failure> {
+    let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect();
+    if !shown.is_empty() {
+        let findings = policy::Report { findings: shown, ..report.clone() };
+        printer.write(&validate::findings_text(&findings, sources, printer.terminal()))?;
+    }
+    let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    if errors.is_empty() {
+        return Ok(false);
+    }
+    let broken: std::collections::BTreeSet<&str> =
+        errors.iter().filter(|f| f.file.is_none()).filter_map(|f| f.resource.as_deref()).collect();
+    let why = match broken.len() {
+        0 => "fix the errors above and try again".to_string(),
+        _ => format!(
+            "it would break {} that the mesh runs ({}); {remedy}",
+            if broken.len() == 1 { "an object" } else { "objects" },
+            broken.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    printer.error(&anyhow!("nothing was {done}: {why}"));
+    Ok(true)
 }
 
 /// The kind a user means by `vs`, `virtualservices`, `VirtualService`, ...
@@ -286,7 +320,14 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
             report.resources.iter().map(|c| ObjectRef::of(&c.resource)).collect()
         }
     };
-    let results = open(&args.state)?.delete(&refs).map_err(store_failure)?;
+    let store = open(&args.state)?;
+    let stored = stored(&store)?;
+    let removed = |r: &Resource| refs.contains(&ObjectRef::of(r));
+    let report = policy::check_change(&[], &Options::default(), &stored, &removed, false);
+    if refused(&report, &[], "deleted", "change or delete them first", printer)? {
+        return Ok(Exit::Failed);
+    }
+    let results = store.delete(&refs).map_err(store_failure)?;
     let mut out = String::new();
     let mut missing = Vec::new();
     for (r, deleted) in results {

@@ -113,10 +113,8 @@ pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool)
             f.resource.as_deref().map(|r| format!(" {}", paint(printer::DIM, format!("({r})")))).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}:{}:{}: {}: {}{resource}",
-            paint(printer::BOLD, &f.file),
-            f.line,
-            f.column,
+            "{}: {}: {}{resource}",
+            paint(printer::BOLD, place(f)),
             paint(severity_style(f.severity), format!("{}[{}]", f.severity, f.code)),
             f.message
         );
@@ -136,17 +134,26 @@ pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool)
     out
 }
 
+/// `file:line:col`, or for an object of the mesh, which has no text, the word that says so.
+fn place(f: &Finding) -> String {
+    match (&f.file, f.line, f.column) {
+        (Some(file), Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+        _ => "in the mesh".into(),
+    }
+}
+
 /// The finding's source line with a caret under the offending token.
 fn excerpt(f: &Finding, sources: &[Source]) -> Option<String> {
-    let source = sources.iter().find(|s| s.name == f.file)?;
-    let line = crate::api::yaml::lines(&source.text).nth(f.line.checked_sub(1)?)?;
-    let start = f.column.saturating_sub(1);
+    let source = sources.iter().find(|s| Some(&s.name) == f.file.as_ref())?;
+    let number = f.line?;
+    let line = crate::api::yaml::lines(&source.text).nth(number.checked_sub(1)?)?;
+    let start = f.column?.saturating_sub(1);
     let token = line.chars().skip(start).take_while(|c| !c.is_whitespace() && *c != ':').count().max(1);
-    let gutter = " ".repeat(f.line.to_string().len());
+    let gutter = " ".repeat(number.to_string().len());
     let bar = paint(printer::DIM, "|");
     Some(format!(
         "{gutter} {bar}\n{} {bar} {line}\n{gutter} {bar} {}{}\n",
-        paint(printer::DIM, f.line),
+        paint(printer::DIM, number),
         " ".repeat(start),
         paint(severity_style(f.severity), "^".repeat(token))
     ))
@@ -182,12 +189,7 @@ fn sarif(report: &Report) -> serde_json::Value {
                 "ruleId": f.code.id(),
                 "level": level(f.severity),
                 "message": { "text": f.message },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": f.file },
-                        "region": { "startLine": f.line.max(1), "startColumn": f.column.max(1) },
-                    },
-                }],
+                "locations": [location(f)],
             })
         })
         .collect();
@@ -199,6 +201,20 @@ fn sarif(report: &Report) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+/// Where a finding is, as SARIF says it: a region of a file, or for an object of the mesh its
+/// name alone.
+fn location(f: &Finding) -> serde_json::Value {
+    match (&f.file, f.line, f.column) {
+        (Some(file), Some(line), Some(column)) => json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": file },
+                "region": { "startLine": line.max(1), "startColumn": column.max(1) },
+            },
+        }),
+        _ => json!({ "logicalLocations": [{ "fullyQualifiedName": f.resource, "kind": "resource" }] }),
+    }
 }
 
 fn level(severity: Severity) -> &'static str {
@@ -224,9 +240,9 @@ mod tests {
         let sources = [Source { name: "a.yaml".into(), text: "spec:\n  hostz: [a]\n".into() }];
         let report = Report {
             findings: vec![Finding {
-                file: "a.yaml".into(),
-                line: 2,
-                column: 3,
+                file: Some("a.yaml".into()),
+                line: Some(2),
+                column: Some(3),
                 severity: Severity::Error,
                 code: Code::UnknownField,
                 message: "unknown field".into(),

@@ -99,9 +99,10 @@ impl Serialize for Code {
 /// One thing validation found, at one place.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
+    /// Where in the input; all three are `None` for an object of the mesh, which has no text.
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
     pub severity: Severity,
     pub code: Code,
     pub message: String,

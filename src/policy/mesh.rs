@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use super::finding::{Code, Finding, Severity};
 use super::names;
 use super::path::{Path, field};
-use super::{Checked, RegistryEntry, Sink};
+use super::{Checked, Knowledge, RegistryEntry, Sink};
 use crate::api::Resource;
+use crate::api::meshctl::CanaryPhase;
 use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
 use crate::api::security::{MtlsMode, PeerAuthentication, decide_mtls};
 
-pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut Vec<Finding>) {
+pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge: Knowledge, out: &mut Vec<Finding>) {
     let rules: Vec<Rule> = resources
         .iter()
         .filter_map(|c| match &c.resource {
@@ -27,7 +28,7 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut
             false => by_host.entry(rule.2.as_str()).or_default().push(rule),
         }
     }
-    let mesh = Mesh { by_host, wildcard, registry, resources };
+    let mesh = Mesh { by_host, wildcard, registry, resources, knowledge };
     let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
     let mut routed: HashMap<String, &Checked> = HashMap::new();
     for checked in resources {
@@ -84,7 +85,8 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut
                     }
                 }
             }
-            Resource::Canary(canary) => {
+            // A finished rollout is history: its subsets may go.
+            Resource::Canary(canary) if !canary.status.as_ref().and_then(|s| s.phase).is_some_and(finished) => {
                 let fqdn = names::resolve_host(&canary.spec.service, r.namespace());
                 mesh.known_host(&fqdn, &field!["spec", "service"], &mut sink);
                 for (field, subset) in [("stable", &canary.spec.stable), ("canary", &canary.spec.canary)] {
@@ -96,6 +98,10 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], out: &mut
     }
 }
 
+fn finished(phase: CanaryPhase) -> bool {
+    matches!(phase, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)
+}
+
 /// A DestinationRule with its host resolved.
 type Rule<'a> = (&'a Checked, &'a DestinationRule, String);
 
@@ -105,6 +111,7 @@ struct Mesh<'a> {
     wildcard: Vec<&'a Rule<'a>>,
     registry: &'a [RegistryEntry],
     resources: &'a [Checked],
+    knowledge: Knowledge,
 }
 
 impl Mesh<'_> {
@@ -121,11 +128,15 @@ impl Mesh<'_> {
         }
         let hosts = self.registry.iter().map(|e| e.host.as_str());
         let hint = names::nearest(fqdn, hosts).map(|h| format!("did you mean {h}? ")).unwrap_or_default();
+        let place = match self.knowledge {
+            Knowledge::Partial => "the input",
+            Knowledge::Whole => "the mesh",
+        };
         sink.path(
             at,
             Code::UnknownHost,
             format!(
-                "no service in the input provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"
+                "no service in {place} provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"
             ),
         );
     }
@@ -139,11 +150,20 @@ impl Mesh<'_> {
     }
 
     /// A subset must be defined by a DestinationRule for its host. With no rule for the host in
-    /// the input, the rule may live elsewhere, so that is only a warning.
+    /// the input, the rule may live elsewhere, so that is only a warning; in the whole mesh, an
+    /// error.
     fn subset(&self, fqdn: &str, subset: &str, at: &Path, sink: &mut Sink) {
         let exact = self.by_host.get(fqdn).into_iter().flatten();
         let rules: Vec<_> =
             exact.chain(self.wildcard.iter().filter(|(_, _, host)| names::host_matches(host, fqdn))).collect();
+        if rules.is_empty() && self.knowledge == Knowledge::Whole {
+            sink.path(
+                at,
+                Code::UndefinedSubset,
+                format!("no DestinationRule in the mesh defines subset {subset:?} of {fqdn}, so requests to it fail (503); define it in a DestinationRule for {fqdn}"),
+            );
+            return;
+        }
         if rules.is_empty() {
             sink.path_as(
                 at,

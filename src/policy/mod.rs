@@ -48,14 +48,27 @@ impl Default for Options {
 #[derive(Clone, Debug)]
 pub struct Checked {
     pub resource: Resource,
-    pub file: String,
-    root: Node,
+    /// The document it was read from; `None` for an object of the mesh (stored, or made by
+    /// meshctl itself), which has no source text.
+    source: Option<(String, Node)>,
 }
 
 impl Checked {
+    /// An object of the mesh, already typed.
+    fn object(resource: Resource) -> Checked {
+        Checked { resource, source: None }
+    }
+
     /// `file:line` of the document, for findings that point at another resource.
     pub fn location(&self) -> String {
-        format!("{}:{}", self.file, self.root.pos.line)
+        match &self.source {
+            Some((file, root)) => format!("{file}:{}", root.pos.line),
+            None => "in the mesh".into(),
+        }
+    }
+
+    fn key(&self) -> (Kind, &str, &str) {
+        (self.resource.kind(), self.resource.namespace(), self.resource.name())
     }
 }
 
@@ -83,6 +96,108 @@ impl Report {
 
 /// Checks every document of every source, and the resources against each other.
 pub fn check(sources: &[Source], options: &Options) -> Report {
+    let (mut report, registry) = documents(sources, options);
+    mesh::check(&report.resources, &registry, Knowledge::Partial, &mut report.findings);
+    report.sort();
+    report
+}
+
+/// Checks documents as they would stand in the mesh: each input object takes the place of the
+/// stored object it names, and `removed` objects are gone. Findings on the input are all
+/// reported; those on stored objects only when the change brings them about (a stored
+/// VirtualService routing to a subset the input's DestinationRule drops), unless `all` asks
+/// for everything wrong with the mesh, as `meshctl analyze` does.
+pub fn check_change(
+    sources: &[Source],
+    options: &Options,
+    stored: &[Resource],
+    removed: &dyn Fn(&Resource) -> bool,
+    all: bool,
+) -> Report {
+    let (mut report, mut registry) = documents(sources, options);
+    let input: std::collections::HashSet<_> = report.resources.iter().map(Checked::key).collect();
+    let before: Vec<Checked> = stored.iter().cloned().map(Checked::object).collect();
+    let kept: Vec<Checked> =
+        before.iter().filter(|c| !input.contains(&c.key()) && !removed(&c.resource)).cloned().collect();
+    let mut known = Vec::new();
+    if !all {
+        let registry: Vec<_> = before.iter().filter_map(|c| registry_entry(&c.resource)).collect();
+        mesh::check(&before, &registry, Knowledge::Whole, &mut known);
+    }
+    let mut mesh: Vec<Checked> = kept.iter().cloned().chain(report.resources.iter().cloned()).collect();
+    registry.extend(kept.iter().filter_map(|c| registry_entry(&c.resource)));
+    let mut found = Vec::new();
+    // Stored objects come first, so a clash (a host routed twice) is reported on the input.
+    mesh::check(&mesh, &registry, Knowledge::Whole, &mut found);
+    let already = |f: &Finding| known.iter().any(|k| k.code == f.code && k.resource == f.resource);
+    report.findings.extend(found.into_iter().filter(|f| f.file.is_some() || !already(f)));
+    if all {
+        // A whole mesh's objects are checked one by one too: they may predate a rule.
+        for c in &kept {
+            rules::check(&c.resource, &mut Sink::for_checked(c, &mut report.findings));
+        }
+        report.resources = std::mem::take(&mut mesh);
+    }
+    report.sort();
+    report
+}
+
+/// Checks objects that are already typed (made by meshctl, not read from text) with the
+/// mesh's stored objects, as `check_change` checks documents: each one on its own, and all of
+/// them against the stored ones. The findings are those on `objects`.
+pub fn check_objects(objects: &[Resource], stored: &[Resource]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let checked: Vec<Checked> = objects.iter().cloned().map(Checked::object).collect();
+    for c in &checked {
+        rules::check(&c.resource, &mut Sink::for_checked(c, &mut findings));
+    }
+    let keys: std::collections::HashSet<_> = checked.iter().map(Checked::key).collect();
+    let mut mesh: Vec<Checked> =
+        stored.iter().cloned().map(Checked::object).filter(|c| !keys.contains(&c.key())).collect();
+    mesh.extend(checked.iter().cloned());
+    let registry: Vec<_> = mesh.iter().filter_map(|c| registry_entry(&c.resource)).collect();
+    let mut across = Vec::new();
+    mesh::check(&mesh, &registry, Knowledge::Whole, &mut across);
+    let ours = |f: &Finding| checked.iter().any(|c| f.resource.as_deref() == Some(resource_name(&c.resource).as_str()));
+    findings.extend(across.into_iter().filter(ours));
+    findings
+}
+
+/// How much of the mesh a check sees: the input alone, whose missing pieces may live
+/// elsewhere, or the whole mesh, where a missing piece is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Knowledge {
+    Partial,
+    Whole,
+}
+
+/// `Kind/namespace/name`, as findings name resources.
+fn resource_name(r: &Resource) -> String {
+    format!("{}/{}/{}", r.kind().name(), r.namespace(), r.name())
+}
+
+/// What a Workload adds to the service registry.
+fn registry_entry(resource: &Resource) -> Option<RegistryEntry> {
+    match resource {
+        Resource::Workload(w) => Some(RegistryEntry {
+            host: names::service_host(&w.spec.service, resource.namespace()),
+            labels: w.spec.labels.clone(),
+        }),
+        _ => None,
+    }
+}
+
+impl Report {
+    fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (&a.file, a.line, a.column, &a.resource, a.code).cmp(&(&b.file, b.line, b.column, &b.resource, b.code))
+        });
+        self.findings.dedup();
+    }
+}
+
+/// Every document of every source, each checked on its own, and the service registry they make.
+fn documents(sources: &[Source], options: &Options) -> (Report, Vec<RegistryEntry>) {
     let mut report = Report::default();
     let mut registry = Vec::new();
     for source in sources {
@@ -95,14 +210,11 @@ pub fn check(sources: &[Source], options: &Options) -> Report {
             }
         }
         if let Some(e) = syntax {
-            let mut sink = Sink { file: &source.name, root: None, resource: None, out: &mut report.findings };
+            let mut sink = Sink { file: Some(&source.name), root: None, resource: None, out: &mut report.findings };
             sink.at(e.pos, Code::YamlSyntax, format!("invalid YAML: {}", e.message));
         }
     }
-    mesh::check(&report.resources, &registry, &mut report.findings);
-    report.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code)));
-    report.findings.dedup();
-    report
+    (report, registry)
 }
 
 /// Istio API versions that name the same kinds with the same shape as v1.
@@ -119,7 +231,7 @@ fn document(
     out: &mut Vec<Finding>,
     registry: &mut Vec<RegistryEntry>,
 ) -> Option<Checked> {
-    let sink = &mut Sink { file, root: None, resource: None, out };
+    let sink = &mut Sink { file: Some(file), root: None, resource: None, out };
     if !matches!(root.value, Value::Map(_)) {
         sink.at(
             root.pos,
@@ -182,8 +294,12 @@ fn document(
         );
         return None;
     };
-    let sink =
-        &mut Sink { file, root: Some(&root), resource: Some(format!("{}/{namespace}/{name}", kind.name())), out };
+    let sink = &mut Sink {
+        file: Some(file),
+        root: Some(&root),
+        resource: Some(format!("{}/{namespace}/{name}", kind.name())),
+        out,
+    };
     let before = sink.errors();
     check_metadata(&root, sink);
     schema::Walker { kind, sink }.object(&root);
@@ -204,13 +320,8 @@ fn document(
         }
     };
     rules::check(&resource, sink);
-    if let Resource::Workload(w) = &resource {
-        registry.push(RegistryEntry {
-            host: names::service_host(&w.spec.service, resource.namespace()),
-            labels: w.spec.labels.clone(),
-        });
-    }
-    Some(Checked { resource, file: file.to_string(), root })
+    registry.extend(registry_entry(&resource));
+    Some(Checked { resource, source: Some((file.to_string(), root)) })
 }
 
 fn same_group(a: &str, b: &str) -> bool {
@@ -260,7 +371,8 @@ fn check_metadata(root: &Node, sink: &mut Sink) {
 /// Where findings about one document go: it knows the file, the resource and the source
 /// tree, so rules name a field path and the sink finds its line and column.
 pub(crate) struct Sink<'a> {
-    file: &'a str,
+    /// `None` for an object of the mesh: its findings have no file, line or column.
+    file: Option<&'a str>,
     root: Option<&'a Node>,
     resource: Option<String>,
     out: &'a mut Vec<Finding>,
@@ -268,13 +380,11 @@ pub(crate) struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     fn for_checked(checked: &'a Checked, out: &'a mut Vec<Finding>) -> Self {
-        let r = &checked.resource;
-        Sink {
-            file: &checked.file,
-            root: Some(&checked.root),
-            resource: Some(format!("{}/{}/{}", r.kind().name(), r.namespace(), r.name())),
-            out,
-        }
+        let (file, root) = match &checked.source {
+            Some((file, root)) => (Some(file.as_str()), Some(root)),
+            None => (None, None),
+        };
+        Sink { file, root, resource: Some(resource_name(&checked.resource)), out }
     }
 
     pub fn at(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
@@ -291,10 +401,11 @@ impl<'a> Sink<'a> {
     }
 
     fn report(&mut self, pos: Pos, code: Code, severity: Severity, message: String) {
+        let place = self.file.map(|_| pos);
         self.out.push(Finding {
-            file: self.file.to_string(),
-            line: pos.line,
-            column: pos.column,
+            file: self.file.map(str::to_string),
+            line: place.map(|p| p.line),
+            column: place.map(|p| p.column),
             severity,
             code,
             message,
@@ -314,7 +425,7 @@ mod tests {
     /// The codes and lines `check` reports for one YAML text.
     fn findings(text: &str) -> Vec<(Code, usize)> {
         let report = check(&[Source { name: "t.yaml".into(), text: text.into() }], &Options::default());
-        report.findings.iter().map(|f| (f.code, f.line)).collect()
+        report.findings.iter().map(|f| (f.code, f.line.unwrap())).collect()
     }
 
     fn mk_routes(matches: &[&str]) -> String {
@@ -399,7 +510,7 @@ mod tests {
         );
         assert_eq!(f, [(Code::DuplicateSubset, 8)]);
         let report = check(&[Source { name: "t.yaml".into(), text: "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: p\n  subsets:\n  - name: v1\n  - name: v1\n".into() }], &Options::default());
-        assert_eq!(report.findings[0].column, 5);
+        assert_eq!(report.findings[0].column, Some(5));
     }
 
     #[test]
@@ -410,5 +521,123 @@ mod tests {
         );
         assert!(report.resources.is_empty());
         assert_eq!(report.documents, 1);
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    fn mk_stored(text: &str) -> Vec<Resource> {
+        let report = check(&[Source { name: "stored.yaml".into(), text: text.into() }], &Options::default());
+        assert_eq!(report.count(Severity::Error), 0, "{:?}", report.findings);
+        report.resources.into_iter().map(|c| c.resource).collect()
+    }
+
+    fn mk_change(stored: &[Resource], input: &str) -> Report {
+        check_change(
+            &[Source { name: "in.yaml".into(), text: input.into() }],
+            &Options::default(),
+            stored,
+            &|_| false,
+            false,
+        )
+    }
+
+    const WORKLOADS: &str = "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: p1}\nspec: {service: profile, labels: {version: v1}, command: [x]}\n---\napiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: p3}\nspec: {service: profile, labels: {version: v3}, command: [x]}\n";
+    const SPLIT: &str = "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: profile}\nspec:\n  hosts: [profile]\n  http:\n  - route:\n    - {destination: {host: profile, subset: v1}, weight: 100}\n    - {destination: {host: profile, subset: v3}, weight: 0}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: profile}\nspec:\n  host: profile\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v3, labels: {version: v3}}\n";
+    const BREAKER: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: profile}\nspec:\n  host: profile\n  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 2}}\n";
+
+    #[test]
+    fn a_rule_that_drops_subsets_breaks_the_stored_routes_and_names_both() {
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}"));
+        let report = mk_change(&stored, BREAKER);
+        let broken: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(broken.len(), 2, "{broken:?}");
+        for f in broken {
+            assert_eq!(f.code, Code::UndefinedSubset);
+            assert_eq!(f.resource.as_deref(), Some("VirtualService/default/profile"));
+            assert_eq!(f.file, None);
+            assert!(f.message.contains("DestinationRule default/profile (in.yaml:1)"), "{}", f.message);
+        }
+        // The same rule with the subsets kept is fine.
+        let keeps = BREAKER.to_string()
+            + "  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v3, labels: {version: v3}}\n";
+        assert!(mk_change(&stored, &keeps).findings.is_empty());
+    }
+
+    #[test]
+    fn a_second_route_for_a_stored_host_is_reported_on_the_input() {
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}"));
+        let other = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: other}\nspec:\n  hosts: [profile]\n  http: [{route: [{destination: {host: profile}}]}]\n";
+        let report = mk_change(&stored, other);
+        assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+        let f = &report.findings[0];
+        assert_eq!((f.code, f.file.as_deref(), f.line), (Code::DuplicateHost, Some("in.yaml"), Some(5)));
+        assert!(f.message.contains("VirtualService default/profile (in the mesh)"), "{}", f.message);
+    }
+
+    #[test]
+    fn removing_the_rule_that_defines_routed_subsets_is_an_error() {
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}"));
+        let removed = |r: &Resource| r.kind() == Kind::DestinationRule;
+        let report = check_change(&[], &Options::default(), &stored, &removed, false);
+        assert_eq!(report.count(Severity::Error), 2, "{:?}", report.findings);
+        assert!(report.findings.iter().all(|f| f.resource.as_deref() == Some("VirtualService/default/profile")));
+    }
+
+    #[test]
+    fn what_was_already_wrong_with_the_mesh_does_not_block_an_unrelated_change() {
+        // A route to a subset no rule defines (stored by an older meshctl, say).
+        let stored = mk_stored(&format!(
+            "{WORKLOADS}{}",
+            &SPLIT[..SPLIT.find("---\napiVersion: networking.istio.io/v1\nkind: DestinationRule").unwrap()]
+        ));
+        let unrelated = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec: {mtls: {mode: STRICT}}\n";
+        assert!(mk_change(&stored, unrelated).findings.is_empty());
+        // ... but `analyze` (all findings) reports it.
+        let all = check_change(&[], &Options::default(), &stored, &|_| false, true);
+        assert_eq!(all.count(Severity::Error), 2, "{:?}", all.findings);
+    }
+
+    #[test]
+    fn a_finished_canary_may_lose_its_subsets_but_a_running_one_may_not() {
+        let canary = |phase: &str| {
+            format!(
+                "---\napiVersion: meshctl.io/v1alpha1\nkind: Canary\nmetadata: {{name: profile}}\nspec: {{service: profile, stable: v1, canary: v3}}\nstatus: {{phase: {phase}}}\n"
+            )
+        };
+        let only_v1 = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: profile}\nspec:\n  host: profile\n  subsets: [{name: v1, labels: {version: v1}}]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: profile}\nspec:\n  hosts: [profile]\n  http: [{route: [{destination: {host: profile, subset: v1}}]}]\n";
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}{}", canary("Promoted")));
+        assert!(mk_change(&stored, only_v1).findings.is_empty());
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}{}", canary("Progressing")));
+        let report = mk_change(&stored, only_v1);
+        assert!(
+            report.findings.iter().any(|f| f.resource.as_deref() == Some("Canary/default/profile")),
+            "{:?}",
+            report.findings
+        );
+    }
+
+    #[test]
+    fn typed_objects_are_checked_with_the_stored_mesh() {
+        let stored = mk_stored(&format!("{WORKLOADS}{SPLIT}"));
+        let canary = |to: &str| {
+            crate::generate::canary(&crate::generate::CanaryRollout {
+                service: "profile".into(),
+                namespace: "default".into(),
+                stable: "v1".into(),
+                canary: to.into(),
+                steps: vec![10, 50, 100],
+                interval: "30s".parse().unwrap(),
+                min_success_rate: 99.0,
+                max_p99: None,
+                min_requests: 20,
+                sequential_test: true,
+            })
+        };
+        assert!(check_objects(&canary("v3"), &stored).is_empty());
+        let findings = check_objects(&canary("v9"), &stored);
+        assert_eq!(findings.iter().map(|f| f.code).collect::<Vec<_>>(), [Code::UndefinedSubset]);
     }
 }
