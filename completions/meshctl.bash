@@ -16,6 +16,9 @@ _meshctl() {
             ",$1")
                 cmd="meshctl"
                 ;;
+            meshctl,analyze)
+                cmd="meshctl__subcmd__analyze"
+                ;;
             meshctl,apply)
                 cmd="meshctl__subcmd__apply"
                 ;;
@@ -163,6 +166,9 @@ _meshctl() {
             meshctl__subcmd__generate__subcmd__help,traffic-split)
                 cmd="meshctl__subcmd__generate__subcmd__help__subcmd__traffic__subcmd__split"
                 ;;
+            meshctl__subcmd__help,analyze)
+                cmd="meshctl__subcmd__help__subcmd__analyze"
+                ;;
             meshctl__subcmd__help,apply)
                 cmd="meshctl__subcmd__help__subcmd__apply"
                 ;;
@@ -305,12 +311,54 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-h -V --help --version validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="-h -V --help --version validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__analyze)
+            opts="-f -n -A -o -h -V --filename --namespace --all-namespaces --output --strict --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1045,7 +1093,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__circuit__subcmd__breaker)
-            opts="-n -h -V --namespace --consecutive-errors --interval --ejection-time --max-ejection-percent --max-connections --max-pending --output-file --help --version"
+            opts="-n -h -V --namespace --consecutive-errors --interval --ejection-time --max-ejection-percent --max-connections --max-pending --subset --label --output-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1080,6 +1128,14 @@ _meshctl() {
                     return 0
                     ;;
                 --max-pending)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1379,8 +1435,22 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__analyze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

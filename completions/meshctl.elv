@@ -28,6 +28,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand uninstall 'Stop the local mesh and every process it started'
             cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
             cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
+            cand analyze 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
             cand get 'List resources of a kind, or show one'
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
@@ -88,6 +89,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --max-ejection-percent 'The largest share of instances that may be ejected at once'
             cand --max-connections 'The most TCP connections to the service, from each caller'
             cand --max-pending 'The most requests waiting for a connection; more are answered 503 at once'
+            cand --subset 'A subset the rule defines (repeat for each): applied, the rule replaces the service''s DestinationRule, so it must keep the subsets its routes use'
+            cand --label 'The workload label whose value names a subset'
             cand --output-file 'Write to this file instead of stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -220,6 +223,22 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --namespace 'The namespace of resources that do not name one'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --dry-run 'Validate and report what would change, but write nothing'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;analyze'= {
+            cand -f 'Files to analyze as if they were applied: a file, a directory or `-` for stdin'
+            cand --filename 'Files to analyze as if they were applied: a file, a directory or `-` for stdin'
+            cand -n 'Report on this namespace (and the namespace of resources in files that name none)'
+            cand --namespace 'Report on this namespace (and the namespace of resources in files that name none)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand -A 'Report on every namespace'
+            cand --all-namespaces 'Report on every namespace'
+            cand --strict 'Fail (exit 1) on warnings as well as errors'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -512,6 +531,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand uninstall 'Stop the local mesh and every process it started'
             cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
             cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
+            cand analyze 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
             cand get 'List resources of a kind, or show one'
             cand delete 'Delete resources by kind and name, or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
@@ -556,6 +576,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;controller'= {
         }
         &'meshctl;help;apply'= {
+        }
+        &'meshctl;help;analyze'= {
         }
         &'meshctl;help;get'= {
         }

@@ -63,23 +63,32 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
             export_to: vec![],
         },
     );
-    let subsets = s
-        .subsets
-        .iter()
-        .map(|(name, _)| Subset {
-            name: name.clone(),
-            labels: BTreeMap::from([(s.label.clone(), name.clone())]),
-            traffic_policy: None,
-        })
-        .collect();
+    let names: Vec<String> = s.subsets.iter().map(|(name, _)| name.clone()).collect();
     let dr = DestinationRule::new(
         &s.service,
-        DestinationRuleSpec { host: s.service.clone(), traffic_policy: None, subsets, export_to: vec![] },
+        DestinationRuleSpec {
+            host: s.service.clone(),
+            traffic_policy: None,
+            subsets: subsets(&names, &s.label),
+            export_to: vec![],
+        },
     );
     vec![
         Resource::VirtualService(namespaced(vs, &s.namespace)),
         Resource::DestinationRule(namespaced(dr, &s.namespace)),
     ]
+}
+
+/// Subsets named by the values of one workload label.
+fn subsets(names: &[String], label: &str) -> Vec<Subset> {
+    names
+        .iter()
+        .map(|name| Subset {
+            name: name.clone(),
+            labels: BTreeMap::from([(label.to_string(), name.clone())]),
+            traffic_policy: None,
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +101,9 @@ pub struct CircuitBreaker {
     pub max_ejection_percent: u32,
     pub max_connections: Option<u32>,
     pub max_pending: Option<u32>,
+    /// Subsets the rule keeps defining, by the value of `label`.
+    pub subsets: Vec<String>,
+    pub label: String,
 }
 
 /// A DestinationRule that ejects failing instances (outlier detection) and, when limits are
@@ -116,7 +128,7 @@ pub fn circuit_breaker(s: &CircuitBreaker) -> Vec<Resource> {
         DestinationRuleSpec {
             host: s.service.clone(),
             traffic_policy: Some(policy),
-            subsets: vec![],
+            subsets: subsets(&s.subsets, &s.label),
             export_to: vec![],
         },
     );

@@ -11,7 +11,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "circuit-breaker",
         "generate circuit-breaker profile -n shop --consecutive-errors 5 --interval 10s --ejection-time 30s \
-         --max-ejection-percent 100 --max-connections 100 --max-pending 10",
+         --max-ejection-percent 100 --max-connections 100 --max-pending 10 --subset v1 --subset v2",
     ),
     ("mtls-mesh", "generate mtls --mode STRICT"),
     ("mtls-namespace", "generate mtls -n shop --mode permissive"),

@@ -43,7 +43,7 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
          {}\n  curl -H 'Host: frontend' http://127.0.0.1:{gateway}/\n  meshctl top                       # profile v2's p99 is 2 s\n  meshctl proxy-status\n  meshctl check\n\n\
          {}\n  meshctl generate traffic-split profile --subset v1=100 --subset v2=0 | meshctl apply -f -\n  curl -H 'Host: profile' http://127.0.0.1:{gateway}/   # always v1 now, and fast\n\n\
          {}\n  meshctl canary start profile --from v1 --to v2 --interval 10s --max-p99 500ms\n\n\
-         {}\n  meshctl generate circuit-breaker profile --consecutive-errors 2 | meshctl apply -f -\n\n\
+         {}\n  meshctl generate circuit-breaker profile --consecutive-errors 2 --subset v1 --subset v2 | meshctl apply -f -\n\n\
          {}\n  curl http://127.0.0.1:{profile}/              # plaintext straight to profile's sidecar: answered\n  meshctl mtls enable\n  curl http://127.0.0.1:{profile}/              # refused now; mesh traffic goes on\n  meshctl mtls status\n\n\
          {}\n  meshctl uninstall --local\n",
         paint(printer::GOOD, "✓"),

@@ -70,6 +70,13 @@ pub(super) enum Command {
         /// The most requests waiting for a connection; more are answered 503 at once.
         #[arg(long)]
         max_pending: Option<u32>,
+        /// A subset the rule defines (repeat for each): applied, the rule replaces the
+        /// service's DestinationRule, so it must keep the subsets its routes use.
+        #[arg(long = "subset", value_name = "NAME")]
+        subsets: Vec<String>,
+        /// The workload label whose value names a subset.
+        #[arg(long, default_value = "version")]
+        label: String,
         #[command(flatten)]
         output: Output,
     },
@@ -208,9 +215,13 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
             max_ejection_percent,
             max_connections,
             max_pending,
+            subsets,
+            label,
             output,
         } => {
             let settings = gen_core::CircuitBreaker {
+                subsets,
+                label,
                 service: target.service,
                 namespace: target.namespace,
                 consecutive_errors,

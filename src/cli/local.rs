@@ -9,8 +9,9 @@ use anyhow::{Context, anyhow};
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
 use crate::controller::{self, MeshStatus};
+use crate::policy;
 use crate::runtime::process;
-use crate::store::Store as _;
+use crate::store::{Contents, Store as _, StoreError};
 use crate::xds::SyncState;
 
 /// Where the local mesh keeps its state.
@@ -357,6 +358,61 @@ fn certificates(status: &MeshStatus) -> (bool, String) {
     )
 }
 
+/// What runs in the mesh, as analysis needs it.
+pub fn live(status: &MeshStatus) -> policy::Live {
+    let instances = status
+        .instances
+        .iter()
+        .map(|i| policy::LiveInstance {
+            namespace: i.spec.namespace.clone(),
+            service: i.spec.service.clone(),
+            labels: i.spec.labels.clone(),
+            ready: i.app_pid.is_some_and(process::alive) && i.sidecar_pid.is_some_and(process::alive),
+        })
+        .collect();
+    let proxies = status
+        .proxies
+        .iter()
+        .map(|p| policy::LiveProxy {
+            node_id: p.node_id.clone(),
+            resource: status
+                .instances
+                .iter()
+                .find(|i| i.node_id == p.node_id)
+                .map(|i| format!("Workload/{}/{}", i.spec.namespace, i.spec.workload)),
+            refused: match &p.sync {
+                SyncState::Nack(reason) => Some(reason.clone()),
+                _ => None,
+            },
+        })
+        .collect();
+    policy::Live { instances, proxies }
+}
+
+/// The configuration lines of `check`: the errors `meshctl analyze` finds, one line each.
+fn analysis(stored: &Result<Contents, StoreError>, status: &MeshStatus) -> Vec<(bool, String)> {
+    let stored: Vec<_> = match stored {
+        Ok(contents) => contents.resources().into_iter().flatten().collect(),
+        Err(e) => return vec![(false, format!("configuration: {e}"))],
+    };
+    let report = policy::analyze(&[], &policy::Options::default(), &stored, &live(status));
+    let errors: Vec<(bool, String)> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == policy::Severity::Error)
+        .map(|f| {
+            let on = f.resource.as_deref().map(|r| format!("{r}: ")).unwrap_or_default();
+            (false, format!("configuration: {on}{} ({})", f.message, f.code))
+        })
+        .collect();
+    if !errors.is_empty() {
+        return errors;
+    }
+    let warnings = report.count(policy::Severity::Warning);
+    let more = if warnings > 0 { format!(", {warnings} warning(s): see `meshctl analyze -A`") } else { String::new() };
+    vec![(true, format!("configuration: {} object(s), no errors{more}", report.resources.len()))]
+}
+
 pub fn health(dir: &Path) -> Health {
     let mut lines = Vec::new();
     let Some(status) = running_controller(dir) else {
@@ -366,7 +422,8 @@ pub fn health(dir: &Path) -> Health {
         ));
         return Health { status: None, lines };
     };
-    let stored = crate::store::LocalStore::open(dir).and_then(|s| s.contents()).map(|c| c.revision).unwrap_or_default();
+    let contents = crate::store::LocalStore::open(dir).and_then(|s| s.contents());
+    let stored = contents.as_ref().map(|c| c.revision).unwrap_or_default();
     let current = status.revision >= stored;
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
     lines.push((
@@ -408,6 +465,7 @@ pub fn health(dir: &Path) -> Health {
         lines.push((app_up && sidecar_up && s == SyncState::Synced, what));
     }
     lines.push(certificates(&status));
+    lines.extend(analysis(&contents, &status));
     lines.extend(status.errors.iter().map(|e| (false, e.clone())));
     Health { status: Some(status), lines }
 }

@@ -2,6 +2,7 @@
 //! per command that resolves flags into the core's settings, calls the core and prints.
 //! `main` maps the outcome to an exit code in one place.
 
+mod analyze;
 mod canary;
 mod demo;
 mod demo_app;
@@ -52,6 +53,11 @@ enum Command {
     ///
     /// Exit status: 0 applied, 1 validation errors (nothing applied), 2 usage, 3 no mesh.
     Apply(resources::ApplyArgs),
+    /// Find what is wrong with the running mesh: every validation rule over its stored
+    /// policy (with files given by -f as if applied), and what only the running mesh shows.
+    ///
+    /// Exit status: 0 no errors, 1 errors found (or warnings, with --strict), 3 no mesh.
+    Analyze(analyze::Args),
     /// List resources of a kind, or show one.
     Get(resources::GetArgs),
     /// Delete resources by kind and name, or those a file describes.
@@ -135,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Uninstall(args) => local::uninstall(args, &printer),
         Command::Controller(args) => local::run_controller(args),
         Command::Apply(args) => resources::apply(args, &printer),
+        Command::Analyze(args) => analyze::run(args, &printer),
         Command::Get(args) => resources::get(args, &printer),
         Command::Delete(args) => resources::delete(args, &printer),
         Command::ProxyStatus(args) => local::proxy_status(args, &printer),

@@ -101,7 +101,8 @@ fn refused(
     let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect();
     if !shown.is_empty() {
         let findings = policy::Report { findings: shown, ..report.clone() };
-        printer.write(&validate::findings_text(&findings, sources, printer.terminal()))?;
+        let scope = format!("{} document(s), {} file(s)", report.documents, sources.len());
+        printer.write(&validate::findings_text(&findings, sources, printer.terminal(), &scope))?;
     }
     let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
     if errors.is_empty() {

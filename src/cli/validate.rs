@@ -31,7 +31,7 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
     Sarif,
@@ -41,13 +41,32 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = read_sources(&args.files)?;
     let options = Options { namespace: args.namespace, reject_unknown: args.reject_unknown };
     let report = policy::check(&sources, &options);
-    match args.output {
-        Format::Text => printer.write(&findings_text(&report, &sources, printer.terminal()))?,
-        Format::Json => printer.write_raw(&to_json_line(&json_report(&report, sources.len())))?,
-        Format::Sarif => printer.write_raw(&to_json_line(&sarif(&report)))?,
+    let scope = format!("{} document(s), {} file(s)", report.documents, sources.len());
+    print_report(printer, &report, &sources, args.output, &scope)?;
+    Ok(verdict(&report, args.strict))
+}
+
+/// The exit status of a report: 1 on errors (or on warnings, when `strict`).
+pub(super) fn verdict(report: &Report, strict: bool) -> Exit {
+    let failed = report.count(Severity::Error) > 0 || (strict && report.count(Severity::Warning) > 0);
+    if failed { Exit::Failed } else { Exit::Success }
+}
+
+/// Prints findings in `format`; the text form ends with a summary of what was checked
+/// (`scope`).
+pub(super) fn print_report(
+    printer: &Printer,
+    report: &Report,
+    sources: &[Source],
+    format: Format,
+    scope: &str,
+) -> Result<(), Failure> {
+    match format {
+        Format::Text => printer.write(&findings_text(report, sources, printer.terminal(), scope))?,
+        Format::Json => printer.write_raw(&to_json_line(&json_report(report, sources.len())))?,
+        Format::Sarif => printer.write_raw(&to_json_line(&sarif(report)))?,
     }
-    let failed = report.count(Severity::Error) > 0 || (args.strict && report.count(Severity::Warning) > 0);
-    Ok(if failed { Exit::Failed } else { Exit::Success })
+    Ok(())
 }
 
 /// Reads every file named, expanding directories (sorted, so output is stable) and `-`.
@@ -106,7 +125,7 @@ fn severity_style(severity: Severity) -> anstyle::Style {
 
 /// The human report: one block per finding, with the source line under it on a terminal,
 /// then a summary line.
-pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool) -> String {
+pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool, scope: &str) -> String {
     let mut out = String::new();
     for f in &report.findings {
         let resource =
@@ -125,12 +144,7 @@ pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool)
     let (errors, warnings, infos) =
         (report.count(Severity::Error), report.count(Severity::Warning), report.count(Severity::Info));
     let verdict = if errors == 0 { paint(printer::GOOD, "ok") } else { paint(printer::ERROR, "failed") };
-    let _ = writeln!(
-        out,
-        "{verdict}: {errors} error(s), {warnings} warning(s), {infos} info in {} document(s), {} file(s)",
-        report.documents,
-        sources.len()
-    );
+    let _ = writeln!(out, "{verdict}: {errors} error(s), {warnings} warning(s), {infos} info in {scope}");
     out
 }
 
@@ -251,8 +265,8 @@ mod tests {
             ..Report::default()
         };
         let strip = |s: String| anstream::adapter::strip_str(&s).to_string();
-        let shown = strip(findings_text(&report, &sources, true));
+        let shown = strip(findings_text(&report, &sources, true, "a.yaml"));
         assert!(shown.contains("2 |   hostz: [a]\n  |   ^^^^^\n"), "{shown}");
-        assert!(!strip(findings_text(&report, &sources, false)).contains('^'));
+        assert!(!strip(findings_text(&report, &sources, false, "a.yaml")).contains('^'));
     }
 }

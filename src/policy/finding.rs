@@ -82,6 +82,10 @@ codes! {
     AllowNothing = "MESH0304", Info, "An ALLOW policy without rules: it denies every request to the workloads it selects.";
     InvalidCanary = "MESH0401", Error, "A Canary whose steps, subsets or gates cannot work.";
     InvalidWorkload = "MESH0402", Error, "A Workload that cannot be run (service name, labels, environment).";
+    EmptySubset = "MESH0501", Warning, "A DestinationRule subset whose labels select no running instance (`analyze`, `check`).";
+    NoReadyInstance = "MESH0502", Error, "A route sends traffic to a destination with no ready instance (`analyze`, `check`).";
+    StuckCanary = "MESH0503", Error, "A rollout under way whose stable or canary subset has no ready instance (`analyze`, `check`).";
+    ProxyRefused = "MESH0504", Error, "A proxy refused (NACKed) its configuration and runs its last good one (`analyze`, `check`).";
 }
 
 impl fmt::Display for Code {

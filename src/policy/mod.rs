@@ -10,6 +10,7 @@
 //! ```
 
 mod finding;
+mod live;
 mod mesh;
 mod names;
 mod path;
@@ -20,6 +21,7 @@ use crate::api::yaml::{self, Node, Pos, Value};
 use crate::api::{Kind, Resource};
 
 pub use finding::{Code, Finding, Severity};
+pub use live::{Live, LiveInstance, LiveProxy};
 pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, host_namespace, resolve_host, service_host};
 use path::Path;
 
@@ -138,6 +140,16 @@ pub fn check_change(
         }
         report.resources = std::mem::take(&mut mesh);
     }
+    report.sort();
+    report
+}
+
+/// Everything wrong with the mesh, as `meshctl analyze` reports it: every rule over the stored
+/// objects (with `sources` as if they were applied), then what only the running mesh can
+/// answer.
+pub fn analyze(sources: &[Source], options: &Options, stored: &[Resource], live: &Live) -> Report {
+    let mut report = check_change(sources, options, stored, &|_| false, true);
+    live::check(&report.resources, live, &mut report.findings);
     report.sort();
     report
 }
