@@ -106,6 +106,17 @@ impl MeshStatus {
         let bytes = std::fs::read(state_dir.join(STATUS_FILE)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
+
+    /// Whether every proxy has ACKed a configuration built from store `revision` or a later
+    /// one: what a command that moves traffic waits for before it says it is done.
+    pub fn runs(&self, revision: u64) -> bool {
+        self.revision >= revision && self.synced()
+    }
+
+    /// Whether every proxy has ACKed what the controller wants it to run.
+    pub fn synced(&self) -> bool {
+        self.proxies.iter().all(|p| p.sync == SyncState::Synced)
+    }
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {

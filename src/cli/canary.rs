@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
-use super::local::{StateDir, mesh_status};
+use super::local::{StateDir, mesh_status, wait_for};
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, ListFormat, Outcome};
-use crate::api::meshctl::{Canary, ManualDecision};
+use crate::api::meshctl::{Canary, CanaryPhase, ManualDecision};
 use crate::api::{Kind, Resource};
 use crate::generate::{self, CanaryRollout};
 use crate::policy::{self, Severity};
@@ -201,11 +201,23 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     if args.no_wait {
         return Ok(Exit::Success);
     }
-    watch(&store, &r, args.timeout.0, printer)
+    watch(&store, &args.state, &r, args.timeout.0, printer)
 }
 
-/// Follows a rollout until it ends, with a progress line; the exit status says how it ended.
-fn watch(store: &LocalStore, r: &ObjectRef, timeout: Duration, printer: &Printer) -> Outcome {
+/// Whether a rollout is over: every later change is a person's.
+fn finished(phase: CanaryPhase) -> bool {
+    matches!(phase, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)
+}
+
+/// The store revision that wrote the Canary's status, and so came after the weights it
+/// records: once the proxies run it, they run those weights.
+fn revision(canary: &Canary) -> u64 {
+    canary.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Follows a rollout until it ends and the proxies run its final weights, with a progress
+/// line; the exit status says how it ended.
+fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration, printer: &Printer) -> Outcome {
     let progress = printer.progress("waiting for the controller to start the rollout");
     let deadline = Instant::now() + timeout;
     loop {
@@ -220,9 +232,19 @@ fn watch(store: &LocalStore, r: &ObjectRef, timeout: Duration, printer: &Printer
             status.message.as_deref().unwrap_or("starting")
         );
         progress.set(&line);
+        if status.phase.is_some_and(finished) {
+            progress.finish();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let what = format!(
+                "{phase}: waiting for every proxy to run {}% to {}",
+                status.weight.unwrap_or(0),
+                canary.spec.canary
+            );
+            let revision = revision(&canary);
+            wait_for(&state.path(), left, printer, &what, |s| s.runs(revision))?;
+        }
         match phase.as_str() {
             "Promoted" => {
-                progress.finish();
                 printer.write(&format!(
                     "{} {}: promoted, {} takes all traffic\n",
                     paint(printer::GOOD, "✓"),
@@ -232,7 +254,6 @@ fn watch(store: &LocalStore, r: &ObjectRef, timeout: Duration, printer: &Printer
                 return Ok(Exit::Success);
             }
             "RolledBack" | "Failed" => {
-                progress.finish();
                 printer.write(&format!(
                     "{} {}: {} — {}\n",
                     paint(printer::ERROR, "✗"),
@@ -256,7 +277,14 @@ fn watch(store: &LocalStore, r: &ObjectRef, timeout: Duration, printer: &Printer
 fn status(args: NamedArgs, printer: &Printer) -> Outcome {
     let store = store(&args.state)?;
     let canary = load(&store, &object(&args.namespace, &args.name))?;
-    let status = canary.status.clone().unwrap_or_default();
+    let mut status = canary.status.clone().unwrap_or_default();
+    // An outcome is reported once the proxies run it; until then the rollout is still moving.
+    if let Some(phase) = status.phase.filter(|p| finished(*p))
+        && !mesh_status(&args.state.path())?.runs(revision(&canary))
+    {
+        status.message = Some(format!("{phase:?}; waiting for every proxy to run {}%", status.weight.unwrap_or(0)));
+        status.phase = Some(CanaryPhase::Progressing);
+    }
     let view = json!({
         "name": args.name,
         "phase": status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into()),
@@ -315,9 +343,14 @@ fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), d
     store.apply(&[resource], false).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = load(&store, &r)?.status.unwrap_or_default();
+        let canary = load(&store, &r)?;
+        let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         if done.contains(&phase.as_str()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
+            let revision = revision(&canary);
+            wait_for(&args.state.path(), left, printer, &what, |s| s.runs(revision))?;
             printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
             return Ok(Exit::Success);
         }

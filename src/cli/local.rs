@@ -197,6 +197,53 @@ pub fn wait_healthy(
     }
 }
 
+/// Waits, with a progress line, until `done` holds for the controller's status. A proxy that
+/// refuses its configuration ends the wait at once.
+pub fn wait_for(
+    dir: &Path,
+    timeout: Duration,
+    printer: &Printer,
+    what: &str,
+    done: impl Fn(&MeshStatus) -> bool,
+) -> Result<MeshStatus, Failure> {
+    let progress = printer.progress(what);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = mesh_status(dir)?;
+        if done(&status) {
+            progress.finish();
+            return Ok(status);
+        }
+        if let Some((node, reason)) = status.proxies.iter().find_map(|p| match &p.sync {
+            SyncState::Nack(reason) => Some((&p.node_id, reason)),
+            _ => None,
+        }) {
+            progress.finish();
+            return Err(Failure {
+                exit: Exit::Failed,
+                error: anyhow!("proxy {node} refused its configuration: {reason}"),
+            });
+        }
+        if Instant::now() > deadline {
+            progress.finish();
+            let waiting: Vec<&str> =
+                status.proxies.iter().filter(|p| p.sync != SyncState::Synced).map(|p| p.node_id.as_str()).collect();
+            return Err(Failure {
+                exit: Exit::Environment,
+                error: anyhow!(
+                    "{what}: not done within {timeout:?} (still waiting for: {}); see `meshctl proxy-status`",
+                    if waiting.is_empty() { "the controller".to_string() } else { waiting.join(", ") }
+                ),
+            });
+        }
+        std::thread::sleep(WAIT_POLL);
+    }
+}
+
+/// How often a command waiting on the mesh reads its status: often enough to add little to
+/// how long a change takes to reach the proxies.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
     /// Stop the mesh on this machine.

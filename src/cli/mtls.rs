@@ -7,24 +7,21 @@
 //! a mesh certificate and once in plaintext.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{StateDir, mesh_status};
+use super::local::{StateDir, mesh_status, wait_for};
 use super::printer::{self, paint};
-use super::resources::{apply_sources, object_name, open, store_failure};
+use super::resources::{apply_sources, object_name, open, store_failure, stored};
 use super::{Exit, Failure, ListFormat, Outcome, Printer};
 use crate::api::Resource;
 use crate::api::security::{MtlsMode, effective_mtls};
-use crate::controller::MeshStatus;
 use crate::pki::{self, Identity, probe};
 use crate::policy::{ROOT_NAMESPACE, Source};
 use crate::runtime::InstanceStatus;
 use crate::store::{ObjectRef, Store};
-use crate::xds::SyncState;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -145,9 +142,7 @@ fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> 
         }
     }
     let revision = store.contents().map_err(store_failure)?.revision;
-    let status = wait_for(&dir, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| {
-        s.revision >= revision && all_synced(s)
-    })?;
+    let status = wait_for(&dir, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision))?;
     let after = modes(&stored(&store)?, &status.instances);
     let mut out = String::new();
     for (node, mode) in &after {
@@ -161,10 +156,6 @@ fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> 
     }
     printer.write(&format!("{} every proxy runs it\n{out}", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
-}
-
-fn stored(store: &impl Store) -> Result<Vec<Resource>, Failure> {
-    Ok(store.contents().map_err(store_failure)?.resources().into_iter().filter_map(Result::ok).collect())
 }
 
 /// The mode each instance accepts under the PeerAuthentications among `resources`, by node id.
@@ -190,53 +181,6 @@ fn mode_name(mode: MtlsMode) -> &'static str {
         MtlsMode::Strict => "STRICT",
         MtlsMode::Permissive | MtlsMode::Unset => "PERMISSIVE",
         MtlsMode::Disable => "DISABLE",
-    }
-}
-
-fn all_synced(status: &MeshStatus) -> bool {
-    status.proxies.iter().all(|p| p.sync == SyncState::Synced)
-}
-
-/// Waits, with a progress line, until `done` holds for the controller's status. A proxy that
-/// refuses its configuration ends the wait at once.
-fn wait_for(
-    dir: &Path,
-    timeout: Duration,
-    printer: &Printer,
-    what: &str,
-    done: impl Fn(&MeshStatus) -> bool,
-) -> Result<MeshStatus, Failure> {
-    let progress = printer.progress(what);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let status = mesh_status(dir)?;
-        if done(&status) {
-            progress.finish();
-            return Ok(status);
-        }
-        if let Some((node, reason)) = status.proxies.iter().find_map(|p| match &p.sync {
-            SyncState::Nack(reason) => Some((&p.node_id, reason)),
-            _ => None,
-        }) {
-            progress.finish();
-            return Err(Failure {
-                exit: Exit::Failed,
-                error: anyhow!("proxy {node} refused its configuration: {reason}"),
-            });
-        }
-        if Instant::now() > deadline {
-            progress.finish();
-            let waiting: Vec<&str> =
-                status.proxies.iter().filter(|p| p.sync != SyncState::Synced).map(|p| p.node_id.as_str()).collect();
-            return Err(Failure {
-                exit: Exit::Environment,
-                error: anyhow!(
-                    "{what}: not done within {timeout:?} (still waiting for: {}); see `meshctl proxy-status`",
-                    if waiting.is_empty() { "the controller".to_string() } else { waiting.join(", ") }
-                ),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -385,7 +329,7 @@ fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
             s.ca.signing == root
                 && s.ca.rotation.is_none()
                 && s.proxies.iter().all(|p| p.cert_root == root)
-                && all_synced(s)
+                && s.synced()
         })?;
         printer.write(&format!(
             "{} root {root} signs all {} certificates; the old root is no longer trusted\n",
@@ -398,7 +342,7 @@ fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
         pki::request_reissue(&dir, SystemTime::now()).map_err(pki_failure)?;
         let replaced = |p: &crate::controller::ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
         let status = wait_for(&dir, args.timeout.0, printer, "reissuing certificates", |s| {
-            s.proxies.iter().all(replaced) && all_synced(s)
+            s.proxies.iter().all(replaced) && s.synced()
         })?;
         printer.write(&format!(
             "{} {} certificates reissued; every proxy runs its new one\n",

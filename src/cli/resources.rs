@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 
-use super::local::StateDir;
+use super::local::{StateDir, wait_for};
+use super::printer::{self, paint};
 use super::{Exit, Failure, ListFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
 use crate::policy::{self, Options, Severity, Source};
@@ -40,15 +41,28 @@ pub struct ApplyArgs {
     #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
     namespace: String,
     /// Validate and report what would change, but write nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wait")]
     dry_run: bool,
+    /// Return only when every proxy has ACKed the configuration the change makes.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait, how long to wait before giving up (exit 3).
+    #[arg(long, default_value = "60s", requires = "wait")]
+    timeout: crate::api::Duration,
     #[command(flatten)]
     state: StateDir,
 }
 
 pub fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    apply_sources(&sources, args.namespace, args.dry_run, &args.state, printer)
+    let applied = apply_sources(&sources, args.namespace, args.dry_run, &args.state, printer)?;
+    if applied != Exit::Success || !args.wait {
+        return Ok(applied);
+    }
+    let revision = open(&args.state)?.contents().map_err(store_failure)?.revision;
+    wait_for(&args.state.path(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision))?;
+    printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
+    Ok(Exit::Success)
 }
 
 /// Validates `sources` and stores their resources, all or nothing, printing what changed as
