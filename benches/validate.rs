@@ -37,6 +37,8 @@ fn documents_for(i: usize) -> Vec<Resource> {
         max_ejection_percent: 100,
         max_connections: Some(100),
         max_pending: Some(10),
+        subsets: vec![],
+        label: "version".into(),
     });
     if let Resource::DestinationRule(dr) = &mut breaker[0] {
         dr.metadata.name = Some(format!("{service}-breaker"));

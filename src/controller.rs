@@ -31,9 +31,6 @@ use crate::xds::{self, Desired, Resources, SyncState};
 
 pub const STATUS_FILE: &str = "status.json";
 
-/// How often the controller looks at the store and its processes.
-const TICK: Duration = Duration::from_millis(200);
-
 /// The namespace short host names resolve in at the gateway.
 const GATEWAY_NAMESPACE: &str = "default";
 
@@ -44,6 +41,8 @@ pub struct Settings {
     pub gateway_port: u16,
     /// How long workload certificates live.
     pub cert_lifetime: Duration,
+    /// How often the controller looks at its processes and the CA when nothing wakes it.
+    pub resync_period: Duration,
 }
 
 /// What the controller reports, and what a restarted controller picks up from.
@@ -167,12 +166,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut translated: Option<u64> = None;
     let mut canaries = crate::canary::Driver::default();
     let mut canary_problems = Vec::new();
-    let mut ticks: u64 = 0;
+    let mut canaries_judged = tokio::time::Instant::now();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut interval = tokio::time::interval(TICK);
+    let mut interval = tokio::time::interval(settings.resync_period);
+    let store_changed = Arc::new(tokio::sync::Notify::new());
+    let notify = store_changed.clone();
+    store.watch(move || notify.notify_one()).context("cannot watch the store")?;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
+            _ = store_changed.notified() => {}
+            _ = server.status_changed() => {}
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
@@ -242,8 +246,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             sent_ca = Some(ca.state().clone());
         }
 
-        ticks += 1;
-        if ticks.is_multiple_of(CANARY_EVERY) {
+        if canaries_judged.elapsed() >= CANARY_EVERY {
+            canaries_judged = tokio::time::Instant::now();
             let proxies = scrape_targets(&supervisor, gateway_admin);
             canary_problems = canaries.tick(&store, &resources, &proxies).await;
         }
@@ -274,7 +278,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Canary rollouts are judged once a second.
-const CANARY_EVERY: u64 = 5;
+const CANARY_EVERY: Duration = Duration::from_secs(1);
 
 /// Every proxy's admin endpoint, for scraping.
 fn scrape_targets(supervisor: &Supervisor, gateway_admin: u16) -> Vec<crate::metrics::scrape::Target> {

@@ -333,6 +333,12 @@ fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), d
     let store = store(&args.state)?;
     let r = object(&args.namespace, &args.name);
     let mut canary = load(&store, &r)?;
+    if let Some(phase) = canary.status.as_ref().and_then(|s| s.phase).filter(|p| finished(*p)) {
+        return Err(Failure {
+            exit: Exit::Failed,
+            error: anyhow!("rollout {} is over ({phase:?}); start a new one with `meshctl canary start`", r.name),
+        });
+    }
     change(&mut canary);
     // The controller writes the status (and with it the version) every second; a person's
     // decision applies to whatever version is current.

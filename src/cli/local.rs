@@ -297,6 +297,10 @@ pub struct ControllerArgs {
     /// How long workload certificates live (2s to 366d); they are renewed at half-life.
     #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
     cert_lifetime: crate::api::Duration,
+    /// How often to look at the processes and certificates when nothing else wakes the
+    /// controller (a store change or a proxy's ACK wakes it at once).
+    #[arg(long, default_value = "200ms")]
+    resync_period: crate::api::Duration,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -309,6 +313,7 @@ pub fn run_controller(args: ControllerArgs) -> Outcome {
         envoy: args.envoy.resolve()?,
         gateway_port: args.gateway_port,
         cert_lifetime: args.cert_lifetime.0,
+        resync_period: args.resync_period.0,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
     runtime.block_on(controller::run(settings)).map_err(environment)?;

@@ -41,6 +41,26 @@ impl LocalStore {
         self.dir.join(FILE)
     }
 
+    /// Calls `changed` from a thread of its own whenever the store is rewritten, so a reader
+    /// learns of a change at once instead of at its next look. The thread lives as long as the
+    /// process: the controller watches its store until it exits.
+    pub fn watch(&self, changed: impl Fn() + Send + 'static) -> std::io::Result<()> {
+        use rustix::fs::inotify;
+        let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
+        // Every write ends in a rename onto the file.
+        inotify::add_watch(&fd, &self.dir, inotify::WatchFlags::MOVED_TO)?;
+        std::thread::Builder::new().name("store-watch".into()).spawn(move || {
+            let mut buffer = [std::mem::MaybeUninit::uninit(); 4096];
+            let mut events = inotify::Reader::new(&fd, &mut buffer);
+            while let Ok(event) = events.next() {
+                if event.file_name().is_some_and(|name| name.to_bytes() == FILE.as_bytes()) {
+                    changed();
+                }
+            }
+        })?;
+        Ok(())
+    }
+
     fn io(&self, path: PathBuf) -> impl FnOnce(std::io::Error) -> StoreError {
         move |source| StoreError::Io { path, source }
     }

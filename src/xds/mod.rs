@@ -158,12 +158,20 @@ pub enum SyncState {
 pub struct Server {
     desired: watch::Receiver<Desired>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+    /// Told whenever a proxy connects, ACKs, NACKs or goes away.
+    changed: Arc<tokio::sync::Notify>,
     streams: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Server {
     pub fn new(desired: watch::Receiver<Desired>) -> Self {
-        Server { desired, status: Arc::default(), streams: Arc::default() }
+        Server { desired, status: Arc::default(), changed: Arc::default(), streams: Arc::default() }
+    }
+
+    /// Completes when a proxy's status has changed since the last call (at once if it
+    /// already has), so the controller reports an ACK when it comes, not at its next tick.
+    pub async fn status_changed(&self) {
+        self.changed.notified().await
     }
 
     /// Serves ADS on `listener` until the future is dropped.
@@ -221,7 +229,7 @@ impl AggregatedDiscoveryService for Server {
     ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let id = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let stream = stream::Stream::new(id, self.desired.clone(), self.status.clone(), tx);
+        let stream = stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx);
         tokio::spawn(stream.run(request.into_inner()));
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::StreamExt;
 
 use super::{Desired, ProxyStatus, Resources, Type};
@@ -36,6 +36,8 @@ pub(super) struct Stream {
     id: u64,
     desired: watch::Receiver<Desired>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+    /// Told of every change to `status`.
+    changed: Arc<Notify>,
     tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
     node: String,
     types: [TypeState; 5],
@@ -47,9 +49,10 @@ impl Stream {
         id: u64,
         desired: watch::Receiver<Desired>,
         status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
+        changed: Arc<Notify>,
         tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
     ) -> Self {
-        Stream { id, desired, status, tx, node: String::new(), types: Default::default(), nonce: 0 }
+        Stream { id, desired, status, changed, tx, node: String::new(), types: Default::default(), nonce: 0 }
     }
 
     pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
@@ -82,6 +85,7 @@ impl Stream {
         let status = all.entry(self.node.clone()).or_default();
         if status.stream <= self.id {
             change(status);
+            self.changed.notify_one();
         }
     }
 

@@ -13,6 +13,8 @@ use serde_json::Value;
 pub struct LocalMesh {
     dir: tempfile::TempDir,
     pub gateway: u16,
+    /// A controller this test runs in the foreground, rather than one `install` started.
+    controller: Option<std::process::Child>,
 }
 
 impl LocalMesh {
@@ -22,7 +24,7 @@ impl LocalMesh {
 
     /// Runs `meshctl COMMAND ARGS --gateway-port N` in a fresh state directory.
     pub fn start(command: &str, args: &[&str]) -> (LocalMesh, super::Run) {
-        let mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: super::free_port() };
+        let mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: super::free_port(), controller: None };
         let port = mesh.gateway.to_string();
         let mut all = vec![command];
         all.extend(args);
@@ -30,6 +32,24 @@ impl LocalMesh {
         let run = mesh.meshctl(&all, "");
         assert_eq!(run.code, 0, "{command} failed: {}{}", run.stdout, run.stderr);
         (mesh, run)
+    }
+
+    /// Runs `meshctl controller --local ARGS` in the foreground, as an operator would, and
+    /// waits until the mesh is healthy.
+    pub fn controller(args: &[&str]) -> LocalMesh {
+        let mut mesh = LocalMesh { dir: tempfile::tempdir().unwrap(), gateway: super::free_port(), controller: None };
+        let child = Command::new(env!("CARGO_BIN_EXE_meshctl"))
+            .args(["controller", "--local", "--gateway-port", &mesh.gateway.to_string()])
+            .args(args)
+            .env("MESHCTL_STATE_DIR", mesh.state_dir())
+            .env("MESHCTL_ENVOY", super::envoy::binary())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the controller starts");
+        mesh.controller = Some(child);
+        mesh.wait_healthy();
+        mesh
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -49,6 +69,25 @@ impl LocalMesh {
 
     pub fn status(&self) -> Value {
         serde_json::from_slice(&std::fs::read(self.state_dir().join("status.json")).unwrap()).unwrap()
+    }
+
+    /// The store's revision now.
+    pub fn store_revision(&self) -> u64 {
+        let store: Value =
+            serde_json::from_slice(&std::fs::read(self.state_dir().join("resources.json")).unwrap()).unwrap();
+        store["revision"].as_u64().unwrap()
+    }
+
+    /// Whether every proxy has ACKed a configuration built from store `revision` or later, as
+    /// the controller reports it.
+    pub fn proxies_run(&self, revision: u64) -> bool {
+        // The controller may be rewriting the file: a read that fails is a "not yet".
+        let status: Option<Value> =
+            std::fs::read(self.state_dir().join("status.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        status.is_some_and(|s| {
+            s["revision"].as_u64().is_some_and(|r| r >= revision)
+                && s["proxies"].as_array().is_some_and(|p| p.iter().all(|p| p["sync"] == "Synced"))
+        })
     }
 
     /// Every pid the status file names.
@@ -152,6 +191,10 @@ impl Drop for LocalMesh {
     fn drop(&mut self) {
         let pids = std::fs::read(self.state_dir().join("status.json")).ok().map(|_| self.pids()).unwrap_or_default();
         let _ = self.meshctl(&["uninstall", "--local"], "");
+        if let Some(mut controller) = self.controller.take() {
+            let _ = controller.kill();
+            let _ = controller.wait();
+        }
         for pid in pids {
             if alive(pid) {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
