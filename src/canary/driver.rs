@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Decision, Observation, Phase, Progress, Sample, decide};
+use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
 use crate::api::meshctl::{Canary, Evaluation, ManualDecision, WindowFigures};
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
 use crate::api::{Resource, time};
@@ -108,7 +108,7 @@ impl Driver {
                 Some((Decision::RollBack("aborted by hand".into()), Phase::RolledBack, 0, "aborted by hand".into()))
             }
             (None, true, Phase::Progressing) => {
-                Some((Decision::Hold("paused".into()), Phase::Paused, progress.weight, "paused".into()))
+                Some((Decision::Hold(Hold::Paused), Phase::Paused, progress.weight, Hold::Paused.to_string()))
             }
             _ => None,
         };
@@ -164,11 +164,12 @@ impl Driver {
         };
         let (decision, next) = decide(&canary.spec, &progress, &observation, now);
         let message = match &decision {
-            Decision::Hold(reason) | Decision::RollBack(reason) | Decision::Fail(reason) => reason.clone(),
+            Decision::Hold(hold) => hold.to_string(),
+            Decision::RollBack(reason) | Decision::Fail(reason) => reason.clone(),
             Decision::Advance(w) => format!("advanced to {w}%"),
             Decision::Promote => "promoted: the canary takes all traffic".into(),
         };
-        let evaluated = !matches!(&decision, Decision::Hold(r) if r.contains("dwells") || r.contains("not enough"));
+        let evaluated = !matches!(&decision, Decision::Hold(hold) if !hold.judged());
         self.record(
             store,
             resources,

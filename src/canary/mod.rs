@@ -67,8 +67,8 @@ pub struct Observation {
 /// What to do next.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Decision {
-    /// Keep the weight; the reason says why.
-    Hold(String),
+    /// Keep the weight, for this reason.
+    Hold(Hold),
     /// Move the canary to this weight (the next step).
     Advance(u32),
     /// All traffic to the canary; the rollout is done.
@@ -77,6 +77,53 @@ pub enum Decision {
     RollBack(String),
     /// Stop without a verdict (no usable traffic within the progress deadline).
     Fail(String),
+}
+
+/// Why a rollout keeps its weight.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Hold {
+    /// It is over; only a new rollout moves traffic.
+    Ended(Phase),
+    Paused,
+    /// The step's minimum time is not up: nothing is judged yet.
+    Dwelling {
+        step: usize,
+        seconds_left: f64,
+    },
+    /// Too few canary requests to judge the step.
+    TooLittleTraffic {
+        requests: u64,
+        needed: u32,
+    },
+    /// A gate failed, with fewer failures than the threshold: judged again over a new dwell.
+    GateFailed {
+        reason: String,
+        failures: u32,
+        allowed: u32,
+    },
+}
+
+impl Hold {
+    /// Whether the canary was judged on what it did (and the evaluation is worth recording).
+    pub fn judged(&self) -> bool {
+        matches!(self, Hold::GateFailed { .. })
+    }
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hold::Ended(phase) => write!(f, "the rollout has ended ({phase:?})"),
+            Hold::Paused => f.write_str("paused"),
+            Hold::Dwelling { step, seconds_left } => write!(f, "step {} dwells {seconds_left:.0}s more", step + 1),
+            Hold::TooLittleTraffic { requests, needed } => {
+                write!(f, "not enough traffic to judge: {requests} canary requests this step, {needed} needed")
+            }
+            Hold::GateFailed { reason, failures, allowed } => {
+                write!(f, "{reason} ({failures} of {allowed} failures allowed)")
+            }
+        }
+    }
 }
 
 /// Significance of the sequential test: the chance that a canary no worse than allowed is ever
@@ -133,9 +180,9 @@ pub fn decide(spec: &CanarySpec, progress: &Progress, observation: &Observation,
     let steps = &spec.steps;
     match progress.phase {
         Phase::Promoted | Phase::RolledBack | Phase::Failed => {
-            return (Decision::Hold(format!("the rollout has ended ({:?})", progress.phase)), next);
+            return (Decision::Hold(Hold::Ended(progress.phase)), next);
         }
-        Phase::Paused => return (Decision::Hold("paused".into()), next),
+        Phase::Paused => return (Decision::Hold(Hold::Paused), next),
         Phase::Pending => {
             let first = steps.first().copied().unwrap_or(100);
             next.phase = Phase::Progressing;
@@ -165,7 +212,7 @@ pub fn decide(spec: &CanarySpec, progress: &Progress, observation: &Observation,
     let elapsed = now - progress.step_started;
     let dwell = spec.interval.0.as_secs_f64();
     if elapsed < dwell {
-        return (Decision::Hold(format!("step {} dwells {:.0}s more", progress.step + 1, dwell - elapsed)), next);
+        return (Decision::Hold(Hold::Dwelling { step: progress.step, seconds_left: dwell - elapsed }), next);
     }
     if observation.canary.requests < u64::from(spec.gates.min_requests) {
         let deadline = spec.progress_deadline.map(|d| d.0.as_secs_f64());
@@ -179,10 +226,10 @@ pub fn decide(spec: &CanarySpec, progress: &Progress, observation: &Observation,
             );
         }
         return (
-            Decision::Hold(format!(
-                "not enough traffic to judge: {} canary requests this step, {} needed",
-                observation.canary.requests, spec.gates.min_requests
-            )),
+            Decision::Hold(Hold::TooLittleTraffic {
+                requests: observation.canary.requests,
+                needed: spec.gates.min_requests,
+            }),
             next,
         );
     }
@@ -194,10 +241,8 @@ pub fn decide(spec: &CanarySpec, progress: &Progress, observation: &Observation,
         }
         // Judge afresh over another dwell.
         next.step_started = now;
-        return (
-            Decision::Hold(format!("{reason} ({} of {} failures allowed)", next.failures, spec.failure_threshold)),
-            next,
-        );
+        let hold = Hold::GateFailed { reason, failures: next.failures, allowed: spec.failure_threshold };
+        return (Decision::Hold(hold), next);
     }
 
     next.step_started = now;
@@ -372,7 +417,7 @@ mod tests {
         assert!(
             decisions[6..decisions.len() - 1]
                 .iter()
-                .all(|d| matches!(d, Decision::Hold(r) if r.contains("not enough traffic")))
+                .all(|d| matches!(d, Decision::Hold(Hold::TooLittleTraffic { .. })))
         );
         assert!(matches!(decisions.last(), Some(Decision::Fail(_))));
     }
@@ -391,7 +436,7 @@ mod tests {
         let spec = mk_spec(&[10, 100], 1);
         let paused = Progress { phase: Phase::Paused, weight: 10, ..Progress::start(0.0) };
         let (d, next) = decide(&spec, &paused, &mk_window(100, 0, 1.0), 100.0);
-        assert_eq!((d, next), (Decision::Hold("paused".into()), paused));
+        assert_eq!((d, next), (Decision::Hold(Hold::Paused), paused));
     }
 
     #[test]
@@ -400,7 +445,7 @@ mod tests {
         let progressing = Progress { phase: Phase::Progressing, weight: 10, ..Progress::start(0.0) };
         let slow = mk_window(100, 0, 900.0);
         let (d, next) = decide(&spec, &progressing, &slow, 5.0);
-        assert!(matches!(d, Decision::Hold(r) if r.contains("1 of 2 failures")));
+        assert!(matches!(d, Decision::Hold(Hold::GateFailed { failures: 1, allowed: 2, .. })));
         assert_eq!((next.failures, next.step_started, next.weight), (1, 5.0, 10));
         let (d, next) = decide(&spec, &next, &slow, 10.0);
         assert!(matches!(d, Decision::RollBack(_)));
