@@ -15,6 +15,7 @@ mod names;
 mod path;
 mod rules;
 mod schema;
+mod selector;
 
 use crate::api::yaml::{self, Node, Pos, Value};
 use crate::api::{Kind, Resource};
@@ -22,6 +23,7 @@ use crate::api::{Kind, Resource};
 pub use finding::{Code, Finding, Severity};
 pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, host_namespace, resolve_host, service_host};
 use path::Path;
+pub use selector::{Selector, SelectorError};
 
 /// One input text and the name it is reported under (a path, or `-` for stdin).
 #[derive(Clone, Debug)]
