@@ -274,8 +274,8 @@ fn status(args: NamedArgs, printer: &Printer) -> Outcome {
         "message": status.message,
         "evaluations": status.evaluations,
     });
-    if args.output != ListFormat::Table {
-        return super::print_structured(printer, &view, args.output);
+    if let Some(format) = args.output.structured() {
+        return super::print_structured(printer, &view, format);
     }
     let mut out = format!(
         "{} {}: {} at {}% (step {} of {}) — {}\n",

@@ -294,9 +294,10 @@ pub struct ProxyStatusArgs {
 
 pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
     let status = mesh_status(&args.state.path())?;
-    if args.output != super::ListFormat::Table {
+    // `-o wide` is the table: it has no more columns to show.
+    if let Some(format) = args.output.structured() {
         let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");
-        return super::print_structured(printer, &proxies, args.output);
+        return super::print_structured(printer, &proxies, format);
     }
     let mut table = super::table(&["NAME", "KIND", "SERVICE", "VERSION", "STATUS"]);
     for p in &status.proxies {

@@ -193,6 +193,24 @@ pub enum ListFormat {
     Yaml,
 }
 
+impl ListFormat {
+    /// The machine format asked for; none for a table, wide or not.
+    pub fn structured(self) -> Option<Structured> {
+        match self {
+            ListFormat::Table | ListFormat::Wide => None,
+            ListFormat::Json => Some(Structured::Json),
+            ListFormat::Yaml => Some(Structured::Yaml),
+        }
+    }
+}
+
+/// Output for programs, stable and documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Structured {
+    Json,
+    Yaml,
+}
+
 /// A table as kubectl draws one: no borders, upper-case headers.
 pub fn table(headers: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
@@ -206,10 +224,10 @@ pub fn table(headers: &[&str]) -> comfy_table::Table {
 }
 
 /// `value` as JSON or YAML.
-pub fn print_structured(printer: &Printer, value: &serde_json::Value, format: ListFormat) -> Outcome {
+pub fn print_structured(printer: &Printer, value: &serde_json::Value, format: Structured) -> Outcome {
     let text = match format {
-        ListFormat::Yaml => crate::api::yaml::to_string(value),
-        _ => serde_json::to_string_pretty(value).expect("JSON values serialize") + "\n",
+        Structured::Yaml => crate::api::yaml::to_string(value),
+        Structured::Json => serde_json::to_string_pretty(value).expect("JSON values serialize") + "\n",
     };
     printer.write_raw(text.as_bytes())?;
     Ok(Exit::Success)

@@ -156,8 +156,8 @@ pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
             ),
         });
     }
-    match args.output {
-        ListFormat::Json | ListFormat::Yaml => {
+    match args.output.structured() {
+        Some(format) => {
             let value = match (&args.name, objects.as_slice()) {
                 (Some(_), [one]) => (*one).clone(),
                 _ => serde_json::json!({
@@ -167,9 +167,9 @@ pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
                     "metadata": {"resourceVersion": ""},
                 }),
             };
-            super::print_structured(printer, &value, args.output)
+            super::print_structured(printer, &value, format)
         }
-        ListFormat::Table | ListFormat::Wide => {
+        None => {
             if objects.is_empty() {
                 let scope =
                     if args.all_namespaces { String::new() } else { format!(" in {} namespace", args.namespace) };
