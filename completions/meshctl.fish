@@ -32,8 +32,8 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Start 
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resources of a kind, or show one'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resources of one kind or several (`vs,dr`), or show some by name'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
@@ -153,8 +153,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l dry-run -d 'Va
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s n -l namespace -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s o -l output -r -f -a "table\t''
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s l -l selector -d 'Only objects whose labels match: `k=v`, `k!=v`, `k` (has the label), `!k` (has not), joined by commas, all of which must hold' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s o -l output -d 'A table (wide: more columns), the objects whole (json, yaml, a List for several), or their names as `KIND.GROUP/NAME` lines for scripts (name)' -r -f -a "table\t''
 wide\t''
+name\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
@@ -225,6 +227,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s o -l output -d 'As for `get`: a table, or each Canary whole (json, yaml), or their names' -r -f -a "table\t''
+wide\t''
+name\t''
+json\t''
+yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s A -l all-namespaces
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -333,8 +340,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "get" -d 'List resources of a kind, or show one'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "get" -d 'List resources of one kind or several (`vs,dr`), or show some by name'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'

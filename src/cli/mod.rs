@@ -52,9 +52,9 @@ enum Command {
     ///
     /// Exit status: 0 applied, 1 validation errors (nothing applied), 2 usage, 3 no mesh.
     Apply(resources::ApplyArgs),
-    /// List resources of a kind, or show one.
+    /// List resources of one kind or several (`vs,dr`), or show some by name.
     Get(resources::GetArgs),
-    /// Delete resources by kind and name, or those a file describes.
+    /// Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes.
     Delete(resources::DeleteArgs),
     /// Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy's
     /// reason).
@@ -200,6 +200,28 @@ impl ListFormat {
             ListFormat::Table | ListFormat::Wide => None,
             ListFormat::Json => Some(Structured::Json),
             ListFormat::Yaml => Some(Structured::Yaml),
+        }
+    }
+}
+
+/// How `get` prints objects: as lists are printed, or only their names, as kubectl's `-o name`
+/// (`virtualservice.networking.istio.io/profile`, one a line, for scripts to pass on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetFormat {
+    Table,
+    Wide,
+    Name,
+    Json,
+    Yaml,
+}
+
+impl GetFormat {
+    /// The machine format asked for; none for a table or names.
+    pub fn structured(self) -> Option<Structured> {
+        match self {
+            GetFormat::Table | GetFormat::Wide | GetFormat::Name => None,
+            GetFormat::Json => Some(Structured::Json),
+            GetFormat::Yaml => Some(Structured::Yaml),
         }
     }
 }
