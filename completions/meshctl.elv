@@ -473,6 +473,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;mtls;help;help'= {
         }
         &'meshctl;check'= {
+            cand -o 'Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message": string}]}`, one check per line of the text; the exit status is the same'
+            cand --output 'Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message": string}]}`, one check per line of the text; the exit status is the same'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

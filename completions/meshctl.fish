@@ -312,6 +312,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every workload\'s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message": string}]}`, one check per line of the text; the exit status is the same' -r -f -a "json\t''
+yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'

@@ -1,7 +1,7 @@
 //! kubectl's habits on every command that reads (issue 9): several kinds at once (`get vs,dr`,
 //! `delete vs,dr NAME`), `KIND/NAME`, label selectors, `-o name`, `-o json|yaml` on
-//! `canary list`, and `-o` meaning the same everywhere, through the real binary on a real local
-//! mesh.
+//! `canary list` and `check`, and `-o` meaning the same everywhere, through the real binary on
+//! a real local mesh.
 
 mod common;
 
@@ -59,6 +59,14 @@ fn json(run: &common::Run) -> Value {
 #[test]
 fn reads_take_several_kinds_selectors_and_every_output_format() {
     let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["check", "-o", "json"], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let check = json(&run);
+    assert_eq!(check["healthy"], true, "{check}");
+    let checks = check["checks"].as_array().unwrap();
+    assert!(!checks.is_empty() && checks.iter().all(|c| c["ok"] == true && c["message"].is_string()), "{check}");
+    assert!(checks[0]["message"].as_str().unwrap().starts_with("control plane:"), "{check}");
+
     let run = mesh.meshctl(&["apply", "-f", "-"], POLICIES);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 
@@ -153,4 +161,15 @@ fn a_bad_selector_or_a_muddled_command_line_is_a_usage_error() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn check_in_json_says_unhealthy_and_exits_1_without_a_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::meshctl_in(&["check", "-o", "json"], "", &[("MESHCTL_STATE_DIR", dir.path().to_str().unwrap())]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let check = json(&run);
+    assert_eq!(check["healthy"], false, "{check}");
+    assert_eq!(check["checks"][0]["ok"], false, "{check}");
+    assert!(check["checks"][0]["message"].as_str().unwrap().contains("meshctl install --local"), "{check}");
 }
