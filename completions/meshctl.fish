@@ -33,8 +33,8 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Stop
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "analyze" -d 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resources of a kind, or show one'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'List resources of one kind or several (`vs,dr`), or show some by name'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "delete" -d 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
@@ -144,6 +144,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help 
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often to look at the processes and certificates when nothing else wakes the controller (a store change or a proxy\'s ACK wakes it at once)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local control plane (the only mode so far)'
@@ -151,8 +152,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s f -l filename -d 'A file, a directory or `-` for stdin, as for `meshctl validate`' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s n -l namespace -d 'The namespace of resources that do not name one' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l timeout -d 'With --wait, how long to wait before giving up (exit 3)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l dry-run -d 'Validate and report what would change, but write nothing'
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l wait -d 'Return only when every proxy has ACKed the configuration the change makes'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s f -l filename -d 'Files to analyze as if they were applied: a file, a directory or `-` for stdin' -r -F
@@ -166,8 +169,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -l strict -d 'F
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s n -l namespace -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s o -l output -r -f -a "table\t''
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s l -l selector -d 'Only objects whose labels match: `k=v`, `k!=v`, `k` (has the label), `!k` (has not), joined by commas, all of which must hold' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s o -l output -d 'A table (wide: more columns), the objects whole (json, yaml, a List for several), or their names as `KIND.GROUP/NAME` lines for scripts (name)' -r -f -a "table\t''
 wide\t''
+name\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
@@ -238,6 +243,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s n -l namespace -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s o -l output -d 'As for `get`: a table, or each Canary whole (json, yaml), or their names' -r -f -a "table\t''
+wide\t''
+name\t''
+json\t''
+yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s A -l all-namespaces
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -318,6 +328,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every workload\'s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message": string}]}`, one check per line of the text; the exit status is the same' -r -f -a "json\t''
+yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
@@ -347,8 +359,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "analyze" -d 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "get" -d 'List resources of a kind, or show one'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name, or those a file describes'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "get" -d 'List resources of one kind or several (`vs,dr`), or show some by name'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "delete" -d 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "proxy-status" -d 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy\'s reason)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "top" -d 'Live request rate, success rate and latency per service and version, straight from the proxies'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::local::{StateDir, mesh_status, wait_for};
 use super::printer::{self, Printer, paint};
-use super::{Exit, Failure, ListFormat, Outcome};
+use super::{Exit, Failure, GetFormat, ListFormat, Outcome};
 use crate::api::meshctl::{Canary, CanaryPhase, ManualDecision};
 use crate::api::{Kind, Resource};
 use crate::generate::{self, CanaryRollout};
@@ -122,6 +122,9 @@ pub struct ListArgs {
     namespace: String,
     #[arg(short = 'A', long)]
     all_namespaces: bool,
+    /// As for `get`: a table, or each Canary whole (json, yaml), or their names.
+    #[arg(short = 'o', long, value_enum, default_value_t = GetFormat::Table)]
+    output: GetFormat,
     #[command(flatten)]
     state: StateDir,
 }
@@ -131,7 +134,7 @@ pub fn run(command: Command, printer: &Printer) -> Outcome {
         Command::Start(args) => start(args, printer),
         Command::Status(args) => status(args, printer),
         Command::List(args) => super::resources::get(
-            super::resources::GetArgs::list("canaries", args.namespace, args.all_namespaces, args.state),
+            super::resources::GetArgs::list("canaries", args.namespace, args.all_namespaces, args.output, args.state),
             printer,
         ),
         Command::Promote(args) => {
@@ -293,8 +296,8 @@ fn status(args: NamedArgs, printer: &Printer) -> Outcome {
         "message": status.message,
         "evaluations": status.evaluations,
     });
-    if args.output != ListFormat::Table {
-        return super::print_structured(printer, &view, args.output);
+    if let Some(format) = args.output.structured() {
+        return super::print_structured(printer, &view, format);
     }
     let mut out = format!(
         "{} {}: {} at {}% (step {} of {}) — {}\n",

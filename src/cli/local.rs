@@ -347,9 +347,10 @@ pub struct ProxyStatusArgs {
 
 pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
     let status = mesh_status(&args.state.path())?;
-    if args.output != super::ListFormat::Table {
+    // `-o wide` is the table: it has no more columns to show.
+    if let Some(format) = args.output.structured() {
         let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");
-        return super::print_structured(printer, &proxies, args.output);
+        return super::print_structured(printer, &proxies, format);
     }
     let mut table = super::table(&["NAME", "KIND", "SERVICE", "VERSION", "STATUS"]);
     for p in &status.proxies {
@@ -371,6 +372,10 @@ pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message":
+    /// string}]}`, one check per line of the text; the exit status is the same.
+    #[arg(short = 'o', long, value_enum)]
+    output: Option<super::Structured>,
     #[command(flatten)]
     state: StateDir,
 }
@@ -524,6 +529,13 @@ pub fn health(dir: &Path) -> Health {
 
 pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
     let health = health(&args.state.path());
+    let exit = if health.healthy() { Exit::Success } else { Exit::Failed };
+    if let Some(format) = args.output {
+        let checks: Vec<_> =
+            health.lines.iter().map(|(ok, message)| serde_json::json!({"ok": ok, "message": message})).collect();
+        super::print_structured(printer, &serde_json::json!({"healthy": health.healthy(), "checks": checks}), format)?;
+        return Ok(exit);
+    }
     let text: String = health
         .lines
         .iter()
@@ -532,5 +544,5 @@ pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
         })
         .collect();
     printer.write(&text)?;
-    Ok(if health.healthy() { Exit::Success } else { Exit::Failed })
+    Ok(exit)
 }

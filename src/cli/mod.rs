@@ -58,9 +58,9 @@ enum Command {
     ///
     /// Exit status: 0 no errors, 1 errors found (or warnings, with --strict), 3 no mesh.
     Analyze(analyze::Args),
-    /// List resources of a kind, or show one.
+    /// List resources of one kind or several (`vs,dr`), or show some by name.
     Get(resources::GetArgs),
-    /// Delete resources by kind and name, or those a file describes.
+    /// Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes.
     Delete(resources::DeleteArgs),
     /// Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy's
     /// reason).
@@ -200,6 +200,46 @@ pub enum ListFormat {
     Yaml,
 }
 
+impl ListFormat {
+    /// The machine format asked for; none for a table, wide or not.
+    pub fn structured(self) -> Option<Structured> {
+        match self {
+            ListFormat::Table | ListFormat::Wide => None,
+            ListFormat::Json => Some(Structured::Json),
+            ListFormat::Yaml => Some(Structured::Yaml),
+        }
+    }
+}
+
+/// How `get` prints objects: as lists are printed, or only their names, as kubectl's `-o name`
+/// (`virtualservice.networking.istio.io/profile`, one a line, for scripts to pass on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetFormat {
+    Table,
+    Wide,
+    Name,
+    Json,
+    Yaml,
+}
+
+impl GetFormat {
+    /// The machine format asked for; none for a table or names.
+    pub fn structured(self) -> Option<Structured> {
+        match self {
+            GetFormat::Table | GetFormat::Wide | GetFormat::Name => None,
+            GetFormat::Json => Some(Structured::Json),
+            GetFormat::Yaml => Some(Structured::Yaml),
+        }
+    }
+}
+
+/// Output for programs, stable and documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Structured {
+    Json,
+    Yaml,
+}
+
 /// A table as kubectl draws one: no borders, upper-case headers.
 pub fn table(headers: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
@@ -213,10 +253,10 @@ pub fn table(headers: &[&str]) -> comfy_table::Table {
 }
 
 /// `value` as JSON or YAML.
-pub fn print_structured(printer: &Printer, value: &serde_json::Value, format: ListFormat) -> Outcome {
+pub fn print_structured(printer: &Printer, value: &serde_json::Value, format: Structured) -> Outcome {
     let text = match format {
-        ListFormat::Yaml => crate::api::yaml::to_string(value),
-        _ => serde_json::to_string_pretty(value).expect("JSON values serialize") + "\n",
+        Structured::Yaml => crate::api::yaml::to_string(value),
+        Structured::Json => serde_json::to_string_pretty(value).expect("JSON values serialize") + "\n",
     };
     printer.write_raw(text.as_bytes())?;
     Ok(Exit::Success)

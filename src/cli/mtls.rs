@@ -263,9 +263,9 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
             .collect()
     });
     let exit = if rows.iter().all(WorkloadTls::consistent) { Exit::Success } else { Exit::Failed };
-    if args.output != ListFormat::Table && args.output != ListFormat::Wide {
+    if let Some(format) = args.output.structured() {
         let value = serde_json::json!({ "workloads": rows });
-        super::print_structured(printer, &value, args.output)?;
+        super::print_structured(printer, &value, format)?;
         return Ok(exit);
     }
     let mut table = super::table(&[

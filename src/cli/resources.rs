@@ -2,16 +2,18 @@
 //! cluster's. `apply` runs the same validation as `meshctl validate` and writes nothing when
 //! it finds an error.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
+use serde_json::Value;
 
 use super::local::{StateDir, wait_for};
 use super::printer::{self, paint};
-use super::{Exit, Failure, ListFormat, Outcome, Printer, validate};
+use super::{Exit, Failure, GetFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
-use crate::policy::{self, Options, Severity, Source};
+use crate::policy::{self, Options, Selector, Severity, Source};
 use crate::store::{Change, LocalStore, ObjectRef, Store, StoreError};
 
 pub(super) fn open(state: &StateDir) -> Result<LocalStore, Failure> {
@@ -158,98 +160,198 @@ fn parse_kind(name: &str) -> Result<Kind, Failure> {
         })
 }
 
+/// The objects a command line names, as kubectl reads `KIND[,KIND...] [NAME...]` or
+/// `KIND/NAME...`: each kind once, in the order given, with the names asked for (none: every
+/// object of the kind).
+#[derive(Debug)]
+struct Targets(Vec<(Kind, Vec<String>)>);
+
+impl Targets {
+    fn parse(kinds: &str, names: &[String]) -> Result<Targets, Failure> {
+        let mut targets = Targets(Vec::new());
+        if kinds.contains('/') {
+            for word in std::iter::once(kinds).chain(names.iter().map(String::as_str)) {
+                let (kind, name) = word
+                    .split_once('/')
+                    .filter(|(_, name)| !name.is_empty() && !name.contains('/'))
+                    .ok_or_else(|| {
+                        Failure::usage(anyhow!("{word:?} is not KIND/NAME; after one KIND/NAME, name every object so"))
+                    })?;
+                targets.add(parse_kind(kind)?, &[name.to_string()]);
+            }
+        } else {
+            if let Some(name) = names.iter().find(|n| n.contains('/')) {
+                return Err(Failure::usage(anyhow!(
+                    "{name:?}: name objects as KIND[,KIND...] NAME... or as KIND/NAME..., not both"
+                )));
+            }
+            for kind in kinds.split(',') {
+                targets.add(parse_kind(kind)?, names);
+            }
+        }
+        Ok(targets)
+    }
+
+    fn add(&mut self, kind: Kind, names: &[String]) {
+        let Some((_, known)) = self.0.iter_mut().find(|(k, _)| *k == kind) else {
+            self.0.push((kind, names.to_vec()));
+            return;
+        };
+        for name in names {
+            if !known.contains(name) {
+                known.push(name.clone());
+            }
+        }
+    }
+
+    /// Whether objects are asked for by name; then every kind has names.
+    fn named(&self) -> bool {
+        self.0.iter().any(|(_, names)| !names.is_empty())
+    }
+
+    /// Whether one object is asked for by name, so JSON and YAML show it rather than a List
+    /// (kubectl's "single item implied").
+    fn single(&self) -> bool {
+        matches!(self.0.as_slice(), [(_, names)] if names.len() == 1)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct GetArgs {
-    /// The kind: a name, plural or short name (vs, dr, pa, ap, ra, canary, workload).
-    kind: String,
-    /// One object's name; all of the kind when omitted.
-    name: Option<String>,
+    /// Kinds, comma-separated, each a name, plural or short name (vs, dr, pa, ap, ra, canary,
+    /// workload); or KIND/NAME for one object.
+    #[arg(value_name = "KIND[,KIND...]")]
+    kinds: String,
+    /// Objects of those kinds by name; all of them when omitted. After a KIND/NAME, more
+    /// KIND/NAMEs.
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
     #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
     namespace: String,
     /// Across all namespaces.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
-    #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
-    output: ListFormat,
+    /// Only objects whose labels match: `k=v`, `k!=v`, `k` (has the label), `!k` (has not),
+    /// joined by commas, all of which must hold.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    selector: Option<Selector>,
+    /// A table (wide: more columns), the objects whole (json, yaml, a List for several), or
+    /// their names as `KIND.GROUP/NAME` lines for scripts (name).
+    #[arg(short = 'o', long, value_enum, default_value_t = GetFormat::Table)]
+    output: GetFormat,
     #[command(flatten)]
     state: StateDir,
 }
 
 impl GetArgs {
-    /// A table of every object of `kind`, as `get KIND` prints it.
-    pub fn list(kind: &str, namespace: String, all_namespaces: bool, state: StateDir) -> GetArgs {
-        GetArgs { kind: kind.into(), name: None, namespace, all_namespaces, output: ListFormat::Table, state }
+    /// Every object of `kind`, as `get KIND -o OUTPUT` prints them.
+    pub fn list(kind: &str, namespace: String, all_namespaces: bool, output: GetFormat, state: StateDir) -> GetArgs {
+        GetArgs { kinds: kind.into(), names: Vec::new(), namespace, all_namespaces, selector: None, output, state }
     }
 }
 
 pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
-    let kind = parse_kind(&args.kind)?;
+    let targets = Targets::parse(&args.kinds, &args.names)?;
+    if args.selector.is_some() && targets.named() {
+        return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
+    }
     let contents = open(&args.state)?.contents().map_err(store_failure)?;
-    let objects: Vec<&serde_json::Value> = contents
-        .objects
-        .iter()
-        .filter(|o| o["kind"] == kind.name())
-        .filter(|o| args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
-        .filter(|o| args.name.as_ref().is_none_or(|n| o["metadata"]["name"] == n.as_str()))
-        .collect();
-    if let Some(name) = &args.name
-        && objects.is_empty()
-    {
-        return Err(Failure {
-            exit: Exit::Failed,
-            error: anyhow!(
-                "{}.{} {name:?} not found in namespace {}",
-                kind.crd().spec.names.plural,
-                kind.crd().spec.group,
-                args.namespace
-            ),
-        });
-    }
-    match args.output {
-        ListFormat::Json | ListFormat::Yaml => {
-            let value = match (&args.name, objects.as_slice()) {
-                (Some(_), [one]) => (*one).clone(),
-                _ => serde_json::json!({
-                    "apiVersion": "v1",
-                    "kind": "List",
-                    "items": objects,
-                    "metadata": {"resourceVersion": ""},
-                }),
-            };
-            super::print_structured(printer, &value, args.output)
+    let selected = |o: &Value| {
+        (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
+            && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
+    };
+    let named = |o: &Value, name: &str| o["metadata"]["name"] == name;
+    let scope = if args.all_namespaces { "any namespace".to_string() } else { format!("namespace {}", args.namespace) };
+    let mut found: Vec<(Kind, Vec<&Value>)> = Vec::new();
+    let mut missing = Vec::new();
+    for (kind, names) in &targets.0 {
+        let objects: Vec<&Value> = contents
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == kind.name() && selected(o))
+            .filter(|o| names.is_empty() || names.iter().any(|n| named(o, n)))
+            .collect();
+        let crd = kind.crd();
+        for name in names.iter().filter(|n| !objects.iter().any(|o| named(o, n))) {
+            missing.push(format!("{}.{} {name:?} not found in {scope}", crd.spec.names.plural, crd.spec.group));
         }
-        ListFormat::Table | ListFormat::Wide => {
-            if objects.is_empty() {
-                let scope =
-                    if args.all_namespaces { String::new() } else { format!(" in {} namespace", args.namespace) };
-                printer.error(&anyhow!("No resources found{scope}."));
-                return Ok(Exit::Success);
-            }
-            let wide = args.output == ListFormat::Wide;
-            let mut headers = vec!["NAME"];
-            if args.all_namespaces {
-                headers.insert(0, "NAMESPACE");
-            }
-            let columns = columns(kind, wide);
-            headers.extend(columns.iter().map(|(h, _)| *h));
-            headers.push("AGE");
-            let mut table = super::table(&headers);
-            let now = SystemTime::now();
-            for o in objects {
-                let mut row = Vec::new();
-                if args.all_namespaces {
-                    row.push(text(&o["metadata"]["namespace"]));
-                }
-                row.push(text(&o["metadata"]["name"]));
-                row.extend(columns.iter().map(|(_, path)| text(&pointer(o, path))));
-                let created = o["metadata"]["creationTimestamp"].as_str().and_then(time::parse_rfc3339);
-                row.push(created.map_or("<unknown>".into(), |c| time::age(now.duration_since(c).unwrap_or_default())));
-                table.add_row(row);
-            }
-            printer.write(&format!("{table}\n"))?;
-            Ok(Exit::Success)
-        }
+        found.push((*kind, objects));
     }
+    let objects: Vec<&Value> = found.iter().flat_map(|(_, objects)| objects.iter().copied()).collect();
+    if let Some(format) = args.output.structured() {
+        let value = match (targets.single(), objects.as_slice()) {
+            (true, [one]) => Some((*one).clone()),
+            // Nothing to show: the error below says what is missing.
+            (true, []) => None,
+            (_, items) => Some(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": items,
+                "metadata": {"resourceVersion": ""},
+            })),
+        };
+        if let Some(value) = value {
+            super::print_structured(printer, &value, format)?;
+        }
+    } else if args.output == GetFormat::Name {
+        let names: String = found
+            .iter()
+            .flat_map(|(kind, objects)| objects.iter().map(|o| format!("{}\n", object_name(&reference(*kind, o)))))
+            .collect();
+        printer.write(&names)?;
+    } else if objects.is_empty() && missing.is_empty() {
+        let scope = if args.all_namespaces { String::new() } else { format!(" in {} namespace", args.namespace) };
+        printer.error(&anyhow!("No resources found{scope}."));
+    } else {
+        // As kubectl: one table per kind, and names that say their kind when there are several.
+        let with_kind = targets.0.len() > 1;
+        let tables: Vec<String> = found
+            .iter()
+            .filter(|(_, objects)| !objects.is_empty())
+            .map(|(kind, objects)| kind_table(*kind, objects, &args, with_kind))
+            .collect();
+        printer.write(&tables.join("\n"))?;
+    }
+    if missing.is_empty() {
+        Ok(Exit::Success)
+    } else {
+        Err(Failure { exit: Exit::Failed, error: anyhow!(missing.join("; ")) })
+    }
+}
+
+fn labels(object: &Value) -> BTreeMap<String, String> {
+    serde_json::from_value(object["metadata"]["labels"].clone()).unwrap_or_default()
+}
+
+/// Which object a stored one is.
+fn reference(kind: Kind, object: &Value) -> ObjectRef {
+    let field = |f: &str| object["metadata"][f].as_str().unwrap_or_default().to_string();
+    ObjectRef { kind: kind.name().into(), namespace: field("namespace"), name: field("name") }
+}
+
+/// One kind's table, as `get` prints it; with `with_kind`, each name is `KIND.GROUP/NAME`.
+fn kind_table(kind: Kind, objects: &[&Value], args: &GetArgs, with_kind: bool) -> String {
+    let mut headers = vec!["NAME"];
+    if args.all_namespaces {
+        headers.insert(0, "NAMESPACE");
+    }
+    let columns = columns(kind, args.output == GetFormat::Wide);
+    headers.extend(columns.iter().map(|(h, _)| *h));
+    headers.push("AGE");
+    let mut table = super::table(&headers);
+    let now = SystemTime::now();
+    for o in objects {
+        let mut row = Vec::new();
+        if args.all_namespaces {
+            row.push(text(&o["metadata"]["namespace"]));
+        }
+        row.push(if with_kind { object_name(&reference(kind, o)) } else { text(&o["metadata"]["name"]) });
+        row.extend(columns.iter().map(|(_, path)| text(&pointer(o, path))));
+        let created = o["metadata"]["creationTimestamp"].as_str().and_then(time::parse_rfc3339);
+        row.push(created.map_or("<unknown>".into(), |c| time::age(now.duration_since(c).unwrap_or_default())));
+        table.add_row(row);
+    }
+    format!("{table}\n")
 }
 
 /// The columns of a kind's table: header and JSON path (`*` collects a list's items).
@@ -305,11 +407,13 @@ fn text(value: &serde_json::Value) -> String {
 
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
-    /// The kind (with NAME), as for `get`.
-    #[arg(required_unless_present = "files", conflicts_with = "files")]
-    kind: Option<String>,
-    #[arg(requires = "kind")]
-    name: Option<String>,
+    /// Kinds, as for `get`, with NAMEs; or KIND/NAME.
+    #[arg(value_name = "KIND[,KIND...]", required_unless_present = "files", conflicts_with = "files")]
+    kinds: Option<String>,
+    /// The objects to delete: each name in every kind given. After a KIND/NAME, more
+    /// KIND/NAMEs.
+    #[arg(value_name = "NAME", requires = "kinds")]
+    names: Vec<String>,
     /// Delete the objects a file (or directory, or `-`) describes.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     files: Vec<PathBuf>,
@@ -320,16 +424,28 @@ pub struct DeleteArgs {
 }
 
 pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
-    let refs: Vec<ObjectRef> = match (&args.kind, &args.name) {
-        (Some(kind), Some(name)) => {
-            vec![ObjectRef {
-                kind: parse_kind(kind)?.name().to_string(),
-                namespace: args.namespace.clone(),
-                name: name.clone(),
-            }]
+    let refs: Vec<ObjectRef> = match &args.kinds {
+        Some(kinds) => {
+            let targets = Targets::parse(kinds, &args.names)?;
+            if !targets.named() {
+                return Err(Failure::usage(anyhow!(
+                    "name the objects to delete: meshctl delete KIND[,KIND...] NAME..., or KIND/NAME..."
+                )));
+            }
+            let namespace = &args.namespace;
+            targets
+                .0
+                .iter()
+                .flat_map(|(kind, names)| {
+                    names.iter().map(|name| ObjectRef {
+                        kind: kind.name().into(),
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    })
+                })
+                .collect()
         }
-        (Some(_), None) => return Err(Failure::usage(anyhow!("name the object to delete: meshctl delete KIND NAME"))),
-        _ => {
+        None => {
             let sources = validate::read_sources(&args.files)?;
             let report = policy::check(&sources, &Options { namespace: args.namespace.clone(), reject_unknown: false });
             report.resources.iter().map(|c| ObjectRef::of(&c.resource)).collect()

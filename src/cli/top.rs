@@ -90,12 +90,14 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     if args.once || args.output != ListFormat::Table {
         let window = runtime.block_on(window(&status, &args));
-        return match args.output {
-            ListFormat::Table => {
+        return match args.output.structured() {
+            None => {
                 printer.write(&render(&window, &args))?;
                 Ok(Exit::Success)
             }
-            format => super::print_structured(printer, &serde_json::to_value(&window).expect("rows serialize"), format),
+            Some(format) => {
+                super::print_structured(printer, &serde_json::to_value(&window).expect("rows serialize"), format)
+            }
         };
     }
     if printer.terminal() {

@@ -16,6 +16,7 @@ mod names;
 mod path;
 mod rules;
 mod schema;
+mod selector;
 
 use crate::api::yaml::{self, Node, Pos, Value};
 use crate::api::{Kind, Resource};
@@ -24,6 +25,7 @@ pub use finding::{Code, Finding, Severity};
 pub use live::{Live, LiveInstance, LiveProxy};
 pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, host_namespace, resolve_host, service_host};
 use path::Path;
+pub use selector::{Selector, SelectorError};
 
 /// One input text and the name it is reported under (a path, or `-` for stdin).
 #[derive(Clone, Debug)]
