@@ -3,7 +3,10 @@
 //! Envoy. Crashed processes are restarted with backoff. What runs where is recorded in
 //! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
 //! predecessor left running instead of restarting them.
+//!
+//! Ports come from one [`PortAllocator`] per mesh, so no two parts share one.
 
+pub mod ports;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::meshctl::Workload;
 use crate::pki::Identity;
 use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
+use ports::PortAllocator;
 use process::{Launch, Process};
 
 /// The ports of one instance, all on 127.0.0.1.
@@ -32,14 +36,13 @@ pub struct Ports {
 }
 
 impl Ports {
-    fn allocate() -> std::io::Result<Ports> {
-        Ok(Ports { app: free_port()?, inbound: free_port()?, outbound: free_port()?, admin: free_port()? })
+    fn allocate(ports: &mut PortAllocator) -> std::io::Result<Ports> {
+        Ok(Ports { app: ports.take()?, inbound: ports.take()?, outbound: ports.take()?, admin: ports.take()? })
     }
-}
 
-/// A port no one listens on now; the process it is given to binds it moments later.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    fn all(self) -> [u16; 4] {
+        [self.app, self.inbound, self.outbound, self.admin]
+    }
 }
 
 fn localhost(port: u16) -> SocketAddr {
@@ -101,6 +104,8 @@ pub struct Settings {
 
 pub struct Supervisor {
     settings: Settings,
+    /// Every port of the mesh: the settings' ones and every instance's.
+    ports: PortAllocator,
     instances: BTreeMap<String, Running>,
     gateway: Process,
 }
@@ -109,8 +114,9 @@ pub struct Supervisor {
 pub const GATEWAY_NODE: &str = "gateway";
 
 impl Supervisor {
-    /// Starts the gateway, or adopts the one `previous` recorded.
-    pub fn new(settings: Settings, previous_gateway_pid: Option<u32>) -> std::io::Result<Self> {
+    /// Starts the gateway, or adopts the one `previous` recorded. `ports` holds the ports in
+    /// `settings` already.
+    pub fn new(settings: Settings, ports: PortAllocator, previous_gateway_pid: Option<u32>) -> std::io::Result<Self> {
         for dir in ["logs", "proxies"] {
             std::fs::create_dir_all(settings.state_dir.join(dir))?;
         }
@@ -120,7 +126,7 @@ impl Supervisor {
             Some(p) => p,
             None => Process::start(launch),
         };
-        Ok(Supervisor { settings, instances: BTreeMap::new(), gateway })
+        Ok(Supervisor { settings, ports, instances: BTreeMap::new(), gateway })
     }
 
     pub fn gateway_pid(&self) -> Option<u32> {
@@ -143,8 +149,10 @@ impl Supervisor {
             if let Some(mut r) = self.instances.remove(&node) {
                 r.app.stop(Duration::from_secs(3));
                 r.sidecar.stop(Duration::from_secs(3));
+                r.ports.all().into_iter().for_each(|p| self.ports.release(p));
             }
         }
+        let mut new = Vec::new();
         for (node, spec) in wanted {
             if let Some(running) = self.instances.get_mut(&node) {
                 if running.spec == spec {
@@ -162,16 +170,20 @@ impl Supervisor {
                 let sidecar = Process::adopt(self.sidecar_launch(&spec, p.ports).ok()?, p.sidecar_pid?)?;
                 Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
             });
-            let running = match adopted {
-                Some(r) => r,
-                None => {
-                    let ports = Ports::allocate()?;
-                    let sidecar = Process::start(self.sidecar_launch(&spec, ports)?);
-                    let app = Process::start(with_ports(&spec.app, ports));
-                    Running { spec, ports, app, sidecar }
+            match adopted {
+                Some(r) => {
+                    r.ports.all().into_iter().for_each(|p| self.ports.hold(p));
+                    self.instances.insert(node, r);
                 }
-            };
-            self.instances.insert(node, running);
+                None => new.push((node, spec)),
+            }
+        }
+        // New instances get their ports once every adopted instance's are held.
+        for (node, spec) in new {
+            let ports = Ports::allocate(&mut self.ports)?;
+            let sidecar = Process::start(self.sidecar_launch(&spec, ports)?);
+            let app = Process::start(with_ports(&spec.app, ports));
+            self.instances.insert(node, Running { spec, ports, app, sidecar });
         }
         Ok(())
     }

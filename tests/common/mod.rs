@@ -96,9 +96,10 @@ pub fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
     files
 }
 
-/// A port nothing listens on now (the OS picks it; the caller binds it soon after).
+/// A port nothing listens on now, which the OS gives no one else for a minute (the caller binds
+/// it soon after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    meshctl::runtime::ports::reserve().unwrap()
 }
 
 /// Polls `ready` until it holds; fails the test with `what` after `deadline`.
