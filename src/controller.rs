@@ -185,7 +185,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             adoptable.clear();
             last_revision = Some(contents.revision);
         }
-        supervisor.tick();
+        let behind = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_) | SyncState::Stale);
+        let moved = supervisor.tick() | supervisor.move_unbound_listeners(&behind).await;
         let identities = supervisor.identities();
 
         // A root rotation moves on only once every proxy has ACKed a configuration built from
@@ -209,8 +210,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         let renewed = certificates.renew(&ca, &identities, settings.cert_lifetime, &mut errors);
 
         // What the proxies should run depends only on the store, the instances (which change
-        // only when the store does) and their certificates: translate when one of them moved.
-        if translated != Some(contents.revision) || pki_changed || renewed {
+        // when the store does, or when one's port moves) and their certificates: translate when
+        // one of them moved.
+        if translated != Some(contents.revision) || pki_changed || renewed || moved {
             let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = supervisor

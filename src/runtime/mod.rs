@@ -4,7 +4,10 @@
 //! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
 //! predecessor left running instead of restarting them.
 //!
-//! Ports come from one [`PortAllocator`] per mesh, so no two parts share one.
+//! Ports come from one [`PortAllocator`] per mesh, so no two parts share one. A part that
+//! finds its port taken by some other process anyway is moved to a new port: an application
+//! or a sidecar that exits (an Envoy cannot start without its admin port) before it restarts,
+//! a sidecar listener that Envoy could not bind while that Envoy runs on.
 
 pub mod ports;
 pub mod process;
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::meshctl::Workload;
 use crate::pki::Identity;
 use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
-use ports::PortAllocator;
+use ports::{PortAllocator, held_elsewhere};
 use process::{Launch, Process};
 
 /// The ports of one instance, all on 127.0.0.1.
@@ -167,7 +170,7 @@ impl Supervisor {
             }
             let adopted = previous.iter().find(|p| p.node_id == node && p.spec == spec).and_then(|p| {
                 let app = Process::adopt(with_ports(&spec.app, p.ports), p.app_pid?)?;
-                let sidecar = Process::adopt(self.sidecar_launch(&spec, p.ports).ok()?, p.sidecar_pid?)?;
+                let sidecar = Process::adopt(sidecar_launch(&self.settings, &spec, p.ports).ok()?, p.sidecar_pid?)?;
                 Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
             });
             match adopted {
@@ -181,7 +184,7 @@ impl Supervisor {
         // New instances get their ports once every adopted instance's are held.
         for (node, spec) in new {
             let ports = Ports::allocate(&mut self.ports)?;
-            let sidecar = Process::start(self.sidecar_launch(&spec, ports)?);
+            let sidecar = Process::start(sidecar_launch(&self.settings, &spec, ports)?);
             let app = Process::start(with_ports(&spec.app, ports));
             self.instances.insert(node, Running { spec, ports, app, sidecar });
         }
@@ -223,19 +226,58 @@ impl Supervisor {
             .collect()
     }
 
-    fn sidecar_launch(&self, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
-        let node = spec.node_id();
-        let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), self.settings.xds);
-        envoy_launch(&self.settings, &node, &bootstrap.encode_to_vec())
+    /// Restarts whatever exited; call it often. An application or a sidecar that exited while
+    /// another process holds its port (the sidecar's admin port, which Envoy needs to start)
+    /// restarts on a new one. Says whether a port moved: the mesh must be translated again.
+    pub fn tick(&mut self) -> bool {
+        self.gateway.tick();
+        let mut moved = false;
+        for (node, r) in &mut self.instances {
+            if r.app.tick() && held_elsewhere(r.ports.app) {
+                match relocate(&mut self.ports, node, "application", &mut r.ports.app) {
+                    Ok(()) => (r.app.launch, moved) = (with_ports(&r.spec.app, r.ports), true),
+                    Err(e) => r.app.last_error = Some(e),
+                }
+            }
+            if r.sidecar.tick() && held_elsewhere(r.ports.admin) {
+                let launch = relocate(&mut self.ports, node, "admin", &mut r.ports.admin).and_then(|()| {
+                    sidecar_launch(&self.settings, &r.spec, r.ports)
+                        .map_err(|e| format!("cannot write the bootstrap with admin port {}: {e}", r.ports.admin))
+                });
+                match launch {
+                    Ok(launch) => (r.sidecar.launch, moved) = (launch, true),
+                    Err(e) => r.sidecar.last_error = Some(e),
+                }
+            }
+        }
+        moved
     }
 
-    /// Restarts whatever exited; call it often.
-    pub fn tick(&mut self) {
-        self.gateway.tick();
-        for r in self.instances.values_mut() {
-            r.app.tick();
-            r.sidecar.tick();
+    /// Moves the sidecar listeners that another process keeps from binding to new ports.
+    /// `behind(node)` says whether that proxy runs a configuration other than the one it
+    /// should (it refused it, or has not taken it yet): only such a proxy can lack a listener.
+    /// Says whether a port moved: the mesh must be translated again.
+    pub async fn move_unbound_listeners(&mut self, behind: &dyn Fn(&str) -> bool) -> bool {
+        let mut moved = false;
+        for (node, r) in &mut self.instances {
+            if !r.sidecar.running() || !behind(node) {
+                continue;
+            }
+            // Held first, then not in this Envoy's list: a listener it had bound before the
+            // probe is in the list, so what remains is held by someone else.
+            let held = |port: u16| held_elsewhere(port).then_some(port);
+            let taken: Vec<u16> = [r.ports.inbound, r.ports.outbound].into_iter().filter_map(held).collect();
+            if taken.is_empty() {
+                continue;
+            }
+            let Some(bound) = ports::bound_by_envoy(localhost(r.ports.admin)).await else { continue };
+            for (what, port) in [("inbound", &mut r.ports.inbound), ("outbound", &mut r.ports.outbound)] {
+                if taken.contains(port) && !bound.contains(port) {
+                    moved |= relocate(&mut self.ports, node, what, port).is_ok();
+                }
+            }
         }
+        moved
     }
 
     /// Stops every process, the gateway last.
@@ -317,6 +359,26 @@ impl Supervisor {
         }));
         proxies
     }
+}
+
+/// Moves `port`, which another process holds, to a new one; says in the log what it did, or
+/// why it could not.
+fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -> Result<(), String> {
+    let old = *port;
+    let outcome = ports
+        .replace(port)
+        .map_err(|e| format!("{what} port {old} is held by another process, and no other port is free: {e}"));
+    match &outcome {
+        Ok(()) => eprintln!("{node}: {what} port {old} is held by another process; moved to {port}"),
+        Err(e) => eprintln!("{node}: {e}"),
+    }
+    outcome
+}
+
+fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
+    let node = spec.node_id();
+    let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds);
+    envoy_launch(settings, &node, &bootstrap.encode_to_vec())
 }
 
 /// The application's launch with its ports in the environment.
