@@ -1,5 +1,6 @@
-//! A mesh that heals (issue 9): a part of the mesh whose port another process takes moves to a
-//! new port and traffic flows again.
+//! Ports that never collide, and a mesh that heals (issue 9): a part of the mesh whose port
+//! another process takes moves to a new port and traffic flows again, and many meshes, one
+//! after another and side by side, all come up.
 
 mod common;
 
@@ -82,4 +83,42 @@ fn a_sidecar_whose_inbound_port_is_taken_listens_on_a_new_one() {
 #[test]
 fn a_sidecar_whose_admin_port_is_taken_restarts_on_a_new_one() {
     heals_when_taken("sidecar_pid", "admin");
+}
+
+/// frontend calling profile (two versions) and board, three replicas each: twelve instances
+/// with four ports each. So many ports made one mesh in five collide when ports were chosen by
+/// binding port 0 and closing it, which hands out one of only about 7,000 ports on Linux.
+fn workloads() -> String {
+    let replicated = |workload: String| workload.replacen("spec: {", "spec: {replicas: 3, ", 1);
+    [
+        common::demo_workload("frontend", "frontend", None, &["--call", "profile", "--call", "board"]),
+        common::demo_workload("profile-v1", "profile", Some("v1"), &[]),
+        common::demo_workload("profile-v2", "profile", Some("v2"), &[]),
+        common::demo_workload("board", "board", None, &[]),
+    ]
+    .map(replicated)
+    .join("---\n")
+}
+
+/// Installs a mesh, applies the workloads and waits until `meshctl check` passes.
+fn a_mesh_comes_up() {
+    let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["apply", "-f", "-"], &workloads());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    assert_eq!(mesh.status()["instances"].as_array().unwrap().len(), 12);
+    assert_eq!(mesh.get("frontend").0, 200);
+}
+
+#[test]
+fn many_meshes_one_after_another_and_side_by_side_all_come_up() {
+    for _ in 0..6 {
+        a_mesh_comes_up();
+    }
+    let side_by_side: Vec<_> = (0..3).map(|_| std::thread::spawn(a_mesh_comes_up)).collect();
+    for mesh in side_by_side {
+        if let Err(panic) = mesh.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }

@@ -101,10 +101,13 @@ impl LocalMesh {
         })
     }
 
+    /// Waits until `meshctl check` says all is healthy; fails the test with what it says after
+    /// 30 s.
     pub fn wait_healthy(&self) {
-        super::poll("`meshctl check` says all is healthy", Duration::from_secs(30), || {
-            self.meshctl(&["check"], "").code == 0
-        });
+        let deadline = Duration::from_secs(30);
+        if !super::within(deadline, || self.meshctl(&["check"], "").code == 0) {
+            panic!("`meshctl check` still fails after {deadline:?}:\n{}", self.meshctl(&["check"], "").stdout);
+        }
     }
 }
 

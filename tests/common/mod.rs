@@ -103,10 +103,18 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `ready` until it holds; fails the test with `what` after `deadline`.
-pub fn poll(what: &str, deadline: std::time::Duration, mut ready: impl FnMut() -> bool) {
+pub fn poll(what: &str, deadline: std::time::Duration, ready: impl FnMut() -> bool) {
+    assert!(within(deadline, ready), "timed out after {deadline:?} waiting until {what}");
+}
+
+/// Polls `ready` until it holds or `deadline` has passed; says whether it held.
+pub fn within(deadline: std::time::Duration, mut ready: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
     while !ready() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
+        if start.elapsed() >= deadline {
+            return false;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    true
 }
