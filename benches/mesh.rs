@@ -26,7 +26,7 @@ fn localhost(port: u16) -> SocketAddr {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    meshctl::runtime::ports::reserve().unwrap()
 }
 
 fn envoy_binary() -> PathBuf {

@@ -121,16 +121,11 @@ impl MeshStatus {
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = LocalStore::create(&settings.state_dir)?;
     let previous = MeshStatus::read(&settings.state_dir).unwrap_or_default();
+    let mut ports = runtime::ports::PortAllocator::default();
     // Proxies left running by an earlier controller know its xDS port; reuse it.
-    let xds_port = match previous.xds_port {
-        0 => runtime::free_port()?,
-        port => port,
-    };
-    let gateway_admin = match previous.gateway_admin_port {
-        0 => runtime::free_port()?,
-        port => port,
-    };
-    let gateway_port = if settings.gateway_port == 0 { runtime::free_port()? } else { settings.gateway_port };
+    let xds_port = ports.hold_or_take(previous.xds_port)?;
+    let gateway_admin = ports.hold_or_take(previous.gateway_admin_port)?;
+    let gateway_port = ports.hold_or_take(settings.gateway_port)?;
     let xds_addr = SocketAddr::from(([127, 0, 0, 1], xds_port));
 
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
@@ -147,7 +142,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         gateway_admin,
     };
     let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
-    let mut supervisor = Supervisor::new(supervisor_settings, previous_gateway)?;
+    let mut supervisor = Supervisor::new(supervisor_settings, ports, previous_gateway)?;
     let mut ca = pki::Authority::open(&settings.state_dir)?;
     let mut certificates = Certificates::default();
     // The CA state the proxies' desired configuration was last built from.
@@ -205,7 +200,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             adoptable.clear();
             last_revision = Some(contents.revision);
         }
-        supervisor.tick();
+        let behind = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_) | SyncState::Stale);
+        let moved = supervisor.tick() | supervisor.move_unbound_listeners(&behind).await;
         let identities = supervisor.identities();
 
         // A root rotation moves on only once every proxy has ACKed a configuration built from
@@ -229,8 +225,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         let renewed = certificates.renew(&ca, &identities, settings.cert_lifetime, &mut errors);
 
         // What the proxies should run depends only on the store, the instances (which change
-        // only when the store does) and their certificates: translate when one of them moved.
-        if translated != Some(contents.revision) || pki_changed || renewed {
+        // when the store does, or when one's port moves) and their certificates: translate when
+        // one of them moved.
+        if translated != Some(contents.revision) || pki_changed || renewed || moved {
             let snapshot = MeshSnapshot::new(supervisor.services(), &resources);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = supervisor

@@ -3,7 +3,13 @@
 //! Envoy. Crashed processes are restarted with backoff. What runs where is recorded in
 //! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
 //! predecessor left running instead of restarting them.
+//!
+//! Ports come from one [`PortAllocator`] per mesh, so no two parts share one. A part that
+//! finds its port taken by some other process anyway is moved to a new port: an application
+//! or a sidecar that exits (an Envoy cannot start without its admin port) before it restarts,
+//! a sidecar listener that Envoy could not bind while that Envoy runs on.
 
+pub mod ports;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -17,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::meshctl::Workload;
 use crate::pki::Identity;
 use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
+use ports::{PortAllocator, held_elsewhere};
 use process::{Launch, Process};
 
 /// The ports of one instance, all on 127.0.0.1.
@@ -32,14 +39,13 @@ pub struct Ports {
 }
 
 impl Ports {
-    fn allocate() -> std::io::Result<Ports> {
-        Ok(Ports { app: free_port()?, inbound: free_port()?, outbound: free_port()?, admin: free_port()? })
+    fn allocate(ports: &mut PortAllocator) -> std::io::Result<Ports> {
+        Ok(Ports { app: ports.take()?, inbound: ports.take()?, outbound: ports.take()?, admin: ports.take()? })
     }
-}
 
-/// A port no one listens on now; the process it is given to binds it moments later.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    fn all(self) -> [u16; 4] {
+        [self.app, self.inbound, self.outbound, self.admin]
+    }
 }
 
 fn localhost(port: u16) -> SocketAddr {
@@ -101,6 +107,8 @@ pub struct Settings {
 
 pub struct Supervisor {
     settings: Settings,
+    /// Every port of the mesh: the settings' ones and every instance's.
+    ports: PortAllocator,
     instances: BTreeMap<String, Running>,
     gateway: Process,
 }
@@ -109,8 +117,9 @@ pub struct Supervisor {
 pub const GATEWAY_NODE: &str = "gateway";
 
 impl Supervisor {
-    /// Starts the gateway, or adopts the one `previous` recorded.
-    pub fn new(settings: Settings, previous_gateway_pid: Option<u32>) -> std::io::Result<Self> {
+    /// Starts the gateway, or adopts the one `previous` recorded. `ports` holds the ports in
+    /// `settings` already.
+    pub fn new(settings: Settings, ports: PortAllocator, previous_gateway_pid: Option<u32>) -> std::io::Result<Self> {
         for dir in ["logs", "proxies"] {
             std::fs::create_dir_all(settings.state_dir.join(dir))?;
         }
@@ -120,7 +129,7 @@ impl Supervisor {
             Some(p) => p,
             None => Process::start(launch),
         };
-        Ok(Supervisor { settings, instances: BTreeMap::new(), gateway })
+        Ok(Supervisor { settings, ports, instances: BTreeMap::new(), gateway })
     }
 
     pub fn gateway_pid(&self) -> Option<u32> {
@@ -143,8 +152,10 @@ impl Supervisor {
             if let Some(mut r) = self.instances.remove(&node) {
                 r.app.stop(Duration::from_secs(3));
                 r.sidecar.stop(Duration::from_secs(3));
+                r.ports.all().into_iter().for_each(|p| self.ports.release(p));
             }
         }
+        let mut new = Vec::new();
         for (node, spec) in wanted {
             if let Some(running) = self.instances.get_mut(&node) {
                 if running.spec == spec {
@@ -159,19 +170,23 @@ impl Supervisor {
             }
             let adopted = previous.iter().find(|p| p.node_id == node && p.spec == spec).and_then(|p| {
                 let app = Process::adopt(with_ports(&spec.app, p.ports), p.app_pid?)?;
-                let sidecar = Process::adopt(self.sidecar_launch(&spec, p.ports).ok()?, p.sidecar_pid?)?;
+                let sidecar = Process::adopt(sidecar_launch(&self.settings, &spec, p.ports).ok()?, p.sidecar_pid?)?;
                 Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
             });
-            let running = match adopted {
-                Some(r) => r,
-                None => {
-                    let ports = Ports::allocate()?;
-                    let sidecar = Process::start(self.sidecar_launch(&spec, ports)?);
-                    let app = Process::start(with_ports(&spec.app, ports));
-                    Running { spec, ports, app, sidecar }
+            match adopted {
+                Some(r) => {
+                    r.ports.all().into_iter().for_each(|p| self.ports.hold(p));
+                    self.instances.insert(node, r);
                 }
-            };
-            self.instances.insert(node, running);
+                None => new.push((node, spec)),
+            }
+        }
+        // New instances get their ports once every adopted instance's are held.
+        for (node, spec) in new {
+            let ports = Ports::allocate(&mut self.ports)?;
+            let sidecar = Process::start(sidecar_launch(&self.settings, &spec, ports)?);
+            let app = Process::start(with_ports(&spec.app, ports));
+            self.instances.insert(node, Running { spec, ports, app, sidecar });
         }
         Ok(())
     }
@@ -211,19 +226,58 @@ impl Supervisor {
             .collect()
     }
 
-    fn sidecar_launch(&self, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
-        let node = spec.node_id();
-        let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), self.settings.xds);
-        envoy_launch(&self.settings, &node, &bootstrap.encode_to_vec())
+    /// Restarts whatever exited; call it often. An application or a sidecar that exited while
+    /// another process holds its port (the sidecar's admin port, which Envoy needs to start)
+    /// restarts on a new one. Says whether a port moved: the mesh must be translated again.
+    pub fn tick(&mut self) -> bool {
+        self.gateway.tick();
+        let mut moved = false;
+        for (node, r) in &mut self.instances {
+            if r.app.tick() && held_elsewhere(r.ports.app) {
+                match relocate(&mut self.ports, node, "application", &mut r.ports.app) {
+                    Ok(()) => (r.app.launch, moved) = (with_ports(&r.spec.app, r.ports), true),
+                    Err(e) => r.app.last_error = Some(e),
+                }
+            }
+            if r.sidecar.tick() && held_elsewhere(r.ports.admin) {
+                let launch = relocate(&mut self.ports, node, "admin", &mut r.ports.admin).and_then(|()| {
+                    sidecar_launch(&self.settings, &r.spec, r.ports)
+                        .map_err(|e| format!("cannot write the bootstrap with admin port {}: {e}", r.ports.admin))
+                });
+                match launch {
+                    Ok(launch) => (r.sidecar.launch, moved) = (launch, true),
+                    Err(e) => r.sidecar.last_error = Some(e),
+                }
+            }
+        }
+        moved
     }
 
-    /// Restarts whatever exited; call it often.
-    pub fn tick(&mut self) {
-        self.gateway.tick();
-        for r in self.instances.values_mut() {
-            r.app.tick();
-            r.sidecar.tick();
+    /// Moves the sidecar listeners that another process keeps from binding to new ports.
+    /// `behind(node)` says whether that proxy runs a configuration other than the one it
+    /// should (it refused it, or has not taken it yet): only such a proxy can lack a listener.
+    /// Says whether a port moved: the mesh must be translated again.
+    pub async fn move_unbound_listeners(&mut self, behind: &dyn Fn(&str) -> bool) -> bool {
+        let mut moved = false;
+        for (node, r) in &mut self.instances {
+            if !r.sidecar.running() || !behind(node) {
+                continue;
+            }
+            // Held first, then not in this Envoy's list: a listener it had bound before the
+            // probe is in the list, so what remains is held by someone else.
+            let held = |port: u16| held_elsewhere(port).then_some(port);
+            let taken: Vec<u16> = [r.ports.inbound, r.ports.outbound].into_iter().filter_map(held).collect();
+            if taken.is_empty() {
+                continue;
+            }
+            let Some(bound) = ports::bound_by_envoy(localhost(r.ports.admin)).await else { continue };
+            for (what, port) in [("inbound", &mut r.ports.inbound), ("outbound", &mut r.ports.outbound)] {
+                if taken.contains(port) && !bound.contains(port) {
+                    moved |= relocate(&mut self.ports, node, what, port).is_ok();
+                }
+            }
         }
+        moved
     }
 
     /// Stops every process, the gateway last.
@@ -305,6 +359,26 @@ impl Supervisor {
         }));
         proxies
     }
+}
+
+/// Moves `port`, which another process holds, to a new one; says in the log what it did, or
+/// why it could not.
+fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -> Result<(), String> {
+    let old = *port;
+    let outcome = ports
+        .replace(port)
+        .map_err(|e| format!("{what} port {old} is held by another process, and no other port is free: {e}"));
+    match &outcome {
+        Ok(()) => eprintln!("{node}: {what} port {old} is held by another process; moved to {port}"),
+        Err(e) => eprintln!("{node}: {e}"),
+    }
+    outcome
+}
+
+fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
+    let node = spec.node_id();
+    let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds);
+    envoy_launch(settings, &node, &bootstrap.encode_to_vec())
 }
 
 /// The application's launch with its ports in the environment.

@@ -87,8 +87,9 @@ impl Process {
         self.pid().is_some()
     }
 
-    /// Notices an exit and restarts after the backoff; call it often.
-    pub fn tick(&mut self) {
+    /// Notices an exit and restarts after the backoff; call it often. Says whether it noticed
+    /// an exit, so the caller can change the launch before the restart.
+    pub fn tick(&mut self) -> bool {
         let exited = match &mut self.handle {
             Handle::Child(child) => match child.try_wait() {
                 Ok(Some(status)) => Some(status.to_string()),
@@ -103,10 +104,10 @@ impl Process {
             }
             Handle::Waiting(_) => None,
         };
-        if let Some(status) = exited {
-            self.last_error = Some(format!("{} {status}", self.launch.program.display()));
-            self.handle = Handle::Waiting(Instant::now() + self.backoff());
-        }
+        let Some(status) = exited else { return false };
+        self.last_error = Some(format!("{} {status}", self.launch.program.display()));
+        self.handle = Handle::Waiting(Instant::now() + self.backoff());
+        true
     }
 
     /// Stops the process: SIGTERM, then SIGKILL if it has not exited within `grace`.

@@ -103,12 +103,15 @@ impl LocalMesh {
 
     /// One GET through the gateway: status and body.
     pub fn get(&self, host: &str) -> (u16, Value) {
+        self.try_get(host, Duration::from_secs(10)).expect("the gateway answers")
+    }
+
+    /// One GET through the gateway, which may not answer within `timeout`.
+    pub fn try_get(&self, host: &str, timeout: Duration) -> Result<(u16, Value), meshctl::http::HttpError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway));
-        let response = runtime
-            .block_on(meshctl::http::get(addr, host, "/", Duration::from_secs(10)))
-            .expect("the gateway answers");
-        (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+        let response = runtime.block_on(meshctl::http::get(addr, host, "/", timeout))?;
+        Ok((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null)))
     }
 
     /// `n` GETs at once (the demo's v2 takes 2 s to answer each): status, body and how long
@@ -137,10 +140,13 @@ impl LocalMesh {
         })
     }
 
+    /// Waits until `meshctl check` says all is healthy; fails the test with what it says after
+    /// 30 s.
     pub fn wait_healthy(&self) {
-        super::poll("`meshctl check` says all is healthy", Duration::from_secs(30), || {
-            self.meshctl(&["check"], "").code == 0
-        });
+        let deadline = Duration::from_secs(30);
+        if !super::within(deadline, || self.meshctl(&["check"], "").code == 0) {
+            panic!("`meshctl check` still fails after {deadline:?}:\n{}", self.meshctl(&["check"], "").stdout);
+        }
     }
 }
 

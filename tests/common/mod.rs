@@ -96,16 +96,25 @@ pub fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
     files
 }
 
-/// A port nothing listens on now (the OS picks it; the caller binds it soon after).
+/// A port nothing listens on now, which the OS gives no one else for a minute (the caller binds
+/// it soon after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    meshctl::runtime::ports::reserve().unwrap()
 }
 
 /// Polls `ready` until it holds; fails the test with `what` after `deadline`.
-pub fn poll(what: &str, deadline: std::time::Duration, mut ready: impl FnMut() -> bool) {
+pub fn poll(what: &str, deadline: std::time::Duration, ready: impl FnMut() -> bool) {
+    assert!(within(deadline, ready), "timed out after {deadline:?} waiting until {what}");
+}
+
+/// Polls `ready` until it holds or `deadline` has passed; says whether it held.
+pub fn within(deadline: std::time::Duration, mut ready: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
     while !ready() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
+        if start.elapsed() >= deadline {
+            return false;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    true
 }
