@@ -200,7 +200,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             adoptable.clear();
             last_revision = Some(contents.revision);
         }
-        let behind = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_) | SyncState::Stale);
+        // A listener that cannot bind is refused (NACKed) until it can: only then is it worth
+        // asking that Envoy which of its ports it holds.
+        let behind = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_));
         let moved = supervisor.tick() | supervisor.move_unbound_listeners(&behind).await;
         let identities = supervisor.identities();
 

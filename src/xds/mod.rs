@@ -141,8 +141,9 @@ pub struct ProxyStatus {
     pub stream: u64,
     /// The version the proxy last ACKed, by type.
     pub acked: BTreeMap<Type, String>,
-    /// Envoy's reason for refusing the last configuration, until it accepts one.
-    pub nack: Option<String>,
+    /// Envoy's reason for refusing the last configuration of a type, until it accepts one of
+    /// that type: an ACK of routes says nothing about the listeners it refused.
+    pub nacks: BTreeMap<Type, String>,
 }
 
 /// Whether a proxy runs what the control plane wants it to.
@@ -206,7 +207,7 @@ impl Server {
         if !status.connected {
             return SyncState::Disconnected;
         }
-        if let Some(reason) = status.nack {
+        if let Some(reason) = status.nacks.into_values().next() {
             return SyncState::Nack(reason);
         }
         let desired = self.desired.borrow().get(node_id).cloned().unwrap_or_default();

@@ -121,13 +121,15 @@ impl Stream {
                     state.sent_version,
                     error.message
                 );
-                self.update_status(|s| s.nack = Some(reason));
+                self.update_status(|s| {
+                    s.nacks.insert(t, reason);
+                });
                 return Ok(());
             }
             state.acked_version = request.version_info.clone();
             state.acked = state.sent.clone();
             self.update_status(|s| {
-                s.nack = None;
+                s.nacks.remove(&t);
                 s.acked.insert(t, request.version_info);
             });
         }
