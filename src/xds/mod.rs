@@ -97,7 +97,7 @@ impl Resources {
 
     /// Replaces the resources of one type.
     pub fn replace(&mut self, t: Type, resources: Vec<(String, Any)>) {
-        self.by_type[t as usize] = resources;
+        self.by_type[t as usize] = by_name(resources);
     }
 
     /// The version of a set of resources: a hash of their content, so an unchanged set keeps
@@ -118,14 +118,22 @@ impl From<&ProxyConfig> for Resources {
         use crate::translate::pack;
         Resources {
             by_type: [
-                config.secrets.iter().map(|s| (s.name.clone(), pack(s))).collect(),
-                config.clusters.iter().map(|c| (c.name.clone(), pack(c))).collect(),
-                config.endpoints.iter().map(|e| (e.cluster_name.clone(), pack(e))).collect(),
-                config.listeners.iter().map(|l| (l.name.clone(), pack(l))).collect(),
-                config.routes.iter().map(|r| (r.name.clone(), pack(r))).collect(),
+                by_name(config.secrets.iter().map(|s| (s.name.clone(), pack(s))).collect()),
+                by_name(config.clusters.iter().map(|c| (c.name.clone(), pack(c))).collect()),
+                by_name(config.endpoints.iter().map(|e| (e.cluster_name.clone(), pack(e))).collect()),
+                by_name(config.listeners.iter().map(|l| (l.name.clone(), pack(l))).collect()),
+                by_name(config.routes.iter().map(|r| (r.name.clone(), pack(r))).collect()),
             ],
         }
     }
+}
+
+/// Resources in name order: a set's version must not depend on the order it was built in,
+/// or the same clusters merged with ones still in use (make-before-break) would look like a
+/// change and be pushed again, delaying the routes behind them.
+fn by_name(mut resources: Vec<(String, Any)>) -> Vec<(String, Any)> {
+    resources.sort_by(|a, b| a.0.cmp(&b.0));
+    resources
 }
 
 /// What every proxy should run, by node id.
@@ -240,5 +248,30 @@ impl AggregatedDiscoveryService for Server {
         _: tonic::Request<tonic::Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<tonic::Response<Self::DeltaAggregatedResourcesStream>, tonic::Status> {
         Err(tonic::Status::unimplemented("meshctl serves state-of-the-world ADS; configure api_type GRPC"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+
+    use super::*;
+
+    #[test]
+    fn a_set_has_one_version_whatever_order_it_was_built_in() {
+        let cluster = |name: &str| Cluster { name: name.into(), ..Cluster::default() };
+        let config = |names: &[&str]| ProxyConfig {
+            listeners: vec![],
+            routes: vec![],
+            clusters: names.iter().map(|n| cluster(n)).collect(),
+            endpoints: vec![],
+            secrets: vec![],
+        };
+        let a = Resources::from(&config(&["b", "a", "c"]));
+        let b = Resources::from(&config(&["c", "b", "a"]));
+        assert_eq!(Resources::version(a.get(Type::Cluster)), Resources::version(b.get(Type::Cluster)));
+        let mut replaced = Resources::default();
+        replaced.replace(Type::Cluster, b.get(Type::Cluster).iter().rev().cloned().collect());
+        assert_eq!(Resources::version(replaced.get(Type::Cluster)), Resources::version(a.get(Type::Cluster)));
     }
 }
