@@ -13,8 +13,18 @@ use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, Virtu
 use crate::api::{Resource, time};
 use crate::metrics::scrape::{Target, scrape_all};
 use crate::metrics::{ClusterKey, Traffic};
-use crate::policy::resolve_host;
+
+use crate::policy::{self, Severity, resolve_host};
 use crate::store::{ObjectRef, Store, StoreError};
+
+/// Why a rollout could not be moved on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the VirtualService that sets {weight}% would break the mesh, so it was not written: {errors}")]
+    Invalid { weight: u32, errors: String },
+}
 
 /// Evaluations kept in a Canary's status.
 const KEEP_EVALUATIONS: usize = 20;
@@ -79,7 +89,7 @@ impl Driver {
         resources: &[Resource],
         canary: &Canary,
         traffic: &HashMap<ClusterKey, Traffic>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), DriveError> {
         let namespace = canary.metadata.namespace.as_deref().unwrap_or("default");
         let host = resolve_host(&canary.spec.service, namespace);
         let name = host.split('.').next().unwrap_or_default().to_string();
@@ -198,12 +208,21 @@ impl Driver {
         observation: Option<Observation>,
         message: String,
         now: f64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), DriveError> {
         if canary.status.as_ref().and_then(|s| s.weight) != Some(progress.weight)
             || !matches!(decision, Decision::Hold(_))
         {
-            let vs = routes_with_weight(resources, canary, host, progress.weight);
-            store.apply(&[Resource::VirtualService(vs)], false)?;
+            let vs = [Resource::VirtualService(routes_with_weight(resources, canary, host, progress.weight))];
+            // Written as `apply` would write it: checked with the rest of the mesh first.
+            let errors: Vec<String> = policy::check_objects(&vs, resources)
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| format!("{} ({})", f.message, f.code))
+                .collect();
+            if !errors.is_empty() {
+                return Err(DriveError::Invalid { weight: progress.weight, errors: errors.join("; ") });
+            }
+            store.apply(&vs, false)?;
         }
         let mut status = canary.status.clone().unwrap_or_default();
         let moved = status.phase != Some(progress.phase) || status.weight != Some(progress.weight);
@@ -302,6 +321,58 @@ fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weigh
             let mut vs = VirtualService::new(host.split('.').next().unwrap_or_default(), spec);
             vs.metadata.namespace = Some(namespace);
             vs
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    fn mk_mesh(extra_rule: &str) -> Vec<Resource> {
+        let text = format!(
+            "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {{name: p1}}\nspec: {{service: profile, labels: {{version: v1}}, command: [x]}}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: profile}}\nspec:\n  host: profile\n  subsets:\n  - {{name: v1, labels: {{version: v1}}}}\n  - {{name: v3, labels: {{version: v3}}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: profile}}\nspec:\n  hosts: [profile]\n  http:\n{extra_rule}  - route: [{{destination: {{host: profile, subset: v1}}}}]\n---\napiVersion: meshctl.io/v1alpha1\nkind: Canary\nmetadata: {{name: profile}}\nspec: {{service: profile, stable: v1, canary: v3}}\n"
+        );
+        // Parsed without the cross-resource rules: a stored mesh may hold what they refuse.
+        let (docs, _) = crate::api::yaml::parse(&text);
+        docs.into_iter()
+            .map(|d| {
+                let mut json = d.root.unwrap().to_json();
+                json["metadata"]["namespace"] = "default".into();
+                let kind = crate::api::Kind::from_name(json["kind"].as_str().unwrap()).unwrap();
+                kind.decode(json).unwrap()
+            })
+            .collect()
+    }
+
+    fn stored_vs(store: &LocalStore) -> serde_json::Value {
+        store.contents().unwrap().objects.into_iter().find(|o| o["kind"] == "VirtualService").unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_weights_are_written_only_when_the_mesh_accepts_them() {
+        for (extra_rule, accepted) in [
+            ("", true),
+            ("  - match: [{uri: {prefix: /old}}]\n    route: [{destination: {host: profile, subset: v9}}]\n", false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = LocalStore::create(dir.path()).unwrap();
+            let resources = mk_mesh(extra_rule);
+            store.apply(&resources, false).unwrap();
+            let problems = Driver::default().tick(&store, &resources, &[]).await;
+            let routes = &stored_vs(&store)["spec"]["http"];
+            let last = &routes[routes.as_array().unwrap().len() - 1]["route"];
+            if accepted {
+                assert!(problems.is_empty(), "{problems:?}");
+                assert_eq!((last[0]["weight"].as_u64(), last[1]["weight"].as_u64()), (Some(90), Some(10)));
+            } else {
+                assert!(
+                    problems.iter().any(|p| p.contains("would break the mesh") && p.contains("\"v9\"")),
+                    "{problems:?}"
+                );
+                assert_eq!(last.as_array().unwrap().len(), 1, "the VirtualService is left as it was");
+            }
         }
     }
 }
