@@ -239,6 +239,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 .collect();
             let desired = Arc::new(desired);
             if *desired_tx.borrow() != desired {
+                tracing::info!(
+                    revision = contents.revision,
+                    proxies = desired.len(),
+                    "new configuration for the proxies"
+                );
                 desired_tx.send_replace(desired);
             }
             translated = Some(contents.revision);
@@ -376,6 +381,6 @@ fn write_status(dir: &Path, status: &mut MeshStatus) {
     status.updated = crate::api::time::now_rfc3339();
     let bytes = serde_json::to_vec_pretty(status).expect("status serializes");
     if let Err(e) = write_atomically(&dir.join(STATUS_FILE), &bytes) {
-        eprintln!("cannot write status: {e}");
+        tracing::error!("cannot write status: {e}");
     }
 }

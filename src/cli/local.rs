@@ -315,6 +315,8 @@ pub fn run_controller(args: ControllerArgs) -> Outcome {
         cert_lifetime: args.cert_lifetime.0,
         resync_period: args.resync_period.0,
     };
+    // The controller's log: stderr, which `install` sends to logs/controller.log.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
     let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
     runtime.block_on(controller::run(settings)).map_err(environment)?;
     Ok(Exit::Success)

@@ -369,8 +369,8 @@ fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -
         .replace(port)
         .map_err(|e| format!("{what} port {old} is held by another process, and no other port is free: {e}"));
     match &outcome {
-        Ok(()) => eprintln!("{node}: {what} port {old} is held by another process; moved to {port}"),
-        Err(e) => eprintln!("{node}: {e}"),
+        Ok(()) => tracing::warn!(node, "{what} port {old} is held by another process; moved to {port}"),
+        Err(e) => tracing::error!(node, "{e}"),
     }
     outcome
 }

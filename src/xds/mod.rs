@@ -198,7 +198,7 @@ impl Server {
         let bound = listener.local_addr()?;
         tokio::spawn(async move {
             if let Err(e) = self.serve(listener).await {
-                eprintln!("xDS server stopped: {e}");
+                tracing::error!("xDS server stopped: {e}");
             }
         });
         Ok(bound)
@@ -239,7 +239,9 @@ impl AggregatedDiscoveryService for Server {
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let id = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let stream = stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx);
-        tokio::spawn(stream.run(request.into_inner()));
+        // One span per stream; it learns its proxy's node id from the first request.
+        let span = tracing::info_span!("xds", stream = id, node = tracing::field::Empty);
+        tokio::spawn(tracing::Instrument::instrument(stream.run(request.into_inner()), span));
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
 

@@ -101,6 +101,8 @@ impl Stream {
                 return Err(());
             };
             self.node = node.id.clone();
+            tracing::Span::current().record("node", self.node.as_str());
+            tracing::info!("proxy connected");
             let id = self.id;
             // A new stream starts over: what an earlier one recorded is not this proxy's now.
             self.update_status(|s| *s = ProxyStatus { connected: true, stream: id, ..ProxyStatus::default() });
@@ -114,11 +116,10 @@ impl Stream {
             }
             if let Some(error) = request.error_detail {
                 let reason = format!("{}: {}", t.short(), error.message);
-                eprintln!(
-                    "proxy {} refused {} version {}: {}",
-                    self.node,
+                tracing::warn!(
+                    version = %state.sent_version,
+                    "proxy refused {}: {}",
                     t.short(),
-                    state.sent_version,
                     error.message
                 );
                 self.update_status(|s| {
