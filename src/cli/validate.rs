@@ -261,6 +261,7 @@ mod tests {
                 code: Code::UnknownField,
                 message: "unknown field".into(),
                 resource: None,
+                path: None,
             }],
             ..Report::default()
         };

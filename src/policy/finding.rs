@@ -112,4 +112,8 @@ pub struct Finding {
     pub message: String,
     /// `Kind/namespace/name` of the resource it is about, when the document names one.
     pub resource: Option<String>,
+    /// The field it is about (`spec.http[0].route[1]`), when a rule names one: with the code
+    /// and the resource, what tells one finding from another when the text cannot.
+    #[serde(skip)]
+    pub path: Option<String>,
 }

@@ -130,6 +130,7 @@ pub(super) fn check(resources: &[Checked], live: &Live, out: &mut Vec<Finding>) 
             code: Code::ProxyRefused,
             message: format!("proxy {} refused its configuration and runs its last good one: {reason}", proxy.node_id),
             resource: proxy.resource.clone(),
+            path: None,
         });
     }
 }

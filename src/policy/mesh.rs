@@ -48,7 +48,7 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
                 for (i, host) in vs.spec.hosts.iter().enumerate() {
                     let fqdn = names::resolve_host(host, ns);
                     mesh.known_host(&fqdn, &field!["spec", "hosts", i], &mut sink);
-                    if let Some(other) = routed.get(&fqdn).filter(|other| other.resource.name() != r.name()) {
+                    if let Some(other) = routed.get(&fqdn).filter(|other| other.key() != checked.key()) {
                         sink.path(
                             &field!["spec", "hosts", i],
                             Code::DuplicateHost,

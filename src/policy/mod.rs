@@ -118,32 +118,94 @@ pub fn check_change(
     removed: &dyn Fn(&Resource) -> bool,
     all: bool,
 ) -> Report {
-    let (mut report, mut registry) = documents(sources, options);
-    let input: std::collections::HashSet<_> = report.resources.iter().map(Checked::key).collect();
-    let before: Vec<Checked> = stored.iter().cloned().map(Checked::object).collect();
-    let kept: Vec<Checked> =
-        before.iter().filter(|c| !input.contains(&c.key()) && !removed(&c.resource)).cloned().collect();
-    let mut known = Vec::new();
-    if !all {
-        let registry: Vec<_> = before.iter().filter_map(|c| registry_entry(&c.resource)).collect();
-        mesh::check(&before, &registry, Knowledge::Whole, &mut known);
-    }
-    let mut mesh: Vec<Checked> = kept.iter().cloned().chain(report.resources.iter().cloned()).collect();
-    registry.extend(kept.iter().filter_map(|c| registry_entry(&c.resource)));
-    let mut found = Vec::new();
-    // Stored objects come first, so a clash (a host routed twice) is reported on the input.
-    mesh::check(&mesh, &registry, Knowledge::Whole, &mut found);
-    let already = |f: &Finding| known.iter().any(|k| k.code == f.code && k.resource == f.resource);
-    report.findings.extend(found.into_iter().filter(|f| f.file.is_some() || !already(f)));
+    let (mut report, registry) = documents(sources, options);
+    let verdict = judge(&report.resources, registry, stored, removed, all);
+    report.findings.extend(verdict.findings);
     if all {
         // A whole mesh's objects are checked one by one too: they may predate a rule.
-        for c in &kept {
+        for c in verdict.mesh.iter().filter(|c| c.source.is_none()) {
             rules::check(&c.resource, &mut Sink::for_checked(c, &mut report.findings));
         }
-        report.resources = std::mem::take(&mut mesh);
+        report.resources = verdict.mesh;
     }
     report.sort();
     report
+}
+
+/// Checks objects that are already typed (made by meshctl, not read from text) with the
+/// mesh's stored objects, as `check_change` checks documents: each one on its own, and all of
+/// them against the stored ones. The findings are those the objects bring about.
+pub fn check_objects(objects: &[Resource], stored: &[Resource]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let checked: Vec<Checked> = objects.iter().cloned().map(Checked::object).collect();
+    for c in &checked {
+        rules::check(&c.resource, &mut Sink::for_checked(c, &mut findings));
+    }
+    let registry = checked.iter().filter_map(|c| registry_entry(&c.resource)).collect();
+    findings.extend(judge(&checked, registry, stored, &|_| false, false).findings);
+    findings
+}
+
+/// The mesh a change leaves, and the findings across it that the change brings about.
+struct Verdict {
+    mesh: Vec<Checked>,
+    findings: Vec<Finding>,
+}
+
+/// Runs the cross-resource rules over the stored mesh with `change` in place: a changed object
+/// takes its stored namesake's place (so order-dependent findings, like a host routed twice,
+/// land where they did before), new ones come last. A finding the mesh already had (same
+/// code, object and field) is not the change's doing: on a stored object it is left out, on
+/// the changed object it is kept as a warning. With `all`, every finding counts.
+fn judge(
+    change: &[Checked],
+    mut registry: Vec<RegistryEntry>,
+    stored: &[Resource],
+    removed: &dyn Fn(&Resource) -> bool,
+    all: bool,
+) -> Verdict {
+    let before: Vec<Checked> = stored.iter().cloned().map(Checked::object).collect();
+    let mut taken = std::collections::HashSet::new();
+    let mut mesh: Vec<Checked> = Vec::new();
+    for c in &before {
+        if let Some(new) = change.iter().find(|n| n.key() == c.key()) {
+            taken.insert(c.key());
+            mesh.push(new.clone());
+        } else if !removed(&c.resource) {
+            registry.extend(registry_entry(&c.resource));
+            mesh.push(c.clone());
+        }
+    }
+    mesh.extend(change.iter().filter(|c| !taken.contains(&c.key())).cloned());
+    let mut found = Vec::new();
+    mesh::check(&mesh, &registry, Knowledge::Whole, &mut found);
+    if all {
+        return Verdict { mesh, findings: found };
+    }
+    let mut known = Vec::new();
+    let registry: Vec<_> = before.iter().filter_map(|c| registry_entry(&c.resource)).collect();
+    mesh::check(&before, &registry, Knowledge::Whole, &mut known);
+    let id = |f: &Finding| (f.code, f.resource.clone(), f.path.clone());
+    let known: std::collections::HashSet<_> = known.iter().map(id).collect();
+    let changed: std::collections::HashSet<String> = change.iter().map(|c| resource_name(&c.resource)).collect();
+    let findings = found
+        .into_iter()
+        .filter_map(|mut f| {
+            let ours = f.resource.as_ref().is_some_and(|r| changed.contains(r));
+            match (known.contains(&id(&f)), ours) {
+                (false, _) => Some(f),
+                (true, false) => None,
+                (true, true) => {
+                    if f.severity == Severity::Error {
+                        f.severity = Severity::Warning;
+                        f.message.push_str(" (so it already is in the mesh; this change does not make it worse)");
+                    }
+                    Some(f)
+                }
+            }
+        })
+        .collect();
+    Verdict { mesh, findings }
 }
 
 /// Everything wrong with the mesh, as `meshctl analyze` reports it: every rule over the stored
@@ -154,27 +216,6 @@ pub fn analyze(sources: &[Source], options: &Options, stored: &[Resource], live:
     live::check(&report.resources, live, &mut report.findings);
     report.sort();
     report
-}
-
-/// Checks objects that are already typed (made by meshctl, not read from text) with the
-/// mesh's stored objects, as `check_change` checks documents: each one on its own, and all of
-/// them against the stored ones. The findings are those on `objects`.
-pub fn check_objects(objects: &[Resource], stored: &[Resource]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let checked: Vec<Checked> = objects.iter().cloned().map(Checked::object).collect();
-    for c in &checked {
-        rules::check(&c.resource, &mut Sink::for_checked(c, &mut findings));
-    }
-    let keys: std::collections::HashSet<_> = checked.iter().map(Checked::key).collect();
-    let mut mesh: Vec<Checked> =
-        stored.iter().cloned().map(Checked::object).filter(|c| !keys.contains(&c.key())).collect();
-    mesh.extend(checked.iter().cloned());
-    let registry: Vec<_> = mesh.iter().filter_map(|c| registry_entry(&c.resource)).collect();
-    let mut across = Vec::new();
-    mesh::check(&mesh, &registry, Knowledge::Whole, &mut across);
-    let ours = |f: &Finding| checked.iter().any(|c| f.resource.as_deref() == Some(resource_name(&c.resource).as_str()));
-    findings.extend(across.into_iter().filter(ours));
-    findings
 }
 
 /// How much of the mesh a check sees: the input alone, whose missing pieces may live
@@ -411,15 +452,20 @@ impl<'a> Sink<'a> {
 
     pub fn path_as(&mut self, path: &Path, code: Code, severity: Severity, message: impl Into<String>) {
         let pos = self.root.map_or_else(Pos::default, |root| path.locate(root));
-        self.report(pos, code, severity, message.into());
+        self.report_at(pos, Some(path), code, severity, message.into());
     }
 
     fn report(&mut self, pos: Pos, code: Code, severity: Severity, message: String) {
+        self.report_at(pos, None, code, severity, message);
+    }
+
+    fn report_at(&mut self, pos: Pos, path: Option<&Path>, code: Code, severity: Severity, message: String) {
         let place = self.file.map(|_| pos);
         self.out.push(Finding {
             file: self.file.map(str::to_string),
             line: place.map(|p| p.line),
             column: place.map(|p| p.column),
+            path: path.map(|p| p.to_string()),
             severity,
             code,
             message,
@@ -612,6 +658,34 @@ mod change_tests {
         // ... but `analyze` (all findings) reports it.
         let all = check_change(&[], &Options::default(), &stored, &|_| false, true);
         assert_eq!(all.count(Severity::Error), 2, "{:?}", all.findings);
+    }
+
+    #[test]
+    fn an_older_problem_neither_hides_a_new_one_nor_blocks_a_reapply() {
+        // profile's routes already name v9, which no rule defines.
+        let broken = SPLIT.replace("subset: v3}, weight: 0", "subset: v9}, weight: 0");
+        let stored = mk_stored_loose(&format!("{WORKLOADS}{broken}"));
+        // Dropping v1 as well is new breakage on the same object, and refused.
+        let report = mk_change(&stored, BREAKER);
+        let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("\"v1\""), "{}", errors[0].message);
+        // Re-applying one of two VirtualServices that already route the same host is no worse.
+        let other = "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: other}\nspec:\n  hosts: [profile]\n  http: [{route: [{destination: {host: profile}}]}]\n";
+        let stored =
+            mk_stored(&format!("{WORKLOADS}{SPLIT}")).into_iter().chain(mk_stored_loose(other)).collect::<Vec<_>>();
+        let vs = &SPLIT[..SPLIT.find("---\napiVersion: networking.istio.io/v1\nkind: DestinationRule").unwrap()];
+        let report = mk_change(&stored, vs);
+        assert_eq!(report.count(Severity::Error), 0, "{:?}", report.findings);
+    }
+
+    /// Objects as a store may hold them: decoded without the cross-resource rules.
+    fn mk_stored_loose(text: &str) -> Vec<Resource> {
+        check(&[Source { name: "stored.yaml".into(), text: text.into() }], &Options::default())
+            .resources
+            .into_iter()
+            .map(|c| c.resource)
+            .collect()
     }
 
     #[test]
