@@ -130,7 +130,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let server = xds::Server::new(desired_rx);
-    server.clone().spawn(xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
+    serve_xds(&server, xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
 
     let meshctl = std::env::current_exe().context("cannot find the meshctl binary")?;
     let supervisor_settings = runtime::Settings {
@@ -159,11 +159,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut adoptable = previous.instances;
     let mut last_revision = None;
     let mut translated: Option<u64> = None;
-    let mut canaries = crate::canary::Driver::default();
-    let mut canary_problems = Vec::new();
-    let mut canaries_judged = tokio::time::Instant::now();
+    let (targets_tx, targets) = watch::channel(Vec::new());
+    let (problems, canary_problems) = watch::channel(Vec::new());
+    spawn_canaries(store.clone(), targets, problems);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(settings.resync_period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let store_changed = Arc::new(tokio::sync::Notify::new());
     let notify = store_changed.clone();
     store.watch(move || notify.notify_one()).context("cannot watch the store")?;
@@ -250,12 +251,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             sent_ca = Some(ca.state().clone());
         }
 
-        if canaries_judged.elapsed() >= CANARY_EVERY {
-            canaries_judged = tokio::time::Instant::now();
-            let proxies = scrape_targets(&supervisor, gateway_admin);
-            canary_problems = canaries.tick(&store, &resources, &proxies).await;
-        }
-        errors.extend(canary_problems.iter().cloned());
+        let proxies = scrape_targets(&supervisor, gateway_admin);
+        targets_tx.send_if_modified(|targets| {
+            let changed = *targets != proxies;
+            *targets = proxies;
+            changed
+        });
+        errors.extend(canary_problems.borrow().iter().cloned());
         errors.extend(
             supervisor.status().iter().filter_map(|i| i.last_error.as_ref().map(|e| format!("{}: {e}", i.node_id))),
         );
@@ -283,6 +285,48 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
 /// Canary rollouts are judged once a second.
 const CANARY_EVERY: Duration = Duration::from_secs(1);
+
+/// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the
+/// kernel tears it down: its successor, which must bind the same port for the proxies to find
+/// it, tries for a few seconds before it gives up.
+async fn serve_xds(server: &xds::Server, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match server.clone().spawn(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            bound => return bound,
+        }
+    }
+}
+
+/// Runs the canary driver beside the controller's loop, which must not wait on its scrapes
+/// (up to a second) to report an ACK. They speak through the store, as the CLI and the
+/// controller do; the loop hands it the proxies to scrape and reports its problems.
+fn spawn_canaries(
+    store: LocalStore,
+    targets: watch::Receiver<Vec<crate::metrics::scrape::Target>>,
+    problems: watch::Sender<Vec<String>>,
+) {
+    tokio::spawn(async move {
+        let mut driver = crate::canary::Driver::default();
+        let mut every = tokio::time::interval(CANARY_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let found = match store.contents() {
+                Ok(contents) => {
+                    let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
+                    let proxies = targets.borrow().clone();
+                    driver.tick(&store, &resources, &proxies).await
+                }
+                Err(e) => vec![format!("canaries: {e}")],
+            };
+            problems.send_replace(found);
+        }
+    });
+}
 
 /// Every proxy's admin endpoint, for scraping.
 fn scrape_targets(supervisor: &Supervisor, gateway_admin: u16) -> Vec<crate::metrics::scrape::Target> {

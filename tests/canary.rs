@@ -62,12 +62,18 @@ fn canary_status(mesh: &LocalMesh) -> Value {
 }
 
 fn wait_for_phase(mesh: &LocalMesh, phases: &[&str], deadline: Duration) -> Value {
-    let mut last = Value::Null;
-    common::poll(&format!("the canary reaches {phases:?}"), deadline, || {
-        last = canary_status(mesh);
-        phases.iter().any(|p| last["phase"] == *p)
-    });
-    last
+    let start = std::time::Instant::now();
+    loop {
+        let last = canary_status(mesh);
+        if phases.iter().any(|p| last["phase"] == *p) {
+            return last;
+        }
+        if start.elapsed() > deadline {
+            let proxies = mesh.meshctl(&["proxy-status"], "").stdout;
+            panic!("the canary did not reach {phases:?} within {deadline:?}: {last}\n{proxies}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A local mesh whose v3 runs with `v3_args`, and CANARY applied to it under load: the mesh,
@@ -189,8 +195,11 @@ fn promote_and_abort_act_at_once_and_a_restarted_controller_resumes_the_step() {
     wait_for_weight(&mesh, 50);
     let pid = mesh.status()["pid"].as_u64().unwrap();
     assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    // A killed process takes a moment to go; until then `install` sees a controller running.
+    common::poll("the killed controller is gone", Duration::from_secs(10), || !common::local_mesh::alive(pid as u32));
     let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let log = std::fs::read_to_string(mesh.state_dir().join("logs/controller.log")).unwrap_or_default();
+    assert_eq!(run.code, 0, "{}\ncontroller log:\n{log}", run.stderr);
     let status = wait_for_phase(&mesh, &["Promoted", "RolledBack", "Failed"], Duration::from_secs(60));
     assert_eq!(status["phase"], "Promoted", "{status}");
     let weights: Vec<u64> =

@@ -22,8 +22,10 @@ fn workloads(v2_args: &[&str]) -> String {
     .join("---\n")
 }
 
+/// SIGKILLs `pid` and waits until it is gone: a dying process still counts as running.
 fn kill(pid: u64) {
     assert!(Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status().unwrap().success());
+    common::poll("the killed process is gone", Duration::from_secs(10), || !alive(pid as u32));
 }
 
 #[test]

@@ -156,6 +156,13 @@ pub enum CanaryPhase {
     Failed,
 }
 
+impl CanaryPhase {
+    /// Whether the rollout is over: only a new one moves traffic again.
+    pub fn is_finished(self) -> bool {
+        matches!(self, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)
+    }
+}
+
 /// One check of the gates, with the figures it was decided on.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

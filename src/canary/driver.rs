@@ -55,14 +55,19 @@ fn seconds(rfc3339: &str) -> Option<f64> {
 
 impl Driver {
     /// One round over every rollout in `resources`; returns problems to report.
-    pub async fn tick(&mut self, store: &dyn Store, resources: &[Resource], proxies: &[Target]) -> Vec<String> {
+    pub async fn tick(
+        &mut self,
+        store: &(dyn Store + Sync),
+        resources: &[Resource],
+        proxies: &[Target],
+    ) -> Vec<String> {
         let canaries: Vec<&Canary> = resources
             .iter()
             .filter_map(|r| match r {
                 Resource::Canary(c) => Some(c),
                 _ => None,
             })
-            .filter(|c| !matches!(phase(c), Phase::Promoted | Phase::RolledBack | Phase::Failed))
+            .filter(|c| !phase(c).is_finished())
             .collect();
         self.baselines.retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary((*c).clone())) == *r));
         if canaries.is_empty() {

@@ -16,7 +16,8 @@ pub struct Args {
     /// Files to analyze as if they were applied: a file, a directory or `-` for stdin.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     files: Vec<PathBuf>,
-    /// Report on this namespace (and the namespace of resources in files that name none).
+    /// Report on this namespace (and the namespace of resources in files that name none). With
+    /// -f, findings in every namespace are reported: what the files would break, wherever.
     #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
     namespace: String,
     /// Report on every namespace.
@@ -38,7 +39,8 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
     let stored = stored(&open(&args.state)?)?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };
     let mut report = policy::analyze(&sources, &options, &stored, &live(&status));
-    if !args.all_namespaces {
+    // With files, the question is what they would break, wherever that is.
+    if !args.all_namespaces && sources.is_empty() {
         report.findings.retain(|f| namespace_of(f.resource.as_deref()).is_none_or(|ns| ns == args.namespace));
     }
     let scope = format!("{} object(s) of the mesh and {} file(s)", report.resources.len(), sources.len());

@@ -138,15 +138,18 @@ pub fn run(command: Command, printer: &Printer) -> Outcome {
             printer,
         ),
         Command::Promote(args) => {
-            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &["Promoted"])
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &[CanaryPhase::Promoted])
         }
         Command::Abort(args) => {
-            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Abort), &["RolledBack"])
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Abort), &[CanaryPhase::RolledBack])
         }
-        Command::Pause(args) => steer(args, printer, |c| c.spec.paused = true, &["Paused"]),
-        Command::Resume(args) => {
-            steer(args, printer, |c| c.spec.paused = false, &["Progressing", "Promoted", "RolledBack", "Failed"])
-        }
+        Command::Pause(args) => steer(args, printer, |c| c.spec.paused = true, &[CanaryPhase::Paused]),
+        Command::Resume(args) => steer(
+            args,
+            printer,
+            |c| c.spec.paused = false,
+            &[CanaryPhase::Progressing, CanaryPhase::Promoted, CanaryPhase::RolledBack, CanaryPhase::Failed],
+        ),
     }
 }
 
@@ -190,10 +193,11 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     // error here rather than a failed rollout later.
     let problems: Vec<String> = policy::check_objects(&canary, &resources)
         .into_iter()
-        .filter(|f| f.severity >= Severity::Warning)
+        .filter(|f| f.severity == Severity::Error)
         .map(|f| format!("{} ({})", f.message, f.code))
         .collect();
     if !problems.is_empty() {
+        // Flags that make an invalid policy are a usage error, as for `generate`.
         return Err(Failure::usage(anyhow!("cannot start this rollout:\n  {}", problems.join("\n  "))));
     }
     let r = ObjectRef::of(&canary[0]);
@@ -207,10 +211,9 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     watch(&store, &args.state, &r, args.timeout.0, printer)
 }
 
-/// Whether a rollout is over: every later change is a person's.
-fn finished(phase: CanaryPhase) -> bool {
-    matches!(phase, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)
-}
+/// How long an outcome may take to reach every proxy once the controller recorded it: its
+/// own budget, apart from how long the rollout itself may take.
+const PROXY_WAIT: Duration = Duration::from_secs(60);
 
 /// The store revision that wrote the Canary's status, and so came after the weights it
 /// records: once the proxies run it, they run those weights.
@@ -235,19 +238,18 @@ fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration,
             status.message.as_deref().unwrap_or("starting")
         );
         progress.set(&line);
-        if status.phase.is_some_and(finished) {
+        if status.phase.is_some_and(CanaryPhase::is_finished) {
             progress.finish();
-            let left = deadline.saturating_duration_since(Instant::now());
             let what = format!(
                 "{phase}: waiting for every proxy to run {}% to {}",
                 status.weight.unwrap_or(0),
                 canary.spec.canary
             );
             let revision = revision(&canary);
-            wait_for(&state.path(), left, printer, &what, |s| s.runs(revision))?;
+            wait_for(&state.path(), PROXY_WAIT, printer, &what, |s| s.runs(revision))?;
         }
-        match phase.as_str() {
-            "Promoted" => {
+        match status.phase {
+            Some(CanaryPhase::Promoted) => {
                 printer.write(&format!(
                     "{} {}: promoted, {} takes all traffic\n",
                     paint(printer::GOOD, "✓"),
@@ -256,7 +258,7 @@ fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration,
                 ))?;
                 return Ok(Exit::Success);
             }
-            "RolledBack" | "Failed" => {
+            Some(CanaryPhase::RolledBack | CanaryPhase::Failed) => {
                 printer.write(&format!(
                     "{} {}: {} — {}\n",
                     paint(printer::ERROR, "✗"),
@@ -282,7 +284,7 @@ fn status(args: NamedArgs, printer: &Printer) -> Outcome {
     let canary = load(&store, &object(&args.namespace, &args.name))?;
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
-    if let Some(phase) = status.phase.filter(|p| finished(*p))
+    if let Some(phase) = status.phase.filter(|p| p.is_finished())
         && !mesh_status(&args.state.path())?.runs(revision(&canary))
     {
         status.message = Some(format!("{phase:?}; waiting for every proxy to run {}%", status.weight.unwrap_or(0)));
@@ -332,11 +334,11 @@ fn status(args: NamedArgs, printer: &Printer) -> Outcome {
 }
 
 /// Writes a person's decision into the Canary and waits until the controller has acted on it.
-fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[&str]) -> Outcome {
+fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[CanaryPhase]) -> Outcome {
     let store = store(&args.state)?;
     let r = object(&args.namespace, &args.name);
     let mut canary = load(&store, &r)?;
-    if let Some(phase) = canary.status.as_ref().and_then(|s| s.phase).filter(|p| finished(*p)) {
+    if let Some(phase) = canary.status.as_ref().and_then(|s| s.phase).filter(|p| p.is_finished()) {
         return Err(Failure {
             exit: Exit::Failed,
             error: anyhow!("rollout {} is over ({phase:?}); start a new one with `meshctl canary start`", r.name),
@@ -355,11 +357,10 @@ fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), d
         let canary = load(&store, &r)?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
-        if done.contains(&phase.as_str()) {
-            let left = deadline.saturating_duration_since(Instant::now());
+        if status.phase.is_some_and(|p| done.contains(&p)) {
             let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
             let revision = revision(&canary);
-            wait_for(&args.state.path(), left, printer, &what, |s| s.runs(revision))?;
+            wait_for(&args.state.path(), PROXY_WAIT, printer, &what, |s| s.runs(revision))?;
             printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
             return Ok(Exit::Success);
         }

@@ -168,10 +168,14 @@ pub fn wait_healthy(
     let deadline = Instant::now() + timeout;
     loop {
         let health = health(dir);
-        if health.healthy()
+        if health.ready
             && let Some(status) = health.status
         {
             progress.finish();
+            // Running, but not right: say so, and let the caller go on.
+            for (_, line) in health.lines.iter().filter(|(ok, _)| !ok) {
+                printer.write(&format!("{} {line}\n", paint(printer::ERROR, "✗")))?;
+            }
             return Ok(status);
         }
         let waiting = health.lines.iter().filter(|(ok, _)| !ok).count();
@@ -198,7 +202,8 @@ pub fn wait_healthy(
 }
 
 /// Waits, with a progress line, until `done` holds for the controller's status. A proxy that
-/// refuses its configuration ends the wait at once.
+/// keeps refusing its configuration for [`NACK_GRACE`] ends the wait: a shorter refusal may
+/// be one the mesh heals itself (a listener moving off a taken port).
 pub fn wait_for(
     dir: &Path,
     timeout: Duration,
@@ -208,16 +213,25 @@ pub fn wait_for(
 ) -> Result<MeshStatus, Failure> {
     let progress = printer.progress(what);
     let deadline = Instant::now() + timeout;
+    let mut refusing: Option<(String, Instant)> = None;
     loop {
         let status = mesh_status(dir)?;
         if done(&status) {
             progress.finish();
             return Ok(status);
         }
-        if let Some((node, reason)) = status.proxies.iter().find_map(|p| match &p.sync {
+        let nack = status.proxies.iter().find_map(|p| match &p.sync {
             SyncState::Nack(reason) => Some((&p.node_id, reason)),
             _ => None,
-        }) {
+        });
+        refusing = match (nack, refusing) {
+            (Some((node, _)), Some((same, since))) if *node == same => Some((same, since)),
+            (Some((node, _)), _) => Some((node.clone(), Instant::now())),
+            (None, _) => None,
+        };
+        if let Some((node, reason)) = nack
+            && refusing.as_ref().is_some_and(|(_, since)| since.elapsed() >= NACK_GRACE)
+        {
             progress.finish();
             return Err(Failure {
                 exit: Exit::Failed,
@@ -239,6 +253,9 @@ pub fn wait_for(
         std::thread::sleep(WAIT_POLL);
     }
 }
+
+/// How long a proxy may refuse its configuration before a wait gives up on it.
+const NACK_GRACE: Duration = Duration::from_secs(2);
 
 /// How often a command waiting on the mesh reads its status: often enough to add little to
 /// how long a change takes to reach the proxies.
@@ -387,6 +404,10 @@ pub struct Health {
     pub status: Option<MeshStatus>,
     /// Each part: healthy or not, and what to say about it.
     pub lines: Vec<(bool, String)>,
+    /// Every process runs and every proxy runs its configuration: what `install` waits for.
+    /// The configuration's own errors (from analysis) make the mesh unhealthy, not unready: a
+    /// stored mistake must not keep a mesh from starting.
+    pub ready: bool,
 }
 
 impl Health {
@@ -479,7 +500,7 @@ pub fn health(dir: &Path) -> Health {
             false,
             format!("control plane: no controller runs at {}; run `meshctl install --local`", dir.display()),
         ));
-        return Health { status: None, lines };
+        return Health { status: None, lines, ready: false };
     };
     let contents = crate::store::LocalStore::open(dir).and_then(|s| s.contents());
     let stored = contents.as_ref().map(|c| c.revision).unwrap_or_default();
@@ -524,9 +545,10 @@ pub fn health(dir: &Path) -> Health {
         lines.push((app_up && sidecar_up && s == SyncState::Synced, what));
     }
     lines.push(certificates(&status));
-    lines.extend(analysis(&contents, &status));
     lines.extend(status.errors.iter().map(|e| (false, e.clone())));
-    Health { status: Some(status), lines }
+    let ready = lines.iter().all(|(ok, _)| *ok);
+    lines.extend(analysis(&contents, &status));
+    Health { status: Some(status), lines, ready }
 }
 
 pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {

@@ -80,7 +80,13 @@ pub fn apply_sources(
     let stored = stored(&store)?;
     let options = Options { namespace, reject_unknown: false };
     let report = policy::check_change(sources, &options, &stored, &|_| false, false);
-    if refused(&report, sources, "applied", "apply them changed along with this, or change the input", printer)? {
+    let change = Proposal {
+        what: "it".into(),
+        scope: format!("{} document(s), {} file(s)", report.documents, sources.len()),
+        done: "applied",
+        remedy: "apply them changed along with this, or change the input",
+    };
+    if refused(&report, sources, &change, printer)? {
         return Ok(Exit::Failed);
     }
     let resources: Vec<Resource> = report.resources.into_iter().map(|c| c.resource).collect();
@@ -107,18 +113,11 @@ pub(super) fn stored(store: &LocalStore) -> Result<Vec<Resource>, Failure> {
 
 /// Prints the findings of a change (infos aside) and says whether its errors refuse it; then
 /// nothing was `done`, and `remedy` says what to do about the stored objects it would break.
-fn refused(
-    report: &policy::Report,
-    sources: &[Source],
-    done: &str,
-    remedy: &str,
-    printer: &Printer,
-) -> Result<bool, Failure> {
+fn refused(report: &policy::Report, sources: &[Source], change: &Proposal, printer: &Printer) -> Result<bool, Failure> {
     let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect();
     if !shown.is_empty() {
         let findings = policy::Report { findings: shown, ..report.clone() };
-        let scope = format!("{} document(s), {} file(s)", report.documents, sources.len());
-        printer.write(&validate::findings_text(&findings, sources, printer.terminal(), &scope))?;
+        printer.write(&validate::findings_text(&findings, sources, printer.terminal(), &change.scope))?;
     }
     let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
     if errors.is_empty() {
@@ -129,13 +128,24 @@ fn refused(
     let why = match broken.len() {
         0 => "fix the errors above and try again".to_string(),
         _ => format!(
-            "it would break {} that the mesh runs ({}); {remedy}",
+            "{} would break {} that the mesh runs ({}); {}",
+            change.what,
             if broken.len() == 1 { "an object" } else { "objects" },
-            broken.into_iter().collect::<Vec<_>>().join(", ")
+            broken.into_iter().collect::<Vec<_>>().join(", "),
+            change.remedy
         ),
     };
-    printer.error(&anyhow!("nothing was {done}: {why}"));
+    printer.error(&anyhow!("nothing was {}: {why}", change.done));
     Ok(true)
+}
+
+/// How a refused change is told: what it was, what was checked, what it would have done, and
+/// what to do about the stored objects it would break.
+struct Proposal {
+    what: String,
+    scope: String,
+    done: &'static str,
+    remedy: &'static str,
 }
 
 /// The kind a user means by `vs`, `virtualservices`, `VirtualService`, ...
@@ -455,7 +465,14 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
     let stored = stored(&store)?;
     let removed = |r: &Resource| refs.contains(&ObjectRef::of(r));
     let report = policy::check_change(&[], &Options::default(), &stored, &removed, false);
-    if refused(&report, &[], "deleted", "change or delete them first", printer)? {
+    let names: Vec<String> = refs.iter().map(object_name).collect();
+    let change = Proposal {
+        what: format!("deleting {}", names.join(", ")),
+        scope: "the mesh".into(),
+        done: "deleted",
+        remedy: "change or delete them first",
+    };
+    if refused(&report, &[], &change, printer)? {
         return Ok(Exit::Failed);
     }
     let results = store.delete(&refs).map_err(store_failure)?;

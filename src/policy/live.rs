@@ -103,7 +103,7 @@ pub(super) fn check(resources: &[Checked], live: &Live, out: &mut Vec<Finding>) 
             }
             Resource::Canary(canary) => {
                 let phase = canary.status.as_ref().and_then(|s| s.phase);
-                if matches!(phase, Some(CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)) {
+                if phase.is_some_and(CanaryPhase::is_finished) {
                     continue;
                 }
                 let fqdn = names::resolve_host(&canary.spec.service, namespace);

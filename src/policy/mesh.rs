@@ -86,7 +86,9 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
                 }
             }
             // A finished rollout is history: its subsets may go.
-            Resource::Canary(canary) if !canary.status.as_ref().and_then(|s| s.phase).is_some_and(finished) => {
+            Resource::Canary(canary)
+                if !canary.status.as_ref().and_then(|s| s.phase).is_some_and(CanaryPhase::is_finished) =>
+            {
                 let fqdn = names::resolve_host(&canary.spec.service, r.namespace());
                 mesh.known_host(&fqdn, &field!["spec", "service"], &mut sink);
                 for (field, subset) in [("stable", &canary.spec.stable), ("canary", &canary.spec.canary)] {
@@ -96,10 +98,6 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
             _ => {}
         }
     }
-}
-
-fn finished(phase: CanaryPhase) -> bool {
-    matches!(phase, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)
 }
 
 /// A DestinationRule with its host resolved.

@@ -52,9 +52,14 @@ impl LocalStore {
         std::thread::Builder::new().name("store-watch".into()).spawn(move || {
             let mut buffer = [std::mem::MaybeUninit::uninit(); 4096];
             let mut events = inotify::Reader::new(&fd, &mut buffer);
-            while let Ok(event) = events.next() {
-                if event.file_name().is_some_and(|name| name.to_bytes() == FILE.as_bytes()) {
-                    changed();
+            loop {
+                match events.next() {
+                    Ok(event) if event.file_name().is_some_and(|name| name.to_bytes() == FILE.as_bytes()) => changed(),
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::error!("the store's watch stopped ({e}); changes are seen at the resync period");
+                        break;
+                    }
                 }
             }
         })?;
