@@ -23,7 +23,7 @@ pub(super) fn open(state: &StateDir) -> Result<LocalStore, Failure> {
 pub(super) fn store_failure(e: StoreError) -> Failure {
     let exit = match e {
         StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
-        StoreError::Conflict { .. } => Exit::Failed,
+        StoreError::Conflict { .. } | StoreError::Refused => Exit::Failed,
     };
     Failure { exit, error: e.into() }
 }
@@ -77,20 +77,25 @@ pub fn apply_sources(
     printer: &Printer,
 ) -> Outcome {
     let store = open(state)?;
-    let stored = stored(&store)?;
     let options = Options { namespace, reject_unknown: false };
-    let report = policy::check_change(sources, &options, &stored, &|_| false, false);
-    let change = Proposal {
-        what: "it".into(),
-        scope: format!("{} document(s), {} file(s)", report.documents, sources.len()),
-        done: "applied",
-        remedy: "apply them changed along with this, or change the input",
-    };
-    if refused(&report, sources, &change, printer)? {
+    let resources: Vec<Resource> = policy::check(sources, &options).resources.into_iter().map(|c| c.resource).collect();
+    // Judged against what is stored when it is written, under the store's lock.
+    let mut verdict = Ok(false);
+    let written = store.apply_admitted(&resources, dry_run, &mut |stored| {
+        let report = policy::check_change(sources, &options, stored, &|_| false, false);
+        let change = Proposal {
+            what: "it".into(),
+            scope: format!("{} document(s), {} file(s)", report.documents, sources.len()),
+            done: "applied",
+            remedy: "apply them changed along with this, or change the input",
+        };
+        verdict = refused(&report, sources, &change, printer);
+        matches!(verdict, Ok(false))
+    });
+    if verdict? {
         return Ok(Exit::Failed);
     }
-    let resources: Vec<Resource> = report.resources.into_iter().map(|c| c.resource).collect();
-    let changes = store.apply(&resources, dry_run).map_err(store_failure)?;
+    let changes = written.map_err(store_failure)?;
     let suffix = if dry_run { " (dry run)" } else { "" };
     let mut out = String::new();
     for (r, change) in changes {
@@ -462,9 +467,7 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
         }
     };
     let store = open(&args.state)?;
-    let stored = stored(&store)?;
     let removed = |r: &Resource| refs.contains(&ObjectRef::of(r));
-    let report = policy::check_change(&[], &Options::default(), &stored, &removed, false);
     let names: Vec<String> = refs.iter().map(object_name).collect();
     let change = Proposal {
         what: format!("deleting {}", names.join(", ")),
@@ -472,10 +475,16 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
         done: "deleted",
         remedy: "change or delete them first",
     };
-    if refused(&report, &[], &change, printer)? {
+    let mut verdict = Ok(false);
+    let results = store.delete_admitted(&refs, &mut |stored| {
+        let report = policy::check_change(&[], &Options::default(), stored, &removed, false);
+        verdict = refused(&report, &[], &change, printer);
+        matches!(verdict, Ok(false))
+    });
+    if verdict? {
         return Ok(Exit::Failed);
     }
-    let results = store.delete(&refs).map_err(store_failure)?;
+    let results = results.map_err(store_failure)?;
     let mut out = String::new();
     let mut missing = Vec::new();
     for (r, deleted) in results {

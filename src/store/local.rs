@@ -124,6 +124,12 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Asks `admit` about the stored objects, under the lock the caller holds.
+fn admitted(contents: &Contents, admit: &mut dyn FnMut(&[Resource]) -> bool) -> Result<(), StoreError> {
+    let stored: Vec<Resource> = contents.resources().into_iter().flatten().collect();
+    if admit(&stored) { Ok(()) } else { Err(StoreError::Refused) }
+}
+
 fn same_object(a: &serde_json::Value, r: &ObjectRef) -> bool {
     a["kind"] == r.kind.as_str()
         && a["metadata"]["namespace"] == r.namespace.as_str()
@@ -154,8 +160,14 @@ impl Store for LocalStore {
         serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
     }
 
-    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+    fn apply_admitted(
+        &self,
+        resources: &[Resource],
+        dry_run: bool,
+        admit: &mut dyn FnMut(&[Resource]) -> bool,
+    ) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
         self.update(dry_run, |contents| {
+            admitted(contents, admit)?;
             let revision = contents.revision + 1;
             let mut changes = Vec::new();
             for resource in resources {
@@ -215,8 +227,13 @@ impl Store for LocalStore {
         })
     }
 
-    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
+    fn delete_admitted(
+        &self,
+        refs: &[ObjectRef],
+        admit: &mut dyn FnMut(&[Resource]) -> bool,
+    ) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
         self.update(false, |contents| {
+            admitted(contents, admit)?;
             let results: Vec<(ObjectRef, bool)> = refs
                 .iter()
                 .map(|r| {
@@ -292,6 +309,30 @@ mod tests {
         let err = store.apply(&resources(&stale), false).unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
+    }
+
+    #[test]
+    fn an_admission_sees_what_is_stored_and_a_refusal_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::create(dir.path()).unwrap();
+        store.apply(&resources(DR), false).unwrap();
+        let changed = resources(&DR.replace("host: profile", "host: board"));
+        let mut seen = Vec::new();
+        let refused = store.apply_admitted(&changed, false, &mut |stored| {
+            seen = stored.to_vec();
+            false
+        });
+        assert!(matches!(refused, Err(StoreError::Refused)));
+        match seen.as_slice() {
+            [Resource::DestinationRule(dr)] => {
+                assert_eq!(dr.spec.host, "profile", "the admission sees the stored object")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
+        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        assert!(matches!(store.delete_admitted(std::slice::from_ref(&r), &mut |_| false), Err(StoreError::Refused)));
+        assert_eq!(store.contents().unwrap().objects.len(), 1);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub enum StoreError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("{path} is damaged: {source}; remove it to start over")]
     Corrupt { path: std::path::PathBuf, source: serde_json::Error },
+    /// The change's admission refused it, in view of what was stored when it was written.
+    #[error("the change was refused")]
+    Refused,
     #[error(
         "{kind}/{name} in {namespace} was changed by someone else (resourceVersion {expected}, now {actual}); get it again and retry"
     )]
@@ -89,10 +92,31 @@ pub trait Store {
     /// Creates or replaces every object, all or nothing. An object that carries a
     /// `metadata.resourceVersion` is written only if that is still its version. With
     /// `dry_run`, says what it would do and writes nothing.
-    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
+    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+        self.apply_admitted(resources, dry_run, &mut |_| true)
+    }
+
+    /// Like `apply`, once `admit` accepts the change in view of the objects stored at the
+    /// moment it is written (`Refused` otherwise): no other write comes between the judgement
+    /// and the change, so two changes that are each fine cannot together break the mesh.
+    fn apply_admitted(
+        &self,
+        resources: &[Resource],
+        dry_run: bool,
+        admit: &mut dyn FnMut(&[Resource]) -> bool,
+    ) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
 
     /// Removes the objects; the result says which existed.
-    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError>;
+    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
+        self.delete_admitted(refs, &mut |_| true)
+    }
+
+    /// Like `delete`, once `admit` accepts it, as for `apply_admitted`.
+    fn delete_admitted(
+        &self,
+        refs: &[ObjectRef],
+        admit: &mut dyn FnMut(&[Resource]) -> bool,
+    ) -> Result<Vec<(ObjectRef, bool)>, StoreError>;
 
     /// Replaces an object's `status` (what the controller observed), leaving its spec alone.
     /// Returns false when the object no longer exists.
