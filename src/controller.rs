@@ -112,6 +112,38 @@ impl MeshStatus {
         self.revision >= revision && self.synced()
     }
 
+    /// What runs in the mesh, as analysis needs it: the local backend's view, pids included.
+    pub fn live(&self) -> crate::policy::Live {
+        let instances = self
+            .instances
+            .iter()
+            .map(|i| crate::policy::LiveInstance {
+                namespace: i.spec.namespace.clone(),
+                service: i.spec.service.clone(),
+                labels: i.spec.labels.clone(),
+                ready: i.app_pid.is_some_and(runtime::process::alive)
+                    && i.sidecar_pid.is_some_and(runtime::process::alive),
+            })
+            .collect();
+        let proxies = self
+            .proxies
+            .iter()
+            .map(|p| crate::policy::LiveProxy {
+                node_id: p.node_id.clone(),
+                resource: self
+                    .instances
+                    .iter()
+                    .find(|i| i.node_id == p.node_id)
+                    .map(|i| format!("Workload/{}/{}", i.spec.namespace, i.spec.workload)),
+                refused: match &p.sync {
+                    SyncState::Nack(reason) => Some(reason.clone()),
+                    _ => None,
+                },
+            })
+            .collect();
+        crate::policy::Live { instances, proxies }
+    }
+
     /// Whether every proxy has ACKed what the controller wants it to run.
     pub fn synced(&self) -> bool {
         self.proxies.iter().all(|p| p.sync == SyncState::Synced)
@@ -195,11 +227,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     _ => None,
                 })
                 .collect();
-            if let Err(e) = supervisor.reconcile(&workloads, &adoptable) {
-                errors.push(format!("cannot start workloads: {e}"));
+            match supervisor.reconcile(&workloads, &adoptable) {
+                // What could not start is tried again on the next pass.
+                Err(e) => errors.push(format!("cannot start workloads: {e}")),
+                Ok(()) => last_revision = Some(contents.revision),
             }
             adoptable.clear();
-            last_revision = Some(contents.revision);
         }
         // A listener that cannot bind is refused (NACKed) until it can: only then is it worth
         // asking that Envoy which of its ports it holds.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::local::{StateDir, live, mesh_status};
+use super::local::{StateDir, mesh_status};
 use super::resources::{open, stored};
 use super::validate::{self, Format};
 use super::{Outcome, Printer};
@@ -38,7 +38,7 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
     let status = mesh_status(&args.state.path())?;
     let stored = stored(&open(&args.state)?)?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };
-    let mut report = policy::analyze(&sources, &options, &stored, &live(&status));
+    let mut report = policy::analyze(&sources, &options, &stored, &status.live());
     // With files, the question is what they would break, wherever that is.
     if !args.all_namespaces && sources.is_empty() {
         report.findings.retain(|f| namespace_of(f.resource.as_deref()).is_none_or(|ns| ns == args.namespace));

@@ -438,44 +438,13 @@ fn certificates(status: &MeshStatus) -> (bool, String) {
     )
 }
 
-/// What runs in the mesh, as analysis needs it.
-pub fn live(status: &MeshStatus) -> policy::Live {
-    let instances = status
-        .instances
-        .iter()
-        .map(|i| policy::LiveInstance {
-            namespace: i.spec.namespace.clone(),
-            service: i.spec.service.clone(),
-            labels: i.spec.labels.clone(),
-            ready: i.app_pid.is_some_and(process::alive) && i.sidecar_pid.is_some_and(process::alive),
-        })
-        .collect();
-    let proxies = status
-        .proxies
-        .iter()
-        .map(|p| policy::LiveProxy {
-            node_id: p.node_id.clone(),
-            resource: status
-                .instances
-                .iter()
-                .find(|i| i.node_id == p.node_id)
-                .map(|i| format!("Workload/{}/{}", i.spec.namespace, i.spec.workload)),
-            refused: match &p.sync {
-                SyncState::Nack(reason) => Some(reason.clone()),
-                _ => None,
-            },
-        })
-        .collect();
-    policy::Live { instances, proxies }
-}
-
 /// The configuration lines of `check`: the errors `meshctl analyze` finds, one line each.
 fn analysis(stored: &Result<Contents, StoreError>, status: &MeshStatus) -> Vec<(bool, String)> {
     let stored: Vec<_> = match stored {
         Ok(contents) => contents.resources().into_iter().flatten().collect(),
         Err(e) => return vec![(false, format!("configuration: {e}"))],
     };
-    let report = policy::analyze(&[], &policy::Options::default(), &stored, &live(status));
+    let report = policy::analyze(&[], &policy::Options::default(), &stored, &status.live());
     let errors: Vec<(bool, String)> = report
         .findings
         .iter()

@@ -39,8 +39,19 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Four new ports, or none: the ones taken before a failure are given back.
     fn allocate(ports: &mut PortAllocator) -> std::io::Result<Ports> {
-        Ok(Ports { app: ports.take()?, inbound: ports.take()?, outbound: ports.take()?, admin: ports.take()? })
+        let mut taken = Vec::new();
+        for _ in 0..4 {
+            match ports.take() {
+                Ok(port) => taken.push(port),
+                Err(e) => {
+                    taken.into_iter().for_each(|p| ports.release(p));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Ports { app: taken[0], inbound: taken[1], outbound: taken[2], admin: taken[3] })
     }
 
     fn all(self) -> [u16; 4] {
@@ -181,14 +192,30 @@ impl Supervisor {
                 None => new.push((node, spec)),
             }
         }
-        // New instances get their ports once every adopted instance's are held.
+        // New instances get their ports once every adopted instance's are held. One that
+        // cannot start gives its ports back and keeps the others from nothing.
+        let mut failed = Vec::new();
         for (node, spec) in new {
-            let ports = Ports::allocate(&mut self.ports)?;
-            let sidecar = Process::start(sidecar_launch(&self.settings, &spec, ports)?);
-            let app = Process::start(with_ports(&spec.app, ports));
-            self.instances.insert(node, Running { spec, ports, app, sidecar });
+            let ports = match Ports::allocate(&mut self.ports) {
+                Ok(ports) => ports,
+                Err(e) => {
+                    failed.push(format!("{node}: {e}"));
+                    continue;
+                }
+            };
+            match sidecar_launch(&self.settings, &spec, ports) {
+                Ok(launch) => {
+                    let sidecar = Process::start(launch);
+                    let app = Process::start(with_ports(&spec.app, ports));
+                    self.instances.insert(node, Running { spec, ports, app, sidecar });
+                }
+                Err(e) => {
+                    ports.all().into_iter().for_each(|p| self.ports.release(p));
+                    failed.push(format!("{node}: {e}"));
+                }
+            }
         }
-        Ok(())
+        if failed.is_empty() { Ok(()) } else { Err(std::io::Error::other(failed.join("; "))) }
     }
 
     fn specs(&self, w: &Workload) -> Vec<InstanceSpec> {
