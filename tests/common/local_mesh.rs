@@ -165,11 +165,19 @@ impl LocalMesh {
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let (mut sent, mut failed) = (0, 0);
+            let start = std::time::Instant::now();
             while !stopped.load(Ordering::Relaxed) {
                 sent += 1;
-                let ok = runtime
-                    .block_on(meshctl::http::get(gateway, &host, "/", Duration::from_secs(5)))
-                    .is_ok_and(|r| r.status == 200);
+                let answer = runtime.block_on(meshctl::http::get(gateway, &host, "/", Duration::from_secs(5)));
+                let ok = answer.as_ref().is_ok_and(|r| r.status == 200);
+                if !ok {
+                    // Shown with a failing test's output: when, and what the client got.
+                    let what = match &answer {
+                        Ok(r) => format!("{} {}", r.status, String::from_utf8_lossy(&r.body)),
+                        Err(e) => e.to_string(),
+                    };
+                    eprintln!("load on {host}: request {sent} at {:?} failed: {what}", start.elapsed());
+                }
                 failed += usize::from(!ok);
                 std::thread::sleep(Duration::from_millis(5));
             }
