@@ -260,8 +260,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;analyze' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Files to analyze as if they were applied: a file, a directory or `-` for stdin')
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Files to analyze as if they were applied: a file, a directory or `-` for stdin')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Report on this namespace (and the namespace of resources in files that name none)')
-            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Report on this namespace (and the namespace of resources in files that name none)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Report on this namespace (and the namespace of resources in files that name none). With -f, findings in every namespace are reported: what the files would break, wherever')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Report on this namespace (and the namespace of resources in files that name none). With -f, findings in every namespace are reported: what the files would break, wherever')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')

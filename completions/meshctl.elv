@@ -234,8 +234,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;analyze'= {
             cand -f 'Files to analyze as if they were applied: a file, a directory or `-` for stdin'
             cand --filename 'Files to analyze as if they were applied: a file, a directory or `-` for stdin'
-            cand -n 'Report on this namespace (and the namespace of resources in files that name none)'
-            cand --namespace 'Report on this namespace (and the namespace of resources in files that name none)'
+            cand -n 'Report on this namespace (and the namespace of resources in files that name none). With -f, findings in every namespace are reported: what the files would break, wherever'
+            cand --namespace 'Report on this namespace (and the namespace of resources in files that name none). With -f, findings in every namespace are reported: what the files would break, wherever'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'

@@ -159,7 +159,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l wait -d 'Retur
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s f -l filename -d 'Files to analyze as if they were applied: a file, a directory or `-` for stdin' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s n -l namespace -d 'Report on this namespace (and the namespace of resources in files that name none)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s n -l namespace -d 'Report on this namespace (and the namespace of resources in files that name none). With -f, findings in every namespace are reported: what the files would break, wherever' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s o -l output -d 'Output format' -r -f -a "text\t''
 json\t''
 sarif\t''"
