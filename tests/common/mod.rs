@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 pub mod envoy;
+pub mod kube;
 pub mod local_mesh;
 
 use std::io::Write;
