@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::Resource;
+use crate::mesh::{CaReport, ProxyReport};
 use crate::pki;
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, Store, write_atomically};
@@ -68,85 +69,10 @@ pub struct MeshStatus {
     pub errors: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProxyReport {
-    pub node_id: String,
-    pub sync: SyncState,
-    /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
-    pub versions: Vec<(String, String)>,
-    /// The SPIFFE identity in its certificate.
-    #[serde(default)]
-    pub identity: String,
-    /// When its certificate was issued and when it expires (RFC 3339), and the root that
-    /// signed it.
-    #[serde(default)]
-    pub cert_issued: String,
-    #[serde(default)]
-    pub cert_expires: String,
-    #[serde(default)]
-    pub cert_root: String,
-    /// Tells this certificate from the one before it.
-    #[serde(default)]
-    pub cert_fingerprint: String,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CaReport {
-    /// The root that signs workload certificates now.
-    pub signing: String,
-    /// Every root the proxies trust.
-    pub trusted: Vec<String>,
-    /// `staged` or `promoted` while a root rotation is under way.
-    pub rotation: Option<String>,
-}
-
 impl MeshStatus {
     pub fn read(state_dir: &Path) -> Option<MeshStatus> {
         let bytes = std::fs::read(state_dir.join(STATUS_FILE)).ok()?;
         serde_json::from_slice(&bytes).ok()
-    }
-
-    /// Whether every proxy has ACKed a configuration built from store `revision` or a later
-    /// one: what a command that moves traffic waits for before it says it is done.
-    pub fn runs(&self, revision: u64) -> bool {
-        self.revision >= revision && self.synced()
-    }
-
-    /// What runs in the mesh, as analysis needs it: the local backend's view, pids included.
-    pub fn live(&self) -> crate::policy::Live {
-        let instances = self
-            .instances
-            .iter()
-            .map(|i| crate::policy::LiveInstance {
-                namespace: i.spec.namespace.clone(),
-                service: i.spec.service.clone(),
-                labels: i.spec.labels.clone(),
-                ready: i.app_pid.is_some_and(runtime::process::alive)
-                    && i.sidecar_pid.is_some_and(runtime::process::alive),
-            })
-            .collect();
-        let proxies = self
-            .proxies
-            .iter()
-            .map(|p| crate::policy::LiveProxy {
-                node_id: p.node_id.clone(),
-                resource: self
-                    .instances
-                    .iter()
-                    .find(|i| i.node_id == p.node_id)
-                    .map(|i| format!("Workload/{}/{}", i.spec.namespace, i.spec.workload)),
-                refused: match &p.sync {
-                    SyncState::Nack(reason) => Some(reason.clone()),
-                    _ => None,
-                },
-            })
-            .collect();
-        crate::policy::Live { instances, proxies }
-    }
-
-    /// Whether every proxy has ACKed what the controller wants it to run.
-    pub fn synced(&self) -> bool {
-        self.proxies.iter().all(|p| p.sync == SyncState::Synced)
     }
 }
 

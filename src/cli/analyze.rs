@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use super::local::{StateDir, mesh_status};
-use super::resources::{open, stored};
+use super::local::{StateDir, mesh_failure};
+use super::resources::stored;
 use super::validate::{self, Format};
 use super::{Outcome, Printer};
+use crate::mesh::Mesh as _;
 use crate::policy::{self, Options};
 
 #[derive(Debug, clap::Args)]
@@ -33,10 +34,11 @@ pub struct Args {
     state: StateDir,
 }
 
-pub fn run(args: Args, printer: &Printer) -> Outcome {
+pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    let status = mesh_status(&args.state.path())?;
-    let stored = stored(&open(&args.state)?)?;
+    let mesh = args.state.connect()?;
+    let status = mesh.view().await.map_err(mesh_failure)?;
+    let stored = stored(mesh.store())?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };
     let mut report = policy::analyze(&sources, &options, &stored, &status.live());
     // With files, the question is what they would break, wherever that is.

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
-use super::local::{StateDir, mesh_status, wait_for};
+use super::local::{StateDir, mesh_failure, wait_for};
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, GetFormat, ListFormat, Outcome};
 use crate::api::meshctl::{Canary, CanaryPhase, ManualDecision};
 use crate::api::{Kind, Resource};
 use crate::generate::{self, CanaryRollout};
+use crate::mesh::Mesh;
 use crate::policy::{self, Severity};
-use crate::store::{LocalStore, ObjectRef, Store};
+use crate::store::{ObjectRef, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -129,33 +130,38 @@ pub struct ListArgs {
     state: StateDir,
 }
 
-pub fn run(command: Command, printer: &Printer) -> Outcome {
+pub async fn run(command: Command, printer: &Printer) -> Outcome {
     match command {
-        Command::Start(args) => start(args, printer),
-        Command::Status(args) => status(args, printer),
+        Command::Start(args) => start(args, printer).await,
+        Command::Status(args) => status(args, printer).await,
         Command::List(args) => super::resources::get(
             super::resources::GetArgs::list("canaries", args.namespace, args.all_namespaces, args.output, args.state),
             printer,
         ),
         Command::Promote(args) => {
-            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &[CanaryPhase::Promoted])
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &[CanaryPhase::Promoted]).await
         }
         Command::Abort(args) => {
-            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Abort), &[CanaryPhase::RolledBack])
+            steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Abort), &[CanaryPhase::RolledBack]).await
         }
-        Command::Pause(args) => steer(args, printer, |c| c.spec.paused = true, &[CanaryPhase::Paused]),
-        Command::Resume(args) => steer(
-            args,
-            printer,
-            |c| c.spec.paused = false,
-            &[CanaryPhase::Progressing, CanaryPhase::Promoted, CanaryPhase::RolledBack, CanaryPhase::Failed],
-        ),
+        Command::Pause(args) => steer(args, printer, |c| c.spec.paused = true, &[CanaryPhase::Paused]).await,
+        Command::Resume(args) => {
+            steer(
+                args,
+                printer,
+                |c| c.spec.paused = false,
+                &[CanaryPhase::Progressing, CanaryPhase::Promoted, CanaryPhase::RolledBack, CanaryPhase::Failed],
+            )
+            .await
+        }
     }
 }
 
-fn store(state: &StateDir) -> Result<LocalStore, Failure> {
-    mesh_status(&state.path())?;
-    LocalStore::open(&state.path()).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })
+/// The mesh, with its controller running: a rollout is nothing but a record without it.
+async fn connect(state: &StateDir) -> Result<impl Mesh, Failure> {
+    let mesh = state.connect()?;
+    mesh.view().await.map_err(mesh_failure)?;
+    Ok(mesh)
 }
 
 fn object(namespace: &str, name: &str) -> ObjectRef {
@@ -163,7 +169,7 @@ fn object(namespace: &str, name: &str) -> ObjectRef {
 }
 
 /// The Canary as stored, typed.
-fn load(store: &LocalStore, r: &ObjectRef) -> Result<Canary, Failure> {
+fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
     let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let found = contents.objects.iter().find(|o| {
         o["kind"] == r.kind.as_str()
@@ -178,8 +184,9 @@ fn load(store: &LocalStore, r: &ObjectRef) -> Result<Canary, Failure> {
         .map_err(|e| Failure { exit: Exit::Failed, error: anyhow!("cannot read canary {}: {e}", r.name) })
 }
 
-fn start(args: StartArgs, printer: &Printer) -> Outcome {
-    let store = store(&args.state)?;
+async fn start(args: StartArgs, printer: &Printer) -> Outcome {
+    let mesh = connect(&args.state).await?;
+    let store = mesh.store();
     let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     let stable = match args.from {
@@ -208,7 +215,7 @@ fn start(args: StartArgs, printer: &Printer) -> Outcome {
     if args.no_wait {
         return Ok(Exit::Success);
     }
-    watch(&store, &args.state, &r, args.timeout.0, printer)
+    watch(&mesh, &r, args.timeout.0, printer).await
 }
 
 /// How long an outcome may take to reach every proxy once the controller recorded it: its
@@ -223,11 +230,11 @@ fn revision(canary: &Canary) -> u64 {
 
 /// Follows a rollout until it ends and the proxies run its final weights, with a progress
 /// line; the exit status says how it ended.
-fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration, printer: &Printer) -> Outcome {
+async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Printer) -> Outcome {
     let progress = printer.progress("waiting for the controller to start the rollout");
     let deadline = Instant::now() + timeout;
     loop {
-        let canary = load(store, r)?;
+        let canary = load(mesh.store(), r)?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
         let line = format!(
@@ -246,7 +253,7 @@ fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration,
                 canary.spec.canary
             );
             let revision = revision(&canary);
-            wait_for(&state.path(), PROXY_WAIT, printer, &what, |s| s.runs(revision))?;
+            wait_for(mesh, PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
         }
         match status.phase {
             Some(CanaryPhase::Promoted) => {
@@ -275,17 +282,17 @@ fn watch(store: &LocalStore, state: &StateDir, r: &ObjectRef, timeout: Duration,
             printer.error(&anyhow!("{}: still {phase} after {timeout:?}; it goes on in the controller", r.name));
             return Ok(Exit::Failed);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-fn status(args: NamedArgs, printer: &Printer) -> Outcome {
-    let store = store(&args.state)?;
-    let canary = load(&store, &object(&args.namespace, &args.name))?;
+async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
+    let mesh = connect(&args.state).await?;
+    let canary = load(mesh.store(), &object(&args.namespace, &args.name))?;
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
     if let Some(phase) = status.phase.filter(|p| p.is_finished())
-        && !mesh_status(&args.state.path())?.runs(revision(&canary))
+        && !mesh.view().await.map_err(mesh_failure)?.runs(revision(&canary))
     {
         status.message = Some(format!("{phase:?}; waiting for every proxy to run {}%", status.weight.unwrap_or(0)));
         status.phase = Some(CanaryPhase::Progressing);
@@ -334,10 +341,11 @@ fn status(args: NamedArgs, printer: &Printer) -> Outcome {
 }
 
 /// Writes a person's decision into the Canary and waits until the controller has acted on it.
-fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[CanaryPhase]) -> Outcome {
-    let store = store(&args.state)?;
+async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[CanaryPhase]) -> Outcome {
+    let mesh = connect(&args.state).await?;
+    let store = mesh.store();
     let r = object(&args.namespace, &args.name);
-    let mut canary = load(&store, &r)?;
+    let mut canary = load(store, &r)?;
     if let Some(phase) = canary.status.as_ref().and_then(|s| s.phase).filter(|p| p.is_finished()) {
         return Err(Failure {
             exit: Exit::Failed,
@@ -354,13 +362,13 @@ fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), d
     store.apply(&[resource], false).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let canary = load(&store, &r)?;
+        let canary = load(store, &r)?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         if status.phase.is_some_and(|p| done.contains(&p)) {
             let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
             let revision = revision(&canary);
-            wait_for(&args.state.path(), PROXY_WAIT, printer, &what, |s| s.runs(revision))?;
+            wait_for(&mesh, PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
             printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
             return Ok(Exit::Success);
         }
@@ -370,6 +378,6 @@ fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), d
                 error: anyhow!("the controller has not acted within 10s; it is {phase}"),
             });
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

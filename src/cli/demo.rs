@@ -16,35 +16,30 @@ pub struct Args {
     mesh: MeshArgs,
 }
 
-pub fn run(args: Args, printer: &Printer) -> Outcome {
-    let status = local::ensure_running(&args.mesh, printer)?;
+pub async fn run(args: Args, printer: &Printer) -> Outcome {
+    let (mesh, _) = local::ensure_running(&args.mesh, printer).await?;
     let source = Source { name: "demo/mesh.yaml".into(), text: MESH.into() };
-    let applied = apply_sources(&[source], "default".into(), false, &args.mesh.state, printer)?;
+    let applied = apply_sources(&[source], "default".into(), false, &mesh, printer)?;
     if applied != Exit::Success {
         return Ok(applied);
     }
-    let ready = local::wait_healthy(
-        &args.mesh.state.path(),
-        None,
-        args.mesh.timeout.0,
-        printer,
-        "starting the demo workloads",
-    )?;
+    let (_, ready) =
+        local::wait_healthy(mesh.dir(), None, args.mesh.timeout.0, printer, "starting the demo workloads").await?;
     // Where profile v1's sidecar listens: what a client outside the mesh would reach.
     let profile = ready
         .instances
         .iter()
-        .find(|i| i.spec.service == "profile")
-        .map_or_else(|| "PORT".to_string(), |i| i.ports.inbound.to_string());
-    let gateway = status.gateway_port;
+        .find(|i| i.service == "profile")
+        .map_or_else(|| "ADDRESS".to_string(), |i| i.address.to_string());
+    let gateway = ready.gateway.address;
     let title = |t: &str| paint(printer::BOLD, t);
     printer.write(&format!(
         "{} demo mesh ready: frontend -> profile (v1, and a slow v2 taking half the traffic) + board; loadgen sends frontend 5 requests/s\n\n\
-         {}\n  curl -H 'Host: frontend' http://127.0.0.1:{gateway}/\n  meshctl top                       # profile v2's p99 is 2 s\n  meshctl proxy-status\n  meshctl check\n\n\
-         {}\n  meshctl generate traffic-split profile --subset v1=100 --subset v2=0 | meshctl apply -f -\n  curl -H 'Host: profile' http://127.0.0.1:{gateway}/   # always v1 now, and fast\n\n\
+         {}\n  curl -H 'Host: frontend' http://{gateway}/\n  meshctl top                       # profile v2's p99 is 2 s\n  meshctl proxy-status\n  meshctl check\n\n\
+         {}\n  meshctl generate traffic-split profile --subset v1=100 --subset v2=0 | meshctl apply -f -\n  curl -H 'Host: profile' http://{gateway}/   # always v1 now, and fast\n\n\
          {}\n  meshctl canary start profile --from v1 --to v2 --interval 10s --max-p99 500ms\n\n\
          {}\n  meshctl generate circuit-breaker profile --consecutive-errors 2 --subset v1 --subset v2 | meshctl apply -f -\n\n\
-         {}\n  curl http://127.0.0.1:{profile}/              # plaintext straight to profile's sidecar: answered\n  meshctl mtls enable\n  curl http://127.0.0.1:{profile}/              # refused now; mesh traffic goes on\n  meshctl mtls status\n\n\
+         {}\n  curl http://{profile}/              # plaintext straight to profile's sidecar: answered\n  meshctl mtls enable\n  curl http://{profile}/              # refused now; mesh traffic goes on\n  meshctl mtls status\n\n\
          {}\n  meshctl uninstall --local\n",
         paint(printer::GOOD, "✓"),
         title("Look around:"),

@@ -8,10 +8,12 @@ use anyhow::{Context, anyhow};
 
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
-use crate::controller::{self, MeshStatus};
+use crate::controller;
+use crate::mesh::local::{LocalMesh, running_controller};
+use crate::mesh::{Mesh, MeshError, MeshView, ProxyReport};
 use crate::policy;
 use crate::runtime::process;
-use crate::store::{Contents, Store as _, StoreError};
+use crate::store::{Contents, StoreError};
 use crate::xds::SyncState;
 
 /// Where the local mesh keeps its state.
@@ -32,6 +34,20 @@ impl StateDir {
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")));
         base.unwrap_or_else(|| PathBuf::from(".")).join("meshctl/local")
     }
+
+    /// The mesh these flags name, or the environment error that says there is none.
+    pub fn connect(&self) -> Result<LocalMesh, Failure> {
+        LocalMesh::open(&self.path()).map_err(mesh_failure)
+    }
+}
+
+/// The exit status a mesh's error warrants.
+pub fn mesh_failure(e: MeshError) -> Failure {
+    let exit = match e {
+        MeshError::RotationUnderWay(_) => Exit::Failed,
+        MeshError::NotRunning(_) | MeshError::Unavailable(_) => Exit::Environment,
+    };
+    Failure { exit, error: e.into() }
 }
 
 /// Which Envoy to run.
@@ -101,29 +117,27 @@ pub struct InstallArgs {
     mesh: MeshArgs,
 }
 
-/// A controller that answers: its status is fresh and its process alive.
-fn running_controller(dir: &Path) -> Option<MeshStatus> {
-    MeshStatus::read(dir).filter(|s| s.running && process::alive(s.pid))
-}
-
-pub fn install(args: InstallArgs, printer: &Printer) -> Outcome {
-    ensure_running(&args.mesh, printer)?;
+pub async fn install(args: InstallArgs, printer: &Printer) -> Outcome {
+    ensure_running(&args.mesh, printer).await?;
     Ok(Exit::Success)
 }
 
 /// Starts the local mesh unless one runs already, and waits until it is ready.
-pub fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<MeshStatus, Failure> {
+pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(LocalMesh, MeshView), Failure> {
     let dir = args.state.path();
     let envoy = args.envoy.resolve()?;
-    if let Some(status) = running_controller(&dir) {
+    if running_controller(&dir).is_some()
+        && let Ok(mesh) = LocalMesh::open(&dir)
+    {
+        let view = mesh.view().await.map_err(mesh_failure)?;
         printer.write(&format!(
-            "{} a local mesh already runs at {} (controller pid {}, gateway 127.0.0.1:{})\n",
+            "{} a local mesh already runs at {} (controller {}, gateway {})\n",
             paint(printer::GOOD, "✓"),
             dir.display(),
-            status.pid,
-            status.gateway_port
+            view.control_plane,
+            view.gateway.address
         ))?;
-        return Ok(status);
+        return Ok((mesh, view));
     }
     crate::store::LocalStore::create(&dir).map_err(environment)?;
     std::fs::create_dir_all(dir.join("logs")).map_err(environment)?;
@@ -145,38 +159,42 @@ pub fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<MeshStatus, 
     let pid = child.id();
     // The controller outlives this command; its exit is noticed through its status.
     drop(child);
-    let status = wait_healthy(&dir, Some(pid), args.timeout.0, printer, "starting the local mesh")?;
+    let (mesh, view) = wait_healthy(&dir, Some(pid), args.timeout.0, printer, "starting the local mesh").await?;
     printer.write(&format!(
-        "{} local mesh ready: controller pid {pid}, gateway 127.0.0.1:{}, state in {}\n",
+        "{} local mesh ready: controller pid {pid}, gateway {}, state in {}\n",
         paint(printer::GOOD, "✓"),
-        status.gateway_port,
+        view.gateway.address,
         dir.display()
     ))?;
-    Ok(status)
+    Ok((mesh, view))
 }
 
-/// Waits, with a progress line, until `health` says the mesh at `dir` is healthy; with
+/// Waits, with a progress line, until `health` says the mesh at `dir` is ready; with
 /// `started`, fails at once if that controller exits.
-pub fn wait_healthy(
+pub async fn wait_healthy(
     dir: &Path,
     started: Option<u32>,
     timeout: Duration,
     printer: &Printer,
     what: &str,
-) -> Result<MeshStatus, Failure> {
+) -> Result<(LocalMesh, MeshView), Failure> {
     let progress = printer.progress(what);
     let deadline = Instant::now() + timeout;
     loop {
-        let health = health(dir);
+        let mesh = LocalMesh::open(dir);
+        let health = match &mesh {
+            Ok(mesh) => health(mesh).await,
+            Err(e) => Health::absent(e),
+        };
         if health.ready
-            && let Some(status) = health.status
+            && let (Ok(mesh), Some(view)) = (mesh, health.view)
         {
             progress.finish();
             // Running, but not right: say so, and let the caller go on.
             for (_, line) in health.lines.iter().filter(|(ok, _)| !ok) {
                 printer.write(&format!("{} {line}\n", paint(printer::ERROR, "✗")))?;
             }
-            return Ok(status);
+            return Ok((mesh, view));
         }
         let waiting = health.lines.iter().filter(|(ok, _)| !ok).count();
         progress.set(&format!("{what}: waiting for {waiting} part(s) to be ready"));
@@ -197,25 +215,25 @@ pub fn wait_healthy(
                 dir.join("logs").display()
             )));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Waits, with a progress line, until `done` holds for the controller's status. A proxy that
+/// Waits, with a progress line, until `done` holds for what the mesh reports. A proxy that
 /// keeps refusing its configuration for [`NACK_GRACE`] ends the wait: a shorter refusal may
 /// be one the mesh heals itself (a listener moving off a taken port).
-pub fn wait_for(
-    dir: &Path,
+pub async fn wait_for(
+    mesh: &dyn Mesh,
     timeout: Duration,
     printer: &Printer,
     what: &str,
-    done: impl Fn(&MeshStatus) -> bool,
-) -> Result<MeshStatus, Failure> {
+    done: impl Fn(&MeshView) -> bool,
+) -> Result<MeshView, Failure> {
     let progress = printer.progress(what);
     let deadline = Instant::now() + timeout;
     let mut refusing: Option<(String, Instant)> = None;
     loop {
-        let status = mesh_status(dir)?;
+        let status = mesh.view().await.map_err(mesh_failure)?;
         if done(&status) {
             progress.finish();
             return Ok(status);
@@ -250,7 +268,7 @@ pub fn wait_for(
                 ),
             });
         }
-        std::thread::sleep(WAIT_POLL);
+        tokio::time::sleep(WAIT_POLL).await;
     }
 }
 
@@ -339,13 +357,6 @@ pub fn run_controller(args: ControllerArgs) -> Outcome {
     Ok(Exit::Success)
 }
 
-/// The status of a running local mesh, or the environment error that says there is none.
-pub fn mesh_status(dir: &Path) -> Result<MeshStatus, Failure> {
-    running_controller(dir).ok_or_else(|| {
-        environment(anyhow!("no local mesh runs at {}: start one with `meshctl install --local`", dir.display()))
-    })
-}
-
 fn sync_text(sync: &SyncState) -> String {
     match sync {
         SyncState::Synced => "SYNCED".into(),
@@ -364,8 +375,8 @@ pub struct ProxyStatusArgs {
     state: StateDir,
 }
 
-pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
-    let status = mesh_status(&args.state.path())?;
+pub async fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
+    let status = args.state.connect()?.view().await.map_err(mesh_failure)?;
     // `-o wide` is the table: it has no more columns to show.
     if let Some(format) = args.output.structured() {
         let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");
@@ -375,7 +386,7 @@ pub fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
     for p in &status.proxies {
         let instance = status.instances.iter().find(|i| i.node_id == p.node_id);
         let (kind, service) = match instance {
-            Some(i) => ("sidecar", format!("{}.{}", i.spec.service, i.spec.namespace)),
+            Some(i) => ("sidecar", format!("{}.{}", i.service, i.namespace)),
             None => ("gateway", "-".to_string()),
         };
         let version = p
@@ -399,9 +410,9 @@ pub struct CheckArgs {
     state: StateDir,
 }
 
-/// The state of every part of the local mesh, as `check` reports it.
+/// The state of every part of the mesh, as `check` reports it.
 pub struct Health {
-    pub status: Option<MeshStatus>,
+    pub view: Option<MeshView>,
     /// Each part: healthy or not, and what to say about it.
     pub lines: Vec<(bool, String)>,
     /// Every process runs and every proxy runs its configuration: what `install` waits for.
@@ -414,12 +425,17 @@ impl Health {
     pub fn healthy(&self) -> bool {
         self.lines.iter().all(|(ok, _)| *ok)
     }
+
+    /// A mesh that cannot be reached: its one line says why.
+    fn absent(e: &MeshError) -> Health {
+        Health { view: None, lines: vec![(false, format!("control plane: {e}"))], ready: false }
+    }
 }
 
 /// Whether every proxy holds a certificate that has not expired, and when the first one ends.
-fn certificates(status: &MeshStatus) -> (bool, String) {
+fn certificates(status: &MeshView) -> (bool, String) {
     let now = std::time::SystemTime::now();
-    let expires = |p: &controller::ProxyReport| crate::api::time::parse_rfc3339(&p.cert_expires).filter(|t| *t > now);
+    let expires = |p: &ProxyReport| crate::api::time::parse_rfc3339(&p.cert_expires).filter(|t| *t > now);
     let without: Vec<&str> =
         status.proxies.iter().filter(|p| expires(p).is_none()).map(|p| p.node_id.as_str()).collect();
     if !without.is_empty() {
@@ -439,7 +455,7 @@ fn certificates(status: &MeshStatus) -> (bool, String) {
 }
 
 /// The configuration lines of `check`: the errors `meshctl analyze` finds, one line each.
-fn analysis(stored: &Result<Contents, StoreError>, status: &MeshStatus) -> Vec<(bool, String)> {
+fn analysis(stored: &Result<Contents, StoreError>, status: &MeshView) -> Vec<(bool, String)> {
     let stored: Vec<_> = match stored {
         Ok(contents) => contents.resources().into_iter().flatten().collect(),
         Err(e) => return vec![(false, format!("configuration: {e}"))],
@@ -462,66 +478,58 @@ fn analysis(stored: &Result<Contents, StoreError>, status: &MeshStatus) -> Vec<(
     vec![(true, format!("configuration: {} object(s), no errors{more}", report.resources.len()))]
 }
 
-pub fn health(dir: &Path) -> Health {
-    let mut lines = Vec::new();
-    let Some(status) = running_controller(dir) else {
-        lines.push((
-            false,
-            format!("control plane: no controller runs at {}; run `meshctl install --local`", dir.display()),
-        ));
-        return Health { status: None, lines, ready: false };
+pub async fn health(mesh: &dyn Mesh) -> Health {
+    let status = match mesh.view().await {
+        Ok(view) => view,
+        Err(e) => return Health::absent(&e),
     };
-    let contents = crate::store::LocalStore::open(dir).and_then(|s| s.contents());
+    let mut lines = Vec::new();
+    let contents = mesh.store().contents();
     let stored = contents.as_ref().map(|c| c.revision).unwrap_or_default();
     let current = status.revision >= stored;
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
     lines.push((
         current,
-        format!(
-            "control plane: pid {}, xDS on 127.0.0.1:{}, store revision {}{progress}",
-            status.pid, status.xds_port, status.revision
-        ),
+        format!("control plane: {}, store revision {}{progress}", status.control_plane, status.revision),
     ));
-    let sync = |node: &str| {
-        status.proxies.iter().find(|p| p.node_id == node).map(|p| p.sync.clone()).unwrap_or(SyncState::Disconnected)
-    };
-    let gateway_sync = sync(crate::runtime::GATEWAY_NODE);
-    let gateway_up = std::net::TcpStream::connect(("127.0.0.1", status.gateway_port)).is_ok();
+    let gateway = &status.gateway;
+    let gateway_sync = status.sync(&gateway.node_id);
     lines.push((
-        gateway_up && gateway_sync == SyncState::Synced,
+        gateway.listening && gateway_sync == SyncState::Synced,
         format!(
-            "gateway: 127.0.0.1:{} {}, {}",
-            status.gateway_port,
-            if gateway_up { "listening" } else { "not listening" },
+            "gateway: {} {}, {}",
+            gateway.address,
+            if gateway.listening { "listening" } else { "not listening" },
             sync_text(&gateway_sync)
         ),
     ));
     for i in &status.instances {
-        let app_up = i.app_pid.is_some_and(process::alive);
-        let sidecar_up = i.sidecar_pid.is_some_and(process::alive);
-        let s = sync(&i.node_id);
+        let s = status.sync(&i.node_id);
         let mut what = format!(
-            "{}: app {}, sidecar {} on 127.0.0.1:{}, {}",
+            "{}: app {}, sidecar {} on {}, {}",
             i.node_id,
-            if app_up { "running" } else { "down" },
-            if sidecar_up { "running" } else { "down" },
-            i.ports.inbound,
+            if i.app_running { "running" } else { "down" },
+            if i.sidecar_running { "running" } else { "down" },
+            i.address,
             sync_text(&s)
         );
         if i.restarts > 0 {
             what.push_str(&format!(", {} restart(s)", i.restarts));
         }
-        lines.push((app_up && sidecar_up && s == SyncState::Synced, what));
+        lines.push((i.app_running && i.sidecar_running && s == SyncState::Synced, what));
     }
     lines.push(certificates(&status));
     lines.extend(status.errors.iter().map(|e| (false, e.clone())));
     let ready = lines.iter().all(|(ok, _)| *ok);
     lines.extend(analysis(&contents, &status));
-    Health { status: Some(status), lines, ready }
+    Health { view: Some(status), lines, ready }
 }
 
-pub fn check(args: CheckArgs, printer: &Printer) -> Outcome {
-    let health = health(&args.state.path());
+pub async fn check(args: CheckArgs, printer: &Printer) -> Outcome {
+    let health = match LocalMesh::open(&args.state.path()) {
+        Ok(mesh) => health(&mesh).await,
+        Err(e) => Health::absent(&e),
+    };
     let exit = if health.healthy() { Exit::Success } else { Exit::Failed };
     if let Some(format) = args.output {
         let checks: Vec<_> =

@@ -137,20 +137,20 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &printer),
         Command::Generate(command) => generate::run(command, &printer),
         Command::Completion { shell } => completion(shell, &printer),
-        Command::Install(args) => local::install(args, &printer),
+        Command::Install(args) => block_on(local::install(args, &printer)),
         Command::Uninstall(args) => local::uninstall(args, &printer),
         Command::Controller(args) => local::run_controller(args),
-        Command::Apply(args) => resources::apply(args, &printer),
-        Command::Analyze(args) => analyze::run(args, &printer),
+        Command::Apply(args) => block_on(resources::apply(args, &printer)),
+        Command::Analyze(args) => block_on(analyze::run(args, &printer)),
         Command::Get(args) => resources::get(args, &printer),
         Command::Delete(args) => resources::delete(args, &printer),
-        Command::ProxyStatus(args) => local::proxy_status(args, &printer),
-        Command::Check(args) => local::check(args, &printer),
-        Command::Top(args) => top::run(args, &printer),
-        Command::Canary(command) => canary::run(command, &printer),
-        Command::Mtls(command) => mtls::run(command, &printer),
+        Command::ProxyStatus(args) => block_on(local::proxy_status(args, &printer)),
+        Command::Check(args) => block_on(local::check(args, &printer)),
+        Command::Top(args) => block_on(top::run(args, &printer)),
+        Command::Canary(command) => block_on(canary::run(command, &printer)),
+        Command::Mtls(command) => block_on(mtls::run(command, &printer)),
         Command::DemoApp(args) => demo_app::run(args),
-        Command::Demo(args) => demo::run(args, &printer),
+        Command::Demo(args) => block_on(demo::run(args, &printer)),
     };
     let exit = match outcome {
         Ok(exit) => exit,
@@ -164,6 +164,15 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit as u8)
+}
+
+/// Runs a command that speaks to a mesh: the handle's calls are async, as a cluster's API is.
+fn block_on(command: impl std::future::Future<Output = Outcome>) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    runtime.block_on(command)
 }
 
 #[cfg(test)]

@@ -12,16 +12,15 @@ use std::time::{Duration, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{StateDir, mesh_status, wait_for};
+use super::local::{StateDir, mesh_failure, wait_for};
 use super::printer::{self, paint};
-use super::resources::{apply_sources, object_name, open, store_failure, stored};
-use super::{Exit, Failure, ListFormat, Outcome, Printer};
+use super::resources::{apply_sources, object_name, store_failure, stored};
+use super::{Exit, ListFormat, Outcome, Printer};
 use crate::api::Resource;
 use crate::api::security::{MtlsMode, effective_mtls};
-use crate::pki::{self, Identity, probe};
+use crate::mesh::{InstanceView, Mesh, ProxyReport};
 use crate::policy::{ROOT_NAMESPACE, Source};
-use crate::runtime::InstanceStatus;
-use crate::store::{ObjectRef, Store};
+use crate::store::ObjectRef;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -97,34 +96,34 @@ pub struct RotateArgs {
     state: StateDir,
 }
 
-pub fn run(command: Command, printer: &Printer) -> Outcome {
+pub async fn run(command: Command, printer: &Printer) -> Outcome {
     match command {
         Command::Enable(args) => {
             let mode = match args.mode {
                 Mode::Strict => MtlsMode::Strict,
                 Mode::Permissive => MtlsMode::Permissive,
             };
-            change_mode(&args.scope, Some(mode), printer)
+            change_mode(&args.scope, Some(mode), printer).await
         }
-        Command::Disable(args) => change_mode(&args, None, printer),
-        Command::Status(args) => status(args, printer),
-        Command::Rotate(args) => rotate(args, printer),
+        Command::Disable(args) => change_mode(&args, None, printer).await,
+        Command::Status(args) => status(args, printer).await,
+        Command::Rotate(args) => rotate(args, printer).await,
     }
 }
 
 /// Applies (`Some`) or removes (`None`) the scope's PeerAuthentication `default`, waits for the
 /// proxies, and prints whose mode changed.
-fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> Outcome {
-    let dir = scope.state.path();
-    let status = mesh_status(&dir)?;
-    let store = open(&scope.state)?;
-    let before = modes(&stored(&store)?, &status.instances);
+async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> Outcome {
+    let mesh = scope.state.connect()?;
+    let status = mesh.view().await.map_err(mesh_failure)?;
+    let store = mesh.store();
+    let before = modes(&stored(store)?, &status.instances);
     let namespace = scope.namespace.clone().unwrap_or_else(|| ROOT_NAMESPACE.to_string());
     match mode {
         Some(mode) => {
             let text = super::generate::documents(&crate::generate::mtls(Some(&namespace), mode));
             let source = Source { name: "<mtls enable>".into(), text };
-            let exit = apply_sources(&[source], namespace.clone(), false, &scope.state, printer)?;
+            let exit = apply_sources(&[source], namespace.clone(), false, &mesh, printer)?;
             if exit != Exit::Success {
                 return Ok(exit);
             }
@@ -142,8 +141,9 @@ fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> 
         }
     }
     let revision = store.contents().map_err(store_failure)?.revision;
-    let status = wait_for(&dir, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision))?;
-    let after = modes(&stored(&store)?, &status.instances);
+    let status =
+        wait_for(&mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
+    let after = modes(&stored(store)?, &status.instances);
     let mut out = String::new();
     for (node, mode) in &after {
         let old = before.get(node).copied().unwrap_or(MtlsMode::Permissive);
@@ -159,7 +159,7 @@ fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> 
 }
 
 /// The mode each instance accepts under the PeerAuthentications among `resources`, by node id.
-fn modes(resources: &[Resource], instances: &[InstanceStatus]) -> BTreeMap<String, MtlsMode> {
+fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String, MtlsMode> {
     let policies: Vec<_> = resources
         .iter()
         .filter_map(|r| match r {
@@ -170,7 +170,7 @@ fn modes(resources: &[Resource], instances: &[InstanceStatus]) -> BTreeMap<Strin
     instances
         .iter()
         .map(|i| {
-            let mode = effective_mtls(policies.iter().copied(), &i.spec.namespace, &i.spec.labels, i.spec.service_port);
+            let mode = effective_mtls(policies.iter().copied(), &i.namespace, &i.labels, i.service_port);
             (i.node_id.clone(), mode)
         })
         .collect()
@@ -213,55 +213,31 @@ impl WorkloadTls {
 /// How long the probes wait for a sidecar.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-fn status(args: StatusArgs, printer: &Printer) -> Outcome {
-    let dir = args.state.path();
-    let status = mesh_status(&dir)?;
-    let store = open(&args.state)?;
-    let modes = modes(&stored(&store)?, &status.instances);
-    // The probe presents a certificate of its own, from the mesh's CA, as any mesh client would.
-    let ca = pki::Authority::open_existing(&dir).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    let certificate = ca
-        .issue(&Identity::new(ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
-        .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    let client = std::sync::Arc::new(probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    let rows: Vec<WorkloadTls> = runtime.block_on(async {
-        let mut probes = tokio::task::JoinSet::new();
-        for (index, instance) in status.instances.iter().enumerate() {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], instance.ports.inbound));
-            let identity = Identity::new(&instance.spec.namespace, &instance.spec.service_account).uri();
-            let (client, host) = (client.clone(), instance.spec.service.clone());
-            probes.spawn(async move {
-                let mtls = client.request(addr, &identity, hyper::Method::GET, &host, "/", &[], PROBE_TIMEOUT).await;
-                let plaintext = crate::http::get(addr, &host, "/", PROBE_TIMEOUT).await;
-                (index, mtls.is_ok(), plaintext.is_err())
-            });
-        }
-        let mut results = probes.join_all().await;
-        results.sort_by_key(|(index, ..)| *index);
-        results
-            .into_iter()
-            .map(|(index, mtls_ok, plaintext_refused)| {
-                let instance = &status.instances[index];
-                let proxy = status.proxies.iter().find(|p| p.node_id == instance.node_id);
-                WorkloadTls {
-                    workload: format!("{}-{}", instance.spec.workload, instance.spec.replica),
-                    namespace: instance.spec.namespace.clone(),
-                    service: instance.spec.service.clone(),
-                    version: instance.spec.labels.get("version").cloned().unwrap_or_default(),
-                    mode: mode_name(modes.get(&instance.node_id).copied().unwrap_or(MtlsMode::Permissive)),
-                    identity: proxy.map(|p| p.identity.clone()).unwrap_or_default(),
-                    cert_expires: proxy.map(|p| p.cert_expires.clone()).unwrap_or_default(),
-                    inbound_port: instance.ports.inbound,
-                    mtls_ok,
-                    plaintext_refused,
-                }
-            })
-            .collect()
-    });
+async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
+    let mesh = args.state.connect()?;
+    let status = mesh.view().await.map_err(mesh_failure)?;
+    let modes = modes(&stored(mesh.store())?, &status.instances);
+    let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await.map_err(mesh_failure)?;
+    let rows: Vec<WorkloadTls> = status
+        .instances
+        .iter()
+        .zip(probes)
+        .map(|(instance, probe)| {
+            let proxy = status.proxies.iter().find(|p| p.node_id == instance.node_id);
+            WorkloadTls {
+                workload: instance.name.clone(),
+                namespace: instance.namespace.clone(),
+                service: instance.service.clone(),
+                version: instance.version().to_string(),
+                mode: mode_name(modes.get(&instance.node_id).copied().unwrap_or(MtlsMode::Permissive)),
+                identity: proxy.map(|p| p.identity.clone()).unwrap_or_default(),
+                cert_expires: proxy.map(|p| p.cert_expires.clone()).unwrap_or_default(),
+                inbound_port: instance.address.port(),
+                mtls_ok: probe.mtls_ok,
+                plaintext_refused: probe.plaintext_refused,
+            }
+        })
+        .collect();
     let exit = if rows.iter().all(WorkloadTls::consistent) { Exit::Success } else { Exit::Failed };
     if let Some(format) = args.output.structured() {
         let value = serde_json::json!({ "workloads": rows });
@@ -312,25 +288,22 @@ fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     Ok(exit)
 }
 
-fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
-    let dir = args.state.path();
-    let running = mesh_status(&dir)?;
-    let pki_failure = |e: pki::PkiError| {
-        let exit = if matches!(e, pki::PkiError::RotationUnderWay) { Exit::Failed } else { Exit::Environment };
-        Failure { exit, error: e.into() }
-    };
+async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
+    let mesh = args.state.connect()?;
+    let running = mesh.view().await.map_err(mesh_failure)?;
     if args.root {
-        let root = pki::stage_root_rotation(&dir).map_err(pki_failure)?;
+        let root = mesh.rotate_root().await.map_err(mesh_failure)?;
         printer.write(&format!("new root {root}: trusted beside the old one as soon as every proxy has it\n"))?;
-        wait_for(&dir, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root)?;
+        wait_for(&mesh, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root).await?;
         printer
             .write(&format!("{} every proxy trusts root {root}; it signs from now on\n", paint(printer::GOOD, "✓")))?;
-        let status = wait_for(&dir, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
+        let status = wait_for(&mesh, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
             s.ca.signing == root
                 && s.ca.rotation.is_none()
                 && s.proxies.iter().all(|p| p.cert_root == root)
                 && s.synced()
-        })?;
+        })
+        .await?;
         printer.write(&format!(
             "{} root {root} signs all {} certificates; the old root is no longer trusted\n",
             paint(printer::GOOD, "✓"),
@@ -339,11 +312,12 @@ fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     } else {
         let before: BTreeMap<String, String> =
             running.proxies.into_iter().map(|p| (p.node_id, p.cert_fingerprint)).collect();
-        pki::request_reissue(&dir, SystemTime::now()).map_err(pki_failure)?;
-        let replaced = |p: &crate::controller::ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
-        let status = wait_for(&dir, args.timeout.0, printer, "reissuing certificates", |s| {
+        mesh.reissue_certificates().await.map_err(mesh_failure)?;
+        let replaced = |p: &ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
+        let status = wait_for(&mesh, args.timeout.0, printer, "reissuing certificates", |s| {
             s.proxies.iter().all(replaced) && s.synced()
-        })?;
+        })
+        .await?;
         printer.write(&format!(
             "{} {} certificates reissued; every proxy runs its new one\n",
             paint(printer::GOOD, "✓"),

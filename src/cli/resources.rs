@@ -13,12 +13,9 @@ use super::local::{StateDir, wait_for};
 use super::printer::{self, paint};
 use super::{Exit, Failure, GetFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
+use crate::mesh::Mesh;
 use crate::policy::{self, Options, Selector, Severity, Source};
-use crate::store::{Change, LocalStore, ObjectRef, Store, StoreError};
-
-pub(super) fn open(state: &StateDir) -> Result<LocalStore, Failure> {
-    LocalStore::open(&state.path()).map_err(store_failure)
-}
+use crate::store::{Change, ObjectRef, Store, StoreError};
 
 pub(super) fn store_failure(e: StoreError) -> Failure {
     let exit = match e {
@@ -55,14 +52,15 @@ pub struct ApplyArgs {
     state: StateDir,
 }
 
-pub fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
+pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    let applied = apply_sources(&sources, args.namespace, args.dry_run, &args.state, printer)?;
+    let mesh = args.state.connect()?;
+    let applied = apply_sources(&sources, args.namespace, args.dry_run, &mesh, printer)?;
     if applied != Exit::Success || !args.wait {
         return Ok(applied);
     }
-    let revision = open(&args.state)?.contents().map_err(store_failure)?.revision;
-    wait_for(&args.state.path(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision))?;
+    let revision = mesh.store().contents().map_err(store_failure)?.revision;
+    wait_for(&mesh, args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
 }
@@ -73,10 +71,10 @@ pub fn apply_sources(
     sources: &[Source],
     namespace: String,
     dry_run: bool,
-    state: &StateDir,
+    mesh: &dyn Mesh,
     printer: &Printer,
 ) -> Outcome {
-    let store = open(state)?;
+    let store = mesh.store();
     let options = Options { namespace, reject_unknown: false };
     let resources: Vec<Resource> = policy::check(sources, &options).resources.into_iter().map(|c| c.resource).collect();
     // Judged against what is stored when it is written, under the store's lock.
@@ -112,7 +110,7 @@ pub fn apply_sources(
 
 /// The objects stored in the mesh, typed. One that no longer decodes (written by another
 /// meshctl version) cannot be judged, and is left out rather than blocking every change.
-pub(super) fn stored(store: &LocalStore) -> Result<Vec<Resource>, Failure> {
+pub(super) fn stored(store: &dyn Store) -> Result<Vec<Resource>, Failure> {
     Ok(store.contents().map_err(store_failure)?.resources().into_iter().flatten().collect())
 }
 
@@ -270,7 +268,7 @@ pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
     if args.selector.is_some() && targets.named() {
         return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
     }
-    let contents = open(&args.state)?.contents().map_err(store_failure)?;
+    let contents = args.state.connect()?.store().contents().map_err(store_failure)?;
     let selected = |o: &Value| {
         (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
             && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
@@ -466,7 +464,8 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
             report.resources.iter().map(|c| ObjectRef::of(&c.resource)).collect()
         }
     };
-    let store = open(&args.state)?;
+    let mesh = args.state.connect()?;
+    let store = mesh.store();
     let removed = |r: &Resource| refs.contains(&ObjectRef::of(r));
     let names: Vec<String> = refs.iter().map(object_name).collect();
     let change = Proposal {

@@ -4,17 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{StateDir, mesh_status};
+use super::local::{StateDir, mesh_failure};
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, ListFormat, Outcome};
-use crate::controller::MeshStatus;
-use crate::metrics::scrape::{self, Target};
+use crate::mesh::{Mesh, MeshView};
 use crate::metrics::{self, Direction, Grouping, Origin, ProxyStats, Row};
 
 /// How long one proxy may take to answer a scrape.
@@ -78,18 +76,16 @@ struct Unreachable {
     error: String,
 }
 
-pub fn run(args: Args, printer: &Printer) -> Outcome {
+pub async fn run(args: Args, printer: &Printer) -> Outcome {
     if args.interval.0.is_zero() {
         return Err(Failure::usage(anyhow!("--interval must be longer than 0s")));
     }
     if args.output == ListFormat::Wide {
         return Err(Failure::usage(anyhow!("top prints -o table, json or yaml")));
     }
-    let dir = args.state.path();
-    let status = mesh_status(&dir)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let mesh = args.state.connect()?;
     if args.once || args.output != ListFormat::Table {
-        let window = runtime.block_on(window(&status, &args));
+        let window = window(&mesh, &args).await?;
         return match args.output.structured() {
             None => {
                 printer.write(&render(&window, &args))?;
@@ -101,29 +97,25 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
         };
     }
     if printer.terminal() {
-        return live(&runtime, &dir, &args, printer);
+        return live(&mesh, &args, printer).await;
     }
     loop {
-        let status = mesh_status(&dir)?;
-        let window = runtime.block_on(window(&status, &args));
+        let window = window(&mesh, &args).await?;
         printer.write(&format!("{}\n{}\n", crate::api::time::now_rfc3339(), render(&window, &args)))?;
     }
 }
 
 /// The live view: redrawn in place on the alternate screen until q or Ctrl-C.
-fn live(runtime: &tokio::runtime::Runtime, dir: &std::path::Path, args: &Args, printer: &Printer) -> Outcome {
+async fn live(mesh: &dyn Mesh, args: &Args, printer: &Printer) -> Outcome {
     let _screen = Screen::enter();
     let quit = watch_for_quit();
     loop {
-        let status = mesh_status(dir)?;
         let started = Instant::now();
-        let window = runtime.block_on(async {
-            tokio::select! {
-                w = window(&status, args) => Some(w),
-                _ = tokio::signal::ctrl_c() => None,
-                _ = quit_pressed(&quit) => None,
-            }
-        });
+        let window = tokio::select! {
+            w = window(mesh, args) => Some(w?),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = quit_pressed(&quit) => None,
+        };
         let Some(window) = window else { return Ok(Exit::Success) };
         let header =
             paint(printer::BOLD, format!("meshctl top — {:.1}s window, q to quit", started.elapsed().as_secs_f64()));
@@ -190,29 +182,27 @@ impl Drop for Screen {
 }
 
 /// Scrapes every proxy twice, `--interval` apart, and computes the rows.
-async fn window(status: &MeshStatus, args: &Args) -> Window {
-    let admin = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let mut targets =
-        vec![Target { node_id: crate::runtime::GATEWAY_NODE.into(), admin: admin(status.gateway_admin_port) }];
+async fn window(mesh: &dyn Mesh, args: &Args) -> Result<Window, Failure> {
+    let status: MeshView = mesh.view().await.map_err(mesh_failure)?;
+    let mut targets = vec![status.gateway.node_id.clone()];
     let mut instances = BTreeMap::new();
     for i in &status.instances {
-        targets.push(Target { node_id: i.node_id.clone(), admin: admin(i.ports.admin) });
-        let version = i.spec.labels.get("version").cloned().unwrap_or_default();
+        targets.push(i.node_id.clone());
         instances.insert(
             i.node_id.clone(),
             Origin {
-                service: i.spec.service.clone(),
-                namespace: i.spec.namespace.clone(),
-                version,
+                service: i.service.clone(),
+                namespace: i.namespace.clone(),
+                version: i.version().to_string(),
                 workload: i.node_id.clone(),
                 route: String::new(),
             },
         );
     }
     let start = Instant::now();
-    let before = scrape::scrape_all(&targets, SCRAPE_TIMEOUT).await;
+    let before = mesh.scrape(&targets, SCRAPE_TIMEOUT).await;
     tokio::time::sleep(args.interval.0.saturating_sub(start.elapsed())).await;
-    let after = scrape::scrape_all(&targets, SCRAPE_TIMEOUT).await;
+    let after = mesh.scrape(&targets, SCRAPE_TIMEOUT).await;
     let seconds = start.elapsed().as_secs_f64();
 
     let mut unreachable = Vec::new();
@@ -220,11 +210,11 @@ async fn window(status: &MeshStatus, args: &Args) -> Window {
         targets
             .iter()
             .zip(results)
-            .filter_map(|(t, r)| match r {
-                Ok(stats) => Some((t.node_id.clone(), stats)),
+            .filter_map(|(node, r)| match r {
+                Ok(stats) => Some((node.clone(), stats)),
                 Err(error) => {
                     if record {
-                        unreachable.push(Unreachable { proxy: t.node_id.clone(), error });
+                        unreachable.push(Unreachable { proxy: node.clone(), error });
                     }
                     None
                 }
@@ -249,7 +239,7 @@ async fn window(status: &MeshStatus, args: &Args) -> Window {
         SortBy::P99 => -r.figures.p99_ms.unwrap_or(-1.0),
     };
     rows.sort_by(|a, b| key(a).total_cmp(&key(b)).then_with(|| a.origin.cmp(&b.origin)));
-    Window { window_seconds: seconds, rows, unreachable }
+    Ok(Window { window_seconds: seconds, rows, unreachable })
 }
 
 fn render(window: &Window, args: &Args) -> String {

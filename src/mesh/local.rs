@@ -1,0 +1,164 @@
+//! The local mesh as a [`Mesh`]: the store and the CA's files in the state directory, the
+//! controller's `status.json`, and the processes and ports it records on 127.0.0.1. Nothing
+//! else in the CLI knows that these exist.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView, TlsProbe};
+use crate::controller::MeshStatus;
+use crate::metrics::{ProxyStats, scrape};
+use crate::pki::{self, Identity, PkiError, probe};
+use crate::runtime::{GATEWAY_NODE, process};
+use crate::store::{LocalStore, Store};
+
+pub struct LocalMesh {
+    dir: PathBuf,
+    store: LocalStore,
+}
+
+impl LocalMesh {
+    /// The mesh installed at `dir`. Its store can be used whether or not its controller runs,
+    /// as a cluster's API answers while its controllers are down; what only the controller
+    /// knows ([`Mesh::view`]) needs it running.
+    pub fn open(dir: &Path) -> Result<Self, MeshError> {
+        let store = LocalStore::open(dir).map_err(|e| MeshError::NotRunning(e.to_string()))?;
+        Ok(LocalMesh { dir: dir.to_path_buf(), store })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn status(&self) -> Result<MeshStatus, MeshError> {
+        running_controller(&self.dir).ok_or_else(|| not_running(&self.dir))
+    }
+}
+
+fn not_running(dir: &Path) -> MeshError {
+    MeshError::NotRunning(format!("no local mesh runs at {}: start one with `meshctl install --local`", dir.display()))
+}
+
+/// A controller that answers: its status is fresh and its process alive.
+pub fn running_controller(dir: &Path) -> Option<MeshStatus> {
+    MeshStatus::read(dir).filter(|s| s.running && process::alive(s.pid))
+}
+
+fn localhost(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// What the CLI sees of a local controller's status: process ids become "running or not".
+pub fn view(status: &MeshStatus) -> MeshView {
+    let gateway = localhost(status.gateway_port);
+    MeshView {
+        control_plane: format!("pid {}, xDS on {}", status.pid, localhost(status.xds_port)),
+        revision: status.revision,
+        gateway: GatewayView {
+            node_id: GATEWAY_NODE.into(),
+            address: gateway,
+            listening: TcpStream::connect_timeout(&gateway, Duration::from_secs(1)).is_ok(),
+        },
+        instances: status
+            .instances
+            .iter()
+            .map(|i| InstanceView {
+                node_id: i.node_id.clone(),
+                name: format!("{}-{}", i.spec.workload, i.spec.replica),
+                workload: i.spec.workload.clone(),
+                namespace: i.spec.namespace.clone(),
+                service: i.spec.service.clone(),
+                service_port: i.spec.service_port,
+                service_account: i.spec.service_account.clone(),
+                labels: i.spec.labels.clone(),
+                address: localhost(i.ports.inbound),
+                app_running: i.app_pid.is_some_and(process::alive),
+                sidecar_running: i.sidecar_pid.is_some_and(process::alive),
+                restarts: i.restarts,
+            })
+            .collect(),
+        proxies: status.proxies.clone(),
+        ca: status.ca.clone(),
+        errors: status.errors.clone(),
+    }
+}
+
+fn pki_error(e: PkiError) -> MeshError {
+    match e {
+        PkiError::RotationUnderWay => MeshError::RotationUnderWay(e),
+        other => MeshError::Unavailable(other.into()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Mesh for LocalMesh {
+    fn place(&self) -> String {
+        format!("the local mesh at {}", self.dir.display())
+    }
+
+    fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
+    async fn view(&self) -> Result<MeshView, MeshError> {
+        Ok(view(&self.status()?))
+    }
+
+    async fn scrape(&self, node_ids: &[String], timeout: Duration) -> Vec<Result<ProxyStats, String>> {
+        let status = match self.status() {
+            Ok(status) => status,
+            Err(e) => return node_ids.iter().map(|_| Err(e.to_string())).collect(),
+        };
+        let admin = |node: &str| {
+            if node == GATEWAY_NODE {
+                return Some(localhost(status.gateway_admin_port));
+            }
+            status.instances.iter().find(|i| i.node_id == node).map(|i| localhost(i.ports.admin))
+        };
+        let targets: Vec<Result<scrape::Target, String>> = node_ids
+            .iter()
+            .map(|node| {
+                admin(node)
+                    .map(|admin| scrape::Target { node_id: node.clone(), admin })
+                    .ok_or_else(|| format!("{node}: no such proxy"))
+            })
+            .collect();
+        let reachable: Vec<scrape::Target> = targets.iter().filter_map(|t| t.as_ref().ok().cloned()).collect();
+        let mut scraped = scrape::scrape_all(&reachable, timeout).await.into_iter();
+        targets.into_iter().map(|t| t.and_then(|_| scraped.next().expect("one answer per target"))).collect()
+    }
+
+    async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError> {
+        // The probe presents a certificate of its own, from the mesh's CA, as any mesh client
+        // would.
+        let ca = pki::Authority::open_existing(&self.dir).map_err(pki_error)?;
+        let certificate = ca
+            .issue(&Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
+            .map_err(pki_error)?;
+        let client = Arc::new(probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() });
+        let mut probes = tokio::task::JoinSet::new();
+        for (index, instance) in instances.iter().enumerate() {
+            let addr = instance.address;
+            let identity = Identity::new(&instance.namespace, &instance.service_account).uri();
+            let (client, host) = (client.clone(), instance.service.clone());
+            probes.spawn(async move {
+                let mtls = client.request(addr, &identity, hyper::Method::GET, &host, "/", &[], timeout).await;
+                let plaintext = crate::http::get(addr, &host, "/", timeout).await;
+                (index, TlsProbe { mtls_ok: mtls.is_ok(), plaintext_refused: plaintext.is_err() })
+            });
+        }
+        let mut results = probes.join_all().await;
+        results.sort_by_key(|(index, _)| *index);
+        Ok(results.into_iter().map(|(_, probe)| probe).collect())
+    }
+
+    async fn rotate_root(&self) -> Result<String, MeshError> {
+        pki::stage_root_rotation(&self.dir).map_err(pki_error)
+    }
+
+    async fn reissue_certificates(&self) -> Result<(), MeshError> {
+        pki::request_reissue(&self.dir, SystemTime::now()).map_err(pki_error)
+    }
+}

@@ -1,0 +1,204 @@
+//! One handle on a running mesh, wherever it runs: what every command that speaks to a mesh
+//! speaks to. The CLI resolves its flags into one [`Mesh`] and never touches a state file, a
+//! process id or a loopback port itself; each backend keeps those to itself.
+//!
+//! ```text
+//!   cli ──▶ dyn Mesh ──┬─ store()      the resources (spec), through the store trait
+//!                      ├─ view()       what the control plane reports (proxies, instances, CA)
+//!                      ├─ scrape()     each proxy's statistics, however this backend reaches them
+//!                      ├─ probe_tls()  what each sidecar accepts on its mesh address
+//!                      └─ rotate_*()   certificate authority requests
+//!   local: the state directory, status.json, processes on 127.0.0.1   (mesh::local)
+//! ```
+
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::ProxyStats;
+use crate::store::Store;
+use crate::xds::SyncState;
+
+/// A running mesh.
+#[async_trait::async_trait]
+pub trait Mesh: Send + Sync {
+    /// Where the mesh is, as messages name it (`the local mesh at DIR`).
+    fn place(&self) -> String;
+
+    /// Its resources.
+    fn store(&self) -> &dyn Store;
+
+    /// What its control plane reports now.
+    async fn view(&self) -> Result<MeshView, MeshError>;
+
+    /// The statistics of each proxy named, in that order; a proxy that does not answer within
+    /// `timeout` is reported and never hides the others.
+    async fn scrape(&self, node_ids: &[String], timeout: Duration) -> Vec<Result<ProxyStats, String>>;
+
+    /// Whether each instance's mesh address completes a mutual-TLS request and refuses a
+    /// plaintext one, probed as a mesh client would from where the mesh's traffic runs.
+    async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError>;
+
+    /// Starts a root rotation; returns the new root's name.
+    async fn rotate_root(&self) -> Result<String, MeshError>;
+
+    /// Asks for every workload certificate to be issued again.
+    async fn reissue_certificates(&self) -> Result<(), MeshError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// No control plane answers for the mesh.
+    #[error("{0}")]
+    NotRunning(String),
+    /// A root rotation is under way; a second one must wait.
+    #[error(transparent)]
+    RotationUnderWay(crate::pki::PkiError),
+    /// The mesh's own files, processes or API cannot be used.
+    #[error(transparent)]
+    Unavailable(anyhow::Error),
+}
+
+/// What a mesh's control plane reports about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshView {
+    /// The control plane in a few words, for `check` (`pid 12, xDS on 127.0.0.1:15010`).
+    pub control_plane: String,
+    /// The store revision the proxies' configuration was built from.
+    pub revision: u64,
+    pub gateway: GatewayView,
+    pub instances: Vec<InstanceView>,
+    pub proxies: Vec<ProxyReport>,
+    pub ca: CaReport,
+    /// Problems that keep part of the mesh from working.
+    pub errors: Vec<String>,
+}
+
+/// The ingress gateway.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayView {
+    pub node_id: String,
+    /// Where it takes traffic from outside the mesh.
+    pub address: SocketAddr,
+    /// It accepts connections there.
+    pub listening: bool,
+}
+
+/// One replica of a workload with its sidecar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceView {
+    pub node_id: String,
+    /// The replica's own name (`profile-v2-0`).
+    pub name: String,
+    /// The Workload it is a replica of.
+    pub workload: String,
+    pub namespace: String,
+    pub service: String,
+    /// The port its service is known by in the mesh.
+    pub service_port: u16,
+    pub service_account: String,
+    pub labels: BTreeMap<String, String>,
+    /// Its address in the mesh: where its sidecar takes the service's traffic.
+    pub address: SocketAddr,
+    pub app_running: bool,
+    pub sidecar_running: bool,
+    pub restarts: u32,
+}
+
+impl InstanceView {
+    pub fn version(&self) -> &str {
+        self.labels.get("version").map_or("", String::as_str)
+    }
+}
+
+/// What a mutual-TLS probe of one instance found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsProbe {
+    pub mtls_ok: bool,
+    pub plaintext_refused: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProxyReport {
+    pub node_id: String,
+    pub sync: SyncState,
+    /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
+    pub versions: Vec<(String, String)>,
+    /// The SPIFFE identity in its certificate.
+    #[serde(default)]
+    pub identity: String,
+    /// When its certificate was issued and when it expires (RFC 3339), and the root that
+    /// signed it.
+    #[serde(default)]
+    pub cert_issued: String,
+    #[serde(default)]
+    pub cert_expires: String,
+    #[serde(default)]
+    pub cert_root: String,
+    /// Tells this certificate from the one before it.
+    #[serde(default)]
+    pub cert_fingerprint: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaReport {
+    /// The root that signs workload certificates now.
+    pub signing: String,
+    /// Every root the proxies trust.
+    pub trusted: Vec<String>,
+    /// `staged` or `promoted` while a root rotation is under way.
+    pub rotation: Option<String>,
+}
+
+impl MeshView {
+    /// Whether every proxy has ACKed a configuration built from store `revision` or a later
+    /// one: what a command that moves traffic waits for before it says it is done.
+    pub fn runs(&self, revision: u64) -> bool {
+        self.revision >= revision && self.synced()
+    }
+
+    /// Whether every proxy has ACKed what the controller wants it to run.
+    pub fn synced(&self) -> bool {
+        self.proxies.iter().all(|p| p.sync == SyncState::Synced)
+    }
+
+    /// A proxy's sync state; one the control plane does not know of is disconnected.
+    pub fn sync(&self, node_id: &str) -> SyncState {
+        self.proxies.iter().find(|p| p.node_id == node_id).map_or(SyncState::Disconnected, |p| p.sync.clone())
+    }
+
+    /// What runs in the mesh, as analysis needs it.
+    pub fn live(&self) -> crate::policy::Live {
+        let instances = self
+            .instances
+            .iter()
+            .map(|i| crate::policy::LiveInstance {
+                namespace: i.namespace.clone(),
+                service: i.service.clone(),
+                labels: i.labels.clone(),
+                ready: i.app_running && i.sidecar_running,
+            })
+            .collect();
+        let proxies = self
+            .proxies
+            .iter()
+            .map(|p| crate::policy::LiveProxy {
+                node_id: p.node_id.clone(),
+                resource: self
+                    .instances
+                    .iter()
+                    .find(|i| i.node_id == p.node_id)
+                    .map(|i| format!("Workload/{}/{}", i.namespace, i.workload)),
+                refused: match &p.sync {
+                    SyncState::Nack(reason) => Some(reason.clone()),
+                    _ => None,
+                },
+            })
+            .collect();
+        crate::policy::Live { instances, proxies }
+    }
+}
