@@ -125,7 +125,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let store_changed = Arc::new(tokio::sync::Notify::new());
     let notify = store_changed.clone();
-    store.watch(move || notify.notify_one()).context("cannot watch the store")?;
+    store.watch(Box::new(move || notify.notify_one())).context("cannot watch the store")?;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -135,7 +135,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
         let mut errors = Vec::new();
-        let contents = match store.contents() {
+        let contents = match store.contents().await {
             Ok(c) => c,
             Err(e) => {
                 status.errors = vec![e.to_string()];
@@ -274,7 +274,7 @@ fn spawn_canaries(
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let found = match store.contents() {
+            let found = match store.contents().await {
                 Ok(contents) => {
                     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
                     let proxies = targets.borrow().clone();

@@ -81,14 +81,14 @@ impl Driver {
         }
         let mut problems = Vec::new();
         for canary in canaries {
-            if let Err(e) = self.drive(store, resources, canary, &traffic) {
+            if let Err(e) = self.drive(store, resources, canary, &traffic).await {
                 problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
             }
         }
         problems
     }
 
-    fn drive(
+    async fn drive(
         &mut self,
         store: &dyn Store,
         resources: &[Resource],
@@ -130,7 +130,9 @@ impl Driver {
         if let Some((decision, phase, weight, message)) = manual {
             progress.phase = phase;
             progress.weight = weight;
-            return self.record(store, resources, canary, &object, &host, &progress, &decision, None, message, now);
+            return self
+                .record(store, resources, canary, &object, &host, &progress, &decision, None, message, now)
+                .await;
         }
         if !canary.spec.paused && progress.phase == Phase::Paused {
             progress.phase = Phase::Progressing;
@@ -141,18 +143,20 @@ impl Driver {
             let message = format!(
                 "subset {missing:?} of {host} is not defined by a DestinationRule; define it, then start again"
             );
-            return self.record(
-                store,
-                resources,
-                canary,
-                &object,
-                &host,
-                &progress,
-                &Decision::Fail(message.clone()),
-                None,
-                message,
-                now,
-            );
+            return self
+                .record(
+                    store,
+                    resources,
+                    canary,
+                    &object,
+                    &host,
+                    &progress,
+                    &Decision::Fail(message.clone()),
+                    None,
+                    message,
+                    now,
+                )
+                .await;
         }
 
         // Observations count from the start of the evaluation period; after a controller
@@ -197,11 +201,12 @@ impl Driver {
             message,
             now,
         )
+        .await
     }
 
     /// Writes the weight the decision leaves into the VirtualService, then the status.
     #[allow(clippy::too_many_arguments)]
-    fn record(
+    async fn record(
         &mut self,
         store: &dyn Store,
         resources: &[Resource],
@@ -228,7 +233,7 @@ impl Driver {
             if progress.weight > 0 && !errors.is_empty() {
                 return Err(DriveError::Invalid { weight: progress.weight, errors: errors.join("; ") });
             }
-            store.apply(&vs, false)?;
+            store.apply(&vs, false).await?;
         }
         let mut status = canary.status.clone().unwrap_or_default();
         let moved = status.phase != Some(progress.phase) || status.weight != Some(progress.weight);
@@ -259,7 +264,7 @@ impl Driver {
             let excess = status.evaluations.len().saturating_sub(KEEP_EVALUATIONS);
             status.evaluations.drain(..excess);
         }
-        store.set_status(object, serde_json::to_value(&status).expect("status serializes"))?;
+        store.set_status(object, serde_json::to_value(&status).expect("status serializes")).await?;
         Ok(())
     }
 }
@@ -352,8 +357,8 @@ mod tests {
             .collect()
     }
 
-    fn stored_vs(store: &LocalStore) -> serde_json::Value {
-        store.contents().unwrap().objects.into_iter().find(|o| o["kind"] == "VirtualService").unwrap()
+    async fn stored_vs(store: &LocalStore) -> serde_json::Value {
+        store.contents().await.unwrap().objects.into_iter().find(|o| o["kind"] == "VirtualService").unwrap()
     }
 
     #[tokio::test]
@@ -366,10 +371,10 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let store = LocalStore::create(dir.path()).unwrap();
             let resources = mk_mesh(extra_rule);
-            store.apply(&resources, false).unwrap();
+            store.apply(&resources, false).await.unwrap();
             let problems = Driver::default().tick(&store, &resources, &[]).await;
             assert!(problems.is_empty(), "{problems:?}");
-            let routes = &stored_vs(&store)["spec"]["http"];
+            let routes = &stored_vs(&store).await["spec"]["http"];
             let last = &routes[routes.as_array().unwrap().len() - 1]["route"];
             assert_eq!((last[0]["weight"].as_u64(), last[1]["weight"].as_u64()), (Some(90), Some(10)));
         }

@@ -38,7 +38,7 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
     let mesh = args.state.connect()?;
     let status = mesh.view().await.map_err(mesh_failure)?;
-    let stored = stored(mesh.store())?;
+    let stored = stored(mesh.store()).await?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };
     let mut report = policy::analyze(&sources, &options, &stored, &status.live());
     // With files, the question is what they would break, wherever that is.

@@ -134,10 +134,19 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
     match command {
         Command::Start(args) => start(args, printer).await,
         Command::Status(args) => status(args, printer).await,
-        Command::List(args) => super::resources::get(
-            super::resources::GetArgs::list("canaries", args.namespace, args.all_namespaces, args.output, args.state),
-            printer,
-        ),
+        Command::List(args) => {
+            super::resources::get(
+                super::resources::GetArgs::list(
+                    "canaries",
+                    args.namespace,
+                    args.all_namespaces,
+                    args.output,
+                    args.state,
+                ),
+                printer,
+            )
+            .await
+        }
         Command::Promote(args) => {
             steer(args, printer, |c| c.spec.decision = Some(ManualDecision::Promote), &[CanaryPhase::Promoted]).await
         }
@@ -169,8 +178,8 @@ fn object(namespace: &str, name: &str) -> ObjectRef {
 }
 
 /// The Canary as stored, typed.
-fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
-    let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
+    let contents = store.contents().await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let found = contents.objects.iter().find(|o| {
         o["kind"] == r.kind.as_str()
             && o["metadata"]["namespace"] == r.namespace.as_str()
@@ -187,7 +196,7 @@ fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
 async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     let mesh = connect(&args.state).await?;
     let store = mesh.store();
-    let contents = store.contents().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let contents = store.contents().await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     let stable = match args.from {
         Some(from) => from,
@@ -209,8 +218,8 @@ async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     }
     let r = ObjectRef::of(&canary[0]);
     // A new rollout starts from nothing, not from the status of an earlier one.
-    store.delete(std::slice::from_ref(&r)).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    store.apply(&canary, false).map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    store.delete(std::slice::from_ref(&r)).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    store.apply(&canary, false).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     printer.write(&format!("canary.meshctl.io/{} started\n", r.name))?;
     if args.no_wait {
         return Ok(Exit::Success);
@@ -234,7 +243,7 @@ async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Prin
     let progress = printer.progress("waiting for the controller to start the rollout");
     let deadline = Instant::now() + timeout;
     loop {
-        let canary = load(mesh.store(), r)?;
+        let canary = load(mesh.store(), r).await?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
         let line = format!(
@@ -288,7 +297,7 @@ async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Prin
 
 async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
     let mesh = connect(&args.state).await?;
-    let canary = load(mesh.store(), &object(&args.namespace, &args.name))?;
+    let canary = load(mesh.store(), &object(&args.namespace, &args.name)).await?;
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
     if let Some(phase) = status.phase.filter(|p| p.is_finished())
@@ -345,7 +354,7 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
     let mesh = connect(&args.state).await?;
     let store = mesh.store();
     let r = object(&args.namespace, &args.name);
-    let mut canary = load(store, &r)?;
+    let mut canary = load(store, &r).await?;
     if let Some(phase) = canary.status.as_ref().and_then(|s| s.phase).filter(|p| p.is_finished()) {
         return Err(Failure {
             exit: Exit::Failed,
@@ -359,10 +368,10 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
     canary.metadata.resource_version = None;
     let stored: Value = serde_json::to_value(&canary).expect("canaries serialize");
     let resource = Kind::Canary.decode(stored).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
-    store.apply(&[resource], false).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
+    store.apply(&[resource], false).await.map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let canary = load(store, &r)?;
+        let canary = load(store, &r).await?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         if status.phase.is_some_and(|p| done.contains(&p)) {

@@ -19,7 +19,7 @@ pub struct Args {
 pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let (mesh, _) = local::ensure_running(&args.mesh, printer).await?;
     let source = Source { name: "demo/mesh.yaml".into(), text: MESH.into() };
-    let applied = apply_sources(&[source], "default".into(), false, &mesh, printer)?;
+    let applied = apply_sources(&[source], "default".into(), false, &mesh, printer).await?;
     if applied != Exit::Success {
         return Ok(applied);
     }

@@ -484,7 +484,7 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
         Err(e) => return Health::absent(&e),
     };
     let mut lines = Vec::new();
-    let contents = mesh.store().contents();
+    let contents = mesh.store().contents().await;
     let stored = contents.as_ref().map(|c| c.revision).unwrap_or_default();
     let current = status.revision >= stored;
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };

@@ -117,13 +117,13 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
     let mesh = scope.state.connect()?;
     let status = mesh.view().await.map_err(mesh_failure)?;
     let store = mesh.store();
-    let before = modes(&stored(store)?, &status.instances);
+    let before = modes(&stored(store).await?, &status.instances);
     let namespace = scope.namespace.clone().unwrap_or_else(|| ROOT_NAMESPACE.to_string());
     match mode {
         Some(mode) => {
             let text = super::generate::documents(&crate::generate::mtls(Some(&namespace), mode));
             let source = Source { name: "<mtls enable>".into(), text };
-            let exit = apply_sources(&[source], namespace.clone(), false, &mesh, printer)?;
+            let exit = apply_sources(&[source], namespace.clone(), false, &mesh, printer).await?;
             if exit != Exit::Success {
                 return Ok(exit);
             }
@@ -131,7 +131,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
         None => {
             let object =
                 ObjectRef { kind: "PeerAuthentication".into(), namespace: namespace.clone(), name: "default".into() };
-            let deleted = store.delete(std::slice::from_ref(&object)).map_err(store_failure)?;
+            let deleted = store.delete(std::slice::from_ref(&object)).await.map_err(store_failure)?;
             if deleted.iter().any(|(_, gone)| *gone) {
                 printer.write(&format!("{} deleted\n", object_name(&object)))?;
             } else {
@@ -140,10 +140,10 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
             }
         }
     }
-    let revision = store.contents().map_err(store_failure)?.revision;
+    let revision = store.contents().await.map_err(store_failure)?.revision;
     let status =
         wait_for(&mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
-    let after = modes(&stored(store)?, &status.instances);
+    let after = modes(&stored(store).await?, &status.instances);
     let mut out = String::new();
     for (node, mode) in &after {
         let old = before.get(node).copied().unwrap_or(MtlsMode::Permissive);
@@ -216,7 +216,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let mesh = args.state.connect()?;
     let status = mesh.view().await.map_err(mesh_failure)?;
-    let modes = modes(&stored(mesh.store())?, &status.instances);
+    let modes = modes(&stored(mesh.store()).await?, &status.instances);
     let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await.map_err(mesh_failure)?;
     let rows: Vec<WorkloadTls> = status
         .instances

@@ -55,11 +55,11 @@ pub struct ApplyArgs {
 pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
     let mesh = args.state.connect()?;
-    let applied = apply_sources(&sources, args.namespace, args.dry_run, &mesh, printer)?;
+    let applied = apply_sources(&sources, args.namespace, args.dry_run, &mesh, printer).await?;
     if applied != Exit::Success || !args.wait {
         return Ok(applied);
     }
-    let revision = mesh.store().contents().map_err(store_failure)?.revision;
+    let revision = mesh.store().contents().await.map_err(store_failure)?.revision;
     wait_for(&mesh, args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
@@ -67,7 +67,7 @@ pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
 
 /// Validates `sources` and stores their resources, all or nothing, printing what changed as
 /// kubectl does.
-pub fn apply_sources(
+pub async fn apply_sources(
     sources: &[Source],
     namespace: String,
     dry_run: bool,
@@ -79,17 +79,19 @@ pub fn apply_sources(
     let resources: Vec<Resource> = policy::check(sources, &options).resources.into_iter().map(|c| c.resource).collect();
     // Judged against what is stored when it is written, under the store's lock.
     let mut verdict = Ok(false);
-    let written = store.apply_admitted(&resources, dry_run, &mut |stored| {
-        let report = policy::check_change(sources, &options, stored, &|_| false, false);
-        let change = Proposal {
-            what: "it".into(),
-            scope: format!("{} document(s), {} file(s)", report.documents, sources.len()),
-            done: "applied",
-            remedy: "apply them changed along with this, or change the input",
-        };
-        verdict = refused(&report, sources, &change, printer);
-        matches!(verdict, Ok(false))
-    });
+    let written = store
+        .apply_admitted(&resources, dry_run, &mut |stored| {
+            let report = policy::check_change(sources, &options, stored, &|_| false, false);
+            let change = Proposal {
+                what: "it".into(),
+                scope: format!("{} document(s), {} file(s)", report.documents, sources.len()),
+                done: "applied",
+                remedy: "apply them changed along with this, or change the input",
+            };
+            verdict = refused(&report, sources, &change, printer);
+            matches!(verdict, Ok(false))
+        })
+        .await;
     if verdict? {
         return Ok(Exit::Failed);
     }
@@ -110,8 +112,8 @@ pub fn apply_sources(
 
 /// The objects stored in the mesh, typed. One that no longer decodes (written by another
 /// meshctl version) cannot be judged, and is left out rather than blocking every change.
-pub(super) fn stored(store: &dyn Store) -> Result<Vec<Resource>, Failure> {
-    Ok(store.contents().map_err(store_failure)?.resources().into_iter().flatten().collect())
+pub(super) async fn stored(store: &dyn Store) -> Result<Vec<Resource>, Failure> {
+    Ok(store.contents().await.map_err(store_failure)?.resources().into_iter().flatten().collect())
 }
 
 /// Prints the findings of a change (infos aside) and says whether its errors refuse it; then
@@ -263,12 +265,12 @@ impl GetArgs {
     }
 }
 
-pub fn get(args: GetArgs, printer: &Printer) -> Outcome {
+pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
     let targets = Targets::parse(&args.kinds, &args.names)?;
     if args.selector.is_some() && targets.named() {
         return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
     }
-    let contents = args.state.connect()?.store().contents().map_err(store_failure)?;
+    let contents = args.state.connect()?.store().contents().await.map_err(store_failure)?;
     let selected = |o: &Value| {
         (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
             && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
@@ -436,7 +438,7 @@ pub struct DeleteArgs {
     state: StateDir,
 }
 
-pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
+pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
     let refs: Vec<ObjectRef> = match &args.kinds {
         Some(kinds) => {
             let targets = Targets::parse(kinds, &args.names)?;
@@ -475,11 +477,13 @@ pub fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
         remedy: "change or delete them first",
     };
     let mut verdict = Ok(false);
-    let results = store.delete_admitted(&refs, &mut |stored| {
-        let report = policy::check_change(&[], &Options::default(), stored, &removed, false);
-        verdict = refused(&report, &[], &change, printer);
-        matches!(verdict, Ok(false))
-    });
+    let results = store
+        .delete_admitted(&refs, &mut |stored| {
+            let report = policy::check_change(&[], &Options::default(), stored, &removed, false);
+            verdict = refused(&report, &[], &change, printer);
+            matches!(verdict, Ok(false))
+        })
+        .await;
     if verdict? {
         return Ok(Exit::Failed);
     }

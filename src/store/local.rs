@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Change, Contents, ObjectRef, Store, StoreError};
+use super::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 use crate::api::{Resource, time};
 
 const FILE: &str = "resources.json";
@@ -41,10 +41,9 @@ impl LocalStore {
         self.dir.join(FILE)
     }
 
-    /// Calls `changed` from a thread of its own whenever the store is rewritten, so a reader
-    /// learns of a change at once instead of at its next look. The thread lives as long as the
-    /// process: the controller watches its store until it exits.
-    pub fn watch(&self, changed: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    /// Calls `changed` from a thread of its own whenever the store is rewritten. The thread
+    /// lives as long as the process: the controller watches its store until it exits.
+    fn watch_file(&self, changed: Box<dyn Fn() + Send + Sync>) -> std::io::Result<()> {
         use rustix::fs::inotify;
         let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
         // Every write ends in a rename onto the file.
@@ -90,7 +89,7 @@ impl LocalStore {
         change: impl FnOnce(&mut Contents) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let _lock = self.lock()?;
-        let mut contents = self.contents()?;
+        let mut contents = self.read()?;
         let result = change(&mut contents)?;
         if !dry_run {
             self.write(&contents)?;
@@ -125,7 +124,7 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreErro
 }
 
 /// Asks `admit` about the stored objects, under the lock the caller holds.
-fn admitted(contents: &Contents, admit: &mut dyn FnMut(&[Resource]) -> bool) -> Result<(), StoreError> {
+fn admitted(contents: &Contents, admit: Admission<'_>) -> Result<(), StoreError> {
     let stored: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     if admit(&stored) { Ok(()) } else { Err(StoreError::Refused) }
 }
@@ -150,8 +149,8 @@ fn desired_part(object: &serde_json::Value) -> serde_json::Value {
     o
 }
 
-impl Store for LocalStore {
-    fn contents(&self) -> Result<Contents, StoreError> {
+impl LocalStore {
+    fn read(&self) -> Result<Contents, StoreError> {
         let path = self.path();
         let bytes = fs::read(&path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotInstalled(self.dir.clone()),
@@ -159,12 +158,20 @@ impl Store for LocalStore {
         })?;
         serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
     }
+}
 
-    fn apply_admitted(
+/// Files are small and local: their reads and writes run on the caller's task.
+#[async_trait::async_trait]
+impl Store for LocalStore {
+    async fn contents(&self) -> Result<Contents, StoreError> {
+        self.read()
+    }
+
+    async fn apply_admitted(
         &self,
         resources: &[Resource],
         dry_run: bool,
-        admit: &mut dyn FnMut(&[Resource]) -> bool,
+        admit: Admission<'_>,
     ) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
         self.update(dry_run, |contents| {
             admitted(contents, admit)?;
@@ -192,6 +199,8 @@ impl Store for LocalStore {
                     Some(i) => {
                         let old = &contents.objects[i];
                         object["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"].clone();
+                        object["metadata"]["generation"] =
+                            (old["metadata"]["generation"].as_u64().unwrap_or(0) + 1).into();
                         if let Some(status) = old.get("status") {
                             object["status"] = status.clone();
                         }
@@ -201,6 +210,7 @@ impl Store for LocalStore {
                     }
                     None => {
                         object["metadata"]["creationTimestamp"] = time::now_rfc3339().into();
+                        object["metadata"]["generation"] = 1.into();
                         object["metadata"]["resourceVersion"] = revision.to_string().into();
                         contents.objects.push(object);
                         Change::Created
@@ -215,7 +225,7 @@ impl Store for LocalStore {
         })
     }
 
-    fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError> {
+    async fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError> {
         self.update(false, |contents| {
             let Some(o) = contents.objects.iter_mut().find(|o| same_object(o, object)) else { return Ok(false) };
             if o.get("status") != Some(&status) {
@@ -227,10 +237,10 @@ impl Store for LocalStore {
         })
     }
 
-    fn delete_admitted(
+    async fn delete_admitted(
         &self,
         refs: &[ObjectRef],
-        admit: &mut dyn FnMut(&[Resource]) -> bool,
+        admit: Admission<'_>,
     ) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
         self.update(false, |contents| {
             admitted(contents, admit)?;
@@ -248,24 +258,29 @@ impl Store for LocalStore {
             Ok(results)
         })
     }
+
+    fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        self.watch_file(changed).map_err(|source| StoreError::Io { path: self.dir.clone(), source })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn set_status_changes_only_the_status() {
+    #[tokio::test]
+    async fn set_status_changes_only_the_status() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR), false).unwrap();
+        store.apply(&resources(DR), false).await.unwrap();
         let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
-        assert!(store.set_status(&r, serde_json::json!({"seen": true})).unwrap());
-        let contents = store.contents().unwrap();
+        assert!(store.set_status(&r, serde_json::json!({"seen": true})).await.unwrap());
+        let contents = store.contents().await.unwrap();
         assert_eq!(contents.objects[0]["status"]["seen"], true);
         assert_eq!(contents.objects[0]["spec"]["host"], "profile");
+        assert_eq!(contents.objects[0]["metadata"]["generation"], 1, "a status write is no new generation");
         // A later apply of the same spec keeps the status and changes nothing.
-        assert_eq!(store.apply(&resources(DR), false).unwrap()[0].1, Change::Unchanged);
+        assert_eq!(store.apply(&resources(DR), false).await.unwrap()[0].1, Change::Unchanged);
         let gone = ObjectRef { name: "gone".into(), ..r };
-        assert!(!store.set_status(&gone, serde_json::json!({})).unwrap());
+        assert!(!store.set_status(&gone, serde_json::json!({})).await.unwrap());
     }
 
     use super::*;
@@ -280,48 +295,51 @@ mod tests {
     const DR: &str =
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: profile}\nspec: {host: profile}\n";
 
-    #[test]
-    fn apply_creates_configures_and_keeps_unchanged_objects() {
+    #[tokio::test]
+    async fn apply_creates_configures_and_keeps_unchanged_objects() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(LocalStore::open(dir.path()), Err(StoreError::NotInstalled(_))));
         let store = LocalStore::create(dir.path()).unwrap();
-        let first = store.apply(&resources(DR), false).unwrap();
+        let first = store.apply(&resources(DR), false).await.unwrap();
         assert_eq!(first[0].1, Change::Created);
-        assert_eq!(store.apply(&resources(DR), false).unwrap()[0].1, Change::Unchanged);
-        assert_eq!(store.contents().unwrap().revision, 1);
+        assert_eq!(store.apply(&resources(DR), false).await.unwrap()[0].1, Change::Unchanged);
+        assert_eq!(store.contents().await.unwrap().revision, 1);
         let changed = DR.replace("host: profile", "host: board");
-        assert_eq!(store.apply(&resources(&changed), false).unwrap()[0].1, Change::Configured);
-        let contents = store.contents().unwrap();
+        assert_eq!(store.apply(&resources(&changed), false).await.unwrap()[0].1, Change::Configured);
+        let contents = store.contents().await.unwrap();
         assert_eq!(contents.revision, 2);
         assert_eq!(contents.objects[0]["metadata"]["resourceVersion"], "2");
+        assert_eq!(contents.objects[0]["metadata"]["generation"], 2);
         assert_eq!(contents.objects[0]["spec"]["host"], "board");
         assert!(contents.resources()[0].is_ok());
     }
 
-    #[test]
-    fn a_stale_resource_version_is_a_conflict_and_changes_nothing() {
+    #[tokio::test]
+    async fn a_stale_resource_version_is_a_conflict_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR), false).unwrap();
+        store.apply(&resources(DR), false).await.unwrap();
         let stale = DR
             .replace("{name: profile}", "{name: profile, resourceVersion: \"7\"}")
             .replace("host: profile", "host: x");
-        let err = store.apply(&resources(&stale), false).unwrap_err();
+        let err = store.apply(&resources(&stale), false).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-        assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
+        assert_eq!(store.contents().await.unwrap().objects[0]["spec"]["host"], "profile");
     }
 
-    #[test]
-    fn an_admission_sees_what_is_stored_and_a_refusal_writes_nothing() {
+    #[tokio::test]
+    async fn an_admission_sees_what_is_stored_and_a_refusal_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR), false).unwrap();
+        store.apply(&resources(DR), false).await.unwrap();
         let changed = resources(&DR.replace("host: profile", "host: board"));
         let mut seen = Vec::new();
-        let refused = store.apply_admitted(&changed, false, &mut |stored| {
-            seen = stored.to_vec();
-            false
-        });
+        let refused = store
+            .apply_admitted(&changed, false, &mut |stored| {
+                seen = stored.to_vec();
+                false
+            })
+            .await;
         assert!(matches!(refused, Err(StoreError::Refused)));
         match seen.as_slice() {
             [Resource::DestinationRule(dr)] => {
@@ -329,20 +347,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(store.contents().unwrap().objects[0]["spec"]["host"], "profile");
+        assert_eq!(store.contents().await.unwrap().objects[0]["spec"]["host"], "profile");
         let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
-        assert!(matches!(store.delete_admitted(std::slice::from_ref(&r), &mut |_| false), Err(StoreError::Refused)));
-        assert_eq!(store.contents().unwrap().objects.len(), 1);
+        assert!(matches!(
+            store.delete_admitted(std::slice::from_ref(&r), &mut |_| false).await,
+            Err(StoreError::Refused)
+        ));
+        assert_eq!(store.contents().await.unwrap().objects.len(), 1);
     }
 
-    #[test]
-    fn delete_reports_what_existed() {
+    #[tokio::test]
+    async fn delete_reports_what_existed() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
-        store.apply(&resources(DR), false).unwrap();
+        store.apply(&resources(DR), false).await.unwrap();
         let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
-        assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r.clone(), true)]);
-        assert_eq!(store.delete(std::slice::from_ref(&r)).unwrap(), [(r, false)]);
-        assert!(store.contents().unwrap().objects.is_empty());
+        assert_eq!(store.delete(std::slice::from_ref(&r)).await.unwrap(), [(r.clone(), true)]);
+        assert_eq!(store.delete(std::slice::from_ref(&r)).await.unwrap(), [(r, false)]);
+        assert!(store.contents().await.unwrap().objects.is_empty());
     }
 }

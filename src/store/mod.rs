@@ -85,40 +85,51 @@ pub enum StoreError {
     Conflict { kind: String, namespace: String, name: String, expected: String, actual: String },
 }
 
-/// A place that keeps the mesh's resources.
-pub trait Store {
-    fn contents(&self) -> Result<Contents, StoreError>;
+/// What a change must pass before it is written: called with the objects stored at that
+/// moment, it says whether the change may go ahead.
+pub type Admission<'a> = &'a mut (dyn FnMut(&[Resource]) -> bool + Send);
 
-    /// Creates or replaces every object, all or nothing. An object that carries a
-    /// `metadata.resourceVersion` is written only if that is still its version. With
-    /// `dry_run`, says what it would do and writes nothing.
-    fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
-        self.apply_admitted(resources, dry_run, &mut |_| true)
+/// A place that keeps the mesh's resources. Async, as a cluster's API is; every object has
+/// its own opaque `metadata.resourceVersion`, and a `metadata.generation` that rises only when
+/// its spec changes (a status write leaves it alone), as Kubernetes keeps them.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    async fn contents(&self) -> Result<Contents, StoreError>;
+
+    /// Creates or replaces every object. An object that carries a `metadata.resourceVersion`
+    /// is written only if that is still its version. With `dry_run`, says what it would do
+    /// and writes nothing. The local store writes all of them at once or none.
+    async fn apply(&self, resources: &[Resource], dry_run: bool) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+        self.apply_admitted(resources, dry_run, &mut |_| true).await
     }
 
     /// Like `apply`, once `admit` accepts the change in view of the objects stored at the
     /// moment it is written (`Refused` otherwise): no other write comes between the judgement
     /// and the change, so two changes that are each fine cannot together break the mesh.
-    fn apply_admitted(
+    async fn apply_admitted(
         &self,
         resources: &[Resource],
         dry_run: bool,
-        admit: &mut dyn FnMut(&[Resource]) -> bool,
+        admit: Admission<'_>,
     ) -> Result<Vec<(ObjectRef, Change)>, StoreError>;
 
     /// Removes the objects; the result says which existed.
-    fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
-        self.delete_admitted(refs, &mut |_| true)
+    async fn delete(&self, refs: &[ObjectRef]) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
+        self.delete_admitted(refs, &mut |_| true).await
     }
 
     /// Like `delete`, once `admit` accepts it, as for `apply_admitted`.
-    fn delete_admitted(
+    async fn delete_admitted(
         &self,
         refs: &[ObjectRef],
-        admit: &mut dyn FnMut(&[Resource]) -> bool,
+        admit: Admission<'_>,
     ) -> Result<Vec<(ObjectRef, bool)>, StoreError>;
 
     /// Replaces an object's `status` (what the controller observed), leaving its spec alone.
     /// Returns false when the object no longer exists.
-    fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError>;
+    async fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError>;
+
+    /// Calls `changed` whenever the stored objects change, so a reader learns of a change at
+    /// once instead of at its next look; for as long as the process lives.
+    fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError>;
 }
