@@ -27,10 +27,12 @@
 //! meshctl and Envoy are known), run with the container's `args` (a `command` is run as it
 //! is, since containers share the host's files), its `env` (values, and `fieldRef`s to the Pod's
 //! name, namespace, IP and node; `$(VAR)` in command and args expanded as Kubernetes does) and
-//! a clean environment otherwise. Regular init containers run
-//! to completion first; init containers with `restartPolicy: Always` (native sidecars) keep
-//! running. A container is ready when its `readinessProbe` (`tcpSocket` or `httpGet`, to the
-//! Pod's IP from the host, as a kubelet probes) succeeds, or at once without one.
+//! a clean environment otherwise. Regular init containers run to completion first; init
+//! containers with `restartPolicy: Always` (native sidecars) keep running beside the main ones,
+//! which start without waiting for them. A container is ready when its `readinessProbe`
+//! (`tcpSocket` or `httpGet`, to the Pod's IP from the host, as a kubelet probes) succeeds, or
+//! at once without one. The kubelet does not watch: it acts when the test calls it, so a Pod
+//! deleted through the API rather than by `Kubelet::delete` stays terminating.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
