@@ -347,7 +347,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l error-rate 
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l call -d 'A service to call on every request, as HOST[/PATH], through the sidecar' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d 'Send requests to this service by itself (HOST[/PATH]), through the sidecar' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l rate -d 'Requests per second for --generate' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'Where to listen, on 127.0.0.1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'The port to listen on' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l address -d 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'

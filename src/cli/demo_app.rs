@@ -1,6 +1,6 @@
 //! `meshctl demo-app` (hidden): runs the demo application as a workload process.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, anyhow};
 
@@ -31,9 +31,12 @@ pub struct Args {
     /// Requests per second for --generate.
     #[arg(long, default_value_t = 5.0)]
     rate: f64,
-    /// Where to listen, on 127.0.0.1.
+    /// The port to listen on.
     #[arg(long, env = "PORT")]
     port: u16,
+    /// The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    address: IpAddr,
     /// The sidecar's outbound listener.
     #[arg(long, env = "MESH_OUTBOUND")]
     outbound: Option<SocketAddr>,
@@ -54,9 +57,10 @@ pub fn run(args: Args) -> Outcome {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        let addr = SocketAddr::new(args.address, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))
+            .with_context(|| format!("cannot listen on {addr}"))
             .map_err(|e| Failure { exit: Exit::Environment, error: e })?;
         tokio::select! {
             _ = demo_app::serve(app, listener) => {}

@@ -4,6 +4,7 @@
 
 pub mod envoy;
 pub mod kube;
+pub mod kubelet;
 pub mod local_mesh;
 
 use std::io::Write;
