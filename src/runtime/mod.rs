@@ -284,7 +284,7 @@ impl Supervisor {
     /// `behind(node)` says whether that proxy runs a configuration other than the one it
     /// should (it refused it, or has not taken it yet): only such a proxy can lack a listener.
     /// Says whether a port moved: the mesh must be translated again.
-    pub async fn move_unbound_listeners(&mut self, behind: &dyn Fn(&str) -> bool) -> bool {
+    pub async fn move_unbound_listeners(&mut self, behind: &(dyn Fn(&str) -> bool + Sync)) -> bool {
         let mut moved = false;
         for (node, r) in &mut self.instances {
             if !r.sidecar.running() || !behind(node) {

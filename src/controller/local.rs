@@ -1,0 +1,217 @@
+//! The local controller's backend (`meshctl controller --local`): the registry is the
+//! supervisor, which runs the workloads, their sidecars and the gateway as processes on
+//! 127.0.0.1; the status sink is `status.json` in the state directory, which the CLI reads.
+//!
+//! A controller that is killed leaves the proxies running on their last configuration; the
+//! next one binds the same xDS port, adopts the processes recorded in `status.json`, and the
+//! proxies reconnect to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::{Pacing, Refusing, Registry, Report, StatusSink};
+use crate::api::Resource;
+use crate::mesh::{CaReport, ProxyReport};
+use crate::metrics::scrape::Target;
+use crate::pki::{self, Identity};
+use crate::runtime::{self, InstanceStatus, Supervisor};
+use crate::store::{LocalStore, write_atomically};
+use crate::translate::{Credentials, Proxy, Service};
+use crate::xds::{self, Desired};
+
+pub const STATUS_FILE: &str = "status.json";
+
+/// The namespace short host names resolve in at the gateway.
+const GATEWAY_NAMESPACE: &str = "default";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub state_dir: PathBuf,
+    pub envoy: PathBuf,
+    pub gateway_port: u16,
+    /// How long workload certificates live.
+    pub cert_lifetime: Duration,
+    /// How often the controller looks at its processes and the CA when nothing wakes it.
+    pub resync_period: Duration,
+}
+
+/// What the controller reports, and what a restarted controller picks up from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeshStatus {
+    pub pid: u32,
+    pub running: bool,
+    /// When this was written (RFC 3339).
+    pub updated: String,
+    pub xds_port: u16,
+    pub gateway_port: u16,
+    pub gateway_admin_port: u16,
+    pub gateway_pid: Option<u32>,
+    /// The store revision the configuration was built from.
+    pub revision: u64,
+    pub instances: Vec<InstanceStatus>,
+    pub proxies: Vec<ProxyReport>,
+    /// The certificate authority: its roots, and where a root rotation stands.
+    #[serde(default)]
+    pub ca: CaReport,
+    /// Problems that keep part of the mesh from working (a process that cannot start, an
+    /// object that cannot be read).
+    pub errors: Vec<String>,
+}
+
+impl MeshStatus {
+    pub fn read(state_dir: &Path) -> Option<MeshStatus> {
+        let bytes = std::fs::read(state_dir.join(STATUS_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = LocalStore::create(&settings.state_dir)?;
+    let previous = MeshStatus::read(&settings.state_dir).unwrap_or_default();
+    let mut ports = runtime::ports::PortAllocator::default();
+    // Proxies left running by an earlier controller know its xDS port; reuse it.
+    let xds_port = ports.hold_or_take(previous.xds_port)?;
+    let gateway_admin = ports.hold_or_take(previous.gateway_admin_port)?;
+    let gateway_port = ports.hold_or_take(settings.gateway_port)?;
+    let xds_addr = SocketAddr::from(([127, 0, 0, 1], xds_port));
+
+    let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
+    let server = xds::Server::new(desired_rx);
+    serve_xds(&server, xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
+
+    let meshctl = std::env::current_exe().context("cannot find the meshctl binary")?;
+    let supervisor_settings = runtime::Settings {
+        state_dir: settings.state_dir.clone(),
+        envoy: settings.envoy.clone(),
+        meshctl,
+        xds: xds_addr,
+        gateway: SocketAddr::from(([127, 0, 0, 1], gateway_port)),
+        gateway_admin,
+    };
+    let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
+    let supervisor = Supervisor::new(supervisor_settings, ports, previous_gateway)?;
+    let ca = pki::Authority::open(&settings.state_dir)?;
+    let mut backend = Processes {
+        supervisor,
+        adoptable: previous.instances,
+        dir: settings.state_dir.clone(),
+        status: MeshStatus {
+            pid: std::process::id(),
+            running: true,
+            xds_port,
+            gateway_port,
+            gateway_admin_port: gateway_admin,
+            ..MeshStatus::default()
+        },
+    };
+    let pacing = Pacing { cert_lifetime: settings.cert_lifetime, resync_period: settings.resync_period };
+    super::reconcile_until_stopped(Arc::new(store), &mut backend, ca, &server, desired_tx, pacing).await
+}
+
+/// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the
+/// kernel tears it down: its successor, which must bind the same port for the proxies to find
+/// it, tries for a few seconds before it gives up.
+async fn serve_xds(server: &xds::Server, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match server.clone().spawn(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            bound => return bound,
+        }
+    }
+}
+
+/// The local backend: the supervisor's processes, and the status file that records them.
+struct Processes {
+    supervisor: Supervisor,
+    /// Instances an earlier controller left running, taken over on the first reconcile.
+    adoptable: Vec<InstanceStatus>,
+    dir: PathBuf,
+    status: MeshStatus,
+}
+
+#[async_trait::async_trait]
+impl Registry for Processes {
+    fn reconcile(&mut self, resources: &[Resource]) -> Result<(), String> {
+        let workloads: Vec<_> = resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::Workload(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect();
+        let adoptable = std::mem::take(&mut self.adoptable);
+        self.supervisor.reconcile(&workloads, &adoptable).map_err(|e| format!("cannot start workloads: {e}"))
+    }
+
+    async fn tick(&mut self, refusing: Refusing<'_>) -> bool {
+        // A listener that cannot bind is refused (NACKed) until it can: only then is it worth
+        // asking that Envoy which of its ports it holds.
+        self.supervisor.tick() | self.supervisor.move_unbound_listeners(refusing).await
+    }
+
+    fn services(&self) -> Vec<Service> {
+        self.supervisor.services()
+    }
+
+    fn identities(&self) -> Vec<(String, Identity)> {
+        self.supervisor.identities()
+    }
+
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
+        self.supervisor.proxies(GATEWAY_NAMESPACE, credentials)
+    }
+
+    fn scrape_targets(&self) -> Vec<Target> {
+        let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut targets =
+            vec![Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.status.gateway_admin_port) }];
+        targets.extend(
+            self.supervisor.status().into_iter().map(|i| Target { node_id: i.node_id, admin: admin(i.ports.admin) }),
+        );
+        targets
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let instances = self.supervisor.status();
+        let failed = instances.iter().filter_map(|i| i.last_error.as_ref().map(|e| format!("{}: {e}", i.node_id)));
+        failed.chain(self.supervisor.gateway_error().map(|e| format!("gateway: {e}"))).collect()
+    }
+
+    fn shut_down(&mut self) {
+        self.supervisor.stop_all();
+        self.status.running = false;
+        self.status.gateway_pid = None;
+        self.status.instances.clear();
+        self.status.proxies.clear();
+        write_status(&self.dir, &mut self.status);
+    }
+}
+
+impl StatusSink for Processes {
+    fn record(&mut self, report: &Report) {
+        self.status.revision = report.revision;
+        self.status.instances = self.supervisor.status();
+        self.status.gateway_pid = self.supervisor.gateway_pid();
+        self.status.proxies = report.proxies.clone();
+        self.status.ca = report.ca.clone();
+        self.status.errors = report.errors.clone();
+        write_status(&self.dir, &mut self.status);
+    }
+}
+
+fn write_status(dir: &Path, status: &mut MeshStatus) {
+    status.updated = crate::api::time::now_rfc3339();
+    let bytes = serde_json::to_vec_pretty(status).expect("status serializes");
+    if let Err(e) = write_atomically(&dir.join(STATUS_FILE), &bytes) {
+        tracing::error!("cannot write status: {e}");
+    }
+}

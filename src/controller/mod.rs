@@ -1,0 +1,317 @@
+//! The controller: the same loop wherever the mesh runs. It reads the store, asks the
+//! backend's [`Registry`] what runs (services, instances, proxies and their identities),
+//! issues certificates, translates the mesh for every proxy and serves it over ADS, drives
+//! canary rollouts, and hands what it saw to the backend's [`StatusSink`].
+//!
+//! ```text
+//!   Store ──watch──▶ loop ──reconcile──▶ Registry (local: processes; a cluster: Pods)
+//!                      │  ◀─services, proxies─┘
+//!                      ├──translate──▶ xDS server ──ACK/NACK──▶ loop
+//!                      ├──targets──▶ canary driver ──▶ Store (weights, Canary status)
+//!                      └──Report──▶ StatusSink (local: status.json)
+//! ```
+//!
+//! Only the registry and the sink know their backend; the translator and the xDS server never
+//! learn which one feeds them.
+
+pub mod local;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::api::Resource;
+use crate::mesh::{CaReport, ProxyReport};
+use crate::metrics::scrape::Target;
+use crate::pki::{self, Identity};
+use crate::store::Store;
+use crate::translate::{self, Credentials, MeshSnapshot, Proxy, Service};
+use crate::xds::{self, Desired, Resources, SyncState};
+
+pub use local::{MeshStatus, Settings, run};
+
+/// Says whether the proxy of a node id refuses its configuration.
+pub type Refusing<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+/// Where the mesh's workloads run, as the controller sees them.
+#[async_trait::async_trait]
+pub trait Registry: Send {
+    /// Brings what runs in line with the stored objects (the local mesh starts and stops
+    /// processes). What fails is tried again on the next call.
+    fn reconcile(&mut self, resources: &[Resource]) -> Result<(), String>;
+
+    /// Looks after what runs between changes (restarts, moved ports); `refusing` says whether
+    /// a proxy refuses its configuration. Returns whether an address the proxies'
+    /// configuration names has moved.
+    async fn tick(&mut self, refusing: Refusing<'_>) -> bool;
+
+    /// The mesh's services and where their instances take traffic.
+    fn services(&self) -> Vec<Service>;
+
+    /// Every proxy the control plane must configure, by node id, with the identity it runs as.
+    fn identities(&self) -> Vec<(String, Identity)>;
+
+    /// Every proxy, each with the credentials `credentials` gives for its node id.
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy>;
+
+    /// Where each proxy's statistics are read, for the canary gates.
+    fn scrape_targets(&self) -> Vec<Target>;
+
+    /// What keeps part of the mesh from running (a process that cannot start).
+    fn problems(&self) -> Vec<String>;
+
+    /// The controller is stopping: stop what it started.
+    fn shut_down(&mut self);
+}
+
+/// What the controller saw on one pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// The store revision the proxies' configuration was built from.
+    pub revision: u64,
+    pub proxies: Vec<ProxyReport>,
+    pub ca: CaReport,
+    pub errors: Vec<String>,
+}
+
+/// Where the controller records what it saw, for the CLI to read.
+pub trait StatusSink: Send {
+    fn record(&mut self, report: &Report);
+}
+
+/// How the loop paces itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// How long workload certificates live.
+    pub cert_lifetime: Duration,
+    /// How often to look at the registry and the CA when nothing wakes the loop.
+    pub resync_period: Duration,
+}
+
+/// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
+pub async fn reconcile_until_stopped<B: Registry + StatusSink>(
+    store: Arc<dyn Store>,
+    backend: &mut B,
+    mut ca: pki::Authority,
+    server: &xds::Server,
+    desired_tx: watch::Sender<Desired>,
+    pacing: Pacing,
+) -> anyhow::Result<()> {
+    let mut certificates = Certificates::default();
+    // The CA state the proxies' desired configuration was last built from.
+    let mut sent_ca: Option<pki::State> = None;
+    let mut reconciled = None;
+    let mut translated: Option<u64> = None;
+    let (targets_tx, targets) = watch::channel(Vec::new());
+    let (problems, canary_problems) = watch::channel(Vec::new());
+    spawn_canaries(store.clone(), targets, problems);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interval = tokio::time::interval(pacing.resync_period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let store_changed = Arc::new(tokio::sync::Notify::new());
+    let notify = store_changed.clone();
+    store.watch(Box::new(move || notify.notify_one()))?;
+    let mut report = Report::default();
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = store_changed.notified() => {}
+            _ = server.status_changed() => {}
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        let mut errors = Vec::new();
+        let contents = match store.contents().await {
+            Ok(c) => c,
+            Err(e) => {
+                report.errors = vec![e.to_string()];
+                backend.record(&report);
+                continue;
+            }
+        };
+        let resources: Vec<Resource> =
+            contents.resources().into_iter().filter_map(|r| r.map_err(|e| errors.push(e)).ok()).collect();
+        if reconciled != Some(contents.revision) {
+            match backend.reconcile(&resources) {
+                Err(e) => errors.push(e),
+                Ok(()) => reconciled = Some(contents.revision),
+            }
+        }
+        let refusing = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_));
+        let moved = backend.tick(&refusing).await;
+        let identities = backend.identities();
+
+        // A root rotation moves on only once every proxy has ACKed a configuration built from
+        // its current step: the step must have been sent (it is what the proxies' desired
+        // state holds), and each proxy must have ACKed that state since.
+        let mut pki_changed = ca.reload().unwrap_or_else(|e| {
+            errors.push(format!("certificate authority: {e}"));
+            false
+        });
+        let step_sent = !pki_changed && sent_ca.as_ref() == Some(ca.state()) && translated == Some(contents.revision);
+        let every_proxy_runs_it = || {
+            identities.iter().all(|(node, _)| server.sync_state(node) == SyncState::Synced)
+                && certificates.all_signed_by(&ca.state().signing)
+        };
+        if ca.rotation().is_some() && step_sent && every_proxy_runs_it() {
+            match ca.advance_rotation() {
+                Ok(()) => pki_changed = true,
+                Err(e) => errors.push(format!("certificate authority: {e}")),
+            }
+        }
+        let renewed = certificates.renew(&ca, &identities, pacing.cert_lifetime, &mut errors);
+
+        // What the proxies should run depends only on the store, the registry (which changes
+        // when the store does, or when an address moves) and the certificates: translate when
+        // one of them moved.
+        if translated != Some(contents.revision) || pki_changed || renewed || moved {
+            let snapshot = MeshSnapshot::new(backend.services(), &resources);
+            let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
+            let desired: HashMap<String, Arc<Resources>> = backend
+                .proxies(&credentials)
+                .iter()
+                .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
+                .collect();
+            let desired = Arc::new(desired);
+            if *desired_tx.borrow() != desired {
+                tracing::info!(
+                    revision = contents.revision,
+                    proxies = desired.len(),
+                    "new configuration for the proxies"
+                );
+                desired_tx.send_replace(desired);
+            }
+            translated = Some(contents.revision);
+            sent_ca = Some(ca.state().clone());
+        }
+
+        let proxies = backend.scrape_targets();
+        targets_tx.send_if_modified(|targets| {
+            let changed = *targets != proxies;
+            *targets = proxies;
+            changed
+        });
+        errors.extend(canary_problems.borrow().iter().cloned());
+        errors.extend(backend.problems());
+        report = Report {
+            revision: contents.revision,
+            proxies: proxy_reports(server, &identities, &certificates),
+            ca: CaReport {
+                signing: ca.state().signing.clone(),
+                trusted: ca.state().trusted.clone(),
+                rotation: ca.rotation().map(str::to_string),
+            },
+            errors,
+        };
+        backend.record(&report);
+    }
+    backend.shut_down();
+    Ok(())
+}
+
+/// Canary rollouts are judged once a second.
+const CANARY_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs the canary driver beside the controller's loop, which must not wait on its scrapes
+/// (up to a second) to report an ACK. They speak through the store, as the CLI and the
+/// controller do; the loop hands it the proxies to scrape and reports its problems.
+fn spawn_canaries(store: Arc<dyn Store>, targets: watch::Receiver<Vec<Target>>, problems: watch::Sender<Vec<String>>) {
+    tokio::spawn(async move {
+        let mut driver = crate::canary::Driver::default();
+        let mut every = tokio::time::interval(CANARY_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let found = match store.contents().await {
+                Ok(contents) => {
+                    let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
+                    let proxies = targets.borrow().clone();
+                    driver.tick(store.as_ref(), &resources, &proxies).await
+                }
+                Err(e) => vec![format!("canaries: {e}")],
+            };
+            problems.send_replace(found);
+        }
+    });
+}
+
+fn proxy_reports(
+    server: &xds::Server,
+    proxies: &[(String, Identity)],
+    certificates: &Certificates,
+) -> Vec<ProxyReport> {
+    let all = server.status();
+    proxies
+        .iter()
+        .map(|(node, _)| {
+            let versions = all
+                .get(node)
+                .map(|s| s.acked.iter().map(|(t, v)| (t.short().to_string(), v.clone())).collect())
+                .unwrap_or_default();
+            let leaf = certificates.leaves.get(node);
+            let time = |t: Option<SystemTime>| t.map(crate::api::time::rfc3339).unwrap_or_default();
+            ProxyReport {
+                sync: server.sync_state(node),
+                versions,
+                identity: leaf.map(|(id, _)| id.uri()).unwrap_or_default(),
+                cert_issued: time(leaf.map(|(_, l)| l.issued())),
+                cert_expires: time(leaf.map(|(_, l)| l.not_after)),
+                cert_root: leaf.map(|(_, l)| l.root.clone()).unwrap_or_default(),
+                cert_fingerprint: leaf.map(|(_, l)| l.fingerprint.clone()).unwrap_or_default(),
+                node_id: node.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Every proxy's current certificate, by node id; issued in memory, never written down.
+#[derive(Default)]
+struct Certificates {
+    leaves: HashMap<String, (Identity, pki::Leaf)>,
+}
+
+impl Certificates {
+    /// Issues a certificate to every proxy that has none, or one that must be replaced, and
+    /// forgets proxies that are gone. Returns whether anything changed.
+    fn renew(
+        &mut self,
+        ca: &pki::Authority,
+        proxies: &[(String, Identity)],
+        lifetime: Duration,
+        errors: &mut Vec<String>,
+    ) -> bool {
+        let now = SystemTime::now();
+        let before = self.leaves.len();
+        self.leaves.retain(|node, _| proxies.iter().any(|(n, _)| n == node));
+        let mut changed = self.leaves.len() != before;
+        for (node, identity) in proxies {
+            let current = self.leaves.get(node).filter(|(id, leaf)| id == identity && !ca.must_reissue(leaf, now));
+            if current.is_some() {
+                continue;
+            }
+            match ca.issue(identity, lifetime) {
+                Ok(leaf) => {
+                    self.leaves.insert(node.clone(), (identity.clone(), leaf));
+                    changed = true;
+                }
+                Err(e) => errors.push(format!("{node}: cannot issue a certificate: {e}")),
+            }
+        }
+        changed
+    }
+
+    fn all_signed_by(&self, root: &str) -> bool {
+        self.leaves.values().all(|(_, leaf)| leaf.root == root)
+    }
+
+    fn credentials(&self, node: &str, trust_bundle: &str) -> Credentials {
+        let leaf = self.leaves.get(node).map(|(_, leaf)| leaf);
+        Credentials {
+            cert_chain: leaf.map(|l| l.cert_pem.clone()).unwrap_or_default(),
+            private_key: leaf.map(|l| l.key_pem.clone()).unwrap_or_default(),
+            trust_bundle: trust_bundle.to_string(),
+        }
+    }
+}
