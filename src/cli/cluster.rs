@@ -133,6 +133,12 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
     let cluster = Cluster::connect(&plan.target).await.map_err(cluster_failure)?;
     let mut found = Found { foreign_crds: cluster.foreign_crds().await.map_err(cluster_failure)?, new_ca: None };
     let namespace = plan.settings.namespace.as_str();
+    // Said before anything is applied, rather than half-way, when the first object lands in it.
+    let existing = cluster.get(ObjectKind::Namespace, None, namespace).await.map_err(cluster_failure)?;
+    if existing.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some()) {
+        let (server, namespace) = (cluster.server().to_string(), namespace.to_string());
+        return Err(cluster_failure(ClusterError::Terminating { server, namespace }));
+    }
     let has_ca = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await.map_err(cluster_failure)?.is_some();
     if !has_ca {
         found.new_ca = Some(crate::kube::ca::generate().map_err(environment)?);
@@ -158,13 +164,16 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
         let crd = install::reference(ObjectKind::CustomResourceDefinition, name);
         printer.write(&format!("{crd} unchanged {}\n", paint(printer::DIM, "(not meshctl's: used as it is)")))?;
     }
+    // The kept CA is reported where it would have been applied.
+    let mut ca_untold = has_ca;
     for object in &objects {
+        if ca_untold && object.kind > ObjectKind::Secret {
+            let secret = install::reference(ObjectKind::Secret, CA_SECRET);
+            printer.write(&format!("{secret} unchanged {}\n", paint(printer::DIM, "(the mesh CA is kept)")))?;
+            ca_untold = false;
+        }
         let applied = cluster.apply(object).await.map_err(cluster_failure)?;
         printer.write(&format!("{} {applied}\n", object.reference()))?;
-    }
-    if has_ca {
-        let secret = install::reference(ObjectKind::Secret, CA_SECRET);
-        printer.write(&format!("{secret} unchanged {}\n", paint(printer::DIM, "(the mesh CA is kept)")))?;
     }
     if let Some(timeout) = plan.wait {
         wait_ready(&cluster, &objects, timeout, printer).await?;
@@ -270,11 +279,14 @@ async fn uninstall_from_cluster(target: Target, purge: bool, printer: &Printer) 
         printer.write(&format!("{} {what}\n", object.reference()))?;
     }
     if !kept.is_empty() {
-        let names: Vec<String> = kept.iter().map(client::Installed::reference).collect();
+        let lines: String = kept.iter().map(|o| format!("{} kept\n", o.reference())).collect();
         printer.write(&format!(
-            "kept {}: the CRDs hold the mesh's policies, and the CA keeps workloads trusted across a reinstall; \
-             `meshctl uninstall --purge` removes them too\n",
-            names.join(", ")
+            "{lines}{}\n",
+            paint(
+                printer::DIM,
+                "(the CRDs hold the mesh's policies, and the CA keeps workloads trusted across a reinstall; \
+                 `meshctl uninstall --purge` removes them too)"
+            )
         ))?;
     }
     Ok(Exit::Success)

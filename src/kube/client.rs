@@ -52,6 +52,12 @@ pub enum ClusterError {
         name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default()
     )]
     Forbidden { server: String, verb: &'static str, resource: String, name: Option<String>, message: String },
+    #[error(
+        "namespace {namespace} on the cluster at {server} is still being deleted (by an earlier `uninstall \
+         --purge`), so nothing can be created in it; install again once `kubectl get namespace {namespace}` \
+         finds none"
+    )]
+    Terminating { server: String, namespace: String },
     #[error("cannot {verb} {what} on the cluster at {server}: {message} ({reason}, HTTP {code})")]
     Api { server: String, verb: &'static str, what: String, code: u16, reason: String, message: String },
 }
@@ -135,7 +141,15 @@ impl Cluster {
     /// Turns a failed request into an error that names the server, the verb and the object.
     fn error(&self, verb: &'static str, kind: ObjectKind, name: Option<&str>, error: kube::Error) -> ClusterError {
         let what = name.map_or_else(|| kind.resource(), |n| reference(kind, n));
+        // The cause the API server gives when a namespace being deleted refuses new objects.
+        let terminating = |status: &kube::core::Status| {
+            status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
+        };
         match error {
+            kube::Error::Api(status) if terminating(&status) => ClusterError::Terminating {
+                server: self.server.clone(),
+                namespace: status.details.map(|d| d.name).unwrap_or_default(),
+            },
             kube::Error::Api(status) if status.is_forbidden() => {
                 // The details name the resource the server refused, which for a request on a
                 // subresource or through an aggregated API is not always the one we asked for.
