@@ -28,8 +28,8 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print hel
 complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "analyze" -d 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
@@ -134,12 +134,25 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l cert-lifetim
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'How long to wait for the mesh to be ready' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l local -d 'Run the mesh on this machine (the only mode so far)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d 'The kubeconfig context to use [default: its current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l image -d 'The meshctl image the controller runs' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy-image -d 'The Envoy image the ingress gateway runs' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-service-type -d 'The type of the ingress gateway\'s Service' -r -f -a "LoadBalancer\t'An external load balancer where the cluster has one, a node port everywhere'
+NodePort\t'A port on every node'
+ClusterIP\t'Inside the cluster only'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s o -l output -d 'With --dry-run, print the objects themselves, exactly as they would be applied' -r -f -a "json\t''
+yaml\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l local -d 'Run the mesh on this machine instead of a cluster'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l dry-run -d 'Say what would be applied, and change nothing (the cluster is only read: which CRDs are Istio\'s, whether the mesh CA exists)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l wait -d 'Wait until the CRDs are Established and the Deployments Available (see --timeout)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l local -d 'Stop the mesh on this machine'
-complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete the state directory (resources, logs)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l context -d 'The kubeconfig context to use [default: its current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l local -d 'Stop the mesh on this machine instead of removing it from a cluster'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete what outlives an uninstall: the state directory (resources, logs) with --local; on a cluster, the CRDs (with every policy stored in them) and the mesh CA'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
@@ -355,8 +368,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "validate" -d 'Check policy files offline: schema, references between resources, mTLS and JWT settings'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "generate" -d 'Print policy YAML for a common intent; every document passes `meshctl validate`'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "install" -d 'Start a local mesh on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "uninstall" -d 'Stop the local mesh and every process it started'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "install" -d 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "uninstall" -d 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "controller" -d 'Run the control plane in the foreground (what `install` starts in the background)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "apply" -d 'Validate resources and store them in the mesh; with an error, nothing is stored'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help" -f -a "analyze" -d 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'

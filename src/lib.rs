@@ -9,6 +9,7 @@ pub mod controller;
 pub mod demo_app;
 pub mod generate;
 pub mod http;
+pub mod kube;
 pub mod mesh;
 pub mod metrics;
 pub mod pki;

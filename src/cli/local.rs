@@ -110,11 +110,11 @@ fn cert_lifetime(text: &str) -> Result<crate::api::Duration, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// Run the mesh on this machine (the only mode so far).
-    #[arg(long, required = true)]
-    local: bool,
+    /// Run the mesh on this machine instead of a cluster.
+    #[arg(long)]
+    pub local: bool,
     #[command(flatten)]
-    mesh: MeshArgs,
+    pub mesh: MeshArgs,
 }
 
 pub async fn install(args: InstallArgs, printer: &Printer) -> Outcome {
@@ -281,12 +281,13 @@ const WAIT_POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
-    /// Stop the mesh on this machine.
-    #[arg(long, required = true)]
-    local: bool,
-    /// Also delete the state directory (resources, logs).
+    /// Stop the mesh on this machine instead of removing it from a cluster.
     #[arg(long)]
-    purge: bool,
+    pub local: bool,
+    /// Also delete what outlives an uninstall: the state directory (resources, logs) with
+    /// --local; on a cluster, the CRDs (with every policy stored in them) and the mesh CA.
+    #[arg(long)]
+    pub purge: bool,
     #[command(flatten)]
     state: StateDir,
 }

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod canary;
+mod cluster;
 mod demo;
 mod demo_app;
 mod generate;
@@ -40,13 +41,16 @@ enum Command {
     /// Print policy YAML for a common intent; every document passes `meshctl validate`.
     #[command(subcommand)]
     Generate(generate::Command),
-    /// Start a local mesh on this machine: the controller in the background, which runs the
-    /// workloads, their sidecars and the ingress gateway.
+    /// Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane,
+    /// ingress gateway, mesh CA), or with --local start one on this machine: the controller in
+    /// the background, which runs the workloads, their sidecars and the ingress gateway.
     ///
-    /// Exit status: 0 ready, 3 when Envoy is missing or the mesh did not come up.
-    Install(local::InstallArgs),
-    /// Stop the local mesh and every process it started.
-    Uninstall(local::UninstallArgs),
+    /// Exit status: 0 installed (ready), 3 when the cluster is unreachable or refuses, Envoy is
+    /// missing, or the mesh did not come up.
+    Install(cluster::Install),
+    /// Remove what `install` made from the cluster, or with --local stop the local mesh and
+    /// every process it started.
+    Uninstall(cluster::Uninstall),
     /// Run the control plane in the foreground (what `install` starts in the background).
     Controller(local::ControllerArgs),
     /// Validate resources and store them in the mesh; with an error, nothing is stored.
@@ -137,8 +141,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &printer),
         Command::Generate(command) => generate::run(command, &printer),
         Command::Completion { shell } => completion(shell, &printer),
-        Command::Install(args) => block_on(local::install(args, &printer)),
-        Command::Uninstall(args) => local::uninstall(args, &printer),
+        Command::Install(args) => block_on(cluster::install(args, &printer)),
+        Command::Uninstall(args) => block_on(cluster::uninstall(args, &printer)),
         Command::Controller(args) => local::run_controller(args),
         Command::Apply(args) => block_on(resources::apply(args, &printer)),
         Command::Analyze(args) => block_on(analyze::run(args, &printer)),

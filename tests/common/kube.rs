@@ -174,17 +174,29 @@ impl KubeApiServer {
 
     /// A request as the admin, on a fresh connection; fails the test when there is no answer.
     pub fn request(&self, method: hyper::Method, path: &str, body: Option<&Value>) -> Answer {
-        self.try_request(method.clone(), path, body)
+        self.request_with(method, path, "application/json", body)
+    }
+
+    /// A request whose JSON body is of another content type: a server-side apply
+    /// (`application/apply-patch+yaml`) or a merge patch (`application/merge-patch+json`).
+    pub fn request_with(&self, method: hyper::Method, path: &str, content_type: &str, body: Option<&Value>) -> Answer {
+        self.try_request(method.clone(), path, content_type, body)
             .unwrap_or_else(|e| panic!("{method} https://{}{path}: {e}", self.addr))
     }
 
-    fn try_request(&self, method: hyper::Method, path: &str, body: Option<&Value>) -> Result<Answer, String> {
+    fn try_request(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        content_type: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
         let request = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, self.addr.to_string())
             .header(hyper::header::ACCEPT, "application/json")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
             .map_err(|e| e.to_string())?;
         let (addr, config) = (self.addr, self.admin.clone());
@@ -216,7 +228,7 @@ impl KubeApiServer {
             if let Some(exited) = self.processes.exited() {
                 panic!("{exited} exited while starting\n{}", self.processes.logs());
             }
-            let last = match self.try_request(hyper::Method::GET, "/readyz?verbose", None) {
+            let last = match self.try_request(hyper::Method::GET, "/readyz?verbose", "application/json", None) {
                 Ok(answer) if answer.status != 200 => {
                     format!("HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body))
                 }

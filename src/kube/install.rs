@@ -1,0 +1,865 @@
+//! What `meshctl install` puts on a cluster, as plain objects in the order they are applied.
+//! Pure: the caller looks at the cluster first (which CRDs are Istio's, whether the mesh CA
+//! exists) and says so in [`Found`]; this module does no I/O, so `--dry-run -o yaml` prints
+//! exactly what an install applies.
+//!
+//! ```text
+//!   CRDs ─▶ Namespace ─▶ ServiceAccounts ─▶ ClusterRole(+Binding), Role(+Binding)
+//!        ─▶ CA Secret ─▶ gateway ConfigMap ─▶ Services ─▶ Deployments
+//! ```
+//!
+//! Every object carries `app.kubernetes.io/managed-by: meshctl`: that label is how `uninstall`
+//! finds what install made, and how install tells its own CRDs from Istio's.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::api;
+use crate::translate::{LATENCY_BUCKETS_MS, XDS_CLUSTER};
+
+/// The namespace the control plane and the ingress gateway run in.
+pub const NAMESPACE: &str = "meshctl-system";
+/// The field manager of every server-side apply meshctl makes.
+pub const FIELD_MANAGER: &str = "meshctl";
+/// The label every object install makes carries, with this value.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "meshctl";
+/// The controller's ServiceAccount, ClusterRole, Role, bindings, Deployment and Service.
+pub const CONTROLLER: &str = "meshctl-controller";
+/// The ingress gateway's ServiceAccount, ConfigMap, Deployment and Service.
+pub const GATEWAY: &str = "meshctl-ingressgateway";
+/// The Secret that holds the mesh CA.
+pub const CA_SECRET: &str = "meshctl-ca";
+
+/// Istio's ports, so users' habits and tooling carry over.
+pub const XDS_PORT: u16 = 15010;
+pub const WEBHOOK_PORT: u16 = 15017;
+pub const METRICS_PORT: u16 = 15014;
+/// Envoy's admin endpoint, on the Pod's loopback only.
+pub const ADMIN_PORT: u16 = 15000;
+/// Envoy's Prometheus statistics (and readiness), for the API server's `pods/proxy`.
+pub const STATS_PORT: u16 = 15090;
+/// Where the gateway's HTTP listener binds: above 1024, as it does not run as root.
+pub const GATEWAY_HTTP_PORT: u16 = 8080;
+
+/// The Envoy image the gateway runs unless told otherwise: the release the translator is
+/// checked against (DESIGN.md).
+pub const DEFAULT_ENVOY_IMAGE: &str = "docker.io/envoyproxy/envoy:v1.40.0";
+
+/// The controller image unless told otherwise: this very version of meshctl.
+pub fn default_image() -> String {
+    format!("ghcr.io/meshctl/meshctl:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What the user chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The meshctl image the controller runs.
+    pub image: String,
+    /// The Envoy image the ingress gateway runs.
+    pub envoy_image: String,
+    pub namespace: String,
+    pub gateway_service: GatewayService,
+}
+
+impl Settings {
+    pub fn new(image: String, envoy_image: String, gateway_service: GatewayService) -> Self {
+        Settings { image, envoy_image, namespace: NAMESPACE.to_string(), gateway_service }
+    }
+}
+
+/// How the ingress gateway is reached from outside the cluster. `LoadBalancer` is the default,
+/// as Istio's: where no load balancer exists (kind, minikube, bare metal) the Service still
+/// gets a node port, so the gateway is reachable either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayService {
+    LoadBalancer,
+    NodePort,
+    ClusterIP,
+}
+
+impl GatewayService {
+    fn type_name(self) -> &'static str {
+        match self {
+            GatewayService::LoadBalancer => "LoadBalancer",
+            GatewayService::NodePort => "NodePort",
+            GatewayService::ClusterIP => "ClusterIP",
+        }
+    }
+}
+
+/// A mesh CA to store: a root certificate and its key, PEM. Debug output leaves the key out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaMaterial {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for CaMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaMaterial").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+    }
+}
+
+/// What install found on the cluster that changes what it applies.
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    /// CRDs (by name) that exist and are not meshctl's — Istio's: used as they are, never
+    /// replaced.
+    pub foreign_crds: BTreeSet<String>,
+    /// A new CA when the cluster has none; `None` when it has one, which is kept (workload
+    /// certificates stay trusted across a reinstall).
+    pub new_ca: Option<CaMaterial>,
+}
+
+/// The kinds of object install makes, in the order they are applied: what others refer to
+/// comes first (a CRD before the kinds it defines, a namespace before what is in it, a
+/// ServiceAccount before the Deployment that runs as it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    CustomResourceDefinition,
+    Namespace,
+    ServiceAccount,
+    ClusterRole,
+    ClusterRoleBinding,
+    Role,
+    RoleBinding,
+    Secret,
+    ConfigMap,
+    Service,
+    Deployment,
+    /// Not made yet (sidecar injection is part 2 of issue 10); `uninstall` removes one that
+    /// carries meshctl's label.
+    MutatingWebhookConfiguration,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 12] = [
+        ObjectKind::CustomResourceDefinition,
+        ObjectKind::Namespace,
+        ObjectKind::ServiceAccount,
+        ObjectKind::ClusterRole,
+        ObjectKind::ClusterRoleBinding,
+        ObjectKind::Role,
+        ObjectKind::RoleBinding,
+        ObjectKind::Secret,
+        ObjectKind::ConfigMap,
+        ObjectKind::Service,
+        ObjectKind::Deployment,
+        ObjectKind::MutatingWebhookConfiguration,
+    ];
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            ObjectKind::CustomResourceDefinition => "CustomResourceDefinition",
+            ObjectKind::Namespace => "Namespace",
+            ObjectKind::ServiceAccount => "ServiceAccount",
+            ObjectKind::ClusterRole => "ClusterRole",
+            ObjectKind::ClusterRoleBinding => "ClusterRoleBinding",
+            ObjectKind::Role => "Role",
+            ObjectKind::RoleBinding => "RoleBinding",
+            ObjectKind::Secret => "Secret",
+            ObjectKind::ConfigMap => "ConfigMap",
+            ObjectKind::Service => "Service",
+            ObjectKind::Deployment => "Deployment",
+            ObjectKind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
+        }
+    }
+
+    /// The API group; empty for the core group.
+    pub fn group(self) -> &'static str {
+        match self {
+            ObjectKind::CustomResourceDefinition => "apiextensions.k8s.io",
+            ObjectKind::Namespace
+            | ObjectKind::ServiceAccount
+            | ObjectKind::Secret
+            | ObjectKind::ConfigMap
+            | ObjectKind::Service => "",
+            ObjectKind::ClusterRole | ObjectKind::ClusterRoleBinding | ObjectKind::Role | ObjectKind::RoleBinding => {
+                "rbac.authorization.k8s.io"
+            }
+            ObjectKind::Deployment => "apps",
+            ObjectKind::MutatingWebhookConfiguration => "admissionregistration.k8s.io",
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        "v1"
+    }
+
+    pub fn api_version(self) -> String {
+        match self.group() {
+            "" => self.version().to_string(),
+            group => format!("{group}/{}", self.version()),
+        }
+    }
+
+    /// The resource name in URLs and RBAC rules.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ObjectKind::CustomResourceDefinition => "customresourcedefinitions",
+            ObjectKind::Namespace => "namespaces",
+            ObjectKind::ServiceAccount => "serviceaccounts",
+            ObjectKind::ClusterRole => "clusterroles",
+            ObjectKind::ClusterRoleBinding => "clusterrolebindings",
+            ObjectKind::Role => "roles",
+            ObjectKind::RoleBinding => "rolebindings",
+            ObjectKind::Secret => "secrets",
+            ObjectKind::ConfigMap => "configmaps",
+            ObjectKind::Service => "services",
+            ObjectKind::Deployment => "deployments",
+            ObjectKind::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
+        }
+    }
+
+    pub fn namespaced(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::ServiceAccount
+                | ObjectKind::Role
+                | ObjectKind::RoleBinding
+                | ObjectKind::Secret
+                | ObjectKind::ConfigMap
+                | ObjectKind::Service
+                | ObjectKind::Deployment
+        )
+    }
+
+    /// `resource.group`, as RBAC and error messages name a resource (`deployments.apps`).
+    pub fn resource(self) -> String {
+        qualified(self.plural(), self.group())
+    }
+}
+
+fn qualified(name: &str, group: &str) -> String {
+    if group.is_empty() { name.to_string() } else { format!("{name}.{group}") }
+}
+
+/// One object to apply: its kind and its JSON, `apiVersion` and `kind` included.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object {
+    pub kind: ObjectKind,
+    pub json: Value,
+}
+
+impl Object {
+    pub fn name(&self) -> &str {
+        self.json["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.json["metadata"]["namespace"].as_str()
+    }
+
+    /// How kubectl names it in what it prints: `deployment.apps/meshctl-controller`.
+    pub fn reference(&self) -> String {
+        reference(self.kind, self.name())
+    }
+}
+
+/// `kind.group/name`, as kubectl prints an object.
+pub fn reference(kind: ObjectKind, name: &str) -> String {
+    format!("{}/{name}", qualified(&kind.kind().to_ascii_lowercase(), kind.group()))
+}
+
+/// The mesh kinds whose CRDs install applies. `Workload` is left out: it describes a process
+/// of the local mesh; on a cluster, workloads are Pods.
+pub const CLUSTER_KINDS: [api::Kind; 6] = [
+    api::Kind::VirtualService,
+    api::Kind::DestinationRule,
+    api::Kind::PeerAuthentication,
+    api::Kind::AuthorizationPolicy,
+    api::Kind::RequestAuthentication,
+    api::Kind::Canary,
+];
+
+/// The names of the CRDs install applies (`virtualservices.networking.istio.io`, ...).
+pub fn crd_names() -> Vec<String> {
+    CLUSTER_KINDS.iter().map(|k| k.crd().metadata.name.unwrap_or_default()).collect()
+}
+
+/// Everything install applies, in order.
+pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
+    let mut objects: Vec<Object> =
+        CLUSTER_KINDS.iter().map(|k| crd(*k)).filter(|o| !found.foreign_crds.contains(o.name())).collect();
+    objects.push(namespace(settings));
+    objects.push(service_account(settings, CONTROLLER, true));
+    // The gateway never calls the API server; part 2 gives it a projected token of its own.
+    objects.push(service_account(settings, GATEWAY, false));
+    objects.extend(rbac(settings));
+    if let Some(ca) = &found.new_ca {
+        objects.push(ca_secret(settings, ca));
+    }
+    objects.push(gateway_bootstrap(settings));
+    objects.push(controller_service(settings));
+    objects.push(gateway_service(settings));
+    objects.push(controller_deployment(settings));
+    objects.push(gateway_deployment(settings));
+    objects
+}
+
+/// The objects as a multi-document YAML stream, as `--dry-run -o yaml` prints them.
+pub fn to_yaml(objects: &[Object]) -> String {
+    objects.iter().map(|o| format!("---\n{}", api::yaml::to_string(&o.json))).collect()
+}
+
+/// `-o json`: a `v1/List`, as kubectl prints several objects.
+pub fn to_json_list(objects: &[Object]) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// The labels of an object install makes; `component` names the part of the mesh it belongs to.
+fn labels(component: Option<&str>) -> Value {
+    let mut labels = json!({ MANAGED_BY: MANAGED_BY_VALUE, "app.kubernetes.io/part-of": "meshctl" });
+    if let Some(component) = component {
+        labels["app.kubernetes.io/name"] = json!(component);
+    }
+    labels
+}
+
+/// The labels a component's Pods carry and its Service selects: not `managed-by`, as the Pods
+/// are made by a ReplicaSet, not by meshctl.
+fn pod_labels(component: &str) -> Value {
+    json!({ "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "meshctl" })
+}
+
+fn namespaced(kind: ObjectKind, settings: &Settings, name: &str, component: &str, rest: Value) -> Object {
+    let mut json = json!({
+        "apiVersion": kind.api_version(),
+        "kind": kind.kind(),
+        "metadata": { "name": name, "namespace": settings.namespace, "labels": labels(Some(component)) },
+    });
+    merge(&mut json, rest);
+    Object { kind, json }
+}
+
+fn cluster_scoped(kind: ObjectKind, name: &str, component: Option<&str>, rest: Value) -> Object {
+    let mut json = json!({
+        "apiVersion": kind.api_version(),
+        "kind": kind.kind(),
+        "metadata": { "name": name, "labels": labels(component) },
+    });
+    merge(&mut json, rest);
+    Object { kind, json }
+}
+
+/// Adds `rest`'s top-level fields (spec, data, rules, ...) after the header.
+fn merge(json: &mut Value, rest: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (json, rest) {
+        into.extend(from);
+    }
+}
+
+fn crd(kind: api::Kind) -> Object {
+    let mut json = serde_json::to_value(kind.crd()).expect("CRDs serialize");
+    json["metadata"]["labels"] = labels(None);
+    Object { kind: ObjectKind::CustomResourceDefinition, json }
+}
+
+fn namespace(settings: &Settings) -> Object {
+    cluster_scoped(ObjectKind::Namespace, &settings.namespace, None, json!({}))
+}
+
+fn service_account(settings: &Settings, name: &str, token: bool) -> Object {
+    namespaced(ObjectKind::ServiceAccount, settings, name, name, json!({ "automountServiceAccountToken": token }))
+}
+
+/// One RBAC rule the controller holds, and why it needs it. The rules are kept to what the
+/// controller does (DESIGN.md, "Kubernetes mode"); part 2's test compares them with the
+/// requests a running controller makes.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    pub group: &'static str,
+    pub resources: &'static [&'static str],
+    /// Only these objects, when not empty.
+    pub names: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+    pub why: &'static str,
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE_STATUS: &[&str] = &["patch", "update"];
+
+/// The controller's rights across the cluster (its ClusterRole).
+pub const CLUSTER_GRANTS: &[Grant] = &[
+    Grant {
+        group: "",
+        resources: &["services", "pods"],
+        names: &[],
+        verbs: READ,
+        why: "the mesh's services, and each proxy's Pod: labels, ServiceAccount, readiness",
+    },
+    Grant {
+        group: "discovery.k8s.io",
+        resources: &["endpointslices"],
+        names: &[],
+        verbs: READ,
+        why: "the endpoints behind each service",
+    },
+    Grant {
+        group: "networking.istio.io",
+        resources: &["virtualservices", "destinationrules"],
+        names: &[],
+        verbs: READ,
+        why: "traffic policy, translated into each proxy's routes and clusters",
+    },
+    Grant {
+        group: "networking.istio.io",
+        resources: &["virtualservices"],
+        names: &[],
+        verbs: &["patch"],
+        why: "the canary driver shifts a VirtualService's weights, by server-side apply",
+    },
+    Grant {
+        group: "networking.istio.io",
+        resources: &["virtualservices/status", "destinationrules/status"],
+        names: &[],
+        verbs: WRITE_STATUS,
+        why: "whether each policy is in force (observedGeneration, conditions)",
+    },
+    Grant {
+        group: "security.istio.io",
+        resources: &["peerauthentications", "authorizationpolicies", "requestauthentications"],
+        names: &[],
+        verbs: READ,
+        why: "mTLS, authorization and JWT policy",
+    },
+    Grant {
+        group: "security.istio.io",
+        resources: &["peerauthentications/status", "authorizationpolicies/status", "requestauthentications/status"],
+        names: &[],
+        verbs: WRITE_STATUS,
+        why: "whether each policy is in force",
+    },
+    Grant { group: "meshctl.io", resources: &["canaries"], names: &[], verbs: READ, why: "the rollouts to drive" },
+    Grant {
+        group: "meshctl.io",
+        resources: &["canaries/status"],
+        names: &[],
+        verbs: WRITE_STATUS,
+        why: "a rollout's phase, step and every gate evaluation",
+    },
+    Grant {
+        group: "authentication.k8s.io",
+        resources: &["tokenreviews"],
+        names: &[],
+        verbs: &["create"],
+        why: "a proxy proves its identity with its Pod's ServiceAccount token before it gets a certificate",
+    },
+];
+
+/// The controller's rights in its own namespace (its Role).
+pub const NAMESPACE_GRANTS: &[Grant] = &[
+    Grant {
+        group: "coordination.k8s.io",
+        resources: &["leases"],
+        names: &[],
+        verbs: &["get", "create", "update"],
+        why: "leader election: only the leader drives canaries and writes status",
+    },
+    Grant {
+        group: "",
+        resources: &["secrets"],
+        names: &[CA_SECRET],
+        verbs: &["get", "update"],
+        why: "the mesh CA, which signs workload certificates (and is rotated in place)",
+    },
+];
+
+fn rules(grants: &[Grant]) -> Value {
+    let rules: Vec<Value> = grants
+        .iter()
+        .map(|g| {
+            let mut rule = json!({ "apiGroups": [g.group], "resources": g.resources });
+            if !g.names.is_empty() {
+                rule["resourceNames"] = json!(g.names);
+            }
+            rule["verbs"] = json!(g.verbs);
+            rule
+        })
+        .collect();
+    json!(rules)
+}
+
+fn rbac(settings: &Settings) -> Vec<Object> {
+    let subject = json!([{ "kind": "ServiceAccount", "name": CONTROLLER, "namespace": settings.namespace }]);
+    let role_ref = |kind: &str| json!({ "apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": CONTROLLER });
+    vec![
+        cluster_scoped(
+            ObjectKind::ClusterRole,
+            CONTROLLER,
+            Some(CONTROLLER),
+            json!({ "rules": rules(CLUSTER_GRANTS) }),
+        ),
+        cluster_scoped(
+            ObjectKind::ClusterRoleBinding,
+            CONTROLLER,
+            Some(CONTROLLER),
+            json!({ "roleRef": role_ref("ClusterRole"), "subjects": subject }),
+        ),
+        namespaced(ObjectKind::Role, settings, CONTROLLER, CONTROLLER, json!({ "rules": rules(NAMESPACE_GRANTS) })),
+        namespaced(
+            ObjectKind::RoleBinding,
+            settings,
+            CONTROLLER,
+            CONTROLLER,
+            json!({ "roleRef": role_ref("Role"), "subjects": subject }),
+        ),
+    ]
+}
+
+/// The keys of the CA Secret, as Istio names those of its own CA secret.
+pub const CA_CERT_KEY: &str = "ca-cert.pem";
+pub const CA_KEY_KEY: &str = "ca-key.pem";
+/// The roots every proxy trusts; the signing root alone until a rotation.
+pub const ROOT_CERT_KEY: &str = "root-cert.pem";
+
+fn ca_secret(settings: &Settings, ca: &CaMaterial) -> Object {
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    namespaced(
+        ObjectKind::Secret,
+        settings,
+        CA_SECRET,
+        CONTROLLER,
+        json!({
+            "type": "meshctl.io/ca-root",
+            "data": {
+                CA_CERT_KEY: b64(&ca.cert_pem),
+                CA_KEY_KEY: b64(&ca.key_pem),
+                ROOT_CERT_KEY: b64(&ca.cert_pem),
+            },
+        }),
+    )
+}
+
+/// What a container may do: nothing beyond running its one program.
+fn locked_down() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": { "drop": ["ALL"] },
+    })
+}
+
+/// The Pod's name and namespace, which a proxy's node id (`POD.NAMESPACE`) and the
+/// controller's lease are made of.
+fn downward_env() -> Value {
+    json!([
+        { "name": "POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+        { "name": "POD_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
+    ])
+}
+
+fn controller_deployment(settings: &Settings) -> Object {
+    namespaced(
+        ObjectKind::Deployment,
+        settings,
+        CONTROLLER,
+        CONTROLLER,
+        json!({ "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": pod_labels(CONTROLLER) },
+            "template": {
+                "metadata": { "labels": pod_labels(CONTROLLER) },
+                "spec": {
+                    "serviceAccountName": CONTROLLER,
+                    "securityContext": {
+                        // The image's own non-root user (distroless's `nonroot`).
+                        "runAsNonRoot": true,
+                        "runAsUser": 65532,
+                        "runAsGroup": 65532,
+                        "seccompProfile": { "type": "RuntimeDefault" },
+                    },
+                    "containers": [{
+                        "name": "controller",
+                        "image": settings.image,
+                        "args": ["controller", "--kubernetes"],
+                        "env": downward_env(),
+                        "ports": [
+                            { "name": "grpc-xds", "containerPort": XDS_PORT, "protocol": "TCP" },
+                            { "name": "https-webhook", "containerPort": WEBHOOK_PORT, "protocol": "TCP" },
+                            { "name": "http-metrics", "containerPort": METRICS_PORT, "protocol": "TCP" },
+                        ],
+                        // Every replica serves xDS, so one that accepts connections is ready.
+                        "readinessProbe": { "tcpSocket": { "port": XDS_PORT }, "periodSeconds": 5 },
+                        "resources": {
+                            "requests": { "cpu": "100m", "memory": "128Mi" },
+                            "limits": { "memory": "512Mi" },
+                        },
+                        "securityContext": locked_down(),
+                    }],
+                },
+            },
+        }}),
+    )
+}
+
+fn controller_service(settings: &Settings) -> Object {
+    namespaced(
+        ObjectKind::Service,
+        settings,
+        CONTROLLER,
+        CONTROLLER,
+        json!({ "spec": {
+            "type": "ClusterIP",
+            "selector": pod_labels(CONTROLLER),
+            "ports": [
+                { "name": "grpc-xds", "port": XDS_PORT, "targetPort": XDS_PORT, "protocol": "TCP" },
+                // The API server calls webhooks on 443 unless told otherwise.
+                { "name": "https-webhook", "port": 443, "targetPort": WEBHOOK_PORT, "protocol": "TCP" },
+                { "name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP" },
+            ],
+        }}),
+    )
+}
+
+/// The controller's address inside the cluster, as the gateway's bootstrap names it.
+pub fn controller_host(settings: &Settings) -> String {
+    format!("{CONTROLLER}.{}.svc", settings.namespace)
+}
+
+/// The ingress gateway's Envoy bootstrap: the same shape as a local proxy's
+/// (`translate::bootstrap`), but the control plane is a DNS name, and a static listener serves
+/// the statistics and readiness on [`STATS_PORT`] without exposing the rest of the admin API.
+/// The node id is not in it: every replica gets its own (`POD.NAMESPACE`) on Envoy's command
+/// line.
+pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
+    let endpoint = |host: &str, port: u16| json!({ "endpoint": { "address": { "socket_address": { "address": host, "port_value": port } } } });
+    let cluster = |name: &str, kind: &str, host: &str, port: u16| {
+        json!({
+            "name": name,
+            "type": kind,
+            "connect_timeout": "1s",
+            "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [endpoint(host, port)] }] },
+        })
+    };
+    let mut xds = cluster(XDS_CLUSTER, "STRICT_DNS", &controller_host(settings), XDS_PORT);
+    // gRPC needs HTTP/2 to the control plane.
+    xds["typed_extension_protocol_options"] = json!({
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": { "http2_protocol_options": {} },
+        }
+    });
+    let admin = cluster("admin", "STATIC", "127.0.0.1", ADMIN_PORT);
+    let to_admin = |path: &str| json!({ "match": { "path": path }, "route": { "cluster": "admin" } });
+    let stats_listener = json!({
+        "name": "stats",
+        "address": { "socket_address": { "address": "0.0.0.0", "port_value": STATS_PORT } },
+        "filter_chains": [{ "filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": "stats",
+                "route_config": { "virtual_hosts": [{
+                    "name": "stats",
+                    "domains": ["*"],
+                    "routes": [to_admin("/stats/prometheus"), to_admin("/ready")],
+                }]},
+                "http_filters": [{
+                    "name": "envoy.filters.http.router",
+                    "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+                }],
+            },
+        }]}],
+    });
+    let ads_source = json!({ "ads": {}, "resource_api_version": "V3" });
+    let buckets = |suffix: &str| json!({ "match": { "suffix": suffix }, "buckets": LATENCY_BUCKETS_MS.as_slice() });
+    json!({
+        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": ADMIN_PORT } } },
+        "static_resources": { "listeners": [stats_listener], "clusters": [xds, admin] },
+        "dynamic_resources": {
+            "ads_config": {
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{ "envoy_grpc": { "cluster_name": XDS_CLUSTER } }],
+                "set_node_on_first_message_only": true,
+            },
+            "cds_config": ads_source,
+            "lds_config": ads_source,
+        },
+        "stats_config": {
+            "histogram_bucket_settings": [buckets("upstream_rq_time"), buckets("downstream_rq_time")],
+        },
+        // As a local proxy's: fresh histograms for latency quantiles over short windows.
+        "stats_flush_interval": "1s",
+    })
+}
+
+/// The file the bootstrap is mounted as in the gateway's Pod.
+pub const BOOTSTRAP_FILE: &str = "bootstrap.yaml";
+const BOOTSTRAP_DIR: &str = "/etc/meshctl";
+
+fn gateway_bootstrap(settings: &Settings) -> Object {
+    let text = api::yaml::to_string(&gateway_bootstrap_json(settings));
+    namespaced(ObjectKind::ConfigMap, settings, GATEWAY, GATEWAY, json!({ "data": { BOOTSTRAP_FILE: text } }))
+}
+
+/// Envoy's command line in the gateway's Pod (after `envoy`).
+pub fn gateway_args() -> Vec<String> {
+    [
+        "-c",
+        &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}"),
+        // Kubernetes expands $(VAR) from the container's environment.
+        "--service-node",
+        "$(POD_NAME).$(POD_NAMESPACE)",
+        "--service-cluster",
+        GATEWAY,
+        // Hot restart needs shared memory the read-only Pod does not offer; Kubernetes rolls
+        // Pods instead.
+        "--disable-hot-restart",
+        // As the local proxies: a listener change reaches every connection within seconds.
+        "--drain-strategy",
+        "immediate",
+        "--drain-time-s",
+        "5",
+        "--log-level",
+        "warning",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn gateway_deployment(settings: &Settings) -> Object {
+    namespaced(
+        ObjectKind::Deployment,
+        settings,
+        GATEWAY,
+        GATEWAY,
+        json!({ "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": pod_labels(GATEWAY) },
+            "template": {
+                "metadata": { "labels": pod_labels(GATEWAY) },
+                "spec": {
+                    "serviceAccountName": GATEWAY,
+                    "automountServiceAccountToken": false,
+                    "securityContext": {
+                        // Istio's proxy user, which part 2's traffic capture exempts.
+                        "runAsNonRoot": true,
+                        "runAsUser": 1337,
+                        "runAsGroup": 1337,
+                        "seccompProfile": { "type": "RuntimeDefault" },
+                    },
+                    "containers": [{
+                        "name": "envoy",
+                        "image": settings.envoy_image,
+                        "command": ["envoy"],
+                        "args": gateway_args(),
+                        "env": downward_env(),
+                        "ports": [
+                            { "name": "http", "containerPort": GATEWAY_HTTP_PORT, "protocol": "TCP" },
+                            { "name": "http-envoy-prom", "containerPort": STATS_PORT, "protocol": "TCP" },
+                        ],
+                        // Envoy's /ready: live once its first configuration arrived over ADS.
+                        "readinessProbe": {
+                            "httpGet": { "path": "/ready", "port": STATS_PORT },
+                            "periodSeconds": 5,
+                        },
+                        "resources": {
+                            "requests": { "cpu": "100m", "memory": "128Mi" },
+                            "limits": { "memory": "1Gi" },
+                        },
+                        "securityContext": locked_down(),
+                        "volumeMounts": [{ "name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": true }],
+                    }],
+                    "volumes": [{ "name": "bootstrap", "configMap": { "name": GATEWAY } }],
+                },
+            },
+        }}),
+    )
+}
+
+fn gateway_service(settings: &Settings) -> Object {
+    namespaced(
+        ObjectKind::Service,
+        settings,
+        GATEWAY,
+        GATEWAY,
+        json!({ "spec": {
+            "type": settings.gateway_service.type_name(),
+            "selector": pod_labels(GATEWAY),
+            "ports": [{ "name": "http", "port": 80, "targetPort": GATEWAY_HTTP_PORT, "protocol": "TCP" }],
+        }}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::new("example.test/meshctl:dev".into(), DEFAULT_ENVOY_IMAGE.into(), GatewayService::LoadBalancer)
+    }
+
+    fn mk_ca() -> CaMaterial {
+        CaMaterial { cert_pem: "CERT".into(), key_pem: "KEY".into() }
+    }
+
+    #[test]
+    fn every_object_is_labelled_and_comes_after_what_it_needs() {
+        let objects = objects(&settings(), &Found { new_ca: Some(mk_ca()), ..Found::default() });
+        for o in &objects {
+            assert_eq!(o.json["metadata"]["labels"][MANAGED_BY], MANAGED_BY_VALUE, "{}", o.reference());
+            assert_eq!(o.json["apiVersion"], o.kind.api_version(), "{}", o.reference());
+            assert_eq!(o.json["kind"], o.kind.kind(), "{}", o.reference());
+            assert_eq!(o.namespace().is_some(), o.kind.namespaced(), "{}", o.reference());
+        }
+        let order: Vec<ObjectKind> = objects.iter().map(|o| o.kind).collect();
+        assert!(order.is_sorted(), "{order:?}");
+        assert_eq!(order.iter().filter(|k| **k == ObjectKind::CustomResourceDefinition).count(), 6);
+        assert_eq!(order.iter().filter(|k| **k == ObjectKind::Secret).count(), 1);
+    }
+
+    #[test]
+    fn istio_crds_found_on_the_cluster_and_an_existing_ca_are_left_alone() {
+        let foreign: BTreeSet<String> = ["virtualservices.networking.istio.io".to_string()].into();
+        let objects = objects(&settings(), &Found { foreign_crds: foreign, new_ca: None });
+        let names: Vec<String> = objects.iter().map(Object::reference).collect();
+        assert!(!names.iter().any(|n| n.contains("virtualservices")), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("destinationrules")), "{names:?}");
+        assert!(!objects.iter().any(|o| o.kind == ObjectKind::Secret), "{names:?}");
+    }
+
+    #[test]
+    fn the_controller_may_read_every_mesh_kind_and_holds_no_wildcard() {
+        for kind in CLUSTER_KINDS {
+            let crd = kind.crd();
+            let (group, plural) = (crd.spec.group.as_str(), crd.spec.names.plural.as_str());
+            let readable = |verb: &str| {
+                CLUSTER_GRANTS
+                    .iter()
+                    .any(|g| g.group == group && g.resources.contains(&plural) && g.verbs.contains(&verb))
+            };
+            assert!(["get", "list", "watch"].iter().all(|v| readable(v)), "{plural}.{group}");
+        }
+        for g in CLUSTER_GRANTS.iter().chain(NAMESPACE_GRANTS) {
+            assert!(!g.resources.contains(&"*") && !g.verbs.contains(&"*"), "{g:?}");
+            assert!(!(g.resources.contains(&"secrets") && g.names.is_empty()), "secrets only by name: {g:?}");
+        }
+    }
+
+    #[test]
+    fn references_read_as_kubectl_prints_them() {
+        assert_eq!(reference(ObjectKind::Deployment, "x"), "deployment.apps/x");
+        assert_eq!(reference(ObjectKind::Namespace, "x"), "namespace/x");
+        assert_eq!(ObjectKind::ClusterRole.resource(), "clusterroles.rbac.authorization.k8s.io");
+        assert!(!format!("{:?}", mk_ca()).contains("KEY"), "Debug leaves the key out");
+    }
+
+    #[test]
+    fn the_gateway_bootstrap_reaches_the_controller_service_over_http2() {
+        let bootstrap = gateway_bootstrap_json(&settings());
+        let xds = &bootstrap["static_resources"]["clusters"][0];
+        assert_eq!(xds["name"], XDS_CLUSTER);
+        let address = &xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"];
+        assert_eq!(address["socket_address"]["address"], "meshctl-controller.meshctl-system.svc");
+        assert_eq!(address["socket_address"]["port_value"], XDS_PORT);
+    }
+}
