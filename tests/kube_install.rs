@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::kube::{Answer, KubeApiServer};
+use common::kube::KubeApiServer;
 use common::{Run, meshctl_in};
 use meshctl::kube::install::{self, CaMaterial, Found, GatewayService, ObjectKind, Settings};
 use serde_json::{Value, json};
@@ -300,39 +300,17 @@ fn flags_of_one_place_are_refused_in_the_other() {
     assert_eq!(run.code, 2, "-o needs --dry-run: {}", run.stderr);
 }
 
-fn answer_ok(answer: Answer, what: &str) -> Value {
-    assert!(answer.status < 300, "{what}: {}", answer.json());
-    answer.json()
-}
-
 #[test]
 fn a_missing_permission_names_the_verb_and_the_resource() {
     let server = KubeApiServer::start();
     // A user who may read what install looks at first, but not create anything.
-    let sa = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "reader" } });
-    answer_ok(server.post("/api/v1/namespaces/default/serviceaccounts", &sa), "ServiceAccount");
-    let role = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": { "name": "reader" },
-        "rules": [
+    let kubeconfig = server.kubeconfig_for(
+        "reader",
+        json!([
             { "apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["get"] },
             { "apiGroups": [""], "resources": ["secrets", "namespaces"], "verbs": ["get"] },
-        ],
-    });
-    answer_ok(server.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", &role), "ClusterRole");
-    let binding = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": { "name": "reader" },
-        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reader" },
-        "subjects": [{ "kind": "ServiceAccount", "name": "reader", "namespace": "default" }],
-    });
-    answer_ok(server.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", &binding), "binding");
-    let request = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {} });
-    let token = answer_ok(server.post("/api/v1/namespaces/default/serviceaccounts/reader/token", &request), "token");
-
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(server.kubeconfig()).unwrap()).unwrap();
-    config["users"][0]["user"] = json!({ "token": token["status"]["token"] });
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, config.to_string()).unwrap();
+        ]),
+    );
 
     let run = meshctl_in(&["install", "--kubeconfig", kubeconfig.to_str().unwrap()], "", &[]);
     assert_eq!(run.code, 3, "{}", run.stderr);

@@ -21,6 +21,12 @@ pub(super) fn store_failure(e: StoreError) -> Failure {
     let exit = match e {
         StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
         StoreError::Conflict { .. } | StoreError::Refused => Exit::Failed,
+        // No cluster or no permission is the environment's fault; a request the API server
+        // refuses for its content is a failure.
+        StoreError::Cluster(ref e) => match e.downcast_ref::<crate::kube::client::ClusterError>() {
+            Some(e) if !e.is_environment() => Exit::Failed,
+            _ => Exit::Environment,
+        },
     };
     Failure { exit, error: e.into() }
 }

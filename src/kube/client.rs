@@ -58,6 +58,8 @@ pub enum ClusterError {
          finds none"
     )]
     Terminating { server: String, namespace: String },
+    #[error("a cluster keeps no {kind}: that kind describes the local mesh's processes; on a cluster, run Pods")]
+    Unsupported { kind: String },
     #[error("cannot {verb} {what} on the cluster at {server}: {message} ({reason}, HTTP {code})")]
     Api { server: String, verb: &'static str, what: String, code: u16, reason: String, message: String },
 }
@@ -65,7 +67,7 @@ pub enum ClusterError {
 impl ClusterError {
     /// Whether the environment is at fault (no cluster, no permission) rather than the request.
     pub fn is_environment(&self) -> bool {
-        !matches!(self, ClusterError::Api { .. })
+        !matches!(self, ClusterError::Api { .. } | ClusterError::Unsupported { .. })
     }
 }
 
@@ -138,9 +140,26 @@ impl Cluster {
         }
     }
 
-    /// Turns a failed request into an error that names the server, the verb and the object.
+    /// The client, for the store and the reflectors.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn error(&self, verb: &'static str, kind: ObjectKind, name: Option<&str>, error: kube::Error) -> ClusterError {
         let what = name.map_or_else(|| kind.resource(), |n| reference(kind, n));
+        self.failed(verb, kind.resource(), what, name, error)
+    }
+
+    /// Turns a failed request on `resource` (`virtualservices.networking.istio.io`) into an
+    /// error that names the server, the verb and the object (`what`).
+    pub fn failed(
+        &self,
+        verb: &'static str,
+        resource: String,
+        what: String,
+        name: Option<&str>,
+        error: kube::Error,
+    ) -> ClusterError {
         // The cause the API server gives when a namespace being deleted refuses new objects.
         let terminating = |status: &kube::core::Status| {
             status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
@@ -158,7 +177,7 @@ impl Cluster {
                     .as_ref()
                     .filter(|d| !d.kind.is_empty())
                     .map(|d| if d.group.is_empty() { d.kind.clone() } else { format!("{}.{}", d.kind, d.group) })
-                    .unwrap_or_else(|| kind.resource());
+                    .unwrap_or(resource);
                 ClusterError::Forbidden {
                     server: self.server.clone(),
                     verb,

@@ -10,3 +10,4 @@
 pub mod ca;
 pub mod client;
 pub mod install;
+pub mod store;

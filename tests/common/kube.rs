@@ -162,6 +162,37 @@ impl KubeApiServer {
         self.dir.path().join("kubeconfig")
     }
 
+    /// A kubeconfig that signs in as ServiceAccount `name` of namespace `default`, with only
+    /// the rights `rules` (a ClusterRole's) give: what a user or a controller with those
+    /// rights, and no more, sees.
+    pub fn kubeconfig_for(&self, name: &str, rules: Value) -> PathBuf {
+        let ok = |answer: Answer, what: &str| {
+            assert!(answer.status < 300, "{what}: {}", answer.json());
+            answer.json()
+        };
+        let sa = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": name } });
+        ok(self.post("/api/v1/namespaces/default/serviceaccounts", &sa), "ServiceAccount");
+        let role = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": { "name": name },
+            "rules": rules,
+        });
+        ok(self.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", &role), "ClusterRole");
+        let binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": { "name": name },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name },
+            "subjects": [{ "kind": "ServiceAccount", "name": name, "namespace": "default" }],
+        });
+        ok(self.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", &binding), "ClusterRoleBinding");
+        let request = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {} });
+        let token =
+            ok(self.post(&format!("/api/v1/namespaces/default/serviceaccounts/{name}/token"), &request), "token");
+        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(self.kubeconfig()).unwrap()).unwrap();
+        config["users"][0]["user"] = json!({ "token": token["status"]["token"] });
+        let path = self.dir.path().join(format!("kubeconfig-{name}"));
+        std::fs::write(&path, config.to_string()).unwrap();
+        path
+    }
+
     /// `GET path`, as the admin.
     pub fn get(&self, path: &str) -> Answer {
         self.request(hyper::Method::GET, path, None)

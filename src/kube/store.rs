@@ -1,0 +1,271 @@
+//! The store on a cluster's API: the mesh's policy (Istio's five kinds and Canary) kept by the
+//! API server, behind the same [`Store`] trait as the local files. Writes are server-side
+//! applies as `meshctl`; statuses go through the status subresource; a watch on each kind
+//! wakes the controller.
+//!
+//! What the API cannot promise, this store does not claim: a change of several objects is
+//! checked whole by the API server first (a dry run of every object), then written object by
+//! object, so a refused object leaves the others unwritten, but a change that races another
+//! writer is not atomic. The admission sees the objects as listed just before the writes.
+//!
+//! `Contents::revision` is the highest `resourceVersion` of the kinds' lists: the API
+//! server's resourceVersions are etcd revisions, so a list taken after a write has one at
+//! least as high as the write's. meshctl compares them only for that, against one API server.
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::Value;
+
+use super::client::{Cluster, ClusterError};
+use super::install::FIELD_MANAGER;
+use crate::api::{Kind, Resource};
+use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
+
+/// The kinds a cluster keeps; `Workload` describes local processes only.
+const KINDS: [Kind; 6] = [
+    Kind::VirtualService,
+    Kind::DestinationRule,
+    Kind::PeerAuthentication,
+    Kind::AuthorizationPolicy,
+    Kind::RequestAuthentication,
+    Kind::Canary,
+];
+
+#[derive(Clone)]
+pub struct KubeStore {
+    cluster: Cluster,
+}
+
+/// Where the API serves `kind`, from its CRD.
+fn api_resource(kind: Kind) -> ApiResource {
+    let crd = kind.crd();
+    let version = crd.spec.versions.first().map(|v| v.name.clone()).unwrap_or_default();
+    ApiResource {
+        api_version: format!("{}/{version}", crd.spec.group),
+        group: crd.spec.group,
+        version,
+        kind: kind.name().to_string(),
+        plural: crd.spec.names.plural,
+    }
+}
+
+/// `virtualservices.networking.istio.io`, as the API names a resource.
+fn resource_name(kind: Kind) -> String {
+    let resource = api_resource(kind);
+    format!("{}.{}", resource.plural, resource.group)
+}
+
+/// The object as a user wrote it: what server-side apply is given. The server sets the rest,
+/// and the status has its own subresource. A `resourceVersion` stays: the server then writes
+/// only if it is still the object's, as the local store does.
+fn applied_part(resource: &Resource) -> Value {
+    let mut object = resource.to_json();
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for field in ["creationTimestamp", "uid", "generation", "managedFields"] {
+            meta.remove(field);
+        }
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    object
+}
+
+/// What tells two states of an object apart for a person: labels, annotations and spec.
+fn written_part(object: &DynamicObject) -> (Value, Value, Value) {
+    let labels = serde_json::to_value(&object.metadata.labels).unwrap_or_default();
+    let annotations = serde_json::to_value(&object.metadata.annotations).unwrap_or_default();
+    (labels, annotations, object.data.get("spec").cloned().unwrap_or_default())
+}
+
+impl KubeStore {
+    pub fn new(cluster: Cluster) -> Self {
+        KubeStore { cluster }
+    }
+
+    fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        let resource = api_resource(kind);
+        let client = self.cluster.client().clone();
+        match namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        }
+    }
+
+    fn failed(&self, verb: &'static str, kind: Kind, object: Option<&ObjectRef>, error: kube::Error) -> StoreError {
+        let resource = resource_name(kind);
+        let what = match object {
+            Some(r) => format!("{}/{} in namespace {}", resource, r.name, r.namespace),
+            None => resource.clone(),
+        };
+        let error = self.cluster.failed(verb, resource, what, object.map(|r| r.name.as_str()), error);
+        StoreError::Cluster(Box::new(error))
+    }
+
+    fn kind_of(r: &ObjectRef) -> Result<Kind, StoreError> {
+        r.kind()
+            .filter(|k| KINDS.contains(k))
+            .ok_or_else(|| StoreError::Cluster(Box::new(ClusterError::Unsupported { kind: r.kind.clone() })))
+    }
+
+    /// Applies one object server-side; `dry_run` asks the API server to check it and store
+    /// nothing.
+    async fn apply_one(&self, resource: &Resource, dry_run: bool) -> Result<(ObjectRef, Change), StoreError> {
+        let r = ObjectRef::of(resource);
+        let kind = resource.kind();
+        let api = self.api(kind, Some(&r.namespace));
+        let before = api.get_opt(&r.name).await.map_err(|e| self.failed("get", kind, Some(&r), e))?;
+        // Applying an object that does not exist yet is authorized as `create`.
+        let verb = if before.is_some() { "patch" } else { "create" };
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = dry_run;
+        let object = applied_part(resource);
+        let after = match api.patch(&r.name, &params, &Patch::Apply(&object)).await {
+            Ok(after) => after,
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                return Err(StoreError::Conflict {
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                    expected: object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
+                    actual: before.and_then(|b| b.metadata.resource_version).unwrap_or_else(|| "none".into()),
+                });
+            }
+            Err(e) => return Err(self.failed(verb, kind, Some(&r), e)),
+        };
+        let change = match before {
+            None => Change::Created,
+            Some(before) if written_part(&before) == written_part(&after) => Change::Unchanged,
+            Some(_) => Change::Configured,
+        };
+        Ok((r, change))
+    }
+
+    /// The stored objects, typed, for an admission to judge.
+    async fn stored(&self) -> Result<Vec<Resource>, StoreError> {
+        Ok(self.contents().await?.resources().into_iter().flatten().collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for KubeStore {
+    async fn contents(&self) -> Result<Contents, StoreError> {
+        let mut contents = Contents::default();
+        for kind in KINDS {
+            let list = match self.api(kind, None).list(&ListParams::default()).await {
+                Ok(list) => list,
+                // The kind's CRD is not installed: the cluster keeps none of it.
+                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
+                Err(e) => return Err(self.failed("list", kind, None, e)),
+            };
+            let revision = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+            contents.revision = contents.revision.max(revision);
+            let resource = api_resource(kind);
+            for mut item in list.items {
+                // List items need not say what they are; the store's readers ask.
+                item.types = Some(kube::api::TypeMeta {
+                    api_version: resource.api_version.clone(),
+                    kind: resource.kind.clone(),
+                });
+                item.metadata.managed_fields = None;
+                contents.objects.push(serde_json::to_value(&item).expect("objects serialize"));
+            }
+        }
+        Ok(contents)
+    }
+
+    async fn apply_admitted(
+        &self,
+        resources: &[Resource],
+        dry_run: bool,
+        admit: Admission<'_>,
+    ) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
+        for resource in resources {
+            Self::kind_of(&ObjectRef::of(resource))?;
+        }
+        if !admit(&self.stored().await?) {
+            return Err(StoreError::Refused);
+        }
+        // The API server checks every object before any is written.
+        let mut changes = Vec::with_capacity(resources.len());
+        for resource in resources {
+            changes.push(self.apply_one(resource, true).await?);
+        }
+        if dry_run {
+            return Ok(changes);
+        }
+        changes.clear();
+        for resource in resources {
+            changes.push(self.apply_one(resource, false).await?);
+        }
+        Ok(changes)
+    }
+
+    async fn delete_admitted(
+        &self,
+        refs: &[ObjectRef],
+        admit: Admission<'_>,
+    ) -> Result<Vec<(ObjectRef, bool)>, StoreError> {
+        let kinds = refs.iter().map(Self::kind_of).collect::<Result<Vec<_>, _>>()?;
+        if !admit(&self.stored().await?) {
+            return Err(StoreError::Refused);
+        }
+        let mut results = Vec::with_capacity(refs.len());
+        for (r, kind) in refs.iter().zip(kinds) {
+            let deleted = match self.api(kind, Some(&r.namespace)).delete(&r.name, &DeleteParams::default()).await {
+                Ok(_) => true,
+                Err(kube::Error::Api(status)) if status.is_not_found() => false,
+                Err(e) => return Err(self.failed("delete", kind, Some(r), e)),
+            };
+            results.push((r.clone(), deleted));
+        }
+        Ok(results)
+    }
+
+    async fn set_status(&self, object: &ObjectRef, status: Value) -> Result<bool, StoreError> {
+        let kind = Self::kind_of(object)?;
+        let api = self.api(kind, Some(&object.namespace));
+        let Some(current) = api.get_opt(&object.name).await.map_err(|e| self.failed("get", kind, Some(object), e))?
+        else {
+            return Ok(false);
+        };
+        // A merge patch keeps fields it does not name: the ones the new status dropped are
+        // named, as null, so the status is replaced whole.
+        let mut replacement = status;
+        if let (Some(old), Some(new)) =
+            (current.data.get("status").and_then(Value::as_object), replacement.as_object_mut())
+        {
+            for key in old.keys() {
+                new.entry(key.clone()).or_insert(Value::Null);
+            }
+        }
+        let patch = serde_json::json!({ "status": replacement });
+        match api.patch_status(&object.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+            Err(e) => Err(self.failed("patch", kind, Some(object), e)),
+        }
+    }
+
+    fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        use kube::runtime::{WatchStreamExt, watcher};
+        use tokio_stream::StreamExt;
+        let changed = std::sync::Arc::new(changed);
+        for kind in KINDS {
+            let api = self.api(kind, None);
+            let changed = changed.clone();
+            tokio::spawn(async move {
+                let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+                while let Some(event) = events.next().await {
+                    match event {
+                        // A (re)listing counts once, when it is whole.
+                        Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                        Ok(_) => changed(),
+                        // The watcher starts again by itself, after a backoff.
+                        Err(e) => tracing::warn!(kind = kind.name(), "watching the store: {e}"),
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! The store on a cluster's API, against the real kube-apiserver: it keeps the same promises
+//! as the local store's own tests (created, unchanged, configured; generations; conflicts;
+//! admission; statuses; deletes), and says what it cannot do.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::kube::KubeApiServer;
+use meshctl::api::{Kind, Resource};
+use meshctl::kube::client::{Cluster, Target};
+use meshctl::kube::store::KubeStore;
+use meshctl::policy::{Options, Source, check};
+use meshctl::store::{Change, ObjectRef, Store, StoreError};
+use serde_json::{Value, json};
+
+const MESH: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: profile}
+spec:
+  host: profile
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: profile}
+spec:
+  hosts: [profile]
+  http:
+  - route:
+    - {destination: {host: profile, subset: v1}, weight: 90}
+    - {destination: {host: profile, subset: v2}, weight: 10}
+";
+
+const CANARY: &str = "\
+apiVersion: meshctl.io/v1alpha1
+kind: Canary
+metadata: {name: profile}
+spec: {service: profile, stable: v1, canary: v2}
+";
+
+fn mk_resources(yaml: &str) -> Vec<Resource> {
+    let report = check(&[Source { name: "test".into(), text: yaml.into() }], &Options::default());
+    let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == meshctl::policy::Severity::Error).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    report.resources.into_iter().map(|c| c.resource).collect()
+}
+
+fn mk_ref(kind: &str, name: &str) -> ObjectRef {
+    ObjectRef { kind: kind.into(), namespace: "default".into(), name: name.into() }
+}
+
+/// The API server with meshctl's CRDs Established, as `meshctl install` leaves it.
+fn mk_server() -> KubeApiServer {
+    let server = KubeApiServer::start();
+    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Workload).collect();
+    for kind in &kinds {
+        let created = server.post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &serde_json::to_value(kind.crd()).unwrap(),
+        );
+        assert_eq!(created.status, 201, "{}", created.json());
+    }
+    for kind in kinds {
+        let name = kind.crd().metadata.name.unwrap();
+        common::poll(&format!("{name} is Established"), Duration::from_secs(30), || {
+            let crd = server.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")).json();
+            crd["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+        });
+    }
+    server
+}
+
+async fn mk_store(kubeconfig: std::path::PathBuf) -> KubeStore {
+    let cluster = Cluster::connect(&Target { kubeconfig: Some(kubeconfig), context: None }).await.unwrap();
+    KubeStore::new(cluster)
+}
+
+fn stored<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_store_keeps_the_local_stores_promises() {
+    let server = mk_server();
+    let store = mk_store(server.kubeconfig()).await;
+    let mesh = mk_resources(MESH);
+
+    let created = store.apply(&mesh, false).await.unwrap();
+    assert_eq!(created.iter().map(|(_, c)| *c).collect::<Vec<_>>(), [Change::Created, Change::Created]);
+    let first = store.contents().await.unwrap();
+    assert_eq!(first.objects.len(), 2);
+    assert_eq!(stored(&first.objects, "VirtualService", "profile")["metadata"]["generation"], 1);
+    assert!(first.resources().iter().all(Result::is_ok), "every object reads back as typed");
+
+    let again = store.apply(&mesh, false).await.unwrap();
+    assert!(again.iter().all(|(_, c)| *c == Change::Unchanged), "{again:?}");
+
+    // A dry run says what would change and changes nothing.
+    let shifted = mk_resources(&MESH.replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
+    let dry = store.apply(&shifted, true).await.unwrap();
+    assert_eq!(dry.iter().map(|(_, c)| *c).collect::<Vec<_>>(), [Change::Unchanged, Change::Configured]);
+    let vs = |contents: &meshctl::store::Contents| {
+        stored(&contents.objects, "VirtualService", "profile")["spec"]["http"][0]["route"][0]["weight"].clone()
+    };
+    assert_eq!(vs(&store.contents().await.unwrap()), 90);
+
+    // An admission that refuses leaves the stored objects as they were, and saw them.
+    let mut seen = 0;
+    let refused = store
+        .apply_admitted(&shifted, false, &mut |stored| {
+            seen = stored.len();
+            false
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::Refused)), "{refused:?}");
+    assert_eq!(seen, 2);
+    assert_eq!(vs(&store.contents().await.unwrap()), 90);
+
+    let configured = store.apply(&shifted, false).await.unwrap();
+    assert_eq!(configured[1].1, Change::Configured);
+    let second = store.contents().await.unwrap();
+    assert_eq!(vs(&second), 50);
+    assert_eq!(stored(&second.objects, "VirtualService", "profile")["metadata"]["generation"], 2);
+    assert!(second.revision > first.revision, "a list after a write sees a higher revision");
+
+    // A write that names a version the object no longer has is a conflict.
+    let stale = MESH.replace(
+        "metadata: {name: profile}\nspec:\n  hosts",
+        "metadata: {name: profile, resourceVersion: \"1\"}\nspec:\n  hosts",
+    );
+    let conflict = store.apply(&mk_resources(&stale), false).await;
+    assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "{conflict:?}");
+    assert_eq!(vs(&store.contents().await.unwrap()), 50);
+
+    // A status is written whole through its subresource, and is no new generation.
+    store.apply(&mk_resources(CANARY), false).await.unwrap();
+    let canary = mk_ref("Canary", "profile");
+    assert!(
+        store.set_status(&canary, json!({"phase": "Progressing", "weight": 10, "message": "dwells"})).await.unwrap()
+    );
+    assert!(store.set_status(&canary, json!({"phase": "Promoted", "weight": 100})).await.unwrap());
+    let contents = store.contents().await.unwrap();
+    let written = stored(&contents.objects, "Canary", "profile");
+    assert_eq!(written["status"], json!({"phase": "Promoted", "weight": 100}), "the old message is gone");
+    assert_eq!(written["metadata"]["generation"], 1);
+    assert!(!store.set_status(&mk_ref("Canary", "gone"), json!({})).await.unwrap());
+
+    let vs_ref = mk_ref("VirtualService", "profile");
+    assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), true)]);
+    assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref, false)]);
+
+    // A cluster keeps no Workloads: saying so beats a 404 from the API server.
+    let workload = store.delete(&[mk_ref("Workload", "profile-v1")]).await.unwrap_err();
+    assert!(workload.to_string().contains("a cluster keeps no Workload"), "{workload}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_wakes_a_watcher_and_a_missing_right_is_named() {
+    let server = mk_server();
+    let store = mk_store(server.kubeconfig()).await;
+    let changes = Arc::new(AtomicUsize::new(0));
+    let counter = changes.clone();
+    store.watch(Box::new(move || _ = counter.fetch_add(1, Ordering::SeqCst))).unwrap();
+    let count = || changes.load(Ordering::SeqCst);
+    // Each kind's first listing counts once, when it is whole.
+    common::poll("every kind is listed", Duration::from_secs(30), || count() >= 6);
+    assert_eq!(count(), 6);
+    store.apply(&mk_resources(MESH), false).await.unwrap();
+    common::poll("both objects are seen", Duration::from_secs(30), || count() >= 8);
+
+    let nobody = mk_store(server.kubeconfig_for("nobody", json!([]))).await;
+    let error = nobody.contents().await.unwrap_err().to_string();
+    assert!(
+        error.contains("does not let you list virtualservices.networking.istio.io"),
+        "the verb and the resource are named: {error}"
+    );
+}
