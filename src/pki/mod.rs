@@ -137,9 +137,17 @@ pub struct State {
     pub reissue_before_unix_ms: Option<u64>,
 }
 
-/// The CA in a state directory.
+/// A root certificate and its key, PEM-encoded, named by its key's fingerprint.
+pub struct Root {
+    pub id: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// The CA: in a state directory (the local mesh, where the CLI asks for rotations through
+/// its files), or held in memory from one root (a cluster's, read from its Secret).
 pub struct Authority {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     state: State,
     signer: Issuer<'static, KeyPair>,
     bundle: String,
@@ -171,6 +179,17 @@ impl Authority {
         Authority::load(dir, state)
     }
 
+    /// The CA of one root, in memory: it issues certificates and knows no rotation.
+    pub fn from_root(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let invalid =
+            |e: rcgen::Error| PkiError::Corrupt { path: PathBuf::from("the mesh CA"), message: e.to_string() };
+        let key = KeyPair::from_pem(key_pem).map_err(invalid)?;
+        let id = fingerprint(key.public_key_raw());
+        let signer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(invalid)?;
+        let state = State { signing: id.clone(), trusted: vec![id], ..State::default() };
+        Ok(Authority { dir: None, state, signer, bundle: cert_pem.to_string() })
+    }
+
     /// Opens the CA under `state_dir` if there is one: for readers, which must not make one.
     pub fn open_existing(state_dir: &Path) -> Result<Self, PkiError> {
         let dir = state_dir.join("pki");
@@ -191,17 +210,18 @@ impl Authority {
             .map(|id| read(&dir.join("roots").join(id).join("cert.pem")))
             .collect::<Result<Vec<_>, _>>()?
             .concat();
-        Ok(Authority { dir, state, signer, bundle })
+        Ok(Authority { dir: Some(dir), state, signer, bundle })
     }
 
     /// Reads the state again if it changed on disk (a rotation asked for by the CLI, say).
-    /// Returns whether it changed.
+    /// Returns whether it changed; a CA in memory never does.
     pub fn reload(&mut self) -> Result<bool, PkiError> {
-        let state = existing_state(&self.dir)?;
+        let Some(dir) = self.dir.clone() else { return Ok(false) };
+        let state = existing_state(&dir)?;
         if state == self.state {
             return Ok(false);
         }
-        *self = Authority::load(self.dir.clone(), state)?;
+        *self = Authority::load(dir, state)?;
         Ok(true)
     }
 
@@ -249,8 +269,10 @@ impl Authority {
     /// Takes the next step of a root rotation: promote the staged root, or forget the old one.
     /// The caller says when every proxy runs the current step.
     pub fn advance_rotation(&mut self) -> Result<(), PkiError> {
-        let _lock = lock(&self.dir)?;
-        let mut state = read_state(&self.dir)?.unwrap_or_else(|| self.state.clone());
+        // Only a CA in a directory has rotations to advance.
+        let Some(dir) = self.dir.clone() else { return Ok(()) };
+        let _lock = lock(&dir)?;
+        let mut state = read_state(&dir)?.unwrap_or_else(|| self.state.clone());
         let retired = match state.next.take() {
             Some(next) => {
                 state.signing = next;
@@ -263,12 +285,12 @@ impl Authority {
             }
             None => return Ok(()),
         };
-        write_state(&self.dir, &state)?;
+        write_state(&dir, &state)?;
         for root in retired.into_iter().flatten() {
-            let path = self.dir.join("roots").join(&root);
+            let path = dir.join("roots").join(&root);
             fs::remove_dir_all(&path).map_err(|source| PkiError::Io { path, source })?;
         }
-        *self = Authority::load(self.dir.clone(), state)?;
+        *self = Authority::load(dir, state)?;
         Ok(())
     }
 
@@ -307,8 +329,18 @@ pub fn request_reissue(state_dir: &Path, at: SystemTime) -> Result<(), PkiError>
     write_state(&dir, &state)
 }
 
-/// Makes a root and stores it under a new id; returns the id.
+/// Makes a root and stores it under its id; returns the id.
 fn new_root(dir: &Path) -> Result<String, PkiError> {
+    let root = make_root()?;
+    let root_dir = dir.join("roots").join(&root.id);
+    fs::create_dir_all(&root_dir).map_err(|source| PkiError::Io { path: root_dir.clone(), source })?;
+    write_private(&root_dir.join("key.pem"), root.key_pem.as_bytes())?;
+    write_atomically(&root_dir.join("cert.pem"), root.cert_pem.as_bytes())?;
+    Ok(root.id)
+}
+
+/// A new root, in memory.
+pub fn make_root() -> Result<Root, PkiError> {
     let now = SystemTime::now();
     let key = KeyPair::generate()?;
     // Named by its key's fingerprint: stable, unique, and safe to show.
@@ -322,11 +354,7 @@ fn new_root(dir: &Path) -> Result<String, PkiError> {
     params.not_before = (now - BACKDATE).into();
     params.not_after = (now + ROOT_LIFETIME).into();
     let cert = params.self_signed(&key)?;
-    let root_dir = dir.join("roots").join(&id);
-    fs::create_dir_all(&root_dir).map_err(|source| PkiError::Io { path: root_dir.clone(), source })?;
-    write_private(&root_dir.join("key.pem"), key.serialize_pem().as_bytes())?;
-    write_atomically(&root_dir.join("cert.pem"), cert.pem().as_bytes())?;
-    Ok(id)
+    Ok(Root { id, cert_pem: cert.pem(), key_pem: key.serialize_pem() })
 }
 
 /// The first six bytes of the SHA-256 of `bytes`, in hex.
