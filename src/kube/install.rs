@@ -624,12 +624,17 @@ pub fn controller_host(settings: &Settings) -> String {
     format!("{CONTROLLER}.{}.svc", settings.namespace)
 }
 
-/// The ingress gateway's Envoy bootstrap: the same shape as a local proxy's
-/// (`translate::bootstrap`), but the control plane is a DNS name, and a static listener serves
-/// the statistics and readiness on [`STATS_PORT`] without exposing the rest of the admin API.
-/// The node id is not in it: every replica gets its own (`POD.NAMESPACE`) on Envoy's command
-/// line.
+/// The ingress gateway's Envoy bootstrap: the controller's Service as the control plane.
 pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
+    proxy_bootstrap_json(&controller_host(settings), XDS_PORT)
+}
+
+/// The Envoy bootstrap of a proxy on a cluster, the gateway's or a sidecar's: the same shape
+/// as a local proxy's (`translate::bootstrap`), but the control plane is a DNS name (or an
+/// address), and a static listener serves the statistics and readiness on [`STATS_PORT`]
+/// without exposing the rest of the admin API. The node id is not in it: every Pod gets its
+/// own (`POD.NAMESPACE`) on Envoy's command line.
+pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
     let endpoint = |host: &str, port: u16| json!({ "endpoint": { "address": { "socket_address": { "address": host, "port_value": port } } } });
     let cluster = |name: &str, kind: &str, host: &str, port: u16| {
         json!({
@@ -639,7 +644,7 @@ pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
             "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [endpoint(host, port)] }] },
         })
     };
-    let mut xds = cluster(XDS_CLUSTER, "STRICT_DNS", &controller_host(settings), XDS_PORT);
+    let mut xds = cluster(XDS_CLUSTER, "STRICT_DNS", xds_host, xds_port);
     // gRPC needs HTTP/2 to the control plane.
     xds["typed_extension_protocol_options"] = json!({
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
