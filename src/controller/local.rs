@@ -97,9 +97,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
     let supervisor = Supervisor::new(supervisor_settings, ports, previous_gateway)?;
     let ca = pki::Authority::open(&settings.state_dir)?;
-    let mut backend = Processes {
-        supervisor,
-        adoptable: previous.instances,
+    let mut processes = Processes { supervisor, adoptable: previous.instances, gateway_admin };
+    let mut status = StatusFile {
         dir: settings.state_dir.clone(),
         status: MeshStatus {
             pid: std::process::id(),
@@ -111,7 +110,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         },
     };
     let pacing = Pacing { cert_lifetime: settings.cert_lifetime, resync_period: settings.resync_period };
-    super::reconcile_until_stopped(Arc::new(store), &mut backend, ca, &server, desired_tx, pacing).await
+    super::reconcile_until_stopped(Arc::new(store), &mut processes, &mut status, ca, &server, desired_tx, pacing).await
 }
 
 /// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the
@@ -129,11 +128,17 @@ async fn serve_xds(server: &xds::Server, addr: SocketAddr) -> std::io::Result<So
     }
 }
 
-/// The local backend: the supervisor's processes, and the status file that records them.
+/// The local registry: the supervisor's processes.
 struct Processes {
     supervisor: Supervisor,
     /// Instances an earlier controller left running, taken over on the first reconcile.
     adoptable: Vec<InstanceStatus>,
+    gateway_admin: u16,
+}
+
+/// The local status sink: `status.json`, which also tells a restarted controller what to
+/// adopt.
+struct StatusFile {
     dir: PathBuf,
     status: MeshStatus,
 }
@@ -150,6 +155,11 @@ impl Registry for Processes {
             .collect();
         let adoptable = std::mem::take(&mut self.adoptable);
         self.supervisor.reconcile(&workloads, &adoptable).map_err(|e| format!("cannot start workloads: {e}"))
+    }
+
+    async fn changed(&mut self) {
+        // The supervisor's processes change only when it is ticked.
+        std::future::pending().await
     }
 
     async fn tick(&mut self, refusing: Refusing<'_>) -> bool {
@@ -172,8 +182,7 @@ impl Registry for Processes {
 
     fn scrape_targets(&self) -> Vec<Target> {
         let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let mut targets =
-            vec![Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.status.gateway_admin_port) }];
+        let mut targets = vec![Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.gateway_admin) }];
         targets.extend(
             self.supervisor.status().into_iter().map(|i| Target { node_id: i.node_id, admin: admin(i.ports.admin) }),
         );
@@ -188,30 +197,35 @@ impl Registry for Processes {
 
     fn shut_down(&mut self) {
         self.supervisor.stop_all();
+    }
+}
+
+impl StatusSink<Processes> for StatusFile {
+    fn record(&mut self, report: &Report, processes: &Processes) {
+        self.status.revision = report.revision;
+        self.status.instances = processes.supervisor.status();
+        self.status.gateway_pid = processes.supervisor.gateway_pid();
+        self.status.proxies = report.proxies.clone();
+        self.status.ca = report.ca.clone();
+        self.status.errors = report.errors.clone();
+        self.write();
+    }
+
+    fn stopped(&mut self) {
         self.status.running = false;
         self.status.gateway_pid = None;
         self.status.instances.clear();
         self.status.proxies.clear();
-        write_status(&self.dir, &mut self.status);
+        self.write();
     }
 }
 
-impl StatusSink for Processes {
-    fn record(&mut self, report: &Report) {
-        self.status.revision = report.revision;
-        self.status.instances = self.supervisor.status();
-        self.status.gateway_pid = self.supervisor.gateway_pid();
-        self.status.proxies = report.proxies.clone();
-        self.status.ca = report.ca.clone();
-        self.status.errors = report.errors.clone();
-        write_status(&self.dir, &mut self.status);
-    }
-}
-
-fn write_status(dir: &Path, status: &mut MeshStatus) {
-    status.updated = crate::api::time::now_rfc3339();
-    let bytes = serde_json::to_vec_pretty(status).expect("status serializes");
-    if let Err(e) = write_atomically(&dir.join(STATUS_FILE), &bytes) {
-        tracing::error!("cannot write status: {e}");
+impl StatusFile {
+    fn write(&mut self) {
+        self.status.updated = crate::api::time::now_rfc3339();
+        let bytes = serde_json::to_vec_pretty(&self.status).expect("status serializes");
+        if let Err(e) = write_atomically(&self.dir.join(STATUS_FILE), &bytes) {
+            tracing::error!("cannot write status: {e}");
+        }
     }
 }

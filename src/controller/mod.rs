@@ -8,7 +8,7 @@
 //!                      │  ◀─services, proxies─┘
 //!                      ├──translate──▶ xDS server ──ACK/NACK──▶ loop
 //!                      ├──targets──▶ canary driver ──▶ Store (weights, Canary status)
-//!                      └──Report──▶ StatusSink (local: status.json)
+//!                      └──Report──▶ StatusSink (local: status.json; a cluster: the status port)
 //! ```
 //!
 //! Only the registry and the sink know their backend; the translator and the xDS server never
@@ -42,6 +42,10 @@ pub trait Registry: Send {
     /// processes). What fails is tried again on the next call.
     fn reconcile(&mut self, resources: &[Resource]) -> Result<(), String>;
 
+    /// Resolves when what runs changed without the controller's doing (a Pod started by the
+    /// cluster); a registry that changes only when ticked never resolves it.
+    async fn changed(&mut self);
+
     /// Looks after what runs between changes (restarts, moved ports); `refusing` says whether
     /// a proxy refuses its configuration. Returns whether an address the proxies'
     /// configuration names has moved.
@@ -67,7 +71,7 @@ pub trait Registry: Send {
 }
 
 /// What the controller saw on one pass.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The store revision the proxies' configuration was built from.
     pub revision: u64,
@@ -76,9 +80,13 @@ pub struct Report {
     pub errors: Vec<String>,
 }
 
-/// Where the controller records what it saw, for the CLI to read.
-pub trait StatusSink: Send {
-    fn record(&mut self, report: &Report);
+/// Where the controller records what it saw, for the CLI to read; `registry` adds what only
+/// its backend knows.
+pub trait StatusSink<R: ?Sized>: Send {
+    fn record(&mut self, report: &Report, registry: &R);
+
+    /// The controller has stopped, and shut the registry down.
+    fn stopped(&mut self) {}
 }
 
 /// How the loop paces itself.
@@ -91,9 +99,10 @@ pub struct Pacing {
 }
 
 /// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
-pub async fn reconcile_until_stopped<B: Registry + StatusSink>(
+pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     store: Arc<dyn Store>,
-    backend: &mut B,
+    backend: &mut R,
+    sink: &mut S,
     mut ca: pki::Authority,
     server: &xds::Server,
     desired_tx: watch::Sender<Desired>,
@@ -119,6 +128,7 @@ pub async fn reconcile_until_stopped<B: Registry + StatusSink>(
             _ = interval.tick() => {}
             _ = store_changed.notified() => {}
             _ = server.status_changed() => {}
+            _ = backend.changed() => {}
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
@@ -127,7 +137,7 @@ pub async fn reconcile_until_stopped<B: Registry + StatusSink>(
             Ok(c) => c,
             Err(e) => {
                 report.errors = vec![e.to_string()];
-                backend.record(&report);
+                sink.record(&report, backend);
                 continue;
             }
         };
@@ -205,9 +215,10 @@ pub async fn reconcile_until_stopped<B: Registry + StatusSink>(
             },
             errors,
         };
-        backend.record(&report);
+        sink.record(&report, backend);
     }
     backend.shut_down();
+    sink.stopped();
     Ok(())
 }
 
