@@ -643,3 +643,321 @@ impl Drop for KubeRegistry {
         self.shut_down();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn from<T: DeserializeOwned>(value: Value) -> Arc<T> {
+        Arc::new(serde_json::from_value(value).unwrap())
+    }
+
+    /// A running mesh Pod: an app container serving `http` on 8080 and the proxy container.
+    fn mk_pod(namespace: &str, name: &str, labels: Value, ip: Option<&str>) -> Value {
+        json!({
+            "metadata": { "name": name, "namespace": namespace, "uid": format!("uid-{name}"), "labels": labels,
+                "creationTimestamp": "2026-01-01T00:00:00Z" },
+            "spec": { "containers": [
+                { "name": "app", "ports": [{ "name": "http", "containerPort": 8080 }] },
+                { "name": PROXY_CONTAINER },
+            ]},
+            "status": { "phase": if ip.is_some() { "Running" } else { "Pending" }, "podIP": ip },
+        })
+    }
+
+    fn mk_service(namespace: &str, name: &str, selector: Value, port: i32, target_port: Value) -> Value {
+        json!({
+            "metadata": { "name": name, "namespace": namespace },
+            "spec": { "selector": selector, "ports": [{ "port": port, "targetPort": target_port }] },
+        })
+    }
+
+    /// The EndpointSlice of `service` with `endpoints` (see `mk_endpoint`).
+    fn mk_slice(namespace: &str, service: &str, endpoints: Vec<Value>) -> Value {
+        json!({
+            "metadata": { "name": format!("{service}-abcde"), "namespace": namespace,
+                "labels": { SERVICE_NAME_LABEL: service } },
+            "addressType": "IPv4",
+            "endpoints": endpoints,
+        })
+    }
+
+    /// An endpoint for `pod` (as `mk_pod` made it) with readiness `ready`.
+    fn mk_endpoint(pod: &Value, ready: Option<bool>) -> Value {
+        json!({
+            "addresses": [pod["status"]["podIP"]],
+            "conditions": { "ready": ready },
+            "targetRef": { "kind": "Pod", "namespace": pod["metadata"]["namespace"],
+                "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"] },
+        })
+    }
+
+    fn mk_view(pods: &[Value], services: &[Value], slices: &[Value]) -> MeshView {
+        let pods: Vec<Arc<Pod>> = pods.iter().cloned().map(from).collect();
+        let services: Vec<Arc<KubeService>> = services.iter().cloned().map(from).collect();
+        let slices: Vec<Arc<EndpointSlice>> = slices.iter().cloned().map(from).collect();
+        view(&pods, &services, &slices, &Settings::default())
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn sidecar(view: &MeshView, node_id: &str) -> Sidecar {
+        view.proxies
+            .iter()
+            .find_map(|p| match &p.proxy {
+                Proxy::Sidecar(s) if s.node_id == node_id => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no sidecar {node_id} in {view:#?}"))
+    }
+
+    #[test]
+    fn a_service_of_two_mesh_pods_has_both_ready_endpoints_at_their_inbound_port() {
+        let mut v1 = mk_pod("shop", "profile-v1", json!({ "app": "profile", "version": "v1" }), Some("10.237.0.2"));
+        v1["spec"]["serviceAccountName"] = json!("profile");
+        let v2 = mk_pod("shop", "profile-v2", json!({ "app": "profile", "version": "v2" }), Some("10.237.0.3"));
+        let service = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!("http"));
+        let slice = mk_slice("shop", "profile", vec![mk_endpoint(&v2, Some(true)), mk_endpoint(&v1, None)]);
+
+        let view = mk_view(&[v1, v2], &[service], &[slice]);
+
+        let labels =
+            |version: &str| BTreeMap::from([("app".into(), "profile".into()), ("version".into(), version.into())]);
+        assert_eq!(
+            view.services,
+            vec![Service {
+                name: "profile".into(),
+                namespace: "shop".into(),
+                port: 80,
+                instances: vec![
+                    Instance {
+                        address: addr("10.237.0.2:15006"),
+                        labels: labels("v1"),
+                        service_account: "profile".into()
+                    },
+                    Instance {
+                        address: addr("10.237.0.3:15006"),
+                        labels: labels("v2"),
+                        service_account: "default".into()
+                    },
+                ],
+            }]
+        );
+        assert_eq!(view.problems, Vec::<String>::new());
+        assert_eq!(view.waiting, vec![]);
+    }
+
+    #[test]
+    fn an_endpoint_not_ready_or_not_a_mesh_pod_of_this_pod_is_no_instance() {
+        let mesh = mk_pod("shop", "profile-v1", json!({ "app": "profile" }), Some("10.237.0.2"));
+        let unready = mk_pod("shop", "profile-v2", json!({ "app": "profile" }), Some("10.237.0.3"));
+        let mut plain = mk_pod("shop", "profile-plain", json!({ "app": "profile" }), Some("10.237.0.4"));
+        plain["spec"]["containers"] = json!([{ "name": "app" }]);
+        let mut replaced = mk_endpoint(&mesh, Some(true));
+        replaced["targetRef"]["uid"] = json!("uid-of-an-earlier-pod");
+        let mut no_target = mk_endpoint(&mesh, Some(true));
+        no_target.as_object_mut().unwrap().remove("targetRef");
+        let mut other_namespace = mk_endpoint(&mesh, Some(true));
+        other_namespace["targetRef"]["namespace"] = json!("elsewhere");
+        let slice = mk_slice(
+            "shop",
+            "profile",
+            vec![
+                mk_endpoint(&unready, Some(false)),
+                mk_endpoint(&plain, Some(true)),
+                replaced,
+                no_target,
+                other_namespace,
+            ],
+        );
+        let service = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(8080));
+
+        let view = mk_view(&[mesh, unready, plain], &[service], &[slice]);
+
+        assert_eq!(view.services.len(), 1, "{view:#?}");
+        assert_eq!(view.services[0].instances, vec![], "{view:#?}");
+        // Not ready is not gone: both mesh Pods keep their sidecars; the plain Pod has none.
+        let nodes: Vec<&str> = view.proxies.iter().map(|p| p.proxy.node_id()).collect();
+        assert_eq!(nodes, ["profile-v1.shop", "profile-v2.shop"]);
+    }
+
+    #[test]
+    fn only_services_that_select_a_mesh_pod_and_have_a_port_are_mesh_services() {
+        let pod = mk_pod("shop", "profile-v1", json!({ "app": "profile" }), Some("10.237.0.2"));
+        let services = [
+            mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(8080)),
+            mk_service("shop", "board", json!({ "app": "board" }), 80, json!(8080)),
+            mk_service("elsewhere", "profile", json!({ "app": "profile" }), 80, json!(8080)),
+            mk_service("shop", "everything", json!({}), 80, json!(8080)),
+            json!({ "metadata": { "name": "portless", "namespace": "shop" }, "spec": { "selector": { "app": "profile" } } }),
+            json!({ "metadata": { "name": "external", "namespace": "shop" },
+                "spec": { "type": "ExternalName", "externalName": "example.com" } }),
+        ];
+
+        let view = mk_view(&[pod], &services, &[]);
+
+        let names: Vec<(&str, &str)> = view.services.iter().map(|s| (s.namespace.as_str(), s.name.as_str())).collect();
+        assert_eq!(names, [("shop", "profile")]);
+    }
+
+    #[test]
+    fn a_sidecar_serves_its_first_service_by_name_at_that_services_target_port() {
+        let mut pod = mk_pod("shop", "profile-v1", json!({ "app": "profile", "tier": "api" }), Some("10.237.0.2"));
+        pod["spec"]["serviceAccountName"] = json!("profile");
+        let services = [
+            mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!("http")),
+            mk_service("shop", "api", json!({ "tier": "api" }), 9000, json!(9090)),
+        ];
+
+        let view = mk_view(&[pod], &services, &[]);
+
+        assert_eq!(
+            sidecar(&view, "profile-v1.shop"),
+            Sidecar {
+                node_id: "profile-v1.shop".into(),
+                service: "api".into(),
+                namespace: "shop".into(),
+                inbound: addr("10.237.0.2:15006"),
+                app: addr("127.0.0.1:9090"),
+                outbound: addr("127.0.0.1:15001"),
+                labels: BTreeMap::from([("app".into(), "profile".into()), ("tier".into(), "api".into())]),
+                credentials: Credentials::default(),
+            }
+        );
+        assert_eq!(view.proxies[0].identity, Identity::new("shop", "profile"));
+        assert_eq!(view.proxies[0].stats, addr("10.237.0.2:15090"));
+    }
+
+    #[test]
+    fn a_target_port_is_a_number_a_container_ports_name_or_the_service_port() {
+        let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
+        for (target, app) in [(json!(7070), 7070), (json!("http"), 8080), (Value::Null, 80)] {
+            let view =
+                mk_view(&[pod.clone()], &[mk_service("shop", "p", json!({ "app": "p" }), 80, target.clone())], &[]);
+            assert_eq!(sidecar(&view, "p.shop").app, addr(&format!("127.0.0.1:{app}")), "targetPort {target}");
+            assert_eq!(view.problems, Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn a_target_port_name_the_pod_does_not_declare_is_a_problem_not_a_panic() {
+        let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
+        let view = mk_view(&[pod], &[mk_service("shop", "p", json!({ "app": "p" }), 80, json!("grpc"))], &[]);
+
+        assert_eq!(sidecar(&view, "p.shop").app, addr("127.0.0.1:0"));
+        assert_eq!(view.problems.len(), 1, "{view:#?}");
+        assert!(view.problems[0].contains("Service shop/p") && view.problems[0].contains("\"grpc\""), "{view:#?}");
+        assert!(view.problems[0].contains("Pod shop/p"), "{view:#?}");
+    }
+
+    #[test]
+    fn a_mesh_pod_no_service_selects_gets_a_sidecar_named_after_itself() {
+        let client = mk_pod("shop", "loadgen", json!({ "app": "loadgen" }), Some("10.237.0.5"));
+        let mut silent = mk_pod("shop", "silent", json!({}), Some("10.237.0.6"));
+        silent["spec"]["containers"][0].as_object_mut().unwrap().remove("ports");
+
+        let view = mk_view(&[client, silent], &[], &[]);
+
+        let loadgen = sidecar(&view, "loadgen.shop");
+        assert_eq!((loadgen.service.as_str(), loadgen.app), ("loadgen", addr("127.0.0.1:8080")));
+        assert_eq!(sidecar(&view, "silent.shop").app, addr("127.0.0.1:0"));
+        assert_eq!(view.services, vec![]);
+    }
+
+    #[test]
+    fn a_native_sidecar_makes_a_pod_a_mesh_pod_and_a_plain_init_container_does_not() {
+        let mut native = mk_pod("shop", "native", json!({}), Some("10.237.0.2"));
+        native["spec"]["containers"] = json!([{ "name": "app" }]);
+        native["spec"]["initContainers"] = json!([{ "name": PROXY_CONTAINER, "restartPolicy": "Always" }]);
+        let mut plain_init = native.clone();
+        plain_init["metadata"]["name"] = json!("plain-init");
+        plain_init["spec"]["initContainers"][0].as_object_mut().unwrap().remove("restartPolicy");
+
+        let view = mk_view(&[native, plain_init], &[], &[]);
+
+        let nodes: Vec<&str> = view.proxies.iter().map(|p| p.proxy.node_id()).collect();
+        assert_eq!(nodes, ["native.shop"]);
+    }
+
+    #[test]
+    fn a_pod_without_an_ip_waits_and_is_a_problem_only_after_the_grace() {
+        let waiting = mk_pod("shop", "new", json!({ "app": "p" }), None);
+        let mut bad_ip = mk_pod("shop", "bad-ip", json!({ "app": "p" }), Some("not-an-ip"));
+        bad_ip["metadata"]["creationTimestamp"] = Value::Null;
+        let mut leaving = mk_pod("shop", "leaving", json!({ "app": "p" }), None);
+        leaving["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:01:00Z");
+        let mut done = mk_pod("shop", "done", json!({ "app": "p" }), Some("10.237.0.9"));
+        done["status"]["phase"] = json!("Succeeded");
+        let service = mk_service("shop", "p", json!({ "app": "p" }), 80, json!(8080));
+
+        let view = mk_view(&[waiting, bad_ip, leaving, done], &[service], &[]);
+
+        assert_eq!(view.proxies, vec![], "no proxy without an IP, none for a finished Pod");
+        // A Service whose mesh Pods have no IP yet is known, with no instances.
+        assert_eq!(view.services.len(), 1);
+        let created = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
+        assert_eq!(
+            view.waiting,
+            vec![
+                WaitingPod { pod: "shop/bad-ip".into(), created: None },
+                WaitingPod { pod: "shop/new".into(), created: Some(created) },
+            ]
+        );
+        let grace = Duration::from_secs(60);
+        assert_eq!(waiting_too_long(&view.waiting, created + grace, grace), Vec::<String>::new());
+        let late = waiting_too_long(&view.waiting, created + Duration::from_secs(61), grace);
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0].starts_with("Pod shop/new has had no IP for 61s"), "{late:?}");
+    }
+
+    #[test]
+    fn the_ingress_gateways_pods_get_gateway_proxies_and_its_labels_elsewhere_do_not() {
+        let labels = json!({ "app.kubernetes.io/name": GATEWAY, "app.kubernetes.io/part-of": "meshctl" });
+        let mut gateway = mk_pod(NAMESPACE, "gw-1", labels.clone(), Some("10.237.0.7"));
+        gateway["spec"]["containers"] = json!([{ "name": "envoy" }]);
+        let mut impostor = gateway.clone();
+        impostor["metadata"]["namespace"] = json!("shop");
+        let gateway_service = mk_service(NAMESPACE, GATEWAY, labels, 80, json!(GATEWAY_HTTP_PORT));
+
+        let view = mk_view(&[gateway, impostor], &[gateway_service], &[]);
+
+        assert_eq!(
+            view.proxies,
+            vec![MeshProxy {
+                proxy: Proxy::Gateway(Gateway {
+                    node_id: format!("gw-1.{NAMESPACE}"),
+                    namespace: "default".into(),
+                    listen: addr("0.0.0.0:8080"),
+                    credentials: Credentials::default(),
+                }),
+                identity: Identity::gateway(),
+                stats: addr("10.237.0.7:15090"),
+            }]
+        );
+        assert_eq!(view.services, vec![], "the gateway's own Service is not a mesh service");
+    }
+
+    #[test]
+    fn a_forbidden_watch_says_which_permission_is_missing() {
+        let status = kube::core::Status {
+            code: 403,
+            message: "pods is forbidden: User \"x\" cannot list resource \"pods\"".into(),
+            reason: "Forbidden".into(),
+            ..Default::default()
+        };
+        let forbidden = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status)));
+        let text = watch_problem(Watched::Pods, false, &forbidden);
+        assert!(text.contains("may not list and watch pods") && text.contains("cannot list resource"), "{text}");
+
+        let gone = watcher::Error::NoResourceVersion;
+        let text = watch_problem(Watched::EndpointSlices, true, &gone);
+        assert!(text.starts_with("watching endpointslices.discovery.k8s.io failed, retrying"), "{text}");
+        assert!(text.ends_with("the mesh is shown as last seen"), "{text}");
+    }
+}
