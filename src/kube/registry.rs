@@ -838,8 +838,11 @@ mod tests {
     fn a_target_port_is_a_number_a_container_ports_name_or_the_service_port() {
         let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
         for (target, app) in [(json!(7070), 7070), (json!("http"), 8080), (Value::Null, 80)] {
-            let view =
-                mk_view(&[pod.clone()], &[mk_service("shop", "p", json!({ "app": "p" }), 80, target.clone())], &[]);
+            let view = mk_view(
+                std::slice::from_ref(&pod),
+                &[mk_service("shop", "p", json!({ "app": "p" }), 80, target.clone())],
+                &[],
+            );
             assert_eq!(sidecar(&view, "p.shop").app, addr(&format!("127.0.0.1:{app}")), "targetPort {target}");
             assert_eq!(view.problems, Vec::<String>::new());
         }
