@@ -38,6 +38,8 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     let (mut registry, changes) =
         runtime.block_on(async { KubeRegistry::start(client(&server.kubeconfig()).await, Settings::default()) });
 
+    let listed = runtime.block_on(async { tokio::time::timeout(DEADLINE, registry.listed()).await });
+    assert!(listed.is_ok(), "every store has its first list: {:#?}", registry.problems());
     // Instances come by address; which Pod got the lower one is the kubelet's choice.
     let mut both = vec![inbound(&v1), inbound(&v2)];
     both.sort();
