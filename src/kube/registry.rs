@@ -123,7 +123,8 @@ struct MeshService<'a> {
 ///   its first port: callers address one port per service in part 1 (multi-port services
 ///   follow). Its instances are its EndpointSlices' ready endpoints (`ready` unset counts as
 ///   ready, as Kubernetes says) whose `targetRef` is a mesh Pod with an IP, at `PodIP:15006`.
-/// - Each mesh Pod with an IP gets a sidecar. Its service is the first Service, by name, that
+/// - Each mesh Pod with an IP gets a sidecar (a terminating one keeps it while its Envoy
+///   drains; a finished one has none). Its service is the first Service, by name, that
 ///   selects it; its application is at that Service's target port on the Pod's loopback. A Pod
 ///   no Service selects still gets one, so a client-only workload can call the mesh: its own
 ///   name is its service and its first declared container port its application.
