@@ -1,13 +1,20 @@
-//! The Kubernetes backend. So far: what `meshctl install` puts on a cluster and the calls that
-//! put it there; the store on the API, the reflectors and injection follow (issue 10).
+//! The Kubernetes backend: what `meshctl install` puts on a cluster and the calls that put it
+//! there; the store on the API; the controller's registry of what runs there (reflectors over
+//! Services, EndpointSlices and Pods). Injection follows (issue 11).
 //!
 //! ```text
 //!   cli/cluster.rs ──Settings──▶ install::objects (pure: the manifests, in apply order)
 //!         │                              │
 //!         └──────────▶ client::Cluster ◀─┘  server-side apply, get, list, delete on the API
+//!
+//!   controller ──Store──▶ store::KubeStore ──list, apply, watch──▶ the API
+//!   controller ──Registry──▶ registry::KubeRegistry ──watch──▶ the API
+//!                                   └── registry::view (pure: objects ─▶ services, proxies)
 //! ```
 
 pub mod ca;
 pub mod client;
 pub mod install;
+pub mod ports;
+pub mod registry;
 pub mod store;

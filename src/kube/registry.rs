@@ -1,0 +1,967 @@
+//! The controller's [`Registry`] on a cluster: where the mesh's workloads run, read from the
+//! Kubernetes API. The local backend (`controller::local`) starts processes; here Kubernetes'
+//! own controllers and kubelets run the Pods, so this side only watches and reports.
+//!
+//! ```text
+//!   API server ──watch──▶ reflector stores: Services, EndpointSlices, Pods (all namespaces)
+//!                              │ every event, and every watch error: `changes` fires
+//!                              ▼
+//!   controller loop ──tick──▶ view() (pure: objects ─▶ MeshView) ──▶ services, proxies,
+//!                                                                    identities, scrape targets
+//! ```
+//!
+//! Part 1 of the cluster mode (issue 10) has no injection and no traffic capture yet: a Pod is
+//! in the mesh when it runs a container named [`PROXY_CONTAINER`] (or a native sidecar of that
+//! name), its application calls the sidecar explicitly at `127.0.0.1:15001` (`HTTP_PROXY`),
+//! and callers reach it at `PodIP:15006`. The conversion from Kubernetes objects to the
+//! translator's types ([`view`]) is pure, so it is tested on fixtures without an API server.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::api::core::v1::{Pod, Service as KubeService, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+
+use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
+use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
+use crate::controller::{Refusing, Registry};
+use crate::metrics::scrape::Target;
+use crate::pki::Identity;
+use crate::translate::{Credentials, Gateway, Instance, Proxy, Service, Sidecar};
+
+/// The container that makes a Pod part of the mesh: its Envoy sidecar.
+pub const PROXY_CONTAINER: &str = "meshctl-proxy";
+
+/// The namespace short host names resolve in at the ingress gateway, as in the local mesh.
+const GATEWAY_ROUTES_NAMESPACE: &str = "default";
+
+/// The label that ties an EndpointSlice to its Service.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// The application port of a sidecar whose Pod declares none and that no Service selects (a
+/// client only, such as a traffic generator). Envoy accepts it and fails the connection, so a
+/// request sent straight to such a Pod's inbound port gets a 503: it serves nothing.
+const NO_APP_PORT: u16 = 0;
+
+/// How the registry is set up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// meshctl's own namespace, where install runs the ingress gateway.
+    pub namespace: String,
+    /// How long a mesh Pod may go without an IP before `problems()` names it. A kubelet gives a
+    /// Pod its IP seconds after the Pod is bound; a minute without one means it is stuck
+    /// (unschedulable, its sandbox failing), and its sidecar gets no configuration until then.
+    pub ip_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { namespace: NAMESPACE.to_string(), ip_grace: Duration::from_secs(60) }
+    }
+}
+
+/// The mesh as the three stores show it at one moment, in the translator's terms.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeshView {
+    /// By namespace and name; each one's instances by address.
+    pub services: Vec<Service>,
+    /// By node id.
+    pub proxies: Vec<MeshProxy>,
+    /// Mesh Pods the kubelet has given no IP yet (their proxies are not in `proxies`).
+    pub waiting: Vec<WaitingPod>,
+    /// What the objects themselves say is wrong with the mesh.
+    pub problems: Vec<String>,
+}
+
+/// A proxy the control plane configures: what the translator needs (without credentials,
+/// which the controller issues), the identity it runs as, and where its statistics are read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshProxy {
+    pub proxy: Proxy,
+    pub identity: Identity,
+    pub stats: SocketAddr,
+}
+
+/// A mesh Pod without an IP.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitingPod {
+    /// `NAMESPACE/NAME`.
+    pub pod: String,
+    pub created: Option<SystemTime>,
+}
+
+/// Which proxy a Pod runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Sidecar,
+    Gateway,
+}
+
+/// A Service that selects at least one mesh Pod, with the port it is known by.
+struct MeshService<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    selector: &'a BTreeMap<String, String>,
+    port: &'a ServicePort,
+}
+
+/// Converts what the API server stores into the mesh the translator sees. Pure: no I/O, no
+/// clock; the same objects give the same view.
+///
+/// - A Service is a mesh service when its selector picks at least one mesh Pod. Its `port` is
+///   its first port: callers address one port per service in part 1 (multi-port services
+///   follow). Its instances are its EndpointSlices' ready endpoints (`ready` unset counts as
+///   ready, as Kubernetes says) whose `targetRef` is a mesh Pod with an IP, at `PodIP:15006`.
+/// - Each mesh Pod with an IP gets a sidecar (a terminating one keeps it while its Envoy
+///   drains; a finished one has none). Its service is the first Service, by name, that
+///   selects it; its application is at that Service's target port on the Pod's loopback. A Pod
+///   no Service selects still gets one, so a client-only workload can call the mesh: its own
+///   name is its service and its first declared container port its application.
+/// - Each Pod of install's ingress gateway in `settings.namespace` gets a gateway proxy.
+pub fn view(
+    pods: &[Arc<Pod>],
+    services: &[Arc<KubeService>],
+    slices: &[Arc<EndpointSlice>],
+    settings: &Settings,
+) -> MeshView {
+    let mut view = MeshView::default();
+    let mut sidecar_pods: BTreeMap<(&str, &str), &Pod> = BTreeMap::new();
+    let mut gateway_pods: Vec<&Pod> = Vec::new();
+    for pod in pods.iter().map(Arc::as_ref) {
+        let Some(role) = role(pod, settings) else { continue };
+        if pod_ip(pod).is_none() && pod.metadata.deletion_timestamp.is_none() {
+            let created = pod.metadata.creation_timestamp.as_ref().map(|t| SystemTime::from(t.0));
+            view.waiting.push(WaitingPod { pod: pod_reference(pod), created });
+        }
+        match role {
+            Role::Sidecar => {
+                sidecar_pods.insert((namespace(pod), name(pod)), pod);
+            }
+            Role::Gateway => gateway_pods.push(pod),
+        }
+    }
+
+    let mut slices_by_service: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+    for slice in slices.iter().map(Arc::as_ref) {
+        if let Some(service) = slice.labels().get(SERVICE_NAME_LABEL) {
+            slices_by_service.entry((namespace(slice), service.as_str())).or_default().push(slice);
+        }
+    }
+
+    let mut sorted: Vec<&KubeService> = services.iter().map(Arc::as_ref).collect();
+    sorted.sort_by(|a, b| (namespace(*a), name(*a)).cmp(&(namespace(*b), name(*b))));
+    let mut mesh_services: Vec<MeshService> = Vec::new();
+    for service in sorted {
+        let Some(mesh) = mesh_service(service, &sidecar_pods) else { continue };
+        let Ok(port) = u16::try_from(mesh.port.port) else { continue };
+        let slices = slices_by_service.get(&(mesh.namespace, mesh.name)).map(Vec::as_slice).unwrap_or_default();
+        view.services.push(Service {
+            name: mesh.name.to_string(),
+            namespace: mesh.namespace.to_string(),
+            port,
+            instances: instances(mesh.namespace, slices, &sidecar_pods),
+        });
+        mesh_services.push(mesh);
+    }
+
+    for (&(namespace, name), pod) in &sidecar_pods {
+        let Some(ip) = pod_ip(pod) else { continue };
+        let labels = pod.labels();
+        let service = mesh_services.iter().find(|s| s.namespace == namespace && selects(s.selector, labels));
+        let (service, app_port) = match service {
+            Some(service) => {
+                let port = target_port(service.port, pod).unwrap_or_else(|| {
+                    view.problems.push(format!(
+                        "Service {namespace}/{}: its target port {} names no container port of Pod \
+                         {namespace}/{name}, so that Pod's sidecar has no application to deliver to; \
+                         name the port in the Pod's spec or give the Service a port number",
+                        service.name,
+                        describe(service.port.target_port.as_ref()),
+                    ));
+                    NO_APP_PORT
+                });
+                (service.name, port)
+            }
+            None => (name, first_container_port(pod).unwrap_or(NO_APP_PORT)),
+        };
+        view.proxies.push(MeshProxy {
+            proxy: Proxy::Sidecar(Sidecar {
+                node_id: node_id(pod),
+                service: service.to_string(),
+                namespace: namespace.to_string(),
+                inbound: SocketAddr::new(ip, INBOUND_PORT),
+                app: SocketAddr::from((Ipv4Addr::LOCALHOST, app_port)),
+                outbound: SocketAddr::from((Ipv4Addr::LOCALHOST, OUTBOUND_PORT)),
+                labels: labels.clone(),
+                credentials: Credentials::default(),
+            }),
+            identity: Identity::new(namespace, service_account(pod)),
+            stats: SocketAddr::new(ip, STATS_PORT),
+        });
+    }
+
+    for pod in gateway_pods {
+        let Some(ip) = pod_ip(pod) else { continue };
+        view.proxies.push(MeshProxy {
+            proxy: Proxy::Gateway(Gateway {
+                node_id: node_id(pod),
+                namespace: GATEWAY_ROUTES_NAMESPACE.to_string(),
+                listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, GATEWAY_HTTP_PORT)),
+                credentials: Credentials::default(),
+            }),
+            identity: Identity::gateway(),
+            stats: SocketAddr::new(ip, STATS_PORT),
+        });
+    }
+    view.proxies.sort_by(|a, b| a.proxy.node_id().cmp(b.proxy.node_id()));
+    view.waiting.sort_by(|a, b| a.pod.cmp(&b.pod));
+    view
+}
+
+/// The Pods in `waiting` that have had no IP for longer than `grace` at `now`, as problems.
+pub fn waiting_too_long(waiting: &[WaitingPod], now: SystemTime, grace: Duration) -> Vec<String> {
+    waiting
+        .iter()
+        .filter_map(|w| {
+            let age = now.duration_since(w.created?).ok()?;
+            (age > grace).then(|| {
+                format!(
+                    "Pod {} has had no IP for {}s, so its proxy gets no configuration yet; \
+                     `kubectl describe pod` says why it has not started",
+                    w.pod,
+                    age.as_secs()
+                )
+            })
+        })
+        .collect()
+}
+
+/// The Service's selector and first port, if it selects at least one mesh Pod.
+fn mesh_service<'a>(service: &'a KubeService, sidecar_pods: &BTreeMap<(&str, &str), &Pod>) -> Option<MeshService<'a>> {
+    let spec = service.spec.as_ref()?;
+    // A Service without a selector (or with an empty one) gets its endpoints from elsewhere:
+    // none of them is a Pod the mesh knows.
+    let selector = spec.selector.as_ref().filter(|s| !s.is_empty())?;
+    let port = spec.ports.as_ref()?.first()?;
+    let namespace = namespace(service);
+    let selects_one = sidecar_pods
+        .range((namespace, "")..)
+        .take_while(|((ns, _), _)| *ns == namespace)
+        .any(|(_, pod)| selects(selector, pod.labels()));
+    selects_one.then(|| MeshService { namespace, name: name(service), selector, port })
+}
+
+/// The service's instances: its slices' ready endpoints that are mesh Pods with an IP.
+fn instances(namespace: &str, slices: &[&EndpointSlice], sidecar_pods: &BTreeMap<(&str, &str), &Pod>) -> Vec<Instance> {
+    // By address: one instance per Pod even when two slices list it (as they may while the
+    // EndpointSlice controller moves endpoints between them).
+    let mut instances: BTreeMap<SocketAddr, Instance> = BTreeMap::new();
+    for endpoint in slices.iter().flat_map(|s| s.endpoints.iter().flatten()) {
+        if endpoint.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+            continue;
+        }
+        let Some(target) = &endpoint.target_ref else { continue };
+        if target.kind.as_deref() != Some("Pod") || target.namespace.as_deref().is_some_and(|ns| ns != namespace) {
+            continue;
+        }
+        let Some(pod) = target.name.as_deref().and_then(|name| sidecar_pods.get(&(namespace, name))) else {
+            continue;
+        };
+        // A slice not yet updated may still name an earlier Pod of the same name.
+        if let (Some(listed), Some(running)) = (&target.uid, &pod.metadata.uid)
+            && listed != running
+        {
+            continue;
+        }
+        let Some(ip) = pod_ip(pod) else { continue };
+        let address = SocketAddr::new(ip, INBOUND_PORT);
+        instances.entry(address).or_insert_with(|| Instance {
+            address,
+            labels: pod.labels().clone(),
+            service_account: service_account(pod).to_string(),
+        });
+    }
+    instances.into_values().collect()
+}
+
+/// Which proxy, if any, the Pod runs. Pods that have finished run none.
+fn role(pod: &Pod, settings: &Settings) -> Option<Role> {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    // install's gateway Pods carry these labels (`install::pod_labels`), and its Service
+    // selects them by these.
+    let labels = pod.labels();
+    let gateway = namespace(pod) == settings.namespace
+        && labels.get("app.kubernetes.io/name").is_some_and(|v| v == GATEWAY)
+        && labels.get("app.kubernetes.io/part-of").is_some_and(|v| v == "meshctl");
+    if gateway {
+        return Some(Role::Gateway);
+    }
+    let spec = pod.spec.as_ref()?;
+    let in_containers = spec.containers.iter().any(|c| c.name == PROXY_CONTAINER);
+    // An init container runs beside the others only as a native sidecar; a plain one named so
+    // has ended before the Pod's application starts.
+    let native_sidecar = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .any(|c| c.name == PROXY_CONTAINER && c.restart_policy.as_deref() == Some("Always"));
+    (in_containers || native_sidecar).then_some(Role::Sidecar)
+}
+
+/// Whether a Service's `selector` picks a Pod with `labels`.
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The port on the Pod that a Service port sends to, as kube-proxy resolves it: a number, a
+/// container port's name, or (unset) the Service's own port.
+fn target_port(port: &ServicePort, pod: &Pod) -> Option<u16> {
+    match &port.target_port {
+        None => u16::try_from(port.port).ok(),
+        Some(IntOrString::Int(number)) => u16::try_from(*number).ok(),
+        Some(IntOrString::String(name)) => {
+            let spec = pod.spec.as_ref()?;
+            let containers = spec.containers.iter().chain(spec.init_containers.iter().flatten());
+            containers
+                .flat_map(|c| c.ports.iter().flatten())
+                .find(|p| p.name.as_deref() == Some(name.as_str()))
+                .and_then(|p| u16::try_from(p.container_port).ok())
+        }
+    }
+}
+
+/// The first port the Pod's application containers (not its proxy) declare.
+fn first_container_port(pod: &Pod) -> Option<u16> {
+    let spec = pod.spec.as_ref()?;
+    spec.containers
+        .iter()
+        .filter(|c| c.name != PROXY_CONTAINER)
+        .flat_map(|c| c.ports.iter().flatten())
+        .find_map(|p| u16::try_from(p.container_port).ok())
+}
+
+fn describe(port: Option<&IntOrString>) -> String {
+    match port {
+        Some(IntOrString::String(name)) => format!("{name:?}"),
+        Some(IntOrString::Int(number)) => number.to_string(),
+        None => "(unset)".to_string(),
+    }
+}
+
+/// The Pod's IP, once the kubelet has reported one (and it is an address).
+fn pod_ip(pod: &Pod) -> Option<IpAddr> {
+    pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+}
+
+fn service_account(pod: &Pod) -> &str {
+    pod.spec.as_ref().and_then(|s| s.service_account_name.as_deref()).unwrap_or("default")
+}
+
+/// A proxy's node id: `POD.NAMESPACE` (DESIGN.md, "Kubernetes mode").
+fn node_id(pod: &Pod) -> String {
+    format!("{}.{}", name(pod), namespace(pod))
+}
+
+fn pod_reference(pod: &Pod) -> String {
+    format!("{}/{}", namespace(pod), name(pod))
+}
+
+/// An object's namespace; objects watched in all namespaces always have one.
+fn namespace<K: ResourceExt>(object: &K) -> &str {
+    object.meta().namespace.as_deref().unwrap_or("default")
+}
+
+/// An object's name, borrowed (`ResourceExt::name_any` allocates); stored objects have one.
+fn name<K: ResourceExt>(object: &K) -> &str {
+    object.meta().name.as_deref().unwrap_or_default()
+}
+
+/// The kinds the registry watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Watched {
+    Services,
+    EndpointSlices,
+    Pods,
+}
+
+impl Watched {
+    pub const ALL: [Watched; 3] = [Watched::Services, Watched::EndpointSlices, Watched::Pods];
+
+    /// As RBAC names it.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Watched::Services => "services",
+            Watched::EndpointSlices => "endpointslices.discovery.k8s.io",
+            Watched::Pods => "pods",
+        }
+    }
+}
+
+/// What one watch failure means for the mesh, and what to do about it.
+pub fn watch_problem(kind: Watched, listed: bool, error: &watcher::Error) -> String {
+    let status = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status))
+        | watcher::Error::WatchError(status) => Some(status),
+        _ => None,
+    };
+    let resource = kind.resource();
+    if let Some(status) = status.filter(|s| s.is_forbidden()) {
+        return format!(
+            "the controller may not list and watch {resource} in all namespaces: grant its ServiceAccount \
+             `list` and `watch` on {resource} (install's ClusterRole does); the API server said: {}",
+            status.message
+        );
+    }
+    let shown = if listed { "the mesh is shown as last seen".to_string() } else { format!("no {resource} listed yet") };
+    format!("watching {resource} failed, retrying: {error}; {shown}")
+}
+
+/// How each watch is doing, shared by the watch tasks and the registry.
+#[derive(Clone, Debug, Default)]
+struct WatchState {
+    /// Whether the store holds a first full list.
+    listed: bool,
+    /// The last failure, until the watch works again.
+    failing: Option<String>,
+}
+
+struct Watches {
+    state: Mutex<BTreeMap<Watched, WatchState>>,
+    changes: watch::Sender<()>,
+}
+
+impl Watches {
+    fn saw<K>(&self, kind: Watched, event: Result<watcher::Event<K>, watcher::Error>) {
+        let mut states = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = states.entry(kind).or_default();
+        let changed = match event {
+            Ok(event) => {
+                if state.failing.take().is_some() {
+                    tracing::info!(resource = kind.resource(), "watching again");
+                }
+                match event {
+                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => true,
+                    watcher::Event::InitDone => {
+                        state.listed = true;
+                        true
+                    }
+                    // The store shows a relist at its InitDone, all at once.
+                    watcher::Event::Init | watcher::Event::InitApply(_) => false,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(resource = kind.resource(), %error, "watch failed; retrying with backoff");
+                state.failing = Some(watch_problem(kind, state.listed, &error));
+                // The controller shows problems on its next pass.
+                true
+            }
+        };
+        drop(states);
+        if changed {
+            self.changes.send_replace(());
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let states = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Watched::ALL
+            .iter()
+            .filter_map(|kind| {
+                let state = states.get(kind).cloned().unwrap_or_default();
+                match state.failing {
+                    Some(failing) => Some(failing),
+                    None if !state.listed => {
+                        Some(format!("waiting for the first list of {} from the API server", kind.resource()))
+                    }
+                    None => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The registry of a cluster: reflector stores that watch tasks keep current, and the view the
+/// last `tick` made of them.
+pub struct KubeRegistry {
+    settings: Settings,
+    services: Store<KubeService>,
+    slices: Store<EndpointSlice>,
+    pods: Store<Pod>,
+    watches: Arc<Watches>,
+    /// Fires with every change the watches see; `tick` reads it.
+    seen: watch::Receiver<()>,
+    /// What the Registry methods answer: one view per `tick`, so one pass of the controller
+    /// sees services and proxies of the same moment.
+    view: MeshView,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl KubeRegistry {
+    /// Starts watching Services, EndpointSlices and Pods in all namespaces, on the current
+    /// tokio runtime (it must be called inside one). The receiver fires whenever a watch saw a
+    /// change or a failure: the controller's loop awaits it (`changed()`) to run a pass.
+    pub fn start(client: Client, settings: Settings) -> (KubeRegistry, watch::Receiver<()>) {
+        let (changes, seen) = watch::channel(());
+        let watches = Arc::new(Watches { state: Mutex::new(BTreeMap::new()), changes });
+        let (services, services_task) = reflect(Api::all(client.clone()), Watched::Services, watches.clone());
+        let (slices, slices_task) = reflect(Api::all(client.clone()), Watched::EndpointSlices, watches.clone());
+        let (pods, pods_task) = reflect(Api::all(client), Watched::Pods, watches.clone());
+        let receiver = seen.clone();
+        let registry = KubeRegistry {
+            settings,
+            services,
+            slices,
+            pods,
+            watches,
+            seen,
+            view: MeshView::default(),
+            tasks: vec![services_task, slices_task, pods_task],
+        };
+        (registry, receiver)
+    }
+
+    /// Waits until every store holds its first full list, so that the controller's first
+    /// configuration is of the whole mesh, not of what happened to arrive first. A watch that
+    /// cannot list (forbidden, say) keeps this waiting: bound it with a timeout and report
+    /// `problems()`.
+    pub async fn listed(&self) {
+        // A store's writer lives as long as its task; only `shut_down` ends them early.
+        let _ = tokio::join!(
+            self.services.wait_until_ready(),
+            self.slices.wait_until_ready(),
+            self.pods.wait_until_ready()
+        );
+    }
+
+    /// The view of the stores as they are now.
+    fn read(&self) -> MeshView {
+        view(&self.pods.state(), &self.services.state(), &self.slices.state(), &self.settings)
+    }
+}
+
+/// Runs a reflector for `K` on a task of its own; returns its store and the task.
+fn reflect<K>(api: Api<K>, kind: Watched, watches: Arc<Watches>) -> (Store<K>, JoinHandle<()>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let events = watcher(api, watcher::Config::default())
+        // Without backoff a failing watch (API server down, forbidden) retries in a tight loop.
+        .default_backoff()
+        // Managed fields are about half of an object's metadata; nothing here reads them.
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect(writer);
+    let task = tokio::spawn(async move {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            watches.saw(kind, event);
+        }
+    });
+    (store, task)
+}
+
+#[async_trait::async_trait]
+impl Registry for KubeRegistry {
+    /// Kubernetes' own controllers run the Pods; there is nothing to start or stop.
+    fn reconcile(&mut self, _resources: &[crate::api::Resource]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Takes a new view when the watches saw anything; says whether the proxies' configuration
+    /// depends on something that changed (services, instances, proxies).
+    async fn tick(&mut self, _refusing: Refusing<'_>) -> bool {
+        if !self.seen.has_changed().unwrap_or(false) {
+            return false;
+        }
+        self.seen.mark_unchanged();
+        let view = self.read();
+        let moved = view.services != self.view.services || view.proxies != self.view.proxies;
+        self.view = view;
+        moved
+    }
+
+    fn services(&self) -> Vec<Service> {
+        self.view.services.clone()
+    }
+
+    fn identities(&self) -> Vec<(String, Identity)> {
+        self.view.proxies.iter().map(|p| (p.proxy.node_id().to_string(), p.identity.clone())).collect()
+    }
+
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
+        self.view
+            .proxies
+            .iter()
+            .map(|p| {
+                let mut proxy = p.proxy.clone();
+                let given = credentials(proxy.node_id());
+                match &mut proxy {
+                    Proxy::Sidecar(s) => s.credentials = given,
+                    Proxy::Gateway(g) => g.credentials = given,
+                }
+                proxy
+            })
+            .collect()
+    }
+
+    fn scrape_targets(&self) -> Vec<Target> {
+        self.view.proxies.iter().map(|p| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats }).collect()
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = self.watches.problems();
+        problems.extend(self.view.problems.iter().cloned());
+        problems.extend(waiting_too_long(&self.view.waiting, SystemTime::now(), self.settings.ip_grace));
+        problems
+    }
+
+    fn shut_down(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for KubeRegistry {
+    /// A registry dropped without `shut_down` (a test that failed) stops watching too.
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn from<T: DeserializeOwned>(value: Value) -> Arc<T> {
+        Arc::new(serde_json::from_value(value).unwrap())
+    }
+
+    /// A running mesh Pod: an app container serving `http` on 8080 and the proxy container.
+    fn mk_pod(namespace: &str, name: &str, labels: Value, ip: Option<&str>) -> Value {
+        json!({
+            "metadata": { "name": name, "namespace": namespace, "uid": format!("uid-{name}"), "labels": labels,
+                "creationTimestamp": "2026-01-01T00:00:00Z" },
+            "spec": { "containers": [
+                { "name": "app", "ports": [{ "name": "http", "containerPort": 8080 }] },
+                { "name": PROXY_CONTAINER },
+            ]},
+            "status": { "phase": if ip.is_some() { "Running" } else { "Pending" }, "podIP": ip },
+        })
+    }
+
+    fn mk_service(namespace: &str, name: &str, selector: Value, port: i32, target_port: Value) -> Value {
+        json!({
+            "metadata": { "name": name, "namespace": namespace },
+            "spec": { "selector": selector, "ports": [{ "port": port, "targetPort": target_port }] },
+        })
+    }
+
+    /// The EndpointSlice of `service` with `endpoints` (see `mk_endpoint`).
+    fn mk_slice(namespace: &str, service: &str, endpoints: Vec<Value>) -> Value {
+        json!({
+            "metadata": { "name": format!("{service}-abcde"), "namespace": namespace,
+                "labels": { SERVICE_NAME_LABEL: service } },
+            "addressType": "IPv4",
+            "endpoints": endpoints,
+        })
+    }
+
+    /// An endpoint for `pod` (as `mk_pod` made it) with readiness `ready`.
+    fn mk_endpoint(pod: &Value, ready: Option<bool>) -> Value {
+        json!({
+            "addresses": [pod["status"]["podIP"]],
+            "conditions": { "ready": ready },
+            "targetRef": { "kind": "Pod", "namespace": pod["metadata"]["namespace"],
+                "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"] },
+        })
+    }
+
+    fn mk_view(pods: &[Value], services: &[Value], slices: &[Value]) -> MeshView {
+        let pods: Vec<Arc<Pod>> = pods.iter().cloned().map(from).collect();
+        let services: Vec<Arc<KubeService>> = services.iter().cloned().map(from).collect();
+        let slices: Vec<Arc<EndpointSlice>> = slices.iter().cloned().map(from).collect();
+        view(&pods, &services, &slices, &Settings::default())
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn sidecar(view: &MeshView, node_id: &str) -> Sidecar {
+        view.proxies
+            .iter()
+            .find_map(|p| match &p.proxy {
+                Proxy::Sidecar(s) if s.node_id == node_id => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no sidecar {node_id} in {view:#?}"))
+    }
+
+    #[test]
+    fn a_service_of_two_mesh_pods_has_both_ready_endpoints_at_their_inbound_port() {
+        let mut v1 = mk_pod("shop", "profile-v1", json!({ "app": "profile", "version": "v1" }), Some("10.237.0.2"));
+        v1["spec"]["serviceAccountName"] = json!("profile");
+        let v2 = mk_pod("shop", "profile-v2", json!({ "app": "profile", "version": "v2" }), Some("10.237.0.3"));
+        let service = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!("http"));
+        let slice = mk_slice("shop", "profile", vec![mk_endpoint(&v2, Some(true)), mk_endpoint(&v1, None)]);
+
+        let view = mk_view(&[v1, v2], &[service], &[slice]);
+
+        let labels =
+            |version: &str| BTreeMap::from([("app".into(), "profile".into()), ("version".into(), version.into())]);
+        assert_eq!(
+            view.services,
+            vec![Service {
+                name: "profile".into(),
+                namespace: "shop".into(),
+                port: 80,
+                instances: vec![
+                    Instance {
+                        address: addr("10.237.0.2:15006"),
+                        labels: labels("v1"),
+                        service_account: "profile".into()
+                    },
+                    Instance {
+                        address: addr("10.237.0.3:15006"),
+                        labels: labels("v2"),
+                        service_account: "default".into()
+                    },
+                ],
+            }]
+        );
+        assert_eq!(view.problems, Vec::<String>::new());
+        assert_eq!(view.waiting, vec![]);
+    }
+
+    #[test]
+    fn an_endpoint_not_ready_or_not_a_mesh_pod_of_this_pod_is_no_instance() {
+        let mesh = mk_pod("shop", "profile-v1", json!({ "app": "profile" }), Some("10.237.0.2"));
+        let unready = mk_pod("shop", "profile-v2", json!({ "app": "profile" }), Some("10.237.0.3"));
+        let mut plain = mk_pod("shop", "profile-plain", json!({ "app": "profile" }), Some("10.237.0.4"));
+        plain["spec"]["containers"] = json!([{ "name": "app" }]);
+        let mut replaced = mk_endpoint(&mesh, Some(true));
+        replaced["targetRef"]["uid"] = json!("uid-of-an-earlier-pod");
+        let mut no_target = mk_endpoint(&mesh, Some(true));
+        no_target.as_object_mut().unwrap().remove("targetRef");
+        let mut other_namespace = mk_endpoint(&mesh, Some(true));
+        other_namespace["targetRef"]["namespace"] = json!("elsewhere");
+        let slice = mk_slice(
+            "shop",
+            "profile",
+            vec![
+                mk_endpoint(&unready, Some(false)),
+                mk_endpoint(&plain, Some(true)),
+                replaced,
+                no_target,
+                other_namespace,
+            ],
+        );
+        let service = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(8080));
+
+        let view = mk_view(&[mesh, unready, plain], &[service], &[slice]);
+
+        assert_eq!(view.services.len(), 1, "{view:#?}");
+        assert_eq!(view.services[0].instances, vec![], "{view:#?}");
+        // Not ready is not gone: both mesh Pods keep their sidecars; the plain Pod has none.
+        let nodes: Vec<&str> = view.proxies.iter().map(|p| p.proxy.node_id()).collect();
+        assert_eq!(nodes, ["profile-v1.shop", "profile-v2.shop"]);
+    }
+
+    #[test]
+    fn only_services_that_select_a_mesh_pod_and_have_a_port_are_mesh_services() {
+        let pod = mk_pod("shop", "profile-v1", json!({ "app": "profile" }), Some("10.237.0.2"));
+        let services = [
+            mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(8080)),
+            mk_service("shop", "board", json!({ "app": "board" }), 80, json!(8080)),
+            mk_service("elsewhere", "profile", json!({ "app": "profile" }), 80, json!(8080)),
+            mk_service("shop", "everything", json!({}), 80, json!(8080)),
+            json!({ "metadata": { "name": "portless", "namespace": "shop" }, "spec": { "selector": { "app": "profile" } } }),
+            json!({ "metadata": { "name": "external", "namespace": "shop" },
+                "spec": { "type": "ExternalName", "externalName": "example.com" } }),
+        ];
+
+        let view = mk_view(&[pod], &services, &[]);
+
+        let names: Vec<(&str, &str)> = view.services.iter().map(|s| (s.namespace.as_str(), s.name.as_str())).collect();
+        assert_eq!(names, [("shop", "profile")]);
+    }
+
+    #[test]
+    fn a_sidecar_serves_its_first_service_by_name_at_that_services_target_port() {
+        let mut pod = mk_pod("shop", "profile-v1", json!({ "app": "profile", "tier": "api" }), Some("10.237.0.2"));
+        pod["spec"]["serviceAccountName"] = json!("profile");
+        let services = [
+            mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!("http")),
+            mk_service("shop", "api", json!({ "tier": "api" }), 9000, json!(9090)),
+        ];
+
+        let view = mk_view(&[pod], &services, &[]);
+
+        assert_eq!(
+            sidecar(&view, "profile-v1.shop"),
+            Sidecar {
+                node_id: "profile-v1.shop".into(),
+                service: "api".into(),
+                namespace: "shop".into(),
+                inbound: addr("10.237.0.2:15006"),
+                app: addr("127.0.0.1:9090"),
+                outbound: addr("127.0.0.1:15001"),
+                labels: BTreeMap::from([("app".into(), "profile".into()), ("tier".into(), "api".into())]),
+                credentials: Credentials::default(),
+            }
+        );
+        assert_eq!(view.proxies[0].identity, Identity::new("shop", "profile"));
+        assert_eq!(view.proxies[0].stats, addr("10.237.0.2:15090"));
+    }
+
+    #[test]
+    fn a_target_port_is_a_number_a_container_ports_name_or_the_service_port() {
+        let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
+        for (target, app) in [(json!(7070), 7070), (json!("http"), 8080), (Value::Null, 80)] {
+            let view = mk_view(
+                std::slice::from_ref(&pod),
+                &[mk_service("shop", "p", json!({ "app": "p" }), 80, target.clone())],
+                &[],
+            );
+            assert_eq!(sidecar(&view, "p.shop").app, addr(&format!("127.0.0.1:{app}")), "targetPort {target}");
+            assert_eq!(view.problems, Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn a_target_port_name_the_pod_does_not_declare_is_a_problem_not_a_panic() {
+        let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
+        let view = mk_view(&[pod], &[mk_service("shop", "p", json!({ "app": "p" }), 80, json!("grpc"))], &[]);
+
+        assert_eq!(sidecar(&view, "p.shop").app, addr("127.0.0.1:0"));
+        assert_eq!(view.problems.len(), 1, "{view:#?}");
+        assert!(view.problems[0].contains("Service shop/p") && view.problems[0].contains("\"grpc\""), "{view:#?}");
+        assert!(view.problems[0].contains("Pod shop/p"), "{view:#?}");
+    }
+
+    #[test]
+    fn a_mesh_pod_no_service_selects_gets_a_sidecar_named_after_itself() {
+        let client = mk_pod("shop", "loadgen", json!({ "app": "loadgen" }), Some("10.237.0.5"));
+        let mut silent = mk_pod("shop", "silent", json!({}), Some("10.237.0.6"));
+        silent["spec"]["containers"][0].as_object_mut().unwrap().remove("ports");
+
+        let view = mk_view(&[client, silent], &[], &[]);
+
+        let loadgen = sidecar(&view, "loadgen.shop");
+        assert_eq!((loadgen.service.as_str(), loadgen.app), ("loadgen", addr("127.0.0.1:8080")));
+        assert_eq!(sidecar(&view, "silent.shop").app, addr("127.0.0.1:0"));
+        assert_eq!(view.services, vec![]);
+    }
+
+    #[test]
+    fn a_native_sidecar_makes_a_pod_a_mesh_pod_and_a_plain_init_container_does_not() {
+        let mut native = mk_pod("shop", "native", json!({}), Some("10.237.0.2"));
+        native["spec"]["containers"] = json!([{ "name": "app" }]);
+        native["spec"]["initContainers"] = json!([{ "name": PROXY_CONTAINER, "restartPolicy": "Always" }]);
+        let mut plain_init = native.clone();
+        plain_init["metadata"]["name"] = json!("plain-init");
+        plain_init["spec"]["initContainers"][0].as_object_mut().unwrap().remove("restartPolicy");
+
+        let view = mk_view(&[native, plain_init], &[], &[]);
+
+        let nodes: Vec<&str> = view.proxies.iter().map(|p| p.proxy.node_id()).collect();
+        assert_eq!(nodes, ["native.shop"]);
+    }
+
+    #[test]
+    fn a_pod_without_an_ip_waits_and_is_a_problem_only_after_the_grace() {
+        let waiting = mk_pod("shop", "new", json!({ "app": "p" }), None);
+        let mut bad_ip = mk_pod("shop", "bad-ip", json!({ "app": "p" }), Some("not-an-ip"));
+        bad_ip["metadata"]["creationTimestamp"] = Value::Null;
+        let mut leaving = mk_pod("shop", "leaving", json!({ "app": "p" }), None);
+        leaving["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:01:00Z");
+        let mut done = mk_pod("shop", "done", json!({ "app": "p" }), Some("10.237.0.9"));
+        done["status"]["phase"] = json!("Succeeded");
+        let service = mk_service("shop", "p", json!({ "app": "p" }), 80, json!(8080));
+
+        let view = mk_view(&[waiting, bad_ip, leaving, done], &[service], &[]);
+
+        assert_eq!(view.proxies, vec![], "no proxy without an IP, none for a finished Pod");
+        // A Service whose mesh Pods have no IP yet is known, with no instances.
+        assert_eq!(view.services.len(), 1);
+        let created = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
+        assert_eq!(
+            view.waiting,
+            vec![
+                WaitingPod { pod: "shop/bad-ip".into(), created: None },
+                WaitingPod { pod: "shop/new".into(), created: Some(created) },
+            ]
+        );
+        let grace = Duration::from_secs(60);
+        assert_eq!(waiting_too_long(&view.waiting, created + grace, grace), Vec::<String>::new());
+        let late = waiting_too_long(&view.waiting, created + Duration::from_secs(61), grace);
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0].starts_with("Pod shop/new has had no IP for 61s"), "{late:?}");
+    }
+
+    #[test]
+    fn the_ingress_gateways_pods_get_gateway_proxies_and_its_labels_elsewhere_do_not() {
+        let labels = json!({ "app.kubernetes.io/name": GATEWAY, "app.kubernetes.io/part-of": "meshctl" });
+        let mut gateway = mk_pod(NAMESPACE, "gw-1", labels.clone(), Some("10.237.0.7"));
+        gateway["spec"]["containers"] = json!([{ "name": "envoy" }]);
+        let mut impostor = gateway.clone();
+        impostor["metadata"]["namespace"] = json!("shop");
+        let gateway_service = mk_service(NAMESPACE, GATEWAY, labels, 80, json!(GATEWAY_HTTP_PORT));
+
+        let view = mk_view(&[gateway, impostor], &[gateway_service], &[]);
+
+        assert_eq!(
+            view.proxies,
+            vec![MeshProxy {
+                proxy: Proxy::Gateway(Gateway {
+                    node_id: format!("gw-1.{NAMESPACE}"),
+                    namespace: "default".into(),
+                    listen: addr("0.0.0.0:8080"),
+                    credentials: Credentials::default(),
+                }),
+                identity: Identity::gateway(),
+                stats: addr("10.237.0.7:15090"),
+            }]
+        );
+        assert_eq!(view.services, vec![], "the gateway's own Service is not a mesh service");
+    }
+
+    #[test]
+    fn a_forbidden_watch_says_which_permission_is_missing() {
+        let status = kube::core::Status {
+            code: 403,
+            message: "pods is forbidden: User \"x\" cannot list resource \"pods\"".into(),
+            reason: "Forbidden".into(),
+            ..Default::default()
+        };
+        let forbidden = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status)));
+        let text = watch_problem(Watched::Pods, false, &forbidden);
+        assert!(text.contains("may not list and watch pods") && text.contains("cannot list resource"), "{text}");
+
+        let gone = watcher::Error::NoResourceVersion;
+        let text = watch_problem(Watched::EndpointSlices, true, &gone);
+        assert!(text.starts_with("watching endpointslices.discovery.k8s.io failed, retrying"), "{text}");
+        assert!(text.ends_with("the mesh is shown as last seen"), "{text}");
+    }
+}
