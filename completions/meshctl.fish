@@ -157,10 +157,16 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help 
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often to look at the processes and certificates when nothing else wakes the controller (a store change or a proxy\'s ACK wakes it at once)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy\'s ACK wakes it at once)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local control plane (the only mode so far)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l context -d 'The kubeconfig context to use [default: its current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l xds-address -d 'Where proxies reach the xDS server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l status-address -d 'Where the status (`/debug/status`) is served, for the CLI through the API server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local mesh\'s control plane: its workloads, sidecars and gateway as processes on this machine'
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubernetes -d 'Run a cluster\'s control plane: Services, EndpointSlices and Pods from the API server, with the Pod\'s ServiceAccount or --kubeconfig'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s f -l filename -d 'A file, a directory or `-` for stdin, as for `meshctl validate`' -r -F

@@ -8,7 +8,6 @@ use anyhow::{Context, anyhow};
 
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
-use crate::controller;
 use crate::mesh::local::{LocalMesh, running_controller};
 use crate::mesh::{Mesh, MeshError, MeshView, ProxyReport};
 use crate::policy;
@@ -77,7 +76,7 @@ impl EnvoyArg {
     }
 }
 
-fn environment(error: impl Into<anyhow::Error>) -> Failure {
+pub(super) fn environment(error: impl Into<anyhow::Error>) -> Failure {
     Failure { exit: Exit::Environment, error: error.into() }
 }
 
@@ -101,7 +100,7 @@ pub struct MeshArgs {
 
 /// A certificate lifetime: long enough to be renewed between two controller ticks, short
 /// enough that a certificate's end is a real date.
-fn cert_lifetime(text: &str) -> Result<crate::api::Duration, String> {
+pub(super) fn cert_lifetime(text: &str) -> Result<crate::api::Duration, String> {
     let lifetime: crate::api::Duration =
         text.parse().map_err(|e: <crate::api::Duration as std::str::FromStr>::Err| e.to_string())?;
     let (min, max) = (Duration::from_secs(2), Duration::from_secs(366 * 24 * 3600));
@@ -319,42 +318,6 @@ pub fn uninstall(args: UninstallArgs, printer: &Printer) -> Outcome {
             .map_err(environment)?;
         printer.write(&format!("removed {}\n", dir.display()))?;
     }
-    Ok(Exit::Success)
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ControllerArgs {
-    /// Run the local control plane (the only mode so far).
-    #[arg(long, required = true)]
-    local: bool,
-    /// Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port).
-    #[arg(long, default_value_t = 15080)]
-    gateway_port: u16,
-    /// How long workload certificates live (2s to 366d); they are renewed at half-life.
-    #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
-    cert_lifetime: crate::api::Duration,
-    /// How often to look at the processes and certificates when nothing else wakes the
-    /// controller (a store change or a proxy's ACK wakes it at once).
-    #[arg(long, default_value = "200ms")]
-    resync_period: crate::api::Duration,
-    #[command(flatten)]
-    envoy: EnvoyArg,
-    #[command(flatten)]
-    state: StateDir,
-}
-
-pub fn run_controller(args: ControllerArgs) -> Outcome {
-    let settings = controller::Settings {
-        state_dir: args.state.path(),
-        envoy: args.envoy.resolve()?,
-        gateway_port: args.gateway_port,
-        cert_lifetime: args.cert_lifetime.0,
-        resync_period: args.resync_period.0,
-    };
-    // The controller's log: stderr, which `install` sends to logs/controller.log.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
-    let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
-    runtime.block_on(controller::run(settings)).map_err(environment)?;
     Ok(Exit::Success)
 }
 

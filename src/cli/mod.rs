@@ -5,6 +5,7 @@
 mod analyze;
 mod canary;
 mod cluster;
+mod controller;
 mod demo;
 mod demo_app;
 mod generate;
@@ -52,7 +53,7 @@ enum Command {
     /// every process it started.
     Uninstall(cluster::Uninstall),
     /// Run the control plane in the foreground (what `install` starts in the background).
-    Controller(local::ControllerArgs),
+    Controller(controller::ControllerArgs),
     /// Validate resources and store them in the mesh; with an error, nothing is stored.
     ///
     /// Exit status: 0 applied, 1 validation errors (nothing applied), 2 usage, 3 no mesh.
@@ -143,7 +144,7 @@ pub fn main() -> ExitCode {
         Command::Completion { shell } => completion(shell, &printer),
         Command::Install(args) => block_on(cluster::install(args, &printer)),
         Command::Uninstall(args) => block_on(cluster::uninstall(args, &printer)),
-        Command::Controller(args) => local::run_controller(args),
+        Command::Controller(args) => controller::run(args),
         Command::Apply(args) => block_on(resources::apply(args, &printer)),
         Command::Analyze(args) => block_on(analyze::run(args, &printer)),
         Command::Get(args) => block_on(resources::get(args, &printer)),

@@ -35,10 +35,7 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub envoy: PathBuf,
     pub gateway_port: u16,
-    /// How long workload certificates live.
-    pub cert_lifetime: Duration,
-    /// How often the controller looks at its processes and the CA when nothing wakes it.
-    pub resync_period: Duration,
+    pub pacing: Pacing,
 }
 
 /// What the controller reports, and what a restarted controller picks up from.
@@ -109,8 +106,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             ..MeshStatus::default()
         },
     };
-    let pacing = Pacing { cert_lifetime: settings.cert_lifetime, resync_period: settings.resync_period };
-    super::reconcile_until_stopped(Arc::new(store), &mut processes, &mut status, ca, &server, desired_tx, pacing).await
+    super::reconcile_until_stopped(
+        Arc::new(store),
+        &mut processes,
+        &mut status,
+        ca,
+        &server,
+        desired_tx,
+        settings.pacing,
+    )
+    .await
 }
 
 /// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the

@@ -14,6 +14,7 @@
 //! Only the registry and the sink know their backend; the translator and the xDS server never
 //! learn which one feeds them.
 
+pub mod kube;
 pub mod local;
 
 use std::collections::HashMap;

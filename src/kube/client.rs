@@ -29,6 +29,11 @@ pub enum ClusterError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    #[error("cannot use this Pod's ServiceAccount to reach the cluster; pass --kubeconfig FILE instead")]
+    InCluster {
+        #[source]
+        source: kube::config::InClusterError,
+    },
     #[error("cannot make a client for the cluster at {server}; check the kubeconfig's certificates")]
     Client {
         server: String,
@@ -89,6 +94,15 @@ impl std::fmt::Display for Applied {
     }
 }
 
+/// Whether this process runs in a Pod (Kubernetes sets `KUBERNETES_SERVICE_HOST` in every
+/// container) and no kubeconfig names another cluster.
+fn in_a_pod_without_kubeconfig() -> bool {
+    let home_config = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kube/config"));
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        && std::env::var_os("KUBECONFIG").is_none()
+        && !home_config.is_some_and(|path| path.exists())
+}
+
 /// A connection to one cluster.
 #[derive(Clone)]
 pub struct Cluster {
@@ -112,6 +126,10 @@ impl Cluster {
                 Ok(file) => Config::from_custom_kubeconfig(file, &options).await,
                 Err(e) => Err(e),
             },
+            // In a Pod with no kubeconfig, as kubectl there: the Pod's ServiceAccount.
+            None if target.context.is_none() && in_a_pod_without_kubeconfig() => {
+                Ok(Config::incluster().map_err(|source| ClusterError::InCluster { source })?)
+            }
             None => Config::from_kubeconfig(&options).await,
         }
         .map_err(|source| ClusterError::Kubeconfig { where_, source })?;

@@ -325,7 +325,7 @@ fn labels(component: Option<&str>) -> Value {
 
 /// The labels a component's Pods carry and its Service selects: not `managed-by`, as the Pods
 /// are made by a ReplicaSet, not by meshctl.
-fn pod_labels(component: &str) -> Value {
+pub fn pod_labels(component: &str) -> Value {
     json!({ "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "meshctl" })
 }
 

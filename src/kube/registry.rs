@@ -301,12 +301,11 @@ fn role(pod: &Pod, settings: &Settings) -> Option<Role> {
     if matches!(phase, Some("Succeeded" | "Failed")) {
         return None;
     }
-    // install's gateway Pods carry these labels (`install::pod_labels`), and its Service
-    // selects them by these.
     let labels = pod.labels();
     let gateway = namespace(pod) == settings.namespace
-        && labels.get("app.kubernetes.io/name").is_some_and(|v| v == GATEWAY)
-        && labels.get("app.kubernetes.io/part-of").is_some_and(|v| v == "meshctl");
+        && crate::kube::install::pod_labels(GATEWAY)
+            .as_object()
+            .is_some_and(|wanted| wanted.iter().all(|(k, v)| labels.get(k).is_some_and(|l| v == l.as_str())));
     if gateway {
         return Some(Role::Gateway);
     }
@@ -506,6 +505,8 @@ pub struct KubeRegistry {
     watches: Arc<Watches>,
     /// Fires with every change the watches see; `tick` reads it.
     seen: watch::Receiver<()>,
+    /// The same, for `changed`, which wakes the controller's loop without taking `tick`'s news.
+    wake: watch::Receiver<()>,
     /// What the Registry methods answer: one view per `tick`, so one pass of the controller
     /// sees services and proxies of the same moment.
     view: MeshView,
@@ -514,26 +515,25 @@ pub struct KubeRegistry {
 
 impl KubeRegistry {
     /// Starts watching Services, EndpointSlices and Pods in all namespaces, on the current
-    /// tokio runtime (it must be called inside one). The receiver fires whenever a watch saw a
-    /// change or a failure: the controller's loop awaits it (`changed()`) to run a pass.
-    pub fn start(client: Client, settings: Settings) -> (KubeRegistry, watch::Receiver<()>) {
+    /// tokio runtime (it must be called inside one). `changed()` resolves whenever a watch saw a
+    /// change or a failure: the controller's loop awaits it to run a pass.
+    pub fn start(client: Client, settings: Settings) -> KubeRegistry {
         let (changes, seen) = watch::channel(());
         let watches = Arc::new(Watches { state: Mutex::new(BTreeMap::new()), changes });
         let (services, services_task) = reflect(Api::all(client.clone()), Watched::Services, watches.clone());
         let (slices, slices_task) = reflect(Api::all(client.clone()), Watched::EndpointSlices, watches.clone());
         let (pods, pods_task) = reflect(Api::all(client), Watched::Pods, watches.clone());
-        let receiver = seen.clone();
-        let registry = KubeRegistry {
+        KubeRegistry {
             settings,
             services,
             slices,
             pods,
             watches,
+            wake: seen.clone(),
             seen,
             view: MeshView::default(),
             tasks: vec![services_task, slices_task, pods_task],
-        };
-        (registry, receiver)
+        }
     }
 
     /// Waits until every store holds its first full list, so that the controller's first
@@ -581,6 +581,13 @@ impl Registry for KubeRegistry {
     /// Kubernetes' own controllers run the Pods; there is nothing to start or stop.
     fn reconcile(&mut self, _resources: &[crate::api::Resource]) -> Result<(), String> {
         Ok(())
+    }
+
+    async fn changed(&mut self) {
+        if self.wake.changed().await.is_err() {
+            // The watches have stopped (shut down): nothing changes any more.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Takes a new view when the watches saw anything; says whether the proxies' configuration
@@ -922,7 +929,7 @@ mod tests {
 
     #[test]
     fn the_ingress_gateways_pods_get_gateway_proxies_and_its_labels_elsewhere_do_not() {
-        let labels = json!({ "app.kubernetes.io/name": GATEWAY, "app.kubernetes.io/part-of": "meshctl" });
+        let labels = crate::kube::install::pod_labels(GATEWAY);
         let mut gateway = mk_pod(NAMESPACE, "gw-1", labels.clone(), Some("10.237.0.7"));
         gateway["spec"]["containers"] = json!([{ "name": "envoy" }]);
         let mut impostor = gateway.clone();

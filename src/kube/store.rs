@@ -12,6 +12,9 @@
 //! server's resourceVersions are etcd revisions, so a list taken after a write has one at
 //! least as high as the write's. meshctl compares them only for that, against one API server.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::Value;
 
@@ -33,7 +36,23 @@ const KINDS: [Kind; 6] = [
 #[derive(Clone)]
 pub struct KubeStore {
     cluster: Cluster,
+    /// Once watched, the last listing, served until a change or [`LISTING_LIFETIME`] makes
+    /// it stale: the controller reads the store on every pass, and must not list six kinds
+    /// each time a proxy ACKs.
+    listing: Arc<Mutex<Listing>>,
 }
+
+#[derive(Default)]
+struct Listing {
+    watched: bool,
+    stale: bool,
+    taken: Option<(Instant, Contents)>,
+}
+
+/// How long a watched store serves a listing without a change. A listing after a write has a
+/// revision at least as high as the write's; listing again this often lets a reader that waits
+/// for a revision (taken by another client after unrelated writes) see it soon.
+const LISTING_LIFETIME: Duration = Duration::from_secs(1);
 
 /// Where the API serves `kind`, from its CRD.
 fn api_resource(kind: Kind) -> ApiResource {
@@ -79,7 +98,33 @@ fn written_part(object: &DynamicObject) -> (Value, Value, Value) {
 
 impl KubeStore {
     pub fn new(cluster: Cluster) -> Self {
-        KubeStore { cluster }
+        KubeStore { cluster, listing: Arc::default() }
+    }
+
+    /// Every object of the kinds a cluster keeps, listed now.
+    async fn list(&self) -> Result<Contents, StoreError> {
+        let mut contents = Contents::default();
+        for kind in KINDS {
+            let list = match self.api(kind, None).list(&ListParams::default()).await {
+                Ok(list) => list,
+                // The kind's CRD is not installed: the cluster keeps none of it.
+                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
+                Err(e) => return Err(self.failed("list", kind, None, e)),
+            };
+            let revision = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+            contents.revision = contents.revision.max(revision);
+            let resource = api_resource(kind);
+            for mut item in list.items {
+                // List items need not say what they are; the store's readers ask.
+                item.types = Some(kube::api::TypeMeta {
+                    api_version: resource.api_version.clone(),
+                    kind: resource.kind.clone(),
+                });
+                item.metadata.managed_fields = None;
+                contents.objects.push(serde_json::to_value(&item).expect("objects serialize"));
+            }
+        }
+        Ok(contents)
     }
 
     fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
@@ -149,26 +194,21 @@ impl KubeStore {
 #[async_trait::async_trait]
 impl Store for KubeStore {
     async fn contents(&self) -> Result<Contents, StoreError> {
-        let mut contents = Contents::default();
-        for kind in KINDS {
-            let list = match self.api(kind, None).list(&ListParams::default()).await {
-                Ok(list) => list,
-                // The kind's CRD is not installed: the cluster keeps none of it.
-                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
-                Err(e) => return Err(self.failed("list", kind, None, e)),
-            };
-            let revision = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-            contents.revision = contents.revision.max(revision);
-            let resource = api_resource(kind);
-            for mut item in list.items {
-                // List items need not say what they are; the store's readers ask.
-                item.types = Some(kube::api::TypeMeta {
-                    api_version: resource.api_version.clone(),
-                    kind: resource.kind.clone(),
-                });
-                item.metadata.managed_fields = None;
-                contents.objects.push(serde_json::to_value(&item).expect("objects serialize"));
-            }
+        let (watched, served) = {
+            let mut listing = self.listing.lock().expect("the listing's lock is never poisoned");
+            let fresh = !listing.stale && listing.taken.as_ref().is_some_and(|(at, _)| at.elapsed() < LISTING_LIFETIME);
+            let served = (listing.watched && fresh).then(|| listing.taken.as_ref().map(|(_, c)| c.clone())).flatten();
+            // A change seen from now on makes the coming listing stale again.
+            listing.stale = false;
+            (listing.watched, served)
+        };
+        if let Some(contents) = served {
+            return Ok(contents);
+        }
+        let contents = self.list().await?;
+        if watched {
+            self.listing.lock().expect("the listing's lock is never poisoned").taken =
+                Some((Instant::now(), contents.clone()));
         }
         Ok(contents)
     }
@@ -249,7 +289,12 @@ impl Store for KubeStore {
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
         use kube::runtime::{WatchStreamExt, watcher};
         use tokio_stream::StreamExt;
-        let changed = std::sync::Arc::new(changed);
+        self.listing.lock().expect("the listing's lock is never poisoned").watched = true;
+        let listing = self.listing.clone();
+        let changed = Arc::new(move || {
+            listing.lock().expect("the listing's lock is never poisoned").stale = true;
+            changed();
+        });
         for kind in KINDS {
             let api = self.api(kind, None);
             let changed = changed.clone();

@@ -183,12 +183,18 @@ impl KubeApiServer {
             "subjects": [{ "kind": "ServiceAccount", "name": name, "namespace": "default" }],
         });
         ok(self.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", &binding), "ClusterRoleBinding");
+        self.kubeconfig_as("default", name)
+    }
+
+    /// A kubeconfig that signs in as the existing ServiceAccount `namespace/name`, with a
+    /// token the API server issues for it.
+    pub fn kubeconfig_as(&self, namespace: &str, name: &str) -> PathBuf {
         let request = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {} });
-        let token =
-            ok(self.post(&format!("/api/v1/namespaces/default/serviceaccounts/{name}/token"), &request), "token");
+        let answer = self.post(&format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"), &request);
+        assert!(answer.status < 300, "a token for {namespace}/{name}: {}", answer.json());
         let mut config: Value = serde_json::from_str(&std::fs::read_to_string(self.kubeconfig()).unwrap()).unwrap();
-        config["users"][0]["user"] = json!({ "token": token["status"]["token"] });
-        let path = self.dir.path().join(format!("kubeconfig-{name}"));
+        config["users"][0]["user"] = json!({ "token": answer.json()["status"]["token"] });
+        let path = self.dir.path().join(format!("kubeconfig-{namespace}-{name}"));
         std::fs::write(&path, config.to_string()).unwrap();
         path
     }

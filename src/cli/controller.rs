@@ -1,0 +1,84 @@
+//! `meshctl controller`: the control plane in the foreground, for the local mesh (what
+//! `install --local` starts in the background) or for a cluster (what the Deployment
+//! `meshctl install` makes runs).
+
+use std::net::SocketAddr;
+
+use clap::ArgGroup;
+
+use super::cluster::ClusterArgs;
+use super::local::{EnvoyArg, StateDir, cert_lifetime, environment};
+use super::{Exit, Outcome};
+use crate::controller;
+use crate::kube::install::{METRICS_PORT, NAMESPACE, XDS_PORT};
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("mode").required(true).args(["local", "kubernetes"])))]
+#[command(group(ArgGroup::new("local-mesh").multiple(true).requires("local").args(["gateway_port", "envoy"])))]
+#[command(group(
+    ArgGroup::new("cluster-mesh")
+        .multiple(true)
+        .requires("kubernetes")
+        .args(["kubeconfig", "context", "xds_address", "status_address", "system_namespace"])
+))]
+pub struct ControllerArgs {
+    /// Run the local mesh's control plane: its workloads, sidecars and gateway as processes
+    /// on this machine.
+    #[arg(long)]
+    local: bool,
+    /// Run a cluster's control plane: Services, EndpointSlices and Pods from the API server,
+    /// with the Pod's ServiceAccount or --kubeconfig.
+    #[arg(long)]
+    kubernetes: bool,
+    /// Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = 15080)]
+    gateway_port: u16,
+    /// How long workload certificates live (2s to 366d); they are renewed at half-life.
+    #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
+    cert_lifetime: crate::api::Duration,
+    /// How often to look at the workloads and certificates when nothing else wakes the
+    /// controller (a store change or a proxy's ACK wakes it at once).
+    #[arg(long, default_value = "200ms")]
+    resync_period: crate::api::Duration,
+    #[command(flatten)]
+    envoy: EnvoyArg,
+    #[command(flatten)]
+    state: StateDir,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Where proxies reach the xDS server.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], XDS_PORT)))]
+    xds_address: SocketAddr,
+    /// Where the status (`/debug/status`) is served, for the CLI through the API server.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))]
+    status_address: SocketAddr,
+    /// The namespace meshctl was installed in (its CA Secret's).
+    #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
+    system_namespace: String,
+}
+
+pub fn run(args: ControllerArgs) -> Outcome {
+    let pacing = controller::Pacing { cert_lifetime: args.cert_lifetime.0, resync_period: args.resync_period.0 };
+    // The controller's log: stderr, which `install` sends to logs/controller.log.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
+    let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
+    if args.kubernetes {
+        let settings = controller::kube::Settings {
+            target: args.cluster.target(),
+            namespace: args.system_namespace,
+            xds: args.xds_address,
+            status: args.status_address,
+            pacing,
+        };
+        runtime.block_on(controller::kube::run(settings)).map_err(environment)?;
+        return Ok(Exit::Success);
+    }
+    let settings = controller::Settings {
+        state_dir: args.state.path(),
+        envoy: args.envoy.resolve()?,
+        gateway_port: args.gateway_port,
+        pacing,
+    };
+    runtime.block_on(controller::run(settings)).map_err(environment)?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,261 @@
+//! The mesh on a cluster, end to end against the real kube-apiserver: `meshctl install`, the
+//! controller (`meshctl controller --kubernetes`) signed in as the ServiceAccount install made,
+//! Pods with real Envoy sidecars in network namespaces of their own (the test plays the
+//! kubelet), and traffic through the ingress gateway's Pod.
+//!
+//! ```text
+//!   test ──HTTP──▶ gateway Pod (Envoy) ──▶ profile-v1 / profile-v2 Pods (Envoy :15006 ─▶ app)
+//!                        ▲ ADS (10.237.0.1:xds)          ▲
+//!   meshctl controller --kubernetes (on the host) ───────┘ ◀── lists and watches ── kube-apiserver
+//! ```
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::kube::KubeApiServer;
+use common::kubelet::{self, ENVOY_IMAGE, HOST_IP, Kubelet, MESHCTL_IMAGE, mk_container, mk_pod};
+use meshctl::kube::install::{self, GATEWAY, NAMESPACE, STATS_PORT};
+use serde_json::{Value, json};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Where the gateway's Envoy takes traffic in its Pod.
+const GATEWAY_PORT: u16 = install::GATEWAY_HTTP_PORT;
+const APP_PORT: u16 = 8080;
+/// The host the requests name: profile's Service in namespace shop.
+const PROFILE: &str = "profile.shop.svc.cluster.local";
+
+/// `meshctl controller --kubernetes`, killed when dropped.
+struct Controller {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Controller {
+    fn start(kubeconfig: &Path, xds_port: u16, status_port: u16, log: std::path::PathBuf) -> Controller {
+        let child = Command::new(env!("CARGO_BIN_EXE_meshctl"))
+            .args(["controller", "--kubernetes", "--kubeconfig"])
+            .arg(kubeconfig)
+            .args(["--xds-address", &format!("0.0.0.0:{xds_port}")])
+            .args(["--status-address", &format!("127.0.0.1:{status_port}")])
+            .args(["--resync-period", "1s"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the controller starts");
+        Controller { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(answer: common::kube::Answer, what: &str) -> Value {
+    assert!(answer.status < 300, "{what}: {}", answer.json());
+    answer.json()
+}
+
+/// Envoy as a Pod's proxy container, started from `bootstrap`, its node id `POD.NAMESPACE`,
+/// ready once the control plane has configured it.
+fn mk_proxy(bootstrap: &Path) -> Value {
+    let field = |path: &str| json!({ "fieldRef": { "fieldPath": path } });
+    json!({
+        "name": meshctl::kube::registry::PROXY_CONTAINER,
+        "image": ENVOY_IMAGE,
+        "args": [
+            "-c", bootstrap.to_str().unwrap(),
+            "--service-node", "$(POD_NAME).$(POD_NAMESPACE)", "--service-cluster", "$(POD_NAMESPACE)",
+            "--disable-hot-restart", "--concurrency", "1", "--log-level", "warning",
+        ],
+        "env": [
+            { "name": "POD_NAME", "valueFrom": field("metadata.name") },
+            { "name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace") },
+        ],
+        "readinessProbe": { "httpGet": { "path": "/ready", "port": STATS_PORT }, "periodSeconds": 1 },
+    })
+}
+
+fn mk_profile(version: &str, bootstrap: &Path) -> Value {
+    let app = mk_container(
+        "app",
+        MESHCTL_IMAGE,
+        &["demo-app", "--name", "profile", "--version", version, "--address", "0.0.0.0", "--port", "8080"],
+        APP_PORT,
+    );
+    mk_pod(
+        "shop",
+        &format!("profile-{version}"),
+        &[("app", "profile"), ("version", version)],
+        vec![app, mk_proxy(bootstrap)],
+    )
+}
+
+fn mk_route(v1: u32, v2: u32) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": { "name": "profile", "namespace": "shop" },
+        "spec": { "hosts": ["profile"], "http": [{ "route": [
+            { "destination": { "host": "profile", "subset": "v1" }, "weight": v1 },
+            { "destination": { "host": "profile", "subset": "v2" }, "weight": v2 },
+        ]}]},
+    })
+}
+
+/// Sends `n` requests through the gateway; the versions that answered, and how many failed.
+fn send(runtime: &tokio::runtime::Runtime, gateway: std::net::SocketAddr, n: usize) -> (usize, usize, usize) {
+    runtime.block_on(async {
+        let (mut v1, mut v2, mut failed) = (0, 0, 0);
+        for _ in 0..n {
+            match meshctl::http::get(gateway, PROFILE, "/", Duration::from_secs(5)).await {
+                Ok(r) if r.status == 200 => {
+                    let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                    match body["version"].as_str() {
+                        Some("v1") => v1 += 1,
+                        Some("v2") => v2 += 1,
+                        _ => failed += 1,
+                    }
+                }
+                _ => failed += 1,
+            }
+        }
+        (v1, v2, failed)
+    })
+}
+
+#[test]
+fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
+    let server = KubeApiServer::start();
+    let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
+    assert_eq!(installed.code, 0, "{}", installed.stderr);
+    for name in install::crd_names() {
+        common::poll(&format!("CRD {name} is Established"), DEADLINE, || {
+            let crd = server.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")).json();
+            crd["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+        });
+    }
+
+    // The controller runs as install's ServiceAccount, with install's ClusterRole, not as admin.
+    let dir = tempfile::tempdir().unwrap();
+    let (xds_port, status_port) = (common::free_port(), common::free_port());
+    let controller = Controller::start(
+        &server.kubeconfig_as(NAMESPACE, install::CONTROLLER),
+        xds_port,
+        status_port,
+        dir.path().join("controller.log"),
+    );
+    // Every proxy starts from the bootstrap a cluster's proxies get, with the controller on the
+    // host's address on the Pods' links instead of its Service's name (no DNS runs here).
+    let bootstrap = dir.path().join("bootstrap.json");
+    std::fs::write(&bootstrap, install::proxy_bootstrap_json(&HOST_IP.to_string(), xds_port).to_string()).unwrap();
+
+    ok(
+        server.post(
+            "/api/v1/namespaces",
+            &json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } }),
+        ),
+        "namespace",
+    );
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
+        "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },
+    });
+    ok(server.post("/api/v1/namespaces/shop/services", &service), "Service");
+    let subsets = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": { "name": "profile", "namespace": "shop" },
+        "spec": { "host": "profile", "subsets": [
+            { "name": "v1", "labels": { "version": "v1" } },
+            { "name": "v2", "labels": { "version": "v2" } },
+        ]},
+    });
+    ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
+    ok(
+        server.post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &mk_route(90, 10)),
+        "VirtualService",
+    );
+
+    let kubelet = Kubelet::new(&server);
+    for version in ["v1", "v2"] {
+        kubelet.run(mk_profile(version, &bootstrap));
+    }
+    kubelet::sync_endpoint_slice(&server, "shop", "profile");
+    let mut gateway_pod = mk_pod(NAMESPACE, "meshctl-ingressgateway-0", &[], vec![mk_proxy(&bootstrap)]);
+    gateway_pod["metadata"]["labels"] = install::pod_labels(GATEWAY);
+    gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
+    let gateway = kubelet.run(gateway_pod);
+    let gateway_addr = std::net::SocketAddr::from((gateway.ip, GATEWAY_PORT));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let routed = common::within(DEADLINE, || send(&runtime, gateway_addr, 20).2 == 0);
+    assert!(
+        routed,
+        "no route through the gateway: controller log:\n{}\ngateway:\n{}",
+        controller.log(),
+        kubelet.logs(&gateway)
+    );
+
+    let (v1, v2, failed) = send(&runtime, gateway_addr, 1000);
+    assert_eq!(failed, 0, "every request is answered");
+    assert!((850..=950).contains(&v1), "90% to v1, within 5 points: v1 {v1}, v2 {v2}");
+
+    // A weight change under load fails no request.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load = {
+        let (stop, sent, lost) = (stop.clone(), sent.clone(), lost.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let (_, _, failed) = send(&runtime, gateway_addr, 1);
+                sent.fetch_add(1, Ordering::Relaxed);
+                lost.fetch_add(failed, Ordering::Relaxed);
+            }
+        })
+    };
+    let patch = mk_route(0, 100);
+    let replaced = server.request_with(
+        hyper::Method::PATCH,
+        "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/profile",
+        "application/merge-patch+json",
+        Some(&json!({ "spec": patch["spec"] })),
+    );
+    ok(replaced, "the weight change");
+    common::poll("v2 takes all traffic", DEADLINE, || send(&runtime, gateway_addr, 20).0 == 0);
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    assert!(sent.load(Ordering::Relaxed) > 0);
+    assert_eq!(lost.load(Ordering::Relaxed), 0, "no request failed while the weights moved");
+
+    // The controller reports every proxy as running its configuration.
+    let status: Value = runtime.block_on(async {
+        let answer = meshctl::http::get(
+            ([127, 0, 0, 1], status_port).into(),
+            "localhost",
+            "/debug/status",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        serde_json::from_slice(&answer.body).unwrap()
+    });
+    let mut nodes: Vec<&str> =
+        status["proxies"].as_array().unwrap().iter().map(|p| p["node_id"].as_str().unwrap()).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["meshctl-ingressgateway-0.meshctl-system", "profile-v1.shop", "profile-v2.shop"]);
+    assert!(status["proxies"].as_array().unwrap().iter().all(|p| p["sync"] == "Synced"), "{status:#}");
+    assert_eq!(status["errors"], json!([]), "{status:#}");
+}
