@@ -87,13 +87,11 @@ fn mk_proxy(bootstrap: &Path) -> Value {
     })
 }
 
-fn mk_profile(version: &str, bootstrap: &Path) -> Value {
-    let app = mk_container(
-        "app",
-        MESHCTL_IMAGE,
-        &["demo-app", "--name", "profile", "--version", version, "--address", "0.0.0.0", "--port", "8080"],
-        APP_PORT,
-    );
+fn mk_profile(version: &str, extra: &[&str], bootstrap: &Path) -> Value {
+    let mut args =
+        vec!["demo-app", "--name", "profile", "--version", version, "--address", "0.0.0.0", "--port", "8080"];
+    args.extend(extra);
+    let app = mk_container("app", MESHCTL_IMAGE, &args, APP_PORT);
     mk_pod(
         "shop",
         &format!("profile-{version}"),
@@ -102,14 +100,19 @@ fn mk_profile(version: &str, bootstrap: &Path) -> Value {
     )
 }
 
+/// Profile's route, with no retries: the canary gates read what callers saw, and a retry
+/// would hide a failing canary from them (as in tests/canary.rs).
 fn mk_route(v1: u32, v2: u32) -> Value {
     json!({
         "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
         "metadata": { "name": "profile", "namespace": "shop" },
-        "spec": { "hosts": ["profile"], "http": [{ "route": [
-            { "destination": { "host": "profile", "subset": "v1" }, "weight": v1 },
-            { "destination": { "host": "profile", "subset": "v2" }, "weight": v2 },
-        ]}]},
+        "spec": { "hosts": ["profile"], "http": [{
+            "route": [
+                { "destination": { "host": "profile", "subset": "v1" }, "weight": v1 },
+                { "destination": { "host": "profile", "subset": "v2" }, "weight": v2 },
+            ],
+            "retries": { "attempts": 0 },
+        }]},
     })
 }
 
@@ -134,98 +137,116 @@ fn send(runtime: &tokio::runtime::Runtime, gateway: std::net::SocketAddr, n: usi
     })
 }
 
+/// A cluster running the mesh: install, the controller as install's ServiceAccount, profile's
+/// Service with subsets v1 and v2 and a Pod of each (v2's demo app started with `v2_args`),
+/// the route `weights`, and a gateway Pod; all removed when dropped.
+struct MeshOnCluster<'s> {
+    // Dropped in this order: the Pods, then the controller; the API server outlives both.
+    kubelet: Kubelet<'s>,
+    controller: Controller,
+    gateway: std::net::SocketAddr,
+    gateway_pod: common::kubelet::RunningPod,
+    status_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl<'s> MeshOnCluster<'s> {
+    fn start(server: &'s KubeApiServer, weights: (u32, u32), v2_args: &[&str]) -> MeshOnCluster<'s> {
+        let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
+        assert_eq!(installed.code, 0, "{}", installed.stderr);
+        for name in install::crd_names() {
+            common::poll(&format!("CRD {name} is Established"), DEADLINE, || {
+                let crd = server.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")).json();
+                crd["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+            });
+        }
+
+        // The controller runs as install's ServiceAccount, with install's ClusterRole, not as
+        // admin.
+        let dir = tempfile::tempdir().unwrap();
+        let (xds_port, status_port) = (common::free_port(), common::free_port());
+        let controller = Controller::start(
+            &server.kubeconfig_as(NAMESPACE, install::CONTROLLER),
+            xds_port,
+            status_port,
+            dir.path().join("controller.log"),
+        );
+        // Every proxy starts from the bootstrap a cluster's proxies get, with the controller on
+        // the host's address on the Pods' links instead of its Service's name (no DNS runs here).
+        let bootstrap = dir.path().join("bootstrap.json");
+        std::fs::write(&bootstrap, install::proxy_bootstrap_json(&HOST_IP.to_string(), xds_port).to_string()).unwrap();
+
+        let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } });
+        ok(server.post("/api/v1/namespaces", &namespace), "namespace");
+        let service = json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
+            "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },
+        });
+        ok(server.post("/api/v1/namespaces/shop/services", &service), "Service");
+        let subsets = json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": { "name": "profile", "namespace": "shop" },
+            "spec": { "host": "profile", "subsets": [
+                { "name": "v1", "labels": { "version": "v1" } },
+                { "name": "v2", "labels": { "version": "v2" } },
+            ]},
+        });
+        ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
+        ok(
+            server
+                .post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &mk_route(weights.0, weights.1)),
+            "VirtualService",
+        );
+
+        let kubelet = Kubelet::new(server);
+        kubelet.run(mk_profile("v1", &[], &bootstrap));
+        kubelet.run(mk_profile("v2", v2_args, &bootstrap));
+        kubelet::sync_endpoint_slice(server, "shop", "profile");
+        let mut gateway_pod = mk_pod(NAMESPACE, "meshctl-ingressgateway-0", &[], vec![mk_proxy(&bootstrap)]);
+        gateway_pod["metadata"]["labels"] = install::pod_labels(GATEWAY);
+        gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
+        let gateway_pod = kubelet.run(gateway_pod);
+        let gateway = std::net::SocketAddr::from((gateway_pod.ip, GATEWAY_PORT));
+        MeshOnCluster { kubelet, controller, gateway, gateway_pod, status_port, _dir: dir }
+    }
+
+    /// Waits until the gateway routes profile's requests.
+    fn wait_routed(&self, runtime: &tokio::runtime::Runtime) {
+        let routed = common::within(DEADLINE, || send(runtime, self.gateway, 20).2 == 0);
+        assert!(
+            routed,
+            "no route through the gateway: controller log:\n{}\ngateway:\n{}",
+            self.controller.log(),
+            self.kubelet.logs(&self.gateway_pod)
+        );
+    }
+
+    /// The controller's last report, from its status port.
+    fn status(&self, runtime: &tokio::runtime::Runtime) -> Value {
+        runtime.block_on(async {
+            let port = ([127, 0, 0, 1], self.status_port).into();
+            let answer = meshctl::http::get(port, "localhost", "/debug/status", Duration::from_secs(5)).await.unwrap();
+            serde_json::from_slice(&answer.body).unwrap()
+        })
+    }
+}
+
 #[test]
 fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
     let server = KubeApiServer::start();
-    let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
-    assert_eq!(installed.code, 0, "{}", installed.stderr);
-    for name in install::crd_names() {
-        common::poll(&format!("CRD {name} is Established"), DEADLINE, || {
-            let crd = server.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")).json();
-            crd["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
-        });
-    }
-
-    // The controller runs as install's ServiceAccount, with install's ClusterRole, not as admin.
-    let dir = tempfile::tempdir().unwrap();
-    let (xds_port, status_port) = (common::free_port(), common::free_port());
-    let controller = Controller::start(
-        &server.kubeconfig_as(NAMESPACE, install::CONTROLLER),
-        xds_port,
-        status_port,
-        dir.path().join("controller.log"),
-    );
-    // Every proxy starts from the bootstrap a cluster's proxies get, with the controller on the
-    // host's address on the Pods' links instead of its Service's name (no DNS runs here).
-    let bootstrap = dir.path().join("bootstrap.json");
-    std::fs::write(&bootstrap, install::proxy_bootstrap_json(&HOST_IP.to_string(), xds_port).to_string()).unwrap();
-
-    ok(
-        server.post(
-            "/api/v1/namespaces",
-            &json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } }),
-        ),
-        "namespace",
-    );
-    let service = json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
-        "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },
-    });
-    ok(server.post("/api/v1/namespaces/shop/services", &service), "Service");
-    let subsets = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-        "metadata": { "name": "profile", "namespace": "shop" },
-        "spec": { "host": "profile", "subsets": [
-            { "name": "v1", "labels": { "version": "v1" } },
-            { "name": "v2", "labels": { "version": "v2" } },
-        ]},
-    });
-    ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
-    ok(
-        server.post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &mk_route(90, 10)),
-        "VirtualService",
-    );
-
-    let kubelet = Kubelet::new(&server);
-    for version in ["v1", "v2"] {
-        kubelet.run(mk_profile(version, &bootstrap));
-    }
-    kubelet::sync_endpoint_slice(&server, "shop", "profile");
-    let mut gateway_pod = mk_pod(NAMESPACE, "meshctl-ingressgateway-0", &[], vec![mk_proxy(&bootstrap)]);
-    gateway_pod["metadata"]["labels"] = install::pod_labels(GATEWAY);
-    gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
-    let gateway = kubelet.run(gateway_pod);
-    let gateway_addr = std::net::SocketAddr::from((gateway.ip, GATEWAY_PORT));
-
+    let mesh = MeshOnCluster::start(&server, (90, 10), &[]);
+    let gateway_addr = mesh.gateway;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let routed = common::within(DEADLINE, || send(&runtime, gateway_addr, 20).2 == 0);
-    assert!(
-        routed,
-        "no route through the gateway: controller log:\n{}\ngateway:\n{}",
-        controller.log(),
-        kubelet.logs(&gateway)
-    );
+    mesh.wait_routed(&runtime);
 
     let (v1, v2, failed) = send(&runtime, gateway_addr, 1000);
     assert_eq!(failed, 0, "every request is answered");
     assert!((850..=950).contains(&v1), "90% to v1, within 5 points: v1 {v1}, v2 {v2}");
 
     // A weight change under load fails no request.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let load = {
-        let (stop, sent, lost) = (stop.clone(), sent.clone(), lost.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            while !stop.load(Ordering::Relaxed) {
-                let (_, _, failed) = send(&runtime, gateway_addr, 1);
-                sent.fetch_add(1, Ordering::Relaxed);
-                lost.fetch_add(failed, Ordering::Relaxed);
-            }
-        })
-    };
+    let load = Load::start(gateway_addr);
     let patch = mk_route(0, 100);
     let replaced = server.request_with(
         hyper::Method::PATCH,
@@ -235,27 +256,113 @@ fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
     );
     ok(replaced, "the weight change");
     common::poll("v2 takes all traffic", DEADLINE, || send(&runtime, gateway_addr, 20).0 == 0);
-    stop.store(true, Ordering::Relaxed);
-    load.join().unwrap();
-    assert!(sent.load(Ordering::Relaxed) > 0);
-    assert_eq!(lost.load(Ordering::Relaxed), 0, "no request failed while the weights moved");
+    let (sent, lost) = load.stop();
+    assert!(sent > 0);
+    assert_eq!(lost, 0, "no request failed while the weights moved");
 
     // The controller reports every proxy as running its configuration.
-    let status: Value = runtime.block_on(async {
-        let answer = meshctl::http::get(
-            ([127, 0, 0, 1], status_port).into(),
-            "localhost",
-            "/debug/status",
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-        serde_json::from_slice(&answer.body).unwrap()
-    });
+    let status = mesh.status(&runtime);
     let mut nodes: Vec<&str> =
         status["proxies"].as_array().unwrap().iter().map(|p| p["node_id"].as_str().unwrap()).collect();
     nodes.sort();
     assert_eq!(nodes, ["meshctl-ingressgateway-0.meshctl-system", "profile-v1.shop", "profile-v2.shop"]);
     assert!(status["proxies"].as_array().unwrap().iter().all(|p| p["sync"] == "Synced"), "{status:#}");
     assert_eq!(status["errors"], json!([]), "{status:#}");
+}
+
+/// Requests through the gateway, one after another from a thread of its own, until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicUsize>,
+    lost: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(gateway: std::net::SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sent, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let thread = {
+            let (stop, sent, lost) = (stop.clone(), sent.clone(), lost.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    let (_, _, failed) = send(&runtime, gateway, 1);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    lost.fetch_add(failed, Ordering::Relaxed);
+                }
+            })
+        };
+        Load { stop, sent, lost, thread: Some(thread) }
+    }
+
+    /// Stops the load; how many requests were sent, and how many failed.
+    fn stop(mut self) -> (usize, usize) {
+        self.halt();
+        (self.sent.load(Ordering::Relaxed), self.lost.load(Ordering::Relaxed))
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Rolls profile out from v1 to v2 (its demo app started with `v2_args`) under load, with
+/// the controller on the cluster driving it; the Canary and the route's weights when it ends.
+fn roll_out(v2_args: &[&str]) -> (Value, (u64, u64)) {
+    let server = KubeApiServer::start();
+    let mesh = MeshOnCluster::start(&server, (100, 0), v2_args);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    mesh.wait_routed(&runtime);
+    let _load = Load::start(mesh.gateway);
+    let rollout = meshctl::generate::CanaryRollout {
+        service: "profile".into(),
+        namespace: "shop".into(),
+        stable: "v1".into(),
+        canary: "v2".into(),
+        steps: vec![50, 100],
+        interval: "2s".parse().unwrap(),
+        min_success_rate: 95.0,
+        max_p99: None,
+        min_requests: 10,
+        sequential_test: true,
+    };
+    let canary = meshctl::generate::canary(&rollout)[0].to_json();
+    ok(server.post("/apis/meshctl.io/v1alpha1/namespaces/shop/canaries", &canary), "Canary");
+    let path = "/apis/meshctl.io/v1alpha1/namespaces/shop/canaries/profile";
+    let mut last = Value::Null;
+    let finished = common::within(Duration::from_secs(90), || {
+        last = server.get(path).json();
+        matches!(last["status"]["phase"].as_str(), Some("Promoted" | "RolledBack" | "Failed"))
+    });
+    assert!(finished, "the rollout did not end: {last:#}\ncontroller log:\n{}", mesh.controller.log());
+    let route = server.get("/apis/networking.istio.io/v1/namespaces/shop/virtualservices/profile").json();
+    let weight = |i: usize| route["spec"]["http"][0]["route"][i]["weight"].as_u64().unwrap_or(0);
+    (last, (weight(0), weight(1)))
+}
+
+#[test]
+fn a_healthy_canary_on_a_cluster_is_promoted_with_every_evaluation_in_its_status() {
+    let (canary, weights) = roll_out(&[]);
+    assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
+    assert_eq!(weights, (0, 100));
+    let evaluations = canary["status"]["evaluations"].as_array().unwrap();
+    assert!(!evaluations.is_empty(), "{canary:#}");
+    assert!(evaluations.iter().all(|e| e["canary"]["requests"].as_u64().is_some()), "{canary:#}");
+}
+
+#[test]
+fn a_failing_canary_on_a_cluster_is_rolled_back() {
+    let (canary, weights) = roll_out(&["--error-rate", "50"]);
+    assert_eq!(canary["status"]["phase"], "RolledBack", "{canary:#}");
+    assert_eq!(weights, (100, 0));
 }
