@@ -43,7 +43,7 @@ async fn main() {
     );
     let mut targets = Vec::new();
     for i in 0..PROXIES {
-        targets.push(Target { node_id: format!("proxy-{i}"), admin: admin_endpoint(page.clone()).await });
+        targets.push(Target { node_id: format!("proxy-{i}"), admin: admin_endpoint(page.clone()).await, serves: None });
     }
     let runs = if benchmarking { 50 } else { 1 };
     let mut times = Vec::new();

@@ -1,6 +1,7 @@
 //! The canary driver, run by the controller: for every rollout under way it measures the
-//! canary and stable subsets (the metrics module, over every proxy), asks the engine what to
-//! do, writes the weights into the service's VirtualService and the progress into the
+//! canary and stable subsets by what their own sidecars served (every request that reached
+//! them, retried ones included: a caller's retry must not hide a failing canary), asks the
+//! engine what to do, writes the weights into the service's VirtualService and the progress into the
 //! Canary's status — all through the store, so a rollout goes on when the CLI exits and
 //! resumes from its recorded step after a controller restart.
 
@@ -11,8 +12,8 @@ use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
 use crate::api::meshctl::{Canary, Evaluation, ManualDecision, WindowFigures};
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
 use crate::api::{Resource, time};
-use crate::metrics::scrape::{Target, scrape_all};
-use crate::metrics::{ClusterKey, Traffic};
+use crate::metrics::Traffic;
+use crate::metrics::scrape::{Served, Target, scrape_all};
 
 use crate::policy::{self, Severity, resolve_host};
 use crate::store::{ObjectRef, Store, StoreError};
@@ -73,12 +74,12 @@ impl Driver {
         if canaries.is_empty() {
             return Vec::new();
         }
-        let mut traffic: HashMap<ClusterKey, Traffic> = HashMap::new();
-        for stats in scrape_all(proxies, Duration::from_secs(1)).await.into_iter().flatten() {
-            for (key, t) in stats.outbound {
-                traffic.entry(key).or_default().add(&t);
-            }
-        }
+        let scraped = scrape_all(proxies, Duration::from_secs(1)).await;
+        let traffic: Vec<(&Served, Traffic)> = proxies
+            .iter()
+            .zip(scraped)
+            .filter_map(|(target, stats)| Some((target.serves.as_ref()?, stats.ok()?.inbound?)))
+            .collect();
         let mut problems = Vec::new();
         for canary in canaries {
             if let Err(e) = self.drive(store, resources, canary, &traffic).await {
@@ -93,15 +94,13 @@ impl Driver {
         store: &dyn Store,
         resources: &[Resource],
         canary: &Canary,
-        traffic: &HashMap<ClusterKey, Traffic>,
+        traffic: &[(&Served, Traffic)],
     ) -> Result<(), DriveError> {
         let namespace = canary.metadata.namespace.as_deref().unwrap_or("default");
         let host = resolve_host(&canary.spec.service, namespace);
         let name = host.split('.').next().unwrap_or_default().to_string();
         let service_ns = crate::policy::host_namespace(&host).unwrap_or(namespace).to_string();
-        let key =
-            |subset: &str| ClusterKey { service: name.clone(), namespace: service_ns.clone(), subset: subset.into() };
-        let current = |subset: &str| traffic.get(&key(subset)).cloned().unwrap_or_default();
+        let current = |subset: &str| served(traffic, resources, &host, (&service_ns, &name), subset);
         let object = ObjectRef::of(&Resource::Canary(canary.clone()));
         // Whole seconds, as the status records times: what is stored is what was used.
         let now = now().floor();
@@ -274,6 +273,31 @@ fn phase(canary: &Canary) -> Phase {
 }
 
 /// The stable or canary subset that no DestinationRule for the host defines, if any.
+/// What the instances of `subset` of `host` (`(namespace, name)`) served, together.
+fn served(
+    traffic: &[(&Served, Traffic)],
+    resources: &[Resource],
+    host: &str,
+    (namespace, name): (&str, &str),
+    subset: &str,
+) -> Traffic {
+    let labels = resources.iter().find_map(|r| match r {
+        Resource::DestinationRule(dr) if resolve_host(&dr.spec.host, r.namespace()) == host => {
+            dr.spec.subsets.iter().find(|s| s.name == subset).map(|s| &s.labels)
+        }
+        _ => None,
+    });
+    let mut total = Traffic::default();
+    let Some(labels) = labels else { return total };
+    for (instance, t) in traffic {
+        let selected = labels.iter().all(|(k, v)| instance.labels.get(k) == Some(v));
+        if instance.namespace == namespace && instance.service == name && selected {
+            total.add(t);
+        }
+    }
+    total
+}
+
 fn missing_subset<'a>(resources: &[Resource], canary: &'a Canary, host: &str) -> Option<&'a str> {
     let defined = |subset: &str| {
         resources.iter().any(|r| match r {

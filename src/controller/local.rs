@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::{Pacing, Refusing, Registry, Report, StatusSink};
 use crate::api::Resource;
 use crate::mesh::{CaReport, ProxyReport};
-use crate::metrics::scrape::Target;
+use crate::metrics::scrape::{Served, Target};
 use crate::pki::{self, Identity};
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, write_atomically};
@@ -187,11 +187,13 @@ impl Registry for Processes {
 
     fn scrape_targets(&self) -> Vec<Target> {
         let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let mut targets = vec![Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.gateway_admin) }];
-        targets.extend(
-            self.supervisor.status().into_iter().map(|i| Target { node_id: i.node_id, admin: admin(i.ports.admin) }),
-        );
-        targets
+        let gateway = Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.gateway_admin), serves: None };
+        let sidecars = self.supervisor.status().into_iter().map(|i| Target {
+            node_id: i.node_id,
+            admin: admin(i.ports.admin),
+            serves: Some(Served { namespace: i.spec.namespace, service: i.spec.service, labels: i.spec.labels }),
+        });
+        std::iter::once(gateway).chain(sidecars).collect()
     }
 
     fn problems(&self) -> Vec<String> {

@@ -36,7 +36,7 @@ use tokio_stream::StreamExt;
 use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::controller::{Refusing, Registry};
-use crate::metrics::scrape::Target;
+use crate::metrics::scrape::{Served, Target};
 use crate::pki::Identity;
 use crate::translate::{Credentials, Gateway, Instance, Proxy, Service, Sidecar};
 
@@ -628,7 +628,15 @@ impl Registry for KubeRegistry {
     }
 
     fn scrape_targets(&self) -> Vec<Target> {
-        self.view.proxies.iter().map(|p| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats }).collect()
+        let serves = |proxy: &Proxy| match proxy {
+            Proxy::Sidecar(s) => {
+                Some(Served { namespace: s.namespace.clone(), service: s.service.clone(), labels: s.labels.clone() })
+            }
+            Proxy::Gateway(_) => None,
+        };
+        let target =
+            |p: &MeshProxy| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats, serves: serves(&p.proxy) };
+        self.view.proxies.iter().map(target).collect()
     }
 
     fn problems(&self) -> Vec<String> {

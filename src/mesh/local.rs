@@ -111,20 +111,21 @@ impl Mesh for LocalMesh {
             Ok(status) => status,
             Err(e) => return node_ids.iter().map(|_| Err(e.to_string())).collect(),
         };
-        let admin = |node: &str| {
+        let target = |node: &str| {
             if node == GATEWAY_NODE {
-                return Some(localhost(status.gateway_admin_port));
+                let admin = localhost(status.gateway_admin_port);
+                return Some(scrape::Target { node_id: node.into(), admin, serves: None });
             }
-            status.instances.iter().find(|i| i.node_id == node).map(|i| localhost(i.ports.admin))
+            let i = status.instances.iter().find(|i| i.node_id == node)?;
+            let serves = scrape::Served {
+                namespace: i.spec.namespace.clone(),
+                service: i.spec.service.clone(),
+                labels: i.spec.labels.clone(),
+            };
+            Some(scrape::Target { node_id: node.into(), admin: localhost(i.ports.admin), serves: Some(serves) })
         };
-        let targets: Vec<Result<scrape::Target, String>> = node_ids
-            .iter()
-            .map(|node| {
-                admin(node)
-                    .map(|admin| scrape::Target { node_id: node.clone(), admin })
-                    .ok_or_else(|| format!("{node}: no such proxy"))
-            })
-            .collect();
+        let targets: Vec<Result<scrape::Target, String>> =
+            node_ids.iter().map(|node| target(node).ok_or_else(|| format!("{node}: no such proxy"))).collect();
         let reachable: Vec<scrape::Target> = targets.iter().filter_map(|t| t.as_ref().ok().cloned()).collect();
         let mut scraped = scrape::scrape_all(&reachable, timeout).await.into_iter();
         targets.into_iter().map(|t| t.and_then(|_| scraped.next().expect("one answer per target"))).collect()

@@ -2,6 +2,7 @@
 //! each with its own timeout, so a proxy that does not answer is reported and never hides the
 //! others.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,6 +13,16 @@ use super::{ProxyStats, parse};
 pub struct Target {
     pub node_id: String,
     pub admin: SocketAddr,
+    /// The instance it is the sidecar of; `None` for a gateway.
+    pub serves: Option<Served>,
+}
+
+/// The instance a sidecar serves: what its inbound traffic is the traffic of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    pub namespace: String,
+    pub service: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Scrapes every target concurrently; the answer for each, in the targets' order.
@@ -66,8 +77,10 @@ mod tests {
     async fn a_proxy_that_does_not_answer_does_not_hide_the_others() {
         let good = serve_captured().await;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let targets =
-            [Target { node_id: "gone".into(), admin: closed }, Target { node_id: "gateway".into(), admin: good }];
+        let targets = [
+            Target { node_id: "gone".into(), admin: closed, serves: None },
+            Target { node_id: "gateway".into(), admin: good, serves: None },
+        ];
         let results = scrape_all(&targets, Duration::from_secs(2)).await;
         assert!(results[0].as_ref().unwrap_err().contains("cannot connect"), "{:?}", results[0]);
         // The demo's six clusters: board, frontend, loadgen, and profile with subsets v1 and v2.
