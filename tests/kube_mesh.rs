@@ -147,7 +147,7 @@ struct MeshOnCluster<'s> {
 }
 
 impl<'s> MeshOnCluster<'s> {
-    fn start(server: &'s KubeApiServer, weights: (u32, u32), v2_args: &[&str]) -> MeshOnCluster<'s> {
+    fn start(server: &'s KubeApiServer, weights: Option<(u32, u32)>, v2_args: &[&str]) -> MeshOnCluster<'s> {
         let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
         assert_eq!(installed.code, 0, "{}", installed.stderr);
         for name in install::crd_names() {
@@ -190,11 +190,10 @@ impl<'s> MeshOnCluster<'s> {
             ]},
         });
         ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
-        ok(
-            server
-                .post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &mk_route(weights.0, weights.1)),
-            "VirtualService",
-        );
+        if let Some((v1, v2)) = weights {
+            let route = mk_route(v1, v2);
+            ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &route), "VirtualService");
+        }
 
         let kubelet = Kubelet::new(server);
         kubelet.run(mk_profile("v1", &[], &bootstrap));
@@ -232,7 +231,7 @@ impl<'s> MeshOnCluster<'s> {
 #[test]
 fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
     let server = KubeApiServer::start();
-    let mesh = MeshOnCluster::start(&server, (90, 10), &[]);
+    let mesh = MeshOnCluster::start(&server, Some((90, 10)), &[]);
     let gateway_addr = mesh.gateway;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     mesh.wait_routed(&runtime);
@@ -312,11 +311,11 @@ impl Drop for Load {
     }
 }
 
-/// Rolls profile out from v1 to v2 (its demo app started with `v2_args`) under load, with
-/// the controller on the cluster driving it; the Canary and the route's weights when it ends.
-fn roll_out(v2_args: &[&str]) -> (Value, (u64, u64)) {
-    let server = KubeApiServer::start();
-    let mesh = MeshOnCluster::start(&server, (100, 0), v2_args);
+/// Rolls profile out from v1 to v2 (its demo app started with `v2_args`) under load, from
+/// `route` (none: profile has no VirtualService), with the controller on the cluster driving
+/// it; the Canary and the route's weights when it ends.
+fn roll_out(server: &KubeApiServer, route: Option<(u32, u32)>, v2_args: &[&str]) -> (Value, (u64, u64)) {
+    let mesh = MeshOnCluster::start(server, route, v2_args);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     mesh.wait_routed(&runtime);
     let _load = Load::start(mesh.gateway);
@@ -347,20 +346,55 @@ fn roll_out(v2_args: &[&str]) -> (Value, (u64, u64)) {
 }
 
 #[test]
-fn a_healthy_canary_on_a_cluster_is_promoted_with_every_evaluation_in_its_status() {
-    let (canary, weights) = roll_out(&[]);
+fn a_healthy_canary_on_a_cluster_is_promoted_and_the_controller_uses_every_right_it_holds() {
+    let server = KubeApiServer::start();
+    // No VirtualService yet: the driver makes one.
+    let (canary, weights) = roll_out(&server, None, &[]);
     assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
     assert_eq!(weights, (0, 100));
     let evaluations = canary["status"]["evaluations"].as_array().unwrap();
     assert!(!evaluations.is_empty(), "{canary:#}");
     assert!(evaluations.iter().all(|e| e["canary"]["requests"].as_u64().is_some()), "{canary:#}");
+
+    // Least privilege, shown: the controller, which has now done all its work (watch the mesh,
+    // read the CA, make and move a route, record a rollout), was refused nothing, and every
+    // right install's ClusterRole and Role give it was used.
+    let user = format!("system:serviceaccount:{NAMESPACE}:{}", install::CONTROLLER);
+    let requests: Vec<Value> =
+        server.requests().into_iter().filter(|r| r["user"]["username"] == user.as_str()).collect();
+    let refused: Vec<&Value> = requests.iter().filter(|r| r["responseStatus"]["code"] == 403).collect();
+    assert!(refused.is_empty(), "the controller was refused: {refused:#?}");
+    let mut used = std::collections::BTreeSet::new();
+    for r in &requests {
+        let object = &r["objectRef"];
+        let mut resource = object["resource"].as_str().unwrap_or_default().to_string();
+        if let Some(sub) = object["subresource"].as_str() {
+            resource = format!("{resource}/{sub}");
+        }
+        let group = object["apiGroup"].as_str().unwrap_or_default().to_string();
+        let verb = r["verb"].as_str().unwrap_or_default().to_string();
+        // A server-side apply that makes an object is authorized as `create`.
+        if verb == "patch" && r["responseStatus"]["code"] == 201 {
+            used.insert((group.clone(), resource.clone(), "create".to_string()));
+        }
+        used.insert((group, resource, verb));
+    }
+    for grant in install::CLUSTER_GRANTS.iter().chain(install::NAMESPACE_GRANTS) {
+        for resource in grant.resources {
+            for verb in grant.verbs {
+                let right = (grant.group.to_string(), resource.to_string(), verb.to_string());
+                assert!(used.contains(&right), "granted but never used: {right:?} ({}); used: {used:#?}", grant.why);
+            }
+        }
+    }
 }
 
 /// Regression: the gates read what callers saw, after their retries, and Istio's default
 /// retries turned half the canary's answers into successes: it was promoted.
 #[test]
 fn a_failing_canary_on_a_cluster_is_rolled_back_though_callers_retry() {
-    let (canary, weights) = roll_out(&["--error-rate", "50"]);
+    let server = KubeApiServer::start();
+    let (canary, weights) = roll_out(&server, Some((100, 0)), &["--error-rate", "50"]);
     assert_eq!(canary["status"]["phase"], "RolledBack", "{canary:#}");
     assert_eq!(weights, (100, 0));
 }

@@ -383,8 +383,8 @@ pub struct Grant {
     pub why: &'static str,
 }
 
-const READ: &[&str] = &["get", "list", "watch"];
-const WRITE_STATUS: &[&str] = &["patch", "update"];
+/// What a reflector or a watched listing needs: no single `get`.
+const WATCH: &[&str] = &["list", "watch"];
 
 /// The controller's rights across the cluster (its ClusterRole).
 pub const CLUSTER_GRANTS: &[Grant] = &[
@@ -392,85 +392,62 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         group: "",
         resources: &["services", "pods"],
         names: &[],
-        verbs: READ,
+        verbs: WATCH,
         why: "the mesh's services, and each proxy's Pod: labels, ServiceAccount, readiness",
     },
     Grant {
         group: "discovery.k8s.io",
         resources: &["endpointslices"],
         names: &[],
-        verbs: READ,
+        verbs: WATCH,
         why: "the endpoints behind each service",
     },
     Grant {
         group: "networking.istio.io",
-        resources: &["virtualservices", "destinationrules"],
+        resources: &["destinationrules"],
         names: &[],
-        verbs: READ,
-        why: "traffic policy, translated into each proxy's routes and clusters",
+        verbs: WATCH,
+        why: "traffic policy, translated into each proxy's clusters",
     },
     Grant {
         group: "networking.istio.io",
         resources: &["virtualservices"],
         names: &[],
-        verbs: &["patch"],
-        why: "the canary driver shifts a VirtualService's weights, by server-side apply",
-    },
-    Grant {
-        group: "networking.istio.io",
-        resources: &["virtualservices/status", "destinationrules/status"],
-        names: &[],
-        verbs: WRITE_STATUS,
-        why: "whether each policy is in force (observedGeneration, conditions)",
+        verbs: &["get", "list", "watch", "create", "patch"],
+        why: "routes, translated into each proxy's; the canary driver reads a VirtualService and writes \
+              its weights by server-side apply (making one for a service that has none)",
     },
     Grant {
         group: "security.istio.io",
         resources: &["peerauthentications", "authorizationpolicies", "requestauthentications"],
         names: &[],
-        verbs: READ,
+        verbs: WATCH,
         why: "mTLS, authorization and JWT policy",
     },
     Grant {
-        group: "security.istio.io",
-        resources: &["peerauthentications/status", "authorizationpolicies/status", "requestauthentications/status"],
+        group: "meshctl.io",
+        resources: &["canaries"],
         names: &[],
-        verbs: WRITE_STATUS,
-        why: "whether each policy is in force",
+        verbs: &["get", "list", "watch"],
+        why: "the rollouts to drive; the driver reads one before it writes its status",
     },
-    Grant { group: "meshctl.io", resources: &["canaries"], names: &[], verbs: READ, why: "the rollouts to drive" },
     Grant {
         group: "meshctl.io",
         resources: &["canaries/status"],
         names: &[],
-        verbs: WRITE_STATUS,
+        verbs: &["patch"],
         why: "a rollout's phase, step and every gate evaluation",
-    },
-    Grant {
-        group: "authentication.k8s.io",
-        resources: &["tokenreviews"],
-        names: &[],
-        verbs: &["create"],
-        why: "a proxy proves its identity with its Pod's ServiceAccount token before it gets a certificate",
     },
 ];
 
 /// The controller's rights in its own namespace (its Role).
-pub const NAMESPACE_GRANTS: &[Grant] = &[
-    Grant {
-        group: "coordination.k8s.io",
-        resources: &["leases"],
-        names: &[],
-        verbs: &["get", "create", "update"],
-        why: "leader election: only the leader drives canaries and writes status",
-    },
-    Grant {
-        group: "",
-        resources: &["secrets"],
-        names: &[CA_SECRET],
-        verbs: &["get", "update"],
-        why: "the mesh CA, which signs workload certificates (and is rotated in place)",
-    },
-];
+pub const NAMESPACE_GRANTS: &[Grant] = &[Grant {
+    group: "",
+    resources: &["secrets"],
+    names: &[CA_SECRET],
+    verbs: &["get"],
+    why: "the mesh CA, which signs workload certificates",
+}];
 
 fn rules(grants: &[Grant]) -> Value {
     let rules: Vec<Value> = grants
@@ -833,7 +810,7 @@ mod tests {
     }
 
     #[test]
-    fn the_controller_may_read_every_mesh_kind_and_holds_no_wildcard() {
+    fn the_controller_may_watch_every_mesh_kind_and_holds_no_wildcard() {
         for kind in CLUSTER_KINDS {
             let crd = kind.crd();
             let (group, plural) = (crd.spec.group.as_str(), crd.spec.names.plural.as_str());
@@ -842,7 +819,7 @@ mod tests {
                     .iter()
                     .any(|g| g.group == group && g.resources.contains(&plural) && g.verbs.contains(&verb))
             };
-            assert!(["get", "list", "watch"].iter().all(|v| readable(v)), "{plural}.{group}");
+            assert!(["list", "watch"].iter().all(|v| readable(v)), "{plural}.{group}");
         }
         for g in CLUSTER_GRANTS.iter().chain(NAMESPACE_GRANTS) {
             assert!(!g.resources.contains(&"*") && !g.verbs.contains(&"*"), "{g:?}");

@@ -102,6 +102,12 @@ impl KubeApiServer {
         let (etcd, apiserver) = binaries();
         let dir = tempfile::Builder::new().prefix("meshctl-kube-").tempdir().unwrap();
         let credentials = Credentials::write(dir.path());
+        // Every request, who made it and how it ended, for tests of what a client needs.
+        std::fs::write(
+            dir.path().join("audit-policy.yaml"),
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n",
+        )
+        .unwrap();
         let (etcd_client, etcd_peer, port) = (super::free_port(), super::free_port(), super::free_port());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let path = |name: &str| dir.path().join(name).to_str().expect("the temp dir is UTF-8").to_string();
@@ -148,6 +154,11 @@ impl KubeApiServer {
                 "--service-cluster-ip-range=10.96.0.0/16".into(),
                 // As a kubeadm cluster allows (and envtest).
                 "--allow-privileged=true".into(),
+                format!("--audit-policy-file={}", path("audit-policy.yaml")),
+                format!("--audit-log-path={}", path("audit.log")),
+                "--audit-log-format=json".into(),
+                // Written as they happen, so a test reads them at once.
+                "--audit-log-mode=blocking".into(),
             ],
         };
         let server =
@@ -155,6 +166,17 @@ impl KubeApiServer {
         server.wait_ready();
         server.write_kubeconfig(&credentials.ca_pem, &credentials.admin_pem);
         server
+    }
+
+    /// The requests the API server has answered so far, or started to answer (a watch
+    /// answers until it ends): audit events with `user.username`, `verb`, `objectRef` and
+    /// `responseStatus.code`.
+    pub fn requests(&self) -> Vec<Value> {
+        let log = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| matches!(event["stage"].as_str(), Some("ResponseStarted" | "ResponseComplete")))
+            .collect()
     }
 
     /// A kubeconfig whose current context is this API server's admin (group `system:masters`).
