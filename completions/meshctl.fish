@@ -173,6 +173,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s f -l filename 
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s n -l namespace -d 'The namespace of resources that do not name one' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l timeout -d 'With --wait, how long to wait before giving up (exit 3)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l dry-run -d 'Validate and report what would change, but write nothing'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -l wait -d 'Return only when every proxy has ACKed the configuration the change makes'
 complete -c meshctl -n "__fish_meshctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -183,6 +185,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s o -l output 
 json\t''
 sarif\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s A -l all-namespaces -d 'Report on every namespace'
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -l strict -d 'Fail (exit 1) on warnings as well as errors'
 complete -c meshctl -n "__fish_meshctl_using_subcommand analyze" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -195,12 +199,16 @@ name\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand get" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s A -l all-namespaces -d 'Across all namespaces'
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand get" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s f -l filename -d 'Delete the objects a file (or directory, or `-`) describes' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s n -l namespace -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand delete" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s o -l output -d 'Output format' -r -f -a "table\t''
@@ -208,6 +216,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy-status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s n -l namespace -r
@@ -223,6 +233,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s A -l all-namespaces -d 'Across all namespaces'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l outbound -d 'Also show what callers saw (outbound), besides what workloads served (inbound)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l once -d 'Print one window and exit'
@@ -250,6 +262,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 false\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'The longest to watch' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-wait -d 'Return once the rollout is stored, without watching it'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
@@ -259,6 +273,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s n -l namespace -r
@@ -268,6 +284,8 @@ name\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s A -l all-namespaces
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
@@ -277,6 +295,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s n -l namespace -r
@@ -285,6 +305,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s n -l namespace -r
@@ -293,6 +315,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s n -l namespace -r
@@ -301,6 +325,8 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'
@@ -350,6 +376,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Print the result for programs: `{"healthy": bool, "checks": [{"ok": bool, "message": string}]}`, one check per line of the text; the exit status is the same' -r -f -a "json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1' -r

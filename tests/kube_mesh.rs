@@ -5,20 +5,19 @@
 //!
 //! ```text
 //!   test ──HTTP──▶ gateway Pod (Envoy) ──▶ profile-v1 / profile-v2 Pods (Envoy :15006 ─▶ app)
-//!                        ▲ ADS (10.237.0.1:xds)          ▲
-//!   meshctl controller --kubernetes (on the host) ───────┘ ◀── lists and watches ── kube-apiserver
+//!                        ▲ ADS (the controller Pod's IP) ▲
+//!   controller Pod (meshctl controller --kubernetes) ─────┘ ◀── lists and watches ── kube-apiserver
 //! ```
 
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::kube::KubeApiServer;
-use common::kubelet::{self, ENVOY_IMAGE, HOST_IP, Kubelet, MESHCTL_IMAGE, mk_container, mk_pod};
+use common::kubelet::{self, ENVOY_IMAGE, Kubelet, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
 use meshctl::kube::install::{self, GATEWAY, NAMESPACE, STATS_PORT};
 use serde_json::{Value, json};
 
@@ -28,39 +27,6 @@ const GATEWAY_PORT: u16 = install::GATEWAY_HTTP_PORT;
 const APP_PORT: u16 = 8080;
 /// The host the requests name: profile's Service in namespace shop.
 const PROFILE: &str = "profile.shop.svc.cluster.local";
-
-/// `meshctl controller --kubernetes`, killed when dropped.
-struct Controller {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Controller {
-    fn start(kubeconfig: &Path, xds_port: u16, status_port: u16, log: std::path::PathBuf) -> Controller {
-        let child = Command::new(env!("CARGO_BIN_EXE_meshctl"))
-            .args(["controller", "--kubernetes", "--kubeconfig"])
-            .arg(kubeconfig)
-            .args(["--xds-address", &format!("0.0.0.0:{xds_port}")])
-            .args(["--status-address", &format!("127.0.0.1:{status_port}")])
-            .args(["--resync-period", "1s"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("the controller starts");
-        Controller { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ok(answer: common::kube::Answer, what: &str) -> Value {
     assert!(answer.status < 300, "{what}: {}", answer.json());
@@ -133,16 +99,17 @@ fn send(runtime: &tokio::runtime::Runtime, gateway: std::net::SocketAddr, n: usi
     })
 }
 
-/// A cluster running the mesh: install, the controller as install's ServiceAccount, profile's
-/// Service with subsets v1 and v2 and a Pod of each (v2's demo app started with `v2_args`),
-/// the route `weights`, and a gateway Pod; all removed when dropped.
+/// A cluster running the mesh: install; the controller in a Pod made from install's
+/// Deployment (signed in as install's ServiceAccount, with install's ClusterRole, not as
+/// admin); profile's Service with subsets v1 and v2 and a Pod of each (v2's demo app started
+/// with `v2_args`); the route `weights`, when given; and a gateway Pod. The Pods are removed
+/// when it is dropped.
 struct MeshOnCluster<'s> {
-    // Dropped in this order: the Pods, then the controller; the API server outlives both.
+    server: &'s KubeApiServer,
     kubelet: Kubelet<'s>,
-    controller: Controller,
+    controller: RunningPod,
     gateway: std::net::SocketAddr,
-    gateway_pod: common::kubelet::RunningPod,
-    status_port: u16,
+    gateway_pod: RunningPod,
     _dir: tempfile::TempDir,
 }
 
@@ -158,21 +125,29 @@ impl<'s> MeshOnCluster<'s> {
                     .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
             });
         }
+        let kubelet = Kubelet::new(server).image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"));
 
-        // The controller runs as install's ServiceAccount, with install's ClusterRole, not as
-        // admin.
+        // The controller's Pod, as the Deployment's ReplicaSet would make it; no token is
+        // mounted here, so it is given a kubeconfig for its ServiceAccount instead.
+        let deployment =
+            server.get(&format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{}", install::CONTROLLER));
+        let template = &deployment.json()["spec"]["template"];
+        let mut pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": "meshctl-controller-0", "namespace": NAMESPACE, "labels": template["metadata"]["labels"] },
+            "spec": template["spec"],
+        });
+        let kubeconfig = server.kubeconfig_in_pod_as(NAMESPACE, install::CONTROLLER);
+        let args = pod["spec"]["containers"][0]["args"].as_array_mut().unwrap();
+        args.extend([json!("--kubeconfig"), json!(kubeconfig), json!("--resync-period"), json!("1s")]);
+        let controller = kubelet.run(pod);
+
+        // Every proxy starts from the bootstrap a cluster's proxies get, with the controller's
+        // Pod address instead of its Service's name (no DNS runs here).
         let dir = tempfile::tempdir().unwrap();
-        let (xds_port, status_port) = (common::free_port(), common::free_port());
-        let controller = Controller::start(
-            &server.kubeconfig_as(NAMESPACE, install::CONTROLLER),
-            xds_port,
-            status_port,
-            dir.path().join("controller.log"),
-        );
-        // Every proxy starts from the bootstrap a cluster's proxies get, with the controller on
-        // the host's address on the Pods' links instead of its Service's name (no DNS runs here).
         let bootstrap = dir.path().join("bootstrap.json");
-        std::fs::write(&bootstrap, install::proxy_bootstrap_json(&HOST_IP.to_string(), xds_port).to_string()).unwrap();
+        let bootstrap_json = install::proxy_bootstrap_json(&controller.ip.to_string(), install::XDS_PORT);
+        std::fs::write(&bootstrap, bootstrap_json.to_string()).unwrap();
 
         let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } });
         ok(server.post("/api/v1/namespaces", &namespace), "namespace");
@@ -195,7 +170,6 @@ impl<'s> MeshOnCluster<'s> {
             ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &route), "VirtualService");
         }
 
-        let kubelet = Kubelet::new(server);
         kubelet.run(mk_profile("v1", &[], &bootstrap));
         kubelet.run(mk_profile("v2", v2_args, &bootstrap));
         kubelet::sync_endpoint_slice(server, "shop", "profile");
@@ -204,7 +178,7 @@ impl<'s> MeshOnCluster<'s> {
         gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
         let gateway_pod = kubelet.run(gateway_pod);
         let gateway = std::net::SocketAddr::from((gateway_pod.ip, GATEWAY_PORT));
-        MeshOnCluster { kubelet, controller, gateway, gateway_pod, status_port, _dir: dir }
+        MeshOnCluster { server, kubelet, controller, gateway, gateway_pod, _dir: dir }
     }
 
     /// Waits until the gateway routes profile's requests.
@@ -212,19 +186,32 @@ impl<'s> MeshOnCluster<'s> {
         let routed = common::within(DEADLINE, || send(runtime, self.gateway, 20).2 == 0);
         assert!(
             routed,
-            "no route through the gateway: controller log:\n{}\ngateway:\n{}",
-            self.controller.log(),
+            "no route through the gateway: controller:\n{}\ngateway:\n{}",
+            self.controller_log(),
             self.kubelet.logs(&self.gateway_pod)
         );
     }
 
-    /// The controller's last report, from its status port.
-    fn status(&self, runtime: &tokio::runtime::Runtime) -> Value {
-        runtime.block_on(async {
-            let port = ([127, 0, 0, 1], self.status_port).into();
-            let answer = meshctl::http::get(port, "localhost", "/debug/status", Duration::from_secs(5)).await.unwrap();
-            serde_json::from_slice(&answer.body).unwrap()
-        })
+    fn controller_log(&self) -> String {
+        self.kubelet.logs(&self.controller)
+    }
+
+    /// The controller's last report, from its status port through the API server.
+    fn status(&self) -> Value {
+        let path = format!(
+            "/api/v1/namespaces/{NAMESPACE}/pods/{}:{}/proxy/debug/status",
+            self.controller.name,
+            install::METRICS_PORT
+        );
+        ok(self.server.get(&path), "the controller's status")
+    }
+
+    /// `meshctl ARGS` on this cluster, as its admin.
+    fn meshctl(&self, args: &[&str], stdin: &str) -> common::Run {
+        let kubeconfig = self.server.kubeconfig();
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", kubeconfig.to_str().unwrap()]);
+        common::meshctl_with_input(&all, stdin)
     }
 }
 
@@ -256,7 +243,7 @@ fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
     assert_eq!(lost, 0, "no request failed while the weights moved");
 
     // The controller reports every proxy as running its configuration.
-    let status = mesh.status(&runtime);
+    let status = mesh.status();
     let mut nodes: Vec<&str> =
         status["proxies"].as_array().unwrap().iter().map(|p| p["node_id"].as_str().unwrap()).collect();
     nodes.sort();
@@ -339,7 +326,7 @@ fn roll_out(server: &KubeApiServer, route: Option<(u32, u32)>, v2_args: &[&str])
         last = server.get(path).json();
         matches!(last["status"]["phase"].as_str(), Some("Promoted" | "RolledBack" | "Failed"))
     });
-    assert!(finished, "the rollout did not end: {last:#}\ncontroller log:\n{}", mesh.controller.log());
+    assert!(finished, "the rollout did not end: {last:#}\ncontroller log:\n{}", mesh.controller_log());
     let route = server.get("/apis/networking.istio.io/v1/namespaces/shop/virtualservices/profile").json();
     let weight = |i: usize| route["spec"]["http"][0]["route"][i]["weight"].as_u64().unwrap_or(0);
     (last, (weight(0), weight(1)))
@@ -397,4 +384,72 @@ fn a_failing_canary_on_a_cluster_is_rolled_back_though_callers_retry() {
     let (canary, weights) = roll_out(&server, Some((100, 0)), &["--error-rate", "50"]);
     assert_eq!(canary["status"]["phase"], "RolledBack", "{canary:#}");
     assert_eq!(weights, (100, 0));
+}
+
+const HALF_AND_HALF: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: profile}
+spec:
+  hosts: [profile]
+  http:
+  - route:
+    - {destination: {host: profile, subset: v1}, weight: 50}
+    - {destination: {host: profile, subset: v2}, weight: 50}
+";
+
+#[test]
+fn the_cli_speaks_to_a_cluster_through_its_api_server_alone() {
+    let server = KubeApiServer::start();
+    let mesh = MeshOnCluster::start(&server, Some((100, 0)), &[]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    mesh.wait_routed(&runtime);
+
+    // proxy-status: each proxy as the controller sees it, read through pods/proxy.
+    let run = mesh.meshctl(&["proxy-status", "-o", "json"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let proxies: Value = serde_json::from_str(&run.stdout).unwrap();
+    let synced: Vec<&str> = proxies
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["sync"] == "Synced")
+        .map(|p| p["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(synced.len(), 3, "{proxies:#}");
+
+    // apply --wait returns when every proxy runs the change: the next requests split.
+    let run = mesh.meshctl(&["apply", "-n", "shop", "-f", "-", "--wait"], HALF_AND_HALF);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("virtualservice.networking.istio.io/profile configured"), "{}", run.stdout);
+    let (v1, v2, failed) = send(&runtime, mesh.gateway, 400);
+    assert_eq!(failed, 0);
+    assert!((170..=230).contains(&v1), "50% to v1, within 7.5 points: v1 {v1}, v2 {v2}");
+
+    let run = mesh.meshctl(&["get", "vs,dr", "-n", "shop", "-o", "name"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "virtualservice.networking.istio.io/profile\ndestinationrule.networking.istio.io/profile\n");
+
+    // A change that would break a stored object is refused, and nothing is changed.
+    let run = mesh.meshctl(&["delete", "dr", "profile", "-n", "shop"], "");
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("nothing was deleted"), "{}", run.stderr);
+    assert!(run.stdout.contains("VirtualService/shop/profile"), "the broken object is named: {}", run.stdout);
+    let dr = server.get("/apis/networking.istio.io/v1/namespaces/shop/destinationrules/profile");
+    assert_eq!(dr.status, 200);
+
+    // top: each sidecar's statistics through the API server's pods/proxy.
+    let load = Load::start(mesh.gateway);
+    let run = mesh.meshctl(&["top", "-n", "shop", "--once", "-o", "json"], "");
+    let (sent, lost) = load.stop();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let window: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(window["unreachable"], json!([]), "{window:#}");
+    let served = |version: &str| {
+        window["rows"].as_array().unwrap().iter().any(|r| {
+            r["service"] == "profile" && r["version"] == version && r["requests"].as_u64().is_some_and(|n| n > 0)
+        })
+    };
+    assert!(served("v1") && served("v2"), "{window:#}");
+    assert!(sent > 0 && lost == 0, "sent {sent}, lost {lost}");
 }

@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use super::local::{StateDir, mesh_failure};
+use super::local::mesh_failure;
+use super::place::Place;
 use super::resources::stored;
 use super::validate::{self, Format};
 use super::{Outcome, Printer};
-use crate::mesh::Mesh as _;
 use crate::policy::{self, Options};
 
 #[derive(Debug, clap::Args)]
@@ -31,12 +31,12 @@ pub struct Args {
     #[arg(long)]
     strict: bool,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    let mesh = args.state.connect()?;
+    let mesh = args.place.connect().await?;
     let status = mesh.view().await.map_err(mesh_failure)?;
     let stored = stored(mesh.store()).await?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
-use super::local::{StateDir, mesh_failure, wait_for};
+use super::local::{mesh_failure, wait_for};
+use super::place::Place;
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, GetFormat, ListFormat, Outcome};
 use crate::api::meshctl::{Canary, CanaryPhase, ManualDecision};
@@ -59,7 +60,7 @@ pub struct StartArgs {
     #[arg(long, default_value = "30m")]
     timeout: crate::api::Duration,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 /// How a rollout steps, and what the canary must show at each step: the flags `canary start`
@@ -114,7 +115,7 @@ pub struct NamedArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
     output: ListFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,7 +128,7 @@ pub struct ListArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = GetFormat::Table)]
     output: GetFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 pub async fn run(command: Command, printer: &Printer) -> Outcome {
@@ -141,7 +142,7 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
                     args.namespace,
                     args.all_namespaces,
                     args.output,
-                    args.state,
+                    args.place,
                 ),
                 printer,
             )
@@ -167,8 +168,8 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
 }
 
 /// The mesh, with its controller running: a rollout is nothing but a record without it.
-async fn connect(state: &StateDir) -> Result<impl Mesh, Failure> {
-    let mesh = state.connect()?;
+async fn connect(place: &Place) -> Result<Box<dyn Mesh>, Failure> {
+    let mesh = place.connect().await?;
     mesh.view().await.map_err(mesh_failure)?;
     Ok(mesh)
 }
@@ -194,7 +195,7 @@ async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
 }
 
 async fn start(args: StartArgs, printer: &Printer) -> Outcome {
-    let mesh = connect(&args.state).await?;
+    let mesh = connect(&args.place).await?;
     let store = mesh.store();
     let contents = store.contents().await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
@@ -224,7 +225,7 @@ async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     if args.no_wait {
         return Ok(Exit::Success);
     }
-    watch(&mesh, &r, args.timeout.0, printer).await
+    watch(mesh.as_ref(), &r, args.timeout.0, printer).await
 }
 
 /// How long an outcome may take to reach every proxy once the controller recorded it: its
@@ -296,7 +297,7 @@ async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Prin
 }
 
 async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
-    let mesh = connect(&args.state).await?;
+    let mesh = connect(&args.place).await?;
     let canary = load(mesh.store(), &object(&args.namespace, &args.name)).await?;
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
@@ -351,7 +352,7 @@ async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
 
 /// Writes a person's decision into the Canary and waits until the controller has acted on it.
 async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Canary), done: &[CanaryPhase]) -> Outcome {
-    let mesh = connect(&args.state).await?;
+    let mesh = connect(&args.place).await?;
     let store = mesh.store();
     let r = object(&args.namespace, &args.name);
     let mut canary = load(store, &r).await?;
@@ -377,7 +378,7 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
         if status.phase.is_some_and(|p| done.contains(&p)) {
             let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
             let revision = revision(&canary);
-            wait_for(&mesh, PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
+            wait_for(mesh.as_ref(), PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
             printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
             return Ok(Exit::Success);
         }

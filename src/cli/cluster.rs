@@ -24,6 +24,11 @@ pub struct ClusterArgs {
 }
 
 impl ClusterArgs {
+    /// Whether a cluster was named on the command line.
+    pub fn named(&self) -> bool {
+        self.kubeconfig.is_some() || self.context.is_some()
+    }
+
     pub fn target(&self) -> Target {
         Target { kubeconfig: self.kubeconfig.clone(), context: self.context.clone() }
     }

@@ -38,6 +38,11 @@ impl StateDir {
     pub fn connect(&self) -> Result<LocalMesh, Failure> {
         LocalMesh::open(&self.path()).map_err(mesh_failure)
     }
+
+    /// Whether a state directory was named (`--state-dir` or `MESHCTL_STATE_DIR`).
+    pub fn named(&self) -> bool {
+        self.state_dir.is_some()
+    }
 }
 
 /// The exit status a mesh's error warrants.
@@ -336,11 +341,11 @@ pub struct ProxyStatusArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = super::ListFormat::Table)]
     output: super::ListFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: super::place::Place,
 }
 
 pub async fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
-    let status = args.state.connect()?.view().await.map_err(mesh_failure)?;
+    let status = args.place.connect().await?.view().await.map_err(mesh_failure)?;
     // `-o wide` is the table: it has no more columns to show.
     if let Some(format) = args.output.structured() {
         let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");
@@ -371,7 +376,7 @@ pub struct CheckArgs {
     #[arg(short = 'o', long, value_enum)]
     output: Option<super::Structured>,
     #[command(flatten)]
-    state: StateDir,
+    place: super::place::Place,
 }
 
 /// The state of every part of the mesh, as `check` reports it.
@@ -391,7 +396,7 @@ impl Health {
     }
 
     /// A mesh that cannot be reached: its one line says why.
-    fn absent(e: &MeshError) -> Health {
+    fn absent(e: &dyn std::fmt::Display) -> Health {
         Health { view: None, lines: vec![(false, format!("control plane: {e}"))], ready: false }
     }
 }
@@ -490,9 +495,9 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
 }
 
 pub async fn check(args: CheckArgs, printer: &Printer) -> Outcome {
-    let health = match LocalMesh::open(&args.state.path()) {
-        Ok(mesh) => health(&mesh).await,
-        Err(e) => Health::absent(&e),
+    let health = match args.place.connect().await {
+        Ok(mesh) => health(mesh.as_ref()).await,
+        Err(failure) => Health::absent(&failure.error),
     };
     let exit = if health.healthy() { Exit::Success } else { Exit::Failed };
     if let Some(format) = args.output {

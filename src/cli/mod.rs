@@ -11,6 +11,7 @@ mod demo_app;
 mod generate;
 mod local;
 mod mtls;
+mod place;
 mod printer;
 mod resources;
 mod top;

@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use anyhow::anyhow;
 use serde_json::Value;
 
-use super::local::{StateDir, wait_for};
+use super::local::wait_for;
+use super::place::Place;
 use super::printer::{self, paint};
 use super::{Exit, Failure, GetFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
@@ -55,18 +56,18 @@ pub struct ApplyArgs {
     #[arg(long, default_value = "60s", requires = "wait")]
     timeout: crate::api::Duration,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
-    let mesh = args.state.connect()?;
-    let applied = apply_sources(&sources, args.namespace, args.dry_run, &mesh, printer).await?;
+    let mesh = args.place.connect().await?;
+    let applied = apply_sources(&sources, args.namespace, args.dry_run, mesh.as_ref(), printer).await?;
     if applied != Exit::Success || !args.wait {
         return Ok(applied);
     }
     let revision = mesh.store().contents().await.map_err(store_failure)?.revision;
-    wait_for(&mesh, args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
+    wait_for(mesh.as_ref(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
 }
@@ -261,13 +262,13 @@ pub struct GetArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = GetFormat::Table)]
     output: GetFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 impl GetArgs {
     /// Every object of `kind`, as `get KIND -o OUTPUT` prints them.
-    pub fn list(kind: &str, namespace: String, all_namespaces: bool, output: GetFormat, state: StateDir) -> GetArgs {
-        GetArgs { kinds: kind.into(), names: Vec::new(), namespace, all_namespaces, selector: None, output, state }
+    pub fn list(kind: &str, namespace: String, all_namespaces: bool, output: GetFormat, place: Place) -> GetArgs {
+        GetArgs { kinds: kind.into(), names: Vec::new(), namespace, all_namespaces, selector: None, output, place }
     }
 }
 
@@ -276,7 +277,7 @@ pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
     if args.selector.is_some() && targets.named() {
         return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
     }
-    let contents = args.state.connect()?.store().contents().await.map_err(store_failure)?;
+    let contents = args.place.connect().await?.store().contents().await.map_err(store_failure)?;
     let selected = |o: &Value| {
         (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
             && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
@@ -441,7 +442,7 @@ pub struct DeleteArgs {
     #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
     namespace: String,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
@@ -472,7 +473,7 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
             report.resources.iter().map(|c| ObjectRef::of(&c.resource)).collect()
         }
     };
-    let mesh = args.state.connect()?;
+    let mesh = args.place.connect().await?;
     let store = mesh.store();
     let removed = |r: &Resource| refs.contains(&ObjectRef::of(r));
     let names: Vec<String> = refs.iter().map(object_name).collect();

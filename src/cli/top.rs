@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{StateDir, mesh_failure};
+use super::local::mesh_failure;
+use super::place::Place;
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, ListFormat, Outcome};
 use crate::mesh::{Mesh, MeshView};
@@ -44,7 +45,7 @@ pub struct Args {
     #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
     output: ListFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -83,9 +84,9 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
     if args.output == ListFormat::Wide {
         return Err(Failure::usage(anyhow!("top prints -o table, json or yaml")));
     }
-    let mesh = args.state.connect()?;
+    let mesh = args.place.connect().await?;
     if args.once || args.output != ListFormat::Table {
-        let window = window(&mesh, &args).await?;
+        let window = window(mesh.as_ref(), &args).await?;
         return match args.output.structured() {
             None => {
                 printer.write(&render(&window, &args))?;
@@ -97,10 +98,10 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
         };
     }
     if printer.terminal() {
-        return live(&mesh, &args, printer).await;
+        return live(mesh.as_ref(), &args, printer).await;
     }
     loop {
-        let window = window(&mesh, &args).await?;
+        let window = window(mesh.as_ref(), &args).await?;
         printer.write(&format!("{}\n{}\n", crate::api::time::now_rfc3339(), render(&window, &args)))?;
     }
 }

@@ -67,7 +67,7 @@ pub fn view(status: &MeshStatus) -> MeshView {
             .map(|i| InstanceView {
                 node_id: i.node_id.clone(),
                 name: format!("{}-{}", i.spec.workload, i.spec.replica),
-                workload: i.spec.workload.clone(),
+                resource: format!("Workload/{}/{}", i.spec.namespace, i.spec.workload),
                 namespace: i.spec.namespace.clone(),
                 service: i.spec.service.clone(),
                 service_port: i.spec.service_port,

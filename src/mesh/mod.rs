@@ -94,8 +94,8 @@ pub struct InstanceView {
     pub node_id: String,
     /// The replica's own name (`profile-v2-0`).
     pub name: String,
-    /// The Workload it is a replica of.
-    pub workload: String,
+    /// The object it runs for, as findings name it (`Workload/NAMESPACE/NAME`, `Pod/...`).
+    pub resource: String,
     pub namespace: String,
     pub service: String,
     /// The port its service is known by in the mesh.
@@ -188,11 +188,7 @@ impl MeshView {
             .iter()
             .map(|p| crate::policy::LiveProxy {
                 node_id: p.node_id.clone(),
-                resource: self
-                    .instances
-                    .iter()
-                    .find(|i| i.node_id == p.node_id)
-                    .map(|i| format!("Workload/{}/{}", i.namespace, i.workload)),
+                resource: self.instances.iter().find(|i| i.node_id == p.node_id).map(|i| i.resource.clone()),
                 refused: match &p.sync {
                     SyncState::Nack(reason) => Some(reason.clone()),
                     _ => None,

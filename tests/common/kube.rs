@@ -135,7 +135,8 @@ impl KubeApiServer {
             log: dir.path().join("kube-apiserver.log"),
             args: vec![
                 format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
+                // Pods (kubelet.rs) reach it on the host's address on their links.
+                "--bind-address=0.0.0.0".into(),
                 "--advertise-address=127.0.0.1".into(),
                 // The endpoint reconciler refuses a loopback address for the `kubernetes`
                 // Service; no in-cluster client runs here to use its endpoints.
@@ -206,6 +207,18 @@ impl KubeApiServer {
         });
         ok(self.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", &binding), "ClusterRoleBinding");
         self.kubeconfig_as("default", name)
+    }
+
+    /// `kubeconfig_as` for a process in a Pod: the API server at the host's address on the
+    /// Pods' links.
+    pub fn kubeconfig_in_pod_as(&self, namespace: &str, name: &str) -> PathBuf {
+        let path = self.kubeconfig_as(namespace, name);
+        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["clusters"][0]["cluster"]["server"] =
+            json!(format!("https://{}:{}", super::kubelet::HOST_IP, self.addr.port()));
+        let in_pod = self.dir.path().join(format!("kubeconfig-in-pod-{namespace}-{name}"));
+        std::fs::write(&in_pod, config.to_string()).unwrap();
+        in_pod
     }
 
     /// A kubeconfig that signs in as the existing ServiceAccount `namespace/name`, with a
@@ -364,7 +377,8 @@ impl Credentials {
         write("ca.crt", &ca_pem);
 
         let serving_key = KeyPair::generate().unwrap();
-        let mut serving = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), super::kubelet::HOST_IP.to_string()];
+        let mut serving = CertificateParams::new(names).unwrap();
         serving.distinguished_name.push(DnType::CommonName, "kube-apiserver");
         serving.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         write("serving.crt", &serving.signed_by(&serving_key, &issuer).unwrap().pem());

@@ -298,7 +298,11 @@ impl<'s> Kubelet<'s> {
         let start = Instant::now();
         loop {
             let mut current = self.server.get(&path).json();
+            // The API server sets the QoS class from the containers' resources when the Pod is
+            // made; it never changes.
+            let qos = current["status"]["qosClass"].clone();
             current["status"] = status.clone();
+            current["status"]["qosClass"] = qos;
             let written = self.server.request(Method::PUT, &format!("{path}/status"), Some(&current));
             match written.status {
                 200 => return,
@@ -593,7 +597,6 @@ impl Sandbox {
             "startTime": self.started_at,
             "initContainerStatuses": statuses(false),
             "containerStatuses": statuses(true),
-            "qosClass": "BestEffort",
         })
     }
 

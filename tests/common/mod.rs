@@ -49,6 +49,9 @@ pub fn meshctl_in(args: &[&str], stdin: &str, envs: &[(&str, &str)]) -> Run {
         .env_remove("MESHCTL_NAMESPACE")
         .env_remove("MESHCTL_STATE_DIR")
         .env_remove("MESHCTL_ENVOY")
+        // Without a state directory, a command goes to the cluster of a kubeconfig it finds.
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
         .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,0 +1,51 @@
+//! Where the mesh a command speaks to runs, chosen once from the flags, as the README says:
+//! `--state-dir` means the local mesh there, `--kubeconfig`/`--context` a cluster; with
+//! neither, the local mesh when one runs at the default state directory, else the cluster of
+//! the current kubeconfig context when there is a kubeconfig, else the local mesh (whose error
+//! then says how to start one).
+
+use std::path::PathBuf;
+
+use super::cluster::ClusterArgs;
+use super::local::{StateDir, mesh_failure};
+use super::{Exit, Failure};
+use crate::kube::client::Cluster;
+use crate::kube::install::NAMESPACE;
+use crate::kube::mesh::ClusterMesh;
+use crate::mesh::Mesh;
+use crate::mesh::local::{LocalMesh, running_controller};
+
+#[derive(Clone, Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("cluster").multiple(true).args(["kubeconfig", "context"]).conflicts_with("state_dir")))]
+pub struct Place {
+    #[command(flatten)]
+    state: StateDir,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+impl Place {
+    /// The mesh these flags name, or the environment error that says there is none.
+    pub async fn connect(&self) -> Result<Box<dyn Mesh>, Failure> {
+        if self.on_cluster() {
+            let cluster = Cluster::connect(&self.cluster.target())
+                .await
+                .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+            return Ok(Box::new(ClusterMesh::new(cluster, NAMESPACE.to_string())));
+        }
+        Ok(Box::new(LocalMesh::open(&self.state.path()).map_err(mesh_failure)?))
+    }
+
+    fn on_cluster(&self) -> bool {
+        if self.cluster.named() {
+            return true;
+        }
+        if self.state.named() || running_controller(&self.state.path()).is_some() {
+            return false;
+        }
+        let home_config = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kube/config"));
+        std::env::var_os("KUBECONFIG").is_some_and(|k| !k.is_empty())
+            || home_config.is_some_and(|path| path.exists())
+            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    }
+}

@@ -1,0 +1,266 @@
+//! A mesh on a cluster as the CLI's [`Mesh`]: its store is the API, and everything else is read
+//! through the API server too, so the CLI needs nothing but a kubeconfig — no port-forward, no
+//! Prometheus. What the controller knows (each proxy's sync state and certificate, the CA, the
+//! problems it sees) comes from each controller Pod's status port through `pods/proxy`; what
+//! runs (instances, the gateway) from the Pods, Services and EndpointSlices themselves, turned
+//! into the registry's view; each proxy's statistics from its Pod's stats port.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams};
+
+use super::client::Cluster;
+use super::install::{CONTROLLER, METRICS_PORT, pod_labels};
+use super::ports::STATS_PORT;
+use super::registry::{self, PROXY_CONTAINER};
+use super::store::KubeStore;
+use crate::controller::Report;
+use crate::controller::kube::STATUS_PATH;
+use crate::mesh::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProxyReport, TlsProbe};
+use crate::metrics::{ProxyStats, parse};
+use crate::store::Store;
+use crate::translate::Proxy;
+use crate::xds::SyncState;
+
+pub struct ClusterMesh {
+    cluster: Cluster,
+    store: KubeStore,
+    /// The namespace meshctl was installed in.
+    namespace: String,
+}
+
+impl ClusterMesh {
+    pub fn new(cluster: Cluster, namespace: String) -> Self {
+        ClusterMesh { store: KubeStore::new(cluster.clone()), cluster, namespace }
+    }
+
+    fn unavailable(&self, verb: &'static str, what: &str, error: kube::Error) -> MeshError {
+        let error = self.cluster.failed(verb, what.to_string(), what.to_string(), None, error);
+        MeshError::Unavailable(error.into())
+    }
+
+    async fn list<K>(&self, what: &str, selector: Option<&str>) -> Result<Vec<Arc<K>>, MeshError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    {
+        let api: Api<K> = Api::all(self.cluster.client().clone());
+        let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels(s));
+        let list = api.list(&params).await.map_err(|e| self.unavailable("list", what, e))?;
+        Ok(list.items.into_iter().map(Arc::new).collect())
+    }
+
+    /// A GET through the API server's proxy to a port of a Pod.
+    async fn through_pod(&self, namespace: &str, pod: &str, port: u16, path: &str) -> Result<String, kube::Error> {
+        let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
+        let request = hyper::Request::get(uri).body(Vec::new()).map_err(kube::Error::HttpError)?;
+        self.cluster.client().request_text(request).await
+    }
+
+    /// Every running controller replica's last report.
+    async fn reports(&self) -> Result<Vec<(String, Report)>, MeshError> {
+        let labels = pod_labels(CONTROLLER);
+        let selector: Vec<String> = labels
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect();
+        let pods: Vec<Arc<Pod>> = self.list("pods", Some(&selector.join(","))).await?;
+        let running: Vec<&Pod> = pods
+            .iter()
+            .map(Arc::as_ref)
+            .filter(|p| p.metadata.namespace.as_deref() == Some(&self.namespace))
+            .filter(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())
+            .collect();
+        let mut reports = Vec::new();
+        for pod in running {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let text = self
+                .through_pod(&self.namespace, &name, METRICS_PORT, STATUS_PATH)
+                .await
+                .map_err(|e| self.unavailable("get", &format!("pods/proxy of controller {name}"), e))?;
+            let report = serde_json::from_str(&text).map_err(|e| {
+                MeshError::Unavailable(anyhow::anyhow!("controller {name} answered its status with {e}"))
+            })?;
+            reports.push((name, report));
+        }
+        if reports.is_empty() {
+            return Err(MeshError::NotRunning(format!(
+                "no meshctl controller runs on the cluster at {} (no ready Pod in namespace {}); run `meshctl \
+                 install`, and see `kubectl -n {} get pods`",
+                self.cluster.server(),
+                self.namespace,
+                self.namespace
+            )));
+        }
+        Ok(reports)
+    }
+}
+
+/// The sync state that says the most: a proxy connects to one replica and is disconnected
+/// from the others.
+fn rank(sync: &SyncState) -> u8 {
+    match sync {
+        SyncState::Synced => 3,
+        SyncState::Nack(_) => 2,
+        SyncState::Stale => 1,
+        SyncState::Disconnected => 0,
+    }
+}
+
+/// Whether the Pod's container `name` is ready, and the restarts of all its containers.
+fn containers(pod: &Pod) -> (bool, bool, u32) {
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+    let init = pod.status.as_ref().and_then(|s| s.init_container_statuses.clone()).unwrap_or_default();
+    let sidecar = statuses.iter().chain(&init).any(|c| c.name == PROXY_CONTAINER && c.ready);
+    let app = statuses.iter().any(|c| c.name != PROXY_CONTAINER && c.ready);
+    let restarts = statuses.iter().chain(&init).map(|c| c.restart_count.max(0) as u32).sum();
+    (app, sidecar, restarts)
+}
+
+#[async_trait::async_trait]
+impl Mesh for ClusterMesh {
+    fn place(&self) -> String {
+        format!("the cluster at {}", self.cluster.server())
+    }
+
+    fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
+    async fn view(&self) -> Result<MeshView, MeshError> {
+        let reports = self.reports().await?;
+        let pods: Vec<Arc<Pod>> = self.list("pods", None).await?;
+        let services: Vec<Arc<KubeService>> = self.list("services", None).await?;
+        let slices: Vec<Arc<EndpointSlice>> = self.list("endpointslices.discovery.k8s.io", None).await?;
+        let settings = registry::Settings { namespace: self.namespace.clone(), ..Default::default() };
+        let running = registry::view(&pods, &services, &slices, &settings);
+        let pod = |node: &str| {
+            pods.iter().find(|p| {
+                format!(
+                    "{}.{}",
+                    p.metadata.name.as_deref().unwrap_or_default(),
+                    p.metadata.namespace.as_deref().unwrap_or_default()
+                ) == node
+            })
+        };
+
+        let mut proxies: BTreeMap<String, ProxyReport> = BTreeMap::new();
+        for (_, report) in &reports {
+            for p in &report.proxies {
+                let better = proxies.get(&p.node_id).is_none_or(|known| rank(&p.sync) > rank(&known.sync));
+                if better {
+                    proxies.insert(p.node_id.clone(), p.clone());
+                }
+            }
+        }
+        let mut instances = Vec::new();
+        let mut gateway = None;
+        for proxy in &running.proxies {
+            let (app_running, sidecar_running, restarts) =
+                pod(proxy.proxy.node_id()).map_or((false, false, 0), |p| containers(p));
+            match &proxy.proxy {
+                Proxy::Sidecar(s) => {
+                    let name = s.node_id.rsplit_once('.').map_or(s.node_id.as_str(), |(name, _)| name).to_string();
+                    instances.push(InstanceView {
+                        node_id: s.node_id.clone(),
+                        resource: format!("Pod/{}/{name}", s.namespace),
+                        name,
+                        namespace: s.namespace.clone(),
+                        service: s.service.clone(),
+                        service_port: running
+                            .services
+                            .iter()
+                            .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
+                            .map_or(0, |svc| svc.port),
+                        service_account: proxy.identity.service_account.clone(),
+                        labels: s.labels.clone(),
+                        address: s.inbound,
+                        app_running,
+                        sidecar_running,
+                        restarts,
+                    });
+                }
+                Proxy::Gateway(g) if gateway.is_none() => {
+                    let ip = proxy.stats.ip();
+                    gateway = Some(GatewayView {
+                        node_id: g.node_id.clone(),
+                        address: SocketAddr::new(ip, g.listen.port()),
+                        listening: sidecar_running,
+                    });
+                }
+                Proxy::Gateway(_) => {}
+            }
+        }
+        let gateway = gateway.ok_or_else(|| {
+            MeshError::NotRunning(format!(
+                "no ingress gateway Pod runs on the cluster at {} (namespace {}); see `kubectl -n {} get pods`",
+                self.cluster.server(),
+                self.namespace,
+                self.namespace
+            ))
+        })?;
+        let names: Vec<&str> = reports.iter().map(|(name, _)| name.as_str()).collect();
+        let mut errors: Vec<String> = reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).collect();
+        errors.sort();
+        errors.dedup();
+        Ok(MeshView {
+            control_plane: format!("{} replica(s): {}", names.len(), names.join(", ")),
+            // Every replica must have built from the revision for the mesh to run it.
+            revision: reports.iter().map(|(_, r)| r.revision).min().unwrap_or(0),
+            gateway,
+            instances,
+            proxies: proxies.into_values().collect(),
+            ca: reports[0].1.ca.clone(),
+            errors,
+        })
+    }
+
+    async fn scrape(&self, node_ids: &[String], timeout: Duration) -> Vec<Result<ProxyStats, String>> {
+        // One request per proxy, at once, each with its own timeout: a proxy that does not
+        // answer is reported and never hides the others.
+        let mut scrapes = tokio::task::JoinSet::new();
+        for (index, node) in node_ids.iter().enumerate() {
+            let (mesh, node) = (ClusterMesh::new(self.cluster.clone(), self.namespace.clone()), node.clone());
+            scrapes.spawn(async move {
+                let Some((pod, namespace)) = node.rsplit_once('.') else {
+                    return (index, Err(format!("{node}: not a Pod's proxy")));
+                };
+                let path = "/stats/prometheus";
+                let answer = tokio::time::timeout(timeout, mesh.through_pod(namespace, pod, STATS_PORT, path)).await;
+                let stats = match answer {
+                    Ok(Ok(text)) => {
+                        parse(&text).map(|s| ProxyStats::from_samples(&s)).map_err(|e| format!("{node}: {e}"))
+                    }
+                    Ok(Err(e)) => Err(format!("{node}: {e}")),
+                    Err(_) => Err(format!("{node}: no answer within {timeout:?}")),
+                };
+                (index, stats)
+            });
+        }
+        let mut results = scrapes.join_all().await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, stats)| stats).collect()
+    }
+
+    async fn probe_tls(&self, _: &[InstanceView], _: Duration) -> Result<Vec<TlsProbe>, MeshError> {
+        Err(MeshError::Unavailable(anyhow::anyhow!(
+            "mTLS probes on a cluster are made by the controller, which does not make them yet (issue 10)"
+        )))
+    }
+
+    async fn rotate_root(&self) -> Result<String, MeshError> {
+        Err(MeshError::Unavailable(anyhow::anyhow!("rotating the mesh CA on a cluster is not possible yet (issue 10)")))
+    }
+
+    async fn reissue_certificates(&self) -> Result<(), MeshError> {
+        Err(MeshError::Unavailable(anyhow::anyhow!(
+            "reissuing certificates on a cluster is not possible yet (issue 10)"
+        )))
+    }
+}
