@@ -452,4 +452,20 @@ fn the_cli_speaks_to_a_cluster_through_its_api_server_alone() {
     };
     assert!(served("v1") && served("v2"), "{window:#}");
     assert!(sent > 0 && lost == 0, "sent {sent}, lost {lost}");
+
+    let run = mesh.meshctl(&["analyze", "-n", "shop"], "");
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = mesh.meshctl(&["check"], "");
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    // A rollout started from the CLI, driven by the controller, watched to its end.
+    let load = Load::start(mesh.gateway);
+    let args = ["canary", "start", "profile", "-n", "shop", "--from", "v1", "--to", "v2", "--steps", "100"];
+    let run = mesh.meshctl(&[&args[..], &["--interval", "1s", "--min-requests", "5", "--timeout", "60s"]].concat(), "");
+    let (_, lost) = load.stop();
+    assert_eq!(run.code, 0, "{}\n{}\ncontroller:\n{}", run.stdout, run.stderr, mesh.controller_log());
+    assert!(run.stdout.contains("promoted"), "{}", run.stdout);
+    assert_eq!(lost, 0);
+    let (v1, _, failed) = send(&runtime, mesh.gateway, 50);
+    assert_eq!((v1, failed), (0, 0), "v2 takes all traffic once `canary start` says promoted");
 }

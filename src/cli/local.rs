@@ -454,7 +454,10 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
     };
     let mut lines = Vec::new();
     let contents = mesh.store().contents().await;
-    let stored = contents.as_ref().map(|c| c.revision).unwrap_or_default();
+    // The newest object's version, not the store's: on a cluster the store's revision moves
+    // with every write to any object (a Pod's status, a lease), which the mesh has no need to
+    // catch up with.
+    let stored = contents.as_ref().map(|c| c.newest()).unwrap_or_default();
     let current = status.revision >= stored;
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
     lines.push((

@@ -52,6 +52,13 @@ pub struct Contents {
 }
 
 impl Contents {
+    /// The version of the most recently written object: what the mesh has caught up with
+    /// once its configuration is built from this revision or a later one.
+    pub fn newest(&self) -> u64 {
+        let version = |o: &serde_json::Value| o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok());
+        self.objects.iter().filter_map(version).max().unwrap_or(0)
+    }
+
     /// The objects as typed resources. They were validated on the way in; one that no longer
     /// decodes (written by another meshctl version) is reported, not dropped silently.
     pub fn resources(&self) -> Vec<Result<Resource, String>> {
