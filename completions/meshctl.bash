@@ -931,7 +931,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --system-namespace --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -974,6 +974,10 @@ _meshctl() {
                     return 0
                     ;;
                 --system-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-duration)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -164,7 +164,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubeconfi
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l xds-address -d 'Where proxies reach the xDS server' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l status-address -d 'Where the status (`/debug/status`) is served, for the CLI through the API server' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s and the leader\'s Lease\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l lease-duration -d 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local mesh\'s control plane: its workloads, sidecars and gateway as processes on this machine'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubernetes -d 'Run a cluster\'s control plane: Services, EndpointSlices and Pods from the API server, with the Pod\'s ServiceAccount or --kubeconfig'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help'

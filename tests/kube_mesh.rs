@@ -107,7 +107,8 @@ fn send(runtime: &tokio::runtime::Runtime, gateway: std::net::SocketAddr, n: usi
 struct MeshOnCluster<'s> {
     server: &'s KubeApiServer,
     kubelet: Kubelet<'s>,
-    controller: RunningPod,
+    /// The controller's replicas.
+    controllers: Vec<RunningPod>,
     gateway: std::net::SocketAddr,
     gateway_pod: RunningPod,
     _dir: tempfile::TempDir,
@@ -115,6 +116,15 @@ struct MeshOnCluster<'s> {
 
 impl<'s> MeshOnCluster<'s> {
     fn start(server: &'s KubeApiServer, weights: Option<(u32, u32)>, v2_args: &[&str]) -> MeshOnCluster<'s> {
+        Self::with_replicas(server, weights, v2_args, 1)
+    }
+
+    fn with_replicas(
+        server: &'s KubeApiServer,
+        weights: Option<(u32, u32)>,
+        v2_args: &[&str],
+        replicas: usize,
+    ) -> MeshOnCluster<'s> {
         let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
         assert_eq!(installed.code, 0, "{}", installed.stderr);
         for name in install::crd_names() {
@@ -127,26 +137,50 @@ impl<'s> MeshOnCluster<'s> {
         }
         let kubelet = Kubelet::new(server).image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"));
 
-        // The controller's Pod, as the Deployment's ReplicaSet would make it; no token is
-        // mounted here, so it is given a kubeconfig for its ServiceAccount instead.
+        // The controller's Pods, as the Deployment's ReplicaSet would make them; no token is
+        // mounted here, so each is given a kubeconfig for its ServiceAccount instead.
         let deployment =
             server.get(&format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{}", install::CONTROLLER));
         let template = &deployment.json()["spec"]["template"];
-        let mut pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": { "name": "meshctl-controller-0", "namespace": NAMESPACE, "labels": template["metadata"]["labels"] },
-            "spec": template["spec"],
-        });
         let kubeconfig = server.kubeconfig_in_pod_as(NAMESPACE, install::CONTROLLER);
-        let args = pod["spec"]["containers"][0]["args"].as_array_mut().unwrap();
-        args.extend([json!("--kubeconfig"), json!(kubeconfig), json!("--resync-period"), json!("1s")]);
-        let controller = kubelet.run(pod);
+        let controllers: Vec<RunningPod> = (0..replicas)
+            .map(|replica| {
+                let mut pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {
+                        "name": format!("meshctl-controller-{replica}"),
+                        "namespace": NAMESPACE,
+                        "labels": template["metadata"]["labels"],
+                    },
+                    "spec": template["spec"],
+                });
+                let args = pod["spec"]["containers"][0]["args"].as_array_mut().unwrap();
+                let extra =
+                    ["--kubeconfig", kubeconfig.to_str().unwrap(), "--resync-period", "1s", "--lease-duration", "3s"];
+                args.extend(extra.map(|a| json!(a)));
+                kubelet.run(pod)
+            })
+            .collect();
 
-        // Every proxy starts from the bootstrap a cluster's proxies get, with the controller's
-        // Pod address instead of its Service's name (no DNS runs here).
+        // Every proxy starts from the bootstrap a cluster's proxies get, with the controllers'
+        // Pod addresses instead of their Service's name (no DNS runs here): a proxy whose
+        // controller goes away connects to another, as through the Service.
         let dir = tempfile::tempdir().unwrap();
         let bootstrap = dir.path().join("bootstrap.json");
-        let bootstrap_json = install::proxy_bootstrap_json(&controller.ip.to_string(), install::XDS_PORT);
+        let mut bootstrap_json = install::proxy_bootstrap_json(&controllers[0].ip.to_string(), install::XDS_PORT);
+        let xds = bootstrap_json["static_resources"]["clusters"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["name"] == meshctl::translate::XDS_CLUSTER)
+            .unwrap();
+        let endpoints = xds["load_assignment"]["endpoints"][0]["lb_endpoints"].as_array_mut().unwrap();
+        let first = endpoints[0].clone();
+        for controller in &controllers[1..] {
+            let mut endpoint = first.clone();
+            endpoint["endpoint"]["address"]["socket_address"]["address"] = json!(controller.ip.to_string());
+            endpoints.push(endpoint);
+        }
         std::fs::write(&bootstrap, bootstrap_json.to_string()).unwrap();
 
         let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } });
@@ -178,7 +212,7 @@ impl<'s> MeshOnCluster<'s> {
         gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
         let gateway_pod = kubelet.run(gateway_pod);
         let gateway = std::net::SocketAddr::from((gateway_pod.ip, GATEWAY_PORT));
-        MeshOnCluster { server, kubelet, controller, gateway, gateway_pod, _dir: dir }
+        MeshOnCluster { server, kubelet, controllers, gateway, gateway_pod, _dir: dir }
     }
 
     /// Waits until the gateway routes profile's requests.
@@ -193,14 +227,14 @@ impl<'s> MeshOnCluster<'s> {
     }
 
     fn controller_log(&self) -> String {
-        self.kubelet.logs(&self.controller)
+        self.controllers.iter().map(|c| self.kubelet.logs(c)).collect::<Vec<_>>().join("\n")
     }
 
     /// The controller's last report, from its status port through the API server.
     fn status(&self) -> Value {
         let path = format!(
             "/api/v1/namespaces/{NAMESPACE}/pods/{}:{}/proxy/debug/status",
-            self.controller.name,
+            self.controllers[0].name,
             install::METRICS_PORT
         );
         ok(self.server.get(&path), "the controller's status")
@@ -306,13 +340,22 @@ fn roll_out(server: &KubeApiServer, route: Option<(u32, u32)>, v2_args: &[&str])
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     mesh.wait_routed(&runtime);
     let _load = Load::start(mesh.gateway);
+    start_canary(server, "2s");
+    let last = wait_for_outcome(&mesh);
+    (last, route_weights(server))
+}
+
+const CANARY: &str = "/apis/meshctl.io/v1alpha1/namespaces/shop/canaries/profile";
+
+/// Rolls profile out from v1 to v2 in two steps, 50% and 100%, of `interval` each.
+fn start_canary(server: &KubeApiServer, interval: &str) {
     let rollout = meshctl::generate::CanaryRollout {
         service: "profile".into(),
         namespace: "shop".into(),
         stable: "v1".into(),
         canary: "v2".into(),
         steps: vec![50, 100],
-        interval: "2s".parse().unwrap(),
+        interval: interval.parse().unwrap(),
         min_success_rate: 95.0,
         max_p99: None,
         min_requests: 10,
@@ -320,16 +363,24 @@ fn roll_out(server: &KubeApiServer, route: Option<(u32, u32)>, v2_args: &[&str])
     };
     let canary = meshctl::generate::canary(&rollout)[0].to_json();
     ok(server.post("/apis/meshctl.io/v1alpha1/namespaces/shop/canaries", &canary), "Canary");
-    let path = "/apis/meshctl.io/v1alpha1/namespaces/shop/canaries/profile";
+}
+
+/// The Canary once its rollout has ended.
+fn wait_for_outcome(mesh: &MeshOnCluster) -> Value {
     let mut last = Value::Null;
     let finished = common::within(Duration::from_secs(90), || {
-        last = server.get(path).json();
+        last = mesh.server.get(CANARY).json();
         matches!(last["status"]["phase"].as_str(), Some("Promoted" | "RolledBack" | "Failed"))
     });
     assert!(finished, "the rollout did not end: {last:#}\ncontroller log:\n{}", mesh.controller_log());
+    last
+}
+
+/// Profile's route's weights to v1 and v2.
+fn route_weights(server: &KubeApiServer) -> (u64, u64) {
     let route = server.get("/apis/networking.istio.io/v1/namespaces/shop/virtualservices/profile").json();
     let weight = |i: usize| route["spec"]["http"][0]["route"][i]["weight"].as_u64().unwrap_or(0);
-    (last, (weight(0), weight(1)))
+    (weight(0), weight(1))
 }
 
 #[test]
@@ -468,4 +519,36 @@ fn the_cli_speaks_to_a_cluster_through_its_api_server_alone() {
     assert_eq!(lost, 0);
     let (v1, _, failed) = send(&runtime, mesh.gateway, 50);
     assert_eq!((v1, failed), (0, 0), "v2 takes all traffic once `canary start` says promoted");
+}
+
+#[test]
+fn when_the_leader_dies_another_replica_takes_the_lease_and_finishes_the_rollout() {
+    let server = KubeApiServer::start();
+    let mesh = MeshOnCluster::with_replicas(&server, Some((100, 0)), &[], 2);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    mesh.wait_routed(&runtime);
+    let lease = format!("/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{}", meshctl::kube::lease::LEASE);
+    let holder = || server.get(&lease).json()["spec"]["holderIdentity"].as_str().map(str::to_string);
+    let mut leader = None;
+    common::poll("a replica leads", DEADLINE, || {
+        leader = holder();
+        leader.is_some()
+    });
+    let leader = leader.unwrap();
+
+    let load = Load::start(mesh.gateway);
+    start_canary(&server, "4s");
+    common::poll("the rollout is at its first step", DEADLINE, || server.get(CANARY).json()["status"]["weight"] == 50);
+    let dead = mesh.controllers.iter().find(|c| c.name == leader).expect("the leader is one of the replicas");
+    mesh.kubelet.delete(dead);
+
+    let canary = wait_for_outcome(&mesh);
+    assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
+    assert_eq!(route_weights(&server), (0, 100));
+    let now = holder().unwrap();
+    assert!(now != leader && mesh.controllers.iter().any(|c| c.name == now), "the other replica leads: {now}");
+    assert!(server.get(&lease).json()["spec"]["leaseTransitions"].as_u64().is_some_and(|t| t >= 1));
+    let (sent, lost) = load.stop();
+    assert!(sent > 0);
+    assert_eq!(lost, 0, "the data plane went on while the control plane changed hands");
 }

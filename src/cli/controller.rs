@@ -19,7 +19,7 @@ use crate::kube::install::{METRICS_PORT, NAMESPACE, XDS_PORT};
     ArgGroup::new("cluster-mesh")
         .multiple(true)
         .requires("kubernetes")
-        .args(["kubeconfig", "context", "xds_address", "status_address", "system_namespace"])
+        .args(["kubeconfig", "context", "xds_address", "status_address", "system_namespace", "lease_duration"])
 ))]
 pub struct ControllerArgs {
     /// Run the local mesh's control plane: its workloads, sidecars and gateway as processes
@@ -52,9 +52,13 @@ pub struct ControllerArgs {
     /// Where the status (`/debug/status`) is served, for the CLI through the API server.
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))]
     status_address: SocketAddr,
-    /// The namespace meshctl was installed in (its CA Secret's).
+    /// The namespace meshctl was installed in (its CA Secret's and the leader's Lease's).
     #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
     system_namespace: String,
+    /// How long the leader keeps the Lease without renewing it: how long another replica
+    /// waits to take over when the leader dies.
+    #[arg(long, default_value = "15s")]
+    lease_duration: crate::api::Duration,
 }
 
 pub fn run(args: ControllerArgs) -> Outcome {
@@ -69,6 +73,13 @@ pub fn run(args: ControllerArgs) -> Outcome {
             xds: args.xds_address,
             status: args.status_address,
             pacing,
+            // The Pod's name, as the Deployment gives it; elsewhere, the host and the process.
+            identity: std::env::var("POD_NAME").unwrap_or_else(|_| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                let host = host.trim();
+                format!("{host}-{}", std::process::id())
+            }),
+            lease_duration: args.lease_duration.0,
         };
         runtime.block_on(controller::kube::run(settings)).map_err(environment)?;
         return Ok(Exit::Success);

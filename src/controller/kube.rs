@@ -41,6 +41,9 @@ pub struct Settings {
     pub xds: SocketAddr,
     pub status: SocketAddr,
     pub pacing: Pacing,
+    /// This replica's name, for the Lease, and how long the Lease lasts unrenewed.
+    pub identity: String,
+    pub lease_duration: std::time::Duration,
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -64,9 +67,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(problems = ?registry.problems(), "not every kind is listed yet; serving what is");
     }
     tracing::info!(xds = %settings.xds, status = %settings.status, server = cluster.server(), "controller on the cluster");
-    let store = Arc::new(KubeStore::new(cluster));
-    let mut sink = StatusPort(report_tx);
-    super::reconcile_until_stopped(store, &mut registry, &mut sink, ca, &server, desired_tx, settings.pacing).await
+    let lease = crate::kube::lease::Settings {
+        namespace: settings.namespace.clone(),
+        identity: settings.identity.clone(),
+        duration: settings.lease_duration,
+    };
+    let leading = crate::kube::lease::elect(cluster.client().clone(), lease);
+    let plane = super::Plane {
+        store: Arc::new(KubeStore::new(cluster)),
+        ca,
+        server,
+        desired: desired_tx,
+        pacing: settings.pacing,
+        leading,
+    };
+    super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort(report_tx)).await
 }
 
 /// The mesh CA from the Secret `meshctl install` made.

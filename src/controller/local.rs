@@ -106,16 +106,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             ..MeshStatus::default()
         },
     };
-    super::reconcile_until_stopped(
-        Arc::new(store),
-        &mut processes,
-        &mut status,
-        ca,
-        &server,
-        desired_tx,
-        settings.pacing,
-    )
-    .await
+    // The local controller runs alone: it always leads.
+    let (_alone, leading) = watch::channel(true);
+    let plane =
+        super::Plane { store: Arc::new(store), ca, server, desired: desired_tx, pacing: settings.pacing, leading };
+    super::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }
 
 /// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the

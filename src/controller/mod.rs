@@ -90,6 +90,10 @@ pub trait StatusSink<R: ?Sized>: Send {
     fn stopped(&mut self) {}
 }
 
+/// Whether this replica leads: only the leader drives canaries. A controller that runs alone
+/// (the local mesh's) always leads.
+pub type Leading = watch::Receiver<bool>;
+
 /// How the loop paces itself.
 #[derive(Clone, Copy, Debug)]
 pub struct Pacing {
@@ -99,16 +103,25 @@ pub struct Pacing {
     pub resync_period: Duration,
 }
 
+/// What the loop works with, whichever backend feeds it.
+pub struct Plane {
+    pub store: Arc<dyn Store>,
+    pub ca: pki::Authority,
+    /// The ADS server, serving what `desired` holds.
+    pub server: xds::Server,
+    pub desired: watch::Sender<Desired>,
+    pub pacing: Pacing,
+    pub leading: Leading,
+}
+
 /// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
 pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
-    store: Arc<dyn Store>,
+    plane: Plane,
     backend: &mut R,
     sink: &mut S,
-    mut ca: pki::Authority,
-    server: &xds::Server,
-    desired_tx: watch::Sender<Desired>,
-    pacing: Pacing,
 ) -> anyhow::Result<()> {
+    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading } = plane;
+    let server = &server;
     let mut certificates = Certificates::default();
     // The CA state the proxies' desired configuration was last built from.
     let mut sent_ca: Option<pki::State> = None;
@@ -116,7 +129,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut translated: Option<u64> = None;
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, canary_problems) = watch::channel(Vec::new());
-    spawn_canaries(store.clone(), targets, problems);
+    spawn_canaries(store.clone(), targets, problems, leading);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,13 +242,25 @@ const CANARY_EVERY: Duration = Duration::from_secs(1);
 /// Runs the canary driver beside the controller's loop, which must not wait on its scrapes
 /// (up to a second) to report an ACK. They speak through the store, as the CLI and the
 /// controller do; the loop hands it the proxies to scrape and reports its problems.
-fn spawn_canaries(store: Arc<dyn Store>, targets: watch::Receiver<Vec<Target>>, problems: watch::Sender<Vec<String>>) {
+fn spawn_canaries(
+    store: Arc<dyn Store>,
+    targets: watch::Receiver<Vec<Target>>,
+    problems: watch::Sender<Vec<String>>,
+    leading: Leading,
+) {
     tokio::spawn(async move {
         let mut driver = crate::canary::Driver::default();
         let mut every = tokio::time::interval(CANARY_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            if !*leading.borrow() {
+                // A follower measures nothing: a new leader judges from its own first look, as
+                // after a restart, and goes on from the step the status records.
+                driver = crate::canary::Driver::default();
+                problems.send_replace(Vec::new());
+                continue;
+            }
             let found = match store.contents().await {
                 Ok(contents) => {
                     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();

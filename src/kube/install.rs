@@ -441,13 +441,22 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
 ];
 
 /// The controller's rights in its own namespace (its Role).
-pub const NAMESPACE_GRANTS: &[Grant] = &[Grant {
-    group: "",
-    resources: &["secrets"],
-    names: &[CA_SECRET],
-    verbs: &["get"],
-    why: "the mesh CA, which signs workload certificates",
-}];
+pub const NAMESPACE_GRANTS: &[Grant] = &[
+    Grant {
+        group: "coordination.k8s.io",
+        resources: &["leases"],
+        names: &[],
+        verbs: &["get", "create", "update"],
+        why: "leader election: only the leader drives canaries",
+    },
+    Grant {
+        group: "",
+        resources: &["secrets"],
+        names: &[CA_SECRET],
+        verbs: &["get"],
+        why: "the mesh CA, which signs workload certificates",
+    },
+];
 
 fn rules(grants: &[Grant]) -> Value {
     let rules: Vec<Value> = grants

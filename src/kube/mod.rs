@@ -15,6 +15,7 @@
 pub mod ca;
 pub mod client;
 pub mod install;
+pub mod lease;
 pub mod mesh;
 pub mod ports;
 pub mod registry;
