@@ -20,7 +20,7 @@ mod pb;
 mod route;
 mod security;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
@@ -51,6 +51,10 @@ pub struct MeshSnapshot {
     pub peer_authentications: Vec<PeerAuthentication>,
     pub authorization_policies: Vec<AuthorizationPolicy>,
     pub request_authentications: Vec<RequestAuthentication>,
+    /// Each fully qualified host's first DestinationRule and VirtualService, by position:
+    /// found once per snapshot, since every proxy's translation asks for every service's.
+    destination_rule_of: HashMap<String, usize>,
+    virtual_service_of: HashMap<String, usize>,
 }
 
 impl MeshSnapshot {
@@ -68,7 +72,25 @@ impl MeshSnapshot {
                 _ => {}
             }
         }
+        for (i, dr) in snapshot.destination_rules.iter().enumerate() {
+            snapshot.destination_rule_of.entry(resolve_host(&dr.spec.host, namespace(&dr.metadata))).or_insert(i);
+        }
+        for (i, vs) in snapshot.virtual_services.iter().enumerate() {
+            for host in &vs.spec.hosts {
+                snapshot.virtual_service_of.entry(resolve_host(host, namespace(&vs.metadata))).or_insert(i);
+            }
+        }
         snapshot
+    }
+
+    /// The DestinationRule for a fully qualified host, if there is one.
+    fn destination_rule(&self, host: &str) -> Option<&DestinationRule> {
+        self.destination_rule_of.get(host).map(|&i| &self.destination_rules[i])
+    }
+
+    /// The VirtualService that routes a fully qualified host, if there is one.
+    fn virtual_service(&self, host: &str) -> Option<&VirtualService> {
+        self.virtual_service_of.get(host).map(|&i| &self.virtual_services[i])
     }
 }
 
@@ -199,7 +221,7 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
     };
     for service in &snapshot.services {
         let host = service.host();
-        let rule = destination_rule(snapshot, &host);
+        let rule = snapshot.destination_rule(&host);
         let accepts_mtls =
             |i: &Instance| security::mode(snapshot, &service.namespace, &i.labels, service.port) != MtlsMode::Disable;
         for (cluster, endpoints) in cluster::outbound(service, rule, &accepts_mtls) {
@@ -254,11 +276,6 @@ pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
 /// The namespace an object is in; the policy pipeline sets one on every resource it accepts.
 fn namespace(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
     meta.namespace.as_deref().unwrap_or("default")
-}
-
-/// The DestinationRule for a fully qualified host, if there is one.
-fn destination_rule<'a>(snapshot: &'a MeshSnapshot, host: &str) -> Option<&'a DestinationRule> {
-    snapshot.destination_rules.iter().find(|dr| resolve_host(&dr.spec.host, namespace(&dr.metadata)) == host)
 }
 
 fn rds(name: &str) -> hcm::http_connection_manager::RouteSpecifier {

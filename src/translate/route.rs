@@ -30,10 +30,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
     let mut virtual_hosts = Vec::new();
     for service in &snapshot.services {
         let host = service.host();
-        let vs = snapshot.virtual_services.iter().find(|vs| {
-            let ns = super::namespace(&vs.metadata);
-            vs.spec.hosts.iter().any(|h| resolve_host(h, ns) == host)
-        });
+        let vs = snapshot.virtual_service(&host);
         let routes = match vs {
             Some(vs) => routes.rules(vs),
             None => vec![routes.default_route(&host, service.port)],
@@ -208,7 +205,9 @@ impl Routes<'_> {
 
     /// The hash key of the destination's consistent-hash load balancing, if it has one.
     fn hash_policy(&self, host: &str) -> Vec<route_action::HashPolicy> {
-        let hash = super::destination_rule(self.snapshot, host)
+        let hash = self
+            .snapshot
+            .destination_rule(host)
             .and_then(|r| r.spec.traffic_policy.as_ref())
             .and_then(|p| p.load_balancer.as_ref())
             .and_then(|lb| lb.consistent_hash.as_ref());

@@ -1,0 +1,139 @@
+//! Translation at scale: a mesh of 1,000 services, each with three subsets (one instance each),
+//! a DestinationRule defining them and a VirtualService splitting between them. Times one
+//! proxy's configuration (translated, then encoded for ADS, as the controller does) and every
+//! proxy's (1,000 sidecars), and reports the process's peak memory. Run with
+//! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
+//! 20 services once, as a smoke test.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use meshctl::api::Resource;
+use meshctl::policy::{Options, Source, check};
+use meshctl::translate::{self, Credentials, Instance, MeshSnapshot, Proxy, Service, Sidecar};
+use meshctl::xds::{Resources, Type};
+
+const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
+
+fn address(service: usize, subset: usize) -> SocketAddr {
+    let n = service * SUBSETS.len() + subset;
+    SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 15006))
+}
+
+fn mk_policy(services: usize) -> Vec<Resource> {
+    let mut yaml = String::new();
+    for s in 0..services {
+        let subsets: String =
+            SUBSETS.iter().map(|v| format!("  - {{name: {v}, labels: {{version: {v}}}}}\n")).collect();
+        let routes: String = SUBSETS
+            .iter()
+            .zip([80, 15, 5])
+            .map(|(v, w)| format!("    - {{destination: {{host: svc-{s}, subset: {v}}}, weight: {w}}}\n"))
+            .collect();
+        yaml += &format!(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: svc-{s}}}\nspec:\n  host: svc-{s}\n  subsets:\n{subsets}---\n\
+             apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: svc-{s}}}\nspec:\n  hosts: [svc-{s}]\n  http:\n  - route:\n{routes}---\n"
+        );
+    }
+    let report = check(&[Source { name: "bench".into(), text: yaml }], &Options::default());
+    report.resources.into_iter().map(|c| c.resource).collect()
+}
+
+fn mk_services(services: usize) -> Vec<Service> {
+    (0..services)
+        .map(|s| Service {
+            name: format!("svc-{s}"),
+            namespace: "default".into(),
+            port: 80,
+            instances: SUBSETS
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Instance {
+                    address: address(s, i),
+                    labels: BTreeMap::from([("version".to_string(), v.to_string())]),
+                    service_account: format!("svc-{s}"),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn mk_sidecar(service: usize) -> Proxy {
+    Proxy::Sidecar(Sidecar {
+        node_id: format!("svc-{service}-v1.default"),
+        service: format!("svc-{service}"),
+        namespace: "default".into(),
+        inbound: address(service, 0),
+        app: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        outbound: SocketAddr::from(([127, 0, 0, 1], 15001)),
+        labels: BTreeMap::from([("version".to_string(), "v1".to_string())]),
+        credentials: Credentials::default(),
+    })
+}
+
+/// What the controller does for one proxy: translate, then encode for ADS.
+fn configure(snapshot: &MeshSnapshot, proxy: &Proxy) -> Resources {
+    Resources::from(&translate::translate(snapshot, proxy))
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The process's peak resident memory, from the kernel.
+fn peak_memory_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let services = match std::env::var("MESHCTL_BENCH_SERVICES") {
+        Ok(n) => n.parse().expect("MESHCTL_BENCH_SERVICES is a number"),
+        Err(_) if bench => 1000,
+        Err(_) => 20,
+    };
+    let policy = mk_policy(services);
+    assert_eq!(policy.len(), services * 2, "every generated object is valid");
+    let snapshot = MeshSnapshot::new(mk_services(services), &policy);
+    let proxies: Vec<Proxy> = (0..services).map(mk_sidecar).collect();
+    if !bench {
+        // A cluster per subset of every service, besides the proxy's own.
+        let clusters = configure(&snapshot, &proxies[0]).get(Type::Cluster).len();
+        assert!(clusters >= services * SUBSETS.len(), "{clusters} clusters");
+        return;
+    }
+
+    let mut one: Vec<Duration> = (0..50)
+        .map(|i| {
+            let start = Instant::now();
+            std::hint::black_box(configure(&snapshot, &proxies[i % proxies.len()]));
+            start.elapsed()
+        })
+        .collect();
+    one.sort();
+    let mut all: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let configured: Vec<Resources> = proxies.iter().map(|p| configure(&snapshot, p)).collect();
+            std::hint::black_box(configured);
+            start.elapsed()
+        })
+        .collect();
+    all.sort();
+    println!("mesh: {services} services x {} subsets, {} proxies", SUBSETS.len(), proxies.len());
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("one proxy:   median {:.1} ms, p99 {:.1} ms (50 runs)", ms(quantile(&one, 0.5)), ms(quantile(&one, 0.99)));
+    println!(
+        "all proxies: median {:.0} ms, slowest {:.0} ms (5 runs)",
+        ms(quantile(&all, 0.5)),
+        ms(all[all.len() - 1])
+    );
+    println!("peak memory: {:.0} MB", peak_memory_mb());
+}
