@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::kube::KubeApiServer;
-use meshctl::api::{Kind, Resource};
+use meshctl::api::Resource;
 use meshctl::kube::client::{Cluster, Target};
 use meshctl::kube::store::KubeStore;
 use meshctl::policy::{Options, Source, check};
@@ -58,7 +58,7 @@ fn mk_ref(kind: &str, name: &str) -> ObjectRef {
 /// The API server with meshctl's CRDs Established, as `meshctl install` leaves it.
 fn mk_server() -> KubeApiServer {
     let server = KubeApiServer::start();
-    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Workload).collect();
+    let kinds = meshctl::kube::install::CLUSTER_KINDS;
     for kind in &kinds {
         let created = server.post(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",

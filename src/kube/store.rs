@@ -23,15 +23,8 @@ use super::install::FIELD_MANAGER;
 use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 
-/// The kinds a cluster keeps; `Workload` describes local processes only.
-const KINDS: [Kind; 6] = [
-    Kind::VirtualService,
-    Kind::DestinationRule,
-    Kind::PeerAuthentication,
-    Kind::AuthorizationPolicy,
-    Kind::RequestAuthentication,
-    Kind::Canary,
-];
+/// The kinds a cluster keeps: install's CRDs.
+const KINDS: [Kind; 6] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {
