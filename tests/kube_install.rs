@@ -273,7 +273,17 @@ fn an_unreachable_cluster_is_an_environment_error_that_names_it() {
     let (current, other) = (common::free_port(), common::free_port());
     let kubeconfig = unreachable_kubeconfig(dir.path(), current, other);
     let env = [("KUBECONFIG", kubeconfig.to_str().unwrap())];
-    for args in [&["install"][..], &["install", "--dry-run", "-o", "yaml"], &["uninstall"]] {
+    // With no state directory named and no local mesh running, the commands that speak to a
+    // mesh go to the kubeconfig's cluster too.
+    let commands = [
+        &["install"][..],
+        &["install", "--dry-run", "-o", "yaml"],
+        &["uninstall"],
+        &["get", "vs"],
+        &["proxy-status"],
+        &["top", "--once"],
+    ];
+    for args in commands {
         let run = meshctl_in(args, "", &env);
         assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(&format!("https://127.0.0.1:{current}")), "{args:?}: {}", run.stderr);

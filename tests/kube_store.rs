@@ -179,10 +179,14 @@ async fn a_change_wakes_a_watcher_and_a_missing_right_is_named() {
     store.apply(&mk_resources(MESH), false).await.unwrap();
     common::poll("both objects are seen", Duration::from_secs(30), || count() >= 8);
 
-    let nobody = mk_store(server.kubeconfig_for("nobody", json!([]))).await;
+    let nobody_config = server.kubeconfig_for("nobody", json!([]));
+    let nobody = mk_store(nobody_config.clone()).await;
     let error = nobody.contents().await.unwrap_err().to_string();
     assert!(
         error.contains("does not let you list virtualservices.networking.istio.io"),
         "the verb and the resource are named: {error}"
     );
+    let run = common::meshctl(&["get", "vs", "--kubeconfig", nobody_config.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "a missing right is the environment's: {}", run.stderr);
+    assert!(run.stderr.contains("does not let you list virtualservices.networking.istio.io"), "{}", run.stderr);
 }
