@@ -1,6 +1,6 @@
 //! Where the mesh a command speaks to runs, chosen once from the flags, as the README says:
-//! `--state-dir` means the local mesh there, `--kubeconfig`/`--context` a cluster; with
-//! neither, the local mesh when one runs at the default state directory, else the cluster of
+//! `--kubeconfig`/`--context` mean a cluster (even with a state directory from
+//! `MESHCTL_STATE_DIR`: what is typed wins), `--state-dir` the local mesh there; with neither, the local mesh when one runs at the default state directory, else the cluster of
 //! the current kubeconfig context when there is a kubeconfig, else the local mesh (whose error
 //! then says how to start one).
 
@@ -16,7 +16,6 @@ use crate::mesh::Mesh;
 use crate::mesh::local::{LocalMesh, running_controller};
 
 #[derive(Clone, Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("cluster").multiple(true).args(["kubeconfig", "context"]).conflicts_with("state_dir")))]
 pub struct Place {
     #[command(flatten)]
     state: StateDir,
