@@ -54,13 +54,6 @@ impl ClusterMesh {
         Ok(list.items.into_iter().map(Arc::new).collect())
     }
 
-    /// A GET through the API server's proxy to a port of a Pod.
-    async fn through_pod(&self, namespace: &str, pod: &str, port: u16, path: &str) -> Result<String, kube::Error> {
-        let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
-        let request = hyper::Request::get(uri).body(Vec::new()).map_err(kube::Error::HttpError)?;
-        self.cluster.client().request_text(request).await
-    }
-
     /// Every running controller replica's last report.
     async fn reports(&self) -> Result<Vec<(String, Report)>, MeshError> {
         let labels = pod_labels(CONTROLLER);
@@ -80,8 +73,7 @@ impl ClusterMesh {
         let mut reports = Vec::new();
         for pod in running {
             let name = pod.metadata.name.clone().unwrap_or_default();
-            let text = self
-                .through_pod(&self.namespace, &name, METRICS_PORT, STATUS_PATH)
+            let text = through_pod(&self.cluster, &self.namespace, &name, METRICS_PORT, STATUS_PATH)
                 .await
                 .map_err(|e| self.unavailable("get", &format!("pods/proxy of controller {name}"), e))?;
             let report = serde_json::from_str(&text).map_err(|e| {
@@ -100,6 +92,19 @@ impl ClusterMesh {
         }
         Ok(reports)
     }
+}
+
+/// A GET through the API server's proxy to a port of a Pod.
+async fn through_pod(
+    cluster: &Cluster,
+    namespace: &str,
+    pod: &str,
+    port: u16,
+    path: &str,
+) -> Result<String, kube::Error> {
+    let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
+    let request = hyper::Request::get(uri).body(Vec::new()).map_err(kube::Error::HttpError)?;
+    cluster.client().request_text(request).await
 }
 
 /// The sync state that says the most: a proxy connects to one replica and is disconnected
@@ -140,15 +145,15 @@ impl Mesh for ClusterMesh {
         let slices: Vec<Arc<EndpointSlice>> = self.list("endpointslices.discovery.k8s.io", None).await?;
         let settings = registry::Settings { namespace: self.namespace.clone(), ..Default::default() };
         let running = registry::view(&pods, &services, &slices, &settings);
-        let pod = |node: &str| {
-            pods.iter().find(|p| {
-                format!(
-                    "{}.{}",
-                    p.metadata.name.as_deref().unwrap_or_default(),
-                    p.metadata.namespace.as_deref().unwrap_or_default()
-                ) == node
+        // A proxy's node id is its Pod's `NAME.NAMESPACE`.
+        let by_node: std::collections::HashMap<String, &Pod> = pods
+            .iter()
+            .map(|p| {
+                let (name, namespace) = (p.metadata.name.as_deref(), p.metadata.namespace.as_deref());
+                (format!("{}.{}", name.unwrap_or_default(), namespace.unwrap_or_default()), p.as_ref())
             })
-        };
+            .collect();
+        let pod = |node: &str| by_node.get(node).copied();
 
         let mut proxies: BTreeMap<String, ProxyReport> = BTreeMap::new();
         for (_, report) in &reports {
@@ -163,7 +168,7 @@ impl Mesh for ClusterMesh {
         let mut gateway = None;
         for proxy in &running.proxies {
             let (app_running, sidecar_running, restarts) =
-                pod(proxy.proxy.node_id()).map_or((false, false, 0), |p| containers(p));
+                pod(proxy.proxy.node_id()).map_or((false, false, 0), containers);
             match &proxy.proxy {
                 Proxy::Sidecar(s) => {
                     let name = s.node_id.rsplit_once('.').map_or(s.node_id.as_str(), |(name, _)| name).to_string();
@@ -226,13 +231,14 @@ impl Mesh for ClusterMesh {
         // answer is reported and never hides the others.
         let mut scrapes = tokio::task::JoinSet::new();
         for (index, node) in node_ids.iter().enumerate() {
-            let (mesh, node) = (ClusterMesh::new(self.cluster.clone(), self.namespace.clone()), node.clone());
+            let (cluster, node) = (self.cluster.clone(), node.clone());
             scrapes.spawn(async move {
                 let Some((pod, namespace)) = node.rsplit_once('.') else {
                     return (index, Err(format!("{node}: not a Pod's proxy")));
                 };
                 let path = "/stats/prometheus";
-                let answer = tokio::time::timeout(timeout, mesh.through_pod(namespace, pod, STATS_PORT, path)).await;
+                let answer =
+                    tokio::time::timeout(timeout, through_pod(&cluster, namespace, pod, STATS_PORT, path)).await;
                 let stats = match answer {
                     Ok(Ok(text)) => {
                         parse(&text).map(|s| ProxyStats::from_samples(&s)).map_err(|e| format!("{node}: {e}"))
