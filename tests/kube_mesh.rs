@@ -277,12 +277,17 @@ fn a_weighted_route_splits_traffic_through_the_gateway_on_a_cluster() {
     assert_eq!(lost, 0, "no request failed while the weights moved");
 
     // The controller reports every proxy as running its configuration.
-    let status = mesh.status();
+    // A report is of one moment: a push under way shows a proxy Stale until it ACKs.
+    let mut status = Value::Null;
+    let synced = common::within(DEADLINE, || {
+        status = mesh.status();
+        status["proxies"].as_array().is_some_and(|p| p.iter().all(|p| p["sync"] == "Synced"))
+    });
+    assert!(synced, "{status:#}");
     let mut nodes: Vec<&str> =
         status["proxies"].as_array().unwrap().iter().map(|p| p["node_id"].as_str().unwrap()).collect();
     nodes.sort();
     assert_eq!(nodes, ["meshctl-ingressgateway-0.meshctl-system", "profile-v1.shop", "profile-v2.shop"]);
-    assert!(status["proxies"].as_array().unwrap().iter().all(|p| p["sync"] == "Synced"), "{status:#}");
     assert_eq!(status["errors"], json!([]), "{status:#}");
 }
 
