@@ -17,7 +17,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use meshctl::api::security::{MtlsMode, MutualTls, PeerAuthentication, PeerAuthenticationSpec, WorkloadSelector};
 use meshctl::demo_app::{self, DemoApp};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
 use meshctl::xds::{self, Resources, SyncState};
 use prost::Message;
 
@@ -166,10 +166,9 @@ async fn main() {
             credentials: credentials("default", "profile-plain"),
         }),
     ];
-    let desired: HashMap<String, Arc<Resources>> = proxies
-        .iter()
-        .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
-        .collect();
+    let translation = Translation::new(&snapshot);
+    let desired: HashMap<String, Arc<Resources>> =
+        proxies.iter().map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p)))).collect();
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(desired));
     let server = xds::Server::new(rx);
     let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();

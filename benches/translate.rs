@@ -1,6 +1,7 @@
 //! Translation at scale: a mesh of 1,000 services, each with three subsets (one instance each),
 //! a DestinationRule defining them and a VirtualService splitting between them. Times one
-//! proxy's configuration (translated, then encoded for ADS, as the controller does) and every
+//! proxy's configuration (translated and encoded for ADS, as the controller does) from a new
+//! snapshot, which builds what every proxy shares, and from a snapshot that has it; then every
 //! proxy's (1,000 sidecars), and reports the process's peak memory. Run with
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
 //! 20 services once, as a smoke test.
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use meshctl::api::Resource;
 use meshctl::policy::{Options, Source, check};
-use meshctl::translate::{self, Credentials, Instance, MeshSnapshot, Proxy, Service, Sidecar};
+use meshctl::translate::{Credentials, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
 use meshctl::xds::{Resources, Type};
 
 const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
@@ -72,11 +73,6 @@ fn mk_sidecar(service: usize) -> Proxy {
     })
 }
 
-/// What the controller does for one proxy: translate, then encode for ADS.
-fn configure(snapshot: &MeshSnapshot, proxy: &Proxy) -> Resources {
-    Resources::from(&translate::translate(snapshot, proxy))
-}
-
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -105,35 +101,56 @@ fn main() {
     let proxies: Vec<Proxy> = (0..services).map(mk_sidecar).collect();
     if !bench {
         // A cluster per subset of every service, besides the proxy's own.
-        let clusters = configure(&snapshot, &proxies[0]).get(Type::Cluster).len();
+        let clusters = Translation::new(&snapshot).proxy(&proxies[0]).get(Type::Cluster).len();
         assert!(clusters >= services * SUBSETS.len(), "{clusters} clusters");
         return;
     }
 
-    let mut one: Vec<Duration> = (0..50)
-        .map(|i| {
-            let start = Instant::now();
-            std::hint::black_box(configure(&snapshot, &proxies[i % proxies.len()]));
-            start.elapsed()
-        })
-        .collect();
-    one.sort();
-    let mut all: Vec<Duration> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            let configured: Vec<Resources> = proxies.iter().map(|p| configure(&snapshot, p)).collect();
+    let time = |runs: usize, mut f: Box<dyn FnMut(usize) + '_>| -> Vec<Duration> {
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|i| {
+                let start = Instant::now();
+                f(i);
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        times
+    };
+    let cold = time(
+        20,
+        Box::new(|i| {
+            std::hint::black_box(Translation::new(&snapshot).proxy(&proxies[i % proxies.len()]));
+        }),
+    );
+    let translation = Translation::new(&snapshot);
+    let warm = time(
+        200,
+        Box::new(|i| {
+            std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
+        }),
+    );
+    // What the controller keeps: every proxy's configuration at once.
+    let all = time(
+        5,
+        Box::new(|_| {
+            let translation = Translation::new(&snapshot);
+            let configured: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
             std::hint::black_box(configured);
-            start.elapsed()
-        })
-        .collect();
-    all.sort();
+        }),
+    );
     println!("mesh: {services} services x {} subsets, {} proxies", SUBSETS.len(), proxies.len());
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("one proxy:   median {:.1} ms, p99 {:.1} ms (50 runs)", ms(quantile(&one, 0.5)), ms(quantile(&one, 0.99)));
-    println!(
-        "all proxies: median {:.0} ms, slowest {:.0} ms (5 runs)",
-        ms(quantile(&all, 0.5)),
-        ms(all[all.len() - 1])
-    );
+    let line = |what: &str, times: &[Duration]| {
+        println!(
+            "{what}: median {:.2} ms, p99 {:.2} ms ({} runs)",
+            ms(quantile(times, 0.5)),
+            ms(quantile(times, 0.99)),
+            times.len()
+        );
+    };
+    line("one proxy, new snapshot", &cold);
+    line("one proxy, snapshot built", &warm);
+    line("all proxies", &all);
     println!("peak memory: {:.0} MB", peak_memory_mb());
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service};
-use meshctl::xds::{self, Desired, Resources, SyncState};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Translation};
+use meshctl::xds::{self, Desired, SyncState};
 use tokio::sync::watch;
 
 const NODE: &str = "gateway";
@@ -78,7 +78,7 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     let credentials = Credentials::default();
     let proxy =
         Proxy::Gateway(Gateway { node_id: NODE.into(), namespace: "default".into(), listen: gateway, credentials });
-    let resources = Resources::from(&translate::translate(&snapshot, &proxy));
+    let resources = Translation::new(&snapshot).proxy(&proxy);
     Arc::new(HashMap::from([(NODE.to_string(), Arc::new(resources))]))
 }
 
@@ -383,7 +383,7 @@ async fn a_configuration_envoy_refuses_is_reported_with_its_reason() {
         ],
         ..Default::default()
     };
-    config.replace(xds::Type::Route, vec![(bad.name.clone(), translate::pack(&bad))]);
+    config.replace(xds::Type::Route, vec![xds::Encoded::new(bad.name.clone(), translate::pack(&bad))]);
     mesh.desired.send(Arc::new(HashMap::from([(NODE.to_string(), Arc::new(config))]))).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

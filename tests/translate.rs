@@ -11,6 +11,7 @@ use std::time::Duration;
 use envoy_types::pb::envoy::config::bootstrap::v3::{Bootstrap, bootstrap};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::{Listener, filter};
 use envoy_types::pb::envoy::config::route::v3::{Route, RouteConfiguration, route, route_action};
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
@@ -18,13 +19,14 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
     HttpConnectionManager, http_connection_manager::RouteSpecifier,
 };
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    CommonTlsContext, DownstreamTlsContext, UpstreamTlsContext, common_tls_context,
+    CommonTlsContext, DownstreamTlsContext, Secret, UpstreamTlsContext, common_tls_context,
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use envoy_types::pb::google::protobuf::Any;
 use meshctl::api::Resource;
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, ProxyConfig, Service, Sidecar};
+use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
+use meshctl::xds::{Resources, Type};
 use prost::{Message, Name};
 
 fn addr(port: u16) -> SocketAddr {
@@ -156,6 +158,26 @@ fn manager(listener: &Listener) -> HttpConnectionManager {
     match &listener.filter_chains[0].filters[0].config_type {
         Some(filter::ConfigType::TypedConfig(any)) => unpack(any),
         other => panic!("unexpected filter config {other:?}"),
+    }
+}
+
+/// One proxy's translation, decoded: what these tests read.
+struct ProxyConfig {
+    listeners: Vec<Listener>,
+    routes: Vec<RouteConfiguration>,
+    clusters: Vec<Cluster>,
+    endpoints: Vec<ClusterLoadAssignment>,
+    secrets: Vec<Secret>,
+}
+
+fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
+    let resources = Translation::new(snapshot).proxy(proxy);
+    ProxyConfig {
+        listeners: resources.decoded(Type::Listener),
+        routes: resources.decoded(Type::Route),
+        clusters: resources.decoded(Type::Cluster),
+        endpoints: resources.decoded(Type::Endpoint),
+        secrets: resources.decoded(Type::Secret),
     }
 }
 
@@ -375,14 +397,8 @@ fn summarize_cluster(out: &mut String, c: &Cluster) {
 fn the_demo_mesh_translates_to_its_golden_configuration() {
     let resources = resources(&["testdata/valid/demo-mesh.yaml"]);
     let snapshot = MeshSnapshot::new(services(&resources), &resources);
-    common::assert_golden(
-        "testdata/translate/demo-sidecar.txt",
-        &summary(&translate::translate(&snapshot, &sidecar("shop"))),
-    );
-    common::assert_golden(
-        "testdata/translate/demo-gateway.txt",
-        &summary(&translate::translate(&snapshot, &gateway())),
-    );
+    common::assert_golden("testdata/translate/demo-sidecar.txt", &summary(&translate(&snapshot, &sidecar("shop"))));
+    common::assert_golden("testdata/translate/demo-gateway.txt", &summary(&translate(&snapshot, &gateway())));
 }
 
 #[test]
@@ -391,7 +407,7 @@ fn istio_reference_shapes_translate_to_their_golden_configuration() {
     let snapshot = MeshSnapshot::new(services(&resources), &resources);
     common::assert_golden(
         "testdata/translate/istio-reference.txt",
-        &summary(&translate::translate(&snapshot, &sidecar("bookinfo"))),
+        &summary(&translate(&snapshot, &sidecar("bookinfo"))),
     );
 }
 
@@ -499,7 +515,7 @@ fn envoy_accepts_the_translation_of_every_fixture() {
             }
         }
         for proxy in proxies {
-            let config = translate::translate(&snapshot, &proxy);
+            let config = translate(&snapshot, &proxy);
             if let Err(e) = common::envoy::validate(&static_bootstrap(&config)) {
                 panic!(
                     "Envoy refuses the translation of {fixture} for {}:\n{e}\n{}",
@@ -530,17 +546,16 @@ fn the_same_mesh_translates_to_the_same_bytes() {
     assert_eq!(report.count(policy::Severity::Error), 0, "{:?}", report.findings);
     let resources: Vec<Resource> = report.resources.into_iter().map(|c| c.resource).collect();
     let snapshot = MeshSnapshot::new(services(&resources), &resources);
-    let translate = || meshctl::xds::Resources::from(&translate::translate(&snapshot, &sidecar("shop")));
-    let first = translate();
-    let summary = summary(&translate::translate(&snapshot, &sidecar("shop")));
+    let encode = || -> Resources { Translation::new(&snapshot).proxy(&sidecar("shop")) };
+    let first = encode();
+    let summary = summary(&translate(&snapshot, &sidecar("shop")));
     assert!(summary.contains("envoy.filters.http.rbac.deny") && summary.contains("jwt_authn"), "{summary}");
     for _ in 0..20 {
-        assert!(translate() == first, "a translation of the same mesh differs");
+        assert!(encode() == first, "a translation of the same mesh differs");
     }
     // Debug output (of a failed assertion, say) must not carry the private key.
-    let config = translate::translate(&snapshot, &sidecar("shop"));
-    assert!(!config.secrets.is_empty());
-    for debug in [format!("{config:?}"), format!("{first:?}"), format!("{:?}", sidecar("shop"))] {
+    assert!(!first.get(Type::Secret).is_empty());
+    for debug in [format!("{first:?}"), format!("{:?}", sidecar("shop"))] {
         assert!(!debug.contains("PRIVATE KEY"), "{debug}");
     }
 }

@@ -28,7 +28,7 @@ use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::Target;
 use crate::pki::{self, Identity};
 use crate::store::Store;
-use crate::translate::{self, Credentials, MeshSnapshot, Proxy, Service};
+use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Translation};
 use crate::xds::{self, Desired, Resources, SyncState};
 
 pub use local::{MeshStatus, Settings, run};
@@ -192,11 +192,12 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // one of them moved.
         if translated != Some(contents.revision) || pki_changed || renewed || moved {
             let snapshot = MeshSnapshot::new(backend.services(), &resources);
+            let translation = Translation::new(&snapshot);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = backend
                 .proxies(&credentials)
                 .iter()
-                .map(|p| (p.node_id().to_string(), Arc::new(Resources::from(&translate::translate(&snapshot, p)))))
+                .map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p))))
                 .collect();
             let desired = Arc::new(desired);
             if *desired_tx.borrow() != desired {

@@ -26,13 +26,14 @@ pub(super) fn outbound(
 ) -> Vec<(Cluster, ClusterLoadAssignment)> {
     let host = service.host();
     let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
-    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true, accepts_mtls)];
+    let peers = Peers::of(service);
+    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true, accepts_mtls, &peers)];
     for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
         let policy = merge(top, subset.traffic_policy.as_ref());
         let selects = |labels: &std::collections::BTreeMap<String, String>| {
             subset.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
         };
-        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects, accepts_mtls));
+        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects, accepts_mtls, &peers));
     }
     out
 }
@@ -44,6 +45,7 @@ fn outbound_cluster(
     policy: Option<&TrafficPolicy>,
     selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
     accepts_mtls: &dyn Fn(&Instance) -> bool,
+    instance_peers: &Peers,
 ) -> (Cluster, ClusterLoadAssignment) {
     let name = cluster_name(service.port, subset, host);
     let mut cluster = Cluster {
@@ -67,16 +69,12 @@ fn outbound_cluster(
     let tls = policy.and_then(|p| p.tls.as_ref());
     // The identities the callers accept: the rule's subjectAltNames, or whoever runs the
     // service's instances.
-    let mut peers: Vec<String> = tls.map(|t| t.subject_alt_names.clone()).unwrap_or_default();
-    if peers.is_empty() {
-        peers = service.instances.iter().map(|i| i.identity(&service.namespace)).collect();
-        peers.sort();
-        peers.dedup();
-    }
+    let names = tls.map(|t| t.subject_alt_names.as_slice()).unwrap_or_default();
+    let peers = if names.is_empty() { &instance_peers.identities } else { names };
     // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
     let automatic = match tls.and_then(|t| t.mode) {
         Some(ClientTlsMode::IstioMutual) => {
-            cluster.transport_socket = Some(security::upstream_tls(&peers, tls.and_then(|t| t.sni.as_deref())));
+            cluster.transport_socket = Some(security::upstream_tls(peers, tls.and_then(|t| t.sni.as_deref())));
             false
         }
         Some(_) => false,
@@ -84,10 +82,28 @@ fn outbound_cluster(
     };
     let mtls: Vec<bool> = instances.iter().map(|i| automatic && accepts_mtls(i)).collect();
     if mtls.contains(&true) {
-        cluster.transport_socket_matches = vec![security::auto_mtls(&peers)];
+        let socket = if names.is_empty() { instance_peers.auto_mtls.clone() } else { security::auto_mtls(names) };
+        cluster.transport_socket_matches = vec![socket];
     }
     let endpoints = load_assignment(&name, instances.iter().zip(mtls).map(|(i, mtls)| (i.address, mtls)));
     (cluster, endpoints)
+}
+
+/// Who runs a service's instances, and the automatic mTLS that checks for them: the same for
+/// the service's cluster and each subset's, so made once.
+struct Peers {
+    identities: Vec<String>,
+    auto_mtls: cluster::TransportSocketMatch,
+}
+
+impl Peers {
+    fn of(service: &Service) -> Peers {
+        let mut identities: Vec<String> = service.instances.iter().map(|i| i.identity(&service.namespace)).collect();
+        identities.sort();
+        identities.dedup();
+        let auto_mtls = security::auto_mtls(&identities);
+        Peers { identities, auto_mtls }
+    }
 }
 
 /// Istio's merge: each of the four parts of a subset's policy replaces the rule's whole part.

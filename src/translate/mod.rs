@@ -22,21 +22,21 @@ mod security;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
 use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener, filter};
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 
 use crate::api::networking::{DestinationRule, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
+use crate::xds::{Encoded, Resources, Type};
 
 pub use bootstrap::{LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap};
 pub use pb::any as pack;
@@ -187,90 +187,113 @@ impl Proxy {
     }
 }
 
-/// One proxy's configuration, by xDS type. Debug output names the secrets but leaves their
-/// contents (a private key among them) out.
-#[derive(Clone, Default, PartialEq)]
-pub struct ProxyConfig {
-    pub listeners: Vec<Listener>,
-    pub routes: Vec<RouteConfiguration>,
-    pub clusters: Vec<Cluster>,
-    pub endpoints: Vec<ClusterLoadAssignment>,
-    pub secrets: Vec<Secret>,
-}
-
-impl std::fmt::Debug for ProxyConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProxyConfig")
-            .field("listeners", &self.listeners)
-            .field("routes", &self.routes)
-            .field("clusters", &self.clusters)
-            .field("endpoints", &self.endpoints)
-            .field("secrets", &self.secrets.iter().map(|s| &s.name).collect::<Vec<_>>())
-            .finish()
-    }
-}
-
 /// The route configuration every outbound listener (and the gateway's) loads over RDS.
 pub const OUTBOUND_ROUTES: &str = "outbound";
 
-pub fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
-    let mut config = ProxyConfig::default();
-    let namespace = match proxy {
-        Proxy::Sidecar(s) => &s.namespace,
-        Proxy::Gateway(g) => &g.namespace,
-    };
-    for service in &snapshot.services {
-        let host = service.host();
-        let rule = snapshot.destination_rule(&host);
-        let accepts_mtls =
-            |i: &Instance| security::mode(snapshot, &service.namespace, &i.labels, service.port) != MtlsMode::Disable;
-        for (cluster, endpoints) in cluster::outbound(service, rule, &accepts_mtls) {
-            config.clusters.push(cluster);
-            config.endpoints.push(endpoints);
+/// A snapshot's translation. What every proxy shares — a cluster and its endpoints per service
+/// and subset, and the outbound routes of each namespace — is built and encoded once; each
+/// proxy adds only its own listeners, inbound cluster and secrets. In a mesh of a thousand
+/// services that shared part is thousands of resources, the same for every proxy.
+pub struct Translation<'a> {
+    snapshot: &'a MeshSnapshot,
+    /// The outbound clusters and their endpoints.
+    shared: Resources,
+    /// Whether an outbound cluster refers to the proxies' secrets.
+    clusters_use_secrets: bool,
+    /// The outbound routes, by the namespace short names resolve in.
+    routes: Mutex<HashMap<String, Arc<Encoded>>>,
+}
+
+impl<'a> Translation<'a> {
+    pub fn new(snapshot: &'a MeshSnapshot) -> Self {
+        let mut clusters = Vec::new();
+        let mut endpoints = Vec::new();
+        let mut clusters_use_secrets = false;
+        for service in &snapshot.services {
+            let host = service.host();
+            let rule = snapshot.destination_rule(&host);
+            let accepts_mtls = |i: &Instance| {
+                security::mode(snapshot, &service.namespace, &i.labels, service.port) != MtlsMode::Disable
+            };
+            for (cluster, assignment) in cluster::outbound(service, rule, &accepts_mtls) {
+                clusters_use_secrets |= uses_secrets(&cluster);
+                endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
+                clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
+            }
         }
+        let mut shared = Resources::default();
+        shared.replace(Type::Cluster, clusters);
+        shared.replace(Type::Endpoint, endpoints);
+        Translation { snapshot, shared, clusters_use_secrets, routes: Mutex::default() }
     }
-    config.routes.push(route::outbound(snapshot, namespace));
-    let mut jwks_clusters = Vec::new();
-    match proxy {
-        Proxy::Sidecar(s) => {
-            let inbound = cluster::inbound(s);
-            // Policies name the port the workload serves: its service's.
-            let port = snapshot
-                .services
-                .iter()
-                .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
-                .map_or(0, |svc| svc.port);
-            let policy_filters;
-            (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, port);
-            let manager = http_connection_manager(
-                "inbound",
-                hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
-                policy_filters,
-            );
-            let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
-            let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
-            config.listeners.push(Listener {
-                name: "inbound".into(),
-                address: Some(pb::socket_address(s.inbound)),
-                listener_filters,
-                filter_chains,
-                ..Default::default()
-            });
-            config.clusters.push(inbound);
-            config.listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+
+    /// One proxy's configuration.
+    pub fn proxy(&self, proxy: &Proxy) -> Resources {
+        let snapshot = self.snapshot;
+        let mut resources = self.shared.clone();
+        let mut listeners = Vec::new();
+        let (namespace, jwks_clusters) = match proxy {
+            Proxy::Sidecar(s) => {
+                let inbound = cluster::inbound(s);
+                // Policies name the port the workload serves: its service's.
+                let port = snapshot
+                    .services
+                    .iter()
+                    .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
+                    .map_or(0, |svc| svc.port);
+                let (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, port);
+                let manager = http_connection_manager(
+                    "inbound",
+                    hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
+                    policy_filters,
+                );
+                let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
+                let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
+                listeners.push(Listener {
+                    name: "inbound".into(),
+                    address: Some(pb::socket_address(s.inbound)),
+                    listener_filters,
+                    filter_chains,
+                    ..Default::default()
+                });
+                listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+                resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
+                (&s.namespace, jwks_clusters)
+            }
+            Proxy::Gateway(g) => {
+                listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES)));
+                (&g.namespace, Vec::new())
+            }
+        };
+        // Envoy asks for the secrets only when a listener or cluster refers to them; a proxy
+        // that never asks must not be waited on for them. (JWKS clusters use TLS with the
+        // system's roots, not the mesh's secrets.)
+        let listeners_use_secrets =
+            listeners.iter().flat_map(|l| &l.filter_chains).any(|c| c.transport_socket.is_some());
+        if self.clusters_use_secrets || listeners_use_secrets {
+            let secrets = security::secrets(proxy.credentials());
+            resources.replace(Type::Secret, secrets.iter().map(|s| Encoded::new(s.name.clone(), pack(s))).collect());
         }
-        Proxy::Gateway(g) => config.listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES))),
+        for cluster in &jwks_clusters {
+            resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(cluster)));
+        }
+        resources.replace(Type::Listener, listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l))).collect());
+        resources.replace(Type::Route, vec![self.outbound_routes(namespace)]);
+        resources
     }
-    // Envoy asks for the secrets only when a listener or cluster refers to them; a proxy
-    // that never asks must not be waited on for them. (JWKS clusters use TLS with the system's
-    // roots, not the mesh's secrets, so they join after the count.)
-    let tls = config.clusters.iter().any(|c| c.transport_socket.is_some() || !c.transport_socket_matches.is_empty())
-        || config.listeners.iter().flat_map(|l| &l.filter_chains).any(|c| c.transport_socket.is_some());
-    if tls {
-        config.secrets = security::secrets(proxy.credentials());
+
+    fn outbound_routes(&self, namespace: &str) -> Arc<Encoded> {
+        let mut routes = self.routes.lock().expect("routes lock");
+        let encoded = routes.entry(namespace.to_string()).or_insert_with(|| {
+            let config = route::outbound(self.snapshot, namespace);
+            Encoded::new(config.name.clone(), pack(&config))
+        });
+        Arc::clone(encoded)
     }
-    config.clusters.extend(jwks_clusters);
-    config
+}
+
+fn uses_secrets(cluster: &Cluster) -> bool {
+    cluster.transport_socket.is_some() || !cluster.transport_socket_matches.is_empty()
 }
 
 /// The namespace an object is in; the policy pipeline sets one on every resource it accepts.

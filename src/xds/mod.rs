@@ -27,8 +27,6 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::translate::ProxyConfig;
-
 /// The xDS types meshctl serves, in the order a change is pushed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Type {
@@ -72,18 +70,54 @@ impl Type {
     }
 }
 
+/// One resource, encoded once and shared by every proxy that runs it: in a mesh of a thousand
+/// services, each proxy's clusters are the same thousands of resources, and copying or hashing
+/// them per proxy would cost more than translating them.
+#[derive(PartialEq)]
+pub struct Encoded {
+    pub name: String,
+    pub any: Any,
+    /// A hash of the name and content, from which a set's version is made.
+    digest: u64,
+}
+
+impl Encoded {
+    pub fn new(name: impl Into<String>, any: Any) -> Arc<Encoded> {
+        let name = name.into();
+        let digest = fnv(&[name.as_bytes(), &[0], &any.value]);
+        Arc::new(Encoded { name, any, digest })
+    }
+
+    /// The message inside, decoded; for tests and diagnostics, not the serving path.
+    pub fn decode<M: prost::Message + Default>(&self) -> Result<M, prost::DecodeError> {
+        M::decode(self.any.value.as_slice())
+    }
+}
+
+/// FNV-1a over `parts` in order: stable across builds and restarts, unlike std's hasher, so
+/// versions are too.
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &byte in *part {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
 /// One proxy's resources, encoded and named, by type. Debug output shows names and versions
 /// only: the encoded secrets hold a private key.
 #[derive(Clone, Default, PartialEq)]
 pub struct Resources {
-    by_type: [Vec<(String, Any)>; 5],
+    by_type: [Vec<Arc<Encoded>>; 5],
 }
 
 impl std::fmt::Debug for Resources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut out = f.debug_map();
         for t in Type::ALL {
-            let names: Vec<&str> = self.get(t).iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = self.get(t).iter().map(|e| e.name.as_str()).collect();
             out.entry(&t.short(), &(Resources::version(self.get(t)), names));
         }
         out.finish()
@@ -91,48 +125,41 @@ impl std::fmt::Debug for Resources {
 }
 
 impl Resources {
-    pub fn get(&self, t: Type) -> &[(String, Any)] {
+    pub fn get(&self, t: Type) -> &[Arc<Encoded>] {
         &self.by_type[t as usize]
     }
 
+    /// The resources of one type, decoded; for tests and diagnostics, not the serving path.
+    pub fn decoded<M: prost::Message + Default>(&self, t: Type) -> Vec<M> {
+        self.get(t).iter().map(|e| e.decode().expect("resources meshctl encoded decode")).collect()
+    }
+
     /// Replaces the resources of one type.
-    pub fn replace(&mut self, t: Type, resources: Vec<(String, Any)>) {
+    pub fn replace(&mut self, t: Type, resources: Vec<Arc<Encoded>>) {
         self.by_type[t as usize] = by_name(resources);
+    }
+
+    /// Adds one resource, in its place by name: cheaper than replacing a long list that is
+    /// already in order.
+    pub fn insert(&mut self, t: Type, resource: Arc<Encoded>) {
+        let list = &mut self.by_type[t as usize];
+        let at = list.partition_point(|e| e.name < resource.name);
+        list.insert(at, resource);
     }
 
     /// The version of a set of resources: a hash of their content, so an unchanged set keeps
     /// its version, even across controller restarts.
-    pub fn version(resources: &[(String, Any)]) -> String {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for (name, any) in resources {
-            for byte in name.bytes().chain([0]).chain(any.value.iter().copied()).chain([0]) {
-                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        format!("{hash:016x}")
-    }
-}
-
-impl From<&ProxyConfig> for Resources {
-    fn from(config: &ProxyConfig) -> Self {
-        use crate::translate::pack;
-        Resources {
-            by_type: [
-                by_name(config.secrets.iter().map(|s| (s.name.clone(), pack(s))).collect()),
-                by_name(config.clusters.iter().map(|c| (c.name.clone(), pack(c))).collect()),
-                by_name(config.endpoints.iter().map(|e| (e.cluster_name.clone(), pack(e))).collect()),
-                by_name(config.listeners.iter().map(|l| (l.name.clone(), pack(l))).collect()),
-                by_name(config.routes.iter().map(|r| (r.name.clone(), pack(r))).collect()),
-            ],
-        }
+    pub fn version(resources: &[Arc<Encoded>]) -> String {
+        let digests: Vec<u8> = resources.iter().flat_map(|e| e.digest.to_le_bytes()).collect();
+        format!("{:016x}", fnv(&[&digests]))
     }
 }
 
 /// Resources in name order: a set's version must not depend on the order it was built in,
 /// or the same clusters merged with ones still in use (make-before-break) would look like a
 /// change and be pushed again, delaying the routes behind them.
-fn by_name(mut resources: Vec<(String, Any)>) -> Vec<(String, Any)> {
-    resources.sort_by(|a, b| a.0.cmp(&b.0));
+fn by_name(mut resources: Vec<Arc<Encoded>>) -> Vec<Arc<Encoded>> {
+    resources.sort_by(|a, b| a.name.cmp(&b.name));
     resources
 }
 
@@ -261,19 +288,17 @@ mod tests {
 
     #[test]
     fn a_set_has_one_version_whatever_order_it_was_built_in() {
-        let cluster = |name: &str| Cluster { name: name.into(), ..Cluster::default() };
-        let config = |names: &[&str]| ProxyConfig {
-            listeners: vec![],
-            routes: vec![],
-            clusters: names.iter().map(|n| cluster(n)).collect(),
-            endpoints: vec![],
-            secrets: vec![],
+        let clusters = |names: &[&str]| -> Vec<Arc<Encoded>> {
+            let cluster = |name: &str| Cluster { name: name.into(), ..Cluster::default() };
+            names.iter().map(|n| Encoded::new(*n, crate::translate::pack(&cluster(n)))).collect()
         };
-        let a = Resources::from(&config(&["b", "a", "c"]));
-        let b = Resources::from(&config(&["c", "b", "a"]));
+        let mut a = Resources::default();
+        a.replace(Type::Cluster, clusters(&["b", "a", "c"]));
+        let mut b = Resources::default();
+        b.replace(Type::Cluster, clusters(&["c", "b", "a"]));
         assert_eq!(Resources::version(a.get(Type::Cluster)), Resources::version(b.get(Type::Cluster)));
-        let mut replaced = Resources::default();
-        replaced.replace(Type::Cluster, b.get(Type::Cluster).iter().rev().cloned().collect());
-        assert_eq!(Resources::version(replaced.get(Type::Cluster)), Resources::version(a.get(Type::Cluster)));
+        let mut other = Resources::default();
+        other.replace(Type::Cluster, clusters(&["a", "b"]));
+        assert_ne!(Resources::version(a.get(Type::Cluster)), Resources::version(other.get(Type::Cluster)));
     }
 }

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::StreamExt;
 
-use super::{Desired, ProxyStatus, Resources, Type};
+use super::{Desired, Encoded, ProxyStatus, Resources, Type};
 
 #[derive(Default)]
 struct TypeState {
@@ -18,17 +17,17 @@ struct TypeState {
     /// The names asked for (secrets, endpoints and routes only).
     names: BTreeSet<String>,
     /// The last response, its version and nonce.
-    sent: Vec<(String, Any)>,
+    sent: Vec<Arc<Encoded>>,
     sent_version: String,
     nonce: String,
     /// The last response the proxy ACKed.
-    acked: Vec<(String, Any)>,
+    acked: Vec<Arc<Encoded>>,
     acked_version: String,
 }
 
 impl TypeState {
     fn acked_names(&self) -> BTreeSet<&str> {
-        self.acked.iter().map(|(n, _)| n.as_str()).collect()
+        self.acked.iter().map(|e| e.name.as_str()).collect()
     }
 }
 
@@ -163,9 +162,11 @@ impl Stream {
         let mut clusters = self.wanted(Type::Cluster, &desired);
         if !moved {
             let acked = &self.types[Type::Cluster as usize].acked;
-            let still_used = acked.iter().filter(|(name, _)| !clusters.iter().any(|(n, _)| n == name));
-            clusters.extend(still_used.cloned().collect::<Vec<_>>());
-            clusters.sort_by(|a, b| a.0.cmp(&b.0));
+            let wanted: BTreeSet<&str> = clusters.iter().map(|e| e.name.as_str()).collect();
+            let still_used: Vec<Arc<Encoded>> =
+                acked.iter().filter(|e| !wanted.contains(e.name.as_str())).cloned().collect();
+            clusters.extend(still_used);
+            clusters.sort_by(|a, b| a.name.cmp(&b.name));
         }
         self.push(Type::Cluster, clusters.clone()).await?;
         let endpoints = self.wanted(Type::Endpoint, &desired);
@@ -173,13 +174,13 @@ impl Stream {
 
         let cds = &self.types[Type::Cluster as usize];
         let eds = &self.types[Type::Endpoint as usize];
-        let with_endpoints: BTreeSet<&str> = desired.get(Type::Endpoint).iter().map(|(n, _)| n.as_str()).collect();
+        let with_endpoints: BTreeSet<&str> = desired.get(Type::Endpoint).iter().map(|e| e.name.as_str()).collect();
         let eds_acked = eds.acked_names();
         let clusters_ready = cds.acked_version == Resources::version(&clusters)
             && clusters
                 .iter()
-                .filter(|(n, _)| with_endpoints.contains(n.as_str()))
-                .all(|(n, _)| eds_acked.contains(n.as_str()));
+                .filter(|e| with_endpoints.contains(e.name.as_str()))
+                .all(|e| eds_acked.contains(e.name.as_str()));
         if clusters_ready {
             self.push(Type::Listener, listeners).await?;
             self.push(Type::Route, routes).await?;
@@ -188,16 +189,16 @@ impl Stream {
     }
 
     /// The desired resources of a type that the proxy subscribed to.
-    fn wanted(&self, t: Type, desired: &Resources) -> Vec<(String, Any)> {
+    fn wanted(&self, t: Type, desired: &Resources) -> Vec<Arc<Encoded>> {
         let state = &self.types[t as usize];
         let mut resources = desired.get(t).to_vec();
         if t.by_name() {
-            resources.retain(|(name, _)| state.names.contains(name));
+            resources.retain(|e| state.names.contains(&e.name));
         }
         resources
     }
 
-    async fn push(&mut self, t: Type, resources: Vec<(String, Any)>) -> Result<(), ()> {
+    async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<(), ()> {
         let state = &mut self.types[t as usize];
         if !state.subscribed {
             return Ok(());
@@ -213,7 +214,7 @@ impl Stream {
             version_info: version,
             type_url: t.url().to_string(),
             nonce: state.nonce.clone(),
-            resources: resources.iter().map(|(_, any)| any.clone()).collect(),
+            resources: resources.iter().map(|e| e.any.clone()).collect(),
             ..Default::default()
         };
         state.sent = resources;
