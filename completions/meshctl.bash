@@ -2185,7 +2185,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__mtls__subcmd__disable)
-            opts="-n -h -V --namespace --timeout --state-dir --help --version"
+            opts="-n -h -V --namespace --timeout --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2204,6 +2204,14 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2215,7 +2223,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__mtls__subcmd__enable)
-            opts="-n -h -V --namespace --timeout --state-dir --mode --help --version"
+            opts="-n -h -V --namespace --timeout --state-dir --kubeconfig --context --mode --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2234,6 +2242,14 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2333,7 +2349,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__mtls__subcmd__rotate)
-            opts="-h -V --root --timeout --state-dir --help --version"
+            opts="-h -V --root --timeout --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2347,6 +2363,14 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2355,7 +2379,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__mtls__subcmd__status)
-            opts="-o -h -V --output --state-dir --help --version"
+            opts="-o -h -V --output --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2370,6 +2394,14 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -348,6 +348,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -s n -l namespace -d 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -l timeout -d 'How long to wait for the proxies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -l mode -d 'STRICT accepts mTLS only; PERMISSIVE accepts mTLS and plaintext (a step on the way)' -r -f -a "strict\t''
 permissive\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -355,6 +357,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -s n -l namespace -d 'The namespace to act on; without it, the whole mesh (the PeerAuthentication goes in istio-system)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -l timeout -d 'How long to wait for the proxies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t''
@@ -362,10 +366,14 @@ wide\t''
 json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -l timeout -d 'How long to wait for the proxies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -l root -d 'Rotate the root as well: a new root is trusted everywhere before it signs, and the old one is dropped once no proxy holds a certificate from it'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand mtls; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'

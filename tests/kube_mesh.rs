@@ -524,6 +524,28 @@ fn the_cli_speaks_to_a_cluster_through_its_api_server_alone() {
     assert_eq!(lost, 0);
     let (v1, _, failed) = send(&runtime, mesh.gateway, 50);
     assert_eq!((v1, failed), (0, 0), "v2 takes all traffic once `canary start` says promoted");
+
+    // mtls: the controller knocks on every instance from inside the cluster, and its answer
+    // reaches the CLI through the API server.
+    let tls = |expected_mode: &str, plaintext_refused: bool| {
+        let run = mesh.meshctl(&["mtls", "status", "-o", "json"], "");
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let status: Value = serde_json::from_str(&run.stdout).unwrap();
+        let workloads = status["workloads"].as_array().unwrap();
+        assert_eq!(workloads.len(), 2, "{status:#}");
+        for w in workloads {
+            assert_eq!(w["mode"], expected_mode, "{status:#}");
+            assert_eq!(w["mtls_ok"], true, "{status:#}");
+            assert_eq!(w["plaintext_refused"], plaintext_refused, "{status:#}");
+            assert!(w["identity"].as_str().unwrap().starts_with("spiffe://cluster.local/ns/shop/sa/"), "{status:#}");
+        }
+    };
+    tls("PERMISSIVE", false);
+    let run = mesh.meshctl(&["mtls", "enable", "-n", "shop"], "");
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    tls("STRICT", true);
+    let (_, v2, failed) = send(&runtime, mesh.gateway, 50);
+    assert_eq!((v2, failed), (50, 0), "mesh traffic goes on under STRICT");
 }
 
 #[test]

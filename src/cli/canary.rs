@@ -292,7 +292,7 @@ async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Prin
             printer.error(&anyhow!("{}: still {phase} after {timeout:?}; it goes on in the controller", r.name));
             return Ok(Exit::Failed);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(mesh.poll_period()).await;
     }
 }
 
@@ -388,6 +388,6 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
                 error: anyhow!("the controller has not acted within 10s; it is {phase}"),
             });
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(mesh.poll_period()).await;
     }
 }

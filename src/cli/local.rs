@@ -35,10 +35,6 @@ impl StateDir {
     }
 
     /// The mesh these flags name, or the environment error that says there is none.
-    pub fn connect(&self) -> Result<LocalMesh, Failure> {
-        LocalMesh::open(&self.path()).map_err(mesh_failure)
-    }
-
     /// Whether a state directory was named (`--state-dir` or `MESHCTL_STATE_DIR`).
     pub fn named(&self) -> bool {
         self.state_dir.is_some()
@@ -272,16 +268,12 @@ pub async fn wait_for(
                 ),
             });
         }
-        tokio::time::sleep(WAIT_POLL).await;
+        tokio::time::sleep(mesh.poll_period()).await;
     }
 }
 
 /// How long a proxy may refuse its configuration before a wait gives up on it.
 const NACK_GRACE: Duration = Duration::from_secs(2);
-
-/// How often a command waiting on the mesh reads its status: often enough to add little to
-/// how long a change takes to reach the proxies.
-const WAIT_POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {

@@ -12,13 +12,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{StateDir, mesh_failure, wait_for};
+use super::local::{mesh_failure, wait_for};
+use super::place::Place;
 use super::printer::{self, paint};
 use super::resources::{apply_sources, object_name, store_failure, stored};
 use super::{Exit, ListFormat, Outcome, Printer};
 use crate::api::Resource;
 use crate::api::security::{MtlsMode, effective_mtls};
-use crate::mesh::{InstanceView, Mesh, ProxyReport};
+use crate::mesh::{InstanceView, ProxyReport};
 use crate::policy::{ROOT_NAMESPACE, Source};
 use crate::store::ObjectRef;
 
@@ -56,7 +57,7 @@ pub struct ScopeArgs {
     #[arg(long, default_value = "60s")]
     timeout: crate::api::Duration,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,7 +81,7 @@ pub struct StatusArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
     output: ListFormat,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +94,7 @@ pub struct RotateArgs {
     #[arg(long, default_value = "60s")]
     timeout: crate::api::Duration,
     #[command(flatten)]
-    state: StateDir,
+    place: Place,
 }
 
 pub async fn run(command: Command, printer: &Printer) -> Outcome {
@@ -114,7 +115,7 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
 /// Applies (`Some`) or removes (`None`) the scope's PeerAuthentication `default`, waits for the
 /// proxies, and prints whose mode changed.
 async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> Outcome {
-    let mesh = scope.state.connect()?;
+    let mesh = scope.place.connect().await?;
     let status = mesh.view().await.map_err(mesh_failure)?;
     let store = mesh.store();
     let before = modes(&stored(store).await?, &status.instances);
@@ -123,7 +124,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
         Some(mode) => {
             let text = super::generate::documents(&crate::generate::mtls(Some(&namespace), mode));
             let source = Source { name: "<mtls enable>".into(), text };
-            let exit = apply_sources(&[source], namespace.clone(), false, &mesh, printer).await?;
+            let exit = apply_sources(&[source], namespace.clone(), false, &*mesh, printer).await?;
             if exit != Exit::Success {
                 return Ok(exit);
             }
@@ -142,7 +143,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
     }
     let revision = store.contents().await.map_err(store_failure)?.revision;
     let status =
-        wait_for(&mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
+        wait_for(&*mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     let after = modes(&stored(store).await?, &status.instances);
     let mut out = String::new();
     for (node, mode) in &after {
@@ -214,7 +215,7 @@ impl WorkloadTls {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
-    let mesh = args.state.connect()?;
+    let mesh = args.place.connect().await?;
     let status = mesh.view().await.map_err(mesh_failure)?;
     let modes = modes(&stored(mesh.store()).await?, &status.instances);
     let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await.map_err(mesh_failure)?;
@@ -289,15 +290,15 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
 }
 
 async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
-    let mesh = args.state.connect()?;
+    let mesh = args.place.connect().await?;
     let running = mesh.view().await.map_err(mesh_failure)?;
     if args.root {
         let root = mesh.rotate_root().await.map_err(mesh_failure)?;
         printer.write(&format!("new root {root}: trusted beside the old one as soon as every proxy has it\n"))?;
-        wait_for(&mesh, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root).await?;
+        wait_for(&*mesh, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root).await?;
         printer
             .write(&format!("{} every proxy trusts root {root}; it signs from now on\n", paint(printer::GOOD, "✓")))?;
-        let status = wait_for(&mesh, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
+        let status = wait_for(&*mesh, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
             s.ca.signing == root
                 && s.ca.rotation.is_none()
                 && s.proxies.iter().all(|p| p.cert_root == root)
@@ -314,7 +315,7 @@ async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
             running.proxies.into_iter().map(|p| (p.node_id, p.cert_fingerprint)).collect();
         mesh.reissue_certificates().await.map_err(mesh_failure)?;
         let replaced = |p: &ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
-        let status = wait_for(&mesh, args.timeout.0, printer, "reissuing certificates", |s| {
+        let status = wait_for(&*mesh, args.timeout.0, printer, "reissuing certificates", |s| {
             s.proxies.iter().all(replaced) && s.synced()
         })
         .await?;

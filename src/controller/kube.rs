@@ -2,10 +2,13 @@
 //! the cluster's Services, EndpointSlices and Pods, seen through reflectors; the store is the
 //! API (`kube::store`); the CA is the one `meshctl install` keeps in its Secret; the status
 //! sink serves each pass's [`Report`] as JSON on the status port (Istio's 15014), where the
-//! CLI reads it through the API server's `pods/proxy`.
+//! CLI reads it through the API server's `pods/proxy`. A CLI outside the cluster cannot reach
+//! Pods, so the status port also makes `mtls status`'s handshake probes of every instance, from
+//! where the mesh's traffic runs.
 //!
 //! Every replica serves xDS to the proxies that connect to it and reports on those.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,6 +27,7 @@ use crate::kube::client::{Cluster, Target};
 use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
+use crate::mesh::{ProbeTarget, TlsProbe};
 use crate::pki;
 use crate::xds::{self, Desired};
 
@@ -32,6 +36,13 @@ const FIRST_LIST: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The path the status sink serves the last report on.
 pub const STATUS_PATH: &str = "/debug/status";
+
+/// The path that probes every instance's mTLS (`?timeout_ms=N`), answering a JSON object of
+/// [`TlsProbe`]s by mesh address.
+pub const TLS_PROBE_PATH: &str = "/debug/tls";
+
+/// The longest a probe may be asked to wait.
+const PROBE_TIMEOUT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,15 +59,18 @@ pub struct Settings {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let cluster = Cluster::connect(&settings.target).await?;
-    let ca = read_ca(&cluster, &settings.namespace).await?;
+    let (cert, key) = read_ca(&cluster, &settings.namespace).await?;
+    let ca = pki::Authority::from_root(&cert, &key)?;
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let server = xds::Server::new(desired_rx);
     server.clone().spawn(settings.xds).await.with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let (report_tx, report) = watch::channel(Report::default());
+    let (targets_tx, targets) = watch::channel(Vec::new());
     let status = tokio::net::TcpListener::bind(settings.status)
         .await
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
-    tokio::spawn(serve_status(status, report));
+    let prober = Prober { ca: pki::Authority::from_root(&cert, &key)?, namespace: settings.namespace.clone(), targets };
+    tokio::spawn(serve_status(status, report, Arc::new(prober)));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
         crate::kube::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },
@@ -81,11 +95,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         pacing: settings.pacing,
         leading,
     };
-    super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort(report_tx)).await
+    super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
+        .await
 }
 
-/// The mesh CA from the Secret `meshctl install` made.
-async fn read_ca(cluster: &Cluster, namespace: &str) -> anyhow::Result<pki::Authority> {
+/// The mesh CA's certificate and key (PEM) from the Secret `meshctl install` made.
+async fn read_ca(cluster: &Cluster, namespace: &str) -> anyhow::Result<(String, String)> {
     let secret = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await?.with_context(|| {
         format!("no mesh CA: Secret {namespace}/{CA_SECRET} is missing; run `meshctl install` on this cluster first")
     })?;
@@ -98,24 +113,61 @@ async fn read_ca(cluster: &Cluster, namespace: &str) -> anyhow::Result<pki::Auth
             .with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not base64"))?;
         String::from_utf8(bytes).with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not PEM"))
     };
-    Ok(pki::Authority::from_root(&field("ca-cert.pem")?, &field("ca-key.pem")?)?)
+    Ok((field("ca-cert.pem")?, field("ca-key.pem")?))
 }
 
-/// Serves the last report as JSON until the process ends.
-async fn serve_status(listener: tokio::net::TcpListener, report: watch::Receiver<Report>) {
+/// Probes the instances the registry knows, as a mesh client with a certificate of its own.
+struct Prober {
+    ca: pki::Authority,
+    namespace: String,
+    targets: watch::Receiver<Vec<ProbeTarget>>,
+}
+
+impl Prober {
+    async fn probe(&self, timeout: std::time::Duration) -> anyhow::Result<BTreeMap<String, TlsProbe>> {
+        let identity = pki::Identity::new(&self.namespace, "meshctl-probe");
+        let certificate = self.ca.issue(&identity, std::time::Duration::from_secs(300))?;
+        let client = pki::probe::MtlsClient { certificate, trust_bundle: self.ca.trust_bundle().to_string() };
+        let targets = self.targets.borrow().clone();
+        let probes = crate::mesh::probe_all(client, &targets, timeout).await;
+        Ok(targets.iter().map(|t| t.address.to_string()).zip(probes).collect())
+    }
+}
+
+/// The probe timeout a request asks for (`timeout_ms`), within bounds.
+fn probe_timeout(query: Option<&str>) -> std::time::Duration {
+    let millis = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("timeout_ms="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    std::time::Duration::from_millis(millis).min(PROBE_TIMEOUT_LIMIT)
+}
+
+/// Serves the last report, and probes on request, until the process ends.
+async fn serve_status(listener: tokio::net::TcpListener, report: watch::Receiver<Report>, prober: Arc<Prober>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let report = report.clone();
+        let (report, prober) = (report.clone(), prober.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let body = (request.uri().path() == STATUS_PATH)
-                    .then(|| serde_json::to_vec(&*report.borrow()).expect("reports serialize"));
+                let (report, prober) = (report.clone(), prober.clone());
                 async move {
-                    match body {
-                        Some(body) => Response::builder()
+                    let json = |body: Vec<u8>| {
+                        Response::builder()
                             .header(hyper::header::CONTENT_TYPE, "application/json")
-                            .body(Full::new(Bytes::from(body))),
-                        None => Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())),
+                            .body(Full::new(Bytes::from(body)))
+                    };
+                    match request.uri().path() {
+                        STATUS_PATH => json(serde_json::to_vec(&*report.borrow()).expect("reports serialize")),
+                        TLS_PROBE_PATH => match prober.probe(probe_timeout(request.uri().query())).await {
+                            Ok(probes) => json(serde_json::to_vec(&probes).expect("probes serialize")),
+                            Err(e) => Response::builder()
+                                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                .body(Full::new(Bytes::from(format!("cannot probe: {e:#}")))),
+                        },
+                        _ => Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())),
                     }
                 }
             });
@@ -125,14 +177,34 @@ async fn serve_status(listener: tokio::net::TcpListener, report: watch::Receiver
     }
 }
 
-/// The cluster's status sink: the last report, for the status port to serve.
-struct StatusPort(watch::Sender<Report>);
+/// The cluster's status sink: the last report for the status port to serve, and the instances
+/// it probes.
+struct StatusPort {
+    report: watch::Sender<Report>,
+    targets: watch::Sender<Vec<ProbeTarget>>,
+}
 
 impl StatusSink<KubeRegistry> for StatusPort {
-    fn record(&mut self, report: &Report, _: &KubeRegistry) {
-        self.0.send_if_modified(|last| {
+    fn record(&mut self, report: &Report, registry: &KubeRegistry) {
+        self.report.send_if_modified(|last| {
             let changed = last != report;
             *last = report.clone();
+            changed
+        });
+        let targets: Vec<ProbeTarget> = registry
+            .services()
+            .iter()
+            .flat_map(|service| {
+                service.instances.iter().map(|instance| ProbeTarget {
+                    address: instance.address,
+                    identity: instance.identity(&service.namespace),
+                    host: service.name.clone(),
+                })
+            })
+            .collect();
+        self.targets.send_if_modified(|last| {
+            let changed = *last != targets;
+            *last = targets;
             changed
         });
     }

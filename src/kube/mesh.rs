@@ -20,7 +20,7 @@ use super::ports::STATS_PORT;
 use super::registry::{self, PROXY_CONTAINER};
 use super::store::KubeStore;
 use crate::controller::Report;
-use crate::controller::kube::STATUS_PATH;
+use crate::controller::kube::{STATUS_PATH, TLS_PROBE_PATH};
 use crate::mesh::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProxyReport, TlsProbe};
 use crate::metrics::{ProxyStats, parse};
 use crate::store::Store;
@@ -54,8 +54,8 @@ impl ClusterMesh {
         Ok(list.items.into_iter().map(Arc::new).collect())
     }
 
-    /// Every running controller replica's last report.
-    async fn reports(&self) -> Result<Vec<(String, Report)>, MeshError> {
+    /// The names of the controller replicas that run (have an address), or why there are none.
+    async fn controllers(&self) -> Result<Vec<String>, MeshError> {
         let labels = pod_labels(CONTROLLER);
         let selector: Vec<String> = labels
             .as_object()
@@ -64,24 +64,13 @@ impl ClusterMesh {
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
             .collect();
         let pods: Vec<Arc<Pod>> = self.list("pods", Some(&selector.join(","))).await?;
-        let running: Vec<&Pod> = pods
+        let running: Vec<String> = pods
             .iter()
-            .map(Arc::as_ref)
             .filter(|p| p.metadata.namespace.as_deref() == Some(&self.namespace))
             .filter(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())
+            .filter_map(|p| p.metadata.name.clone())
             .collect();
-        let mut reports = Vec::new();
-        for pod in running {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            let text = through_pod(&self.cluster, &self.namespace, &name, METRICS_PORT, STATUS_PATH)
-                .await
-                .map_err(|e| self.unavailable("get", &format!("pods/proxy of controller {name}"), e))?;
-            let report = serde_json::from_str(&text).map_err(|e| {
-                MeshError::Unavailable(anyhow::anyhow!("controller {name} answered its status with {e}"))
-            })?;
-            reports.push((name, report));
-        }
-        if reports.is_empty() {
+        if running.is_empty() {
             return Err(MeshError::NotRunning(format!(
                 "no meshctl controller runs on the cluster at {} (no ready Pod in namespace {}); run `meshctl \
                  install`, and see `kubectl -n {} get pods`",
@@ -89,6 +78,25 @@ impl ClusterMesh {
                 self.namespace,
                 self.namespace
             )));
+        }
+        Ok(running)
+    }
+
+    /// A JSON answer from a controller replica's status port.
+    async fn ask<T: serde::de::DeserializeOwned>(&self, controller: &str, path: &str) -> Result<T, MeshError> {
+        let text = through_pod(&self.cluster, &self.namespace, controller, METRICS_PORT, path)
+            .await
+            .map_err(|e| self.unavailable("get", &format!("pods/proxy of controller {controller}"), e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| MeshError::Unavailable(anyhow::anyhow!("controller {controller} answered {path} with {e}")))
+    }
+
+    /// Every running controller replica's last report.
+    async fn reports(&self) -> Result<Vec<(String, Report)>, MeshError> {
+        let mut reports = Vec::new();
+        for name in self.controllers().await? {
+            let report = self.ask(&name, STATUS_PATH).await?;
+            reports.push((name, report));
         }
         Ok(reports)
     }
@@ -136,6 +144,11 @@ impl Mesh for ClusterMesh {
 
     fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    /// A view costs three lists and a request to each controller replica.
+    fn poll_period(&self) -> Duration {
+        Duration::from_millis(500)
     }
 
     async fn view(&self) -> Result<MeshView, MeshError> {
@@ -254,19 +267,38 @@ impl Mesh for ClusterMesh {
         results.into_iter().map(|(_, stats)| stats).collect()
     }
 
-    async fn probe_tls(&self, _: &[InstanceView], _: Duration) -> Result<Vec<TlsProbe>, MeshError> {
-        Err(MeshError::Unavailable(anyhow::anyhow!(
-            "mTLS probes on a cluster are made by the controller, which does not make them yet (issue 10)"
-        )))
+    async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError> {
+        // Every replica sees the same instances; the first one probes them, from inside.
+        let controllers = self.controllers().await?;
+        let path = format!("{TLS_PROBE_PATH}?timeout_ms={}", timeout.as_millis());
+        let probes: BTreeMap<String, TlsProbe> = self.ask(&controllers[0], &path).await?;
+        instances
+            .iter()
+            .map(|instance| {
+                probes.get(&instance.address.to_string()).copied().ok_or_else(|| {
+                    MeshError::Unavailable(anyhow::anyhow!(
+                        "controller {} does not know {} ({}) yet; try again",
+                        controllers[0],
+                        instance.node_id,
+                        instance.address
+                    ))
+                })
+            })
+            .collect()
     }
 
     async fn rotate_root(&self) -> Result<String, MeshError> {
-        Err(MeshError::Unavailable(anyhow::anyhow!("rotating the mesh CA on a cluster is not possible yet (issue 10)")))
+        Err(not_on_a_cluster())
     }
 
     async fn reissue_certificates(&self) -> Result<(), MeshError> {
-        Err(MeshError::Unavailable(anyhow::anyhow!(
-            "reissuing certificates on a cluster is not possible yet (issue 10)"
-        )))
+        Err(not_on_a_cluster())
     }
+}
+
+fn not_on_a_cluster() -> MeshError {
+    MeshError::Unavailable(anyhow::anyhow!(
+        "`mtls rotate` works on the local mesh only, for now; on a cluster the controller renews every workload \
+         certificate before it expires, and the root in Secret meshctl-system/meshctl-ca is kept"
+    ))
 }

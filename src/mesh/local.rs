@@ -4,10 +4,9 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView, TlsProbe};
+use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProbeTarget, TlsProbe};
 use crate::controller::MeshStatus;
 use crate::metrics::{ProxyStats, scrape};
 use crate::pki::{self, Identity, PkiError, probe};
@@ -102,6 +101,11 @@ impl Mesh for LocalMesh {
         &self.store
     }
 
+    /// A view is a read of the status file.
+    fn poll_period(&self) -> Duration {
+        Duration::from_millis(20)
+    }
+
     async fn view(&self) -> Result<MeshView, MeshError> {
         Ok(view(&self.status()?))
     }
@@ -138,21 +142,9 @@ impl Mesh for LocalMesh {
         let certificate = ca
             .issue(&Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
             .map_err(pki_error)?;
-        let client = Arc::new(probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() });
-        let mut probes = tokio::task::JoinSet::new();
-        for (index, instance) in instances.iter().enumerate() {
-            let addr = instance.address;
-            let identity = Identity::new(&instance.namespace, &instance.service_account).uri();
-            let (client, host) = (client.clone(), instance.service.clone());
-            probes.spawn(async move {
-                let mtls = client.request(addr, &identity, hyper::Method::GET, &host, "/", &[], timeout).await;
-                let plaintext = crate::http::get(addr, &host, "/", timeout).await;
-                (index, TlsProbe { mtls_ok: mtls.is_ok(), plaintext_refused: plaintext.is_err() })
-            });
-        }
-        let mut results = probes.join_all().await;
-        results.sort_by_key(|(index, _)| *index);
-        Ok(results.into_iter().map(|(_, probe)| probe).collect())
+        let client = probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() };
+        let targets: Vec<ProbeTarget> = instances.iter().map(ProbeTarget::of).collect();
+        Ok(super::probe_all(client, &targets, timeout).await)
     }
 
     async fn rotate_root(&self) -> Result<String, MeshError> {

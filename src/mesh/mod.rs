@@ -35,6 +35,10 @@ pub trait Mesh: Send + Sync {
     /// What its control plane reports now.
     async fn view(&self) -> Result<MeshView, MeshError>;
 
+    /// How often a command waiting on the mesh reads its view again: often enough to add
+    /// little to how long a change takes, rarely enough that reading stays cheap.
+    fn poll_period(&self) -> Duration;
+
     /// The statistics of each proxy named, in that order; a proxy that does not answer within
     /// `timeout` is reported and never hides the others.
     async fn scrape(&self, node_ids: &[String], timeout: Duration) -> Vec<Result<ProxyStats, String>>;
@@ -116,10 +120,52 @@ impl InstanceView {
 }
 
 /// What a mutual-TLS probe of one instance found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsProbe {
     pub mtls_ok: bool,
     pub plaintext_refused: bool,
+}
+
+/// An instance to probe: its mesh address, the identity its sidecar must present, and the
+/// host a request to it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeTarget {
+    pub address: SocketAddr,
+    pub identity: String,
+    pub host: String,
+}
+
+impl ProbeTarget {
+    pub fn of(instance: &InstanceView) -> ProbeTarget {
+        ProbeTarget {
+            address: instance.address,
+            identity: crate::pki::Identity::new(&instance.namespace, &instance.service_account).uri(),
+            host: instance.service.clone(),
+        }
+    }
+}
+
+/// Knocks on every target at once, as `client` (a mesh client's certificate) and in plaintext;
+/// results in the targets' order.
+pub async fn probe_all(
+    client: crate::pki::probe::MtlsClient,
+    targets: &[ProbeTarget],
+    timeout: Duration,
+) -> Vec<TlsProbe> {
+    let client = std::sync::Arc::new(client);
+    let mut probes = tokio::task::JoinSet::new();
+    for (index, target) in targets.iter().cloned().enumerate() {
+        let client = client.clone();
+        probes.spawn(async move {
+            let (addr, host) = (target.address, target.host.as_str());
+            let mtls = client.request(addr, &target.identity, hyper::Method::GET, host, "/", &[], timeout).await;
+            let plaintext = crate::http::get(addr, host, "/", timeout).await;
+            (index, TlsProbe { mtls_ok: mtls.is_ok(), plaintext_refused: plaintext.is_err() })
+        });
+    }
+    let mut results = probes.join_all().await;
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, probe)| probe).collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
