@@ -611,6 +611,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use [default: its current context]')
+            [CompletionResult]::new('--pre', '--pre', [CompletionResultType]::ParameterName, 'Before `meshctl install`: whether the cluster can take the mesh (its API answers, it runs Kubernetes 1.29 or later, you may apply what install applies, and Istio''s control plane is not running there)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -883,7 +883,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__check)
-            opts="-o -h -V --output --state-dir --kubeconfig --context --help --version"
+            opts="-o -h -V --output --pre --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -552,6 +552,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --kubeconfig 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]'
             cand --context 'The kubeconfig context to use [default: its current context]'
+            cand --pre 'Before `meshctl install`: whether the cluster can take the mesh (its API answers, it runs Kubernetes 1.29 or later, you may apply what install applies, and Istio''s control plane is not running there)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -387,6 +387,7 @@ yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l context -d 'The kubeconfig context to use [default: its current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l pre -d 'Before `meshctl install`: whether the cluster can take the mesh (its API answers, it runs Kubernetes 1.29 or later, you may apply what install applies, and Istio\'s control plane is not running there)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1' -r

@@ -370,3 +370,88 @@ fn envoy_accepts_the_gateway_bootstrap() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `check --pre -o json`'s lines, by whether they hold.
+fn precheck(args: &[&str]) -> (i32, Vec<(bool, String)>) {
+    let run = meshctl_in(&[&["check", "--pre", "-o", "json"][..], args].concat(), "", &[]);
+    let answer: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    let lines = answer["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ok"].as_bool().unwrap(), c["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(answer["healthy"], run.code == 0, "{answer:#}");
+    (run.code, lines)
+}
+
+#[test]
+fn check_pre_asks_the_cluster_whether_install_can_work_there() {
+    let server = KubeApiServer::start();
+    let admin = server.kubeconfig();
+    let admin = ["--kubeconfig", admin.to_str().unwrap()];
+    let (code, lines) = precheck(&admin);
+    assert_eq!(code, 0, "{lines:#?}");
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(text.iter().any(|l| l.starts_with("Kubernetes v1.37")), "{text:#?}");
+    assert!(text.iter().any(|l| l.contains("you may apply everything install applies")), "{text:#?}");
+
+    // A user who may read but not write: each missing right is named.
+    let reader = server.kubeconfig_for(
+        "reader",
+        json!([{ "apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"] }]),
+    );
+    let (code, lines) = precheck(&["--kubeconfig", reader.to_str().unwrap()]);
+    assert_eq!(code, 1, "{lines:#?}");
+    let refused: Vec<&String> = lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l).collect();
+    assert_eq!(refused.len(), 1, "only the permissions fail: {lines:#?}");
+    for needed in [
+        "permissions: install applies ",
+        "customresourcedefinitions.apiextensions.k8s.io (create, patch)",
+        "deployments.apps in meshctl-system (create, patch)",
+        "; the controller is granted canaries.meshctl.io/status (patch)",
+        "leases.coordination.k8s.io in meshctl-system (create, update)",
+    ] {
+        assert!(refused[0].contains(needed), "{needed}: {}", refused[0]);
+    }
+    assert!(!refused[0].contains("services (list"), "the reader holds that: {}", refused[0]);
+
+    // Istio's control plane already running is named, with what to do.
+    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "istio-system" } });
+    assert!(server.post("/api/v1/namespaces", &namespace).status < 300);
+    let labels = json!({ "app": "istiod" });
+    let istiod = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": "istiod", "namespace": "istio-system" },
+        "spec": {
+            "selector": { "matchLabels": labels },
+            "template": {
+                "metadata": { "labels": labels },
+                "spec": { "containers": [{ "name": "discovery", "image": "docker.io/istio/pilot:1.28.0" }] }
+            }
+        }
+    });
+    let created = server.post("/apis/apps/v1/namespaces/istio-system/deployments", &istiod);
+    assert!(created.status < 300, "{}", created.json());
+    let (code, lines) = precheck(&admin);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert!(
+        lines.iter().any(|(ok, l)| !ok && l.contains("istio-system/istiod") && l.contains("uninstall Istio first")),
+        "{lines:#?}"
+    );
+
+    // An API server that does not answer is named, and nothing else is asked.
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let kubeconfig = unreachable_kubeconfig(dir.path(), port, common::free_port());
+    let (code, lines) = precheck(&["--kubeconfig", kubeconfig.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].1.contains(&format!("https://127.0.0.1:{port}")), "{lines:#?}");
+
+    // A local mesh's state directory named alone is not a cluster to ask.
+    let run = meshctl_in(&["check", "--pre", "--state-dir", dir.path().to_str().unwrap()], "", &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

@@ -367,6 +367,11 @@ pub struct CheckArgs {
     /// string}]}`, one check per line of the text; the exit status is the same.
     #[arg(short = 'o', long, value_enum)]
     output: Option<super::Structured>,
+    /// Before `meshctl install`: whether the cluster can take the mesh (its API answers, it
+    /// runs Kubernetes 1.29 or later, you may apply what install applies, and Istio's control
+    /// plane is not running there).
+    #[arg(long)]
+    pre: bool,
     #[command(flatten)]
     place: super::place::Place,
 }
@@ -383,10 +388,6 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn healthy(&self) -> bool {
-        self.lines.iter().all(|(ok, _)| *ok)
-    }
-
     /// A mesh that cannot be reached: its one line says why.
     fn absent(e: &dyn std::fmt::Display) -> Health {
         Health { view: None, lines: vec![(false, format!("control plane: {e}"))], ready: false }
@@ -490,19 +491,23 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
 }
 
 pub async fn check(args: CheckArgs, printer: &Printer) -> Outcome {
-    let health = match args.place.connect().await {
-        Ok(mesh) => health(mesh.as_ref()).await,
-        Err(failure) => Health::absent(&failure.error),
+    let lines = if args.pre {
+        crate::kube::precheck::precheck(&args.place.cluster().await?).await
+    } else {
+        match args.place.connect().await {
+            Ok(mesh) => health(mesh.as_ref()).await.lines,
+            Err(failure) => Health::absent(&failure.error).lines,
+        }
     };
-    let exit = if health.healthy() { Exit::Success } else { Exit::Failed };
+    let healthy = lines.iter().all(|(ok, _)| *ok);
+    let exit = if healthy { Exit::Success } else { Exit::Failed };
     if let Some(format) = args.output {
         let checks: Vec<_> =
-            health.lines.iter().map(|(ok, message)| serde_json::json!({"ok": ok, "message": message})).collect();
-        super::print_structured(printer, &serde_json::json!({"healthy": health.healthy(), "checks": checks}), format)?;
+            lines.iter().map(|(ok, message)| serde_json::json!({"ok": ok, "message": message})).collect();
+        super::print_structured(printer, &serde_json::json!({"healthy": healthy, "checks": checks}), format)?;
         return Ok(exit);
     }
-    let text: String = health
-        .lines
+    let text: String = lines
         .iter()
         .map(|(ok, line)| {
             format!("{} {line}\n", if *ok { paint(printer::GOOD, "✓") } else { paint(printer::ERROR, "✗") })

@@ -35,6 +35,21 @@ impl Place {
         Ok(Box::new(LocalMesh::open(&self.state.path()).map_err(mesh_failure)?))
     }
 
+    /// The cluster the flags name, or the current context's, for what only a cluster answers
+    /// (`check --pre`, before there is a mesh); a state directory named alone is a usage error.
+    pub async fn cluster(&self) -> Result<Cluster, Failure> {
+        if self.state.named() && !self.cluster.named() {
+            return Err(Failure {
+                exit: Exit::Usage,
+                error: anyhow::anyhow!(
+                    "a state directory names a local mesh, and this asks a cluster: name one with --kubeconfig or \
+                     --context (and unset MESHCTL_STATE_DIR)"
+                ),
+            });
+        }
+        Cluster::connect(&self.cluster.target()).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })
+    }
+
     fn on_cluster(&self) -> bool {
         if self.cluster.named() {
             return true;

@@ -1,6 +1,7 @@
 //! The Kubernetes backend: what `meshctl install` puts on a cluster and the calls that put it
 //! there; the store on the API; the controller's registry of what runs there (reflectors over
-//! Services, EndpointSlices and Pods). Injection follows (issue 11).
+//! Services, EndpointSlices and Pods); `check --pre`'s questions to a cluster before install.
+//! Injection follows (issue 11).
 //!
 //! ```text
 //!   cli/cluster.rs ──Settings──▶ install::objects (pure: the manifests, in apply order)
@@ -18,5 +19,6 @@ pub mod install;
 pub mod lease;
 pub mod mesh;
 pub mod ports;
+pub mod precheck;
 pub mod registry;
 pub mod store;
