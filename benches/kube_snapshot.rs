@@ -1,0 +1,218 @@
+//! The controller's start on a cluster: with 1,000 Services stored on the real kube-apiserver,
+//! each with three mesh Pods (v1, v2, v3) and an EndpointSlice listing them, the time from
+//! `meshctl controller --kubernetes` starting to its status port reporting a configuration for
+//! every proxy (the first full snapshot: lists, reflectors, a certificate per proxy,
+//! translation), and the controller's peak memory. Run with `cargo bench --bench
+//! kube_snapshot` (`MESHCTL_BENCH_SERVICES=N` for another size); under `cargo test
+//! --all-targets` it does the same with 5 services once, as a smoke test.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::kube::KubeApiServer;
+use kube::api::{Api, DynamicObject, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+
+const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
+const NAMESPACE: &str = "bench";
+
+/// Version `v` of service `s`'s Pods, with the sidecar container that makes it a mesh Pod.
+fn pod(s: usize, v: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("svc-{s}-{}", VERSIONS[v]),
+            "namespace": NAMESPACE,
+            "labels": { "app": format!("svc-{s}"), "version": VERSIONS[v] },
+        },
+        "spec": {
+            "containers": [
+                { "name": "app", "image": "app", "ports": [{ "containerPort": 8080 }] },
+                { "name": "meshctl-proxy", "image": "envoy" },
+            ],
+        },
+    })
+}
+
+fn ip(s: usize, v: usize) -> String {
+    let n = s * VERSIONS.len() + v + 1;
+    format!("10.{}.{}.{}", (n >> 16) as u8, (n >> 8) as u8, n as u8)
+}
+
+fn service(s: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": format!("svc-{s}"), "namespace": NAMESPACE },
+        "spec": { "selector": { "app": format!("svc-{s}") }, "ports": [{ "port": 80, "targetPort": 8080 }] },
+    })
+}
+
+fn slice(s: usize) -> Value {
+    let endpoints: Vec<Value> = (0..VERSIONS.len())
+        .map(|v| {
+            json!({
+                "addresses": [ip(s, v)],
+                "conditions": { "ready": true },
+                "targetRef": { "kind": "Pod", "namespace": NAMESPACE, "name": format!("svc-{s}-{}", VERSIONS[v]) },
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": format!("svc-{s}"),
+            "namespace": NAMESPACE,
+            "labels": { "kubernetes.io/service-name": format!("svc-{s}") },
+        },
+        "addressType": "IPv4",
+        "ports": [{ "port": 8080 }],
+        "endpoints": endpoints,
+    })
+}
+
+fn api(client: &kube::Client, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    Api::namespaced_with(client.clone(), NAMESPACE, &resource)
+}
+
+/// Stores the mesh: Services, their Pods (running, with an IP) and EndpointSlices, many
+/// requests at a time.
+async fn store(client: kube::Client, services: usize) {
+    let pods = api(&client, "", "v1", "Pod");
+    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NAMESPACE } });
+    let namespace_kind = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"));
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &namespace_kind);
+    namespaces.create(&PostParams::default(), &serde_json::from_value(namespace).unwrap()).await.unwrap();
+    // No controller-manager makes the namespace's default ServiceAccount, which Pods run as.
+    let account = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default" } });
+    let accounts = api(&client, "", "v1", "ServiceAccount");
+    accounts.create(&PostParams::default(), &serde_json::from_value(account).unwrap()).await.unwrap();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut writes = tokio::task::JoinSet::new();
+    for s in 0..services {
+        let (client, pods, semaphore) = (client.clone(), pods.clone(), semaphore.clone());
+        writes.spawn(async move {
+            let _permit = semaphore.acquire().await.unwrap();
+            let create = |api: Api<DynamicObject>, object: Value| async move {
+                api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap()
+            };
+            create(api(&client, "", "v1", "Service"), service(s)).await;
+            for (v, version) in VERSIONS.iter().enumerate() {
+                let name = format!("svc-{s}-{version}");
+                create(pods.clone(), pod(s, v)).await;
+                let status = json!({ "status": {
+                    "phase": "Running",
+                    "podIP": ip(s, v),
+                    "podIPs": [{ "ip": ip(s, v) }],
+                    "conditions": [{ "type": "Ready", "status": "True" }],
+                } });
+                pods.patch_status(&name, &PatchParams::default(), &kube::api::Patch::Merge(status)).await.unwrap();
+            }
+            create(api(&client, "discovery.k8s.io", "v1", "EndpointSlice"), slice(s)).await;
+        });
+    }
+    writes.join_all().await;
+}
+
+/// The controller's last report, if its status port answers.
+async fn report(status: std::net::SocketAddr) -> Option<Value> {
+    let answer = meshctl::http::get(status, "localhost", "/debug/status", Duration::from_secs(5)).await.ok()?;
+    serde_json::from_slice(&answer.body).ok()
+}
+
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The peak resident memory of a process, from the kernel.
+fn peak_memory_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// Starts a controller and times it to a report that covers every proxy.
+async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Duration, f64) {
+    let (xds, status) = (common::free_port(), common::free_port());
+    let status_addr = std::net::SocketAddr::from(([127, 0, 0, 1], status));
+    let kubeconfig = server.kubeconfig();
+    let start = Instant::now();
+    let controller = Controller(
+        Command::new(env!("CARGO_BIN_EXE_meshctl"))
+            .args(["controller", "--kubernetes", "--kubeconfig", kubeconfig.to_str().unwrap()])
+            .args(["--xds-address", &format!("127.0.0.1:{xds}"), "--status-address", &status_addr.to_string()])
+            .args(["--system-namespace", meshctl::kube::install::NAMESPACE])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("meshctl runs"),
+    );
+    let deadline = start + Duration::from_secs(300);
+    loop {
+        if let Some(report) = report(status_addr).await
+            && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
+        {
+            return (start.elapsed(), peak_memory_mb(controller.0.id()));
+        }
+        assert!(Instant::now() < deadline, "no full snapshot within 300 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let services: usize = match std::env::var("MESHCTL_BENCH_SERVICES") {
+        Ok(n) => n.parse().expect("MESHCTL_BENCH_SERVICES is a number"),
+        Err(_) if bench => 1000,
+        Err(_) => 5,
+    };
+    let server = KubeApiServer::start();
+    let kubeconfig = server.kubeconfig();
+    let install = common::meshctl_in(&["install", "--kubeconfig", kubeconfig.to_str().unwrap()], "", &[]);
+    assert_eq!(install.code, 0, "{}", install.stderr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
+    });
+    let stored = Instant::now();
+    runtime.block_on(store(client, services));
+    let proxies = services * VERSIONS.len();
+    if !bench {
+        runtime.block_on(first_snapshot(&server, proxies));
+        return;
+    }
+    println!(
+        "stored {services} Services, {proxies} Pods, {services} EndpointSlices in {:.1} s",
+        stored.elapsed().as_secs_f64()
+    );
+    let mut runs: Vec<(Duration, f64)> = (0..3).map(|_| runtime.block_on(first_snapshot(&server, proxies))).collect();
+    runs.sort_by_key(|(time, _)| *time);
+    let times: Vec<String> = runs.iter().map(|(t, _)| format!("{:.2} s", t.as_secs_f64())).collect();
+    println!("controller start to a report for every proxy: {} (3 starts, fastest first)", times.join(", "));
+    let peak = runs.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
+    println!("controller peak memory: {peak:.0} MB");
+}
