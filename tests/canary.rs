@@ -94,6 +94,16 @@ fn applied_rollout(v3_args: &str) -> (LocalMesh, Value, usize, usize) {
 fn a_healthy_canary_is_promoted_step_by_step_without_a_failed_request() {
     let (mesh, status, sent, failed) = applied_rollout("");
     assert_eq!(status["phase"], "Promoted", "{status}");
+    // Settled once every proxy runs the final weights, for `kubectl wait`-style callers.
+    let mut settled = Value::Null;
+    let promoted = common::within(Duration::from_secs(10), || {
+        settled = canary_status(&mesh);
+        settled["conditions"][0]["status"] == "True"
+    });
+    assert!(promoted, "{settled:#}");
+    assert_eq!(settled["conditions"][0]["type"], "Promoted", "{settled:#}");
+    assert_eq!(settled["conditions"][0]["reason"], "Promoted", "{settled:#}");
+    assert!(settled["observedGeneration"].as_i64().is_some(), "{settled:#}");
     let weights: Vec<u64> =
         status["evaluations"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
     assert_eq!(weights, [10, 50, 100], "{status}");

@@ -340,14 +340,22 @@ impl Drop for Load {
 /// Rolls profile out from v1 to v2 (its demo app started with `v2_args`) under load, from
 /// `route` (none: profile has no VirtualService), with the controller on the cluster driving
 /// it; the Canary and the route's weights when it ends.
-fn roll_out(server: &KubeApiServer, route: Option<(u32, u32)>, v2_args: &[&str]) -> (Value, (u64, u64)) {
+/// Rolls profile out and waits, as `kubectl wait --for=condition=Promoted` would, until the
+/// outcome is settled; returns the Canary, the route's weights, and where 40 requests sent then
+/// went (v1, v2, failed).
+fn roll_out(
+    server: &KubeApiServer,
+    route: Option<(u32, u32)>,
+    v2_args: &[&str],
+) -> (Value, (u64, u64), (usize, usize, usize)) {
     let mesh = MeshOnCluster::start(server, route, v2_args);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     mesh.wait_routed(&runtime);
-    let _load = Load::start(mesh.gateway);
+    let load = Load::start(mesh.gateway);
     start_canary(server, "2s");
     let last = wait_for_outcome(&mesh);
-    (last, route_weights(server))
+    drop(load);
+    (last, route_weights(server), send(&runtime, mesh.gateway, 40))
 }
 
 const CANARY: &str = "/apis/meshctl.io/v1alpha1/namespaces/shop/canaries/profile";
@@ -370,12 +378,13 @@ fn start_canary(server: &KubeApiServer, interval: &str) {
     ok(server.post("/apis/meshctl.io/v1alpha1/namespaces/shop/canaries", &canary), "Canary");
 }
 
-/// The Canary once its rollout has ended.
+/// The Canary once its rollout has ended and every proxy runs the outcome: its `Promoted`
+/// condition is no longer `Unknown`.
 fn wait_for_outcome(mesh: &MeshOnCluster) -> Value {
     let mut last = Value::Null;
     let finished = common::within(Duration::from_secs(90), || {
         last = mesh.server.get(CANARY).json();
-        matches!(last["status"]["phase"].as_str(), Some("Promoted" | "RolledBack" | "Failed"))
+        matches!(last["status"]["conditions"][0]["status"].as_str(), Some("True" | "False"))
     });
     assert!(finished, "the rollout did not end: {last:#}\ncontroller log:\n{}", mesh.controller_log());
     last
@@ -392,9 +401,11 @@ fn route_weights(server: &KubeApiServer) -> (u64, u64) {
 fn a_healthy_canary_on_a_cluster_is_promoted_and_the_controller_uses_every_right_it_holds() {
     let server = KubeApiServer::start();
     // No VirtualService yet: the driver makes one.
-    let (canary, weights) = roll_out(&server, None, &[]);
+    let (canary, weights, sent) = roll_out(&server, None, &[]);
     assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
     assert_eq!(weights, (0, 100));
+    assert_promoted_condition(&canary, "True");
+    assert_eq!(sent, (0, 40, 0), "once Promoted is True, v2 takes all traffic");
     let evaluations = canary["status"]["evaluations"].as_array().unwrap();
     assert!(!evaluations.is_empty(), "{canary:#}");
     assert!(evaluations.iter().all(|e| e["canary"]["requests"].as_u64().is_some()), "{canary:#}");
@@ -437,9 +448,24 @@ fn a_healthy_canary_on_a_cluster_is_promoted_and_the_controller_uses_every_right
 #[test]
 fn a_failing_canary_on_a_cluster_is_rolled_back_though_callers_retry() {
     let server = KubeApiServer::start();
-    let (canary, weights) = roll_out(&server, Some((100, 0)), &["--error-rate", "50"]);
+    let (canary, weights, sent) = roll_out(&server, Some((100, 0)), &["--error-rate", "50"]);
     assert_eq!(canary["status"]["phase"], "RolledBack", "{canary:#}");
     assert_eq!(weights, (100, 0));
+    assert_promoted_condition(&canary, "False");
+    assert_eq!(sent, (40, 0, 0), "once Promoted is False, v1 takes all traffic");
+}
+
+/// The status answers the Canary's current spec, and its `Promoted` condition (what `kubectl
+/// wait --for=condition=Promoted` reads) says how the rollout ended.
+fn assert_promoted_condition(canary: &Value, status: &str) {
+    let generation = &canary["metadata"]["generation"];
+    assert!(generation.as_i64().is_some(), "{canary:#}");
+    assert_eq!(&canary["status"]["observedGeneration"], generation, "{canary:#}");
+    let conditions = canary["status"]["conditions"].as_array().unwrap();
+    assert_eq!(conditions.len(), 1, "{canary:#}");
+    assert_eq!(conditions[0]["type"], "Promoted", "{canary:#}");
+    assert_eq!(conditions[0]["status"], status, "{canary:#}");
+    assert_eq!(conditions[0]["reason"], canary["status"]["phase"], "{canary:#}");
 }
 
 const HALF_AND_HALF: &str = "\

@@ -144,6 +144,34 @@ pub struct CanaryStatus {
     pub failures: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evaluations: Vec<Evaluation>,
+    /// The `metadata.generation` this status answers: a change to the spec (`canary pause`,
+    /// `resume`, `abort`, an edit) has been seen once this reaches its generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Kubernetes-style conditions, for `kubectl wait --for=condition=Promoted`: `Promoted` is
+    /// `True` once every proxy sends the canary all traffic, `False` once every proxy runs a
+    /// rollback or failure, and `Unknown` until then; its reason is the phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The type of a Canary's one condition.
+pub const PROMOTED: &str = "Promoted";
+
+/// A condition as Kubernetes objects report them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    /// When `status` last changed (RFC 3339).
+    pub last_transition_time: String,
+    pub observed_generation: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -157,6 +185,15 @@ pub enum CanaryPhase {
 }
 
 impl CanaryPhase {
+    /// The `Promoted` condition's status once the proxies run this phase's weights.
+    pub fn promoted(self) -> &'static str {
+        match self {
+            CanaryPhase::Promoted => "True",
+            CanaryPhase::RolledBack | CanaryPhase::Failed => "False",
+            CanaryPhase::Pending | CanaryPhase::Progressing | CanaryPhase::Paused => "Unknown",
+        }
+    }
+
     /// Whether the rollout is over: only a new one moves traffic again.
     pub fn is_finished(self) -> bool {
         matches!(self, CanaryPhase::Promoted | CanaryPhase::RolledBack | CanaryPhase::Failed)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
-use crate::api::meshctl::{Canary, Evaluation, ManualDecision, WindowFigures};
+use crate::api::meshctl::{Canary, CanaryStatus, Condition, Evaluation, ManualDecision, PROMOTED, WindowFigures};
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
 use crate::api::{Resource, time};
 use crate::metrics::Traffic;
@@ -55,21 +55,26 @@ fn seconds(rfc3339: &str) -> Option<f64> {
 }
 
 impl Driver {
-    /// One round over every rollout in `resources`; returns problems to report.
+    /// One round over every rollout in `resources`; `running` is the store revision every
+    /// proxy runs. Returns problems to report.
     pub async fn tick(
         &mut self,
         store: &(dyn Store + Sync),
         resources: &[Resource],
         proxies: &[Target],
+        running: u64,
     ) -> Vec<String> {
-        let canaries: Vec<&Canary> = resources
-            .iter()
-            .filter_map(|r| match r {
-                Resource::Canary(c) => Some(c),
-                _ => None,
-            })
-            .filter(|c| !phase(c).is_finished())
-            .collect();
+        let all = resources.iter().filter_map(|r| match r {
+            Resource::Canary(c) => Some(c),
+            _ => None,
+        });
+        let mut problems = Vec::new();
+        for canary in all.clone().filter(|c| phase(c).is_finished() && outcome_pending(c) && revision(c) <= running) {
+            if let Err(e) = settle(store, canary).await {
+                problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
+            }
+        }
+        let canaries: Vec<&Canary> = all.filter(|c| !phase(c).is_finished()).collect();
         self.baselines.retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary((*c).clone())) == *r));
         if canaries.is_empty() {
             return Vec::new();
@@ -80,7 +85,6 @@ impl Driver {
             .zip(scraped)
             .filter_map(|(target, stats)| Some((target.serves.as_ref()?, stats.ok()?.inbound?)))
             .collect();
-        let mut problems = Vec::new();
         for canary in canaries {
             if let Err(e) = self.drive(store, resources, canary, &traffic).await {
                 problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
@@ -246,6 +250,9 @@ impl Driver {
             status.last_transition_time = Some(timestamp(now));
         }
         status.message = Some(message.clone());
+        status.observed_generation = canary.metadata.generation;
+        // An outcome is settled only once the proxies run it (see `settle`).
+        promoted_condition(&mut status, "Unknown", format!("{:?}", progress.phase), &message, canary, now);
         if let Some(o) = observation {
             let figures = |s: Sample| WindowFigures {
                 requests: s.requests,
@@ -266,6 +273,57 @@ impl Driver {
         store.set_status(object, serde_json::to_value(&status).expect("status serializes")).await?;
         Ok(())
     }
+}
+
+/// Sets the `Promoted` condition, keeping its transition time while its status holds.
+fn promoted_condition(
+    status: &mut CanaryStatus,
+    value: &str,
+    reason: String,
+    message: &str,
+    canary: &Canary,
+    now: f64,
+) {
+    let since = match status.conditions.iter().find(|c| c.type_ == PROMOTED) {
+        Some(c) if c.status == value => c.last_transition_time.clone(),
+        _ => timestamp(now),
+    };
+    status.conditions = vec![Condition {
+        type_: PROMOTED.into(),
+        status: value.into(),
+        reason,
+        message: message.into(),
+        last_transition_time: since,
+        observed_generation: canary.metadata.generation,
+    }];
+}
+
+/// Whether a finished rollout's outcome still waits for the proxies.
+fn outcome_pending(canary: &Canary) -> bool {
+    let conditions = canary.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    conditions.iter().find(|c| c.type_ == PROMOTED).is_none_or(|c| c.status == "Unknown")
+}
+
+/// The store revision of the Canary's last write: its final weights were written before it.
+fn revision(canary: &Canary) -> u64 {
+    canary.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// Settles a finished rollout's `Promoted` condition once every proxy runs its final weights,
+/// so that `kubectl wait --for=condition=Promoted` returns when the traffic has moved, not
+/// when the controller decided to move it.
+async fn settle(store: &dyn Store, canary: &Canary) -> Result<(), DriveError> {
+    let mut status = canary.status.clone().unwrap_or_default();
+    let phase = phase(canary);
+    let message = format!(
+        "{}; every proxy runs weight {}%",
+        status.message.as_deref().unwrap_or_default(),
+        status.weight.unwrap_or(0)
+    );
+    promoted_condition(&mut status, phase.promoted(), format!("{phase:?}"), &message, canary, now().floor());
+    let object = ObjectRef::of(&Resource::Canary(canary.clone()));
+    store.set_status(&object, serde_json::to_value(&status).expect("status serializes")).await?;
+    Ok(())
 }
 
 fn phase(canary: &Canary) -> Phase {
@@ -396,7 +454,7 @@ mod tests {
             let store = LocalStore::create(dir.path()).unwrap();
             let resources = mk_mesh(extra_rule);
             store.apply(&resources, false).await.unwrap();
-            let problems = Driver::default().tick(&store, &resources, &[]).await;
+            let problems = Driver::default().tick(&store, &resources, &[], 0).await;
             assert!(problems.is_empty(), "{problems:?}");
             let routes = &stored_vs(&store).await["spec"]["http"];
             let last = &routes[routes.as_array().unwrap().len() - 1]["route"];

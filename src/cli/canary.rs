@@ -370,12 +370,15 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
     let stored: Value = serde_json::to_value(&canary).expect("canaries serialize");
     let resource = Kind::Canary.decode(stored).map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
     store.apply(&[resource], false).await.map_err(|e| Failure { exit: Exit::Failed, error: e.into() })?;
+    let generation = load(store, &r).await?.metadata.generation;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let canary = load(store, &r).await?;
         let status = canary.status.clone().unwrap_or_default();
         let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
-        if status.phase.is_some_and(|p| done.contains(&p)) {
+        // A status from before the change says nothing about it.
+        let seen = status.observed_generation >= generation;
+        if seen && status.phase.is_some_and(|p| done.contains(&p)) {
             let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
             let revision = revision(&canary);
             wait_for(mesh.as_ref(), PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;

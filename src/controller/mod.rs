@@ -129,7 +129,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut translated: Option<u64> = None;
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, canary_problems) = watch::channel(Vec::new());
-    spawn_canaries(store.clone(), targets, problems, leading);
+    // The store revision every proxy runs, for the canary driver to tell when a rollout's
+    // outcome reached the traffic.
+    let (running_tx, running) = watch::channel(0u64);
+    spawn_canaries(store.clone(), targets, problems, running, leading);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -230,6 +233,13 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             },
             errors,
         };
+        if translated == Some(contents.revision) && report.proxies.iter().all(|p| p.sync == SyncState::Synced) {
+            running_tx.send_if_modified(|running| {
+                let newer = contents.revision > *running;
+                *running = (*running).max(contents.revision);
+                newer
+            });
+        }
         sink.record(&report, backend);
     }
     backend.shut_down();
@@ -247,6 +257,7 @@ fn spawn_canaries(
     store: Arc<dyn Store>,
     targets: watch::Receiver<Vec<Target>>,
     problems: watch::Sender<Vec<String>>,
+    running: watch::Receiver<u64>,
     leading: Leading,
 ) {
     tokio::spawn(async move {
@@ -266,7 +277,8 @@ fn spawn_canaries(
                 Ok(contents) => {
                     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
                     let proxies = targets.borrow().clone();
-                    driver.tick(store.as_ref(), &resources, &proxies).await
+                    let running = *running.borrow();
+                    driver.tick(store.as_ref(), &resources, &proxies, running).await
                 }
                 Err(e) => vec![format!("canaries: {e}")],
             };
