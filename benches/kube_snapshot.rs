@@ -137,17 +137,6 @@ impl Drop for Controller {
     }
 }
 
-/// The peak resident memory of a process, from the kernel.
-fn peak_memory_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
 /// Starts a controller and times it to a report that covers every proxy.
 async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Duration, f64) {
     let (xds, status) = (common::free_port(), common::free_port());
@@ -169,7 +158,7 @@ async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Duration, f6
         if let Some(report) = report(status_addr).await
             && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
         {
-            return (start.elapsed(), peak_memory_mb(controller.0.id()));
+            return (start.elapsed(), common::memory::peak_mb(&controller.0.id().to_string()));
         }
         assert!(Instant::now() < deadline, "no full snapshot within 300 s");
         tokio::time::sleep(Duration::from_millis(20)).await;

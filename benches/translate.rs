@@ -6,6 +6,9 @@
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
 //! 20 services once, as a smoke test.
 
+#[path = "../tests/common/memory.rs"]
+mod memory;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -77,17 +80,6 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// The process's peak resident memory, from the kernel.
-fn peak_memory_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let services = match std::env::var("MESHCTL_BENCH_SERVICES") {
@@ -152,5 +144,5 @@ fn main() {
     line("one proxy, new snapshot", &cold);
     line("one proxy, snapshot built", &warm);
     line("all proxies", &all);
-    println!("peak memory: {:.0} MB", peak_memory_mb());
+    println!("peak memory: {:.0} MB", memory::peak_mb("self"));
 }

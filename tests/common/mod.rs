@@ -6,6 +6,7 @@ pub mod envoy;
 pub mod kube;
 pub mod kubelet;
 pub mod local_mesh;
+pub mod memory;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
