@@ -116,3 +116,55 @@ fn top_without_a_mesh_is_an_environment_error() {
     let run = common::meshctl(&["top", "--interval", "0s"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+/// With retries on, as the README says: outbound and route rows count the requests callers
+/// made, by how they ended (a request retried to success is one success); inbound rows count
+/// what the workload served, every attempt.
+#[test]
+fn with_retries_on_callers_rows_count_requests_and_the_workloads_rows_count_attempts() {
+    let mesh = LocalMesh::install();
+    let retrying = ROUTE.replace("retries: {attempts: 0}", "retries: {attempts: 2, retryOn: 5xx}");
+    let profile =
+        common::demo_workload("profile-v1", "profile", Some("v1"), &["--name", "profile", "--error-rate", "20"]);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{profile}---\n{retrying}")).code, 0);
+    mesh.wait_healthy();
+    let top = |by: &str| {
+        Command::new(env!("CARGO_BIN_EXE_meshctl"))
+            .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound", "--by", by])
+            .env("MESHCTL_STATE_DIR", mesh.state_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (by_service, by_route) = (top("service"), top("route"));
+    std::thread::sleep(Duration::from_millis(700));
+    let answers = mesh.get_many("profile", SENT);
+    assert!(answers.iter().all(|(status, ..)| *status == 200), "every failure is retried to a success");
+    let read = |child: std::process::Child| -> Value {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let (window, routes) = (read(by_service), read(by_route));
+    let row = |rows: &Value, direction: &str| {
+        rows["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["service"] == "profile" && r["direction"] == direction)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {direction} row for profile: {rows}"))
+    };
+    let (inbound, outbound, route) = (row(&window, "inbound"), row(&window, "outbound"), row(&routes, "outbound"));
+    let served = inbound["requests"].as_u64().unwrap();
+    assert!(served > SENT as u64, "the app served the retries too: {inbound}");
+    // The demo app fails every fifth request it serves, so each failure was retried once, to
+    // a success: every failed attempt is one served request more than callers made.
+    let failed = served - (inbound["success_rate"].as_f64().unwrap() * served as f64).round() as u64;
+    assert!(failed >= SENT as u64 / 5, "{inbound}");
+    assert_eq!(served, SENT as u64 + failed, "{inbound}");
+    for r in [&outbound, &route] {
+        assert_eq!((&r["requests"], &r["success_rate"]), (&Value::from(SENT), &Value::from(1.0)), "{r}");
+    }
+}
