@@ -33,6 +33,24 @@ spec:
 
 const SENT: usize = 50;
 
+/// `top --once -o json` over a 3 s window by `by`, started now and read with `read`.
+fn top(mesh: &LocalMesh, by: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound", "--by", by])
+        .env("MESHCTL_STATE_DIR", mesh.state_dir())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read(child: std::process::Child) -> Value {
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn top_reports_the_traffic_that_was_sent() {
     let mesh = LocalMesh::install();
@@ -40,26 +58,11 @@ fn top_reports_the_traffic_that_was_sent() {
     mesh.wait_healthy();
 
     // Windows of 3 s, by version and by route; the requests go out well inside them.
-    let top = |by: &str| {
-        Command::new(env!("CARGO_BIN_EXE_meshctl"))
-            .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound", "--by", by])
-            .env("MESHCTL_STATE_DIR", mesh.state_dir())
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (by_service, by_route) = (top("service"), top("route"));
+    let (by_service, by_route) = (top(&mesh, "service"), top(&mesh, "route"));
     std::thread::sleep(Duration::from_millis(700));
     let answers = mesh.get_many("profile", SENT);
     let failed = answers.iter().filter(|(status, ..)| *status == 503).count();
     assert_eq!(failed, SENT / 5, "the demo app fails every fifth request");
-    let read = |child: std::process::Child| -> Value {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap()
-    };
     let (window, routes) = (read(by_service), read(by_route));
     let mut waited: Vec<f64> = answers.iter().map(|(.., elapsed)| elapsed.as_secs_f64() * 1000.0).collect();
     waited.sort_by(f64::total_cmp);
@@ -128,24 +131,10 @@ fn with_retries_on_callers_rows_count_requests_and_the_workloads_rows_count_atte
         common::demo_workload("profile-v1", "profile", Some("v1"), &["--name", "profile", "--error-rate", "20"]);
     assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{profile}---\n{retrying}")).code, 0);
     mesh.wait_healthy();
-    let top = |by: &str| {
-        Command::new(env!("CARGO_BIN_EXE_meshctl"))
-            .args(["top", "--once", "-o", "json", "--interval", "3s", "--outbound", "--by", by])
-            .env("MESHCTL_STATE_DIR", mesh.state_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (by_service, by_route) = (top("service"), top("route"));
+    let (by_service, by_route) = (top(&mesh, "service"), top(&mesh, "route"));
     std::thread::sleep(Duration::from_millis(700));
     let answers = mesh.get_many("profile", SENT);
     assert!(answers.iter().all(|(status, ..)| *status == 200), "every failure is retried to a success");
-    let read = |child: std::process::Child| -> Value {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap()
-    };
     let (window, routes) = (read(by_service), read(by_route));
     let row = |rows: &Value, direction: &str| {
         rows["rows"]
