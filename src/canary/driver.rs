@@ -56,7 +56,7 @@ fn seconds(rfc3339: &str) -> Option<f64> {
 
 impl Driver {
     /// One round over every rollout in `resources`; `running` is the store revision every
-    /// proxy runs. Returns problems to report.
+    /// proxy connected to this controller runs. Returns problems to report.
     pub async fn tick(
         &mut self,
         store: &(dyn Store + Sync),

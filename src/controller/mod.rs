@@ -129,8 +129,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut translated: Option<u64> = None;
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, canary_problems) = watch::channel(Vec::new());
-    // The store revision every proxy runs, for the canary driver to tell when a rollout's
-    // outcome reached the traffic.
+    // The store revision every proxy connected to this replica runs, for the canary driver to
+    // tell when a rollout's outcome reached the traffic.
     let (running_tx, running) = watch::channel(0u64);
     spawn_canaries(store.clone(), targets, problems, running, leading);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -233,7 +233,11 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             },
             errors,
         };
-        if translated == Some(contents.revision) && report.proxies.iter().all(|p| p.sync == SyncState::Synced) {
+        // A replica vouches for the proxies connected to it; one connected to another replica
+        // (or to none, whose configuration nobody can change) is Disconnected here.
+        let connected = report.proxies.iter().filter(|p| p.sync != SyncState::Disconnected);
+        let runs = connected.clone().all(|p| p.sync == SyncState::Synced) && connected.count() > 0;
+        if translated == Some(contents.revision) && runs {
             running_tx.send_if_modified(|running| {
                 let newer = contents.revision > *running;
                 *running = (*running).max(contents.revision);
