@@ -16,7 +16,7 @@ use crate::metrics::Traffic;
 use crate::metrics::scrape::{Served, Target, scrape_all};
 
 use crate::policy::{self, Severity, resolve_host};
-use crate::store::{ObjectRef, Store, StoreError};
+use crate::store::{ObjectRef, Store, StoreError, written_at};
 
 /// Why a rollout could not be moved on.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,9 @@ impl Driver {
             _ => None,
         });
         let mut problems = Vec::new();
-        for canary in all.clone().filter(|c| phase(c).is_finished() && outcome_pending(c) && revision(c) <= running) {
+        for canary in all.clone().filter(|c| {
+            phase(c).is_finished() && outcome_pending(c) && written_at(&c.metadata).is_some_and(|r| r <= running)
+        }) {
             if let Err(e) = settle(store, canary).await {
                 problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
             }
@@ -302,11 +304,6 @@ fn promoted_condition(
 fn outcome_pending(canary: &Canary) -> bool {
     let conditions = canary.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     conditions.iter().find(|c| c.type_ == PROMOTED).is_none_or(|c| c.status == "Unknown")
-}
-
-/// The store revision of the Canary's last write: its final weights were written before it.
-fn revision(canary: &Canary) -> u64 {
-    canary.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
 }
 
 /// Settles a finished rollout's `Promoted` condition once every proxy runs its final weights,

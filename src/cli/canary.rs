@@ -235,7 +235,7 @@ const PROXY_WAIT: Duration = Duration::from_secs(60);
 /// The store revision that wrote the Canary's status, and so came after the weights it
 /// records: once the proxies run it, they run those weights.
 fn revision(canary: &Canary) -> u64 {
-    canary.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+    crate::store::written_at(&canary.metadata).unwrap_or(0)
 }
 
 /// Follows a rollout until it ends and the proxies run its final weights, with a progress

@@ -27,8 +27,8 @@ use crate::kube::client::{Cluster, Target};
 use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
-use crate::mesh::{ProbeTarget, TlsProbe};
 use crate::pki;
+use crate::pki::probe::{ProbeTarget, TlsProbe};
 use crate::xds::{self, Desired};
 
 /// How long the controller waits for the cluster's first listing before it serves.
@@ -125,11 +125,9 @@ struct Prober {
 
 impl Prober {
     async fn probe(&self, timeout: std::time::Duration) -> anyhow::Result<BTreeMap<String, TlsProbe>> {
-        let identity = pki::Identity::new(&self.namespace, "meshctl-probe");
-        let certificate = self.ca.issue(&identity, std::time::Duration::from_secs(300))?;
-        let client = pki::probe::MtlsClient { certificate, trust_bundle: self.ca.trust_bundle().to_string() };
+        let prober = pki::Identity::new(&self.namespace, "meshctl-probe");
         let targets = self.targets.borrow().clone();
-        let probes = crate::mesh::probe_all(client, &targets, timeout).await;
+        let probes = pki::probe::probe_all(&self.ca, &prober, &targets, timeout).await?;
         Ok(targets.iter().map(|t| t.address.to_string()).zip(probes).collect())
     }
 }

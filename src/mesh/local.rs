@@ -6,10 +6,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProbeTarget, TlsProbe};
+use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
 use crate::controller::MeshStatus;
 use crate::metrics::{ProxyStats, scrape};
-use crate::pki::{self, Identity, PkiError, probe};
+use crate::pki::probe::{self, ProbeTarget, TlsProbe};
+use crate::pki::{self, Identity, PkiError};
 use crate::runtime::{GATEWAY_NODE, process};
 use crate::store::{LocalStore, Store};
 
@@ -136,15 +137,17 @@ impl Mesh for LocalMesh {
     }
 
     async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError> {
-        // The probe presents a certificate of its own, from the mesh's CA, as any mesh client
-        // would.
         let ca = pki::Authority::open_existing(&self.dir).map_err(pki_error)?;
-        let certificate = ca
-            .issue(&Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl"), Duration::from_secs(300))
-            .map_err(pki_error)?;
-        let client = probe::MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() };
-        let targets: Vec<ProbeTarget> = instances.iter().map(ProbeTarget::of).collect();
-        Ok(super::probe_all(client, &targets, timeout).await)
+        let targets: Vec<ProbeTarget> = instances
+            .iter()
+            .map(|i| ProbeTarget {
+                address: i.address,
+                identity: Identity::new(&i.namespace, &i.service_account).uri(),
+                host: i.service.clone(),
+            })
+            .collect();
+        let prober = Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl");
+        probe::probe_all(&ca, &prober, &targets, timeout).await.map_err(pki_error)
     }
 
     async fn rotate_root(&self) -> Result<String, MeshError> {

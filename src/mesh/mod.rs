@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::ProxyStats;
+use crate::pki::probe::TlsProbe;
 use crate::store::Store;
 use crate::xds::SyncState;
 
@@ -117,55 +118,6 @@ impl InstanceView {
     pub fn version(&self) -> &str {
         self.labels.get("version").map_or("", String::as_str)
     }
-}
-
-/// What a mutual-TLS probe of one instance found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsProbe {
-    pub mtls_ok: bool,
-    pub plaintext_refused: bool,
-}
-
-/// An instance to probe: its mesh address, the identity its sidecar must present, and the
-/// host a request to it names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProbeTarget {
-    pub address: SocketAddr,
-    pub identity: String,
-    pub host: String,
-}
-
-impl ProbeTarget {
-    pub fn of(instance: &InstanceView) -> ProbeTarget {
-        ProbeTarget {
-            address: instance.address,
-            identity: crate::pki::Identity::new(&instance.namespace, &instance.service_account).uri(),
-            host: instance.service.clone(),
-        }
-    }
-}
-
-/// Knocks on every target at once, as `client` (a mesh client's certificate) and in plaintext;
-/// results in the targets' order.
-pub async fn probe_all(
-    client: crate::pki::probe::MtlsClient,
-    targets: &[ProbeTarget],
-    timeout: Duration,
-) -> Vec<TlsProbe> {
-    let client = std::sync::Arc::new(client);
-    let mut probes = tokio::task::JoinSet::new();
-    for (index, target) in targets.iter().cloned().enumerate() {
-        let client = client.clone();
-        probes.spawn(async move {
-            let (addr, host) = (target.address, target.host.as_str());
-            let mtls = client.request(addr, &target.identity, hyper::Method::GET, host, "/", &[], timeout).await;
-            let plaintext = crate::http::get(addr, host, "/", timeout).await;
-            (index, TlsProbe { mtls_ok: mtls.is_ok(), plaintext_refused: plaintext.is_err() })
-        });
-    }
-    let mut results = probes.join_all().await;
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, probe)| probe).collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::Leaf;
+use super::{Authority, Identity, Leaf, PkiError};
 use crate::http::{self, HttpError, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -157,4 +157,45 @@ impl ServerCertVerifier for SpiffeVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
     }
+}
+
+/// What a mutual-TLS probe of one instance found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsProbe {
+    pub mtls_ok: bool,
+    pub plaintext_refused: bool,
+}
+
+/// An instance to probe: its mesh address, the identity its sidecar must present, and the
+/// host a request to it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeTarget {
+    pub address: SocketAddr,
+    pub identity: String,
+    pub host: String,
+}
+
+/// Knocks on every target at once, as `prober` with a short-lived certificate from `ca` (as
+/// any mesh client would) and in plaintext; results in the targets' order.
+pub async fn probe_all(
+    ca: &Authority,
+    prober: &Identity,
+    targets: &[ProbeTarget],
+    timeout: Duration,
+) -> Result<Vec<TlsProbe>, PkiError> {
+    let certificate = ca.issue(prober, Duration::from_secs(300))?;
+    let client = Arc::new(MtlsClient { certificate, trust_bundle: ca.trust_bundle().to_string() });
+    let mut probes = tokio::task::JoinSet::new();
+    for (index, target) in targets.iter().cloned().enumerate() {
+        let client = client.clone();
+        probes.spawn(async move {
+            let (addr, host) = (target.address, target.host.as_str());
+            let mtls = client.request(addr, &target.identity, hyper::Method::GET, host, "/", &[], timeout).await;
+            let plaintext = http::get(addr, host, "/", timeout).await;
+            (index, TlsProbe { mtls_ok: mtls.is_ok(), plaintext_refused: plaintext.is_err() })
+        });
+    }
+    let mut results = probes.join_all().await;
+    results.sort_by_key(|(index, _)| *index);
+    Ok(results.into_iter().map(|(_, probe)| probe).collect())
 }

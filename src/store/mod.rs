@@ -41,6 +41,12 @@ pub enum Change {
     Unchanged,
 }
 
+/// The store revision that last changed an object (its `resourceVersion`, which both stores
+/// keep as a number); `None` for one never stored.
+pub fn written_at(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<u64> {
+    meta.resource_version.as_deref().and_then(|v| v.parse().ok())
+}
+
 /// Every object in the store at one revision.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contents {
