@@ -1,5 +1,6 @@
-# The meshctl image the cluster's controller runs (`meshctl install --image`): one static
-# binary on a base with no shell and no libc, run as a non-root user.
+# The meshctl image (`meshctl install --image`): the cluster's controller runs it, and so
+# does the init container injected into every mesh Pod (`meshctl capture`), which needs
+# iptables. One static binary, run as a non-root user unless a Pod says otherwise.
 #
 #   docker build -t REGISTRY/meshctl:TAG .
 #
@@ -18,8 +19,11 @@ RUN cargo build --release --locked --bin meshctl \
  && strip target/release/meshctl \
  && cp target/release/meshctl /meshctl
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /meshctl /meshctl
-# distroless's `nonroot`, as the Deployment's securityContext expects.
+# As the Deployment's securityContext expects; the capture init container runs as root.
 USER 65532:65532
 ENTRYPOINT ["/meshctl"]

@@ -30,6 +30,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway')
             [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane in the foreground (what `install` starts in the background)')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the mesh''s sidecar to the Pods of manifests, as the cluster''s webhook does when a Pod is created in a namespace labelled meshctl.io/inject=enabled (for clusters without the webhook, or to see what it adds). Prints the manifests')
+            [CompletionResult]::new('capture', 'capture', [CompletionResultType]::ParameterValue, 'Set up traffic capture in this network namespace (the injected init container)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate resources and store them in the mesh; with an error, nothing is stored')
             [CompletionResult]::new('analyze', 'analyze', [CompletionResultType]::ParameterValue, 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'List resources of one kind or several (`vs,dr`), or show some by name')
@@ -250,10 +252,40 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use [default: its current context]')
             [CompletionResult]::new('--xds-address', '--xds-address', [CompletionResultType]::ParameterName, 'Where proxies reach the xDS server')
             [CompletionResult]::new('--status-address', '--status-address', [CompletionResultType]::ParameterName, 'Where the status (`/debug/status`) is served, for the CLI through the API server')
+            [CompletionResult]::new('--webhook-address', '--webhook-address', [CompletionResultType]::ParameterName, 'Where the sidecar injector (the admission webhook) is served, over TLS')
+            [CompletionResult]::new('--init-image', '--init-image', [CompletionResultType]::ParameterName, 'The image of the injected init container that sets up traffic capture (meshctl''s)')
+            [CompletionResult]::new('--proxy-image', '--proxy-image', [CompletionResultType]::ParameterName, 'The image of the injected sidecar (Envoy)')
             [CompletionResult]::new('--system-namespace', '--system-namespace', [CompletionResultType]::ParameterName, 'The namespace meshctl was installed in (its CA Secret''s and the leader''s Lease''s)')
             [CompletionResult]::new('--lease-duration', '--lease-duration', [CompletionResultType]::ParameterName, 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies')
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Run the local mesh''s control plane: its workloads, sidecars and gateway as processes on this machine')
             [CompletionResult]::new('--kubernetes', '--kubernetes', [CompletionResultType]::ParameterName, 'Run a cluster''s control plane: Services, EndpointSlices and Pods from the API server, with the Pod''s ServiceAccount or --kubeconfig')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;inject' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The meshctl image of the capture init container (install''s --image)')
+            [CompletionResult]::new('--envoy-image', '--envoy-image', [CompletionResultType]::ParameterName, 'The Envoy image of the sidecar (install''s --envoy-image)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;capture' {
+            [CompletionResult]::new('--outbound-port', '--outbound-port', [CompletionResultType]::ParameterName, 'Where outbound TCP goes: the proxy''s outbound capture port')
+            [CompletionResult]::new('--inbound-port', '--inbound-port', [CompletionResultType]::ParameterName, 'Where inbound TCP goes: the proxy''s inbound capture port')
+            [CompletionResult]::new('--proxy-uid', '--proxy-uid', [CompletionResultType]::ParameterName, 'The proxy''s user, whose own connections are never captured')
+            [CompletionResult]::new('--exclude-inbound-ports', '--exclude-inbound-ports', [CompletionResultType]::ParameterName, 'exclude-inbound-ports')
+            [CompletionResult]::new('--exclude-outbound-ports', '--exclude-outbound-ports', [CompletionResultType]::ParameterName, 'exclude-outbound-ports')
+            [CompletionResult]::new('--exclude-outbound-ranges', '--exclude-outbound-ranges', [CompletionResultType]::ParameterName, 'exclude-outbound-ranges')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the rules instead of writing them')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -658,6 +690,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway')
             [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane in the foreground (what `install` starts in the background)')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the mesh''s sidecar to the Pods of manifests, as the cluster''s webhook does when a Pod is created in a namespace labelled meshctl.io/inject=enabled (for clusters without the webhook, or to see what it adds). Prints the manifests')
+            [CompletionResult]::new('capture', 'capture', [CompletionResultType]::ParameterValue, 'Set up traffic capture in this network namespace (the injected init container)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate resources and store them in the mesh; with an error, nothing is stored')
             [CompletionResult]::new('analyze', 'analyze', [CompletionResultType]::ParameterValue, 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'List resources of one kind or several (`vs,dr`), or show some by name')
@@ -714,6 +748,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;controller' {
+            break
+        }
+        'meshctl;help;inject' {
+            break
+        }
+        'meshctl;help;capture' {
             break
         }
         'meshctl;help;apply' {

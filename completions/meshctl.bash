@@ -25,6 +25,9 @@ _meshctl() {
             meshctl,canary)
                 cmd="meshctl__subcmd__canary"
                 ;;
+            meshctl,capture)
+                cmd="meshctl__subcmd__capture"
+                ;;
             meshctl,check)
                 cmd="meshctl__subcmd__check"
                 ;;
@@ -51,6 +54,9 @@ _meshctl() {
                 ;;
             meshctl,help)
                 cmd="meshctl__subcmd__help"
+                ;;
+            meshctl,inject)
+                cmd="meshctl__subcmd__inject"
                 ;;
             meshctl,install)
                 cmd="meshctl__subcmd__install"
@@ -175,6 +181,9 @@ _meshctl() {
             meshctl__subcmd__help,canary)
                 cmd="meshctl__subcmd__help__subcmd__canary"
                 ;;
+            meshctl__subcmd__help,capture)
+                cmd="meshctl__subcmd__help__subcmd__capture"
+                ;;
             meshctl__subcmd__help,check)
                 cmd="meshctl__subcmd__help__subcmd__check"
                 ;;
@@ -201,6 +210,9 @@ _meshctl() {
                 ;;
             meshctl__subcmd__help,help)
                 cmd="meshctl__subcmd__help__subcmd__help"
+                ;;
+            meshctl__subcmd__help,inject)
+                cmd="meshctl__subcmd__help__subcmd__inject"
                 ;;
             meshctl__subcmd__help,install)
                 cmd="meshctl__subcmd__help__subcmd__install"
@@ -311,7 +323,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-h -V --help --version validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="-h -V --help --version validate generate install uninstall controller inject capture apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +894,44 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__capture)
+            opts="-h -V --outbound-port --inbound-port --proxy-uid --exclude-inbound-ports --exclude-outbound-ports --exclude-outbound-ranges --dry-run --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --outbound-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inbound-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-uid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-inbound-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-outbound-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-outbound-ranges)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__check)
             opts="-o -h -V --output --pre --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -931,7 +981,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --init-image --proxy-image --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -970,6 +1020,18 @@ _meshctl() {
                     return 0
                     ;;
                 --status-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --webhook-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-image)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1591,7 +1653,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="validate generate install uninstall controller apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="validate generate install uninstall controller inject capture apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1733,6 +1795,20 @@ _meshctl() {
         meshctl__subcmd__help__subcmd__canary__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1968,6 +2044,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__inject)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2101,6 +2191,44 @@ _meshctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__inject)
+            opts="-f -o -h -V --filename --image --envoy-image --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --envoy-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -27,6 +27,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand install 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
             cand uninstall 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started'
             cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
+            cand inject 'Add the mesh''s sidecar to the Pods of manifests, as the cluster''s webhook does when a Pod is created in a namespace labelled meshctl.io/inject=enabled (for clusters without the webhook, or to see what it adds). Prints the manifests'
+            cand capture 'Set up traffic capture in this network namespace (the injected init container)'
             cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
             cand analyze 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
             cand get 'List resources of one kind or several (`vs,dr`), or show some by name'
@@ -226,10 +228,38 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --context 'The kubeconfig context to use [default: its current context]'
             cand --xds-address 'Where proxies reach the xDS server'
             cand --status-address 'Where the status (`/debug/status`) is served, for the CLI through the API server'
+            cand --webhook-address 'Where the sidecar injector (the admission webhook) is served, over TLS'
+            cand --init-image 'The image of the injected init container that sets up traffic capture (meshctl''s)'
+            cand --proxy-image 'The image of the injected sidecar (Envoy)'
             cand --system-namespace 'The namespace meshctl was installed in (its CA Secret''s and the leader''s Lease''s)'
             cand --lease-duration 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies'
             cand --local 'Run the local mesh''s control plane: its workloads, sidecars and gateway as processes on this machine'
             cand --kubernetes 'Run a cluster''s control plane: Services, EndpointSlices and Pods from the API server, with the Pod''s ServiceAccount or --kubeconfig'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;inject'= {
+            cand -f 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged'
+            cand --filename 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged'
+            cand --image 'The meshctl image of the capture init container (install''s --image)'
+            cand --envoy-image 'The Envoy image of the sidecar (install''s --envoy-image)'
+            cand -o 'o'
+            cand --output 'output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;capture'= {
+            cand --outbound-port 'Where outbound TCP goes: the proxy''s outbound capture port'
+            cand --inbound-port 'Where inbound TCP goes: the proxy''s inbound capture port'
+            cand --proxy-uid 'The proxy''s user, whose own connections are never captured'
+            cand --exclude-inbound-ports 'exclude-inbound-ports'
+            cand --exclude-outbound-ports 'exclude-outbound-ports'
+            cand --exclude-outbound-ranges 'exclude-outbound-ranges'
+            cand --dry-run 'Print the rules instead of writing them'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -595,6 +625,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand install 'Install the mesh on the cluster of the current kubeconfig context (CRDs, control plane, ingress gateway, mesh CA), or with --local start one on this machine: the controller in the background, which runs the workloads, their sidecars and the ingress gateway'
             cand uninstall 'Remove what `install` made from the cluster, or with --local stop the local mesh and every process it started'
             cand controller 'Run the control plane in the foreground (what `install` starts in the background)'
+            cand inject 'Add the mesh''s sidecar to the Pods of manifests, as the cluster''s webhook does when a Pod is created in a namespace labelled meshctl.io/inject=enabled (for clusters without the webhook, or to see what it adds). Prints the manifests'
+            cand capture 'Set up traffic capture in this network namespace (the injected init container)'
             cand apply 'Validate resources and store them in the mesh; with an error, nothing is stored'
             cand analyze 'Find what is wrong with the running mesh: every validation rule over its stored policy (with files given by -f as if applied), and what only the running mesh shows'
             cand get 'List resources of one kind or several (`vs,dr`), or show some by name'
@@ -639,6 +671,10 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;uninstall'= {
         }
         &'meshctl;help;controller'= {
+        }
+        &'meshctl;help;inject'= {
+        }
+        &'meshctl;help;capture'= {
         }
         &'meshctl;help;apply'= {
         }

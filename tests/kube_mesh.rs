@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::control_plane;
 use common::kube::KubeApiServer;
 use common::kubelet::{self, ENVOY_IMAGE, Kubelet, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
 use meshctl::kube::install::{self, GATEWAY, NAMESPACE, STATS_PORT};
@@ -125,42 +126,8 @@ impl<'s> MeshOnCluster<'s> {
         v2_args: &[&str],
         replicas: usize,
     ) -> MeshOnCluster<'s> {
-        let installed = common::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
-        assert_eq!(installed.code, 0, "{}", installed.stderr);
-        for name in install::crd_names() {
-            common::poll(&format!("CRD {name} is Established"), DEADLINE, || {
-                let crd = server.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")).json();
-                crd["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
-            });
-        }
         let kubelet = Kubelet::new(server).image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"));
-
-        // The controller's Pods, as the Deployment's ReplicaSet would make them; no token is
-        // mounted here, so each is given a kubeconfig for its ServiceAccount instead.
-        let deployment =
-            server.get(&format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{}", install::CONTROLLER));
-        let template = &deployment.json()["spec"]["template"];
-        let kubeconfig = server.kubeconfig_in_pod_as(NAMESPACE, install::CONTROLLER);
-        let controllers: Vec<RunningPod> = (0..replicas)
-            .map(|replica| {
-                let mut pod = json!({
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {
-                        "name": format!("meshctl-controller-{replica}"),
-                        "namespace": NAMESPACE,
-                        "labels": template["metadata"]["labels"],
-                    },
-                    "spec": template["spec"],
-                });
-                let args = pod["spec"]["containers"][0]["args"].as_array_mut().unwrap();
-                let extra =
-                    ["--kubeconfig", kubeconfig.to_str().unwrap(), "--resync-period", "1s", "--lease-duration", "3s"];
-                args.extend(extra.map(|a| json!(a)));
-                kubelet.run(pod)
-            })
-            .collect();
+        let controllers = control_plane::install_and_run(server, &kubelet, replicas);
 
         // Every proxy starts from the bootstrap a cluster's proxies get, with the controllers'
         // Pod addresses instead of their Service's name (no DNS runs here): a proxy whose

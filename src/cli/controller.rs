@@ -10,7 +10,7 @@ use super::cluster::ClusterArgs;
 use super::local::{EnvoyArg, StateDir, cert_lifetime, environment};
 use super::{Exit, Outcome};
 use crate::controller;
-use crate::kube::install::{METRICS_PORT, NAMESPACE, XDS_PORT};
+use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT};
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("mode").required(true).args(["local", "kubernetes"])))]
@@ -19,7 +19,17 @@ use crate::kube::install::{METRICS_PORT, NAMESPACE, XDS_PORT};
     ArgGroup::new("cluster-mesh")
         .multiple(true)
         .requires("kubernetes")
-        .args(["kubeconfig", "context", "xds_address", "status_address", "system_namespace", "lease_duration"])
+        .args([
+            "kubeconfig",
+            "context",
+            "xds_address",
+            "status_address",
+            "webhook_address",
+            "system_namespace",
+            "lease_duration",
+            "init_image",
+            "proxy_image",
+        ])
 ))]
 pub struct ControllerArgs {
     /// Run the local mesh's control plane: its workloads, sidecars and gateway as processes
@@ -52,6 +62,15 @@ pub struct ControllerArgs {
     /// Where the status (`/debug/status`) is served, for the CLI through the API server.
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))]
     status_address: SocketAddr,
+    /// Where the sidecar injector (the admission webhook) is served, over TLS.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], WEBHOOK_PORT)))]
+    webhook_address: SocketAddr,
+    /// The image of the injected init container that sets up traffic capture (meshctl's).
+    #[arg(long, value_name = "IMAGE", default_value_t = install::default_image())]
+    init_image: String,
+    /// The image of the injected sidecar (Envoy).
+    #[arg(long, value_name = "IMAGE", default_value = install::DEFAULT_ENVOY_IMAGE)]
+    proxy_image: String,
     /// The namespace meshctl was installed in (its CA Secret's and the leader's Lease's).
     #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
     system_namespace: String,
@@ -69,9 +88,14 @@ pub fn run(args: ControllerArgs) -> Outcome {
     if args.kubernetes {
         let settings = controller::kube::Settings {
             target: args.cluster.target(),
+            injection: install::Settings {
+                namespace: args.system_namespace.clone(),
+                ..install::Settings::new(args.init_image, args.proxy_image, install::GatewayService::ClusterIP)
+            },
             namespace: args.system_namespace,
             xds: args.xds_address,
             status: args.status_address,
+            webhook: args.webhook_address,
             pacing,
             // The Pod's name, as the Deployment gives it; elsewhere, the host and the process.
             identity: std::env::var("POD_NAME").unwrap_or_else(|_| {

@@ -4,11 +4,13 @@
 
 mod analyze;
 mod canary;
+mod capture;
 mod cluster;
 mod controller;
 mod demo;
 mod demo_app;
 mod generate;
+mod inject;
 mod local;
 mod mtls;
 mod place;
@@ -55,6 +57,15 @@ enum Command {
     Uninstall(cluster::Uninstall),
     /// Run the control plane in the foreground (what `install` starts in the background).
     Controller(controller::ControllerArgs),
+    /// Add the mesh's sidecar to the Pods of manifests, as the cluster's webhook does when a
+    /// Pod is created in a namespace labelled meshctl.io/inject=enabled (for clusters without
+    /// the webhook, or to see what it adds). Prints the manifests.
+    ///
+    /// Exit status: 0 printed, 2 a manifest cannot be injected (nothing printed).
+    Inject(inject::Args),
+    /// Set up traffic capture in this network namespace (the injected init container).
+    #[command(hide = true)]
+    Capture(capture::Args),
     /// Validate resources and store them in the mesh; with an error, nothing is stored.
     ///
     /// Exit status: 0 applied, 1 validation errors (nothing applied), 2 usage, 3 no mesh.
@@ -146,6 +157,8 @@ pub fn main() -> ExitCode {
         Command::Install(args) => block_on(cluster::install(args, &printer)),
         Command::Uninstall(args) => block_on(cluster::uninstall(args, &printer)),
         Command::Controller(args) => controller::run(args),
+        Command::Inject(args) => inject::run(args, &printer),
+        Command::Capture(args) => capture::run(args, &printer),
         Command::Apply(args) => block_on(resources::apply(args, &printer)),
         Command::Analyze(args) => block_on(analyze::run(args, &printer)),
         Command::Get(args) => block_on(resources::get(args, &printer)),

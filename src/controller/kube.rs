@@ -27,6 +27,7 @@ use crate::kube::client::{Cluster, Target};
 use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
+use crate::kube::webhook;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
 use crate::xds::{self, Desired};
@@ -51,6 +52,9 @@ pub struct Settings {
     pub namespace: String,
     pub xds: SocketAddr,
     pub status: SocketAddr,
+    pub webhook: SocketAddr,
+    /// What the sidecar injector adds to a Pod (images, the control plane's namespace).
+    pub injection: crate::kube::install::Settings,
     pub pacing: Pacing,
     /// This replica's name, for the Lease, and how long the Lease lasts unrenewed.
     pub identity: String,
@@ -71,6 +75,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
     let prober = Prober { ca: pki::Authority::from_root(&cert, &key)?, namespace: settings.namespace.clone(), targets };
     tokio::spawn(serve_status(status, report, Arc::new(prober)));
+    let injector = tokio::net::TcpListener::bind(settings.webhook)
+        .await
+        .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
+    let webhook_ca = pki::Authority::from_root(&cert, &key)?;
+    tokio::spawn(webhook::keep_trusted(cluster.clone(), webhook_ca.trust_bundle().to_string()));
+    tokio::spawn(webhook::serve(injector, webhook_ca, settings.injection.clone()));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
         crate::kube::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },

@@ -248,6 +248,18 @@ impl Cluster {
         })
     }
 
+    /// Applies the fields of `object` server-side as `manager`, which then owns them and
+    /// nothing else: a field the controller keeps on an object install makes.
+    pub async fn apply_as(&self, manager: &str, object: &Object) -> Result<(), ClusterError> {
+        let name = object.name();
+        let params = PatchParams::apply(manager).force();
+        self.api(object.kind, object.namespace())
+            .patch(name, &params, &Patch::Apply(&object.json))
+            .await
+            .map_err(|e| self.error("patch", object.kind, Some(name), e))?;
+        Ok(())
+    }
+
     /// The objects of `kind` (in `namespace`, for a namespaced kind) that carry `selector`.
     pub async fn list(
         &self,

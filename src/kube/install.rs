@@ -130,8 +130,7 @@ pub enum ObjectKind {
     ConfigMap,
     Service,
     Deployment,
-    /// Not made yet (sidecar injection is part 2 of issue 10); `uninstall` removes one that
-    /// carries meshctl's label.
+    /// The sidecar injector's; last, so that the controller serving it is being made first.
     MutatingWebhookConfiguration,
 }
 
@@ -297,6 +296,7 @@ pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
     objects.push(gateway_service(settings));
     objects.push(controller_deployment(settings));
     objects.push(gateway_deployment(settings));
+    objects.push(super::webhook::configuration(settings));
     objects
 }
 
@@ -339,7 +339,7 @@ fn namespaced(kind: ObjectKind, settings: &Settings, name: &str, component: &str
     Object { kind, json }
 }
 
-fn cluster_scoped(kind: ObjectKind, name: &str, component: Option<&str>, rest: Value) -> Object {
+pub fn cluster_scoped(kind: ObjectKind, name: &str, component: Option<&str>, rest: Value) -> Object {
     let mut json = json!({
         "apiVersion": kind.api_version(),
         "kind": kind.kind(),
@@ -438,6 +438,13 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         verbs: &["patch"],
         why: "a rollout's phase, step and every gate evaluation",
     },
+    Grant {
+        group: "admissionregistration.k8s.io",
+        resources: &["mutatingwebhookconfigurations"],
+        names: &[super::webhook::CONFIGURATION],
+        verbs: &["patch"],
+        why: "the sidecar injector's caBundle: the mesh CA, which signs the webhook's certificate",
+    },
 ];
 
 /// The controller's rights in its own namespace (its Role).
@@ -535,7 +542,7 @@ fn locked_down() -> Value {
 
 /// The Pod's name and namespace, which a proxy's node id (`POD.NAMESPACE`) and the
 /// controller's lease are made of.
-fn downward_env() -> Value {
+pub fn downward_env() -> Value {
     json!([
         { "name": "POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
         { "name": "POD_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
@@ -556,7 +563,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                 "spec": {
                     "serviceAccountName": CONTROLLER,
                     "securityContext": {
-                        // The image's own non-root user (distroless's `nonroot`).
+                        // The image's own non-root user (the Dockerfile's USER).
                         "runAsNonRoot": true,
                         "runAsUser": 65532,
                         "runAsGroup": 65532,
@@ -565,7 +572,11 @@ fn controller_deployment(settings: &Settings) -> Object {
                     "containers": [{
                         "name": "controller",
                         "image": settings.image,
-                        "args": ["controller", "--kubernetes"],
+                        "args": [
+                            "controller", "--kubernetes",
+                            // What the sidecar injector adds to Pods: this install's images.
+                            "--init-image", settings.image, "--proxy-image", settings.envoy_image,
+                        ],
                         "env": downward_env(),
                         "ports": [
                             { "name": "grpc-xds", "containerPort": XDS_PORT, "protocol": "TCP" },
@@ -621,16 +632,9 @@ pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
 /// without exposing the rest of the admin API. The node id is not in it: every Pod gets its
 /// own (`POD.NAMESPACE`) on Envoy's command line.
 pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
-    let endpoint = |host: &str, port: u16| json!({ "endpoint": { "address": { "socket_address": { "address": host, "port_value": port } } } });
-    let cluster = |name: &str, kind: &str, host: &str, port: u16| {
-        json!({
-            "name": name,
-            "type": kind,
-            "connect_timeout": "1s",
-            "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [endpoint(host, port)] }] },
-        })
-    };
-    let mut xds = cluster(XDS_CLUSTER, "STRICT_DNS", xds_host, xds_port);
+    let mut xds = static_cluster(XDS_CLUSTER, xds_host, xds_port);
+    // A name the cluster's DNS resolves, or an address.
+    xds["type"] = json!("STRICT_DNS");
     // gRPC needs HTTP/2 to the control plane.
     xds["typed_extension_protocol_options"] = json!({
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -638,28 +642,9 @@ pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
             "explicit_http_config": { "http2_protocol_options": {} },
         }
     });
-    let admin = cluster("admin", "STATIC", "127.0.0.1", ADMIN_PORT);
+    let admin = static_cluster("admin", "127.0.0.1", ADMIN_PORT);
     let to_admin = |path: &str| json!({ "match": { "path": path }, "route": { "cluster": "admin" } });
-    let stats_listener = json!({
-        "name": "stats",
-        "address": { "socket_address": { "address": "0.0.0.0", "port_value": STATS_PORT } },
-        "filter_chains": [{ "filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": "stats",
-                "route_config": { "virtual_hosts": [{
-                    "name": "stats",
-                    "domains": ["*"],
-                    "routes": [to_admin("/stats/prometheus"), to_admin("/ready")],
-                }]},
-                "http_filters": [{
-                    "name": "envoy.filters.http.router",
-                    "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
-                }],
-            },
-        }]}],
-    });
+    let stats_listener = http_listener("stats", STATS_PORT, vec![to_admin("/stats/prometheus"), to_admin("/ready")]);
     let ads_source = json!({ "ads": {}, "resource_api_version": "V3" });
     let buckets = |suffix: &str| json!({ "match": { "suffix": suffix }, "buckets": LATENCY_BUCKETS_MS.as_slice() });
     json!({
@@ -683,6 +668,38 @@ pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
     })
 }
 
+/// A cluster of one fixed address.
+pub fn static_cluster(name: &str, address: &str, port: u16) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [
+            { "endpoint": { "address": { "socket_address": { "address": address, "port_value": port } } } },
+        ]}]},
+    })
+}
+
+/// A static HTTP listener on every address of the Pod, serving `routes` and nothing else.
+pub fn http_listener(name: &str, port: u16, routes: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "address": { "socket_address": { "address": "0.0.0.0", "port_value": port } },
+        "filter_chains": [{ "filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": name,
+                "route_config": { "virtual_hosts": [{ "name": name, "domains": ["*"], "routes": routes }] },
+                "http_filters": [{
+                    "name": "envoy.filters.http.router",
+                    "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+                }],
+            },
+        }]}],
+    })
+}
+
 /// The file the bootstrap is mounted as in the gateway's Pod.
 pub const BOOTSTRAP_FILE: &str = "bootstrap.yaml";
 const BOOTSTRAP_DIR: &str = "/etc/meshctl";
@@ -694,14 +711,18 @@ fn gateway_bootstrap(settings: &Settings) -> Object {
 
 /// Envoy's command line in the gateway's Pod (after `envoy`).
 pub fn gateway_args() -> Vec<String> {
-    [
-        "-c",
-        &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}"),
+    envoy_args(&["-c", &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}")], GATEWAY)
+}
+
+/// Envoy's command line in a Pod of the mesh (after `envoy`): its bootstrap from `config`
+/// (`-c FILE` or `--config-yaml TEXT`), its node id the Pod's, in service `cluster`.
+pub fn envoy_args(config: &[&str], cluster: &str) -> Vec<String> {
+    let rest = [
         // Kubernetes expands $(VAR) from the container's environment.
         "--service-node",
         "$(POD_NAME).$(POD_NAMESPACE)",
         "--service-cluster",
-        GATEWAY,
+        cluster,
         // Hot restart needs shared memory the read-only Pod does not offer; Kubernetes rolls
         // Pods instead.
         "--disable-hot-restart",
@@ -712,9 +733,8 @@ pub fn gateway_args() -> Vec<String> {
         "5",
         "--log-level",
         "warning",
-    ]
-    .map(String::from)
-    .to_vec()
+    ];
+    config.iter().chain(&rest).map(|s| s.to_string()).collect()
 }
 
 fn gateway_deployment(settings: &Settings) -> Object {

@@ -1,7 +1,7 @@
 //! The Kubernetes backend: what `meshctl install` puts on a cluster and the calls that put it
 //! there; the store on the API; the controller's registry of what runs there (reflectors over
-//! Services, EndpointSlices and Pods); `check --pre`'s questions to a cluster before install.
-//! Injection follows (issue 11).
+//! Services, EndpointSlices and Pods); `check --pre`'s questions to a cluster before install;
+//! sidecar injection (pure) and the webhook that serves it; the capture rules it sets up.
 //!
 //! ```text
 //!   cli/cluster.rs ──Settings──▶ install::objects (pure: the manifests, in apply order)
@@ -14,7 +14,9 @@
 //! ```
 
 pub mod ca;
+pub mod capture;
 pub mod client;
+pub mod inject;
 pub mod install;
 pub mod lease;
 pub mod mesh;
@@ -22,3 +24,4 @@ pub mod ports;
 pub mod precheck;
 pub mod registry;
 pub mod store;
+pub mod webhook;

@@ -243,11 +243,25 @@ impl Authority {
 
     /// A certificate for `identity`, valid for `lifetime` from now.
     pub fn issue(&self, identity: &Identity, lifetime: Duration) -> Result<Leaf, PkiError> {
+        self.issue_for(vec![SanType::URI(identity.uri().try_into()?)], lifetime)
+    }
+
+    /// A server certificate for DNS names (the controller's webhook, which the API server
+    /// calls by its Service's name), valid for `lifetime` from now.
+    pub fn issue_server(&self, dns_names: &[String], lifetime: Duration) -> Result<Leaf, PkiError> {
+        let sans = dns_names
+            .iter()
+            .map(|name| Ok(SanType::DnsName(name.as_str().try_into()?)))
+            .collect::<Result<_, PkiError>>()?;
+        self.issue_for(sans, lifetime)
+    }
+
+    fn issue_for(&self, sans: Vec<SanType>, lifetime: Duration) -> Result<Leaf, PkiError> {
         let now = SystemTime::now();
         let (not_before, not_after) = (now - BACKDATE, now + lifetime);
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params.subject_alt_names = vec![SanType::URI(identity.uri().try_into()?)];
+        params.subject_alt_names = sans;
         params.not_before = not_before.into();
         params.not_after = not_after.into();
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];

@@ -149,6 +149,9 @@ impl KubeApiServer {
                 "--authorization-mode=RBAC".into(),
                 // On by default; named because the mesh's sidecar injection depends on them.
                 "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook".into(),
+                // Webhooks are called at their Service's endpoints (EndpointSlices, which the
+                // test kubelet writes), not at its cluster IP: no kube-proxy routes those here.
+                "--enable-aggregator-routing=true".into(),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
                 format!("--service-account-key-file={}", path("service-account.pub")),
                 format!("--service-account-signing-key-file={}", path("service-account.key")),

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod control_plane;
 pub mod envoy;
 pub mod kube;
 pub mod kubelet;

@@ -1,0 +1,259 @@
+//! The sidecar injector: a mutating admission webhook the controller serves over TLS.
+//!
+//! ```text
+//!   kubectl ──create Pod──▶ API server ──AdmissionReview (HTTPS, Service meshctl-controller:443/inject)──▶ controller
+//!                                      ◀── allowed + JSONPatch (inject::inject_template) ───────────────┘
+//! ```
+//!
+//! The API server checks the webhook's certificate against the configuration's `caBundle`.
+//! The controller serves a certificate from the mesh CA for its Service's DNS names, renewed
+//! before it expires, and keeps `caBundle` set to the mesh CA's roots (a field it owns by
+//! server-side apply, so `meshctl install` applying the configuration again leaves it).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use serde_json::{Value, json};
+
+use super::client::Cluster;
+use super::inject::{self, Outcome};
+use super::install::{self, CONTROLLER, Object, ObjectKind, Settings};
+use crate::pki::{self, Leaf};
+
+/// The path the API server posts AdmissionReviews to.
+pub const PATH: &str = "/inject";
+/// The MutatingWebhookConfiguration install makes and the controller keeps trusted.
+pub const CONFIGURATION: &str = "meshctl-sidecar-injector";
+/// The webhooks in it: namespaces labelled meshctl's way, and Istio's.
+pub const WEBHOOKS: [&str; 2] = ["namespace.sidecar-injector.meshctl.io", "istio-label.sidecar-injector.meshctl.io"];
+/// The field manager of the `caBundle` the controller writes (not install's).
+const CA_BUNDLE_MANAGER: &str = "meshctl-controller";
+/// An AdmissionReview of a Pod is a few kilobytes; nothing legitimate comes near this.
+const MAX_REVIEW_BYTES: usize = 4 << 20;
+const SERVING_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The answer to one AdmissionReview (its JSON): the Pod injected as a JSONPatch, the Pod
+/// allowed unchanged when there is nothing to do, or refused with the reason when its
+/// annotations are wrong. A review that is not one is refused too, never panics.
+pub fn review(request: &Value, settings: &Settings) -> Value {
+    let uid = request["request"]["uid"].clone();
+    let mut pod = request["request"]["object"].clone();
+    let response = match inject::inject_template(&mut pod, settings) {
+        Ok(Outcome::Injected) => {
+            // `add` replaces a member that exists; `/metadata` always does.
+            let patch = json!([
+                { "op": "add", "path": "/metadata/annotations", "value": pod["metadata"]["annotations"] },
+                { "op": "add", "path": "/spec", "value": pod["spec"] },
+            ]);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(patch.to_string());
+            json!({ "uid": uid, "allowed": true, "patchType": "JSONPatch", "patch": encoded })
+        }
+        Ok(_) => json!({ "uid": uid, "allowed": true }),
+        Err(e) => json!({
+            "uid": uid,
+            "allowed": false,
+            "status": { "code": 400, "reason": "BadRequest", "message": format!("meshctl cannot inject this Pod: {e}") },
+        }),
+    };
+    json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response })
+}
+
+/// The MutatingWebhookConfiguration: Pods created in a namespace labelled
+/// `meshctl.io/inject=enabled`, or Istio's `istio-injection=enabled` without meshctl's label,
+/// are sent to the controller, except those labelled `sidecar.meshctl.io/inject: "false"`
+/// (the annotation is checked by the webhook itself).
+pub fn configuration(settings: &Settings) -> Object {
+    let not_opted_out = json!({ "matchExpressions": [
+        { "key": inject::INJECT_KEYS[0], "operator": "NotIn", "values": ["false"] },
+        { "key": inject::INJECT_KEYS[1], "operator": "NotIn", "values": ["false"] },
+    ]});
+    let namespaces = [
+        json!({ "matchLabels": { "meshctl.io/inject": "enabled" } }),
+        json!({ "matchExpressions": [
+            { "key": "istio-injection", "operator": "In", "values": ["enabled"] },
+            { "key": "meshctl.io/inject", "operator": "DoesNotExist" },
+        ]}),
+    ];
+    let webhooks: Vec<Value> = WEBHOOKS
+        .iter()
+        .zip(namespaces)
+        .map(|(name, namespace_selector)| {
+            json!({
+                "name": name,
+                "clientConfig": { "service": {
+                    "name": CONTROLLER, "namespace": settings.namespace, "path": PATH, "port": 443,
+                }},
+                "rules": [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"],
+                    "operations": ["CREATE"], "scope": "Namespaced",
+                }],
+                "namespaceSelector": namespace_selector,
+                "objectSelector": not_opted_out,
+                // A Pod in a mesh namespace is not made without its sidecar (README, "Injection").
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                // Called again when a later webhook changed the Pod; injection is idempotent.
+                "reinvocationPolicy": "IfNeeded",
+                "timeoutSeconds": 10,
+            })
+        })
+        .collect();
+    install::cluster_scoped(
+        ObjectKind::MutatingWebhookConfiguration,
+        CONFIGURATION,
+        Some(CONTROLLER),
+        json!({ "webhooks": webhooks }),
+    )
+}
+
+/// The DNS names the API server calls the controller's Service by.
+fn service_names(settings: &Settings) -> Vec<String> {
+    let service = format!("{CONTROLLER}.{}.svc", settings.namespace);
+    vec![format!("{service}.cluster.local"), service]
+}
+
+/// Serves the webhook on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, ca: pki::Authority, settings: Settings) {
+    let resolver = Arc::new(ServingCert { ca, names: service_names(&settings), current: Mutex::new(None) });
+    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let settings = Arc::new(settings);
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let (acceptor, settings) = (acceptor.clone(), settings.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(e) => return tracing::debug!(%peer, error = %e, "webhook TLS handshake failed"),
+            };
+            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                let settings = settings.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(request, &settings).await) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn handle(request: Request<hyper::body::Incoming>, settings: &Settings) -> Response<Full<Bytes>> {
+    let plain = |status: StatusCode, text: String| {
+        let mut response = Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        response
+    };
+    if request.uri().path() != PATH {
+        return plain(StatusCode::NOT_FOUND, format!("the injector answers on {PATH}"));
+    }
+    let body = match Limited::new(request.into_body(), MAX_REVIEW_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("cannot read the review: {e}")),
+    };
+    let review_request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("not an AdmissionReview: {e}")),
+    };
+    let answer = review(&review_request, settings);
+    if answer["response"]["allowed"] == false {
+        tracing::info!(
+            namespace = review_request["request"]["namespace"].as_str().unwrap_or_default(),
+            reason = answer["response"]["status"]["message"].as_str().unwrap_or_default(),
+            "refused a Pod"
+        );
+    }
+    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The webhook's certificate, issued on first use and again once half its life has passed.
+struct ServingCert {
+    ca: pki::Authority,
+    names: Vec<String>,
+    current: Mutex<Option<(Arc<CertifiedKey>, Leaf)>>,
+}
+
+impl std::fmt::Debug for ServingCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServingCert").field("names", &self.names).finish_non_exhaustive()
+    }
+}
+
+impl ServingCert {
+    fn issue(&self) -> anyhow::Result<(Arc<CertifiedKey>, Leaf)> {
+        let leaf = self.ca.issue_server(&self.names, SERVING_LIFETIME)?;
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes()).collect::<Result<_, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes())?;
+        let signer = rustls::crypto::ring::sign::any_supported_type(&key)?;
+        Ok((Arc::new(CertifiedKey::new(chain, signer)), leaf))
+    }
+}
+
+impl ResolvesServerCert for ServingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = current.as_ref().is_some_and(|(_, leaf)| !leaf.due(SystemTime::now()));
+        if !fresh {
+            match self.issue() {
+                Ok(issued) => *current = Some(issued),
+                // An old certificate still valid serves better than none.
+                Err(e) => tracing::error!(error = %e, "cannot issue the webhook's certificate"),
+            }
+        }
+        current.as_ref().map(|(key, _)| key.clone())
+    }
+}
+
+/// Keeps the configuration's `caBundle` the mesh CA's roots: now, and again every minute (the
+/// configuration may be applied after the controller starts, or by an older install).
+pub async fn keep_trusted(cluster: Cluster, roots: String) {
+    let bundle = base64::engine::general_purpose::STANDARD.encode(roots);
+    let webhooks: Vec<Value> =
+        WEBHOOKS.iter().map(|name| json!({ "name": name, "clientConfig": { "caBundle": bundle } })).collect();
+    let kind = ObjectKind::MutatingWebhookConfiguration;
+    // Only the field it owns: the rest is install's.
+    let object = Object {
+        kind,
+        json: json!({
+            "apiVersion": kind.api_version(), "kind": kind.kind(),
+            "metadata": { "name": CONFIGURATION },
+            "webhooks": webhooks,
+        }),
+    };
+    let mut reported = false;
+    loop {
+        let wait = match cluster.apply_as(CA_BUNDLE_MANAGER, &object).await {
+            Ok(()) => {
+                reported = false;
+                Duration::from_secs(60)
+            }
+            Err(e) => {
+                if !reported {
+                    tracing::warn!(error = %e, "cannot set the injector's caBundle; trying again");
+                    reported = true;
+                }
+                Duration::from_secs(5)
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
