@@ -117,6 +117,7 @@ async fn main() {
         name: name.into(),
         namespace: "default".into(),
         port: 80,
+        cluster_ip: None,
         instances: vec![Instance { address, labels: labels(name), service_account: name.into() }],
     };
     // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;
@@ -152,6 +153,7 @@ async fn main() {
             inbound,
             app,
             outbound,
+            captured: false,
             labels: labels("profile"),
             credentials: credentials("default", "profile"),
         }),
@@ -162,6 +164,7 @@ async fn main() {
             inbound: plain_inbound,
             app,
             outbound: plain_outbound,
+            captured: false,
             labels: labels("profile-plain"),
             credentials: credentials("default", "profile-plain"),
         }),

@@ -50,6 +50,7 @@ fn mk_services(services: usize) -> Vec<Service> {
             name: format!("svc-{s}"),
             namespace: "default".into(),
             port: 80,
+            cluster_ip: None,
             instances: SUBSETS
                 .iter()
                 .enumerate()
@@ -71,6 +72,7 @@ fn mk_sidecar(service: usize) -> Proxy {
         inbound: address(service, 0),
         app: SocketAddr::from(([127, 0, 0, 1], 8080)),
         outbound: SocketAddr::from(([127, 0, 0, 1], 15001)),
+        captured: false,
         labels: BTreeMap::from([("version".to_string(), "v1".to_string())]),
         credentials: Credentials::default(),
     })

@@ -72,8 +72,13 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     ];
     let report = policy::check(&sources, &Options::default());
     assert_eq!(report.count(policy::Severity::Error), 0, "{:?}", report.findings);
-    let service =
-        Service { name: "profile".into(), namespace: "default".into(), port: 80, instances: instances.to_vec() };
+    let service = Service {
+        name: "profile".into(),
+        namespace: "default".into(),
+        port: 80,
+        cluster_ip: None,
+        instances: instances.to_vec(),
+    };
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));
     let credentials = Credentials::default();
     let proxy =

@@ -65,6 +65,7 @@ fn services(resources: &[Resource]) -> Vec<Service> {
             name: name.to_string(),
             namespace: namespace.to_string(),
             port,
+            cluster_ip: None,
             instances: vec![],
         });
         for _ in 0..replicas {
@@ -115,9 +116,16 @@ fn sidecar(namespace: &str) -> Proxy {
         inbound: addr(15006),
         app: addr(18080),
         outbound: addr(15001),
+        captured: false,
         labels: BTreeMap::from([("app".to_string(), "frontend".to_string())]),
         credentials: credentials(),
     })
+}
+
+/// `sidecar` as injection makes it: its Pod's traffic captured, both listeners on every address.
+fn captured(sidecar: &Sidecar) -> Sidecar {
+    let any = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+    Sidecar { captured: true, inbound: any(15006), outbound: any(15001), ..sidecar.clone() }
 }
 
 fn gateway() -> Proxy {
@@ -415,18 +423,21 @@ fn istio_reference_shapes_translate_to_their_golden_configuration() {
 /// inline instead of EDS, so Envoy's validation sees every resource.
 fn static_bootstrap(config: &ProxyConfig) -> Bootstrap {
     let mut listeners = config.listeners.clone();
-    for l in &mut listeners {
-        let mut m = manager(l);
+    let filters = listeners
+        .iter_mut()
+        .flat_map(|l| l.filter_chains.iter_mut().chain(l.default_filter_chain.as_mut()))
+        .flat_map(|chain| chain.filters.iter_mut());
+    for filter in filters {
+        let Some(filter::ConfigType::TypedConfig(any)) = &mut filter.config_type else { continue };
+        if any.type_url != HttpConnectionManager::type_url() {
+            continue;
+        }
+        let mut m: HttpConnectionManager = unpack(any);
         if let Some(RouteSpecifier::Rds(rds)) = &m.route_specifier {
             let rc = config.routes.iter().find(|r| r.name == rds.route_config_name).unwrap().clone();
             m.route_specifier = Some(RouteSpecifier::RouteConfig(rc));
         }
-        for chain in &mut l.filter_chains {
-            chain.filters[0].config_type = Some(filter::ConfigType::TypedConfig(Any {
-                type_url: HttpConnectionManager::type_url(),
-                value: m.encode_to_vec(),
-            }));
-        }
+        *any = Any { type_url: HttpConnectionManager::type_url(), value: m.encode_to_vec() };
     }
     let clusters: Vec<Cluster> = config
         .clusters
@@ -499,19 +510,26 @@ fn envoy_accepts_the_translation_of_every_fixture() {
     assert!(fixtures.len() > 5);
     for fixture in fixtures {
         let resources = resources(&[&fixture]);
-        let snapshot = MeshSnapshot::new(services(&resources), &resources);
+        // Cluster IPs for the captured sidecars' outbound listeners.
+        let mut services = services(&resources);
+        for (i, service) in services.iter_mut().enumerate() {
+            service.cluster_ip = Some(std::net::IpAddr::from([10, 96, 0, 10 + i as u8]));
+        }
+        let snapshot = MeshSnapshot::new(services, &resources);
         let namespace = snapshot.services.first().map_or("default".to_string(), |s| s.namespace.clone());
         // A sidecar for every instance, so every policy's selector picks someone.
         let mut proxies = vec![sidecar(&namespace), gateway()];
         for service in &snapshot.services {
             for instance in &service.instances {
-                proxies.push(Proxy::Sidecar(Sidecar {
+                let explicit = Sidecar {
                     node_id: format!("{}-{}", service.name, instance.address.port()),
                     service: service.name.clone(),
                     namespace: service.namespace.clone(),
                     labels: instance.labels.clone(),
                     ..sidecar_of(&sidecar(&namespace))
-                }));
+                };
+                proxies.push(Proxy::Sidecar(captured(&explicit)));
+                proxies.push(Proxy::Sidecar(explicit));
             }
         }
         for proxy in proxies {

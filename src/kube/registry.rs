@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 
+use super::inject::INIT_CONTAINER;
 use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::controller::{Refusing, Registry};
@@ -166,11 +167,14 @@ pub fn view(
         let Some(mesh) = mesh_service(service, &sidecar_pods) else { continue };
         let Ok(port) = u16::try_from(mesh.port.port) else { continue };
         let slices = slices_by_service.get(&(mesh.namespace, mesh.name)).map(Vec::as_slice).unwrap_or_default();
+        // "None" for a headless Service, which has no virtual address.
+        let cluster_ip = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
         view.services.push(Service {
             name: mesh.name.to_string(),
             namespace: mesh.namespace.to_string(),
             port,
-            instances: instances(mesh.namespace, slices, &sidecar_pods),
+            cluster_ip,
+            instances: instances(mesh.namespace, mesh.port, slices, &sidecar_pods),
         });
         mesh_services.push(mesh);
     }
@@ -195,14 +199,21 @@ pub fn view(
             }
             None => (name, first_container_port(pod).unwrap_or(NO_APP_PORT)),
         };
+        let captured = captured(pod);
+        // Captured traffic arrives at the proxy whatever address it was sent to.
+        let (inbound, outbound) = match captured {
+            true => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Ipv4Addr::UNSPECIFIED),
+            false => (ip, Ipv4Addr::LOCALHOST),
+        };
         view.proxies.push(MeshProxy {
             proxy: Proxy::Sidecar(Sidecar {
                 node_id: node_id(pod),
                 service: service.to_string(),
                 namespace: namespace.to_string(),
-                inbound: SocketAddr::new(ip, INBOUND_PORT),
+                inbound: SocketAddr::new(inbound, INBOUND_PORT),
                 app: SocketAddr::from((Ipv4Addr::LOCALHOST, app_port)),
-                outbound: SocketAddr::from((Ipv4Addr::LOCALHOST, OUTBOUND_PORT)),
+                outbound: SocketAddr::from((outbound, OUTBOUND_PORT)),
+                captured,
                 labels: labels.clone(),
                 credentials: Credentials::default(),
             }),
@@ -262,8 +273,15 @@ fn mesh_service<'a>(service: &'a KubeService, sidecar_pods: &BTreeMap<(&str, &st
     selects_one.then(|| MeshService { namespace, name: name(service), selector, port })
 }
 
-/// The service's instances: its slices' ready endpoints that are mesh Pods with an IP.
-fn instances(namespace: &str, slices: &[&EndpointSlice], sidecar_pods: &BTreeMap<(&str, &str), &Pod>) -> Vec<Instance> {
+/// The service's instances: its slices' ready endpoints that are mesh Pods with an IP, each
+/// at its sidecar's inbound port, or, when the Pod's traffic is captured, at the target port
+/// as any caller addresses it.
+fn instances(
+    namespace: &str,
+    port: &ServicePort,
+    slices: &[&EndpointSlice],
+    sidecar_pods: &BTreeMap<(&str, &str), &Pod>,
+) -> Vec<Instance> {
     // By address: one instance per Pod even when two slices list it (as they may while the
     // EndpointSlice controller moves endpoints between them).
     let mut instances: BTreeMap<SocketAddr, Instance> = BTreeMap::new();
@@ -285,7 +303,15 @@ fn instances(namespace: &str, slices: &[&EndpointSlice], sidecar_pods: &BTreeMap
             continue;
         }
         let Some(ip) = pod_ip(pod) else { continue };
-        let address = SocketAddr::new(ip, INBOUND_PORT);
+        let port = match captured(pod) {
+            true => match target_port(port, pod) {
+                Some(port) => port,
+                // Its sidecar's problem says why.
+                None => continue,
+            },
+            false => INBOUND_PORT,
+        };
+        let address = SocketAddr::new(ip, port);
         instances.entry(address).or_insert_with(|| Instance {
             address,
             labels: pod.labels().clone(),
@@ -319,6 +345,12 @@ fn role(pod: &Pod, settings: &Settings) -> Option<Role> {
         .flatten()
         .any(|c| c.name == PROXY_CONTAINER && c.restart_policy.as_deref() == Some("Always"));
     (in_containers || native_sidecar).then_some(Role::Sidecar)
+}
+
+/// Whether the Pod's traffic is captured: injection gave it the init container that sets the
+/// rules up. (A Pod whose proxy was added by hand is addressed explicitly, as in part 1.)
+fn captured(pod: &Pod) -> bool {
+    pod.spec.as_ref().is_some_and(|spec| spec.init_containers.iter().flatten().any(|c| c.name == INIT_CONTAINER))
 }
 
 /// Whether a Service's `selector` picks a Pod with `labels`.
@@ -751,6 +783,7 @@ mod tests {
                 name: "profile".into(),
                 namespace: "shop".into(),
                 port: 80,
+                cluster_ip: None,
                 instances: vec![
                     Instance {
                         address: addr("10.237.0.2:15006"),
@@ -842,6 +875,7 @@ mod tests {
                 inbound: addr("10.237.0.2:15006"),
                 app: addr("127.0.0.1:9090"),
                 outbound: addr("127.0.0.1:15001"),
+                captured: false,
                 labels: BTreeMap::from([("app".into(), "profile".into()), ("tier".into(), "api".into())]),
                 credentials: Credentials::default(),
             }

@@ -341,6 +341,7 @@ impl Supervisor {
                 name: s.service.clone(),
                 namespace: s.namespace.clone(),
                 port: s.service_port,
+                cluster_ip: None,
                 instances: vec![],
             });
             service.instances.push(Instance {
@@ -380,6 +381,7 @@ impl Supervisor {
                 inbound: localhost(r.ports.inbound),
                 app: localhost(r.ports.app),
                 outbound: localhost(r.ports.outbound),
+                captured: false,
                 labels: r.spec.labels.clone(),
                 credentials: credentials(node),
             })

@@ -15,13 +15,14 @@
 
 mod authz;
 mod bootstrap;
+mod capture;
 mod cluster;
 mod pb;
 mod route;
 mod security;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
@@ -101,6 +102,9 @@ pub struct Service {
     pub namespace: String,
     /// The port callers address (`http://profile:80`).
     pub port: u16,
+    /// The virtual address callers whose traffic is captured may use instead of a name (a
+    /// Kubernetes Service's cluster IP); the local mesh has none.
+    pub cluster_ip: Option<IpAddr>,
     pub instances: Vec<Instance>,
 }
 
@@ -141,8 +145,12 @@ pub struct Sidecar {
     pub inbound: SocketAddr,
     /// Where the application listens (its `PORT`).
     pub app: SocketAddr,
-    /// Where the application sends its outbound requests (its `HTTP_PROXY`).
+    /// Where the application sends its outbound requests (its `HTTP_PROXY`), or with
+    /// `captured`, where the Pod's outbound traffic is redirected.
     pub outbound: SocketAddr,
+    /// The Pod's traffic is captured: both listeners pick their filter chain by the original
+    /// destination (`capture.rs`) instead of being addressed directly.
+    pub captured: bool,
     pub labels: BTreeMap<String, String>,
     pub credentials: Credentials,
 }
@@ -249,14 +257,32 @@ impl<'a> Translation<'a> {
                 );
                 let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
                 let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
-                listeners.push(Listener {
-                    name: "inbound".into(),
-                    address: Some(pb::socket_address(s.inbound)),
-                    listener_filters,
-                    filter_chains,
-                    ..Default::default()
-                });
-                listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+                if s.captured {
+                    let own_ports = [s.inbound.port(), s.outbound.port()];
+                    let app_port = s.app.port();
+                    listeners.push(capture::inbound(
+                        s.inbound,
+                        app_port,
+                        own_ports,
+                        mode,
+                        listener_filters,
+                        filter_chains,
+                    ));
+                    let http = http_connection_manager("outbound", rds(OUTBOUND_ROUTES), vec![]);
+                    listeners.push(capture::outbound(snapshot, s.outbound, http));
+                    for cluster in capture::clusters() {
+                        resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
+                    }
+                } else {
+                    listeners.push(Listener {
+                        name: "inbound".into(),
+                        address: Some(pb::socket_address(s.inbound)),
+                        listener_filters,
+                        filter_chains,
+                        ..Default::default()
+                    });
+                    listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+                }
                 resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
                 (&s.namespace, jwks_clusters)
             }

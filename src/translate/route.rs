@@ -35,10 +35,15 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
             Some(vs) => routes.rules(vs),
             None => vec![routes.default_route(&host, service.port)],
         };
+        let mut domains = domains(&service.name, &service.namespace, service.port, namespace);
+        // A captured application may call the service by its cluster IP.
+        if let Some(ip) = service.cluster_ip {
+            domains.extend([ip.to_string(), std::net::SocketAddr::new(ip, service.port).to_string()]);
+        }
         virtual_hosts.push(VirtualHost {
             // Stat names are dot-separated, so the name that heads a route's stats has none.
             name: format!("{}_{}_{}", service.name, service.namespace, service.port),
-            domains: domains(&service.name, &service.namespace, service.port, namespace),
+            domains,
             routes,
             ..Default::default()
         });

@@ -25,9 +25,15 @@
 //!
 //! Containers run the Pod's stored spec: an image stands for a local program (`Kubelet::image`;
 //! meshctl and Envoy are known), run with the container's `args` (a `command` is run as it
-//! is, since containers share the host's files), its `env` (values, and `fieldRef`s to the Pod's
-//! name, namespace, IP and node; `$(VAR)` in command and args expanded as Kubernetes does) and
-//! a clean environment otherwise. Regular init containers run to completion first; init
+//! is, since containers share the host's files — a bare name is looked for beside the image's
+//! program first, as in the image's own filesystem), its `env` (values, and `fieldRef`s to the
+//! Pod's name, namespace, IP and node; `$(VAR)` in command and args expanded as Kubernetes
+//! does) and a clean environment otherwise. A container runs as the user and group its
+//! `securityContext` (else the Pod's) names, so rules that match a process's owner, such as
+//! traffic capture's, see what they would on a node; since tests hand containers files from
+//! their own private temporary directories rather than volumes, it keeps the capability to
+//! read any file (`CAP_DAC_READ_SEARCH`), and nothing more. Names given to `Kubelet::resolve`
+//! resolve in every Pod started after (the namespace's `/etc/hosts`), as cluster DNS would. Regular init containers run to completion first; init
 //! containers with `restartPolicy: Always` (native sidecars) keep running beside the main ones,
 //! which start without waiting for them. A container is ready when its `readinessProbe`
 //! (`tcpSocket` or `httpGet`, to the Pod's IP from the host, as a kubelet probes) succeeds, or
@@ -87,6 +93,7 @@ pub struct RunningPod {
 pub struct Kubelet<'s> {
     server: &'s KubeApiServer,
     images: HashMap<String, PathBuf>,
+    hosts: Mutex<Vec<(String, Ipv4Addr)>>,
     dir: tempfile::TempDir,
     sandboxes: Mutex<Vec<Sandbox>>,
 }
@@ -103,13 +110,18 @@ impl<'s> Kubelet<'s> {
         images.insert(MESHCTL_IMAGE.to_string(), PathBuf::from(env!("CARGO_BIN_EXE_meshctl")));
         images.insert(ENVOY_IMAGE.to_string(), super::envoy::binary());
         let dir = tempfile::Builder::new().prefix("meshctl-kubelet-").tempdir().unwrap();
-        Kubelet { server, images, dir, sandboxes: Mutex::new(Vec::new()) }
+        Kubelet { server, images, hosts: Mutex::default(), dir, sandboxes: Mutex::new(Vec::new()) }
     }
 
     /// Lets Pods use `image`, which runs `program`.
     pub fn image(mut self, image: &str, program: impl Into<PathBuf>) -> Kubelet<'s> {
         self.images.insert(image.to_string(), program.into());
         self
+    }
+
+    /// Makes `name` resolve to `ip` in the Pods started from now on.
+    pub fn resolve(&self, name: &str, ip: Ipv4Addr) {
+        self.hosts.lock().unwrap().push((name.to_string(), ip));
     }
 
     /// Creates `pod` (bound to this node; its namespace's `default` ServiceAccount made first
@@ -229,7 +241,7 @@ impl<'s> Kubelet<'s> {
         std::fs::create_dir_all(&dir).unwrap();
         // From here on, dropping the sandbox removes whatever part of it exists.
         let mut sandbox = Sandbox { pod: running.clone(), address, containers: Vec::new(), started_at: now(), dir };
-        sandbox.address.set_up_network();
+        sandbox.address.set_up_network(&self.hosts.lock().unwrap());
 
         let spec = &pod["spec"];
         for container in spec["initContainers"].as_array().into_iter().flatten() {
@@ -279,10 +291,20 @@ impl<'s> Kubelet<'s> {
     /// The local program for a container: its `command`, else its image's program.
     fn program(&self, container: &Value) -> Vec<String> {
         let args = container["args"].as_array().into_iter().flatten().map(|a| a.as_str().unwrap().to_string());
-        if let Some(command) = container["command"].as_array() {
-            return command.iter().map(|c| c.as_str().unwrap().to_string()).chain(args).collect();
-        }
         let image = container["image"].as_str().unwrap_or_default();
+        if let Some(command) = container["command"].as_array() {
+            let mut command: Vec<String> = command.iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let beside_image = self
+                .images
+                .get(image)
+                .and_then(|program| program.parent())
+                .map(|dir| dir.join(&command[0]))
+                .filter(|path| !command[0].contains('/') && path.exists());
+            if let Some(path) = beside_image {
+                command[0] = path.to_str().unwrap().to_string();
+            }
+            return command.into_iter().chain(args).collect();
+        }
         let program = self.images.get(image).unwrap_or_else(|| {
             panic!(
                 "the test kubelet has no program for image {image:?}; it knows {:?} (Kubelet::image)",
@@ -487,8 +509,23 @@ impl Sandbox {
             .collect();
         let program: Vec<String> = program.iter().map(|word| expand(word, &env)).collect();
         let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.pod.netns]);
+        let id = |field: &str| {
+            container["securityContext"][field].as_u64().or(pod["spec"]["securityContext"][field].as_u64())
+        };
+        if let Some(user) = id("runAsUser").filter(|uid| *uid != 0) {
+            let group = id("runAsGroup").unwrap_or(user);
+            command.args([
+                "setpriv",
+                &format!("--reuid={user}"),
+                &format!("--regid={group}"),
+                "--clear-groups",
+                "--inh-caps=+dac_read_search",
+                "--ambient-caps=+dac_read_search",
+                "--",
+            ]);
+        }
         command
-            .args(["netns", "exec", &self.pod.netns])
             .args(&program)
             .current_dir(container["workingDir"].as_str().map(PathBuf::from).unwrap_or_else(|| self.dir.clone()))
             .env_clear()
@@ -791,9 +828,9 @@ impl Address {
         name(self.octets)
     }
 
-    /// The namespace, the veth pair, addresses and routes; fails the test (its sandbox removes
-    /// what was made) when a step fails.
-    fn set_up_network(&self) {
+    /// The namespace, the veth pair, addresses and routes, and the names `hosts` in its
+    /// `/etc/hosts`; fails the test (its sandbox removes what was made) when a step fails.
+    fn set_up_network(&self, hosts: &[(String, Ipv4Addr)]) {
         let (name, address, host) = (self.name(), self.ip(), HOST_IP.to_string());
         let pod_ip = format!("{address}/32");
         let steps: [&[&str]; 10] = [
@@ -816,6 +853,17 @@ impl Address {
         // changing how the host forwards anything else.
         let forwarding = format!("/proc/sys/net/ipv4/conf/{name}/forwarding");
         std::fs::write(&forwarding, "1").unwrap_or_else(|e| panic!("{forwarding}: {e}"));
+        if !hosts.is_empty() {
+            // `ip netns exec` mounts the files of /etc/netns/NAME over /etc's for what it runs.
+            let dir = etc_dir(&name);
+            let lines: String = hosts.iter().map(|(host, ip)| format!("{ip} {host}\n")).collect();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("hosts"), format!("127.0.0.1 localhost\n{lines}")).unwrap();
+            // No DNS server answers here: a query to the host's would wait out its timeouts
+            // before a resolver falls back to the hosts file; one to the Pod's loopback is
+            // refused at once.
+            std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+        }
     }
 }
 
@@ -846,6 +894,8 @@ fn remove_leftovers() {
     names.extend(
         links.lines().filter_map(|line| line.split(": ").nth(1)).map(|n| n.split('@').next().unwrap().to_string()),
     );
+    let etc = std::fs::read_dir(etc_dir("x").parent().unwrap()).into_iter().flatten().flatten();
+    names.extend(etc.filter_map(|entry| entry.file_name().into_string().ok()));
     names.sort();
     names.dedup();
     for name in names.iter().filter(|n| octets_of(n).is_some()) {
@@ -899,6 +949,14 @@ fn remove_network(name: &str) {
     // only when the kernel gets round to it.
     let _ = ip(&["link", "del", name]);
     let _ = ip(&["netns", "del", name]);
+    let _ = std::fs::remove_dir_all(etc_dir(name));
+    // The parent too once empty, as it was before the first Pod.
+    let _ = std::fs::remove_dir(etc_dir(name).parent().unwrap());
+}
+
+/// The files `ip netns exec` puts over /etc's in namespace `name`.
+fn etc_dir(name: &str) -> PathBuf {
+    PathBuf::from("/etc/netns").join(name)
 }
 
 /// Runs `ip ARGS`; its output, or what it said when it failed.

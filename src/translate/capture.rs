@@ -1,0 +1,179 @@
+//! The listeners of a sidecar whose Pod's traffic is captured (`kube::capture`): the
+//! application calls `http://SERVICE_IP:PORT/` knowing nothing of a proxy, and callers send
+//! to `PodIP:PORT`; the Pod's rules redirect both to the proxy, which reads the original
+//! destination back (`original_dst` listener filter) and chooses a filter chain by it.
+//!
+//! ```text
+//!   outbound :15001  destination a service's cluster IP and port ─▶ HTTP, the outbound routes
+//!                    anything else ─────────────────────────────────▶ PassthroughCluster (as addressed)
+//!   inbound  :15006  destination the application's port ───────────▶ mTLS / plaintext chains, as
+//!                                                                      PeerAuthentication says
+//!                    destination the proxy's own capture ports ─────▶ BlackHoleCluster (no loops)
+//!                    any other port, unless STRICT ─────────────────▶ InboundPassthroughCluster
+//! ```
+//!
+//! The names of the three clusters are Istio's, so dashboards and habits carry over.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
+use envoy_types::pb::envoy::config::core::v3 as core;
+use envoy_types::pb::envoy::config::listener::v3::{
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, filter, listener_filter,
+};
+use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
+
+use super::{MeshSnapshot, pb};
+use crate::api::security::MtlsMode;
+
+/// Connections to addresses outside the mesh, sent on as they were addressed.
+pub const PASSTHROUGH: &str = "PassthroughCluster";
+/// Connections to ports of the Pod no service names, sent on to the application's address.
+pub const INBOUND_PASSTHROUGH: &str = "InboundPassthroughCluster";
+/// Where connections that must go nowhere go.
+pub const BLACKHOLE: &str = "BlackHoleCluster";
+/// The address the proxy sends inbound traffic from, which the capture rules let through
+/// instead of capturing it again (`kube::capture::INBOUND_SOURCE`).
+const INBOUND_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
+
+fn original_destination() -> ListenerFilter {
+    ListenerFilter {
+        name: "envoy.filters.listener.original_dst".into(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(pb::any(&OriginalDst::default()))),
+        ..Default::default()
+    }
+}
+
+fn tcp_to(stat_prefix: &str, cluster: &str) -> Filter {
+    let proxy = TcpProxy {
+        stat_prefix: stat_prefix.into(),
+        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.into())),
+        ..Default::default()
+    };
+    Filter {
+        name: "envoy.filters.network.tcp_proxy".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(pb::any(&proxy))),
+    }
+}
+
+fn to_port(port: u16) -> FilterChainMatch {
+    FilterChainMatch { destination_port: Some(pb::uint32(u32::from(port))), ..Default::default() }
+}
+
+/// The outbound listener on `address`: one chain per service port, matching the cluster IPs of
+/// the services on it, into `http` (the outbound routes, which know each service by its cluster
+/// IP as well as by its names); everything else passes through.
+pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filter) -> Listener {
+    let mut by_port: BTreeMap<u16, Vec<IpAddr>> = BTreeMap::new();
+    for service in &snapshot.services {
+        if let Some(ip) = service.cluster_ip {
+            by_port.entry(service.port).or_default().push(ip);
+        }
+    }
+    let filter_chains = by_port
+        .into_iter()
+        .map(|(port, mut ips)| {
+            ips.sort();
+            ips.dedup();
+            let prefix_ranges = ips
+                .iter()
+                .map(|ip| core::CidrRange {
+                    address_prefix: ip.to_string(),
+                    prefix_len: Some(pb::uint32(if ip.is_ipv4() { 32 } else { 128 })),
+                })
+                .collect();
+            FilterChain {
+                name: format!("outbound_{port}"),
+                filter_chain_match: Some(FilterChainMatch { prefix_ranges, ..to_port(port) }),
+                filters: vec![http.clone()],
+                ..Default::default()
+            }
+        })
+        .collect();
+    Listener {
+        name: "outbound".into(),
+        address: Some(pb::socket_address(address)),
+        listener_filters: vec![original_destination()],
+        filter_chains,
+        default_filter_chain: Some(FilterChain {
+            name: "passthrough".into(),
+            filters: vec![tcp_to(PASSTHROUGH, PASSTHROUGH)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The inbound listener on `address`: `chains` (the mTLS and plaintext chains for `mode`) for
+/// connections to the application's port; the proxy's own capture ports go nowhere (a
+/// connection to them would be captured back into this listener, round and round); other
+/// ports pass through to the application unless the mode is STRICT, which lets nothing in
+/// without mTLS.
+pub(super) fn inbound(
+    address: SocketAddr,
+    app_port: u16,
+    own_ports: [u16; 2],
+    mode: MtlsMode,
+    inspectors: Vec<ListenerFilter>,
+    chains: Vec<FilterChain>,
+) -> Listener {
+    let mut filter_chains: Vec<FilterChain> = chains
+        .into_iter()
+        .map(|mut chain| {
+            let matched = chain.filter_chain_match.take().unwrap_or_default();
+            chain.filter_chain_match =
+                Some(FilterChainMatch { destination_port: to_port(app_port).destination_port, ..matched });
+            chain
+        })
+        .collect();
+    for port in own_ports {
+        filter_chains.push(FilterChain {
+            name: format!("blackhole_{port}"),
+            filter_chain_match: Some(to_port(port)),
+            filters: vec![tcp_to(BLACKHOLE, BLACKHOLE)],
+            ..Default::default()
+        });
+    }
+    let default_filter_chain = (mode != MtlsMode::Strict).then(|| FilterChain {
+        name: "inbound-passthrough".into(),
+        filters: vec![tcp_to(INBOUND_PASSTHROUGH, INBOUND_PASSTHROUGH)],
+        ..Default::default()
+    });
+    Listener {
+        name: "inbound".into(),
+        address: Some(pb::socket_address(address)),
+        listener_filters: std::iter::once(original_destination()).chain(inspectors).collect(),
+        filter_chains,
+        default_filter_chain,
+        ..Default::default()
+    }
+}
+
+/// The clusters the captured listeners send to.
+pub(super) fn clusters() -> Vec<Cluster> {
+    let original = |name: &str| Cluster {
+        name: name.into(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::OriginalDst as i32)),
+        lb_policy: cluster::LbPolicy::ClusterProvided as i32,
+        connect_timeout: Some(pb::duration(std::time::Duration::from_secs(10))),
+        ..Default::default()
+    };
+    let mut inbound = original(INBOUND_PASSTHROUGH);
+    inbound.upstream_bind_config = Some(core::BindConfig {
+        source_address: Some(core::SocketAddress {
+            address: INBOUND_SOURCE.to_string(),
+            port_specifier: Some(core::socket_address::PortSpecifier::PortValue(0)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let blackhole = Cluster {
+        name: BLACKHOLE.into(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
+        connect_timeout: Some(pb::duration(std::time::Duration::from_secs(10))),
+        ..Default::default()
+    };
+    vec![original(PASSTHROUGH), inbound, blackhole]
+}
