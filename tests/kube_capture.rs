@@ -20,7 +20,6 @@ use common::control_plane;
 use common::kube::KubeApiServer;
 use common::kubelet::{self, HOST_IP, Kubelet, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
 use meshctl::kube::install::{self, CONTROLLER, NAMESPACE};
-use meshctl::kube::webhook;
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -97,16 +96,8 @@ fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_
     let controllers = control_plane::install_and_run(&server, &kubelet, 1);
     // Cluster DNS for the proxies' bootstrap, which names the controller's Service.
     kubelet.resolve(&format!("{CONTROLLER}.{NAMESPACE}.svc"), controllers[0].ip);
-    let configuration =
-        format!("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}", webhook::CONFIGURATION);
-    common::poll("the controller sets the injector's caBundle", DEADLINE, || {
-        let stored = server.get(&configuration).json();
-        stored["webhooks"].as_array().is_some_and(|w| w.iter().all(|w| w["clientConfig"]["caBundle"].is_string()))
-    });
-
-    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace",
-        "metadata": { "name": "shop", "labels": { "meshctl.io/inject": "enabled" } } });
-    ok(server.post("/api/v1/namespaces", &namespace), "namespace");
+    control_plane::wait_for_injector(&server);
+    control_plane::make_namespace(&server, "shop", json!({ "meshctl.io/inject": "enabled" }));
     let service = json!({
         "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
         "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },

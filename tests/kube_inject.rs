@@ -30,16 +30,6 @@ fn documents(yaml: &str) -> Vec<Value> {
     docs.iter().filter_map(|d| d.root.as_ref()).map(|n| n.to_json()).collect()
 }
 
-/// A namespace with its `default` ServiceAccount, as kube-controller-manager would make it.
-fn make_namespace(server: &KubeApiServer, name: &str, labels: Value) {
-    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name, "labels": labels } });
-    let made = server.post("/api/v1/namespaces", &namespace);
-    assert_eq!(made.status, 201, "namespace {name}: {}", made.json());
-    let account = json!({ "metadata": { "name": "default" } });
-    let made = server.post(&format!("/api/v1/namespaces/{name}/serviceaccounts"), &account);
-    assert_eq!(made.status, 201, "ServiceAccount {name}/default: {}", made.json());
-}
-
 /// The API path objects of `object`'s kind are created at, in `namespace`.
 fn collection(object: &Value, namespace: &str) -> String {
     let kind = object["kind"].as_str().unwrap();
@@ -73,7 +63,7 @@ fn meshctl_inject_prints_what_the_api_servers_schemas_accept() {
     // Every object, as the API server validates it before storing (strict: an unknown field
     // is an error, not dropped).
     let server = KubeApiServer::start();
-    make_namespace(&server, "shop", json!({}));
+    control_plane::make_namespace(&server, "shop", json!({}));
     for object in &objects {
         let path = format!("{}?dryRun=All&fieldValidation=Strict", collection(object, "shop"));
         let created = server.post(&path, object);
@@ -88,9 +78,7 @@ fn meshctl_inject_prints_what_the_api_servers_schemas_accept() {
         .iter()
         .map(|a| a.as_str().unwrap().replace("$(POD_NAME)", "profile-0").replace("$(POD_NAMESPACE)", "shop"))
         .collect();
-    let checked =
-        std::process::Command::new(common::envoy::binary()).args(["--mode", "validate"]).args(&args).output().unwrap();
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    common::envoy::validate_in_pod(&args).unwrap();
 }
 
 #[test]
@@ -141,9 +129,9 @@ fn the_api_server_has_the_controller_inject_pods_of_labelled_namespaces() {
         let stored = server.get(&configuration).json();
         stored["webhooks"].as_array().is_some_and(|w| w.iter().all(|w| w["clientConfig"]["caBundle"].is_string()))
     });
-    make_namespace(&server, "shop", json!({ "meshctl.io/inject": "enabled" }));
-    make_namespace(&server, "istio-shop", json!({ "istio-injection": "enabled" }));
-    make_namespace(&server, "plain", json!({}));
+    control_plane::make_namespace(&server, "shop", json!({ "meshctl.io/inject": "enabled" }));
+    control_plane::make_namespace(&server, "istio-shop", json!({ "istio-injection": "enabled" }));
+    control_plane::make_namespace(&server, "plain", json!({}));
     let create = |namespace: &str, pod: &Value| server.post(&format!("/api/v1/namespaces/{namespace}/pods"), pod);
 
     let created = create("shop", &pod_of_deployment("profile-0"));

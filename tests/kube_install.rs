@@ -361,14 +361,7 @@ fn envoy_accepts_the_gateway_bootstrap() {
             _ => a,
         })
         .collect();
-    let output =
-        std::process::Command::new(common::envoy::binary()).args(["--mode", "validate"]).args(&args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::envoy::validate_in_pod(&args).unwrap();
 }
 
 /// `check --pre -o json`'s lines, by whether they hold.

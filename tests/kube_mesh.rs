@@ -19,6 +19,7 @@ use std::time::Duration;
 use common::control_plane;
 use common::kube::KubeApiServer;
 use common::kubelet::{self, ENVOY_IMAGE, Kubelet, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
+use meshctl::kube::identity;
 use meshctl::kube::install::{self, GATEWAY, NAMESPACE, STATS_PORT};
 use serde_json::{Value, json};
 
@@ -51,7 +52,17 @@ fn mk_proxy(bootstrap: &Path) -> Value {
             { "name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace") },
         ],
         "readinessProbe": { "httpGet": { "path": "/ready", "port": STATS_PORT }, "periodSeconds": 1 },
+        "volumeMounts": [identity::mount()],
     })
+}
+
+/// A Pod of `containers` whose proxy can prove the Pod's identity: the token volume, and the
+/// annotation its SDS file is projected from, as injection gives them.
+fn mk_mesh_pod(namespace: &str, name: &str, labels: &[(&str, &str)], containers: Vec<Value>) -> Value {
+    let mut pod = mk_pod(namespace, name, labels, containers);
+    pod["metadata"]["annotations"] = json!({ identity::CREDENTIAL_ANNOTATION: identity::credential_sds() });
+    pod["spec"]["volumes"] = json!([identity::volume()]);
+    pod
 }
 
 fn mk_profile(version: &str, extra: &[&str], bootstrap: &Path) -> Value {
@@ -59,7 +70,7 @@ fn mk_profile(version: &str, extra: &[&str], bootstrap: &Path) -> Value {
         vec!["demo-app", "--name", "profile", "--version", version, "--address", "0.0.0.0", "--port", "8080"];
     args.extend(extra);
     let app = mk_container("app", MESHCTL_IMAGE, &args, APP_PORT);
-    mk_pod(
+    mk_mesh_pod(
         "shop",
         &format!("profile-{version}"),
         &[("app", "profile"), ("version", version)],
@@ -174,7 +185,7 @@ impl<'s> MeshOnCluster<'s> {
         kubelet.run(mk_profile("v1", &[], &bootstrap));
         kubelet.run(mk_profile("v2", v2_args, &bootstrap));
         kubelet::sync_endpoint_slice(server, "shop", "profile");
-        let mut gateway_pod = mk_pod(NAMESPACE, "meshctl-ingressgateway-0", &[], vec![mk_proxy(&bootstrap)]);
+        let mut gateway_pod = mk_mesh_pod(NAMESPACE, "meshctl-ingressgateway-0", &[], vec![mk_proxy(&bootstrap)]);
         gateway_pod["metadata"]["labels"] = install::pod_labels(GATEWAY);
         gateway_pod["spec"]["serviceAccountName"] = json!(GATEWAY);
         let gateway_pod = kubelet.run(gateway_pod);

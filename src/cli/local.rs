@@ -355,7 +355,11 @@ pub async fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
             .iter()
             .find(|(t, _)| t == "RDS")
             .map_or("-".to_string(), |(_, v)| v[..8.min(v.len())].to_string());
-        table.add_row(vec![p.node_id.clone(), kind.into(), service, version, sync_text(&p.sync)]);
+        let mut state = sync_text(&p.sync);
+        if let Some(reason) = &p.refused {
+            state.push_str(&format!(", NO CERTIFICATE ({reason})"));
+        }
+        table.add_row(vec![p.node_id.clone(), kind.into(), service, version, state]);
     }
     printer.write(&format!("{table}\n"))?;
     Ok(Exit::Success)
@@ -398,6 +402,11 @@ impl Health {
 fn certificates(status: &MeshView) -> (bool, String) {
     let now = std::time::SystemTime::now();
     let expires = |p: &ProxyReport| crate::api::time::parse_rfc3339(&p.cert_expires).filter(|t| *t > now);
+    let refused: Vec<String> =
+        status.proxies.iter().filter_map(|p| Some(format!("{} ({})", p.node_id, p.refused.as_ref()?))).collect();
+    if !refused.is_empty() {
+        return (false, format!("certificates: refused to {}", refused.join(", ")));
+    }
     let without: Vec<&str> =
         status.proxies.iter().filter(|p| expires(p).is_none()).map(|p| p.node_id.as_str()).collect();
     if !without.is_empty() {

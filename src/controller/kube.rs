@@ -66,7 +66,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (cert, key) = read_ca(&cluster, &settings.namespace).await?;
     let ca = pki::Authority::from_root(&cert, &key)?;
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
-    let server = xds::Server::new(desired_rx);
+    let reviewer = crate::kube::identity::TokenReviewer::new(cluster.client().clone());
+    let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer));
     server.clone().spawn(settings.xds).await.with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let (report_tx, report) = watch::channel(Report::default());
     let (targets_tx, targets) = watch::channel(Vec::new());

@@ -300,8 +300,8 @@ fn proxy_reports(
     proxies
         .iter()
         .map(|(node, _)| {
-            let versions = all
-                .get(node)
+            let status = all.get(node);
+            let versions = status
                 .map(|s| s.acked.iter().map(|(t, v)| (t.short().to_string(), v.clone())).collect())
                 .unwrap_or_default();
             let leaf = certificates.leaves.get(node);
@@ -314,6 +314,7 @@ fn proxy_reports(
                 cert_expires: time(leaf.map(|(_, l)| l.not_after)),
                 cert_root: leaf.map(|(_, l)| l.root.clone()).unwrap_or_default(),
                 cert_fingerprint: leaf.map(|(_, l)| l.fingerprint.clone()).unwrap_or_default(),
+                refused: status.and_then(|s| s.refused.clone()),
                 node_id: node.clone(),
             }
         })

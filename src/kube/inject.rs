@@ -7,7 +7,7 @@
 //!                   meshctl-proxy (Envoy, native sidecar: restartPolicy Always, UID 1337)
 //!                   ...the Pod's own init containers, which so run in the mesh
 //!   containers:     unchanged, but HTTP probes go to the proxy's port 15021
-//!   volumes:        meshctl-token (projected ServiceAccount token, meshctl's audience)
+//!   volumes:        meshctl-token (projected ServiceAccount token, meshctl's audience; kube::identity)
 //! ```
 //!
 //! The proxy's bootstrap is on its command line (`--config-yaml`): a Pod needs no ConfigMap
@@ -15,6 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::identity::{self, TOKEN_VOLUME};
 use super::install::{self, STATS_PORT, Settings, XDS_PORT};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT};
 use super::registry::PROXY_CONTAINER;
@@ -25,14 +26,6 @@ pub const INIT_CONTAINER: &str = "meshctl-init";
 pub const HEALTH_PORT: u16 = 15021;
 /// Envoy's user, as Istio's: capture leaves this user's own connections alone.
 pub const PROXY_UID: i64 = 1337;
-/// The audience of the token a proxy presents to the controller.
-pub const TOKEN_AUDIENCE: &str = "meshctl";
-const TOKEN_VOLUME: &str = "meshctl-token";
-/// Where the proxy finds its Pod's token: the file `token` in this directory, which the
-/// kubelet replaces (by renaming) before the token expires.
-pub const TOKEN_DIR: &str = "/var/run/secrets/meshctl";
-/// The kubelet's minimum is 10 minutes; it renews at 80% of this.
-const TOKEN_LIFETIME_S: i64 = 3600;
 
 /// Set on an injected Pod: what injection added, so injecting again changes nothing.
 pub const STATUS_ANNOTATION: &str = "sidecar.meshctl.io/status";
@@ -146,16 +139,8 @@ pub fn inject_template(pod: &mut Value, settings: &Settings) -> Result<Outcome, 
     let proxy = proxy_container(settings, &probes, resources);
     let own_init = spec["initContainers"].as_array().cloned().unwrap_or_default();
     spec["initContainers"] = Value::Array([init, proxy].into_iter().chain(own_init).collect());
-    let token = json!({
-        "name": TOKEN_VOLUME,
-        "projected": { "sources": [{ "serviceAccountToken": {
-            "audience": TOKEN_AUDIENCE,
-            "expirationSeconds": TOKEN_LIFETIME_S,
-            "path": "token",
-        }}]},
-    });
     let mut volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
-    volumes.push(token);
+    volumes.push(identity::volume());
     spec["volumes"] = Value::Array(volumes);
 
     let first_container = spec["containers"][0]["name"].clone();
@@ -168,6 +153,7 @@ pub fn inject_template(pod: &mut Value, settings: &Settings) -> Result<Outcome, 
     }
     let status = json!({ "initContainers": [INIT_CONTAINER, PROXY_CONTAINER], "volumes": [TOKEN_VOLUME] });
     annotations[STATUS_ANNOTATION] = Value::String(status.to_string());
+    annotations[identity::CREDENTIAL_ANNOTATION] = Value::String(identity::credential_sds());
     *pod = injected;
     Ok(Outcome::Injected)
 }
@@ -343,7 +329,7 @@ fn proxy_container(settings: &Settings, probes: &[AppProbe], resources: Value) -
             "readOnlyRootFilesystem": true,
             "capabilities": { "drop": ["ALL"] },
         },
-        "volumeMounts": [{ "name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }],
+        "volumeMounts": [identity::mount()],
     })
 }
 

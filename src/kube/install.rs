@@ -285,7 +285,8 @@ pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
         CLUSTER_KINDS.iter().map(|k| crd(*k)).filter(|o| !found.foreign_crds.contains(o.name())).collect();
     objects.push(namespace(settings));
     objects.push(service_account(settings, CONTROLLER, true));
-    // The gateway never calls the API server; part 2 gives it a projected token of its own.
+    // The gateway never calls the API server; it proves itself to the controller with a
+    // projected token of its own (kube::identity).
     objects.push(service_account(settings, GATEWAY, false));
     objects.extend(rbac(settings));
     if let Some(ca) = &found.new_ca {
@@ -437,6 +438,13 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         names: &[],
         verbs: &["patch"],
         why: "a rollout's phase, step and every gate evaluation",
+    },
+    Grant {
+        group: "authentication.k8s.io",
+        resources: &["tokenreviews"],
+        names: &[],
+        verbs: &["create"],
+        why: "proxies' identity: the Pod token each presents on its xDS stream, before it gets a certificate",
     },
     Grant {
         group: "admissionregistration.k8s.io",
@@ -635,11 +643,12 @@ pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
     let mut xds = static_cluster(XDS_CLUSTER, xds_host, xds_port);
     // A name the cluster's DNS resolves, or an address.
     xds["type"] = json!("STRICT_DNS");
-    // gRPC needs HTTP/2 to the control plane.
+    // gRPC needs HTTP/2 to the control plane; every stream proves the proxy's Pod.
     xds["typed_extension_protocol_options"] = json!({
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
             "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
             "explicit_http_config": { "http2_protocol_options": {} },
+            "http_filters": super::identity::xds_credential_filters(),
         }
     });
     let admin = static_cluster("admin", "127.0.0.1", ADMIN_PORT);
@@ -747,7 +756,10 @@ fn gateway_deployment(settings: &Settings) -> Object {
             "replicas": 1,
             "selector": { "matchLabels": pod_labels(GATEWAY) },
             "template": {
-                "metadata": { "labels": pod_labels(GATEWAY) },
+                "metadata": {
+                    "labels": pod_labels(GATEWAY),
+                    "annotations": { super::identity::CREDENTIAL_ANNOTATION: super::identity::credential_sds() },
+                },
                 "spec": {
                     "serviceAccountName": GATEWAY,
                     "automountServiceAccountToken": false,
@@ -778,9 +790,12 @@ fn gateway_deployment(settings: &Settings) -> Object {
                             "limits": { "memory": "1Gi" },
                         },
                         "securityContext": locked_down(),
-                        "volumeMounts": [{ "name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": true }],
+                        "volumeMounts": [
+                            { "name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": true },
+                            super::identity::mount(),
+                        ],
                     }],
-                    "volumes": [{ "name": "bootstrap", "configMap": { "name": GATEWAY } }],
+                    "volumes": [{ "name": "bootstrap", "configMap": { "name": GATEWAY } }, super::identity::volume()],
                 },
             },
         }}),

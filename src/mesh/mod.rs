@@ -140,6 +140,9 @@ pub struct ProxyReport {
     /// Tells this certificate from the one before it.
     #[serde(default)]
     pub cert_fingerprint: String,
+    /// Why the proxy is sent no certificate: it did not prove the identity its node id claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -240,6 +240,7 @@ impl<'a> Translation<'a> {
         let snapshot = self.snapshot;
         let mut resources = self.shared.clone();
         let mut listeners = Vec::new();
+        let mut routed = true;
         let (namespace, jwks_clusters) = match proxy {
             Proxy::Sidecar(s) => {
                 let inbound = cluster::inbound(s);
@@ -269,7 +270,11 @@ impl<'a> Translation<'a> {
                         filter_chains,
                     ));
                     let http = http_connection_manager("outbound", rds(OUTBOUND_ROUTES), vec![]);
-                    listeners.push(capture::outbound(snapshot, s.outbound, http));
+                    let outbound = capture::outbound(snapshot, s.outbound, http);
+                    // Envoy asks for the routes only when a chain refers to them, and a proxy
+                    // must not be waited on for what it never asks for.
+                    routed = !outbound.filter_chains.is_empty();
+                    listeners.push(outbound);
                     for cluster in capture::clusters() {
                         resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
                     }
@@ -304,7 +309,9 @@ impl<'a> Translation<'a> {
             resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(cluster)));
         }
         resources.replace(Type::Listener, listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l))).collect());
-        resources.replace(Type::Route, vec![self.outbound_routes(namespace)]);
+        if routed {
+            resources.replace(Type::Route, vec![self.outbound_routes(namespace)]);
+        }
         resources
     }
 

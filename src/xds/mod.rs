@@ -179,6 +179,18 @@ pub struct ProxyStatus {
     /// Envoy's reason for refusing the last configuration of a type, until it accepts one of
     /// that type: an ACK of routes says nothing about the listeners it refused.
     pub nacks: BTreeMap<Type, String>,
+    /// Why the proxy gets no certificates: it could not prove the identity its node id claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// Decides whether the proxy that opened a stream may have the certificates of the node id it
+/// names. Without one, every proxy may (the local mesh, whose proxies are its own processes).
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync {
+    /// `token` is the stream's bearer token, if it sent one. Err says why not, for the proxy's
+    /// status and the log.
+    async fn authenticate(&self, node_id: &str, token: Option<&str>) -> Result<(), String>;
 }
 
 /// Whether a proxy runs what the control plane wants it to.
@@ -193,6 +205,7 @@ pub enum SyncState {
 #[derive(Clone)]
 pub struct Server {
     desired: watch::Receiver<Desired>,
+    authenticator: Option<Arc<dyn Authenticator>>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     /// Told whenever a proxy connects, ACKs, NACKs or goes away.
     changed: Arc<tokio::sync::Notify>,
@@ -201,7 +214,18 @@ pub struct Server {
 
 impl Server {
     pub fn new(desired: watch::Receiver<Desired>) -> Self {
-        Server { desired, status: Arc::default(), changed: Arc::default(), streams: Arc::default() }
+        Server {
+            desired,
+            authenticator: None,
+            status: Arc::default(),
+            changed: Arc::default(),
+            streams: Arc::default(),
+        }
+    }
+
+    /// A server that sends secrets only to proxies `authenticator` accepts.
+    pub fn with_authenticator(self, authenticator: Arc<dyn Authenticator>) -> Self {
+        Server { authenticator: Some(authenticator), ..self }
     }
 
     /// Completes when a proxy's status has changed since the last call (at once if it
@@ -246,7 +270,9 @@ impl Server {
             return SyncState::Nack(reason);
         }
         let desired = self.desired.borrow().get(node_id).cloned().unwrap_or_default();
-        let synced = Type::ALL.iter().all(|t| {
+        // A proxy refused its identity is sent no secrets: it runs all it is sent.
+        let types = Type::ALL.iter().filter(|t| status.refused.is_none() || **t != Type::Secret);
+        let synced = types.into_iter().all(|t| {
             let want = desired.get(*t);
             want.is_empty() && !status.acked.contains_key(t) || status.acked.get(t) == Some(&Resources::version(want))
         });
@@ -265,7 +291,15 @@ impl AggregatedDiscoveryService for Server {
     ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let id = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let stream = stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx);
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let identity = self.authenticator.clone().map(|authenticator| stream::Proof { authenticator, token });
+        let stream =
+            stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx, identity);
         // One span per stream; it learns its proxy's node id from the first request.
         let span = tracing::info_span!("xds", stream = id, node = tracing::field::Empty);
         tokio::spawn(tracing::Instrument::instrument(stream.run(request.into_inner()), span));

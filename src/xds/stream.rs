@@ -8,7 +8,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, Discovery
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::StreamExt;
 
-use super::{Desired, Encoded, ProxyStatus, Resources, Type};
+use super::{Authenticator, Desired, Encoded, ProxyStatus, Resources, Type};
 
 #[derive(Default)]
 struct TypeState {
@@ -31,8 +31,18 @@ impl TypeState {
     }
 }
 
+/// What a stream's proxy must prove before it is sent secrets, and what it presented.
+pub(super) struct Proof {
+    pub authenticator: Arc<dyn Authenticator>,
+    pub token: Option<String>,
+}
+
 pub(super) struct Stream {
     id: u64,
+    /// `None` once checked (or when nothing is checked).
+    proof: Option<Proof>,
+    /// Why this stream's proxy is sent no secrets.
+    refused: Option<String>,
     desired: watch::Receiver<Desired>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     /// Told of every change to `status`.
@@ -50,8 +60,20 @@ impl Stream {
         status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
         changed: Arc<Notify>,
         tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
+        proof: Option<Proof>,
     ) -> Self {
-        Stream { id, desired, status, changed, tx, node: String::new(), types: Default::default(), nonce: 0 }
+        Stream {
+            id,
+            proof,
+            refused: None,
+            desired,
+            status,
+            changed,
+            tx,
+            node: String::new(),
+            types: Default::default(),
+            nonce: 0,
+        }
     }
 
     pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
@@ -101,10 +123,16 @@ impl Stream {
             };
             self.node = node.id.clone();
             tracing::Span::current().record("node", self.node.as_str());
+            if let Some(proof) = self.proof.take()
+                && let Err(reason) = proof.authenticator.authenticate(&self.node, proof.token.as_deref()).await
+            {
+                tracing::warn!("proxy refused its certificates: {reason}");
+                self.refused = Some(reason);
+            }
             tracing::info!("proxy connected");
-            let id = self.id;
+            let (id, refused) = (self.id, self.refused.clone());
             // A new stream starts over: what an earlier one recorded is not this proxy's now.
-            self.update_status(|s| *s = ProxyStatus { connected: true, stream: id, ..ProxyStatus::default() });
+            self.update_status(|s| *s = ProxyStatus { connected: true, stream: id, refused, ..ProxyStatus::default() });
         }
         let Some(t) = Type::from_url(&request.type_url) else { return Ok(()) };
         if !request.response_nonce.is_empty() {
@@ -188,8 +216,12 @@ impl Stream {
         Ok(())
     }
 
-    /// The desired resources of a type that the proxy subscribed to.
+    /// The desired resources of a type that the proxy subscribed to; no secrets for a proxy
+    /// that did not prove its identity.
     fn wanted(&self, t: Type, desired: &Resources) -> Vec<Arc<Encoded>> {
+        if t == Type::Secret && self.refused.is_some() {
+            return Vec::new();
+        }
         let state = &self.types[t as usize];
         let mut resources = desired.get(t).to_vec();
         if t.by_name() {

@@ -51,3 +51,27 @@ pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usiz
     kubelet::sync_endpoint_slice(server, NAMESPACE, install::CONTROLLER);
     controllers
 }
+
+/// Waits until the controller has made the sidecar injector trusted (its `caBundle`), so that
+/// the API server's calls to it succeed.
+pub fn wait_for_injector(server: &KubeApiServer) {
+    let path = format!(
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}",
+        meshctl::kube::webhook::CONFIGURATION
+    );
+    super::poll("the controller sets the injector's caBundle", DEADLINE, || {
+        let stored = server.get(&path).json();
+        stored["webhooks"].as_array().is_some_and(|w| w.iter().all(|w| w["clientConfig"]["caBundle"].is_string()))
+    });
+}
+
+/// Makes namespace `name` with `labels`, and its `default` ServiceAccount, as
+/// kube-controller-manager would.
+pub fn make_namespace(server: &KubeApiServer, name: &str, labels: serde_json::Value) {
+    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name, "labels": labels } });
+    let made = server.post("/api/v1/namespaces", &namespace);
+    assert_eq!(made.status, 201, "namespace {name}: {}", made.json());
+    let account = json!({ "metadata": { "name": "default" } });
+    let made = server.post(&format!("/api/v1/namespaces/{name}/serviceaccounts"), &account);
+    assert_eq!(made.status, 201, "ServiceAccount {name}/default: {}", made.json());
+}

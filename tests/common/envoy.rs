@@ -40,6 +40,30 @@ pub fn validate(bootstrap: &Bootstrap) -> Result<(), String> {
     }
 }
 
+/// Runs `envoy --mode validate ARGS` as a cluster proxy's container runs Envoy: with its
+/// token volume mounted (`kube::identity`), in a mount namespace of its own so nothing is made
+/// on the host. Envoy's complaint, if it has one.
+pub fn validate_in_pod(args: &[String]) -> Result<(), String> {
+    use meshctl::kube::identity;
+    let dir = identity::TOKEN_DIR;
+    let script = format!(
+        "mount -t tmpfs meshctl-run /run && mkdir -p {dir} && echo token > {dir}/token && \
+         printf '%s' \"$1\" > {dir}/xds-credential.json && shift && exec \"$@\""
+    );
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh", &identity::credential_sds()])
+        .arg(binary())
+        .args(["--mode", "validate"])
+        .args(args)
+        .output()
+        .expect("unshare runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
 /// An Envoy process that is killed when dropped, so a failing test leaves nothing behind.
 pub struct Running {
     child: std::process::Child,

@@ -152,7 +152,7 @@ impl KubeApiServer {
                 // Webhooks are called at their Service's endpoints (EndpointSlices, which the
                 // test kubelet writes), not at its cluster IP: no kube-proxy routes those here.
                 "--enable-aggregator-routing=true".into(),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+                format!("--service-account-issuer={}", KubeApiServer::TOKEN_ISSUER),
                 format!("--service-account-key-file={}", path("service-account.pub")),
                 format!("--service-account-signing-key-file={}", path("service-account.key")),
                 "--service-cluster-ip-range=10.96.0.0/16".into(),
@@ -182,6 +182,15 @@ impl KubeApiServer {
             .filter(|event| matches!(event["stage"].as_str(), Some("ResponseStarted" | "ResponseComplete")))
             .collect()
     }
+
+    /// The key the API server signs ServiceAccount tokens with (PKCS#8 PEM, ECDSA P-256), for
+    /// a test that must make a token the API server would never issue (an expired one).
+    pub fn token_signing_key(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("service-account.key")).unwrap()
+    }
+
+    /// The issuer the API server's ServiceAccount tokens name.
+    pub const TOKEN_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
     /// A kubeconfig whose current context is this API server's admin (group `system:masters`).
     pub fn kubeconfig(&self) -> PathBuf {

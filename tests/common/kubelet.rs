@@ -33,7 +33,11 @@
 //! traffic capture's, see what they would on a node; since tests hand containers files from
 //! their own private temporary directories rather than volumes, it keeps the capability to
 //! read any file (`CAP_DAC_READ_SEARCH`), and nothing more. Names given to `Kubelet::resolve`
-//! resolve in every Pod started after (the namespace's `/etc/hosts`), as cluster DNS would. Regular init containers run to completion first; init
+//! resolve in every Pod started after (the namespace's `/etc/hosts`), as cluster DNS would.
+//! Projected volumes of ServiceAccount tokens (minted by TokenRequest, bound to the Pod) and
+//! downward-API fields are written, and they and `hostPath` volumes are mounted where
+//! containers ask, under `/run` (each such container gets a `/run` of its own, so nothing is
+//! made on the host); other volumes are not. Regular init containers run to completion first; init
 //! containers with `restartPolicy: Always` (native sidecars) keep running beside the main ones,
 //! which start without waiting for them. A container is ready when its `readinessProbe`
 //! (`tcpSocket` or `httpGet`, to the Pod's IP from the host, as a kubelet probes) succeeds, or
@@ -240,8 +244,18 @@ impl<'s> Kubelet<'s> {
         let dir = self.dir.path().join(format!("{}.{}", running.namespace, running.name));
         std::fs::create_dir_all(&dir).unwrap();
         // From here on, dropping the sandbox removes whatever part of it exists.
-        let mut sandbox = Sandbox { pod: running.clone(), address, containers: Vec::new(), started_at: now(), dir };
+        let mut sandbox = Sandbox {
+            pod: running.clone(),
+            address,
+            volumes: Vec::new(),
+            containers: Vec::new(),
+            started_at: now(),
+            dir,
+        };
         sandbox.address.set_up_network(&self.hosts.lock().unwrap());
+        for volume in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+            self.project(&mut sandbox, volume, &pod);
+        }
 
         let spec = &pod["spec"];
         for container in spec["initContainers"].as_array().into_iter().flatten() {
@@ -286,6 +300,50 @@ impl<'s> Kubelet<'s> {
         self.write_status(&running, sandbox.status(true));
         self.sandboxes.lock().unwrap().push(sandbox);
         running
+    }
+
+    /// Writes a projected volume made only of ServiceAccount tokens and downward-API fields
+    /// into the sandbox, or takes a host path, for its containers to mount.
+    fn project(&self, sandbox: &mut Sandbox, volume: &Value, pod: &Value) {
+        if let Some(path) = volume["hostPath"]["path"].as_str() {
+            sandbox.volumes.push((volume["name"].as_str().unwrap().to_string(), PathBuf::from(path)));
+            return;
+        }
+        let Some(sources) = volume["projected"]["sources"].as_array() else { return };
+        let supported = |s: &Value| s["serviceAccountToken"].is_object() || s["downwardAPI"].is_object();
+        if !sources.iter().all(supported) {
+            return;
+        }
+        let name = volume["name"].as_str().unwrap();
+        let dir = sandbox.dir.join("volumes").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (namespace, pod_name) = (&sandbox.pod.namespace, &sandbox.pod.name);
+        for source in sources {
+            if let Some(token) = source["serviceAccountToken"].as_object() {
+                let account = pod["spec"]["serviceAccountName"].as_str().unwrap_or("default");
+                let request = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {
+                    "audiences": [token["audience"]],
+                    "expirationSeconds": token.get("expirationSeconds").cloned().unwrap_or(json!(3600)),
+                    "boundObjectRef": { "apiVersion": "v1", "kind": "Pod", "name": pod_name, "uid": sandbox.pod.uid },
+                }});
+                let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token");
+                let minted = self.server.post(&path, &request);
+                assert_eq!(minted.status, 201, "a token for Pod {namespace}/{pod_name}: {}", minted.json());
+                let text = minted.json()["status"]["token"].as_str().unwrap().to_string();
+                std::fs::write(dir.join(token["path"].as_str().unwrap()), text).unwrap();
+            }
+            for item in source["downwardAPI"]["items"].as_array().into_iter().flatten() {
+                let field = item["fieldRef"]["fieldPath"].as_str().expect("a downward-API field");
+                let value = match field.strip_prefix("metadata.annotations['").and_then(|f| f.strip_suffix("']")) {
+                    Some(key) => pod["metadata"]["annotations"][key].as_str().unwrap_or_default().to_string(),
+                    None => {
+                        env_value(&json!({ "valueFrom": { "fieldRef": { "fieldPath": field } } }), pod, sandbox.pod.ip)
+                    }
+                };
+                std::fs::write(dir.join(item["path"].as_str().unwrap()), value).unwrap();
+            }
+        }
+        sandbox.volumes.push((name.to_string(), dir));
     }
 
     /// The local program for a container: its `command`, else its image's program.
@@ -491,6 +549,8 @@ struct ContainerProcess {
 struct Sandbox {
     pod: RunningPod,
     address: Address,
+    /// The projected volumes written for the Pod, by name.
+    volumes: Vec<(String, PathBuf)>,
     containers: Vec<ContainerProcess>,
     started_at: String,
     dir: PathBuf,
@@ -510,6 +570,29 @@ impl Sandbox {
         let program: Vec<String> = program.iter().map(|word| expand(word, &env)).collect();
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.pod.netns]);
+        let mounts: Vec<(&str, &PathBuf)> = container["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let source = self.volumes.iter().find(|(name, _)| m["name"] == name.as_str())?;
+                Some((m["mountPath"].as_str().unwrap(), &source.1))
+            })
+            .collect();
+        if !mounts.is_empty() {
+            // `ip netns exec` runs its command in a mount namespace of its own, so these
+            // mounts are the container's alone; a tmpfs on /run holds their mount points.
+            let mut script = String::from("mount -t tmpfs meshctl-run /run");
+            for (at, source) in &mounts {
+                assert!(
+                    at.starts_with("/run/") || at.starts_with("/var/run/"),
+                    "the test kubelet mounts volumes under /run only, not at {at}"
+                );
+                script.push_str(&format!(" && mkdir -p '{at}' && mount --bind '{}' '{at}'", source.display()));
+            }
+            script.push_str(" && exec \"$@\"");
+            command.args(["sh", "-c", &script, "sh"]);
+        }
         let id = |field: &str| {
             container["securityContext"][field].as_u64().or(pod["spec"]["securityContext"][field].as_u64())
         };
