@@ -1,9 +1,17 @@
 //! Request latency through the mesh, side by side in one run: straight to a demo app, through
-//! the gateway Envoy, and through the gateway and the app's sidecar (the local mesh's path),
-//! in plaintext and over mTLS.
+//! the gateway Envoy, through the gateway and the app's sidecar (in plaintext and over mTLS),
+//! and from a client's sidecar to the app's over mTLS two ways: the local mesh's explicit
+//! proxy on loopback, and a cluster's transparent capture, between two network namespaces
+//! whose iptables rules `meshctl capture` writes (the client there calls a Service address and
+//! knows of no proxy).
 //! Real Envoy 1.40, configured over ADS by meshctl's own server; keep-alive connections,
-//! sequential requests. Run with `cargo bench --bench mesh`; under `cargo test --all-targets`
-//! it makes a few requests on each path as a smoke test.
+//! sequential requests. Run with `cargo bench --bench mesh` (as root, for the namespaces); under
+//! `cargo test --all-targets` it makes a few requests on each path as a smoke test.
+//!
+//! ```text
+//!   host:        client ─▶ 127.0.0.1 client sidecar (outbound) ══mTLS══▶ app sidecar (inbound) ─▶ app
+//!   namespaces:  [mcbench-a: client ─nat─▶ Envoy :15001] ══mTLS══▶ [mcbench-b: nat ─▶ Envoy :15006 ─▶ app]
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -86,9 +94,131 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// The cluster IP the captured client calls, and the namespaces' addresses (a range the test
+/// kubelet does not use, so both may run at once).
+const SERVICE_IP: [u8; 4] = [10, 96, 0, 10];
+const HOST: [u8; 4] = [10, 236, 0, 1];
+const CLIENT_POD: [u8; 4] = [10, 236, 0, 2];
+const SERVER_POD: [u8; 4] = [10, 236, 0, 3];
+const APP_PORT: u16 = 8080;
+const CLIENT_MODE: &str = "--measure-from-namespace";
+
+/// Two network namespaces joined to the host by veth pairs, removed when dropped with every
+/// process in them.
+struct Namespaces;
+
+impl Namespaces {
+    const NAMES: [&str; 2] = ["mcbench-a", "mcbench-b"];
+
+    fn make() -> Namespaces {
+        Namespaces::remove();
+        let host = std::net::Ipv4Addr::from(HOST).to_string();
+        for (name, pod) in Namespaces::NAMES.into_iter().zip([CLIENT_POD, SERVER_POD]) {
+            let pod = format!("{}/32", std::net::Ipv4Addr::from(pod));
+            let steps: [&[&str]; 10] = [
+                &["netns", "add", name],
+                &["link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", name],
+                &["addr", "add", &format!("{host}/32"), "dev", name],
+                &["link", "set", name, "up"],
+                &["route", "add", &pod, "dev", name],
+                &["-n", name, "link", "set", "lo", "up"],
+                &["-n", name, "addr", "add", &pod, "dev", "eth0"],
+                &["-n", name, "link", "set", "eth0", "up"],
+                &["-n", name, "route", "add", &format!("{host}/32"), "dev", "eth0"],
+                &["-n", name, "route", "add", "default", "via", &host, "dev", "eth0"],
+            ];
+            for step in steps {
+                let status = Command::new("ip").args(step).status().unwrap();
+                assert!(status.success(), "ip {} failed (the captured path needs root)", step.join(" "));
+            }
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "1").unwrap();
+        }
+        Namespaces
+    }
+
+    fn remove() {
+        for name in Namespaces::NAMES {
+            let pids = Command::new("ip").args(["netns", "pids", name]).output().map(|o| o.stdout).unwrap_or_default();
+            for pid in String::from_utf8_lossy(&pids).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+            let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        }
+    }
+
+    /// Runs `program` in namespace `name`, as `user` when given; killed with the namespace.
+    fn spawn(name: &str, user: Option<u32>, program: &[&str]) -> Child {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", name]);
+        if let Some(uid) = user {
+            command.args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "--"]);
+        }
+        command.args(program).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        Namespaces::remove();
+    }
+}
+
+/// Starts Envoy for `node` in namespace `name` as the proxy's user, whose own connections
+/// capture leaves alone.
+fn start_captured_envoy(name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("bootstrap.pb");
+    let bootstrap = translate::bootstrap(node, node, localhost(15000), xds);
+    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let uid = meshctl::kube::inject::PROXY_UID as u32;
+    let envoy = envoy_binary();
+    let args = ["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c", path.to_str().unwrap()];
+    let program: Vec<&str> = std::iter::once(envoy.to_str().unwrap()).chain(args).collect();
+    Namespaces::spawn(name, Some(uid), &program);
+    dir
+}
+
+/// `meshctl capture` in namespace `name`, as the injected init container runs it.
+fn capture(name: &str) {
+    let status = Command::new("ip")
+        .args(["netns", "exec", name, env!("CARGO_BIN_EXE_meshctl"), "capture", "--outbound-port=15001"])
+        .args(["--inbound-port=15006", "--proxy-uid=1337", "--exclude-inbound-ports=15090,15021"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "meshctl capture in {name}");
+}
+
+/// Latencies measured by this program run again inside namespace `name` (`CLIENT_MODE`).
+fn measure_from(name: &str, addr: SocketAddr, warmup: usize, n: usize) -> Vec<Duration> {
+    let me = std::env::current_exe().unwrap();
+    let output = Command::new("ip")
+        .args(["netns", "exec", name])
+        .arg(me)
+        .args([CLIENT_MODE, &addr.to_string(), &warmup.to_string(), &n.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the client in {name}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| Duration::from_nanos(l.parse().unwrap())).collect()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(CLIENT_MODE) {
+        // Run inside a namespace: the client of the captured path, which only addresses the
+        // Service.
+        let addr: SocketAddr = args[2].parse().unwrap();
+        measure(addr, &addr.ip().to_string(), args[3].parse().unwrap()).await;
+        for t in measure(addr, &addr.ip().to_string(), args[4].parse().unwrap()).await {
+            println!("{}", t.as_nanos());
+        }
+        return;
+    }
+    let benchmarking = args.iter().any(|a| a == "--bench");
     let listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
     let app = listener.local_addr().unwrap();
     let demo = DemoApp {
@@ -102,6 +232,7 @@ async fn main() {
     };
     tokio::spawn(demo_app::serve(demo, listener));
 
+    let (warmup, n) = if benchmarking { (500, 5000) } else { (5, 20) };
     let port = || localhost(free_port());
     let (gateway, inbound, outbound, plain_inbound, plain_outbound) = (port(), port(), port(), port(), port());
     // Workloads labelled `mtls: off` accept plaintext only (a PeerAuthentication says so).
@@ -122,8 +253,14 @@ async fn main() {
     };
     // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;
     // `profile-plain` through a second sidecar in plaintext; `profile-direct` with no sidecar.
-    let services =
-        vec![service("profile", inbound), service("profile-plain", plain_inbound), service("profile-direct", app)];
+    let captured_service =
+        Service { cluster_ip: Some(SERVICE_IP.into()), ..service("profile-captured", (SERVER_POD, APP_PORT).into()) };
+    let services = vec![
+        service("profile", inbound),
+        service("profile-plain", plain_inbound),
+        service("profile-direct", app),
+        captured_service,
+    ];
     let mut snapshot = MeshSnapshot::new(services, []);
     let plaintext = PeerAuthenticationSpec {
         selector: Some(WorkloadSelector { match_labels: BTreeMap::from([("mtls".to_string(), "off".to_string())]) }),
@@ -168,34 +305,95 @@ async fn main() {
             labels: labels("profile-plain"),
             credentials: credentials("default", "profile-plain"),
         }),
+        // The namespaces' sidecars, as injection makes them.
+        Proxy::Sidecar(Sidecar {
+            node_id: "captured-client".into(),
+            service: "client".into(),
+            namespace: "default".into(),
+            inbound: SocketAddr::from(([0, 0, 0, 0], 15006)),
+            app: localhost(APP_PORT),
+            outbound: SocketAddr::from(([0, 0, 0, 0], 15001)),
+            captured: true,
+            labels: BTreeMap::from([("app".to_string(), "client".to_string())]),
+            credentials: credentials("default", "client"),
+        }),
+        Proxy::Sidecar(Sidecar {
+            node_id: "captured-server".into(),
+            service: "profile-captured".into(),
+            namespace: "default".into(),
+            inbound: SocketAddr::from(([0, 0, 0, 0], 15006)),
+            app: localhost(APP_PORT),
+            outbound: SocketAddr::from(([0, 0, 0, 0], 15001)),
+            captured: true,
+            labels: labels("profile"),
+            credentials: credentials("default", "profile-captured"),
+        }),
     ];
     let translation = Translation::new(&snapshot);
     let desired: HashMap<String, Arc<Resources>> =
         proxies.iter().map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p)))).collect();
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(desired));
     let server = xds::Server::new(rx);
-    let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();
-    let nodes = ["gateway", "sidecar", "sidecar-plain"];
-    let _envoys = nodes.map(|node| start_envoy(node, xds_addr));
+    // On every address, so that the namespaces' proxies reach it through the host.
+    let xds_port = server.clone().spawn(SocketAddr::from(([0, 0, 0, 0], 0))).await.unwrap().port();
+    let xds_addr = localhost(xds_port);
+    let _envoys = ["gateway", "sidecar", "sidecar-plain"].map(|node| start_envoy(node, xds_addr));
+    let namespaces = Namespaces::make();
+    let [client_ns, server_ns] = Namespaces::NAMES;
+    let port = APP_PORT.to_string();
+    let demo = [
+        env!("CARGO_BIN_EXE_meshctl"),
+        "demo-app",
+        "--name",
+        "profile-captured",
+        "--address",
+        "0.0.0.0",
+        "--port",
+        &port,
+    ];
+    Namespaces::spawn(server_ns, None, &demo);
+    // The namespaces' own cost, before anything is captured: the client straight to the app.
+    let server_pod = SocketAddr::from((SERVER_POD, APP_PORT));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&server_pod, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "the app in {server_ns} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let between = measure_from(client_ns, server_pod, warmup, n);
+    for name in Namespaces::NAMES {
+        capture(name);
+    }
+    let xds_from_namespaces = SocketAddr::from((HOST, xds_port));
+    let _captured = [(client_ns, "captured-client"), (server_ns, "captured-server")]
+        .map(|(name, node)| start_captured_envoy(name, node, xds_from_namespaces));
+    let nodes = ["gateway", "sidecar", "sidecar-plain", "captured-client", "captured-server"];
     let deadline = Instant::now() + Duration::from_secs(30);
     while nodes.iter().any(|n| server.sync_state(n) != SyncState::Synced) {
         assert!(Instant::now() < deadline, "the proxies did not sync: {:?}", server.status());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let (warmup, n) = if benchmarking { (500, 5000) } else { (5, 20) };
+    let mut results: Vec<(&str, Vec<Duration>)> = Vec::new();
     let paths = [
         ("direct to the app", app, "profile"),
         ("through the gateway", gateway, "profile-direct"),
         ("through the gateway and a sidecar, plaintext", gateway, "profile-plain"),
         ("through the gateway and a sidecar, mTLS", gateway, "profile"),
+        ("sidecar to sidecar, mTLS, explicit proxy", plain_outbound, "profile"),
     ];
     if benchmarking {
         println!("mesh latency: {n} sequential GETs per path over one keep-alive connection, Envoy --concurrency 1");
     }
     for (what, addr, host) in paths {
         measure(addr, host, warmup).await;
-        let mut times = measure(addr, host, n).await;
+        results.push((what, measure(addr, host, n).await));
+    }
+    let service = SocketAddr::from((SERVICE_IP, 80));
+    results.push(("between two namespaces, no proxy", between));
+    results.push(("sidecar to sidecar, mTLS, captured", measure_from(client_ns, service, warmup, n)));
+    drop(namespaces);
+    for (what, mut times) in results {
+        assert_eq!(times.len(), n, "{what}");
         times.sort();
         if benchmarking {
             println!(
