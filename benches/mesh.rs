@@ -105,7 +105,9 @@ const CLIENT_MODE: &str = "--measure-from-namespace";
 
 /// Two network namespaces joined to the host by veth pairs, removed when dropped with every
 /// process in them.
-struct Namespaces;
+struct Namespaces {
+    processes: Vec<Child>,
+}
 
 impl Namespaces {
     const NAMES: [&str; 2] = ["mcbench-a", "mcbench-b"];
@@ -133,7 +135,7 @@ impl Namespaces {
             }
             std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "1").unwrap();
         }
-        Namespaces
+        Namespaces { processes: Vec::new() }
     }
 
     fn remove() {
@@ -148,25 +150,29 @@ impl Namespaces {
     }
 
     /// Runs `program` in namespace `name`, as `user` when given; killed with the namespace.
-    fn spawn(name: &str, user: Option<u32>, program: &[&str]) -> Child {
+    fn spawn(&mut self, name: &str, user: Option<u32>, program: &[&str]) {
         let mut command = Command::new("ip");
         command.args(["netns", "exec", name]);
         if let Some(uid) = user {
             command.args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "--"]);
         }
-        command.args(program).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        self.processes.push(command.args(program).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     }
 }
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
         Namespaces::remove();
+        for child in &mut self.processes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 /// Starts Envoy for `node` in namespace `name` as the proxy's user, whose own connections
 /// capture leaves alone.
-fn start_captured_envoy(name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
+fn start_captured_envoy(namespaces: &mut Namespaces, name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -177,7 +183,7 @@ fn start_captured_envoy(name: &str, node: &str, xds: SocketAddr) -> tempfile::Te
     let envoy = envoy_binary();
     let args = ["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c", path.to_str().unwrap()];
     let program: Vec<&str> = std::iter::once(envoy.to_str().unwrap()).chain(args).collect();
-    Namespaces::spawn(name, Some(uid), &program);
+    namespaces.spawn(name, Some(uid), &program);
     dir
 }
 
@@ -338,7 +344,7 @@ async fn main() {
     let xds_port = server.clone().spawn(SocketAddr::from(([0, 0, 0, 0], 0))).await.unwrap().port();
     let xds_addr = localhost(xds_port);
     let _envoys = ["gateway", "sidecar", "sidecar-plain"].map(|node| start_envoy(node, xds_addr));
-    let namespaces = Namespaces::make();
+    let mut namespaces = Namespaces::make();
     let [client_ns, server_ns] = Namespaces::NAMES;
     let port = APP_PORT.to_string();
     let demo = [
@@ -351,7 +357,7 @@ async fn main() {
         "--port",
         &port,
     ];
-    Namespaces::spawn(server_ns, None, &demo);
+    namespaces.spawn(server_ns, None, &demo);
     // The namespaces' own cost, before anything is captured: the client straight to the app.
     let server_pod = SocketAddr::from((SERVER_POD, APP_PORT));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -365,7 +371,7 @@ async fn main() {
     }
     let xds_from_namespaces = SocketAddr::from((HOST, xds_port));
     let _captured = [(client_ns, "captured-client"), (server_ns, "captured-server")]
-        .map(|(name, node)| start_captured_envoy(name, node, xds_from_namespaces));
+        .map(|(name, node)| start_captured_envoy(&mut namespaces, name, node, xds_from_namespaces));
     let nodes = ["gateway", "sidecar", "sidecar-plain", "captured-client", "captured-server"];
     let deadline = Instant::now() + Duration::from_secs(30);
     while nodes.iter().any(|n| server.sync_state(n) != SyncState::Synced) {
