@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use common::control_plane;
 use common::kube::KubeApiServer;
-use common::kubelet::{self, HOST_IP, Kubelet, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
-use meshctl::kube::install::{self, CONTROLLER, NAMESPACE};
+use common::kubelet::{self, HOST_IP, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -90,29 +89,10 @@ fn outside_server(body: &'static str) -> std::net::SocketAddr {
 #[test]
 fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_app() {
     let server = KubeApiServer::start();
-    let kubelet = Kubelet::new(&server)
-        .image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"))
-        .image(install::DEFAULT_ENVOY_IMAGE, common::envoy::binary());
-    let controllers = control_plane::install_and_run(&server, &kubelet, 1);
-    // Cluster DNS for the proxies' bootstrap, which names the controller's Service.
-    kubelet.resolve(&format!("{CONTROLLER}.{NAMESPACE}.svc"), controllers[0].ip);
-    control_plane::wait_for_injector(&server);
-    control_plane::make_namespace(&server, "shop", json!({ "meshctl.io/inject": "enabled" }));
-    let service = json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
-        "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },
-    });
-    let service = ok(server.post("/api/v1/namespaces/shop/services", &service), "Service");
+    let kubelet = control_plane::kubelet(&server);
+    let controller = control_plane::injecting_mesh(&server, &kubelet);
+    let service = control_plane::profile_service(&server, APP_PORT);
     let cluster_ip = service["spec"]["clusterIP"].as_str().unwrap().to_string();
-    let subsets = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-        "metadata": { "name": "profile", "namespace": "shop" },
-        "spec": { "host": "profile", "subsets": [
-            { "name": "v1", "labels": { "version": "v1" } },
-            { "name": "v2", "labels": { "version": "v2" } },
-        ]},
-    });
-    ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
     let route = json!({
         "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
         "metadata": { "name": "profile", "namespace": "shop" },
@@ -134,7 +114,7 @@ fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_
     let client = kubelet.run(app_pod("client", &[("app", "client")], &client_args));
     let stored = server.get("/api/v1/namespaces/shop/pods/client").json();
     assert_eq!(stored["spec"]["initContainers"][0]["name"], meshctl::kube::inject::INIT_CONTAINER, "injected");
-    let logs = || format!("controller:\n{}\nclient:\n{}", kubelet.logs(&controllers[0]), kubelet.logs(&client));
+    let logs = || format!("controller:\n{}\nclient:\n{}", kubelet.logs(&controller), kubelet.logs(&client));
 
     // The application calls the Service's cluster IP, with no proxy setting: capture takes the
     // call to its sidecar, which routes it by the VirtualService over mTLS to profile's Pods.
@@ -167,4 +147,8 @@ fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_
     }
     let (_, _, failed) = versions(&client, &url, 50);
     assert_eq!(failed, 0, "mesh traffic under STRICT\n{}", logs());
+    // The kubelet still reaches the application's readiness check, rewritten to the proxy's
+    // health port, which capture leaves alone.
+    let probe = format!("http://{}:{}/app-health/app/readyz", v1.ip, meshctl::kube::inject::HEALTH_PORT);
+    assert_eq!(curl(None, &[&probe]).as_deref(), Some("ok\n"), "the rewritten probe under STRICT");
 }

@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use common::control_plane;
 use common::kube::KubeApiServer;
-use common::kubelet::{Kubelet, RunningPod, mk_pod};
+use common::kubelet::{RunningPod, mk_pod};
 use meshctl::kube::identity;
-use meshctl::kube::install::{self, CONTROLLER, NAMESPACE, XDS_PORT};
+use meshctl::kube::install::{self, NAMESPACE, XDS_PORT};
 use meshctl::kube::registry::PROXY_CONTAINER;
 use serde_json::{Value, json};
 
@@ -116,14 +116,8 @@ fn verdict(server: &KubeApiServer, controller: &RunningPod, node: &str, refused:
 #[test]
 fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     let server = KubeApiServer::start();
-    let kubelet = Kubelet::new(&server)
-        .image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"))
-        .image(install::DEFAULT_ENVOY_IMAGE, common::envoy::binary());
-    let controllers = control_plane::install_and_run(&server, &kubelet, 1);
-    let controller = &controllers[0];
-    kubelet.resolve(&format!("{CONTROLLER}.{NAMESPACE}.svc"), controller.ip);
-    control_plane::wait_for_injector(&server);
-    control_plane::make_namespace(&server, "shop", json!({ "meshctl.io/inject": "enabled" }));
+    let kubelet = control_plane::kubelet(&server);
+    let controller = &control_plane::injecting_mesh(&server, &kubelet);
     let mut accounts = serde_json::Map::new();
     for account in ["a", "b", "c", "d"] {
         let made = ok(

@@ -137,7 +137,7 @@ impl<'s> MeshOnCluster<'s> {
         v2_args: &[&str],
         replicas: usize,
     ) -> MeshOnCluster<'s> {
-        let kubelet = Kubelet::new(server).image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"));
+        let kubelet = control_plane::kubelet(server);
         let controllers = control_plane::install_and_run(server, &kubelet, replicas);
 
         // Every proxy starts from the bootstrap a cluster's proxies get, with the controllers'
@@ -163,20 +163,7 @@ impl<'s> MeshOnCluster<'s> {
 
         let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shop" } });
         ok(server.post("/api/v1/namespaces", &namespace), "namespace");
-        let service = json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
-            "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": APP_PORT }] },
-        });
-        ok(server.post("/api/v1/namespaces/shop/services", &service), "Service");
-        let subsets = json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": { "name": "profile", "namespace": "shop" },
-            "spec": { "host": "profile", "subsets": [
-                { "name": "v1", "labels": { "version": "v1" } },
-                { "name": "v2", "labels": { "version": "v2" } },
-            ]},
-        });
-        ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets), "DestinationRule");
+        control_plane::profile_service(server, APP_PORT);
         if let Some((v1, v2)) = weights {
             let route = mk_route(v1, v2);
             ok(server.post("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", &route), "VirtualService");

@@ -9,6 +9,47 @@ use serde_json::json;
 use super::kube::KubeApiServer;
 use super::kubelet::{self, Kubelet, RunningPod};
 
+/// A kubelet that runs install's images too: meshctl's, and the Envoy injection adds.
+pub fn kubelet(server: &KubeApiServer) -> Kubelet<'_> {
+    Kubelet::new(server)
+        .image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"))
+        .image(install::DEFAULT_ENVOY_IMAGE, super::envoy::binary())
+}
+
+/// The mesh installed with one controller whose injector the API server trusts, its Service's
+/// name resolving in the Pods started from now on, and namespace `shop` labelled for
+/// injection. The controller's Pod.
+pub fn injecting_mesh(server: &KubeApiServer, kubelet: &Kubelet) -> RunningPod {
+    let controller = install_and_run(server, kubelet, 1).remove(0);
+    // Cluster DNS for the proxies' bootstrap, which names the controller's Service.
+    kubelet.resolve(&format!("{}.{NAMESPACE}.svc", install::CONTROLLER), controller.ip);
+    wait_for_injector(server);
+    make_namespace(server, "shop", json!({ "meshctl.io/inject": "enabled" }));
+    controller
+}
+
+/// Service `shop/profile` (port 80 to `app_port`) and a DestinationRule with subsets v1 and v2
+/// by the `version` label; the stored Service.
+pub fn profile_service(server: &KubeApiServer, app_port: u16) -> serde_json::Value {
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": { "name": "profile", "namespace": "shop" },
+        "spec": { "selector": { "app": "profile" }, "ports": [{ "name": "http", "port": 80, "targetPort": app_port }] },
+    });
+    let stored = server.post("/api/v1/namespaces/shop/services", &service);
+    assert_eq!(stored.status, 201, "Service: {}", stored.json());
+    let subsets = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": { "name": "profile", "namespace": "shop" },
+        "spec": { "host": "profile", "subsets": [
+            { "name": "v1", "labels": { "version": "v1" } },
+            { "name": "v2", "labels": { "version": "v2" } },
+        ]},
+    });
+    let made = server.post("/apis/networking.istio.io/v1/namespaces/shop/destinationrules", &subsets);
+    assert_eq!(made.status, 201, "DestinationRule: {}", made.json());
+    stored.json()
+}
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Installs the mesh and runs `replicas` controllers, each signed in as install's
