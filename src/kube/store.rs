@@ -8,9 +8,11 @@
 //! object, so a refused object leaves the others unwritten, but a change that races another
 //! writer is not atomic. The admission sees the objects as listed just before the writes.
 //!
-//! `Contents::revision` is the highest `resourceVersion` of the kinds' lists: the API
-//! server's resourceVersions are etcd revisions, so a list taken after a write has one at
-//! least as high as the write's. meshctl compares them only for that, against one API server.
+//! `Contents::revision` is the lowest `resourceVersion` of the kinds' lists: the API server's
+//! resourceVersions are etcd revisions, and a kind's list holds every write to it up to its
+//! own, so the lowest is the revision up to which the listing holds every write of any kind.
+//! (The highest would claim a write to a kind listed earlier, before the write, that the
+//! listing does not hold.) meshctl compares them only for that, against one API server.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,6 +99,7 @@ impl KubeStore {
     /// Every object of the kinds a cluster keeps, listed now.
     async fn list(&self) -> Result<Contents, StoreError> {
         let mut contents = Contents::default();
+        let mut revision: Option<u64> = None;
         for kind in KINDS {
             let list = match self.api(kind, None).list(&ListParams::default()).await {
                 Ok(list) => list,
@@ -104,8 +107,8 @@ impl KubeStore {
                 Err(kube::Error::Api(status)) if status.is_not_found() => continue,
                 Err(e) => return Err(self.failed("list", kind, None, e)),
             };
-            let revision = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-            contents.revision = contents.revision.max(revision);
+            let listed: u64 = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+            revision = Some(revision.map_or(listed, |r| r.min(listed)));
             let resource = api_resource(kind);
             for mut item in list.items {
                 // List items need not say what they are; the store's readers ask.
@@ -117,6 +120,7 @@ impl KubeStore {
                 contents.objects.push(serde_json::to_value(&item).expect("objects serialize"));
             }
         }
+        contents.revision = revision.unwrap_or(0);
         Ok(contents)
     }
 
