@@ -154,7 +154,10 @@ impl Namespaces {
         let mut command = Command::new("ip");
         command.args(["netns", "exec", name]);
         if let Some(uid) = user {
-            command.args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "--"]);
+            command.args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups"]);
+            // Envoy and its bootstrap may sit in directories private to root (a temporary
+            // checkout): reading any file is the one right the proxy's user keeps.
+            command.args(["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]);
         }
         self.processes.push(command.args(program).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     }
@@ -173,9 +176,7 @@ impl Drop for Namespaces {
 /// Starts Envoy for `node` in namespace `name` as the proxy's user, whose own connections
 /// capture leaves alone.
 fn start_captured_envoy(namespaces: &mut Namespaces, name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("bootstrap.pb");
     let bootstrap = translate::bootstrap(node, node, localhost(15000), xds);
     std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
