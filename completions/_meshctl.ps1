@@ -253,6 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--xds-address', '--xds-address', [CompletionResultType]::ParameterName, 'Where proxies reach the xDS server')
             [CompletionResult]::new('--status-address', '--status-address', [CompletionResultType]::ParameterName, 'Where the status (`/debug/status`) is served, for the CLI through the API server')
             [CompletionResult]::new('--webhook-address', '--webhook-address', [CompletionResultType]::ParameterName, 'Where the sidecar injector (the admission webhook) is served, over TLS')
+            [CompletionResult]::new('--max-stream-age', '--max-stream-age', [CompletionResultType]::ParameterName, 'How long a proxy''s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio''s 30 minutes)')
             [CompletionResult]::new('--init-image', '--init-image', [CompletionResultType]::ParameterName, 'The image of the injected init container that sets up traffic capture (meshctl''s)')
             [CompletionResult]::new('--proxy-image', '--proxy-image', [CompletionResultType]::ParameterName, 'The image of the injected sidecar (Envoy)')
             [CompletionResult]::new('--system-namespace', '--system-namespace', [CompletionResultType]::ParameterName, 'The namespace meshctl was installed in (its CA Secret''s and the leader''s Lease''s)')

@@ -981,7 +981,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --init-image --proxy-image --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1024,6 +1024,10 @@ _meshctl() {
                     return 0
                     ;;
                 --webhook-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-stream-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

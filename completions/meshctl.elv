@@ -229,6 +229,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --xds-address 'Where proxies reach the xDS server'
             cand --status-address 'Where the status (`/debug/status`) is served, for the CLI through the API server'
             cand --webhook-address 'Where the sidecar injector (the admission webhook) is served, over TLS'
+            cand --max-stream-age 'How long a proxy''s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio''s 30 minutes)'
             cand --init-image 'The image of the injected init container that sets up traffic capture (meshctl''s)'
             cand --proxy-image 'The image of the injected sidecar (Envoy)'
             cand --system-namespace 'The namespace meshctl was installed in (its CA Secret''s and the leader''s Lease''s)'

@@ -167,6 +167,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l context -
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l xds-address -d 'Where proxies reach the xDS server' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l status-address -d 'Where the status (`/debug/status`) is served, for the CLI through the API server' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l webhook-address -d 'Where the sidecar injector (the admission webhook) is served, over TLS' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l max-stream-age -d 'How long a proxy\'s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio\'s 30 minutes)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l init-image -d 'The image of the injected init container that sets up traffic capture (meshctl\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l proxy-image -d 'The image of the injected sidecar (Envoy)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s and the leader\'s Lease\'s)' -r

@@ -90,7 +90,7 @@ fn outside_server(body: &'static str) -> std::net::SocketAddr {
 fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_app() {
     let server = KubeApiServer::start();
     let kubelet = control_plane::kubelet(&server);
-    let controller = control_plane::injecting_mesh(&server, &kubelet);
+    let controller = control_plane::injecting_mesh(&server, &kubelet, &[]);
     let service = control_plane::profile_service(&server, APP_PORT);
     let cluster_ip = service["spec"]["clusterIP"].as_str().unwrap().to_string();
     let route = json!({

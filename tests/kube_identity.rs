@@ -7,6 +7,7 @@
 //!   Pod b (injected, its own token) ──ADS──▶ controller ──TokenReview──▶ kube-apiserver   certificate
 //!   Pod a (a's token, claims b.shop) ──ADS──▶ controller                                   none: not a's Pod
 //!   Pods with another audience's token, an expired one ──▶ controller                      none
+//!   Pod b again, once its ServiceAccount is deleted (streams are re-proven) ──▶ controller  none
 //! ```
 
 mod common;
@@ -117,7 +118,7 @@ fn verdict(server: &KubeApiServer, controller: &RunningPod, node: &str, refused:
 fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     let server = KubeApiServer::start();
     let kubelet = control_plane::kubelet(&server);
-    let controller = &control_plane::injecting_mesh(&server, &kubelet);
+    let controller = &control_plane::injecting_mesh(&server, &kubelet, &["--max-stream-age", "2s"]);
     let mut accounts = serde_json::Map::new();
     for account in ["a", "b", "c", "d"] {
         let made = ok(
@@ -182,4 +183,14 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     let (_d, _d_dir) = run("d", "d.shop", &|pod| expired(&server, &accounts["d"], pod));
     let reason = verdict(&server, controller, "d.shop", true)["refused"].as_str().unwrap().to_string();
     assert!(reason.contains("expired"), "{reason}");
+
+    // A proof is not for ever: streams are closed after their maximum age (2 s here), and b's
+    // proxy, reconnecting after its ServiceAccount was deleted, is refused its certificates.
+    // The impostor goes first; b's own proxy, reconnecting, is proven again.
+    kubelet.delete(&a);
+    verdict(&server, controller, "b.shop", false);
+    let gone = server.request(hyper::Method::DELETE, "/api/v1/namespaces/shop/serviceaccounts/b", None);
+    assert_eq!(gone.status, 200, "{}", gone.json());
+    let reason = verdict(&server, controller, "b.shop", true)["refused"].as_str().unwrap().to_string();
+    assert!(reason.contains("refused by the API server"), "{reason}");
 }

@@ -25,6 +25,7 @@ use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT
             "xds_address",
             "status_address",
             "webhook_address",
+            "max_stream_age",
             "system_namespace",
             "lease_duration",
             "init_image",
@@ -65,6 +66,10 @@ pub struct ControllerArgs {
     /// Where the sidecar injector (the admission webhook) is served, over TLS.
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], WEBHOOK_PORT)))]
     webhook_address: SocketAddr,
+    /// How long a proxy's xDS stream lives before it is closed, so that the proxy reconnects and
+    /// proves its identity again with its current token (as Istio's 30 minutes).
+    #[arg(long, default_value = "30m")]
+    max_stream_age: crate::api::Duration,
     /// The image of the injected init container that sets up traffic capture (meshctl's).
     #[arg(long, value_name = "IMAGE", default_value_t = install::default_image())]
     init_image: String,
@@ -96,6 +101,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             xds: args.xds_address,
             status: args.status_address,
             webhook: args.webhook_address,
+            max_stream_age: args.max_stream_age.0,
             pacing,
             // The Pod's name, as the Deployment gives it; elsewhere, the host and the process.
             identity: std::env::var("POD_NAME").unwrap_or_else(|_| {

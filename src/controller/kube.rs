@@ -53,6 +53,8 @@ pub struct Settings {
     pub xds: SocketAddr,
     pub status: SocketAddr,
     pub webhook: SocketAddr,
+    /// How long a proxy's xDS stream lives before the proxy must prove itself again.
+    pub max_stream_age: std::time::Duration,
     /// What the sidecar injector adds to a Pod (images, the control plane's namespace).
     pub injection: crate::kube::install::Settings,
     pub pacing: Pacing,
@@ -67,7 +69,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let ca = pki::Authority::from_root(&cert, &key)?;
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let reviewer = crate::kube::identity::TokenReviewer::new(cluster.client().clone());
-    let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer));
+    let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer), settings.max_stream_age);
     server.clone().spawn(settings.xds).await.with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let (report_tx, report) = watch::channel(Report::default());
     let (targets_tx, targets) = watch::channel(Vec::new());

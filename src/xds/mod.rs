@@ -206,6 +206,9 @@ pub enum SyncState {
 pub struct Server {
     desired: watch::Receiver<Desired>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    /// How long a stream of an authenticated server lives before it is closed, so that the
+    /// proxy reconnects and proves itself again with its current token.
+    max_age: Option<std::time::Duration>,
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     /// Told whenever a proxy connects, ACKs, NACKs or goes away.
     changed: Arc<tokio::sync::Notify>,
@@ -217,15 +220,18 @@ impl Server {
         Server {
             desired,
             authenticator: None,
+            max_age: None,
             status: Arc::default(),
             changed: Arc::default(),
             streams: Arc::default(),
         }
     }
 
-    /// A server that sends secrets only to proxies `authenticator` accepts.
-    pub fn with_authenticator(self, authenticator: Arc<dyn Authenticator>) -> Self {
-        Server { authenticator: Some(authenticator), ..self }
+    /// A server that sends secrets only to proxies `authenticator` accepts, and closes each
+    /// stream after about `max_age` so that a proxy whose proof no longer holds (its token
+    /// revoked, its ServiceAccount deleted) loses its certificates when it reconnects.
+    pub fn with_authenticator(self, authenticator: Arc<dyn Authenticator>, max_age: std::time::Duration) -> Self {
+        Server { authenticator: Some(authenticator), max_age: Some(max_age), ..self }
     }
 
     /// Completes when a proxy's status has changed since the last call (at once if it
@@ -297,7 +303,13 @@ impl AggregatedDiscoveryService for Server {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string);
-        let identity = self.authenticator.clone().map(|authenticator| stream::Proof { authenticator, token });
+        let identity = self.authenticator.clone().map(|authenticator| stream::Proof {
+            authenticator,
+            token,
+            // Spread over the last tenth of the age, so proxies that connected together do not
+            // all reconnect together.
+            max_age: self.max_age.map(|age| age - age.mul_f64((id.wrapping_mul(2_654_435_761) % 100) as f64 / 1000.0)),
+        });
         let stream =
             stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx, identity);
         // One span per stream; it learns its proxy's node id from the first request.

@@ -35,6 +35,8 @@ impl TypeState {
 pub(super) struct Proof {
     pub authenticator: Arc<dyn Authenticator>,
     pub token: Option<String>,
+    /// When the stream is closed for the proxy to prove itself again.
+    pub max_age: Option<std::time::Duration>,
 }
 
 pub(super) struct Stream {
@@ -77,8 +79,17 @@ impl Stream {
     }
 
     pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
+        let max_age = self.proof.as_ref().and_then(|p| p.max_age);
+        let expiry = tokio::time::sleep(max_age.unwrap_or(std::time::Duration::MAX / 4));
+        tokio::pin!(expiry);
         loop {
             tokio::select! {
+                _ = &mut expiry, if max_age.is_some() => {
+                    tracing::debug!("stream reached its maximum age");
+                    let status = tonic::Status::unavailable("the stream reached its maximum age: reconnect and prove the proxy's identity again");
+                    let _ = self.tx.send(Err(status)).await;
+                    break;
+                }
                 request = requests.next() => match request {
                     Some(Ok(request)) => {
                         if self.request(request).await.is_err() {

@@ -18,9 +18,9 @@ pub fn kubelet(server: &KubeApiServer) -> Kubelet<'_> {
 
 /// The mesh installed with one controller whose injector the API server trusts, its Service's
 /// name resolving in the Pods started from now on, and namespace `shop` labelled for
-/// injection. The controller's Pod.
-pub fn injecting_mesh(server: &KubeApiServer, kubelet: &Kubelet) -> RunningPod {
-    let controller = install_and_run(server, kubelet, 1).remove(0);
+/// injection; the controller run with `args` more. The controller's Pod.
+pub fn injecting_mesh(server: &KubeApiServer, kubelet: &Kubelet, args: &[&str]) -> RunningPod {
+    let controller = install_and_run(server, kubelet, 1, args).remove(0);
     // Cluster DNS for the proxies' bootstrap, which names the controller's Service.
     kubelet.resolve(&format!("{}.{NAMESPACE}.svc", install::CONTROLLER), controller.ip);
     wait_for_injector(server);
@@ -53,9 +53,9 @@ pub fn profile_service(server: &KubeApiServer, app_port: u16) -> serde_json::Val
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Installs the mesh and runs `replicas` controllers, each signed in as install's
-/// ServiceAccount (its roles, not admin) with a short resync and Lease. The controller's
-/// Service points at them, so the API server reaches the sidecar injector.
-pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usize) -> Vec<RunningPod> {
+/// ServiceAccount (its roles, not admin) with a short resync and Lease, and `args` more. The
+/// controller's Service points at them, so the API server reaches the sidecar injector.
+pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usize, args: &[&str]) -> Vec<RunningPod> {
     let installed = super::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
     assert_eq!(installed.code, 0, "{}", installed.stderr);
     for name in install::crd_names() {
@@ -71,6 +71,7 @@ pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usiz
     let deployment = server.get(&format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{}", install::CONTROLLER));
     let template = &deployment.json()["spec"]["template"];
     let kubeconfig = server.kubeconfig_in_pod_as(NAMESPACE, install::CONTROLLER);
+    let more = args;
     let controllers = (0..replicas)
         .map(|replica| {
             let mut pod = json!({
@@ -86,6 +87,7 @@ pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usiz
             let extra =
                 ["--kubeconfig", kubeconfig.to_str().unwrap(), "--resync-period", "1s", "--lease-duration", "3s"];
             args.extend(extra.map(|a| json!(a)));
+            args.extend(more.iter().map(|a| json!(a)));
             kubelet.run(pod)
         })
         .collect();
