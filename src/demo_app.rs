@@ -45,6 +45,22 @@ pub struct Load {
     pub per_second: f64,
 }
 
+/// The headers that carry a trace (W3C trace context, Zipkin's B3 in both forms, and Envoy's
+/// request id), copied from the request an app serves to the calls it makes for it, so that
+/// the proxies' spans of both join one trace.
+pub const TRACE_HEADERS: [&str; 10] = [
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "x-request-id",
+    "x-ot-span-context",
+];
+
 #[derive(Serialize)]
 struct Answer<'a> {
     service: &'a str,
@@ -111,15 +127,19 @@ async fn answer(
     if !app.latency.is_zero() {
         tokio::time::sleep(app.latency).await;
     }
+    let trace: Vec<(&str, &str)> =
+        TRACE_HEADERS.iter().filter_map(|name| Some((*name, request.headers().get(*name)?.to_str().ok()?))).collect();
     let mut upstream = Vec::new();
     for call in &app.calls {
         let (host, path) = split_call(call);
         let (status, body) = match app.proxy {
             None => (502, "no sidecar to call through: MESH_OUTBOUND is not set".to_string()),
-            Some(proxy) => match http::get(proxy, host, &path, Duration::from_secs(30)).await {
-                Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-                Err(e) => (502, e.to_string()),
-            },
+            Some(proxy) => {
+                match http::request(proxy, hyper::Method::GET, host, &path, &trace, Duration::from_secs(30)).await {
+                    Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+                    Err(e) => (502, e.to_string()),
+                }
+            }
         };
         upstream.push(Upstream { call: call.clone(), status, body });
     }
@@ -136,4 +156,56 @@ async fn answer(
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_made_for_a_request_carries_its_trace_and_nothing_else() {
+        // The "sidecar" the app calls through: it keeps what it was sent.
+        let sidecar = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = sidecar.local_addr().unwrap();
+        let seen = tokio::spawn(async move {
+            let (mut stream, _) = sidecar.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                head.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}").await.unwrap();
+            String::from_utf8(head).unwrap().to_lowercase()
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app_addr = listener.local_addr().unwrap();
+        let app = DemoApp {
+            service: "frontend".into(),
+            version: "v1".into(),
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            calls: vec!["profile/".into()],
+            proxy: Some(proxy),
+            load: None,
+        };
+        tokio::spawn(serve(app, listener));
+        let headers = [
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("x-request-id", "r-1"),
+            ("x-unrelated", "stays"),
+        ];
+        let answer = http::request(app_addr, hyper::Method::GET, "frontend", "/", &headers, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        let head = seen.await.unwrap();
+        for (name, value) in &headers[..3] {
+            assert!(head.contains(&format!("{name}: {value}")), "{name} missing from\n{head}");
+        }
+        assert!(!head.contains("x-unrelated"), "{head}");
+    }
 }
