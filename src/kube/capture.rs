@@ -20,8 +20,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-/// The source address the proxy uses towards the application (Istio's).
-pub const INBOUND_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
+use crate::translate::INBOUND_SOURCE;
 
 /// An IPv4 range, `A.B.C.D/N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,9 +34,9 @@ pub const PASSTHROUGH: &str = "PassthroughCluster";
 pub const INBOUND_PASSTHROUGH: &str = "InboundPassthroughCluster";
 /// Where connections that must go nowhere go.
 pub const BLACKHOLE: &str = "BlackHoleCluster";
-/// The address the proxy sends inbound traffic from, which the capture rules let through
-/// instead of capturing it again (`kube::capture::INBOUND_SOURCE`).
-const INBOUND_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
+/// The address the proxy sends inbound traffic from, which the capture rules
+/// (`kube::capture`) let through instead of capturing it again (Istio's).
+pub const INBOUND_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
 
 fn original_destination() -> ListenerFilter {
     ListenerFilter {

@@ -40,6 +40,7 @@ use crate::policy::resolve_host;
 use crate::xds::{Encoded, Resources, Type};
 
 pub use bootstrap::{LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap};
+pub use capture::INBOUND_SOURCE;
 pub use pb::any as pack;
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
 
