@@ -60,7 +60,7 @@ impl Drop for Envoy {
 fn start_envoy(node: &str, xds: SocketAddr) -> Envoy {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bootstrap.pb");
-    let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds);
+    let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds, NO_COLLECTOR);
     std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
     let child = Command::new(envoy_binary())
         .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
@@ -97,6 +97,9 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 /// The cluster IP the captured client calls, and the namespaces' addresses (a range the test
 /// kubelet does not use, so both may run at once).
 const SERVICE_IP: [u8; 4] = [10, 96, 0, 10];
+/// These proxies trace nothing (their snapshots have no tracing), so their collector is the
+/// discard port.
+const NO_COLLECTOR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
 const HOST: [u8; 4] = [10, 236, 0, 1];
 const CLIENT_POD: [u8; 4] = [10, 236, 0, 2];
 const SERVER_POD: [u8; 4] = [10, 236, 0, 3];
@@ -178,7 +181,7 @@ impl Drop for Namespaces {
 fn start_captured_envoy(namespaces: &mut Namespaces, name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bootstrap.pb");
-    let bootstrap = translate::bootstrap(node, node, localhost(15000), xds);
+    let bootstrap = translate::bootstrap(node, node, localhost(15000), xds, NO_COLLECTOR);
     std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
     let uid = meshctl::kube::inject::PROXY_UID as u32;
     let envoy = envoy_binary();

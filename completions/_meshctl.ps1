@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
@@ -212,6 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
             [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
+            [CompletionResult]::new('--trace-sampling', '--trace-sampling', [CompletionResultType]::ParameterName, 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]')
@@ -246,6 +248,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)')
             [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--resync-period', '--resync-period', [CompletionResultType]::ParameterName, 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy''s ACK wakes it at once)')
+            [CompletionResult]::new('--trace-sampling', '--trace-sampling', [CompletionResultType]::ParameterName, 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]')
@@ -388,6 +391,22 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Across all namespaces')
             [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Also show what callers saw (outbound), besides what workloads served (inbound)')
             [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Print one window and exit')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;trace' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The service''s namespace')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The service''s namespace')
+            [CompletionResult]::new('--min-duration', '--min-duration', [CompletionResultType]::ParameterName, 'Only traces at least this long (`500ms`, `1s`)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many traces, slowest first')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use [default: its current context]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -655,6 +674,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1')
             [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be ready')
+            [CompletionResult]::new('--trace-sampling', '--trace-sampling', [CompletionResultType]::ParameterName, 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -699,6 +719,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes')
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
@@ -773,6 +794,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;top' {
+            break
+        }
+        'meshctl;help;trace' {
             break
         }
         'meshctl;help;canary' {

@@ -70,6 +70,9 @@ _meshctl() {
             meshctl,top)
                 cmd="meshctl__subcmd__top"
                 ;;
+            meshctl,trace)
+                cmd="meshctl__subcmd__trace"
+                ;;
             meshctl,uninstall)
                 cmd="meshctl__subcmd__uninstall"
                 ;;
@@ -226,6 +229,9 @@ _meshctl() {
             meshctl__subcmd__help,top)
                 cmd="meshctl__subcmd__help__subcmd__top"
                 ;;
+            meshctl__subcmd__help,trace)
+                cmd="meshctl__subcmd__help__subcmd__trace"
+                ;;
             meshctl__subcmd__help,uninstall)
                 cmd="meshctl__subcmd__help__subcmd__uninstall"
                 ;;
@@ -323,7 +329,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-h -V --help --version validate generate install uninstall controller inject capture apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="-h -V --help --version validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -981,7 +987,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,6 +1002,10 @@ _meshctl() {
                     return 0
                     ;;
                 --resync-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-sampling)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1097,7 +1107,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-h -V --gateway-port --cert-lifetime --timeout --envoy --state-dir --help --version"
+            opts="-h -V --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1112,6 +1122,10 @@ _meshctl() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-sampling)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1657,7 +1671,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="validate generate install uninstall controller inject capture apply analyze get delete proxy-status top canary mtls check demo demo-app completion help"
+            opts="validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2174,6 +2188,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__trace)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__uninstall)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2241,7 +2269,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --dry-run --output --wait --help --version"
+            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --dry-run --output --wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2256,6 +2284,10 @@ _meshctl() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-sampling)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2611,6 +2643,56 @@ _meshctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__trace)
+            opts="-n -o -h -V --namespace --min-duration --limit --output --state-dir --kubeconfig --context --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --state-dir)

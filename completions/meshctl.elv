@@ -35,6 +35,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
+            cand trace 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
@@ -190,6 +191,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
             cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
+            cand --trace-sampling 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --kubeconfig 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]'
@@ -222,6 +224,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)'
             cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --resync-period 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy''s ACK wakes it at once)'
+            cand --trace-sampling 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand --kubeconfig 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]'
@@ -356,6 +359,21 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --all-namespaces 'Across all namespaces'
             cand --outbound 'Also show what callers saw (outbound), besides what workloads served (inbound)'
             cand --once 'Print one window and exit'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'meshctl;trace'= {
+            cand -n 'The service''s namespace'
+            cand --namespace 'The service''s namespace'
+            cand --min-duration 'Only traces at least this long (`500ms`, `1s`)'
+            cand --limit 'At most this many traces, slowest first'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --kubeconfig 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]'
+            cand --context 'The kubeconfig context to use [default: its current context]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -593,6 +611,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1'
             cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
             cand --timeout 'How long to wait for the mesh to be ready'
+            cand --trace-sampling 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
             cand -h 'Print help'
@@ -634,6 +653,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand delete 'Delete resources by kind and name (`vs,dr profile` deletes both), or those a file describes'
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
+            cand trace 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
@@ -688,6 +708,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;proxy-status'= {
         }
         &'meshctl;help;top'= {
+        }
+        &'meshctl;help;trace'= {
         }
         &'meshctl;help;canary'= {
             cand start 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'

@@ -12,6 +12,7 @@ pub mod http;
 pub mod kube;
 pub mod mesh;
 pub mod metrics;
+pub mod observe;
 pub mod pki;
 pub mod policy;
 pub mod runtime;

@@ -19,7 +19,7 @@ use common::control_plane;
 use common::kube::KubeApiServer;
 use common::kubelet::{RunningPod, mk_pod};
 use meshctl::kube::identity;
-use meshctl::kube::install::{self, NAMESPACE, XDS_PORT};
+use meshctl::kube::install::{self, NAMESPACE};
 use meshctl::kube::registry::PROXY_CONTAINER;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ fn ok(answer: common::kube::Answer, what: &str) -> Value {
 /// hand: node id `claim`, its token directory the host directory `dir` (where the test puts
 /// the token, and the SDS file naming it).
 fn hand_made_proxy(name: &str, account: &str, claim: &str, controller: &RunningPod, dir: &std::path::Path) -> Value {
-    let bootstrap = install::proxy_bootstrap_json(&controller.ip.to_string(), XDS_PORT);
+    let bootstrap = install::proxy_bootstrap_json(&controller.ip.to_string());
     let mut args = install::envoy_args(&["--config-yaml", &bootstrap.to_string()], "shop");
     let node = args.iter().position(|a| a == "--service-node").unwrap() + 1;
     args[node] = claim.to_string();

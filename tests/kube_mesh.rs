@@ -145,7 +145,7 @@ impl<'s> MeshOnCluster<'s> {
         // controller goes away connects to another, as through the Service.
         let dir = tempfile::tempdir().unwrap();
         let bootstrap = dir.path().join("bootstrap.json");
-        let mut bootstrap_json = install::proxy_bootstrap_json(&controllers[0].ip.to_string(), install::XDS_PORT);
+        let mut bootstrap_json = install::proxy_bootstrap_json(&controllers[0].ip.to_string());
         let xds = bootstrap_json["static_resources"]["clusters"]
             .as_array_mut()
             .unwrap()

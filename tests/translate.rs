@@ -25,7 +25,9 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions
 use envoy_types::pb::google::protobuf::Any;
 use meshctl::api::Resource;
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
+use meshctl::translate::{
+    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
+};
 use meshctl::xds::{Resources, Type};
 use prost::{Message, Name};
 
@@ -453,10 +455,13 @@ fn static_bootstrap(config: &ProxyConfig) -> Bootstrap {
             c
         })
         .collect();
+    let base = translate::bootstrap("validate", "validate", addr(15000), addr(15010), addr(15014));
+    // The bootstrap's own clusters stay: the tracer names the collector's.
+    let clusters = clusters.into_iter().chain(base.static_resources.clone().unwrap().clusters).collect();
     let mut bootstrap = Bootstrap {
         static_resources: Some(bootstrap::StaticResources { listeners, clusters, secrets: config.secrets.clone() }),
         dynamic_resources: None,
-        ..translate::bootstrap("validate", "validate", addr(15000), addr(15010))
+        ..base
     };
     // Validation mode cannot follow SDS over ADS (Envoy 1.40 crashes trying), so the
     // transport sockets name the secrets as static ones, which checks their certificates too.
@@ -498,7 +503,7 @@ fn static_secrets(common: &mut CommonTlsContext) {
 
 #[test]
 fn envoy_accepts_the_bootstrap() {
-    common::envoy::validate(&translate::bootstrap("node-1", "profile", addr(15000), addr(15010))).unwrap();
+    common::envoy::validate(&translate::bootstrap("node-1", "profile", addr(15000), addr(15010), addr(15014))).unwrap();
 }
 
 #[test]
@@ -515,7 +520,8 @@ fn envoy_accepts_the_translation_of_every_fixture() {
         for (i, service) in services.iter_mut().enumerate() {
             service.cluster_ip = Some(std::net::IpAddr::from([10, 96, 0, 10 + i as u8]));
         }
-        let snapshot = MeshSnapshot::new(services, &resources);
+        let mut snapshot = MeshSnapshot::new(services, &resources);
+        snapshot.tracing = Tracing { sampling: 10.0 };
         let namespace = snapshot.services.first().map_or("default".to_string(), |s| s.namespace.clone());
         // A sidecar for every instance, so every policy's selector picks someone.
         let mut proxies = vec![sidecar(&namespace), gateway()];

@@ -11,6 +11,7 @@ use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome, Structured};
 use crate::kube::client::{self, Cluster, ClusterError, Target};
 use crate::kube::install::{self, CA_SECRET, Found, NAMESPACE, Object, ObjectKind, Settings};
+use crate::translate::Tracing;
 
 /// Which cluster, as kubectl names it.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -99,7 +100,10 @@ pub async fn install(args: Install, printer: &Printer) -> Outcome {
     if args.local.local {
         return super::local::install(args.local, printer).await;
     }
-    let settings = Settings::new(args.image, args.envoy_image, args.gateway_service_type.into());
+    let settings = Settings {
+        tracing: args.local.mesh.trace_sampling.unwrap_or(Tracing::CLUSTER_DEFAULT),
+        ..Settings::new(args.image, args.envoy_image, args.gateway_service_type.into())
+    };
     let plan = Plan {
         target: args.cluster.target(),
         settings,

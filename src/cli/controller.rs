@@ -11,6 +11,7 @@ use super::local::{EnvoyArg, StateDir, cert_lifetime, environment};
 use super::{Exit, Outcome};
 use crate::controller;
 use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT};
+use crate::translate::Tracing;
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("mode").required(true).args(["local", "kubernetes"])))]
@@ -51,6 +52,10 @@ pub struct ControllerArgs {
     /// controller (a store change or a proxy's ACK wakes it at once).
     #[arg(long, default_value = "200ms")]
     resync_period: crate::api::Duration,
+    /// The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1
+    /// with --kubernetes]
+    #[arg(long, value_name = "PERCENT", value_parser = Tracing::parse)]
+    trace_sampling: Option<Tracing>,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -103,6 +108,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             webhook: args.webhook_address,
             max_stream_age: args.max_stream_age.0,
             pacing,
+            tracing: args.trace_sampling.unwrap_or(Tracing::CLUSTER_DEFAULT),
             // The Pod's name, as the Deployment gives it; elsewhere, the host and the process.
             identity: std::env::var("POD_NAME").unwrap_or_else(|_| {
                 let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -119,6 +125,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
         envoy: args.envoy.resolve()?,
         gateway_port: args.gateway_port,
         pacing,
+        tracing: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT),
     };
     runtime.block_on(controller::run(settings)).map_err(environment)?;
     Ok(Exit::Success)

@@ -13,6 +13,7 @@ use crate::mesh::{Mesh, MeshError, MeshView, ProxyReport};
 use crate::policy;
 use crate::runtime::process;
 use crate::store::{Contents, StoreError};
+use crate::translate::Tracing;
 use crate::xds::SyncState;
 
 /// Where the local mesh keeps its state.
@@ -93,6 +94,10 @@ pub struct MeshArgs {
     /// How long to wait for the mesh to be ready.
     #[arg(long, default_value = "60s")]
     pub timeout: crate::api::Duration,
+    /// The percentage of requests that start a trace, 0 to 100 [default: 100 on the local
+    /// mesh, 1 on a cluster]
+    #[arg(long, value_name = "PERCENT", value_parser = Tracing::parse)]
+    pub trace_sampling: Option<Tracing>,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -151,6 +156,7 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
         .arg(&envoy)
         .args(["--gateway-port", &args.gateway_port.to_string()])
         .args(["--cert-lifetime", &args.cert_lifetime.to_string()])
+        .args(["--trace-sampling", &args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT).sampling.to_string()])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(environment)?)
         .stderr(log);

@@ -17,6 +17,7 @@ mod place;
 mod printer;
 mod resources;
 mod top;
+mod trace;
 mod validate;
 
 use std::io;
@@ -85,6 +86,9 @@ enum Command {
     /// Live request rate, success rate and latency per service and version, straight from the
     /// proxies.
     Top(top::Args),
+    /// Recent traces through the mesh, slowest first, each as a waterfall of its spans with
+    /// the one that spent the most time itself marked.
+    Trace(trace::Args),
     /// Stepped rollouts with health gates: start, watch, steer.
     #[command(subcommand)]
     Canary(canary::Command),
@@ -166,6 +170,7 @@ pub fn main() -> ExitCode {
         Command::ProxyStatus(args) => block_on(local::proxy_status(args, &printer)),
         Command::Check(args) => block_on(local::check(args, &printer)),
         Command::Top(args) => block_on(top::run(args, &printer)),
+        Command::Trace(args) => block_on(trace::run(args, &printer)),
         Command::Canary(command) => block_on(canary::run(command, &printer)),
         Command::Mtls(command) => block_on(mtls::run(command, &printer)),
         Command::DemoApp(args) => demo_app::run(args),

@@ -106,3 +106,8 @@ impl Default for Printer {
 pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")
 }
+
+/// A duration in milliseconds as people read it: `12.5ms`, `1.52s`.
+pub fn milliseconds(ms: f64) -> String {
+    if ms >= 1000.0 { format!("{:.2}s", ms / 1000.0) } else { format!("{ms:.1}ms") }
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::local::mesh_failure;
 use super::place::Place;
-use super::printer::{self, Printer, paint};
+use super::printer::{self, Printer, milliseconds, paint};
 use super::{Exit, Failure, ListFormat, Outcome};
 use crate::mesh::{Mesh, MeshView};
 use crate::metrics::{self, Direction, Grouping, Origin, ProxyStats, Row};
@@ -288,8 +288,4 @@ fn render(window: &Window, args: &Args) -> String {
         out.push_str(&format!("{} {} did not answer: {}\n", paint(printer::ERROR, "✗"), u.proxy, u.error));
     }
     out
-}
-
-fn milliseconds(ms: f64) -> String {
-    if ms >= 1000.0 { format!("{:.2}s", ms / 1000.0) } else { format!("{ms:.1}ms") }
 }

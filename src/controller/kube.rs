@@ -28,8 +28,10 @@ use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
 use crate::kube::webhook;
+use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
+use crate::translate::Tracing;
 use crate::xds::{self, Desired};
 
 /// How long the controller waits for the cluster's first listing before it serves.
@@ -58,6 +60,7 @@ pub struct Settings {
     /// What the sidecar injector adds to a Pod (images, the control plane's namespace).
     pub injection: crate::kube::install::Settings,
     pub pacing: Pacing,
+    pub tracing: Tracing,
     /// This replica's name, for the Lease, and how long the Lease lasts unrenewed.
     pub identity: String,
     pub lease_duration: std::time::Duration,
@@ -77,7 +80,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
     let prober = Prober { ca: pki::Authority::from_root(&cert, &key)?, namespace: settings.namespace.clone(), targets };
-    tokio::spawn(serve_status(status, report, Arc::new(prober)));
+    let collector = Collector::default();
+    tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone()));
     let injector = tokio::net::TcpListener::bind(settings.webhook)
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
@@ -107,6 +111,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         desired: desired_tx,
         pacing: settings.pacing,
         leading,
+        tracing: settings.tracing,
+        collector,
     };
     super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
         .await
@@ -156,23 +162,33 @@ fn probe_timeout(query: Option<&str>) -> std::time::Duration {
     std::time::Duration::from_millis(millis).min(PROBE_TIMEOUT_LIMIT)
 }
 
-/// Serves the last report, and probes on request, until the process ends.
-async fn serve_status(listener: tokio::net::TcpListener, report: watch::Receiver<Report>, prober: Arc<Prober>) {
+/// Serves the last report, probes on request, and the span collector, until the process ends.
+async fn serve_status(
+    listener: tokio::net::TcpListener,
+    report: watch::Receiver<Report>,
+    prober: Arc<Prober>,
+    collector: Collector,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let (report, prober) = (report.clone(), prober.clone());
+        let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let (report, prober) = (report.clone(), prober.clone());
+                let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
                 async move {
+                    let path = request.uri().path().to_string();
+                    let query = request.uri().query().map(str::to_string);
+                    if let Some(answer) = collector.answer(request).await {
+                        return Ok(answer);
+                    }
                     let json = |body: Vec<u8>| {
                         Response::builder()
                             .header(hyper::header::CONTENT_TYPE, "application/json")
                             .body(Full::new(Bytes::from(body)))
                     };
-                    match request.uri().path() {
+                    match path.as_str() {
                         STATUS_PATH => json(serde_json::to_vec(&*report.borrow()).expect("reports serialize")),
-                        TLS_PROBE_PATH => match prober.probe(probe_timeout(request.uri().query())).await {
+                        TLS_PROBE_PATH => match prober.probe(probe_timeout(query.as_deref())).await {
                             Ok(probes) => json(serde_json::to_vec(&probes).expect("probes serialize")),
                             Err(e) => Response::builder()
                                 .status(StatusCode::INTERNAL_SERVER_ERROR)

@@ -19,10 +19,11 @@ use super::{Pacing, Refusing, Registry, Report, StatusSink};
 use crate::api::Resource;
 use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::{Served, Target};
+use crate::observe::{self, collector::Collector};
 use crate::pki::{self, Identity};
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, write_atomically};
-use crate::translate::{Credentials, Proxy, Service};
+use crate::translate::{Credentials, Proxy, Service, Tracing};
 use crate::xds::{self, Desired};
 
 pub const STATUS_FILE: &str = "status.json";
@@ -36,6 +37,7 @@ pub struct Settings {
     pub envoy: PathBuf,
     pub gateway_port: u16,
     pub pacing: Pacing,
+    pub tracing: Tracing,
 }
 
 /// What the controller reports, and what a restarted controller picks up from.
@@ -46,6 +48,9 @@ pub struct MeshStatus {
     /// When this was written (RFC 3339).
     pub updated: String,
     pub xds_port: u16,
+    /// Where the proxies report spans, and `meshctl trace` asks for traces.
+    #[serde(default)]
+    pub collector_port: u16,
     pub gateway_port: u16,
     pub gateway_admin_port: u16,
     pub gateway_pid: Option<u32>,
@@ -72,15 +77,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = LocalStore::create(&settings.state_dir)?;
     let previous = MeshStatus::read(&settings.state_dir).unwrap_or_default();
     let mut ports = runtime::ports::PortAllocator::default();
-    // Proxies left running by an earlier controller know its xDS port; reuse it.
+    // Proxies left running by an earlier controller know its xDS and collector ports; reuse
+    // them.
     let xds_port = ports.hold_or_take(previous.xds_port)?;
+    let collector_port = ports.hold_or_take(previous.collector_port)?;
     let gateway_admin = ports.hold_or_take(previous.gateway_admin_port)?;
     let gateway_port = ports.hold_or_take(settings.gateway_port)?;
     let xds_addr = SocketAddr::from(([127, 0, 0, 1], xds_port));
 
+    let collector_addr = SocketAddr::from(([127, 0, 0, 1], collector_port));
+
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let server = xds::Server::new(desired_rx);
-    serve_xds(&server, xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
+    let listener = bind_reclaiming(xds_addr).await.with_context(|| format!("cannot serve xDS on {xds_addr}"))?;
+    server.clone().serve_in_background(listener);
+    let collector = Collector::default();
+    let listener =
+        bind_reclaiming(collector_addr).await.with_context(|| format!("cannot collect spans on {collector_addr}"))?;
+    tokio::spawn(observe::collector::serve(listener, collector.clone()));
 
     let meshctl = std::env::current_exe().context("cannot find the meshctl binary")?;
     let supervisor_settings = runtime::Settings {
@@ -88,6 +102,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         envoy: settings.envoy.clone(),
         meshctl,
         xds: xds_addr,
+        collector: collector_addr,
         gateway: SocketAddr::from(([127, 0, 0, 1], gateway_port)),
         gateway_admin,
     };
@@ -101,6 +116,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             pid: std::process::id(),
             running: true,
             xds_port,
+            collector_port,
             gateway_port,
             gateway_admin_port: gateway_admin,
             ..MeshStatus::default()
@@ -108,18 +124,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     // The local controller runs alone: it always leads.
     let (_alone, leading) = watch::channel(true);
-    let plane =
-        super::Plane { store: Arc::new(store), ca, server, desired: desired_tx, pacing: settings.pacing, leading };
+    let plane = super::Plane {
+        store: Arc::new(store),
+        ca,
+        server,
+        desired: desired_tx,
+        pacing: settings.pacing,
+        leading,
+        tracing: settings.tracing,
+        collector,
+    };
     super::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }
 
-/// Serves xDS on `addr`. A controller killed a moment ago may still hold the port while the
-/// kernel tears it down: its successor, which must bind the same port for the proxies to find
-/// it, tries for a few seconds before it gives up.
-async fn serve_xds(server: &xds::Server, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+/// Binds `addr`, a port the proxies know. A controller killed a moment ago may still hold it
+/// while the kernel tears it down: its successor, which must bind the same port for the
+/// proxies to find it, tries for a few seconds before it gives up.
+async fn bind_reclaiming(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match server.clone().spawn(addr).await {
+        match tokio::net::TcpListener::bind(addr).await {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

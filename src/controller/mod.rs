@@ -8,6 +8,7 @@
 //!                      │  ◀─services, proxies─┘
 //!                      ├──translate──▶ xDS server ──ACK/NACK──▶ loop
 //!                      ├──targets──▶ canary driver ──▶ Store (weights, Canary status)
+//!                      ├──targets──▶ span collector (which proxy runs what)
 //!                      └──Report──▶ StatusSink (local: status.json; a cluster: the status port)
 //! ```
 //!
@@ -26,9 +27,10 @@ use tokio::sync::watch;
 use crate::api::Resource;
 use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::Target;
+use crate::observe::collector::Collector;
 use crate::pki::{self, Identity};
 use crate::store::Store;
-use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Translation};
+use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Tracing, Translation};
 use crate::xds::{self, Desired, Resources, SyncState};
 
 pub use local::{MeshStatus, Settings, run};
@@ -112,6 +114,9 @@ pub struct Plane {
     pub desired: watch::Sender<Desired>,
     pub pacing: Pacing,
     pub leading: Leading,
+    /// How the proxies trace requests, and the collector their spans go to.
+    pub tracing: Tracing,
+    pub collector: Collector,
 }
 
 /// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
@@ -120,7 +125,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     backend: &mut R,
     sink: &mut S,
 ) -> anyhow::Result<()> {
-    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading } = plane;
+    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading, tracing, collector } = plane;
     let server = &server;
     let mut certificates = Certificates::default();
     // The CA state the proxies' desired configuration was last built from.
@@ -194,7 +199,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
         if translated != Some(contents.revision) || pki_changed || renewed || moved {
-            let snapshot = MeshSnapshot::new(backend.services(), &resources);
+            let mut snapshot = MeshSnapshot::new(backend.services(), &resources);
+            snapshot.tracing = tracing;
             let translation = Translation::new(&snapshot);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = backend
@@ -218,6 +224,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         let proxies = backend.scrape_targets();
         targets_tx.send_if_modified(|targets| {
             let changed = *targets != proxies;
+            if changed {
+                collector.know(&proxies);
+            }
             *targets = proxies;
             changed
         });

@@ -16,7 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use super::identity::{self, TOKEN_VOLUME};
-use super::install::{self, STATS_PORT, Settings, XDS_PORT};
+use super::install::{self, STATS_PORT, Settings};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT};
 use super::registry::PROXY_CONTAINER;
 
@@ -340,7 +340,7 @@ pub const READY_PATH: &str = "/healthz/ready";
 /// A sidecar's bootstrap: a cluster proxy's (`install::proxy_bootstrap_json`), plus a listener
 /// on [`HEALTH_PORT`] for its readiness and the application's rewritten probes.
 pub fn sidecar_bootstrap_json(settings: &Settings, probes: &[AppProbe]) -> Value {
-    let mut bootstrap = install::proxy_bootstrap_json(&install::controller_host(settings), XDS_PORT);
+    let mut bootstrap = install::proxy_bootstrap_json(&install::controller_host(settings));
     let mut routes = vec![json!({
         "match": { "path": READY_PATH },
         "route": { "cluster": "admin", "prefix_rewrite": "/ready" },

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::translate::{LATENCY_BUCKETS_MS, XDS_CLUSTER};
+use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, SPAN_FLUSH_INTERVAL_MS, Tracing, XDS_CLUSTER};
 
 /// The namespace the control plane and the ingress gateway run in.
 pub const NAMESPACE: &str = "meshctl-system";
@@ -54,7 +54,7 @@ pub fn default_image() -> String {
 }
 
 /// What the user chose.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// The meshctl image the controller runs.
     pub image: String,
@@ -62,11 +62,19 @@ pub struct Settings {
     pub envoy_image: String,
     pub namespace: String,
     pub gateway_service: GatewayService,
+    /// How the proxies trace requests: the controller's setting.
+    pub tracing: Tracing,
 }
 
 impl Settings {
     pub fn new(image: String, envoy_image: String, gateway_service: GatewayService) -> Self {
-        Settings { image, envoy_image, namespace: NAMESPACE.to_string(), gateway_service }
+        Settings {
+            image,
+            envoy_image,
+            namespace: NAMESPACE.to_string(),
+            gateway_service,
+            tracing: Tracing::CLUSTER_DEFAULT,
+        }
     }
 }
 
@@ -584,6 +592,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                             "controller", "--kubernetes",
                             // What the sidecar injector adds to Pods: this install's images.
                             "--init-image", settings.image, "--proxy-image", settings.envoy_image,
+                            "--trace-sampling", settings.tracing.sampling.to_string(),
                         ],
                         "env": downward_env(),
                         "ports": [
@@ -631,18 +640,21 @@ pub fn controller_host(settings: &Settings) -> String {
 
 /// The ingress gateway's Envoy bootstrap: the controller's Service as the control plane.
 pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
-    proxy_bootstrap_json(&controller_host(settings), XDS_PORT)
+    proxy_bootstrap_json(&controller_host(settings))
 }
 
 /// The Envoy bootstrap of a proxy on a cluster, the gateway's or a sidecar's: the same shape
 /// as a local proxy's (`translate::bootstrap`), but the control plane is a DNS name (or an
 /// address), and a static listener serves the statistics and readiness on [`STATS_PORT`]
 /// without exposing the rest of the admin API. The node id is not in it: every Pod gets its
-/// own (`POD.NAMESPACE`) on Envoy's command line.
-pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
-    let mut xds = static_cluster(XDS_CLUSTER, xds_host, xds_port);
-    // A name the cluster's DNS resolves, or an address.
+/// own (`POD.NAMESPACE`) on Envoy's command line. The controller (`controller_host`, a name
+/// the cluster's DNS resolves, or an address) serves xDS on [`XDS_PORT`] and collects spans on
+/// its status port.
+pub fn proxy_bootstrap_json(controller_host: &str) -> Value {
+    let mut xds = static_cluster(XDS_CLUSTER, controller_host, XDS_PORT);
     xds["type"] = json!("STRICT_DNS");
+    let mut collector = static_cluster(COLLECTOR_CLUSTER, controller_host, METRICS_PORT);
+    collector["type"] = json!("STRICT_DNS");
     // gRPC needs HTTP/2 to the control plane; every stream proves the proxy's Pod.
     xds["typed_extension_protocol_options"] = json!({
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -658,7 +670,7 @@ pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
     let buckets = |suffix: &str| json!({ "match": { "suffix": suffix }, "buckets": LATENCY_BUCKETS_MS.as_slice() });
     json!({
         "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": ADMIN_PORT } } },
-        "static_resources": { "listeners": [stats_listener], "clusters": [xds, admin] },
+        "static_resources": { "listeners": [stats_listener], "clusters": [xds, collector, admin] },
         "dynamic_resources": {
             "ads_config": {
                 "api_type": "GRPC",
@@ -672,8 +684,13 @@ pub fn proxy_bootstrap_json(xds_host: &str, xds_port: u16) -> Value {
         "stats_config": {
             "histogram_bucket_settings": [buckets("upstream_rq_time"), buckets("downstream_rq_time")],
         },
-        // As a local proxy's: fresh histograms for latency quantiles over short windows.
+        // As a local proxy's: fresh histograms for latency quantiles over short windows, and
+        // spans sent within a second.
         "stats_flush_interval": "1s",
+        "layered_runtime": { "layers": [{
+            "name": "static",
+            "static_layer": { "tracing.zipkin.flush_interval_ms": SPAN_FLUSH_INTERVAL_MS },
+        }]},
     })
 }
 

@@ -23,6 +23,8 @@ use crate::controller::Report;
 use crate::controller::kube::{STATUS_PATH, TLS_PROBE_PATH};
 use crate::mesh::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProxyReport};
 use crate::metrics::{ProxyStats, parse};
+use crate::observe::collector::TRACES_PATH;
+use crate::observe::trace::{self, Query, Traces};
 use crate::pki::probe::TlsProbe;
 use crate::store::Store;
 use crate::translate::Proxy;
@@ -286,6 +288,17 @@ impl Mesh for ClusterMesh {
                 })
             })
             .collect()
+    }
+
+    async fn traces(&self, query: &Query) -> Result<Traces, MeshError> {
+        // Each replica collects the spans of the proxies whose reports reached it: a trace
+        // may be in parts on several.
+        let path = format!("{TRACES_PATH}?{}", query.to_params());
+        let mut answers = Vec::new();
+        for controller in self.controllers().await? {
+            answers.push(self.ask(&controller, &path).await?);
+        }
+        Ok(trace::merge(answers, query))
     }
 
     async fn rotate_root(&self) -> Result<String, MeshError> {

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
 use crate::controller::MeshStatus;
 use crate::metrics::{ProxyStats, scrape};
+use crate::observe::collector::TRACES_PATH;
+use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::{self, ProbeTarget, TlsProbe};
 use crate::pki::{self, Identity, PkiError};
 use crate::runtime::{GATEWAY_NODE, process};
@@ -148,6 +150,21 @@ impl Mesh for LocalMesh {
             .collect();
         let prober = Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl");
         probe::probe_all(&ca, &prober, &targets, timeout).await.map_err(pki_error)
+    }
+
+    async fn traces(&self, query: &Query) -> Result<Traces, MeshError> {
+        let status = self.status()?;
+        let collector = localhost(status.collector_port);
+        let path = format!("{TRACES_PATH}?{}", query.to_params());
+        let unavailable =
+            |e: String| MeshError::Unavailable(anyhow::anyhow!("the controller's collector at {collector}: {e}"));
+        let response = crate::http::get(collector, "localhost", &path, Duration::from_secs(5))
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if response.status != 200 {
+            return Err(unavailable(format!("answered {}", response.status)));
+        }
+        serde_json::from_slice(&response.body).map_err(|e| unavailable(e.to_string()))
     }
 
     async fn rotate_root(&self) -> Result<String, MeshError> {

@@ -7,6 +7,7 @@
 //!                      ├─ view()       what the control plane reports (proxies, instances, CA)
 //!                      ├─ scrape()     each proxy's statistics, however this backend reaches them
 //!                      ├─ probe_tls()  what each sidecar accepts on its mesh address
+//!                      ├─ traces()     recent traces, from the control plane's collector
 //!                      └─ rotate_*()   certificate authority requests
 //!   local: the state directory, status.json, processes on 127.0.0.1   (mesh::local)
 //! ```
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::ProxyStats;
+use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::TlsProbe;
 use crate::store::Store;
 use crate::xds::SyncState;
@@ -47,6 +49,9 @@ pub trait Mesh: Send + Sync {
     /// Whether each instance's mesh address completes a mutual-TLS request and refuses a
     /// plaintext one, probed as a mesh client would from where the mesh's traffic runs.
     async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError>;
+
+    /// The recent traces `query` asks for, as the control plane collected them.
+    async fn traces(&self, query: &Query) -> Result<Traces, MeshError>;
 
     /// Starts a root rotation; returns the new root's name.
     async fn rotate_root(&self) -> Result<String, MeshError>;

@@ -112,6 +112,8 @@ pub struct Settings {
     /// The program a Workload command of `meshctl` runs: this binary.
     pub meshctl: PathBuf,
     pub xds: SocketAddr,
+    /// Where the proxies report spans.
+    pub collector: SocketAddr,
     pub gateway: SocketAddr,
     pub gateway_admin: u16,
 }
@@ -134,7 +136,13 @@ impl Supervisor {
         for dir in ["logs", "proxies"] {
             std::fs::create_dir_all(settings.state_dir.join(dir))?;
         }
-        let bootstrap = translate::bootstrap(GATEWAY_NODE, "gateway", localhost(settings.gateway_admin), settings.xds);
+        let bootstrap = translate::bootstrap(
+            GATEWAY_NODE,
+            "gateway",
+            localhost(settings.gateway_admin),
+            settings.xds,
+            settings.collector,
+        );
         let launch = envoy_launch(&settings, GATEWAY_NODE, &bootstrap.encode_to_vec())?;
         let gateway = match previous_gateway_pid.and_then(|pid| Process::adopt(launch.clone(), pid)) {
             Some(p) => p,
@@ -406,7 +414,8 @@ fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -
 
 fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
     let node = spec.node_id();
-    let bootstrap = translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds);
+    let bootstrap =
+        translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds, settings.collector);
     envoy_launch(settings, &node, &bootstrap.encode_to_vec())
 }
 

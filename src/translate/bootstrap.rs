@@ -1,21 +1,25 @@
 //! The bootstrap every proxy starts from: who it is, where its admin endpoint listens, and the
-//! one static cluster that reaches the control plane; everything else arrives over ADS.
+//! static clusters that reach the control plane (xDS, and the span collector); everything
+//! else arrives over ADS.
 
 use std::net::SocketAddr;
 
-use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap};
+use envoy_types::pb::envoy::config::bootstrap::v3::{
+    Admin, Bootstrap, LayeredRuntime, RuntimeLayer, bootstrap, runtime_layer,
+};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3 as core;
 use envoy_types::pb::envoy::config::metrics::v3 as metrics;
 
-use super::{load_assignment, pb};
+use super::{COLLECTOR_CLUSTER, load_assignment, pb};
 
 /// The name of the static cluster that leads to the xDS server.
 pub const XDS_CLUSTER: &str = "xds";
 
 /// A bootstrap for the proxy `node_id` in service `cluster` (Envoy's `--service-cluster`),
-/// with its admin endpoint on `admin`, fed by the ADS server at `xds`.
-pub fn bootstrap(node_id: &str, cluster: &str, admin: SocketAddr, xds: SocketAddr) -> Bootstrap {
+/// with its admin endpoint on `admin`, fed by the ADS server at `xds`, reporting spans to the
+/// collector at `collector`.
+pub fn bootstrap(node_id: &str, cluster: &str, admin: SocketAddr, xds: SocketAddr, collector: SocketAddr) -> Bootstrap {
     let ads = core::ApiConfigSource {
         api_type: core::api_config_source::ApiType::Grpc as i32,
         transport_api_version: core::ApiVersion::V3 as i32,
@@ -32,7 +36,11 @@ pub fn bootstrap(node_id: &str, cluster: &str, admin: SocketAddr, xds: SocketAdd
     Bootstrap {
         node: Some(core::Node { id: node_id.into(), cluster: cluster.into(), ..Default::default() }),
         admin: Some(Admin { address: Some(pb::socket_address(admin)), ..Default::default() }),
-        static_resources: Some(bootstrap::StaticResources { clusters: vec![xds_cluster(xds)], ..Default::default() }),
+        static_resources: Some(bootstrap::StaticResources {
+            clusters: vec![xds_cluster(xds), collector_cluster(collector)],
+            ..Default::default()
+        }),
+        layered_runtime: Some(span_flushing()),
         stats_config: Some(stats_config()),
         // Histograms reach the admin endpoint when stats are flushed (every 5 s by default);
         // latency quantiles over a 2 s window need fresher ones.
@@ -65,6 +73,34 @@ fn stats_config() -> metrics::StatsConfig {
     };
     metrics::StatsConfig {
         histogram_bucket_settings: vec![buckets("upstream_rq_time"), buckets("downstream_rq_time")],
+        ..Default::default()
+    }
+}
+
+/// How often a proxy sends the spans it holds, at the latest, in milliseconds (Envoy's
+/// default is 5 s, long for someone waiting on a trace); it sends sooner once it holds
+/// Envoy's batch of 5.
+pub const SPAN_FLUSH_INTERVAL_MS: u32 = 1000;
+
+fn span_flushing() -> LayeredRuntime {
+    use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+    let interval = Value { kind: Some(Kind::NumberValue(f64::from(SPAN_FLUSH_INTERVAL_MS))) };
+    LayeredRuntime {
+        layers: vec![RuntimeLayer {
+            name: "static".into(),
+            layer_specifier: Some(runtime_layer::LayerSpecifier::StaticLayer(Struct {
+                fields: [("tracing.zipkin.flush_interval_ms".to_string(), interval)].into(),
+            })),
+        }],
+    }
+}
+
+fn collector_cluster(collector: SocketAddr) -> Cluster {
+    Cluster {
+        name: COLLECTOR_CLUSTER.into(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
+        connect_timeout: Some(pb::duration(std::time::Duration::from_secs(1))),
+        load_assignment: Some(load_assignment(COLLECTOR_CLUSTER, [(collector, false)])),
         ..Default::default()
     }
 }

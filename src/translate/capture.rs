@@ -97,6 +97,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
         address: Some(pb::socket_address(address)),
         listener_filters: vec![original_destination()],
         filter_chains,
+        traffic_direction: core::TrafficDirection::Outbound as i32,
         default_filter_chain: Some(FilterChain {
             name: "passthrough".into(),
             filters: vec![tcp_to(PASSTHROUGH, PASSTHROUGH)],
@@ -147,6 +148,7 @@ pub(super) fn inbound(
         listener_filters: std::iter::once(original_destination()).chain(inspectors).collect(),
         filter_chains,
         default_filter_chain,
+        traffic_direction: core::TrafficDirection::Inbound as i32,
         ..Default::default()
     }
 }

@@ -20,12 +20,14 @@ mod cluster;
 mod pb;
 mod route;
 mod security;
+mod trace;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
@@ -39,10 +41,11 @@ use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, Re
 use crate::policy::resolve_host;
 use crate::xds::{Encoded, Resources, Type};
 
-pub use bootstrap::{LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap};
+pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_FLUSH_INTERVAL_MS, XDS_CLUSTER, bootstrap};
 pub use capture::INBOUND_SOURCE;
 pub use pb::any as pack;
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
+pub use trace::{COLLECTOR_CLUSTER, SPANS_PATH, Tracing};
 
 /// Everything the translator needs to know about the mesh at one moment.
 #[derive(Clone, Debug, Default)]
@@ -53,6 +56,7 @@ pub struct MeshSnapshot {
     pub peer_authentications: Vec<PeerAuthentication>,
     pub authorization_policies: Vec<AuthorizationPolicy>,
     pub request_authentications: Vec<RequestAuthentication>,
+    pub tracing: Tracing,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
@@ -252,10 +256,15 @@ impl<'a> Translation<'a> {
                     .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
                     .map_or(0, |svc| svc.port);
                 let (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, port);
+                let host = crate::policy::service_host(&s.service, &s.namespace);
                 let manager = http_connection_manager(
                     "inbound",
-                    hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(&inbound.name)),
+                    hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(
+                        &inbound.name,
+                        trace::operation(&host, port),
+                    )),
                     policy_filters,
+                    snapshot.tracing.manager(false),
                 );
                 let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
                 let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
@@ -270,7 +279,12 @@ impl<'a> Translation<'a> {
                         listener_filters,
                         filter_chains,
                     ));
-                    let http = http_connection_manager("outbound", rds(OUTBOUND_ROUTES), vec![]);
+                    let http = http_connection_manager(
+                        "outbound",
+                        rds(OUTBOUND_ROUTES),
+                        vec![],
+                        snapshot.tracing.manager(false),
+                    );
                     let outbound = capture::outbound(snapshot, s.outbound, http);
                     // Envoy asks for the routes only when a chain refers to them, and a proxy
                     // must not be waited on for what it never asks for.
@@ -285,15 +299,26 @@ impl<'a> Translation<'a> {
                         address: Some(pb::socket_address(s.inbound)),
                         listener_filters,
                         filter_chains,
+                        traffic_direction: TrafficDirection::Inbound as i32,
                         ..Default::default()
                     });
-                    listeners.push(http_listener("outbound", s.outbound, rds(OUTBOUND_ROUTES)));
+                    let http = http_connection_manager(
+                        "outbound",
+                        rds(OUTBOUND_ROUTES),
+                        vec![],
+                        snapshot.tracing.manager(false),
+                    );
+                    listeners.push(http_listener("outbound", s.outbound, http, TrafficDirection::Outbound));
                 }
                 resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
                 (&s.namespace, jwks_clusters)
             }
             Proxy::Gateway(g) => {
-                listeners.push(http_listener("gateway", g.listen, rds(OUTBOUND_ROUTES)));
+                // One listener reports both sides of each call: the request from outside, and
+                // the call into the mesh.
+                let http =
+                    http_connection_manager("gateway", rds(OUTBOUND_ROUTES), vec![], snapshot.tracing.manager(true));
+                listeners.push(http_listener("gateway", g.listen, http, TrafficDirection::Unspecified));
                 (&g.namespace, Vec::new())
             }
         };
@@ -342,24 +367,25 @@ fn rds(name: &str) -> hcm::http_connection_manager::RouteSpecifier {
     })
 }
 
-fn http_listener(name: &str, addr: SocketAddr, routes: hcm::http_connection_manager::RouteSpecifier) -> Listener {
+/// A listener on `addr` for one HTTP connection manager; its direction says which side of a
+/// call its spans report.
+fn http_listener(name: &str, addr: SocketAddr, http: Filter, direction: TrafficDirection) -> Listener {
     Listener {
         name: name.to_string(),
         address: Some(pb::socket_address(addr)),
-        filter_chains: vec![FilterChain {
-            filters: vec![http_connection_manager(name, routes, vec![])],
-            ..Default::default()
-        }],
+        filter_chains: vec![FilterChain { filters: vec![http], ..Default::default() }],
+        traffic_direction: direction as i32,
         ..Default::default()
     }
 }
 
 /// An HTTP connection manager running `policy_filters` (authentication and authorization)
-/// before fault injection and routing.
+/// before fault injection and routing, reporting spans as `tracing` says.
 fn http_connection_manager(
     stat_prefix: &str,
     routes: hcm::http_connection_manager::RouteSpecifier,
     policy_filters: Vec<hcm::HttpFilter>,
+    tracing: Option<hcm::http_connection_manager::Tracing>,
 ) -> Filter {
     let mut http_filters = policy_filters;
     // Present always (with no default fault), so routes can turn faults on through their
@@ -371,6 +397,7 @@ fn http_connection_manager(
         codec_type: hcm::http_connection_manager::CodecType::Auto as i32,
         route_specifier: Some(routes),
         http_filters,
+        tracing,
         ..Default::default()
     };
     Filter {

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
-    HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
-    WeightedCluster, header_matcher, query_parameter_matcher, route, route_action, route_match, weighted_cluster,
+    Decorator, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
+    VirtualHost, WeightedCluster, header_matcher, query_parameter_matcher, route, route_action, route_match,
+    weighted_cluster,
 };
 use envoy_types::pb::envoy::extensions::filters::common::fault::v3::{FaultDelay, fault_delay};
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, HttpFault, fault_abort};
@@ -31,10 +32,13 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
     for service in &snapshot.services {
         let host = service.host();
         let vs = snapshot.virtual_service(&host);
-        let routes = match vs {
+        let mut routes = match vs {
             Some(vs) => routes.rules(vs),
             None => vec![routes.default_route(&host, service.port)],
         };
+        for route in &mut routes {
+            route.decorator = Some(super::trace::operation(&host, service.port));
+        }
         let mut domains = domains(&service.name, &service.namespace, service.port, namespace);
         // A captured application may call the service by its cluster IP.
         if let Some(ip) = service.cluster_ip {
@@ -51,8 +55,8 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
     RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
 }
 
-/// The sidecar's inbound routes: everything to its own application.
-pub(super) fn inbound(cluster: &str) -> RouteConfiguration {
+/// The sidecar's inbound routes: everything to its own application, as `operation` in traces.
+pub(super) fn inbound(cluster: &str, operation: Decorator) -> RouteConfiguration {
     RouteConfiguration {
         name: "inbound".into(),
         virtual_hosts: vec![VirtualHost {
@@ -65,6 +69,7 @@ pub(super) fn inbound(cluster: &str) -> RouteConfiguration {
                     timeout: Some(pb::duration(std::time::Duration::ZERO)),
                     ..Default::default()
                 })),
+                decorator: Some(operation),
                 ..Default::default()
             }],
             ..Default::default()

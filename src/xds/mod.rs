@@ -253,12 +253,17 @@ impl Server {
     pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
+        self.serve_in_background(listener);
+        Ok(bound)
+    }
+
+    /// Serves ADS on `listener` in the background.
+    pub fn serve_in_background(self, listener: tokio::net::TcpListener) {
         tokio::spawn(async move {
             if let Err(e) = self.serve(listener).await {
                 tracing::error!("xDS server stopped: {e}");
             }
         });
-        Ok(bound)
     }
 
     /// Every proxy that has connected, with what it has ACKed.
