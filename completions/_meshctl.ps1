@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked')
+            [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Serve a page of the mesh: the service graph with each call''s rate, success and p99, charts by version, traces and configuration findings. From this binary, offline')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
@@ -413,6 +414,19 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'meshctl;dashboard' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The port to serve on (0 picks a free one)')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The address to serve on: the page shows the mesh''s traffic and configuration, so only this machine by default')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use [default: its current context]')
+            [CompletionResult]::new('--open', '--open', [CompletionResultType]::ParameterName, 'Open the page in the default browser')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;canary' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -691,9 +705,11 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--call', '--call', [CompletionResultType]::ParameterName, 'A service to call on every request, as HOST[/PATH], through the sidecar')
             [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Send requests to this service by itself (HOST[/PATH]), through the sidecar')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Requests per second for --generate')
+            [CompletionResult]::new('--gateway', '--gateway', [CompletionResultType]::ParameterName, 'The mesh''s ingress gateway (the local mesh tells every workload)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The port to listen on')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP')
             [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'The sidecar''s outbound listener')
+            [CompletionResult]::new('--via-gateway', '--via-gateway', [CompletionResultType]::ParameterName, 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -720,6 +736,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('proxy-status', 'proxy-status', [CompletionResultType]::ParameterValue, 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live request rate, success rate and latency per service and version, straight from the proxies')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked')
+            [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Serve a page of the mesh: the service graph with each call''s rate, success and p99, charts by version, traces and configuration findings. From this binary, offline')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Stepped rollouts with health gates: start, watch, steer')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Say whether the control plane, the gateway and every sidecar are healthy')
@@ -797,6 +814,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;trace' {
+            break
+        }
+        'meshctl;help;dashboard' {
             break
         }
         'meshctl;help;canary' {

@@ -37,6 +37,9 @@ _meshctl() {
             meshctl,controller)
                 cmd="meshctl__subcmd__controller"
                 ;;
+            meshctl,dashboard)
+                cmd="meshctl__subcmd__dashboard"
+                ;;
             meshctl,delete)
                 cmd="meshctl__subcmd__delete"
                 ;;
@@ -196,6 +199,9 @@ _meshctl() {
             meshctl__subcmd__help,controller)
                 cmd="meshctl__subcmd__help__subcmd__controller"
                 ;;
+            meshctl__subcmd__help,dashboard)
+                cmd="meshctl__subcmd__help__subcmd__dashboard"
+                ;;
             meshctl__subcmd__help,delete)
                 cmd="meshctl__subcmd__help__subcmd__delete"
                 ;;
@@ -329,7 +335,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-h -V --help --version validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace canary mtls check demo demo-app completion help"
+            opts="-h -V --help --version validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1064,6 +1070,40 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__dashboard)
+            opts="-h -V --port --address --open --state-dir --kubeconfig --context --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__delete)
             opts="-f -n -h -V --filename --namespace --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1145,7 +1185,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-h --name --version --latency --error-rate --call --generate --rate --port --address --outbound --help"
+            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --address --outbound --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1176,6 +1216,10 @@ _meshctl() {
                     return 0
                     ;;
                 --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gateway)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1671,7 +1715,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace canary mtls check demo demo-app completion help"
+            opts="validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1867,6 +1911,20 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__controller)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__dashboard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand trace 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked'
+            cand dashboard 'Serve a page of the mesh: the service graph with each call''s rate, success and p99, charts by version, traces and configuration findings. From this binary, offline'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
@@ -379,6 +380,18 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'meshctl;dashboard'= {
+            cand --port 'The port to serve on (0 picks a free one)'
+            cand --address 'The address to serve on: the page shows the mesh''s traffic and configuration, so only this machine by default'
+            cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'
+            cand --kubeconfig 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]'
+            cand --context 'The kubeconfig context to use [default: its current context]'
+            cand --open 'Open the page in the default browser'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'meshctl;canary'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -627,9 +640,11 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --call 'A service to call on every request, as HOST[/PATH], through the sidecar'
             cand --generate 'Send requests to this service by itself (HOST[/PATH]), through the sidecar'
             cand --rate 'Requests per second for --generate'
+            cand --gateway 'The mesh''s ingress gateway (the local mesh tells every workload)'
             cand --port 'The port to listen on'
             cand --address 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP'
             cand --outbound 'The sidecar''s outbound listener'
+            cand --via-gateway 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -654,6 +669,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand proxy-status 'Every proxy with the configuration version it runs: SYNCED, STALE or NACK (with Envoy''s reason)'
             cand top 'Live request rate, success rate and latency per service and version, straight from the proxies'
             cand trace 'Recent traces through the mesh, slowest first, each as a waterfall of its spans with the one that spent the most time itself marked'
+            cand dashboard 'Serve a page of the mesh: the service graph with each call''s rate, success and p99, charts by version, traces and configuration findings. From this binary, offline'
             cand canary 'Stepped rollouts with health gates: start, watch, steer'
             cand mtls 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
             cand check 'Say whether the control plane, the gateway and every sidecar are healthy'
@@ -710,6 +726,8 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;top'= {
         }
         &'meshctl;help;trace'= {
+        }
+        &'meshctl;help;dashboard'= {
         }
         &'meshctl;help;canary'= {
             cand start 'Roll SERVICE out to a new subset in steps, with health gates; watch until it ends'

@@ -33,16 +33,19 @@ pub struct DemoApp {
     pub calls: Vec<String>,
     /// The sidecar's outbound listener.
     pub proxy: Option<SocketAddr>,
-    /// Traffic this app sends by itself, as a load generator inside the mesh.
+    /// Traffic this app sends by itself, as a load generator.
     pub load: Option<Load>,
 }
 
-/// Requests sent at a steady rate to one service, through the sidecar.
+/// Requests sent at a steady rate to one service.
 #[derive(Clone, Debug)]
 pub struct Load {
     /// `HOST[/PATH]`, as for calls.
     pub target: String,
     pub per_second: f64,
+    /// Where they go in: the sidecar's outbound listener, or the mesh's ingress gateway as
+    /// for clients outside the mesh.
+    pub entry: SocketAddr,
 }
 
 /// The headers that carry a trace (W3C trace context, Zipkin's B3 in both forms, and Envoy's
@@ -79,8 +82,8 @@ struct Upstream {
 /// Serves `app` on `listener` (and sends its load) until the task is dropped.
 pub async fn serve(app: DemoApp, listener: TcpListener) {
     let app = Arc::new(app);
-    if let (Some(load), Some(proxy)) = (app.load.clone(), app.proxy) {
-        tokio::spawn(generate(load, proxy));
+    if let Some(load) = app.load.clone() {
+        tokio::spawn(generate(load));
     }
     let counter = Arc::new(AtomicU64::new(0));
     loop {
@@ -96,7 +99,7 @@ pub async fn serve(app: DemoApp, listener: TcpListener) {
 
 /// Sends `load.target` a request every `1 / per_second` seconds, each on its own task so a
 /// slow answer does not slow the rate.
-async fn generate(load: Load, proxy: SocketAddr) {
+async fn generate(load: Load) {
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / load.per_second.max(0.01)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (host, path) = split_call(&load.target);
@@ -105,7 +108,7 @@ async fn generate(load: Load, proxy: SocketAddr) {
         let (host, path) = (host.to_string(), path.clone());
         tokio::spawn(async move {
             // The load generator only makes traffic; the mesh's metrics count the outcome.
-            let _ = http::get(proxy, &host, &path, Duration::from_secs(30)).await;
+            let _ = http::get(load.entry, &host, &path, Duration::from_secs(30)).await;
         });
     }
 }

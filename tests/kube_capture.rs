@@ -17,6 +17,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::control_plane;
+use common::dashboard::{Dashboard, edge};
 use common::kube::KubeApiServer;
 use common::kubelet::{self, HOST_IP, MESHCTL_IMAGE, RunningPod, mk_container, mk_pod};
 use serde_json::{Value, json};
@@ -90,7 +91,8 @@ fn outside_server(body: &'static str) -> std::net::SocketAddr {
 fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_app() {
     let server = KubeApiServer::start();
     let kubelet = control_plane::kubelet(&server);
-    let controller = control_plane::injecting_mesh(&server, &kubelet, &[]);
+    // Every request traced, as the local mesh does by default.
+    let controller = control_plane::injecting_mesh(&server, &kubelet, &["--trace-sampling", "100"], &[]);
     let service = control_plane::profile_service(&server, APP_PORT);
     let cluster_ip = service["spec"]["clusterIP"].as_str().unwrap().to_string();
     let route = json!({
@@ -124,6 +126,47 @@ fn captured_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_
     let (to_v1, to_v2, failed) = versions(&client, &url, 400);
     assert_eq!(failed, 0, "{}", logs());
     assert!((20..=60).contains(&to_v2), "90/10 split gave v1 {to_v1}, v2 {to_v2}");
+
+    // Both proxies report their spans to the controller; `meshctl trace` reads them through the
+    // API server, one trace per call: the client's sidecar's span, and profile's below it.
+    let kubeconfig = server.kubeconfig();
+    let cluster = ["--kubeconfig", kubeconfig.to_str().unwrap()];
+    let mut trace = Value::Null;
+    common::poll("the client's calls are traced", DEADLINE, || {
+        let run = common::meshctl(
+            &[&["trace", "profile", "-n", "shop", "--limit", "5", "-o", "json"], &cluster[..]].concat(),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let traces: Value = serde_json::from_str(&run.stdout).unwrap();
+        trace = traces["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["spans"].as_array().unwrap().len() == 2)
+            .cloned()
+            .unwrap_or_default();
+        !trace.is_null()
+    });
+    let spans = trace["spans"].as_array().unwrap();
+    let (caller, callee) = (&spans[0], &spans[1]);
+    assert_eq!(
+        (&caller["service"], &caller["namespace"], &caller["kind"]),
+        (&json!("client"), &json!("shop"), &json!("client")),
+        "{trace}"
+    );
+    assert_eq!(
+        (&callee["service"], &callee["kind"], &callee["parent_id"]),
+        (&json!("profile"), &json!("server"), &caller["span_id"]),
+        "{trace}"
+    );
+    assert!(["v1", "v2"].contains(&callee["version"].as_str().unwrap()), "{trace}");
+    // The dashboard on the cluster: the client's calls on its graph, each version's share.
+    let dashboard = Dashboard::start(&cluster, &[]);
+    common::poll("the dashboard's graph has the client's calls to profile", DEADLINE, || {
+        versions(&client, &url, 10);
+        let graph = dashboard.get("/api/graph");
+        edge(&graph, "shop/client", "shop/profile/v1").is_some_and(|e| e["rps"].as_f64() > Some(0.0))
+    });
 
     // An address outside the mesh is passed through as the application addressed it.
     let outside = outside_server("outside the mesh");

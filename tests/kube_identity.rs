@@ -118,7 +118,7 @@ fn verdict(server: &KubeApiServer, controller: &RunningPod, node: &str, refused:
 fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     let server = KubeApiServer::start();
     let kubelet = control_plane::kubelet(&server);
-    let controller = &control_plane::injecting_mesh(&server, &kubelet, &["--max-stream-age", "2s"]);
+    let controller = &control_plane::injecting_mesh(&server, &kubelet, &[], &["--max-stream-age", "2s"]);
     let mut accounts = serde_json::Map::new();
     for account in ["a", "b", "c", "d"] {
         let made = ok(

@@ -122,7 +122,7 @@ fn stored_shape(mut pod: Value) -> Value {
 fn the_api_server_has_the_controller_inject_pods_of_labelled_namespaces() {
     let server = KubeApiServer::start();
     let kubelet = Kubelet::new(&server).image(&install::default_image(), env!("CARGO_BIN_EXE_meshctl"));
-    let controllers = control_plane::install_and_run(&server, &kubelet, 1, &[]);
+    let controllers = control_plane::install_and_run(&server, &kubelet, 1, &[], &[]);
     let configuration =
         format!("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}", webhook::CONFIGURATION);
     common::poll("the controller sets the injector's caBundle", DEADLINE, || {

@@ -138,7 +138,7 @@ impl<'s> MeshOnCluster<'s> {
         replicas: usize,
     ) -> MeshOnCluster<'s> {
         let kubelet = control_plane::kubelet(server);
-        let controllers = control_plane::install_and_run(server, &kubelet, replicas, &[]);
+        let controllers = control_plane::install_and_run(server, &kubelet, replicas, &[], &[]);
 
         // Every proxy starts from the bootstrap a cluster's proxies get, with the controllers'
         // Pod addresses instead of their Service's name (no DNS runs here): a proxy whose

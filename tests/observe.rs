@@ -1,11 +1,19 @@
-//! Observing the demo mesh: traces collected from real proxies' spans, through the CLI.
+//! Observing the demo mesh: traces collected from real proxies' spans, through the CLI, and
+//! the dashboard's API and page (in headless Chromium) as the traffic changes.
 
 mod common;
 
 use std::time::Duration;
 
+use common::dashboard::{Dashboard, edge};
 use common::local_mesh::LocalMesh;
 use serde_json::Value;
+
+/// The last point of a version in `/api/services/NS/NAME/metrics`.
+fn latest<'a>(series: &'a Value, version: &str) -> Option<&'a Value> {
+    let versions = series["versions"].as_array()?;
+    versions.iter().find(|v| v["version"] == version)?["points"].as_array()?.last()
+}
 
 /// `meshctl trace ARGS -o json`'s traces.
 fn traces(mesh: &LocalMesh, args: &[&str]) -> Vec<Value> {
@@ -114,4 +122,99 @@ fn trace_refuses_a_bad_query_and_needs_a_mesh() {
     let run = common::meshctl(&["trace", "--state-dir", state]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("no local mesh at"), "{}", run.stderr);
+}
+
+#[test]
+fn the_dashboard_shows_the_demo_mesh_as_its_traffic_moves() {
+    let (mesh, _) = LocalMesh::start("demo", &[]);
+    let dashboard = Dashboard::start(&[], &[("MESHCTL_STATE_DIR", mesh.state_dir().to_str().unwrap())]);
+    const FRONTEND: &str = "default/frontend/v1";
+    let calls = [
+        ("gateway", FRONTEND),
+        (FRONTEND, "default/profile/v1"),
+        (FRONTEND, "default/profile/v2"),
+        (FRONTEND, "default/board/v1"),
+    ];
+    let mut graph = Value::Null;
+    common::poll("the graph shows every call of the demo, and v2's slowness", Duration::from_secs(10), || {
+        graph = dashboard.get("/api/graph");
+        let slow = edge(&graph, FRONTEND, "default/profile/v2").and_then(|e| e["p99_ms"].as_f64());
+        calls.iter().all(|(s, t)| edge(&graph, s, t).is_some_and(|e| e["rps"].as_f64() > Some(0.0)))
+            && slow.is_some_and(|p99| p99 >= 1500.0)
+    });
+    // loadgen sends 5 requests a second through the gateway; a 2 s window counts the requests
+    // that ended in it, and half of them take 2 s, so one window may hold a few more or less.
+    let entry = edge(&graph, "gateway", FRONTEND).unwrap()["rps"].as_f64().unwrap();
+    assert!((2.5..=7.5).contains(&entry), "{graph}");
+    let profile = dashboard.get("/api/services/default/profile/metrics");
+    assert!(latest(&profile, "v1").is_some(), "{profile}");
+
+    // A slow trace, whole, to open on the page.
+    let mut slow = Value::Null;
+    common::poll("a whole slow trace is collected", Duration::from_secs(10), || {
+        let traces = dashboard.get("/api/traces?namespace=default&service=profile&min_duration_ms=1000&limit=20");
+        slow = traces["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["spans"].as_array().unwrap().len() == 7)
+            .cloned()
+            .unwrap_or_default();
+        !slow.is_null()
+    });
+    let trace_id = slow["trace_id"].as_str().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = common::browser::render(
+        &format!("{}#service=default/profile&trace={trace_id}", dashboard.url()),
+        dir.path(),
+        "dashboard",
+    );
+    assert!(page.console.is_empty(), "the page logged: {:?}", page.console);
+    for node in
+        ["gateway", FRONTEND, "default/profile/v1", "default/profile/v2", "default/board/v1", "default/loadgen/v1"]
+    {
+        assert_eq!(page.count("data-node-id", node), 1, "no node {node} in the graph:\n{}", page.dom);
+    }
+    for (source, target) in calls {
+        assert_eq!(page.count("data-edge", &format!("{source} {target}")), 1, "no edge {source} -> {target}");
+    }
+    // Profile's four charts, a line for each version.
+    assert_eq!(
+        (page.count("data-chart-version", "v1"), page.count("data-chart-version", "v2")),
+        (4, 4),
+        "{}",
+        page.dom
+    );
+    // The trace's waterfall, its slow span marked.
+    assert_eq!(page.attribute_of("id", "waterfall", "data-trace-id").as_deref(), Some(trace_id));
+    for service in ["gateway", "frontend", "profile", "board"] {
+        assert!(page.count("data-span-service", service) >= 1, "no {service} span in the waterfall");
+    }
+    assert_eq!(page.attribute_of("class", "row server slowest", "data-span-version").as_deref(), Some("v2"));
+    let png = std::fs::read(&page.screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "no screenshot at {}", page.screenshot.display());
+
+    // Traffic shifted back to v1: v2's calls fall to zero on the graph and its chart.
+    let split =
+        common::meshctl(&["generate", "traffic-split", "profile", "--subset", "v1=100", "--subset", "v2=0"]).stdout;
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &split).code, 0);
+    mesh.wait_healthy();
+    // Requests v2 took before the change end within 2 s; the next window has none.
+    common::poll("v2's traffic falls to zero", Duration::from_secs(10), || {
+        let graph = dashboard.get("/api/graph");
+        let series = dashboard.get("/api/services/default/profile/metrics");
+        edge(&graph, FRONTEND, "default/profile/v2").is_some_and(|e| e["rps"] == 0.0)
+            && latest(&series, "v2").is_some_and(|p| p["rps"] == 0.0)
+    });
+    let page = common::browser::render(&format!("{}#service=default/profile", dashboard.url()), dir.path(), "shifted");
+    assert!(page.console.is_empty(), "the page logged: {:?}", page.console);
+    let v2 = format!("{FRONTEND} default/profile/v2");
+    assert_eq!(page.attribute_of("data-edge", &v2, "data-rps").as_deref(), Some("0.000"));
+    // The first chart is the request rate.
+    assert_eq!(page.attribute_of("data-chart-version", "v2", "data-last").as_deref(), Some("0"));
+    assert!(
+        page.attribute_of("data-edge", &format!("{FRONTEND} default/profile/v1"), "data-rps")
+            .is_some_and(|r| r != "0.000")
+    );
 }

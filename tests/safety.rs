@@ -234,8 +234,19 @@ fn the_demos_printed_hints_run_in_order_fail_no_request() {
             }
             continue;
         }
-        // `top` runs until stopped and `uninstall` ends the demo: neither is a step to check.
-        if hint == "meshctl top" || hint.starts_with("meshctl uninstall") {
+        // `top` and `dashboard` run until stopped (the dashboard's own test opens it) and
+        // `uninstall` ends the demo: none is a step to check.
+        if hint == "meshctl top" || hint == "meshctl dashboard" || hint.starts_with("meshctl uninstall") {
+            continue;
+        }
+        if hint.starts_with("meshctl trace") {
+            // Spans arrive within a second or two of their request's end.
+            let args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+            common::poll("the printed trace hint marks profile v2's span the slowest", Duration::from_secs(15), || {
+                let run = mesh.meshctl(&args, "");
+                assert_eq!(run.code, 0, "{hint}: {}", run.stderr);
+                run.stdout.lines().any(|l| l.contains("◀ slowest") && l.trim_start().starts_with("profile v2 "))
+            });
             continue;
         }
         let (command, stdin) = match hint.split_once(" | ") {

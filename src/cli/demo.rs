@@ -34,8 +34,8 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let gateway = ready.gateway.address;
     let title = |t: &str| paint(printer::BOLD, t);
     printer.write(&format!(
-        "{} demo mesh ready: frontend -> profile (v1, and a slow v2 taking half the traffic) + board; loadgen sends frontend 5 requests/s\n\n\
-         {}\n  curl -H 'Host: frontend' http://{gateway}/\n  meshctl top                       # profile v2's p99 is 2 s\n  meshctl proxy-status\n  meshctl check\n\n\
+        "{} demo mesh ready: frontend -> profile (v1, and a slow v2 taking half the traffic) + board; loadgen sends frontend 5 requests/s through the gateway\n\n\
+         {}\n  curl -H 'Host: frontend' http://{gateway}/\n  meshctl top                       # profile v2's p99 is 2 s\n  meshctl trace profile --min-duration 1s   # the slow span in each trace: profile v2's\n  meshctl dashboard                 # the service graph, charts by version and traces, in a browser\n  meshctl proxy-status\n  meshctl check\n\n\
          {}\n  meshctl generate traffic-split profile --subset v1=100 --subset v2=0 | meshctl apply -f -\n  curl -H 'Host: profile' http://{gateway}/   # always v1 now, and fast\n\n\
          {}\n  meshctl canary start profile --from v1 --to v2 --interval 10s --max-p99 500ms\n\n\
          {}\n  meshctl generate circuit-breaker profile --consecutive-errors 2 --subset v1 --subset v2 | meshctl apply -f -\n\n\

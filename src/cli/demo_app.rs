@@ -31,6 +31,13 @@ pub struct Args {
     /// Requests per second for --generate.
     #[arg(long, default_value_t = 5.0)]
     rate: f64,
+    /// Send --generate's requests to the mesh's ingress gateway instead, as clients outside
+    /// the mesh do.
+    #[arg(long, requires = "generate")]
+    via_gateway: bool,
+    /// The mesh's ingress gateway (the local mesh tells every workload).
+    #[arg(long, env = "MESH_GATEWAY")]
+    gateway: Option<SocketAddr>,
     /// The port to listen on.
     #[arg(long, env = "PORT")]
     port: u16,
@@ -46,6 +53,19 @@ pub fn run(args: Args) -> Outcome {
     if !(0.0..=100.0).contains(&args.error_rate) {
         return Err(Failure::usage(anyhow!("--error-rate is a percentage: give a number from 0 to 100")));
     }
+    let load = match args.generate {
+        None => None,
+        Some(target) => {
+            let (entry, named) = if args.via_gateway {
+                (args.gateway, "--gateway (MESH_GATEWAY)")
+            } else {
+                (args.outbound, "MESH_OUTBOUND")
+            };
+            let entry =
+                entry.ok_or_else(|| Failure::usage(anyhow!("--generate needs {named}: where to send its requests")))?;
+            Some(demo_app::Load { target, per_second: args.rate, entry })
+        }
+    };
     let app = DemoApp {
         service: args.name,
         version: args.version,
@@ -53,7 +73,7 @@ pub fn run(args: Args) -> Outcome {
         error_rate: args.error_rate / 100.0,
         calls: args.calls,
         proxy: args.outbound,
-        load: args.generate.map(|target| demo_app::Load { target, per_second: args.rate }),
+        load,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
     runtime.block_on(async {

@@ -7,6 +7,7 @@ mod canary;
 mod capture;
 mod cluster;
 mod controller;
+mod dashboard;
 mod demo;
 mod demo_app;
 mod generate;
@@ -89,6 +90,9 @@ enum Command {
     /// Recent traces through the mesh, slowest first, each as a waterfall of its spans with
     /// the one that spent the most time itself marked.
     Trace(trace::Args),
+    /// Serve a page of the mesh: the service graph with each call's rate, success and p99,
+    /// charts by version, traces and configuration findings. From this binary, offline.
+    Dashboard(dashboard::Args),
     /// Stepped rollouts with health gates: start, watch, steer.
     #[command(subcommand)]
     Canary(canary::Command),
@@ -171,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => block_on(local::check(args, &printer)),
         Command::Top(args) => block_on(top::run(args, &printer)),
         Command::Trace(args) => block_on(trace::run(args, &printer)),
+        Command::Dashboard(args) => block_on(dashboard::run(args, &printer)),
         Command::Canary(command) => block_on(canary::run(command, &printer)),
         Command::Mtls(command) => block_on(mtls::run(command, &printer)),
         Command::DemoApp(args) => demo_app::run(args),

@@ -43,6 +43,7 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
         service: args.service.map(|s| (args.namespace, s)),
         min_duration_ms: args.min_duration.0.as_secs_f64() * 1000.0,
         limit: args.limit,
+        trace_id: None,
     };
     let mesh = args.place.connect().await?;
     let traces = mesh.traces(&query).await.map_err(mesh_failure)?;

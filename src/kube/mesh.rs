@@ -218,16 +218,19 @@ impl Mesh for ClusterMesh {
                 Proxy::Gateway(_) => {}
             }
         }
-        let gateway = gateway.ok_or_else(|| {
-            MeshError::NotRunning(format!(
+        let names: Vec<&str> = reports.iter().map(|(name, _)| name.as_str()).collect();
+        let mut errors: Vec<String> = reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).collect();
+        // A mesh whose gateway is down still runs inside; `check` says the gateway is not
+        // listening, and why.
+        let gateway = gateway.unwrap_or_else(|| {
+            errors.push(format!(
                 "no ingress gateway Pod runs on the cluster at {} (namespace {}); see `kubectl -n {} get pods`",
                 self.cluster.server(),
                 self.namespace,
                 self.namespace
-            ))
-        })?;
-        let names: Vec<&str> = reports.iter().map(|(name, _)| name.as_str()).collect();
-        let mut errors: Vec<String> = reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).collect();
+            ));
+            GatewayView { node_id: String::new(), address: SocketAddr::from(([0, 0, 0, 0], 0)), listening: false }
+        });
         errors.sort();
         errors.dedup();
         Ok(MeshView {

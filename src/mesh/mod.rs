@@ -91,6 +91,7 @@ pub struct MeshView {
 /// The ingress gateway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GatewayView {
+    /// Empty when no gateway runs (a cluster's gateway Pod is down; the view's errors say so).
     pub node_id: String,
     /// Where it takes traffic from outside the mesh.
     pub address: SocketAddr,

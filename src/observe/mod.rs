@@ -8,4 +8,6 @@
 //! ```
 
 pub mod collector;
+pub mod dashboard;
+pub mod graph;
 pub mod trace;

@@ -130,6 +130,8 @@ pub struct Query {
     pub min_duration_ms: f64,
     /// At most this many, slowest first.
     pub limit: usize,
+    /// Only the trace of this id (the dashboard opens one by its id).
+    pub trace_id: Option<String>,
 }
 
 impl Query {
@@ -139,6 +141,9 @@ impl Query {
         if let Some((namespace, name)) = &self.service {
             params.push(format!("namespace={namespace}"));
             params.push(format!("service={name}"));
+        }
+        if let Some(id) = &self.trace_id {
+            params.push(format!("trace_id={id}"));
         }
         params.join("&")
     }
@@ -152,6 +157,7 @@ impl Query {
             service: service.map(|s| (value("namespace").unwrap_or("default").to_string(), s.to_string())),
             min_duration_ms: value("min_duration_ms").and_then(|v| v.parse().ok()).unwrap_or(0.0),
             limit: value("limit").and_then(|v| v.parse().ok()).unwrap_or(default_limit),
+            trace_id: value("trace_id").filter(|id| !id.is_empty()).map(str::to_string),
         }
     }
 
@@ -160,7 +166,8 @@ impl Query {
         let of_service = self.service.as_ref().is_none_or(|(namespace, name)| {
             trace.spans.iter().any(|s| &s.service == name && (&s.namespace == namespace || s.namespace.is_empty()))
         });
-        of_service && trace.duration_ms >= self.min_duration_ms
+        let the_one = self.trace_id.as_ref().is_none_or(|id| &trace.trace_id == id);
+        of_service && the_one && trace.duration_ms >= self.min_duration_ms
     }
 }
 
@@ -358,11 +365,15 @@ mod tests {
         store.add("other", mk_span("x", None, "gateway", 0.0, 3000.0));
         let ids = |q: &Query| store.query(q).traces.into_iter().map(|t| t.trace_id).collect::<Vec<_>>();
         let profile = Some(("default".to_string(), "profile".to_string()));
-        assert_eq!(ids(&Query { service: profile.clone(), min_duration_ms: 1000.0, limit: 10 }), ["slower", "slow"]);
-        assert_eq!(ids(&Query { service: profile.clone(), min_duration_ms: 0.0, limit: 1 }), ["slower"]);
-        assert_eq!(ids(&Query { service: None, min_duration_ms: 0.0, limit: 2 }), ["other", "slower"]);
+        assert_eq!(
+            ids(&Query { service: profile.clone(), min_duration_ms: 1000.0, limit: 10, trace_id: None }),
+            ["slower", "slow"]
+        );
+        assert_eq!(ids(&Query { service: profile.clone(), limit: 1, ..Query::default() }), ["slower"]);
+        assert_eq!(ids(&Query { limit: 2, ..Query::default() }), ["other", "slower"]);
+        assert_eq!(ids(&Query { limit: 2, trace_id: Some("slow".into()), ..Query::default() }), ["slow"]);
         let elsewhere = Some(("shop".to_string(), "profile".to_string()));
-        assert!(ids(&Query { service: elsewhere, min_duration_ms: 0.0, limit: 10 }).is_empty());
+        assert!(ids(&Query { service: elsewhere, limit: 10, ..Query::default() }).is_empty());
     }
 
     #[test]
@@ -407,7 +418,12 @@ mod tests {
 
     #[test]
     fn a_query_goes_through_url_parameters_unchanged() {
-        let query = Query { service: Some(("shop".into(), "profile".into())), min_duration_ms: 1000.0, limit: 5 };
+        let query = Query {
+            service: Some(("shop".into(), "profile".into())),
+            min_duration_ms: 1000.0,
+            limit: 5,
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        };
         assert_eq!(Query::from_params(&query.to_params(), 20), query);
         assert_eq!(Query::from_params("limit=x", 20), Query { limit: 20, ..Query::default() });
     }

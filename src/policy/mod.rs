@@ -227,7 +227,7 @@ enum Knowledge {
 }
 
 /// `Kind/namespace/name`, as findings name resources.
-fn resource_name(r: &Resource) -> String {
+pub fn resource_name(r: &Resource) -> String {
     format!("{}/{}/{}", r.kind().name(), r.namespace(), r.name())
 }
 

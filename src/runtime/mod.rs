@@ -182,13 +182,13 @@ impl Supervisor {
                 }
                 if running.spec.app != spec.app {
                     running.app.stop(Duration::from_secs(3));
-                    running.app = Process::start(with_ports(&spec.app, running.ports));
+                    running.app = Process::start(with_ports(&spec.app, running.ports, self.settings.gateway));
                 }
                 running.spec = spec;
                 continue;
             }
             let adopted = previous.iter().find(|p| p.node_id == node && p.spec == spec).and_then(|p| {
-                let app = Process::adopt(with_ports(&spec.app, p.ports), p.app_pid?)?;
+                let app = Process::adopt(with_ports(&spec.app, p.ports, self.settings.gateway), p.app_pid?)?;
                 let sidecar = Process::adopt(sidecar_launch(&self.settings, &spec, p.ports).ok()?, p.sidecar_pid?)?;
                 Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
             });
@@ -214,7 +214,7 @@ impl Supervisor {
             match sidecar_launch(&self.settings, &spec, ports) {
                 Ok(launch) => {
                     let sidecar = Process::start(launch);
-                    let app = Process::start(with_ports(&spec.app, ports));
+                    let app = Process::start(with_ports(&spec.app, ports, self.settings.gateway));
                     self.instances.insert(node, Running { spec, ports, app, sidecar });
                 }
                 Err(e) => {
@@ -266,11 +266,12 @@ impl Supervisor {
     /// restarts on a new one. Says whether a port moved: the mesh must be translated again.
     pub fn tick(&mut self) -> bool {
         self.gateway.tick();
+        let gateway = self.settings.gateway;
         let mut moved = false;
         for (node, r) in &mut self.instances {
             if r.app.tick() && held_elsewhere(r.ports.app) {
                 match relocate(&mut self.ports, node, "application", &mut r.ports.app) {
-                    Ok(()) => (r.app.launch, moved) = (with_ports(&r.spec.app, r.ports), true),
+                    Ok(()) => (r.app.launch, moved) = (with_ports(&r.spec.app, r.ports, gateway), true),
                     Err(e) => r.app.last_error = Some(e),
                 }
             }
@@ -419,14 +420,16 @@ fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: Ports) -> std
     envoy_launch(settings, &node, &bootstrap.encode_to_vec())
 }
 
-/// The application's launch with its ports in the environment.
-fn with_ports(launch: &Launch, ports: Ports) -> Launch {
+/// The application's launch with its ports in the environment, and where traffic from
+/// outside the mesh enters it (`MESH_GATEWAY`), for a load generator that plays such clients.
+fn with_ports(launch: &Launch, ports: Ports, gateway: SocketAddr) -> Launch {
     let mut launch = launch.clone();
     let outbound = format!("127.0.0.1:{}", ports.outbound);
     launch.env.extend([
         ("PORT".to_string(), ports.app.to_string()),
         ("MESH_OUTBOUND".to_string(), outbound.clone()),
         ("HTTP_PROXY".to_string(), format!("http://{outbound}")),
+        ("MESH_GATEWAY".to_string(), gateway.to_string()),
     ]);
     launch
 }

@@ -18,9 +18,10 @@ pub fn kubelet(server: &KubeApiServer) -> Kubelet<'_> {
 
 /// The mesh installed with one controller whose injector the API server trusts, its Service's
 /// name resolving in the Pods started from now on, and namespace `shop` labelled for
-/// injection; the controller run with `args` more. The controller's Pod.
-pub fn injecting_mesh(server: &KubeApiServer, kubelet: &Kubelet, args: &[&str]) -> RunningPod {
-    let controller = install_and_run(server, kubelet, 1, args).remove(0);
+/// injection; installed with `install` more, the controller run with `args` more. The
+/// controller's Pod.
+pub fn injecting_mesh(server: &KubeApiServer, kubelet: &Kubelet, install: &[&str], args: &[&str]) -> RunningPod {
+    let controller = install_and_run(server, kubelet, 1, install, args).remove(0);
     // Cluster DNS for the proxies' bootstrap, which names the controller's Service.
     kubelet.resolve(&format!("{}.{NAMESPACE}.svc", install::CONTROLLER), controller.ip);
     wait_for_injector(server);
@@ -52,11 +53,19 @@ pub fn profile_service(server: &KubeApiServer, app_port: u16) -> serde_json::Val
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Installs the mesh and runs `replicas` controllers, each signed in as install's
+/// Installs the mesh (`install` more on its command line) and runs `replicas` controllers,
+/// each signed in as install's
 /// ServiceAccount (its roles, not admin) with a short resync and Lease, and `args` more. The
 /// controller's Service points at them, so the API server reaches the sidecar injector.
-pub fn install_and_run(server: &KubeApiServer, kubelet: &Kubelet, replicas: usize, args: &[&str]) -> Vec<RunningPod> {
-    let installed = super::meshctl(&["install", "--kubeconfig", server.kubeconfig().to_str().unwrap()]);
+pub fn install_and_run(
+    server: &KubeApiServer,
+    kubelet: &Kubelet,
+    replicas: usize,
+    install: &[&str],
+    args: &[&str],
+) -> Vec<RunningPod> {
+    let kubeconfig = server.kubeconfig();
+    let installed = super::meshctl(&[&["install", "--kubeconfig", kubeconfig.to_str().unwrap()], install].concat());
     assert_eq!(installed.code, 0, "{}", installed.stderr);
     for name in install::crd_names() {
         super::poll(&format!("CRD {name} is Established"), DEADLINE, || {

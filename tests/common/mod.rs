@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod browser;
 pub mod control_plane;
+pub mod dashboard;
 pub mod envoy;
 pub mod kube;
 pub mod kubelet;

@@ -1,0 +1,202 @@
+//! `meshctl dashboard`'s server: the page (embedded in the binary: no CDN, works offline) and
+//! the JSON API it reads, all from one handle on the mesh, so it works wherever the mesh runs.
+//!
+//! ```text
+//!   every REFRESH: view + stored objects ──▶ Layout ──┐
+//!                  scrape every proxy ───────────────┼─▶ History (graph, series by version)
+//!                  analyze stored objects + view ────┴─▶ findings
+//!   GET /api/graph, /api/services/NS/NAME/metrics, /api/findings  ◀── History, findings
+//!   GET /api/traces?…                                             ◀── Mesh::traces
+//! ```
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use super::graph::{History, Layout, service_of_host};
+use super::trace::Query;
+use crate::api::Resource;
+use crate::mesh::Mesh;
+use crate::policy::{self, Code, Options, Severity};
+
+/// How often the dashboard reads the mesh: each graph and point is the window between two
+/// reads (as `top`'s default interval).
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// How many refreshes the charts keep: ten minutes.
+const HISTORY: usize = 300;
+
+/// How long one proxy may take to answer a scrape.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
+
+const INDEX: &str = include_str!("dashboard/index.html");
+const SCRIPT: &str = include_str!("dashboard/app.js");
+const STYLE: &str = include_str!("dashboard/app.css");
+
+/// A finding about the live mesh, with the services it is about (`NAMESPACE/NAME`), for the
+/// page to mark them on the graph.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MarkedFinding {
+    pub severity: Severity,
+    pub code: Code,
+    pub message: String,
+    pub resource: Option<String>,
+    pub services: Vec<String>,
+}
+
+/// `/api/findings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+struct Findings {
+    findings: Vec<MarkedFinding>,
+    /// Why the last refresh could not read part of the mesh (a proxy that did not answer).
+    problems: Vec<String>,
+}
+
+struct State {
+    mesh: Arc<dyn Mesh>,
+    history: Mutex<History>,
+    findings: Mutex<Findings>,
+}
+
+/// Serves the dashboard on `listener` until the process ends, reading the mesh every
+/// [`REFRESH`].
+pub async fn serve(listener: tokio::net::TcpListener, mesh: Arc<dyn Mesh>) {
+    let state = Arc::new(State { mesh, history: Mutex::new(History::new(HISTORY)), findings: Mutex::default() });
+    tokio::spawn(refresh(state.clone()));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(answer(&state, request).await) }
+            });
+            // A browser that goes away mid-request is its own business.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Reads the mesh every [`REFRESH`] into the history and the findings.
+async fn refresh(state: Arc<State>) {
+    let mut every = tokio::time::interval(REFRESH);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut previous = None;
+    loop {
+        every.tick().await;
+        let mut problems = Vec::new();
+        let view = match state.mesh.view().await {
+            Ok(view) => view,
+            Err(e) => {
+                state.findings.lock().expect("findings lock").problems = vec![e.to_string()];
+                continue;
+            }
+        };
+        let resources: Vec<Resource> = match state.mesh.store().contents().await {
+            Ok(contents) => contents.resources().into_iter().flatten().collect(),
+            Err(e) => {
+                problems.push(e.to_string());
+                Vec::new()
+            }
+        };
+        let layout = Layout::of(&view, &resources);
+        let proxies: Vec<String> = layout.proxies.keys().cloned().collect();
+        let scraped = state.mesh.scrape(&proxies, SCRAPE_TIMEOUT).await;
+        let at = Instant::now();
+        let stats: Vec<_> = proxies
+            .into_iter()
+            .zip(scraped)
+            .filter_map(|(proxy, stats)| {
+                stats.map_err(|e| problems.push(format!("{proxy}: {e}"))).ok().map(|s| (proxy, s))
+            })
+            .collect();
+        if let Some((then, before)) = previous.replace((at, stats)) {
+            let (_, after) = previous.as_ref().expect("just set");
+            let seconds = at.duration_since(then).as_secs_f64();
+            let now =
+                SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1000.0;
+            state.history.lock().expect("history lock").record(now, seconds, &before, after, &layout);
+        }
+        let options = Options { namespace: "default".into(), reject_unknown: false };
+        let report = policy::analyze(&[], &options, &resources, &view.live());
+        let findings = report
+            .findings
+            .into_iter()
+            .filter(|f| f.severity != Severity::Info)
+            .map(|f| {
+                let about = resources.iter().find(|r| Some(policy::resource_name(r)) == f.resource);
+                MarkedFinding {
+                    severity: f.severity,
+                    code: f.code,
+                    message: f.message,
+                    services: about.map(services_of).unwrap_or_default(),
+                    resource: f.resource,
+                }
+            })
+            .collect();
+        problems.extend(view.errors);
+        *state.findings.lock().expect("findings lock") = Findings { findings, problems };
+    }
+}
+
+/// The services a resource is about, as `NAMESPACE/NAME`: the hosts it routes or sets
+/// policy for.
+fn services_of(resource: &Resource) -> Vec<String> {
+    let hosts: Vec<&str> = match resource {
+        Resource::DestinationRule(rule) => vec![rule.spec.host.as_str()],
+        Resource::VirtualService(vs) => vs.spec.hosts.iter().map(String::as_str).collect(),
+        Resource::Canary(canary) => vec![canary.spec.service.as_str()],
+        _ => Vec::new(),
+    };
+    hosts
+        .into_iter()
+        .filter_map(|host| service_of_host(host, resource.namespace()))
+        .map(|(name, namespace)| format!("{namespace}/{name}"))
+        .collect()
+}
+
+async fn answer(state: &State, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "the dashboard only answers GET\n".into());
+    }
+    let path = request.uri().path();
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["", ""] => reply(StatusCode::OK, "text/html; charset=utf-8", INDEX.into()),
+        ["", "app.js"] => reply(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT.into()),
+        ["", "app.css"] => reply(StatusCode::OK, "text/css; charset=utf-8", STYLE.into()),
+        ["", "api", "graph"] => json(&state.history.lock().expect("history lock").graph()),
+        ["", "api", "findings"] => json(&*state.findings.lock().expect("findings lock")),
+        ["", "api", "services", namespace, name, "metrics"] => {
+            json(&state.history.lock().expect("history lock").service(namespace, name))
+        }
+        ["", "api", "traces"] => {
+            let query = Query::from_params(request.uri().query().unwrap_or_default(), super::collector::DEFAULT_LIMIT);
+            match state.mesh.traces(&query).await {
+                Ok(traces) => json(&traces),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, "text/plain", format!("cannot read traces: {e}\n").into()),
+            }
+        }
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", format!("no such page: {path}\n").into()),
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: Bytes) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        // The page and its data are the mesh's now, never a cached copy.
+        .header(hyper::header::CACHE_CONTROL, "no-store")
+        .body(Full::new(body))
+        .expect("a response with a status, headers and a body")
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
+    reply(StatusCode::OK, "application/json", serde_json::to_vec(value).expect("the API's answers serialize").into())
+}
