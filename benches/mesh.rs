@@ -1,6 +1,6 @@
 //! Request latency through the mesh, side by side in one run: straight to a demo app, through
-//! the gateway Envoy, through the gateway and the app's sidecar (in plaintext and over mTLS),
-//! and from a client's sidecar to the app's over mTLS two ways: the local mesh's explicit
+//! the gateway Envoy, through the gateway and the app's sidecar (in plaintext and over mTLS,
+//! and over mTLS with every request traced, reporting to meshctl's collector), and from a client's sidecar to the app's over mTLS two ways: the local mesh's explicit
 //! proxy on loopback, and a cluster's transparent capture, between two network namespaces
 //! whose iptables rules `meshctl capture` writes (the client there calls a Service address and
 //! knows of no proxy).
@@ -25,7 +25,10 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use meshctl::api::security::{MtlsMode, MutualTls, PeerAuthentication, PeerAuthenticationSpec, WorkloadSelector};
 use meshctl::demo_app::{self, DemoApp};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
+use meshctl::observe::collector::Collector;
+use meshctl::translate::{
+    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
+};
 use meshctl::xds::{self, Resources, SyncState};
 use prost::Message;
 
@@ -57,10 +60,10 @@ impl Drop for Envoy {
     }
 }
 
-fn start_envoy(node: &str, xds: SocketAddr) -> Envoy {
+fn start_envoy(node: &str, xds: SocketAddr, collector: SocketAddr) -> Envoy {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bootstrap.pb");
-    let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds, NO_COLLECTOR);
+    let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds, collector);
     std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
     let child = Command::new(envoy_binary())
         .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
@@ -245,6 +248,7 @@ async fn main() {
     let (warmup, n) = if benchmarking { (500, 5000) } else { (5, 20) };
     let port = || localhost(free_port());
     let (gateway, inbound, outbound, plain_inbound, plain_outbound) = (port(), port(), port(), port(), port());
+    let (traced_gateway, traced_inbound, traced_outbound) = (port(), port(), port());
     // Workloads labelled `mtls: off` accept plaintext only (a PeerAuthentication says so).
     let labels = |app: &str| {
         let mut labels =
@@ -265,11 +269,21 @@ async fn main() {
     // `profile-plain` through a second sidecar in plaintext; `profile-direct` with no sidecar.
     let captured_service =
         Service { cluster_ip: Some(SERVICE_IP.into()), ..service("profile-captured", (SERVER_POD, APP_PORT).into()) };
+    // `profile-traced` is `profile` behind a gateway and a sidecar that trace every request.
+    let traced_service = Service {
+        instances: vec![Instance {
+            address: traced_inbound,
+            labels: labels("profile"),
+            service_account: "profile".into(),
+        }],
+        ..service("profile-traced", traced_inbound)
+    };
     let services = vec![
         service("profile", inbound),
         service("profile-plain", plain_inbound),
         service("profile-direct", app),
         captured_service,
+        traced_service,
     ];
     let mut snapshot = MeshSnapshot::new(services, []);
     let plaintext = PeerAuthenticationSpec {
@@ -339,15 +353,45 @@ async fn main() {
             credentials: credentials("default", "profile-captured"),
         }),
     ];
+    let mut traced_snapshot = snapshot.clone();
+    traced_snapshot.tracing = Tracing { sampling: 100.0 };
+    let traced_proxies = [
+        Proxy::Gateway(Gateway {
+            node_id: "gateway-traced".into(),
+            namespace: "default".into(),
+            listen: traced_gateway,
+            credentials: credentials("istio-system", "meshctl-gateway"),
+        }),
+        Proxy::Sidecar(Sidecar {
+            node_id: "sidecar-traced".into(),
+            service: "profile-traced".into(),
+            namespace: "default".into(),
+            inbound: traced_inbound,
+            app,
+            outbound: traced_outbound,
+            captured: false,
+            labels: labels("profile"),
+            credentials: credentials("default", "profile"),
+        }),
+    ];
     let translation = Translation::new(&snapshot);
-    let desired: HashMap<String, Arc<Resources>> =
-        proxies.iter().map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p)))).collect();
+    let traced_translation = Translation::new(&traced_snapshot);
+    let desired: HashMap<String, Arc<Resources>> = proxies
+        .iter()
+        .map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p))))
+        .chain(traced_proxies.iter().map(|p| (p.node_id().to_string(), Arc::new(traced_translation.proxy(p)))))
+        .collect();
+    let collector = Collector::default();
+    let spans = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
+    let collector_addr = spans.local_addr().unwrap();
+    tokio::spawn(meshctl::observe::collector::serve(spans, collector.clone()));
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(desired));
     let server = xds::Server::new(rx);
     // On every address, so that the namespaces' proxies reach it through the host.
     let xds_port = server.clone().spawn(SocketAddr::from(([0, 0, 0, 0], 0))).await.unwrap().port();
     let xds_addr = localhost(xds_port);
-    let _envoys = ["gateway", "sidecar", "sidecar-plain"].map(|node| start_envoy(node, xds_addr));
+    let _envoys = ["gateway", "sidecar", "sidecar-plain"].map(|node| start_envoy(node, xds_addr, NO_COLLECTOR));
+    let _traced = ["gateway-traced", "sidecar-traced"].map(|node| start_envoy(node, xds_addr, collector_addr));
     let mut namespaces = Namespaces::make();
     let [client_ns, server_ns] = Namespaces::NAMES;
     let port = APP_PORT.to_string();
@@ -376,7 +420,15 @@ async fn main() {
     let xds_from_namespaces = SocketAddr::from((HOST, xds_port));
     let _captured = [(client_ns, "captured-client"), (server_ns, "captured-server")]
         .map(|(name, node)| start_captured_envoy(&mut namespaces, name, node, xds_from_namespaces));
-    let nodes = ["gateway", "sidecar", "sidecar-plain", "captured-client", "captured-server"];
+    let nodes = [
+        "gateway",
+        "sidecar",
+        "sidecar-plain",
+        "captured-client",
+        "captured-server",
+        "gateway-traced",
+        "sidecar-traced",
+    ];
     let deadline = Instant::now() + Duration::from_secs(30);
     while nodes.iter().any(|n| server.sync_state(n) != SyncState::Synced) {
         assert!(Instant::now() < deadline, "the proxies did not sync: {:?}", server.status());
@@ -389,6 +441,7 @@ async fn main() {
         ("through the gateway", gateway, "profile-direct"),
         ("through the gateway and a sidecar, plaintext", gateway, "profile-plain"),
         ("through the gateway and a sidecar, mTLS", gateway, "profile"),
+        ("the same, every request traced", traced_gateway, "profile-traced"),
         ("sidecar to sidecar, mTLS, explicit proxy", plain_outbound, "profile"),
     ];
     if benchmarking {
@@ -397,6 +450,13 @@ async fn main() {
     for (what, addr, host) in paths {
         measure(addr, host, warmup).await;
         results.push((what, measure(addr, host, n).await));
+    }
+    // Every traced request's spans reach the collector: the gateway's two and the sidecar's.
+    let traced = meshctl::observe::trace::Query { limit: usize::MAX, ..Default::default() };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while collector.traces(&traced).traces.iter().filter(|t| t.spans.len() == 3).count() < warmup + n {
+        assert!(Instant::now() < deadline, "the traced requests' spans did not all arrive");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let service = SocketAddr::from((SERVICE_IP, 80));
     results.push(("between two namespaces, no proxy", between));

@@ -27,17 +27,7 @@ const SECONDS: u64 = 60;
 const CONNECTIONS: u64 = 20;
 /// The controller's resident memory must stay under this, with the collector full (the
 /// README's figure).
-const RSS_BOUND_MB: f64 = 200.0;
-
-fn rss_mb(pid: u64) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
+const RSS_BOUND_MB: f64 = 64.0;
 
 /// One connection's share of the load: a request every `CONNECTIONS / RATE` seconds, on one
 /// keep-alive connection (a new one if it breaks).
@@ -78,7 +68,7 @@ fn main() {
     let echo = common::demo_workload("echo", "echo", Some("v1"), &["--name", "echo"]);
     assert_eq!(mesh.meshctl(&["apply", "-f", "-", "--wait"], &echo).code, 0);
     mesh.wait_healthy();
-    let controller = mesh.status()["pid"].as_u64().unwrap();
+    let controller = mesh.status()["pid"].as_u64().unwrap().to_string();
     let gateway = SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
     let (sent, answered) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let start = Instant::now();
@@ -97,16 +87,16 @@ fn main() {
             })
         })
     };
-    let before = rss_mb(controller);
+    let before = common::memory::resident_mb(&controller);
     let mut samples = Vec::new();
     while Instant::now() < until {
         std::thread::sleep(Duration::from_secs(1));
-        samples.push((start.elapsed().as_secs(), rss_mb(controller)));
+        samples.push((start.elapsed().as_secs(), common::memory::resident_mb(&controller)));
     }
     load.join().unwrap();
     // Spans still in flight arrive within a second or two.
     std::thread::sleep(Duration::from_secs(3));
-    let after = rss_mb(controller);
+    let after = common::memory::resident_mb(&controller);
     let listed = mesh.meshctl(&["trace", "--limit", "1000000", "-o", "json"], "");
     let traces: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
     let spans: usize = traces["traces"].as_array().unwrap().iter().map(|t| t["spans"].as_array().unwrap().len()).sum();

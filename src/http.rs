@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 client for the mesh's own traffic: the demo app's upstream calls through
-//! its sidecar, scraping proxies' admin endpoints, and tests.
+//! its sidecar, scraping proxies' admin endpoints, and tests; and the server loop of meshctl's
+//! own small HTTP endpoints (the span collector, the status port, the dashboard).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -82,4 +83,24 @@ where
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
     Ok(Response { status, body })
+}
+
+/// Serves `answer` on every connection `listener` accepts, until the task is dropped.
+pub async fn serve<F, A>(listener: tokio::net::TcpListener, answer: F)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> A + Clone + Send + Sync + 'static,
+    A: std::future::Future<Output = hyper::Response<http_body_util::Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let answer = answer.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let answer = answer(request);
+                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+            });
+            // A client that goes away mid-request is its own business.
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }

@@ -164,6 +164,19 @@ fn the_dashboard_shows_the_demo_mesh_as_its_traffic_moves() {
     });
     let trace_id = slow["trace_id"].as_str().unwrap();
 
+    // A DestinationRule one of whose subsets selects nothing: a finding, on the resource and
+    // on board's node.
+    let broken = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: board}\nspec:\n  host: board\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v9, labels: {version: v9}}\n";
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], broken).code, 0);
+    common::poll("the dashboard finds the empty subset", Duration::from_secs(10), || {
+        let findings = dashboard.get("/api/findings");
+        findings["findings"].as_array().unwrap().iter().any(|f| {
+            f["code"] == "MESH0501"
+                && f["resource"] == "DestinationRule/default/board"
+                && f["services"] == serde_json::json!(["default/board"])
+        })
+    });
+
     let dir = tempfile::tempdir().unwrap();
     let page = common::browser::render(
         &format!("{}#service=default/profile&trace={trace_id}", dashboard.url()),
@@ -192,6 +205,11 @@ fn the_dashboard_shows_the_demo_mesh_as_its_traffic_moves() {
         assert!(page.count("data-span-service", service) >= 1, "no {service} span in the waterfall");
     }
     assert_eq!(page.attribute_of("class", "row server slowest", "data-span-version").as_deref(), Some("v2"));
+    // The finding, listed and marked on board's node (and on no other).
+    assert_eq!(page.count("data-code", "MESH0501"), 1, "{}", page.dom);
+    let board = page.dom.split("data-node-id=").find(|n| n.starts_with("\"default/board/v1\"")).unwrap();
+    assert!(board.contains("data-findings=\"1\""), "no mark on board's node: {board}");
+    assert_eq!(page.dom.matches("data-findings=").count(), 1, "{}", page.dom);
     let png = std::fs::read(&page.screenshot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "no screenshot at {}", page.screenshot.display());
 

@@ -16,10 +16,7 @@ use anyhow::Context;
 use base64::Engine;
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use super::{Pacing, Registry as _, Report, StatusSink};
@@ -169,39 +166,42 @@ async fn serve_status(
     prober: Arc<Prober>,
     collector: Collector,
 ) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    crate::http::serve(listener, move |request: Request<hyper::body::Incoming>| {
         let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
-                async move {
-                    let path = request.uri().path().to_string();
-                    let query = request.uri().query().map(str::to_string);
-                    if let Some(answer) = collector.answer(request).await {
-                        return Ok(answer);
+        async move {
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().map(str::to_string);
+            if let Some(answer) = collector.answer(request).await {
+                return answer;
+            }
+            let reply = |status: StatusCode, content_type: &str, body: Vec<u8>| {
+                Response::builder()
+                    .status(status)
+                    .header(hyper::header::CONTENT_TYPE, content_type)
+                    .body(Full::new(Bytes::from(body)))
+                    .expect("a response with a status, a header and a body")
+            };
+            match path.as_str() {
+                STATUS_PATH => reply(
+                    StatusCode::OK,
+                    "application/json",
+                    serde_json::to_vec(&*report.borrow()).expect("reports serialize"),
+                ),
+                TLS_PROBE_PATH => match prober.probe(probe_timeout(query.as_deref())).await {
+                    Ok(probes) => reply(
+                        StatusCode::OK,
+                        "application/json",
+                        serde_json::to_vec(&probes).expect("probes serialize"),
+                    ),
+                    Err(e) => {
+                        reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("cannot probe: {e:#}").into())
                     }
-                    let json = |body: Vec<u8>| {
-                        Response::builder()
-                            .header(hyper::header::CONTENT_TYPE, "application/json")
-                            .body(Full::new(Bytes::from(body)))
-                    };
-                    match path.as_str() {
-                        STATUS_PATH => json(serde_json::to_vec(&*report.borrow()).expect("reports serialize")),
-                        TLS_PROBE_PATH => match prober.probe(probe_timeout(query.as_deref())).await {
-                            Ok(probes) => json(serde_json::to_vec(&probes).expect("probes serialize")),
-                            Err(e) => Response::builder()
-                                .status(StatusCode::INTERNAL_SERVER_ERROR)
-                                .body(Full::new(Bytes::from(format!("cannot probe: {e:#}")))),
-                        },
-                        _ => Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())),
-                    }
-                }
-            });
-            // A reader that goes away mid-request is its own business.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+                },
+                _ => reply(StatusCode::NOT_FOUND, "text/plain", Vec::new()),
+            }
+        }
+    })
+    .await
 }
 
 /// The cluster's status sink: the last report for the status port to serve, and the instances

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, SPAN_FLUSH_INTERVAL_MS, Tracing, XDS_CLUSTER};
+use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, SPAN_REPORTING, Tracing, XDS_CLUSTER};
 
 /// The namespace the control plane and the ingress gateway run in.
 pub const NAMESPACE: &str = "meshctl-system";
@@ -689,7 +689,7 @@ pub fn proxy_bootstrap_json(controller_host: &str) -> Value {
         "stats_flush_interval": "1s",
         "layered_runtime": { "layers": [{
             "name": "static",
-            "static_layer": { "tracing.zipkin.flush_interval_ms": SPAN_FLUSH_INTERVAL_MS },
+            "static_layer": SPAN_REPORTING.iter().map(|(key, value)| (key.to_string(), json!(value))).collect::<serde_json::Map<_, _>>(),
         }]},
     })
 }

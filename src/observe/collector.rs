@@ -116,23 +116,14 @@ impl Collector {
 
 /// Serves the collector alone on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, collector: Collector) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    crate::http::serve(listener, move |request| {
         let collector = collector.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let collector = collector.clone();
-                async move {
-                    let answer = collector.answer(request).await;
-                    Ok::<_, std::convert::Infallible>(answer.unwrap_or_else(|| {
-                        Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).expect("404")
-                    }))
-                }
-            });
-            // A proxy that goes away mid-batch loses that batch, nothing more.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move {
+            let answer = collector.answer(request).await;
+            answer.unwrap_or_else(|| {
+                Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).expect("a 404")
+            })
+        }
+    })
+    .await
 }

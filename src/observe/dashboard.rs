@@ -9,7 +9,6 @@
 //!   GET /api/traces?…                                             ◀── Mesh::traces
 //! ```
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,20 +67,11 @@ struct State {
 pub async fn serve(listener: tokio::net::TcpListener, mesh: Arc<dyn Mesh>) {
     let state = Arc::new(State { mesh, history: Mutex::new(History::new(HISTORY)), findings: Mutex::default() });
     tokio::spawn(refresh(state.clone()));
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    crate::http::serve(listener, move |request| {
         let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(answer(&state, request).await) }
-            });
-            // A browser that goes away mid-request is its own business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { answer(&state, request).await }
+    })
+    .await
 }
 
 /// Reads the mesh every [`REFRESH`] into the history and the findings.

@@ -77,20 +77,22 @@ fn stats_config() -> metrics::StatsConfig {
     }
 }
 
-/// How often a proxy sends the spans it holds, at the latest, in milliseconds (Envoy's
-/// default is 5 s, long for someone waiting on a trace); it sends sooner once it holds
-/// Envoy's batch of 5.
-pub const SPAN_FLUSH_INTERVAL_MS: u32 = 1000;
+/// How a proxy sends the spans it holds (Envoy's runtime keys): at least every second (Envoy's
+/// default is 5 s, long for someone waiting on a trace). The batch stays Envoy's 5 spans: the
+/// request that fills a batch pays for sending it, and larger batches made the mesh bench's
+/// traced p99 worse (1.1 ms at 5, 2.7 ms at 25, 14 ms at 100) for a smaller median.
+pub const SPAN_REPORTING: [(&str, u32); 1] = [("tracing.zipkin.flush_interval_ms", 1000)];
 
 fn span_flushing() -> LayeredRuntime {
     use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
-    let interval = Value { kind: Some(Kind::NumberValue(f64::from(SPAN_FLUSH_INTERVAL_MS))) };
+    let fields = SPAN_REPORTING
+        .iter()
+        .map(|(key, value)| (key.to_string(), Value { kind: Some(Kind::NumberValue(f64::from(*value))) }))
+        .collect();
     LayeredRuntime {
         layers: vec![RuntimeLayer {
             name: "static".into(),
-            layer_specifier: Some(runtime_layer::LayerSpecifier::StaticLayer(Struct {
-                fields: [("tracing.zipkin.flush_interval_ms".to_string(), interval)].into(),
-            })),
+            layer_specifier: Some(runtime_layer::LayerSpecifier::StaticLayer(Struct { fields })),
         }],
     }
 }

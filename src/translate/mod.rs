@@ -41,7 +41,7 @@ use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, Re
 use crate::policy::resolve_host;
 use crate::xds::{Encoded, Resources, Type};
 
-pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_FLUSH_INTERVAL_MS, XDS_CLUSTER, bootstrap};
+pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_REPORTING, XDS_CLUSTER, bootstrap};
 pub use capture::INBOUND_SOURCE;
 pub use pb::any as pack;
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
