@@ -143,7 +143,10 @@ fn assert_keys_private(mesh: &LocalMesh) {
             if path.is_dir() {
                 pending.push(path);
             } else if !keys.contains(&path) {
-                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                // The controller writes its status atomically: a temporary file listed a moment
+                // ago may have been renamed away since.
+                let Ok(bytes) = std::fs::read(&path) else { continue };
+                let text = String::from_utf8_lossy(&bytes).into_owned();
                 assert!(!text.contains("PRIVATE KEY"), "key material in {}", path.display());
             }
         }
