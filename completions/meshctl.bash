@@ -2723,7 +2723,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__trace)
-            opts="-n -o -h -V --namespace --min-duration --limit --output --state-dir --kubeconfig --context --help --version"
+            opts="-n -o -h -V --namespace --min-duration --limit --id --output --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2742,6 +2742,10 @@ _meshctl() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

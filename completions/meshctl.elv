@@ -370,6 +370,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --namespace 'The service''s namespace'
             cand --min-duration 'Only traces at least this long (`500ms`, `1s`)'
             cand --limit 'At most this many traces, slowest first'
+            cand --id 'Only the trace of this id (32 hex digits, as a `traceparent` or `x-b3-traceid` header carried it)'
             cand -o 'o'
             cand --output 'output'
             cand --state-dir 'The local mesh''s state directory [default: $XDG_STATE_HOME/meshctl/local]'

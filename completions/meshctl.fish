@@ -270,6 +270,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s V -l version -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -s n -l namespace -d 'The service\'s namespace' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -l min-duration -d 'Only traces at least this long (`500ms`, `1s`)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -l limit -d 'At most this many traces, slowest first' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -l id -d 'Only the trace of this id (32 hex digits, as a `traceparent` or `x-b3-traceid` header carried it)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -s o -l output -r -f -a "json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand trace" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F

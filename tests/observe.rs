@@ -54,14 +54,22 @@ fn traces_of_the_demo_find_the_slow_version() {
         traces(&mesh, &["--limit", "3"]).iter().map(|t| t["duration_ms"].as_f64().unwrap()).collect();
     assert!(durations.len() <= 3 && durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
 
-    // A request from outside: one trace from the gateway through frontend to profile and
-    // board, every span's parent the span that caused it.
-    assert_eq!(mesh.get("frontend").0, 200);
+    // A request from outside, whose client starts a trace of its own (W3C trace context): one
+    // trace of that id from the gateway through frontend to profile and board, every span's
+    // parent the span that caused it.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
+    let headers = [("traceparent", traceparent.as_str())];
+    let sent = meshctl::http::request(gateway, hyper::Method::GET, "frontend", "/", &headers, Duration::from_secs(10));
+    assert_eq!(runtime.block_on(sent).unwrap().status, 200);
     let mut from_outside = Value::Null;
     common::poll("the request through the gateway is traced whole", Duration::from_secs(10), || {
-        from_outside = traces(&mesh, &["gateway", "--limit", "1"]).into_iter().next().unwrap_or_default();
+        from_outside = traces(&mesh, &["--id", trace_id]).into_iter().next().unwrap_or_default();
         from_outside["spans"].as_array().is_some_and(|s| s.len() == 7)
     });
+    assert_eq!(from_outside["trace_id"], trace_id);
     let spans = from_outside["spans"].as_array().unwrap();
     let who: Vec<String> = spans
         .iter()
@@ -94,10 +102,10 @@ fn traces_of_the_demo_find_the_slow_version() {
         "{from_outside}"
     );
     let ids: Vec<&Value> = spans.iter().map(|s| &s["span_id"]).collect();
-    let roots = spans.iter().filter(|s| s.get("parent_id").is_none()).count();
-    assert_eq!(roots, 1, "{from_outside}");
-    for span in spans.iter().filter(|s| s.get("parent_id").is_some()) {
-        assert!(ids.contains(&&span["parent_id"]), "{span} has no parent in {from_outside}");
+    let roots: Vec<&Value> = spans.iter().filter(|s| !ids.contains(&&s["parent_id"])).collect();
+    assert_eq!(roots.len(), 1, "{from_outside}");
+    assert_eq!(roots[0]["parent_id"], "00f067aa0ba902b7", "the client's span is the gateway's parent");
+    for span in spans {
         for field in ["namespace", "name", "start_unix_ms", "duration_ms", "status_code"] {
             assert!(span.get(field).is_some(), "{span} has no {field}");
         }

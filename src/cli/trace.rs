@@ -29,6 +29,10 @@ pub struct Args {
     /// At most this many traces, slowest first.
     #[arg(long, default_value_t = crate::observe::collector::DEFAULT_LIMIT)]
     limit: usize,
+    /// Only the trace of this id (32 hex digits, as a `traceparent` or `x-b3-traceid` header
+    /// carried it).
+    #[arg(long, value_name = "TRACE_ID")]
+    id: Option<String>,
     #[arg(short = 'o', long, value_enum)]
     output: Option<Structured>,
     #[command(flatten)]
@@ -43,7 +47,7 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
         service: args.service.map(|s| (args.namespace, s)),
         min_duration_ms: args.min_duration.0.as_secs_f64() * 1000.0,
         limit: args.limit,
-        trace_id: None,
+        trace_id: args.id.map(|id| id.to_ascii_lowercase()),
     };
     let mesh = args.place.connect().await?;
     let traces = mesh.traces(&query).await.map_err(mesh_failure)?;
