@@ -104,3 +104,23 @@ where
         });
     }
 }
+
+/// An answer of one of meshctl's endpoints, never kept by a cache: what they serve is the
+/// mesh's state now.
+pub fn reply(
+    status: hyper::StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> hyper::Response<http_body_util::Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        .header(hyper::header::CACHE_CONTROL, "no-store")
+        .body(http_body_util::Full::new(body.into()))
+        .expect("a response with a status, headers and a body")
+}
+
+/// `value` as a JSON answer.
+pub fn json<T: serde::Serialize>(value: &T) -> hyper::Response<http_body_util::Full<Bytes>> {
+    reply(hyper::StatusCode::OK, "application/json", serde_json::to_vec(value).expect("meshctl's answers serialize"))
+}

@@ -14,12 +14,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use base64::Engine;
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use tokio::sync::watch;
 
 use super::{Pacing, Registry as _, Report, StatusSink};
+use crate::http::{json, reply};
 use crate::kube::client::{Cluster, Target};
 use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
@@ -174,28 +173,11 @@ async fn serve_status(
             if let Some(answer) = collector.answer(request).await {
                 return answer;
             }
-            let reply = |status: StatusCode, content_type: &str, body: Vec<u8>| {
-                Response::builder()
-                    .status(status)
-                    .header(hyper::header::CONTENT_TYPE, content_type)
-                    .body(Full::new(Bytes::from(body)))
-                    .expect("a response with a status, a header and a body")
-            };
             match path.as_str() {
-                STATUS_PATH => reply(
-                    StatusCode::OK,
-                    "application/json",
-                    serde_json::to_vec(&*report.borrow()).expect("reports serialize"),
-                ),
+                STATUS_PATH => json(&*report.borrow()),
                 TLS_PROBE_PATH => match prober.probe(probe_timeout(query.as_deref())).await {
-                    Ok(probes) => reply(
-                        StatusCode::OK,
-                        "application/json",
-                        serde_json::to_vec(&probes).expect("probes serialize"),
-                    ),
-                    Err(e) => {
-                        reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("cannot probe: {e:#}").into())
-                    }
+                    Ok(probes) => json(&probes),
+                    Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("cannot probe: {e:#}")),
                 },
                 _ => reply(StatusCode::NOT_FOUND, "text/plain", Vec::new()),
             }

@@ -11,6 +11,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::trace::{Origin, Query, SPAN_CAPACITY, TraceStore, Traces, ZipkinSpan};
+use crate::http::{json, reply};
 use crate::metrics::scrape::Target;
 use crate::translate::SPANS_PATH;
 
@@ -87,27 +88,22 @@ impl Collector {
     /// The answer to a request for the collector (spans posted, traces asked for), or `None`
     /// for a path that is not its own.
     pub async fn answer(&self, request: Request<hyper::body::Incoming>) -> Option<Response<Full<Bytes>>> {
-        let response = |status: StatusCode, body: Bytes| {
-            Response::builder().status(status).body(Full::new(body)).expect("a response with a status and body")
-        };
+        let text = |status: StatusCode, body: String| reply(status, "text/plain", body);
         match (request.method(), request.uri().path()) {
             (&Method::POST, SPANS_PATH) => {
                 let body = match Limited::new(request.into_body(), MAX_BATCH_BYTES).collect().await {
                     Ok(body) => body.to_bytes(),
-                    Err(e) => return Some(response(StatusCode::PAYLOAD_TOO_LARGE, Bytes::from(e.to_string()))),
+                    Err(e) => return Some(text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())),
                 };
                 Some(match self.ingest(&body) {
                     // Zipkin's answer; Envoy counts anything else as a dropped report.
-                    Ok(_) => response(StatusCode::ACCEPTED, Bytes::new()),
-                    Err(e) => response(StatusCode::BAD_REQUEST, Bytes::from(format!("not Zipkin v2 JSON spans: {e}"))),
+                    Ok(_) => text(StatusCode::ACCEPTED, String::new()),
+                    Err(e) => text(StatusCode::BAD_REQUEST, format!("not Zipkin v2 JSON spans: {e}")),
                 })
             }
             (&Method::GET, TRACES_PATH) => {
                 let query = Query::from_params(request.uri().query().unwrap_or_default(), DEFAULT_LIMIT);
-                let body = serde_json::to_vec(&self.traces(&query)).expect("traces serialize");
-                let mut ok = response(StatusCode::OK, Bytes::from(body));
-                ok.headers_mut().insert(hyper::header::CONTENT_TYPE, "application/json".parse().expect("a header"));
-                Some(ok)
+                Some(json(&self.traces(&query)))
             }
             _ => None,
         }
@@ -120,9 +116,7 @@ pub async fn serve(listener: tokio::net::TcpListener, collector: Collector) {
         let collector = collector.clone();
         async move {
             let answer = collector.answer(request).await;
-            answer.unwrap_or_else(|| {
-                Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).expect("a 404")
-            })
+            answer.unwrap_or_else(|| reply(StatusCode::NOT_FOUND, "text/plain", Bytes::new()))
         }
     })
     .await

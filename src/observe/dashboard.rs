@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::graph::{History, Layout, service_of_host};
 use super::trace::Query;
 use crate::api::Resource;
+use crate::http::{json, reply};
 use crate::mesh::Mesh;
 use crate::policy::{self, Code, Options, Severity};
 
@@ -154,13 +155,13 @@ fn services_of(resource: &Resource) -> Vec<String> {
 
 async fn answer(state: &State, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     if request.method() != Method::GET {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "the dashboard only answers GET\n".into());
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "the dashboard only answers GET\n");
     }
     let path = request.uri().path();
     match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["", ""] => reply(StatusCode::OK, "text/html; charset=utf-8", INDEX.into()),
-        ["", "app.js"] => reply(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT.into()),
-        ["", "app.css"] => reply(StatusCode::OK, "text/css; charset=utf-8", STYLE.into()),
+        ["", ""] => reply(StatusCode::OK, "text/html; charset=utf-8", INDEX),
+        ["", "app.js"] => reply(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
+        ["", "app.css"] => reply(StatusCode::OK, "text/css; charset=utf-8", STYLE),
         ["", "api", "graph"] => json(&state.history.lock().expect("history lock").graph()),
         ["", "api", "findings"] => json(&*state.findings.lock().expect("findings lock")),
         ["", "api", "services", namespace, name, "metrics"] => {
@@ -170,23 +171,9 @@ async fn answer(state: &State, request: Request<hyper::body::Incoming>) -> Respo
             let query = Query::from_params(request.uri().query().unwrap_or_default(), super::collector::DEFAULT_LIMIT);
             match state.mesh.traces(&query).await {
                 Ok(traces) => json(&traces),
-                Err(e) => reply(StatusCode::BAD_GATEWAY, "text/plain", format!("cannot read traces: {e}\n").into()),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, "text/plain", format!("cannot read traces: {e}\n")),
             }
         }
-        _ => reply(StatusCode::NOT_FOUND, "text/plain", format!("no such page: {path}\n").into()),
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", format!("no such page: {path}\n")),
     }
-}
-
-fn reply(status: StatusCode, content_type: &str, body: Bytes) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header(hyper::header::CONTENT_TYPE, content_type)
-        // The page and its data are the mesh's now, never a cached copy.
-        .header(hyper::header::CACHE_CONTROL, "no-store")
-        .body(Full::new(body))
-        .expect("a response with a status, headers and a body")
-}
-
-fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
-    reply(StatusCode::OK, "application/json", serde_json::to_vec(value).expect("the API's answers serialize").into())
 }
