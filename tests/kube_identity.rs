@@ -79,7 +79,7 @@ fn expired(server: &KubeApiServer, account: &Value, pod: &RunningPod) -> String 
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
     let header = json!({ "alg": "ES256", "typ": "JWT" });
     let claims = json!({
-        "iss": KubeApiServer::TOKEN_ISSUER,
+        "iss": common::kube::TOKEN_ISSUER,
         "aud": [identity::TOKEN_AUDIENCE],
         "sub": format!("system:serviceaccount:shop:{}", account["metadata"]["name"].as_str().unwrap()),
         "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600,

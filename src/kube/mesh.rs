@@ -139,6 +139,12 @@ fn containers(pod: &Pod) -> (bool, bool, u32) {
     (app, sidecar, restarts)
 }
 
+/// Whether the kubelet reports the Pod `Ready`: every container passes its readiness probe.
+fn ready(pod: &Pod) -> bool {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
 #[async_trait::async_trait]
 impl Mesh for ClusterMesh {
     fn place(&self) -> String {
@@ -212,7 +218,9 @@ impl Mesh for ClusterMesh {
                     gateway = Some(GatewayView {
                         node_id: g.node_id.clone(),
                         address: SocketAddr::new(ip, g.listen.port()),
-                        listening: sidecar_running,
+                        // The gateway's Envoy is its Pod's one container, ready once Envoy says
+                        // its listeners are configured; it is not named as a sidecar is.
+                        listening: pod(proxy.proxy.node_id()).is_some_and(ready),
                     });
                 }
                 Proxy::Gateway(_) => {}

@@ -28,6 +28,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 
+/// The issuer the API server's ServiceAccount tokens name (`scripts/test-node`'s too).
+pub const TOKEN_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
 /// How long etcd and kube-apiserver get to become ready (about 3 s on 2 cores).
 const START_DEADLINE: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,10 +77,26 @@ fn binaries() -> (PathBuf, PathBuf) {
 /// A running etcd and kube-apiserver, stopped when dropped.
 pub struct KubeApiServer {
     processes: Processes,
-    /// The API server's secure port, on 127.0.0.1.
+    api: Api,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for KubeApiServer {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// A Kubernetes API server as its admin reaches it, with the files a test may read beside it:
+/// the admin's kubeconfig, the audit log, the key ServiceAccount tokens are signed with.
+pub struct Api {
+    /// The API server's secure port.
     pub addr: SocketAddr,
     admin: Arc<rustls::ClientConfig>,
-    dir: tempfile::TempDir,
+    /// Holds `kubeconfig`, `audit.log` and `service-account.key`; kubeconfigs made for tests
+    /// are written here too.
+    dir: PathBuf,
 }
 
 /// An answer from the API server.
@@ -152,7 +171,7 @@ impl KubeApiServer {
                 // Webhooks are called at their Service's endpoints (EndpointSlices, which the
                 // test kubelet writes), not at its cluster IP: no kube-proxy routes those here.
                 "--enable-aggregator-routing=true".into(),
-                format!("--service-account-issuer={}", KubeApiServer::TOKEN_ISSUER),
+                format!("--service-account-issuer={}", TOKEN_ISSUER),
                 format!("--service-account-key-file={}", path("service-account.pub")),
                 format!("--service-account-signing-key-file={}", path("service-account.key")),
                 "--service-cluster-ip-range=10.96.0.0/16".into(),
@@ -165,18 +184,80 @@ impl KubeApiServer {
                 "--audit-log-mode=blocking".into(),
             ],
         };
-        let server =
-            KubeApiServer { processes: Processes::start(vec![apiserver, etcd]), addr, admin: credentials.admin, dir };
+        let api = Api { addr, admin: credentials.admin, dir: dir.path().to_path_buf() };
+        let server = KubeApiServer { processes: Processes::start(vec![apiserver, etcd]), api, _dir: dir };
         server.wait_ready();
         server.write_kubeconfig(&credentials.ca_pem, &credentials.admin_pem);
         server
+    }
+
+    /// Polls `/readyz` until it answers 200; fails the test, with the processes' logs, when a
+    /// process exits or the deadline passes first.
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        loop {
+            if let Some(exited) = self.processes.exited() {
+                panic!("{exited} exited while starting\n{}", self.processes.logs());
+            }
+            match self.readiness() {
+                Ok(()) => return,
+                Err(last) if start.elapsed() > START_DEADLINE => {
+                    panic!("kube-apiserver was not ready after {START_DEADLINE:?}: {last}\n{}", self.processes.logs())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn write_kubeconfig(&self, ca_pem: &str, admin: &(String, String)) {
+        let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+        // JSON is YAML: every kubeconfig reader takes it.
+        let config = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kube-testenv", "cluster": {
+                "server": format!("https://{}", self.addr),
+                "certificate-authority-data": b64(ca_pem),
+            }}],
+            "users": [{"name": "admin", "user": {
+                "client-certificate-data": b64(&admin.0),
+                "client-key-data": b64(&admin.1),
+            }}],
+            "contexts": [{"name": "kube-testenv", "context": {"cluster": "kube-testenv", "user": "admin"}}],
+            "current-context": "kube-testenv",
+        });
+        std::fs::write(self.kubeconfig(), serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    }
+}
+
+impl Drop for KubeApiServer {
+    fn drop(&mut self) {
+        self.processes.stop();
+    }
+}
+
+impl Api {
+    /// The API server at `addr`, signed in to with the admin kubeconfig in `dir`, whose files
+    /// are as [`Api`] says.
+    pub fn from_dir(addr: SocketAddr, dir: &Path) -> Api {
+        let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("kubeconfig")).unwrap()).unwrap();
+        let pem = |value: &Value| {
+            base64::engine::general_purpose::STANDARD.decode(value.as_str().expect("embedded data")).unwrap()
+        };
+        let (ca, user) = (&config["clusters"][0]["cluster"], &config["users"][0]["user"]);
+        let admin = client_config(
+            &pem(&ca["certificate-authority-data"]),
+            &pem(&user["client-certificate-data"]),
+            &pem(&user["client-key-data"]),
+        );
+        Api { addr, admin, dir: dir.to_path_buf() }
     }
 
     /// The requests the API server has answered so far, or started to answer (a watch
     /// answers until it ends): audit events with `user.username`, `verb`, `objectRef` and
     /// `responseStatus.code`.
     pub fn requests(&self) -> Vec<Value> {
-        let log = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default();
         log.lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .filter(|event| matches!(event["stage"].as_str(), Some("ResponseStarted" | "ResponseComplete")))
@@ -186,15 +267,12 @@ impl KubeApiServer {
     /// The key the API server signs ServiceAccount tokens with (PKCS#8 PEM, ECDSA P-256), for
     /// a test that must make a token the API server would never issue (an expired one).
     pub fn token_signing_key(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("service-account.key")).unwrap()
+        std::fs::read_to_string(self.dir.join("service-account.key")).unwrap()
     }
-
-    /// The issuer the API server's ServiceAccount tokens name.
-    pub const TOKEN_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
     /// A kubeconfig whose current context is this API server's admin (group `system:masters`).
     pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        self.dir.join("kubeconfig")
     }
 
     /// A kubeconfig that signs in as ServiceAccount `name` of namespace `default`, with only
@@ -228,7 +306,7 @@ impl KubeApiServer {
         let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         config["clusters"][0]["cluster"]["server"] =
             json!(format!("https://{}:{}", super::kubelet::HOST_IP, self.addr.port()));
-        let in_pod = self.dir.path().join(format!("kubeconfig-in-pod-{namespace}-{name}"));
+        let in_pod = self.dir.join(format!("kubeconfig-in-pod-{namespace}-{name}"));
         std::fs::write(&in_pod, config.to_string()).unwrap();
         in_pod
     }
@@ -241,7 +319,7 @@ impl KubeApiServer {
         assert!(answer.status < 300, "a token for {namespace}/{name}: {}", answer.json());
         let mut config: Value = serde_json::from_str(&std::fs::read_to_string(self.kubeconfig()).unwrap()).unwrap();
         config["users"][0]["user"] = json!({ "token": answer.json()["status"]["token"] });
-        let path = self.dir.path().join(format!("kubeconfig-{namespace}-{name}"));
+        let path = self.dir.join(format!("kubeconfig-{namespace}-{name}"));
         std::fs::write(&path, config.to_string()).unwrap();
         path
     }
@@ -304,55 +382,19 @@ impl KubeApiServer {
         })
     }
 
-    /// Polls `/readyz` until it answers 200; fails the test, with the processes' logs, when a
-    /// process exits or the deadline passes first.
-    fn wait_ready(&self) {
-        let start = Instant::now();
-        loop {
-            if let Some(exited) = self.processes.exited() {
-                panic!("{exited} exited while starting\n{}", self.processes.logs());
+    /// Whether the API server is ready and has made the namespace tests' objects go to; why
+    /// not when it is not.
+    pub fn readiness(&self) -> Result<(), String> {
+        match self.try_request(hyper::Method::GET, "/readyz?verbose", "application/json", None) {
+            Ok(answer) if answer.status != 200 => {
+                Err(format!("HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body)))
             }
-            let last = match self.try_request(hyper::Method::GET, "/readyz?verbose", "application/json", None) {
-                Ok(answer) if answer.status != 200 => {
-                    format!("HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body))
-                }
-                // The namespace tests' objects go to is made by a controller in the API server,
-                // sometimes just after it is ready.
-                Ok(_) if self.get("/api/v1/namespaces/default").status != 200 => "no namespace default yet".into(),
-                Ok(_) => return,
-                Err(e) => e,
-            };
-            if start.elapsed() > START_DEADLINE {
-                panic!("kube-apiserver was not ready after {START_DEADLINE:?}: {last}\n{}", self.processes.logs());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            // The namespace is made by a controller in the API server, sometimes just after it
+            // is ready.
+            Ok(_) if self.get("/api/v1/namespaces/default").status != 200 => Err("no namespace default yet".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
         }
-    }
-
-    fn write_kubeconfig(&self, ca_pem: &str, admin: &(String, String)) {
-        let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
-        // JSON is YAML: every kubeconfig reader takes it.
-        let config = json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "kube-testenv", "cluster": {
-                "server": format!("https://{}", self.addr),
-                "certificate-authority-data": b64(ca_pem),
-            }}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate-data": b64(&admin.0),
-                "client-key-data": b64(&admin.1),
-            }}],
-            "contexts": [{"name": "kube-testenv", "context": {"cluster": "kube-testenv", "user": "admin"}}],
-            "current-context": "kube-testenv",
-        });
-        std::fs::write(self.kubeconfig(), serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    }
-}
-
-impl Drop for KubeApiServer {
-    fn drop(&mut self) {
-        self.processes.stop();
     }
 }
 
@@ -408,19 +450,25 @@ impl Credentials {
         write("service-account.key", &service_account.serialize_pem());
         write("service-account.pub", &service_account.public_key_pem());
 
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap()).unwrap();
-        let admin = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(admin_pem.0.as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(admin_pem.1.as_bytes()).unwrap(),
-            )
-            .unwrap();
-        Credentials { ca_pem, admin_pem, admin: Arc::new(admin) }
+        let admin = client_config(ca_pem.as_bytes(), admin_pem.0.as_bytes(), admin_pem.1.as_bytes());
+        Credentials { ca_pem, admin_pem, admin }
     }
+}
+
+/// A TLS client that trusts `ca` and signs in with `cert` and `key` (PEM).
+fn client_config(ca: &[u8], cert: &[u8], key: &[u8]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca).unwrap()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(cert).unwrap()],
+            PrivateKeyDer::from_pem_slice(key).unwrap(),
+        )
+        .unwrap();
+    Arc::new(config)
 }
 
 /// A process to run, with its output going to `log`.

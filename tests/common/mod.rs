@@ -6,10 +6,12 @@ pub mod browser;
 pub mod control_plane;
 pub mod dashboard;
 pub mod envoy;
+pub mod images;
 pub mod kube;
 pub mod kubelet;
 pub mod local_mesh;
 pub mod memory;
+pub mod node;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
