@@ -1,31 +1,26 @@
 //! meshctl on a real one-node cluster (`scripts/test-node`): a real kubelet, containerd, runc,
 //! CNI, kube-proxy and CoreDNS, running meshctl's own images as a user's cluster would. The
-//! tests of this binary share the node, each in namespaces of its own, and the mesh one of them
-//! installs.
+//! tests of this binary share the node and the mesh installed on it (`node::mesh`), each in
+//! namespaces of its own.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::dashboard::{Dashboard, edge};
 use common::images;
 use common::node::{self, Node};
+use serde_json::{Value, json};
 
-/// `meshctl install` with the images built from the binaries under test.
-fn install(node: &Node) -> common::Run {
-    node.meshctl(&["install", "--image", images::MESHCTL, "--envoy-image", images::ENVOY, "--wait"])
-}
+const DEADLINE: Duration = Duration::from_secs(60);
 
 #[test]
 fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
-    let node = node::shared();
-    let first = install(node);
-    assert_eq!(
-        first.code,
-        0,
-        "{}{}\n{}",
-        first.stdout,
-        first.stderr,
-        node.kubectl(&["-n", "meshctl-system", "get", "pods,events", "-o", "wide"]).stdout
-    );
-    assert!(first.stdout.contains("2 Deployment(s) available"), "{}", first.stdout);
+    let mesh = node::mesh();
+    let node = mesh.node;
+    assert!(mesh.install.stdout.contains("2 Deployment(s) available"), "{}", mesh.install.stdout);
     // The Pods run meshctl's image and Envoy's, as containers of the kubelet.
     let images = node.kubectl_ok(&[
         "-n",
@@ -37,7 +32,7 @@ fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
     ]);
     assert!(images.contains(images::MESHCTL) && images.contains(images::ENVOY), "{images}");
 
-    let second = install(node);
+    let second = node.meshctl(&node::INSTALL);
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     let changed: Vec<&str> =
         second.stdout.lines().filter(|l| !l.contains(" unchanged") && !l.starts_with('✓') && !l.is_empty()).collect();
@@ -45,7 +40,321 @@ fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
 
     // What a user runs next, and what the stand-in kubelet hid: the gateway's container is not
     // a sidecar, and it is listening.
-    let check = node.meshctl(&["check"]);
+    let check = &mesh.check;
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(!check.stdout.contains('✗'), "{}", check.stdout);
+    assert!(!check.stdout.contains('✗') && check.stdout.contains("gateway"), "{}", check.stdout);
+}
+
+/// A Deployment of `replicas` demo apps `name` (labels `app: name` and `labels`) in `namespace`,
+/// run from meshctl's image, ready when the app answers its health check.
+fn demo_deployment(namespace: &str, name: &str, labels: &[(&str, &str)], args: &[&str]) -> Value {
+    let mut pod_labels = json!({ "app": name });
+    for (key, value) in labels {
+        pod_labels[key] = json!(value);
+    }
+    let deployment_name = labels.iter().fold(name.to_string(), |n, (_, v)| format!("{n}-{v}"));
+    let mut command = vec!["demo-app", "--name", name, "--address", "0.0.0.0", "--port", "8080"];
+    command.extend(args);
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": deployment_name, "namespace": namespace },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": pod_labels },
+            "template": {
+                "metadata": { "labels": pod_labels },
+                "spec": { "containers": [{
+                    "name": "app",
+                    "image": images::MESHCTL,
+                    "imagePullPolicy": "Never",
+                    "args": command,
+                    "ports": [{ "name": "http", "containerPort": 8080 }],
+                    "readinessProbe": { "httpGet": { "path": "/healthz", "port": 8080 }, "periodSeconds": 1 },
+                }]},
+            },
+        },
+    })
+}
+
+/// Service `name` in `namespace`: port 80 to the demo apps' 8080.
+fn service(namespace: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
+    })
+}
+
+/// The versions that answered `n` requests to `url` made from Pod `namespace/pod` (one
+/// connection, as an app that keeps it alive; curl `options` first), and how many failed.
+fn versions(node: &Node, namespace: &str, pod: &str, options: &[&str], url: &str, n: usize) -> (usize, usize, usize) {
+    let mut args = options.to_vec();
+    args.extend(["--write-out", "\n%{http_code}\n"]);
+    args.extend(std::iter::repeat_n(url, n));
+    let out = node.curl_in_pod(namespace, pod, &args).unwrap_or_default();
+    let lines: Vec<&str> = out.lines().collect();
+    let (mut v1, mut v2, mut failed) = (0, 0, n);
+    for answer in lines.chunks(2) {
+        let [body, code] = answer else { continue };
+        let version = serde_json::from_str::<Value>(body).ok().and_then(|b| b["version"].as_str().map(String::from));
+        match (*code, version.as_deref()) {
+            ("200", Some("v1")) => v1 += 1,
+            ("200", Some("v2")) => v2 += 1,
+            _ => continue,
+        }
+        failed -= 1;
+    }
+    (v1, v2, failed)
+}
+
+/// A server on the host, outside the cluster, answering every connection with `body`.
+fn outside_server(body: &'static str) -> std::net::SocketAddr {
+    let listener = TcpListener::bind((node::HOST_IP, 0)).expect("the host's address on the node's link");
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn injected_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_app() {
+    let node = node::mesh().node;
+    let ns = "capture";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let subsets = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": { "name": "profile", "namespace": ns },
+        "spec": { "host": "profile", "subsets": [
+            { "name": "v1", "labels": { "version": "v1" } },
+            { "name": "v2", "labels": { "version": "v2" } },
+        ]},
+    });
+    let route = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": { "name": "profile", "namespace": ns },
+        "spec": { "hosts": ["profile"], "http": [{ "route": [
+            { "destination": { "host": "profile", "subset": "v1" }, "weight": 90 },
+            { "destination": { "host": "profile", "subset": "v2" }, "weight": 10 },
+        ]}]},
+    });
+    let objects = [
+        service(ns, "profile"),
+        subsets,
+        route,
+        demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
+        demo_deployment(ns, "profile", &[("version", "v2")], &["--version", "v2"]),
+        demo_deployment(ns, "client", &[], &[]),
+    ];
+    node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let (client, v1) = (node.pod_named(ns, "app=client"), node.pod_named(ns, "version=v1"));
+    let stored: Value =
+        serde_json::from_str(&node.kubectl_ok(&["-n", ns, "get", "pod", &client, "-o", "json"])).unwrap();
+    let init: Vec<&str> =
+        stored["spec"]["initContainers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(init, [meshctl::kube::inject::INIT_CONTAINER, meshctl::kube::registry::PROXY_CONTAINER], "injected");
+    let logs = || {
+        format!(
+            "controller:\n{}\nclient's proxy:\n{}",
+            node.kubectl(&["-n", "meshctl-system", "logs", "deployment/meshctl-controller", "--tail", "30"]).stdout,
+            node.kubectl(&["-n", ns, "logs", &client, "-c", "meshctl-proxy", "--tail", "30"]).stdout,
+        )
+    };
+
+    // The application calls the Service by its short name, with no proxy setting: cluster DNS
+    // answers in the Pod (curl runs in its network, not its files, so it is told the answer),
+    // capture takes the call to its sidecar, which routes it by the VirtualService over mTLS to
+    // profile's Pods.
+    let resolved = node.kubectl_ok(&["-n", ns, "exec", &client, "-c", "app", "--", "getent", "hosts", "profile"]);
+    let cluster_ip = resolved.split_whitespace().next().unwrap_or_default().to_string();
+    let service_ip = node.kubectl_ok(&["-n", ns, "get", "service", "profile", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert_eq!(cluster_ip, service_ip, "profile resolves to its Service in the client's Pod: {resolved}");
+    let resolve = format!("profile:80:{cluster_ip}");
+    let dns = ["--resolve", resolve.as_str()];
+    let url = "http://profile/";
+    let routed = common::within(DEADLINE, || versions(node, ns, &client, &dns, url, 10).2 == 0);
+    assert!(routed, "the client's calls to {url} never all succeeded\n{}", logs());
+    let (to_v1, to_v2, failed) = versions(node, ns, &client, &dns, url, 400);
+    assert_eq!(failed, 0, "{}", logs());
+    assert!((20..=60).contains(&to_v2), "90/10 split gave v1 {to_v1}, v2 {to_v2}");
+
+    // Both proxies report their spans to the controller; `meshctl trace` reads them through the
+    // API server, one trace per call: the client's sidecar's span, and profile's below it.
+    let mut trace = Value::Null;
+    common::poll("the client's calls are traced", DEADLINE, || {
+        let run = node.meshctl(&["trace", "profile", "-n", ns, "--limit", "5", "-o", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let traces: Value = serde_json::from_str(&run.stdout).unwrap();
+        trace = traces["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["spans"].as_array().unwrap().len() == 2)
+            .cloned()
+            .unwrap_or_default();
+        !trace.is_null()
+    });
+    let spans = trace["spans"].as_array().unwrap();
+    let (caller, callee) = (&spans[0], &spans[1]);
+    assert_eq!(
+        (&caller["service"], &caller["namespace"], &caller["kind"]),
+        (&json!("client"), &json!(ns), &json!("client")),
+        "{trace}"
+    );
+    assert_eq!(
+        (&callee["service"], &callee["kind"], &callee["parent_id"]),
+        (&json!("profile"), &json!("server"), &caller["span_id"]),
+        "{trace}"
+    );
+    assert!(["v1", "v2"].contains(&callee["version"].as_str().unwrap()), "{trace}");
+    // The dashboard on the cluster: the client's calls on its graph, each version's share.
+    let kubeconfig = node.kubeconfig();
+    let dashboard = Dashboard::start(&["--kubeconfig", kubeconfig.to_str().unwrap()], &[]);
+    common::poll("the dashboard's graph has the client's calls to profile", DEADLINE, || {
+        versions(node, ns, &client, &dns, url, 10);
+        let graph = dashboard.get("/api/graph");
+        edge(&graph, &format!("{ns}/client"), &format!("{ns}/profile/v1"))
+            .is_some_and(|e| e["rps"].as_f64() > Some(0.0))
+    });
+
+    // An address outside the mesh is passed through as the application addressed it.
+    let outside = outside_server("outside the mesh");
+    let answer = node.curl_in_pod(ns, &client, &[&format!("http://{outside}/")]);
+    assert_eq!(answer.as_deref(), Some("outside the mesh"), "{}", logs());
+
+    // Under STRICT, a plaintext client outside the mesh is refused at profile's Pod address,
+    // on the application's port and on the proxy's own; mesh traffic goes on.
+    let v1_ip = node.kubectl_ok(&["-n", ns, "get", "pod", &v1, "-o", "jsonpath={.status.podIP}"]);
+    let plain = format!("http://{v1_ip}:8080/");
+    let from_host = |url: &str| {
+        let output = std::process::Command::new("curl").args(["--silent", "--max-time", "5", url]).output().unwrap();
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    assert!(from_host(&plain).is_some(), "PERMISSIVE lets plaintext in");
+    let strict = json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": { "name": "default", "namespace": ns },
+        "spec": { "mtls": { "mode": "STRICT" } },
+    });
+    node.apply(&strict.to_string());
+    common::poll("STRICT refuses plaintext at profile's Pod", DEADLINE, || from_host(&plain).is_none());
+    for port in [15006, 15001, 9999] {
+        let around = format!("http://{v1_ip}:{port}/");
+        assert_eq!(from_host(&around), None, "plaintext reached {around} under STRICT");
+    }
+    let (_, _, failed) = versions(node, ns, &client, &dns, url, 50);
+    assert_eq!(failed, 0, "mesh traffic under STRICT\n{}", logs());
+    // The kubelet still finds profile ready, through the probe rewritten to the proxy's health
+    // port, which capture leaves alone.
+    let probe = format!("http://{v1_ip}:{}/app-health/app/readyz", meshctl::kube::inject::HEALTH_PORT);
+    assert_eq!(from_host(&probe).as_deref(), Some("ok\n"), "the rewritten probe under STRICT");
+    node.wait(ns, &format!("pod/{v1}"), "condition=Ready", DEADLINE);
+}
+
+/// The status of container `name` of `pod` (an init container's or an application's).
+fn container_status<'p>(pod: &'p Value, name: &str) -> &'p Value {
+    let statuses = pod["status"]["initContainerStatuses"].as_array().into_iter().flatten();
+    statuses
+        .chain(pod["status"]["containerStatuses"].as_array().into_iter().flatten())
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no status of container {name}: {}", pod["status"]))
+}
+
+fn pod_json(node: &Node, namespace: &str, pod: &str) -> Value {
+    serde_json::from_str(&node.kubectl_ok(&["-n", namespace, "get", "pod", pod, "-o", "json"])).unwrap()
+}
+
+#[test]
+fn the_app_starts_once_its_proxy_is_configured_and_a_meshed_job_completes() {
+    let node = node::mesh().node;
+    let ns = "lifecycle";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let profile = demo_deployment(ns, "profile", &[], &[]);
+    node.apply(&format!("{}\n---\n{profile}", service(ns, "profile")));
+    node.wait(ns, "deployment/profile", "condition=Available", DEADLINE);
+    let pod = node.pod_named(ns, "app=profile");
+    let stored = pod_json(node, ns, &pod);
+
+    // Capture's init container ran to completion under runc, then the native sidecar started,
+    // and the kubelet held the app back until the proxy's startup probe (its configuration from
+    // the controller) passed.
+    let capture = container_status(&stored, meshctl::kube::inject::INIT_CONTAINER);
+    assert_eq!(capture["state"]["terminated"]["exitCode"], 0, "{capture}");
+    let proxy = container_status(&stored, meshctl::kube::registry::PROXY_CONTAINER);
+    assert_eq!((&proxy["started"], &proxy["ready"]), (&json!(true), &json!(true)), "{proxy}");
+    let app = container_status(&stored, "app");
+    let started = |status: &Value| status["state"]["running"]["startedAt"].as_str().unwrap_or_default().to_string();
+    assert!(!started(app).is_empty() && started(app) >= started(proxy), "app {app}\nproxy {proxy}");
+
+    // What a user types: logs of the proxy, a command in the app's container, which runs as the
+    // image's user while the proxy runs as Istio's.
+    let logs = node.kubectl(&["-n", ns, "logs", &pod, "-c", meshctl::kube::registry::PROXY_CONTAINER]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    let id = |container: &str| node.kubectl_ok(&["-n", ns, "exec", &pod, "-c", container, "--", "id", "-u"]);
+    assert_eq!(id("app").trim(), "65532");
+    assert_eq!(id(meshctl::kube::registry::PROXY_CONTAINER).trim(), "1337");
+
+    // A Job's Pod in the mesh finishes: its sidecar stops once the Job's container exits.
+    let job = json!({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": { "name": "once", "namespace": ns },
+        "spec": { "backoffLimit": 0, "template": { "spec": {
+            "restartPolicy": "Never",
+            "containers": [{ "name": "once", "image": images::MESHCTL, "imagePullPolicy": "Never", "args": ["--version"] }],
+        }}},
+    });
+    node.apply(&job.to_string());
+    node.wait(ns, "job/once", "condition=Complete", DEADLINE);
+    let phase =
+        node.kubectl_ok(&["-n", ns, "get", "pods", "-l", "job-name=once", "-o", "jsonpath={.items[*].status.phase}"]);
+    assert_eq!(phase, "Succeeded");
+}
+
+#[test]
+fn a_pod_whose_proxy_gets_no_configuration_never_starts_its_app() {
+    let node = node::mesh().node;
+    let ns = "unconfigured";
+    let _namespace = node.namespace(ns, &[]);
+    // Injected offline as the webhook would, but its proxy told of a control plane that does
+    // not exist.
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "stranded", "namespace": ns, "labels": { "app": "stranded" } },
+        "spec": { "containers": [{
+            "name": "app", "image": images::MESHCTL, "imagePullPolicy": "Never",
+            "args": ["demo-app", "--name", "stranded", "--address", "0.0.0.0", "--port", "8080"],
+        }]},
+    });
+    let injected = common::meshctl_with_input(
+        &["inject", "-f", "-", "--image", images::MESHCTL, "--envoy-image", images::ENVOY],
+        &pod.to_string(),
+    );
+    assert_eq!(injected.code, 0, "{}", injected.stderr);
+    let controller = format!("{}.{}.svc", meshctl::kube::install::CONTROLLER, meshctl::kube::install::NAMESPACE);
+    assert!(injected.stdout.contains(&controller), "{}", injected.stdout);
+    node.apply(&injected.stdout.replace(&controller, &format!("nowhere.{}.svc", meshctl::kube::install::NAMESPACE)));
+
+    // The proxy runs and keeps failing its startup probe; the app is never started.
+    common::poll("the stranded proxy runs", DEADLINE, || {
+        let stored = pod_json(node, ns, "stranded");
+        stored["status"]["initContainerStatuses"].as_array().is_some_and(|s| {
+            s.iter().any(|c| c["name"] == meshctl::kube::registry::PROXY_CONTAINER && c["state"]["running"].is_object())
+        })
+    });
+    let held = common::within(Duration::from_secs(10), || {
+        let stored = pod_json(node, ns, "stranded");
+        container_status(&stored, "app")["state"]["waiting"].is_null()
+    });
+    let stored = pod_json(node, ns, "stranded");
+    assert!(!held, "the app started without a configured proxy: {}", stored["status"]);
+    let ready = stored["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    assert!(!ready, "{}", stored["status"]);
 }

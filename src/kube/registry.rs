@@ -197,7 +197,7 @@ pub fn view(
                 });
                 (service.name, port)
             }
-            None => (name, first_container_port(pod).unwrap_or(NO_APP_PORT)),
+            None => (workload_name(pod, name), first_container_port(pod).unwrap_or(NO_APP_PORT)),
         };
         let captured = captured(pod);
         // Captured traffic arrives at the proxy whatever address it was sent to.
@@ -396,6 +396,17 @@ fn describe(port: Option<&IntOrString>) -> String {
 /// The Pod's IP, once the kubelet has reported one (and it is an address).
 fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+}
+
+/// The name a Pod that no Service selects goes by in the mesh (its traces, graph, `top`), as
+/// Istio's canonical service: a label that names its application, else the Pod's own name —
+/// which, for a Deployment's Pod, carries generated suffixes that change with every rollout.
+fn workload_name<'p>(pod: &'p Pod, name: &'p str) -> &'p str {
+    let labels = pod.labels();
+    ["service.istio.io/canonical-name", "app.kubernetes.io/name", "app"]
+        .iter()
+        .find_map(|key| labels.get(*key))
+        .map_or(name, String::as_str)
 }
 
 fn service_account(pod: &Pod) -> &str {
@@ -910,16 +921,17 @@ mod tests {
     }
 
     #[test]
-    fn a_mesh_pod_no_service_selects_gets_a_sidecar_named_after_itself() {
-        let client = mk_pod("shop", "loadgen", json!({ "app": "loadgen" }), Some("10.237.0.5"));
+    fn a_mesh_pod_no_service_selects_gets_a_sidecar_named_by_its_app_label_else_after_itself() {
+        let client = mk_pod("shop", "loadgen-5b67594bcd-ttcjs", json!({ "app": "loadgen" }), Some("10.237.0.5"));
         let mut silent = mk_pod("shop", "silent", json!({}), Some("10.237.0.6"));
         silent["spec"]["containers"][0].as_object_mut().unwrap().remove("ports");
 
         let view = mk_view(&[client, silent], &[], &[]);
 
-        let loadgen = sidecar(&view, "loadgen.shop");
+        let loadgen = sidecar(&view, "loadgen-5b67594bcd-ttcjs.shop");
         assert_eq!((loadgen.service.as_str(), loadgen.app), ("loadgen", addr("127.0.0.1:8080")));
-        assert_eq!(sidecar(&view, "silent.shop").app, addr("127.0.0.1:0"));
+        let silent = sidecar(&view, "silent.shop");
+        assert_eq!((silent.service.as_str(), silent.app), ("silent", addr("127.0.0.1:0")));
         assert_eq!(view.services, vec![]);
     }
 

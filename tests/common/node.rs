@@ -26,6 +26,9 @@ use super::kube::Api;
 
 /// The node's address, where its API server listens (on 6443) and its kubelet serves.
 pub const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 236, 0, 2);
+/// The host's end of the link to the node: a server the test binds here is outside the
+/// cluster, and reachable from its Pods.
+pub const HOST_IP: Ipv4Addr = Ipv4Addr::new(10, 236, 0, 1);
 /// The node's name, as its kubelet registers it.
 pub const NODE_NAME: &str = "meshctl-node";
 
@@ -48,6 +51,66 @@ impl std::ops::Deref for Node {
 pub fn shared() -> &'static Node {
     static NODE: OnceLock<Node> = OnceLock::new();
     NODE.get_or_init(Node::start)
+}
+
+/// How the shared mesh is installed: the images of the binaries under test, every request
+/// traced (as the local mesh does by default), waiting until the mesh is ready.
+pub const INSTALL: [&str; 8] = [
+    "install",
+    "--image",
+    super::images::MESHCTL,
+    "--envoy-image",
+    super::images::ENVOY,
+    "--trace-sampling",
+    "100",
+    "--wait",
+];
+
+/// The mesh installed on the shared node, and what a user saw doing it.
+pub struct Mesh {
+    pub node: &'static Node,
+    /// The first `meshctl install` (`INSTALL`).
+    pub install: Run,
+    /// `meshctl check` right after it, before any test ran a workload in the mesh.
+    pub check: Run,
+}
+
+/// The shared node with the mesh installed on it, once per test binary, its injector trusted by
+/// the API server.
+pub fn mesh() -> &'static Mesh {
+    static MESH: OnceLock<Mesh> = OnceLock::new();
+    MESH.get_or_init(|| {
+        let node = shared();
+        let install = node.meshctl(&INSTALL);
+        assert_eq!(
+            install.code,
+            0,
+            "{}{}\n{}",
+            install.stdout,
+            install.stderr,
+            node.kubectl(&["-n", "meshctl-system", "get", "pods,events", "-o", "wide"]).stdout
+        );
+        let webhook = format!("mutatingwebhookconfiguration/{}", meshctl::kube::webhook::CONFIGURATION);
+        super::poll("the controller sets the injector's caBundle", Duration::from_secs(60), || {
+            let bundles = node.kubectl_ok(&["get", &webhook, "-o", "jsonpath={.webhooks[*].clientConfig.caBundle}"]);
+            !bundles.trim().is_empty()
+        });
+        let check = node.meshctl(&["check"]);
+        Mesh { node, install, check }
+    })
+}
+
+/// A namespace of one test's objects, deleted (without waiting) when dropped, so that what a
+/// test leaves does not pile up on the shared node.
+pub struct Namespace<'n> {
+    node: &'n Node,
+    pub name: String,
+}
+
+impl Drop for Namespace<'_> {
+    fn drop(&mut self) {
+        self.node.kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
 }
 
 impl Node {
@@ -124,21 +187,94 @@ impl Node {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// Runs `curl ARGS` (at most 5 s) in the network namespace of Pod `namespace/pod`, as a
+    /// process of its application would: its output, or `None` when curl failed.
+    pub fn curl_in_pod(&self, namespace: &str, pod: &str, args: &[&str]) -> Option<String> {
+        let pid = self.pod_process(namespace, pod);
+        let output = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--net", "curl", "--silent", "--max-time", "5"])
+            .args(args)
+            .output()
+            .expect("nsenter runs");
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The host pid of the first application container of Pod `namespace/pod`, as containerd
+    /// reports it.
+    pub fn pod_process(&self, namespace: &str, pod: &str) -> u32 {
+        let id = self.kubectl_ok(&[
+            "-n",
+            namespace,
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].containerID}",
+        ]);
+        let id =
+            id.strip_prefix("containerd://").unwrap_or_else(|| panic!("{namespace}/{pod} runs no container: {id:?}"));
+        let output = Command::new(super::kube::binary_dir().join("ctr"))
+            .arg("--address")
+            .arg(self.dir.join("containerd/containerd.sock"))
+            .args(["-n", "k8s.io", "tasks", "ls"])
+            .output()
+            .expect("ctr runs");
+        let tasks = String::from_utf8_lossy(&output.stdout);
+        tasks
+            .lines()
+            .find_map(|line| {
+                let mut fields = line.split_whitespace();
+                (fields.next() == Some(id)).then(|| fields.next()?.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("containerd runs no task {id}:\n{tasks}"))
+    }
+
+    /// The name of the one Pod in `namespace` that `selector` (`key=value`) picks.
+    pub fn pod_named(&self, namespace: &str, selector: &str) -> String {
+        let names = self.kubectl_ok(&["-n", namespace, "get", "pods", "-l", selector, "-o", "name"]);
+        let names: Vec<&str> = names.lines().filter_map(|n| n.strip_prefix("pod/")).collect();
+        assert_eq!(names.len(), 1, "Pods {selector} in {namespace}: {names:?}");
+        names[0].to_string()
+    }
+
+    /// `kubectl apply -f -` of `manifest`, which must succeed.
+    pub fn apply(&self, manifest: &str) {
+        let mut child = Command::new(super::kube::binary_dir().join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin is piped"), manifest.as_bytes()).unwrap();
+        let output = child.wait_with_output().expect("kubectl runs");
+        assert!(output.status.success(), "kubectl apply:\n{manifest}\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+
     /// Makes namespace `name`, labelled with `labels` (`key=value`), for one test's objects.
-    pub fn namespace(&self, name: &str, labels: &[&str]) {
+    pub fn namespace(&self, name: &str, labels: &[&str]) -> Namespace<'_> {
         self.kubectl_ok(&["create", "namespace", name]);
+        let namespace = Namespace { node: self, name: name.to_string() };
         if !labels.is_empty() {
             let mut args = vec!["label", "namespace", name];
             args.extend(labels);
             self.kubectl_ok(&args);
         }
+        namespace
     }
 
-    /// Waits up to `timeout` for `kubectl wait` condition `condition` on `target` in `namespace`.
+    /// Waits up to `timeout` for `kubectl wait` condition `condition` on `target` in `namespace`:
+    /// one object (`deployment/x`) or every one of a kind (`deployment`).
     pub fn wait(&self, namespace: &str, target: &str, condition: &str, timeout: Duration) {
         let timeout = format!("{}s", timeout.as_secs());
-        let run =
-            self.kubectl(&["-n", namespace, "wait", target, &format!("--for={condition}"), "--timeout", &timeout]);
+        let condition = format!("--for={condition}");
+        let mut args = vec!["-n", namespace, "wait", target, &condition, "--timeout", &timeout];
+        if !target.contains('/') {
+            args.push("--all");
+        }
+        let run = self.kubectl(&args);
         assert_eq!(
             run.code,
             0,
