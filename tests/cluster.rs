@@ -4,6 +4,8 @@
 //! namespaces of its own.
 
 mod common;
+#[path = "cluster/mesh.rs"]
+mod mesh;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -19,7 +21,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 #[test]
 fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
     let mesh = node::mesh();
-    let node = mesh.node;
+    let (node, _turn) = (mesh.node, mesh.share());
     assert!(mesh.install.stdout.contains("2 Deployment(s) available"), "{}", mesh.install.stdout);
     // The Pods run meshctl's image and Envoy's, as containers of the kubelet.
     let images = node.kubectl_ok(&[
@@ -124,7 +126,8 @@ fn outside_server(body: &'static str) -> std::net::SocketAddr {
 
 #[test]
 fn injected_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_app() {
-    let node = node::mesh().node;
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
     let ns = "capture";
     let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
     let subsets = json!({
@@ -272,7 +275,8 @@ fn pod_json(node: &Node, namespace: &str, pod: &str) -> Value {
 
 #[test]
 fn the_app_starts_once_its_proxy_is_configured_and_a_meshed_job_completes() {
-    let node = node::mesh().node;
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
     let ns = "lifecycle";
     let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
     let profile = demo_deployment(ns, "profile", &[], &[]);
@@ -317,7 +321,8 @@ fn the_app_starts_once_its_proxy_is_configured_and_a_meshed_job_completes() {
 
 #[test]
 fn a_pod_whose_proxy_gets_no_configuration_never_starts_its_app() {
-    let node = node::mesh().node;
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
     let ns = "unconfigured";
     let _namespace = node.namespace(ns, &[]);
     // Injected offline as the webhook would, but its proxy told of a control plane that does

@@ -207,7 +207,12 @@ impl Mesh for ClusterMesh {
                             .map_or(0, |svc| svc.port),
                         service_account: proxy.identity.service_account.clone(),
                         labels: s.labels.clone(),
-                        address: s.inbound,
+                        // Where callers reach it: a captured Pod at its own address and the
+                        // application's port, whose traffic capture hands to the proxy.
+                        address: match s.captured {
+                            true => SocketAddr::new(proxy.stats.ip(), s.app.port()),
+                            false => s.inbound,
+                        },
                         app_running,
                         sidecar_running,
                         restarts,

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use super::Run;
@@ -73,6 +73,20 @@ pub struct Mesh {
     pub install: Run,
     /// `meshctl check` right after it, before any test ran a workload in the mesh.
     pub check: Run,
+    turns: RwLock<()>,
+}
+
+impl Mesh {
+    /// A turn on the mesh beside other tests', for a test whose workloads live in namespaces
+    /// of its own.
+    pub fn share(&self) -> RwLockReadGuard<'_, ()> {
+        self.turns.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The mesh alone, for a test that disturbs everyone's: one that stops the controller.
+    pub fn alone(&self) -> RwLockWriteGuard<'_, ()> {
+        self.turns.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The shared node with the mesh installed on it, once per test binary, its injector trusted by
@@ -96,7 +110,7 @@ pub fn mesh() -> &'static Mesh {
             !bundles.trim().is_empty()
         });
         let check = node.meshctl(&["check"]);
-        Mesh { node, install, check }
+        Mesh { node, install, check, turns: RwLock::new(()) }
     })
 }
 
