@@ -4,6 +4,8 @@
 //! namespaces of its own.
 
 mod common;
+#[path = "cluster/inject.rs"]
+mod inject;
 #[path = "cluster/mesh.rs"]
 mod mesh;
 
@@ -34,7 +36,7 @@ fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
     ]);
     assert!(images.contains(images::MESHCTL) && images.contains(images::ENVOY), "{images}");
 
-    let second = node.meshctl(&node::INSTALL);
+    let second = &mesh.reinstall;
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     let changed: Vec<&str> =
         second.stdout.lines().filter(|l| !l.contains(" unchanged") && !l.starts_with('✓') && !l.is_empty()).collect();

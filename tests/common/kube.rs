@@ -33,7 +33,9 @@ pub const TOKEN_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// How long etcd and kube-apiserver get to become ready (about 3 s on 2 cores).
 const START_DEADLINE: Duration = Duration::from_secs(60);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the API server may wait for an admission webhook (meshctl's waits 10 s, and a
+/// webhook whose Service has just lost its endpoints takes that long to fail).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Kubernetes version `scripts/kube-testenv` builds: the script is the one place it is named.
 pub fn version() -> String {

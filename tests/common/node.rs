@@ -71,7 +71,9 @@ pub struct Mesh {
     pub node: &'static Node,
     /// The first `meshctl install` (`INSTALL`).
     pub install: Run,
-    /// `meshctl check` right after it, before any test ran a workload in the mesh.
+    /// The same again, at once.
+    pub reinstall: Run,
+    /// `meshctl check` right after, before any test ran a workload in the mesh.
     pub check: Run,
     turns: RwLock<()>,
 }
@@ -109,8 +111,9 @@ pub fn mesh() -> &'static Mesh {
             let bundles = node.kubectl_ok(&["get", &webhook, "-o", "jsonpath={.webhooks[*].clientConfig.caBundle}"]);
             !bundles.trim().is_empty()
         });
+        let reinstall = node.meshctl(&INSTALL);
         let check = node.meshctl(&["check"]);
-        Mesh { node, install, check, turns: RwLock::new(()) }
+        Mesh { node, install, reinstall, check, turns: RwLock::new(()) }
     })
 }
 
