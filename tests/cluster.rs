@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::dashboard::{Dashboard, edge};
 use common::images;
-use common::node::{self, Node};
+use common::node::{self, Node, demo_deployment, service};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -47,46 +47,6 @@ fn install_waits_for_a_mesh_that_runs_then_changes_nothing_and_check_passes() {
     let check = &mesh.check;
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
     assert!(!check.stdout.contains('✗') && check.stdout.contains("gateway"), "{}", check.stdout);
-}
-
-/// A Deployment of `replicas` demo apps `name` (labels `app: name` and `labels`) in `namespace`,
-/// run from meshctl's image, ready when the app answers its health check.
-fn demo_deployment(namespace: &str, name: &str, labels: &[(&str, &str)], args: &[&str]) -> Value {
-    let mut pod_labels = json!({ "app": name });
-    for (key, value) in labels {
-        pod_labels[key] = json!(value);
-    }
-    let deployment_name = labels.iter().fold(name.to_string(), |n, (_, v)| format!("{n}-{v}"));
-    let mut command = vec!["demo-app", "--name", name, "--address", "0.0.0.0", "--port", "8080"];
-    command.extend(args);
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": { "name": deployment_name, "namespace": namespace },
-        "spec": {
-            "replicas": 1,
-            "selector": { "matchLabels": pod_labels },
-            "template": {
-                "metadata": { "labels": pod_labels },
-                "spec": { "containers": [{
-                    "name": "app",
-                    "image": images::MESHCTL,
-                    "imagePullPolicy": "Never",
-                    "args": command,
-                    "ports": [{ "name": "http", "containerPort": 8080 }],
-                    "readinessProbe": { "httpGet": { "path": "/healthz", "port": 8080 }, "periodSeconds": 1 },
-                }]},
-            },
-        },
-    })
-}
-
-/// Service `name` in `namespace`: port 80 to the demo apps' 8080.
-fn service(namespace: &str, name: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": { "name": name, "namespace": namespace },
-        "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
-    })
 }
 
 /// The versions that answered `n` requests to `url` made from Pod `namespace/pod` (one

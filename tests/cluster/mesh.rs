@@ -16,8 +16,8 @@ use std::time::Duration;
 use meshctl::kube::install::{self, NAMESPACE};
 use serde_json::{Value, json};
 
-use super::common::node::{self, Namespace, Node};
-use super::{DEADLINE, demo_deployment, service};
+use super::DEADLINE;
+use super::common::node::{self, Namespace, Node, demo_deployment, service};
 
 /// Profile's route, with Istio's default retries: a failing canary must be found all the same.
 fn route(ns: &str, v1: u32, v2: u32) -> Value {

@@ -21,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use super::Run;
 use super::kube::Api;
 
@@ -301,4 +303,45 @@ impl Node {
             self.kubectl(&["-n", namespace, "get", "pods,events", "-o", "wide"]).stdout
         );
     }
+}
+
+/// A Deployment of one demo app `name` (labels `app: name` and `labels`, after which it is
+/// named) in `namespace`, run from meshctl's image with `args` more, ready when the app answers
+/// its health check.
+pub fn demo_deployment(namespace: &str, name: &str, labels: &[(&str, &str)], args: &[&str]) -> Value {
+    let mut pod_labels = json!({ "app": name });
+    for (key, value) in labels {
+        pod_labels[key] = json!(value);
+    }
+    let deployment_name = labels.iter().fold(name.to_string(), |n, (_, v)| format!("{n}-{v}"));
+    let mut command = vec!["demo-app", "--name", name, "--address", "0.0.0.0", "--port", "8080"];
+    command.extend(args);
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": deployment_name, "namespace": namespace },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": pod_labels },
+            "template": {
+                "metadata": { "labels": pod_labels },
+                "spec": { "containers": [{
+                    "name": "app",
+                    "image": super::images::MESHCTL,
+                    "imagePullPolicy": "Never",
+                    "args": command,
+                    "ports": [{ "name": "http", "containerPort": 8080 }],
+                    "readinessProbe": { "httpGet": { "path": "/healthz", "port": 8080 }, "periodSeconds": 1 },
+                }]},
+            },
+        },
+    })
+}
+
+/// Service `name` in `namespace`: port 80 to the demo apps' 8080.
+pub fn service(namespace: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
+    })
 }
