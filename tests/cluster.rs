@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::dashboard::{Dashboard, edge};
 use common::images;
-use common::node::{self, Node, demo_deployment, service};
+use common::node::{self, Node, demo_deployment, profile_route, profile_subsets, service};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -92,26 +92,10 @@ fn injected_pods_reach_each_other_through_both_sidecars_with_nothing_set_in_the_
     let (node, _turn) = (mesh.node, mesh.share());
     let ns = "capture";
     let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
-    let subsets = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-        "metadata": { "name": "profile", "namespace": ns },
-        "spec": { "host": "profile", "subsets": [
-            { "name": "v1", "labels": { "version": "v1" } },
-            { "name": "v2", "labels": { "version": "v2" } },
-        ]},
-    });
-    let route = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-        "metadata": { "name": "profile", "namespace": ns },
-        "spec": { "hosts": ["profile"], "http": [{ "route": [
-            { "destination": { "host": "profile", "subset": "v1" }, "weight": 90 },
-            { "destination": { "host": "profile", "subset": "v2" }, "weight": 10 },
-        ]}]},
-    });
     let objects = [
         service(ns, "profile"),
-        subsets,
-        route,
+        profile_subsets(ns),
+        profile_route(ns, 90, 10),
         demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
         demo_deployment(ns, "profile", &[("version", "v2")], &["--version", "v2"]),
         demo_deployment(ns, "client", &[], &[]),

@@ -14,22 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use meshctl::kube::install::{self, NAMESPACE};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::DEADLINE;
-use super::common::node::{self, Namespace, Node, demo_deployment, service};
-
-/// Profile's route, with Istio's default retries: a failing canary must be found all the same.
-fn route(ns: &str, v1: u32, v2: u32) -> Value {
-    json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-        "metadata": { "name": "profile", "namespace": ns },
-        "spec": { "hosts": ["profile"], "http": [{ "route": [
-            { "destination": { "host": "profile", "subset": "v1" }, "weight": v1 },
-            { "destination": { "host": "profile", "subset": "v2" }, "weight": v2 },
-        ]}]},
-    })
-}
+use super::common::node::{self, Namespace, Node, demo_deployment, profile_route, profile_subsets, service};
 
 /// Profile in namespace `ns` of the shared mesh: its Service, subsets v1 and v2, a Deployment
 /// of each (v2's demo app started with `v2_args`), and the route `weights` when given; ready
@@ -43,22 +31,14 @@ struct Profile<'n> {
 impl<'n> Profile<'n> {
     fn start(node: &'n Node, ns: &str, weights: Option<(u32, u32)>, v2_args: &[&str]) -> Profile<'n> {
         let namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
-        let subsets = json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": { "name": "profile", "namespace": ns },
-            "spec": { "host": "profile", "subsets": [
-                { "name": "v1", "labels": { "version": "v1" } },
-                { "name": "v2", "labels": { "version": "v2" } },
-            ]},
-        });
         let v2 = [&["--version", "v2"], v2_args].concat();
         let mut objects = vec![
             service(ns, "profile"),
-            subsets,
+            profile_subsets(ns),
             demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
             demo_deployment(ns, "profile", &[("version", "v2")], &v2),
         ];
-        objects.extend(weights.map(|(v1, v2)| route(ns, v1, v2)));
+        objects.extend(weights.map(|(v1, v2)| profile_route(ns, v1, v2)));
         node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
         node.wait(ns, "deployment", "condition=Available", DEADLINE);
         let ip =
@@ -241,7 +221,7 @@ fn a_weighted_route_splits_traffic_through_the_gateway() {
 
     // A weight change under load fails no request.
     let load = profile.load();
-    profile.node.apply(&route(profile.ns(), 0, 100).to_string());
+    profile.node.apply(&profile_route(profile.ns(), 0, 100).to_string());
     super::common::poll("v2 takes all traffic", DEADLINE, || profile.send(20).0 == 0);
     let (sent, lost) = load.stop();
     assert!(sent > 0);

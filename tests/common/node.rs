@@ -345,3 +345,27 @@ pub fn service(namespace: &str, name: &str) -> Value {
         "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
     })
 }
+
+/// Profile's subsets v1 and v2, by the `version` label, in `namespace`.
+pub fn profile_subsets(namespace: &str) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": { "name": "profile", "namespace": namespace },
+        "spec": { "host": "profile", "subsets": [
+            { "name": "v1", "labels": { "version": "v1" } },
+            { "name": "v2", "labels": { "version": "v2" } },
+        ]},
+    })
+}
+
+/// Profile's route, with Istio's default retries: a failing canary must be found all the same.
+pub fn profile_route(ns: &str, v1: u32, v2: u32) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": { "name": "profile", "namespace": ns },
+        "spec": { "hosts": ["profile"], "http": [{ "route": [
+            { "destination": { "host": "profile", "subset": "v1" }, "weight": v1 },
+            { "destination": { "host": "profile", "subset": "v2" }, "weight": v2 },
+        ]}]},
+    })
+}
