@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -31,15 +31,13 @@ pub const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 236, 0, 2);
 /// The host's end of the link to the node: a server the test binds here is outside the
 /// cluster, and reachable from its Pods.
 pub const HOST_IP: Ipv4Addr = Ipv4Addr::new(10, 236, 0, 1);
-/// The node's name, as its kubelet registers it.
-pub const NODE_NAME: &str = "meshctl-node";
 
 /// A running node. Tests reach its API server through the [`Api`] it dereferences to.
 pub struct Node {
     api: Api,
     dir: PathBuf,
     /// The script, whose stdin the node lives by; dropped only with the process.
-    _supervisor: Mutex<Child>,
+    _supervisor: Child,
 }
 
 impl std::ops::Deref for Node {
@@ -160,7 +158,7 @@ impl Node {
             let line = line.expect("the script writes lines");
             if line == "ready" {
                 let api = Api::from_dir(SocketAddr::from((NODE_IP, 6443)), &dir);
-                return Node { api, dir, _supervisor: Mutex::new(supervisor) };
+                return Node { api, dir, _supervisor: supervisor };
             }
             lines.push(line);
         }
@@ -170,12 +168,22 @@ impl Node {
 
     /// Runs the cluster's own `kubectl` as the admin.
     pub fn kubectl(&self, args: &[&str]) -> Run {
-        let output = Command::new(super::kube::binary_dir().join("kubectl"))
+        self.kubectl_with_input(args, "")
+    }
+
+    /// Runs the cluster's own `kubectl` as the admin, with `stdin` as its input.
+    pub fn kubectl_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = Command::new(super::kube::binary_dir().join("kubectl"))
             .arg("--kubeconfig")
             .arg(self.kubeconfig())
             .args(args)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("kubectl runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin is piped"), stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().expect("kubectl runs");
         Run {
             code: output.status.code().expect("kubectl exits, not killed"),
             stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
@@ -196,14 +204,6 @@ impl Node {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--kubeconfig", kubeconfig.to_str().expect("a UTF-8 path")]);
         super::meshctl(&all)
-    }
-
-    /// The end of the log of a node process (`kubelet`, `containerd`, ...), to show why a test
-    /// failed.
-    pub fn log_tail(&self, process: &str) -> String {
-        let text = std::fs::read_to_string(self.dir.join("logs").join(format!("{process}.log"))).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
     /// Runs `curl ARGS` (at most 5 s) in the network namespace of Pod `namespace/pod`, as a
@@ -258,18 +258,8 @@ impl Node {
 
     /// `kubectl apply -f -` of `manifest`, which must succeed.
     pub fn apply(&self, manifest: &str) {
-        let mut child = Command::new(super::kube::binary_dir().join("kubectl"))
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        std::io::Write::write_all(&mut child.stdin.take().expect("stdin is piped"), manifest.as_bytes()).unwrap();
-        let output = child.wait_with_output().expect("kubectl runs");
-        assert!(output.status.success(), "kubectl apply:\n{manifest}\n{}", String::from_utf8_lossy(&output.stderr));
+        let run = self.kubectl_with_input(&["apply", "-f", "-"], manifest);
+        assert_eq!(run.code, 0, "kubectl apply:\n{manifest}\n{}", run.stderr);
     }
 
     /// Makes namespace `name`, labelled with `labels` (`key=value`), for one test's objects.
