@@ -187,7 +187,11 @@ async fn window(mesh: &dyn Mesh, args: &Args) -> Result<Window, Failure> {
     let status: MeshView = mesh.view().await.map_err(mesh_failure)?;
     let mut targets = vec![status.gateway.node_id.clone()];
     let mut instances = BTreeMap::new();
-    for i in &status.instances {
+    // An inbound row comes from its instance's own proxy: with one namespace shown, the
+    // others' proxies need not be asked (on a cluster, each is a request through the API server).
+    let inbound_only = !args.outbound && args.by != By::Route;
+    let shown = |i: &&crate::mesh::InstanceView| args.all_namespaces || !inbound_only || i.namespace == args.namespace;
+    for i in status.instances.iter().filter(shown) {
         targets.push(i.node_id.clone());
         instances.insert(
             i.node_id.clone(),
