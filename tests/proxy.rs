@@ -426,3 +426,19 @@ async fn a_restarted_proxy_is_not_marked_disconnected_when_its_old_stream_ends()
     mesh.envoy = Some(second);
     assert_eq!(mesh.call().await, Ok("v1".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_the_control_plane_has_no_configuration_for_keeps_serving_with_what_it_runs() {
+    // As on a replica that took over: the proxy's stream is open before the replica has
+    // translated anything for it.
+    let instances = [start(profile("v1")).await, start(profile("v2")).await];
+    let mesh = Mesh::start(&split(&[("v1", 100)]), &instances).await;
+    mesh.desired.send(Arc::new(HashMap::new())).unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(1);
+    while tokio::time::Instant::now() < until {
+        assert_eq!(mesh.call().await, Ok("v1".to_string()), "the proxy lost its configuration");
+    }
+    // Once there is one, it is sent.
+    mesh.apply(&split(&[("v2", 100)]), &instances).await;
+    assert_eq!(mesh.call().await, Ok("v2".to_string()));
+}

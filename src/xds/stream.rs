@@ -121,8 +121,10 @@ impl Stream {
         }
     }
 
-    fn resources(&self) -> Arc<Resources> {
-        self.desired.borrow().get(&self.node).cloned().unwrap_or_default()
+    /// This proxy's configuration; `None` while the loop has built none for it, as for a Pod
+    /// the registry does not know yet or a replica that has not translated since it started.
+    fn resources(&self) -> Option<Arc<Resources>> {
+        self.desired.borrow().get(&self.node).cloned()
     }
 
     async fn request(&mut self, request: DiscoveryRequest) -> Result<(), ()> {
@@ -187,9 +189,11 @@ impl Stream {
     /// Sends every subscribed type whose resources changed, secrets, clusters and endpoints first;
     /// listeners and routes wait until the proxy has ACKed the clusters they need and their
     /// endpoints. Until the proxy has ACKed the new listeners and routes, the clusters it
-    /// ACKed before stay too, so no request finds its cluster gone.
+    /// ACKed before stay too, so no request finds its cluster gone. Nothing is sent while there
+    /// is no configuration for the proxy: an empty answer would make it drop the listeners it
+    /// serves with, while waiting keeps what it runs (or keeps a new proxy from becoming ready).
     async fn push_all(&mut self) -> Result<(), ()> {
-        let desired = self.resources();
+        let Some(desired) = self.resources() else { return Ok(()) };
         let secrets = self.wanted(Type::Secret, &desired);
         self.push(Type::Secret, secrets).await?;
         let listeners = self.wanted(Type::Listener, &desired);

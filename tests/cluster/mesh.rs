@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use meshctl::kube::install::{self, NAMESPACE};
@@ -132,74 +132,98 @@ impl<'n> Profile<'n> {
     }
 
     /// Rolls profile out under load and waits until the outcome is settled; the Canary, the
-    /// route's weights, and how many requests failed meanwhile.
-    fn roll_out(&self) -> (Value, (u64, u64), usize) {
+    /// route's weights, and what the load sent meanwhile.
+    fn roll_out(&self) -> (Value, (u64, u64), Tally) {
         let load = self.load();
         self.start_canary("2s");
         let last = self.wait_for_outcome();
-        let (_, lost) = load.stop();
-        (last, self.route_weights(), lost)
+        let tally = load.stop();
+        (last, self.route_weights(), tally)
     }
 }
 
 /// Sends `n` requests to `gateway` for `host`; the versions that answered, and how many failed.
 fn send(gateway: SocketAddr, host: &str, n: usize) -> (usize, usize, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let (mut v1, mut v2, mut failed) = (0, 0, 0);
-        for _ in 0..n {
-            match meshctl::http::get(gateway, host, "/", Duration::from_secs(5)).await {
-                Ok(r) if r.status == 200 => {
-                    let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
-                    match body["version"].as_str() {
-                        Some("v1") => v1 += 1,
-                        Some("v2") => v2 += 1,
-                        _ => failed += 1,
-                    }
-                }
-                _ => failed += 1,
-            }
+    let (mut v1, mut v2, mut failed) = (0, 0, 0);
+    for _ in 0..n {
+        match runtime.block_on(call(gateway, host)) {
+            Ok(Version::V1) => v1 += 1,
+            Ok(Version::V2) => v2 += 1,
+            Err(_) => failed += 1,
         }
-        (v1, v2, failed)
-    })
+    }
+    (v1, v2, failed)
+}
+
+enum Version {
+    V1,
+    V2,
+}
+
+/// One request to `gateway` for `host`: the version that answered, or what went wrong.
+async fn call(gateway: SocketAddr, host: &str) -> Result<Version, String> {
+    let response = meshctl::http::get(gateway, host, "/", Duration::from_secs(5)).await.map_err(|e| e.to_string())?;
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    match (response.status, body["version"].as_str()) {
+        (200, Some("v1")) => Ok(Version::V1),
+        (200, Some("v2")) => Ok(Version::V2),
+        (status, _) => Err(format!("{status} {}", String::from_utf8_lossy(&response.body).trim())),
+    }
 }
 
 /// Requests through the gateway, one after another from a thread of its own, until stopped.
 struct Load {
     stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    lost: Arc<AtomicUsize>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<Tally>>,
+}
+
+/// What a load sent: how many requests, and the failures, each with when it happened.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    failures: Vec<(Duration, String)>,
 }
 
 impl Load {
     fn start(gateway: SocketAddr, host: String) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let (sent, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let thread = {
-            let (stop, sent, lost) = (stop.clone(), sent.clone(), lost.clone());
+            let stop = stop.clone();
             std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let (started, mut tally) = (std::time::Instant::now(), Tally::default());
                 while !stop.load(Ordering::Relaxed) {
-                    let (_, _, failed) = send(gateway, &host, 1);
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    lost.fetch_add(failed, Ordering::Relaxed);
+                    tally.sent += 1;
+                    if let Err(failure) = runtime.block_on(call(gateway, &host)) {
+                        tally.failures.push((started.elapsed(), failure));
+                    }
                 }
+                tally
             })
         };
-        Load { stop, sent, lost, thread: Some(thread) }
+        Load { stop, thread: Some(thread) }
     }
 
-    /// Stops the load; how many requests were sent, and how many failed.
-    fn stop(mut self) -> (usize, usize) {
-        self.halt();
-        (self.sent.load(Ordering::Relaxed), self.lost.load(Ordering::Relaxed))
+    /// Stops the load; what it sent.
+    fn stop(mut self) -> Tally {
+        self.halt().unwrap_or_default()
     }
 
-    fn halt(&mut self) {
+    fn halt(&mut self) -> Option<Tally> {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        self.thread.take().and_then(|thread| thread.join().ok())
+    }
+}
+
+impl std::fmt::Display for Tally {
+    /// "N sent, M failed", then the first failures, so an assertion says what went wrong.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} sent, {} failed", self.sent, self.failures.len())?;
+        for (at, failure) in self.failures.iter().take(5) {
+            write!(f, "\n  at {:.1}s: {failure}", at.as_secs_f64())?;
         }
+        Ok(())
     }
 }
 
@@ -223,10 +247,9 @@ fn a_weighted_route_splits_traffic_through_the_gateway() {
     let load = profile.load();
     profile.node.apply(&profile_route(profile.ns(), 0, 100).to_string());
     super::common::poll("v2 takes all traffic", DEADLINE, || profile.send(20).0 == 0);
-    let (sent, lost) = load.stop();
-    assert!(sent > 0);
-    assert_eq!(lost, 0, "no request failed while the weights moved ({sent} sent)");
-    println!("weight change under load: {sent} requests, {lost} failed");
+    let tally = load.stop();
+    assert!(tally.sent > 0 && tally.failures.is_empty(), "no request fails while the weights move: {tally}");
+    println!("weight change under load: {tally}");
 
     // The controller reports the proxies of this namespace as running their configuration.
     // A report is of one moment: a push under way shows a proxy Stale until it ACKs.
@@ -251,11 +274,11 @@ fn a_healthy_canary_is_promoted_and_the_controller_uses_every_right_it_holds() {
     let _turn = mesh.share();
     // No VirtualService yet: the driver makes one.
     let profile = Profile::start(mesh.node, "promoted", None, &[]);
-    let (canary, weights, lost) = profile.roll_out();
+    let (canary, weights, tally) = profile.roll_out();
     assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
     assert_eq!(weights, (0, 100));
     assert_promoted_condition(&canary, "True");
-    assert_eq!(lost, 0, "no request failed during the rollout");
+    assert!(tally.failures.is_empty(), "no request fails during the rollout: {tally}");
     assert_eq!(profile.send(40), (0, 40, 0), "once Promoted is True, v2 takes all traffic");
     let evaluations = canary["status"]["evaluations"].as_array().unwrap();
     assert!(!evaluations.is_empty(), "{canary:#}");
@@ -362,7 +385,7 @@ fn the_cli_speaks_to_the_cluster_through_its_api_server_alone() {
     // top: each sidecar's statistics through the API server's pods/proxy.
     let load = profile.load();
     let run = profile.meshctl(&["top", "-n", ns, "--once", "-o", "json"], "");
-    let (sent, lost) = load.stop();
+    let tally = load.stop();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let window: Value = serde_json::from_str(&run.stdout).unwrap();
     let served = |version: &str| {
@@ -371,7 +394,7 @@ fn the_cli_speaks_to_the_cluster_through_its_api_server_alone() {
         })
     };
     assert!(served("v1") && served("v2"), "{window:#}");
-    assert!(sent > 0 && lost == 0, "sent {sent}, lost {lost}");
+    assert!(tally.sent > 0 && tally.failures.is_empty(), "{tally}");
 
     let run = profile.meshctl(&["analyze", "-n", ns], "");
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -381,10 +404,10 @@ fn the_cli_speaks_to_the_cluster_through_its_api_server_alone() {
     let args = ["canary", "start", "profile", "-n", ns, "--from", "v1", "--to", "v2", "--steps", "100"];
     let run =
         profile.meshctl(&[&args[..], &["--interval", "1s", "--min-requests", "5", "--timeout", "90s"]].concat(), "");
-    let (_, lost) = load.stop();
+    let tally = load.stop();
     assert_eq!(run.code, 0, "{}\n{}\ncontroller:\n{}", run.stdout, run.stderr, profile.controller_log());
     assert!(run.stdout.contains("promoted"), "{}", run.stdout);
-    assert_eq!(lost, 0);
+    assert!(tally.failures.is_empty(), "{tally}");
     let (v1, _, failed) = profile.send(50);
     assert_eq!((v1, failed), (0, 0), "v2 takes all traffic once `canary start` says promoted");
     // And kubectl, as a user types it, reads the same outcome.
@@ -452,10 +475,13 @@ fn the_controller_pod_deleted_mid_rollout_is_replaced_and_the_rollout_finishes_w
     assert_eq!(profile.route_weights(), (0, 100));
     let now = holder().unwrap_or_default();
     assert!(!now.is_empty() && now != leader, "the new controller Pod leads: {now}");
-    let (sent, lost) = load.stop();
-    assert!(sent > 0);
-    assert_eq!(lost, 0, "the data plane went on while the control plane was replaced ({sent} sent)");
-    println!("controller Pod deleted mid-rollout: {sent} requests through the gateway, {lost} failed");
+    let tally = load.stop();
+    assert!(
+        tally.sent > 0 && tally.failures.is_empty(),
+        "the data plane goes on while the control plane is replaced: {tally}\ncontroller:\n{}",
+        profile.controller_log()
+    );
+    println!("controller Pod deleted mid-rollout, through the gateway: {tally}");
     node.wait(NAMESPACE, "deployment/meshctl-controller", "condition=Available", DEADLINE);
 }
 
@@ -475,9 +501,8 @@ fn a_rolling_restart_under_load_through_the_gateway_loses_no_request() {
     });
     // Traffic that reached the new Pod, not only requests that happened to miss the old one.
     super::common::poll("the gateway reaches the new Pod", DEADLINE, || profile.send(5) == (5, 0, 0));
-    let (sent, lost) = load.stop();
-    println!("rolling restart under load: {sent} requests through the gateway, {lost} failed");
+    let tally = load.stop();
+    println!("rolling restart under load, through the gateway: {tally}");
     assert_ne!(node.pod_named(ns, "version=v1"), before);
-    assert!(sent > 0);
-    assert_eq!(lost, 0, "requests failed while profile-v1 rolled ({sent} sent)");
+    assert!(tally.sent > 0 && tally.failures.is_empty(), "no request fails while profile-v1 rolls: {tally}");
 }
