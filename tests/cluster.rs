@@ -4,10 +4,14 @@
 //! namespaces of its own.
 
 mod common;
+#[path = "cluster/identity.rs"]
+mod identity;
 #[path = "cluster/inject.rs"]
 mod inject;
 #[path = "cluster/mesh.rs"]
 mod mesh;
+#[path = "cluster/registry.rs"]
+mod registry;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

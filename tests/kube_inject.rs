@@ -3,7 +3,6 @@
 
 mod common;
 
-use common::control_plane;
 use common::kube::KubeApiServer;
 use meshctl::kube::inject::INIT_CONTAINER;
 use meshctl::kube::registry::PROXY_CONTAINER;
@@ -50,7 +49,10 @@ fn meshctl_inject_prints_what_the_api_servers_schemas_accept() {
     // Every object, as the API server validates it before storing (strict: an unknown field
     // is an error, not dropped).
     let server = KubeApiServer::start();
-    control_plane::make_namespace(&server, "shop", json!({}));
+    // No controller-manager runs beside this API server to make the namespace's ServiceAccount.
+    assert_eq!(server.post("/api/v1/namespaces", &json!({ "metadata": { "name": "shop" } })).status, 201);
+    let account = json!({ "metadata": { "name": "default" } });
+    assert_eq!(server.post("/api/v1/namespaces/shop/serviceaccounts", &account).status, 201);
     for object in &objects {
         let path = format!("{}?dryRun=All&fieldValidation=Strict", collection(object, "shop"));
         let created = server.post(&path, object);

@@ -39,7 +39,14 @@ fn traces() -> Traces {
 
 #[test]
 fn a_node_killed_without_cleaning_up_is_swept_by_the_next_run() {
+    // Another test binary's node is torn down after that process ends, by its script, which
+    // holds the node's lock until everything is undone.
+    let ledger = common::kube::binary_dir().join("node");
+    std::fs::create_dir_all(&ledger).unwrap();
+    let lock = std::fs::File::create(ledger.join("lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
     let before = traces();
+    drop(lock);
     assert!(!before.netns && before.cgroups.is_empty(), "a node runs already: {before:?}");
     let dir = tempfile::Builder::new().prefix("meshctl-node-test-").tempdir().unwrap();
     let state = dir.path().join("node");

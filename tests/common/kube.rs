@@ -10,7 +10,7 @@
 //! Nothing else of a cluster runs. No controller-manager: a namespace gets no `default`
 //! ServiceAccount by itself (the ServiceAccount admission plugin is on, so a test creates the
 //! ServiceAccounts its Pods name), Pods get no EndpointSlices, nothing is garbage-collected. No
-//! kubelet: a test that needs a running Pod plays that part.
+//! kubelet: a test that needs a running Pod runs on the real node (`node.rs`).
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -117,6 +117,12 @@ impl Answer {
     }
 }
 
+/// A client for the cluster of `kubeconfig`, made as meshctl's commands make theirs.
+pub async fn client(kubeconfig: &Path) -> kube::Client {
+    let target = meshctl::kube::client::Target { kubeconfig: Some(kubeconfig.to_path_buf()), context: None };
+    meshctl::kube::client::Cluster::connect(&target).await.expect("a client for the kubeconfig").client().clone()
+}
+
 impl KubeApiServer {
     /// Starts etcd and kube-apiserver and waits until the API server is ready (`/readyz`).
     pub fn start() -> KubeApiServer {
@@ -156,8 +162,7 @@ impl KubeApiServer {
             log: dir.path().join("kube-apiserver.log"),
             args: vec![
                 format!("--etcd-servers={etcd_url}"),
-                // Pods (kubelet.rs) reach it on the host's address on their links.
-                "--bind-address=0.0.0.0".into(),
+                "--bind-address=127.0.0.1".into(),
                 "--advertise-address=127.0.0.1".into(),
                 // The endpoint reconciler refuses a loopback address for the `kubernetes`
                 // Service; no in-cluster client runs here to use its endpoints.
@@ -170,9 +175,6 @@ impl KubeApiServer {
                 "--authorization-mode=RBAC".into(),
                 // On by default; named because the mesh's sidecar injection depends on them.
                 "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook".into(),
-                // Webhooks are called at their Service's endpoints (EndpointSlices, which the
-                // test kubelet writes), not at its cluster IP: no kube-proxy routes those here.
-                "--enable-aggregator-routing=true".into(),
                 format!("--service-account-issuer={}", TOKEN_ISSUER),
                 format!("--service-account-key-file={}", path("service-account.pub")),
                 format!("--service-account-signing-key-file={}", path("service-account.key")),
@@ -301,18 +303,6 @@ impl Api {
         self.kubeconfig_as("default", name)
     }
 
-    /// `kubeconfig_as` for a process in a Pod: the API server at the host's address on the
-    /// Pods' links.
-    pub fn kubeconfig_in_pod_as(&self, namespace: &str, name: &str) -> PathBuf {
-        let path = self.kubeconfig_as(namespace, name);
-        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        config["clusters"][0]["cluster"]["server"] =
-            json!(format!("https://{}:{}", super::kubelet::HOST_IP, self.addr.port()));
-        let in_pod = self.dir.join(format!("kubeconfig-in-pod-{namespace}-{name}"));
-        std::fs::write(&in_pod, config.to_string()).unwrap();
-        in_pod
-    }
-
     /// A kubeconfig that signs in as the existing ServiceAccount `namespace/name`, with a
     /// token the API server issues for it.
     pub fn kubeconfig_as(&self, namespace: &str, name: &str) -> PathBuf {
@@ -433,7 +423,7 @@ impl Credentials {
         write("ca.crt", &ca_pem);
 
         let serving_key = KeyPair::generate().unwrap();
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), super::kubelet::HOST_IP.to_string()];
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let mut serving = CertificateParams::new(names).unwrap();
         serving.distinguished_name.push(DnType::CommonName, "kube-apiserver");
         serving.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];

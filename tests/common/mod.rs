@@ -3,12 +3,10 @@
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 pub mod browser;
-pub mod control_plane;
 pub mod dashboard;
 pub mod envoy;
 pub mod images;
 pub mod kube;
-pub mod kubelet;
 pub mod local_mesh;
 pub mod memory;
 pub mod node;
