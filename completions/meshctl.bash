@@ -1147,7 +1147,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-h -V --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --help --version"
+            opts="-n -h -V --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --kubeconfig --context --namespace --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1174,6 +1174,22 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

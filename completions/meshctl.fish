@@ -44,7 +44,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "dashboard" -d 'Serv
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "mtls" -d 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh. On a local mesh (started if none runs), or with --kubeconfig or --context on that cluster\'s installed mesh, in a namespace of its own'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -441,19 +441,22 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l timeout -d 'How
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l trace-sampling -d 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l context -d 'The kubeconfig context to use [default: its current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s n -l namespace -d 'On a cluster, the namespace the demo\'s workloads run in (made, and labelled for injection)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l name -d 'The service name it answers with' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l version -d 'The version it answers with' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l latency -d 'Added to every answer' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l error-rate -d 'Percent of requests answered 503 (spread evenly)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l call -d 'A service to call on every request, as HOST[/PATH], through the sidecar' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d 'Send requests to this service by itself (HOST[/PATH]), through the sidecar' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l call -d 'A service to call on every request, as HOST[:PORT][/PATH], through the sidecar' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d 'Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l rate -d 'Requests per second for --generate' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l gateway -d 'The mesh\'s ingress gateway (the local mesh tells every workload)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l gateway -d 'The mesh\'s ingress gateway, HOST:PORT (the local mesh tells every workload; on a cluster, its Service)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'The port to listen on' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l address -d 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l via-gateway -d 'Send --generate\'s requests to the mesh\'s ingress gateway instead, as clients outside the mesh do'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -476,7 +479,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "canary" -d 'Stepped rollouts with health gates: start, watch, steer'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "mtls" -d 'Mutual TLS between workloads: require it, see what every sidecar accepts, rotate certificates'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "check" -d 'Say whether the control plane, the gateway and every sidecar are healthy'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "demo" -d 'Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "demo" -d 'Run the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the mesh. On a local mesh (started if none runs), or with --kubeconfig or --context on that cluster\'s installed mesh, in a namespace of its own'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "demo-app" -d 'The demo application that the demo mesh and tests run as workloads'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "completion" -d 'Print a shell completion script'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from validate generate install uninstall controller inject capture apply analyze get delete proxy-status top trace dashboard canary mtls check demo demo-app completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -2,9 +2,12 @@
 //! name and version, and can be told to be slow, to fail a share of requests, and to call
 //! other services through its sidecar. It is what the demo mesh and the tests run as
 //! workloads.
+//!
+//! Its requests go where it is told (a local sidecar's outbound listener, the local mesh's
+//! gateway) or, told nothing, to the host it calls, by name and on port 80 unless the name
+//! has one: as any app in a Pod, whose connection the captured sidecar takes.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,10 +32,10 @@ pub struct DemoApp {
     /// Share of requests answered 503, 0.0-1.0, spread evenly (not at random), so a test
     /// knows exactly how many fail.
     pub error_rate: f64,
-    /// Services called on every request, as `HOST[/PATH]`, through `proxy`.
+    /// Services called on every request, as `HOST[:PORT][/PATH]`, through `proxy`.
     pub calls: Vec<String>,
-    /// The sidecar's outbound listener.
-    pub proxy: Option<SocketAddr>,
+    /// The sidecar's outbound listener (`ADDRESS:PORT`); without it, each call goes to its host.
+    pub proxy: Option<String>,
     /// Traffic this app sends by itself, as a load generator.
     pub load: Option<Load>,
 }
@@ -43,9 +46,9 @@ pub struct Load {
     /// `HOST[/PATH]`, as for calls.
     pub target: String,
     pub per_second: f64,
-    /// Where they go in: the sidecar's outbound listener, or the mesh's ingress gateway as
-    /// for clients outside the mesh.
-    pub entry: SocketAddr,
+    /// Where they go in (`HOST:PORT`): the sidecar's outbound listener, or the mesh's ingress
+    /// gateway as for clients outside the mesh; without it, the target's host.
+    pub entry: Option<String>,
 }
 
 /// The headers that carry a trace (W3C trace context, Zipkin's B3 in both forms, and Envoy's
@@ -105,12 +108,31 @@ async fn generate(load: Load) {
     let (host, path) = split_call(&load.target);
     loop {
         interval.tick().await;
-        let (host, path) = (host.to_string(), path.clone());
+        let (entry, host, path) = (load.entry.clone(), host.to_string(), path.clone());
         tokio::spawn(async move {
             // The load generator only makes traffic; the mesh's metrics count the outcome.
-            let _ = http::get(load.entry, &host, &path, Duration::from_secs(30)).await;
+            let _ = send(entry.as_deref(), &host, &path, &[]).await;
         });
     }
+}
+
+/// A GET of `path` on `host`, sent to `entry` or else to `host` itself (port 80 unless it
+/// names one).
+async fn send(entry: Option<&str>, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<http::Response, String> {
+    let entry = match entry {
+        Some(entry) => entry.to_string(),
+        None if host.contains(':') => host.to_string(),
+        None => format!("{host}:80"),
+    };
+    let address = tokio::net::lookup_host(&entry)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| format!("cannot resolve {entry}"))?;
+    let host = host.split(':').next().unwrap_or(host);
+    http::request(address, hyper::Method::GET, host, path, headers, Duration::from_secs(30))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `HOST[/PATH]` as host and path.
@@ -135,14 +157,9 @@ async fn answer(
     let mut upstream = Vec::new();
     for call in &app.calls {
         let (host, path) = split_call(call);
-        let (status, body) = match app.proxy {
-            None => (502, "no sidecar to call through: MESH_OUTBOUND is not set".to_string()),
-            Some(proxy) => {
-                match http::request(proxy, hyper::Method::GET, host, &path, &trace, Duration::from_secs(30)).await {
-                    Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-                    Err(e) => (502, e.to_string()),
-                }
-            }
+        let (status, body) = match send(app.proxy.as_deref(), host, &path, &trace).await {
+            Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+            Err(e) => (502, e),
         };
         upstream.push(Upstream { call: call.clone(), status, body });
     }
@@ -191,7 +208,7 @@ mod tests {
             latency: Duration::ZERO,
             error_rate: 0.0,
             calls: vec!["profile/".into()],
-            proxy: Some(proxy),
+            proxy: Some(proxy.to_string()),
             load: None,
         };
         tokio::spawn(serve(app, listener));

@@ -4,6 +4,8 @@
 //! namespaces of its own.
 
 mod common;
+#[path = "cluster/demo.rs"]
+mod demo;
 #[path = "cluster/identity.rs"]
 mod identity;
 #[path = "cluster/inject.rs"]

@@ -33,6 +33,14 @@ impl ClusterArgs {
     pub fn target(&self) -> Target {
         Target { kubeconfig: self.kubeconfig.clone(), context: self.context.clone() }
     }
+
+    /// The flags as typed, each after a space, for commands printed for the same cluster
+    /// (kubectl takes them too).
+    pub fn flags(&self) -> String {
+        let kubeconfig = self.kubeconfig.iter().map(|k| format!(" --kubeconfig {}", k.display()));
+        let context = self.context.iter().map(|c| format!(" --context {c}"));
+        kubeconfig.chain(context).collect()
+    }
 }
 
 /// How the ingress gateway's Service is reached from outside the cluster.
@@ -129,7 +137,7 @@ fn environment(error: impl Into<anyhow::Error>) -> Failure {
 
 /// An unreachable cluster or a missing permission is the environment's fault; a request the
 /// API server refuses for its content is a failure.
-fn cluster_failure(error: ClusterError) -> Failure {
+pub(super) fn cluster_failure(error: ClusterError) -> Failure {
     let exit = if error.is_environment() { Exit::Environment } else { Exit::Failed };
     Failure { exit, error: error.into() }
 }
@@ -189,8 +197,9 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
 /// How often `--wait` looks again: a handful of objects, so a GET each is cheap.
 const WAIT_POLL: Duration = Duration::from_millis(500);
 
-/// Waits, with a progress line, until every CRD is Established and every Deployment Available.
-async fn wait_ready(
+/// Waits, with a progress line, until every CRD of `objects` is Established and every
+/// Deployment Available.
+pub(super) async fn wait_ready(
     cluster: &Cluster,
     objects: &[Object],
     timeout: Duration,
@@ -204,28 +213,33 @@ async fn wait_ready(
     let deadline = Instant::now() + timeout;
     loop {
         let mut pending = Vec::new();
+        let mut namespace = NAMESPACE;
         for object in &watched {
             let stored = cluster.get(object.kind, object.namespace(), object.name()).await.map_err(cluster_failure)?;
             let stored = stored.map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default();
             if !client::ready(object.kind, &stored) {
                 pending.push(object.reference());
+                namespace = object.namespace().unwrap_or(namespace);
             }
         }
         if pending.is_empty() {
             progress.finish();
             let count = |kind| watched.iter().filter(|o| o.kind == kind).count();
+            let crds = match count(ObjectKind::CustomResourceDefinition) {
+                0 => String::new(),
+                n => format!("{n} CRD(s) established, "),
+            };
+            let deployments = count(ObjectKind::Deployment);
             printer.write(&format!(
-                "{} ready: {} CRD(s) established, {} Deployment(s) available\n",
-                paint(printer::GOOD, "✓"),
-                count(ObjectKind::CustomResourceDefinition),
-                count(ObjectKind::Deployment)
+                "{} ready: {crds}{deployments} Deployment(s) available\n",
+                paint(printer::GOOD, "✓")
             ))?;
             return Ok(());
         }
         if Instant::now() >= deadline {
             progress.finish();
             return Err(environment(anyhow::anyhow!(
-                "not ready within {timeout:?}: still waiting for {}; see `kubectl -n {NAMESPACE} get deployments,pods` \
+                "not ready within {timeout:?}: still waiting for {}; see `kubectl -n {namespace} get deployments,pods` \
                  and the Pods' events, or wait longer with --timeout",
                 pending.join(", ")
             )));

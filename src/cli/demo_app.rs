@@ -22,11 +22,11 @@ pub struct Args {
     /// Percent of requests answered 503 (spread evenly).
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
-    /// A service to call on every request, as HOST[/PATH], through the sidecar.
-    #[arg(long = "call", value_name = "HOST[/PATH]")]
+    /// A service to call on every request, as HOST[:PORT][/PATH], through the sidecar.
+    #[arg(long = "call", value_name = "HOST[:PORT][/PATH]")]
     calls: Vec<String>,
-    /// Send requests to this service by itself (HOST[/PATH]), through the sidecar.
-    #[arg(long, value_name = "HOST[/PATH]")]
+    /// Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar.
+    #[arg(long, value_name = "HOST[:PORT][/PATH]")]
     generate: Option<String>,
     /// Requests per second for --generate.
     #[arg(long, default_value_t = 5.0)]
@@ -35,16 +35,18 @@ pub struct Args {
     /// the mesh do.
     #[arg(long, requires = "generate")]
     via_gateway: bool,
-    /// The mesh's ingress gateway (the local mesh tells every workload).
-    #[arg(long, env = "MESH_GATEWAY")]
-    gateway: Option<SocketAddr>,
+    /// The mesh's ingress gateway, HOST:PORT (the local mesh tells every workload; on a
+    /// cluster, its Service).
+    #[arg(long, env = "MESH_GATEWAY", value_name = "HOST:PORT")]
+    gateway: Option<String>,
     /// The port to listen on.
     #[arg(long, env = "PORT")]
     port: u16,
     /// The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     address: IpAddr,
-    /// The sidecar's outbound listener.
+    /// The sidecar's outbound listener, which the local mesh tells every workload; without
+    /// it, calls go to their hosts by name, as in a Pod whose sidecar captures them.
     #[arg(long, env = "MESH_OUTBOUND")]
     outbound: Option<SocketAddr>,
 }
@@ -53,16 +55,18 @@ pub fn run(args: Args) -> Outcome {
     if !(0.0..=100.0).contains(&args.error_rate) {
         return Err(Failure::usage(anyhow!("--error-rate is a percentage: give a number from 0 to 100")));
     }
+    let outbound = args.outbound.map(|a| a.to_string());
     let load = match args.generate {
         None => None,
         Some(target) => {
-            let (entry, named) = if args.via_gateway {
-                (args.gateway, "--gateway (MESH_GATEWAY)")
+            let entry = if args.via_gateway {
+                let gateway = args.gateway.ok_or_else(|| {
+                    Failure::usage(anyhow!("--via-gateway needs --gateway (MESH_GATEWAY): where the gateway is"))
+                })?;
+                Some(gateway)
             } else {
-                (args.outbound, "MESH_OUTBOUND")
+                outbound.clone()
             };
-            let entry =
-                entry.ok_or_else(|| Failure::usage(anyhow!("--generate needs {named}: where to send its requests")))?;
             Some(demo_app::Load { target, per_second: args.rate, entry })
         }
     };
@@ -72,7 +76,7 @@ pub fn run(args: Args) -> Outcome {
         latency: args.latency.0,
         error_rate: args.error_rate / 100.0,
         calls: args.calls,
-        proxy: args.outbound,
+        proxy: outbound,
         load,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;

@@ -104,8 +104,9 @@ enum Command {
     ///
     /// Exit status: 0 all healthy, 1 something is not.
     Check(local::CheckArgs),
-    /// Start a local mesh running the demo: frontend, profile v1 and a slow v2, board, and a
-    /// load generator inside the mesh.
+    /// Run the demo: frontend, profile v1 and a slow v2, board, and a load generator inside the
+    /// mesh. On a local mesh (started if none runs), or with --kubeconfig or --context on that
+    /// cluster's installed mesh, in a namespace of its own.
     Demo(demo::Args),
     /// The demo application that the demo mesh and tests run as workloads.
     #[command(hide = true, disable_version_flag = true)]

@@ -41,10 +41,7 @@ impl<'n> Profile<'n> {
         objects.extend(weights.map(|(v1, v2)| profile_route(ns, v1, v2)));
         node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
         node.wait(ns, "deployment", "condition=Available", DEADLINE);
-        let ip =
-            node.kubectl_ok(&["-n", NAMESPACE, "get", "service", install::GATEWAY, "-o", "jsonpath={.spec.clusterIP}"]);
-        let gateway = SocketAddr::new(ip.parse().expect("the gateway's cluster IP"), 80);
-        let profile = Profile { node, namespace, gateway };
+        let profile = Profile { node, namespace, gateway: node.gateway() };
         let routed = super::common::within(DEADLINE, || profile.send(20).2 == 0);
         assert!(routed, "no route through the gateway\n{}", profile.controller_log());
         profile
@@ -142,51 +139,46 @@ impl<'n> Profile<'n> {
     }
 }
 
-/// Sends `n` requests to `gateway` for `host`; the versions that answered, and how many failed.
+/// Sends `n` requests to `gateway` for `host`; how many v1 and v2 answered, and how many
+/// failed (or were answered by another version).
 fn send(gateway: SocketAddr, host: &str, n: usize) -> (usize, usize, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (mut v1, mut v2, mut failed) = (0, 0, 0);
     for _ in 0..n {
-        match runtime.block_on(call(gateway, host)) {
-            Ok(Version::V1) => v1 += 1,
-            Ok(Version::V2) => v2 += 1,
-            Err(_) => failed += 1,
+        match runtime.block_on(call(gateway, host)).as_deref() {
+            Ok("v1") => v1 += 1,
+            Ok("v2") => v2 += 1,
+            _ => failed += 1,
         }
     }
     (v1, v2, failed)
 }
 
-enum Version {
-    V1,
-    V2,
-}
-
-/// One request to `gateway` for `host`: the version that answered, or what went wrong.
-async fn call(gateway: SocketAddr, host: &str) -> Result<Version, String> {
+/// One request to `gateway` for `host`: the version that answered 200, or what went wrong.
+pub(super) async fn call(gateway: SocketAddr, host: &str) -> Result<String, String> {
     let response = meshctl::http::get(gateway, host, "/", Duration::from_secs(5)).await.map_err(|e| e.to_string())?;
     let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
     match (response.status, body["version"].as_str()) {
-        (200, Some("v1")) => Ok(Version::V1),
-        (200, Some("v2")) => Ok(Version::V2),
+        (200, Some(version)) => Ok(version.to_string()),
         (status, _) => Err(format!("{status} {}", String::from_utf8_lossy(&response.body).trim())),
     }
 }
 
 /// Requests through the gateway, one after another from a thread of its own, until stopped.
-struct Load {
+pub(super) struct Load {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Tally>>,
 }
 
 /// What a load sent: how many requests, and the failures, each with when it happened.
 #[derive(Default)]
-struct Tally {
-    sent: usize,
-    failures: Vec<(Duration, String)>,
+pub(super) struct Tally {
+    pub sent: usize,
+    pub failures: Vec<(Duration, String)>,
 }
 
 impl Load {
-    fn start(gateway: SocketAddr, host: String) -> Load {
+    pub fn start(gateway: SocketAddr, host: String) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -206,7 +198,7 @@ impl Load {
     }
 
     /// Stops the load; what it sent.
-    fn stop(mut self) -> Tally {
+    pub fn stop(mut self) -> Tally {
         self.halt().unwrap_or_default()
     }
 

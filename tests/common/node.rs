@@ -248,6 +248,13 @@ impl Node {
             .unwrap_or_else(|| panic!("containerd runs no task {id}:\n{tasks}"))
     }
 
+    /// The mesh's ingress gateway, at its Service's cluster IP (which the host routes to).
+    pub fn gateway(&self) -> SocketAddr {
+        let service = format!("service/{}", meshctl::kube::install::GATEWAY);
+        let ip = self.kubectl_ok(&["-n", "meshctl-system", "get", &service, "-o", "jsonpath={.spec.clusterIP}"]);
+        SocketAddr::new(ip.parse().expect("the gateway's cluster IP"), 80)
+    }
+
     /// The name of the one Pod in `namespace` that `selector` (`key=value`) picks.
     pub fn pod_named(&self, namespace: &str, selector: &str) -> String {
         let names = self.kubectl_ok(&["-n", namespace, "get", "pods", "-l", selector, "-o", "name"]);
