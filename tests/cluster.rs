@@ -315,3 +315,52 @@ fn a_pod_whose_proxy_gets_no_configuration_never_starts_its_app() {
         .any(|c| c["type"] == "Ready" && c["status"] == "True");
     assert!(!ready, "{}", stored["status"]);
 }
+
+#[test]
+fn uninstall_leaves_meshed_workloads_serving_and_their_next_pods_run_plain() {
+    let mesh = node::mesh();
+    // The mesh goes away for everyone, and comes back with the guard.
+    let _alone = mesh.alone();
+    let node = mesh.node;
+    let ns = "uninstalled";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let objects = [service(ns, "profile"), demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"])];
+    node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let meshed = node.pod_named(ns, "app=profile");
+    let init =
+        |pod: &str| node.kubectl_ok(&["-n", ns, "get", "pod", pod, "-o", "jsonpath={.spec.initContainers[*].name}"]);
+    assert!(init(&meshed).contains(meshctl::kube::registry::PROXY_CONTAINER), "{}", init(&meshed));
+    let ip = node.kubectl_ok(&["-n", ns, "get", "service", "profile", "-o", "jsonpath={.spec.clusterIP}"]);
+    let address = std::net::SocketAddr::new(ip.parse().unwrap(), 80);
+
+    // Callers from outside the mesh, through the Service, while the mesh is removed.
+    let load = mesh::Load::start(address, format!("profile.{ns}"));
+    let _reinstall = node::Reinstall(node);
+    let run = node.meshctl(&["uninstall"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::poll("the mesh's Pods are gone", DEADLINE, || {
+        node.kubectl_ok(&["-n", meshctl::kube::install::NAMESPACE, "get", "pods", "-o", "name"]).trim().is_empty()
+    });
+    // Still answering with no control plane: the sidecar keeps what it runs.
+    common::poll("requests go on being answered", DEADLINE, || load_answers(address, ns, 20));
+    let tally = load.stop();
+    println!("uninstall under load, through profile's Service: {tally}");
+    assert!(tally.sent > 0 && tally.failures.is_empty(), "requests failed while the mesh was removed: {tally}");
+
+    // The next Pod is a plain one, and serves.
+    node.kubectl_ok(&["-n", ns, "rollout", "restart", "deployment/profile-v1"]);
+    node.kubectl_ok(&["-n", ns, "rollout", "status", "deployment/profile-v1", "--timeout=120s"]);
+    common::poll("the meshed Pod is gone", Duration::from_secs(120), || {
+        node.kubectl(&["-n", ns, "get", "pod", &meshed]).code != 0
+    });
+    let plain = node.pod_named(ns, "app=profile");
+    assert_eq!(init(&plain), "", "the Pod made after uninstall has no sidecar");
+    common::poll("the plain Pod answers through the Service", DEADLINE, || load_answers(address, ns, 5));
+}
+
+/// Whether `n` requests to profile's Service at `address` are all answered by v1.
+fn load_answers(address: std::net::SocketAddr, ns: &str, n: usize) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    (0..n).all(|_| runtime.block_on(mesh::call(address, &format!("profile.{ns}"))).as_deref() == Ok("v1"))
+}

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::DEADLINE;
 use super::common::images;
-use super::common::node::{self, INSTALL, Node};
+use super::common::node::{self, Node, Reinstall};
 
 const NS: &str = "identity";
 
@@ -29,31 +29,19 @@ fn ok(answer: super::common::kube::Answer, what: &str) -> Value {
     answer.json()
 }
 
-/// The controller run with `--max-stream-age 2s`, so that proofs are asked for again at once;
-/// put back as install made it when dropped.
-struct ShortStreams<'n> {
-    node: &'n Node,
-}
-
-impl<'n> ShortStreams<'n> {
-    fn new(node: &'n Node) -> Self {
-        let args = "/spec/template/spec/containers/0/args/-";
-        let patch = json!([
-            { "op": "add", "path": args, "value": "--max-stream-age" },
-            { "op": "add", "path": args, "value": "2s" },
-        ]);
-        let deployment = format!("deployment/{}", install::CONTROLLER);
-        node.kubectl_ok(&["-n", NAMESPACE, "patch", &deployment, "--type=json", "-p", &patch.to_string()]);
-        node.kubectl_ok(&["-n", NAMESPACE, "rollout", "status", &deployment, "--timeout=120s"]);
-        ShortStreams { node }
-    }
-}
-
-impl Drop for ShortStreams<'_> {
-    fn drop(&mut self) {
-        let run = self.node.meshctl(&INSTALL);
-        assert!(std::thread::panicking() || run.code == 0, "install puts the controller back: {}", run.stderr);
-    }
+/// Runs the controller with `--max-stream-age 2s`, so that proofs are asked for again at
+/// once; put back as install made it when the guard is dropped.
+fn short_streams(node: &Node) -> Reinstall<'_> {
+    let args = "/spec/template/spec/containers/0/args/-";
+    let patch = json!([
+        { "op": "add", "path": args, "value": "--max-stream-age" },
+        { "op": "add", "path": args, "value": "2s" },
+    ]);
+    let deployment = format!("deployment/{}", install::CONTROLLER);
+    let reinstall = Reinstall(node);
+    node.kubectl_ok(&["-n", NAMESPACE, "patch", &deployment, "--type=json", "-p", &patch.to_string()]);
+    node.kubectl_ok(&["-n", NAMESPACE, "rollout", "status", &deployment, "--timeout=120s"]);
+    reinstall
 }
 
 /// A Pod outside injection running a proxy made by hand that claims node id `claim`, with
@@ -161,7 +149,7 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     // The controller is restarted, for everyone.
     let _alone = mesh.alone();
     let node = mesh.node;
-    let _short = ShortStreams::new(node);
+    let _short = short_streams(node);
     let _namespace = node.namespace(NS, &["meshctl.io/inject=enabled"]);
     let mut accounts = serde_json::Map::new();
     for account in ["a", "b", "c", "d"] {

@@ -97,24 +97,26 @@ pub fn mesh() -> &'static Mesh {
     static MESH: OnceLock<Mesh> = OnceLock::new();
     MESH.get_or_init(|| {
         let node = shared();
-        let install = node.meshctl(&INSTALL);
-        assert_eq!(
-            install.code,
-            0,
-            "{}{}\n{}",
-            install.stdout,
-            install.stderr,
-            node.kubectl(&["-n", "meshctl-system", "get", "pods,events", "-o", "wide"]).stdout
-        );
-        let webhook = format!("mutatingwebhookconfiguration/{}", meshctl::kube::webhook::CONFIGURATION);
-        super::poll("the controller sets the injector's caBundle", Duration::from_secs(60), || {
-            let bundles = node.kubectl_ok(&["get", &webhook, "-o", "jsonpath={.webhooks[*].clientConfig.caBundle}"]);
-            !bundles.trim().is_empty()
-        });
+        let install = node.install();
         let reinstall = node.meshctl(&INSTALL);
         let check = node.meshctl(&["check"]);
         Mesh { node, install, reinstall, check, turns: RwLock::new(()) }
     })
+}
+
+/// Puts the mesh back as [`INSTALL`] makes it when dropped, for a test that changes or removes
+/// it; after a failure too (without judging the install), so that the other tests meet
+/// install's mesh.
+pub struct Reinstall<'n>(pub &'n Node);
+
+impl Drop for Reinstall<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.meshctl(&INSTALL);
+        } else {
+            self.0.install();
+        }
+    }
 }
 
 /// A namespace of one test's objects, deleted (without waiting) when dropped, so that what a
@@ -164,6 +166,26 @@ impl Node {
         }
         let status = supervisor.wait().expect("the script is waited for");
         panic!("scripts/test-node stopped before the node was ready ({status}); it said:\n{}", lines.join("\n"));
+    }
+
+    /// `meshctl install` as [`INSTALL`] says, which must succeed, then waits until the API
+    /// server trusts the injector (the controller sets its caBundle); what install printed.
+    pub fn install(&self) -> Run {
+        let install = self.meshctl(&INSTALL);
+        assert_eq!(
+            install.code,
+            0,
+            "{}{}\n{}",
+            install.stdout,
+            install.stderr,
+            self.kubectl(&["-n", "meshctl-system", "get", "pods,events", "-o", "wide"]).stdout
+        );
+        let webhook = format!("mutatingwebhookconfiguration/{}", meshctl::kube::webhook::CONFIGURATION);
+        super::poll("the controller sets the injector's caBundle", Duration::from_secs(60), || {
+            let bundles = self.kubectl_ok(&["get", &webhook, "-o", "jsonpath={.webhooks[*].clientConfig.caBundle}"]);
+            !bundles.trim().is_empty()
+        });
+        install
     }
 
     /// Runs the cluster's own `kubectl` as the admin.
