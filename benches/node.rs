@@ -1,8 +1,10 @@
 //! The mesh on the real one-node cluster (`scripts/test-node`), measured: the time from
 //! `meshctl install` to the mesh ready (CRDs established, controller and gateway Available),
 //! the time from `kubectl apply` of a meshed Deployment to its Pod Ready (which a meshed Pod is
-//! only once its sidecar is configured: the app waits for the proxy's startup probe), and the
-//! node's memory with those Pods running, by part. Run with `cargo bench --bench node` (as root,
+//! only once its sidecar is configured: the app waits for the proxy's startup probe), the
+//! node's memory with those Pods running and with the demo running, by part, and the seed's
+//! story (`meshctl demo` to ready, then a traffic shift until every proxy runs it) on the
+//! cluster beside the local mesh. Run with `cargo bench --bench node` (as root,
 //! with the cluster's binaries from `scripts/kube-testenv`); under `cargo test --all-targets` it
 //! does one round as a smoke test.
 
@@ -53,6 +55,49 @@ fn main() {
     );
 
     println!("resident memory of the node with {rounds} meshed Pods running:");
+    print_memory();
+    // Their Pods gone too, so that the demo's memory is the demo's.
+    node.kubectl_ok(&["-n", NAMESPACE, "delete", "deployments", "--all", "--cascade=foreground", "--wait"]);
+
+    // The seed's story, on the cluster and then on the local mesh: `meshctl demo` to ready,
+    // then profile's traffic shifted to v1 until every proxy runs it.
+    let kubeconfig = node.kubeconfig();
+    let on_cluster = ["--kubeconfig", kubeconfig.to_str().unwrap()];
+    let _demo = node.namespace("demo", &[]);
+    let start = Instant::now();
+    let demo = common::meshctl(&[&["demo"][..], &on_cluster].concat());
+    let cluster_ready = start.elapsed();
+    assert_eq!(demo.code, 0, "{}{}", demo.stdout, demo.stderr);
+    let shift = |namespace: &str| {
+        let split = ["generate", "traffic-split", "profile", "-n", namespace, "--subset", "v1=100", "--subset", "v2=0"];
+        common::meshctl(&split).stdout
+    };
+    let apply = ["apply", "-f", "-", "--wait"];
+    let start = Instant::now();
+    let run = common::meshctl_with_input(&[&apply[..], &on_cluster].concat(), &shift("demo"));
+    let cluster_shift = start.elapsed();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    println!("resident memory of the node with the demo running:");
+    print_memory();
+
+    let start = Instant::now();
+    let (local, _) = common::local_mesh::LocalMesh::start("demo", &[]);
+    let local_ready = start.elapsed();
+    let start = Instant::now();
+    let run = local.meshctl(&apply, &shift("default"));
+    let local_shift = start.elapsed();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    println!(
+        "the seed's story: meshctl demo to ready, cluster {:.1} s, local {:.1} s; the shift to v1 until every \
+         proxy runs it (apply --wait), cluster {:.0} ms, local {:.0} ms",
+        cluster_ready.as_secs_f64(),
+        local_ready.as_secs_f64(),
+        ms(cluster_shift),
+        ms(local_shift)
+    );
+}
+
+fn print_memory() {
     for (part, megabytes) in memory() {
         println!("  {part:<48} {megabytes:>7.1} MB");
     }
