@@ -173,3 +173,33 @@ fn check_in_json_says_unhealthy_and_exits_1_without_a_mesh() {
     assert_eq!(check["checks"][0]["ok"], false, "{check}");
     assert!(check["checks"][0]["message"].as_str().unwrap().contains("meshctl install --local"), "{check}");
 }
+
+#[test]
+fn an_error_says_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = dir.path().join("unreachable");
+    let config = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{ "name": "c", "cluster": { "server": "https://127.0.0.1:1" } }],
+        "contexts": [{ "name": "c", "context": { "cluster": "c", "user": "u" } }],
+        "users": [{ "name": "u", "user": { "token": "t" } }],
+    });
+    std::fs::write(&unreachable, config.to_string()).unwrap();
+    let missing = dir.path().join("missing");
+    let cases: [(&[&str], &str); 4] = [
+        (&["get", "vs", "--kubeconfig", "/nonexistent"], "cannot use the kubeconfig (/nonexistent): No such file"),
+        (&["get", "vs", "--kubeconfig", unreachable.to_str().unwrap()], "https://127.0.0.1:1"),
+        (&["get", "vs", "--state-dir", missing.to_str().unwrap()], missing.to_str().unwrap()),
+        (&["apply", "-f", "/nonexistent.yaml"], "cannot read /nonexistent.yaml"),
+    ];
+    for (args, says) in cases {
+        let run = common::meshctl(args);
+        assert_ne!(run.code, 0, "{args:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("'\""), "a path quoted twice: {}", run.stderr);
+        let lines: Vec<&str> = run.stderr.lines().map(|l| l.trim_start_matches("  caused by: ")).collect();
+        for (i, line) in lines.iter().enumerate().skip(1) {
+            assert!(!lines[..i].iter().any(|above| above.contains(line)), "{line:?} said twice: {}", run.stderr);
+        }
+    }
+}

@@ -67,13 +67,6 @@ fn reads_stdin_and_directories() {
     assert_eq!(v["summary"]["files"], files("testdata/valid", "yaml").len());
 }
 
-#[test]
-fn empty_documents_and_comments_are_fine() {
-    let run = meshctl_with_input(&["validate", "-f", "-"], "# nothing yet\n---\n---\n# still nothing\n");
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("in 0 document(s)"), "{}", run.stdout);
-}
-
 const SHADOWED: &str = "apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: profile}
@@ -129,4 +122,38 @@ fn readme_documents_every_finding_code() {
         let row = format!("| `{}` | {} |", code.id(), code.severity());
         assert!(readme.contains(&row), "README.md has no row starting {row:?} for {code:?}: {}", code.summary());
     }
+}
+
+#[test]
+fn no_document_is_a_warning_for_validate_and_an_error_for_apply_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let comments = dir.path().join("comments.yaml");
+    std::fs::write(&comments, "# nothing here yet\n---\n").unwrap();
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    std::fs::write(empty_dir.join("notes.txt"), "not YAML").unwrap();
+
+    let run = meshctl_with_input(&["validate", "-f", "-"], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("stdin: warning[MESH0008]: no YAML document"), "{}", run.stdout);
+    for path in [&comments, &empty_dir] {
+        let run = meshctl(&["validate", "-f", path.to_str().unwrap(), "--strict"]);
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("{}: warning[MESH0008]", path.display())), "{}", run.stdout);
+    }
+
+    // No mesh is asked: the input alone is wrong.
+    let run = meshctl_with_input(&["apply", "-f", "-"], "");
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no objects passed to apply: stdin held no YAML document"), "{}", run.stderr);
+    let run = meshctl(&["delete", "-f", comments.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no objects passed to delete"), "{}", run.stderr);
+
+    // A pipe from a generator given a flag it does not take, without `set -o pipefail`.
+    let meshctl = env!("CARGO_BIN_EXE_meshctl");
+    let pipe = format!("{meshctl} generate traffic-split profile --bogus | {meshctl} apply -f -");
+    let out = std::process::Command::new("sh").args(["-c", &pipe]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no objects passed to apply"));
 }

@@ -42,10 +42,16 @@ impl Printer {
     }
 
     /// Reports an error that ends the command, with its chain of causes.
+    /// Prints an error and its causes, each once: a cause whose words a line above already
+    /// holds (many errors repeat their source in their own message) is not printed again.
     pub fn error(&self, error: &anyhow::Error) {
-        let mut text = format!("{ERROR}error{ERROR:#}: {error}\n");
-        for cause in error.chain().skip(1) {
-            text.push_str(&format!("  {DIM}caused by:{DIM:#} {cause}\n"));
+        let mut said = error.to_string();
+        let mut text = format!("{ERROR}error{ERROR:#}: {said}\n");
+        for cause in error.chain().skip(1).map(|c| c.to_string()) {
+            if !said.contains(&cause) {
+                text.push_str(&format!("  {DIM}caused by:{DIM:#} {cause}\n"));
+                said.push_str(&cause);
+            }
         }
         // Nothing useful can be done if stderr itself is gone.
         let _ = anstream::stderr().lock().write_all(text.as_bytes());

@@ -61,6 +61,7 @@ pub struct ApplyArgs {
 
 pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
+    validate::require_objects("apply", &args.files, &sources)?;
     let mesh = args.place.connect().await?;
     let applied = apply_sources(&sources, args.namespace, args.dry_run, mesh.as_ref(), printer).await?;
     if applied != Exit::Success || !args.wait {
@@ -469,6 +470,7 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
         }
         None => {
             let sources = validate::read_sources(&args.files)?;
+            validate::require_objects("delete", &args.files, &sources)?;
             let report = policy::check(&sources, &Options { namespace: args.namespace.clone(), reject_unknown: false });
             report.resources.iter().map(|c| ObjectRef::of(&c.resource)).collect()
         }

@@ -40,7 +40,19 @@ pub(super) enum Format {
 pub fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = read_sources(&args.files)?;
     let options = Options { namespace: args.namespace, reject_unknown: args.reject_unknown };
-    let report = policy::check(&sources, &options);
+    let mut report = policy::check(&sources, &options);
+    if report.documents == 0 {
+        report.findings.push(Finding {
+            file: Some(inputs(&args.files)),
+            line: None,
+            column: None,
+            severity: Code::NoDocuments.severity(),
+            code: Code::NoDocuments,
+            message: "no YAML document: nothing was checked".into(),
+            resource: None,
+            path: None,
+        });
+    }
     let scope = format!("{} document(s), {} file(s)", report.documents, sources.len());
     print_report(printer, &report, &sources, args.output, &scope)?;
     Ok(verdict(&report, args.strict))
@@ -67,6 +79,29 @@ pub(super) fn print_report(
         Format::Sarif => printer.write_raw(&to_json_line(&sarif(report)))?,
     }
     Ok(())
+}
+
+/// The inputs as the command line named them, stdin as `stdin`.
+fn inputs(paths: &[PathBuf]) -> String {
+    let named: Vec<String> =
+        paths.iter().map(|p| if p.as_os_str() == "-" { "stdin".into() } else { p.display().to_string() }).collect();
+    named.join(", ")
+}
+
+/// What kubectl does with an input holding no object — a pipe from a command that failed, a
+/// file of comments, a directory with no YAML — rather than a green step that did nothing.
+pub fn require_objects(verb: &str, paths: &[PathBuf], sources: &[Source]) -> Result<(), Failure> {
+    if policy::check(sources, &Options::default()).documents > 0 {
+        return Ok(());
+    }
+    Err(Failure {
+        exit: Exit::Failed,
+        error: anyhow::anyhow!(
+            "no objects passed to {verb}: {} held no YAML document; if a command wrote it, see that it succeeded \
+             (`set -o pipefail` makes a pipe fail with it)",
+            inputs(paths)
+        ),
+    })
 }
 
 /// Reads every file named, expanding directories (sorted, so output is stable) and `-`.
@@ -152,6 +187,7 @@ pub(super) fn findings_text(report: &Report, sources: &[Source], excerpts: bool,
 fn place(f: &Finding) -> String {
     match (&f.file, f.line, f.column) {
         (Some(file), Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+        (Some(file), _, _) => file.clone(),
         _ => "in the mesh".into(),
     }
 }

@@ -23,12 +23,11 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("cannot use the kubeconfig ({where_}); pass --kubeconfig FILE, set KUBECONFIG, or name another --context")]
-    Kubeconfig {
-        where_: String,
-        #[source]
-        source: kube::config::KubeconfigError,
-    },
+    #[error(
+        "cannot use the kubeconfig ({where_}): {reason}; pass --kubeconfig FILE, set KUBECONFIG, or name another \
+         --context"
+    )]
+    Kubeconfig { where_: String, reason: String },
     #[error("cannot use this Pod's ServiceAccount to reach the cluster; pass --kubeconfig FILE instead")]
     InCluster {
         #[source]
@@ -94,6 +93,24 @@ impl std::fmt::Display for Applied {
     }
 }
 
+/// What is wrong with a kubeconfig, each cause once: kube's own message for an unreadable
+/// file repeats its cause and quotes the path twice, and the path is said already.
+fn kubeconfig_reason(error: &kube::config::KubeconfigError) -> String {
+    if let kube::config::KubeconfigError::ReadConfig(io, _) = error {
+        return io.to_string();
+    }
+    let mut said = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        let text = next.to_string();
+        if !said.contains(&text) {
+            said = format!("{said}: {text}");
+        }
+        cause = next.source();
+    }
+    said
+}
+
 /// Whether this process runs in a Pod (Kubernetes sets `KUBERNETES_SERVICE_HOST` in every
 /// container) and no kubeconfig names another cluster.
 fn in_a_pod_without_kubeconfig() -> bool {
@@ -132,7 +149,7 @@ impl Cluster {
             }
             None => Config::from_kubeconfig(&options).await,
         }
-        .map_err(|source| ClusterError::Kubeconfig { where_, source })?;
+        .map_err(|error| ClusterError::Kubeconfig { where_, reason: kubeconfig_reason(&error) })?;
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client =
             Client::try_from(config).map_err(|source| ClusterError::Client { server: server.clone(), source })?;

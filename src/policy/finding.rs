@@ -57,6 +57,7 @@ codes! {
     OldApiVersion = "MESH0005", Warning, "An older Istio API version (v1alpha3, v1beta1); it is read as v1.";
     DuplicateResource = "MESH0006", Error, "The same kind, namespace and name appear twice in the input.";
     InvalidMetadata = "MESH0007", Error, "`metadata.name` is missing, or a name, namespace or label is not valid for Kubernetes.";
+    NoDocuments = "MESH0008", Warning, "The input holds no YAML document: empty, only comments, or a directory with no YAML file.";
     UnknownField = "MESH0101", Error, "A field that the kind does not have (a typo, with the nearest known name).";
     WrongType = "MESH0102", Error, "A value of the wrong type (a string where a number belongs, ...).";
     InvalidEnum = "MESH0103", Error, "A value that is not one of the allowed ones.";
