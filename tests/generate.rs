@@ -4,7 +4,7 @@ mod common;
 
 use common::{assert_golden, meshctl, meshctl_with_input, root};
 
-/// Each generator with the flags from the README (split on spaces), and the golden file its
+/// Each generator with the flags from docs/policy.md (split on spaces), and the golden file its
 /// output must match.
 const CASES: &[(&str, &str)] = &[
     ("traffic-split", "generate traffic-split profile -n shop --subset v1=90 --subset v2=10"),
@@ -108,4 +108,11 @@ fn completions_in_the_tree_are_current() {
         assert!(run.stdout.contains("generate"), "{shell} completion lacks subcommands");
         assert_golden(format!("completions/{file}"), &run.stdout);
     }
+}
+
+#[test]
+fn the_command_reference_in_the_tree_is_current() {
+    let page = meshctl::cli::reference();
+    assert!(page.contains("## `meshctl canary start`") && page.contains("--kubeconfig"), "{page}");
+    assert_golden("docs/commands.md", &page);
 }

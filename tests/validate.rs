@@ -116,11 +116,11 @@ fn usage_errors_exit_2_and_name_the_problem() {
 }
 
 #[test]
-fn readme_documents_every_finding_code() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+fn the_docs_document_every_finding_code() {
+    let readme = std::fs::read_to_string(common::root().join("docs/policy.md")).unwrap();
     for code in meshctl::policy::Code::ALL {
         let row = format!("| `{}` | {} |", code.id(), code.severity());
-        assert!(readme.contains(&row), "README.md has no row starting {row:?} for {code:?}: {}", code.summary());
+        assert!(readme.contains(&row), "docs/policy.md has no row starting {row:?} for {code:?}: {}", code.summary());
     }
 }
 

@@ -225,6 +225,31 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
     out
 }
 
+/// The command reference (`docs/commands.md`): each visible command's help, as `--help`
+/// prints it at 100 columns, so the page and the CLI cannot say different things.
+pub fn reference() -> String {
+    let mut root = command().term_width(100).max_term_width(100);
+    root.build();
+    let mut page = String::from(
+        "# Command reference\n\nGenerated from meshctl's own definitions (`UPDATE_GOLDEN=1 cargo test --test generate` \
+         refreshes it); each section is what `meshctl COMMAND --help` prints.\n",
+    );
+    let mut pending = vec![(String::from("meshctl"), root)];
+    while let Some((path, cmd)) = pending.pop() {
+        // The page is the same whatever this process's environment holds.
+        let mut cmd = cmd.mut_args(|a| a.hide_env_values(true));
+        let help = cmd.render_long_help().to_string();
+        page.push_str(&format!("\n## `{path}`\n\n```text\n{}\n```\n", help.trim_end()));
+        let subcommands: Vec<clap::Command> =
+            cmd.get_subcommands().filter(|c| !c.is_hide_set() && c.get_name() != "help").cloned().collect();
+        // Depth first, in the order the help lists them.
+        for sub in subcommands.into_iter().rev() {
+            pending.push((format!("{path} {}", sub.get_name()), sub));
+        }
+    }
+    page
+}
+
 fn completion(shell: Shell, printer: &Printer) -> Outcome {
     printer.write_raw(&completion_script(shell))?;
     Ok(Exit::Success)

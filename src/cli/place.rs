@@ -1,4 +1,4 @@
-//! Where the mesh a command speaks to runs, chosen once from the flags, as the README says:
+//! Where the mesh a command speaks to runs, chosen once from the flags, as docs/kubernetes.md says:
 //! `--kubeconfig`/`--context` mean a cluster (even with a state directory from
 //! `MESHCTL_STATE_DIR`: what is typed wins), `--state-dir` the local mesh there; with neither, the local mesh when one runs at the default state directory, else the cluster of
 //! the current kubeconfig context when there is a kubeconfig, else the local mesh (whose error

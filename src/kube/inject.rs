@@ -256,7 +256,7 @@ pub struct AppProbe {
 /// Points every HTTP probe of the application's containers at the proxy's health port, and
 /// returns what the proxy must answer there. The kubelet probes from outside the Pod: under
 /// STRICT mTLS, capture would hand its plaintext request to the proxy's inbound listener,
-/// which refuses it. TCP and gRPC probes are left as they are (the README says why).
+/// which refuses it. TCP and gRPC probes are left as they are (docs/kubernetes.md says why).
 fn rewrite_probes(spec: &mut Value) -> Result<Vec<AppProbe>, Error> {
     let mut probes = Vec::new();
     for (index, container) in spec["containers"].as_array_mut().into_iter().flatten().enumerate() {

@@ -100,7 +100,7 @@ pub fn configuration(settings: &Settings) -> Object {
                 }],
                 "namespaceSelector": namespace_selector,
                 "objectSelector": not_opted_out,
-                // A Pod in a mesh namespace is not made without its sidecar (README, "Injection").
+                // A Pod in a mesh namespace is not made without its sidecar (docs/kubernetes.md, "Injection").
                 "failurePolicy": "Fail",
                 "sideEffects": "None",
                 "admissionReviewVersions": ["v1"],

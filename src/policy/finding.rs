@@ -1,4 +1,4 @@
-//! Findings: what validation says about a place in the input. Codes are stable; the README
+//! Findings: what validation says about a place in the input. Codes are stable; docs/policy.md
 //! documents each one (a test keeps that list complete).
 
 use std::fmt;
