@@ -1,7 +1,7 @@
 //! Canary rollouts. [`decide`] is the pure decision engine: from a rollout's spec, where it
 //! stands and what the last observation window showed, it says what to do next. The driver
-//! that feeds it windows from the metrics module and writes weights through the store comes
-//! with `meshctl canary` (issue 5).
+//! (`driver`, run by the controller's leader) feeds it windows from the metrics module and
+//! writes weights through the store.
 //!
 //! Two kinds of evidence decide:
 //! - **gates** at the end of each step's dwell, as Flagger and Argo Rollouts check them:

@@ -1,5 +1,7 @@
-//! The local mesh from the command line: `install`, `uninstall`, `controller`, `check`,
-//! `proxy-status`, and where the mesh lives (`--state-dir`) and which Envoy it runs.
+//! The local mesh from the command line, and what local and cluster commands share: `install
+//! --local`, `uninstall --local`, `check`, `proxy-status`, where the local mesh lives
+//! (`--state-dir`) and which Envoy it runs, and the wait on the mesh's view that `apply
+//! --wait`, `demo` and `canary` use.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,7 +37,6 @@ impl StateDir {
         base.unwrap_or_else(|| PathBuf::from(".")).join("meshctl/local")
     }
 
-    /// The mesh these flags name, or the environment error that says there is none.
     /// Whether a state directory was named (`--state-dir` or `MESHCTL_STATE_DIR`).
     pub fn named(&self) -> bool {
         self.state_dir.is_some()

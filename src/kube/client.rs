@@ -1,6 +1,6 @@
-//! Talking to a cluster: a client from a kubeconfig, and the few calls install and uninstall
-//! make (get, server-side apply, list by label, delete), with errors that name the server, the
-//! verb and the resource.
+//! Talking to a cluster: a client from a kubeconfig (or a Pod's ServiceAccount), and the calls
+//! install, uninstall and the demo make (get, server-side apply, list by label, delete), with
+//! errors that name the server, the verb and the resource.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The ports of a meshctl proxy in a Pod: Istio's well-known ones (DESIGN.md, "Kubernetes
 //! mode"), so users' habits and tooling carry over. One place for the registry, which tells
-//! the translator where each sidecar listens, and for injection (part 2), which sets them up.
+//! the translator where each sidecar listens, and for injection, which sets them up.
 //! The admin and statistics ports are install's, as the ingress gateway's bootstrap uses them.
 
 pub use super::install::{ADMIN_PORT, STATS_PORT};

@@ -10,11 +10,10 @@
 //!                                                                    identities, scrape targets
 //! ```
 //!
-//! Part 1 of the cluster mode (issue 10) has no injection and no traffic capture yet: a Pod is
-//! in the mesh when it runs a container named [`PROXY_CONTAINER`] (or a native sidecar of that
-//! name), its application calls the sidecar explicitly at `127.0.0.1:15001` (`HTTP_PROXY`),
-//! and callers reach it at `PodIP:15006`. The conversion from Kubernetes objects to the
-//! translator's types ([`view`]) is pure, so it is tested on fixtures without an API server.
+//! A Pod is in the mesh when it runs a container named [`PROXY_CONTAINER`] (the native sidecar
+//! injection adds): its application's connections are captured to the sidecar's outbound
+//! listener, and callers reach it at `PodIP:15006`. The conversion from Kubernetes objects to
+//! the translator's types ([`view`]) is pure, so it is tested on fixtures without an API server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -121,8 +120,7 @@ struct MeshService<'a> {
 /// clock; the same objects give the same view.
 ///
 /// - A Service is a mesh service when its selector picks at least one mesh Pod. Its `port` is
-///   its first port: callers address one port per service in part 1 (multi-port services
-///   follow). Its instances are its EndpointSlices' ready endpoints (`ready` unset counts as
+///   its first port, the only one the mesh routes today. Its instances are its EndpointSlices' ready endpoints (`ready` unset counts as
 ///   ready, as Kubernetes says) whose `targetRef` is a mesh Pod with an IP, at `PodIP:15006`.
 /// - Each mesh Pod with an IP gets a sidecar (a terminating one keeps it while its Envoy
 ///   drains; a finished one has none). Its service is the first Service, by name, that

@@ -1,6 +1,7 @@
 //! One handle on a running mesh, wherever it runs: what every command that speaks to a mesh
-//! speaks to. The CLI resolves its flags into one [`Mesh`] and never touches a state file, a
-//! process id or a loopback port itself; each backend keeps those to itself.
+//! speaks to. The CLI resolves its flags into one [`Mesh`]; each backend keeps its own
+//! addresses to itself. (Starting and stopping the local mesh's processes is still done by
+//! `cli/local.rs`; issue 24 moves it behind this handle.)
 //!
 //! ```text
 //!   cli ──▶ dyn Mesh ──┬─ store()      the resources (spec), through the store trait
@@ -10,6 +11,7 @@
 //!                      ├─ traces()     recent traces, from the control plane's collector
 //!                      └─ rotate_*()   certificate authority requests
 //!   local: the state directory, status.json, processes on 127.0.0.1   (mesh::local)
+//!   cluster: the API server; controller Pods' reports through pods/proxy (kube::mesh)
 //! ```
 
 pub mod local;

@@ -1,8 +1,8 @@
 //! Metrics straight from the proxies: Envoy's own statistics, read from each admin endpoint in
 //! the Prometheus text format, keyed by the names the translator chose, and turned into rates,
 //! success rates and latency quantiles over a window — always from the difference of two
-//! scrapes, never from totals since start. Shared by `meshctl top`, and later canary gates
-//! and `check`. Everything here but [`scrape`] is pure.
+//! scrapes, never from totals since start. Shared by `meshctl top`, the canary gates and the
+//! dashboard. Everything here but [`scrape`] is pure.
 
 mod prometheus;
 pub mod scrape;

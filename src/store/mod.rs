@@ -1,6 +1,7 @@
 //! The resource store: where the CLI writes what the mesh should be (spec) and the controller
 //! reads it, as kubectl and a controller share the Kubernetes API. One trait, one
-//! implementation per backend: files in the state directory here; the Kubernetes API later.
+//! implementation per backend: files in the state directory (`local`) and the Kubernetes API
+//! (`kube::store`).
 
 mod local;
 
