@@ -203,6 +203,17 @@ fn the_dashboard_shows_the_demo_mesh_as_its_traffic_moves() {
     for (source, target) in calls {
         assert_eq!(page.count("data-edge", &format!("{source} {target}")), 1, "no edge {source} -> {target}");
     }
+    // Every edge's label on its own edge, over no node, label or other edge, as the browser
+    // laid them out; loadgen, which sends through the gateway, drawn apart as idle.
+    assert_eq!(page.attribute_of("id", "graph", "data-label-overlaps").as_deref(), Some("0"), "{}", page.dom);
+    assert_eq!(page.count("data-label-edge", &format!("gateway {FRONTEND}")), 1, "{}", page.dom);
+    let loadgen = page.dom.split("data-node-id=").find(|n| n.starts_with("\"default/loadgen/v1\"")).unwrap();
+    assert!(page.dom.contains("class=\"node idle-node\" data-node-id=\"default/loadgen/v1\""), "{loadgen}");
+    // Each chart has a time axis, and no raw Envoy name shows anywhere.
+    assert_eq!(page.count("data-axis", "x"), 4, "{}", page.dom);
+    for raw in ["outbound_", "inbound_", "router "] {
+        assert!(!page.dom.contains(raw), "the page shows Envoy's name {raw:?}: {}", page.dom);
+    }
     // Profile's four charts, a line for each version.
     assert_eq!(
         (page.count("data-chart-version", "v1"), page.count("data-chart-version", "v2")),

@@ -54,7 +54,8 @@ pub struct Trace {
     pub trace_id: String,
     /// From the first span's start to the last one's end.
     pub duration_ms: f64,
-    /// The root span, as `SERVICE: NAME`.
+    /// The root span, as `SERVICE: NAME`; `SERVICE (incomplete)` while the server span of the
+    /// proxy whose call starts what arrived has not.
     pub root: String,
     /// The span that spent the most time itself, not waiting on a span it called: where a
     /// slow trace was slow.
@@ -70,7 +71,14 @@ impl Trace {
         let start = spans.iter().map(|s| s.start_unix_ms).fold(f64::INFINITY, f64::min);
         let end = spans.iter().map(Span::end_unix_ms).fold(f64::NEG_INFINITY, f64::max);
         let has_parent = |s: &Span| s.parent_id.as_ref().is_some_and(|p| spans.iter().any(|o| &o.span_id == p));
-        let root = spans.iter().find(|s| !has_parent(s)).map(|s| format!("{}: {}", s.service, s.name));
+        // The first span whose caller is not here. A server span's caller may be outside the
+        // mesh (a request that came with its own trace context); a client span's is the same
+        // proxy's server span, which has not arrived yet (a proxy flushes its spans every
+        // second), so the trace is named by that proxy's service until it has.
+        let root = spans.iter().find(|s| !has_parent(s)).map(|s| match (s.kind, &s.parent_id) {
+            (Kind::Client, Some(_)) => format!("{} (incomplete)", s.service),
+            _ => format!("{}: {}", s.service, s.name),
+        });
         // A span whose parent has not arrived (a proxy flushes its spans every second) counts
         // as called by the shortest span that encloses it, so that its time is not taken for
         // its caller's own.
@@ -284,13 +292,20 @@ impl ZipkinSpan {
         let reported = self.local_endpoint.map(|e| e.service_name).unwrap_or_default();
         let origin = origin.cloned().unwrap_or(Origin { service: reported, ..Origin::default() });
         let status_code = self.tags.get("http.status_code").and_then(|c| c.parse().ok()).unwrap_or(0);
+        // A client span is named by Envoy after the cluster's statistics name (`router
+        // outbound_80__profile_default_svc_cluster_local egress`); the cluster it called, which
+        // it tags, names it as the server spans are named: the route's destination.
+        let name = match (kind, self.tags.get("upstream_cluster").and_then(|c| destination(c))) {
+            (Kind::Client, Some(destination)) => destination,
+            _ => self.name,
+        };
         let span = Span {
             span_id: self.id,
             parent_id: self.parent_id,
             service: origin.service,
             namespace: origin.namespace,
             version: origin.version,
-            name: self.name,
+            name,
             kind,
             start_unix_ms: self.timestamp as f64 / 1000.0,
             duration_ms: self.duration as f64 / 1000.0,
@@ -298,6 +313,17 @@ impl ZipkinSpan {
         };
         Some((self.trace_id, span))
     }
+}
+
+/// `HOST:PORT/*` of an outbound cluster's name (`outbound|PORT|SUBSET|HOST`).
+fn destination(cluster: &str) -> Option<String> {
+    let mut parts = cluster.split('|');
+    let (Some("outbound"), Some(port), Some(_subset), Some(host)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some(format!("{host}:{port}/*"))
 }
 
 #[cfg(test)]
@@ -348,6 +374,19 @@ mod tests {
         assert_eq!(slowest(trace).service, "profile");
         let order: Vec<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
         assert_eq!(order, ["g", "f", "b", "p"]);
+    }
+
+    #[test]
+    fn a_trace_whose_root_has_not_arrived_is_named_by_the_service_that_started_what_did() {
+        let mut store = TraceStore::new(100);
+        store.add("t1", mk_span("f", Some("gc"), "frontend", 0.5, 14.0));
+        // The gateway's call, reported before the request it was made for.
+        store.add("t1", Span { kind: Kind::Client, ..mk_span("gc", Some("g"), "gateway", 0.2, 14.5) });
+        let trace = &store.query(&Query { limit: 10, ..Query::default() }).traces[0];
+        assert_eq!(trace.root, "gateway (incomplete)");
+        store.add("t1", mk_span("g", None, "gateway", 0.0, 15.0));
+        let trace = &store.query(&Query { limit: 10, ..Query::default() }).traces[0];
+        assert_eq!(trace.root, "gateway: gateway.default.svc.cluster.local:80/*");
     }
 
     #[test]
@@ -430,8 +469,10 @@ mod tests {
            "name":"profile.default.svc.cluster.local:80/*","timestamp":1795896185462457,"duration":1355,
            "localEndpoint":{"serviceName":"profile","ipv4":"192.0.2.2","port":0},
            "tags":{"http.status_code":"503","node_id":"profile-v2-0","error":"true"}},
-          {"traceId":"048f6dba3fe03169c1fb1ddb084e514f","id":"bb","kind":"CLIENT","name":"x","timestamp":1,
-           "localEndpoint":{"serviceName":"gateway"},"tags":{}}
+          {"traceId":"048f6dba3fe03169c1fb1ddb084e514f","id":"bb","kind":"CLIENT",
+           "name":"router outbound_80__frontend_default_svc_cluster_local egress","timestamp":1,
+           "localEndpoint":{"serviceName":"gateway"},
+           "tags":{"upstream_cluster":"outbound|80||frontend.default.svc.cluster.local"}}
         ]"#;
         let spans: Vec<ZipkinSpan> = serde_json::from_str(body).unwrap();
         let origin = Origin { service: "profile".into(), namespace: "default".into(), version: "v2".into() };
@@ -444,5 +485,6 @@ mod tests {
         assert_eq!((span.start_unix_ms, span.duration_ms), (1795896185462.457, 1.355));
         let (_, unknown) = spans.next().unwrap().into_span(None).unwrap();
         assert_eq!((unknown.service.as_str(), unknown.kind, unknown.status_code), ("gateway", Kind::Client, 0));
+        assert_eq!(unknown.name, "frontend.default.svc.cluster.local:80/*", "named as the server spans are");
     }
 }

@@ -79,6 +79,74 @@ function nodeFindings(node) {
   return state.findings.filter((f) => f.services.includes(key));
 }
 
+// Whether two boxes ({x, y, w, h}) overlap.
+function overlap(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+// A point of a cubic curve from (x1,y1) to (x2,y2) whose controls sit at the middle column.
+function curvePoint(c, t) {
+  const u = 1 - t, mid = (c.x1 + c.x2) / 2;
+  return {
+    x: u * u * u * c.x1 + 3 * u * u * t * mid + 3 * u * t * t * mid + t * t * t * c.x2,
+    y: u * u * u * c.y1 + 3 * u * u * t * c.y1 + 3 * u * t * t * c.y2 + t * t * t * c.y2,
+  };
+}
+
+// Whether a box lies over a curve other than its own, sampled.
+function overCurve(box, curves, own) {
+  return curves.some((c, i) => i !== own && Array.from({ length: 24 }, (_, k) => curvePoint(c, (k + 0.5) / 24)).some((p) => overlap(box, { x: p.x - 1, y: p.y - 1, w: 2, h: 2 })));
+}
+
+// Where each edge's label goes: by its own curve — on it, just above or below it, centred on a
+// point of it or ending or starting there — at the first place that covers no node, no label
+// placed before it and no other edge; failing that, the place that covers the fewest.
+function placeLabels(curves, widths, nodes) {
+  const placed = [];
+  return widths.map((width, i) => {
+    const w = width + 6, h = 30;
+    let best = null, fewest = Infinity;
+    for (const t of [0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2]) {
+      const p = curvePoint(curves[i], t);
+      for (const dy of [0, -17, 17]) {
+        for (const dx of [-w / 2, -w + 4, -4]) {
+          const box = { x: p.x + dx, y: p.y - h / 2 + dy, w, h };
+          const covers = nodes.filter((n) => overlap(box, n)).length + placed.filter((b) => overlap(box, b)).length + (overCurve(box, curves, i) ? 1 : 0);
+          if (covers < fewest) {
+            best = box;
+            fewest = covers;
+          }
+          if (covers === 0) {
+            placed.push(box);
+            return box;
+          }
+        }
+      }
+    }
+    placed.push(best);
+    return best;
+  });
+}
+
+// How many labels the browser drew over a node, another label or another edge: the page's own
+// check of its layout, which the tests read.
+function countOverlaps(svg, curves) {
+  const box = (e) => { const b = e.getBBox(); return { x: b.x, y: b.y, w: b.width, h: b.height }; };
+  const labels = [...svg.querySelectorAll("text.edge-label")].map((e) => ({ box: box(e), edge: Number(e.dataset.edgeIndex) }));
+  const nodes = [...svg.querySelectorAll("g.node")].map((g) => {
+    const at = g.transform.baseVal.consolidate().matrix;
+    const r = g.querySelector("rect").getBBox();
+    return { x: at.e, y: at.f, w: r.width, h: r.height };
+  });
+  let count = 0;
+  labels.forEach((a, i) => {
+    if (nodes.some((n) => overlap(a.box, n))) count++;
+    if (labels.some((b, j) => j > i && overlap(a.box, b.box))) count++;
+    if (overCurve(a.box, curves, a.edge)) count++;
+  });
+  return count;
+}
+
 function renderGraph() {
   const svg = document.getElementById("graph");
   svg.replaceChildren();
@@ -87,19 +155,25 @@ function renderGraph() {
     svg.append(el("svg:text", { x: 20, y: 30 }, "Waiting for the first window of traffic…"));
     return;
   }
+  // A node with no request to or from it in the window is drawn apart, below the others.
+  const busy = new Set(graph.edges.filter((e) => e.rps > 0).flatMap((e) => [e.source, e.target]));
+  const idle = (node) => node.namespace !== "" && !busy.has(node.id);
   const column = columns(graph);
   const rows = new Map();
   const place = new Map();
-  const width = 150, height = 44, dx = 320, dy = 70;
-  for (const node of graph.nodes) {
+  // Columns far enough apart for an edge's label between them.
+  const width = 150, height = 44, dx = 390, dy = 80;
+  for (const node of graph.nodes.filter((n) => !idle(n))) {
     const c = column.get(node.id);
     const r = rows.get(c) || 0;
     rows.set(c, r + 1);
     place.set(node.id, { x: 20 + c * dx, y: 20 + r * dy });
   }
-  const maxColumn = Math.max(...column.values());
-  const maxRow = Math.max(...rows.values());
-  svg.setAttribute("viewBox", `0 0 ${40 + maxColumn * dx + width + 80} ${40 + (maxRow - 1) * dy + height + 20}`);
+  const busyRows = Math.max(1, ...rows.values());
+  graph.nodes.filter(idle).forEach((node, i) => place.set(node.id, { x: 20 + i * (width + 30), y: 20 + busyRows * dy + 10 }));
+  const maxColumn = Math.max(...column.values(), graph.nodes.filter(idle).length > 0 ? 1 : 0);
+  const allRows = busyRows + (graph.nodes.some(idle) ? 1 : 0);
+  svg.setAttribute("viewBox", `0 0 ${40 + maxColumn * dx + width + 80} ${40 + (allRows - 1) * dy + height + 30}`);
   const defs = el("svg:defs");
   for (const kind of ["good", "warn", "bad", "idle"]) {
     const marker = el("svg:marker", { id: "arrow-" + kind, viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
@@ -107,19 +181,35 @@ function renderGraph() {
     defs.append(marker);
   }
   svg.append(defs);
-  for (const edge of graph.edges) {
+  const edges = graph.edges.filter((e) => place.get(e.source) && place.get(e.target));
+  const curves = edges.map((edge) => {
     const from = place.get(edge.source), to = place.get(edge.target);
-    if (!from || !to) continue;
+    return { x1: from.x + width, y1: from.y + height / 2, x2: to.x, y2: to.y + height / 2 };
+  });
+  // Two short lines rather than one long one, to fit between edges that fan out.
+  const texts = edges.map((edge) => [`${edge.rps.toFixed(1)} rps · ${percent(edge.success_rate)}`, `p99 ${ms(edge.p99_ms)}`]);
+  const nodeBoxes = [...place.values()].map((p) => ({ x: p.x - 4, y: p.y - 4, w: width + 8, h: height + 8 }));
+  // Each label as the browser sets it, measured before it is placed.
+  const labels = el("svg:g", { class: "labels" });
+  svg.append(labels);
+  const drawn = edges.map((edge, i) => {
+    const text = el("svg:text", { "text-anchor": "middle", class: "edge-label", "data-edge-index": i, "data-label-edge": edge.source + " " + edge.target });
+    texts[i].forEach((line, n) => text.append(el("svg:tspan", { dy: n === 0 ? 0 : 13 }, line)));
+    labels.append(text);
+    return text;
+  });
+  const boxes = placeLabels(curves, drawn.map((t) => t.getBBox().width), nodeBoxes);
+  edges.forEach((edge, i) => {
+    const c = curves[i];
     const kind = health(edge.success_rate, edge.rps);
     const group = el("svg:g", { class: "edge " + kind, "data-edge": edge.source + " " + edge.target, "data-rps": edge.rps.toFixed(3) });
-    const x1 = from.x + width, y1 = from.y + height / 2, x2 = to.x, y2 = to.y + height / 2;
-    const mid = (x1 + x2) / 2;
-    group.append(el("svg:path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: kind, "marker-end": `url(#arrow-${kind})` }));
-    const label = `${edge.rps.toFixed(1)} rps · ${percent(edge.success_rate)} · p99 ${ms(edge.p99_ms)}`;
-    // Beside the arrow's head, where edges from one caller have parted.
-    group.append(el("svg:text", { x: x2 - 8, y: y2 - 8, "text-anchor": "end" }, label));
+    const mid = (c.x1 + c.x2) / 2;
+    group.append(el("svg:path", { d: `M${c.x1},${c.y1} C${mid},${c.y1} ${mid},${c.y2} ${c.x2},${c.y2}`, class: kind, "marker-end": `url(#arrow-${kind})` }));
     svg.append(group);
-  }
+    const x = boxes[i].x + boxes[i].w / 2;
+    drawn[i].setAttribute("y", boxes[i].y + 12);
+    for (const line of drawn[i].children) line.setAttribute("x", x);
+  });
   const selected = selection().service;
   for (const node of graph.nodes) {
     const at = place.get(node.id);
@@ -128,10 +218,17 @@ function renderGraph() {
     const failed = incoming.reduce((sum, e) => sum + e.rps * (1 - (e.success_rate ?? 1)), 0);
     const kind = node.namespace === "" ? "good" : health(rps ? 1 - failed / rps : null, rps);
     const key = node.namespace + "/" + node.service;
-    const group = el("svg:g", { class: "node" + (key === selected ? " selected" : ""), "data-node-id": node.id, transform: `translate(${at.x},${at.y})` });
+    const classes = ["node"];
+    if (key === selected) classes.push("selected");
+    if (idle(node)) classes.push("idle-node");
+    const group = el("svg:g", { class: classes.join(" "), "data-node-id": node.id, transform: `translate(${at.x},${at.y})` });
     group.append(el("svg:rect", { width, height, class: kind }));
     group.append(el("svg:text", { x: 10, y: 18 }, node.service));
-    group.append(el("svg:text", { x: 10, y: 34, class: "version" }, node.namespace === "" ? "entry" : (node.version || "all versions") + " · " + node.namespace));
+    const about = node.namespace === "" ? "entry" : (node.version || "all versions") + " · " + node.namespace + (idle(node) ? " · idle" : "");
+    group.append(el("svg:text", { x: 10, y: 34, class: "version" }, about));
+    if (idle(node)) {
+      group.append(el("svg:title", {}, "No request to or from it in this window (a client that sends through the gateway shows as the gateway's)"));
+    }
     const findings = nodeFindings(node);
     if (findings.length > 0) {
       const worst = findings.some((f) => f.severity === "error") ? "bad" : "warn";
@@ -144,12 +241,14 @@ function renderGraph() {
     }
     svg.append(group);
   }
+  svg.append(labels);
+  svg.dataset.labelOverlaps = String(countOverlaps(svg, curves));
 }
 
-function chart(title, series, value, format) {
+function chart(title, unit, series, value, format) {
   const box = el("div", { class: "chart", "data-chart": title });
-  box.append(el("h3", {}, title));
-  const svg = el("svg:svg", { viewBox: "0 0 400 90", preserveAspectRatio: "none" });
+  box.append(el("h3", {}, `${title} (${unit})`));
+  const svg = el("svg:svg", { viewBox: "0 0 400 100", preserveAspectRatio: "none" });
   const points = series.flatMap((s) => s.points);
   const times = points.map((p) => p.t_unix_ms);
   const values = points.map(value).filter((v) => v !== null && v !== undefined);
@@ -168,7 +267,13 @@ function chart(title, series, value, format) {
     if (last !== null && last !== undefined) line.setAttribute("data-last", String(last));
     svg.append(line);
   });
-  svg.append(el("svg:text", { x: 4, y: 11, class: "axis" }, format(values.length ? Math.max(...values) : 0)));
+  // The value axis: its top and zero; the time axis: how long ago the first point was, and now.
+  svg.append(el("svg:text", { x: 4, y: 11, class: "axis", "data-axis": "y" }, format(values.length ? Math.max(...values) : 0)));
+  svg.append(el("svg:text", { x: 4, y: 84, class: "axis" }, format(0)));
+  svg.append(el("svg:line", { x1: 5, y1: 86, x2: 395, y2: 86, class: "axis-line" }));
+  const ago = times.length ? Math.round((Date.now() - t0) / 60000) : 0;
+  svg.append(el("svg:text", { x: 5, y: 97, class: "axis", "data-axis": "x" }, ago > 0 ? `${ago} min ago` : "under a minute ago"));
+  svg.append(el("svg:text", { x: 395, y: 97, class: "axis", "text-anchor": "end" }, "now"));
   box.append(svg);
   return box;
 }
@@ -193,10 +298,10 @@ async function renderService() {
     charts.append(el("p", {}, "No requests served yet."));
     return;
   }
-  charts.append(chart("Requests per second", data.versions, (p) => p.rps, (v) => v.toFixed(1) + " rps"));
-  charts.append(chart("Success rate", data.versions, (p) => p.success_rate, (v) => percent(v)));
-  charts.append(chart("p50 latency", data.versions, (p) => p.p50_ms, ms));
-  charts.append(chart("p99 latency", data.versions, (p) => p.p99_ms, ms));
+  charts.append(chart("Requests", "per second", data.versions, (p) => p.rps, (v) => v.toFixed(1) + " rps"));
+  charts.append(chart("Success rate", "%", data.versions, (p) => p.success_rate, (v) => percent(v)));
+  charts.append(chart("p50 latency", "ms", data.versions, (p) => p.p50_ms, ms));
+  charts.append(chart("p99 latency", "ms", data.versions, (p) => p.p99_ms, ms));
 }
 
 function renderFindings() {
