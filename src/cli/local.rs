@@ -6,14 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
 use crate::mesh::local::{LocalMesh, running_controller};
 use crate::mesh::{Mesh, MeshError, MeshView, ProxyReport};
 use crate::policy;
-use crate::runtime::process;
 use crate::store::{Contents, StoreError};
 use crate::translate::Tracing;
 use crate::xds::SyncState;
@@ -145,28 +144,15 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
         ))?;
         return Ok((mesh, view));
     }
-    crate::store::LocalStore::create(&dir).map_err(environment)?;
-    std::fs::create_dir_all(dir.join("logs")).map_err(environment)?;
-    let log = std::fs::File::create(dir.join("logs/controller.log")).map_err(environment)?;
-    let exe = std::env::current_exe().map_err(environment)?;
-    let mut command = std::process::Command::new(exe);
-    command
-        .args(["controller", "--local", "--state-dir"])
-        .arg(&dir)
-        .arg("--envoy")
-        .arg(&envoy)
-        .args(["--gateway-port", &args.gateway_port.to_string()])
-        .args(["--cert-lifetime", &args.cert_lifetime.to_string()])
-        .args(["--trace-sampling", &args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT).sampling.to_string()])
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().map_err(environment)?)
-        .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = command.spawn().context("cannot start the controller").map_err(environment)?;
-    let pid = child.id();
-    // The controller outlives this command; its exit is noticed through its status.
-    drop(child);
-    let (mesh, view) = wait_healthy(&dir, Some(pid), args.timeout.0, printer, "starting the local mesh").await?;
+    let launch = crate::mesh::local::Launch {
+        envoy: &envoy,
+        gateway_port: args.gateway_port,
+        cert_lifetime: args.cert_lifetime,
+        trace_sampling: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT).sampling,
+    };
+    let started = crate::mesh::local::start(&dir, &launch).map_err(mesh_failure)?;
+    let pid = started.pid;
+    let (mesh, view) = wait_healthy(&dir, Some(&started), args.timeout.0, printer, "starting the local mesh").await?;
     printer.write(&format!(
         "{} local mesh ready: controller pid {pid}, gateway {}, state in {}\n",
         paint(printer::GOOD, "✓"),
@@ -180,7 +166,7 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
 /// `started`, fails at once if that controller exits.
 pub async fn wait_healthy(
     dir: &Path,
-    started: Option<u32>,
+    started: Option<&crate::mesh::local::Started>,
     timeout: Duration,
     printer: &Printer,
     what: &str,
@@ -205,11 +191,11 @@ pub async fn wait_healthy(
         }
         let waiting = health.lines.iter().filter(|(ok, _)| !ok).count();
         progress.set(&format!("{what}: waiting for {waiting} part(s) to be ready"));
-        if started.is_some_and(|pid| !process::alive(pid)) {
+        if started.is_some_and(crate::mesh::local::Started::exited) {
             progress.finish();
             return Err(environment(anyhow!(
                 "the controller exited; see {}",
-                dir.join("logs/controller.log").display()
+                crate::runtime::logs_dir(dir).join("controller.log").display()
             )));
         }
         if Instant::now() > deadline {
@@ -219,7 +205,7 @@ pub async fn wait_healthy(
                 "the mesh was not ready within {:?}: {}; logs are in {}",
                 timeout,
                 problems.join("; "),
-                dir.join("logs").display()
+                crate::runtime::logs_dir(dir).display()
             )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -297,29 +283,12 @@ pub struct UninstallArgs {
 
 pub fn uninstall(args: UninstallArgs, printer: &Printer) -> Outcome {
     let dir = args.state.path();
-    match running_controller(&dir) {
-        Some(status) => {
-            process::signal(status.pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while process::alive(status.pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if process::alive(status.pid) {
-                process::signal(status.pid, rustix::process::Signal::KILL);
-            }
-            // Whatever a killed controller could not stop itself.
-            let pids = status.instances.iter().flat_map(|i| [i.app_pid, i.sidecar_pid]).chain([status.gateway_pid]);
-            for pid in pids.flatten().filter(|p| process::alive(*p)) {
-                process::signal(pid, rustix::process::Signal::KILL);
-            }
-            printer.write(&format!("{} local mesh at {} stopped\n", paint(printer::GOOD, "✓"), dir.display()))?;
-        }
-        None => printer.write(&format!("no local mesh runs at {}\n", dir.display()))?,
+    if crate::mesh::local::stop(&dir) {
+        printer.write(&format!("{} local mesh at {} stopped\n", paint(printer::GOOD, "✓"), dir.display()))?;
+    } else {
+        printer.write(&format!("no local mesh runs at {}\n", dir.display()))?;
     }
-    if args.purge && dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("cannot remove {}", dir.display()))
-            .map_err(environment)?;
+    if args.purge && crate::mesh::local::purge(&dir).map_err(mesh_failure)? {
         printer.write(&format!("removed {}\n", dir.display()))?;
     }
     Ok(Exit::Success)

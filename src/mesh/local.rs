@@ -43,6 +43,89 @@ fn not_running(dir: &Path) -> MeshError {
     MeshError::NotRunning(format!("no local mesh runs at {}: start one with `meshctl install --local`", dir.display()))
 }
 
+/// How [`start`] runs the controller: the flags `meshctl controller --local` takes.
+pub struct Launch<'a> {
+    pub envoy: &'a Path,
+    pub gateway_port: u16,
+    pub cert_lifetime: crate::api::Duration,
+    /// The percentage of requests the proxies trace.
+    pub trace_sampling: f64,
+}
+
+/// A controller [`start`] left running in the background.
+pub struct Started {
+    pub pid: u32,
+}
+
+impl Started {
+    /// Whether it has exited (its log, `logs/controller.log`, says why).
+    pub fn exited(&self) -> bool {
+        !process::alive(self.pid)
+    }
+}
+
+/// Makes the mesh's state directory `dir` (its store and logs) and starts its controller in
+/// the background, in a process group of its own so that it outlives the command that
+/// started it; its output goes to `logs/controller.log`.
+pub fn start(dir: &Path, launch: &Launch) -> Result<Started, MeshError> {
+    let unavailable =
+        |e: std::io::Error, what: &str| MeshError::Unavailable(anyhow::Error::new(e).context(what.to_string()));
+    LocalStore::create(dir).map_err(|e| MeshError::Unavailable(e.into()))?;
+    let logs = crate::runtime::logs_dir(dir);
+    std::fs::create_dir_all(&logs).map_err(|e| unavailable(e, &format!("cannot make {}", logs.display())))?;
+    let log_path = logs.join("controller.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| unavailable(e, &format!("cannot write {}", log_path.display())))?;
+    let exe = std::env::current_exe().map_err(|e| unavailable(e, "cannot find meshctl's own binary"))?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["controller", "--local", "--state-dir"])
+        .arg(dir)
+        .arg("--envoy")
+        .arg(launch.envoy)
+        .args(["--gateway-port", &launch.gateway_port.to_string()])
+        .args(["--cert-lifetime", &launch.cert_lifetime.to_string()])
+        .args(["--trace-sampling", &launch.trace_sampling.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(|e| unavailable(e, "cannot share the controller's log"))?)
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command.spawn().map_err(|e| unavailable(e, "cannot start the controller"))?;
+    // The controller outlives this process; its exit is noticed through `Started::exited`.
+    Ok(Started { pid: child.id() })
+}
+
+/// Stops the mesh at `dir`: its controller gets SIGTERM and 20 s to stop what it runs, then
+/// SIGKILL, and whatever a killed controller left running is killed too. Whether one ran.
+pub fn stop(dir: &Path) -> bool {
+    let Some(status) = running_controller(dir) else { return false };
+    process::signal(status.pid, rustix::process::Signal::TERM);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while process::alive(status.pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if process::alive(status.pid) {
+        process::signal(status.pid, rustix::process::Signal::KILL);
+    }
+    let pids = status.instances.iter().flat_map(|i| [i.app_pid, i.sidecar_pid]).chain([status.gateway_pid]);
+    for pid in pids.flatten().filter(|p| process::alive(*p)) {
+        process::signal(pid, rustix::process::Signal::KILL);
+    }
+    true
+}
+
+/// Removes a stopped mesh's state directory `dir` (its resources and logs); whether there was
+/// one.
+pub fn purge(dir: &Path) -> Result<bool, MeshError> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| {
+        MeshError::Unavailable(anyhow::Error::new(e).context(format!("cannot remove {}", dir.display())))
+    })?;
+    Ok(true)
+}
+
 /// A controller that answers: its status is fresh and its process alive.
 pub fn running_controller(dir: &Path) -> Option<MeshStatus> {
     MeshStatus::read(dir).filter(|s| s.running && process::alive(s.pid))

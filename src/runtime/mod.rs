@@ -129,6 +129,11 @@ pub struct Supervisor {
 /// The node id of the ingress gateway.
 pub const GATEWAY_NODE: &str = "gateway";
 
+/// Where a local mesh at `state_dir` keeps its processes' logs, the controller's among them.
+pub fn logs_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("logs")
+}
+
 impl Supervisor {
     /// Starts the gateway, or adopts the one `previous` recorded. `ports` holds the ports in
     /// `settings` already.
@@ -246,7 +251,7 @@ impl Supervisor {
                     ("MESHCTL_VERSION".into(), labels.get("version").cloned().unwrap_or_default()),
                 ];
                 env.extend(w.spec.env.iter().map(|e| (e.name.clone(), e.value.clone())));
-                let log = self.settings.state_dir.join("logs").join(format!("{name}-{replica}.{namespace}.log"));
+                let log = logs_dir(&self.settings.state_dir).join(format!("{name}-{replica}.{namespace}.log"));
                 InstanceSpec {
                     workload: name.clone(),
                     namespace: namespace.clone(),
@@ -461,7 +466,7 @@ fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::R
         .map(String::from)
         .to_vec(),
         env: vec![],
-        log: settings.state_dir.join("logs").join(format!("{node}.envoy.log")),
+        log: logs_dir(&settings.state_dir).join(format!("{node}.envoy.log")),
     })
 }
 
