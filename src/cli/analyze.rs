@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use super::local::mesh_failure;
 use super::place::Place;
 use super::resources::stored;
 use super::validate::{self, Format};
@@ -37,7 +36,7 @@ pub struct Args {
 pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let sources = validate::read_sources(&args.files)?;
     let mesh = args.place.connect().await?;
-    let status = mesh.view().await.map_err(mesh_failure)?;
+    let status = mesh.view().await?;
     let stored = stored(mesh.store()).await?;
     let options = Options { namespace: args.namespace.clone(), reject_unknown: false };
     let mut report = policy::analyze(&sources, &options, &stored, &status.live());

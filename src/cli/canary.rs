@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
-use super::local::{mesh_failure, wait_for};
+use super::local::wait_for;
 use super::place::Place;
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, GetFormat, ListFormat, Outcome};
@@ -170,7 +170,7 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
 /// The mesh, with its controller running: a rollout is nothing but a record without it.
 async fn connect(place: &Place) -> Result<Box<dyn Mesh>, Failure> {
     let mesh = place.connect().await?;
-    mesh.view().await.map_err(mesh_failure)?;
+    mesh.view().await?;
     Ok(mesh)
 }
 
@@ -180,7 +180,7 @@ fn object(namespace: &str, name: &str) -> ObjectRef {
 
 /// The Canary as stored, typed.
 async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
-    let contents = store.contents().await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let contents = store.contents().await.map_err(Failure::environment)?;
     let found = contents.objects.iter().find(|o| {
         o["kind"] == r.kind.as_str()
             && o["metadata"]["namespace"] == r.namespace.as_str()
@@ -197,7 +197,7 @@ async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
 async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     let mesh = connect(&args.place).await?;
     let store = mesh.store();
-    let contents = store.contents().await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let contents = store.contents().await.map_err(Failure::environment)?;
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     let stable = match args.from {
         Some(from) => from,
@@ -219,8 +219,8 @@ async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     }
     let r = ObjectRef::of(&canary[0]);
     // A new rollout starts from nothing, not from the status of an earlier one.
-    store.delete(std::slice::from_ref(&r)).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
-    store.apply(&canary, false).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    store.delete(std::slice::from_ref(&r)).await.map_err(Failure::environment)?;
+    store.apply(&canary, false).await.map_err(Failure::environment)?;
     printer.write(&format!("canary.meshctl.io/{} started\n", r.name))?;
     if args.no_wait {
         return Ok(Exit::Success);
@@ -302,7 +302,7 @@ async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
     if let Some(phase) = status.phase.filter(|p| p.is_finished())
-        && !mesh.view().await.map_err(mesh_failure)?.runs(revision(&canary))
+        && !mesh.view().await?.runs(revision(&canary))
     {
         status.message = Some(format!("{phase:?}; waiting for every proxy to run {}%", status.weight.unwrap_or(0)));
         status.phase = Some(CanaryPhase::Progressing);

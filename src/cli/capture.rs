@@ -45,22 +45,21 @@ pub fn run(args: Args, printer: &Printer) -> Outcome {
         printer.write_raw(rules.as_bytes())?;
         return Ok(Exit::Success);
     }
-    let environment = |error: anyhow::Error| Failure { exit: Exit::Environment, error };
     let mut restore = Command::new("iptables-restore")
         .stdin(Stdio::piped())
         .spawn()
         .context("cannot run iptables-restore: the image that runs `meshctl capture` needs iptables")
-        .map_err(environment)?;
+        .map_err(Failure::environment)?;
     restore
         .stdin
         .take()
         .expect("piped")
         .write_all(rules.as_bytes())
         .context("writing to iptables-restore")
-        .map_err(environment)?;
-    let status = restore.wait().context("waiting for iptables-restore").map_err(environment)?;
+        .map_err(Failure::environment)?;
+    let status = restore.wait().context("waiting for iptables-restore").map_err(Failure::environment)?;
     if !status.success() {
-        return Err(environment(anyhow!(
+        return Err(Failure::environment(anyhow!(
             "iptables-restore refused the capture rules ({status}); the container needs NET_ADMIN and NET_RAW, as root"
         )));
     }

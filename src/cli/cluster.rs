@@ -131,30 +131,19 @@ struct Plan {
     wait: Option<Duration>,
 }
 
-fn environment(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { exit: Exit::Environment, error: error.into() }
-}
-
-/// An unreachable cluster or a missing permission is the environment's fault; a request the
-/// API server refuses for its content is a failure.
-pub(super) fn cluster_failure(error: ClusterError) -> Failure {
-    let exit = if error.is_environment() { Exit::Environment } else { Exit::Failed };
-    Failure { exit, error: error.into() }
-}
-
 async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
-    let cluster = Cluster::connect(&plan.target).await.map_err(cluster_failure)?;
-    let mut found = Found { foreign_crds: cluster.foreign_crds().await.map_err(cluster_failure)?, new_ca: None };
+    let cluster = Cluster::connect(&plan.target).await?;
+    let mut found = Found { foreign_crds: cluster.foreign_crds().await?, new_ca: None };
     let namespace = plan.settings.namespace.as_str();
     // Said before anything is applied, rather than half-way, when the first object lands in it.
-    let existing = cluster.get(ObjectKind::Namespace, None, namespace).await.map_err(cluster_failure)?;
+    let existing = cluster.get(ObjectKind::Namespace, None, namespace).await?;
     if existing.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some()) {
         let (server, namespace) = (cluster.server().to_string(), namespace.to_string());
-        return Err(cluster_failure(ClusterError::Terminating { server, namespace }));
+        return Err(ClusterError::Terminating { server, namespace }.into());
     }
-    let has_ca = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await.map_err(cluster_failure)?.is_some();
+    let has_ca = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await?.is_some();
     if !has_ca {
-        found.new_ca = Some(crate::kube::ca::generate().map_err(environment)?);
+        found.new_ca = Some(crate::kube::ca::generate().map_err(Failure::environment)?);
     }
     let objects = install::objects(&plan.settings, &found);
     if plan.dry_run {
@@ -185,7 +174,7 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
             printer.write(&format!("{secret} unchanged {}\n", paint(printer::DIM, "(the mesh CA is kept)")))?;
             ca_untold = false;
         }
-        let applied = cluster.apply(object).await.map_err(cluster_failure)?;
+        let applied = cluster.apply(object).await?;
         printer.write(&format!("{} {applied}\n", object.reference()))?;
     }
     if let Some(timeout) = plan.wait {
@@ -215,7 +204,7 @@ pub(super) async fn wait_ready(
         let mut pending = Vec::new();
         let mut namespace = NAMESPACE;
         for object in &watched {
-            let stored = cluster.get(object.kind, object.namespace(), object.name()).await.map_err(cluster_failure)?;
+            let stored = cluster.get(object.kind, object.namespace(), object.name()).await?;
             let stored = stored.map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default();
             if !client::ready(object.kind, &stored) {
                 pending.push(object.reference());
@@ -238,7 +227,7 @@ pub(super) async fn wait_ready(
         }
         if Instant::now() >= deadline {
             progress.finish();
-            return Err(environment(anyhow::anyhow!(
+            return Err(Failure::environment(anyhow::anyhow!(
                 "not ready within {timeout:?}: still waiting for {}; see `kubectl -n {namespace} get deployments,pods` \
                  and the Pods' events, or wait longer with --timeout",
                 pending.join(", ")
@@ -279,8 +268,8 @@ fn kept_without_purge(object: &client::Installed) -> bool {
 }
 
 async fn uninstall_from_cluster(target: Target, purge: bool, printer: &Printer) -> Outcome {
-    let cluster = Cluster::connect(&target).await.map_err(cluster_failure)?;
-    let installed = cluster.installed(NAMESPACE).await.map_err(cluster_failure)?;
+    let cluster = Cluster::connect(&target).await?;
+    let installed = cluster.installed(NAMESPACE).await?;
     if installed.is_empty() {
         printer.write(&format!(
             "nothing to uninstall: no object on {} carries {}={}\n",
@@ -293,7 +282,7 @@ async fn uninstall_from_cluster(target: Target, purge: bool, printer: &Printer) 
     let (kept, removed): (Vec<_>, Vec<_>) = installed.into_iter().partition(|o| !purge && kept_without_purge(o));
     for object in &removed {
         let deleted = cluster.delete(object.kind, object.namespace.as_deref(), &object.name).await;
-        let deleted = deleted.map_err(cluster_failure)?;
+        let deleted = deleted?;
         let what = if deleted { "deleted" } else { "already gone" };
         printer.write(&format!("{} {what}\n", object.reference()))?;
     }

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use clap::ArgGroup;
 
 use super::cluster::ClusterArgs;
-use super::local::{EnvoyArg, StateDir, cert_lifetime, environment};
-use super::{Exit, Outcome};
+use super::local::{EnvoyArg, StateDir, cert_lifetime};
+use super::{Exit, Failure, Outcome};
 use crate::controller;
 use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT};
 use crate::translate::Tracing;
@@ -94,7 +94,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
     let pacing = controller::Pacing { cert_lifetime: args.cert_lifetime.0, resync_period: args.resync_period.0 };
     // The controller's log: stderr, which `install` sends to logs/controller.log.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
-    let runtime = tokio::runtime::Runtime::new().map_err(environment)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
     if args.kubernetes {
         let settings = controller::kube::Settings {
             target: args.cluster.target(),
@@ -117,7 +117,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             }),
             lease_duration: args.lease_duration.0,
         };
-        runtime.block_on(controller::kube::run(settings)).map_err(environment)?;
+        runtime.block_on(controller::kube::run(settings)).map_err(Failure::environment)?;
         return Ok(Exit::Success);
     }
     let settings = controller::Settings {
@@ -127,6 +127,6 @@ pub fn run(args: ControllerArgs) -> Outcome {
         pacing,
         tracing: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT),
     };
-    runtime.block_on(controller::run(settings)).map_err(environment)?;
+    runtime.block_on(controller::run(settings)).map_err(Failure::environment)?;
     Ok(Exit::Success)
 }

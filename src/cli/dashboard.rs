@@ -4,10 +4,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use super::local::{environment, mesh_failure};
 use super::place::Place;
 use super::printer::{self, Printer, paint};
-use super::{Exit, Outcome};
+use super::{Exit, Failure, Outcome};
 use crate::mesh::Mesh;
 use crate::observe::dashboard;
 
@@ -30,12 +29,12 @@ pub struct Args {
 pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let mesh: Arc<dyn Mesh> = Arc::from(args.place.connect().await?);
     // A mesh that does not answer is said so now, not on the page.
-    mesh.view().await.map_err(mesh_failure)?;
+    mesh.view().await?;
     let address = SocketAddr::new(args.address, args.port);
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-        environment(anyhow::anyhow!("cannot serve the dashboard on {address}: {e}; choose another --port"))
+        Failure::environment(anyhow::anyhow!("cannot serve the dashboard on {address}: {e}; choose another --port"))
     })?;
-    let bound = listener.local_addr().map_err(environment)?;
+    let bound = listener.local_addr().map_err(Failure::environment)?;
     let url = format!("http://{bound}/");
     printer.write(&format!(
         "{} dashboard of {} at {}  (Ctrl-C to stop)\n",

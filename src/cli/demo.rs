@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use clap::ArgGroup;
 use serde_json::Value;
 
-use super::cluster::{ClusterArgs, cluster_failure, wait_ready};
+use super::cluster::{ClusterArgs, wait_ready};
 use super::local::{self, MeshArgs, wait_for};
 use super::printer::{self, Printer, paint};
 use super::resources::apply_sources;
@@ -130,9 +130,9 @@ impl Hints {
 /// waiting until every demo proxy runs its configuration.
 async fn on_cluster(args: Args, printer: &Printer) -> Outcome {
     let namespace = args.namespace.as_str();
-    let cluster = Cluster::connect(&args.cluster.target()).await.map_err(cluster_failure)?;
+    let cluster = Cluster::connect(&args.cluster.target()).await?;
     let controller = cluster.get(ObjectKind::Deployment, Some(SYSTEM_NAMESPACE), CONTROLLER).await;
-    let controller = controller.map_err(cluster_failure)?.map(|c| serde_json::to_value(c).unwrap_or_default());
+    let controller = controller?.map(|c| serde_json::to_value(c).unwrap_or_default());
     let Some(image) =
         controller.as_ref().and_then(|c| c["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
     else {
@@ -148,7 +148,7 @@ async fn on_cluster(args: Args, printer: &Printer) -> Outcome {
     let (workloads, policies) = split_mesh();
     let objects = crate::kube::demo::objects(&workloads, namespace, image);
     for object in &objects {
-        let applied = cluster.apply(object).await.map_err(cluster_failure)?;
+        let applied = cluster.apply(object).await?;
         printer.write(&format!("{} {applied}\n", object.reference()))?;
     }
     let mesh = ClusterMesh::new(cluster.clone(), SYSTEM_NAMESPACE.to_string());

@@ -79,13 +79,13 @@ pub fn run(args: Args) -> Outcome {
         proxy: outbound,
         load,
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
     runtime.block_on(async {
         let addr = SocketAddr::new(args.address, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))
-            .map_err(|e| Failure { exit: Exit::Environment, error: e })?;
+            .map_err(Failure::environment)?;
         tokio::select! {
             _ = demo_app::serve(app, listener) => {}
             _ = tokio::signal::ctrl_c() => {}

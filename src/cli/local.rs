@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
 use crate::mesh::local::{LocalMesh, running_controller};
-use crate::mesh::{Mesh, MeshError, MeshView, ProxyReport};
+use crate::mesh::{Mesh, MeshView, ProxyReport};
 use crate::policy;
 use crate::store::{Contents, StoreError};
 use crate::translate::Tracing;
@@ -42,15 +42,6 @@ impl StateDir {
     }
 }
 
-/// The exit status a mesh's error warrants.
-pub fn mesh_failure(e: MeshError) -> Failure {
-    let exit = match e {
-        MeshError::RotationUnderWay(_) => Exit::Failed,
-        MeshError::NotRunning(_) | MeshError::Unavailable(_) => Exit::Environment,
-    };
-    Failure { exit, error: e.into() }
-}
-
 /// Which Envoy to run.
 #[derive(Clone, Debug, clap::Args)]
 pub struct EnvoyArg {
@@ -76,10 +67,6 @@ impl EnvoyArg {
             ),
         })
     }
-}
-
-pub(super) fn environment(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { exit: Exit::Environment, error: error.into() }
 }
 
 /// Where and how a local mesh runs: what `install` and `demo` share.
@@ -134,7 +121,7 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
     if running_controller(&dir).is_some()
         && let Ok(mesh) = LocalMesh::open(&dir)
     {
-        let view = mesh.view().await.map_err(mesh_failure)?;
+        let view = mesh.view().await?;
         printer.write(&format!(
             "{} a local mesh already runs at {} (controller {}, gateway {})\n",
             paint(printer::GOOD, "✓"),
@@ -150,7 +137,7 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
         cert_lifetime: args.cert_lifetime,
         trace_sampling: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT).sampling,
     };
-    let started = crate::mesh::local::start(&dir, &launch).map_err(mesh_failure)?;
+    let started = crate::mesh::local::start(&dir, &launch)?;
     let pid = started.pid;
     let (mesh, view) = wait_healthy(&dir, Some(&started), args.timeout.0, printer, "starting the local mesh").await?;
     printer.write(&format!(
@@ -193,7 +180,7 @@ pub async fn wait_healthy(
         progress.set(&format!("{what}: waiting for {waiting} part(s) to be ready"));
         if started.is_some_and(crate::mesh::local::Started::exited) {
             progress.finish();
-            return Err(environment(anyhow!(
+            return Err(Failure::environment(anyhow!(
                 "the controller exited; see {}",
                 crate::runtime::logs_dir(dir).join("controller.log").display()
             )));
@@ -201,7 +188,7 @@ pub async fn wait_healthy(
         if Instant::now() > deadline {
             progress.finish();
             let problems: Vec<&str> = health.lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l.as_str()).collect();
-            return Err(environment(anyhow!(
+            return Err(Failure::environment(anyhow!(
                 "the mesh was not ready within {:?}: {}; logs are in {}",
                 timeout,
                 problems.join("; "),
@@ -226,7 +213,7 @@ pub async fn wait_for(
     let deadline = Instant::now() + timeout;
     let mut refusing: Option<(String, Instant)> = None;
     loop {
-        let status = mesh.view().await.map_err(mesh_failure)?;
+        let status = mesh.view().await?;
         if done(&status) {
             progress.finish();
             return Ok(status);
@@ -288,7 +275,7 @@ pub fn uninstall(args: UninstallArgs, printer: &Printer) -> Outcome {
     } else {
         printer.write(&format!("no local mesh runs at {}\n", dir.display()))?;
     }
-    if args.purge && crate::mesh::local::purge(&dir).map_err(mesh_failure)? {
+    if args.purge && crate::mesh::local::purge(&dir)? {
         printer.write(&format!("removed {}\n", dir.display()))?;
     }
     Ok(Exit::Success)
@@ -313,7 +300,7 @@ pub struct ProxyStatusArgs {
 }
 
 pub async fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
-    let status = args.place.connect().await?.view().await.map_err(mesh_failure)?;
+    let status = args.place.connect().await?.view().await?;
     // `-o wide` is the table: it has no more columns to show.
     if let Some(format) = args.output.structured() {
         let proxies = serde_json::to_value(&status.proxies).expect("proxy reports serialize");

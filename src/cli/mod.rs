@@ -145,6 +145,50 @@ impl Failure {
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         Failure { exit: Exit::Usage, error: error.into() }
     }
+
+    /// Something the command needs is missing or out of reach (exit 3).
+    pub fn environment(error: impl Into<anyhow::Error>) -> Self {
+        Failure { exit: Exit::Environment, error: error.into() }
+    }
+}
+
+/// Each error the mesh's parts return, with the exit status it warrants: the one place
+/// errors become exit codes.
+impl From<crate::mesh::MeshError> for Failure {
+    fn from(e: crate::mesh::MeshError) -> Self {
+        use crate::mesh::MeshError;
+        let exit = match e {
+            MeshError::RotationUnderWay(_) => Exit::Failed,
+            MeshError::NotRunning(_) | MeshError::Unavailable(_) => Exit::Environment,
+        };
+        Failure { exit, error: e.into() }
+    }
+}
+
+/// An unreachable cluster or a missing permission is the environment's fault; a request the
+/// API server refuses for its content is a failure.
+impl From<crate::kube::client::ClusterError> for Failure {
+    fn from(e: crate::kube::client::ClusterError) -> Self {
+        let exit = if e.is_environment() { Exit::Environment } else { Exit::Failed };
+        Failure { exit, error: e.into() }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        let exit = match e {
+            StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
+            StoreError::Conflict { .. } | StoreError::Refused => Exit::Failed,
+            // No cluster or no permission is the environment's fault; a request the API
+            // server refuses for its content is a failure.
+            StoreError::Cluster(ref cluster) => match cluster.downcast_ref::<crate::kube::client::ClusterError>() {
+                Some(c) if !c.is_environment() => Exit::Failed,
+                _ => Exit::Environment,
+            },
+        };
+        Failure { exit, error: e.into() }
+    }
 }
 
 /// An I/O error writing output; the only failure most printing can have.
@@ -198,10 +242,7 @@ pub fn main() -> ExitCode {
 
 /// Runs a command that speaks to a mesh: the handle's calls are async, as a cluster's API is.
 fn block_on(command: impl std::future::Future<Output = Outcome>) -> Outcome {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Failure::environment)?;
     runtime.block_on(command)
 }
 

@@ -12,10 +12,10 @@ use std::time::{Duration, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::{mesh_failure, wait_for};
+use super::local::wait_for;
 use super::place::Place;
 use super::printer::{self, paint};
-use super::resources::{apply_sources, object_name, store_failure, stored};
+use super::resources::{apply_sources, object_name, stored};
 use super::{Exit, ListFormat, Outcome, Printer};
 use crate::api::Resource;
 use crate::api::security::{MtlsMode, effective_mtls};
@@ -116,7 +116,7 @@ pub async fn run(command: Command, printer: &Printer) -> Outcome {
 /// proxies, and prints whose mode changed.
 async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printer) -> Outcome {
     let mesh = scope.place.connect().await?;
-    let status = mesh.view().await.map_err(mesh_failure)?;
+    let status = mesh.view().await?;
     let store = mesh.store();
     let before = modes(&stored(store).await?, &status.instances);
     let namespace = scope.namespace.clone().unwrap_or_else(|| ROOT_NAMESPACE.to_string());
@@ -132,7 +132,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
         None => {
             let object =
                 ObjectRef { kind: "PeerAuthentication".into(), namespace: namespace.clone(), name: "default".into() };
-            let deleted = store.delete(std::slice::from_ref(&object)).await.map_err(store_failure)?;
+            let deleted = store.delete(std::slice::from_ref(&object)).await?;
             if deleted.iter().any(|(_, gone)| *gone) {
                 printer.write(&format!("{} deleted\n", object_name(&object)))?;
             } else {
@@ -141,7 +141,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
             }
         }
     }
-    let revision = store.contents().await.map_err(store_failure)?.revision;
+    let revision = store.contents().await?.revision;
     let status =
         wait_for(&*mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     let after = modes(&stored(store).await?, &status.instances);
@@ -216,9 +216,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let mesh = args.place.connect().await?;
-    let status = mesh.view().await.map_err(mesh_failure)?;
+    let status = mesh.view().await?;
     let modes = modes(&stored(mesh.store()).await?, &status.instances);
-    let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await.map_err(mesh_failure)?;
+    let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await?;
     let rows: Vec<WorkloadTls> = status
         .instances
         .iter()
@@ -291,9 +291,9 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
 
 async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     let mesh = args.place.connect().await?;
-    let running = mesh.view().await.map_err(mesh_failure)?;
+    let running = mesh.view().await?;
     if args.root {
-        let root = mesh.rotate_root().await.map_err(mesh_failure)?;
+        let root = mesh.rotate_root().await?;
         printer.write(&format!("new root {root}: trusted beside the old one as soon as every proxy has it\n"))?;
         wait_for(&*mesh, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root).await?;
         printer
@@ -313,7 +313,7 @@ async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     } else {
         let before: BTreeMap<String, String> =
             running.proxies.into_iter().map(|p| (p.node_id, p.cert_fingerprint)).collect();
-        mesh.reissue_certificates().await.map_err(mesh_failure)?;
+        mesh.reissue_certificates().await?;
         let replaced = |p: &ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
         let status = wait_for(&*mesh, args.timeout.0, printer, "reissuing certificates", |s| {
             s.proxies.iter().all(replaced) && s.synced()

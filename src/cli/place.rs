@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::cluster::ClusterArgs;
-use super::local::{StateDir, mesh_failure};
+use super::local::StateDir;
 use super::{Exit, Failure};
 use crate::kube::client::Cluster;
 use crate::kube::install::NAMESPACE;
@@ -27,12 +27,10 @@ impl Place {
     /// The mesh these flags name, or the environment error that says there is none.
     pub async fn connect(&self) -> Result<Box<dyn Mesh>, Failure> {
         if self.on_cluster() {
-            let cluster = Cluster::connect(&self.cluster.target())
-                .await
-                .map_err(|e| Failure { exit: Exit::Environment, error: e.into() })?;
+            let cluster = Cluster::connect(&self.cluster.target()).await.map_err(Failure::environment)?;
             return Ok(Box::new(ClusterMesh::new(cluster, NAMESPACE.to_string())));
         }
-        Ok(Box::new(LocalMesh::open(&self.state.path()).map_err(mesh_failure)?))
+        Ok(Box::new(LocalMesh::open(&self.state.path())?))
     }
 
     /// The cluster the flags name, or the current context's, for what only a cluster answers
@@ -47,7 +45,7 @@ impl Place {
                 ),
             });
         }
-        Cluster::connect(&self.cluster.target()).await.map_err(|e| Failure { exit: Exit::Environment, error: e.into() })
+        Cluster::connect(&self.cluster.target()).await.map_err(Failure::environment)
     }
 
     fn on_cluster(&self) -> bool {

@@ -16,21 +16,7 @@ use super::{Exit, Failure, GetFormat, Outcome, Printer, validate};
 use crate::api::{Kind, Resource, time};
 use crate::mesh::Mesh;
 use crate::policy::{self, Options, Selector, Severity, Source};
-use crate::store::{Change, ObjectRef, Store, StoreError};
-
-pub(super) fn store_failure(e: StoreError) -> Failure {
-    let exit = match e {
-        StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
-        StoreError::Conflict { .. } | StoreError::Refused => Exit::Failed,
-        // No cluster or no permission is the environment's fault; a request the API server
-        // refuses for its content is a failure.
-        StoreError::Cluster(ref e) => match e.downcast_ref::<crate::kube::client::ClusterError>() {
-            Some(e) if !e.is_environment() => Exit::Failed,
-            _ => Exit::Environment,
-        },
-    };
-    Failure { exit, error: e.into() }
-}
+use crate::store::{Change, ObjectRef, Store};
 
 /// `virtualservice.networking.istio.io/profile`, as kubectl names an object in its messages.
 pub(super) fn object_name(r: &ObjectRef) -> String {
@@ -67,7 +53,7 @@ pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     if applied != Exit::Success || !args.wait {
         return Ok(applied);
     }
-    let revision = mesh.store().contents().await.map_err(store_failure)?.revision;
+    let revision = mesh.store().contents().await?.revision;
     wait_for(mesh.as_ref(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
@@ -103,7 +89,7 @@ pub async fn apply_sources(
     if verdict? {
         return Ok(Exit::Failed);
     }
-    let changes = written.map_err(store_failure)?;
+    let changes = written?;
     let suffix = if dry_run { " (dry run)" } else { "" };
     let mut out = String::new();
     for (r, change) in changes {
@@ -121,7 +107,7 @@ pub async fn apply_sources(
 /// The objects stored in the mesh, typed. One that no longer decodes (written by another
 /// meshctl version) cannot be judged, and is left out rather than blocking every change.
 pub(super) async fn stored(store: &dyn Store) -> Result<Vec<Resource>, Failure> {
-    Ok(store.contents().await.map_err(store_failure)?.resources().into_iter().flatten().collect())
+    Ok(store.contents().await?.resources().into_iter().flatten().collect())
 }
 
 /// Prints the findings of a change (infos aside) and says whether its errors refuse it; then
@@ -278,7 +264,7 @@ pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
     if args.selector.is_some() && targets.named() {
         return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
     }
-    let contents = args.place.connect().await?.store().contents().await.map_err(store_failure)?;
+    let contents = args.place.connect().await?.store().contents().await?;
     let selected = |o: &Value| {
         (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
             && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
@@ -496,7 +482,7 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
     if verdict? {
         return Ok(Exit::Failed);
     }
-    let results = results.map_err(store_failure)?;
+    let results = results?;
     let mut out = String::new();
     let mut missing = Vec::new();
     for (r, deleted) in results {

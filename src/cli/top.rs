@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::local::mesh_failure;
 use super::place::Place;
 use super::printer::{self, Printer, milliseconds, paint};
 use super::{Exit, Failure, ListFormat, Outcome};
@@ -184,7 +183,7 @@ impl Drop for Screen {
 
 /// Scrapes every proxy twice, `--interval` apart, and computes the rows.
 async fn window(mesh: &dyn Mesh, args: &Args) -> Result<Window, Failure> {
-    let status: MeshView = mesh.view().await.map_err(mesh_failure)?;
+    let status: MeshView = mesh.view().await?;
     let mut targets = vec![status.gateway.node_id.clone()];
     let mut instances = BTreeMap::new();
     // An inbound row comes from its instance's own proxy: with one namespace shown, the

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use anyhow::anyhow;
 
-use super::local::mesh_failure;
 use super::place::Place;
 use super::printer::{self, Printer, milliseconds, paint};
 use super::{Exit, Failure, Outcome, Structured};
@@ -50,7 +49,7 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
         trace_id: args.id.map(|id| id.to_ascii_lowercase()),
     };
     let mesh = args.place.connect().await?;
-    let traces = mesh.traces(&query).await.map_err(mesh_failure)?;
+    let traces = mesh.traces(&query).await?;
     if let Some(format) = args.output {
         return super::print_structured(printer, &serde_json::to_value(&traces).expect("traces serialize"), format);
     }
