@@ -177,8 +177,14 @@ fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String,
         .collect()
 }
 
+/// What a sidecar does under `mode`: UNSET left to nothing above it is PERMISSIVE.
+fn in_effect(mode: MtlsMode) -> MtlsMode {
+    if mode == MtlsMode::Unset { MtlsMode::Permissive } else { mode }
+}
+
+/// The mode as Istio spells it, as in the policy.
 fn mode_name(mode: MtlsMode) -> &'static str {
-    match mode {
+    match in_effect(mode) {
         MtlsMode::Strict => "STRICT",
         MtlsMode::Permissive | MtlsMode::Unset => "PERMISSIVE",
         MtlsMode::Disable => "DISABLE",
@@ -192,7 +198,8 @@ struct WorkloadTls {
     namespace: String,
     service: String,
     version: String,
-    mode: &'static str,
+    /// Serialized as Istio spells it (`STRICT`, ...).
+    mode: MtlsMode,
     identity: String,
     cert_expires: String,
     inbound_port: u16,
@@ -204,9 +211,9 @@ impl WorkloadTls {
     /// Whether the sidecar does what its mode promises.
     fn consistent(&self) -> bool {
         match self.mode {
-            "STRICT" => self.mtls_ok && self.plaintext_refused,
-            "PERMISSIVE" => self.mtls_ok && !self.plaintext_refused,
-            _ => !self.plaintext_refused,
+            MtlsMode::Strict => self.mtls_ok && self.plaintext_refused,
+            MtlsMode::Permissive | MtlsMode::Unset => self.mtls_ok && !self.plaintext_refused,
+            MtlsMode::Disable => !self.plaintext_refused,
         }
     }
 }
@@ -230,7 +237,7 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
                 namespace: instance.namespace.clone(),
                 service: instance.service.clone(),
                 version: instance.version().to_string(),
-                mode: mode_name(modes.get(&instance.node_id).copied().unwrap_or(MtlsMode::Permissive)),
+                mode: in_effect(modes.get(&instance.node_id).copied().unwrap_or(MtlsMode::Permissive)),
                 identity: proxy.map(|p| p.identity.clone()).unwrap_or_default(),
                 cert_expires: proxy.map(|p| p.cert_expires.clone()).unwrap_or_default(),
                 inbound_port: instance.address.port(),
@@ -265,7 +272,7 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
         // Plain marks: table cells are measured before colour would be stripped.
         let mark = |ok: bool, yes: &str, no: &str| if ok { format!("✓ {yes}") } else { format!("✗ {no}") };
         let plaintext = match (r.mode, r.plaintext_refused) {
-            ("STRICT", refused) => mark(refused, "refused", "accepted"),
+            (MtlsMode::Strict, refused) => mark(refused, "refused", "accepted"),
             (_, true) => mark(false, "refused", "refused"),
             (_, false) => "accepted".to_string(),
         };
@@ -274,7 +281,7 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
             r.namespace.clone(),
             r.service.clone(),
             r.version.clone(),
-            r.mode.to_string(),
+            mode_name(r.mode).to_string(),
             r.identity.clone(),
             expires,
             r.inbound_port.to_string(),

@@ -163,6 +163,13 @@ pub struct CaReport {
     pub rotation: Option<String>,
 }
 
+impl ProxyReport {
+    /// The configuration version the proxy last ACKed of xDS type `t`.
+    pub fn version(&self, t: crate::xds::Type) -> Option<&str> {
+        self.versions.iter().find(|(name, _)| name == t.short()).map(|(_, v)| v.as_str())
+    }
+}
+
 impl MeshView {
     /// Whether every proxy has ACKed a configuration built from store `revision` or a later
     /// one: what a command that moves traffic waits for before it says it is done.
