@@ -276,3 +276,12 @@ pub fn crd_file(kind: Kind) -> (String, String) {
     let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default());
     (name, yaml::to_string(&serde_json::to_value(crd).expect("CRDs serialize")))
 }
+
+/// Whether `labels` carry every one of `required` with its value: how a Service's selector, a
+/// subset's labels and a policy's `matchLabels` pick workloads. Nothing required picks all.
+pub fn has_labels(
+    required: &std::collections::BTreeMap<String, String>,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    required.iter().all(|(k, v)| labels.get(k) == Some(v))
+}

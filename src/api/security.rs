@@ -58,7 +58,7 @@ pub enum MtlsMode {
 impl WorkloadSelector {
     /// Whether a workload with `labels` is selected.
     pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        super::has_labels(&self.match_labels, labels)
     }
 }
 

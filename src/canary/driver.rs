@@ -345,7 +345,7 @@ fn served(
     let mut total = Traffic::default();
     let Some(labels) = labels else { return total };
     for (instance, t) in traffic {
-        let selected = labels.iter().all(|(k, v)| instance.labels.get(k) == Some(v));
+        let selected = crate::api::has_labels(labels, &instance.labels);
         if instance.namespace == namespace && instance.service == name && selected {
             total.add(t);
         }

@@ -353,7 +353,7 @@ fn captured(pod: &Pod) -> bool {
 
 /// Whether a Service's `selector` picks a Pod with `labels`.
 fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    !selector.is_empty() && crate::api::has_labels(selector, labels)
 }
 
 /// The port on the Pod that a Service port sends to, as kube-proxy resolves it: a number, a

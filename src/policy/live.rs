@@ -62,7 +62,7 @@ pub(super) fn check(resources: &[Checked], live: &Live, out: &mut Vec<Finding>) 
             Some(s) => *subsets.get(&(fqdn.to_string(), s))?,
             None => return Some(all),
         };
-        Some(all.into_iter().filter(|i| labels.iter().all(|(k, v)| i.labels.get(k) == Some(v))).collect())
+        Some(all.into_iter().filter(|i| crate::api::has_labels(labels, &i.labels)).collect())
     };
     for c in resources {
         let mut sink = Sink::for_checked(c, out);

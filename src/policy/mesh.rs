@@ -201,7 +201,7 @@ impl Mesh<'_> {
             .registry
             .iter()
             .filter(|e| e.host == fqdn)
-            .filter(|e| subset.is_none_or(|want| want.iter().all(|(k, v)| e.labels.get(k) == Some(v))))
+            .filter(|e| subset.is_none_or(|want| crate::api::has_labels(want, &e.labels)))
             .map(|e| &e.labels)
             .collect();
         let Some((server, source)) = self.server_mode(namespace, &service_labels) else { return };

@@ -30,9 +30,8 @@ pub(super) fn outbound(
     let mut out = vec![outbound_cluster(service, &host, None, top, |_| true, accepts_mtls, &peers)];
     for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
         let policy = merge(top, subset.traffic_policy.as_ref());
-        let selects = |labels: &std::collections::BTreeMap<String, String>| {
-            subset.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-        };
+        let selects =
+            |labels: &std::collections::BTreeMap<String, String>| crate::api::has_labels(&subset.labels, labels);
         out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects, accepts_mtls, &peers));
     }
     out
