@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::ROOT_NAMESPACE;
 use crate::api::meshctl::{Canary, CanarySpec, Gates};
 use crate::api::networking::{
     ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination,
@@ -15,13 +16,9 @@ use crate::api::security::{
     WorkloadSelector,
 };
 use crate::api::{Duration, Resource};
-use crate::policy::ROOT_NAMESPACE;
 
 /// The label meshctl's generators select a service's workloads by, as Istio's conventions do.
 pub const APP_LABEL: &str = "app";
-
-/// The trust domain of workload identities (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`).
-pub const TRUST_DOMAIN: &str = "cluster.local";
 
 /// `object` (as made by the kind's `new(name, spec)`) placed in `namespace`.
 fn namespaced<K: kube::Resource>(mut object: K, namespace: &str) -> K {
@@ -162,8 +159,8 @@ pub struct Authz {
 pub fn principal(service_account: &str, namespace: &str) -> String {
     match service_account.split_once('/') {
         _ if service_account == "*" => "*".to_string(),
-        Some((ns, sa)) => format!("{TRUST_DOMAIN}/ns/{ns}/sa/{sa}"),
-        None => format!("{TRUST_DOMAIN}/ns/{namespace}/sa/{service_account}"),
+        Some((ns, sa)) => format!("{}/ns/{ns}/sa/{sa}", crate::api::TRUST_DOMAIN),
+        None => format!("{}/ns/{namespace}/sa/{service_account}", crate::api::TRUST_DOMAIN),
     }
 }
 

@@ -7,6 +7,12 @@
 //! ```
 
 mod duration;
+/// The namespace whose policies without a selector apply to the whole mesh (Istio's root
+/// namespace).
+pub const ROOT_NAMESPACE: &str = "istio-system";
+/// The trust domain of workload identities (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`).
+pub const TRUST_DOMAIN: &str = "cluster.local";
+
 pub mod meshctl;
 pub mod networking;
 pub mod security;

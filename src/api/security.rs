@@ -95,7 +95,7 @@ pub fn decide_mtls<'a>(
         |ns: &str| candidates.iter().find(|(_, pa, _)| in_namespace(pa, ns) && narrow_selector(pa).is_none());
     by_workload
         .or_else(|| by_namespace(namespace))
-        .or_else(|| by_namespace(crate::policy::ROOT_NAMESPACE))
+        .or_else(|| by_namespace(crate::api::ROOT_NAMESPACE))
         .map(|(i, _, m)| (*i, *m))
 }
 

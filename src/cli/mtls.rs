@@ -17,10 +17,11 @@ use super::place::Place;
 use super::printer::{self, paint};
 use super::resources::{apply_sources, object_name, stored};
 use super::{Exit, ListFormat, Outcome, Printer};
+use crate::api::ROOT_NAMESPACE;
 use crate::api::Resource;
 use crate::api::security::{MtlsMode, effective_mtls};
 use crate::mesh::{InstanceView, ProxyReport};
-use crate::policy::{ROOT_NAMESPACE, Source};
+use crate::policy::Source;
 use crate::store::ObjectRef;
 
 #[derive(Debug, clap::Subcommand)]

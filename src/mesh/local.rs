@@ -231,7 +231,7 @@ impl Mesh for LocalMesh {
                 host: i.service.clone(),
             })
             .collect();
-        let prober = Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl");
+        let prober = Identity::new(crate::api::ROOT_NAMESPACE, "meshctl");
         probe::probe_all(&ca, &prober, &targets, timeout).await.map_err(pki_error)
     }
 

@@ -30,7 +30,7 @@ use rcgen::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::generate::TRUST_DOMAIN;
+use crate::api::TRUST_DOMAIN;
 use crate::store::{write_atomically, write_private};
 
 /// How long a root lives. Workload certificates live for hours; roots are rotated by hand.
@@ -77,7 +77,7 @@ impl Identity {
 
     /// The identity the ingress gateway presents to the sidecars it calls.
     pub fn gateway() -> Self {
-        Identity::new(crate::policy::ROOT_NAMESPACE, "meshctl-gateway")
+        Identity::new(crate::api::ROOT_NAMESPACE, "meshctl-gateway")
     }
 
     pub fn uri(&self) -> String {

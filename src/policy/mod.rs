@@ -23,7 +23,7 @@ use crate::api::{Kind, Resource};
 
 pub use finding::{Code, Finding, Severity};
 pub use live::{Live, LiveInstance, LiveProxy};
-pub use names::{DOMAIN_SUFFIX, ROOT_NAMESPACE, host_namespace, resolve_host, service_host};
+pub use names::{DOMAIN_SUFFIX, host_namespace, resolve_host, service_host};
 use path::Path;
 pub use selector::{Selector, SelectorError};
 
@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn mtls_precedence_is_workload_then_namespace_then_mesh() {
         let conflict = |text: String| findings(&text).iter().any(|(c, _)| *c == Code::MtlsConflict);
-        let mesh_strict = mk_peer_auth(ROOT_NAMESPACE, None, "STRICT");
+        let mesh_strict = mk_peer_auth(crate::api::ROOT_NAMESPACE, None, "STRICT");
         let workload = mk_workload("ledger", "bank", "app: ledger");
         assert!(conflict(format!("{mesh_strict}{workload}{}", mk_disable_tls("bank"))));
         let ns_permissive = mk_peer_auth("bank", None, "PERMISSIVE");

@@ -4,10 +4,6 @@
 /// The cluster's DNS suffix; Istio's default, and meshctl's in local mode too.
 pub const DOMAIN_SUFFIX: &str = "cluster.local";
 
-/// The namespace whose policies without a selector apply to the whole mesh (Istio's root
-/// namespace).
-pub const ROOT_NAMESPACE: &str = "istio-system";
-
 /// Resolves a host as Istio does: a short name (no dot) is a service in the rule's namespace;
 /// anything with a dot, `*` and IP addresses are taken as written.
 pub fn resolve_host(host: &str, namespace: &str) -> String {

@@ -35,10 +35,10 @@ use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use prost::Name;
 
 use super::{MeshSnapshot, pb};
+use crate::api::ROOT_NAMESPACE;
 use crate::api::security::{
     Action, AuthorizationPolicy, Condition, JwtRule, Operation, Rule, Source, WorkloadSelector,
 };
-use crate::policy::ROOT_NAMESPACE;
 
 const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";
 /// Where jwt_authn leaves a verified token's claims, for RBAC to match request principals.
