@@ -372,7 +372,7 @@ fn certificates(status: &MeshView) -> (bool, String) {
         return (false, format!("certificates: none valid for {}", without.join(", ")));
     }
     let first = status.proxies.iter().filter_map(expires).min().and_then(|t| t.duration_since(now).ok());
-    let rotation = status.ca.rotation.as_deref().map(|r| format!("; root rotation {r}")).unwrap_or_default();
+    let rotation = status.ca.rotation.map(|r| format!("; root rotation {r}")).unwrap_or_default();
     (
         true,
         format!(

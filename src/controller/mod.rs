@@ -238,7 +238,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             ca: CaReport {
                 signing: ca.state().signing.clone(),
                 trusted: ca.state().trusted.clone(),
-                rotation: ca.rotation().map(str::to_string),
+                rotation: ca.rotation(),
             },
             errors,
         };

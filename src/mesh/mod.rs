@@ -159,8 +159,8 @@ pub struct CaReport {
     pub signing: String,
     /// Every root the proxies trust.
     pub trusted: Vec<String>,
-    /// `staged` or `promoted` while a root rotation is under way.
-    pub rotation: Option<String>,
+    /// Where a root rotation under way stands.
+    pub rotation: Option<crate::pki::Rotation>,
 }
 
 impl ProxyReport {

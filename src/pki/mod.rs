@@ -309,12 +309,31 @@ impl Authority {
     }
 
     /// Where a rotation stands: `None` when there is none.
-    pub fn rotation(&self) -> Option<&'static str> {
+    pub fn rotation(&self) -> Option<Rotation> {
         match (&self.state.next, self.state.trusted.len()) {
-            (Some(_), _) => Some("staged"),
-            (None, n) if n > 1 => Some("promoted"),
+            (Some(_), _) => Some(Rotation::Staged),
+            (None, n) if n > 1 => Some(Rotation::Promoted),
             _ => None,
         }
+    }
+}
+
+/// The steps of a root rotation after it starts: the new root is trusted beside the old one
+/// (`staged`), then it signs and the old one is still trusted (`promoted`), then the old one
+/// goes and the rotation is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    Staged,
+    Promoted,
+}
+
+impl std::fmt::Display for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Rotation::Staged => "staged",
+            Rotation::Promoted => "promoted",
+        })
     }
 }
 
@@ -455,11 +474,14 @@ mod tests {
         let new = stage_root_rotation(dir.path()).unwrap();
         assert!(matches!(stage_root_rotation(dir.path()), Err(PkiError::RotationUnderWay)));
         assert!(ca.reload().unwrap());
-        assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (Some("staged"), 2));
+        assert_eq!(
+            (ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()),
+            (Some(Rotation::Staged), 2)
+        );
         assert!(!ca.must_reissue(&leaf, SystemTime::now()), "the old root still signs while the new one spreads");
 
         ca.advance_rotation().unwrap();
-        assert_eq!((ca.rotation(), ca.state().signing.as_str()), (Some("promoted"), new.as_str()));
+        assert_eq!((ca.rotation(), ca.state().signing.as_str()), (Some(Rotation::Promoted), new.as_str()));
         assert!(ca.must_reissue(&leaf, SystemTime::now()));
         assert_eq!(ca.issue(&Identity::new("default", "a"), Duration::from_secs(60)).unwrap().root, new);
 
