@@ -26,10 +26,11 @@ use hyper_util::rt::TokioIo;
 use meshctl::api::security::{MtlsMode, MutualTls, PeerAuthentication, PeerAuthenticationSpec, WorkloadSelector};
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::observe::collector::Collector;
+use meshctl::translate::Resources;
 use meshctl::translate::{
     self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
 };
-use meshctl::xds::{self, Resources, SyncState};
+use meshctl::xds::{self, SyncState};
 use prost::Message;
 
 fn localhost(port: u16) -> SocketAddr {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use meshctl::api::Resource;
 use meshctl::policy::{Options, Source, check};
 use meshctl::translate::{Credentials, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
-use meshctl::xds::{Resources, Type};
+use meshctl::translate::{Resources, Type};
 
 const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
 

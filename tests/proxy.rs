@@ -391,7 +391,7 @@ async fn a_configuration_envoy_refuses_is_reported_with_its_reason() {
         ],
         ..Default::default()
     };
-    config.replace(xds::Type::Route, vec![xds::Encoded::new(bad.name.clone(), translate::pack(&bad))]);
+    config.replace(translate::Type::Route, vec![translate::Encoded::new(bad.name.clone(), translate::pack(&bad))]);
     mesh.desired.send(Arc::new(HashMap::from([(NODE.to_string(), Arc::new(config))]))).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

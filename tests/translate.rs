@@ -28,7 +28,7 @@ use meshctl::policy::{self, Options, Source};
 use meshctl::translate::{
     self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
 };
-use meshctl::xds::{Resources, Type};
+use meshctl::translate::{Resources, Type};
 use prost::{Message, Name};
 
 fn addr(port: u16) -> SocketAddr {

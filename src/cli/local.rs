@@ -313,7 +313,8 @@ pub async fn proxy_status(args: ProxyStatusArgs, printer: &Printer) -> Outcome {
             Some(i) => ("sidecar", format!("{}.{}", i.service, i.namespace)),
             None => ("gateway", "-".to_string()),
         };
-        let version = p.version(crate::xds::Type::Route).map_or("-".to_string(), |v| v[..8.min(v.len())].to_string());
+        let version =
+            p.version(crate::translate::Type::Route).map_or("-".to_string(), |v| v[..8.min(v.len())].to_string());
         let mut state = sync_text(&p.sync);
         if let Some(reason) = &p.refused {
             state.push_str(&format!(", NO CERTIFICATE ({reason})"));

@@ -30,8 +30,9 @@ use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
 use crate::pki::{self, Identity};
 use crate::store::Store;
+use crate::translate::Resources;
 use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Tracing, Translation};
-use crate::xds::{self, Desired, Resources, SyncState};
+use crate::xds::{self, Desired, SyncState};
 
 pub use local::{MeshStatus, Settings, run};
 

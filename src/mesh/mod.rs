@@ -165,7 +165,7 @@ pub struct CaReport {
 
 impl ProxyReport {
     /// The configuration version the proxy last ACKed of xDS type `t`.
-    pub fn version(&self, t: crate::xds::Type) -> Option<&str> {
+    pub fn version(&self, t: crate::translate::Type) -> Option<&str> {
         self.versions.iter().find(|(name, _)| name == t.short()).map(|(_, v)| v.as_str())
     }
 }

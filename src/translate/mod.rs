@@ -18,6 +18,7 @@ mod bootstrap;
 mod capture;
 mod cluster;
 mod pb;
+mod resources;
 mod route;
 mod security;
 mod trace;
@@ -39,11 +40,11 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 use crate::api::networking::{DestinationRule, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
-use crate::xds::{Encoded, Resources, Type};
 
 pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_REPORTING, XDS_CLUSTER, bootstrap};
 pub use capture::INBOUND_SOURCE;
 pub use pb::any as pack;
+pub use resources::{Encoded, Resources, Type};
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
 pub use trace::{COLLECTOR_CLUSTER, SPANS_PATH, Tracing};
 

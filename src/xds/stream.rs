@@ -8,7 +8,8 @@ use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, Discovery
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::StreamExt;
 
-use super::{Authenticator, Desired, Encoded, ProxyStatus, Resources, Type};
+use super::{Authenticator, Desired, ProxyStatus};
+use crate::translate::{Encoded, Resources, Type};
 
 #[derive(Default)]
 struct TypeState {
