@@ -298,7 +298,7 @@ async fn main() {
     let pki = tempfile::tempdir().unwrap();
     let ca = meshctl::pki::Authority::open(pki.path()).unwrap();
     let credentials = |namespace: &str, account: &str| {
-        let leaf = ca.issue(&meshctl::pki::Identity::new(namespace, account), Duration::from_secs(3600)).unwrap();
+        let leaf = ca.issue(&meshctl::api::Identity::new(namespace, account), Duration::from_secs(3600)).unwrap();
         Credentials { cert_chain: leaf.cert_pem, private_key: leaf.key_pem, trust_bundle: ca.trust_bundle().into() }
     };
     let proxies = [

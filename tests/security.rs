@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::local_mesh::LocalMesh;
-use meshctl::pki::{self, Identity, probe};
+use meshctl::api::Identity;
+use meshctl::pki::{self, probe};
 use serde_json::Value;
 
 /// frontend calls profile through its sidecar on every request.

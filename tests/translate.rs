@@ -153,7 +153,7 @@ fn credentials() -> Credentials {
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let ca = meshctl::pki::Authority::open(dir.path()).unwrap();
-            let leaf = ca.issue(&meshctl::pki::Identity::new("shop", "frontend"), Duration::from_secs(3600)).unwrap();
+            let leaf = ca.issue(&meshctl::api::Identity::new("shop", "frontend"), Duration::from_secs(3600)).unwrap();
             Credentials { cert_chain: leaf.cert_pem, private_key: leaf.key_pem, trust_bundle: ca.trust_bundle().into() }
         })
         .clone()

@@ -13,6 +13,28 @@ pub const ROOT_NAMESPACE: &str = "istio-system";
 /// The trust domain of workload identities (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`).
 pub const TRUST_DOMAIN: &str = "cluster.local";
 
+/// A workload identity: `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Identity {
+    pub namespace: String,
+    pub service_account: String,
+}
+
+impl Identity {
+    pub fn new(namespace: &str, service_account: &str) -> Self {
+        Identity { namespace: namespace.to_string(), service_account: service_account.to_string() }
+    }
+
+    /// The identity the ingress gateway presents to the sidecars it calls.
+    pub fn gateway() -> Self {
+        Identity::new(ROOT_NAMESPACE, "meshctl-gateway")
+    }
+
+    pub fn uri(&self) -> String {
+        format!("spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}", self.namespace, self.service_account)
+    }
+}
+
 pub mod meshctl;
 pub mod networking;
 pub mod security;

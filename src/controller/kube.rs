@@ -140,7 +140,7 @@ struct Prober {
 
 impl Prober {
     async fn probe(&self, timeout: std::time::Duration) -> anyhow::Result<BTreeMap<String, TlsProbe>> {
-        let prober = pki::Identity::new(&self.namespace, "meshctl-probe");
+        let prober = crate::api::Identity::new(&self.namespace, "meshctl-probe");
         let targets = self.targets.borrow().clone();
         let probes = pki::probe::probe_all(&self.ca, &prober, &targets, timeout).await?;
         Ok(targets.iter().map(|t| t.address.to_string()).zip(probes).collect())

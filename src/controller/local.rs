@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{Pacing, Refusing, Registry, Report, StatusSink};
+use crate::api::Identity;
 use crate::api::Resource;
 use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::{Served, Target};
 use crate::observe::{self, collector::Collector};
-use crate::pki::{self, Identity};
+use crate::pki;
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, write_atomically};
 use crate::translate::{Credentials, Proxy, Service, Tracing};

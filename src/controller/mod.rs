@@ -24,11 +24,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
+use crate::api::Identity;
 use crate::api::Resource;
 use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
-use crate::pki::{self, Identity};
+use crate::pki;
 use crate::store::Store;
 use crate::translate::Resources;
 use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Tracing, Translation};

@@ -19,7 +19,7 @@ mod tests {
         assert!(cert.parse_x509().unwrap().is_ca());
         let authority = crate::pki::Authority::from_root(&ca.cert_pem, &ca.key_pem).unwrap();
         let leaf = authority
-            .issue(&crate::pki::Identity::new("default", "profile"), std::time::Duration::from_secs(60))
+            .issue(&crate::api::Identity::new("default", "profile"), std::time::Duration::from_secs(60))
             .unwrap();
         assert_eq!(leaf.root, authority.state().signing);
         assert_eq!(authority.trust_bundle(), ca.cert_pem);

@@ -35,9 +35,9 @@ use tokio_stream::StreamExt;
 use super::inject::INIT_CONTAINER;
 use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
+use crate::api::Identity;
 use crate::controller::{Refusing, Registry};
 use crate::metrics::scrape::{Served, Target};
-use crate::pki::Identity;
 use crate::translate::{Credentials, Gateway, Instance, Proxy, Service, Sidecar};
 
 /// The container that makes a Pod part of the mesh: its Envoy sidecar.

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
+use crate::api::Identity;
 use crate::controller::MeshStatus;
 use crate::metrics::{ProxyStats, scrape};
 use crate::observe::collector::TRACES_PATH;
 use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::{self, ProbeTarget, TlsProbe};
-use crate::pki::{self, Identity, PkiError};
+use crate::pki::{self, PkiError};
 use crate::runtime::{GATEWAY_NODE, process};
 use crate::store::{LocalStore, Store};
 

@@ -30,7 +30,7 @@ use rcgen::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::api::TRUST_DOMAIN;
+use crate::api::Identity;
 use crate::store::{write_atomically, write_private};
 
 /// How long a root lives. Workload certificates live for hours; roots are rotated by hand.
@@ -60,28 +60,6 @@ impl From<crate::store::StoreError> for PkiError {
             crate::store::StoreError::Io { path, source } => PkiError::Io { path, source },
             other => PkiError::Corrupt { path: PathBuf::new(), message: other.to_string() },
         }
-    }
-}
-
-/// A workload identity: `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Identity {
-    pub namespace: String,
-    pub service_account: String,
-}
-
-impl Identity {
-    pub fn new(namespace: &str, service_account: &str) -> Self {
-        Identity { namespace: namespace.to_string(), service_account: service_account.to_string() }
-    }
-
-    /// The identity the ingress gateway presents to the sidecars it calls.
-    pub fn gateway() -> Self {
-        Identity::new(crate::api::ROOT_NAMESPACE, "meshctl-gateway")
-    }
-
-    pub fn uri(&self) -> String {
-        format!("spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}", self.namespace, self.service_account)
     }
 }
 

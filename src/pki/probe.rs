@@ -16,7 +16,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::{Authority, Identity, Leaf, PkiError};
+use super::{Authority, Leaf, PkiError};
+use crate::api::Identity;
 use crate::http::{self, HttpError, Response};
 
 #[derive(Debug, thiserror::Error)]

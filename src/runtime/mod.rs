@@ -20,8 +20,8 @@ use std::time::Duration;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Identity;
 use crate::api::meshctl::Workload;
-use crate::pki::Identity;
 use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
 use ports::{PortAllocator, held_elsewhere};
 use process::{Launch, Process};

@@ -131,7 +131,7 @@ pub struct Instance {
 impl Instance {
     /// The SPIFFE identity its sidecar presents.
     pub fn identity(&self, namespace: &str) -> String {
-        crate::pki::Identity::new(namespace, &self.service_account).uri()
+        crate::api::Identity::new(namespace, &self.service_account).uri()
     }
 }
 

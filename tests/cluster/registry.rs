@@ -4,9 +4,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use meshctl::api::Identity;
 use meshctl::controller::Registry;
 use meshctl::kube::registry::{KubeRegistry, PROXY_CONTAINER, Settings};
-use meshctl::pki::Identity;
 use meshctl::translate::{Credentials, Proxy};
 use serde_json::{Value, json};
 
