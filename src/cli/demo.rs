@@ -160,11 +160,18 @@ async fn on_cluster(args: Args, printer: &Printer) -> Outcome {
     let timeout = args.mesh.timeout.0;
     wait_ready(&cluster, &objects, timeout, printer).await?;
     let replicas: usize = workloads.iter().map(|(_, w)| w.replicas as usize).sum();
+    let mut by_service: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (_, w) in &workloads {
+        *by_service.entry(format!("{namespace}/{}", w.service)).or_default() += w.replicas as usize;
+    }
+    // Ready means the hints work at once: every demo proxy and the gateway run a configuration
+    // that routes to every instance (a Pod is Ready before its EndpointSlice says so).
     wait_for(&mesh, timeout, printer, "waiting for the demo's proxies to run their configuration", |view| {
         let ours: Vec<&str> =
             view.instances.iter().filter(|i| i.namespace == namespace).map(|i| i.node_id.as_str()).collect();
         let runs = |node: &str| view.sync(node) == crate::xds::SyncState::Synced;
-        ours.len() == replicas && ours.iter().all(|n| runs(n)) && runs(&view.gateway.node_id)
+        let routed = by_service.iter().all(|(service, n)| view.routed.get(service) == Some(n));
+        routed && ours.len() == replicas && ours.iter().all(|n| runs(n)) && runs(&view.gateway.node_id)
     })
     .await?;
     let cluster_flags = args.cluster.flags();

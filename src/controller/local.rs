@@ -6,6 +6,7 @@
 //! next one binds the same xDS port, adopts the processes recorded in `status.json`, and the
 //! proxies reconnect to it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +58,9 @@ pub struct MeshStatus {
     pub gateway_pid: Option<u32>,
     /// The store revision the configuration was built from.
     pub revision: u64,
+    /// How many ready instances of each service that configuration routes to.
+    #[serde(default)]
+    pub routed: BTreeMap<String, usize>,
     pub instances: Vec<InstanceStatus>,
     pub proxies: Vec<ProxyReport>,
     /// The certificate authority: its roots, and where a root rotation stands.
@@ -230,6 +234,7 @@ impl Registry for Processes {
 impl StatusSink<Processes> for StatusFile {
     fn record(&mut self, report: &Report, processes: &Processes) {
         self.status.revision = report.revision;
+        self.status.routed = report.routed.clone();
         self.status.instances = processes.supervisor.status();
         self.status.gateway_pid = processes.supervisor.gateway_pid();
         self.status.proxies = report.proxies.clone();

@@ -18,7 +18,7 @@
 pub mod kube;
 pub mod local;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -80,6 +80,10 @@ pub trait Registry: Send {
 pub struct Report {
     /// The store revision the proxies' configuration was built from.
     pub revision: u64,
+    /// How many ready instances of each service (`NAMESPACE/NAME`) that configuration routes
+    /// to: what a command waits on to know the proxies run with a workload that just started.
+    #[serde(default)]
+    pub routed: BTreeMap<String, usize>,
     pub proxies: Vec<ProxyReport>,
     pub ca: CaReport,
     pub errors: Vec<String>,
@@ -134,6 +138,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut sent_ca: Option<pki::State> = None;
     let mut reconciled = None;
     let mut translated: Option<u64> = None;
+    let mut routed = BTreeMap::new();
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, canary_problems) = watch::channel(Vec::new());
     // The store revision every proxy connected to this replica runs, for the canary driver to
@@ -201,7 +206,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
         if translated != Some(contents.revision) || pki_changed || renewed || moved {
-            let mut snapshot = MeshSnapshot::new(backend.services(), &resources);
+            let services = backend.services();
+            routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
+            let mut snapshot = MeshSnapshot::new(services, &resources);
             snapshot.tracing = tracing;
             let translation = Translation::new(&snapshot);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
@@ -236,6 +243,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         errors.extend(backend.problems());
         report = Report {
             revision: contents.revision,
+            routed: routed.clone(),
             proxies: proxy_reports(server, &identities, &certificates),
             ca: CaReport {
                 signing: ca.state().signing.clone(),

@@ -250,6 +250,16 @@ impl Mesh for ClusterMesh {
             control_plane: format!("{} replica(s): {}", names.len(), names.join(", ")),
             // Every replica must have built from the revision for the mesh to run it.
             revision: reports.iter().map(|(_, r)| r.revision).min().unwrap_or(0),
+            // What every replica's proxies run with: the fewest instances any replica routes to
+            // (none, for a replica that has not seen the service).
+            routed: reports
+                .iter()
+                .flat_map(|(_, r)| r.routed.keys())
+                .map(|service| {
+                    let fewest = reports.iter().map(|(_, r)| r.routed.get(service).copied().unwrap_or(0)).min();
+                    (service.clone(), fewest.unwrap_or(0))
+                })
+                .collect(),
             gateway,
             instances,
             proxies: proxies.into_values().collect(),

@@ -142,6 +142,7 @@ pub fn view(status: &MeshStatus) -> MeshView {
     MeshView {
         control_plane: format!("pid {}, xDS on {}", status.pid, localhost(status.xds_port)),
         revision: status.revision,
+        routed: status.routed.clone(),
         gateway: GatewayView {
             node_id: GATEWAY_NODE.into(),
             address: gateway,

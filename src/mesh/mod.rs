@@ -82,6 +82,8 @@ pub struct MeshView {
     pub control_plane: String,
     /// The store revision the proxies' configuration was built from.
     pub revision: u64,
+    /// How many ready instances of each service (`NAMESPACE/NAME`) that configuration routes to.
+    pub routed: BTreeMap<String, usize>,
     pub gateway: GatewayView,
     pub instances: Vec<InstanceView>,
     pub proxies: Vec<ProxyReport>,
