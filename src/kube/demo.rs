@@ -84,7 +84,9 @@ fn deployment(name: &str, workload: &WorkloadSpec, namespace: &str, image: &str)
                     "args": args,
                     "env": env,
                     "ports": [{ "name": "http", "containerPort": APP_PORT }],
-                    "readinessProbe": { "tcpSocket": { "port": APP_PORT }, "periodSeconds": 2 },
+                    // The demo app's health check; injection sends it through the proxy, which
+                    // asks the app (a TCP probe would be answered by the capture, always).
+                    "readinessProbe": { "httpGet": { "path": "/healthz", "port": APP_PORT }, "periodSeconds": 2 },
                 }],
             },
         },
