@@ -23,18 +23,29 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use meshctl::api::Protocol;
 use meshctl::api::security::{MtlsMode, MutualTls, PeerAuthentication, PeerAuthenticationSpec, WorkloadSelector};
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::observe::collector::Collector;
 use meshctl::translate::Resources;
 use meshctl::translate::{
-    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
+    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Tracing,
+    Translation,
 };
 use meshctl::xds::{self, SyncState};
 use prost::Message;
 
 fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn http_port() -> ServicePort {
+    ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }
+}
+
+/// A sidecar's one port: the service's HTTP port 80, taken at `listen` for the app at `app`.
+fn serving(listen: SocketAddr, app: SocketAddr) -> Vec<InboundPort> {
+    vec![InboundPort { service_port: http_port(), listen, app }]
 }
 
 fn free_port() -> u16 {
@@ -259,12 +270,18 @@ async fn main() {
         }
         labels
     };
+    let instance = |address: SocketAddr, app: &str, account: &str| Instance {
+        ip: address.ip(),
+        ports: BTreeMap::from([(80, address.port())]),
+        labels: labels(app),
+        service_account: account.into(),
+    };
     let service = |name: &str, address| Service {
         name: name.into(),
         namespace: "default".into(),
-        port: 80,
+        ports: vec![http_port()],
         cluster_ip: None,
-        instances: vec![Instance { address, labels: labels(name), service_account: name.into() }],
+        instances: vec![instance(address, name, name)],
     };
     // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;
     // `profile-plain` through a second sidecar in plaintext; `profile-direct` with no sidecar.
@@ -272,11 +289,7 @@ async fn main() {
         Service { cluster_ip: Some(SERVICE_IP.into()), ..service("profile-captured", (SERVER_POD, APP_PORT).into()) };
     // `profile-traced` is `profile` behind a gateway and a sidecar that trace every request.
     let traced_service = Service {
-        instances: vec![Instance {
-            address: traced_inbound,
-            labels: labels("profile"),
-            service_account: "profile".into(),
-        }],
+        instances: vec![instance(traced_inbound, "profile", "profile")],
         ..service("profile-traced", traced_inbound)
     };
     let services = vec![
@@ -312,10 +325,9 @@ async fn main() {
             node_id: "sidecar".into(),
             service: "profile".into(),
             namespace: "default".into(),
-            inbound,
-            app,
+            ports: serving(inbound, app),
             outbound,
-            captured: false,
+            capture: None,
             labels: labels("profile"),
             credentials: credentials("default", "profile"),
         }),
@@ -323,10 +335,9 @@ async fn main() {
             node_id: "sidecar-plain".into(),
             service: "profile-plain".into(),
             namespace: "default".into(),
-            inbound: plain_inbound,
-            app,
+            ports: serving(plain_inbound, app),
             outbound: plain_outbound,
-            captured: false,
+            capture: None,
             labels: labels("profile-plain"),
             credentials: credentials("default", "profile-plain"),
         }),
@@ -335,10 +346,9 @@ async fn main() {
             node_id: "captured-client".into(),
             service: "client".into(),
             namespace: "default".into(),
-            inbound: SocketAddr::from(([0, 0, 0, 0], 15006)),
-            app: localhost(APP_PORT),
+            ports: vec![],
             outbound: SocketAddr::from(([0, 0, 0, 0], 15001)),
-            captured: true,
+            capture: Some(SocketAddr::from(([0, 0, 0, 0], 15006))),
             labels: BTreeMap::from([("app".to_string(), "client".to_string())]),
             credentials: credentials("default", "client"),
         }),
@@ -346,10 +356,9 @@ async fn main() {
             node_id: "captured-server".into(),
             service: "profile-captured".into(),
             namespace: "default".into(),
-            inbound: SocketAddr::from(([0, 0, 0, 0], 15006)),
-            app: localhost(APP_PORT),
+            ports: serving(SocketAddr::from((SERVER_POD, APP_PORT)), localhost(APP_PORT)),
             outbound: SocketAddr::from(([0, 0, 0, 0], 15001)),
-            captured: true,
+            capture: Some(SocketAddr::from(([0, 0, 0, 0], 15006))),
             labels: labels("profile"),
             credentials: credentials("default", "profile-captured"),
         }),
@@ -367,10 +376,9 @@ async fn main() {
             node_id: "sidecar-traced".into(),
             service: "profile-traced".into(),
             namespace: "default".into(),
-            inbound: traced_inbound,
-            app,
+            ports: serving(traced_inbound, app),
             outbound: traced_outbound,
-            captured: false,
+            capture: None,
             labels: labels("profile"),
             credentials: credentials("default", "profile"),
         }),

@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use meshctl::api::Resource;
+use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{Options, Source, check};
-use meshctl::translate::{Credentials, Instance, MeshSnapshot, Proxy, Service, Sidecar, Translation};
+use meshctl::translate::{
+    Credentials, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Translation,
+};
 use meshctl::translate::{Resources, Type};
 
 const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
@@ -23,6 +25,10 @@ const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
 fn address(service: usize, subset: usize) -> SocketAddr {
     let n = service * SUBSETS.len() + subset;
     SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 15006))
+}
+
+fn http() -> ServicePort {
+    ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }
 }
 
 fn mk_policy(services: usize) -> Vec<Resource> {
@@ -49,13 +55,14 @@ fn mk_services(services: usize) -> Vec<Service> {
         .map(|s| Service {
             name: format!("svc-{s}"),
             namespace: "default".into(),
-            port: 80,
+            ports: vec![http()],
             cluster_ip: None,
             instances: SUBSETS
                 .iter()
                 .enumerate()
                 .map(|(i, v)| Instance {
-                    address: address(s, i),
+                    ip: address(s, i).ip(),
+                    ports: BTreeMap::from([(80, address(s, i).port())]),
                     labels: BTreeMap::from([("version".to_string(), v.to_string())]),
                     service_account: format!("svc-{s}"),
                 })
@@ -69,10 +76,13 @@ fn mk_sidecar(service: usize) -> Proxy {
         node_id: format!("svc-{service}-v1.default"),
         service: format!("svc-{service}"),
         namespace: "default".into(),
-        inbound: address(service, 0),
-        app: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        ports: vec![InboundPort {
+            service_port: http(),
+            listen: address(service, 0),
+            app: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }],
         outbound: SocketAddr::from(([127, 0, 0, 1], 15001)),
-        captured: false,
+        capture: None,
         labels: BTreeMap::from([("version".to_string(), "v1".to_string())]),
         credentials: Credentials::default(),
     })

@@ -100,6 +100,25 @@ pub async fn serve(app: DemoApp, listener: TcpListener) {
     }
 }
 
+/// Serves `listener` as the app's TCP port: each connection is greeted with a line naming the
+/// service and version (`profile v1`), so a client can tell which instance it reached, and
+/// everything it sends after that is echoed back.
+pub async fn serve_tcp(service: String, version: String, listener: TcpListener) {
+    let greeting = Arc::new(format!("{service} {version}\n"));
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let greeting = greeting.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut reader, mut writer) = stream.split();
+            // A client that goes away is its own business.
+            if writer.write_all(greeting.as_bytes()).await.is_ok() {
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            }
+        });
+    }
+}
+
 /// Sends `load.target` a request every `1 / per_second` seconds, each on its own task so a
 /// slow answer does not slow the rate.
 async fn generate(load: Load) {
@@ -129,7 +148,6 @@ async fn send(entry: Option<&str>, host: &str, path: &str, headers: &[(&str, &st
         .ok()
         .and_then(|mut addresses| addresses.next())
         .ok_or_else(|| format!("cannot resolve {entry}"))?;
-    let host = host.split(':').next().unwrap_or(host);
     http::request(address, hyper::Method::GET, host, path, headers, Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())

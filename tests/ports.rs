@@ -49,40 +49,44 @@ fn answers(mesh: &LocalMesh, host: &str) -> bool {
     matches!(mesh.try_get(host, Duration::from_secs(2)), Ok((200, _)))
 }
 
+/// Where the status records each of an instance's ports (of its one service port).
+const PORTS: [&str; 4] = ["/ports/served/0/app", "/ports/served/0/inbound", "/ports/outbound", "/ports/admin"];
+
 /// Kills one of profile's processes (`pid`: `app_pid` or `sidecar_pid`), takes one of its ports
-/// as soon as it is free, and waits until profile answers again with that port moved.
+/// (`port`, one of `PORTS`) as soon as it is free, and waits until profile answers again with
+/// that port moved.
 fn heals_when_taken(pid: &str, port: &str) {
     let mesh = mesh_with_profile();
     let before = instance(&mesh, "profile-0.default");
     kill(&before[pid]);
-    let _taken = take(&before["ports"][port]);
+    let _taken = take(before.pointer(port).unwrap_or(&Value::Null));
 
     common::poll(&format!("profile answers with a new {port} port"), HEALED_WITHIN, || {
-        instance(&mesh, "profile-0.default")["ports"][port] != before["ports"][port] && answers(&mesh, "profile")
+        instance(&mesh, "profile-0.default").pointer(port) != before.pointer(port) && answers(&mesh, "profile")
     });
     mesh.wait_healthy();
     let after = instance(&mesh, "profile-0.default");
-    for other in ["app", "inbound", "outbound", "admin"].into_iter().filter(|p| p != &port) {
-        assert_eq!(after["ports"][other], before["ports"][other], "only the {port} port moves");
+    for other in PORTS.into_iter().filter(|p| p != &port) {
+        assert_eq!(after.pointer(other), before.pointer(other), "only the {port} port moves");
     }
 }
 
 #[test]
 fn an_application_whose_port_is_taken_restarts_on_a_new_one() {
-    heals_when_taken("app_pid", "app");
+    heals_when_taken("app_pid", PORTS[0]);
 }
 
 /// The restarted Envoy refuses the listener it cannot bind and runs on: the supervisor learns
 /// from its admin endpoint which listeners it lacks.
 #[test]
 fn a_sidecar_whose_inbound_port_is_taken_listens_on_a_new_one() {
-    heals_when_taken("sidecar_pid", "inbound");
+    heals_when_taken("sidecar_pid", PORTS[1]);
 }
 
 /// Envoy cannot start without its admin port.
 #[test]
 fn a_sidecar_whose_admin_port_is_taken_restarts_on_a_new_one() {
-    heals_when_taken("sidecar_pid", "admin");
+    heals_when_taken("sidecar_pid", PORTS[3]);
 }
 
 /// frontend calling profile (two versions) and board, three replicas each: twelve instances

@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use meshctl::api::Protocol;
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::policy::{self, Options, Source};
-use meshctl::translate::{self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Translation};
+use meshctl::translate::{
+    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, ServicePort, Translation,
+};
 use meshctl::xds::{self, Desired, SyncState};
 use tokio::sync::watch;
 
@@ -44,7 +47,12 @@ async fn start(app: DemoApp) -> Instance {
     let address = listener.local_addr().unwrap();
     let labels = BTreeMap::from([("version".to_string(), app.version.clone())]);
     tokio::spawn(demo_app::serve(app, listener));
-    Instance { address, labels, service_account: "profile".into() }
+    Instance {
+        ip: address.ip(),
+        ports: BTreeMap::from([(80, address.port())]),
+        labels,
+        service_account: "profile".into(),
+    }
 }
 
 /// A VirtualService splitting `profile` by `weights` and the DestinationRule with its subsets.
@@ -78,7 +86,7 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     let service = Service {
         name: "profile".into(),
         namespace: "default".into(),
-        port: 80,
+        ports: vec![ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }],
         cluster_ip: None,
         instances: instances.to_vec(),
     };

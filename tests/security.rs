@@ -34,7 +34,7 @@ fn mesh() -> LocalMesh {
 fn profile_inbound(mesh: &LocalMesh) -> SocketAddr {
     let status = mesh.status();
     let instance = status["instances"].as_array().unwrap().iter().find(|i| i["spec"]["service"] == "profile").unwrap();
-    SocketAddr::from(([127, 0, 0, 1], instance["ports"]["inbound"].as_u64().unwrap() as u16))
+    SocketAddr::from(([127, 0, 0, 1], instance["ports"]["served"][0]["inbound"].as_u64().unwrap() as u16))
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -249,7 +249,7 @@ fn authorization_allows_named_callers_denies_the_rest_and_a_deny_wins() {
 fn frontend_inbound(mesh: &LocalMesh) -> SocketAddr {
     let status = mesh.status();
     let instance = status["instances"].as_array().unwrap().iter().find(|i| i["spec"]["service"] == "frontend").unwrap();
-    SocketAddr::from(([127, 0, 0, 1], instance["ports"]["inbound"].as_u64().unwrap() as u16))
+    SocketAddr::from(([127, 0, 0, 1], instance["ports"]["served"][0]["inbound"].as_u64().unwrap() as u16))
 }
 
 /// An ES256 signing key made for the test, and its JWKS.
@@ -384,4 +384,97 @@ fn certificates_are_renewed_at_half_life_without_restarting_a_proxy() {
     assert_eq!(failed, 0, "{failed} of {sent} requests failed across renewals");
     assert_eq!(mesh.pids(), pids, "no process was restarted");
     assert_eq!(mtls_status(&mesh).0, 0);
+}
+
+/// `db` serves HTTP on port 80 and TCP (the demo app's echo) on 5432; `client` calls nothing
+/// by itself: the test calls through its sidecar, as its application would.
+const MULTI_PORT: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: db}
+spec:
+  service: db
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  ports: [{name: http, port: 80}, {name: tcp, port: 5432}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: client}
+spec: {service: client, command: [meshctl, demo-app]}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+";
+
+/// An instance's record in the status file.
+fn instance_of(mesh: &LocalMesh, service: &str) -> Value {
+    let status = mesh.status();
+    status["instances"].as_array().unwrap().iter().find(|i| i["spec"]["service"] == service).unwrap().clone()
+}
+
+fn local(port: &Value) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port.as_u64().unwrap() as u16))
+}
+
+/// Opens a tunnel to `authority` through the HTTP proxy at `proxy` (`CONNECT`, as `curl -p`
+/// does) and returns the stream once the proxy said 200.
+fn tunnel(proxy: SocketAddr, authority: &str) -> Result<std::net::TcpStream, String> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(proxy).map_err(|e| e.to_string())?;
+    write!(stream, "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").map_err(|e| e.to_string())?;
+    let status = first_line(&mut stream)?;
+    if !status.starts_with("HTTP/1.1 200") {
+        return Err(format!("the proxy answered {status:?}"));
+    }
+    // The rest of the head, up to its empty line; the tunnel's bytes follow.
+    while first_line(&mut stream)? != "\r\n" {}
+    Ok(stream)
+}
+
+/// What `stream` says next, up to a line's end (read byte by byte, so nothing after it is
+/// taken), or why it said nothing.
+fn first_line(stream: &mut std::net::TcpStream) -> Result<String, String> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(0) => return Err(format!("closed after {:?}", String::from_utf8_lossy(&seen))),
+            Ok(_) => seen.push(byte[0]),
+            Err(e) => return Err(format!("{e} after {:?}", String::from_utf8_lossy(&seen))),
+        }
+    }
+    Ok(String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+fn every_port_of_a_service_is_meshed_and_strict_refuses_plaintext_on_each() {
+    use std::io::Write;
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MULTI_PORT).code, 0);
+    mesh.wait_healthy();
+    let (db, client) = (instance_of(&mesh, "db"), instance_of(&mesh, "client"));
+    let outbound = local(&client["ports"]["outbound"]);
+
+    // HTTP by name, and TCP through a tunnel: both over mTLS between the sidecars.
+    let answer = block_on(meshctl::http::get(outbound, "db", "/", Duration::from_secs(5))).unwrap();
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let mut stream = tunnel(outbound, "db:5432").unwrap();
+    assert_eq!(first_line(&mut stream).unwrap(), "db v1\n");
+    stream.write_all(b"ping\n").unwrap();
+    assert_eq!(first_line(&mut stream).unwrap(), "ping\n", "the TCP port echoes through both sidecars");
+
+    // Straight to either of db's mesh addresses without a certificate: nothing gets through.
+    for served in db["ports"]["served"].as_array().unwrap() {
+        let inbound = local(&served["inbound"]);
+        let mut stream = std::net::TcpStream::connect(inbound).unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: db\r\n\r\n").unwrap();
+        let said = first_line(&mut stream);
+        assert!(said.is_err(), "plaintext to {inbound} got {said:?}");
+    }
+    // A port the service does not have is not tunnelled to.
+    assert!(tunnel(outbound, "db:6379").is_err());
 }

@@ -23,10 +23,11 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use envoy_types::pb::google::protobuf::Any;
-use meshctl::api::Resource;
+use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{self, Options, Source};
 use meshctl::translate::{
-    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, Sidecar, Tracing, Translation,
+    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Tracing,
+    Translation,
 };
 use meshctl::translate::{Resources, Type};
 use prost::{Message, Name};
@@ -61,42 +62,59 @@ fn services(resources: &[Resource]) -> Vec<Service> {
     }
     let mut services: BTreeMap<(String, String), Service> = BTreeMap::new();
     let mut next_port = 20_000;
-    let mut add = |name: &str, namespace: &str, port: u16, labels: BTreeMap<String, String>, replicas: u32| {
-        let port = *ports.get(&policy::service_host(name, namespace)).unwrap_or(&port);
+    let http = |number| ServicePort { name: "http".into(), number, protocol: Protocol::Http };
+    let mut add = |name: &str, namespace: &str, ports: Vec<ServicePort>, labels: BTreeMap<String, String>, replicas| {
         let service = services.entry((namespace.to_string(), name.to_string())).or_insert_with(|| Service {
             name: name.to_string(),
             namespace: namespace.to_string(),
-            port,
+            ports,
             cluster_ip: None,
             instances: vec![],
         });
         for _ in 0..replicas {
-            next_port += 1;
+            let ports = service
+                .ports
+                .iter()
+                .map(|p| {
+                    (p.number, {
+                        next_port += 1;
+                        next_port
+                    })
+                })
+                .collect();
             let service_account = name.to_string();
             let mut labels = labels.clone();
             labels.entry("app".to_string()).or_insert_with(|| name.to_string());
-            service.instances.push(Instance { address: addr(next_port), labels, service_account });
+            service.instances.push(Instance { ip: addr(0).ip(), ports, labels, service_account });
         }
     };
+    let named =
+        |name: &str, namespace: &str| vec![http(*ports.get(&policy::service_host(name, namespace)).unwrap_or(&80))];
     let has_workloads = resources.iter().any(|r| matches!(r, Resource::Workload(_)));
     for r in resources {
         match r {
             _ if has_workloads && !matches!(r, Resource::Workload(_)) => {}
             Resource::Workload(w) => {
-                add(&w.spec.service, r.namespace(), w.spec.port as u16, w.spec.labels.clone(), w.spec.replicas)
+                let ports = w
+                    .spec
+                    .ports
+                    .iter()
+                    .map(|p| ServicePort { name: p.name.clone(), number: p.port as u16, protocol: p.protocol() })
+                    .collect();
+                add(&w.spec.service, r.namespace(), ports, w.spec.labels.clone(), w.spec.replicas)
             }
             Resource::DestinationRule(dr) => {
                 let fqdn = policy::resolve_host(&dr.spec.host, r.namespace());
                 let (name, namespace) = split_host(&fqdn);
-                add(&name, &namespace, 80, BTreeMap::new(), 1);
+                add(&name, &namespace, named(&name, &namespace), BTreeMap::new(), 1);
                 for subset in &dr.spec.subsets {
-                    add(&name, &namespace, 80, subset.labels.clone(), 1);
+                    add(&name, &namespace, named(&name, &namespace), subset.labels.clone(), 1);
                 }
             }
             Resource::VirtualService(vs) => {
                 for host in &vs.spec.hosts {
                     let (name, namespace) = split_host(&policy::resolve_host(host, r.namespace()));
-                    add(&name, &namespace, 80, BTreeMap::new(), 1);
+                    add(&name, &namespace, named(&name, &namespace), BTreeMap::new(), 1);
                 }
             }
             _ => {}
@@ -115,10 +133,13 @@ fn sidecar(namespace: &str) -> Proxy {
         node_id: "frontend-0".into(),
         service: "frontend".into(),
         namespace: namespace.into(),
-        inbound: addr(15006),
-        app: addr(18080),
+        ports: vec![InboundPort {
+            service_port: ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http },
+            listen: addr(15006),
+            app: addr(18080),
+        }],
         outbound: addr(15001),
-        captured: false,
+        capture: None,
         labels: BTreeMap::from([("app".to_string(), "frontend".to_string())]),
         credentials: credentials(),
     })
@@ -127,7 +148,9 @@ fn sidecar(namespace: &str) -> Proxy {
 /// `sidecar` as injection makes it: its Pod's traffic captured, both listeners on every address.
 fn captured(sidecar: &Sidecar) -> Sidecar {
     let any = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
-    Sidecar { captured: true, inbound: any(15006), outbound: any(15001), ..sidecar.clone() }
+    // Callers address the application's port, which the capture sends to the proxy.
+    let ports = sidecar.ports.iter().map(|p| InboundPort { listen: any(p.app.port()), ..p.clone() }).collect();
+    Sidecar { capture: Some(any(15006)), ports, outbound: any(15001), ..sidecar.clone() }
 }
 
 fn gateway() -> Proxy {
@@ -527,8 +550,18 @@ fn envoy_accepts_the_translation_of_every_fixture() {
         let mut proxies = vec![sidecar(&namespace), gateway()];
         for service in &snapshot.services {
             for instance in &service.instances {
+                let ports = service
+                    .ports
+                    .iter()
+                    .zip(18_000..)
+                    .filter_map(|(port, app)| {
+                        let listen = instance.address(port.number)?;
+                        Some(InboundPort { service_port: port.clone(), listen, app: addr(app) })
+                    })
+                    .collect();
                 let explicit = Sidecar {
-                    node_id: format!("{}-{}", service.name, instance.address.port()),
+                    node_id: format!("{}-{}", service.name, instance.ports.values().next().unwrap()),
+                    ports,
                     service: service.name.clone(),
                     namespace: service.namespace.clone(),
                     labels: instance.labels.clone(),

@@ -246,25 +246,54 @@ pub struct WorkloadSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(max = 64))]
     pub replicas: u32,
-    /// The program and its arguments; it must listen on `$PORT`.
+    /// The program and its arguments; it must listen on `$PORT` (its first port), and on
+    /// `$PORT_NAME` for each named port (`PORT_GRPC` for a port named `grpc`).
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    /// The service port callers address (as in `http://profile:8080`).
-    #[serde(default = "default_port")]
+    /// The service's ports, each as callers address it (`http://profile:8080`) with what it
+    /// carries; one HTTP port 80 by default.
+    #[serde(default = "default_ports")]
+    #[schemars(length(min = 1))]
+    pub ports: Vec<WorkloadPort>,
+}
+
+/// A port of a Workload's service. Its protocol is chosen as for a Kubernetes Service port:
+/// `appProtocol`, else the name (`http`, `grpc-api`, `tcp-db`), else TCP.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadPort {
+    /// A DNS label; the application finds this port in `$PORT_NAME`.
+    pub name: String,
     #[schemars(range(min = 1, max = 65535))]
     pub port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
+impl WorkloadPort {
+    pub fn protocol(&self) -> super::Protocol {
+        super::Protocol::select(self.app_protocol.as_deref(), Some(&self.name))
+    }
+
+    /// The environment variable the application finds this port in: `PORT_GRPC_API` for
+    /// `grpc-api`.
+    pub fn variable(&self) -> String {
+        let suffix: String =
+            self.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+        format!("PORT_{suffix}")
+    }
 }
 
 fn default_replicas() -> u32 {
     1
 }
 
-fn default_port() -> u32 {
-    80
+fn default_ports() -> Vec<WorkloadPort> {
+    vec![WorkloadPort { name: "http".into(), port: 80, app_protocol: None }]
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -37,6 +37,7 @@ impl Identity {
 
 pub mod meshctl;
 pub mod networking;
+mod protocol;
 pub mod security;
 pub mod time;
 pub mod yaml;
@@ -47,6 +48,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::{CustomResourceExt, Resource as _};
 
 pub use duration::{Duration, DurationError};
+pub use protocol::Protocol;
 
 /// Every kind meshctl understands, in the order they are listed and generated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -222,7 +224,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "VirtualService:spec.http[].mirrorPercent",
     "VirtualService:spec.http[].corsPolicy",
     "VirtualService:spec.http[].match[].scheme",
-    "VirtualService:spec.http[].match[].port",
     "VirtualService:spec.http[].match[].sourceLabels",
     "VirtualService:spec.http[].match[].gateways",
     "VirtualService:spec.http[].match[].sourceNamespace",

@@ -84,6 +84,10 @@ pub struct HttpMatchRequest {
     pub without_headers: BTreeMap<String, StringMatch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_uri_case: Option<bool>,
+    /// The service port the request was sent to; any when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u32>,
 }
 
 /// Exactly one of `exact`, `prefix` or `regex` (RE2 syntax).

@@ -56,8 +56,8 @@ pub async fn run(args: Args, printer: &Printer) -> Outcome {
     let profile = ready
         .instances
         .iter()
-        .find(|i| i.service == "profile")
-        .map_or_else(|| "ADDRESS".to_string(), |i| i.address.to_string());
+        .find_map(|i| i.address.filter(|_| i.service == "profile"))
+        .map_or_else(|| "ADDRESS".to_string(), |a| a.to_string());
     let gateway = ready.gateway.address;
     let hints = Hints {
         ready: "demo mesh ready".into(),

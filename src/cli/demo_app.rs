@@ -42,6 +42,10 @@ pub struct Args {
     /// The port to listen on.
     #[arg(long, env = "PORT")]
     port: u16,
+    /// Also serve a TCP port: each connection is greeted with `SERVICE VERSION` and its bytes
+    /// echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`.
+    #[arg(long, env = "PORT_TCP")]
+    tcp_port: Option<u16>,
     /// The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     address: IpAddr,
@@ -71,8 +75,8 @@ pub fn run(args: Args) -> Outcome {
         }
     };
     let app = DemoApp {
-        service: args.name,
-        version: args.version,
+        service: args.name.clone(),
+        version: args.version.clone(),
         latency: args.latency.0,
         error_rate: args.error_rate / 100.0,
         calls: args.calls,
@@ -81,11 +85,17 @@ pub fn run(args: Args) -> Outcome {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
     runtime.block_on(async {
-        let addr = SocketAddr::new(args.address, args.port);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))
-            .map_err(Failure::environment)?;
+        let listen = |port: u16| async move {
+            let addr = SocketAddr::new(args.address, port);
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))
+                .map_err(Failure::environment)
+        };
+        let listener = listen(args.port).await?;
+        if let Some(port) = args.tcp_port {
+            tokio::spawn(demo_app::serve_tcp(args.name, args.version, listen(port).await?));
+        }
         tokio::select! {
             _ = demo_app::serve(app, listener) => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -440,11 +440,11 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
     for i in &status.instances {
         let s = status.sync(&i.node_id);
         let mut what = format!(
-            "{}: app {}, sidecar {} on {}, {}",
+            "{}: app {}, sidecar {}{}, {}",
             i.node_id,
             if i.app_running { "running" } else { "down" },
             if i.sidecar_running { "running" } else { "down" },
-            i.address,
+            i.address.map_or_else(String::new, |a| format!(" on {a}")),
             sync_text(&s)
         );
         if i.restarts > 0 {

@@ -172,7 +172,7 @@ fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String,
     instances
         .iter()
         .map(|i| {
-            let mode = effective_mtls(policies.iter().copied(), &i.namespace, &i.labels, i.service_port);
+            let mode = effective_mtls(policies.iter().copied(), &i.namespace, &i.labels, i.service_port.unwrap_or(0));
             (i.node_id.clone(), mode)
         })
         .collect()
@@ -225,10 +225,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let mesh = args.place.connect().await?;
     let status = mesh.view().await?;
-    let modes = modes(&stored(mesh.store()).await?, &status.instances);
-    let probes = mesh.probe_tls(&status.instances, PROBE_TIMEOUT).await?;
-    let rows: Vec<WorkloadTls> = status
-        .instances
+    // A client only serves nothing to accept mTLS on.
+    let serving: Vec<InstanceView> = status.instances.iter().filter(|i| i.address.is_some()).cloned().collect();
+    let modes = modes(&stored(mesh.store()).await?, &serving);
+    let probes = mesh.probe_tls(&serving, PROBE_TIMEOUT).await?;
+    let rows: Vec<WorkloadTls> = serving
         .iter()
         .zip(probes)
         .map(|(instance, probe)| {
@@ -241,7 +242,7 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
                 mode: in_effect(modes.get(&instance.node_id).copied().unwrap_or(MtlsMode::Permissive)),
                 identity: proxy.map(|p| p.identity.clone()).unwrap_or_default(),
                 cert_expires: proxy.map(|p| p.cert_expires.clone()).unwrap_or_default(),
-                inbound_port: instance.address.port(),
+                inbound_port: instance.address.map_or(0, |a| a.port()),
                 mtls_ok: probe.mtls_ok,
                 plaintext_refused: probe.plaintext_refused,
             }

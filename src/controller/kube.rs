@@ -204,10 +204,13 @@ impl StatusSink<KubeRegistry> for StatusPort {
             .services()
             .iter()
             .flat_map(|service| {
-                service.instances.iter().map(|instance| ProbeTarget {
-                    address: instance.address,
-                    identity: instance.identity(&service.namespace),
-                    host: service.name.clone(),
+                // One port answers for the sidecar's certificate.
+                service.instances.iter().filter_map(|instance| {
+                    Some(ProbeTarget {
+                        address: instance.address(*instance.ports.keys().next()?)?,
+                        identity: instance.identity(&service.namespace),
+                        host: service.name.clone(),
+                    })
                 })
             })
             .collect();

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::install::{GATEWAY, NAMESPACE as SYSTEM_NAMESPACE, Object, ObjectKind};
-use crate::api::meshctl::WorkloadSpec;
+use crate::api::meshctl::{WorkloadPort, WorkloadSpec};
 
 /// Where `meshctl demo` puts the demo on a cluster unless told otherwise.
 pub const NAMESPACE: &str = "demo";
@@ -38,16 +38,24 @@ pub fn objects(workloads: &[(String, WorkloadSpec)], namespace: &str, image: &st
     for account in accounts.keys() {
         objects.push(object(ObjectKind::ServiceAccount, account, Some(namespace), json!({})));
     }
-    let mut services: BTreeMap<&str, u32> = BTreeMap::new();
+    // A service's ports are its first workload's, each sent to the container port of its name.
+    let mut services: BTreeMap<&str, &[WorkloadPort]> = BTreeMap::new();
     for (name, workload) in workloads {
         objects.push(deployment(name, workload, namespace, image));
-        services.entry(&workload.service).or_insert(workload.port);
+        services.entry(&workload.service).or_insert(&workload.ports);
     }
-    for (service, port) in services {
-        let spec = json!({ "spec": {
-            "selector": { "app": service },
-            "ports": [{ "name": "http", "port": port, "targetPort": APP_PORT }],
-        }});
+    for (service, ports) in services {
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|p| {
+                let mut port = json!({ "name": p.name, "port": p.port, "targetPort": p.name });
+                if let Some(protocol) = &p.app_protocol {
+                    port["appProtocol"] = json!(protocol);
+                }
+                port
+            })
+            .collect();
+        let spec = json!({ "spec": { "selector": { "app": service }, "ports": ports } });
         objects.push(object(ObjectKind::Service, service, Some(namespace), spec));
     }
     objects
@@ -63,7 +71,12 @@ fn deployment(name: &str, workload: &WorkloadSpec, namespace: &str, image: &str)
         labels[key] = json!(value);
     }
     let gateway = format!("{GATEWAY}.{SYSTEM_NAMESPACE}:80");
+    // The application listens on consecutive ports from APP_PORT, one per workload port.
+    let app_ports: Vec<u16> = (APP_PORT..).take(workload.ports.len()).collect();
     let mut env = vec![json!({ "name": "PORT", "value": APP_PORT.to_string() })];
+    for (port, number) in workload.ports.iter().zip(&app_ports) {
+        env.push(json!({ "name": port.variable(), "value": number.to_string() }));
+    }
     env.push(json!({ "name": "MESH_GATEWAY", "value": gateway }));
     env.extend(workload.env.iter().map(|e| json!({ "name": e.name, "value": e.value })));
     // The local mesh's workloads listen on loopback behind their sidecar; a Pod's app is
@@ -83,7 +96,9 @@ fn deployment(name: &str, workload: &WorkloadSpec, namespace: &str, image: &str)
                     "command": workload.command,
                     "args": args,
                     "env": env,
-                    "ports": [{ "name": "http", "containerPort": APP_PORT }],
+                    "ports": workload.ports.iter().zip(&app_ports)
+                        .map(|(p, number)| json!({ "name": p.name, "containerPort": number }))
+                        .collect::<Vec<_>>(),
                     // The demo app's health check; injection sends it through the proxy, which
                     // asks the app (a TCP probe would be answered by the capture, always).
                     "readinessProbe": { "httpGet": { "path": "/healthz", "port": APP_PORT }, "periodSeconds": 2 },

@@ -200,19 +200,10 @@ impl Mesh for ClusterMesh {
                         name,
                         namespace: s.namespace.clone(),
                         service: s.service.clone(),
-                        service_port: running
-                            .services
-                            .iter()
-                            .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
-                            .map_or(0, |svc| svc.port),
+                        service_port: s.ports.first().map(|p| p.service_port.number),
                         service_account: proxy.identity.service_account.clone(),
                         labels: s.labels.clone(),
-                        // Where callers reach it: a captured Pod at its own address and the
-                        // application's port, whose traffic capture hands to the proxy.
-                        address: match s.captured {
-                            true => SocketAddr::new(proxy.stats.ip(), s.app.port()),
-                            false => s.inbound,
-                        },
+                        address: s.ports.first().map(|p| p.listen),
                         app_running,
                         sidecar_running,
                         restarts,
@@ -304,12 +295,12 @@ impl Mesh for ClusterMesh {
         instances
             .iter()
             .map(|instance| {
-                probes.get(&instance.address.to_string()).copied().ok_or_else(|| {
+                let address = instance.address.ok_or_else(|| crate::mesh::serves_nothing(instance))?;
+                probes.get(&address.to_string()).copied().ok_or_else(|| {
                     MeshError::Unavailable(anyhow::anyhow!(
-                        "controller {} does not know {} ({}) yet; try again",
+                        "controller {} does not know {} ({address}) yet; try again",
                         controllers[0],
                         instance.node_id,
-                        instance.address
                     ))
                 })
             })

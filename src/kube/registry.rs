@@ -36,9 +36,10 @@ use super::inject::INIT_CONTAINER;
 use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::api::Identity;
+use crate::api::Protocol;
 use crate::controller::{Refusing, Registry};
 use crate::metrics::scrape::{Served, Target};
-use crate::translate::{Credentials, Gateway, Instance, Proxy, Service, Sidecar};
+use crate::translate::{self, Credentials, Gateway, InboundPort, Instance, Proxy, Service, Sidecar};
 
 /// The container that makes a Pod part of the mesh: its Envoy sidecar.
 pub const PROXY_CONTAINER: &str = "meshctl-proxy";
@@ -48,11 +49,6 @@ const GATEWAY_ROUTES_NAMESPACE: &str = "default";
 
 /// The label that ties an EndpointSlice to its Service.
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-
-/// The application port of a sidecar whose Pod declares none and that no Service selects (a
-/// client only, such as a traffic generator). Envoy accepts it and fails the connection, so a
-/// request sent straight to such a Pod's inbound port gets a 503: it serves nothing.
-const NO_APP_PORT: u16 = 0;
 
 /// How the registry is set up.
 #[derive(Clone, Debug)]
@@ -108,25 +104,28 @@ enum Role {
     Gateway,
 }
 
-/// A Service that selects at least one mesh Pod, with the port it is known by.
+/// A Service that selects at least one mesh Pod, with the ports it is known by.
 struct MeshService<'a> {
     namespace: &'a str,
     name: &'a str,
     selector: &'a BTreeMap<String, String>,
-    port: &'a ServicePort,
+    ports: Vec<(&'a ServicePort, translate::ServicePort)>,
 }
 
 /// Converts what the API server stores into the mesh the translator sees. Pure: no I/O, no
 /// clock; the same objects give the same view.
 ///
-/// - A Service is a mesh service when its selector picks at least one mesh Pod. Its `port` is
-///   its first port, the only one the mesh routes today. Its instances are its EndpointSlices' ready endpoints (`ready` unset counts as
-///   ready, as Kubernetes says) whose `targetRef` is a mesh Pod with an IP, at `PodIP:15006`.
+/// - A Service is a mesh service when its selector picks at least one mesh Pod. Each of its TCP
+///   ports is a service port, with the protocol its `appProtocol` or name selects
+///   ([`Protocol::select`]). Its instances are its EndpointSlices' ready endpoints (`ready`
+///   unset counts as ready, as Kubernetes says) whose `targetRef` is a mesh Pod with an IP: a
+///   captured Pod at its target ports, as any caller addresses it; another at `PodIP:15006`,
+///   for its first port only.
 /// - Each mesh Pod with an IP gets a sidecar (a terminating one keeps it while its Envoy
 ///   drains; a finished one has none). Its service is the first Service, by name, that
-///   selects it; its application is at that Service's target port on the Pod's loopback. A Pod
-///   no Service selects still gets one, so a client-only workload can call the mesh: its own
-///   name is its service and its first declared container port its application.
+///   selects it; its application serves that Service's ports at their target ports on the
+///   Pod's loopback. A Pod no Service selects still gets one, serving nothing, so a
+///   client-only workload can call the mesh; its service name is its own.
 /// - Each Pod of install's ingress gateway in `settings.namespace` gets a gateway proxy.
 pub fn view(
     pods: &[Arc<Pod>],
@@ -163,16 +162,15 @@ pub fn view(
     let mut mesh_services: Vec<MeshService> = Vec::new();
     for service in sorted {
         let Some(mesh) = mesh_service(service, &sidecar_pods) else { continue };
-        let Ok(port) = u16::try_from(mesh.port.port) else { continue };
         let slices = slices_by_service.get(&(mesh.namespace, mesh.name)).map(Vec::as_slice).unwrap_or_default();
         // "None" for a headless Service, which has no virtual address.
         let cluster_ip = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
         view.services.push(Service {
             name: mesh.name.to_string(),
             namespace: mesh.namespace.to_string(),
-            port,
+            ports: mesh.ports.iter().map(|(_, port)| port.clone()).collect(),
             cluster_ip,
-            instances: instances(mesh.namespace, mesh.port, slices, &sidecar_pods),
+            instances: instances(&mesh, slices, &sidecar_pods),
         });
         mesh_services.push(mesh);
     }
@@ -181,37 +179,43 @@ pub fn view(
         let Some(ip) = pod_ip(pod) else { continue };
         let labels = pod.labels();
         let service = mesh_services.iter().find(|s| s.namespace == namespace && selects(s.selector, labels));
-        let (service, app_port) = match service {
-            Some(service) => {
-                let port = target_port(service.port, pod).unwrap_or_else(|| {
-                    view.problems.push(format!(
-                        "Service {namespace}/{}: its target port {} names no container port of Pod \
-                         {namespace}/{name}, so that Pod's sidecar has no application to deliver to; \
-                         name the port in the Pod's spec or give the Service a port number",
-                        service.name,
-                        describe(service.port.target_port.as_ref()),
-                    ));
-                    NO_APP_PORT
-                });
-                (service.name, port)
-            }
-            None => (workload_name(pod, name), first_container_port(pod).unwrap_or(NO_APP_PORT)),
-        };
         let captured = captured(pod);
-        // Captured traffic arrives at the proxy whatever address it was sent to.
-        let (inbound, outbound) = match captured {
-            true => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Ipv4Addr::UNSPECIFIED),
-            false => (ip, Ipv4Addr::LOCALHOST),
-        };
+        let mut ports = Vec::new();
+        for (kube_port, port) in service.map(|s| s.ports.as_slice()).unwrap_or_default() {
+            let Some(target) = target_port(kube_port, pod) else {
+                view.problems.push(format!(
+                    "Service {namespace}/{}: the target port {} of its port {} names no container port of Pod \
+                     {namespace}/{name}, so that Pod's sidecar does not serve the port; name the port in the \
+                     Pod's spec or give the Service a port number",
+                    service.map_or("", |s| s.name),
+                    describe(kube_port.target_port.as_ref()),
+                    port.number,
+                ));
+                continue;
+            };
+            // Captured traffic arrives at the proxy whatever address it was sent to; without
+            // capture the proxy has one inbound listener, for the first port.
+            let listen = match captured {
+                true => SocketAddr::new(ip, target),
+                false if ports.is_empty() => SocketAddr::new(ip, INBOUND_PORT),
+                false => continue,
+            };
+            ports.push(InboundPort {
+                service_port: port.clone(),
+                listen,
+                app: SocketAddr::from((Ipv4Addr::LOCALHOST, target)),
+            });
+        }
+        let service = service.map_or_else(|| workload_name(pod, name), |s| s.name);
+        let outbound = if captured { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::LOCALHOST };
         view.proxies.push(MeshProxy {
             proxy: Proxy::Sidecar(Sidecar {
                 node_id: node_id(pod),
                 service: service.to_string(),
                 namespace: namespace.to_string(),
-                inbound: SocketAddr::new(inbound, INBOUND_PORT),
-                app: SocketAddr::from((Ipv4Addr::LOCALHOST, app_port)),
+                ports,
                 outbound: SocketAddr::from((outbound, OUTBOUND_PORT)),
-                captured,
+                capture: captured.then(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, INBOUND_PORT))),
                 labels: labels.clone(),
                 credentials: Credentials::default(),
             }),
@@ -256,33 +260,49 @@ pub fn waiting_too_long(waiting: &[WaitingPod], now: SystemTime, grace: Duration
         .collect()
 }
 
-/// The Service's selector and first port, if it selects at least one mesh Pod.
+/// The Service's selector and TCP ports, if it selects at least one mesh Pod.
 fn mesh_service<'a>(service: &'a KubeService, sidecar_pods: &BTreeMap<(&str, &str), &Pod>) -> Option<MeshService<'a>> {
     let spec = service.spec.as_ref()?;
     // A Service without a selector (or with an empty one) gets its endpoints from elsewhere:
     // none of them is a Pod the mesh knows.
     let selector = spec.selector.as_ref().filter(|s| !s.is_empty())?;
-    let port = spec.ports.as_ref()?.first()?;
+    let ports: Vec<_> = spec
+        .ports
+        .iter()
+        .flatten()
+        .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+        .filter_map(|p| {
+            let port = translate::ServicePort {
+                name: p.name.clone().unwrap_or_default(),
+                number: u16::try_from(p.port).ok()?,
+                protocol: Protocol::select(p.app_protocol.as_deref(), p.name.as_deref()),
+            };
+            Some((p, port))
+        })
+        .collect();
+    if ports.is_empty() {
+        return None;
+    }
     let namespace = namespace(service);
     let selects_one = sidecar_pods
         .range((namespace, "")..)
         .take_while(|((ns, _), _)| *ns == namespace)
         .any(|(_, pod)| selects(selector, pod.labels()));
-    selects_one.then(|| MeshService { namespace, name: name(service), selector, port })
+    selects_one.then(|| MeshService { namespace, name: name(service), selector, ports })
 }
 
 /// The service's instances: its slices' ready endpoints that are mesh Pods with an IP, each
-/// at its sidecar's inbound port, or, when the Pod's traffic is captured, at the target port
-/// as any caller addresses it.
+/// at its sidecar's inbound port, or, when the Pod's traffic is captured, at the target ports
+/// as any caller addresses them.
 fn instances(
-    namespace: &str,
-    port: &ServicePort,
+    service: &MeshService,
     slices: &[&EndpointSlice],
     sidecar_pods: &BTreeMap<(&str, &str), &Pod>,
 ) -> Vec<Instance> {
-    // By address: one instance per Pod even when two slices list it (as they may while the
+    let namespace = service.namespace;
+    // By Pod: one instance per Pod even when two slices list it (as they may while the
     // EndpointSlice controller moves endpoints between them).
-    let mut instances: BTreeMap<SocketAddr, Instance> = BTreeMap::new();
+    let mut instances: BTreeMap<IpAddr, Instance> = BTreeMap::new();
     for endpoint in slices.iter().flat_map(|s| s.endpoints.iter().flatten()) {
         if endpoint.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
             continue;
@@ -301,17 +321,18 @@ fn instances(
             continue;
         }
         let Some(ip) = pod_ip(pod) else { continue };
-        let port = match captured(pod) {
-            true => match target_port(port, pod) {
-                Some(port) => port,
-                // Its sidecar's problem says why.
-                None => continue,
-            },
-            false => INBOUND_PORT,
+        // A port whose target the Pod does not have is left out; its sidecar's problem says why.
+        let ports = match captured(pod) {
+            true => service
+                .ports
+                .iter()
+                .filter_map(|(kube_port, port)| Some((port.number, target_port(kube_port, pod)?)))
+                .collect(),
+            false => service.ports.first().map(|(_, port)| (port.number, INBOUND_PORT)).into_iter().collect(),
         };
-        let address = SocketAddr::new(ip, port);
-        instances.entry(address).or_insert_with(|| Instance {
-            address,
+        instances.entry(ip).or_insert_with(|| Instance {
+            ip,
+            ports,
             labels: pod.labels().clone(),
             service_account: service_account(pod).to_string(),
         });
@@ -371,16 +392,6 @@ fn target_port(port: &ServicePort, pod: &Pod) -> Option<u16> {
                 .and_then(|p| u16::try_from(p.container_port).ok())
         }
     }
-}
-
-/// The first port the Pod's application containers (not its proxy) declare.
-fn first_container_port(pod: &Pod) -> Option<u16> {
-    let spec = pod.spec.as_ref()?;
-    spec.containers
-        .iter()
-        .filter(|c| c.name != PROXY_CONTAINER)
-        .flat_map(|c| c.ports.iter().flatten())
-        .find_map(|p| u16::try_from(p.container_port).ok())
 }
 
 fn describe(port: Option<&IntOrString>) -> String {
@@ -764,6 +775,15 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn mk_port(name: &str, number: u16, protocol: Protocol) -> translate::ServicePort {
+        translate::ServicePort { name: name.into(), number, protocol }
+    }
+
+    /// Where a sidecar's application serves each of its ports.
+    fn apps(sidecar: &Sidecar) -> Vec<SocketAddr> {
+        sidecar.ports.iter().map(|p| p.app).collect()
+    }
+
     fn sidecar(view: &MeshView, node_id: &str) -> Sidecar {
         view.proxies
             .iter()
@@ -791,16 +811,18 @@ mod tests {
             vec![Service {
                 name: "profile".into(),
                 namespace: "shop".into(),
-                port: 80,
+                ports: vec![mk_port("", 80, Protocol::Tcp)],
                 cluster_ip: None,
                 instances: vec![
                     Instance {
-                        address: addr("10.237.0.2:15006"),
+                        ip: "10.237.0.2".parse().unwrap(),
+                        ports: BTreeMap::from([(80, 15006)]),
                         labels: labels("v1"),
                         service_account: "profile".into()
                     },
                     Instance {
-                        address: addr("10.237.0.3:15006"),
+                        ip: "10.237.0.3".parse().unwrap(),
+                        ports: BTreeMap::from([(80, 15006)]),
                         labels: labels("v2"),
                         service_account: "default".into()
                     },
@@ -881,16 +903,52 @@ mod tests {
                 node_id: "profile-v1.shop".into(),
                 service: "api".into(),
                 namespace: "shop".into(),
-                inbound: addr("10.237.0.2:15006"),
-                app: addr("127.0.0.1:9090"),
+                ports: vec![InboundPort {
+                    service_port: mk_port("", 9000, Protocol::Tcp),
+                    listen: addr("10.237.0.2:15006"),
+                    app: addr("127.0.0.1:9090"),
+                }],
                 outbound: addr("127.0.0.1:15001"),
-                captured: false,
+                capture: None,
                 labels: BTreeMap::from([("app".into(), "profile".into()), ("tier".into(), "api".into())]),
                 credentials: Credentials::default(),
             }
         );
         assert_eq!(view.proxies[0].identity, Identity::new("shop", "profile"));
         assert_eq!(view.proxies[0].stats, addr("10.237.0.2:15090"));
+    }
+
+    #[test]
+    fn every_tcp_port_of_a_service_is_served_with_its_protocol_at_its_target_port_when_captured() {
+        let mut pod = mk_pod("shop", "api-1", json!({ "app": "api" }), Some("10.237.0.2"));
+        pod["spec"]["initContainers"] = json!([{ "name": INIT_CONTAINER }]);
+        pod["spec"]["containers"][0]["ports"] = json!([
+            { "name": "http", "containerPort": 8080 }, { "name": "grpc", "containerPort": 9090 },
+        ]);
+        let mut service = mk_service("shop", "api", json!({ "app": "api" }), 80, json!("http"));
+        service["spec"]["ports"] = json!([
+            { "name": "http-web", "port": 80, "targetPort": "http" },
+            { "name": "rpc", "port": 9090, "targetPort": "grpc", "appProtocol": "grpc" },
+            { "port": 5432, "targetPort": 5432 },
+            { "name": "dns", "port": 53, "protocol": "UDP" },
+        ]);
+        let slice = mk_slice("shop", "api", vec![mk_endpoint(&pod, Some(true))]);
+
+        let view = mk_view(&[pod], &[service], &[slice]);
+
+        let service = &view.services[0];
+        let want = [
+            mk_port("http-web", 80, Protocol::Http),
+            mk_port("rpc", 9090, Protocol::Grpc),
+            mk_port("", 5432, Protocol::Tcp),
+        ];
+        assert_eq!(service.ports, want);
+        assert_eq!(service.instances[0].ports, BTreeMap::from([(80, 8080), (9090, 9090), (5432, 5432)]));
+        let sidecar = sidecar(&view, "api-1.shop");
+        let listens: Vec<SocketAddr> = sidecar.ports.iter().map(|p| p.listen).collect();
+        assert_eq!(listens, [addr("10.237.0.2:8080"), addr("10.237.0.2:9090"), addr("10.237.0.2:5432")]);
+        assert_eq!(apps(&sidecar), [addr("127.0.0.1:8080"), addr("127.0.0.1:9090"), addr("127.0.0.1:5432")]);
+        assert_eq!(sidecar.capture, Some(addr("0.0.0.0:15006")));
     }
 
     #[test]
@@ -902,7 +960,7 @@ mod tests {
                 &[mk_service("shop", "p", json!({ "app": "p" }), 80, target.clone())],
                 &[],
             );
-            assert_eq!(sidecar(&view, "p.shop").app, addr(&format!("127.0.0.1:{app}")), "targetPort {target}");
+            assert_eq!(apps(&sidecar(&view, "p.shop")), [addr(&format!("127.0.0.1:{app}"))], "targetPort {target}");
             assert_eq!(view.problems, Vec::<String>::new());
         }
     }
@@ -912,14 +970,14 @@ mod tests {
         let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
         let view = mk_view(&[pod], &[mk_service("shop", "p", json!({ "app": "p" }), 80, json!("grpc"))], &[]);
 
-        assert_eq!(sidecar(&view, "p.shop").app, addr("127.0.0.1:0"));
+        assert_eq!(apps(&sidecar(&view, "p.shop")), []);
         assert_eq!(view.problems.len(), 1, "{view:#?}");
         assert!(view.problems[0].contains("Service shop/p") && view.problems[0].contains("\"grpc\""), "{view:#?}");
         assert!(view.problems[0].contains("Pod shop/p"), "{view:#?}");
     }
 
     #[test]
-    fn a_mesh_pod_no_service_selects_gets_a_sidecar_named_by_its_app_label_else_after_itself() {
+    fn a_mesh_pod_no_service_selects_gets_a_sidecar_serving_nothing_named_by_its_app_label_else_after_itself() {
         let client = mk_pod("shop", "loadgen-5b67594bcd-ttcjs", json!({ "app": "loadgen" }), Some("10.237.0.5"));
         let mut silent = mk_pod("shop", "silent", json!({}), Some("10.237.0.6"));
         silent["spec"]["containers"][0].as_object_mut().unwrap().remove("ports");
@@ -927,9 +985,9 @@ mod tests {
         let view = mk_view(&[client, silent], &[], &[]);
 
         let loadgen = sidecar(&view, "loadgen-5b67594bcd-ttcjs.shop");
-        assert_eq!((loadgen.service.as_str(), loadgen.app), ("loadgen", addr("127.0.0.1:8080")));
+        assert_eq!((loadgen.service.as_str(), apps(&loadgen)), ("loadgen", vec![]));
         let silent = sidecar(&view, "silent.shop");
-        assert_eq!((silent.service.as_str(), silent.app), ("silent", addr("127.0.0.1:0")));
+        assert_eq!((silent.service.as_str(), apps(&silent)), ("silent", vec![]));
         assert_eq!(view.services, vec![]);
     }
 

@@ -157,10 +157,10 @@ pub fn view(status: &MeshStatus) -> MeshView {
                 resource: format!("Workload/{}/{}", i.spec.namespace, i.spec.workload),
                 namespace: i.spec.namespace.clone(),
                 service: i.spec.service.clone(),
-                service_port: i.spec.service_port,
+                service_port: i.spec.ports.first().map(|p| p.port as u16),
                 service_account: i.spec.service_account.clone(),
                 labels: i.spec.labels.clone(),
-                address: localhost(i.ports.inbound),
+                address: i.ports.served.first().map(|s| localhost(s.inbound)),
                 app_running: i.app_pid.is_some_and(process::alive),
                 sidecar_running: i.sidecar_pid.is_some_and(process::alive),
                 restarts: i.restarts,
@@ -227,12 +227,14 @@ impl Mesh for LocalMesh {
         let ca = pki::Authority::open_existing(&self.dir).map_err(pki_error)?;
         let targets: Vec<ProbeTarget> = instances
             .iter()
-            .map(|i| ProbeTarget {
-                address: i.address,
-                identity: Identity::new(&i.namespace, &i.service_account).uri(),
-                host: i.service.clone(),
+            .map(|i| {
+                Ok(ProbeTarget {
+                    address: i.address.ok_or_else(|| super::serves_nothing(i))?,
+                    identity: Identity::new(&i.namespace, &i.service_account).uri(),
+                    host: i.service.clone(),
+                })
             })
-            .collect();
+            .collect::<Result<_, MeshError>>()?;
         let prober = Identity::new(crate::api::ROOT_NAMESPACE, "meshctl");
         probe::probe_all(&ca, &prober, &targets, timeout).await.map_err(pki_error)
     }

@@ -50,6 +50,7 @@ pub trait Mesh: Send + Sync {
 
     /// Whether each instance's mesh address completes a mutual-TLS request and refuses a
     /// plaintext one, probed as a mesh client would from where the mesh's traffic runs.
+    /// What each of `instances`, which must serve a port, accepts there.
     async fn probe_tls(&self, instances: &[InstanceView], timeout: Duration) -> Result<Vec<TlsProbe>, MeshError>;
 
     /// The recent traces `query` asks for, as the control plane collected them.
@@ -113,15 +114,24 @@ pub struct InstanceView {
     pub resource: String,
     pub namespace: String,
     pub service: String,
-    /// The port its service is known by in the mesh.
-    pub service_port: u16,
+    /// Its service's first port, which `address` serves; none for a client only.
+    pub service_port: Option<u16>,
     pub service_account: String,
     pub labels: BTreeMap<String, String>,
-    /// Its address in the mesh: where its sidecar takes the service's traffic.
-    pub address: SocketAddr,
+    /// Its address in the mesh for its service's first port: where its sidecar takes that
+    /// port's traffic.
+    pub address: Option<SocketAddr>,
     pub app_running: bool,
     pub sidecar_running: bool,
     pub restarts: u32,
+}
+
+/// The error of asking about the mesh address of an instance that serves no port.
+pub(crate) fn serves_nothing(instance: &InstanceView) -> MeshError {
+    MeshError::Unavailable(anyhow::anyhow!(
+        "{} serves no port of its service (a client only), so it has no mesh address to ask about",
+        instance.node_id
+    ))
 }
 
 impl InstanceView {

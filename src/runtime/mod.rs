@@ -21,28 +21,36 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Identity;
-use crate::api::meshctl::Workload;
-use crate::translate::{self, Credentials, Instance, Proxy, Service, Sidecar};
+use crate::api::meshctl::{Workload, WorkloadPort};
+use crate::translate::{self, Credentials, InboundPort, Instance, Proxy, Service, ServicePort, Sidecar};
 use ports::{PortAllocator, held_elsewhere};
 use process::{Launch, Process};
 
 /// The ports of one instance, all on 127.0.0.1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ports {
-    /// Where the application listens (its `PORT`).
-    pub app: u16,
-    /// The sidecar's inbound listener: the instance's address in the mesh.
-    pub inbound: u16,
+    /// Each of the workload's ports, in its order.
+    pub served: Vec<ServedPort>,
     /// The sidecar's outbound listener (the application's `HTTP_PROXY`).
     pub outbound: u16,
     pub admin: u16,
 }
 
+/// One port of a workload, as one instance serves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedPort {
+    /// Where the application listens (its `PORT_NAME`).
+    pub app: u16,
+    /// The sidecar's inbound listener for it: the instance's address in the mesh.
+    pub inbound: u16,
+}
+
 impl Ports {
-    /// Four new ports, or none: the ones taken before a failure are given back.
-    fn allocate(ports: &mut PortAllocator) -> std::io::Result<Ports> {
+    /// New ports for an instance serving `count` ports, or none: the ones taken before a
+    /// failure are given back.
+    fn allocate(ports: &mut PortAllocator, count: usize) -> std::io::Result<Ports> {
         let mut taken = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..2 + 2 * count {
             match ports.take() {
                 Ok(port) => taken.push(port),
                 Err(e) => {
@@ -51,11 +59,13 @@ impl Ports {
                 }
             }
         }
-        Ok(Ports { app: taken[0], inbound: taken[1], outbound: taken[2], admin: taken[3] })
+        let served = taken[2..].chunks(2).map(|pair| ServedPort { app: pair[0], inbound: pair[1] }).collect();
+        Ok(Ports { served, outbound: taken[0], admin: taken[1] })
     }
 
-    fn all(self) -> [u16; 4] {
-        [self.app, self.inbound, self.outbound, self.admin]
+    fn all(&self) -> Vec<u16> {
+        let served = self.served.iter().flat_map(|s| [s.app, s.inbound]);
+        [self.outbound, self.admin].into_iter().chain(served).collect()
     }
 }
 
@@ -70,7 +80,7 @@ pub struct InstanceSpec {
     pub namespace: String,
     pub replica: u32,
     pub service: String,
-    pub service_port: u16,
+    pub ports: Vec<WorkloadPort>,
     pub labels: BTreeMap<String, String>,
     /// The identity its sidecar presents (`spiffe://…/ns/NAMESPACE/sa/SERVICE_ACCOUNT`).
     #[serde(default)]
@@ -185,17 +195,26 @@ impl Supervisor {
                 if running.spec == spec {
                     continue;
                 }
+                if running.spec.ports != spec.ports {
+                    // Its listeners change: a new instance, with new ports.
+                    let mut gone = self.instances.remove(&node).expect("the instance is running");
+                    gone.app.stop(Duration::from_secs(3));
+                    gone.sidecar.stop(Duration::from_secs(3));
+                    gone.ports.all().into_iter().for_each(|p| self.ports.release(p));
+                    new.push((node, spec));
+                    continue;
+                }
                 if running.spec.app != spec.app {
                     running.app.stop(Duration::from_secs(3));
-                    running.app = Process::start(with_ports(&spec.app, running.ports, self.settings.gateway));
+                    running.app = Process::start(with_ports(&spec, &running.ports, self.settings.gateway));
                 }
                 running.spec = spec;
                 continue;
             }
             let adopted = previous.iter().find(|p| p.node_id == node && p.spec == spec).and_then(|p| {
-                let app = Process::adopt(with_ports(&spec.app, p.ports, self.settings.gateway), p.app_pid?)?;
-                let sidecar = Process::adopt(sidecar_launch(&self.settings, &spec, p.ports).ok()?, p.sidecar_pid?)?;
-                Some(Running { spec: spec.clone(), ports: p.ports, app, sidecar })
+                let app = Process::adopt(with_ports(&spec, &p.ports, self.settings.gateway), p.app_pid?)?;
+                let sidecar = Process::adopt(sidecar_launch(&self.settings, &spec, &p.ports).ok()?, p.sidecar_pid?)?;
+                Some(Running { spec: spec.clone(), ports: p.ports.clone(), app, sidecar })
             });
             match adopted {
                 Some(r) => {
@@ -209,17 +228,17 @@ impl Supervisor {
         // cannot start gives its ports back and keeps the others from nothing.
         let mut failed = Vec::new();
         for (node, spec) in new {
-            let ports = match Ports::allocate(&mut self.ports) {
+            let ports = match Ports::allocate(&mut self.ports, spec.ports.len()) {
                 Ok(ports) => ports,
                 Err(e) => {
                     failed.push(format!("{node}: {e}"));
                     continue;
                 }
             };
-            match sidecar_launch(&self.settings, &spec, ports) {
+            match sidecar_launch(&self.settings, &spec, &ports) {
                 Ok(launch) => {
                     let sidecar = Process::start(launch);
-                    let app = Process::start(with_ports(&spec.app, ports, self.settings.gateway));
+                    let app = Process::start(with_ports(&spec, &ports, self.settings.gateway));
                     self.instances.insert(node, Running { spec, ports, app, sidecar });
                 }
                 Err(e) => {
@@ -257,7 +276,7 @@ impl Supervisor {
                     namespace: namespace.clone(),
                     replica,
                     service: w.spec.service.clone(),
-                    service_port: w.spec.port as u16,
+                    ports: w.spec.ports.clone(),
                     labels,
                     service_account: w.spec.service_account.clone().unwrap_or_else(|| w.spec.service.clone()),
                     app: Launch { program: program.clone(), args: args.clone(), env, log },
@@ -274,15 +293,23 @@ impl Supervisor {
         let gateway = self.settings.gateway;
         let mut moved = false;
         for (node, r) in &mut self.instances {
-            if r.app.tick() && held_elsewhere(r.ports.app) {
-                match relocate(&mut self.ports, node, "application", &mut r.ports.app) {
-                    Ok(()) => (r.app.launch, moved) = (with_ports(&r.spec.app, r.ports, gateway), true),
-                    Err(e) => r.app.last_error = Some(e),
+            if r.app.tick() {
+                for served in &mut r.ports.served {
+                    if !held_elsewhere(served.app) {
+                        continue;
+                    }
+                    match relocate(&mut self.ports, node, "application", &mut served.app) {
+                        Ok(()) => moved = true,
+                        Err(e) => r.app.last_error = Some(e),
+                    }
+                }
+                if moved {
+                    r.app.launch = with_ports(&r.spec, &r.ports, gateway);
                 }
             }
             if r.sidecar.tick() && held_elsewhere(r.ports.admin) {
                 let launch = relocate(&mut self.ports, node, "admin", &mut r.ports.admin).and_then(|()| {
-                    sidecar_launch(&self.settings, &r.spec, r.ports)
+                    sidecar_launch(&self.settings, &r.spec, &r.ports)
                         .map_err(|e| format!("cannot write the bootstrap with admin port {}: {e}", r.ports.admin))
                 });
                 match launch {
@@ -307,12 +334,14 @@ impl Supervisor {
             // Held first, then not in this Envoy's list: a listener it had bound before the
             // probe is in the list, so what remains is held by someone else.
             let held = |port: u16| held_elsewhere(port).then_some(port);
-            let taken: Vec<u16> = [r.ports.inbound, r.ports.outbound].into_iter().filter_map(held).collect();
+            let listeners = std::iter::once(r.ports.outbound).chain(r.ports.served.iter().map(|s| s.inbound));
+            let taken: Vec<u16> = listeners.filter_map(held).collect();
             if taken.is_empty() {
                 continue;
             }
             let Some(bound) = ports::bound_by_envoy(localhost(r.ports.admin)).await else { continue };
-            for (what, port) in [("inbound", &mut r.ports.inbound), ("outbound", &mut r.ports.outbound)] {
+            let inbound = r.ports.served.iter_mut().map(|s| ("inbound", &mut s.inbound));
+            for (what, port) in std::iter::once(("outbound", &mut r.ports.outbound)).chain(inbound) {
                 if taken.contains(port) && !bound.contains(port) {
                     moved |= relocate(&mut self.ports, node, what, port).is_ok();
                 }
@@ -336,7 +365,7 @@ impl Supervisor {
             .map(|(node, r)| InstanceStatus {
                 node_id: node.clone(),
                 spec: r.spec.clone(),
-                ports: r.ports,
+                ports: r.ports.clone(),
                 app_pid: r.app.pid(),
                 sidecar_pid: r.sidecar.pid(),
                 restarts: r.app.restarts + r.sidecar.restarts,
@@ -346,7 +375,8 @@ impl Supervisor {
             .collect()
     }
 
-    /// The mesh's services, with each instance at its sidecar's inbound address.
+    /// The mesh's services, with each instance at its sidecar's inbound addresses. A service's
+    /// ports are its first workload's (by name).
     pub fn services(&self) -> Vec<Service> {
         let mut services: BTreeMap<(String, String), Service> = BTreeMap::new();
         for r in self.instances.values() {
@@ -354,12 +384,13 @@ impl Supervisor {
             let service = services.entry((s.namespace.clone(), s.service.clone())).or_insert_with(|| Service {
                 name: s.service.clone(),
                 namespace: s.namespace.clone(),
-                port: s.service_port,
+                ports: s.ports.iter().map(service_port).collect(),
                 cluster_ip: None,
                 instances: vec![],
             });
             service.instances.push(Instance {
-                address: localhost(r.ports.inbound),
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                ports: s.ports.iter().zip(&r.ports.served).map(|(p, served)| (p.port as u16, served.inbound)).collect(),
                 labels: s.labels.clone(),
                 service_account: s.service_account.clone(),
             });
@@ -392,10 +423,19 @@ impl Supervisor {
                 node_id: node.clone(),
                 service: r.spec.service.clone(),
                 namespace: r.spec.namespace.clone(),
-                inbound: localhost(r.ports.inbound),
-                app: localhost(r.ports.app),
+                ports: r
+                    .spec
+                    .ports
+                    .iter()
+                    .zip(&r.ports.served)
+                    .map(|(port, served)| InboundPort {
+                        service_port: service_port(port),
+                        listen: localhost(served.inbound),
+                        app: localhost(served.app),
+                    })
+                    .collect(),
                 outbound: localhost(r.ports.outbound),
-                captured: false,
+                capture: None,
                 labels: r.spec.labels.clone(),
                 credentials: credentials(node),
             })
@@ -418,20 +458,28 @@ fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -
     outcome
 }
 
-fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: Ports) -> std::io::Result<Launch> {
+fn service_port(port: &WorkloadPort) -> ServicePort {
+    ServicePort { name: port.name.clone(), number: port.port as u16, protocol: port.protocol() }
+}
+
+fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: &Ports) -> std::io::Result<Launch> {
     let node = spec.node_id();
     let bootstrap =
         translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds, settings.collector);
     envoy_launch(settings, &node, &bootstrap.encode_to_vec())
 }
 
-/// The application's launch with its ports in the environment, and where traffic from
-/// outside the mesh enters it (`MESH_GATEWAY`), for a load generator that plays such clients.
-fn with_ports(launch: &Launch, ports: Ports, gateway: SocketAddr) -> Launch {
-    let mut launch = launch.clone();
+/// The application's launch with its ports in the environment (`PORT` its first, and
+/// `PORT_NAME` each by name), and where traffic from outside the mesh enters it
+/// (`MESH_GATEWAY`), for a load generator that plays such clients.
+fn with_ports(spec: &InstanceSpec, ports: &Ports, gateway: SocketAddr) -> Launch {
+    let mut launch = spec.app.clone();
     let outbound = format!("127.0.0.1:{}", ports.outbound);
+    for (port, served) in spec.ports.iter().zip(&ports.served) {
+        launch.env.push((port.variable(), served.app.to_string()));
+    }
     launch.env.extend([
-        ("PORT".to_string(), ports.app.to_string()),
+        ("PORT".to_string(), ports.served.first().map_or(0, |s| s.app).to_string()),
         ("MESH_OUTBOUND".to_string(), outbound.clone()),
         ("HTTP_PROXY".to_string(), format!("http://{outbound}")),
         ("MESH_GATEWAY".to_string(), gateway.to_string()),

@@ -46,7 +46,8 @@ fn original_destination() -> ListenerFilter {
     }
 }
 
-fn tcp_to(stat_prefix: &str, cluster: &str) -> Filter {
+/// A TCP proxy to `cluster`.
+pub(super) fn tcp_to(stat_prefix: &str, cluster: &str) -> Filter {
     let proxy = TcpProxy {
         stat_prefix: stat_prefix.into(),
         cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.into())),
@@ -62,36 +63,42 @@ fn to_port(port: u16) -> FilterChainMatch {
     FilterChainMatch { destination_port: Some(pb::uint32(u32::from(port))), ..Default::default() }
 }
 
-/// The outbound listener on `address`: one chain per service port, matching the cluster IPs of
-/// the services on it, into `http` (the outbound routes, which know each service by its cluster
-/// IP as well as by its names); everything else passes through.
+/// The outbound listener on `address`. An HTTP port has one chain matching the cluster IPs of
+/// the services on it, into `http` (the outbound routes, which know each service by its
+/// cluster IP as well as by its names); a TCP or TLS port has one per service, a TCP proxy to
+/// its cluster. Everything else passes through.
 pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filter) -> Listener {
-    let mut by_port: BTreeMap<u16, Vec<IpAddr>> = BTreeMap::new();
+    let mut http_ports: BTreeMap<u16, Vec<IpAddr>> = BTreeMap::new();
+    let mut filter_chains = Vec::new();
     for service in &snapshot.services {
-        if let Some(ip) = service.cluster_ip {
-            by_port.entry(service.port).or_default().push(ip);
+        let Some(ip) = service.cluster_ip else { continue };
+        for port in &service.ports {
+            if port.protocol.is_http() {
+                http_ports.entry(port.number).or_default().push(ip);
+                continue;
+            }
+            let cluster = super::cluster_name(port.number, None, &service.host());
+            filter_chains.push(FilterChain {
+                name: format!("outbound_{ip}_{}", port.number),
+                filter_chain_match: Some(FilterChainMatch { prefix_ranges: vec![cidr(ip)], ..to_port(port.number) }),
+                filters: vec![tcp_to(&cluster.replace(['.', '|'], "_"), &cluster)],
+                ..Default::default()
+            });
         }
     }
-    let filter_chains = by_port
-        .into_iter()
-        .map(|(port, mut ips)| {
-            ips.sort();
-            ips.dedup();
-            let prefix_ranges = ips
-                .iter()
-                .map(|ip| core::CidrRange {
-                    address_prefix: ip.to_string(),
-                    prefix_len: Some(pb::uint32(if ip.is_ipv4() { 32 } else { 128 })),
-                })
-                .collect();
-            FilterChain {
-                name: format!("outbound_{port}"),
-                filter_chain_match: Some(FilterChainMatch { prefix_ranges, ..to_port(port) }),
-                filters: vec![http.clone()],
-                ..Default::default()
-            }
-        })
-        .collect();
+    for (port, mut ips) in http_ports {
+        ips.sort();
+        ips.dedup();
+        filter_chains.push(FilterChain {
+            name: format!("outbound_{port}"),
+            filter_chain_match: Some(FilterChainMatch {
+                prefix_ranges: ips.into_iter().map(cidr).collect(),
+                ..to_port(port)
+            }),
+            filters: vec![http.clone()],
+            ..Default::default()
+        });
+    }
     Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
@@ -107,28 +114,43 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
     }
 }
 
-/// The inbound listener on `address`: `chains` (the mTLS and plaintext chains for `mode`) for
-/// connections to the application's port; the proxy's own capture ports go nowhere (a
-/// connection to them would be captured back into this listener, round and round); other
-/// ports pass through to the application unless the mode is STRICT, which lets nothing in
-/// without mTLS.
+/// Whether an outbound chain routes HTTP (and so loads the outbound routes).
+pub(super) fn is_http(chain: &FilterChain) -> bool {
+    chain.filters.iter().any(|f| f.name == super::HTTP_CONNECTION_MANAGER)
+}
+
+fn cidr(ip: IpAddr) -> core::CidrRange {
+    core::CidrRange {
+        address_prefix: ip.to_string(),
+        prefix_len: Some(pb::uint32(if ip.is_ipv4() { 32 } else { 128 })),
+    }
+}
+
+/// The inbound listener on `address`: for each port the application serves, that port's
+/// chains (its mTLS and plaintext chains, as PeerAuthentication's `mode` for it says); the
+/// proxy's own capture ports go nowhere (a connection to them would be captured back into this
+/// listener, round and round); other ports pass through to the application unless the
+/// workload's `mode` is STRICT, which lets nothing in without mTLS.
 pub(super) fn inbound(
     address: SocketAddr,
-    app_port: u16,
+    served: Vec<(u16, Vec<FilterChain>)>,
     own_ports: [u16; 2],
     mode: MtlsMode,
-    inspectors: Vec<ListenerFilter>,
-    chains: Vec<FilterChain>,
 ) -> Listener {
-    let mut filter_chains: Vec<FilterChain> = chains
+    let mut filter_chains: Vec<FilterChain> = served
         .into_iter()
-        .map(|mut chain| {
-            let matched = chain.filter_chain_match.take().unwrap_or_default();
-            chain.filter_chain_match =
-                Some(FilterChainMatch { destination_port: to_port(app_port).destination_port, ..matched });
-            chain
+        .flat_map(|(port, chains)| {
+            chains.into_iter().map(move |mut chain| {
+                let matched = chain.filter_chain_match.take().unwrap_or_default();
+                chain.name = format!("{}_{port}", chain.name);
+                chain.filter_chain_match =
+                    Some(FilterChainMatch { destination_port: to_port(port).destination_port, ..matched });
+                chain
+            })
         })
         .collect();
+    let inspect_tls =
+        filter_chains.iter().any(|c| c.filter_chain_match.as_ref().is_some_and(|m| !m.transport_protocol.is_empty()));
     for port in own_ports {
         filter_chains.push(FilterChain {
             name: format!("blackhole_{port}"),
@@ -145,7 +167,9 @@ pub(super) fn inbound(
     Listener {
         name: "inbound".into(),
         address: Some(pb::socket_address(address)),
-        listener_filters: std::iter::once(original_destination()).chain(inspectors).collect(),
+        listener_filters: std::iter::once(original_destination())
+            .chain(inspect_tls.then(super::security::tls_inspector))
+            .collect(),
         filter_chains,
         default_filter_chain,
         traffic_direction: core::TrafficDirection::Inbound as i32,

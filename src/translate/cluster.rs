@@ -1,6 +1,8 @@
 //! DestinationRules to clusters: one per service and one per subset, each with the traffic
 //! policy that applies to it (the subset's own, field by field over the rule's).
 
+use std::net::SocketAddr;
+
 use envoy_types::pb::envoy::config::cluster::v3::{
     CircuitBreakers, Cluster, OutlierDetection as EnvoyOutlierDetection, circuit_breakers, cluster,
 };
@@ -8,7 +10,8 @@ use envoy_types::pb::envoy::config::core::v3 as core;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::r#type::v3::Percent;
 
-use super::{Instance, Service, Sidecar, cluster_name, load_assignment, pb, security};
+use super::{InboundPort, Instance, Service, ServicePort, cluster_name, load_assignment, pb, security};
+use crate::api::Protocol;
 use crate::api::networking::{ClientTlsMode, DestinationRule, SimpleLb, TrafficPolicy};
 
 /// Istio's defaults where a policy says nothing.
@@ -18,74 +21,92 @@ const BASE_EJECTION_TIME: std::time::Duration = std::time::Duration::from_secs(3
 const MAX_EJECTION_PERCENT: u32 = 10;
 const CONSECUTIVE_5XX: u32 = 5;
 
-/// The service's cluster and one per subset of its DestinationRule, with their endpoints.
+/// The clusters of one port of a service: the whole service's and one per subset of its
+/// DestinationRule, with their endpoints.
 pub(super) fn outbound(
     service: &Service,
+    port: &ServicePort,
     rule: Option<&DestinationRule>,
     accepts_mtls: &dyn Fn(&Instance) -> bool,
 ) -> Vec<(Cluster, ClusterLoadAssignment)> {
     let host = service.host();
     let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
     let peers = Peers::of(service);
-    let mut out = vec![outbound_cluster(service, &host, None, top, |_| true, accepts_mtls, &peers)];
+    let target = Target { service, port, host: &host, peers: &peers, accepts_mtls };
+    let mut out = vec![target.cluster(None, top, |_| true)];
     for subset in rule.map(|r| r.spec.subsets.as_slice()).unwrap_or_default() {
         let policy = merge(top, subset.traffic_policy.as_ref());
         let selects =
             |labels: &std::collections::BTreeMap<String, String>| crate::api::has_labels(&subset.labels, labels);
-        out.push(outbound_cluster(service, &host, Some(&subset.name), policy.as_ref(), selects, accepts_mtls, &peers));
+        out.push(target.cluster(Some(&subset.name), policy.as_ref(), selects));
     }
     out
 }
 
-fn outbound_cluster(
-    service: &Service,
-    host: &str,
-    subset: Option<&str>,
-    policy: Option<&TrafficPolicy>,
-    selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
-    accepts_mtls: &dyn Fn(&Instance) -> bool,
-    instance_peers: &Peers,
-) -> (Cluster, ClusterLoadAssignment) {
-    let name = cluster_name(service.port, subset, host);
-    let mut cluster = Cluster {
-        name: name.clone(),
-        // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
-        alt_stat_name: name.replace(['.', '|'], "_"),
-        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Eds as i32)),
-        eds_cluster_config: Some(cluster::EdsClusterConfig {
-            eds_config: Some(pb::ads()),
-            service_name: String::new(),
-        }),
-        connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
-        lb_policy: cluster::LbPolicy::LeastRequest as i32,
-        circuit_breakers: Some(circuit_breakers(policy)),
-        ..Default::default()
-    };
-    if let Some(policy) = policy {
-        apply(&mut cluster, policy);
-    }
-    let instances: Vec<&Instance> = service.instances.iter().filter(|i| selects(&i.labels)).collect();
-    let tls = policy.and_then(|p| p.tls.as_ref());
-    // The identities the callers accept: the rule's subjectAltNames, or whoever runs the
-    // service's instances.
-    let names = tls.map(|t| t.subject_alt_names.as_slice()).unwrap_or_default();
-    let peers = if names.is_empty() { &instance_peers.identities } else { names };
-    // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
-    let automatic = match tls.and_then(|t| t.mode) {
-        Some(ClientTlsMode::IstioMutual) => {
-            cluster.transport_socket = Some(security::upstream_tls(peers, tls.and_then(|t| t.sni.as_deref())));
-            false
+/// One port of a service, as its clusters reach it.
+struct Target<'a> {
+    service: &'a Service,
+    port: &'a ServicePort,
+    host: &'a str,
+    peers: &'a Peers,
+    accepts_mtls: &'a dyn Fn(&Instance) -> bool,
+}
+
+impl Target<'_> {
+    fn cluster(
+        &self,
+        subset: Option<&str>,
+        policy: Option<&TrafficPolicy>,
+        selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
+    ) -> (Cluster, ClusterLoadAssignment) {
+        let Target { service, port, host, peers: instance_peers, accepts_mtls } = *self;
+        let name = cluster_name(port.number, subset, host);
+        let mut cluster = Cluster {
+            name: name.clone(),
+            // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
+            alt_stat_name: name.replace(['.', '|'], "_"),
+            cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Eds as i32)),
+            eds_cluster_config: Some(cluster::EdsClusterConfig {
+                eds_config: Some(pb::ads()),
+                service_name: String::new(),
+            }),
+            connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
+            lb_policy: cluster::LbPolicy::LeastRequest as i32,
+            circuit_breakers: Some(circuit_breakers(policy)),
+            ..Default::default()
+        };
+        if let Some(policy) = policy {
+            apply(&mut cluster, policy, port.protocol);
         }
-        Some(_) => false,
-        None => true,
-    };
-    let mtls: Vec<bool> = instances.iter().map(|i| automatic && accepts_mtls(i)).collect();
-    if mtls.contains(&true) {
-        let socket = if names.is_empty() { instance_peers.auto_mtls.clone() } else { security::auto_mtls(names) };
-        cluster.transport_socket_matches = vec![socket];
+        speak_http2(&mut cluster, port);
+        let instances: Vec<(&Instance, SocketAddr)> = service
+            .instances
+            .iter()
+            .filter(|i| selects(&i.labels))
+            .filter_map(|i| Some((i, i.address(port.number)?)))
+            .collect();
+        let tls = policy.and_then(|p| p.tls.as_ref());
+        // The identities the callers accept: the rule's subjectAltNames, or whoever runs the
+        // service's instances.
+        let names = tls.map(|t| t.subject_alt_names.as_slice()).unwrap_or_default();
+        let peers = if names.is_empty() { &instance_peers.identities } else { names };
+        // An explicit tls.mode wins; without one, mTLS goes to the instances that accept it.
+        let automatic = match tls.and_then(|t| t.mode) {
+            Some(ClientTlsMode::IstioMutual) => {
+                cluster.transport_socket = Some(security::upstream_tls(peers, tls.and_then(|t| t.sni.as_deref())));
+                false
+            }
+            Some(_) => false,
+            None => true,
+        };
+        let mtls: Vec<bool> = instances.iter().map(|(i, _)| automatic && accepts_mtls(i)).collect();
+        if mtls.contains(&true) {
+            let socket = if names.is_empty() { instance_peers.auto_mtls.clone() } else { security::auto_mtls(names) };
+            cluster.transport_socket_matches = vec![socket];
+        }
+        let endpoints = load_assignment(&name, instances.iter().zip(mtls).map(|((_, address), mtls)| (*address, mtls)));
+        (cluster, endpoints)
     }
-    let endpoints = load_assignment(&name, instances.iter().zip(mtls).map(|(i, mtls)| (i.address, mtls)));
-    (cluster, endpoints)
 }
 
 /// Who runs a service's instances, and the automatic mTLS that checks for them: the same for
@@ -120,7 +141,17 @@ fn merge(top: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>) -> Option<
     }
 }
 
-fn apply(cluster: &mut Cluster, policy: &TrafficPolicy) {
+/// The port's application speaks HTTP/2 (gRPC, h2c): so must the cluster. (Options a policy
+/// set say so already.)
+fn speak_http2(cluster: &mut Cluster, port: &ServicePort) {
+    if port.protocol.is_http2() {
+        let options = &mut cluster.typed_extension_protocol_options;
+        options.entry(pb::HTTP_PROTOCOL_OPTIONS.into()).or_insert_with(|| pb::http_protocol_options(true, None));
+    }
+}
+
+/// A TCP port's cluster takes no HTTP options.
+fn apply(cluster: &mut Cluster, policy: &TrafficPolicy, protocol: Protocol) {
     if let Some(lb) = &policy.load_balancer {
         cluster.lb_policy = match (lb.simple, &lb.consistent_hash) {
             (_, Some(_)) => cluster::LbPolicy::RingHash,
@@ -144,8 +175,8 @@ fn apply(cluster: &mut Cluster, policy: &TrafficPolicy) {
             max_requests_per_connection: http.and_then(|h| h.max_requests_per_connection).map(pb::uint32),
             ..Default::default()
         };
-        if common != core::HttpProtocolOptions::default() {
-            let options = pb::http_protocol_options(false, Some(common));
+        if protocol.is_http() && common != core::HttpProtocolOptions::default() {
+            let options = pb::http_protocol_options(protocol.is_http2(), Some(common));
             cluster.typed_extension_protocol_options.insert(pb::HTTP_PROTOCOL_OPTIONS.into(), options);
         }
     }
@@ -193,16 +224,18 @@ fn circuit_breakers(policy: Option<&TrafficPolicy>) -> CircuitBreakers {
     }
 }
 
-/// The sidecar's cluster to its own application.
-pub(super) fn inbound(sidecar: &Sidecar) -> Cluster {
-    let name = format!("inbound|{}||", sidecar.inbound.port());
-    Cluster {
+/// The sidecar's cluster to its own application's port, in the protocol the port carries.
+pub(super) fn inbound(port: &InboundPort) -> Cluster {
+    let name = format!("inbound|{}||", port.service_port.number);
+    let mut cluster = Cluster {
         alt_stat_name: name.replace('|', "_"),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
         connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
-        load_assignment: Some(load_assignment(&name, [(sidecar.app, false)])),
+        load_assignment: Some(load_assignment(&name, [(port.app, false)])),
         circuit_breakers: Some(circuit_breakers(None)),
         name,
         ..Default::default()
-    }
+    };
+    speak_http2(&mut cluster, &port.service_port);
+    cluster
 }

@@ -37,6 +37,7 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
+use crate::api::Protocol;
 use crate::api::networking::{DestinationRule, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
@@ -106,8 +107,8 @@ impl MeshSnapshot {
 pub struct Service {
     pub name: String,
     pub namespace: String,
-    /// The port callers address (`http://profile:80`).
-    pub port: u16,
+    /// The ports callers address (`http://profile:80`, `profile:5432`); never empty.
+    pub ports: Vec<ServicePort>,
     /// The virtual address callers whose traffic is captured may use instead of a name (a
     /// Kubernetes Service's cluster IP); the local mesh has none.
     pub cluster_ip: Option<IpAddr>,
@@ -118,12 +119,32 @@ impl Service {
     pub fn host(&self) -> String {
         crate::policy::service_host(&self.name, &self.namespace)
     }
+
+    pub fn port(&self, number: u16) -> Option<&ServicePort> {
+        self.ports.iter().find(|p| p.number == number)
+    }
+
+    /// The port a request names no port for goes to (`http://profile/`): the first HTTP one.
+    pub fn default_http_port(&self) -> Option<&ServicePort> {
+        self.ports.iter().find(|p| p.protocol.is_http())
+    }
+}
+
+/// A port of a service, and what it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: String,
+    pub number: u16,
+    pub protocol: Protocol,
 }
 
 /// One instance of a service: where its sidecar accepts mesh traffic, and its labels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instance {
-    pub address: SocketAddr,
+    pub ip: IpAddr,
+    /// Where at `ip` its sidecar takes each service port's traffic, by the service port's
+    /// number; a port it does not serve is missing.
+    pub ports: BTreeMap<u16, u16>,
     pub labels: BTreeMap<String, String>,
     pub service_account: String,
 }
@@ -132,6 +153,11 @@ impl Instance {
     /// The SPIFFE identity its sidecar presents.
     pub fn identity(&self, namespace: &str) -> String {
         crate::api::Identity::new(namespace, &self.service_account).uri()
+    }
+
+    /// Where it takes the traffic of service port `number`.
+    pub fn address(&self, number: u16) -> Option<SocketAddr> {
+        self.ports.get(&number).map(|&port| SocketAddr::new(self.ip, port))
     }
 }
 
@@ -147,18 +173,28 @@ pub struct Sidecar {
     pub node_id: String,
     pub service: String,
     pub namespace: String,
-    /// Where mesh traffic for this instance arrives.
-    pub inbound: SocketAddr,
-    /// Where the application listens (its `PORT`).
-    pub app: SocketAddr,
-    /// Where the application sends its outbound requests (its `HTTP_PROXY`), or with
-    /// `captured`, where the Pod's outbound traffic is redirected.
+    /// The service ports its application serves; empty for a client only.
+    pub ports: Vec<InboundPort>,
+    /// Where the application sends its outbound calls (its `HTTP_PROXY`), or with `capture`,
+    /// where the Pod's outbound traffic is redirected.
     pub outbound: SocketAddr,
-    /// The Pod's traffic is captured: both listeners pick their filter chain by the original
-    /// destination (`capture.rs`) instead of being addressed directly.
-    pub captured: bool,
+    /// The Pod's traffic is captured, and its inbound traffic redirected here: both listeners
+    /// pick their filter chain by the original destination (`capture.rs`) instead of each
+    /// port being addressed at a listener of its own.
+    pub capture: Option<SocketAddr>,
     pub labels: BTreeMap<String, String>,
     pub credentials: Credentials,
+}
+
+/// A service port as one sidecar serves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundPort {
+    pub service_port: ServicePort,
+    /// Where mesh traffic for it arrives: its listener's address, or with capture, the
+    /// address callers send to (whose port the capture listener matches).
+    pub listen: SocketAddr,
+    /// Where the application serves it.
+    pub app: SocketAddr,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -224,15 +260,16 @@ impl<'a> Translation<'a> {
         let mut endpoints = Vec::new();
         let mut clusters_use_secrets = false;
         for service in &snapshot.services {
-            let host = service.host();
-            let rule = snapshot.destination_rule(&host);
-            let accepts_mtls = |i: &Instance| {
-                security::mode(snapshot, &service.namespace, &i.labels, service.port) != MtlsMode::Disable
-            };
-            for (cluster, assignment) in cluster::outbound(service, rule, &accepts_mtls) {
-                clusters_use_secrets |= uses_secrets(&cluster);
-                endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
-                clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
+            let rule = snapshot.destination_rule(&service.host());
+            for port in &service.ports {
+                let accepts_mtls = |i: &Instance| {
+                    security::mode(snapshot, &service.namespace, &i.labels, port.number) != MtlsMode::Disable
+                };
+                for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
+                    clusters_use_secrets |= uses_secrets(&cluster);
+                    endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
+                    clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
+                }
             }
         }
         let mut shared = Resources::default();
@@ -249,76 +286,85 @@ impl<'a> Translation<'a> {
         let mut routed = true;
         let (namespace, jwks_clusters) = match proxy {
             Proxy::Sidecar(s) => {
-                let inbound = cluster::inbound(s);
-                // Policies name the port the workload serves: its service's.
-                let port = snapshot
-                    .services
-                    .iter()
-                    .find(|svc| svc.name == s.service && svc.namespace == s.namespace)
-                    .map_or(0, |svc| svc.port);
-                let (policy_filters, jwks_clusters) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, port);
                 let host = crate::policy::service_host(&s.service, &s.namespace);
-                let manager = http_connection_manager(
-                    "inbound",
-                    hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(
-                        &inbound.name,
-                        trace::operation(&host, port),
-                    )),
-                    policy_filters,
-                    snapshot.tracing.manager(false),
-                );
-                let mode = security::mode(snapshot, &s.namespace, &s.labels, port);
-                let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![manager]);
-                if s.captured {
-                    let own_ports = [s.inbound.port(), s.outbound.port()];
-                    let app_port = s.app.port();
-                    listeners.push(capture::inbound(
-                        s.inbound,
-                        app_port,
-                        own_ports,
-                        mode,
-                        listener_filters,
-                        filter_chains,
-                    ));
-                    let http = http_connection_manager(
-                        "outbound",
-                        rds(OUTBOUND_ROUTES),
-                        vec![],
-                        snapshot.tracing.manager(false),
-                    );
-                    let outbound = capture::outbound(snapshot, s.outbound, http);
-                    // Envoy asks for the routes only when a chain refers to them, and a proxy
-                    // must not be waited on for what it never asks for.
-                    routed = !outbound.filter_chains.is_empty();
-                    listeners.push(outbound);
-                    for cluster in capture::clusters() {
-                        resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
+                let mut jwks_clusters = Vec::new();
+                let mut served = Vec::new();
+                for port in &s.ports {
+                    let number = port.service_port.number;
+                    let inbound = cluster::inbound(port);
+                    // Policies name the port the workload serves as its service's.
+                    let filter = if port.service_port.protocol.is_http() {
+                        let (policy_filters, jwks) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, number);
+                        jwks_clusters.extend(jwks);
+                        network_filter(&http_manager(
+                            "inbound",
+                            hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(
+                                &inbound.name,
+                                trace::operation(&host, number),
+                            )),
+                            policy_filters,
+                            snapshot.tracing.manager(false),
+                        ))
+                    } else {
+                        capture::tcp_to(&inbound.alt_stat_name, &inbound.name)
+                    };
+                    let mode = security::mode(snapshot, &s.namespace, &s.labels, number);
+                    let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![filter]);
+                    resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
+                    match s.capture {
+                        Some(_) => served.push((port.listen.port(), filter_chains)),
+                        None => listeners.push(Listener {
+                            name: format!("inbound|{number}"),
+                            address: Some(pb::socket_address(port.listen)),
+                            listener_filters,
+                            filter_chains,
+                            traffic_direction: TrafficDirection::Inbound as i32,
+                            ..Default::default()
+                        }),
                     }
-                } else {
-                    listeners.push(Listener {
-                        name: "inbound".into(),
-                        address: Some(pb::socket_address(s.inbound)),
-                        listener_filters,
-                        filter_chains,
-                        traffic_direction: TrafficDirection::Inbound as i32,
-                        ..Default::default()
-                    });
-                    let http = http_connection_manager(
-                        "outbound",
-                        rds(OUTBOUND_ROUTES),
-                        vec![],
-                        snapshot.tracing.manager(false),
-                    );
-                    listeners.push(http_listener("outbound", s.outbound, http, TrafficDirection::Outbound));
                 }
-                resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
+                let http = |connect: bool| {
+                    let mut manager =
+                        http_manager("outbound", rds(OUTBOUND_ROUTES), vec![], snapshot.tracing.manager(false));
+                    if connect {
+                        // The outbound routes' TCP ports are reached by tunnels.
+                        manager.upgrade_configs.push(hcm::http_connection_manager::UpgradeConfig {
+                            upgrade_type: "CONNECT".into(),
+                            ..Default::default()
+                        });
+                    }
+                    network_filter(&manager)
+                };
+                match s.capture {
+                    Some(address) => {
+                        // Ports no service names: PeerAuthentication's mode for the workload.
+                        let mode = security::mode(snapshot, &s.namespace, &s.labels, 0);
+                        let own_ports = [address.port(), s.outbound.port()];
+                        listeners.push(capture::inbound(address, served, own_ports, mode));
+                        let outbound = capture::outbound(snapshot, s.outbound, http(false));
+                        // Envoy asks for the routes only when a chain refers to them, and a proxy
+                        // must not be waited on for what it never asks for.
+                        routed = outbound.filter_chains.iter().any(capture::is_http);
+                        listeners.push(outbound);
+                        for cluster in capture::clusters() {
+                            resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
+                        }
+                    }
+                    None => {
+                        listeners.push(http_listener("outbound", s.outbound, http(true), TrafficDirection::Outbound))
+                    }
+                }
                 (&s.namespace, jwks_clusters)
             }
             Proxy::Gateway(g) => {
                 // One listener reports both sides of each call: the request from outside, and
                 // the call into the mesh.
-                let http =
-                    http_connection_manager("gateway", rds(OUTBOUND_ROUTES), vec![], snapshot.tracing.manager(true));
+                let http = network_filter(&http_manager(
+                    "gateway",
+                    rds(OUTBOUND_ROUTES),
+                    vec![],
+                    snapshot.tracing.manager(true),
+                ));
                 listeners.push(http_listener("gateway", g.listen, http, TrafficDirection::Unspecified));
                 (&g.namespace, Vec::new())
             }
@@ -382,28 +428,33 @@ fn http_listener(name: &str, addr: SocketAddr, http: Filter, direction: TrafficD
 
 /// An HTTP connection manager running `policy_filters` (authentication and authorization)
 /// before fault injection and routing, reporting spans as `tracing` says.
-fn http_connection_manager(
+fn http_manager(
     stat_prefix: &str,
     routes: hcm::http_connection_manager::RouteSpecifier,
     policy_filters: Vec<hcm::HttpFilter>,
     tracing: Option<hcm::http_connection_manager::Tracing>,
-) -> Filter {
+) -> hcm::HttpConnectionManager {
     let mut http_filters = policy_filters;
     // Present always (with no default fault), so routes can turn faults on through their
     // per-route config without changing the listener.
     http_filters.push(http_filter(route::FAULT_FILTER, &HttpFault::default()));
     http_filters.push(http_filter("envoy.filters.http.router", &Router::default()));
-    let manager = hcm::HttpConnectionManager {
+    hcm::HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         codec_type: hcm::http_connection_manager::CodecType::Auto as i32,
         route_specifier: Some(routes),
         http_filters,
         tracing,
         ..Default::default()
-    };
+    }
+}
+
+const HTTP_CONNECTION_MANAGER: &str = "envoy.filters.network.http_connection_manager";
+
+fn network_filter(manager: &hcm::HttpConnectionManager) -> Filter {
     Filter {
-        name: "envoy.filters.network.http_connection_manager".into(),
-        config_type: Some(filter::ConfigType::TypedConfig(pb::any(&manager))),
+        name: HTTP_CONNECTION_MANAGER.into(),
+        config_type: Some(filter::ConfigType::TypedConfig(pb::any(manager))),
     }
 }
 

@@ -14,7 +14,7 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, H
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::BoolValue;
 
-use super::{MeshSnapshot, cluster_name, pb};
+use super::{MeshSnapshot, Service, cluster_name, pb};
 use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
 use crate::policy::{DOMAIN_SUFFIX, resolve_host};
 
@@ -24,35 +24,71 @@ pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
 const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const DEFAULT_ATTEMPTS: u32 = 2;
 
-/// The route configuration for a proxy whose short names resolve in `namespace`.
+/// The route configuration for a proxy whose short names resolve in `namespace`: a virtual
+/// host per service port. An HTTP port's routes are its VirtualService's rules that apply to
+/// the port; a TCP or TLS port's one route takes HTTP `CONNECT` tunnels to it (how an
+/// application whose traffic is not captured reaches it through its `HTTP_PROXY`; listeners
+/// that do not accept `CONNECT` refuse them).
 pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfiguration {
-    let ports: HashMap<String, u16> = snapshot.services.iter().map(|s| (s.host(), s.port)).collect();
-    let routes = Routes { snapshot, ports: &ports };
+    let services: HashMap<String, &Service> = snapshot.services.iter().map(|s| (s.host(), s)).collect();
+    let builder = Routes { snapshot, services: &services };
     let mut virtual_hosts = Vec::new();
     for service in &snapshot.services {
         let host = service.host();
-        let vs = snapshot.virtual_service(&host);
-        let mut routes = match vs {
-            Some(vs) => routes.rules(vs),
-            None => vec![routes.default_route(&host, service.port)],
-        };
-        for route in &mut routes {
-            route.decorator = Some(super::trace::operation(&host, service.port));
+        let default_port = service.default_http_port().map(|p| p.number);
+        for port in &service.ports {
+            let routes = if port.protocol.is_http() {
+                let mut routes = match snapshot.virtual_service(&host) {
+                    Some(vs) => builder.rules(vs, port.number),
+                    None => vec![builder.default_route(&host, port.number)],
+                };
+                for route in &mut routes {
+                    route.decorator = Some(super::trace::operation(&host, port.number));
+                }
+                routes
+            } else {
+                vec![connect_route(cluster_name(port.number, None, &host))]
+            };
+            let bare = default_port == Some(port.number);
+            let mut domains = domains(&service.name, &service.namespace, port.number, namespace, bare);
+            // A captured application may call the service by its cluster IP.
+            if let Some(ip) = service.cluster_ip {
+                domains.push(std::net::SocketAddr::new(ip, port.number).to_string());
+                if bare {
+                    domains.push(ip.to_string());
+                }
+            }
+            virtual_hosts.push(VirtualHost {
+                // Stat names are dot-separated, so the name that heads a route's stats has none.
+                name: format!("{}_{}_{}", service.name, service.namespace, port.number),
+                domains,
+                routes,
+                ..Default::default()
+            });
         }
-        let mut domains = domains(&service.name, &service.namespace, service.port, namespace);
-        // A captured application may call the service by its cluster IP.
-        if let Some(ip) = service.cluster_ip {
-            domains.extend([ip.to_string(), std::net::SocketAddr::new(ip, service.port).to_string()]);
-        }
-        virtual_hosts.push(VirtualHost {
-            // Stat names are dot-separated, so the name that heads a route's stats has none.
-            name: format!("{}_{}_{}", service.name, service.namespace, service.port),
-            domains,
-            routes,
-            ..Default::default()
-        });
     }
     RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
+}
+
+/// The route of a `CONNECT` tunnel to `cluster`: the tunnel ends here, and its bytes go on.
+fn connect_route(cluster: String) -> Route {
+    Route {
+        r#match: Some(RouteMatch {
+            path_specifier: Some(route_match::PathSpecifier::ConnectMatcher(route_match::ConnectMatcher::default())),
+            ..Default::default()
+        }),
+        action: Some(route::Action::Route(RouteAction {
+            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster)),
+            upgrade_configs: vec![route_action::UpgradeConfig {
+                upgrade_type: "CONNECT".into(),
+                connect_config: Some(route_action::upgrade_config::ConnectConfig::default()),
+                ..Default::default()
+            }],
+            timeout: Some(pb::duration(std::time::Duration::ZERO)),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
 }
 
 /// The sidecar's inbound routes: everything to its own application, as `operation` in traces.
@@ -78,8 +114,9 @@ pub(super) fn inbound(cluster: &str, operation: Decorator) -> RouteConfiguration
     }
 }
 
-/// Every name a caller in `from_namespace` may use for the service, with and without port.
-fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str) -> Vec<String> {
+/// Every name a caller in `from_namespace` may use for the service's `port`: with the port,
+/// and also without it when it is the port a request that names none goes to (`bare`).
+fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str, bare: bool) -> Vec<String> {
     let mut names = vec![
         format!("{name}.{namespace}.svc.{DOMAIN_SUFFIX}"),
         format!("{name}.{namespace}.svc"),
@@ -88,7 +125,8 @@ fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str) -> Vec<
     if namespace == from_namespace {
         names.push(name.to_string());
     }
-    names.iter().flat_map(|n| [n.clone(), format!("{n}:{port}")]).collect()
+    let with_port = names.iter().map(|n| format!("{n}:{port}"));
+    if bare { names.iter().cloned().chain(with_port).collect() } else { with_port.collect() }
 }
 
 fn prefix_match(prefix: &str) -> RouteMatch {
@@ -97,7 +135,7 @@ fn prefix_match(prefix: &str) -> RouteMatch {
 
 struct Routes<'a> {
     snapshot: &'a MeshSnapshot,
-    ports: &'a HashMap<String, u16>,
+    services: &'a HashMap<String, &'a Service>,
 }
 
 impl Routes<'_> {
@@ -116,16 +154,19 @@ impl Routes<'_> {
         }
     }
 
-    fn rules(&self, vs: &VirtualService) -> Vec<Route> {
+    /// The VirtualService's HTTP rules for requests to `port`: a match that names another
+    /// port is left out, and so is a rule left with no match.
+    fn rules(&self, vs: &VirtualService, port: u16) -> Vec<Route> {
         let namespace = super::namespace(&vs.metadata);
         let mut routes = Vec::new();
         for (i, rule) in vs.spec.http.iter().enumerate() {
-            let action = self.action(rule, namespace);
+            let action = self.action(rule, namespace, port);
             let stat_prefix = rule_stat_name(rule.name.as_deref(), i);
             let faults = fault(rule);
             let catch_all = [HttpMatchRequest::default()];
             let matches = if rule.matches.is_empty() { &catch_all[..] } else { &rule.matches };
-            for request in matches {
+            let on_port = |m: &&HttpMatchRequest| m.port.is_none_or(|p| p == u32::from(port));
+            for request in matches.iter().filter(on_port) {
                 let mut route = Route {
                     name: rule.name.clone().unwrap_or_default(),
                     stat_prefix: stat_prefix.clone(),
@@ -142,23 +183,29 @@ impl Routes<'_> {
         routes
     }
 
-    fn cluster(&self, dest: &Destination, namespace: &str) -> String {
+    /// The cluster of a destination of a request to `port`. A destination that names no port
+    /// is its service's port of the same number, else the service's default HTTP port.
+    fn cluster(&self, dest: &Destination, namespace: &str, port: u16) -> String {
         let host = resolve_host(&dest.host, namespace);
         let port = match &dest.port {
             Some(p) => p.number as u16,
-            None => self.ports.get(&host).copied().unwrap_or(80),
+            None => match self.services.get(&host) {
+                Some(service) if service.port(port).is_some() => port,
+                Some(service) => service.default_http_port().map_or(port, |p| p.number),
+                None => port,
+            },
         };
         cluster_name(port, dest.subset.as_deref(), &host)
     }
 
-    fn action(&self, rule: &HttpRoute, namespace: &str) -> RouteAction {
+    fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> RouteAction {
         // Weights are relative; a destination with weight 0 gets nothing and is left out.
         let weighted: Vec<(String, u32)> = rule
             .route
             .iter()
             .map(|d| {
                 (
-                    self.cluster(&d.destination, namespace),
+                    self.cluster(&d.destination, namespace, port),
                     d.weight.unwrap_or(if rule.route.len() == 1 { 100 } else { 0 }),
                 )
             })
@@ -193,7 +240,7 @@ impl Routes<'_> {
             .mirror
             .iter()
             .map(|m| route_action::RequestMirrorPolicy {
-                cluster: self.cluster(m, namespace),
+                cluster: self.cluster(m, namespace, port),
                 runtime_fraction: Some(RuntimeFractionalPercent {
                     default_value: Some(pb::percent(rule.mirror_percentage.map_or(100.0, |p| p.value))),
                     ..Default::default()

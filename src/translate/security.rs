@@ -135,6 +135,15 @@ pub fn auto_mtls(peers: &[String]) -> envoy_types::pb::envoy::config::cluster::v
 
 /// The inbound listener's filter chains for `mode`, each running `filters`, and the listener
 /// filters that pick between them.
+/// Reads whether a connection starts with a TLS handshake, for the chains to match on.
+pub(super) fn tls_inspector() -> ListenerFilter {
+    ListenerFilter {
+        name: "envoy.filters.listener.tls_inspector".into(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(pb::any(&TlsInspector::default()))),
+        ..Default::default()
+    }
+}
+
 pub fn inbound_chains(mode: MtlsMode, filters: Vec<Filter>) -> (Vec<ListenerFilter>, Vec<FilterChain>) {
     let chain = |protocol: &str, socket: Option<TransportSocket>| FilterChain {
         name: format!("inbound-{protocol}"),
@@ -143,11 +152,7 @@ pub fn inbound_chains(mode: MtlsMode, filters: Vec<Filter>) -> (Vec<ListenerFilt
         transport_socket: socket,
         ..Default::default()
     };
-    let inspector = ListenerFilter {
-        name: "envoy.filters.listener.tls_inspector".into(),
-        config_type: Some(listener_filter::ConfigType::TypedConfig(pb::any(&TlsInspector::default()))),
-        ..Default::default()
-    };
+    let inspector = tls_inspector();
     match mode {
         MtlsMode::Disable => (vec![], vec![FilterChain { filters, ..Default::default() }]),
         MtlsMode::Strict => (vec![inspector], vec![chain("tls", Some(downstream_tls()))]),

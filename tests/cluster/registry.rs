@@ -61,7 +61,11 @@ fn settle(
 
 fn instances(registry: &KubeRegistry) -> Vec<SocketAddr> {
     let services = registry.services();
-    services.iter().filter(|s| s.name == "profile").flat_map(|s| s.instances.iter().map(|i| i.address)).collect()
+    services
+        .iter()
+        .filter(|s| s.name == "profile")
+        .flat_map(|s| s.instances.iter().filter_map(|i| i.address(80)))
+        .collect()
 }
 
 fn nodes(registry: &KubeRegistry) -> Vec<String> {
@@ -110,8 +114,9 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     assert!(woken.is_ok(), "the watches wake the controller");
     let services = registry.services();
     let service = services.iter().find(|s| s.namespace == NS).expect("profile's Service");
-    assert_eq!((service.name.as_str(), service.port), ("profile", 80));
-    let first = service.instances.iter().find(|i| i.address == inbound(v1_ip)).unwrap();
+    let ports: Vec<u16> = service.ports.iter().map(|p| p.number).collect();
+    assert_eq!((service.name.as_str(), ports), ("profile", vec![80]));
+    let first = service.instances.iter().find(|i| i.address(80) == Some(inbound(v1_ip))).unwrap();
     assert_eq!(first.labels.get("version").map(String::as_str), Some("v1"));
     assert_eq!(first.service_account, "profile");
     let profile = Identity::new(NS, "profile");
@@ -126,10 +131,11 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     let Some(Proxy::Sidecar(sidecar)) = proxies.iter().find(|p| p.node_id() == v1_node) else {
         panic!("a sidecar for {v1_node}: {proxies:?}")
     };
-    assert_eq!((sidecar.service.as_str(), sidecar.inbound), ("profile", SocketAddr::new(v1_ip, 15006)));
+    let port = &sidecar.ports[..];
+    assert_eq!((sidecar.service.as_str(), port.len()), ("profile", 1));
     assert_eq!(
-        (sidecar.app, sidecar.outbound),
-        ("127.0.0.1:8080".parse().unwrap(), "127.0.0.1:15001".parse().unwrap())
+        (port[0].listen, port[0].app, sidecar.outbound),
+        (SocketAddr::new(v1_ip, 15006), "127.0.0.1:8080".parse().unwrap(), "127.0.0.1:15001".parse().unwrap())
     );
     assert_eq!(sidecar.credentials.cert_chain, format!("chain of {v1_node}"));
     assert_eq!(registry.problems(), Vec::<String>::new());
