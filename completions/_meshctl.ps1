@@ -712,6 +712,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Requests per second for --generate')
             [CompletionResult]::new('--gateway', '--gateway', [CompletionResultType]::ParameterName, 'The mesh''s ingress gateway, HOST:PORT (the local mesh tells every workload; on a cluster, its Service)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The port to listen on')
+            [CompletionResult]::new('--tcp-port', '--tcp-port', [CompletionResultType]::ParameterName, 'Also serve a TCP port: each connection is greeted with `SERVICE VERSION` and its bytes echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP')
             [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'The sidecar''s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them')
             [CompletionResult]::new('--via-gateway', '--via-gateway', [CompletionResultType]::ParameterName, 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do')

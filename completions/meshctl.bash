@@ -1201,7 +1201,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --address --outbound --help"
+            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --tcp-port --address --outbound --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1240,6 +1240,10 @@ _meshctl() {
                     return 0
                     ;;
                 --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tcp-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

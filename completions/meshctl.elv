@@ -647,6 +647,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --rate 'Requests per second for --generate'
             cand --gateway 'The mesh''s ingress gateway, HOST:PORT (the local mesh tells every workload; on a cluster, its Service)'
             cand --port 'The port to listen on'
+            cand --tcp-port 'Also serve a TCP port: each connection is greeted with `SERVICE VERSION` and its bytes echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`'
             cand --address 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP'
             cand --outbound 'The sidecar''s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them'
             cand --via-gateway 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do'

@@ -455,6 +455,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l rate -d 'Requests per second for --generate' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l gateway -d 'The mesh\'s ingress gateway, HOST:PORT (the local mesh tells every workload; on a cluster, its Service)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'The port to listen on' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l tcp-port -d 'Also serve a TCP port: each connection is greeted with `SERVICE VERSION` and its bytes echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l address -d 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l via-gateway -d 'Send --generate\'s requests to the mesh\'s ingress gateway instead, as clients outside the mesh do'

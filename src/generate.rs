@@ -57,6 +57,7 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
             hosts: vec![s.service.clone()],
             gateways: vec![],
             http: vec![HttpRoute { route, ..HttpRoute::default() }],
+            tcp: vec![],
             export_to: vec![],
         },
     );

@@ -32,8 +32,8 @@ fn json_output_is_the_documented_shape() {
     for field in ["file", "line", "column", "severity", "code", "message", "resource"] {
         assert!(first.get(field).is_some(), "finding lacks {field}: {first}");
     }
-    assert_eq!(v["summary"]["errors"], 15);
-    assert_eq!(v["summary"]["documents"], 3);
+    assert_eq!(v["summary"]["errors"], 18);
+    assert_eq!(v["summary"]["documents"], 4);
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn reads_stdin_and_directories() {
     assert_eq!(run.code, 1);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["findings"][0]["file"], "-");
-    assert_eq!(v["summary"]["errors"], 15);
+    assert_eq!(v["summary"]["errors"], 18);
 
     let run = meshctl(&["validate", "-f", "testdata/valid", "-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stdout);

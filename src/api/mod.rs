@@ -214,7 +214,11 @@ impl Resource {
 /// finding rather than having the field silently ignored. `PATH=VALUE` names an enum value.
 pub const UNSUPPORTED: &[&str] = &[
     "VirtualService:spec.tls",
-    "VirtualService:spec.tcp",
+    "VirtualService:spec.tcp[].match[].destinationSubnets",
+    "VirtualService:spec.tcp[].match[].sourceLabels",
+    "VirtualService:spec.tcp[].match[].gateways",
+    "VirtualService:spec.tcp[].match[].sourceNamespace",
+    "VirtualService:spec.tcp[].match[].sourceSubnet",
     "VirtualService:spec.http[].redirect",
     "VirtualService:spec.http[].directResponse",
     "VirtualService:spec.http[].delegate",

@@ -32,6 +32,10 @@ pub struct VirtualServiceSpec {
     /// HTTP route rules, tried in order: the first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http: Vec<HttpRoute>,
+    /// Route rules for connections to the hosts' TCP ports, tried in order: the first match
+    /// wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<TcpRoute>,
     /// Namespaces to which this VirtualService is exported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
@@ -102,6 +106,35 @@ pub struct StringMatch {
     pub regex: Option<String>,
 }
 
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TcpRoute {
+    /// Conditions, any of which selects this rule; no conditions match every connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "match")]
+    pub matches: Vec<L4MatchAttributes>,
+    /// Where matched connections go, split by weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<HttpRouteDestination>,
+}
+
+impl TcpRoute {
+    /// Whether the rule takes connections to `port`.
+    pub fn applies_to(&self, port: u16) -> bool {
+        self.matches.is_empty() || self.matches.iter().any(|m| m.port.is_none_or(|p| p == u32::from(port)))
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct L4MatchAttributes {
+    /// The service port the connection was made to; any when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u32>,
+}
+
+/// A destination with its share of the traffic (Istio's RouteDestination for `tcp` and `tls`,
+/// HTTPRouteDestination without headers for `http`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRouteDestination {

@@ -162,6 +162,68 @@ pub struct Rule {
     pub when: Vec<Condition>,
 }
 
+/// The `when` keys a TCP connection has (Istio's list for TCP); every other key is about an
+/// HTTP request.
+const CONNECTION_KEYS: [&str; 6] =
+    ["source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port", "connection.sni"];
+
+/// A place in a rule: `to[INDEX].operation.NAME`, `from[INDEX].source.NAME` or `when[INDEX]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleField {
+    To(usize, &'static str),
+    From(usize, &'static str),
+    When(usize),
+}
+
+impl Rule {
+    /// Where the rule names what only an HTTP request has: hosts, methods, paths, request
+    /// principals, request headers and claims.
+    pub fn http_only_fields(&self) -> Vec<RuleField> {
+        let mut fields = Vec::new();
+        for (i, to) in self.to.iter().enumerate() {
+            let o = &to.operation;
+            let named = [
+                ("hosts", &o.hosts),
+                ("notHosts", &o.not_hosts),
+                ("methods", &o.methods),
+                ("notMethods", &o.not_methods),
+                ("paths", &o.paths),
+                ("notPaths", &o.not_paths),
+            ];
+            fields.extend(named.iter().filter(|(_, v)| !v.is_empty()).map(|(n, _)| RuleField::To(i, n)));
+        }
+        for (i, from) in self.from.iter().enumerate() {
+            let s = &from.source;
+            let named =
+                [("requestPrincipals", &s.request_principals), ("notRequestPrincipals", &s.not_request_principals)];
+            fields.extend(named.iter().filter(|(_, v)| !v.is_empty()).map(|(n, _)| RuleField::From(i, n)));
+        }
+        let http_keys = self.when.iter().enumerate().filter(|(_, c)| !CONNECTION_KEYS.contains(&c.key.as_str()));
+        fields.extend(http_keys.map(|(i, _)| RuleField::When(i)));
+        fields
+    }
+
+    /// The rule as it applies to a TCP connection: its HTTP-only fields dropped, so an entry
+    /// left empty matches any connection.
+    pub fn without_http_fields(&self) -> Rule {
+        let mut rule = self.clone();
+        for to in &mut rule.to {
+            let o = &mut to.operation;
+            for field in
+                [&mut o.hosts, &mut o.not_hosts, &mut o.methods, &mut o.not_methods, &mut o.paths, &mut o.not_paths]
+            {
+                field.clear();
+            }
+        }
+        for from in &mut rule.from {
+            from.source.request_principals.clear();
+            from.source.not_request_principals.clear();
+        }
+        rule.when.retain(|c| CONNECTION_KEYS.contains(&c.key.as_str()));
+        rule
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct RuleFrom {
     pub source: Source,

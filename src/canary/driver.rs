@@ -406,6 +406,7 @@ fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weigh
                 hosts: vec![canary.spec.service.clone()],
                 gateways: vec![],
                 http: vec![HttpRoute { route: split(&canary.spec.service), ..HttpRoute::default() }],
+                tcp: vec![],
                 export_to: vec![],
             };
             let mut vs = VirtualService::new(host.split('.').next().unwrap_or_default(), spec);

@@ -81,6 +81,7 @@ codes! {
     JwtKeys = "MESH0302", Error, "A JWT rule without usable keys (`jwksUri` or an inline `jwks`).";
     InvalidAuthorization = "MESH0303", Error, "An authorization rule that is malformed (path pattern, port, condition key, empty source).";
     AllowNothing = "MESH0304", Info, "An ALLOW policy without rules: it denies every request to the workloads it selects.";
+    HttpRuleOnTcp = "MESH0305", Error, "An authorization rule with HTTP-only fields (paths, methods, hosts, request principals, request headers) whose workloads serve its ports over TCP only: such an ALLOW rule never matches and such a DENY rule denies every connection.";
     InvalidCanary = "MESH0401", Error, "A Canary whose steps, subsets or gates cannot work.";
     InvalidWorkload = "MESH0402", Error, "A Workload that cannot be run (service name, labels, environment).";
     EmptySubset = "MESH0501", Warning, "A DestinationRule subset whose labels select no running instance (`analyze`, `check`).";

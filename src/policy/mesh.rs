@@ -10,7 +10,10 @@ use super::{Checked, Knowledge, RegistryEntry, Sink};
 use crate::api::Resource;
 use crate::api::meshctl::CanaryPhase;
 use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
-use crate::api::security::{MtlsMode, PeerAuthentication, decide_mtls};
+use crate::api::security::{
+    Action, AuthorizationPolicy, MtlsMode, PeerAuthentication, Rule as SecurityRule, RuleField, decide_mtls,
+};
+use crate::api::{Protocol, ROOT_NAMESPACE};
 
 pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge: Knowledge, out: &mut Vec<Finding>) {
     let rules: Vec<Rule> = resources
@@ -71,6 +74,12 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
                         mesh.destination(mirror, ns, &at.child("mirror"), &mut sink);
                     }
                 }
+                for (t, route) in vs.spec.tcp.iter().enumerate() {
+                    for (d, dest) in route.route.iter().enumerate() {
+                        let at = field!["spec", "tcp", t, "route", d, "destination"];
+                        mesh.destination(&dest.destination, ns, &at, &mut sink);
+                    }
+                }
             }
             Resource::DestinationRule(dr) => {
                 let fqdn = names::resolve_host(&dr.spec.host, r.namespace());
@@ -83,6 +92,11 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
                         let at = field!["spec", "subsets", i, "trafficPolicy"];
                         mesh.client_tls(&fqdn, Some(&subset.labels), policy, &at, &mut sink);
                     }
+                }
+            }
+            Resource::AuthorizationPolicy(ap) => {
+                for (i, rule) in ap.spec.rules.iter().enumerate() {
+                    mesh.http_rule_on_tcp(ap, r.namespace(), rule, &field!["spec", "rules", i], &mut sink);
                 }
             }
             // A finished rollout is history: its subsets may go.
@@ -113,6 +127,60 @@ struct Mesh<'a> {
 }
 
 impl Mesh<'_> {
+    /// Reports a rule with HTTP-only fields when every port it is about (those it names, else
+    /// all) of every workload the policy selects carries TCP: a connection has no path or
+    /// method, so an ALLOW rule never matches and a DENY rule denies it all (Istio,
+    /// <https://istio.io/latest/docs/tasks/security/authorization/authz-tcp/>).
+    fn http_rule_on_tcp(
+        &self,
+        policy: &AuthorizationPolicy,
+        namespace: &str,
+        rule: &SecurityRule,
+        at: &Path,
+        sink: &mut Sink,
+    ) {
+        let fields = rule.http_only_fields();
+        if fields.is_empty() {
+            return;
+        }
+        let selector = policy.spec.selector.as_ref();
+        let selected = self.registry.iter().filter(|e| {
+            (namespace == ROOT_NAMESPACE || names::host_namespace(&e.host) == Some(namespace))
+                && selector.is_none_or(|s| s.selects(&e.labels))
+        });
+        let named: Vec<u16> = rule.to.iter().flat_map(|t| &t.operation.ports).filter_map(|p| p.parse().ok()).collect();
+        let ports: Vec<&(u16, Protocol)> =
+            selected.flat_map(|e| &e.ports).filter(|(n, _)| named.is_empty() || named.contains(n)).collect();
+        if ports.is_empty() || ports.iter().any(|(_, protocol)| protocol.is_http()) {
+            return;
+        }
+        let mut numbers: Vec<u16> = ports.iter().map(|(n, _)| *n).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let numbers: Vec<String> = numbers.iter().map(u16::to_string).collect();
+        let outcome = match policy.spec.action.unwrap_or(Action::Allow) {
+            Action::Deny => "this DENY rule would deny every connection",
+            _ => "this ALLOW rule would never match",
+        };
+        for place in fields {
+            let path = match place {
+                RuleField::To(i, name) => at.child("to").child(i).child("operation").child(name),
+                RuleField::From(i, name) => at.child("from").child(i).child("source").child(name),
+                RuleField::When(i) => at.child("when").child(i).child("key"),
+            };
+            sink.path(
+                &path,
+                Code::HttpRuleOnTcp,
+                format!(
+                    "{path}: the workloads this policy selects serve port(s) {} over TCP, where a connection has no \
+                     HTTP request to match, so {outcome}; match on principals, namespaces, ipBlocks or ports, \
+                     or name the port for HTTP (`http-...` or appProtocol)",
+                    numbers.join(", ")
+                ),
+            );
+        }
+    }
+
     /// Reports a host no registered service provides. The input's registry speaks only for the
     /// namespaces it has services in; hosts outside the cluster domain cannot be served at all
     /// (meshctl has no ServiceEntry), so any registry speaks for them.

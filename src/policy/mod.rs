@@ -82,6 +82,8 @@ impl Checked {
 struct RegistryEntry {
     host: String,
     labels: std::collections::BTreeMap<String, String>,
+    /// Its ports by number, with what each carries.
+    ports: Vec<(u16, crate::api::Protocol)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -231,13 +233,37 @@ pub fn resource_name(r: &Resource) -> String {
     format!("{}/{}/{}", r.kind().name(), r.namespace(), r.name())
 }
 
+/// What a Kubernetes Service adds to the service registry: its host, its selector (which its
+/// Pods' labels hold) and its TCP ports; whatever of those it does not say well is left out.
+fn service_entry(root: &Node, name: &str, namespace: &str) -> RegistryEntry {
+    let service: Option<k8s_openapi::api::core::v1::Service> = serde_json::from_value(root.to_json()).ok();
+    let spec = service.and_then(|s| s.spec).unwrap_or_default();
+    let ports = spec
+        .ports
+        .iter()
+        .flatten()
+        .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+        .filter_map(|p| {
+            let protocol = crate::api::Protocol::select(p.app_protocol.as_deref(), p.name.as_deref());
+            Some((u16::try_from(p.port).ok()?, protocol))
+        })
+        .collect();
+    RegistryEntry { host: names::service_host(name, namespace), labels: spec.selector.unwrap_or_default(), ports }
+}
+
 /// What a Workload adds to the service registry.
 fn registry_entry(resource: &Resource) -> Option<RegistryEntry> {
     match resource {
-        Resource::Workload(w) => Some(RegistryEntry {
-            host: names::service_host(&w.spec.service, resource.namespace()),
-            labels: w.spec.labels.clone(),
-        }),
+        Resource::Workload(w) => {
+            // Its instances carry their service's name as `app` unless it says otherwise.
+            let mut labels = w.spec.labels.clone();
+            labels.entry(crate::generate::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
+            Some(RegistryEntry {
+                host: names::service_host(&w.spec.service, resource.namespace()),
+                labels,
+                ports: w.spec.ports.iter().map(|p| (p.port as u16, p.protocol())).collect(),
+            })
+        }
         _ => None,
     }
 }
@@ -327,7 +353,7 @@ fn document(
     }
     let Some(kind) = Kind::from_type(api_version, kind_name) else {
         if (api_version, kind_name) == ("v1", "Service") {
-            registry.push(RegistryEntry { host: names::service_host(name, &namespace), labels: Default::default() });
+            registry.push(service_entry(&root, name, &namespace));
             return None;
         }
         if let Some(known) = Kind::from_name(kind_name).filter(|k| same_group(k.api_version(), api_version)) {

@@ -8,8 +8,8 @@ use super::path::{Path, field};
 use crate::api::Resource;
 use crate::api::meshctl::{CanarySpec, WorkloadSpec};
 use crate::api::networking::{
-    DestinationRuleSpec, HttpMatchRequest, HttpRoute, LoadBalancerSettings, StringMatch, TrafficPolicy,
-    VirtualServiceSpec,
+    DestinationRuleSpec, HttpMatchRequest, HttpRoute, HttpRouteDestination, LoadBalancerSettings, StringMatch,
+    TrafficPolicy, VirtualServiceSpec,
 };
 use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec, Rule};
 
@@ -45,7 +45,45 @@ fn virtual_service(spec: &VirtualServiceSpec, sink: &mut Sink) {
     for (i, route) in spec.http.iter().enumerate() {
         http_route(route, &field!["spec", "http", i], sink);
     }
+    for (i, route) in spec.tcp.iter().enumerate() {
+        destinations(&route.route, &field!["spec", "tcp", i], "connections", sink);
+    }
     unreachable_rules(&spec.http, sink);
+}
+
+/// A rule's destinations: at least one, each a valid host, and weights that add up to 100.
+fn destinations(route: &[HttpRouteDestination], at: &Path, what: &str, sink: &mut Sink) {
+    if route.is_empty() {
+        sink.path(
+            at,
+            Code::MissingDestination,
+            format!("{at} has no `route`: add at least one destination for the {what} it matches"),
+        );
+    }
+    for (d, dest) in route.iter().enumerate() {
+        host(&dest.destination.host, &at.child("route").child(d).child("destination").child("host"), sink);
+    }
+    let sum: u32 = route.iter().map(|d| d.weight.unwrap_or(0)).sum();
+    if route.len() > 1 && sum != 100 {
+        let detail = if sum == 0 {
+            "all are 0, so no destination would get traffic".to_string()
+        } else {
+            format!("they add up to {sum}")
+        };
+        sink.path(
+            &at.child("route"),
+            Code::WeightSum,
+            format!(
+                "{at}: the weights of the destinations must add up to 100, but {detail}; adjust them so they total 100"
+            ),
+        );
+    } else if route.len() == 1 && matches!(route[0].weight, Some(w) if w != 100) {
+        sink.path(
+            &at.child("route").child(0).child("weight"),
+            Code::WeightSum,
+            format!("{at}: a single destination takes all the traffic; set its weight to 100 or remove it"),
+        );
+    }
 }
 
 fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
@@ -76,38 +114,7 @@ fn http_route(route: &HttpRoute, at: &Path, sink: &mut Sink) {
             }
         }
     }
-    if route.route.is_empty() {
-        sink.path(
-            at,
-            Code::MissingDestination,
-            format!("{at} has no `route`: add at least one destination for the requests it matches"),
-        );
-    }
-    for (d, dest) in route.route.iter().enumerate() {
-        host(&dest.destination.host, &at.child("route").child(d).child("destination").child("host"), sink);
-    }
-    let weights: Vec<u32> = route.route.iter().map(|d| d.weight.unwrap_or(0)).collect();
-    let sum: u32 = weights.iter().sum();
-    if route.route.len() > 1 && sum != 100 {
-        let detail = if sum == 0 {
-            "all are 0, so no destination would get traffic".to_string()
-        } else {
-            format!("they add up to {sum}")
-        };
-        sink.path(
-            &at.child("route"),
-            Code::WeightSum,
-            format!(
-                "{at}: the weights of the destinations must add up to 100, but {detail}; adjust them so they total 100"
-            ),
-        );
-    } else if route.route.len() == 1 && matches!(route.route[0].weight, Some(w) if w != 100) {
-        sink.path(
-            &at.child("route").child(0).child("weight"),
-            Code::WeightSum,
-            format!("{at}: a single destination takes all the traffic; set its weight to 100 or remove it"),
-        );
-    }
+    destinations(&route.route, at, "requests", sink);
     if let Some(mirror) = &route.mirror {
         host(&mirror.host, &at.child("mirror").child("host"), sink);
     } else if route.mirror_percentage.is_some() {

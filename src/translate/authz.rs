@@ -1,4 +1,5 @@
-//! AuthorizationPolicy and RequestAuthentication to a sidecar's inbound HTTP filters, in
+//! AuthorizationPolicy and RequestAuthentication to a sidecar's inbound HTTP filters (and
+//! AuthorizationPolicy to its TCP ports' network filters), in
 //! Istio's order: `jwt_authn` (which tokens are valid; a missing one passes, a bad one gets
 //! 401), then RBAC with the DENY policies, then RBAC with the ALLOW policies (present only when
 //! an ALLOW policy selects the workload; then a request no rule allows gets 403).
@@ -16,6 +17,7 @@ use envoy_types::pb::envoy::config::core::v3::{
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
+use envoy_types::pb::envoy::config::listener::v3::{Filter, filter};
 use envoy_types::pb::envoy::config::rbac::v3::{
     Permission, Policy, Principal, Rbac as Rules, SourcedMetadata, permission, principal, rbac,
 };
@@ -23,6 +25,7 @@ use envoy_types::pb::envoy::config::route::v3::{HeaderMatcher, RouteMatch, heade
 use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3 as jwt;
 use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac as RbacFilter;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
+use envoy_types::pb::envoy::extensions::filters::network::rbac::v3::Rbac as NetworkRbac;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     CertificateValidationContext, CommonTlsContext, UpstreamTlsContext, certificate_validation_context,
     common_tls_context,
@@ -46,25 +49,48 @@ const PAYLOAD: &str = "payload";
 const JWKS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const JWKS_CACHE: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The filters a workload in `namespace` with `labels`, serving `port`, runs before routing,
-/// and the clusters its remote JWKS are fetched through.
+/// Whether a policy in `policy_namespace` with `selector` applies to a workload in `namespace`
+/// with `labels`.
+fn applies(
+    policy_namespace: Option<&String>,
+    selector: Option<&WorkloadSelector>,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let ns = policy_namespace.map_or("default", String::as_str);
+    (ns == namespace || ns == ROOT_NAMESPACE) && selector.is_none_or(|s| s.selects(labels))
+}
+
+/// The AuthorizationPolicies with `action` that apply to the workload.
+fn policies<'a>(
+    snapshot: &'a MeshSnapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    action: Action,
+) -> Vec<&'a AuthorizationPolicy> {
+    snapshot
+        .authorization_policies
+        .iter()
+        .filter(|ap| applies(ap.metadata.namespace.as_ref(), ap.spec.selector.as_ref(), namespace, labels))
+        .filter(|ap| ap.spec.action.unwrap_or(Action::Allow) == action)
+        .collect()
+}
+
+/// The filters a workload in `namespace` with `labels`, serving HTTP on `port`, runs before
+/// routing, and the clusters its remote JWKS are fetched through.
 pub fn inbound_filters(
     snapshot: &MeshSnapshot,
     namespace: &str,
     labels: &BTreeMap<String, String>,
     port: u16,
 ) -> (Vec<hcm::HttpFilter>, Vec<Cluster>) {
-    let applies = |policy_namespace: Option<&String>, selector: Option<&WorkloadSelector>| {
-        let ns = policy_namespace.map_or("default", String::as_str);
-        (ns == namespace || ns == ROOT_NAMESPACE) && selector.is_none_or(|s| s.selects(labels))
-    };
     let mut filters = Vec::new();
     let mut clusters = Vec::new();
 
     let jwt_rules: Vec<&JwtRule> = snapshot
         .request_authentications
         .iter()
-        .filter(|ra| applies(ra.metadata.namespace.as_ref(), ra.spec.selector.as_ref()))
+        .filter(|ra| applies(ra.metadata.namespace.as_ref(), ra.spec.selector.as_ref(), namespace, labels))
         .flat_map(|ra| &ra.spec.jwt_rules)
         .collect();
     if !jwt_rules.is_empty() {
@@ -73,22 +99,63 @@ pub fn inbound_filters(
         clusters.extend(fetch);
     }
 
-    let policies: Vec<&AuthorizationPolicy> = snapshot
-        .authorization_policies
-        .iter()
-        .filter(|ap| applies(ap.metadata.namespace.as_ref(), ap.spec.selector.as_ref()))
-        .collect();
     for action in [Action::Deny, Action::Allow] {
-        let chosen: Vec<&&AuthorizationPolicy> =
-            policies.iter().filter(|ap| ap.spec.action.unwrap_or(Action::Allow) == action).collect();
+        let chosen = policies(snapshot, namespace, labels, action);
         if !chosen.is_empty() {
-            filters.push(rbac_filter(action, &chosen, port));
+            let (suffix, rules) = rules(action, &chosen, port, false);
+            let mut value = prost::Message::encode_to_vec(&RbacFilter {
+                rules_stat_prefix: format!("meshctl_{suffix}_"),
+                ..Default::default()
+            });
+            pb::append_message_field(1, &rules, &mut value);
+            filters.push(hcm::HttpFilter {
+                name: format!("envoy.filters.http.rbac.{suffix}"),
+                config_type: Some(hcm::http_filter::ConfigType::TypedConfig(Any {
+                    type_url: RbacFilter::type_url(),
+                    value,
+                })),
+                ..Default::default()
+            });
         }
     }
     (filters, clusters)
 }
 
-fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy], port: u16) -> hcm::HttpFilter {
+/// The filters a workload in `namespace` with `labels` runs on the TCP connections to `port`
+/// before they go on: RBAC on what a connection has (its peer's identity and namespace, its
+/// addresses and port). As Istio does for TCP
+/// (<https://istio.io/latest/docs/tasks/security/authorization/authz-tcp/>), an ALLOW rule that
+/// names an HTTP-only field never matches, and a DENY rule's HTTP-only fields are dropped, so it
+/// denies more rather than less.
+pub fn inbound_tcp_filters(
+    snapshot: &MeshSnapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    port: u16,
+) -> Vec<Filter> {
+    let mut filters = Vec::new();
+    for action in [Action::Deny, Action::Allow] {
+        let chosen = policies(snapshot, namespace, labels, action);
+        if !chosen.is_empty() {
+            let (suffix, rules) = rules(action, &chosen, port, true);
+            let mut value = prost::Message::encode_to_vec(&NetworkRbac {
+                stat_prefix: format!("meshctl_{suffix}_tcp_"),
+                ..Default::default()
+            });
+            pb::append_message_field(1, &rules, &mut value);
+            filters.push(Filter {
+                name: format!("envoy.filters.network.rbac.{suffix}"),
+                config_type: Some(filter::ConfigType::TypedConfig(Any { type_url: NetworkRbac::type_url(), value })),
+            });
+        }
+    }
+    filters
+}
+
+/// The policies' rules for one RBAC filter, encoded (with their names in order, so the same
+/// policies encode the same), and the filter's name suffix. `tcp`: as a TCP connection sees
+/// them.
+fn rules(action: Action, policies: &[&AuthorizationPolicy], port: u16, tcp: bool) -> (&'static str, Vec<u8>) {
     let mut named = BTreeMap::new();
     for ap in policies {
         let name = format!(
@@ -107,24 +174,20 @@ fn rbac_filter(action: Action, policies: &[&&AuthorizationPolicy], port: u16) ->
             named.insert(format!("{name}-rule[0]"), never);
         }
         for (i, rule) in ap.spec.rules.iter().enumerate() {
-            named.insert(format!("{name}-rule[{i}]"), policy(rule, port));
+            let rule = match (tcp, action) {
+                (false, _) => rule.clone(),
+                (true, Action::Deny) => rule.without_http_fields(),
+                (true, _) if rule.http_only_fields().is_empty() => rule.clone(),
+                (true, _) => continue,
+            };
+            named.insert(format!("{name}-rule[{i}]"), policy(&rule, port));
         }
     }
     let (envoy_action, suffix) = match action {
         Action::Deny => (rbac::Action::Deny, "deny"),
         _ => (rbac::Action::Allow, "allow"),
     };
-    let rules = pb::encode_with_sorted_map(&Rules { action: envoy_action as i32, ..Default::default() }, 2, &named);
-    let mut value = prost::Message::encode_to_vec(&RbacFilter {
-        rules_stat_prefix: format!("meshctl_{suffix}_"),
-        ..Default::default()
-    });
-    pb::append_message_field(1, &rules, &mut value);
-    hcm::HttpFilter {
-        name: format!("envoy.filters.http.rbac.{suffix}"),
-        config_type: Some(hcm::http_filter::ConfigType::TypedConfig(Any { type_url: RbacFilter::type_url(), value })),
-        ..Default::default()
-    }
+    (suffix, pb::encode_with_sorted_map(&Rules { action: envoy_action as i32, ..Default::default() }, 2, &named))
 }
 
 fn policy(rule: &Rule, port: u16) -> Policy {

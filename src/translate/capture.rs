@@ -48,11 +48,26 @@ fn original_destination() -> ListenerFilter {
 
 /// A TCP proxy to `cluster`.
 pub(super) fn tcp_to(stat_prefix: &str, cluster: &str) -> Filter {
-    let proxy = TcpProxy {
-        stat_prefix: stat_prefix.into(),
-        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.into())),
-        ..Default::default()
+    tcp_split(stat_prefix, &[(cluster.to_string(), 100)])
+}
+
+/// A TCP proxy to one of `destinations`, chosen per connection by relative weight.
+fn tcp_split(stat_prefix: &str, destinations: &[(String, u32)]) -> Filter {
+    let cluster_specifier = match destinations {
+        [(only, _)] => tcp_proxy::ClusterSpecifier::Cluster(only.clone()),
+        _ => tcp_proxy::ClusterSpecifier::WeightedClusters(tcp_proxy::WeightedCluster {
+            clusters: destinations
+                .iter()
+                .map(|(name, weight)| tcp_proxy::weighted_cluster::ClusterWeight {
+                    name: name.clone(),
+                    weight: *weight,
+                    ..Default::default()
+                })
+                .collect(),
+        }),
     };
+    let proxy =
+        TcpProxy { stat_prefix: stat_prefix.into(), cluster_specifier: Some(cluster_specifier), ..Default::default() };
     Filter {
         name: "envoy.filters.network.tcp_proxy".into(),
         config_type: Some(filter::ConfigType::TypedConfig(pb::any(&proxy))),
@@ -77,11 +92,13 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
                 http_ports.entry(port.number).or_default().push(ip);
                 continue;
             }
-            let cluster = super::cluster_name(port.number, None, &service.host());
+            let host = service.host();
+            let destinations = super::route::tcp_destinations(snapshot, &host, port.number);
+            let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
             filter_chains.push(FilterChain {
                 name: format!("outbound_{ip}_{}", port.number),
                 filter_chain_match: Some(FilterChainMatch { prefix_ranges: vec![cidr(ip)], ..to_port(port.number) }),
-                filters: vec![tcp_to(&cluster.replace(['.', '|'], "_"), &cluster)],
+                filters: vec![tcp_split(&stat_prefix, &destinations)],
                 ..Default::default()
             });
         }

@@ -63,6 +63,7 @@ pub struct MeshSnapshot {
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
     virtual_service_of: HashMap<String, usize>,
+    service_of: HashMap<String, usize>,
 }
 
 impl MeshSnapshot {
@@ -83,6 +84,9 @@ impl MeshSnapshot {
         for (i, dr) in snapshot.destination_rules.iter().enumerate() {
             snapshot.destination_rule_of.entry(resolve_host(&dr.spec.host, namespace(&dr.metadata))).or_insert(i);
         }
+        for (i, service) in snapshot.services.iter().enumerate() {
+            snapshot.service_of.entry(service.host()).or_insert(i);
+        }
         for (i, vs) in snapshot.virtual_services.iter().enumerate() {
             for host in &vs.spec.hosts {
                 snapshot.virtual_service_of.entry(resolve_host(host, namespace(&vs.metadata))).or_insert(i);
@@ -94,6 +98,11 @@ impl MeshSnapshot {
     /// The DestinationRule for a fully qualified host, if there is one.
     fn destination_rule(&self, host: &str) -> Option<&DestinationRule> {
         self.destination_rule_of.get(host).map(|&i| &self.destination_rules[i])
+    }
+
+    /// The service of a fully qualified host, if there is one.
+    fn service(&self, host: &str) -> Option<&Service> {
+        self.service_of.get(host).map(|&i| &self.services[i])
     }
 
     /// The VirtualService that routes a fully qualified host, if there is one.
@@ -293,10 +302,10 @@ impl<'a> Translation<'a> {
                     let number = port.service_port.number;
                     let inbound = cluster::inbound(port);
                     // Policies name the port the workload serves as its service's.
-                    let filter = if port.service_port.protocol.is_http() {
+                    let filters = if port.service_port.protocol.is_http() {
                         let (policy_filters, jwks) = authz::inbound_filters(snapshot, &s.namespace, &s.labels, number);
                         jwks_clusters.extend(jwks);
-                        network_filter(&http_manager(
+                        vec![network_filter(&http_manager(
                             "inbound",
                             hcm::http_connection_manager::RouteSpecifier::RouteConfig(route::inbound(
                                 &inbound.name,
@@ -304,12 +313,14 @@ impl<'a> Translation<'a> {
                             )),
                             policy_filters,
                             snapshot.tracing.manager(false),
-                        ))
+                        ))]
                     } else {
-                        capture::tcp_to(&inbound.alt_stat_name, &inbound.name)
+                        let mut filters = authz::inbound_tcp_filters(snapshot, &s.namespace, &s.labels, number);
+                        filters.push(capture::tcp_to(&inbound.alt_stat_name, &inbound.name));
+                        filters
                     };
                     let mode = security::mode(snapshot, &s.namespace, &s.labels, number);
-                    let (listener_filters, filter_chains) = security::inbound_chains(mode, vec![filter]);
+                    let (listener_filters, filter_chains) = security::inbound_chains(mode, filters);
                     resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
                     match s.capture {
                         Some(_) => served.push((port.listen.port(), filter_chains)),

@@ -1,8 +1,6 @@
 //! VirtualServices to routes: one virtual host per service (its names as callers write them),
 //! whose routes are the VirtualService's HTTP rules in order, or a single default route.
 
-use std::collections::HashMap;
-
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
     Decorator, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
@@ -14,7 +12,7 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, H
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::BoolValue;
 
-use super::{MeshSnapshot, Service, cluster_name, pb};
+use super::{MeshSnapshot, cluster_name, pb};
 use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
 use crate::policy::{DOMAIN_SUFFIX, resolve_host};
 
@@ -30,8 +28,7 @@ const DEFAULT_ATTEMPTS: u32 = 2;
 /// application whose traffic is not captured reaches it through its `HTTP_PROXY`; listeners
 /// that do not accept `CONNECT` refuse them).
 pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfiguration {
-    let services: HashMap<String, &Service> = snapshot.services.iter().map(|s| (s.host(), s)).collect();
-    let builder = Routes { snapshot, services: &services };
+    let builder = Routes { snapshot };
     let mut virtual_hosts = Vec::new();
     for service in &snapshot.services {
         let host = service.host();
@@ -47,7 +44,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
                 }
                 routes
             } else {
-                vec![connect_route(cluster_name(port.number, None, &host))]
+                vec![connect_route(tcp_destinations(snapshot, &host, port.number))]
             };
             let bare = default_port == Some(port.number);
             let mut domains = domains(&service.name, &service.namespace, port.number, namespace, bare);
@@ -70,15 +67,55 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
     RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
 }
 
-/// The route of a `CONNECT` tunnel to `cluster`: the tunnel ends here, and its bytes go on.
-fn connect_route(cluster: String) -> Route {
+/// Where connections to TCP `port` of the service at `host` go, by relative weight: the
+/// destinations of the first `tcp` rule of its VirtualService that takes the port, else that
+/// port of the service. Never empty; a destination with weight 0 is left out.
+pub(super) fn tcp_destinations(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<(String, u32)> {
+    let rule =
+        snapshot.virtual_service(host).and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, r)));
+    let routes = Routes { snapshot };
+    let weighted: Vec<(String, u32)> = match rule {
+        Some((vs, rule)) => rule
+            .route
+            .iter()
+            .map(|d| {
+                let weight = d.weight.unwrap_or(if rule.route.len() == 1 { 100 } else { 0 });
+                (routes.cluster(&d.destination, super::namespace(&vs.metadata), port), weight)
+            })
+            .filter(|(_, w)| *w > 0)
+            .collect(),
+        None => vec![],
+    };
+    if weighted.is_empty() { vec![(cluster_name(port, None, host), 100)] } else { weighted }
+}
+
+/// One cluster, or several split by weight.
+fn clusters(weighted: &[(String, u32)]) -> route_action::ClusterSpecifier {
+    match weighted {
+        [(only, _)] => route_action::ClusterSpecifier::Cluster(only.clone()),
+        _ => route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
+            clusters: weighted
+                .iter()
+                .map(|(name, weight)| weighted_cluster::ClusterWeight {
+                    name: name.clone(),
+                    weight: Some(pb::uint32(*weight)),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The route of a `CONNECT` tunnel to `destinations`: the tunnel ends here, and its bytes go on.
+fn connect_route(destinations: Vec<(String, u32)>) -> Route {
     Route {
         r#match: Some(RouteMatch {
             path_specifier: Some(route_match::PathSpecifier::ConnectMatcher(route_match::ConnectMatcher::default())),
             ..Default::default()
         }),
         action: Some(route::Action::Route(RouteAction {
-            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster)),
+            cluster_specifier: Some(clusters(&destinations)),
             upgrade_configs: vec![route_action::UpgradeConfig {
                 upgrade_type: "CONNECT".into(),
                 connect_config: Some(route_action::upgrade_config::ConnectConfig::default()),
@@ -135,7 +172,6 @@ fn prefix_match(prefix: &str) -> RouteMatch {
 
 struct Routes<'a> {
     snapshot: &'a MeshSnapshot,
-    services: &'a HashMap<String, &'a Service>,
 }
 
 impl Routes<'_> {
@@ -189,7 +225,7 @@ impl Routes<'_> {
         let host = resolve_host(&dest.host, namespace);
         let port = match &dest.port {
             Some(p) => p.number as u16,
-            None => match self.services.get(&host) {
+            None => match self.snapshot.service(&host) {
                 Some(service) if service.port(port).is_some() => port,
                 Some(service) => service.default_http_port().map_or(port, |p| p.number),
                 None => port,
@@ -211,20 +247,7 @@ impl Routes<'_> {
             })
             .filter(|(_, w)| *w > 0)
             .collect();
-        let cluster_specifier = match weighted.as_slice() {
-            [(only, _)] => route_action::ClusterSpecifier::Cluster(only.clone()),
-            _ => route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
-                clusters: weighted
-                    .iter()
-                    .map(|(name, weight)| weighted_cluster::ClusterWeight {
-                        name: name.clone(),
-                        weight: Some(pb::uint32(*weight)),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
-        };
+        let cluster_specifier = clusters(&weighted);
         let retry_policy = match &rule.retries {
             None => Some(default_retries()),
             Some(r) if r.attempts == 0 => None,

@@ -71,6 +71,13 @@ impl LocalMesh {
         serde_json::from_slice(&std::fs::read(self.state_dir().join("status.json")).unwrap()).unwrap()
     }
 
+    /// The status file's record of the first instance of `service`.
+    pub fn instance(&self, service: &str) -> Value {
+        let status = self.status();
+        let instances = status["instances"].as_array().unwrap();
+        instances.iter().find(|i| i["spec"]["service"] == service).cloned().unwrap_or(Value::Null)
+    }
+
     /// The store's revision now.
     pub fn store_revision(&self) -> u64 {
         let store: Value =
@@ -220,4 +227,41 @@ impl Drop for LocalMesh {
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| !r.starts_with('Z')))
+}
+
+/// The loopback address at a port the status file records.
+pub fn local(port: &Value) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port.as_u64().unwrap() as u16))
+}
+
+/// Opens a tunnel to `authority` through the HTTP proxy at `proxy` (`CONNECT`, as `curl -p`
+/// does) and returns the stream once the proxy said 200.
+pub fn tunnel(proxy: std::net::SocketAddr, authority: &str) -> Result<std::net::TcpStream, String> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(proxy).map_err(|e| e.to_string())?;
+    write!(stream, "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").map_err(|e| e.to_string())?;
+    let status = first_line(&mut stream)?;
+    if !status.starts_with("HTTP/1.1 200") {
+        return Err(format!("the proxy answered {status:?}"));
+    }
+    // The rest of the head, up to its empty line; the tunnel's bytes follow.
+    while first_line(&mut stream)? != "\r\n" {}
+    Ok(stream)
+}
+
+/// What `stream` says next, up to a line's end (read byte by byte, so nothing after it is
+/// taken), or why it said nothing.
+pub fn first_line(stream: &mut std::net::TcpStream) -> Result<String, String> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(0) => return Err(format!("closed after {:?}", String::from_utf8_lossy(&seen))),
+            Ok(_) => seen.push(byte[0]),
+            Err(e) => return Err(format!("{e} after {:?}", String::from_utf8_lossy(&seen))),
+        }
+    }
+    Ok(String::from_utf8_lossy(&seen).into_owned())
 }
