@@ -1201,7 +1201,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --tcp-port --address --outbound --help"
+            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --tcp-port --grpc-port --address --outbound --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1244,6 +1244,10 @@ _meshctl() {
                     return 0
                     ;;
                 --tcp-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grpc-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -451,11 +451,12 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l version -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l latency -d 'Added to every answer' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l error-rate -d 'Percent of requests answered 503 (spread evenly)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l call -d 'A service to call on every request, as HOST[:PORT][/PATH], through the sidecar' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d 'Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l generate -d 'Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar; `grpc://HOST:PORT` calls the demo gRPC method instead' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l rate -d 'Requests per second for --generate' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l gateway -d 'The mesh\'s ingress gateway, HOST:PORT (the local mesh tells every workload; on a cluster, its Service)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l port -d 'The port to listen on' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l tcp-port -d 'Also serve a TCP port: each connection is greeted with `SERVICE VERSION` and its bytes echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l grpc-port -d 'Also serve the demo gRPC method (`meshctl.demo.Demo/Hello`, over h2c) with the same latency and error rate; failures are UNAVAILABLE. A Workload port named `grpc` is in `PORT_GRPC`' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l address -d 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l via-gateway -d 'Send --generate\'s requests to the mesh\'s ingress gateway instead, as clients outside the mesh do'

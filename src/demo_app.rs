@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http_body_util::Full;
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Frame};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -21,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::http;
+use crate::{grpc, http};
 
 #[derive(Clone, Debug)]
 pub struct DemoApp {
@@ -100,6 +101,61 @@ pub async fn serve(app: DemoApp, listener: TcpListener) {
     }
 }
 
+/// Serves the demo gRPC method on `listener` over h2c: it answers with the app's service and
+/// version after the app's latency, and fails `error_rate` of calls with UNAVAILABLE, as a gRPC
+/// server fails one: an HTTP 200 whose `grpc-status` says so.
+pub async fn serve_grpc(app: DemoApp, listener: TcpListener) {
+    let app = Arc::new(app);
+    let counter = Arc::new(AtomicU64::new(0));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (app, counter) = (app.clone(), counter.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request| answer_grpc(app.clone(), counter.clone(), request));
+            let builder = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // A client that goes away mid-call is its own business.
+            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+type GrpcBody = http_body_util::StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+async fn answer_grpc(
+    app: Arc<DemoApp>,
+    counter: Arc<AtomicU64>,
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<GrpcBody>, Infallible> {
+    let status = if request.uri().path() != grpc::DEMO_METHOD {
+        grpc::UNIMPLEMENTED
+    } else {
+        if !app.latency.is_zero() {
+            tokio::time::sleep(app.latency).await;
+        }
+        if fails(counter.fetch_add(1, Ordering::Relaxed), app.error_rate) { grpc::UNAVAILABLE } else { grpc::OK }
+    };
+    // The status goes in trailers after the headers, even for a failure with no message (which
+    // a server may also send "trailers-only", in the headers): that is the form in which a
+    // failure is an HTTP 200 all the way, and only `grpc-status` tells.
+    let mut frames = Vec::new();
+    if status == grpc::OK {
+        let hello = grpc::Hello { service: app.service.clone(), version: app.version.clone() };
+        frames.push(Ok(Frame::data(grpc::frame(&prost::Message::encode_to_vec(&hello)))));
+    }
+    let mut trailers = hyper::HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from(status));
+    frames.push(Ok(Frame::trailers(trailers)));
+    let mut response = Response::new(GrpcBody::new(tokio_stream::iter(frames)));
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    Ok(response)
+}
+
+/// Whether request `n` (counting from 0) is one of the `error_rate` that fail: request n
+/// fails when the running count of failures owed steps up, so failures are spread evenly.
+fn fails(n: u64, error_rate: f64) -> bool {
+    (((n + 1) as f64) * error_rate).floor() > ((n as f64) * error_rate).floor()
+}
+
 /// Serves `listener` as the app's TCP port: each connection is greeted with a line naming the
 /// service and version (`profile v1`), so a client can tell which instance it reached, and
 /// everything it sends after that is echoed back.
@@ -124,30 +180,45 @@ pub async fn serve_tcp(service: String, version: String, listener: TcpListener) 
 async fn generate(load: Load) {
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / load.per_second.max(0.01)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (host, path) = split_call(&load.target);
+    let grpc = load.target.strip_prefix(GRPC_SCHEME);
+    let (host, path) = split_call(grpc.unwrap_or(&load.target));
     loop {
         interval.tick().await;
         let (entry, host, path) = (load.entry.clone(), host.to_string(), path.clone());
-        tokio::spawn(async move {
-            // The load generator only makes traffic; the mesh's metrics count the outcome.
-            let _ = send(entry.as_deref(), &host, &path, &[]).await;
-        });
+        // The load generator only makes traffic; the mesh's metrics count the outcome.
+        match grpc {
+            Some(_) => tokio::spawn(async move {
+                if let Ok(address) = resolve(entry.as_deref(), &host).await {
+                    let _ = grpc::call(address, &host, Duration::from_secs(30)).await;
+                }
+            }),
+            None => tokio::spawn(async move {
+                let _ = send(entry.as_deref(), &host, &path, &[]).await;
+            }),
+        };
     }
 }
 
-/// A GET of `path` on `host`, sent to `entry` or else to `host` itself (port 80 unless it
-/// names one).
-async fn send(entry: Option<&str>, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<http::Response, String> {
+/// A target of `--generate` with this scheme is called with the demo gRPC method.
+pub const GRPC_SCHEME: &str = "grpc://";
+
+/// Where a call to `host` goes: `entry`, or else `host` itself (port 80 unless it names one).
+async fn resolve(entry: Option<&str>, host: &str) -> Result<std::net::SocketAddr, String> {
     let entry = match entry {
         Some(entry) => entry.to_string(),
         None if host.contains(':') => host.to_string(),
         None => format!("{host}:80"),
     };
-    let address = tokio::net::lookup_host(&entry)
+    tokio::net::lookup_host(&entry)
         .await
         .ok()
         .and_then(|mut addresses| addresses.next())
-        .ok_or_else(|| format!("cannot resolve {entry}"))?;
+        .ok_or_else(|| format!("cannot resolve {entry}"))
+}
+
+/// A GET of `path` on `host`, sent where [`resolve`] says.
+async fn send(entry: Option<&str>, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<http::Response, String> {
+    let address = resolve(entry, host).await?;
     http::request(address, hyper::Method::GET, host, path, headers, Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())
@@ -181,11 +252,9 @@ async fn answer(
         };
         upstream.push(Upstream { call: call.clone(), status, body });
     }
-    // Fails exactly `error_rate` of requests: request n fails when the running count of
-    // failures owed steps up.
-    let fails = (((n + 1) as f64) * app.error_rate).floor() > ((n as f64) * app.error_rate).floor();
     let upstream_failed = upstream.iter().any(|u| u.status >= 500);
-    let status = if fails || upstream_failed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let status =
+        if fails(n, app.error_rate) || upstream_failed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     let body =
         serde_json::to_vec(&Answer { service: &app.service, version: &app.version, upstream }).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));

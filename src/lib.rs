@@ -8,6 +8,7 @@ pub mod cli;
 pub mod controller;
 pub mod demo_app;
 pub mod generate;
+pub mod grpc;
 pub mod http;
 pub mod kube;
 pub mod mesh;

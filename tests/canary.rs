@@ -240,3 +240,84 @@ fn a_canary_slower_than_the_p99_gate_is_rolled_back_when_its_step_ends() {
     assert_eq!(failed, 0, "a slow canary fails no request, it is only slow");
     assert_eq!(canary_status(&mesh)["weight"], 0);
 }
+
+/// `greeter` v1 answers the demo gRPC method, v2 fails every call with UNAVAILABLE (an HTTP
+/// 200 whose `grpc-status` says so); `loadgen` calls it 20 times a second through its sidecar.
+const GRPC_MESH: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: greeter-v1}
+spec:
+  service: greeter
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: greeter-v2}
+spec:
+  service: greeter
+  labels: {version: v2}
+  command: [meshctl, demo-app]
+  args: [--error-rate, '100']
+  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: loadgen}
+spec: {service: loadgen, command: [meshctl, demo-app], args: [--generate, 'grpc://greeter:9090', --rate, '20']}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: greeter}
+spec:
+  host: greeter
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: greeter}
+spec:
+  hosts: [greeter]
+  http:
+  - route: [{destination: {host: greeter, subset: v1}}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Canary
+metadata: {name: greeter}
+spec:
+  service: greeter
+  stable: v1
+  canary: v2
+  steps: [20, 50, 100]
+  interval: 3s
+  gates: {minSuccessRate: 99, minRequests: 5}
+";
+
+#[test]
+fn a_grpc_canary_failing_with_unavailable_is_rolled_back() {
+    let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["apply", "-f", "-"], GRPC_MESH);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let mut status = Value::Null;
+    let ended = common::within(Duration::from_secs(60), || {
+        let run = mesh.meshctl(&["get", "canary", "greeter", "-o", "json"], "");
+        status = serde_json::from_str::<Value>(&run.stdout).map(|c| c["status"].clone()).unwrap_or_default();
+        ["Promoted", "RolledBack", "Failed"].iter().any(|p| status["phase"] == *p)
+    });
+    assert!(ended, "the rollout did not end: {status:#}");
+    assert_eq!(status["phase"], "RolledBack", "{status:#}");
+    // The gate saw the failed calls as failures, not as the HTTP 200s they arrived in.
+    let canary = &status["evaluations"].as_array().unwrap().last().unwrap()["canary"];
+    assert!(canary["successRate"].as_f64().is_some_and(|r| r < 50.0), "{status:#}");
+
+    // Once every proxy runs the rollback, every call goes to v1 and succeeds.
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("loadgen")["ports"]["outbound"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for _ in 0..50 {
+        let outcome = runtime.block_on(meshctl::grpc::call(outbound, "greeter:9090", Duration::from_secs(5))).unwrap();
+        assert_eq!(outcome.status, Some(meshctl::grpc::OK), "a call after the rollback: {outcome:?}");
+        assert_eq!(outcome.answer.map(|a| a.version).as_deref(), Some("v1"));
+    }
+}

@@ -364,3 +364,85 @@ fn load_answers(address: std::net::SocketAddr, ns: &str, n: usize) -> bool {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     (0..n).all(|_| runtime.block_on(mesh::call(address, &format!("profile.{ns}"))).as_deref() == Ok("v1"))
 }
+
+/// What a TCP server at `address` says to a client in Pod `namespace/pod` that sends `line`:
+/// everything until the server closes or a second passes with nothing more.
+fn tcp_in_pod(node: &Node, namespace: &str, pod: &str, address: &str, line: &str) -> String {
+    let pid = node.pod_process(namespace, pod);
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let script = format!(
+        "import socket\ns=socket.create_connection(('{host}',{port}),timeout=5)\ns.sendall(b'{line}\\n')\n\
+         s.settimeout(1)\nout=b''\ntry:\n  while True:\n    d=s.recv(100)\n    if not d: break\n    out+=d\n\
+         except Exception: pass\nprint(out.decode(), end='')\n"
+    );
+    let output = std::process::Command::new("nsenter")
+        .args(["--target", &pid.to_string(), "--net", "python3", "-c", &script])
+        .output()
+        .expect("nsenter runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn every_port_of_a_service_is_meshed_and_strict_refuses_plaintext_on_each() {
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let ns = "ports";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let db = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": "db", "namespace": ns },
+        "spec": { "selector": { "app": "db" }, "ports": [
+            { "name": "http", "port": 80, "targetPort": 8080 },
+            { "name": "tcp-echo", "port": 5432, "targetPort": 5432 },
+            { "name": "api", "port": 9090, "targetPort": 9090, "appProtocol": "grpc" },
+        ]},
+    });
+    let strict = json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": { "name": "default", "namespace": ns },
+        "spec": { "mtls": { "mode": "STRICT" } },
+    });
+    let objects = [
+        db,
+        strict,
+        demo_deployment(
+            ns,
+            "db",
+            &[("version", "v1")],
+            &["--version", "v1", "--tcp-port", "5432", "--grpc-port", "9090"],
+        ),
+        demo_deployment(ns, "client", &[], &[]),
+    ];
+    node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let (client, db_pod) = (node.pod_named(ns, "app=client"), node.pod_named(ns, "app=db"));
+    let ip = node.kubectl_ok(&["-n", ns, "get", "service", "db", "-o", "jsonpath={.spec.clusterIP}"]);
+    let logs = || node.kubectl(&["-n", ns, "logs", &client, "-c", "meshctl-proxy", "--tail", "30"]).stdout;
+
+    // The client calls both ports by the Service's address, knowing nothing of a proxy.
+    let resolve = format!("db:80:{ip}");
+    let http = || node.curl_in_pod(ns, &client, &["--resolve", &resolve, "http://db/"]);
+    common::poll("the client's HTTP calls to db answer", DEADLINE, || http().is_some_and(|b| b.contains("\"db\"")));
+    let tcp = format!("{ip}:5432");
+    let echoed = common::within(DEADLINE, || tcp_in_pod(node, ns, &client, &tcp, "ping") == "db v1\nping\n");
+    assert!(
+        echoed,
+        "db's TCP port through both sidecars: {:?}\n{}",
+        tcp_in_pod(node, ns, &client, &tcp, "ping"),
+        logs()
+    );
+
+    // From the host, outside the mesh, plaintext to db's Pod is refused on both ports.
+    let pod_ip = node.kubectl_ok(&["-n", ns, "get", "pod", &db_pod, "-o", "jsonpath={.status.podIP}"]);
+    for port in [8080, 5432] {
+        let plain = std::net::TcpStream::connect((pod_ip.as_str(), port)).and_then(|mut stream| {
+            use std::io::{Read, Write};
+            stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: db\r\n\r\n")?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer)?;
+            Ok(answer)
+        });
+        assert!(plain.as_ref().is_ok_and(Vec::is_empty) || plain.is_err(), "plaintext to {pod_ip}:{port}: {plain:?}");
+    }
+}

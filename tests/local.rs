@@ -308,3 +308,33 @@ fn a_tcp_route_splits_connections_by_weight() {
     let share = f64::from(v1) / f64::from(connections) * 100.0;
     assert!((74.0..=86.0).contains(&share), "v1 took {share:.1}% of {connections} connections");
 }
+
+/// `greeter` serves HTTP on 80 and the demo gRPC method on 9090; v2 fails every call.
+const GRPC: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: greeter-v1}
+spec:
+  service: greeter
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: client}
+spec: {service: client, command: [meshctl, demo-app]}
+";
+
+#[test]
+fn a_grpc_port_is_called_over_http2_through_both_sidecars() {
+    let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["apply", "-f", "-"], GRPC);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let outcome = runtime.block_on(meshctl::grpc::call(outbound, "greeter:9090", Duration::from_secs(5))).unwrap();
+    assert_eq!(outcome.status, Some(meshctl::grpc::OK), "{outcome:?}");
+    let hello = outcome.answer.unwrap();
+    assert_eq!((hello.service.as_str(), hello.version.as_str()), ("greeter", "v1"));
+}

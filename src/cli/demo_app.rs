@@ -25,7 +25,8 @@ pub struct Args {
     /// A service to call on every request, as HOST[:PORT][/PATH], through the sidecar.
     #[arg(long = "call", value_name = "HOST[:PORT][/PATH]")]
     calls: Vec<String>,
-    /// Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar.
+    /// Send requests to this service by itself (HOST[:PORT][/PATH]), through the sidecar;
+    /// `grpc://HOST:PORT` calls the demo gRPC method instead.
     #[arg(long, value_name = "HOST[:PORT][/PATH]")]
     generate: Option<String>,
     /// Requests per second for --generate.
@@ -46,6 +47,11 @@ pub struct Args {
     /// echoed. The mesh gives a Workload port named `tcp` in `PORT_TCP`.
     #[arg(long, env = "PORT_TCP")]
     tcp_port: Option<u16>,
+    /// Also serve the demo gRPC method (`meshctl.demo.Demo/Hello`, over h2c) with the same
+    /// latency and error rate; failures are UNAVAILABLE. A Workload port named `grpc` is in
+    /// `PORT_GRPC`.
+    #[arg(long, env = "PORT_GRPC")]
+    grpc_port: Option<u16>,
     /// The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     address: IpAddr,
@@ -93,6 +99,9 @@ pub fn run(args: Args) -> Outcome {
                 .map_err(Failure::environment)
         };
         let listener = listen(args.port).await?;
+        if let Some(port) = args.grpc_port {
+            tokio::spawn(demo_app::serve_grpc(app.clone(), listen(port).await?));
+        }
         if let Some(port) = args.tcp_port {
             tokio::spawn(demo_app::serve_tcp(args.name, args.version, listen(port).await?));
         }

@@ -116,6 +116,7 @@ pub struct ClusterKey {
     pub namespace: String,
     /// The subset (version); empty for the whole service.
     pub subset: String,
+    pub port: u16,
 }
 
 impl ClusterKey {
@@ -126,11 +127,11 @@ impl ClusterKey {
         if parts.next()? != "outbound" {
             return None;
         }
-        let _port = parts.next()?;
+        let port = parts.next()?.parse().ok()?;
         let subset = parts.next()?.to_string();
         let service = parts.next()?.to_string();
         let namespace = parts.next()?.to_string();
-        (parts.next()? == "svc").then_some(ClusterKey { service, namespace, subset })
+        (parts.next()? == "svc").then_some(ClusterKey { service, namespace, subset, port })
     }
 }
 
@@ -166,8 +167,22 @@ pub struct ProxyStats {
 impl ProxyStats {
     pub fn from_samples(samples: &[Sample]) -> ProxyStats {
         let mut stats = ProxyStats::default();
+        // gRPC calls fail with an HTTP 200 whose `grpc-status` says so: the gRPC statistics
+        // filter's count of failures (every call that did not end OK, whatever the HTTP status)
+        // is a gRPC cluster's error count, by cluster; the inbound side's, by its listener.
+        let mut grpc_failures: BTreeMap<ClusterKey, f64> = BTreeMap::new();
+        let mut inbound_grpc_failures = 0.0;
         for s in samples {
             let label = |name: &str| s.labels.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            if s.name == "envoy_cluster_grpc_failure" {
+                let cluster = label("envoy_cluster_name").unwrap_or_default();
+                match ClusterKey::from_stat_name(cluster) {
+                    Some(key) => *grpc_failures.entry(key).or_default() += s.value,
+                    None if cluster.starts_with("inbound_") => inbound_grpc_failures += s.value,
+                    None => {}
+                }
+                continue;
+            }
             let is_inbound = label("envoy_http_conn_manager_prefix") == Some("inbound");
             let traffic = match s.name.as_str() {
                 n if n.starts_with("envoy_http_downstream_rq") && is_inbound => {
@@ -191,6 +206,16 @@ impl ProxyStats {
                 _ => continue,
             };
             record(traffic, s, label("envoy_response_code_class"), label("le"));
+        }
+        for (key, failures) in grpc_failures {
+            if let Some(traffic) = stats.outbound.get_mut(&key) {
+                traffic.errors = failures;
+            }
+        }
+        // The inbound listener's figures mix a sidecar's ports; a gRPC app answers 200 even to
+        // the calls it fails, so its failures come on top of the HTTP ports' 5xx.
+        if let Some(inbound) = stats.inbound.as_mut() {
+            inbound.errors += inbound_grpc_failures;
         }
         stats
     }
@@ -362,7 +387,7 @@ mod tests {
             inbound: Some(traffic(n, 0.0, &[(10.0, n), (f64::INFINITY, n)])),
             ..Default::default()
         };
-        let key = ClusterKey { service: "profile".into(), namespace: "default".into(), subset: "v1".into() };
+        let key = ClusterKey { service: "profile".into(), namespace: "default".into(), subset: "v1".into(), port: 80 };
         let sent = |n: f64| ProxyStats {
             outbound: BTreeMap::from([(key.clone(), traffic(n, 1.0, &[(f64::INFINITY, n)]))]),
             ..Default::default()
@@ -407,8 +432,12 @@ mod tests {
         let gateway =
             ProxyStats::from_samples(&parse(&std::fs::read_to_string(root.join("gateway.prom")).unwrap()).unwrap());
         assert!(gateway.inbound.is_none());
-        let key =
-            |subset: &str| ClusterKey { service: "profile".into(), namespace: "default".into(), subset: subset.into() };
+        let key = |subset: &str| ClusterKey {
+            service: "profile".into(),
+            namespace: "default".into(),
+            subset: subset.into(),
+            port: 80,
+        };
         assert_eq!(gateway.outbound[&key("v1")].completed, 9.0);
         assert_eq!(gateway.outbound[&key("v2")].completed, 11.0);
         // Envoy merges histograms when it flushes stats, so they may trail the counters.
@@ -421,5 +450,29 @@ mod tests {
         let inbound = sidecar.inbound.unwrap();
         assert_eq!((inbound.completed, inbound.errors), (74.0, 0.0));
         assert_eq!(inbound.buckets.len(), crate::translate::LATENCY_BUCKETS_MS.len() + 1);
+    }
+
+    #[test]
+    fn a_grpc_call_that_fails_in_an_http_200_counts_as_an_error_on_both_sides() {
+        let text = r#"envoy_cluster_upstream_rq_completed{envoy_cluster_name="outbound_9090_v2_greeter_default_svc_cluster_local"} 10
+envoy_cluster_upstream_rq_xx{envoy_response_code_class="2",envoy_cluster_name="outbound_9090_v2_greeter_default_svc_cluster_local"} 10
+envoy_cluster_grpc_failure{envoy_cluster_name="outbound_9090_v2_greeter_default_svc_cluster_local"} 4
+envoy_cluster_upstream_rq_completed{envoy_cluster_name="outbound_80_v2_greeter_default_svc_cluster_local"} 5
+envoy_cluster_upstream_rq_xx{envoy_response_code_class="5",envoy_cluster_name="outbound_80_v2_greeter_default_svc_cluster_local"} 1
+envoy_http_downstream_rq_completed{envoy_http_conn_manager_prefix="inbound"} 12
+envoy_http_downstream_rq_xx{envoy_response_code_class="5",envoy_http_conn_manager_prefix="inbound"} 1
+envoy_cluster_grpc_failure{envoy_cluster_name="inbound_9090__"} 3
+"#;
+        let stats = ProxyStats::from_samples(&parse(text).unwrap());
+        let key =
+            |port| ClusterKey { service: "greeter".into(), namespace: "default".into(), subset: "v2".into(), port };
+        assert_eq!((stats.outbound[&key(9090)].completed, stats.outbound[&key(9090)].errors), (10.0, 4.0));
+        assert_eq!(stats.outbound[&key(80)].errors, 1.0, "an HTTP port keeps its 5xx");
+        let inbound = stats.inbound.unwrap();
+        assert_eq!(
+            (inbound.completed, inbound.errors),
+            (12.0, 4.0),
+            "the HTTP port's 5xx and the gRPC port's failures"
+        );
     }
 }

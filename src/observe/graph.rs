@@ -291,7 +291,7 @@ mod tests {
     }
 
     fn key(service: &str, subset: &str) -> ClusterKey {
-        ClusterKey { service: service.into(), namespace: "default".into(), subset: subset.into() }
+        ClusterKey { service: service.into(), namespace: "default".into(), subset: subset.into(), port: 80 }
     }
 
     fn calling(calls: &[(ClusterKey, Traffic)]) -> ProxyStats {

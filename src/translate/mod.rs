@@ -34,6 +34,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 };
 use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener, filter};
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
+use envoy_types::pb::envoy::extensions::filters::http::grpc_stats::v3::FilterConfig as GrpcStats;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
@@ -449,7 +450,13 @@ fn http_manager(
     // Present always (with no default fault), so routes can turn faults on through their
     // per-route config without changing the listener.
     http_filters.push(http_filter(route::FAULT_FILTER, &HttpFault::default()));
-    http_filters.push(http_filter("envoy.filters.http.router", &Router::default()));
+    // Counts gRPC calls by their `grpc-status`, which `top` and the canary gates read: a
+    // failed call is an HTTP 200. It leaves other requests alone.
+    http_filters.push(http_filter("envoy.filters.http.grpc_stats", &GrpcStats::default()));
+    // gRPC calls that end in a local reply (no instance, a timeout) count once, as gRPC
+    // failures, not also as the HTTP status they are translated from.
+    let router = Router { suppress_grpc_request_failure_code_stats: true, ..Default::default() };
+    http_filters.push(http_filter("envoy.filters.http.router", &router));
     hcm::HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         codec_type: hcm::http_connection_manager::CodecType::Auto as i32,

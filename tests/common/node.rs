@@ -231,13 +231,23 @@ impl Node {
     /// Runs `curl ARGS` (at most 5 s) in the network namespace of Pod `namespace/pod`, as a
     /// process of its application would: its output, or `None` when curl failed.
     pub fn curl_in_pod(&self, namespace: &str, pod: &str, args: &[&str]) -> Option<String> {
+        self.curl_in_pod_with_input(namespace, pod, args, &[]).map(|out| String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// `curl_in_pod` with `input` on curl's standard input, and its output as bytes.
+    pub fn curl_in_pod_with_input(&self, namespace: &str, pod: &str, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
+        use std::io::Write;
         let pid = self.pod_process(namespace, pod);
-        let output = Command::new("nsenter")
+        let mut child = Command::new("nsenter")
             .args(["--target", &pid.to_string(), "--net", "curl", "--silent", "--max-time", "5"])
             .args(args)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
             .expect("nsenter runs");
-        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+        child.stdin.take().expect("piped").write_all(input).expect("curl reads its input");
+        let output = child.wait_with_output().expect("curl ends");
+        output.status.success().then_some(output.stdout)
     }
 
     /// The host pid of the first application container of Pod `namespace/pod`, as containerd
