@@ -134,19 +134,20 @@ async fn answer_grpc(
         }
         if fails(counter.fetch_add(1, Ordering::Relaxed), app.error_rate) { grpc::UNAVAILABLE } else { grpc::OK }
     };
-    // The status goes in trailers after the headers, even for a failure with no message (which
-    // a server may also send "trailers-only", in the headers): that is the form in which a
-    // failure is an HTTP 200 all the way, and only `grpc-status` tells.
-    let mut frames = Vec::new();
-    if status == grpc::OK {
-        let hello = grpc::Hello { service: app.service.clone(), version: app.version.clone() };
-        frames.push(Ok(Frame::data(grpc::frame(&prost::Message::encode_to_vec(&hello)))));
-    }
-    let mut trailers = hyper::HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from(status));
-    frames.push(Ok(Frame::trailers(trailers)));
-    let mut response = Response::new(GrpcBody::new(tokio_stream::iter(frames)));
+    let mut response = Response::new(GrpcBody::new(tokio_stream::iter(vec![])));
     response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if status != grpc::OK {
+        // A failure with no message is "trailers-only", as common gRPC servers send it: an HTTP
+        // 200 whose headers carry the status, which lets a proxy retry the call.
+        response.headers_mut().insert("grpc-status", HeaderValue::from(status));
+        return Ok(response);
+    }
+    let hello = grpc::Hello { service: app.service.clone(), version: app.version.clone() };
+    let mut trailers = hyper::HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from(grpc::OK));
+    let frames =
+        vec![Ok(Frame::data(grpc::frame(&prost::Message::encode_to_vec(&hello)))), Ok(Frame::trailers(trailers))];
+    *response.body_mut() = GrpcBody::new(tokio_stream::iter(frames));
     Ok(response)
 }
 

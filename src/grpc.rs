@@ -20,6 +20,8 @@ pub const DEMO_METHOD: &str = "/meshctl.demo.Demo/Hello";
 pub const OK: u32 = 0;
 /// The status the demo app fails calls with, and what a client sees when no instance answers.
 pub const UNAVAILABLE: u32 = 14;
+/// The status of a call whose deadline passed before it was answered.
+pub const DEADLINE_EXCEEDED: u32 = 4;
 /// The status of a call to a method the server does not have.
 pub const UNIMPLEMENTED: u32 = 12;
 
@@ -59,11 +61,15 @@ pub struct Outcome {
 
 /// One call of the demo method on `authority` (`HOST:PORT`, as the caller addresses the
 /// service) through `addr`: the service itself, or an HTTP/2 listener of a sidecar in between.
-pub async fn call(addr: SocketAddr, authority: &str, timeout: Duration) -> Result<Outcome, HttpError> {
+/// The call's deadline is `deadline`, sent in `grpc-timeout` as gRPC clients do, so a proxy on
+/// the way may end it (DEADLINE_EXCEEDED); this side gives up a second later.
+pub async fn call(addr: SocketAddr, authority: &str, deadline: Duration) -> Result<Outcome, HttpError> {
     let request = hyper::Request::post(format!("http://{authority}{DEMO_METHOD}"))
         .header(hyper::header::CONTENT_TYPE, "application/grpc")
         .header(hyper::header::TE, "trailers")
+        .header("grpc-timeout", format!("{}m", deadline.as_millis()))
         .body(Full::new(frame(&[])))?;
+    let timeout = deadline + Duration::from_secs(1);
     let exchange = async {
         let stream =
             tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;

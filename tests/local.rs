@@ -338,3 +338,74 @@ fn a_grpc_port_is_called_over_http2_through_both_sidecars() {
     let hello = outcome.answer.unwrap();
     assert_eq!((hello.service.as_str(), hello.version.as_str()), ("greeter", "v1"));
 }
+
+/// `greeter` v1 fails every other gRPC call with UNAVAILABLE; v2 answers after a second.
+const FLAKY_GRPC: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: greeter-v1}
+spec:
+  service: greeter
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  args: [--error-rate, '50']
+  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: greeter-v2}
+spec:
+  service: greeter
+  labels: {version: v2}
+  command: [meshctl, demo-app]
+  args: [--latency, 1s]
+  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: client}
+spec: {service: client, command: [meshctl, demo-app]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: greeter}
+spec:
+  host: greeter
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+";
+
+/// greeter's route: to `subset`, with `retries`.
+fn greeter_route(subset: &str, retries: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: greeter}}\nspec:\n  hosts: [greeter]\n  http:\n  - route: [{{destination: {{host: greeter, subset: {subset}}}}}]\n    retries: {retries}\n"
+    )
+}
+
+#[test]
+fn grpc_retries_on_unavailable_and_deadlines_are_honoured() {
+    let mesh = LocalMesh::install();
+    let apply = |yaml: &str| {
+        let run = mesh.meshctl(&["apply", "-f", "-"], yaml);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        mesh.wait_healthy();
+    };
+    apply(&format!("{FLAKY_GRPC}---\n{}", greeter_route("v1", "{attempts: 0}")));
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let statuses = |n: usize, deadline: Duration| -> Vec<Option<u32>> {
+        (0..n)
+            .map(|_| runtime.block_on(meshctl::grpc::call(outbound, "greeter:9090", deadline)).unwrap().status)
+            .collect()
+    };
+    let unavailable = Some(meshctl::grpc::UNAVAILABLE);
+    let failed = statuses(20, Duration::from_secs(5)).iter().filter(|s| **s == unavailable).count();
+    assert_eq!(failed, 10, "without retries, every other call fails");
+
+    apply(&greeter_route("v1", "{attempts: 2, retryOn: unavailable}"));
+    let all = statuses(20, Duration::from_secs(5));
+    assert!(all.iter().all(|s| *s == Some(meshctl::grpc::OK)), "retried on UNAVAILABLE: {all:?}");
+
+    // v2 takes a second; a caller that gives it 200 ms (and waits 1.2 s itself) is answered
+    // DEADLINE_EXCEEDED by its sidecar, not OK by v2.
+    apply(&greeter_route("v2", "{attempts: 0}"));
+    assert_eq!(statuses(1, Duration::from_millis(200)), [Some(meshctl::grpc::DEADLINE_EXCEEDED)]);
+}

@@ -184,6 +184,7 @@ impl Routes<'_> {
                 timeout: Some(pb::duration(std::time::Duration::ZERO)),
                 retry_policy: Some(default_retries()),
                 hash_policy: self.hash_policy(host),
+                max_stream_duration: Some(grpc_deadlines()),
                 ..Default::default()
             })),
             ..Default::default()
@@ -279,6 +280,7 @@ impl Routes<'_> {
             retry_policy,
             request_mirror_policies,
             hash_policy: self.hash_policy(&first_host),
+            max_stream_duration: Some(grpc_deadlines()),
             ..Default::default()
         }
     }
@@ -321,6 +323,16 @@ fn hash_policy(hash: &ConsistentHashLb) -> route_action::HashPolicy {
         PolicySpecifier::ConnectionProperties(ConnectionProperties { source_ip: true })
     };
     route_action::HashPolicy { policy_specifier: Some(specifier), ..Default::default() }
+}
+
+/// A gRPC call's deadline (its `grpc-timeout` header) is the route's timeout for that call, as
+/// long as the client wants it; Envoy ignores the header unless told to read it. Other
+/// requests are unaffected.
+fn grpc_deadlines() -> route_action::MaxStreamDuration {
+    route_action::MaxStreamDuration {
+        grpc_timeout_header_max: Some(pb::duration(std::time::Duration::ZERO)),
+        ..Default::default()
+    }
 }
 
 fn default_retries() -> RetryPolicy {
