@@ -159,3 +159,70 @@ fn with_retries_on_callers_rows_count_requests_and_the_workloads_rows_count_atte
         assert_eq!((&r["requests"], &r["success_rate"]), (&Value::from(SENT), &Value::from(1.0)), "{r}");
     }
 }
+
+/// `db` serves HTTP on 80 and the demo app's TCP echo on 5432; `client` is where calls start.
+const TCP_MESH: &str = "apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: db}
+spec:
+  service: db
+  labels: {version: v1}
+  command: [meshctl, demo-app]
+  ports: [{name: http, port: 80}, {name: tcp, port: 5432}]
+---
+apiVersion: meshctl.io/v1alpha1
+kind: Workload
+metadata: {name: client}
+spec: {service: client, command: [meshctl, demo-app]}
+";
+
+#[test]
+fn top_reports_a_tcp_services_connections_and_bytes() {
+    use std::io::Write;
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], TCP_MESH).code, 0);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+
+    let window = top(&mesh, "service");
+    let table = Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args(["top", "--once", "--interval", "3s"])
+        .env("MESHCTL_STATE_DIR", mesh.state_dir())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let connections = 20;
+    for _ in 0..connections {
+        let mut stream = common::local_mesh::tunnel(outbound, "db:5432").unwrap();
+        stream.write_all(b"ping\n").unwrap();
+        assert_eq!(common::local_mesh::first_line(&mut stream).unwrap(), "db v1\n");
+        assert_eq!(common::local_mesh::first_line(&mut stream).unwrap(), "ping\n");
+    }
+    let window = read(window);
+    let seconds = window["window_seconds"].as_f64().unwrap();
+    let row = |direction: &str| {
+        let rows = window["rows"].as_array().unwrap();
+        rows.iter().find(|r| r["service"] == "db" && r["direction"] == direction).cloned().unwrap_or_else(|| {
+            panic!("no {direction} row for db: {window}");
+        })
+    };
+    // (The client's sidecar also counts each tunnel as the request that opened it.)
+    assert_eq!(row("inbound")["requests"], 0, "{}", row("inbound"));
+    for direction in ["inbound", "outbound"] {
+        let r = row(direction);
+        assert_eq!(r["connections"], connections, "{direction}: {r}");
+        let cps = r["cps"].as_f64().unwrap();
+        assert!((cps - connections as f64 / seconds).abs() < 0.01, "{direction}: {r}");
+    }
+    // What db's sidecar handed over each way: "ping\n" in, its greeting and the echo out.
+    let bytes = |field: &str| (row("inbound")[field].as_f64().unwrap() * seconds).round();
+    assert_eq!((bytes("bytes_in_per_second"), bytes("bytes_out_per_second")), (100.0, 220.0), "{}", row("inbound"));
+
+    // The table shows them in a TCP service's columns.
+    let table = String::from_utf8(table.wait_with_output().unwrap().stdout).unwrap();
+    let db = table.lines().find(|l| l.starts_with("db ")).unwrap_or_default();
+    assert!(table.starts_with("SERVICE") && table.lines().next().unwrap().contains("CONN/S"), "{table}");
+    assert!(db.contains("B/s"), "{table}");
+}

@@ -1,5 +1,6 @@
 //! `meshctl top`: live request rate, success rate and latency per service and version (or
-//! per workload), read straight from every proxy's statistics. A live table on a terminal;
+//! per workload), and connections and bytes for TCP services, read straight from every
+//! proxy's statistics. A live table on a terminal;
 //! one plain table per interval elsewhere; one window as JSON or YAML with `--once`.
 
 use std::collections::BTreeMap;
@@ -246,6 +247,15 @@ async fn window(mesh: &dyn Mesh, args: &Args) -> Result<Window, Failure> {
     Ok(Window { window_seconds: seconds, rows, unreachable })
 }
 
+/// A byte rate as people read one: `512 B/s`, `1.5 KB/s`, `2.0 MB/s`.
+fn bytes_per_second(rate: f64) -> String {
+    match rate {
+        r if r >= 1_000_000.0 => format!("{:.1} MB/s", r / 1_000_000.0),
+        r if r >= 1_000.0 => format!("{:.1} KB/s", r / 1_000.0),
+        r => format!("{r:.0} B/s"),
+    }
+}
+
 fn render(window: &Window, args: &Args) -> String {
     let mut headers = Vec::new();
     if args.all_namespaces {
@@ -261,6 +271,11 @@ fn render(window: &Window, args: &Args) -> String {
         headers.push("DIRECTION");
     }
     headers.extend(["RPS", "SUCCESS", "P50", "P90", "P99", "REQUESTS"]);
+    // A TCP service has connections and bytes where others have requests.
+    let connections = window.rows.iter().any(|r| r.figures.connections > 0 && r.figures.requests == 0);
+    if connections {
+        headers.extend(["CONN/S", "IN", "OUT"]);
+    }
     let mut table = super::table(&headers);
     for r in &window.rows {
         let mut row = Vec::new();
@@ -284,6 +299,10 @@ fn render(window: &Window, args: &Args) -> String {
             row.push(q.map_or("-".into(), milliseconds));
         }
         row.push(f.requests.to_string());
+        if connections {
+            row.push(format!("{:.1}", f.cps));
+            row.extend([f.bytes_in_per_second, f.bytes_out_per_second].map(bytes_per_second));
+        }
         table.add_row(row);
     }
     let mut out = format!("{table}\n");

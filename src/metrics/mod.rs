@@ -13,7 +13,8 @@ use serde::Serialize;
 
 pub use prometheus::{ParseError, Sample, parse};
 
-/// Cumulative request counts and latency histogram of one stream of requests.
+/// Cumulative request counts and latency histogram of one stream of requests, and the
+/// connections that carried them (what a TCP service has instead of requests).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Traffic {
     pub completed: f64,
@@ -21,14 +22,45 @@ pub struct Traffic {
     pub errors: f64,
     /// Latency histogram in milliseconds: (upper bound, cumulative count), rising bounds.
     pub buckets: Vec<(f64, f64)>,
+    pub connections: Connections,
+}
+
+/// Connections opened, and bytes sent each way, cumulative.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Connections {
+    pub opened: f64,
+    /// From the client towards the service.
+    pub bytes_in: f64,
+    /// From the service back to the client.
+    pub bytes_out: f64,
+}
+
+impl Connections {
+    fn since(&self, earlier: &Connections) -> Connections {
+        if self.opened < earlier.opened {
+            return *self;
+        }
+        Connections {
+            opened: self.opened - earlier.opened,
+            bytes_in: (self.bytes_in - earlier.bytes_in).max(0.0),
+            bytes_out: (self.bytes_out - earlier.bytes_out).max(0.0),
+        }
+    }
+
+    fn add(&mut self, other: &Connections) {
+        self.opened += other.opened;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+    }
 }
 
 impl Traffic {
     /// What happened between `earlier` and `self`. A counter that went down means the proxy
     /// restarted; then everything since the restart is the window's.
     pub fn since(&self, earlier: &Traffic) -> Traffic {
+        let connections = self.connections.since(&earlier.connections);
         if self.completed < earlier.completed {
-            return self.clone();
+            return Traffic { connections, ..self.clone() };
         }
         let buckets = self
             .buckets
@@ -42,6 +74,7 @@ impl Traffic {
             completed: self.completed - earlier.completed,
             errors: (self.errors - earlier.errors).max(0.0),
             buckets,
+            connections,
         }
     }
 
@@ -49,6 +82,7 @@ impl Traffic {
     pub fn add(&mut self, other: &Traffic) {
         self.completed += other.completed;
         self.errors += other.errors;
+        self.connections.add(&other.connections);
         for (le, n) in &other.buckets {
             match self.buckets.iter_mut().find(|(l, _)| l == le) {
                 Some((_, c)) => *c += n,
@@ -92,11 +126,19 @@ pub struct Figures {
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Connections opened in the window, and per second.
+    pub connections: u64,
+    pub cps: f64,
+    /// Bytes per second towards the service and back.
+    pub bytes_in_per_second: f64,
+    pub bytes_out_per_second: f64,
 }
 
 impl Figures {
     pub fn of(window: &Traffic, seconds: f64) -> Figures {
         let requests = window.completed.round().max(0.0) as u64;
+        let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
+        let c = &window.connections;
         Figures {
             requests,
             rps: if seconds > 0.0 { window.completed / seconds } else { 0.0 },
@@ -104,6 +146,10 @@ impl Figures {
             p50_ms: window.quantile(0.5),
             p90_ms: window.quantile(0.9),
             p99_ms: window.quantile(0.99),
+            connections: c.opened.round().max(0.0) as u64,
+            cps: per_second(c.opened),
+            bytes_in_per_second: per_second(c.bytes_in),
+            bytes_out_per_second: per_second(c.bytes_out),
         }
     }
 }
@@ -183,6 +229,25 @@ impl ProxyStats {
                 }
                 continue;
             }
+            if let Some((side, counter)) = connection_counter(&s.name) {
+                let connections = match side {
+                    // A TCP port's proxy, on the inbound side: per listener port, summed.
+                    Side::Downstream if label("envoy_tcp_prefix").is_some_and(|p| p.starts_with("inbound_")) => {
+                        &mut stats.inbound.get_or_insert_with(Traffic::default).connections
+                    }
+                    Side::Upstream => match label("envoy_cluster_name").and_then(ClusterKey::from_stat_name) {
+                        Some(key) => &mut stats.outbound.entry(key).or_default().connections,
+                        None => continue,
+                    },
+                    Side::Downstream => continue,
+                };
+                match counter {
+                    Counter::Opened => connections.opened = s.value,
+                    Counter::BytesIn => connections.bytes_in = s.value,
+                    Counter::BytesOut => connections.bytes_out = s.value,
+                }
+                continue;
+            }
             let is_inbound = label("envoy_http_conn_manager_prefix") == Some("inbound");
             let traffic = match s.name.as_str() {
                 n if n.starts_with("envoy_http_downstream_rq") && is_inbound => {
@@ -219,6 +284,34 @@ impl ProxyStats {
         }
         stats
     }
+}
+
+/// Which end of a proxy a connection statistic counts.
+enum Side {
+    /// Connections a TCP proxy accepted (`tcp.PREFIX.downstream_cx_*`).
+    Downstream,
+    /// Connections to a cluster's instances (`cluster.NAME.upstream_cx_*`).
+    Upstream,
+}
+
+enum Counter {
+    Opened,
+    BytesIn,
+    BytesOut,
+}
+
+/// The connection counters `top` reads, in the direction of the service: what a TCP proxy
+/// receives from its client goes in, what a cluster's instances send back goes out.
+fn connection_counter(name: &str) -> Option<(Side, Counter)> {
+    Some(match name {
+        "envoy_tcp_downstream_cx_total" => (Side::Downstream, Counter::Opened),
+        "envoy_tcp_downstream_cx_rx_bytes_total" => (Side::Downstream, Counter::BytesIn),
+        "envoy_tcp_downstream_cx_tx_bytes_total" => (Side::Downstream, Counter::BytesOut),
+        "envoy_cluster_upstream_cx_total" => (Side::Upstream, Counter::Opened),
+        "envoy_cluster_upstream_cx_tx_bytes_total" => (Side::Upstream, Counter::BytesIn),
+        "envoy_cluster_upstream_cx_rx_bytes_total" => (Side::Upstream, Counter::BytesOut),
+        _ => return None,
+    })
 }
 
 fn record(traffic: &mut Traffic, s: &Sample, class: Option<&str>, le: Option<&str>) {
@@ -345,7 +438,7 @@ mod tests {
     use super::*;
 
     fn traffic(completed: f64, errors: f64, buckets: &[(f64, f64)]) -> Traffic {
-        Traffic { completed, errors, buckets: buckets.to_vec() }
+        Traffic { completed, errors, buckets: buckets.to_vec(), connections: Connections::default() }
     }
 
     #[test]

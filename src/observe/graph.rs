@@ -287,6 +287,7 @@ mod tests {
             completed,
             errors,
             buckets: vec![(10.0, completed - slow), (2000.0, completed), (f64::INFINITY, completed)],
+            ..Traffic::default()
         }
     }
 
