@@ -4,6 +4,8 @@
 //! proxy on loopback, and a cluster's transparent capture, between two network namespaces
 //! whose iptables rules `meshctl capture` writes (the client there calls a Service address and
 //! knows of no proxy).
+//! Then gRPC unary calls, TCP round trips and TCP echo throughput, each straight to the app and
+//! from a client's sidecar to the app's over mTLS.
 //! Real Envoy 1.40, configured over ADS by meshctl's own server; keep-alive connections,
 //! sequential requests. Run with `cargo bench --bench mesh` (as root, for the namespaces); under
 //! `cargo test --all-targets` it makes a few requests on each path as a smoke test.
@@ -105,6 +107,76 @@ async fn measure(addr: SocketAddr, host: &str, n: usize) -> Vec<Duration> {
     times
 }
 
+/// `n` sequential calls of the demo gRPC method on one HTTP/2 connection to `addr`.
+async fn measure_grpc(addr: SocketAddr, authority: &str, n: usize) -> Vec<Duration> {
+    let mut channel = meshctl::grpc::Channel::connect(addr).await.unwrap();
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let outcome = channel.call(authority, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(outcome.status, Some(meshctl::grpc::OK), "{outcome:?}");
+        times.push(start.elapsed());
+    }
+    times
+}
+
+/// A tunnel to `authority` through the HTTP proxy at `proxy`, past its answer's head.
+async fn tunnel(proxy: SocketAddr, authority: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    stream.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+/// Reads the demo app's greeting, then times `n` round trips of a short line, after `warmup`.
+async fn tcp_round_trips(mut stream: tokio::net::TcpStream, warmup: usize, n: usize) -> Vec<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.set_nodelay(true).unwrap();
+    let mut greeting = [0u8; 11];
+    stream.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(&greeting, b"profile v1\n");
+    let mut times = Vec::with_capacity(n);
+    let mut echo = [0u8; 5];
+    for i in 0..warmup + n {
+        let start = Instant::now();
+        stream.write_all(b"ping\n").await.unwrap();
+        stream.read_exact(&mut echo).await.unwrap();
+        if i >= warmup {
+            times.push(start.elapsed());
+        }
+    }
+    times
+}
+
+/// Sends `volume` bytes through the demo app's echo and reads them back at once: MB/s of the
+/// whole, each way.
+async fn tcp_throughput(stream: tokio::net::TcpStream, volume: usize) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut reader, mut writer) = stream.into_split();
+    let mut greeting = [0u8; 11];
+    reader.read_exact(&mut greeting).await.unwrap();
+    let start = Instant::now();
+    let sending = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..volume / chunk.len() {
+            writer.write_all(&chunk).await.unwrap();
+        }
+        writer
+    });
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut received = 0;
+    while received < volume {
+        received += reader.read(&mut buffer).await.unwrap();
+    }
+    let _writer = sending.await.unwrap();
+    volume as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -119,6 +191,9 @@ const HOST: [u8; 4] = [10, 236, 0, 1];
 const CLIENT_POD: [u8; 4] = [10, 236, 0, 2];
 const SERVER_POD: [u8; 4] = [10, 236, 0, 3];
 const APP_PORT: u16 = 8080;
+/// `profile`'s gRPC and TCP ports.
+const GRPC_PORT: u16 = 9090;
+const TCP_PORT: u16 = 5432;
 const CLIENT_MODE: &str = "--measure-from-namespace";
 
 /// Two network namespaces joined to the host by veth pairs, removed when dropped with every
@@ -255,11 +330,18 @@ async fn main() {
         proxy: None,
         load: None,
     };
+    // The same app's gRPC method and TCP echo, on ports of their own.
+    let grpc_listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
+    let tcp_listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
+    let (grpc_app, tcp_app) = (grpc_listener.local_addr().unwrap(), tcp_listener.local_addr().unwrap());
+    tokio::spawn(demo_app::serve_grpc(demo.clone(), grpc_listener));
+    tokio::spawn(demo_app::serve_tcp("profile".into(), "v1".into(), tcp_listener));
     tokio::spawn(demo_app::serve(demo, listener));
 
     let (warmup, n) = if benchmarking { (500, 5000) } else { (5, 20) };
     let port = || localhost(free_port());
     let (gateway, inbound, outbound, plain_inbound, plain_outbound) = (port(), port(), port(), port(), port());
+    let (grpc_inbound, tcp_inbound) = (port(), port());
     let (traced_gateway, traced_inbound, traced_outbound) = (port(), port(), port());
     // Workloads labelled `mtls: off` accept plaintext only (a PeerAuthentication says so).
     let labels = |app: &str| {
@@ -292,8 +374,15 @@ async fn main() {
         instances: vec![instance(traced_inbound, "profile", "profile")],
         ..service("profile-traced", traced_inbound)
     };
+    // `profile` also serves gRPC on 9090 and TCP on 5432, through the same sidecar.
+    let mut profile = service("profile", inbound);
+    profile.ports.extend([
+        ServicePort { name: "grpc".into(), number: GRPC_PORT, protocol: Protocol::Grpc },
+        ServicePort { name: "tcp".into(), number: TCP_PORT, protocol: Protocol::Tcp },
+    ]);
+    profile.instances[0].ports.extend([(GRPC_PORT, grpc_inbound.port()), (TCP_PORT, tcp_inbound.port())]);
     let services = vec![
-        service("profile", inbound),
+        profile.clone(),
         service("profile-plain", plain_inbound),
         service("profile-direct", app),
         captured_service,
@@ -325,7 +414,12 @@ async fn main() {
             node_id: "sidecar".into(),
             service: "profile".into(),
             namespace: "default".into(),
-            ports: serving(inbound, app),
+            ports: profile
+                .ports
+                .iter()
+                .zip([(inbound, app), (grpc_inbound, grpc_app), (tcp_inbound, tcp_app)])
+                .map(|(port, (listen, app))| InboundPort { service_port: port.clone(), listen, app })
+                .collect(),
             outbound,
             capture: None,
             labels: labels("profile"),
@@ -471,6 +565,23 @@ async fn main() {
     results.push(("between two namespaces, no proxy", between));
     results.push(("sidecar to sidecar, mTLS, captured", measure_from(client_ns, service, warmup, n)));
     drop(namespaces);
+    // gRPC unary calls and TCP round trips, each straight to the app and from a client's
+    // sidecar to the app's over mTLS (the local mesh's explicit proxy: HTTP/2 for gRPC, a
+    // CONNECT tunnel for TCP).
+    let grpc_authority = format!("profile:{GRPC_PORT}");
+    for (what, addr) in [("gRPC direct to the app", grpc_app), ("gRPC sidecar to sidecar, mTLS", plain_outbound)] {
+        measure_grpc(addr, &grpc_authority, warmup).await;
+        results.push((what, measure_grpc(addr, &grpc_authority, n).await));
+    }
+    let tcp_direct = || async { tokio::net::TcpStream::connect(tcp_app).await.unwrap() };
+    let tcp_mesh = || async { tunnel(plain_outbound, &format!("profile:{TCP_PORT}")).await };
+    results.push(("TCP round trip direct to the app", tcp_round_trips(tcp_direct().await, warmup, n).await));
+    results.push(("TCP round trip sidecar to sidecar, mTLS", tcp_round_trips(tcp_mesh().await, warmup, n).await));
+    let volume = if benchmarking { 256 << 20 } else { 1 << 20 };
+    let throughput = [
+        ("TCP echo throughput direct to the app", tcp_throughput(tcp_direct().await, volume).await),
+        ("TCP echo throughput sidecar to sidecar, mTLS", tcp_throughput(tcp_mesh().await, volume).await),
+    ];
     for (what, mut times) in results {
         assert_eq!(times.len(), n, "{what}");
         times.sort();
@@ -480,6 +591,12 @@ async fn main() {
                 quantile(&times, 0.5).as_secs_f64() * 1e6,
                 quantile(&times, 0.99).as_secs_f64() * 1e6
             );
+        }
+    }
+    if benchmarking {
+        println!("TCP throughput: {} MiB echoed back over one connection", volume >> 20);
+        for (what, mb_per_second) in throughput {
+            println!("  {what:<46} {mb_per_second:>7.1} MB/s");
         }
     }
 }

@@ -60,33 +60,54 @@ pub struct Outcome {
 }
 
 /// One call of the demo method on `authority` (`HOST:PORT`, as the caller addresses the
-/// service) through `addr`: the service itself, or an HTTP/2 listener of a sidecar in between.
-/// The call's deadline is `deadline`, sent in `grpc-timeout` as gRPC clients do, so a proxy on
-/// the way may end it (DEADLINE_EXCEEDED); this side gives up a second later.
+/// service) through `addr`, on a connection of its own: see [`Channel::call`].
 pub async fn call(addr: SocketAddr, authority: &str, deadline: Duration) -> Result<Outcome, HttpError> {
-    let request = hyper::Request::post(format!("http://{authority}{DEMO_METHOD}"))
-        .header(hyper::header::CONTENT_TYPE, "application/grpc")
-        .header(hyper::header::TE, "trailers")
-        .header("grpc-timeout", format!("{}m", deadline.as_millis()))
-        .body(Full::new(frame(&[])))?;
     let timeout = deadline + Duration::from_secs(1);
-    let exchange = async {
-        let stream =
-            tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
-        let failed = |source| HttpError::Request { addr, source };
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.map_err(failed)?;
-        tokio::spawn(connection);
-        let response = sender.send_request(request).await.map_err(failed)?;
-        let http_status = response.status().as_u16();
-        let in_headers = status_of(response.headers());
-        let collected = response.into_body().collect().await.map_err(failed)?;
-        let status = in_headers.or_else(|| collected.trailers().and_then(status_of));
-        let body = collected.to_bytes();
-        let answer = unframe(&body).and_then(|m| Hello::decode(m).ok());
-        Ok(Outcome { http_status, status, answer })
-    };
+    let exchange = async { Channel::connect(addr).await?.call(authority, deadline).await };
     tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?
+}
+
+/// An HTTP/2 connection for calls one after another, as a gRPC client keeps one.
+pub struct Channel {
+    addr: SocketAddr,
+    sender: hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+}
+
+impl Channel {
+    /// Connects to `addr`: the service itself, or an HTTP/2 listener of a sidecar in between.
+    pub async fn connect(addr: SocketAddr) -> Result<Channel, HttpError> {
+        let stream = tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
+        let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|source| HttpError::Request { addr, source })?;
+        tokio::spawn(connection);
+        Ok(Channel { addr, sender })
+    }
+
+    /// One call of the demo method on `authority`. Its deadline is `deadline`, sent in
+    /// `grpc-timeout` as gRPC clients do, so a proxy on the way may end it (DEADLINE_EXCEEDED);
+    /// this side gives up a second later.
+    pub async fn call(&mut self, authority: &str, deadline: Duration) -> Result<Outcome, HttpError> {
+        let addr = self.addr;
+        let request = hyper::Request::post(format!("http://{authority}{DEMO_METHOD}"))
+            .header(hyper::header::CONTENT_TYPE, "application/grpc")
+            .header(hyper::header::TE, "trailers")
+            .header("grpc-timeout", format!("{}m", deadline.as_millis()))
+            .body(Full::new(frame(&[])))?;
+        let exchange = async {
+            let failed = |source| HttpError::Request { addr, source };
+            let response = self.sender.send_request(request).await.map_err(failed)?;
+            let http_status = response.status().as_u16();
+            let in_headers = status_of(response.headers());
+            let collected = response.into_body().collect().await.map_err(failed)?;
+            let status = in_headers.or_else(|| collected.trailers().and_then(status_of));
+            let body = collected.to_bytes();
+            let answer = unframe(&body).and_then(|m| Hello::decode(m).ok());
+            Ok(Outcome { http_status, status, answer })
+        };
+        let timeout = deadline + Duration::from_secs(1);
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?
+    }
 }
 
 fn status_of(headers: &hyper::HeaderMap) -> Option<u32> {
