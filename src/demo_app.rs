@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Frame};
 use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
@@ -109,6 +109,8 @@ pub async fn serve_grpc(app: DemoApp, listener: TcpListener) {
     let counter = Arc::new(AtomicU64::new(0));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
+        // An answer's frames go out at once, not held for the next answer's.
+        let _ = stream.set_nodelay(true);
         let (app, counter) = (app.clone(), counter.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| answer_grpc(app.clone(), counter.clone(), request));
@@ -126,7 +128,14 @@ async fn answer_grpc(
     counter: Arc<AtomicU64>,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<GrpcBody>, Infallible> {
-    let status = if request.uri().path() != grpc::DEMO_METHOD {
+    let unimplemented = request.uri().path() != grpc::DEMO_METHOD;
+    // The request message is read whole before the answer, as a server decodes it; a stream
+    // answered while its request is still arriving is reset, and a client that keeps its
+    // connection would see it closed after enough of those.
+    if request.into_body().collect().await.is_err() {
+        return Ok(Response::new(GrpcBody::new(tokio_stream::iter(vec![]))));
+    }
+    let status = if unimplemented {
         grpc::UNIMPLEMENTED
     } else {
         if !app.latency.is_zero() {

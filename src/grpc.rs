@@ -20,8 +20,6 @@ pub const DEMO_METHOD: &str = "/meshctl.demo.Demo/Hello";
 pub const OK: u32 = 0;
 /// The status the demo app fails calls with, and what a client sees when no instance answers.
 pub const UNAVAILABLE: u32 = 14;
-/// The status of a call whose deadline passed before it was answered.
-pub const DEADLINE_EXCEEDED: u32 = 4;
 /// The status of a call to a method the server does not have.
 pub const UNIMPLEMENTED: u32 = 12;
 
@@ -56,6 +54,8 @@ pub struct Outcome {
     pub http_status: u16,
     /// `grpc-status`, from the trailers or, in a trailers-only answer, the headers.
     pub status: Option<u32>,
+    /// `grpc-message`, from the same place: why a call failed, when it says.
+    pub message: Option<String>,
     pub answer: Option<Hello>,
 }
 
@@ -76,7 +76,10 @@ pub struct Channel {
 impl Channel {
     /// Connects to `addr`: the service itself, or an HTTP/2 listener of a sidecar in between.
     pub async fn connect(addr: SocketAddr) -> Result<Channel, HttpError> {
-        let stream = tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
+        let stream =
+            tokio::net::TcpStream::connect(addr).await.map_err(|source| HttpError::Connect { addr, source })?;
+        // A call's frames go out at once, not held for the next call's (Nagle's algorithm).
+        stream.set_nodelay(true).map_err(|source| HttpError::Connect { addr, source })?;
         let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .map_err(|source| HttpError::Request { addr, source })?;
@@ -85,7 +88,7 @@ impl Channel {
     }
 
     /// One call of the demo method on `authority`. Its deadline is `deadline`, sent in
-    /// `grpc-timeout` as gRPC clients do, so a proxy on the way may end it (DEADLINE_EXCEEDED);
+    /// `grpc-timeout` as gRPC clients do, so a proxy on the way may end it;
     /// this side gives up a second later.
     pub async fn call(&mut self, authority: &str, deadline: Duration) -> Result<Outcome, HttpError> {
         let addr = self.addr;
@@ -96,14 +99,21 @@ impl Channel {
             .body(Full::new(frame(&[])))?;
         let exchange = async {
             let failed = |source| HttpError::Request { addr, source };
+            self.sender.ready().await.map_err(failed)?;
             let response = self.sender.send_request(request).await.map_err(failed)?;
             let http_status = response.status().as_u16();
-            let in_headers = status_of(response.headers());
+            let headers = response.headers().clone();
             let collected = response.into_body().collect().await.map_err(failed)?;
-            let status = in_headers.or_else(|| collected.trailers().and_then(status_of));
+            // A trailers-only answer has the status in its headers.
+            let ending = match collected.trailers() {
+                Some(trailers) if status_of(&headers).is_none() => trailers.clone(),
+                _ => headers,
+            };
+            let status = status_of(&ending);
+            let message = ending.get("grpc-message").and_then(|m| m.to_str().ok()).map(String::from);
             let body = collected.to_bytes();
             let answer = unframe(&body).and_then(|m| Hello::decode(m).ok());
-            Ok(Outcome { http_status, status, answer })
+            Ok(Outcome { http_status, status, message, answer })
         };
         let timeout = deadline + Duration::from_secs(1);
         tokio::time::timeout(timeout, exchange).await.map_err(|_| HttpError::Timeout { addr, timeout })?

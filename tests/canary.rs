@@ -241,33 +241,18 @@ fn a_canary_slower_than_the_p99_gate_is_rolled_back_when_its_step_ends() {
     assert_eq!(canary_status(&mesh)["weight"], 0);
 }
 
-/// `greeter` v1 answers the demo gRPC method, v2 fails every call with UNAVAILABLE (an HTTP
-/// 200 whose `grpc-status` says so); `loadgen` calls it 20 times a second through its sidecar.
-const GRPC_MESH: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: greeter-v1}
-spec:
-  service: greeter
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: greeter-v2}
-spec:
-  service: greeter
-  labels: {version: v2}
-  command: [meshctl, demo-app]
-  args: [--error-rate, '100']
-  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: loadgen}
-spec: {service: loadgen, command: [meshctl, demo-app], args: [--generate, 'grpc://greeter:9090', --rate, '20']}
----
-apiVersion: networking.istio.io/v1
+/// `greeter` v1 answers the demo gRPC method, v2 fails every call with UNAVAILABLE;
+/// `loadgen` calls it 20 times a second through its sidecar; and a Canary from v1 to v2.
+fn grpc_rollout() -> String {
+    let workloads = [
+        common::demo_workload_serving("greeter-v1", "greeter", Some("v1"), &[], &[("grpc", 9090)]),
+        common::demo_workload_serving("greeter-v2", "greeter", Some("v2"), &["--error-rate", "100"], &[("grpc", 9090)]),
+        common::demo_workload("loadgen", "loadgen", None, &["--generate", "grpc://greeter:9090", "--rate", "20"]),
+    ];
+    format!("{}---\n{GREETER_ROLLOUT}", workloads.join("---\n"))
+}
+
+const GREETER_ROLLOUT: &str = "apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: greeter}
 spec:
@@ -297,7 +282,7 @@ spec:
 #[test]
 fn a_grpc_canary_failing_with_unavailable_is_rolled_back() {
     let mesh = LocalMesh::install();
-    let run = mesh.meshctl(&["apply", "-f", "-"], GRPC_MESH);
+    let run = mesh.meshctl(&["apply", "-f", "-"], &grpc_rollout());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let mut status = Value::Null;
     let ended = common::within(Duration::from_secs(60), || {

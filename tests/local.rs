@@ -251,22 +251,7 @@ fn a_workload_whose_command_changes_is_restarted_on_its_ports() {
 
 /// `db` v1 and v2 serve its TCP port 5432 (the demo app greets each connection with its
 /// version); a VirtualService sends 80% of the connections to v1; `client` is where they start.
-const TCP_SPLIT: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: db-v1}
-spec: {service: db, labels: {version: v1}, command: [meshctl, demo-app], ports: [{name: http, port: 80}, {name: tcp, port: 5432}]}
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: db-v2}
-spec: {service: db, labels: {version: v2}, command: [meshctl, demo-app], ports: [{name: http, port: 80}, {name: tcp, port: 5432}]}
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: client}
-spec: {service: client, command: [meshctl, demo-app]}
----
-apiVersion: networking.istio.io/v1
+const DB_SPLIT: &str = "apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: db}
 spec:
@@ -285,10 +270,19 @@ spec:
     - {destination: {host: db, subset: v2}, weight: 20}
 ";
 
+fn tcp_split() -> String {
+    let workloads = [
+        common::demo_workload_serving("db-v1", "db", Some("v1"), &[], &[("tcp", 5432)]),
+        common::demo_workload_serving("db-v2", "db", Some("v2"), &[], &[("tcp", 5432)]),
+        common::demo_workload("client", "client", None, &[]),
+    ];
+    format!("{}---\n{DB_SPLIT}", workloads.join("---\n"))
+}
+
 #[test]
 fn a_tcp_route_splits_connections_by_weight() {
     let mesh = LocalMesh::install();
-    let run = mesh.meshctl(&["apply", "-f", "-"], TCP_SPLIT);
+    let run = mesh.meshctl(&["apply", "-f", "-"], &tcp_split());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     mesh.wait_healthy();
     let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
@@ -309,26 +303,19 @@ fn a_tcp_route_splits_connections_by_weight() {
     assert!((74.0..=86.0).contains(&share), "v1 took {share:.1}% of {connections} connections");
 }
 
-/// `greeter` serves HTTP on 80 and the demo gRPC method on 9090; v2 fails every call.
-const GRPC: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: greeter-v1}
-spec:
-  service: greeter
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: client}
-spec: {service: client, command: [meshctl, demo-app]}
-";
+/// `greeter` serves HTTP on 80 and the demo gRPC method on 9090; `client` is where calls start.
+fn grpc_mesh() -> String {
+    [
+        common::demo_workload_serving("greeter-v1", "greeter", Some("v1"), &[], &[("grpc", 9090)]),
+        common::demo_workload("client", "client", None, &[]),
+    ]
+    .join("---\n")
+}
 
 #[test]
 fn a_grpc_port_is_called_over_http2_through_both_sidecars() {
     let mesh = LocalMesh::install();
-    let run = mesh.meshctl(&["apply", "-f", "-"], GRPC);
+    let run = mesh.meshctl(&["apply", "-f", "-"], &grpc_mesh());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     mesh.wait_healthy();
     let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
@@ -340,38 +327,15 @@ fn a_grpc_port_is_called_over_http2_through_both_sidecars() {
 }
 
 /// `greeter` v1 fails every other gRPC call with UNAVAILABLE; v2 answers after a second.
-const FLAKY_GRPC: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: greeter-v1}
-spec:
-  service: greeter
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  args: [--error-rate, '50']
-  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: greeter-v2}
-spec:
-  service: greeter
-  labels: {version: v2}
-  command: [meshctl, demo-app]
-  args: [--latency, 1s]
-  ports: [{name: http, port: 80}, {name: grpc, port: 9090}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: client}
-spec: {service: client, command: [meshctl, demo-app]}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: greeter}
-spec:
-  host: greeter
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
-";
+fn flaky_grpc() -> String {
+    [
+        common::demo_workload_serving("greeter-v1", "greeter", Some("v1"), &["--error-rate", "50"], &[("grpc", 9090)]),
+        common::demo_workload_serving("greeter-v2", "greeter", Some("v2"), &["--latency", "1s"], &[("grpc", 9090)]),
+        common::demo_workload("client", "client", None, &[]),
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: greeter}\nspec:\n  host: greeter\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n".into(),
+    ]
+    .join("---\n")
+}
 
 /// greeter's route: to `subset`, with `retries`.
 fn greeter_route(subset: &str, retries: &str) -> String {
@@ -388,7 +352,7 @@ fn grpc_retries_on_unavailable_and_deadlines_are_honoured() {
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         mesh.wait_healthy();
     };
-    apply(&format!("{FLAKY_GRPC}---\n{}", greeter_route("v1", "{attempts: 0}")));
+    apply(&format!("{}---\n{}", flaky_grpc(), greeter_route("v1", "{attempts: 0}")));
     let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let statuses = |n: usize, deadline: Duration| -> Vec<Option<u32>> {
@@ -404,8 +368,11 @@ fn grpc_retries_on_unavailable_and_deadlines_are_honoured() {
     let all = statuses(20, Duration::from_secs(5));
     assert!(all.iter().all(|s| *s == Some(meshctl::grpc::OK)), "retried on UNAVAILABLE: {all:?}");
 
-    // v2 takes a second; a caller that gives it 200 ms (and waits 1.2 s itself) is answered
-    // DEADLINE_EXCEEDED by its sidecar, not OK by v2.
+    // v2 takes a second; a caller that gives it 200 ms (and waits 1.2 s itself) has the call
+    // ended by its sidecar at the deadline, as Istio's sidecars end it (UNAVAILABLE, "upstream
+    // request timeout"), not answered OK by v2.
     apply(&greeter_route("v2", "{attempts: 0}"));
-    assert_eq!(statuses(1, Duration::from_millis(200)), [Some(meshctl::grpc::DEADLINE_EXCEEDED)]);
+    let late = runtime.block_on(meshctl::grpc::call(outbound, "greeter:9090", Duration::from_millis(200))).unwrap();
+    assert_eq!(late.status, unavailable, "{late:?}");
+    assert!(late.message.as_deref().is_some_and(|m| m.contains("timeout")), "{late:?}");
 }

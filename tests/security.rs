@@ -387,32 +387,21 @@ fn certificates_are_renewed_at_half_life_without_restarting_a_proxy() {
 }
 
 /// `db` serves HTTP on port 80 and TCP (the demo app's echo) on 5432; `client` calls nothing
-/// by itself: the test calls through its sidecar, as its application would.
-const MULTI_PORT: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: db}
-spec:
-  service: db
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  ports: [{name: http, port: 80}, {name: tcp, port: 5432}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: client}
-spec: {service: client, command: [meshctl, demo-app]}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
-";
+/// by itself: the test calls through its sidecar, as its application would; STRICT mTLS.
+fn multi_port() -> String {
+    [
+        common::demo_workload_serving("db", "db", Some("v1"), &[], &[("tcp", 5432)]),
+        common::demo_workload("client", "client", None, &[]),
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n".into(),
+    ]
+    .join("---\n")
+}
 
 #[test]
 fn every_port_of_a_service_is_meshed_and_strict_refuses_plaintext_on_each() {
     use std::io::Write;
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MULTI_PORT).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &multi_port()).code, 0);
     mesh.wait_healthy();
     let (db, client) = (mesh.instance("db"), mesh.instance("client"));
     let outbound = local(&client["ports"]["outbound"]);
@@ -451,7 +440,7 @@ fn echo(outbound: SocketAddr) -> Result<String, String> {
 #[test]
 fn a_tcp_port_is_authorized_by_peer_identity_and_http_fields_on_it_are_refused() {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], MULTI_PORT).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &multi_port()).code, 0);
     mesh.wait_healthy();
     let outbound = local(&mesh.instance("client")["ports"]["outbound"]);
     assert_eq!(echo(outbound), Ok("ping\n".into()), "allowed before the policy");

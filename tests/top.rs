@@ -161,26 +161,19 @@ fn with_retries_on_callers_rows_count_requests_and_the_workloads_rows_count_atte
 }
 
 /// `db` serves HTTP on 80 and the demo app's TCP echo on 5432; `client` is where calls start.
-const TCP_MESH: &str = "apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: db}
-spec:
-  service: db
-  labels: {version: v1}
-  command: [meshctl, demo-app]
-  ports: [{name: http, port: 80}, {name: tcp, port: 5432}]
----
-apiVersion: meshctl.io/v1alpha1
-kind: Workload
-metadata: {name: client}
-spec: {service: client, command: [meshctl, demo-app]}
-";
+fn tcp_mesh() -> String {
+    [
+        common::demo_workload_serving("db", "db", Some("v1"), &[], &[("tcp", 5432)]),
+        common::demo_workload("client", "client", None, &[]),
+    ]
+    .join("---\n")
+}
 
 #[test]
 fn top_reports_a_tcp_services_connections_and_bytes() {
     use std::io::Write;
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], TCP_MESH).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &tcp_mesh()).code, 0);
     mesh.wait_healthy();
     let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
 

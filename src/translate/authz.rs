@@ -103,17 +103,10 @@ pub fn inbound_filters(
         let chosen = policies(snapshot, namespace, labels, action);
         if !chosen.is_empty() {
             let (suffix, rules) = rules(action, &chosen, port, false);
-            let mut value = prost::Message::encode_to_vec(&RbacFilter {
-                rules_stat_prefix: format!("meshctl_{suffix}_"),
-                ..Default::default()
-            });
-            pb::append_message_field(1, &rules, &mut value);
+            let config = RbacFilter { rules_stat_prefix: format!("meshctl_{suffix}_"), ..Default::default() };
             filters.push(hcm::HttpFilter {
                 name: format!("envoy.filters.http.rbac.{suffix}"),
-                config_type: Some(hcm::http_filter::ConfigType::TypedConfig(Any {
-                    type_url: RbacFilter::type_url(),
-                    value,
-                })),
+                config_type: Some(hcm::http_filter::ConfigType::TypedConfig(with_rules(&config, &rules))),
                 ..Default::default()
             });
         }
@@ -138,18 +131,22 @@ pub fn inbound_tcp_filters(
         let chosen = policies(snapshot, namespace, labels, action);
         if !chosen.is_empty() {
             let (suffix, rules) = rules(action, &chosen, port, true);
-            let mut value = prost::Message::encode_to_vec(&NetworkRbac {
-                stat_prefix: format!("meshctl_{suffix}_tcp_"),
-                ..Default::default()
-            });
-            pb::append_message_field(1, &rules, &mut value);
+            let config = NetworkRbac { stat_prefix: format!("meshctl_{suffix}_tcp_"), ..Default::default() };
             filters.push(Filter {
                 name: format!("envoy.filters.network.rbac.{suffix}"),
-                config_type: Some(filter::ConfigType::TypedConfig(Any { type_url: NetworkRbac::type_url(), value })),
+                config_type: Some(filter::ConfigType::TypedConfig(with_rules(&config, &rules))),
             });
         }
     }
     filters
+}
+
+/// An RBAC filter's `config` with its `rules` (encoded by [`rules`]) in field 1, where both
+/// Envoy's HTTP and network RBAC filters keep them.
+fn with_rules<M: prost::Message + Name>(config: &M, rules: &[u8]) -> Any {
+    let mut value = config.encode_to_vec();
+    pb::append_message_field(1, rules, &mut value);
+    Any { type_url: M::type_url(), value }
 }
 
 /// The policies' rules for one RBAC filter, encoded (with their names in order, so the same

@@ -179,14 +179,13 @@ impl Routes<'_> {
         Route {
             stat_prefix: "default".into(),
             r#match: Some(prefix_match("/")),
-            action: Some(route::Action::Route(RouteAction {
+            action: Some(route::Action::Route(with_grpc_deadlines(RouteAction {
                 cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster_name(port, None, host))),
                 timeout: Some(pb::duration(std::time::Duration::ZERO)),
                 retry_policy: Some(default_retries()),
                 hash_policy: self.hash_policy(host),
-                max_stream_duration: Some(grpc_deadlines()),
                 ..Default::default()
-            })),
+            }))),
             ..Default::default()
         }
     }
@@ -273,16 +272,15 @@ impl Routes<'_> {
             })
             .collect();
         let first_host = rule.route.first().map(|d| resolve_host(&d.destination.host, namespace)).unwrap_or_default();
-        RouteAction {
+        with_grpc_deadlines(RouteAction {
             cluster_specifier: Some(cluster_specifier),
             // Istio's default is no timeout; Envoy's would be 15 s.
             timeout: Some(pb::duration(rule.timeout.map_or(std::time::Duration::ZERO, |d| d.0))),
             retry_policy,
             request_mirror_policies,
             hash_policy: self.hash_policy(&first_host),
-            max_stream_duration: Some(grpc_deadlines()),
             ..Default::default()
-        }
+        })
     }
 
     /// The hash key of the destination's consistent-hash load balancing, if it has one.
@@ -325,14 +323,13 @@ fn hash_policy(hash: &ConsistentHashLb) -> route_action::HashPolicy {
     route_action::HashPolicy { policy_specifier: Some(specifier), ..Default::default() }
 }
 
-/// A gRPC call's deadline (its `grpc-timeout` header) is the route's timeout for that call, as
-/// long as the client wants it; Envoy ignores the header unless told to read it. Other
-/// requests are unaffected.
-fn grpc_deadlines() -> route_action::MaxStreamDuration {
-    route_action::MaxStreamDuration {
-        grpc_timeout_header_max: Some(pb::duration(std::time::Duration::ZERO)),
-        ..Default::default()
-    }
+/// `action`, where a gRPC call's deadline (its `grpc-timeout` header) is its timeout, up to the
+/// route's own (`0`: no cap); Envoy ignores the header unless told to read it. As Istio does,
+/// with the deprecated `max_grpc_timeout`: its replacement, `max_stream_duration`, also turns
+/// off the route's timeout for requests that are not gRPC.
+#[allow(deprecated)]
+fn with_grpc_deadlines(action: RouteAction) -> RouteAction {
+    RouteAction { max_grpc_timeout: action.timeout, ..action }
 }
 
 fn default_retries() -> RetryPolicy {

@@ -23,10 +23,30 @@ pub fn root() -> PathBuf {
 /// One YAML document: a Workload running `meshctl demo-app` for `service`, labelled with
 /// `version` when there is one, with the demo app's `args`.
 pub fn demo_workload(name: &str, service: &str, version: Option<&str>, args: &[&str]) -> String {
+    demo_workload_serving(name, service, version, args, &[])
+}
+
+/// `demo_workload` whose service has `ports` (name, number) besides HTTP on 80: the demo app
+/// serves its TCP echo on a port named `tcp` and its gRPC method on one named `grpc`.
+pub fn demo_workload_serving(
+    name: &str,
+    service: &str,
+    version: Option<&str>,
+    args: &[&str],
+    ports: &[(&str, u16)],
+) -> String {
     let labels = version.map(|v| format!(", labels: {{version: {v}}}")).unwrap_or_default();
     let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let ports = match ports {
+        [] => String::new(),
+        more => {
+            let more: Vec<String> =
+                more.iter().map(|(name, port)| format!(", {{name: {name}, port: {port}}}")).collect();
+            format!(", ports: [{{name: http, port: 80}}{}]", more.concat())
+        }
+    };
     format!(
-        "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {{name: {name}}}\nspec: {{service: {service}{labels}, command: [meshctl, demo-app], args: [{}]}}\n",
+        "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {{name: {name}}}\nspec: {{service: {service}{labels}, command: [meshctl, demo-app], args: [{}]{ports}}}\n",
         args.join(", ")
     )
 }
