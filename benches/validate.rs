@@ -27,6 +27,8 @@ fn documents_for(i: usize) -> Vec<Resource> {
         namespace: namespace.clone(),
         subsets: vec![("v1".into(), 90), ("v2".into(), 10)],
         label: "version".into(),
+        port: None,
+        tcp: false,
     });
     let mut breaker = generate::circuit_breaker(&CircuitBreaker {
         service: service.clone(),

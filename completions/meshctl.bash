@@ -1655,7 +1655,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__traffic__subcmd__split)
-            opts="-n -h -V --namespace --subset --label --output-file --help --version"
+            opts="-n -h -V --namespace --subset --label --port --tcp --output-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1674,6 +1674,10 @@ _meshctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -70,7 +70,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s n -l namespace -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l subset -d 'A subset and its weight in percent; the weights must add up to 100' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l label -d 'The workload label whose value names the subset' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l port -d 'Split only the traffic to this port of the service (e.g. its gRPC port)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l output-file -d 'Write to this file instead of stdout' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l tcp -d 'Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from circuit-breaker" -s n -l namespace -r

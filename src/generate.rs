@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use crate::api::ROOT_NAMESPACE;
 use crate::api::meshctl::{Canary, CanarySpec, Gates};
 use crate::api::networking::{
-    ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination,
-    HttpSettings, OutlierDetection, Subset, TcpSettings, TrafficPolicy, VirtualService, VirtualServiceSpec,
+    ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpMatchRequest, HttpRoute,
+    HttpRouteDestination, HttpSettings, L4MatchAttributes, OutlierDetection, PortSelector, Subset, TcpRoute,
+    TcpSettings, TrafficPolicy, VirtualService, VirtualServiceSpec,
 };
 use crate::api::security::{
     Action, AuthorizationPolicy, AuthorizationPolicySpec, JwtRule, MtlsMode, MutualTls, Operation, PeerAuthentication,
@@ -38,28 +39,39 @@ pub struct TrafficSplit {
     pub subsets: Vec<(String, u32)>,
     /// The workload label whose value names a subset.
     pub label: String,
+    /// Only the traffic to this port of the service; all of it when unset.
+    pub port: Option<u16>,
+    /// Split connections (a `tcp` rule) rather than requests: for a TCP port.
+    pub tcp: bool,
 }
 
-/// A VirtualService that splits the service's traffic by weight, and the DestinationRule that
-/// defines the subsets it names.
+/// A VirtualService that splits the service's traffic (or one port's) by weight, and the
+/// DestinationRule that defines the subsets it names.
 pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
-    let route = s
+    let route: Vec<HttpRouteDestination> = s
         .subsets
         .iter()
         .map(|(subset, weight)| HttpRouteDestination {
-            destination: Destination { host: s.service.clone(), subset: Some(subset.clone()), port: None },
+            destination: Destination {
+                host: s.service.clone(),
+                subset: Some(subset.clone()),
+                port: s.port.map(|number| PortSelector { number: u32::from(number) }),
+            },
             weight: Some(*weight),
         })
         .collect();
+    let port = s.port.map(u32::from);
+    let (http, tcp) = if s.tcp {
+        let matches = port.map(|port| L4MatchAttributes { port: Some(port) }).into_iter().collect();
+        (vec![], vec![TcpRoute { matches, route }])
+    } else {
+        let matches =
+            port.map(|port| HttpMatchRequest { port: Some(port), ..Default::default() }).into_iter().collect();
+        (vec![HttpRoute { matches, route, ..HttpRoute::default() }], vec![])
+    };
     let vs = VirtualService::new(
         &s.service,
-        VirtualServiceSpec {
-            hosts: vec![s.service.clone()],
-            gateways: vec![],
-            http: vec![HttpRoute { route, ..HttpRoute::default() }],
-            tcp: vec![],
-            export_to: vec![],
-        },
+        VirtualServiceSpec { hosts: vec![s.service.clone()], gateways: vec![], http, tcp, export_to: vec![] },
     );
     let names: Vec<String> = s.subsets.iter().map(|(name, _)| name.clone()).collect();
     let dr = DestinationRule::new(

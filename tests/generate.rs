@@ -8,6 +8,8 @@ use common::{assert_golden, meshctl, meshctl_with_input, root};
 /// output must match.
 const CASES: &[(&str, &str)] = &[
     ("traffic-split", "generate traffic-split profile -n shop --subset v1=90 --subset v2=10"),
+    ("traffic-split-port", "generate traffic-split greeter -n shop --subset v1=80 --subset v2=20 --port 9090"),
+    ("traffic-split-tcp", "generate traffic-split db -n shop --subset v1=80 --subset v2=20 --port 5432 --tcp"),
     (
         "circuit-breaker",
         "generate circuit-breaker profile -n shop --consecutive-errors 5 --interval 10s --ejection-time 30s \

@@ -324,6 +324,23 @@ fn a_grpc_port_is_called_over_http2_through_both_sidecars() {
     assert_eq!(outcome.status, Some(meshctl::grpc::OK), "{outcome:?}");
     let hello = outcome.answer.unwrap();
     assert_eq!((hello.service.as_str(), hello.version.as_str()), ("greeter", "v1"));
+
+    // A browser's gRPC-Web call, in HTTP/1.1 through the gateway: translated to gRPC on the
+    // way in, and its answer back to gRPC-Web, trailers in the body.
+    use std::io::{Read, Write};
+    let mut browser = std::net::TcpStream::connect(("127.0.0.1", mesh.gateway)).unwrap();
+    browser.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = "POST /meshctl.demo.Demo/Hello HTTP/1.1\r\nHost: greeter:9090\r\n\
+                content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\ncontent-length: 5\r\n\
+                connection: close\r\n\r\n";
+    browser.write_all(head.as_bytes()).unwrap();
+    browser.write_all(&[0; 5]).unwrap();
+    let mut answer = Vec::new();
+    browser.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("application/grpc-web"), "{answer}");
+    assert!(answer.contains("greeter") && answer.contains("grpc-status:0"), "{answer}");
 }
 
 /// `greeter` v1 fails every other gRPC call with UNAVAILABLE; v2 answers after a second.

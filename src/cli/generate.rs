@@ -43,6 +43,12 @@ pub(super) enum Command {
         /// The workload label whose value names the subset.
         #[arg(long, default_value = "version")]
         label: String,
+        /// Split only the traffic to this port of the service (e.g. its gRPC port).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests.
+        #[arg(long, requires = "port")]
+        tcp: bool,
         #[command(flatten)]
         output: Output,
     },
@@ -195,7 +201,7 @@ impl FromStr for SubsetWeight {
 
 pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
     let (resources, output) = match command {
-        Command::TrafficSplit { target, subsets, label, output } => {
+        Command::TrafficSplit { target, subsets, label, port, tcp, output } => {
             let subsets = subsets.into_iter().map(|SubsetWeight(n, w)| (n, w)).collect();
             (
                 gen_core::traffic_split(&gen_core::TrafficSplit {
@@ -203,6 +209,8 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
                     namespace: target.namespace,
                     subsets,
                     label,
+                    port,
+                    tcp,
                 }),
                 output,
             )

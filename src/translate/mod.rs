@@ -35,6 +35,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener, filter};
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::grpc_stats::v3::FilterConfig as GrpcStats;
+use envoy_types::pb::envoy::extensions::filters::http::grpc_web::v3::GrpcWeb;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
@@ -450,6 +451,9 @@ fn http_manager(
     // Present always (with no default fault), so routes can turn faults on through their
     // per-route config without changing the listener.
     http_filters.push(http_filter(route::FAULT_FILTER, &HttpFault::default()));
+    // gRPC-Web from browsers becomes gRPC at the first proxy it reaches (the gateway, or a
+    // caller's sidecar), and its answers gRPC-Web again; other requests pass untouched.
+    http_filters.push(http_filter("envoy.filters.http.grpc_web", &GrpcWeb::default()));
     // Counts gRPC calls by their `grpc-status`, which `top` and the canary gates read: a
     // failed call is an HTTP 200. It leaves other requests alone.
     http_filters.push(http_filter("envoy.filters.http.grpc_stats", &GrpcStats::default()));
