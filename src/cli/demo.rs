@@ -136,14 +136,11 @@ async fn on_cluster(args: Args, printer: &Printer) -> Outcome {
     let Some(image) =
         controller.as_ref().and_then(|c| c["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
     else {
-        return Err(Failure {
-            exit: Exit::Environment,
-            error: anyhow!(
-                "no mesh is installed on the cluster at {}: install it first (`meshctl install --wait`, with \
-                 --image and --envoy-image for images of your own), then run the demo again",
-                cluster.server()
-            ),
-        });
+        return Err(Failure::environment(anyhow!(
+            "no mesh is installed on the cluster at {}: install it first (`meshctl install --wait`, with \
+             --image and --envoy-image for images of your own), then run the demo again",
+            cluster.server()
+        )));
     };
     let (workloads, policies) = split_mesh();
     let objects = crate::kube::demo::objects(&workloads, namespace, image);
@@ -159,11 +156,11 @@ async fn on_cluster(args: Args, printer: &Printer) -> Outcome {
     }
     let timeout = args.mesh.timeout.0;
     wait_ready(&cluster, &objects, timeout, printer).await?;
-    let replicas: usize = workloads.iter().map(|(_, w)| w.replicas as usize).sum();
     let mut by_service: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for (_, w) in &workloads {
         *by_service.entry(format!("{namespace}/{}", w.service)).or_default() += w.replicas as usize;
     }
+    let replicas: usize = by_service.values().sum();
     // Ready means the hints work at once: every demo proxy and the gateway run a configuration
     // that routes to every instance (a Pod is Ready before its EndpointSlice says so).
     wait_for(&mesh, timeout, printer, "waiting for the demo's proxies to run their configuration", |view| {
