@@ -31,11 +31,6 @@ use crate::translate::Tracing;
 use crate::xds::{self, Desired};
 
 /// How long the controller waits for the cluster's first listing before it serves.
-/// How long a replica goes on serving once its Pod is told to stop (see
-/// `Pacing::termination_drain`): long enough for kube-proxy to act on the endpoint change, well
-/// inside the Pod's 30 s grace period.
-pub const TERMINATION_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 const FIRST_LIST: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The path the status sink serves the last report on.

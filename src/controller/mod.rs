@@ -109,11 +109,6 @@ pub struct Pacing {
     pub cert_lifetime: Duration,
     /// How often to look at the registry and the CA when nothing wakes the loop.
     pub resync_period: Duration,
-    /// How long to go on serving once asked to stop. A replica on a cluster leaves its
-    /// Services' endpoints as its Pod starts terminating, but kube-proxy takes a moment to stop
-    /// sending it connections (the API server's webhook calls, new proxy streams): refused,
-    /// they would fail Pod creation in injected namespaces.
-    pub termination_drain: Duration,
 }
 
 /// What the loop works with, whichever backend feeds it.
@@ -157,32 +152,14 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
-    let mut leaving: Option<tokio::time::Instant> = None;
     loop {
-        let drained = async {
-            match leaving {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let stop = tokio::select! {
-            _ = interval.tick() => false,
-            _ = store_changed.notified() => false,
-            _ = server.status_changed() => false,
-            _ = backend.changed() => false,
-            _ = terminate.recv(), if leaving.is_none() => true,
-            _ = tokio::signal::ctrl_c(), if leaving.is_none() => true,
-            _ = drained => break,
-        };
-        if stop {
-            if pacing.termination_drain.is_zero() {
-                break;
-            }
-            tracing::info!(
-                "stopping: serving on for {:?} while the cluster stops sending here",
-                pacing.termination_drain
-            );
-            leaving = Some(tokio::time::Instant::now() + pacing.termination_drain);
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = store_changed.notified() => {}
+            _ = server.status_changed() => {}
+            _ = backend.changed() => {}
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
         }
         let mut errors = Vec::new();
         let contents = match store.contents().await {
