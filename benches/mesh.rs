@@ -31,8 +31,8 @@ use meshctl::demo_app::{self, DemoApp};
 use meshctl::observe::collector::Collector;
 use meshctl::translate::Resources;
 use meshctl::translate::{
-    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Tracing,
-    Translation,
+    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Sidecar,
+    Tracing, Translation,
 };
 use meshctl::xds::{self, SyncState};
 use prost::Message;
@@ -362,13 +362,14 @@ async fn main() {
         name: name.into(),
         namespace: "default".into(),
         ports: vec![http_port()],
-        cluster_ip: None,
+        addresses: vec![],
+        origin: Origin::Registry,
         instances: vec![instance(address, name, name)],
     };
     // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;
     // `profile-plain` through a second sidecar in plaintext; `profile-direct` with no sidecar.
     let captured_service =
-        Service { cluster_ip: Some(SERVICE_IP.into()), ..service("profile-captured", (SERVER_POD, APP_PORT).into()) };
+        Service { addresses: vec![SERVICE_IP.into()], ..service("profile-captured", (SERVER_POD, APP_PORT).into()) };
     // `profile-traced` is `profile` behind a gateway and a sidecar that trace every request.
     let traced_service = Service {
         instances: vec![instance(traced_inbound, "profile", "profile")],

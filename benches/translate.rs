@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{Options, Source, check};
 use meshctl::translate::{
-    Credentials, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Translation,
+    Credentials, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Sidecar, Translation,
 };
 use meshctl::translate::{Resources, Type};
 
@@ -56,7 +56,8 @@ fn mk_services(services: usize) -> Vec<Service> {
             name: format!("svc-{s}"),
             namespace: "default".into(),
             ports: vec![http()],
-            cluster_ip: None,
+            addresses: vec![],
+            origin: Origin::Registry,
             instances: SUBSETS
                 .iter()
                 .enumerate()

@@ -993,7 +993,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1012,10 @@ _meshctl() {
                     return 0
                     ;;
                 --trace-sampling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outbound-traffic-policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1147,7 +1151,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-n -h -V --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --kubeconfig --context --namespace --help --version"
+            opts="-n -h -V --gateway-port --cert-lifetime --timeout --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --namespace --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1166,6 +1170,10 @@ _meshctl() {
                     return 0
                     ;;
                 --trace-sampling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outbound-traffic-policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2355,7 +2363,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --trace-sampling --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --dry-run --output --wait --help --version"
+            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --dry-run --output --wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2374,6 +2382,10 @@ _meshctl() {
                     return 0
                     ;;
                 --trace-sampling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outbound-traffic-policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -139,6 +139,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-port
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'How long to wait for the mesh to be ready' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l trace-sampling -d 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l outbound-traffic-policy -d 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP), as Istio\'s meshConfig.outboundTrafficPolicy.mode' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
@@ -166,6 +167,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-p
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy\'s ACK wakes it at once)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l trace-sampling -d 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l outbound-traffic-policy -d 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
@@ -441,6 +443,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l gateway-port -d
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l timeout -d 'How long to wait for the mesh to be ready' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l trace-sampling -d 'The percentage of requests that start a trace, 0 to 100 [default: 100 on the local mesh, 1 on a cluster]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l outbound-traffic-policy -d 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP), as Istio\'s meshConfig.outboundTrafficPolicy.mode' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F

@@ -393,3 +393,92 @@ fn grpc_retries_on_unavailable_and_deadlines_are_honoured() {
     assert_eq!(late.status, unavailable, "{late:?}");
     assert!(late.message.as_deref().is_some_and(|m| m.contains("timeout")), "{late:?}");
 }
+
+/// A server outside the mesh on loopback that answers every request (or, with `tcp`, every
+/// connection) with `answer` and closes. Its thread ends with the test's process.
+fn outside(answer: &'static str, tcp: bool) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            if !tcp {
+                // The request's head, which is all a GET has.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                let _ =
+                    write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", answer.len());
+            }
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+/// One GET through the proxy at `proxy` for `http://host/`: its status and body.
+fn get_through(proxy: std::net::SocketAddr, host: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let response = runtime.block_on(meshctl::http::get(proxy, host, "/", Duration::from_secs(5))).unwrap();
+    (response.status, String::from_utf8_lossy(&response.body).into_owned())
+}
+
+#[test]
+fn service_entries_name_servers_outside_the_mesh_and_registry_only_refuses_the_rest() {
+    let (billing, ledger, unknown) = (outside("billing", false), outside("ledger", false), outside("unknown", false));
+    let db = outside("db\n", true);
+    let (mesh, _) = LocalMesh::start("install", &["--local", "--outbound-traffic-policy", "REGISTRY_ONLY"]);
+    let entries = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: billing}}\n\
+         spec:\n  hosts: [billing.example.test]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n\
+         \x20 ports: [{{number: 80, name: http, protocol: HTTP}}, {{number: 5432, name: tcp-db, protocol: TCP}}]\n\
+         \x20 endpoints: [{{address: 127.0.0.1, ports: {{http: {billing}, tcp-db: {db}}}}}]\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: ledger}}\n\
+         spec:\n  hosts: [ledger.example.test]\n  resolution: DNS\n\
+         \x20 ports: [{{number: 80, name: http, protocol: HTTP, targetPort: {ledger}}}]\n\
+         \x20 endpoints: [{{address: localhost}}]\n---\n{}",
+        common::demo_workload("client", "client", None, &[])
+    );
+    let run = mesh.meshctl(&["apply", "-f", "-"], &entries);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("serviceentry.networking.istio.io/billing created"), "{}", run.stdout);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+
+    assert_eq!(get_through(outbound, "billing.example.test"), (200, "billing".into()), "a STATIC entry's HTTP port");
+    assert_eq!(
+        get_through(outbound, "ledger.example.test"),
+        (200, "ledger".into()),
+        "a DNS entry, resolved by the proxy"
+    );
+    let mut stream = common::local_mesh::tunnel(outbound, "billing.example.test:5432").unwrap();
+    assert_eq!(common::local_mesh::first_line(&mut stream).unwrap(), "db\n", "a STATIC entry's TCP port");
+
+    let (status, body) = get_through(outbound, &format!("127.0.0.1:{unknown}"));
+    assert_eq!(status, 502, "REGISTRY_ONLY refuses a host no one declared: {body}");
+    assert!(body.contains(&format!("host 127.0.0.1:{unknown}")) && body.contains("ServiceEntry"), "{body}");
+    let refused = common::local_mesh::tunnel(outbound, &format!("127.0.0.1:{unknown}"));
+    assert!(refused.is_err_and(|e| e.contains("502")), "and a tunnel to it");
+
+    let listed = mesh.meshctl(&["get", "serviceentries"], "");
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("billing.example.test") && listed.stdout.contains("STATIC"), "{}", listed.stdout);
+}
+
+#[test]
+fn allow_any_lets_calls_to_undeclared_hosts_through_as_addressed() {
+    let web = outside("web", false);
+    let db = outside("db\n", true);
+    let mesh = LocalMesh::install();
+    let run = mesh.meshctl(&["apply", "-f", "-"], &common::demo_workload("client", "client", None, &[]));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+
+    assert_eq!(get_through(outbound, &format!("127.0.0.1:{web}")), (200, "web".into()));
+    assert_eq!(get_through(outbound, &format!("localhost:{web}")), (200, "web".into()), "a name, resolved");
+    let mut stream = common::local_mesh::tunnel(outbound, &format!("127.0.0.1:{db}")).unwrap();
+    assert_eq!(common::local_mesh::first_line(&mut stream).unwrap(), "db\n");
+}

@@ -14,7 +14,7 @@ use meshctl::api::Protocol;
 use meshctl::demo_app::{self, DemoApp};
 use meshctl::policy::{self, Options, Source};
 use meshctl::translate::{
-    self, Credentials, Gateway, Instance, MeshSnapshot, Proxy, Service, ServicePort, Translation,
+    self, Credentials, Gateway, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Translation,
 };
 use meshctl::xds::{self, Desired, SyncState};
 use tokio::sync::watch;
@@ -87,7 +87,8 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
         name: "profile".into(),
         namespace: "default".into(),
         ports: vec![ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }],
-        cluster_ip: None,
+        addresses: vec![],
+        origin: Origin::Registry,
         instances: instances.to_vec(),
     };
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));

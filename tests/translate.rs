@@ -18,6 +18,7 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, http_connection_manager::RouteSpecifier,
 };
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     CommonTlsContext, DownstreamTlsContext, Secret, UpstreamTlsContext, common_tls_context,
 };
@@ -26,8 +27,8 @@ use envoy_types::pb::google::protobuf::Any;
 use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{self, Options, Source};
 use meshctl::translate::{
-    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Proxy, Service, ServicePort, Sidecar, Tracing,
-    Translation,
+    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, OutboundPolicy, Proxy, Service,
+    ServicePort, Sidecar, Tracing, Translation,
 };
 use meshctl::translate::{Resources, Type};
 use prost::{Message, Name};
@@ -68,7 +69,8 @@ fn services(resources: &[Resource]) -> Vec<Service> {
             name: name.to_string(),
             namespace: namespace.to_string(),
             ports,
-            cluster_ip: None,
+            addresses: vec![],
+            origin: Origin::Registry,
             instances: vec![],
         });
         for _ in 0..replicas {
@@ -218,6 +220,10 @@ fn translate(snapshot: &MeshSnapshot, proxy: &Proxy) -> ProxyConfig {
 fn summary(config: &ProxyConfig) -> String {
     let mut out = String::new();
     for l in &config.listeners {
+        if l.listener_filters.iter().any(|f| f.name == "envoy.filters.listener.original_dst") {
+            summarize_captured(&mut out, l);
+            continue;
+        }
         let m = manager(l);
         let routes = match &m.route_specifier {
             Some(RouteSpecifier::Rds(rds)) => format!("rds:{}", rds.route_config_name),
@@ -288,6 +294,37 @@ fn summarize_routes(out: &mut String, rc: &RouteConfiguration) {
     }
 }
 
+/// A captured listener: its chains in order, each with the destination it matches and where
+/// its connections go.
+fn summarize_captured(out: &mut String, l: &Listener) {
+    let _ = writeln!(out, "listener {} (captured)", l.name);
+    for c in l.filter_chains.iter().chain(&l.default_filter_chain) {
+        let m = c.filter_chain_match.clone().unwrap_or_default();
+        let ranges: Vec<String> = m.prefix_ranges.iter().map(|r| r.address_prefix.clone()).collect();
+        let port = m.destination_port.map_or("*".to_string(), |p| p.value.to_string());
+        let to: Vec<String> = c
+            .filters
+            .iter()
+            .map(|f| match &f.config_type {
+                Some(filter::ConfigType::TypedConfig(any)) if any.type_url == TcpProxy::type_url() => {
+                    match unpack::<TcpProxy>(any).cluster_specifier {
+                        Some(tcp_proxy::ClusterSpecifier::Cluster(c)) => format!("tcp:{c}"),
+                        Some(tcp_proxy::ClusterSpecifier::WeightedClusters(w)) => {
+                            let split: Vec<String> =
+                                w.clusters.iter().map(|c| format!("{}={}", c.name, c.weight)).collect();
+                            format!("tcp:[{}]", split.join(","))
+                        }
+                        None => "tcp:?".into(),
+                    }
+                }
+                _ => f.name.rsplit('.').next().unwrap_or_default().to_string(),
+            })
+            .collect();
+        let sni = if m.server_names.is_empty() { String::new() } else { format!(" sni={:?}", m.server_names) };
+        let _ = writeln!(out, "  chain {} port={port} ranges={ranges:?}{sni} -> {}", c.name, to.join(" "));
+    }
+}
+
 fn summarize_route(out: &mut String, r: &Route) {
     let m = r.r#match.as_ref().unwrap();
     let _ = write!(out, "    route {:?} stat={} path={:?}", r.name, r.stat_prefix, m.path_specifier.as_ref().unwrap());
@@ -301,7 +338,14 @@ fn summarize_route(out: &mut String, r: &Route) {
     if let Some(cs) = &m.case_sensitive {
         let _ = write!(out, " case_sensitive={}", cs.value);
     }
-    let Some(route::Action::Route(a)) = &r.action else { panic!("not a route action: {r:?}") };
+    let a = match &r.action {
+        Some(route::Action::Route(a)) => a,
+        Some(route::Action::DirectResponse(d)) => {
+            let _ = writeln!(out, "\n      -> direct {}", d.status);
+            return;
+        }
+        _ => panic!("neither a route nor a direct response: {r:?}"),
+    };
     match a.cluster_specifier.as_ref().unwrap() {
         route_action::ClusterSpecifier::Cluster(c) => {
             let _ = write!(out, "\n      -> {c}");
@@ -350,7 +394,8 @@ fn summarize_cluster(out: &mut String, c: &Cluster) {
         Some(cluster::ClusterDiscoveryType::Type(t)) => {
             cluster::DiscoveryType::try_from(t).unwrap().as_str_name().to_string()
         }
-        _ => "?".into(),
+        Some(cluster::ClusterDiscoveryType::ClusterType(ref custom)) => custom.name.clone(),
+        None => "?".into(),
     };
     let lb = cluster::LbPolicy::try_from(c.lb_policy).unwrap().as_str_name();
     let limit = |v: Option<envoy_types::pb::google::protobuf::UInt32Value>| match v.unwrap().value {
@@ -442,6 +487,19 @@ fn istio_reference_shapes_translate_to_their_golden_configuration() {
         "testdata/translate/istio-reference.txt",
         &summary(&translate(&snapshot, &sidecar("bookinfo"))),
     );
+}
+
+#[test]
+fn service_entries_translate_by_their_resolution_and_registry_only_closes_the_rest() {
+    let resources = resources(&["testdata/valid/service-entries.yaml"]);
+    let mut snapshot = MeshSnapshot::new(services(&resources), &resources);
+    snapshot.outbound_policy = OutboundPolicy::RegistryOnly;
+    let Proxy::Sidecar(explicit) = sidecar("shop") else { unreachable!() };
+    let summaries = [
+        summary(&translate(&snapshot, &Proxy::Sidecar(explicit.clone()))),
+        summary(&translate(&snapshot, &Proxy::Sidecar(captured(&explicit)))),
+    ];
+    common::assert_golden("testdata/translate/service-entries.txt", &summaries.join("\n# captured\n"));
 }
 
 /// The translator's output as one static bootstrap: routes inline instead of RDS, endpoints
@@ -541,14 +599,14 @@ fn envoy_accepts_the_translation_of_every_fixture() {
         // Cluster IPs for the captured sidecars' outbound listeners.
         let mut services = services(&resources);
         for (i, service) in services.iter_mut().enumerate() {
-            service.cluster_ip = Some(std::net::IpAddr::from([10, 96, 0, 10 + i as u8]));
+            service.addresses = vec![std::net::IpAddr::from([10, 96, 0, 10 + i as u8])];
         }
         let mut snapshot = MeshSnapshot::new(services, &resources);
         snapshot.tracing = Tracing { sampling: 10.0 };
         let namespace = snapshot.services.first().map_or("default".to_string(), |s| s.namespace.clone());
         // A sidecar for every instance, so every policy's selector picks someone.
         let mut proxies = vec![sidecar(&namespace), gateway()];
-        for service in &snapshot.services {
+        for service in snapshot.services.iter().filter(|s| s.origin == Origin::Registry) {
             for instance in &service.instances {
                 let ports = service
                     .ports

@@ -55,6 +55,7 @@ pub use protocol::Protocol;
 pub enum Kind {
     VirtualService,
     DestinationRule,
+    ServiceEntry,
     PeerAuthentication,
     AuthorizationPolicy,
     RequestAuthentication,
@@ -63,9 +64,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::VirtualService,
         Kind::DestinationRule,
+        Kind::ServiceEntry,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
         Kind::RequestAuthentication,
@@ -77,6 +79,7 @@ impl Kind {
         match self {
             Kind::VirtualService => "VirtualService",
             Kind::DestinationRule => "DestinationRule",
+            Kind::ServiceEntry => "ServiceEntry",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::RequestAuthentication => "RequestAuthentication",
@@ -89,6 +92,7 @@ impl Kind {
         match self {
             Kind::VirtualService => networking::VirtualService::crd(),
             Kind::DestinationRule => networking::DestinationRule::crd(),
+            Kind::ServiceEntry => networking::ServiceEntry::crd(),
             Kind::PeerAuthentication => security::PeerAuthentication::crd(),
             Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
             Kind::RequestAuthentication => security::RequestAuthentication::crd(),
@@ -99,7 +103,7 @@ impl Kind {
 
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::VirtualService | Kind::DestinationRule => "networking.istio.io/v1",
+            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry => "networking.istio.io/v1",
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
                 "security.istio.io/v1"
             }
@@ -140,6 +144,7 @@ impl Kind {
         Ok(match self {
             Kind::VirtualService => Resource::VirtualService(de(json)?),
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
+            Kind::ServiceEntry => Resource::ServiceEntry(de(json)?),
             Kind::PeerAuthentication => Resource::PeerAuthentication(de(json)?),
             Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
             Kind::RequestAuthentication => Resource::RequestAuthentication(de(json)?),
@@ -154,6 +159,7 @@ impl Kind {
 pub enum Resource {
     VirtualService(networking::VirtualService),
     DestinationRule(networking::DestinationRule),
+    ServiceEntry(networking::ServiceEntry),
     PeerAuthentication(security::PeerAuthentication),
     AuthorizationPolicy(security::AuthorizationPolicy),
     RequestAuthentication(security::RequestAuthentication),
@@ -166,6 +172,7 @@ impl Resource {
         match self {
             Resource::VirtualService(_) => Kind::VirtualService,
             Resource::DestinationRule(_) => Kind::DestinationRule,
+            Resource::ServiceEntry(_) => Kind::ServiceEntry,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
             Resource::RequestAuthentication(_) => Kind::RequestAuthentication,
@@ -178,6 +185,7 @@ impl Resource {
         match self {
             Resource::VirtualService(r) => r.meta(),
             Resource::DestinationRule(r) => r.meta(),
+            Resource::ServiceEntry(r) => r.meta(),
             Resource::PeerAuthentication(r) => r.meta(),
             Resource::AuthorizationPolicy(r) => r.meta(),
             Resource::RequestAuthentication(r) => r.meta(),
@@ -199,6 +207,7 @@ impl Resource {
         let value = match self {
             Resource::VirtualService(r) => serde_json::to_value(r),
             Resource::DestinationRule(r) => serde_json::to_value(r),
+            Resource::ServiceEntry(r) => serde_json::to_value(r),
             Resource::PeerAuthentication(r) => serde_json::to_value(r),
             Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
             Resource::RequestAuthentication(r) => serde_json::to_value(r),
@@ -239,6 +248,10 @@ pub const UNSUPPORTED: &[&str] = &[
     "VirtualService:spec.http[].fault.abort.grpcStatus",
     "VirtualService:spec.http[].fault.abort.http2Error",
     "DestinationRule:spec.workloadSelector",
+    "ServiceEntry:spec.workloadSelector",
+    "ServiceEntry:spec.endpoints[].network",
+    "ServiceEntry:spec.endpoints[].locality",
+    "ServiceEntry:spec.endpoints[].weight",
     "DestinationRule:trafficPolicy.portLevelSettings",
     "DestinationRule:trafficPolicy.tunnel",
     "DestinationRule:trafficPolicy.proxyProtocol",

@@ -381,3 +381,103 @@ pub enum ClientTlsMode {
     Mutual,
     IstioMutual,
 }
+
+/// A service the registry does not know, added by hand: one outside the mesh (an API on the
+/// internet, a database on a VM), or mesh workloads the registry cannot see.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "networking.istio.io",
+    version = "v1",
+    kind = "ServiceEntry",
+    doc = "Istio ServiceEntry: a service the registry does not know, such as one outside the mesh",
+    namespaced,
+    shortname = "se"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEntrySpec {
+    /// The names callers address, fully qualified (`api.example.com`).
+    #[schemars(length(min = 1))]
+    pub hosts: Vec<String>,
+    /// Virtual IP addresses of the service: captured connections to them on its ports are
+    /// its traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    #[schemars(length(min = 1))]
+    pub ports: Vec<EntryPort>,
+    /// Whether the service is outside the mesh (no mTLS) or runs mesh sidecars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// How the proxies find the service's instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    /// The instances, for STATIC (IP addresses) and DNS (names) resolution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<WorkloadEntry>,
+    /// For MESH_INTERNAL: the identities the instances' sidecars present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_alt_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+}
+
+/// A port of a ServiceEntry (Istio's `ServicePort`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryPort {
+    #[schemars(range(min = 1, max = 65535))]
+    pub number: u32,
+    /// `HTTP`, `HTTP2`, `GRPC`, `TCP`, `TLS`, `HTTPS`, ... as for a Kubernetes port's
+    /// `appProtocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    pub name: String,
+    /// The port the instances listen on; `number` by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: Option<u32>,
+}
+
+impl EntryPort {
+    pub fn protocol(&self) -> super::Protocol {
+        super::Protocol::select(self.protocol.as_deref(), Some(&self.name))
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Location {
+    MeshExternal,
+    MeshInternal,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Resolution {
+    /// Connect where the caller addressed: the original destination of a captured connection,
+    /// or the host the request names.
+    None,
+    /// The endpoints' IP addresses.
+    Static,
+    /// The endpoints' names (or the hosts), resolved by DNS; every address is used.
+    Dns,
+    /// As DNS, but only the first address of each name.
+    DnsRoundRobin,
+}
+
+/// An instance of a ServiceEntry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadEntry {
+    /// An IP address (STATIC) or a DNS name (DNS).
+    pub address: String,
+    /// Where this instance listens for each port, by the port's name; else the port's
+    /// `targetPort` or number.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u32>,
+    /// Labels that DestinationRule subsets select on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// For MESH_INTERNAL: the identity of the instance's sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+}

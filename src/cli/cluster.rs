@@ -110,6 +110,7 @@ pub async fn install(args: Install, printer: &Printer) -> Outcome {
     }
     let settings = Settings {
         tracing: args.local.mesh.trace_sampling.unwrap_or(Tracing::CLUSTER_DEFAULT),
+        outbound_policy: args.local.mesh.outbound_traffic_policy,
         ..Settings::new(args.image, args.envoy_image, args.gateway_service_type.into())
     };
     let plan = Plan {

@@ -11,7 +11,7 @@ use super::local::{EnvoyArg, StateDir, cert_lifetime};
 use super::{Exit, Failure, Outcome};
 use crate::controller;
 use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT};
-use crate::translate::Tracing;
+use crate::translate::{OutboundPolicy, Tracing};
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("mode").required(true).args(["local", "kubernetes"])))]
@@ -56,6 +56,10 @@ pub struct ControllerArgs {
     /// with --kubernetes]
     #[arg(long, value_name = "PERCENT", value_parser = Tracing::parse)]
     trace_sampling: Option<Tracing>,
+    /// Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as
+    /// addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP).
+    #[arg(long, value_name = "MODE", default_value = "ALLOW_ANY", value_parser = OutboundPolicy::parse)]
+    outbound_traffic_policy: OutboundPolicy,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -109,6 +113,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             max_stream_age: args.max_stream_age.0,
             pacing,
             tracing: args.trace_sampling.unwrap_or(Tracing::CLUSTER_DEFAULT),
+            outbound_policy: args.outbound_traffic_policy,
             // The Pod's name, as the Deployment gives it; elsewhere, the host and the process.
             identity: std::env::var("POD_NAME").unwrap_or_else(|_| {
                 let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -126,6 +131,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
         gateway_port: args.gateway_port,
         pacing,
         tracing: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT),
+        outbound_policy: args.outbound_traffic_policy,
     };
     runtime.block_on(controller::run(settings)).map_err(Failure::environment)?;
     Ok(Exit::Success)

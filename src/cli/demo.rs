@@ -27,7 +27,7 @@ const MESH_FILE: &str = "demo/mesh.yaml";
     ArgGroup::new("cluster")
         .multiple(true)
         .args(["kubeconfig", "context"])
-        .conflicts_with_all(["gateway_port", "cert_lifetime", "trace_sampling", "envoy"])
+        .conflicts_with_all(["gateway_port", "cert_lifetime", "trace_sampling", "outbound_traffic_policy", "envoy"])
 ))]
 pub struct Args {
     #[command(flatten)]

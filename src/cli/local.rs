@@ -14,7 +14,7 @@ use crate::mesh::local::{LocalMesh, running_controller};
 use crate::mesh::{Mesh, MeshView, ProxyReport};
 use crate::policy;
 use crate::store::{Contents, StoreError};
-use crate::translate::Tracing;
+use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::SyncState;
 
 /// Where the local mesh keeps its state.
@@ -85,6 +85,11 @@ pub struct MeshArgs {
     /// mesh, 1 on a cluster]
     #[arg(long, value_name = "PERCENT", value_parser = Tracing::parse)]
     pub trace_sampling: Option<Tracing>,
+    /// Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as
+    /// addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP), as
+    /// Istio's meshConfig.outboundTrafficPolicy.mode.
+    #[arg(long, value_name = "MODE", default_value = "ALLOW_ANY", value_parser = OutboundPolicy::parse)]
+    pub outbound_traffic_policy: OutboundPolicy,
     #[command(flatten)]
     envoy: EnvoyArg,
     #[command(flatten)]
@@ -136,6 +141,7 @@ pub async fn ensure_running(args: &MeshArgs, printer: &Printer) -> Result<(Local
         gateway_port: args.gateway_port,
         cert_lifetime: args.cert_lifetime,
         trace_sampling: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT).sampling,
+        outbound_policy: args.outbound_traffic_policy,
     };
     let started = crate::mesh::local::start(&dir, &launch)?;
     let pid = started.pid;

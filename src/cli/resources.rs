@@ -368,6 +368,9 @@ fn columns(kind: Kind, wide: bool) -> Vec<(&'static str, &'static str)> {
     let mut columns = match kind {
         Kind::VirtualService => vec![("GATEWAYS", "/spec/gateways"), ("HOSTS", "/spec/hosts")],
         Kind::DestinationRule => vec![("HOST", "/spec/host")],
+        Kind::ServiceEntry => {
+            vec![("HOSTS", "/spec/hosts"), ("LOCATION", "/spec/location"), ("RESOLUTION", "/spec/resolution")]
+        }
         Kind::PeerAuthentication => vec![("MODE", "/spec/mtls/mode")],
         Kind::AuthorizationPolicy => vec![("ACTION", "/spec/action")],
         Kind::RequestAuthentication => vec![("ISSUERS", "/spec/jwtRules/*/issuer")],

@@ -27,7 +27,7 @@ use crate::kube::webhook;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
-use crate::translate::Tracing;
+use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::{self, Desired};
 
 /// How long the controller waits for the cluster's first listing before it serves.
@@ -57,6 +57,7 @@ pub struct Settings {
     pub injection: crate::kube::install::Settings,
     pub pacing: Pacing,
     pub tracing: Tracing,
+    pub outbound_policy: OutboundPolicy,
     /// This replica's name, for the Lease, and how long the Lease lasts unrenewed.
     pub identity: String,
     pub lease_duration: std::time::Duration,
@@ -108,6 +109,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         pacing: settings.pacing,
         leading,
         tracing: settings.tracing,
+        outbound_policy: settings.outbound_policy,
         collector,
     };
     super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })

@@ -25,7 +25,7 @@ use crate::observe::{self, collector::Collector};
 use crate::pki;
 use crate::runtime::{self, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, write_atomically};
-use crate::translate::{Credentials, Proxy, Service, Tracing};
+use crate::translate::{Credentials, OutboundPolicy, Proxy, Service, Tracing};
 use crate::xds::{self, Desired};
 
 pub const STATUS_FILE: &str = "status.json";
@@ -40,6 +40,7 @@ pub struct Settings {
     pub gateway_port: u16,
     pub pacing: Pacing,
     pub tracing: Tracing,
+    pub outbound_policy: OutboundPolicy,
 }
 
 /// What the controller reports, and what a restarted controller picks up from.
@@ -137,6 +138,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         pacing: settings.pacing,
         leading,
         tracing: settings.tracing,
+        outbound_policy: settings.outbound_policy,
         collector,
     };
     super::reconcile_until_stopped(plane, &mut processes, &mut status).await

@@ -31,8 +31,7 @@ use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::store::Store;
-use crate::translate::Resources;
-use crate::translate::{Credentials, MeshSnapshot, Proxy, Service, Tracing, Translation};
+use crate::translate::{Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation};
 use crate::xds::{self, Desired, SyncState};
 
 pub use local::{MeshStatus, Settings, run};
@@ -122,6 +121,7 @@ pub struct Plane {
     pub leading: Leading,
     /// How the proxies trace requests, and the collector their spans go to.
     pub tracing: Tracing,
+    pub outbound_policy: OutboundPolicy,
     pub collector: Collector,
 }
 
@@ -131,7 +131,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     backend: &mut R,
     sink: &mut S,
 ) -> anyhow::Result<()> {
-    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading, tracing, collector } = plane;
+    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading, tracing, outbound_policy, collector } =
+        plane;
     let server = &server;
     let mut certificates = Certificates::default();
     // The CA state the proxies' desired configuration was last built from.
@@ -210,6 +211,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             let mut snapshot = MeshSnapshot::new(services, &resources);
             snapshot.tracing = tracing;
+            snapshot.outbound_policy = outbound_policy;
             let translation = Translation::new(&snapshot);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = backend

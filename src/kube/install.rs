@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, SPAN_REPORTING, Tracing, XDS_CLUSTER};
+use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, OutboundPolicy, SPAN_REPORTING, Tracing, XDS_CLUSTER};
 
 /// The namespace the control plane and the ingress gateway run in.
 pub const NAMESPACE: &str = "meshctl-system";
@@ -64,6 +64,8 @@ pub struct Settings {
     pub gateway_service: GatewayService,
     /// How the proxies trace requests: the controller's setting.
     pub tracing: Tracing,
+    /// Where calls to hosts outside the registry go: the controller's setting.
+    pub outbound_policy: OutboundPolicy,
 }
 
 impl Settings {
@@ -74,6 +76,7 @@ impl Settings {
             namespace: NAMESPACE.to_string(),
             gateway_service,
             tracing: Tracing::CLUSTER_DEFAULT,
+            outbound_policy: OutboundPolicy::AllowAny,
         }
     }
 }
@@ -273,9 +276,10 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
 
 /// The mesh kinds whose CRDs install applies. `Workload` is left out: it describes a process
 /// of the local mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 6] = [
+pub const CLUSTER_KINDS: [api::Kind; 7] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
+    api::Kind::ServiceEntry,
     api::Kind::PeerAuthentication,
     api::Kind::AuthorizationPolicy,
     api::Kind::RequestAuthentication,
@@ -413,10 +417,10 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
     },
     Grant {
         group: "networking.istio.io",
-        resources: &["destinationrules"],
+        resources: &["destinationrules", "serviceentries"],
         names: &[],
         verbs: WATCH,
-        why: "traffic policy, translated into each proxy's clusters",
+        why: "traffic policy and the services outside the registry, translated into each proxy's clusters",
     },
     Grant {
         group: "networking.istio.io",
@@ -593,6 +597,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                             // What the sidecar injector adds to Pods: this install's images.
                             "--init-image", settings.image, "--proxy-image", settings.envoy_image,
                             "--trace-sampling", settings.tracing.sampling.to_string(),
+                            "--outbound-traffic-policy", settings.outbound_policy.name(),
                         ],
                         "env": downward_env(),
                         "ports": [
@@ -856,7 +861,7 @@ mod tests {
         }
         let order: Vec<ObjectKind> = objects.iter().map(|o| o.kind).collect();
         assert!(order.is_sorted(), "{order:?}");
-        assert_eq!(order.iter().filter(|k| **k == ObjectKind::CustomResourceDefinition).count(), 6);
+        assert_eq!(order.iter().filter(|k| **k == ObjectKind::CustomResourceDefinition).count(), CLUSTER_KINDS.len());
         assert_eq!(order.iter().filter(|k| **k == ObjectKind::Secret).count(), 1);
     }
 

@@ -39,7 +39,7 @@ use crate::api::Identity;
 use crate::api::Protocol;
 use crate::controller::{Refusing, Registry};
 use crate::metrics::scrape::{Served, Target};
-use crate::translate::{self, Credentials, Gateway, InboundPort, Instance, Proxy, Service, Sidecar};
+use crate::translate::{self, Credentials, Gateway, InboundPort, Instance, Origin, Proxy, Service, Sidecar};
 
 /// The container that makes a Pod part of the mesh: its Envoy sidecar.
 pub const PROXY_CONTAINER: &str = "meshctl-proxy";
@@ -164,13 +164,14 @@ pub fn view(
         let Some(mesh) = mesh_service(service, &sidecar_pods) else { continue };
         let slices = slices_by_service.get(&(mesh.namespace, mesh.name)).map(Vec::as_slice).unwrap_or_default();
         // "None" for a headless Service, which has no virtual address.
-        let cluster_ip = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
+        let addresses = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
         view.services.push(Service {
             name: mesh.name.to_string(),
             namespace: mesh.namespace.to_string(),
             ports: mesh.ports.iter().map(|(_, port)| port.clone()).collect(),
-            cluster_ip,
+            addresses: addresses.into_iter().collect(),
             instances: instances(&mesh, slices, &sidecar_pods),
+            origin: Origin::Registry,
         });
         mesh_services.push(mesh);
     }
@@ -812,7 +813,8 @@ mod tests {
                 name: "profile".into(),
                 namespace: "shop".into(),
                 ports: vec![mk_port("", 80, Protocol::Tcp)],
-                cluster_ip: None,
+                addresses: vec![],
+                origin: Origin::Registry,
                 instances: vec![
                     Instance {
                         ip: "10.237.0.2".parse().unwrap(),

@@ -51,6 +51,7 @@ pub struct Launch<'a> {
     pub cert_lifetime: crate::api::Duration,
     /// The percentage of requests the proxies trace.
     pub trace_sampling: f64,
+    pub outbound_policy: crate::translate::OutboundPolicy,
 }
 
 /// A controller [`start`] left running in the background.
@@ -87,6 +88,7 @@ pub fn start(dir: &Path, launch: &Launch) -> Result<Started, MeshError> {
         .args(["--gateway-port", &launch.gateway_port.to_string()])
         .args(["--cert-lifetime", &launch.cert_lifetime.to_string()])
         .args(["--trace-sampling", &launch.trace_sampling.to_string()])
+        .args(["--outbound-traffic-policy", launch.outbound_policy.name()])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(|e| unavailable(e, "cannot share the controller's log"))?)
         .stderr(log);

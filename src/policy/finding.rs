@@ -77,6 +77,7 @@ codes! {
     ConflictingSettings = "MESH0210", Error, "Settings that exclude each other are both set, or a choice has no option set.";
     InvalidRetryOn = "MESH0211", Error, "A `retryOn` condition Envoy does not know.";
     SuspiciousSetting = "MESH0212", Warning, "A setting with no effect, or one that works against another.";
+    InvalidServiceEntry = "MESH0213", Error, "A ServiceEntry whose hosts, addresses, ports, endpoints and resolution do not fit together.";
     MtlsConflict = "MESH0301", Error, "Client TLS settings that a destination's PeerAuthentication refuses, so traffic would fail.";
     JwtKeys = "MESH0302", Error, "A JWT rule without usable keys (`jwksUri` or an inline `jwks`).";
     InvalidAuthorization = "MESH0303", Error, "An authorization rule that is malformed (path pattern, port, condition key, empty source).";

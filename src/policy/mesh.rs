@@ -181,18 +181,28 @@ impl Mesh<'_> {
         }
     }
 
-    /// Reports a host no registered service provides. The input's registry speaks only for the
-    /// namespaces it has services in; hosts outside the cluster domain cannot be served at all
-    /// (meshctl has no ServiceEntry), so any registry speaks for them.
+    /// Reports a host no registered service or ServiceEntry provides. The input's registry
+    /// speaks only for the namespaces it has services in; a host outside the cluster domain is
+    /// served only by a ServiceEntry, so any registry speaks for it.
     fn known_host(&self, fqdn: &str, at: &Path, sink: &mut Sink) {
         let covered = match names::host_namespace(fqdn) {
             Some(ns) => self.registry.iter().any(|e| names::host_namespace(&e.host) == Some(ns)),
             None => !self.registry.is_empty(),
         };
-        if !covered || fqdn.contains('*') || self.registry.iter().any(|e| e.host == fqdn) {
+        let entered =
+            |c: &Checked| matches!(&c.resource, Resource::ServiceEntry(se) if se.spec.hosts.iter().any(|h| h == fqdn));
+        if !covered
+            || fqdn.contains('*')
+            || self.registry.iter().any(|e| e.host == fqdn)
+            || self.resources.iter().any(entered)
+        {
             return;
         }
-        let hosts = self.registry.iter().map(|e| e.host.as_str());
+        let entries = self.resources.iter().flat_map(|c| match &c.resource {
+            Resource::ServiceEntry(se) => se.spec.hosts.as_slice(),
+            _ => &[],
+        });
+        let hosts = self.registry.iter().map(|e| e.host.as_str()).chain(entries.map(String::as_str));
         let hint = names::nearest(fqdn, hosts).map(|h| format!("did you mean {h}? ")).unwrap_or_default();
         let place = match self.knowledge {
             Knowledge::Partial => "the input",
@@ -202,7 +212,7 @@ impl Mesh<'_> {
             at,
             Code::UnknownHost,
             format!(
-                "no service in {place} provides {fqdn}; {hint}define it with a Workload or Service, or fix the name"
+                "no service in {place} provides {fqdn}; {hint}define it with a Workload, Service or ServiceEntry, or fix the name"
             ),
         );
     }

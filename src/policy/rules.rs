@@ -8,8 +8,8 @@ use super::path::{Path, field};
 use crate::api::Resource;
 use crate::api::meshctl::{CanarySpec, WorkloadSpec};
 use crate::api::networking::{
-    DestinationRuleSpec, HttpMatchRequest, HttpRoute, HttpRouteDestination, LoadBalancerSettings, StringMatch,
-    TrafficPolicy, VirtualServiceSpec,
+    DestinationRuleSpec, HttpMatchRequest, HttpRoute, HttpRouteDestination, LoadBalancerSettings, Resolution,
+    ServiceEntrySpec, StringMatch, TrafficPolicy, VirtualServiceSpec,
 };
 use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec, Rule};
 
@@ -17,6 +17,7 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     match resource {
         Resource::VirtualService(vs) => virtual_service(&vs.spec, sink),
         Resource::DestinationRule(dr) => destination_rule(&dr.spec, sink),
+        Resource::ServiceEntry(se) => service_entry(&se.spec, sink),
         Resource::PeerAuthentication(pa) => peer_authentication(&pa.spec, sink),
         Resource::AuthorizationPolicy(ap) => authorization_policy(&ap.spec, sink),
         Resource::RequestAuthentication(ra) => request_authentication(&ra.spec, sink),
@@ -281,6 +282,99 @@ fn destination_rule(spec: &DestinationRuleSpec, sink: &mut Sink) {
         if let Some(policy) = &subset.traffic_policy {
             traffic_policy(policy, &at.child("trafficPolicy"), sink);
         }
+    }
+}
+
+/// A ServiceEntry's hosts are the names callers write, so they must be fully qualified: a
+/// short name would be taken for a Kubernetes service by the routes that name it.
+fn service_entry(spec: &ServiceEntrySpec, sink: &mut Sink) {
+    let invalid = Code::InvalidServiceEntry;
+    for (i, h) in spec.hosts.iter().enumerate() {
+        let at = field!["spec", "hosts", i];
+        if h.contains('*') {
+            sink.path(
+                &at,
+                Code::Unsupported,
+                format!("{at}: wildcard hosts ({h}) are not supported by meshctl: list each host"),
+            );
+        } else if !h.contains('.') {
+            sink.path(
+                &at,
+                Code::InvalidHost,
+                format!("{at}: {h:?} is a short name; a ServiceEntry host is fully qualified, as in `api.example.com`"),
+            );
+        } else {
+            host(h, &at, sink);
+        }
+    }
+    for (i, address) in spec.addresses.iter().enumerate() {
+        if address.parse::<std::net::IpAddr>().is_err() {
+            let at = field!["spec", "addresses", i];
+            let (code, what) = match is_address_block(address) {
+                true => (Code::Unsupported, "is an address block, which meshctl does not support: list each address"),
+                false => (invalid, "is not an IP address"),
+            };
+            sink.path(&at, code, format!("{at}: {address:?} {what}"));
+        }
+    }
+    for (i, port) in spec.ports.iter().enumerate() {
+        let at = field!["spec", "ports", i];
+        if let Some(first) = spec.ports[..i].iter().position(|p| p.number == port.number || p.name == port.name) {
+            sink.path(
+                &at,
+                invalid,
+                format!("{at} has the number or name of spec.ports[{first}]; each port needs its own"),
+            );
+        }
+    }
+    let resolution = spec.resolution.unwrap_or(Resolution::None);
+    match resolution {
+        Resolution::None if !spec.endpoints.is_empty() => sink.path(
+            &field!["spec", "endpoints"],
+            invalid,
+            "spec.endpoints are not used with resolution NONE (the caller's destination is kept); set resolution STATIC or DNS, or remove them",
+        ),
+        Resolution::Static if spec.endpoints.is_empty() => sink.path(
+            &field!["spec", "resolution"],
+            invalid,
+            "resolution STATIC needs spec.endpoints with the instances' IP addresses",
+        ),
+        Resolution::DnsRoundRobin if spec.endpoints.len() > 1 => sink.path(
+            &field!["spec", "endpoints"],
+            invalid,
+            "resolution DNS_ROUND_ROBIN takes one endpoint; use DNS for several",
+        ),
+        _ => {}
+    }
+    for (i, endpoint) in spec.endpoints.iter().enumerate() {
+        let at = field!["spec", "endpoints", i];
+        let is_ip = endpoint.address.parse::<std::net::IpAddr>().is_ok();
+        if resolution == Resolution::Static && !is_ip {
+            let at = at.child("address");
+            sink.path(
+                &at,
+                invalid,
+                format!(
+                    "{at}: {:?} is not an IP address, which resolution STATIC needs; use resolution DNS for names",
+                    endpoint.address
+                ),
+            );
+        } else if !is_ip && !names::is_dns_subdomain(&endpoint.address) {
+            let at = at.child("address");
+            sink.path(&at, invalid, format!("{at}: {:?} is neither an IP address nor a DNS name", endpoint.address));
+        }
+        for name in endpoint.ports.keys() {
+            if !spec.ports.iter().any(|p| &p.name == name) {
+                let at = at.child("ports").child(name.as_str());
+                let declared: Vec<&str> = spec.ports.iter().map(|p| p.name.as_str()).collect();
+                sink.path(
+                    &at,
+                    invalid,
+                    format!("{at}: spec.ports has no port named {name:?}; the ports are [{}]", declared.join(", ")),
+                );
+            }
+        }
+        labels(&endpoint.labels, &at.child("labels"), Code::InvalidMetadata, sink);
     }
 }
 

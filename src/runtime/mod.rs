@@ -385,8 +385,9 @@ impl Supervisor {
                 name: s.service.clone(),
                 namespace: s.namespace.clone(),
                 ports: s.ports.iter().map(service_port).collect(),
-                cluster_ip: None,
+                addresses: vec![],
                 instances: vec![],
+                origin: crate::translate::Origin::Registry,
             });
             service.instances.push(Instance {
                 ip: std::net::Ipv4Addr::LOCALHOST.into(),

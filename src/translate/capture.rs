@@ -5,7 +5,9 @@
 //!
 //! ```text
 //!   outbound :15001  destination a service's cluster IP and port ─▶ HTTP, the outbound routes
-//!                    anything else ─────────────────────────────────▶ PassthroughCluster (as addressed)
+//!                    a ServiceEntry's port (any address, if it has none) ─▶ as the entry says
+//!                    anything else ─────────────────────────────────▶ PassthroughCluster (as addressed),
+//!                                                                      BlackHoleCluster with REGISTRY_ONLY
 //!   inbound  :15006  destination the application's port ───────────▶ mTLS / plaintext chains, as
 //!                                                                      PeerAuthentication says
 //!                    destination the proxy's own capture ports ─────▶ BlackHoleCluster (no loops)
@@ -14,7 +16,7 @@
 //!
 //! The names of the three clusters are Istio's, so dashboards and habits carry over.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
@@ -25,7 +27,9 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
-use super::{MeshSnapshot, pb};
+use super::{MeshSnapshot, Origin, OutboundPolicy, pb};
+use crate::api::Protocol;
+use crate::api::networking::Resolution;
 use crate::api::security::MtlsMode;
 
 /// Connections to addresses outside the mesh, sent on as they were addressed.
@@ -78,53 +82,92 @@ fn to_port(port: u16) -> FilterChainMatch {
     FilterChainMatch { destination_port: Some(pb::uint32(u32::from(port))), ..Default::default() }
 }
 
-/// The outbound listener on `address`. An HTTP port has one chain matching the cluster IPs of
+/// The outbound listener on `address`. An HTTP port has one chain matching the addresses of
 /// the services on it, into `http` (the outbound routes, which know each service by its
-/// cluster IP as well as by its names); a TCP or TLS port has one per service, a TCP proxy to
-/// its cluster. Everything else passes through.
+/// addresses as well as by its names); a TCP or TLS port has one per service address, a TCP
+/// proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to any
+/// address that no other service has (its callers resolved its name themselves), the first
+/// such entry on a port for TCP. The rest passes through, or with REGISTRY_ONLY, nowhere.
 pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filter) -> Listener {
-    let mut http_ports: BTreeMap<u16, Vec<IpAddr>> = BTreeMap::new();
+    // Per HTTP port, the addresses it is matched for; `None` is any address.
+    let mut http_ports: BTreeMap<u16, BTreeSet<Option<IpAddr>>> = BTreeMap::new();
+    // The (port, address, SNI name) each chain matches, which no two chains may share.
+    let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
     let mut filter_chains = Vec::new();
     for service in &snapshot.services {
-        let Some(ip) = service.cluster_ip else { continue };
+        let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
+            (Origin::Entry(_), []) => vec![None],
+            (_, addresses) => addresses.iter().copied().map(Some).collect(),
+        };
+        let host = service.host();
         for port in &service.ports {
-            if port.protocol.is_http() {
-                http_ports.entry(port.number).or_default().push(ip);
-                continue;
+            for &ip in &addresses {
+                // TLS to any address is told apart by the name the client asks for.
+                let sni = (ip.is_none() && port.protocol == Protocol::Tls).then(|| host.clone());
+                if !taken.insert((port.number, ip, sni.clone())) {
+                    continue;
+                }
+                if port.protocol.is_http() {
+                    http_ports.entry(port.number).or_default().insert(ip);
+                    continue;
+                }
+                // Where the caller addressed, when that is how the entry is resolved.
+                let destinations = match &service.origin {
+                    Origin::Entry(e) if e.resolution == Resolution::None => vec![(PASSTHROUGH.to_string(), 100)],
+                    _ => super::route::tcp_destinations(snapshot, &host, port.number),
+                };
+                let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
+                let at = match (ip, &sni) {
+                    (Some(ip), _) => ip.to_string(),
+                    (None, Some(name)) => format!("any_{name}"),
+                    (None, None) => "any".to_string(),
+                };
+                filter_chains.push(FilterChain {
+                    name: format!("outbound_{at}_{}", port.number),
+                    filter_chain_match: Some(FilterChainMatch {
+                        prefix_ranges: ip.into_iter().map(cidr).collect(),
+                        server_names: sni.into_iter().collect(),
+                        ..to_port(port.number)
+                    }),
+                    filters: vec![tcp_split(&stat_prefix, &destinations)],
+                    ..Default::default()
+                });
             }
-            let host = service.host();
-            let destinations = super::route::tcp_destinations(snapshot, &host, port.number);
-            let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
+        }
+    }
+    for (port, addresses) in http_ports {
+        let ips: Vec<core::CidrRange> = addresses.iter().flatten().copied().map(cidr).collect();
+        let any = addresses.contains(&None);
+        let matched = [
+            (!ips.is_empty()).then(|| (format!("outbound_{port}"), ips)),
+            any.then(|| (format!("outbound_any_{port}"), vec![])),
+        ];
+        for (name, prefix_ranges) in matched.into_iter().flatten() {
             filter_chains.push(FilterChain {
-                name: format!("outbound_{ip}_{}", port.number),
-                filter_chain_match: Some(FilterChainMatch { prefix_ranges: vec![cidr(ip)], ..to_port(port.number) }),
-                filters: vec![tcp_split(&stat_prefix, &destinations)],
+                name,
+                filter_chain_match: Some(FilterChainMatch { prefix_ranges, ..to_port(port) }),
+                filters: vec![http.clone()],
                 ..Default::default()
             });
         }
     }
-    for (port, mut ips) in http_ports {
-        ips.sort();
-        ips.dedup();
-        filter_chains.push(FilterChain {
-            name: format!("outbound_{port}"),
-            filter_chain_match: Some(FilterChainMatch {
-                prefix_ranges: ips.into_iter().map(cidr).collect(),
-                ..to_port(port)
-            }),
-            filters: vec![http.clone()],
-            ..Default::default()
-        });
-    }
+    let unknown = match snapshot.outbound_policy {
+        OutboundPolicy::AllowAny => PASSTHROUGH,
+        OutboundPolicy::RegistryOnly => BLACKHOLE,
+    };
+    let inspect_tls =
+        filter_chains.iter().any(|c| c.filter_chain_match.as_ref().is_some_and(|m| !m.server_names.is_empty()));
     Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
-        listener_filters: vec![original_destination()],
+        listener_filters: std::iter::once(original_destination())
+            .chain(inspect_tls.then(super::security::tls_inspector))
+            .collect(),
         filter_chains,
         traffic_direction: core::TrafficDirection::Outbound as i32,
         default_filter_chain: Some(FilterChain {
             name: "passthrough".into(),
-            filters: vec![tcp_to(PASSTHROUGH, PASSTHROUGH)],
+            filters: vec![tcp_to(unknown, unknown)],
             ..Default::default()
         }),
         ..Default::default()

@@ -10,25 +10,27 @@ use envoy_types::pb::envoy::config::core::v3 as core;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::r#type::v3::Percent;
 
-use super::{InboundPort, Instance, Service, ServicePort, cluster_name, load_assignment, pb, security};
+use super::{
+    InboundPort, Instance, Origin, Service, ServicePort, cluster_name, external, load_assignment, pb, security,
+};
 use crate::api::Protocol;
-use crate::api::networking::{ClientTlsMode, DestinationRule, SimpleLb, TrafficPolicy};
+use crate::api::networking::{ClientTlsMode, DestinationRule, Resolution, SimpleLb, TrafficPolicy};
 
 /// Istio's defaults where a policy says nothing.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const EJECTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 const BASE_EJECTION_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 const MAX_EJECTION_PERCENT: u32 = 10;
 const CONSECUTIVE_5XX: u32 = 5;
 
 /// The clusters of one port of a service: the whole service's and one per subset of its
-/// DestinationRule, with their endpoints.
+/// DestinationRule, with their endpoints where they come by EDS.
 pub(super) fn outbound(
     service: &Service,
     port: &ServicePort,
     rule: Option<&DestinationRule>,
     accepts_mtls: &dyn Fn(&Instance) -> bool,
-) -> Vec<(Cluster, ClusterLoadAssignment)> {
+) -> Vec<(Cluster, Option<ClusterLoadAssignment>)> {
     let host = service.host();
     let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
     let peers = Peers::of(service);
@@ -58,23 +60,38 @@ impl Target<'_> {
         subset: Option<&str>,
         policy: Option<&TrafficPolicy>,
         selects: impl Fn(&std::collections::BTreeMap<String, String>) -> bool,
-    ) -> (Cluster, ClusterLoadAssignment) {
+    ) -> (Cluster, Option<ClusterLoadAssignment>) {
         let Target { service, port, host, peers: instance_peers, accepts_mtls } = *self;
         let name = cluster_name(port.number, subset, host);
-        let mut cluster = Cluster {
-            name: name.clone(),
-            // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
-            alt_stat_name: name.replace(['.', '|'], "_"),
-            cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Eds as i32)),
-            eds_cluster_config: Some(cluster::EdsClusterConfig {
-                eds_config: Some(pb::ads()),
-                service_name: String::new(),
-            }),
-            connect_timeout: Some(pb::duration(CONNECT_TIMEOUT)),
-            lb_policy: cluster::LbPolicy::LeastRequest as i32,
-            circuit_breakers: Some(circuit_breakers(policy)),
-            ..Default::default()
+        let discovery = |kind: cluster::DiscoveryType| Some(cluster::ClusterDiscoveryType::Type(kind as i32));
+        let mut cluster = match &service.origin {
+            Origin::Entry(entry) if entry.resolution == Resolution::None => external::forward_cluster(&name),
+            Origin::Entry(entry) if entry.resolution != Resolution::Static => Cluster {
+                cluster_discovery_type: discovery(match entry.resolution {
+                    Resolution::DnsRoundRobin => cluster::DiscoveryType::LogicalDns,
+                    _ => cluster::DiscoveryType::StrictDns,
+                }),
+                dns_lookup_family: cluster::DnsLookupFamily::V4Preferred as i32,
+                load_assignment: Some(external::dns_assignment(&name, entry, port.number, &selects)),
+                ..Default::default()
+            },
+            _ => Cluster {
+                cluster_discovery_type: discovery(cluster::DiscoveryType::Eds),
+                eds_cluster_config: Some(cluster::EdsClusterConfig {
+                    eds_config: Some(pb::ads()),
+                    service_name: String::new(),
+                }),
+                ..Default::default()
+            },
         };
+        if cluster.lb_policy != cluster::LbPolicy::ClusterProvided as i32 {
+            cluster.lb_policy = cluster::LbPolicy::LeastRequest as i32;
+        }
+        cluster.name = name.clone();
+        // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
+        cluster.alt_stat_name = name.replace(['.', '|'], "_");
+        cluster.connect_timeout = Some(pb::duration(CONNECT_TIMEOUT));
+        cluster.circuit_breakers = Some(circuit_breakers(policy));
         if let Some(policy) = policy {
             apply(&mut cluster, policy, port.protocol);
         }
@@ -104,8 +121,9 @@ impl Target<'_> {
             let socket = if names.is_empty() { instance_peers.auto_mtls.clone() } else { security::auto_mtls(names) };
             cluster.transport_socket_matches = vec![socket];
         }
+        let eds = cluster.eds_cluster_config.is_some();
         let endpoints = load_assignment(&name, instances.iter().zip(mtls).map(|((_, address), mtls)| (*address, mtls)));
-        (cluster, endpoints)
+        (cluster, eds.then_some(endpoints))
     }
 }
 
@@ -152,7 +170,10 @@ fn speak_http2(cluster: &mut Cluster, port: &ServicePort) {
 
 /// A TCP port's cluster takes no HTTP options.
 fn apply(cluster: &mut Cluster, policy: &TrafficPolicy, protocol: Protocol) {
-    if let Some(lb) = &policy.load_balancer {
+    // A forwarding cluster picks its host by the request, not from a pool.
+    if let Some(lb) =
+        policy.load_balancer.as_ref().filter(|_| cluster.lb_policy != cluster::LbPolicy::ClusterProvided as i32)
+    {
         cluster.lb_policy = match (lb.simple, &lb.consistent_hash) {
             (_, Some(_)) => cluster::LbPolicy::RingHash,
             (Some(SimpleLb::Random), None) => cluster::LbPolicy::Random,

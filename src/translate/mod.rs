@@ -17,6 +17,7 @@ mod authz;
 mod bootstrap;
 mod capture;
 mod cluster;
+mod external;
 mod pb;
 mod resources;
 mod route;
@@ -46,6 +47,7 @@ use crate::policy::resolve_host;
 
 pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_REPORTING, XDS_CLUSTER, bootstrap};
 pub use capture::INBOUND_SOURCE;
+pub use external::{DnsName, Entry, Origin, OutboundPolicy};
 pub use pb::any as pack;
 pub use resources::{Encoded, Resources, Type};
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
@@ -61,6 +63,7 @@ pub struct MeshSnapshot {
     pub authorization_policies: Vec<AuthorizationPolicy>,
     pub request_authentications: Vec<RequestAuthentication>,
     pub tracing: Tracing,
+    pub outbound_policy: OutboundPolicy,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
@@ -69,12 +72,14 @@ pub struct MeshSnapshot {
 }
 
 impl MeshSnapshot {
-    /// The snapshot of `services` under the policies among `resources` (which have passed
-    /// validation); other kinds are not the translator's business.
+    /// The snapshot of the registry's `services` and the ServiceEntries' under the policies
+    /// among `resources` (which have passed validation); other kinds are not the translator's
+    /// business. Where an entry names a host the registry has, the registry's service wins.
     pub fn new<'a>(services: Vec<Service>, resources: impl IntoIterator<Item = &'a crate::api::Resource>) -> Self {
         let mut snapshot = MeshSnapshot { services, ..MeshSnapshot::default() };
         for resource in resources {
             match resource {
+                crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
                 crate::api::Resource::PeerAuthentication(pa) => snapshot.peer_authentications.push(pa.clone()),
@@ -120,15 +125,24 @@ pub struct Service {
     pub namespace: String,
     /// The ports callers address (`http://profile:80`, `profile:5432`); never empty.
     pub ports: Vec<ServicePort>,
-    /// The virtual address callers whose traffic is captured may use instead of a name (a
-    /// Kubernetes Service's cluster IP); the local mesh has none.
-    pub cluster_ip: Option<IpAddr>,
+    /// The virtual addresses callers whose traffic is captured may use instead of a name (a
+    /// Kubernetes Service's cluster IP, a ServiceEntry's addresses); the local mesh has none.
+    pub addresses: Vec<IpAddr>,
     pub instances: Vec<Instance>,
+    pub origin: Origin,
 }
 
 impl Service {
     pub fn host(&self) -> String {
-        crate::policy::service_host(&self.name, &self.namespace)
+        match &self.origin {
+            Origin::Registry => crate::policy::service_host(&self.name, &self.namespace),
+            Origin::Entry(entry) => entry.host.clone(),
+        }
+    }
+
+    /// Whether its instances are outside the mesh, so never spoken to in mTLS unasked.
+    fn is_external(&self) -> bool {
+        matches!(&self.origin, Origin::Entry(e) if e.location == crate::api::networking::Location::MeshExternal)
     }
 
     pub fn port(&self, number: u16) -> Option<&ServicePort> {
@@ -261,8 +275,10 @@ pub struct Translation<'a> {
     shared: Resources,
     /// Whether an outbound cluster refers to the proxies' secrets.
     clusters_use_secrets: bool,
-    /// The outbound routes, by the namespace short names resolve in.
-    routes: Mutex<HashMap<String, Arc<Encoded>>>,
+    /// The outbound routes, by the namespace short names resolve in and whether they end in
+    /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
+    /// forward anything from outside to anywhere).
+    routes: Mutex<HashMap<(String, bool), Arc<Encoded>>>,
 }
 
 impl<'a> Translation<'a> {
@@ -274,11 +290,14 @@ impl<'a> Translation<'a> {
             let rule = snapshot.destination_rule(&service.host());
             for port in &service.ports {
                 let accepts_mtls = |i: &Instance| {
-                    security::mode(snapshot, &service.namespace, &i.labels, port.number) != MtlsMode::Disable
+                    !service.is_external()
+                        && security::mode(snapshot, &service.namespace, &i.labels, port.number) != MtlsMode::Disable
                 };
                 for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
                     clusters_use_secrets |= uses_secrets(&cluster);
-                    endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
+                    if let Some(assignment) = assignment {
+                        endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
+                    }
                     clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
                 }
             }
@@ -295,6 +314,7 @@ impl<'a> Translation<'a> {
         let mut resources = self.shared.clone();
         let mut listeners = Vec::new();
         let mut routed = true;
+        let sidecar = matches!(proxy, Proxy::Sidecar(_));
         let (namespace, jwks_clusters) = match proxy {
             Proxy::Sidecar(s) => {
                 let host = crate::policy::service_host(&s.service, &s.namespace);
@@ -337,8 +357,12 @@ impl<'a> Translation<'a> {
                     }
                 }
                 let http = |connect: bool| {
-                    let mut manager =
-                        http_manager("outbound", rds(OUTBOUND_ROUTES), vec![], snapshot.tracing.manager(false));
+                    let mut manager = http_manager(
+                        "outbound",
+                        rds(OUTBOUND_ROUTES),
+                        vec![external::forward_filter()],
+                        snapshot.tracing.manager(false),
+                    );
                     if connect {
                         // The outbound routes' TCP ports are reached by tunnels.
                         manager.upgrade_configs.push(hcm::http_connection_manager::UpgradeConfig {
@@ -364,7 +388,10 @@ impl<'a> Translation<'a> {
                         }
                     }
                     None => {
-                        listeners.push(http_listener("outbound", s.outbound, http(true), TrafficDirection::Outbound))
+                        listeners.push(http_listener("outbound", s.outbound, http(true), TrafficDirection::Outbound));
+                        // What is not captured is forwarded by the host each request names.
+                        let passthrough = external::forward_cluster(capture::PASSTHROUGH);
+                        resources.insert(Type::Cluster, Encoded::new(passthrough.name.clone(), pack(&passthrough)));
                     }
                 }
                 (&s.namespace, jwks_clusters)
@@ -375,7 +402,7 @@ impl<'a> Translation<'a> {
                 let http = network_filter(&http_manager(
                     "gateway",
                     rds(OUTBOUND_ROUTES),
-                    vec![],
+                    vec![external::forward_filter()],
                     snapshot.tracing.manager(true),
                 ));
                 listeners.push(http_listener("gateway", g.listen, http, TrafficDirection::Unspecified));
@@ -396,15 +423,16 @@ impl<'a> Translation<'a> {
         }
         resources.replace(Type::Listener, listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l))).collect());
         if routed {
-            resources.replace(Type::Route, vec![self.outbound_routes(namespace)]);
+            resources.replace(Type::Route, vec![self.outbound_routes(namespace, sidecar)]);
         }
         resources
     }
 
-    fn outbound_routes(&self, namespace: &str) -> Arc<Encoded> {
+    fn outbound_routes(&self, namespace: &str, sidecar: bool) -> Arc<Encoded> {
         let mut routes = self.routes.lock().expect("routes lock");
-        let encoded = routes.entry(namespace.to_string()).or_insert_with(|| {
-            let config = route::outbound(self.snapshot, namespace);
+        let encoded = routes.entry((namespace.to_string(), sidecar)).or_insert_with(|| {
+            let unknown = sidecar.then_some(self.snapshot.outbound_policy);
+            let config = route::outbound(self.snapshot, namespace, unknown);
             Encoded::new(config.name.clone(), pack(&config))
         });
         Arc::clone(encoded)
@@ -439,8 +467,9 @@ fn http_listener(name: &str, addr: SocketAddr, http: Filter, direction: TrafficD
     }
 }
 
-/// An HTTP connection manager running `policy_filters` (authentication and authorization)
-/// before fault injection and routing, reporting spans as `tracing` says.
+/// An HTTP connection manager running `policy_filters` (authentication and authorization, or
+/// the forward proxy's DNS lookup) before fault injection and routing, reporting spans as
+/// `tracing` says.
 fn http_manager(
     stat_prefix: &str,
     routes: hcm::http_connection_manager::RouteSpecifier,

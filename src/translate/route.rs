@@ -12,7 +12,7 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, H
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::BoolValue;
 
-use super::{MeshSnapshot, cluster_name, pb};
+use super::{MeshSnapshot, Origin, OutboundPolicy, cluster_name, pb};
 use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
 use crate::policy::{DOMAIN_SUFFIX, resolve_host};
 
@@ -26,8 +26,13 @@ const DEFAULT_ATTEMPTS: u32 = 2;
 /// host per service port. An HTTP port's routes are its VirtualService's rules that apply to
 /// the port; a TCP or TLS port's one route takes HTTP `CONNECT` tunnels to it (how an
 /// application whose traffic is not captured reaches it through its `HTTP_PROXY`; listeners
-/// that do not accept `CONNECT` refuse them).
-pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfiguration {
+/// that do not accept `CONNECT` refuse them). With `unknown`, a last virtual host takes the
+/// requests to hosts no service has, as that outbound traffic policy says.
+pub(super) fn outbound(
+    snapshot: &MeshSnapshot,
+    namespace: &str,
+    unknown: Option<OutboundPolicy>,
+) -> RouteConfiguration {
     let builder = Routes { snapshot };
     let mut virtual_hosts = Vec::new();
     for service in &snapshot.services {
@@ -47,23 +52,23 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, namespace: &str) -> RouteConfigu
                 vec![connect_route(tcp_destinations(snapshot, &host, port.number))]
             };
             let bare = default_port == Some(port.number);
-            let mut domains = domains(&service.name, &service.namespace, port.number, namespace, bare);
+            let mut domains = match &service.origin {
+                Origin::Registry => domains(&service.name, &service.namespace, port.number, namespace, bare),
+                Origin::Entry(_) => with_port(vec![host.clone()], port.number, bare),
+            };
             // A captured application may call the service by its cluster IP.
-            if let Some(ip) = service.cluster_ip {
-                domains.push(std::net::SocketAddr::new(ip, port.number).to_string());
-                if bare {
-                    domains.push(ip.to_string());
-                }
-            }
+            let addresses = service.addresses.iter().map(|ip| ip.to_string()).collect();
+            domains.extend(with_port(addresses, port.number, bare));
             virtual_hosts.push(VirtualHost {
                 // Stat names are dot-separated, so the name that heads a route's stats has none.
-                name: format!("{}_{}_{}", service.name, service.namespace, port.number),
+                name: format!("{}_{}_{}", service.name.replace('.', "-"), service.namespace, port.number),
                 domains,
                 routes,
                 ..Default::default()
             });
         }
     }
+    virtual_hosts.extend(unknown.map(super::external::unknown_hosts));
     RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
 }
 
@@ -116,14 +121,19 @@ fn connect_route(destinations: Vec<(String, u32)>) -> Route {
         }),
         action: Some(route::Action::Route(RouteAction {
             cluster_specifier: Some(clusters(&destinations)),
-            upgrade_configs: vec![route_action::UpgradeConfig {
-                upgrade_type: "CONNECT".into(),
-                connect_config: Some(route_action::upgrade_config::ConnectConfig::default()),
-                ..Default::default()
-            }],
+            upgrade_configs: vec![connect_upgrade()],
             timeout: Some(pb::duration(std::time::Duration::ZERO)),
             ..Default::default()
         })),
+        ..Default::default()
+    }
+}
+
+/// A `CONNECT` tunnel ends at this proxy, which sends its bytes on.
+pub(super) fn connect_upgrade() -> route_action::UpgradeConfig {
+    route_action::UpgradeConfig {
+        upgrade_type: "CONNECT".into(),
+        connect_config: Some(route_action::upgrade_config::ConnectConfig::default()),
         ..Default::default()
     }
 }
@@ -162,11 +172,17 @@ fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str, bare: b
     if namespace == from_namespace {
         names.push(name.to_string());
     }
+    with_port(names, port, bare)
+}
+
+/// `names` with `:port`, and without it too when the port is the one a request that names no
+/// port goes to (`bare`).
+fn with_port(names: Vec<String>, port: u16, bare: bool) -> Vec<String> {
     let with_port = names.iter().map(|n| format!("{n}:{port}"));
     if bare { names.iter().cloned().chain(with_port).collect() } else { with_port.collect() }
 }
 
-fn prefix_match(prefix: &str) -> RouteMatch {
+pub(super) fn prefix_match(prefix: &str) -> RouteMatch {
     RouteMatch { path_specifier: Some(route_match::PathSpecifier::Prefix(prefix.into())), ..Default::default() }
 }
 
