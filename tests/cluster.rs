@@ -446,3 +446,64 @@ fn every_port_of_a_service_is_meshed_and_strict_refuses_plaintext_on_each() {
         assert!(plain.as_ref().is_ok_and(Vec::is_empty) || plain.is_err(), "plaintext to {pod_ip}:{port}: {plain:?}");
     }
 }
+
+#[test]
+fn service_entries_reach_servers_outside_the_cluster_and_registry_only_closes_the_rest() {
+    let mesh = node::mesh();
+    // The outbound traffic policy is the whole mesh's.
+    let (node, _turn) = (mesh.node, mesh.alone());
+    let ns = "external";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let (billing, ledger, unknown) =
+        (outside_server("billing"), outside_server("ledger"), outside_server("nobody declared me"));
+    let entries = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: billing, namespace: {ns}}}\n\
+         spec:\n  hosts: [billing.example.test]\n  addresses: [240.0.0.10]\n  resolution: STATIC\n\
+         \x20 ports: [{{number: 80, name: http, protocol: HTTP}}]\n\
+         \x20 endpoints: [{{address: {host}, ports: {{http: {}}}}}]\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: ledger, namespace: {ns}}}\n\
+         spec:\n  hosts: [ledger.example.test]\n  resolution: NONE\n\
+         \x20 ports: [{{number: {}, name: http, protocol: HTTP}}]\n",
+        billing.port(),
+        ledger.port(),
+        host = node::HOST_IP,
+    );
+    node.apply(&entries);
+    node.apply(&demo_deployment(ns, "client", &[], &[]).to_string());
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let client = node.pod_named(ns, "app=client");
+    // The application resolves the names itself (curl is told what it would find): the
+    // billing entry's virtual address, and the ledger server's own.
+    let call = |resolve: String, url: String| {
+        node.curl_in_pod(ns, &client, &["--resolve", &resolve, "--write-out", " %{http_code}", &url])
+    };
+    let to_billing = || call("billing.example.test:80:240.0.0.10".into(), "http://billing.example.test/".into());
+    let to_ledger = || {
+        let port = ledger.port();
+        call(
+            format!("ledger.example.test:{port}:{ledger}", ledger = node::HOST_IP),
+            format!("http://ledger.example.test:{port}/"),
+        )
+    };
+    let to_unknown = || node.curl_in_pod(ns, &client, &["--write-out", " %{http_code}", &format!("http://{unknown}/")]);
+    common::poll("the billing entry answers", DEADLINE, || to_billing().as_deref() == Some("billing 200"));
+    assert_eq!(to_ledger().as_deref(), Some("ledger 200"), "a NONE entry, at the address the caller resolved");
+    assert_eq!(to_unknown().as_deref(), Some("nobody declared me 200"), "ALLOW_ANY, the default, lets it through");
+
+    let _reinstall = node::Reinstall(node);
+    let registry_only = [&node::INSTALL[..], &["--outbound-traffic-policy", "REGISTRY_ONLY"]].concat();
+    let run = node.meshctl(&registry_only);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::poll("REGISTRY_ONLY closes connections to undeclared addresses", DEADLINE, || to_unknown().is_none());
+    assert_eq!(to_billing().as_deref(), Some("billing 200"), "a declared host still answers");
+    assert_eq!(to_ledger().as_deref(), Some("ledger 200"));
+    // On a port an entry opens to any address, a host no one declared gets an answer that
+    // says why.
+    let port = ledger.port();
+    let stranger = call(
+        format!("stranger.example.test:{port}:{}", node::HOST_IP),
+        format!("http://stranger.example.test:{port}/"),
+    );
+    let stranger = stranger.unwrap_or_default();
+    assert!(stranger.ends_with(" 502") && stranger.contains("REGISTRY_ONLY"), "{stranger}");
+}

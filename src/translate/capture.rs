@@ -29,7 +29,6 @@ use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpPro
 
 use super::{MeshSnapshot, Origin, OutboundPolicy, pb};
 use crate::api::Protocol;
-use crate::api::networking::Resolution;
 use crate::api::security::MtlsMode;
 
 /// Connections to addresses outside the mesh, sent on as they were addressed.
@@ -42,7 +41,7 @@ pub const BLACKHOLE: &str = "BlackHoleCluster";
 /// (`kube::capture`) let through instead of capturing it again (Istio's).
 pub const INBOUND_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
 
-fn original_destination() -> ListenerFilter {
+fn original_destination_filter() -> ListenerFilter {
     ListenerFilter {
         name: "envoy.filters.listener.original_dst".into(),
         config_type: Some(listener_filter::ConfigType::TypedConfig(pb::any(&OriginalDst::default()))),
@@ -111,11 +110,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
                     http_ports.entry(port.number).or_default().insert(ip);
                     continue;
                 }
-                // Where the caller addressed, when that is how the entry is resolved.
-                let destinations = match &service.origin {
-                    Origin::Entry(e) if e.resolution == Resolution::None => vec![(PASSTHROUGH.to_string(), 100)],
-                    _ => super::route::tcp_destinations(snapshot, &host, port.number),
-                };
+                let destinations = super::route::tcp_destinations(snapshot, &host, port.number);
                 let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
                 let at = match (ip, &sni) {
                     (Some(ip), _) => ip.to_string(),
@@ -160,7 +155,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
     Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
-        listener_filters: std::iter::once(original_destination())
+        listener_filters: std::iter::once(original_destination_filter())
             .chain(inspect_tls.then(super::security::tls_inspector))
             .collect(),
         filter_chains,
@@ -227,7 +222,7 @@ pub(super) fn inbound(
     Listener {
         name: "inbound".into(),
         address: Some(pb::socket_address(address)),
-        listener_filters: std::iter::once(original_destination())
+        listener_filters: std::iter::once(original_destination_filter())
             .chain(inspect_tls.then(super::security::tls_inspector))
             .collect(),
         filter_chains,
@@ -237,15 +232,21 @@ pub(super) fn inbound(
     }
 }
 
-/// The clusters the captured listeners send to.
-pub(super) fn clusters() -> Vec<Cluster> {
-    let original = |name: &str| Cluster {
+/// A cluster that connects to where each captured connection was addressed.
+pub(super) fn original_destination(name: &str) -> Cluster {
+    Cluster {
         name: name.into(),
+        alt_stat_name: name.replace(['.', '|'], "_"),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::OriginalDst as i32)),
         lb_policy: cluster::LbPolicy::ClusterProvided as i32,
-        connect_timeout: Some(pb::duration(std::time::Duration::from_secs(10))),
+        connect_timeout: Some(pb::duration(super::cluster::CONNECT_TIMEOUT)),
         ..Default::default()
-    };
+    }
+}
+
+/// The clusters the captured listeners send to.
+pub(super) fn clusters() -> Vec<Cluster> {
+    let original = original_destination;
     let mut inbound = original(INBOUND_PASSTHROUGH);
     inbound.upstream_bind_config = Some(core::BindConfig {
         source_address: Some(core::SocketAddress {

@@ -41,7 +41,7 @@ use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
 use crate::api::Protocol;
-use crate::api::networking::{DestinationRule, VirtualService};
+use crate::api::networking::{DestinationRule, Resolution, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
 
@@ -275,6 +275,10 @@ pub struct Translation<'a> {
     shared: Resources,
     /// Whether an outbound cluster refers to the proxies' secrets.
     clusters_use_secrets: bool,
+    /// The clusters of entries resolved as the caller addressed (NONE), which a captured
+    /// sidecar sends to the connection's original destination instead of the host the request
+    /// names: the caller resolved the name itself, perhaps not as DNS would.
+    as_addressed: Vec<String>,
     /// The outbound routes, by the namespace short names resolve in and whether they end in
     /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
     /// forward anything from outside to anywhere).
@@ -286,7 +290,9 @@ impl<'a> Translation<'a> {
         let mut clusters = Vec::new();
         let mut endpoints = Vec::new();
         let mut clusters_use_secrets = false;
+        let mut as_addressed = Vec::new();
         for service in &snapshot.services {
+            let forwarded = matches!(&service.origin, Origin::Entry(e) if e.resolution == Resolution::None);
             let rule = snapshot.destination_rule(&service.host());
             for port in &service.ports {
                 let accepts_mtls = |i: &Instance| {
@@ -295,6 +301,9 @@ impl<'a> Translation<'a> {
                 };
                 for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
                     clusters_use_secrets |= uses_secrets(&cluster);
+                    if forwarded {
+                        as_addressed.push(cluster.name.clone());
+                    }
                     if let Some(assignment) = assignment {
                         endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
                     }
@@ -305,7 +314,7 @@ impl<'a> Translation<'a> {
         let mut shared = Resources::default();
         shared.replace(Type::Cluster, clusters);
         shared.replace(Type::Endpoint, endpoints);
-        Translation { snapshot, shared, clusters_use_secrets, routes: Mutex::default() }
+        Translation { snapshot, shared, clusters_use_secrets, as_addressed, routes: Mutex::default() }
     }
 
     /// One proxy's configuration.
@@ -383,7 +392,8 @@ impl<'a> Translation<'a> {
                         // must not be waited on for what it never asks for.
                         routed = outbound.filter_chains.iter().any(capture::is_http);
                         listeners.push(outbound);
-                        for cluster in capture::clusters() {
+                        let as_addressed = self.as_addressed.iter().map(|name| capture::original_destination(name));
+                        for cluster in capture::clusters().into_iter().chain(as_addressed) {
                             resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
                         }
                     }

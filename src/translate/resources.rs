@@ -119,12 +119,15 @@ impl Resources {
         self.by_type[t as usize] = by_name(resources);
     }
 
-    /// Adds one resource, in its place by name: cheaper than replacing a long list that is
-    /// already in order.
+    /// Adds one resource, in its place by name, instead of one of the same name: cheaper than
+    /// replacing a long list that is already in order.
     pub fn insert(&mut self, t: Type, resource: Arc<Encoded>) {
         let list = &mut self.by_type[t as usize];
         let at = list.partition_point(|e| e.name < resource.name);
-        list.insert(at, resource);
+        match list.get_mut(at) {
+            Some(same) if same.name == resource.name => *same = resource,
+            _ => list.insert(at, resource),
+        }
     }
 
     /// The version of a set of resources: a hash of their content, so an unchanged set keeps
