@@ -71,7 +71,14 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
     };
     let vs = VirtualService::new(
         &s.service,
-        VirtualServiceSpec { hosts: vec![s.service.clone()], gateways: vec![], http, tcp, export_to: vec![] },
+        VirtualServiceSpec {
+            hosts: vec![s.service.clone()],
+            gateways: vec![],
+            http,
+            tcp,
+            tls: vec![],
+            export_to: vec![],
+        },
     );
     let names: Vec<String> = s.subsets.iter().map(|(name, _)| name.clone()).collect();
     let dr = DestinationRule::new(

@@ -507,3 +507,49 @@ fn service_entries_reach_servers_outside_the_cluster_and_registry_only_closes_th
     let stranger = stranger.unwrap_or_default();
     assert!(stranger.ends_with(" 502") && stranger.contains("REGISTRY_ONLY"), "{stranger}");
 }
+
+#[test]
+fn tls_the_application_owns_is_routed_by_the_name_it_asks_for() {
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let ns = "sni";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let ca = common::tls::TestCa::new();
+    let host = std::net::IpAddr::from(node::HOST_IP);
+    let alpha = ca.server(host, &["alpha.example.test", "beta.example.test"], "alpha");
+    let beta = ca.server(host, &["beta.example.test"], "beta");
+    let entry = |name: &str, port: u16| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec:\n  hosts: [{name}.example.test]\n  resolution: STATIC\n\
+             \x20 ports: [{{number: 443, name: tls, protocol: TLS}}]\n\
+             \x20 endpoints: [{{address: {host}, ports: {{tls: {port}}}}}]\n"
+        )
+    };
+    node.apply(&[entry("alpha", alpha.port()), entry("beta", beta.port())].join("---\n"));
+    node.apply(&demo_deployment(ns, "client", &[], &[]).to_string());
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let client = node.pod_named(ns, "app=client");
+    // Both names resolve to one address the mesh does not know: only the name the client
+    // asks for in its handshake tells them apart.
+    let root = ca.root_file.to_str().unwrap().to_string();
+    let get = |name: &str| {
+        let resolve = format!("{name}:443:240.0.0.30");
+        node.curl_in_pod(ns, &client, &["--resolve", &resolve, "--cacert", &root, &format!("https://{name}/")])
+    };
+    common::poll("alpha answers by its name", DEADLINE, || get("alpha.example.test").as_deref() == Some("alpha"));
+    assert_eq!(get("beta.example.test").as_deref(), Some("beta"));
+
+    let reroute = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": { "name": "beta", "namespace": ns },
+        "spec": { "hosts": ["beta.example.test"], "tls": [{
+            "match": [{ "port": 443, "sniHosts": ["beta.example.test"] }],
+            "route": [{ "destination": { "host": "alpha.example.test" } }],
+        }]},
+    });
+    node.apply(&reroute.to_string());
+    common::poll("the tls rule sends beta's name to alpha", DEADLINE, || {
+        get("beta.example.test").as_deref() == Some("alpha")
+    });
+}

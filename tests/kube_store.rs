@@ -174,10 +174,11 @@ async fn a_change_wakes_a_watcher_and_a_missing_right_is_named() {
     store.watch(Box::new(move || _ = counter.fetch_add(1, Ordering::SeqCst))).unwrap();
     let count = || changes.load(Ordering::SeqCst);
     // Each kind's first listing counts once, when it is whole.
-    common::poll("every kind is listed", Duration::from_secs(30), || count() >= 6);
-    assert_eq!(count(), 6);
+    let kinds = meshctl::kube::install::CLUSTER_KINDS.len();
+    common::poll("every kind is listed", Duration::from_secs(30), || count() >= kinds);
+    assert_eq!(count(), kinds);
     store.apply(&mk_resources(MESH), false).await.unwrap();
-    common::poll("both objects are seen", Duration::from_secs(30), || count() >= 8);
+    common::poll("both objects are seen", Duration::from_secs(30), || count() >= kinds + 2);
 
     let nobody_config = server.kubeconfig_for("nobody", json!([]));
     let nobody = mk_store(nobody_config.clone()).await;

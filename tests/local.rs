@@ -482,3 +482,70 @@ fn allow_any_lets_calls_to_undeclared_hosts_through_as_addressed() {
     let mut stream = common::local_mesh::tunnel(outbound, &format!("127.0.0.1:{db}")).unwrap();
     assert_eq!(common::local_mesh::first_line(&mut stream).unwrap(), "db\n");
 }
+
+#[test]
+fn tls_the_application_owns_passes_through_by_name_and_a_destination_rule_originates_it() {
+    let ca = common::tls::TestCa::new();
+    let loopback = std::net::Ipv4Addr::LOCALHOST.into();
+    let secure = ca.server(loopback, &["secure.example.test"], "secure");
+    let standby = ca.server(loopback, &["secure.example.test"], "standby");
+    let mesh = LocalMesh::install();
+    let entries = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: secure}}\n\
+         spec:\n  hosts: [secure.example.test]\n  resolution: STATIC\n\
+         \x20 ports: [{{number: 443, name: tls, protocol: TLS}}]\n\
+         \x20 endpoints: [{{address: 127.0.0.1, ports: {{tls: {secure_port}}}}}]\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: standby}}\n\
+         spec:\n  hosts: [standby.example.test]\n  resolution: STATIC\n\
+         \x20 ports: [{{number: 443, name: tls, protocol: TLS}}]\n\
+         \x20 endpoints: [{{address: 127.0.0.1, ports: {{tls: {standby_port}}}}}]\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: api}}\n\
+         spec:\n  hosts: [api.example.test]\n  resolution: STATIC\n\
+         \x20 ports: [{{number: 80, name: http, protocol: HTTP, targetPort: {secure_port}}}]\n\
+         \x20 endpoints: [{{address: 127.0.0.1}}]\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: api}}\n\
+         spec:\n  host: api.example.test\n  trafficPolicy:\n    tls: {{mode: SIMPLE, sni: secure.example.test, caCertificates: {root}}}\n---\n{client}",
+        secure_port = secure.port(),
+        standby_port = standby.port(),
+        root = ca.root_file.display(),
+        client = common::demo_workload("client", "client", None, &[]),
+    );
+    let run = mesh.meshctl(&["apply", "-f", "-"], &entries);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    let through_tunnel = || {
+        let stream = common::local_mesh::tunnel(outbound, "secure.example.test:443")?;
+        ca.get(stream, "secure.example.test")
+    };
+
+    // The client's own TLS, end to end: the sidecar never holds its keys.
+    assert_eq!(through_tunnel().as_deref(), Ok("secure"));
+    // The sidecar originates TLS for the application that speaks plain HTTP, checking the
+    // server's certificate against the rule's CA.
+    assert_eq!(get_through(outbound, "api.example.test"), (200, "secure".into()));
+
+    // A `tls` rule sends the connections that ask for the name elsewhere.
+    let reroute = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: secure}\n\
+                   spec:\n  hosts: [secure.example.test]\n  tls:\n  - match: [{port: 443, sniHosts: [secure.example.test]}]\n\
+                   \x20   route: [{destination: {host: standby.example.test}}]\n";
+    let run = mesh.meshctl(&["apply", "-f", "-"], reroute);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::poll("the tls rule reroutes", Duration::from_secs(10), || through_tunnel().as_deref() == Ok("standby"));
+
+    // A certificate for another name than the rule expects is refused: the check is real.
+    let wrong = format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: api}}\n\
+         spec:\n  host: api.example.test\n  trafficPolicy:\n    tls: {{mode: SIMPLE, sni: secure.example.test, \
+         subjectAltNames: [other.example.test], caCertificates: {}}}\n",
+        ca.root_file.display()
+    );
+    let run = mesh.meshctl(&["apply", "-f", "-"], &wrong);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let mut last = (0, String::new());
+    let refused = common::within(Duration::from_secs(10), || {
+        last = get_through(outbound, "api.example.test");
+        last.0 == 503
+    });
+    assert!(refused, "the wrong name was not refused: {last:?}");
+}

@@ -129,12 +129,21 @@ impl Mesh {
 
     /// Publishes a new policy and waits until the gateway runs it.
     async fn apply(&self, policy: &str, instances: &[Instance]) {
+        self.apply_within(policy, instances, Duration::from_secs(20)).await;
+    }
+
+    /// `apply`, which must be done within `limit`.
+    async fn apply_within(&self, policy: &str, instances: &[Instance], limit: Duration) {
         self.desired.send(desired(policy, instances, self.gateway)).unwrap();
-        self.wait_synced().await;
+        self.wait_synced_within(limit).await;
     }
 
     async fn wait_synced(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        self.wait_synced_within(Duration::from_secs(20)).await;
+    }
+
+    async fn wait_synced_within(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             match self.server.sync_state(NODE) {
                 SyncState::Synced => return,
@@ -360,12 +369,11 @@ async fn outlier_detection_ejects_a_failing_instance() {
     assert!(failures.iter().all(|i| *i < 20), "failures after ejection: {failures:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_connection_pool_answers_503_at_once() {
-    let slow = start(DemoApp { latency: Duration::from_millis(1500), ..profile("v1") }).await;
-    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
-    let policy = "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}";
-    let mesh = Arc::new(Mesh::start(&format!("{}{}", virtual_service(&http), destination_rule(policy)), &[slow]).await);
+/// One connection and one waiting request to a backend that takes 1.5 s to answer.
+const TIGHT_POOL: &str = "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}";
+
+/// Six requests at once, which a tight pool must mostly turn away at once.
+async fn assert_overflow(mesh: &Arc<Mesh>) {
     let requests: Vec<_> = (0..6)
         .map(|_| {
             let mesh = mesh.clone();
@@ -383,6 +391,30 @@ async fn a_full_connection_pool_answers_503_at_once() {
         overflowed.iter().all(|a| a.elapsed < Duration::from_millis(1000)),
         "overflow was not answered at once: {answers:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_connection_pool_answers_503_at_once() {
+    let slow = start(DemoApp { latency: Duration::from_millis(1500), ..profile("v1") }).await;
+    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
+    let mesh =
+        Arc::new(Mesh::start(&format!("{}{}", virtual_service(&http), destination_rule(TIGHT_POOL)), &[slow]).await);
+    assert_overflow(&mesh).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_changes_while_its_endpoints_stay_is_taken_up_at_once() {
+    // Envoy warms a changed cluster anew and waits for its endpoints, which it does not ask
+    // for again: the control plane must send them though they did not change.
+    let slow = start(DemoApp { latency: Duration::from_millis(1500), ..profile("v1") }).await;
+    let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
+    let roomy = "{connectionPool: {tcp: {maxConnections: 100}}}";
+    let policy = |pool: &str| format!("{}{}", virtual_service(&http), destination_rule(pool));
+    let mesh = Arc::new(Mesh::start(&policy(roomy), std::slice::from_ref(&slow)).await);
+    // Envoy would give up waiting after 15 s (its initial fetch timeout); a change takes
+    // milliseconds, so 5 s is a wide margin on a busy machine.
+    mesh.apply_within(&policy(TIGHT_POOL), &[slow], Duration::from_secs(5)).await;
+    assert_overflow(&mesh).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

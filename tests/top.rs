@@ -218,4 +218,16 @@ fn top_reports_a_tcp_services_connections_and_bytes() {
     let db = table.lines().find(|l| l.starts_with("db ")).unwrap_or_default();
     assert!(table.starts_with("SERVICE") && table.lines().next().unwrap().contains("CONN/S"), "{table}");
     assert!(db.contains("B/s"), "{table}");
+
+    // The dashboard's graph has the edge, with its connections and bytes.
+    let dashboard =
+        common::dashboard::Dashboard::start(&[], &[("MESHCTL_STATE_DIR", mesh.state_dir().to_str().unwrap())]);
+    common::poll("the graph shows client's connections to db", Duration::from_secs(30), || {
+        let mut stream = common::local_mesh::tunnel(outbound, "db:5432").unwrap();
+        stream.write_all(b"ping\n").unwrap();
+        let _ = common::local_mesh::first_line(&mut stream);
+        let graph = dashboard.get("/api/graph");
+        common::dashboard::edge(&graph, "default/client", "default/db/v1")
+            .is_some_and(|e| e["cps"].as_f64() > Some(0.0) && e["bytes_per_second"].as_f64() > Some(0.0))
+    });
 }

@@ -441,32 +441,32 @@ fn summarize_cluster(out: &mut String, c: &Cluster) {
         let _ =
             write!(out, " http(max_requests_per_connection={:?})", common.max_requests_per_connection.map(|v| v.value));
     }
-    let peers = |socket: &envoy_types::pb::envoy::config::core::v3::TransportSocket| {
-        let Some(envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig(any)) =
-            &socket.config_type
-        else {
-            panic!("untyped transport socket")
-        };
+    // How a transport socket checks the server: mesh identities (mTLS), or for TLS to a
+    // server outside the mesh, names against roots (or nothing).
+    let checks = |socket: &envoy_types::pb::envoy::config::core::v3::TransportSocket| {
+        let Some(TypedConfig(any)) = &socket.config_type else { panic!("untyped transport socket") };
         let tls: UpstreamTlsContext = unpack(any);
-        match tls.common_tls_context.unwrap().validation_context_type {
-            Some(common_tls_context::ValidationContextType::CombinedValidationContext(v)) => {
-                let sans = v.default_validation_context.unwrap().match_typed_subject_alt_names;
+        let names =
+            |sans: &[envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::SubjectAltNameMatcher]| {
                 sans.iter().map(|s| format!("{:?}", s.matcher.as_ref().unwrap().match_pattern)).collect::<Vec<_>>()
+            };
+        let checked = match tls.common_tls_context.unwrap().validation_context_type {
+            Some(common_tls_context::ValidationContextType::CombinedValidationContext(v)) => {
+                format!("mutual{:?}", names(&v.default_validation_context.unwrap().match_typed_subject_alt_names))
             }
-            // Outside the mesh (a JWKS server): the system's roots.
-            _ => vec![],
-        }
+            Some(common_tls_context::ValidationContextType::ValidationContext(v)) => {
+                let roots = v.trusted_ca.and_then(|ca| ca.specifier).map_or("system".to_string(), |s| format!("{s:?}"));
+                format!("simple{:?} roots={roots}", names(&v.match_typed_subject_alt_names))
+            }
+            _ => "simple(unchecked)".to_string(),
+        };
+        if tls.sni.is_empty() { checked } else { format!("{checked} sni={}", tls.sni) }
     };
     if let Some(socket) = &c.transport_socket {
-        let _ = write!(out, " tls=mutual{:?}", peers(socket));
-        let Some(TypedConfig(any)) = &socket.config_type else { panic!("untyped transport socket") };
-        let sni = unpack::<UpstreamTlsContext>(any).sni;
-        if !sni.is_empty() {
-            let _ = write!(out, " sni={sni}");
-        }
+        let _ = write!(out, " tls={}", checks(socket));
     }
     for m in &c.transport_socket_matches {
-        let _ = write!(out, " tls=auto{:?}", peers(m.transport_socket.as_ref().unwrap()));
+        let _ = write!(out, " tls=auto:{}", checks(m.transport_socket.as_ref().unwrap()));
     }
     out.push('\n');
 }

@@ -222,7 +222,10 @@ impl Resource {
 /// with list indices written `[]`. A document that uses one gets a "not supported by meshctl"
 /// finding rather than having the field silently ignored. `PATH=VALUE` names an enum value.
 pub const UNSUPPORTED: &[&str] = &[
-    "VirtualService:spec.tls",
+    "VirtualService:spec.tls[].match[].destinationSubnets",
+    "VirtualService:spec.tls[].match[].sourceLabels",
+    "VirtualService:spec.tls[].match[].gateways",
+    "VirtualService:spec.tls[].match[].sourceNamespace",
     "VirtualService:spec.tcp[].match[].destinationSubnets",
     "VirtualService:spec.tcp[].match[].sourceLabels",
     "VirtualService:spec.tcp[].match[].gateways",
@@ -269,13 +272,10 @@ pub const UNSUPPORTED: &[&str] = &[
     "DestinationRule:trafficPolicy.outlierDetection.splitExternalLocalOriginErrors",
     "DestinationRule:trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
     "DestinationRule:trafficPolicy.outlierDetection.consecutiveErrors",
-    "DestinationRule:trafficPolicy.tls.mode=SIMPLE",
     "DestinationRule:trafficPolicy.tls.mode=MUTUAL",
     "DestinationRule:trafficPolicy.tls.clientCertificate",
     "DestinationRule:trafficPolicy.tls.privateKey",
-    "DestinationRule:trafficPolicy.tls.caCertificates",
     "DestinationRule:trafficPolicy.tls.credentialName",
-    "DestinationRule:trafficPolicy.tls.insecureSkipVerify",
     "DestinationRule:trafficPolicy.tls.caCrl",
     "AuthorizationPolicy:spec.action=AUDIT",
     "AuthorizationPolicy:spec.action=CUSTOM",

@@ -36,6 +36,10 @@ pub struct VirtualServiceSpec {
     /// wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tcp: Vec<TcpRoute>,
+    /// Route rules for TLS connections the application owns (ports that carry TLS), by the
+    /// name the client asks for (SNI), tried in order: the first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsRoute>,
     /// Namespaces to which this VirtualService is exported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
@@ -122,6 +126,39 @@ impl TcpRoute {
     pub fn applies_to(&self, port: u16) -> bool {
         self.matches.is_empty() || self.matches.iter().any(|m| m.port.is_none_or(|p| p == u32::from(port)))
     }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsRoute {
+    /// Conditions, any of which selects this rule.
+    #[serde(rename = "match")]
+    #[schemars(length(min = 1))]
+    pub matches: Vec<TlsMatchAttributes>,
+    /// Where matched connections go, split by weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<HttpRouteDestination>,
+}
+
+impl TlsRoute {
+    /// The names this rule takes on `port`, or none when it does not apply to the port.
+    pub fn sni_hosts(&self, port: u16) -> Vec<&str> {
+        let applies = |m: &&TlsMatchAttributes| m.port.is_none_or(|p| p == u32::from(port));
+        self.matches.iter().filter(applies).flat_map(|m| m.sni_hosts.iter().map(String::as_str)).collect()
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsMatchAttributes {
+    /// The names (SNI) the client may ask for; each must be one of the VirtualService's hosts
+    /// or fall under one of them.
+    #[schemars(length(min = 1))]
+    pub sni_hosts: Vec<String>,
+    /// The service port the connection was made to; any when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -371,6 +408,13 @@ pub struct ClientTlsSettings {
     pub sni: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject_alt_names: Vec<String>,
+    /// For SIMPLE: a file on the proxy with the roots the server's certificate must chain to;
+    /// the system's roots by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificates: Option<String>,
+    /// For SIMPLE: do not check the server's certificate at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -407,6 +407,7 @@ fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weigh
                 gateways: vec![],
                 http: vec![HttpRoute { route: split(&canary.spec.service), ..HttpRoute::default() }],
                 tcp: vec![],
+                tls: vec![],
                 export_to: vec![],
             };
             let mut vs = VirtualService::new(host.split('.').next().unwrap_or_default(), spec);

@@ -50,6 +50,10 @@ pub struct Edge {
     /// Share of calls not answered 5xx, 0.0–1.0; null without calls.
     pub success_rate: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Connections opened per second to TCP and TLS ports, which carry no requests to count,
+    /// and the bytes per second both ways.
+    pub cps: f64,
+    pub bytes_per_second: f64,
 }
 
 /// `/api/graph`.
@@ -139,7 +143,7 @@ pub fn graph(before: &[(String, ProxyStats)], after: &[(String, ProxyStats)], la
         };
         // Every proxy has a cluster for every service; one it never called is no edge. One
         // it called before stays, so traffic that stops shows as falling to zero.
-        for (key, traffic) in now.outbound.iter().filter(|(_, t)| t.completed > 0.0) {
+        for (key, traffic) in now.outbound.iter().filter(|(_, t)| t.completed > 0.0 || t.connections.opened > 0.0) {
             let window = traffic.since(&then.outbound.get(key).cloned().unwrap_or_default());
             let target = layout.target(key);
             calls.entry((source.id.clone(), target.id.clone())).or_default().add(&window);
@@ -150,7 +154,15 @@ pub fn graph(before: &[(String, ProxyStats)], after: &[(String, ProxyStats)], la
         .into_iter()
         .map(|((source, target), traffic)| {
             let figures = Figures::of(&traffic, seconds);
-            Edge { source, target, rps: figures.rps, success_rate: figures.success_rate, p99_ms: figures.p99_ms }
+            Edge {
+                source,
+                target,
+                rps: figures.rps,
+                success_rate: figures.success_rate,
+                p99_ms: figures.p99_ms,
+                cps: figures.cps,
+                bytes_per_second: figures.bytes_in_per_second + figures.bytes_out_per_second,
+            }
         })
         .collect();
     Graph { nodes: nodes.into_iter().collect(), edges }

@@ -74,10 +74,15 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
                         mesh.destination(mirror, ns, &at.child("mirror"), &mut sink);
                     }
                 }
-                for (t, route) in vs.spec.tcp.iter().enumerate() {
-                    for (d, dest) in route.route.iter().enumerate() {
-                        let at = field!["spec", "tcp", t, "route", d, "destination"];
-                        mesh.destination(&dest.destination, ns, &at, &mut sink);
+                for (kind, rules) in [
+                    ("tcp", vs.spec.tcp.iter().map(|r| &r.route).collect::<Vec<_>>()),
+                    ("tls", vs.spec.tls.iter().map(|r| &r.route).collect()),
+                ] {
+                    for (t, route) in rules.into_iter().enumerate() {
+                        for (d, dest) in route.iter().enumerate() {
+                            let at = field!["spec", kind, t, "route", d, "destination"];
+                            mesh.destination(&dest.destination, ns, &at, &mut sink);
+                        }
                     }
                 }
             }
@@ -285,6 +290,9 @@ impl Mesh<'_> {
         let Some((server, source)) = self.server_mode(namespace, &service_labels) else { return };
         let conflict = match (mode, server) {
             (ClientTlsMode::Disable, MtlsMode::Strict) => "DISABLE sends plaintext, but {fqdn} accepts mTLS only",
+            (ClientTlsMode::Simple, MtlsMode::Strict) => {
+                "SIMPLE sends TLS without a mesh certificate, but {fqdn} accepts mTLS only"
+            }
             (ClientTlsMode::IstioMutual, MtlsMode::Disable) => {
                 "ISTIO_MUTUAL sends mTLS, but {fqdn} accepts plaintext only"
             }

@@ -23,7 +23,7 @@ use crate::api::{Kind, Resource};
 
 pub use finding::{Code, Finding, Severity};
 pub use live::{Live, LiveInstance, LiveProxy};
-pub use names::{DOMAIN_SUFFIX, host_namespace, resolve_host, service_host};
+pub use names::{DOMAIN_SUFFIX, host_matches, host_namespace, resolve_host, service_host};
 use path::Path;
 pub use selector::{Selector, SelectorError};
 

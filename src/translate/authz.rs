@@ -11,12 +11,7 @@
 use std::collections::BTreeMap;
 
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
-use envoy_types::pb::envoy::config::core::v3::{
-    CidrRange, DataSource, HttpUri, TransportSocket, data_source, http_uri,
-};
-use envoy_types::pb::envoy::config::endpoint::v3::{
-    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
-};
+use envoy_types::pb::envoy::config::core::v3::{CidrRange, DataSource, HttpUri, data_source, http_uri};
 use envoy_types::pb::envoy::config::listener::v3::{Filter, filter};
 use envoy_types::pb::envoy::config::rbac::v3::{
     Permission, Policy, Principal, Rbac as Rules, SourcedMetadata, permission, principal, rbac,
@@ -26,10 +21,6 @@ use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3 as jwt;
 use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac as RbacFilter;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 use envoy_types::pb::envoy::extensions::filters::network::rbac::v3::Rbac as NetworkRbac;
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    CertificateValidationContext, CommonTlsContext, UpstreamTlsContext, certificate_validation_context,
-    common_tls_context,
-};
 use envoy_types::pb::envoy::r#type::matcher::v3::{
     ListMatcher, MetadataMatcher, OrMatcher, PathMatcher, RegexMatcher, StringMatcher, ValueMatcher, list_matcher,
     metadata_matcher, path_matcher, string_matcher, value_matcher,
@@ -601,57 +592,14 @@ fn jwks_cluster(uri: &str) -> Cluster {
         alt_stat_name: name.replace(['.', '|', ':'], "_"),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::StrictDns as i32)),
         connect_timeout: Some(pb::duration(JWKS_FETCH_TIMEOUT)),
-        load_assignment: Some(dns_endpoint(&name, &host, port)),
+        load_assignment: Some(super::dns_load_assignment(&name, [(host.as_str(), port)])),
         name,
         ..Default::default()
     };
     if https {
-        let tls = UpstreamTlsContext {
-            sni: host.clone(),
-            common_tls_context: Some(CommonTlsContext {
-                validation_context_type: Some(common_tls_context::ValidationContextType::ValidationContext(
-                    CertificateValidationContext {
-                        system_root_certs: Some(certificate_validation_context::SystemRootCerts {}),
-                        ..Default::default()
-                    },
-                )),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        cluster.transport_socket = Some(TransportSocket {
-            name: "envoy.transport_sockets.tls".into(),
-            config_type: Some(envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig(
-                pb::any(&tls),
-            )),
-        });
+        cluster.transport_socket = Some(super::security::origination(&host, Some(super::security::system_roots())));
     }
     cluster
-}
-
-fn dns_endpoint(cluster: &str, host: &str, port: u16) -> ClusterLoadAssignment {
-    use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
-    let address = Address {
-        address: Some(address::Address::SocketAddress(SocketAddress {
-            address: host.into(),
-            port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(port))),
-            ..Default::default()
-        })),
-    };
-    ClusterLoadAssignment {
-        cluster_name: cluster.into(),
-        endpoints: vec![LocalityLbEndpoints {
-            lb_endpoints: vec![LbEndpoint {
-                host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
-                    address: Some(address),
-                    ..Default::default()
-                })),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
 }
 
 #[cfg(test)]

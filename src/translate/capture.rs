@@ -101,32 +101,53 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
         let host = service.host();
         for port in &service.ports {
             for &ip in &addresses {
-                // TLS to any address is told apart by the name the client asks for.
-                let sni = (ip.is_none() && port.protocol == Protocol::Tls).then(|| host.clone());
-                if !taken.insert((port.number, ip, sni.clone())) {
-                    continue;
-                }
                 if port.protocol.is_http() {
-                    http_ports.entry(port.number).or_default().insert(ip);
+                    if taken.insert((port.number, ip, None)) {
+                        http_ports.entry(port.number).or_default().insert(ip);
+                    }
                     continue;
                 }
-                let destinations = super::route::tcp_destinations(snapshot, &host, port.number);
+                let mut chains = Vec::new();
+                if port.protocol == Protocol::Tls {
+                    let rules = super::route::tls_rules(snapshot, &host, port.number);
+                    chains.extend(rules.into_iter().map(|rule| (rule.names, rule.destinations)));
+                }
+                // What no rule takes; to any address, TLS is told apart by the name the client
+                // asks for.
+                let rest = if ip.is_none() && port.protocol == Protocol::Tls { vec![host.clone()] } else { vec![] };
+                chains.push((rest, super::route::tcp_destinations(snapshot, &host, port.number)));
                 let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
-                let at = match (ip, &sni) {
-                    (Some(ip), _) => ip.to_string(),
-                    (None, Some(name)) => format!("any_{name}"),
-                    (None, None) => "any".to_string(),
-                };
-                filter_chains.push(FilterChain {
-                    name: format!("outbound_{at}_{}", port.number),
-                    filter_chain_match: Some(FilterChainMatch {
-                        prefix_ranges: ip.into_iter().map(cidr).collect(),
-                        server_names: sni.into_iter().collect(),
-                        ..to_port(port.number)
-                    }),
-                    filters: vec![tcp_split(&stat_prefix, &destinations)],
-                    ..Default::default()
-                });
+                for (names, destinations) in chains {
+                    // A name (or a chain without one) goes to the first chain that has it.
+                    let names: Vec<String> = if names.is_empty() {
+                        if !taken.insert((port.number, ip, None)) {
+                            continue;
+                        }
+                        names
+                    } else {
+                        let fresh: Vec<String> =
+                            names.into_iter().filter(|n| taken.insert((port.number, ip, Some(n.clone())))).collect();
+                        if fresh.is_empty() {
+                            continue;
+                        }
+                        fresh
+                    };
+                    let at = ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
+                    let name = match names.first() {
+                        Some(first) => format!("outbound_{at}_{}_{first}", port.number),
+                        None => format!("outbound_{at}_{}", port.number),
+                    };
+                    filter_chains.push(FilterChain {
+                        name,
+                        filter_chain_match: Some(FilterChainMatch {
+                            prefix_ranges: ip.into_iter().map(cidr).collect(),
+                            server_names: names,
+                            ..to_port(port.number)
+                        }),
+                        filters: vec![tcp_split(&stat_prefix, &destinations)],
+                        ..Default::default()
+                    });
+                }
             }
         }
     }
@@ -150,13 +171,17 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
         OutboundPolicy::AllowAny => PASSTHROUGH,
         OutboundPolicy::RegistryOnly => BLACKHOLE,
     };
-    let inspect_tls =
-        filter_chains.iter().any(|c| c.filter_chain_match.as_ref().is_some_and(|m| !m.server_names.is_empty()));
+    let by_name: BTreeSet<u16> = filter_chains
+        .iter()
+        .filter_map(|c| c.filter_chain_match.as_ref())
+        .filter(|m| !m.server_names.is_empty())
+        .filter_map(|m| m.destination_port.map(|p| p.value as u16))
+        .collect();
     Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
         listener_filters: std::iter::once(original_destination_filter())
-            .chain(inspect_tls.then(super::security::tls_inspector))
+            .chain((!by_name.is_empty()).then(|| tls_inspector_on(&by_name)))
             .collect(),
         filter_chains,
         traffic_direction: core::TrafficDirection::Outbound as i32,
@@ -166,6 +191,28 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The TLS inspector, on connections to `ports` only: on other ports it would hold up a
+/// server that speaks first (a database's greeting) until the client sends something.
+fn tls_inspector_on(ports: &BTreeSet<u16>) -> ListenerFilter {
+    use envoy_types::pb::envoy::config::listener::v3::ListenerFilterChainMatchPredicate as Predicate;
+    use envoy_types::pb::envoy::config::listener::v3::listener_filter_chain_match_predicate::{MatchSet, Rule};
+    let port = |&p: &u16| Predicate {
+        rule: Some(Rule::DestinationPortRange(envoy_types::pb::envoy::r#type::v3::Int32Range {
+            start: i32::from(p),
+            end: i32::from(p) + 1,
+        })),
+    };
+    // A set has at least two members.
+    let on = match ports.iter().map(port).collect::<Vec<_>>() {
+        mut one if one.len() == 1 => one.remove(0),
+        rules => Predicate { rule: Some(Rule::OrMatch(MatchSet { rules })) },
+    };
+    ListenerFilter {
+        filter_disabled: Some(Predicate { rule: Some(Rule::NotMatch(Box::new(on))) }),
+        ..super::security::tls_inspector()
     }
 }
 

@@ -113,6 +113,10 @@ impl Target<'_> {
                 cluster.transport_socket = Some(security::upstream_tls(peers, tls.and_then(|t| t.sni.as_deref())));
                 false
             }
+            Some(ClientTlsMode::Simple) => {
+                cluster.transport_socket = tls.map(|t| security::simple_tls(t, host));
+                false
+            }
             Some(_) => false,
             None => true,
         };

@@ -14,9 +14,7 @@ use std::net::IpAddr;
 
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3 as core;
-use envoy_types::pb::envoy::config::endpoint::v3::{
-    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
-};
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::route::v3::{
     DirectResponseAction, Route, RouteAction, RouteMatch, VirtualHost, route, route_action, route_match,
 };
@@ -207,31 +205,11 @@ pub(super) fn dns_assignment(
     number: u16,
     selects: impl Fn(&BTreeMap<String, String>) -> bool,
 ) -> ClusterLoadAssignment {
-    let lb_endpoints = entry
-        .names
-        .iter()
-        .filter(|n| selects(&n.labels))
-        .map(|DnsName { name, ports, .. }| LbEndpoint {
-            host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
-                address: Some(core::Address {
-                    address: Some(core::address::Address::SocketAddress(core::SocketAddress {
-                        address: name.clone(),
-                        port_specifier: Some(core::socket_address::PortSpecifier::PortValue(u32::from(
-                            ports.get(&number).copied().unwrap_or(number),
-                        ))),
-                        ..Default::default()
-                    })),
-                }),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-        .collect();
-    ClusterLoadAssignment {
-        cluster_name: cluster.to_string(),
-        endpoints: vec![LocalityLbEndpoints { lb_endpoints, ..Default::default() }],
-        ..Default::default()
-    }
+    let names = entry.names.iter().filter(|n| selects(&n.labels));
+    super::dns_load_assignment(
+        cluster,
+        names.map(|n| (n.name.as_str(), n.ports.get(&number).copied().unwrap_or(number))),
+    )
 }
 
 /// The last virtual host of a sidecar's outbound routes: what a request to a host no service

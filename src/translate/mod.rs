@@ -554,6 +554,32 @@ fn load_assignment(cluster: &str, addresses: impl IntoIterator<Item = (SocketAdd
     }
 }
 
+/// Endpoints at DNS `names`, each with its port, which the cluster resolves itself.
+fn dns_load_assignment<'a>(cluster: &str, names: impl IntoIterator<Item = (&'a str, u16)>) -> ClusterLoadAssignment {
+    use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
+    let endpoint = |(name, port): (&str, u16)| LbEndpoint {
+        host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+            address: Some(Address {
+                address: Some(address::Address::SocketAddress(SocketAddress {
+                    address: name.into(),
+                    port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(port))),
+                    ..Default::default()
+                })),
+            }),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_string(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: names.into_iter().map(endpoint).collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 /// The name of a service's outbound cluster, for the whole service or one subset.
 pub fn cluster_name(port: u16, subset: Option<&str>, host: &str) -> String {
     format!("outbound|{port}|{}|{host}", subset.unwrap_or_default())

@@ -13,6 +13,7 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, s
 use envoy_types::pb::google::protobuf::BoolValue;
 
 use super::{MeshSnapshot, Origin, OutboundPolicy, cluster_name, pb};
+use crate::api::Protocol;
 use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
 use crate::policy::{DOMAIN_SUFFIX, resolve_host};
 
@@ -48,6 +49,10 @@ pub(super) fn outbound(
                     route.decorator = Some(super::trace::operation(&host, port.number));
                 }
                 routes
+            } else if port.protocol == Protocol::Tls {
+                // A tunnel is opened before its TLS: the client will most likely ask for the
+                // name it opened the tunnel to.
+                vec![connect_route(tls_destinations(snapshot, &host, port.number, &host))]
             } else {
                 vec![connect_route(tcp_destinations(snapshot, &host, port.number))]
             };
@@ -76,22 +81,61 @@ pub(super) fn outbound(
 /// destinations of the first `tcp` rule of its VirtualService that takes the port, else that
 /// port of the service. Never empty; a destination with weight 0 is left out.
 pub(super) fn tcp_destinations(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<(String, u32)> {
-    let rule =
-        snapshot.virtual_service(host).and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, r)));
-    let routes = Routes { snapshot };
-    let weighted: Vec<(String, u32)> = match rule {
-        Some((vs, rule)) => rule
-            .route
-            .iter()
-            .map(|d| {
-                let weight = d.weight.unwrap_or(if rule.route.len() == 1 { 100 } else { 0 });
-                (routes.cluster(&d.destination, super::namespace(&vs.metadata), port), weight)
-            })
-            .filter(|(_, w)| *w > 0)
-            .collect(),
-        None => vec![],
-    };
+    let rule = snapshot
+        .virtual_service(host)
+        .and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, &r.route)));
+    let weighted = rule.map(|(vs, route)| weighted(snapshot, vs, route, port)).unwrap_or_default();
     if weighted.is_empty() { vec![(cluster_name(port, None, host), 100)] } else { weighted }
+}
+
+/// A VirtualService `tls` rule for one port: the names (SNI) it takes, and where it sends
+/// them by relative weight.
+pub(super) struct TlsRule {
+    pub names: Vec<String>,
+    pub destinations: Vec<(String, u32)>,
+}
+
+/// The `tls` rules of the service at `host` for its TLS `port`, in order.
+pub(super) fn tls_rules(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<TlsRule> {
+    let Some(vs) = snapshot.virtual_service(host) else { return vec![] };
+    vs.spec
+        .tls
+        .iter()
+        .map(|rule| TlsRule {
+            names: rule.sni_hosts(port).into_iter().map(str::to_string).collect(),
+            destinations: weighted(snapshot, vs, &rule.route, port),
+        })
+        .filter(|rule| !rule.names.is_empty() && !rule.destinations.is_empty())
+        .collect()
+}
+
+/// Where a connection to TLS `port` of the service at `host` that asks for `sni` goes: the
+/// first `tls` rule that takes the name, else as [`tcp_destinations`] says.
+fn tls_destinations(snapshot: &MeshSnapshot, host: &str, port: u16, sni: &str) -> Vec<(String, u32)> {
+    let takes = |rule: &TlsRule| rule.names.iter().any(|n| crate::policy::host_matches(n, sni));
+    match tls_rules(snapshot, host, port).into_iter().find(takes) {
+        Some(rule) => rule.destinations,
+        None => tcp_destinations(snapshot, host, port),
+    }
+}
+
+/// A rule's destinations as clusters with their weights; those with weight 0 are left out, and
+/// a lone destination without a weight takes everything.
+fn weighted(
+    snapshot: &MeshSnapshot,
+    vs: &crate::api::networking::VirtualService,
+    route: &[crate::api::networking::HttpRouteDestination],
+    port: u16,
+) -> Vec<(String, u32)> {
+    let routes = Routes { snapshot };
+    route
+        .iter()
+        .map(|d| {
+            let weight = d.weight.unwrap_or(if route.len() == 1 { 100 } else { 0 });
+            (routes.cluster(&d.destination, super::namespace(&vs.metadata), port), weight)
+        })
+        .filter(|(_, w)| *w > 0)
+        .collect()
 }
 
 /// One cluster, or several split by weight.

@@ -15,12 +15,14 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, SdsSecretConfig, Secret,
-    SubjectAltNameMatcher, TlsCertificate, UpstreamTlsContext, common_tls_context, secret, subject_alt_name_matcher,
+    SubjectAltNameMatcher, TlsCertificate, UpstreamTlsContext, certificate_validation_context, common_tls_context,
+    secret, subject_alt_name_matcher,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::{BoolValue, Struct, Value, value};
 
 use super::{Credentials, MeshSnapshot, pb};
+use crate::api::networking::ClientTlsSettings;
 use crate::api::security::{MtlsMode, effective_mtls};
 
 pub const CERTIFICATE_SECRET: &str = "default";
@@ -69,14 +71,7 @@ fn sds(name: &str) -> SdsSecretConfig {
 /// Presents the proxy's certificate and checks the peer's against the mesh roots; with
 /// `peers`, the peer must also hold one of those SPIFFE identities.
 fn common_tls(peers: &[String]) -> CommonTlsContext {
-    let san = |uri: &String| SubjectAltNameMatcher {
-        san_type: subject_alt_name_matcher::SanType::Uri as i32,
-        matcher: Some(StringMatcher {
-            match_pattern: Some(string_matcher::MatchPattern::Exact(uri.clone())),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let san = |uri: &String| san(subject_alt_name_matcher::SanType::Uri, uri);
     CommonTlsContext {
         tls_certificate_sds_secret_configs: vec![sds(CERTIFICATE_SECRET)],
         validation_context_type: Some(common_tls_context::ValidationContextType::CombinedValidationContext(
@@ -103,6 +98,73 @@ pub fn upstream_tls(peers: &[String], sni: Option<&str>) -> TransportSocket {
             sni: sni.unwrap_or_default().to_string(),
             ..Default::default()
         }))),
+    }
+}
+
+/// TLS the proxy originates to a server outside the mesh, asking for `sni`, and checking its
+/// certificate against `validation` (none: not checked at all).
+pub fn origination(sni: &str, validation: Option<CertificateValidationContext>) -> TransportSocket {
+    let tls = UpstreamTlsContext {
+        sni: sni.to_string(),
+        common_tls_context: Some(CommonTlsContext {
+            validation_context_type: validation.map(common_tls_context::ValidationContextType::ValidationContext),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    TransportSocket {
+        name: "envoy.transport_sockets.tls".into(),
+        config_type: Some(transport_socket::ConfigType::TypedConfig(pb::any(&tls))),
+    }
+}
+
+/// Trust in the roots the proxy's system trusts.
+pub fn system_roots() -> CertificateValidationContext {
+    CertificateValidationContext {
+        system_root_certs: Some(certificate_validation_context::SystemRootCerts {}),
+        ..Default::default()
+    }
+}
+
+/// The system's roots as a file, where Debian, Ubuntu (Envoy's own image) and Alpine keep them;
+/// Envoy checks a certificate's names only against roots it is given as a file.
+const SYSTEM_ROOTS_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A DestinationRule's `tls.mode: SIMPLE` towards `host`: TLS with the rule's `sni` (the host
+/// by default), the server's certificate checked against `caCertificates` (a file on the
+/// proxy, the system's roots by default) for one of `subjectAltNames` (the SNI name by
+/// default), unless `insecureSkipVerify`.
+pub fn simple_tls(settings: &ClientTlsSettings, host: &str) -> TransportSocket {
+    let sni = settings.sni.as_deref().unwrap_or(host);
+    let validation = (settings.insecure_skip_verify != Some(true)).then(|| {
+        let names = match settings.subject_alt_names.as_slice() {
+            [] => vec![sni.to_string()],
+            names => names.to_vec(),
+        };
+        let roots = settings.ca_certificates.as_deref().unwrap_or(SYSTEM_ROOTS_FILE);
+        CertificateValidationContext {
+            trusted_ca: Some(DataSource {
+                specifier: Some(data_source::Specifier::Filename(roots.to_string())),
+                ..Default::default()
+            }),
+            match_typed_subject_alt_names: names
+                .iter()
+                .map(|n| san(subject_alt_name_matcher::SanType::Dns, n))
+                .collect(),
+            ..Default::default()
+        }
+    });
+    origination(sni, validation)
+}
+
+fn san(kind: subject_alt_name_matcher::SanType, name: &str) -> SubjectAltNameMatcher {
+    SubjectAltNameMatcher {
+        san_type: kind as i32,
+        matcher: Some(StringMatcher {
+            match_pattern: Some(string_matcher::MatchPattern::Exact(name.to_string())),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -133,9 +195,8 @@ pub fn auto_mtls(peers: &[String]) -> envoy_types::pb::envoy::config::cluster::v
     }
 }
 
-/// The inbound listener's filter chains for `mode`, each running `filters`, and the listener
-/// filters that pick between them.
-/// Reads whether a connection starts with a TLS handshake, for the chains to match on.
+/// Reads whether a connection starts with a TLS handshake, and the name it asks for, for the
+/// chains to match on.
 pub(super) fn tls_inspector() -> ListenerFilter {
     ListenerFilter {
         name: "envoy.filters.listener.tls_inspector".into(),
@@ -144,6 +205,8 @@ pub(super) fn tls_inspector() -> ListenerFilter {
     }
 }
 
+/// The inbound listener's filter chains for `mode`, each running `filters`, and the listener
+/// filters that pick between them.
 pub fn inbound_chains(mode: MtlsMode, filters: Vec<Filter>) -> (Vec<ListenerFilter>, Vec<FilterChain>) {
     let chain = |protocol: &str, socket: Option<TransportSocket>| FilterChain {
         name: format!("inbound-{protocol}"),

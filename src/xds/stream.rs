@@ -212,7 +212,11 @@ impl Stream {
             clusters.extend(still_used);
             clusters.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        self.push(Type::Cluster, clusters.clone()).await?;
+        if self.push(Type::Cluster, clusters.clone()).await? {
+            // A changed cluster is warmed anew, and waits for its endpoints, which the proxy
+            // does not ask for again under the same names: send them, changed or not.
+            self.types[Type::Endpoint as usize].sent_version.clear();
+        }
         let endpoints = self.wanted(Type::Endpoint, &desired);
         self.push(Type::Endpoint, endpoints).await?;
 
@@ -246,14 +250,16 @@ impl Stream {
         resources
     }
 
-    async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<(), ()> {
+    /// Sends `resources` of type `t` unless the proxy has them or did not subscribe; whether
+    /// it sent them.
+    async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<bool, ()> {
         let state = &mut self.types[t as usize];
         if !state.subscribed {
-            return Ok(());
+            return Ok(false);
         }
         let version = Resources::version(&resources);
         if version == state.sent_version {
-            return Ok(());
+            return Ok(false);
         }
         self.nonce += 1;
         state.nonce = self.nonce.to_string();
@@ -266,6 +272,7 @@ impl Stream {
             ..Default::default()
         };
         state.sent = resources;
-        self.tx.send(Ok(response)).await.map_err(|_| ())
+        self.tx.send(Ok(response)).await.map_err(|_| ())?;
+        Ok(true)
     }
 }

@@ -10,6 +10,7 @@ pub mod kube;
 pub mod local_mesh;
 pub mod memory;
 pub mod node;
+pub mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -44,6 +44,24 @@ function health(rate, rps) {
   return rate >= 0.99 ? "good" : rate >= 0.95 ? "warn" : "bad";
 }
 
+// A TCP or TLS edge has connections but no requests, so no success rate: open connections
+// are a healthy edge.
+function edgeHealth(edge) {
+  return edge.rps === 0 && edge.cps > 0 ? "good" : health(edge.success_rate, edge.rps);
+}
+
+function edgeLines(edge) {
+  if (edge.rps === 0 && edge.cps > 0) return [`${edge.cps.toFixed(1)} conn/s`, bytes(edge.bytes_per_second) + "/s"];
+  return [`${edge.rps.toFixed(1)} rps · ${percent(edge.success_rate)}`, `p99 ${ms(edge.p99_ms)}`];
+}
+
+function bytes(value) {
+  const units = ["B", "kB", "MB", "GB"];
+  let i = 0;
+  while (value >= 1000 && i < units.length - 1) { value /= 1000; i += 1; }
+  return value.toFixed(i === 0 ? 0 : 1) + " " + units[i];
+}
+
 async function getJson(path) {
   const response = await fetch(path, { cache: "no-store" });
   if (!response.ok) throw new Error(path + ": " + response.status + " " + (await response.text()).trim());
@@ -155,8 +173,9 @@ function renderGraph() {
     svg.append(el("svg:text", { x: 20, y: 30 }, "Waiting for the first window of traffic…"));
     return;
   }
-  // A node with no request to or from it in the window is drawn apart, below the others.
-  const busy = new Set(graph.edges.filter((e) => e.rps > 0).flatMap((e) => [e.source, e.target]));
+  // A node with no request or connection to or from it in the window is drawn apart, below
+  // the others.
+  const busy = new Set(graph.edges.filter((e) => e.rps > 0 || e.cps > 0).flatMap((e) => [e.source, e.target]));
   const idle = (node) => node.namespace !== "" && !busy.has(node.id);
   const column = columns(graph);
   const rows = new Map();
@@ -187,7 +206,7 @@ function renderGraph() {
     return { x1: from.x + width, y1: from.y + height / 2, x2: to.x, y2: to.y + height / 2 };
   });
   // Two short lines rather than one long one, to fit between edges that fan out.
-  const texts = edges.map((edge) => [`${edge.rps.toFixed(1)} rps · ${percent(edge.success_rate)}`, `p99 ${ms(edge.p99_ms)}`]);
+  const texts = edges.map(edgeLines);
   const nodeBoxes = [...place.values()].map((p) => ({ x: p.x - 4, y: p.y - 4, w: width + 8, h: height + 8 }));
   // Each label as the browser sets it, measured before it is placed.
   const labels = el("svg:g", { class: "labels" });
@@ -201,8 +220,8 @@ function renderGraph() {
   const boxes = placeLabels(curves, drawn.map((t) => t.getBBox().width), nodeBoxes);
   edges.forEach((edge, i) => {
     const c = curves[i];
-    const kind = health(edge.success_rate, edge.rps);
-    const group = el("svg:g", { class: "edge " + kind, "data-edge": edge.source + " " + edge.target, "data-rps": edge.rps.toFixed(3) });
+    const kind = edgeHealth(edge);
+    const group = el("svg:g", { class: "edge " + kind, "data-edge": edge.source + " " + edge.target, "data-rps": edge.rps.toFixed(3), "data-cps": edge.cps.toFixed(3) });
     const mid = (c.x1 + c.x2) / 2;
     group.append(el("svg:path", { d: `M${c.x1},${c.y1} C${mid},${c.y1} ${mid},${c.y2} ${c.x2},${c.y2}`, class: kind, "marker-end": `url(#arrow-${kind})` }));
     svg.append(group);
@@ -216,7 +235,8 @@ function renderGraph() {
     const incoming = graph.edges.filter((e) => e.target === node.id);
     const rps = incoming.reduce((sum, e) => sum + e.rps, 0);
     const failed = incoming.reduce((sum, e) => sum + e.rps * (1 - (e.success_rate ?? 1)), 0);
-    const kind = node.namespace === "" ? "good" : health(rps ? 1 - failed / rps : null, rps);
+    const connected = incoming.some((e) => e.cps > 0);
+    const kind = node.namespace === "" || (!rps && connected) ? "good" : health(rps ? 1 - failed / rps : null, rps);
     const key = node.namespace + "/" + node.service;
     const classes = ["node"];
     if (key === selected) classes.push("selected");
@@ -227,7 +247,7 @@ function renderGraph() {
     const about = node.namespace === "" ? "entry" : (node.version || "all versions") + " · " + node.namespace + (idle(node) ? " · idle" : "");
     group.append(el("svg:text", { x: 10, y: 34, class: "version" }, about));
     if (idle(node)) {
-      group.append(el("svg:title", {}, "No request to or from it in this window (a client that sends through the gateway shows as the gateway's)"));
+      group.append(el("svg:title", {}, "No request or connection to or from it in this window (a client that sends through the gateway shows as the gateway's)"));
     }
     const findings = nodeFindings(node);
     if (findings.length > 0) {
