@@ -445,6 +445,23 @@ fn every_port_of_a_service_is_meshed_and_strict_refuses_plaintext_on_each() {
         });
         assert!(plain.as_ref().is_ok_and(Vec::is_empty) || plain.is_err(), "plaintext to {pod_ip}:{port}: {plain:?}");
     }
+
+    // A rule about paths on db's TCP port, stored by kubectl: `analyze` knows the port's
+    // protocol from the Pods that run, and says the rule can never match.
+    let http_on_tcp = json!({
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": { "name": "db-paths", "namespace": ns },
+        "spec": { "selector": { "matchLabels": { "app": "db" } }, "rules": [
+            { "to": [{ "operation": { "ports": ["5432"], "paths": ["/admin"] } }] },
+        ]},
+    });
+    node.apply(&http_on_tcp.to_string());
+    let run = node.meshctl(&["analyze", "-n", ns, "-o", "json"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let finding = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "MESH0305").cloned();
+    let finding = finding.unwrap_or_else(|| panic!("no MESH0305: {report}"));
+    assert_eq!(finding["resource"], format!("AuthorizationPolicy/{ns}/db-paths"), "{finding}");
 }
 
 #[test]

@@ -99,21 +99,22 @@ pub fn decide_mtls<'a>(
         .map(|(i, _, m)| (*i, *m))
 }
 
-/// The mode a workload in `namespace` with `labels`, serving on `port`, accepts: the mode of
-/// the policy that decides (see [`decide_mtls`]), PERMISSIVE when none does, unless the
-/// workload's own policy (the one whose selector picks it, even if it leaves the mode UNSET)
-/// sets the port in `portLevelMtls`.
+/// The mode a workload in `namespace` with `labels`, serving on `port` (or on a port no
+/// policy can name), accepts: the mode of the policy that decides (see [`decide_mtls`]),
+/// PERMISSIVE when none does, unless the workload's own policy (the one whose selector picks
+/// it, even if it leaves the mode UNSET) sets the port in `portLevelMtls`.
 pub fn effective_mtls<'a>(
     policies: impl IntoIterator<Item = &'a PeerAuthentication> + Clone,
     namespace: &str,
     labels: &BTreeMap<String, String>,
-    port: u16,
+    port: Option<u16>,
 ) -> MtlsMode {
     let mode = decide_mtls(policies.clone(), namespace, |s| s.selects(labels)).map_or(MtlsMode::Permissive, |(_, m)| m);
     let own = policies
         .into_iter()
         .find(|pa| in_namespace(pa, namespace) && narrow_selector(pa).is_some_and(|s| s.selects(labels)));
-    own.and_then(|pa| pa.spec.port_level_mtls.get(&port.to_string()))
+    own.zip(port)
+        .and_then(|(pa, port)| pa.spec.port_level_mtls.get(&port.to_string()))
         .and_then(|m| m.mode)
         .filter(|m| *m != MtlsMode::Unset)
         .unwrap_or(mode)
@@ -373,12 +374,12 @@ mod tests {
         let namespace = pa("shop", &[], Some(MtlsMode::Disable), &[]);
         let workload = pa("shop", &[("app", "profile")], Some(MtlsMode::Permissive), &[]);
         let other = pa("shop", &[("app", "board")], Some(MtlsMode::Strict), &[]);
-        let mode = |all: &[&PeerAuthentication]| effective_mtls(all.iter().copied(), "shop", &labels, 80);
+        let mode = |all: &[&PeerAuthentication]| effective_mtls(all.iter().copied(), "shop", &labels, Some(80));
         assert_eq!(mode(&[]), MtlsMode::Permissive);
         assert_eq!(mode(&[&mesh]), MtlsMode::Strict);
         assert_eq!(mode(&[&mesh, &namespace]), MtlsMode::Disable);
         assert_eq!(mode(&[&mesh, &namespace, &workload, &other]), MtlsMode::Permissive);
-        assert_eq!(effective_mtls([&mesh, &namespace], "default", &labels, 80), MtlsMode::Strict);
+        assert_eq!(effective_mtls([&mesh, &namespace], "default", &labels, Some(80)), MtlsMode::Strict);
     }
 
     #[test]
@@ -386,7 +387,7 @@ mod tests {
         let labels = BTreeMap::from([("app".to_string(), "profile".to_string())]);
         let namespace = pa("shop", &[], Some(MtlsMode::Strict), &[]);
         let ports_only = pa("shop", &[("app", "profile")], None, &[(8080, MtlsMode::Disable)]);
-        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, 80), MtlsMode::Strict);
-        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, 8080), MtlsMode::Disable);
+        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, Some(80)), MtlsMode::Strict);
+        assert_eq!(effective_mtls([&namespace, &ports_only], "shop", &labels, Some(8080)), MtlsMode::Disable);
     }
 }

@@ -95,7 +95,16 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: ControllerArgs) -> Outcome {
-    let pacing = controller::Pacing { cert_lifetime: args.cert_lifetime.0, resync_period: args.resync_period.0 };
+    let pacing = controller::Pacing {
+        cert_lifetime: args.cert_lifetime.0,
+        resync_period: args.resync_period.0,
+        // Locally nothing routes to the controller through endpoints: it stops at once.
+        termination_drain: if args.kubernetes {
+            controller::kube::TERMINATION_DRAIN
+        } else {
+            std::time::Duration::ZERO
+        },
+    };
     // The controller's log: stderr, which `install` sends to logs/controller.log.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;

@@ -172,7 +172,7 @@ fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String,
     instances
         .iter()
         .map(|i| {
-            let mode = effective_mtls(policies.iter().copied(), &i.namespace, &i.labels, i.service_port.unwrap_or(0));
+            let mode = effective_mtls(policies.iter().copied(), &i.namespace, &i.labels, i.ports.first().map(|p| p.0));
             (i.node_id.clone(), mode)
         })
         .collect()

@@ -31,6 +31,11 @@ use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::{self, Desired};
 
 /// How long the controller waits for the cluster's first listing before it serves.
+/// How long a replica goes on serving once its Pod is told to stop (see
+/// `Pacing::termination_drain`): long enough for kube-proxy to act on the endpoint change, well
+/// inside the Pod's 30 s grace period.
+pub const TERMINATION_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 const FIRST_LIST: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The path the status sink serves the last report on.
@@ -100,7 +105,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         identity: settings.identity.clone(),
         duration: settings.lease_duration,
     };
-    let leading = crate::kube::lease::elect(cluster.client().clone(), lease);
+    let (leading, resign) = crate::kube::lease::elect(cluster.client().clone(), lease);
     let plane = super::Plane {
         store: Arc::new(KubeStore::new(cluster)),
         ca,
@@ -108,6 +113,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         desired: desired_tx,
         pacing: settings.pacing,
         leading,
+        resign: Some(Box::new(move || _ = resign.send(()))),
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,

@@ -137,6 +137,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         desired: desired_tx,
         pacing: settings.pacing,
         leading,
+        resign: None,
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,

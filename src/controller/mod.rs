@@ -108,6 +108,11 @@ pub struct Pacing {
     pub cert_lifetime: Duration,
     /// How often to look at the registry and the CA when nothing wakes the loop.
     pub resync_period: Duration,
+    /// How long to go on serving once asked to stop. A replica on a cluster leaves its
+    /// Services' endpoints as its Pod starts terminating, but kube-proxy takes a moment to stop
+    /// sending it connections (the API server's webhook calls, new proxy streams): refused,
+    /// they would fail Pod creation in injected namespaces.
+    pub termination_drain: Duration,
 }
 
 /// What the loop works with, whichever backend feeds it.
@@ -119,6 +124,9 @@ pub struct Plane {
     pub desired: watch::Sender<Desired>,
     pub pacing: Pacing,
     pub leading: Leading,
+    /// Gives up leading when the replica is asked to stop, so that another leads at once
+    /// rather than when this one's Lease runs out; none for a controller that runs alone.
+    pub resign: Option<Box<dyn FnOnce() + Send>>,
     /// How the proxies trace requests, and the collector their spans go to.
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
@@ -131,8 +139,18 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     backend: &mut R,
     sink: &mut S,
 ) -> anyhow::Result<()> {
-    let Plane { store, mut ca, server, desired: desired_tx, pacing, leading, tracing, outbound_policy, collector } =
-        plane;
+    let Plane {
+        store,
+        mut ca,
+        server,
+        desired: desired_tx,
+        pacing,
+        leading,
+        mut resign,
+        tracing,
+        outbound_policy,
+        collector,
+    } = plane;
     let server = &server;
     let mut certificates = Certificates::default();
     // The CA state the proxies' desired configuration was last built from.
@@ -153,14 +171,35 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
+    let mut leaving: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = store_changed.notified() => {}
-            _ = server.status_changed() => {}
-            _ = backend.changed() => {}
-            _ = terminate.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+        let drained = async {
+            match leaving {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let stop = tokio::select! {
+            _ = interval.tick() => false,
+            _ = store_changed.notified() => false,
+            _ = server.status_changed() => false,
+            _ = backend.changed() => false,
+            _ = terminate.recv(), if leaving.is_none() => true,
+            _ = tokio::signal::ctrl_c(), if leaving.is_none() => true,
+            _ = drained => break,
+        };
+        if stop {
+            if let Some(resign) = resign.take() {
+                resign();
+            }
+            if pacing.termination_drain.is_zero() {
+                break;
+            }
+            tracing::info!(
+                "stopping: leading no more, serving on for {:?} while the cluster stops sending here",
+                pacing.termination_drain
+            );
+            leaving = Some(tokio::time::Instant::now() + pacing.termination_drain);
         }
         let mut errors = Vec::new();
         let contents = match store.contents().await {

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, PostParams};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// The Lease every replica competes for.
 pub const LEASE: &str = "meshctl-controller";
@@ -36,17 +36,30 @@ impl Settings {
     }
 }
 
-/// Competes for the Lease from now on, on a task of its own; the receiver says whether this
-/// replica leads.
-pub fn elect(client: Client, settings: Settings) -> watch::Receiver<bool> {
+/// Competes for the Lease from now on, on a task of its own: the receiver says whether this
+/// replica leads. A message on (or the drop of) the sender makes it stop leading at once and
+/// release the Lease it holds, as client-go's `ReleaseOnCancel` does, so another replica takes
+/// over within its next look instead of after the Lease's duration.
+pub fn elect(client: Client, settings: Settings) -> (watch::Receiver<bool>, oneshot::Sender<()>) {
     let (leading_tx, leading) = watch::channel(false);
+    let (resign, mut resigned) = oneshot::channel();
     tokio::spawn(async move {
         let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
         let mut renewed: Option<tokio::time::Instant> = None;
         let mut every = tokio::time::interval(settings.period());
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = &mut resigned => {
+                    leading_tx.send_replace(false);
+                    match release(&api, &settings).await {
+                        Ok(()) => tracing::info!(identity = settings.identity, "resigned"),
+                        Err(e) => tracing::warn!(lease = LEASE, "cannot release the Lease: {e}"),
+                    }
+                    return;
+                }
+            }
             match hold(&api, &settings).await {
                 Ok(true) => renewed = Some(tokio::time::Instant::now()),
                 Ok(false) => renewed = None,
@@ -63,7 +76,7 @@ pub fn elect(client: Client, settings: Settings) -> watch::Receiver<bool> {
             });
         }
     });
-    leading
+    (leading, resign)
 }
 
 /// Takes or renews the Lease when this replica may; says whether it holds it now.
@@ -99,6 +112,20 @@ async fn hold(api: &Api<Lease>, settings: &Settings) -> Result<bool, kube::Error
     spec.lease_duration_seconds = Some(seconds);
     spec.renew_time = Some(MicroTime(now));
     written(api.replace(LEASE, &PostParams::default(), &lease).await)
+}
+
+/// Gives the Lease up if this replica holds it: no holder, and a duration that has run out.
+async fn release(api: &Api<Lease>, settings: &Settings) -> Result<(), kube::Error> {
+    let Some(mut lease) = api.get_opt(LEASE).await? else { return Ok(()) };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if spec.holder_identity.as_deref() != Some(settings.identity.as_str()) {
+        return Ok(());
+    }
+    // Expiring a second from now, as client-go leaves a Lease it releases.
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(MicroTime(Timestamp::now()));
+    written(api.replace(LEASE, &PostParams::default(), &lease).await).map(|_| ())
 }
 
 /// A write that lost a race to another replica means following, not failing.

@@ -200,7 +200,7 @@ impl Mesh for ClusterMesh {
                         name,
                         namespace: s.namespace.clone(),
                         service: s.service.clone(),
-                        service_port: s.ports.first().map(|p| p.service_port.number),
+                        ports: s.ports.iter().map(|p| (p.service_port.number, p.service_port.protocol)).collect(),
                         service_account: proxy.identity.service_account.clone(),
                         labels: s.labels.clone(),
                         address: s.ports.first().map(|p| p.listen),

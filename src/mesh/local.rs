@@ -159,7 +159,7 @@ pub fn view(status: &MeshStatus) -> MeshView {
                 resource: format!("Workload/{}/{}", i.spec.namespace, i.spec.workload),
                 namespace: i.spec.namespace.clone(),
                 service: i.spec.service.clone(),
-                service_port: i.spec.ports.first().map(|p| p.port as u16),
+                ports: i.spec.ports.iter().map(|p| (p.port as u16, p.protocol())).collect(),
                 service_account: i.spec.service_account.clone(),
                 labels: i.spec.labels.clone(),
                 address: i.ports.served.first().map(|s| localhost(s.inbound)),

@@ -114,8 +114,9 @@ pub struct InstanceView {
     pub resource: String,
     pub namespace: String,
     pub service: String,
-    /// Its service's first port, which `address` serves; none for a client only.
-    pub service_port: Option<u16>,
+    /// The ports of its service it serves, with what each carries; the first is the one
+    /// `address` serves. None for a client only.
+    pub ports: Vec<(u16, crate::api::Protocol)>,
     pub service_account: String,
     pub labels: BTreeMap<String, String>,
     /// Its address in the mesh for its service's first port: where its sidecar takes that
@@ -208,6 +209,7 @@ impl MeshView {
                 namespace: i.namespace.clone(),
                 service: i.service.clone(),
                 labels: i.labels.clone(),
+                ports: i.ports.clone(),
                 ready: i.app_running && i.sidecar_running,
             })
             .collect();

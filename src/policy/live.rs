@@ -24,6 +24,8 @@ pub struct LiveInstance {
     pub namespace: String,
     pub service: String,
     pub labels: BTreeMap<String, String>,
+    /// The ports of its service it serves, with what each carries.
+    pub ports: Vec<(u16, crate::api::Protocol)>,
     /// Its application and its sidecar are both up.
     pub ready: bool,
 }

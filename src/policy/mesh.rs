@@ -15,7 +15,15 @@ use crate::api::security::{
 };
 use crate::api::{Protocol, ROOT_NAMESPACE};
 
-pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge: Knowledge, out: &mut Vec<Finding>) {
+/// The cross-resource rules over `resources`, with the service `registry` they name hosts
+/// from, and the workloads known to be `running` besides.
+pub(super) fn check(
+    resources: &[Checked],
+    registry: &[RegistryEntry],
+    running: &[RegistryEntry],
+    knowledge: Knowledge,
+    out: &mut Vec<Finding>,
+) {
     let rules: Vec<Rule> = resources
         .iter()
         .filter_map(|c| match &c.resource {
@@ -31,7 +39,7 @@ pub(super) fn check(resources: &[Checked], registry: &[RegistryEntry], knowledge
             false => by_host.entry(rule.2.as_str()).or_default().push(rule),
         }
     }
-    let mesh = Mesh { by_host, wildcard, registry, resources, knowledge };
+    let mesh = Mesh { by_host, wildcard, registry, running, resources, knowledge };
     let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
     let mut routed: HashMap<String, &Checked> = HashMap::new();
     for checked in resources {
@@ -127,6 +135,8 @@ struct Mesh<'a> {
     by_host: HashMap<&'a str, Vec<&'a Rule<'a>>>,
     wildcard: Vec<&'a Rule<'a>>,
     registry: &'a [RegistryEntry],
+    /// Running workloads (a cluster's Pods), which the stored objects do not describe.
+    running: &'a [RegistryEntry],
     resources: &'a [Checked],
     knowledge: Knowledge,
 }
@@ -149,7 +159,7 @@ impl Mesh<'_> {
             return;
         }
         let selector = policy.spec.selector.as_ref();
-        let selected = self.registry.iter().filter(|e| {
+        let selected = self.registry.iter().chain(self.running).filter(|e| {
             (namespace == ROOT_NAMESPACE || names::host_namespace(&e.host) == Some(namespace))
                 && selector.is_none_or(|s| s.selects(&e.labels))
         });

@@ -103,7 +103,7 @@ impl Report {
 /// Checks every document of every source, and the resources against each other.
 pub fn check(sources: &[Source], options: &Options) -> Report {
     let (mut report, registry) = documents(sources, options);
-    mesh::check(&report.resources, &registry, Knowledge::Partial, &mut report.findings);
+    mesh::check(&report.resources, &registry, &[], Knowledge::Partial, &mut report.findings);
     report.sort();
     report
 }
@@ -120,8 +120,21 @@ pub fn check_change(
     removed: &dyn Fn(&Resource) -> bool,
     all: bool,
 ) -> Report {
+    check_against(sources, options, stored, removed, all, &[])
+}
+
+/// `check_change`, knowing also the workloads that run (`running`), which stored objects may
+/// not describe (a cluster's Pods).
+fn check_against(
+    sources: &[Source],
+    options: &Options,
+    stored: &[Resource],
+    removed: &dyn Fn(&Resource) -> bool,
+    all: bool,
+    running: &[RegistryEntry],
+) -> Report {
     let (mut report, registry) = documents(sources, options);
-    let verdict = judge(&report.resources, registry, stored, removed, all);
+    let verdict = judge(&report.resources, registry, stored, removed, all, running);
     report.findings.extend(verdict.findings);
     if all {
         // A whole mesh's objects are checked one by one too: they may predate a rule.
@@ -144,7 +157,7 @@ pub fn check_objects(objects: &[Resource], stored: &[Resource]) -> Vec<Finding> 
         rules::check(&c.resource, &mut Sink::for_checked(c, &mut findings));
     }
     let registry = checked.iter().filter_map(|c| registry_entry(&c.resource)).collect();
-    findings.extend(judge(&checked, registry, stored, &|_| false, false).findings);
+    findings.extend(judge(&checked, registry, stored, &|_| false, false, &[]).findings);
     findings
 }
 
@@ -165,6 +178,7 @@ fn judge(
     stored: &[Resource],
     removed: &dyn Fn(&Resource) -> bool,
     all: bool,
+    running: &[RegistryEntry],
 ) -> Verdict {
     let before: Vec<Checked> = stored.iter().cloned().map(Checked::object).collect();
     let mut taken = std::collections::HashSet::new();
@@ -180,13 +194,13 @@ fn judge(
     }
     mesh.extend(change.iter().filter(|c| !taken.contains(&c.key())).cloned());
     let mut found = Vec::new();
-    mesh::check(&mesh, &registry, Knowledge::Whole, &mut found);
+    mesh::check(&mesh, &registry, running, Knowledge::Whole, &mut found);
     if all {
         return Verdict { mesh, findings: found };
     }
     let mut known = Vec::new();
     let registry: Vec<_> = before.iter().filter_map(|c| registry_entry(&c.resource)).collect();
-    mesh::check(&before, &registry, Knowledge::Whole, &mut known);
+    mesh::check(&before, &registry, running, Knowledge::Whole, &mut known);
     let id = |f: &Finding| (f.code, f.resource.clone(), f.path.clone());
     let known: std::collections::HashSet<_> = known.iter().map(id).collect();
     let changed: std::collections::HashSet<String> = change.iter().map(|c| resource_name(&c.resource)).collect();
@@ -214,7 +228,16 @@ fn judge(
 /// objects (with `sources` as if they were applied), then what only the running mesh can
 /// answer.
 pub fn analyze(sources: &[Source], options: &Options, stored: &[Resource], live: &Live) -> Report {
-    let mut report = check_change(sources, options, stored, &|_| false, true);
+    let running: Vec<RegistryEntry> = live
+        .instances
+        .iter()
+        .map(|i| RegistryEntry {
+            host: names::service_host(&i.service, &i.namespace),
+            labels: i.labels.clone(),
+            ports: i.ports.clone(),
+        })
+        .collect();
+    let mut report = check_against(sources, options, stored, &|_| false, true, &running);
     live::check(&report.resources, live, &mut report.findings);
     report.sort();
     report
@@ -235,7 +258,7 @@ pub fn resource_name(r: &Resource) -> String {
 
 /// What a Kubernetes Service adds to the service registry: its host, its selector (which its
 /// Pods' labels hold) and its TCP ports; whatever of those it does not say well is left out.
-fn service_entry(root: &Node, name: &str, namespace: &str) -> RegistryEntry {
+fn kubernetes_service(root: &Node, name: &str, namespace: &str) -> RegistryEntry {
     let service: Option<k8s_openapi::api::core::v1::Service> = serde_json::from_value(root.to_json()).ok();
     let spec = service.and_then(|s| s.spec).unwrap_or_default();
     let ports = spec
@@ -353,7 +376,7 @@ fn document(
     }
     let Some(kind) = Kind::from_type(api_version, kind_name) else {
         if (api_version, kind_name) == ("v1", "Service") {
-            registry.push(service_entry(&root, name, &namespace));
+            registry.push(kubernetes_service(&root, name, &namespace));
             return None;
         }
         if let Some(known) = Kind::from_name(kind_name).filter(|k| same_group(k.api_version(), api_version)) {

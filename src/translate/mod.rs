@@ -297,7 +297,8 @@ impl<'a> Translation<'a> {
             for port in &service.ports {
                 let accepts_mtls = |i: &Instance| {
                     !service.is_external()
-                        && security::mode(snapshot, &service.namespace, &i.labels, port.number) != MtlsMode::Disable
+                        && security::mode(snapshot, &service.namespace, &i.labels, Some(port.number))
+                            != MtlsMode::Disable
                 };
                 for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
                     clusters_use_secrets |= uses_secrets(&cluster);
@@ -350,7 +351,7 @@ impl<'a> Translation<'a> {
                         filters.push(capture::tcp_to(&inbound.alt_stat_name, &inbound.name));
                         filters
                     };
-                    let mode = security::mode(snapshot, &s.namespace, &s.labels, number);
+                    let mode = security::mode(snapshot, &s.namespace, &s.labels, Some(number));
                     let (listener_filters, filter_chains) = security::inbound_chains(mode, filters);
                     resources.insert(Type::Cluster, Encoded::new(inbound.name.clone(), pack(&inbound)));
                     match s.capture {
@@ -384,7 +385,7 @@ impl<'a> Translation<'a> {
                 match s.capture {
                     Some(address) => {
                         // Ports no service names: PeerAuthentication's mode for the workload.
-                        let mode = security::mode(snapshot, &s.namespace, &s.labels, 0);
+                        let mode = security::mode(snapshot, &s.namespace, &s.labels, None);
                         let own_ports = [address.port(), s.outbound.port()];
                         listeners.push(capture::inbound(address, served, own_ports, mode));
                         let outbound = capture::outbound(snapshot, s.outbound, http(false));

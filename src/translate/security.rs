@@ -34,8 +34,14 @@ const TLS_MODE_KEY: &str = "tlsMode";
 const TLS_MODE_ISTIO: &str = "istio";
 pub const TRANSPORT_SOCKET_MATCH: &str = "envoy.transport_socket_match";
 
-/// The mode a workload in `namespace` with `labels`, serving `port`, accepts.
-pub fn mode(snapshot: &MeshSnapshot, namespace: &str, labels: &BTreeMap<String, String>, port: u16) -> MtlsMode {
+/// The mode a workload in `namespace` with `labels`, serving `port` (or a port no service
+/// names), accepts.
+pub fn mode(
+    snapshot: &MeshSnapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    port: Option<u16>,
+) -> MtlsMode {
     effective_mtls(&snapshot.peer_authentications, namespace, labels, port)
 }
 
