@@ -3,6 +3,8 @@
 //! tests of this binary share the node and the mesh installed on it (`node::mesh`), each in
 //! namespaces of its own.
 
+#[path = "cluster/admission.rs"]
+mod admission;
 mod common;
 #[path = "cluster/demo.rs"]
 mod demo;

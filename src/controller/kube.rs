@@ -88,8 +88,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
     let webhook_ca = pki::Authority::from_root(&cert, &key)?;
+    // The validator judges with a listing of the moment (a store nothing watches lists on each
+    // read): the loop's cached one may not have seen a write made a moment before, and a
+    // route just created must keep its rule from being deleted. Writes are rare.
+    let judged = Arc::new(KubeStore::new(cluster.clone()));
     tokio::spawn(webhook::keep_trusted(cluster.clone(), webhook_ca.trust_bundle().to_string()));
-    tokio::spawn(webhook::serve(injector, webhook_ca, settings.injection.clone()));
+    tokio::spawn(webhook::serve(injector, webhook_ca, settings.injection.clone(), judged));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
         crate::kube::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },

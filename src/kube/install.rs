@@ -141,12 +141,14 @@ pub enum ObjectKind {
     ConfigMap,
     Service,
     Deployment,
-    /// The sidecar injector's; last, so that the controller serving it is being made first.
+    /// The sidecar injector's and the validator's; last, so that the controller serving them
+    /// is being made first (and, deleted first, they stop calling it before it goes).
     MutatingWebhookConfiguration,
+    ValidatingWebhookConfiguration,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 12] = [
+    pub const ALL: [ObjectKind; 13] = [
         ObjectKind::CustomResourceDefinition,
         ObjectKind::Namespace,
         ObjectKind::ServiceAccount,
@@ -159,6 +161,7 @@ impl ObjectKind {
         ObjectKind::Service,
         ObjectKind::Deployment,
         ObjectKind::MutatingWebhookConfiguration,
+        ObjectKind::ValidatingWebhookConfiguration,
     ];
 
     pub fn kind(self) -> &'static str {
@@ -175,6 +178,7 @@ impl ObjectKind {
             ObjectKind::Service => "Service",
             ObjectKind::Deployment => "Deployment",
             ObjectKind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
+            ObjectKind::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
         }
     }
 
@@ -191,7 +195,9 @@ impl ObjectKind {
                 "rbac.authorization.k8s.io"
             }
             ObjectKind::Deployment => "apps",
-            ObjectKind::MutatingWebhookConfiguration => "admissionregistration.k8s.io",
+            ObjectKind::MutatingWebhookConfiguration | ObjectKind::ValidatingWebhookConfiguration => {
+                "admissionregistration.k8s.io"
+            }
         }
     }
 
@@ -221,6 +227,7 @@ impl ObjectKind {
             ObjectKind::Service => "services",
             ObjectKind::Deployment => "deployments",
             ObjectKind::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
+            ObjectKind::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
         }
     }
 
@@ -310,6 +317,7 @@ pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
     objects.push(controller_deployment(settings));
     objects.push(gateway_deployment(settings));
     objects.push(super::webhook::configuration(settings));
+    objects.push(super::admission::configuration(settings));
     objects
 }
 
@@ -464,6 +472,13 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         names: &[super::webhook::CONFIGURATION],
         verbs: &["patch"],
         why: "the sidecar injector's caBundle: the mesh CA, which signs the webhook's certificate",
+    },
+    Grant {
+        group: "admissionregistration.k8s.io",
+        resources: &["validatingwebhookconfigurations"],
+        names: &[super::admission::CONFIGURATION],
+        verbs: &["patch"],
+        why: "the validator's caBundle: the mesh CA, which signs the webhook's certificate",
     },
 ];
 

@@ -13,6 +13,7 @@
 //!                                   └── registry::view (pure: objects ─▶ services, proxies)
 //! ```
 
+pub mod admission;
 pub mod ca;
 pub mod capture;
 pub mod client;

@@ -163,6 +163,12 @@ impl KubeStore {
         let object = applied_part(resource);
         let after = match api.patch(&r.name, &params, &Patch::Apply(&object)).await {
             Ok(after) => after,
+            // meshctl judged the change whole; the validator judges each object alone, and
+            // cannot see what else the change brings (a rule a route needs, written before
+            // the route when it is written for real).
+            Err(kube::Error::Api(status)) if dry_run && status.message.contains(super::admission::WEBHOOK) => {
+                return Ok((r, if before.is_some() { Change::Configured } else { Change::Created }));
+            }
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 return Err(StoreError::Conflict {
                     kind: r.kind.clone(),
@@ -185,6 +191,18 @@ impl KubeStore {
     /// The stored objects, typed, for an admission to judge.
     async fn stored(&self) -> Result<Vec<Resource>, StoreError> {
         Ok(self.contents().await?.resources().into_iter().flatten().collect())
+    }
+}
+
+/// Where a kind's objects go in a change written one object at a time: those that others
+/// name (a route's subsets, hosts) before those that name them, so that the validator, which
+/// judges each as it lands, finds what it needs.
+fn written_before(kind: Kind) -> u8 {
+    match kind {
+        Kind::DestinationRule | Kind::ServiceEntry => 0,
+        Kind::VirtualService => 2,
+        Kind::Canary => 3,
+        _ => 1,
     }
 }
 
@@ -222,19 +240,23 @@ impl Store for KubeStore {
         if !admit(&self.stored().await?) {
             return Err(StoreError::Refused);
         }
-        // The API server checks every object before any is written.
+        // The API server checks every object before any is written; what others need is
+        // written first, so each lands in a mesh that has what it needs.
+        let mut ordered: Vec<(usize, &Resource)> = resources.iter().enumerate().collect();
+        ordered.sort_by_key(|(_, r)| written_before(r.kind()));
         let mut changes = Vec::with_capacity(resources.len());
-        for resource in resources {
-            changes.push(self.apply_one(resource, true).await?);
+        for (i, resource) in &ordered {
+            changes.push((*i, self.apply_one(resource, true).await?));
         }
-        if dry_run {
-            return Ok(changes);
+        if !dry_run {
+            changes.clear();
+            for (i, resource) in &ordered {
+                changes.push((*i, self.apply_one(resource, false).await?));
+            }
         }
-        changes.clear();
-        for resource in resources {
-            changes.push(self.apply_one(resource, false).await?);
-        }
-        Ok(changes)
+        // Said in the order given.
+        changes.sort_by_key(|(i, _)| *i);
+        Ok(changes.into_iter().map(|(_, change)| change).collect())
     }
 
     async fn delete_admitted(
@@ -246,16 +268,20 @@ impl Store for KubeStore {
         if !admit(&self.stored().await?) {
             return Err(StoreError::Refused);
         }
+        // What others need goes last.
+        let mut ordered: Vec<(usize, (&ObjectRef, Kind))> = refs.iter().zip(kinds).enumerate().collect();
+        ordered.sort_by_key(|(_, (_, kind))| std::cmp::Reverse(written_before(*kind)));
         let mut results = Vec::with_capacity(refs.len());
-        for (r, kind) in refs.iter().zip(kinds) {
+        for (i, (r, kind)) in ordered {
             let deleted = match self.api(kind, Some(&r.namespace)).delete(&r.name, &DeleteParams::default()).await {
                 Ok(_) => true,
                 Err(kube::Error::Api(status)) if status.is_not_found() => false,
                 Err(e) => return Err(self.failed("delete", kind, Some(r), e)),
             };
-            results.push((r.clone(), deleted));
+            results.push((i, (r.clone(), deleted)));
         }
-        Ok(results)
+        results.sort_by_key(|(i, _)| *i);
+        Ok(results.into_iter().map(|(_, result)| result).collect())
     }
 
     async fn set_status(&self, object: &ObjectRef, status: Value) -> Result<bool, StoreError> {

@@ -1,14 +1,15 @@
-//! The sidecar injector: a mutating admission webhook the controller serves over TLS.
+//! The controller's admission webhooks, over TLS: the sidecar injector (mutating), and the
+//! validator of mesh kinds (`admission.rs`).
 //!
 //! ```text
 //!   kubectl ──create Pod──▶ API server ──AdmissionReview (HTTPS, Service meshctl-controller:443/inject)──▶ controller
 //!                                      ◀── allowed + JSONPatch (inject::inject_template) ───────────────┘
 //! ```
 //!
-//! The API server checks the webhook's certificate against the configuration's `caBundle`.
+//! The API server checks the webhooks' certificate against the configurations' `caBundle`.
 //! The controller serves a certificate from the mesh CA for its Service's DNS names, renewed
 //! before it expires, and keeps `caBundle` set to the mesh CA's roots (a field it owns by
-//! server-side apply, so `meshctl install` applying the configuration again leaves it).
+//! server-side apply, so `meshctl install` applying the configurations again leaves it).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -26,6 +27,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde_json::{Value, json};
 
+use super::admission;
 use super::client::Cluster;
 use super::inject::{self, Outcome};
 use super::install::{self, CONTROLLER, Object, ObjectKind, Settings};
@@ -124,8 +126,14 @@ fn service_names(settings: &Settings) -> Vec<String> {
     vec![format!("{service}.cluster.local"), service]
 }
 
-/// Serves the webhook on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, ca: pki::Authority, settings: Settings) {
+/// Serves the webhooks on `listener` until the process ends; the validator judges with what
+/// `store` holds.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ca: pki::Authority,
+    settings: Settings,
+    store: Arc<dyn crate::store::Store>,
+) {
     let resolver = Arc::new(ServingCert { ca, names: service_names(&settings), current: Mutex::new(None) });
     let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -137,29 +145,37 @@ pub async fn serve(listener: tokio::net::TcpListener, ca: pki::Authority, settin
     let settings = Arc::new(settings);
     loop {
         let Ok((stream, peer)) = listener.accept().await else { continue };
-        let (acceptor, settings) = (acceptor.clone(), settings.clone());
+        let (acceptor, settings, store) = (acceptor.clone(), settings.clone(), store.clone());
         tokio::spawn(async move {
             let stream = match acceptor.accept(stream).await {
                 Ok(stream) => stream,
                 Err(e) => return tracing::debug!(%peer, error = %e, "webhook TLS handshake failed"),
             };
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let settings = settings.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(request, &settings).await) }
+                let (settings, store) = (settings.clone(), store.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(request, &settings, store.as_ref()).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
-async fn handle(request: Request<hyper::body::Incoming>, settings: &Settings) -> Response<Full<Bytes>> {
+async fn handle(
+    request: Request<hyper::body::Incoming>,
+    settings: &Settings,
+    store: &dyn crate::store::Store,
+) -> Response<Full<Bytes>> {
     let plain = |status: StatusCode, text: String| {
         let mut response = Response::new(Full::new(Bytes::from(text)));
         *response.status_mut() = status;
         response
     };
-    if request.uri().path() != PATH {
-        return plain(StatusCode::NOT_FOUND, format!("the injector answers on {PATH}"));
+    let path = request.uri().path().to_string();
+    if path != PATH && path != admission::PATH {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("the injector answers on {PATH}, the validator on {}", admission::PATH),
+        );
     }
     let body = match Limited::new(request.into_body(), MAX_REVIEW_BYTES).collect().await {
         Ok(body) => body.to_bytes(),
@@ -169,12 +185,26 @@ async fn handle(request: Request<hyper::body::Incoming>, settings: &Settings) ->
         Ok(value) => value,
         Err(e) => return plain(StatusCode::BAD_REQUEST, format!("not an AdmissionReview: {e}")),
     };
-    let answer = review(&review_request, settings);
+    let answer = if path == PATH {
+        review(&review_request, settings)
+    } else {
+        // Judged with the mesh as stored now; a store that cannot be read cannot judge.
+        match store.contents().await {
+            Ok(contents) => {
+                let stored: Vec<crate::api::Resource> = contents.resources().into_iter().flatten().collect();
+                admission::review(&review_request, &stored)
+            }
+            Err(e) => return plain(StatusCode::SERVICE_UNAVAILABLE, format!("cannot read the mesh to judge: {e}")),
+        }
+    };
     if answer["response"]["allowed"] == false {
+        let request = &review_request["request"];
         tracing::info!(
-            namespace = review_request["request"]["namespace"].as_str().unwrap_or_default(),
+            namespace = request["namespace"].as_str().unwrap_or_default(),
+            kind = request["kind"]["kind"].as_str().unwrap_or_default(),
+            name = request["name"].as_str().unwrap_or_default(),
             reason = answer["response"]["status"]["message"].as_str().unwrap_or_default(),
-            "refused a Pod"
+            "refused"
         );
     }
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
@@ -223,15 +253,15 @@ impl ResolvesServerCert for ServingCert {
     }
 }
 
-/// Keeps the configuration's `caBundle` the mesh CA's roots: now, and again every minute (the
+/// Keeps the configurations' `caBundle` the mesh CA's roots: now, and again every minute (a
 /// configuration may be applied after the controller starts, or by an older install).
 pub async fn keep_trusted(cluster: Cluster, roots: String) {
     let bundle = base64::engine::general_purpose::STANDARD.encode(roots);
     let webhooks: Vec<Value> =
         WEBHOOKS.iter().map(|name| json!({ "name": name, "clientConfig": { "caBundle": bundle } })).collect();
     let kind = ObjectKind::MutatingWebhookConfiguration;
-    // Only the field it owns: the rest is install's.
-    let object = Object {
+    // Only the fields it owns: the rest is install's.
+    let injector = Object {
         kind,
         json: json!({
             "apiVersion": kind.api_version(), "kind": kind.kind(),
@@ -239,9 +269,14 @@ pub async fn keep_trusted(cluster: Cluster, roots: String) {
             "webhooks": webhooks,
         }),
     };
+    let validator = admission::trusting(&bundle);
     let mut reported = false;
     loop {
-        let wait = match cluster.apply_as(CA_BUNDLE_MANAGER, &object).await {
+        let applied = async {
+            cluster.apply_as(CA_BUNDLE_MANAGER, &injector).await?;
+            cluster.apply_as(CA_BUNDLE_MANAGER, &validator).await
+        };
+        let wait = match applied.await {
             Ok(()) => {
                 reported = false;
                 Duration::from_secs(60)
