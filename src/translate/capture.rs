@@ -293,8 +293,7 @@ pub(super) fn original_destination(name: &str) -> Cluster {
 
 /// The clusters the captured listeners send to.
 pub(super) fn clusters() -> Vec<Cluster> {
-    let original = original_destination;
-    let mut inbound = original(INBOUND_PASSTHROUGH);
+    let mut inbound = original_destination(INBOUND_PASSTHROUGH);
     inbound.upstream_bind_config = Some(core::BindConfig {
         source_address: Some(core::SocketAddress {
             address: INBOUND_SOURCE.to_string(),
@@ -309,5 +308,5 @@ pub(super) fn clusters() -> Vec<Cluster> {
         connect_timeout: Some(pb::duration(std::time::Duration::from_secs(10))),
         ..Default::default()
     };
-    vec![original(PASSTHROUGH), inbound, blackhole]
+    vec![original_destination(PASSTHROUGH), inbound, blackhole]
 }
