@@ -375,7 +375,11 @@ fn service_entry(spec: &ServiceEntrySpec, sink: &mut Sink) {
             let at = at.child("address");
             sink.path(&at, invalid, format!("{at}: {:?} is neither an IP address nor a DNS name", endpoint.address));
         }
-        for name in endpoint.ports.keys() {
+        for (name, &number) in &endpoint.ports {
+            if !(1..=65535).contains(&number) {
+                let at = at.child("ports").child(name.as_str());
+                sink.path(&at, Code::OutOfRange, format!("{at}: {number} is not a port number (1 to 65535)"));
+            }
             if !spec.ports.iter().any(|p| &p.name == name) {
                 let at = at.child("ports").child(name.as_str());
                 let declared: Vec<&str> = spec.ports.iter().map(|p| p.name.as_str()).collect();
