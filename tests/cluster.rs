@@ -572,3 +572,40 @@ fn tls_the_application_owns_is_routed_by_the_name_it_asks_for() {
         get("beta.example.test").as_deref() == Some("alpha")
     });
 }
+
+#[test]
+fn spans_posted_from_outside_the_mesh_are_refused_and_not_stored() {
+    use meshctl::kube::install::{CONTROLLER, GATEWAY, METRICS_PORT, NAMESPACE as SYSTEM};
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let controller = node.pod_named(SYSTEM, &format!("app.kubernetes.io/name={CONTROLLER}"));
+    let ip = node.kubectl_ok(&["-n", SYSTEM, "get", "pod", &controller, "-o", "jsonpath={.status.podIP}"]);
+    let gateway = node.pod_named(SYSTEM, &format!("app.kubernetes.io/name={GATEWAY}"));
+    // A span as the gateway's Envoy would send it, naming the gateway as its reporter.
+    let trace_id = "0123456789abcdef0123456789abcdef";
+    let span = json!([{
+        "traceId": trace_id, "id": "0123456789abcdef", "kind": "SERVER", "name": "forged",
+        "timestamp": 1_795_896_185_462_457u64, "duration": 1355,
+        "localEndpoint": { "serviceName": "gateway" },
+        "tags": { "node_id": format!("{gateway}.{SYSTEM}"), "http.status_code": "200" },
+    }]);
+    let url = format!("http://{ip}:{METRICS_PORT}{}", meshctl::translate::SPANS_PATH);
+    for credential in [None, Some("Bearer not-a-token")] {
+        let mut curl = std::process::Command::new("curl");
+        curl.args(["--silent", "--max-time", "5", "--write-out", " %{http_code}", "-X", "POST"]);
+        curl.args(["-H", "content-type: application/json", "--data", &span.to_string()]);
+        if let Some(credential) = credential {
+            curl.args(["-H", &format!("authorization: {credential}")]);
+        }
+        let output = curl.arg(&url).output().unwrap();
+        let answer = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            answer.ends_with(" 401") && answer.contains("only from the mesh's proxies"),
+            "{credential:?}: {answer}"
+        );
+    }
+    let path =
+        format!("/api/v1/namespaces/{SYSTEM}/pods/{controller}:{METRICS_PORT}/proxy/debug/traces?trace_id={trace_id}");
+    let stored: Value = serde_json::from_str(&node.kubectl_ok(&["get", "--raw", &path])).unwrap();
+    assert_eq!(stored["traces"], json!([]), "the forged span is not among the traces: {stored}");
+}

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use super::{Pacing, Registry as _, Report, StatusSink};
 use crate::http::{json, reply};
 use crate::kube::client::{Cluster, Target};
+use crate::kube::identity::TokenReviewer;
 use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
@@ -73,7 +74,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (cert, key) = read_ca(&cluster, &settings.namespace).await?;
     let ca = pki::Authority::from_root(&cert, &key)?;
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
-    let reviewer = crate::kube::identity::TokenReviewer::new(cluster.client().clone());
+    let reviewer = TokenReviewer::new(cluster.client().clone());
     let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer), settings.max_stream_age);
     server.clone().spawn(settings.xds).await.with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let (report_tx, report) = watch::channel(Report::default());
@@ -83,7 +84,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
     let prober = Prober { ca: pki::Authority::from_root(&cert, &key)?, namespace: settings.namespace.clone(), targets };
     let collector = Collector::default();
-    tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone()));
+    let gate = SpanGate { reviewer: TokenReviewer::new(cluster.client().clone()), proven: Default::default() };
+    tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone(), Arc::new(gate)));
     let injector = tokio::net::TcpListener::bind(settings.webhook)
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
@@ -170,18 +172,62 @@ fn probe_timeout(query: Option<&str>) -> std::time::Duration {
     std::time::Duration::from_millis(millis).min(PROBE_TIMEOUT_LIMIT)
 }
 
-/// Serves the last report, probes on request, and the span collector, until the process ends.
+/// How long a proven token is taken for its Pod's proxy without asking the API server again:
+/// the proxies flush spans every second.
+const PROVEN_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The span collector's door on a cluster: spans are taken only from the mesh's proxies, which
+/// prove their Pod with its token as they do on xDS, so no one else can post spans into the
+/// mesh's traces.
+struct SpanGate {
+    reviewer: TokenReviewer,
+    /// Tokens proven lately, and when.
+    proven: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl SpanGate {
+    async fn admits(&self, headers: &hyper::HeaderMap) -> Result<(), String> {
+        let token = headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let recent = |proven: &std::collections::HashMap<String, std::time::Instant>, token: &str| {
+            proven.get(token).is_some_and(|at| at.elapsed() < PROVEN_FOR)
+        };
+        if let Some(token) = token
+            && recent(&self.proven.lock().expect("the proven tokens' lock is never poisoned"), token)
+        {
+            return Ok(());
+        }
+        self.reviewer.pod_of(token).await?;
+        let mut proven = self.proven.lock().expect("the proven tokens' lock is never poisoned");
+        proven.retain(|_, at| at.elapsed() < PROVEN_FOR);
+        proven.extend(token.map(|t| (t.to_string(), std::time::Instant::now())));
+        Ok(())
+    }
+}
+
+/// Serves the last report, probes on request, and the span collector (behind `gate`), until
+/// the process ends.
 async fn serve_status(
     listener: tokio::net::TcpListener,
     report: watch::Receiver<Report>,
     prober: Arc<Prober>,
     collector: Collector,
+    gate: Arc<SpanGate>,
 ) {
     crate::http::serve(listener, move |request: Request<hyper::body::Incoming>| {
-        let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
+        let (report, prober, collector, gate) = (report.clone(), prober.clone(), collector.clone(), gate.clone());
         async move {
             let path = request.uri().path().to_string();
             let query = request.uri().query().map(str::to_string);
+            if request.method() == hyper::Method::POST
+                && path == crate::translate::SPANS_PATH
+                && let Err(why) = gate.admits(request.headers()).await
+            {
+                let why = format!("spans are taken only from the mesh's proxies: {why}\n");
+                return reply(StatusCode::UNAUTHORIZED, "text/plain", why);
+            }
             if let Some(answer) = collector.answer(request).await {
                 return answer;
             }

@@ -56,9 +56,10 @@ pub fn credential_sds() -> String {
     .to_string()
 }
 
-/// The upstream HTTP filters of the proxy's `xds` cluster: every stream it opens carries
-/// `authorization: Bearer TOKEN`, read again when the kubelet replaces the token.
-pub fn xds_credential_filters() -> Value {
+/// The upstream HTTP filters of the proxy's clusters to the controller (`xds`, and the span
+/// collector's): every stream and request carries `authorization: Bearer TOKEN`, read again
+/// when the kubelet replaces the token.
+pub fn credential_filters() -> Value {
     json!([
         {
             "name": "envoy.filters.http.credential_injector",
@@ -100,17 +101,16 @@ impl TokenReviewer {
     }
 }
 
-#[async_trait::async_trait]
-impl Authenticator for TokenReviewer {
-    async fn authenticate(&self, node_id: &str, token: Option<&str>) -> Result<(), String> {
+impl TokenReviewer {
+    /// The Pod a token proves: one of the mesh's proxies, since only an injected Pod holds a
+    /// token for audience `meshctl`.
+    pub async fn pod_of(&self, token: Option<&str>) -> Result<ProvenPod, String> {
         let token = token.ok_or_else(|| {
             format!(
                 "it presented no token; a proxy on a cluster sends its Pod's ServiceAccount token \
                  for audience {TOKEN_AUDIENCE} (the injected volume mounts it)"
             )
         })?;
-        let (pod, namespace) =
-            node_id.rsplit_once('.').ok_or_else(|| format!("its node id {node_id:?} is not POD.NAMESPACE"))?;
         let review = TokenReview {
             spec: TokenReviewSpec { token: token.to_string(), audiences: Some(vec![TOKEN_AUDIENCE.to_string()]) },
             ..TokenReview::default()
@@ -119,12 +119,41 @@ impl Authenticator for TokenReviewer {
             .create(&PostParams::default(), &review)
             .await
             .map_err(|e| format!("its token could not be reviewed: {e}"))?;
-        check(&answer, pod, namespace)
+        proven_pod(&answer)
     }
 }
 
-/// Whether a review's answer proves Pod `namespace/pod`. Pure.
-fn check(answer: &TokenReview, pod: &str, namespace: &str) -> Result<(), String> {
+#[async_trait::async_trait]
+impl Authenticator for TokenReviewer {
+    async fn authenticate(&self, node_id: &str, token: Option<&str>) -> Result<(), String> {
+        let (pod, namespace) =
+            node_id.rsplit_once('.').ok_or_else(|| format!("its node id {node_id:?} is not POD.NAMESPACE"))?;
+        let proven = self.pod_of(token).await?;
+        claims(&proven, pod, namespace)
+    }
+}
+
+/// The Pod a token is bound to, and the ServiceAccount it runs as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenPod {
+    pub namespace: String,
+    pub pod: String,
+    pub account: String,
+}
+
+/// Whether the Pod a token proved is Pod `namespace/pod`, which the proxy claims to be. Pure.
+fn claims(proven: &ProvenPod, pod: &str, namespace: &str) -> Result<(), String> {
+    if proven.pod == pod && proven.namespace == namespace {
+        return Ok(());
+    }
+    Err(format!(
+        "it claims Pod {namespace}/{pod} but its token is Pod {}/{}'s (ServiceAccount {})",
+        proven.namespace, proven.pod, proven.account
+    ))
+}
+
+/// The Pod a review's answer proves. Pure.
+fn proven_pod(answer: &TokenReview) -> Result<ProvenPod, String> {
     let status = answer.status.clone().unwrap_or_default();
     if status.authenticated != Some(true) {
         let why = status.error.filter(|e| !e.is_empty()).unwrap_or_else(|| "not authenticated".into());
@@ -143,11 +172,7 @@ fn check(answer: &TokenReview, pod: &str, namespace: &str) -> Result<(), String>
     };
     let token_pod = user.extra.unwrap_or_default().get(POD_NAME).and_then(|v| v.first().cloned());
     match token_pod {
-        Some(token_pod) if token_pod == pod && token_namespace == namespace => Ok(()),
-        Some(token_pod) => Err(format!(
-            "it claims Pod {namespace}/{pod} but its token is Pod {token_namespace}/{token_pod}'s \
-             (ServiceAccount {account})"
-        )),
+        Some(pod) => Ok(ProvenPod { namespace: token_namespace.to_string(), pod, account: account.to_string() }),
         None => Err(format!(
             "its token (ServiceAccount {token_namespace}/{account}) is not bound to a Pod; a proxy \
              presents its Pod's projected token"
@@ -159,6 +184,10 @@ fn check(answer: &TokenReview, pod: &str, namespace: &str) -> Result<(), String>
 mod tests {
     use super::*;
     use k8s_openapi::api::authentication::v1::{TokenReviewStatus, UserInfo};
+
+    fn check(answer: &TokenReview, pod: &str, namespace: &str) -> Result<(), String> {
+        claims(&proven_pod(answer)?, pod, namespace)
+    }
 
     fn answer(authenticated: bool, audiences: &[&str], username: &str, pod: Option<&str>) -> TokenReview {
         let extra = pod.map(|p| [(POD_NAME.to_string(), vec![p.to_string()])].into_iter().collect());

@@ -680,7 +680,15 @@ pub fn proxy_bootstrap_json(controller_host: &str) -> Value {
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
             "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
             "explicit_http_config": { "http2_protocol_options": {} },
-            "http_filters": super::identity::xds_credential_filters(),
+            "http_filters": super::identity::credential_filters(),
+        }
+    });
+    // Spans are taken only from the mesh's proxies, which prove themselves as on xDS.
+    collector["typed_extension_protocol_options"] = json!({
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": { "http_protocol_options": {} },
+            "http_filters": super::identity::credential_filters(),
         }
     });
     let admin = static_cluster("admin", "127.0.0.1", ADMIN_PORT);
