@@ -175,6 +175,20 @@ mod tests {
     }
 
     #[test]
+    fn warnings_come_back_as_admission_warnings() {
+        // A second rule that the first, matching every request, leaves unreachable (MESH0205).
+        let mut shadowed = route("v1");
+        let rule = shadowed["spec"]["http"][0].clone();
+        let mut second = rule.clone();
+        second["match"] = json!([{ "uri": { "prefix": "/admin" } }]);
+        shadowed["spec"]["http"] = json!([rule, second]);
+        let answer = review(&request("CREATE", shadowed), &stored(RULE));
+        assert_eq!(answer["response"]["allowed"], true, "{answer}");
+        let warnings = answer["response"]["warnings"].as_array().unwrap();
+        assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("MESH0205: ")), "{answer}");
+    }
+
+    #[test]
     fn deleting_a_rule_a_stored_route_needs_is_refused() {
         // JSON is YAML: the stored route as its JSON text.
         let mesh = stored(&format!("{RULE}---\n{}\n", route("v1")));
