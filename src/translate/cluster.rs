@@ -73,6 +73,7 @@ impl Target<'_> {
                 }),
                 dns_lookup_family: cluster::DnsLookupFamily::V4Preferred as i32,
                 load_assignment: Some(external::dns_assignment(&name, entry, port.number, &selects)),
+                lb_policy: cluster::LbPolicy::LeastRequest as i32,
                 ..Default::default()
             },
             _ => Cluster {
@@ -81,12 +82,10 @@ impl Target<'_> {
                     eds_config: Some(pb::ads()),
                     service_name: String::new(),
                 }),
+                lb_policy: cluster::LbPolicy::LeastRequest as i32,
                 ..Default::default()
             },
         };
-        if cluster.lb_policy != cluster::LbPolicy::ClusterProvided as i32 {
-            cluster.lb_policy = cluster::LbPolicy::LeastRequest as i32;
-        }
         cluster.name = name.clone();
         // Envoy's Prometheus output cuts a stat name at its first dot, so stats use this form.
         cluster.alt_stat_name = name.replace(['.', '|'], "_");
