@@ -993,7 +993,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --serving-cert-lifetime --max-stream-age --init-image --proxy-image --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,6 +1044,10 @@ _meshctl() {
                     return 0
                     ;;
                 --webhook-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serving-cert-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -172,9 +172,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l context -d 'The kubeconfig context to use [default: its current context]' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l xds-address -d 'Where proxies reach the xDS server' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l status-address -d 'Where the status (`/debug/status`) is served, for the CLI through the API server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l xds-address -d 'Where proxies reach the xDS server (over TLS)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l status-address -d 'Where the status (`/debug/status`, `/debug/tls`, `/debug/traces`) is served: the Pod\'s loopback, which only a caller allowed to port-forward to the Pod reaches' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l webhook-address -d 'Where the sidecar injector (the admission webhook) is served, over TLS' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l serving-cert-lifetime -d 'How long the certificate the controller serves xDS with lives; it is renewed at half its life, and proxies take the new one as they reconnect' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l max-stream-age -d 'How long a proxy\'s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio\'s 30 minutes)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l init-image -d 'The image of the injected init container that sets up traffic capture (meshctl\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l proxy-image -d 'The image of the injected sidecar (Envoy)' -r

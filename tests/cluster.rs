@@ -16,6 +16,8 @@ mod inject;
 mod mesh;
 #[path = "cluster/registry.rs"]
 mod registry;
+#[path = "cluster/security.rs"]
+mod security;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -575,7 +577,7 @@ fn tls_the_application_owns_is_routed_by_the_name_it_asks_for() {
 
 #[test]
 fn spans_posted_from_outside_the_mesh_are_refused_and_not_stored() {
-    use meshctl::kube::install::{CONTROLLER, GATEWAY, METRICS_PORT, NAMESPACE as SYSTEM};
+    use meshctl::kube::install::{CONTROLLER, GATEWAY, NAMESPACE as SYSTEM, XDS_PORT};
     let mesh = node::mesh();
     let (node, _turn) = (mesh.node, mesh.share());
     // Another test's reinstall may still be rolling the controller out.
@@ -594,10 +596,22 @@ fn spans_posted_from_outside_the_mesh_are_refused_and_not_stored() {
         "localEndpoint": { "serviceName": "gateway" },
         "tags": { "node_id": format!("{gateway}.{SYSTEM}"), "http.status_code": "200" },
     }]);
-    let url = format!("http://{ip}:{METRICS_PORT}{}", meshctl::translate::SPANS_PATH);
+    // Over TLS, on the proxies' port; a caller from outside the mesh need not check whose
+    // certificate it is.
+    let url = format!("https://{ip}:{XDS_PORT}{}", meshctl::translate::SPANS_PATH);
     for credential in [None, Some("Bearer not-a-token")] {
         let mut curl = std::process::Command::new("curl");
-        curl.args(["--silent", "--max-time", "5", "--write-out", " %{http_code}", "-X", "POST"]);
+        curl.args([
+            "--silent",
+            "--insecure",
+            "--http2",
+            "--max-time",
+            "5",
+            "--write-out",
+            " %{http_code}",
+            "-X",
+            "POST",
+        ]);
         curl.args(["-H", "content-type: application/json", "--data", &span.to_string()]);
         if let Some(credential) = credential {
             curl.args(["-H", &format!("authorization: {credential}")]);
@@ -609,8 +623,6 @@ fn spans_posted_from_outside_the_mesh_are_refused_and_not_stored() {
             "{credential:?}: {answer}"
         );
     }
-    let path =
-        format!("/api/v1/namespaces/{SYSTEM}/pods/{controller}:{METRICS_PORT}/proxy/debug/traces?trace_id={trace_id}");
-    let stored: Value = serde_json::from_str(&node.kubectl_ok(&["get", "--raw", &path])).unwrap();
+    let stored = node.controller_status(SYSTEM, &controller, &format!("/debug/traces?trace_id={trace_id}"));
     assert_eq!(stored["traces"], json!([]), "the forged span is not among the traces: {stored}");
 }

@@ -10,7 +10,7 @@ use super::cluster::ClusterArgs;
 use super::local::{EnvoyArg, StateDir, cert_lifetime};
 use super::{Exit, Failure, Outcome};
 use crate::controller;
-use crate::kube::install::{self, METRICS_PORT, NAMESPACE, WEBHOOK_PORT, XDS_PORT};
+use crate::kube::install::{self, NAMESPACE, STATUS_PORT, WEBHOOK_PORT, XDS_PORT};
 use crate::translate::{OutboundPolicy, Tracing};
 
 #[derive(Debug, clap::Args)]
@@ -66,15 +66,20 @@ pub struct ControllerArgs {
     state: StateDir,
     #[command(flatten)]
     cluster: ClusterArgs,
-    /// Where proxies reach the xDS server.
+    /// Where proxies reach the xDS server (over TLS).
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], XDS_PORT)))]
     xds_address: SocketAddr,
-    /// Where the status (`/debug/status`) is served, for the CLI through the API server.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))]
+    /// Where the status (`/debug/status`, `/debug/tls`, `/debug/traces`) is served: the Pod's
+    /// loopback, which only a caller allowed to port-forward to the Pod reaches.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], STATUS_PORT)))]
     status_address: SocketAddr,
     /// Where the sidecar injector (the admission webhook) is served, over TLS.
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], WEBHOOK_PORT)))]
     webhook_address: SocketAddr,
+    /// How long the certificate the controller serves xDS with lives; it is renewed at half its
+    /// life, and proxies take the new one as they reconnect.
+    #[arg(long, default_value = "24h")]
+    serving_cert_lifetime: crate::api::Duration,
     /// How long a proxy's xDS stream lives before it is closed, so that the proxy reconnects and
     /// proves its identity again with its current token (as Istio's 30 minutes).
     #[arg(long, default_value = "30m")]
@@ -118,6 +123,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             namespace: args.system_namespace,
             xds: args.xds_address,
             status: args.status_address,
+            serving_cert_lifetime: args.serving_cert_lifetime.0,
             webhook: args.webhook_address,
             max_stream_age: args.max_stream_age.0,
             pacing,

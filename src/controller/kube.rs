@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use base64::Engine;
 use hyper::{Request, StatusCode};
 use tokio::sync::watch;
 
@@ -21,13 +20,13 @@ use super::{Pacing, Registry as _, Report, StatusSink};
 use crate::http::{json, reply};
 use crate::kube::client::{Cluster, Target};
 use crate::kube::identity::TokenReviewer;
-use crate::kube::install::{CA_SECRET, ObjectKind};
 use crate::kube::registry::KubeRegistry;
 use crate::kube::store::KubeStore;
 use crate::kube::webhook;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
+use crate::pki::serving::ServingCert;
 use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::{self, Desired};
 
@@ -57,6 +56,8 @@ pub struct Settings {
     pub xds: SocketAddr,
     pub status: SocketAddr,
     pub webhook: SocketAddr,
+    /// How long the certificate the controller serves xDS with lives (renewed at half).
+    pub serving_cert_lifetime: std::time::Duration,
     /// How long a proxy's xDS stream lives before the proxy must prove itself again.
     pub max_stream_age: std::time::Duration,
     /// What the sidecar injector adds to a Pod (images, the control plane's namespace).
@@ -71,30 +72,45 @@ pub struct Settings {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let cluster = Cluster::connect(&settings.target).await?;
-    let (cert, key) = read_ca(&cluster, &settings.namespace).await?;
-    let ca = pki::Authority::from_root(&cert, &key)?;
+    let material = crate::kube::ca::read(&cluster, &settings.namespace).await?;
+    let authority = || pki::Authority::from_root(&material.cert_pem, &material.key_pem);
+    let ca = authority()?;
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let reviewer = TokenReviewer::new(cluster.client().clone());
     let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer), settings.max_stream_age);
-    server.clone().spawn(settings.xds).await.with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let (report_tx, report) = watch::channel(Report::default());
     let (targets_tx, targets) = watch::channel(Vec::new());
+    let collector = Collector::default();
+    let gate = SpanGate { reviewer: TokenReviewer::new(cluster.client().clone()), proven: Default::default() };
+    // The proxies' one port: xDS and their spans, over TLS, each stream and post proven by the
+    // Pod's token, which so never crosses the network in clear.
+    let xds_listener = tokio::net::TcpListener::bind(settings.xds)
+        .await
+        .with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
+    let names = webhook::service_names(&settings.namespace);
+    let xds_tls = ServingCert::new(authority()?, names, settings.serving_cert_lifetime).server_config(&[b"h2"]);
+    let intake = span_intake(collector.clone(), Arc::new(gate));
+    let serving = server.clone();
+    tokio::spawn(async move {
+        if let Err(e) = serving.serve_tls(xds_listener, xds_tls, intake).await {
+            tracing::error!("xDS server stopped: {e}");
+        }
+    });
     let status = tokio::net::TcpListener::bind(settings.status)
         .await
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
-    let prober = Prober { ca: pki::Authority::from_root(&cert, &key)?, namespace: settings.namespace.clone(), targets };
-    let collector = Collector::default();
-    let gate = SpanGate { reviewer: TokenReviewer::new(cluster.client().clone()), proven: Default::default() };
-    tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone(), Arc::new(gate)));
+    let prober = Prober { ca: authority()?, namespace: settings.namespace.clone(), targets };
+    tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone()));
     let injector = tokio::net::TcpListener::bind(settings.webhook)
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
-    let webhook_ca = pki::Authority::from_root(&cert, &key)?;
+    let webhook_ca = authority()?;
     // The validator judges with a listing of the moment (a store nothing watches lists on each
     // read): the loop's cached one may not have seen a write made a moment before, and a
     // route just created must keep its rule from being deleted. Writes are rare.
     let judged = Arc::new(KubeStore::new(cluster.clone()));
     tokio::spawn(webhook::keep_trusted(cluster.clone(), webhook_ca.trust_bundle().to_string()));
+    tokio::spawn(crate::kube::roots::publish(cluster.clone(), webhook_ca.trust_bundle().to_string()));
     tokio::spawn(webhook::serve(injector, webhook_ca, settings.injection.clone(), judged));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
@@ -126,23 +142,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
         .await
-}
-
-/// The mesh CA's certificate and key (PEM) from the Secret `meshctl install` made.
-async fn read_ca(cluster: &Cluster, namespace: &str) -> anyhow::Result<(String, String)> {
-    let secret = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await?.with_context(|| {
-        format!("no mesh CA: Secret {namespace}/{CA_SECRET} is missing; run `meshctl install` on this cluster first")
-    })?;
-    let field = |key: &str| -> anyhow::Result<String> {
-        let encoded = secret.data["data"][key]
-            .as_str()
-            .with_context(|| format!("Secret {namespace}/{CA_SECRET} has no {key}; run `meshctl install` again"))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not base64"))?;
-        String::from_utf8(bytes).with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not PEM"))
-    };
-    Ok((field("ca-cert.pem")?, field("ca-key.pem")?))
 }
 
 /// Probes the instances the registry knows, as a mesh client with a certificate of its own.
@@ -207,28 +206,24 @@ impl SpanGate {
     }
 }
 
-/// Serves the last report, probes on request, and the span collector (behind `gate`), until
-/// the process ends.
+/// Serves the last report, probes on request, and the collected traces, until the process
+/// ends. It listens on the Pod's loopback: only a caller the API server lets port-forward to the
+/// controller's Pods reaches it (docs/security.md).
 async fn serve_status(
     listener: tokio::net::TcpListener,
     report: watch::Receiver<Report>,
     prober: Arc<Prober>,
     collector: Collector,
-    gate: Arc<SpanGate>,
 ) {
     crate::http::serve(listener, move |request: Request<hyper::body::Incoming>| {
-        let (report, prober, collector, gate) = (report.clone(), prober.clone(), collector.clone(), gate.clone());
+        let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
         async move {
             let path = request.uri().path().to_string();
             let query = request.uri().query().map(str::to_string);
-            if request.method() == hyper::Method::POST
-                && path == crate::translate::SPANS_PATH
-                && let Err(why) = gate.admits(request.headers()).await
+            // Spans come in on the proxies' TLS port, each batch proven.
+            if request.method() == hyper::Method::GET
+                && let Some(answer) = collector.answer(request).await
             {
-                let why = format!("spans are taken only from the mesh's proxies: {why}\n");
-                return reply(StatusCode::UNAUTHORIZED, "text/plain", why);
-            }
-            if let Some(answer) = collector.answer(request).await {
                 return answer;
             }
             match path.as_str() {
@@ -242,6 +237,24 @@ async fn serve_status(
         }
     })
     .await
+}
+
+/// The span collector's intake on the proxies' port, behind `gate`.
+fn span_intake(collector: Collector, gate: Arc<SpanGate>) -> axum::Router {
+    let take = move |headers: hyper::HeaderMap, batch: hyper::body::Bytes| {
+        let (collector, gate) = (collector.clone(), gate.clone());
+        async move {
+            match gate.admits(&headers).await {
+                Ok(()) => collector.receive(&batch),
+                Err(why) => reply(
+                    StatusCode::UNAUTHORIZED,
+                    "text/plain",
+                    format!("spans are taken only from the mesh's proxies: {why}\n"),
+                ),
+            }
+        }
+    };
+    axum::Router::new().route(crate::translate::SPANS_PATH, axum::routing::post(take))
 }
 
 /// The cluster's status sink: the last report for the status port to serve, and the instances

@@ -1,13 +1,34 @@
-//! A new mesh CA for a cluster's Secret: a root made in memory by `crate::pki`, as the local
-//! mesh makes its own, so its key only ever rests in the Secret.
+//! The mesh CA in a cluster's Secret: a new root made in memory by `crate::pki`, as the local
+//! mesh makes its own, so its key only ever rests in the Secret; and the Secret read back.
 
-use super::install::CaMaterial;
+use anyhow::Context as _;
+use base64::Engine as _;
+
+use super::client::Cluster;
+use super::install::{CA_CERT_KEY, CA_KEY_KEY, CA_SECRET, CaMaterial, ObjectKind};
 use crate::pki::{self, PkiError};
 
 /// A new root certificate and its key.
 pub fn generate() -> Result<CaMaterial, PkiError> {
     let root = pki::make_root()?;
     Ok(CaMaterial { cert_pem: root.cert_pem, key_pem: root.key_pem })
+}
+
+/// The mesh CA's certificate and key from the Secret `meshctl install` made in `namespace`.
+pub async fn read(cluster: &Cluster, namespace: &str) -> anyhow::Result<CaMaterial> {
+    let secret = cluster.get(ObjectKind::Secret, Some(namespace), CA_SECRET).await?.with_context(|| {
+        format!("no mesh CA: Secret {namespace}/{CA_SECRET} is missing; run `meshctl install` on this cluster first")
+    })?;
+    let field = |key: &str| -> anyhow::Result<String> {
+        let encoded = secret.data["data"][key]
+            .as_str()
+            .with_context(|| format!("Secret {namespace}/{CA_SECRET} has no {key}; run `meshctl install` again"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not base64"))?;
+        String::from_utf8(bytes).with_context(|| format!("Secret {namespace}/{CA_SECRET}: {key} is not PEM"))
+    };
+    Ok(CaMaterial { cert_pem: field(CA_CERT_KEY)?, key_pem: field(CA_KEY_KEY)? })
 }
 
 #[cfg(test)]

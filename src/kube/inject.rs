@@ -19,6 +19,7 @@ use super::identity::{self, TOKEN_VOLUME};
 use super::install::{self, STATS_PORT, Settings};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT};
 use super::registry::PROXY_CONTAINER;
+use super::roots;
 
 /// The init container that sets up traffic capture in the Pod's network namespace.
 pub const INIT_CONTAINER: &str = "meshctl-init";
@@ -141,6 +142,7 @@ pub fn inject_template(pod: &mut Value, settings: &Settings) -> Result<Outcome, 
     spec["initContainers"] = Value::Array([init, proxy].into_iter().chain(own_init).collect());
     let mut volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
     volumes.push(identity::volume());
+    volumes.push(roots::volume());
     spec["volumes"] = Value::Array(volumes);
 
     let first_container = spec["containers"][0]["name"].clone();
@@ -151,7 +153,8 @@ pub fn inject_template(pod: &mut Value, settings: &Settings) -> Result<Outcome, 
             annotations["kubectl.kubernetes.io/default-container"] = Value::String(name);
         }
     }
-    let status = json!({ "initContainers": [INIT_CONTAINER, PROXY_CONTAINER], "volumes": [TOKEN_VOLUME] });
+    let status =
+        json!({ "initContainers": [INIT_CONTAINER, PROXY_CONTAINER], "volumes": [TOKEN_VOLUME, roots::CONFIGMAP] });
     annotations[STATUS_ANNOTATION] = Value::String(status.to_string());
     annotations[identity::CREDENTIAL_ANNOTATION] = Value::String(identity::credential_sds());
     *pod = injected;
@@ -329,7 +332,7 @@ fn proxy_container(settings: &Settings, probes: &[AppProbe], resources: Value) -
             "readOnlyRootFilesystem": true,
             "capabilities": { "drop": ["ALL"] },
         },
-        "volumeMounts": [identity::mount()],
+        "volumeMounts": [identity::mount(), roots::mount()],
     })
 }
 
@@ -410,7 +413,7 @@ mod tests {
         let proxy = &pod["spec"]["initContainers"][1];
         assert_eq!(proxy["restartPolicy"], "Always");
         assert_eq!(proxy["securityContext"]["runAsUser"], PROXY_UID);
-        assert_eq!(names(&pod["spec"]["volumes"]), [TOKEN_VOLUME]);
+        assert_eq!(names(&pod["spec"]["volumes"]), [TOKEN_VOLUME, super::roots::CONFIGMAP]);
         assert_eq!(pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"], "app");
         // The named port is resolved; the TCP probe is left alone.
         let app = &pod["spec"]["containers"][0];

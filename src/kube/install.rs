@@ -33,10 +33,11 @@ pub const GATEWAY: &str = "meshctl-ingressgateway";
 /// The Secret that holds the mesh CA.
 pub const CA_SECRET: &str = "meshctl-ca";
 
-/// Istio's ports, so users' habits and tooling carry over.
-pub const XDS_PORT: u16 = 15010;
+/// Istio's ports, so users' habits and tooling carry over: xDS over TLS (with the proxies'
+/// spans), the webhooks, and the status on the controller Pod's loopback.
+pub const XDS_PORT: u16 = 15012;
 pub const WEBHOOK_PORT: u16 = 15017;
-pub const METRICS_PORT: u16 = 15014;
+pub const STATUS_PORT: u16 = 15014;
 /// Envoy's admin endpoint, on the Pod's loopback only.
 pub const ADMIN_PORT: u16 = 15000;
 /// Envoy's Prometheus statistics (and readiness), for the API server's `pods/proxy`.
@@ -140,6 +141,7 @@ pub enum ObjectKind {
     Secret,
     ConfigMap,
     Service,
+    NetworkPolicy,
     Deployment,
     /// The sidecar injector's and the validator's; last, so that the controller serving them
     /// is being made first (and, deleted first, they stop calling it before it goes).
@@ -148,7 +150,7 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 13] = [
+    pub const ALL: [ObjectKind; 14] = [
         ObjectKind::CustomResourceDefinition,
         ObjectKind::Namespace,
         ObjectKind::ServiceAccount,
@@ -159,6 +161,7 @@ impl ObjectKind {
         ObjectKind::Secret,
         ObjectKind::ConfigMap,
         ObjectKind::Service,
+        ObjectKind::NetworkPolicy,
         ObjectKind::Deployment,
         ObjectKind::MutatingWebhookConfiguration,
         ObjectKind::ValidatingWebhookConfiguration,
@@ -176,6 +179,7 @@ impl ObjectKind {
             ObjectKind::Secret => "Secret",
             ObjectKind::ConfigMap => "ConfigMap",
             ObjectKind::Service => "Service",
+            ObjectKind::NetworkPolicy => "NetworkPolicy",
             ObjectKind::Deployment => "Deployment",
             ObjectKind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
             ObjectKind::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
@@ -195,6 +199,7 @@ impl ObjectKind {
                 "rbac.authorization.k8s.io"
             }
             ObjectKind::Deployment => "apps",
+            ObjectKind::NetworkPolicy => "networking.k8s.io",
             ObjectKind::MutatingWebhookConfiguration | ObjectKind::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io"
             }
@@ -225,6 +230,7 @@ impl ObjectKind {
             ObjectKind::Secret => "secrets",
             ObjectKind::ConfigMap => "configmaps",
             ObjectKind::Service => "services",
+            ObjectKind::NetworkPolicy => "networkpolicies",
             ObjectKind::Deployment => "deployments",
             ObjectKind::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
             ObjectKind::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
@@ -240,6 +246,7 @@ impl ObjectKind {
                 | ObjectKind::Secret
                 | ObjectKind::ConfigMap
                 | ObjectKind::Service
+                | ObjectKind::NetworkPolicy
                 | ObjectKind::Deployment
         )
     }
@@ -314,6 +321,7 @@ pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
     objects.push(gateway_bootstrap(settings));
     objects.push(controller_service(settings));
     objects.push(gateway_service(settings));
+    objects.push(controller_network_policy(settings));
     objects.push(controller_deployment(settings));
     objects.push(gateway_deployment(settings));
     objects.push(super::webhook::configuration(settings));
@@ -415,6 +423,34 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         names: &[],
         verbs: WATCH,
         why: "the mesh's services, and each proxy's Pod: labels, ServiceAccount, readiness",
+    },
+    Grant {
+        group: "",
+        resources: &["namespaces"],
+        names: &[],
+        verbs: WATCH,
+        why: "every namespace gets the mesh's roots, which its proxies trust the controller by",
+    },
+    Grant {
+        group: "",
+        resources: &["configmaps"],
+        names: &[super::roots::CONFIGMAP],
+        verbs: &["list", "watch", "patch"],
+        why: "the mesh's roots in every namespace, kept as they should be",
+    },
+    Grant {
+        group: "",
+        resources: &["configmaps"],
+        names: &[],
+        verbs: &["create"],
+        why: "the mesh's roots in a new namespace (the API server cannot limit a create by name)",
+    },
+    Grant {
+        group: "rbac.authorization.k8s.io",
+        resources: &["clusterroles"],
+        names: &[CONTROLLER],
+        verbs: &["get"],
+        why: "the owner of the roots' ConfigMaps, so that uninstall takes them all",
     },
     Grant {
         group: "discovery.k8s.io",
@@ -616,9 +652,8 @@ fn controller_deployment(settings: &Settings) -> Object {
                         ],
                         "env": downward_env(),
                         "ports": [
-                            { "name": "grpc-xds", "containerPort": XDS_PORT, "protocol": "TCP" },
+                            { "name": "tls-xds", "containerPort": XDS_PORT, "protocol": "TCP" },
                             { "name": "https-webhook", "containerPort": WEBHOOK_PORT, "protocol": "TCP" },
-                            { "name": "http-metrics", "containerPort": METRICS_PORT, "protocol": "TCP" },
                         ],
                         // Every replica serves xDS, so one that accepts connections is ready.
                         "readinessProbe": { "tcpSocket": { "port": XDS_PORT }, "periodSeconds": 5 },
@@ -644,11 +679,28 @@ fn controller_service(settings: &Settings) -> Object {
             "type": "ClusterIP",
             "selector": pod_labels(CONTROLLER),
             "ports": [
-                { "name": "grpc-xds", "port": XDS_PORT, "targetPort": XDS_PORT, "protocol": "TCP" },
+                { "name": "tls-xds", "port": XDS_PORT, "targetPort": XDS_PORT, "protocol": "TCP" },
                 // The API server calls webhooks on 443 unless told otherwise.
                 { "name": "https-webhook", "port": 443, "targetPort": WEBHOOK_PORT, "protocol": "TCP" },
-                { "name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP" },
             ],
+        }}),
+    )
+}
+
+/// What may reach the controller's Pods: the proxies (xDS and spans, on [`XDS_PORT`]) and the
+/// API server (the webhooks), from anywhere, since neither can be told by its address; nothing
+/// else. Enforced where the cluster's network plugin enforces NetworkPolicy.
+fn controller_network_policy(settings: &Settings) -> Object {
+    let port = |port: u16| json!({ "protocol": "TCP", "port": port });
+    namespaced(
+        ObjectKind::NetworkPolicy,
+        settings,
+        CONTROLLER,
+        CONTROLLER,
+        json!({ "spec": {
+            "podSelector": { "matchLabels": pod_labels(CONTROLLER) },
+            "policyTypes": ["Ingress"],
+            "ingress": [{ "ports": [port(XDS_PORT), port(WEBHOOK_PORT)] }],
         }}),
     )
 }
@@ -668,29 +720,25 @@ pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
 /// address), and a static listener serves the statistics and readiness on [`STATS_PORT`]
 /// without exposing the rest of the admin API. The node id is not in it: every Pod gets its
 /// own (`POD.NAMESPACE`) on Envoy's command line. The controller (`controller_host`, a name
-/// the cluster's DNS resolves, or an address) serves xDS on [`XDS_PORT`] and collects spans on
-/// its status port.
+/// the cluster's DNS resolves) serves xDS and collects spans on [`XDS_PORT`], over TLS, with a
+/// certificate for that name from the mesh's roots (`roots::upstream_tls`).
 pub fn proxy_bootstrap_json(controller_host: &str) -> Value {
-    let mut xds = static_cluster(XDS_CLUSTER, controller_host, XDS_PORT);
-    xds["type"] = json!("STRICT_DNS");
-    let mut collector = static_cluster(COLLECTOR_CLUSTER, controller_host, METRICS_PORT);
-    collector["type"] = json!("STRICT_DNS");
-    // gRPC needs HTTP/2 to the control plane; every stream proves the proxy's Pod.
-    xds["typed_extension_protocol_options"] = json!({
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": { "http2_protocol_options": {} },
-            "http_filters": super::identity::credential_filters(),
-        }
-    });
-    // Spans are taken only from the mesh's proxies, which prove themselves as on xDS.
-    collector["typed_extension_protocol_options"] = json!({
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": { "http_protocol_options": {} },
-            "http_filters": super::identity::credential_filters(),
-        }
-    });
+    let to_controller = |name: &str| {
+        let mut cluster = static_cluster(name, controller_host, XDS_PORT);
+        cluster["type"] = json!("STRICT_DNS");
+        cluster["transport_socket"] = super::roots::upstream_tls(controller_host, "h2");
+        // gRPC and the controller's server need HTTP/2; every stream and every batch of spans
+        // proves the proxy's Pod.
+        cluster["typed_extension_protocol_options"] = json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": { "http2_protocol_options": {} },
+                "http_filters": super::identity::credential_filters(),
+            }
+        });
+        cluster
+    };
+    let (xds, collector) = (to_controller(XDS_CLUSTER), to_controller(COLLECTOR_CLUSTER));
     let admin = static_cluster("admin", "127.0.0.1", ADMIN_PORT);
     let to_admin = |path: &str| json!({ "match": { "path": path }, "route": { "cluster": "admin" } });
     let stats_listener = http_listener("stats", STATS_PORT, vec![to_admin("/stats/prometheus"), to_admin("/ready")]);
@@ -838,9 +886,14 @@ fn gateway_deployment(settings: &Settings) -> Object {
                         "volumeMounts": [
                             { "name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": true },
                             super::identity::mount(),
+                            super::roots::mount(),
                         ],
                     }],
-                    "volumes": [{ "name": "bootstrap", "configMap": { "name": GATEWAY } }, super::identity::volume()],
+                    "volumes": [
+                        { "name": "bootstrap", "configMap": { "name": GATEWAY } },
+                        super::identity::volume(),
+                        super::roots::volume(),
+                    ],
                 },
             },
         }}),

@@ -1,7 +1,8 @@
 //! A mesh on a cluster as the CLI's [`Mesh`]: its store is the API, and everything else is read
-//! through the API server too, so the CLI needs nothing but a kubeconfig — no port-forward, no
-//! Prometheus. What the controller knows (each proxy's sync state and certificate, the CA, the
-//! problems it sees) comes from each controller Pod's status port through `pods/proxy`; what
+//! through the API server too, so the CLI needs nothing but a kubeconfig — no Prometheus. What
+//! the controller knows (each proxy's sync state and certificate, the CA, the problems it sees)
+//! comes from each controller Pod's status port, on the Pod's loopback, through
+//! `pods/portforward` (which the API server authorises, as it does for istioctl); what
 //! runs (instances, the gateway) from the Pods, Services and EndpointSlices themselves, turned
 //! into the registry's view; each proxy's statistics from its Pod's stats port.
 
@@ -10,12 +11,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 
 use super::client::Cluster;
-use super::install::{CONTROLLER, METRICS_PORT, pod_labels};
+use super::install::{CONTROLLER, STATUS_PORT, pod_labels};
 use super::ports::STATS_PORT;
 use super::registry::{self, PROXY_CONTAINER};
 use super::store::KubeStore;
@@ -71,6 +74,8 @@ impl ClusterMesh {
             .iter()
             .filter(|p| p.metadata.namespace.as_deref() == Some(&self.namespace))
             .filter(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())
+            // One on its way out reports only until it goes, which may be before it is asked.
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
             .filter_map(|p| p.metadata.name.clone())
             .collect();
         if running.is_empty() {
@@ -87,10 +92,10 @@ impl ClusterMesh {
 
     /// A JSON answer from a controller replica's status port.
     async fn ask<T: serde::de::DeserializeOwned>(&self, controller: &str, path: &str) -> Result<T, MeshError> {
-        let text = through_pod(&self.cluster, &self.namespace, controller, METRICS_PORT, path)
+        let body = from_status_port(self.cluster.client(), &self.namespace, controller, path)
             .await
-            .map_err(|e| self.unavailable("get", &format!("pods/proxy of controller {controller}"), e))?;
-        serde_json::from_str(&text)
+            .map_err(MeshError::Unavailable)?;
+        serde_json::from_slice(&body)
             .map_err(|e| MeshError::Unavailable(anyhow::anyhow!("controller {controller} answered {path} with {e}")))
     }
 
@@ -103,6 +108,33 @@ impl ClusterMesh {
         }
         Ok(reports)
     }
+}
+
+/// `GET path` from the status port of controller Pod `pod` in `namespace`, through a
+/// port-forward to the Pod's loopback; an answer other than 200 is an error that says it.
+pub async fn from_status_port(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    path: &str,
+) -> anyhow::Result<hyper::body::Bytes> {
+    let what = format!("port-forward to controller {namespace}/{pod}");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut forwarder = pods.portforward(pod, &[STATUS_PORT]).await.with_context(|| {
+        format!("cannot {what}; reading the controller's status needs `create pods/portforward` in {namespace}")
+    })?;
+    let stream =
+        forwarder.take_stream(STATUS_PORT).with_context(|| format!("{what}: the API server gave no stream"))?;
+    let at = SocketAddr::from(([127, 0, 0, 1], STATUS_PORT));
+    let request = crate::http::build(hyper::Method::GET, "localhost", path, &[])?;
+    let answer = crate::http::send(at, stream, request).await;
+    forwarder.abort();
+    let answer = answer.with_context(|| what.clone())?;
+    if answer.status != 200 {
+        let body = String::from_utf8_lossy(&answer.body);
+        anyhow::bail!("controller {pod} answered {path} with HTTP {}: {body}", answer.status);
+    }
+    Ok(answer.body)
 }
 
 /// A GET through the API server's proxy to a port of a Pod.

@@ -26,5 +26,6 @@ pub mod mesh;
 pub mod ports;
 pub mod precheck;
 pub mod registry;
+pub mod roots;
 pub mod store;
 pub mod webhook;

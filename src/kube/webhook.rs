@@ -11,8 +11,8 @@
 //! before it expires, and keeps `caBundle` set to the mesh CA's roots (a field it owns by
 //! server-side apply, so `meshctl install` applying the configurations again leaves it).
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
@@ -21,17 +21,16 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
 use serde_json::{Value, json};
 
 use super::admission;
 use super::client::Cluster;
 use super::inject::{self, Outcome};
 use super::install::{self, CONTROLLER, Object, ObjectKind, Settings};
-use crate::pki::{self, Leaf};
+use crate::pki::{
+    self,
+    serving::{self, ServingCert},
+};
 
 /// The path the API server posts AdmissionReviews to.
 pub const PATH: &str = "/inject";
@@ -43,7 +42,6 @@ pub const WEBHOOKS: [&str; 2] = ["namespace.sidecar-injector.meshctl.io", "istio
 const CA_BUNDLE_MANAGER: &str = "meshctl-controller";
 /// An AdmissionReview of a Pod is a few kilobytes; nothing legitimate comes near this.
 const MAX_REVIEW_BYTES: usize = 4 << 20;
-const SERVING_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// The answer to one AdmissionReview (its JSON): the Pod injected as a JSONPatch, the Pod
 /// allowed unchanged when there is nothing to do, or refused with the reason when its
@@ -120,9 +118,10 @@ pub fn configuration(settings: &Settings) -> Object {
     )
 }
 
-/// The DNS names the API server calls the controller's Service by.
-fn service_names(settings: &Settings) -> Vec<String> {
-    let service = format!("{CONTROLLER}.{}.svc", settings.namespace);
+/// The DNS names the API server and the proxies call the controller's Service by, in
+/// `namespace`.
+pub fn service_names(namespace: &str) -> Vec<String> {
+    let service = format!("{CONTROLLER}.{namespace}.svc");
     vec![format!("{service}.cluster.local"), service]
 }
 
@@ -134,14 +133,8 @@ pub async fn serve(
     settings: Settings,
     store: Arc<dyn crate::store::Store>,
 ) {
-    let resolver = Arc::new(ServingCert { ca, names: service_names(&settings), current: Mutex::new(None) });
-    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let tls = ServingCert::new(ca, service_names(&settings.namespace), serving::LIFETIME).server_config(&[b"http/1.1"]);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let settings = Arc::new(settings);
     loop {
         let Ok((stream, peer)) = listener.accept().await else { continue };
@@ -212,45 +205,6 @@ async fn handle(
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
-}
-
-/// The webhook's certificate, issued on first use and again once half its life has passed.
-struct ServingCert {
-    ca: pki::Authority,
-    names: Vec<String>,
-    current: Mutex<Option<(Arc<CertifiedKey>, Leaf)>>,
-}
-
-impl std::fmt::Debug for ServingCert {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServingCert").field("names", &self.names).finish_non_exhaustive()
-    }
-}
-
-impl ServingCert {
-    fn issue(&self) -> anyhow::Result<(Arc<CertifiedKey>, Leaf)> {
-        let leaf = self.ca.issue_server(&self.names, SERVING_LIFETIME)?;
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes()).collect::<Result<_, _>>()?;
-        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes())?;
-        let signer = rustls::crypto::ring::sign::any_supported_type(&key)?;
-        Ok((Arc::new(CertifiedKey::new(chain, signer)), leaf))
-    }
-}
-
-impl ResolvesServerCert for ServingCert {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = current.as_ref().is_some_and(|(_, leaf)| !leaf.due(SystemTime::now()));
-        if !fresh {
-            match self.issue() {
-                Ok(issued) => *current = Some(issued),
-                // An old certificate still valid serves better than none.
-                Err(e) => tracing::error!(error = %e, "cannot issue the webhook's certificate"),
-            }
-        }
-        current.as_ref().map(|(key, _)| key.clone())
-    }
 }
 
 /// Keeps the configurations' `caBundle` the mesh CA's roots: now, and again every minute (a

@@ -1,7 +1,7 @@
 //! The controller's span collector: takes the spans the proxies post, places each by the
 //! proxy that reported it (service, namespace, version), and answers queries for traces.
-//! The local controller serves it on a port of its own; on a cluster it shares the status
-//! port.
+//! The local controller serves it on a port of its own; on a cluster the proxies post to their
+//! TLS port (xDS's), and traces are read on the status port.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -85,6 +85,15 @@ impl Collector {
         self.store.lock().expect("trace store lock").query(query)
     }
 
+    /// Keeps a posted batch, and answers it as Zipkin does.
+    pub fn receive(&self, batch: &[u8]) -> Response<Full<Bytes>> {
+        match self.ingest(batch) {
+            // Zipkin's answer; Envoy counts anything else as a dropped report.
+            Ok(_) => reply(StatusCode::ACCEPTED, "text/plain", Bytes::new()),
+            Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", format!("not Zipkin v2 JSON spans: {e}")),
+        }
+    }
+
     /// The answer to a request for the collector (spans posted, traces asked for), or `None`
     /// for a path that is not its own.
     pub async fn answer(&self, request: Request<hyper::body::Incoming>) -> Option<Response<Full<Bytes>>> {
@@ -95,11 +104,7 @@ impl Collector {
                     Ok(body) => body.to_bytes(),
                     Err(e) => return Some(text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())),
                 };
-                Some(match self.ingest(&body) {
-                    // Zipkin's answer; Envoy counts anything else as a dropped report.
-                    Ok(_) => text(StatusCode::ACCEPTED, String::new()),
-                    Err(e) => text(StatusCode::BAD_REQUEST, format!("not Zipkin v2 JSON spans: {e}")),
-                })
+                Some(self.receive(&body))
             }
             (&Method::GET, TRACES_PATH) => {
                 let query = Query::from_params(request.uri().query().unwrap_or_default(), DEFAULT_LIMIT);

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod probe;
+pub mod serving;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};

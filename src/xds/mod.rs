@@ -28,6 +28,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::translate::{Resources, Type};
 
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every proxy should run, by node id.
 pub type Desired = Arc<HashMap<String, Arc<Resources>>>;
 
@@ -112,6 +115,45 @@ impl Server {
             .add_service(AggregatedDiscoveryServiceServer::new(self))
             .serve_with_incoming(incoming)
             .await
+    }
+
+    /// Serves ADS over TLS on `listener` until the future is dropped, and `beside` (other
+    /// routes for the same clients, the span collector's) on the same port. A slow handshake
+    /// holds up no one else's.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        beside: axum::Router,
+    ) -> Result<(), tonic::transport::Error> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot accept an xDS connection");
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send(Ok::<_, std::io::Error>(stream)).await;
+                        }
+                        // A proxy that does not trust this certificate, or a client speaking
+                        // plaintext: it never gets a stream.
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "xDS TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "xDS TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        let mut routes = tonic::service::Routes::new(AggregatedDiscoveryServiceServer::new(self));
+        *routes.axum_router_mut() = std::mem::take(routes.axum_router_mut()).merge(beside);
+        tonic::transport::Server::builder().add_routes(routes).serve_with_incoming(ReceiverStream::new(rx)).await
     }
 
     /// Binds `addr` and serves ADS there in the background; returns the bound address.

@@ -16,11 +16,12 @@ use base64::Engine as _;
 use meshctl::kube::identity;
 use meshctl::kube::install::{self, NAMESPACE};
 use meshctl::kube::registry::PROXY_CONTAINER;
+use meshctl::kube::roots;
 use serde_json::{Value, json};
 
 use super::DEADLINE;
 use super::common::images;
-use super::common::node::{self, Node, Reinstall};
+use super::common::node::{self, Node};
 
 const NS: &str = "identity";
 
@@ -29,26 +30,11 @@ fn ok(answer: super::common::kube::Answer, what: &str) -> Value {
     answer.json()
 }
 
-/// Runs the controller with `--max-stream-age 2s`, so that proofs are asked for again at
-/// once; put back as install made it when the guard is dropped.
-fn short_streams(node: &Node) -> Reinstall<'_> {
-    let args = "/spec/template/spec/containers/0/args/-";
-    let patch = json!([
-        { "op": "add", "path": args, "value": "--max-stream-age" },
-        { "op": "add", "path": args, "value": "2s" },
-    ]);
-    let deployment = format!("deployment/{}", install::CONTROLLER);
-    let reinstall = Reinstall(node);
-    node.kubectl_ok(&["-n", NAMESPACE, "patch", &deployment, "--type=json", "-p", &patch.to_string()]);
-    node.kubectl_ok(&["-n", NAMESPACE, "rollout", "status", &deployment, "--timeout=120s"]);
-    reinstall
-}
-
 /// A Pod outside injection running a proxy made by hand that claims node id `claim`, with
-/// ServiceAccount `name`. Its token is whatever the test puts in Secret `NAME-token` (with the
-/// SDS file naming it): until that exists, the kubelet does not start the Pod, so the token can
-/// be bound to the stored Pod first.
-fn hand_made_proxy(name: &str, claim: &str) -> Value {
+/// ServiceAccount `name`, trusting the roots in ConfigMap `roots`. Its token is whatever the
+/// test puts in Secret `NAME-token` (with the SDS file naming it): until that exists, the
+/// kubelet does not start the Pod, so the token can be bound to the stored Pod first.
+fn hand_made_proxy(name: &str, claim: &str, roots: &str) -> Value {
     let bootstrap = install::proxy_bootstrap_json(&format!("{}.{NAMESPACE}.svc", install::CONTROLLER));
     let mut args = install::envoy_args(&["--config-yaml", &bootstrap.to_string()], NS);
     let node = args.iter().position(|a| a == "--service-node").unwrap() + 1;
@@ -72,9 +58,12 @@ fn hand_made_proxy(name: &str, claim: &str) -> Value {
                     { "name": "POD_NAME", "valueFrom": field("metadata.name") },
                     { "name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace") },
                 ],
-                "volumeMounts": [identity::mount()],
+                "volumeMounts": [identity::mount(), roots::mount()],
             }],
-            "volumes": [{ "name": identity::TOKEN_VOLUME, "secret": { "secretName": format!("{name}-token") } }],
+            "volumes": [
+                { "name": identity::TOKEN_VOLUME, "secret": { "secretName": format!("{name}-token") } },
+                { "name": roots::CONFIGMAP, "configMap": { "name": roots } },
+            ],
         },
     })
 }
@@ -129,10 +118,9 @@ fn verdict(node: &Node, node_id: &str, refused: bool) -> Value {
         pods["items"].as_array().unwrap().iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).collect();
     assert_eq!(running.len(), 1, "{pods:#}");
     let controller = running[0]["metadata"]["name"].as_str().unwrap();
-    let path = format!("/api/v1/namespaces/{NAMESPACE}/pods/{controller}:{}/proxy/debug/status", install::METRICS_PORT);
     let mut found = Value::Null;
     let seen = super::common::within(DEADLINE, || {
-        let report = node.get(&path).json();
+        let report = node.controller_status(NAMESPACE, controller, "/debug/status");
         let proxies = report["proxies"].as_array().cloned().unwrap_or_default();
         found = proxies.into_iter().find(|p| p["node_id"] == node_id).unwrap_or(Value::Null);
         // A refused proxy's verdict is all there is to wait for; a proven one must also run
@@ -149,10 +137,11 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     // The controller is restarted, for everyone.
     let _alone = mesh.alone();
     let node = mesh.node;
-    let _short = short_streams(node);
+    // Proofs are asked for again at once.
+    let _short = node.controller_with(&["--max-stream-age", "2s"]);
     let _namespace = node.namespace(NS, &["meshctl.io/inject=enabled"]);
     let mut accounts = serde_json::Map::new();
-    for account in ["a", "b", "c", "d"] {
+    for account in ["a", "b", "c", "d", "e"] {
         let path = format!("/api/v1/namespaces/{NS}/serviceaccounts");
         let made = ok(node.post(&path, &json!({ "metadata": { "name": account } })), "ServiceAccount");
         accounts.insert(account.to_string(), made);
@@ -171,7 +160,8 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     // Each impostor's Pod is stored first, so that its token can be bound to it, then its
     // token is given and the kubelet starts it.
     let run = |name: &str, claim: &str, token: &dyn Fn(&Value) -> String| {
-        let stored = ok(node.post(&format!("/api/v1/namespaces/{NS}/pods"), &hand_made_proxy(name, claim)), "Pod");
+        let proxy = hand_made_proxy(name, claim, roots::CONFIGMAP);
+        let stored = ok(node.post(&format!("/api/v1/namespaces/{NS}/pods"), &proxy), "Pod");
         let secret = json!({
             "metadata": { "name": format!("{name}-token") },
             "stringData": { "token": token(&stored), "xds-credential.json": identity::credential_sds() },
@@ -202,6 +192,60 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     run("d", &format!("d.{NS}"), &|pod| expired(node, &accounts["d"], pod));
     let reason = verdict(node, &format!("d.{NS}"), true)["refused"].as_str().unwrap().to_string();
     assert!(reason.contains("expired"), "{reason}");
+
+    // e: its own Pod's valid token, but it trusts other roots than the mesh's: it never
+    // connects, so its token never leaves it.
+    let other = json!({
+        "metadata": { "name": "other-roots" },
+        "data": roots::data(&meshctl::pki::make_root().unwrap().cert_pem),
+    });
+    ok(node.post(&format!("/api/v1/namespaces/{NS}/configmaps"), &other), "ConfigMap");
+    let proxy = hand_made_proxy("e", &format!("e.{NS}"), "other-roots");
+    let stored = ok(node.post(&format!("/api/v1/namespaces/{NS}/pods"), &proxy), "Pod");
+    let secret = json!({
+        "metadata": { "name": "e-token" },
+        "stringData": {
+            "token": mint(node, "e", &stored, identity::TOKEN_AUDIENCE),
+            "xds-credential.json": identity::credential_sds(),
+        },
+    });
+    ok(node.post(&format!("/api/v1/namespaces/{NS}/secrets"), &secret), "Secret");
+    node.wait(NS, "pod/e", "condition=ContainersReady", DEADLINE);
+    let stats = || {
+        let filter = format!(
+            "http://127.0.0.1:15000/stats?filter=^(control_plane.connected_state|cluster.{}.ssl)",
+            meshctl::translate::XDS_CLUSTER
+        );
+        node.curl_in_pod(NS, "e", &[&filter]).unwrap_or_default()
+    };
+    let failed = super::common::within(DEADLINE, || {
+        let stats = stats();
+        stats.lines().any(|l| {
+            l.starts_with(&format!("cluster.{}.ssl.fail_verify_error: ", meshctl::translate::XDS_CLUSTER))
+                && !l.ends_with(": 0")
+        })
+    });
+    let seen = stats();
+    assert!(failed && seen.contains("control_plane.connected_state: 0"), "{seen}");
+    let report = node.controller_status(
+        NAMESPACE,
+        &node.pod_named(NAMESPACE, &format!("app.kubernetes.io/name={}", install::CONTROLLER)),
+        "/debug/status",
+    );
+    let e = report["proxies"].as_array().unwrap().iter().find(|p| p["node_id"] == format!("e.{NS}")).cloned();
+    let e = e.unwrap_or_default();
+    assert!(e["sync"] == "Disconnected" && e["versions"] == json!([]), "the controller heard from e: {e}");
+    // Its roots are read again when the kubelet updates the volume: given the mesh's, e
+    // connects without a restart. (The annotation has the kubelet sync the Pod's volumes now,
+    // rather than at its next periodic sync.)
+    let key = format!("jsonpath={{.data.{}}}", roots::PEM_KEY.replace('.', "\\."));
+    let pem = node.kubectl_ok(&["-n", NS, "get", "configmap", roots::CONFIGMAP, "-o", &key]);
+    let patch = json!({ "data": roots::data(&pem) }).to_string();
+    node.kubectl_ok(&["-n", NS, "patch", "configmap", "other-roots", "--type=merge", "-p", &patch]);
+    node.kubectl_ok(&["-n", NS, "annotate", "pod", "e", "test.meshctl.io/roots=mesh"]);
+    super::common::poll("e connects once it trusts the mesh's roots", DEADLINE, || {
+        stats().contains("control_plane.connected_state: 1")
+    });
 
     // A proof is not for ever: streams are closed after their maximum age, and b's proxy,
     // reconnecting after its ServiceAccount was deleted, is refused its certificates. The

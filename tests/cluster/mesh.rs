@@ -22,14 +22,14 @@ use super::common::node::{self, Namespace, Node, demo_deployment, profile_route,
 /// Profile in namespace `ns` of the shared mesh: its Service, subsets v1 and v2, a Deployment
 /// of each (v2's demo app started with `v2_args`), and the route `weights` when given; ready
 /// once the gateway routes its requests.
-struct Profile<'n> {
+pub(super) struct Profile<'n> {
     node: &'n Node,
     namespace: Namespace<'n>,
     gateway: SocketAddr,
 }
 
 impl<'n> Profile<'n> {
-    fn start(node: &'n Node, ns: &str, weights: Option<(u32, u32)>, v2_args: &[&str]) -> Profile<'n> {
+    pub(super) fn start(node: &'n Node, ns: &str, weights: Option<(u32, u32)>, v2_args: &[&str]) -> Profile<'n> {
         let namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
         let v2 = [&["--version", "v2"], v2_args].concat();
         let mut objects = vec![
@@ -47,7 +47,7 @@ impl<'n> Profile<'n> {
         profile
     }
 
-    fn ns(&self) -> &str {
+    pub(super) fn ns(&self) -> &str {
         &self.namespace.name
     }
 
@@ -57,15 +57,15 @@ impl<'n> Profile<'n> {
     }
 
     /// Sends `n` requests through the gateway; the versions that answered, and how many failed.
-    fn send(&self, n: usize) -> (usize, usize, usize) {
+    pub(super) fn send(&self, n: usize) -> (usize, usize, usize) {
         send(self.gateway, &self.host(), n)
     }
 
-    fn load(&self) -> Load {
+    pub(super) fn load(&self) -> Load {
         Load::start(self.gateway, self.host())
     }
 
-    fn controller_log(&self) -> String {
+    pub(super) fn controller_log(&self) -> String {
         let logs = ["-n", NAMESPACE, "logs", "deployment/meshctl-controller", "--tail", "40"];
         self.node.kubectl(&logs).stdout
     }

@@ -41,17 +41,24 @@ pub fn validate(bootstrap: &Bootstrap) -> Result<(), String> {
 }
 
 /// Runs `envoy --mode validate ARGS` as a cluster proxy's container runs Envoy: with its
-/// token volume mounted (`kube::identity`), in a mount namespace of its own so nothing is made
-/// on the host. Envoy's complaint, if it has one.
+/// token volume (`kube::identity`) and the mesh's roots (`kube::roots`) mounted, in a mount
+/// namespace of its own so nothing is made on the host. Envoy's complaint, if it has one.
 pub fn validate_in_pod(args: &[String]) -> Result<(), String> {
-    use meshctl::kube::identity;
-    let dir = identity::TOKEN_DIR;
-    let script = format!(
-        "mount -t tmpfs meshctl-run /run && mkdir -p {dir} && echo token > {dir}/token && \
-         printf '%s' \"$1\" > {dir}/xds-credential.json && shift && exec \"$@\""
-    );
+    use meshctl::kube::{identity, roots};
+    let roots = roots::data(&meshctl::pki::make_root().unwrap().cert_pem);
+    let files = [
+        (format!("{}/token", identity::TOKEN_DIR), "token".to_string()),
+        (format!("{}/xds-credential.json", identity::TOKEN_DIR), identity::credential_sds()),
+        (format!("{}/xds-root.json", roots::DIR), roots["xds-root.json"].as_str().unwrap().to_string()),
+    ];
+    // Each file's path and content follow the script as its arguments, then `--` and Envoy's
+    // command.
+    let script = "mount -t tmpfs meshctl-run /run && while [ \"$1\" != -- ]; do mkdir -p \"$(dirname \"$1\")\" && \
+                  printf '%s' \"$2\" > \"$1\" && shift 2; done && shift && exec \"$@\"";
     let output = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh", &identity::credential_sds()])
+        .args(["--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+        .args(files.iter().flat_map(|(path, content)| [path, content]))
+        .arg("--")
         .arg(binary())
         .args(["--mode", "validate"])
         .args(args)

@@ -316,6 +316,33 @@ impl Api {
         path
     }
 
+    /// `GET path` from the status port of controller Pod `pod` in `namespace` (on the Pod's
+    /// loopback), through a port-forward as the user of `kubeconfig`.
+    pub fn controller_status_as(
+        &self,
+        kubeconfig: &Path,
+        namespace: &str,
+        pod: &str,
+        path: &str,
+    ) -> Result<Value, String> {
+        let (kubeconfig, namespace, pod, path) =
+            (kubeconfig.to_path_buf(), namespace.to_string(), pod.to_string(), path.to_string());
+        block_on(async move {
+            let client = client(&kubeconfig).await;
+            let body = meshctl::kube::mesh::from_status_port(&client, &namespace, &pod, &path)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        })
+    }
+
+    /// `GET path` from a controller Pod's status port, as the admin; fails the test when there
+    /// is no JSON answer.
+    pub fn controller_status(&self, namespace: &str, pod: &str, path: &str) -> Value {
+        self.controller_status_as(&self.kubeconfig(), namespace, pod, path)
+            .unwrap_or_else(|e| panic!("{path} from {namespace}/{pod}: {e}"))
+    }
+
     /// `GET path`, as the admin.
     pub fn get(&self, path: &str) -> Answer {
         self.request(hyper::Method::GET, path, None)

@@ -301,6 +301,20 @@ impl Node {
         assert_eq!(run.code, 0, "kubectl apply:\n{manifest}\n{}", run.stderr);
     }
 
+    /// Runs the controller with `args` more; put back as install made it when the guard is
+    /// dropped.
+    pub fn controller_with(&self, args: &[&str]) -> Reinstall<'_> {
+        let at = "/spec/template/spec/containers/0/args/-";
+        let patch: Vec<Value> = args.iter().map(|a| json!({ "op": "add", "path": at, "value": a })).collect();
+        let deployment = format!("deployment/{}", meshctl::kube::install::CONTROLLER);
+        let reinstall = Reinstall(self);
+        let patch = Value::Array(patch).to_string();
+        self.kubectl_ok(&["-n", meshctl::kube::install::NAMESPACE, "patch", &deployment, "--type=json", "-p", &patch]);
+        let status = ["-n", meshctl::kube::install::NAMESPACE, "rollout", "status", &deployment, "--timeout=120s"];
+        self.kubectl_ok(&status);
+        reinstall
+    }
+
     /// Makes namespace `name`, labelled with `labels` (`key=value`), for one test's objects.
     pub fn namespace(&self, name: &str, labels: &[&str]) -> Namespace<'_> {
         self.kubectl_ok(&["create", "namespace", name]);
