@@ -139,7 +139,8 @@ pub async fn publish(cluster: Cluster, roots: String) {
         tokio::select! {
             Some(seen) = events.next() => match seen {
                 Seen::Namespace(Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns))) => {
-                    let terminating = ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+                    let terminating = ns.metadata.deletion_timestamp.is_some()
+                        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
                     if terminating {
                         current.remove(&ns.name_any());
                     } else if !current.get(&ns.name_any()).copied().unwrap_or(false) {
@@ -164,11 +165,13 @@ pub async fn publish(cluster: Cluster, roots: String) {
                         due.push(namespace);
                     }
                 }
+                // Written again at the next retry rather than at once: a namespace being deleted
+                // loses its ConfigMaps, and its own watch may say so a moment later.
                 Seen::ConfigMap(Ok(watcher::Event::Delete(map))) => {
                     let namespace = map.namespace().unwrap_or_default();
                     if let Some(state) = current.get_mut(&namespace) {
                         *state = false;
-                        due.push(namespace);
+                        failing.insert(namespace);
                     }
                 }
                 Seen::Namespace(Ok(_)) | Seen::ConfigMap(Ok(_)) => {}
