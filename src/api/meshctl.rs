@@ -1,6 +1,7 @@
 //! `meshctl.io/v1alpha1`: meshctl's own kinds. `Canary` describes a stepped rollout with health
-//! gates; `Workload` is a service instance in the local mesh (a process with a sidecar), which
-//! is also what makes up the service registry there.
+//! gates; `CertificateRotation` asks for the mesh's certificates (and root) to be replaced;
+//! `Workload` is a service instance in the local mesh (a process with a sidecar), which is also
+//! what makes up the service registry there.
 
 use std::collections::BTreeMap;
 
@@ -157,6 +158,70 @@ pub struct CanaryStatus {
 
 /// The type of a Canary's one condition.
 pub const PROMOTED: &str = "Promoted";
+
+/// A request to replace the mesh's certificates: every workload certificate is reissued, and
+/// with `root`, the root is replaced first. The controller carries it out, one stage at a time,
+/// each taken only once every proxy runs the one before, and records the stage in the status.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "meshctl.io",
+    version = "v1alpha1",
+    kind = "CertificateRotation",
+    doc = "meshctl CertificateRotation: the mesh's certificates, and with root its root, replaced without dropping a request",
+    namespaced,
+    status = "RotationStatus",
+    printcolumn = r#"{"name":"Root","type":"boolean","jsonPath":".spec.root"}"#,
+    printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".status.stage"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateRotationSpec {
+    /// Replace the root as well: the new root is trusted everywhere before it signs, and the
+    /// old one is dropped once no proxy holds a certificate from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub root: bool,
+}
+
+/// Written by the controller only.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<RotationStage>,
+    /// The root being replaced, and the one replacing it (with `spec.root`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_root: Option<String>,
+    /// With `Reissuing`: certificates issued before this moment, in milliseconds since the
+    /// Unix epoch, are replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue_before_unix_ms: Option<u64>,
+    /// What the stage waits for, or why the rotation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the stage began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
+/// Where a rotation stands. With a new root: `Trusting` (the new root is trusted beside the
+/// old, which still signs), `Signing` (the new root signs, and every certificate is reissued
+/// from it; the old is still trusted), `Completed` (the old root is dropped). Without:
+/// `Reissuing`, then `Completed`. `Failed` says why in the message.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RotationStage {
+    Trusting,
+    Signing,
+    Reissuing,
+    Completed,
+    Failed,
+}
+
+impl RotationStage {
+    pub fn is_finished(self) -> bool {
+        matches!(self, RotationStage::Completed | RotationStage::Failed)
+    }
+}
 
 /// A condition as Kubernetes objects report them.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

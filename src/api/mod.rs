@@ -60,11 +60,12 @@ pub enum Kind {
     AuthorizationPolicy,
     RequestAuthentication,
     Canary,
+    CertificateRotation,
     Workload,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::VirtualService,
         Kind::DestinationRule,
         Kind::ServiceEntry,
@@ -72,6 +73,7 @@ impl Kind {
         Kind::AuthorizationPolicy,
         Kind::RequestAuthentication,
         Kind::Canary,
+        Kind::CertificateRotation,
         Kind::Workload,
     ];
 
@@ -84,6 +86,7 @@ impl Kind {
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::RequestAuthentication => "RequestAuthentication",
             Kind::Canary => "Canary",
+            Kind::CertificateRotation => "CertificateRotation",
             Kind::Workload => "Workload",
         }
     }
@@ -97,6 +100,7 @@ impl Kind {
             Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
             Kind::RequestAuthentication => security::RequestAuthentication::crd(),
             Kind::Canary => meshctl::Canary::crd(),
+            Kind::CertificateRotation => meshctl::CertificateRotation::crd(),
             Kind::Workload => meshctl::Workload::crd(),
         }
     }
@@ -107,7 +111,7 @@ impl Kind {
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
                 "security.istio.io/v1"
             }
-            Kind::Canary | Kind::Workload => "meshctl.io/v1alpha1",
+            Kind::Canary | Kind::CertificateRotation | Kind::Workload => "meshctl.io/v1alpha1",
         }
     }
 
@@ -149,6 +153,7 @@ impl Kind {
             Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
             Kind::RequestAuthentication => Resource::RequestAuthentication(de(json)?),
             Kind::Canary => Resource::Canary(de(json)?),
+            Kind::CertificateRotation => Resource::CertificateRotation(de(json)?),
             Kind::Workload => Resource::Workload(de(json)?),
         })
     }
@@ -164,6 +169,7 @@ pub enum Resource {
     AuthorizationPolicy(security::AuthorizationPolicy),
     RequestAuthentication(security::RequestAuthentication),
     Canary(meshctl::Canary),
+    CertificateRotation(meshctl::CertificateRotation),
     Workload(meshctl::Workload),
 }
 
@@ -177,6 +183,7 @@ impl Resource {
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
             Resource::RequestAuthentication(_) => Kind::RequestAuthentication,
             Resource::Canary(_) => Kind::Canary,
+            Resource::CertificateRotation(_) => Kind::CertificateRotation,
             Resource::Workload(_) => Kind::Workload,
         }
     }
@@ -190,6 +197,7 @@ impl Resource {
             Resource::AuthorizationPolicy(r) => r.meta(),
             Resource::RequestAuthentication(r) => r.meta(),
             Resource::Canary(r) => r.meta(),
+            Resource::CertificateRotation(r) => r.meta(),
             Resource::Workload(r) => r.meta(),
         }
     }
@@ -212,6 +220,7 @@ impl Resource {
             Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
             Resource::RequestAuthentication(r) => serde_json::to_value(r),
             Resource::Canary(r) => serde_json::to_value(r),
+            Resource::CertificateRotation(r) => serde_json::to_value(r),
             Resource::Workload(r) => serde_json::to_value(r),
         };
         value.expect("resources serialize to JSON")

@@ -158,7 +158,6 @@ impl From<crate::mesh::MeshError> for Failure {
     fn from(e: crate::mesh::MeshError) -> Self {
         use crate::mesh::MeshError;
         let exit = match e {
-            MeshError::RotationUnderWay(_) => Exit::Failed,
             MeshError::NotRunning(_) | MeshError::Unavailable(_) => Exit::Environment,
         };
         Failure { exit, error: e.into() }

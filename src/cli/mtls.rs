@@ -16,11 +16,12 @@ use super::local::wait_for;
 use super::place::Place;
 use super::printer::{self, paint};
 use super::resources::{apply_sources, object_name, stored};
-use super::{Exit, ListFormat, Outcome, Printer};
+use super::{Exit, Failure, ListFormat, Outcome, Printer};
 use crate::api::ROOT_NAMESPACE;
 use crate::api::Resource;
+use crate::api::meshctl::{CertificateRotation, CertificateRotationSpec, RotationStage, RotationStatus};
 use crate::api::security::{MtlsMode, effective_mtls};
-use crate::mesh::{InstanceView, ProxyReport};
+use crate::mesh::InstanceView;
 use crate::policy::Source;
 use crate::store::ObjectRef;
 
@@ -300,39 +301,87 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
 
 async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     let mesh = args.place.connect().await?;
-    let running = mesh.view().await?;
-    if args.root {
-        let root = mesh.rotate_root().await?;
-        printer.write(&format!("new root {root}: trusted beside the old one as soon as every proxy has it\n"))?;
-        wait_for(&*mesh, args.timeout.0, printer, "spreading the new root", |s| s.ca.signing == root).await?;
-        printer
-            .write(&format!("{} every proxy trusts root {root}; it signs from now on\n", paint(printer::GOOD, "✓")))?;
-        let status = wait_for(&*mesh, args.timeout.0, printer, "reissuing every certificate from the new root", |s| {
-            s.ca.signing == root
-                && s.ca.rotation.is_none()
-                && s.proxies.iter().all(|p| p.cert_root == root)
-                && s.synced()
-        })
-        .await?;
-        printer.write(&format!(
-            "{} root {root} signs all {} certificates; the old root is no longer trusted\n",
-            paint(printer::GOOD, "✓"),
-            status.proxies.len()
-        ))?;
-    } else {
-        let before: BTreeMap<String, String> =
-            running.proxies.into_iter().map(|p| (p.node_id, p.cert_fingerprint)).collect();
-        mesh.reissue_certificates().await?;
-        let replaced = |p: &ProxyReport| before.get(&p.node_id) != Some(&p.cert_fingerprint);
-        let status = wait_for(&*mesh, args.timeout.0, printer, "reissuing certificates", |s| {
-            s.proxies.iter().all(replaced) && s.synced()
-        })
-        .await?;
-        printer.write(&format!(
-            "{} {} certificates reissued; every proxy runs its new one\n",
-            paint(printer::GOOD, "✓"),
-            status.proxies.len()
-        ))?;
+    mesh.rotates_certificates()?;
+    let store = mesh.store();
+    let now = SystemTime::now();
+    let millis = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let name = format!("{}-{millis}", if args.root { "root" } else { "certificates" });
+    let mut rotation = CertificateRotation::new(&name, CertificateRotationSpec { root: args.root });
+    rotation.metadata.namespace = Some(ROOT_NAMESPACE.to_string());
+    let resource = Resource::CertificateRotation(rotation);
+    let object = ObjectRef::of(&resource);
+    store.apply(&[resource], false).await?;
+    printer.write(&format!("{} created\n", object_name(&object)))?;
+    // Each stage as the controller reaches it; done when it completes or fails.
+    let deadline = tokio::time::Instant::now() + args.timeout.0;
+    let mut told: Option<RotationStage> = None;
+    let mut progress = printer.progress("waiting for the controller to start the rotation");
+    loop {
+        let status = rotation_status(store, &object).await?;
+        if status.stage != told
+            && let Some(stage) = status.stage
+        {
+            progress.finish();
+            let message = status.message.clone().unwrap_or_default();
+            let new = status.new_root.as_deref().unwrap_or_default();
+            let line = match stage {
+                RotationStage::Trusting => format!("new root {new}: {message}"),
+                RotationStage::Signing => {
+                    format!("{} every proxy trusts root {new}; it signs from now on", paint(printer::GOOD, "✓"))
+                }
+                RotationStage::Reissuing => {
+                    format!("reissuing every certificate from root {}", status.old_root.as_deref().unwrap_or_default())
+                }
+                RotationStage::Completed if args.root => format!(
+                    "{} root {new} signs every certificate; the old root is no longer trusted",
+                    paint(printer::GOOD, "✓")
+                ),
+                RotationStage::Completed => {
+                    format!("{} every certificate reissued; every proxy runs its new one", paint(printer::GOOD, "✓"))
+                }
+                RotationStage::Failed => {
+                    return Err(Failure {
+                        exit: Exit::Failed,
+                        error: anyhow!("{} failed: {message}", object_name(&object)),
+                    });
+                }
+            };
+            printer.write(&format!("{line}\n"))?;
+            if stage == RotationStage::Completed {
+                return Ok(Exit::Success);
+            }
+            told = Some(stage);
+            progress = printer.progress(&message);
+        }
+        if tokio::time::Instant::now() > deadline {
+            progress.finish();
+            let stage = told.map_or("not started".to_string(), |s| format!("{s:?}"));
+            return Err(Failure {
+                exit: Exit::Environment,
+                error: anyhow!(
+                    "{} is not done within {:?} (stage: {stage}; {}); it goes on: see `meshctl get certificaterotations -n {ROOT_NAMESPACE}` and `meshctl proxy-status`",
+                    object_name(&object),
+                    args.timeout.0,
+                    status.message.unwrap_or_default(),
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(Exit::Success)
+}
+
+/// The status of the rotation `object` as stored now.
+async fn rotation_status(store: &dyn crate::store::Store, object: &ObjectRef) -> Result<RotationStatus, Failure> {
+    let contents = store.contents().await?;
+    let found = contents.resources().into_iter().flatten().find_map(|r| match r {
+        Resource::CertificateRotation(r) if ObjectRef::of(&Resource::CertificateRotation(r.clone())) == *object => {
+            Some(r)
+        }
+        _ => None,
+    });
+    let rotation = found.ok_or_else(|| Failure {
+        exit: Exit::Failed,
+        error: anyhow!("{} was deleted before it completed", object_name(object)),
+    })?;
+    Ok(rotation.status.unwrap_or_default())
 }

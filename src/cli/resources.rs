@@ -375,6 +375,9 @@ fn columns(kind: Kind, wide: bool) -> Vec<(&'static str, &'static str)> {
         Kind::AuthorizationPolicy => vec![("ACTION", "/spec/action")],
         Kind::RequestAuthentication => vec![("ISSUERS", "/spec/jwtRules/*/issuer")],
         Kind::Canary => vec![("SERVICE", "/spec/service"), ("PHASE", "/status/phase"), ("WEIGHT", "/status/weight")],
+        Kind::CertificateRotation => {
+            vec![("ROOT", "/spec/root"), ("STAGE", "/status/stage"), ("NEW ROOT", "/status/newRoot")]
+        }
         Kind::Workload => {
             vec![("SERVICE", "/spec/service"), ("VERSION", "/spec/labels/version"), ("REPLICAS", "/spec/replicas")]
         }

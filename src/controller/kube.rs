@@ -139,6 +139,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
+        ca_keeper: None,
     };
     super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
         .await

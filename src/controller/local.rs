@@ -141,6 +141,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
+        ca_keeper: Some(Arc::new(super::rotation::StateDir(settings.state_dir.clone()))),
     };
     super::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }

@@ -17,6 +17,7 @@
 
 pub mod kube;
 pub mod local;
+pub mod rotation;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -131,6 +132,9 @@ pub struct Plane {
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
     pub collector: Collector,
+    /// Where the CA's material is kept, for the leader to carry out certificate rotations;
+    /// none where the controller cannot rotate it yet (a cluster's).
+    pub ca_keeper: Option<Arc<dyn rotation::CaKeeper>>,
 }
 
 /// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
@@ -150,11 +154,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         tracing,
         outbound_policy,
         collector,
+        ca_keeper,
     } = plane;
     let server = &server;
     let mut certificates = Certificates::default();
-    // The CA state the proxies' desired configuration was last built from.
-    let mut sent_ca: Option<pki::State> = None;
     let mut reconciled = None;
     let mut translated: Option<u64> = None;
     let mut routed = BTreeMap::new();
@@ -163,6 +166,11 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     // The store revision every proxy connected to this replica runs, for the canary driver to
     // tell when a rollout's outcome reached the traffic.
     let (running_tx, running) = watch::channel(0u64);
+    let (report_tx, reports) = watch::channel(Report::default());
+    let ca_changed = Arc::new(tokio::sync::Notify::new());
+    if let Some(keeper) = ca_keeper {
+        rotation::spawn(store.clone(), keeper, reports, ca_changed.clone(), leading.clone());
+    }
     spawn_canaries(store.clone(), targets, problems, running, leading);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);
@@ -182,6 +190,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         let stop = tokio::select! {
             _ = interval.tick() => false,
             _ = store_changed.notified() => false,
+            _ = ca_changed.notified() => false,
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
             _ = terminate.recv(), if leaving.is_none() => true,
@@ -222,24 +231,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         let moved = backend.tick(&refusing).await;
         let identities = backend.identities();
 
-        // A root rotation moves on only once every proxy has ACKed a configuration built from
-        // its current step: the step must have been sent (it is what the proxies' desired
-        // state holds), and each proxy must have ACKed that state since.
-        let mut pki_changed = ca.reload().unwrap_or_else(|e| {
+        let pki_changed = ca.reload().unwrap_or_else(|e| {
             errors.push(format!("certificate authority: {e}"));
             false
         });
-        let step_sent = !pki_changed && sent_ca.as_ref() == Some(ca.state()) && translated == Some(contents.revision);
-        let every_proxy_runs_it = || {
-            identities.iter().all(|(node, _)| server.sync_state(node) == SyncState::Synced)
-                && certificates.all_signed_by(&ca.state().signing)
-        };
-        if ca.rotation().is_some() && step_sent && every_proxy_runs_it() {
-            match ca.advance_rotation() {
-                Ok(()) => pki_changed = true,
-                Err(e) => errors.push(format!("certificate authority: {e}")),
-            }
-        }
         let renewed = certificates.renew(&ca, &identities, pacing.cert_lifetime, &mut errors);
 
         // What the proxies should run depends only on the store, the registry (which changes
@@ -268,7 +263,6 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 desired_tx.send_replace(desired);
             }
             translated = Some(contents.revision);
-            sent_ca = Some(ca.state().clone());
         }
 
         let proxies = backend.scrape_targets();
@@ -290,6 +284,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 signing: ca.state().signing.clone(),
                 trusted: ca.state().trusted.clone(),
                 rotation: ca.rotation(),
+                reissue_before_unix_ms: ca.state().reissue_before_unix_ms,
             },
             errors,
         };
@@ -305,6 +300,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             });
         }
         sink.record(&report, backend);
+        report_tx.send_replace(report.clone());
     }
     backend.shut_down();
     sink.stopped();
@@ -415,10 +411,6 @@ impl Certificates {
             }
         }
         changed
-    }
-
-    fn all_signed_by(&self, root: &str) -> bool {
-        self.leaves.values().all(|(_, leaf)| leaf.root == root)
     }
 
     fn credentials(&self, node: &str, trust_bundle: &str) -> Credentials {

@@ -350,18 +350,10 @@ impl Mesh for ClusterMesh {
         Ok(trace::merge(answers, query))
     }
 
-    async fn rotate_root(&self) -> Result<String, MeshError> {
-        Err(not_on_a_cluster())
-    }
-
-    async fn reissue_certificates(&self) -> Result<(), MeshError> {
-        Err(not_on_a_cluster())
-    }
-}
-
-fn not_on_a_cluster() -> MeshError {
-    MeshError::Unavailable(anyhow::anyhow!(
-        "`mtls rotate` works on the local mesh only, for now; on a cluster the controller renews every workload \
+    fn rotates_certificates(&self) -> Result<(), MeshError> {
+        Err(MeshError::Unavailable(anyhow::anyhow!(
+            "`mtls rotate` works on the local mesh only, for now; on a cluster the controller renews every workload \
          certificate before it expires, and the root in Secret meshctl-system/meshctl-ca is kept"
-    ))
+        )))
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
 use crate::api::Identity;
@@ -175,10 +175,7 @@ pub fn view(status: &MeshStatus) -> MeshView {
 }
 
 fn pki_error(e: PkiError) -> MeshError {
-    match e {
-        PkiError::RotationUnderWay => MeshError::RotationUnderWay(e),
-        other => MeshError::Unavailable(other.into()),
-    }
+    MeshError::Unavailable(e.into())
 }
 
 #[async_trait::async_trait]
@@ -256,11 +253,7 @@ impl Mesh for LocalMesh {
         serde_json::from_slice(&response.body).map_err(|e| unavailable(e.to_string()))
     }
 
-    async fn rotate_root(&self) -> Result<String, MeshError> {
-        pki::stage_root_rotation(&self.dir).map_err(pki_error)
-    }
-
-    async fn reissue_certificates(&self) -> Result<(), MeshError> {
-        pki::request_reissue(&self.dir, SystemTime::now()).map_err(pki_error)
+    fn rotates_certificates(&self) -> Result<(), MeshError> {
+        Ok(())
     }
 }

@@ -56,11 +56,8 @@ pub trait Mesh: Send + Sync {
     /// The recent traces `query` asks for, as the control plane collected them.
     async fn traces(&self, query: &Query) -> Result<Traces, MeshError>;
 
-    /// Starts a root rotation; returns the new root's name.
-    async fn rotate_root(&self) -> Result<String, MeshError>;
-
-    /// Asks for every workload certificate to be issued again.
-    async fn reissue_certificates(&self) -> Result<(), MeshError>;
+    /// Whether the controller carries out `CertificateRotation`s here; why not when it does not.
+    fn rotates_certificates(&self) -> Result<(), MeshError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +65,6 @@ pub enum MeshError {
     /// No control plane answers for the mesh.
     #[error("{0}")]
     NotRunning(String),
-    /// A root rotation is under way; a second one must wait.
-    #[error(transparent)]
-    RotationUnderWay(crate::pki::PkiError),
     /// The mesh's own files, processes or API cannot be used.
     #[error(transparent)]
     Unavailable(anyhow::Error),
@@ -174,6 +168,10 @@ pub struct CaReport {
     pub trusted: Vec<String>,
     /// Where a root rotation under way stands.
     pub rotation: Option<crate::pki::Rotation>,
+    /// Certificates issued before this moment (milliseconds since the Unix epoch) are being
+    /// replaced: the last reissue asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue_before_unix_ms: Option<u64>,
 }
 
 impl ProxyReport {

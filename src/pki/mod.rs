@@ -10,8 +10,8 @@
 //!
 //! Every change of state is one atomic rewrite of `state.json` under `pki/lock`, so a crash
 //! leaves either the old state or the new one. A root rotation goes in three steps, each taken
-//! only once every proxy runs the one before, so no handshake ever meets a root its peer does
-//! not trust:
+//! by the controller (`controller::rotation`) only once every proxy runs the one before, so no
+//! handshake ever meets a root its peer does not trust:
 //!
 //! ```text
 //!   staged     the new root is trusted beside the old; the old one still signs
@@ -259,34 +259,6 @@ impl Authority {
         })
     }
 
-    /// Takes the next step of a root rotation: promote the staged root, or forget the old one.
-    /// The caller says when every proxy runs the current step.
-    pub fn advance_rotation(&mut self) -> Result<(), PkiError> {
-        // Only a CA in a directory has rotations to advance.
-        let Some(dir) = self.dir.clone() else { return Ok(()) };
-        let _lock = lock(&dir)?;
-        let mut state = read_state(&dir)?.unwrap_or_else(|| self.state.clone());
-        let retired = match state.next.take() {
-            Some(next) => {
-                state.signing = next;
-                None
-            }
-            None if state.trusted.len() > 1 => {
-                let old: Vec<String> = state.trusted.iter().filter(|r| **r != state.signing).cloned().collect();
-                state.trusted.retain(|r| *r == state.signing);
-                Some(old)
-            }
-            None => return Ok(()),
-        };
-        write_state(&dir, &state)?;
-        for root in retired.into_iter().flatten() {
-            let path = dir.join("roots").join(&root);
-            fs::remove_dir_all(&path).map_err(|source| PkiError::Io { path, source })?;
-        }
-        *self = Authority::load(dir, state)?;
-        Ok(())
-    }
-
     /// Where a rotation stands: `None` when there is none.
     pub fn rotation(&self) -> Option<Rotation> {
         match (&self.state.next, self.state.trusted.len()) {
@@ -316,12 +288,16 @@ impl std::fmt::Display for Rotation {
     }
 }
 
-/// Starts a root rotation: a new root, trusted from now on but not yet signing.
+/// Starts a root rotation: a new root, trusted from now on but not yet signing. A root staged
+/// already (by a request whose stage was not recorded) is the one returned.
 pub fn stage_root_rotation(state_dir: &Path) -> Result<String, PkiError> {
     let dir = state_dir.join("pki");
     let _lock = lock(&dir)?;
     let mut state = existing_state(&dir)?;
-    if state.next.is_some() || state.trusted.len() > 1 {
+    if let Some(next) = state.next {
+        return Ok(next);
+    }
+    if state.trusted.len() > 1 {
         return Err(PkiError::RotationUnderWay);
     }
     let root = new_root(&dir)?;
@@ -329,6 +305,38 @@ pub fn stage_root_rotation(state_dir: &Path) -> Result<String, PkiError> {
     state.next = Some(root.clone());
     write_state(&dir, &state)?;
     Ok(root)
+}
+
+/// The staged root `root` signs from now on; nothing changes if it signs already.
+pub fn promote(state_dir: &Path, root: &str) -> Result<(), PkiError> {
+    let dir = state_dir.join("pki");
+    let _lock = lock(&dir)?;
+    let mut state = existing_state(&dir)?;
+    if state.next.as_deref() == Some(root) {
+        state.next = None;
+        state.signing = root.to_string();
+        write_state(&dir, &state)?;
+    }
+    Ok(())
+}
+
+/// Forgets every root but `root`, which must sign, and deletes their keys; nothing changes if
+/// `root` does not sign, or is the only one.
+pub fn retire_all_but(state_dir: &Path, root: &str) -> Result<(), PkiError> {
+    let dir = state_dir.join("pki");
+    let _lock = lock(&dir)?;
+    let mut state = existing_state(&dir)?;
+    if state.signing != root || state.next.is_some() {
+        return Ok(());
+    }
+    let old: Vec<String> = state.trusted.iter().filter(|r| *r != root).cloned().collect();
+    state.trusted.retain(|r| r == root);
+    write_state(&dir, &state)?;
+    for id in old {
+        let path = dir.join("roots").join(&id);
+        fs::remove_dir_all(&path).map_err(|source| PkiError::Io { path, source })?;
+    }
+    Ok(())
 }
 
 /// Asks for every certificate issued before `at` to be reissued.
@@ -451,7 +459,7 @@ mod tests {
         let old = ca.state().signing.clone();
         let leaf = ca.issue(&Identity::new("default", "a"), Duration::from_secs(3600)).unwrap();
         let new = stage_root_rotation(dir.path()).unwrap();
-        assert!(matches!(stage_root_rotation(dir.path()), Err(PkiError::RotationUnderWay)));
+        assert_eq!(stage_root_rotation(dir.path()).unwrap(), new, "staged already");
         assert!(ca.reload().unwrap());
         assert_eq!(
             (ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()),
@@ -459,12 +467,18 @@ mod tests {
         );
         assert!(!ca.must_reissue(&leaf, SystemTime::now()), "the old root still signs while the new one spreads");
 
-        ca.advance_rotation().unwrap();
+        promote(dir.path(), &new).unwrap();
+        assert!(ca.reload().unwrap());
+        retire_all_but(dir.path(), &old).unwrap();
+        promote(dir.path(), &new).unwrap();
+        assert!(!ca.reload().unwrap(), "a step made twice, or out of turn, changes nothing");
+        assert!(matches!(stage_root_rotation(dir.path()), Err(PkiError::RotationUnderWay)));
         assert_eq!((ca.rotation(), ca.state().signing.as_str()), (Some(Rotation::Promoted), new.as_str()));
         assert!(ca.must_reissue(&leaf, SystemTime::now()));
         assert_eq!(ca.issue(&Identity::new("default", "a"), Duration::from_secs(60)).unwrap().root, new);
 
-        ca.advance_rotation().unwrap();
+        retire_all_but(dir.path(), &new).unwrap();
+        assert!(ca.reload().unwrap());
         assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (None, 1));
         assert!(!dir.path().join("pki/roots").join(old).exists(), "the old root's key is gone");
     }

@@ -22,6 +22,8 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
         Resource::AuthorizationPolicy(ap) => authorization_policy(&ap.spec, sink),
         Resource::RequestAuthentication(ra) => request_authentication(&ra.spec, sink),
         Resource::Canary(c) => canary(&c.spec, sink),
+        // One flag, which the schema checks.
+        Resource::CertificateRotation(_) => {}
         Resource::Workload(w) => workload(&w.spec, sink),
     }
 }

@@ -1,0 +1,197 @@
+//! Certificate rotations, carried out by the leader: each `CertificateRotation` in the store
+//! is a request, taken oldest first, one at a time; its status records the stage. A stage is
+//! left only once every proxy runs it, as the controller's report shows, so no handshake ever
+//! meets a root its peer does not trust.
+//!
+//! ```text
+//!   root: true    ─▶ Trusting (new root trusted beside the old, which signs)
+//!                 ─▶ Signing  (the new root signs; every certificate reissued; old still trusted)
+//!                 ─▶ Completed (the old root dropped, and every proxy runs without it)
+//!   root: false   ─▶ Reissuing (every certificate issued before the request replaced) ─▶ Completed
+//! ```
+//!
+//! The CA's material is the backend's ([`CaKeeper`]); the rotator only says what changes, and
+//! tells the loop to read the CA again.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Notify, watch};
+
+use super::{Leading, Report};
+use crate::api::Resource;
+use crate::api::meshctl::{CertificateRotation, RotationStage, RotationStatus};
+use crate::pki::PkiError;
+use crate::store::{ObjectRef, Store};
+use crate::xds::SyncState;
+
+/// How often rotations are looked at.
+const EVERY: Duration = Duration::from_millis(500);
+
+/// Where the CA's material is kept, and how it changes. Each change names what it expects, so
+/// that one made twice (the report has not caught up with the first) changes nothing more.
+#[async_trait::async_trait]
+pub trait CaKeeper: Send + Sync {
+    /// Makes a new root, trusted beside the signing one but not signing; returns its id.
+    async fn trust_new_root(&self) -> Result<String, PkiError>;
+    /// `root`, trusted already, signs from now on (if it does not yet).
+    async fn sign_with(&self, root: &str) -> Result<(), PkiError>;
+    /// Every root but the signing one `root` is dropped.
+    async fn drop_all_but(&self, root: &str) -> Result<(), PkiError>;
+    /// Every certificate issued before `at` is replaced.
+    async fn reissue_before(&self, at: SystemTime) -> Result<(), PkiError>;
+}
+
+/// The local mesh's CA, in its state directory.
+pub struct StateDir(pub std::path::PathBuf);
+
+#[async_trait::async_trait]
+impl CaKeeper for StateDir {
+    async fn trust_new_root(&self) -> Result<String, PkiError> {
+        crate::pki::stage_root_rotation(&self.0)
+    }
+
+    async fn sign_with(&self, root: &str) -> Result<(), PkiError> {
+        crate::pki::promote(&self.0, root)
+    }
+
+    async fn drop_all_but(&self, root: &str) -> Result<(), PkiError> {
+        crate::pki::retire_all_but(&self.0, root)
+    }
+
+    async fn reissue_before(&self, at: SystemTime) -> Result<(), PkiError> {
+        crate::pki::request_reissue(&self.0, at)
+    }
+}
+
+/// Runs the rotator beside the loop until the process ends: `reports` is what the proxies run,
+/// `ca_changed` wakes the loop to read the CA again.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    keeper: Arc<dyn CaKeeper>,
+    reports: watch::Receiver<Report>,
+    ca_changed: Arc<Notify>,
+    leading: Leading,
+) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if !*leading.borrow() {
+                continue;
+            }
+            let contents = match store.contents().await {
+                Ok(contents) => contents,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rotations: cannot read the store");
+                    continue;
+                }
+            };
+            let mut rotations: Vec<CertificateRotation> = contents
+                .resources()
+                .into_iter()
+                .filter_map(|r| match r {
+                    Ok(Resource::CertificateRotation(r)) => Some(r),
+                    _ => None,
+                })
+                .filter(|r| !r.status.as_ref().and_then(|s| s.stage).is_some_and(RotationStage::is_finished))
+                .collect();
+            // The oldest first: one rotation at a time.
+            rotations.sort_by_key(|r| (r.metadata.creation_timestamp.clone().map(|t| t.0), r.metadata.name.clone()));
+            let Some(rotation) = rotations.into_iter().next() else { continue };
+            let report = reports.borrow().clone();
+            let status = rotation.status.clone().unwrap_or_default();
+            let next = match step(&rotation, &status, &report, keeper.as_ref()).await {
+                Ok(Some(next)) => next,
+                Ok(None) => continue,
+                Err(e) => RotationStatus { message: Some(format!("{e}; trying again")), ..status.clone() },
+            };
+            if next != status {
+                if next.stage != status.stage {
+                    ca_changed.notify_one();
+                    tracing::info!(rotation = rotation.metadata.name.as_deref(), stage = ?next.stage, "certificate rotation");
+                }
+                let object = ObjectRef::of(&Resource::CertificateRotation(rotation));
+                let status = serde_json::to_value(&next).expect("a rotation's status serializes");
+                if let Err(e) = store.set_status(&object, status).await {
+                    tracing::warn!(error = %e, "rotations: cannot record the stage");
+                }
+            }
+        }
+    });
+}
+
+/// The status `rotation` moves to, given what the proxies run; `None` while it waits.
+async fn step(
+    rotation: &CertificateRotation,
+    status: &RotationStatus,
+    report: &Report,
+    keeper: &dyn CaKeeper,
+) -> Result<Option<RotationStatus>, PkiError> {
+    let now = SystemTime::now();
+    let moved = |stage: RotationStage, message: &str| RotationStatus {
+        stage: Some(stage),
+        message: Some(message.to_string()),
+        last_transition_time: Some(crate::api::time::rfc3339(now)),
+        ..status.clone()
+    };
+    let synced = report.proxies.iter().all(|p| p.sync == SyncState::Synced);
+    let ca = &report.ca;
+    Ok(match (rotation.spec.root, status.stage) {
+        (true, None) => {
+            let new = keeper.trust_new_root().await?;
+            let mut next =
+                moved(RotationStage::Trusting, "the new root is sent to every proxy, to trust beside the old");
+            (next.old_root, next.new_root) = (Some(ca.signing.clone()), Some(new));
+            Some(next)
+        }
+        (true, Some(RotationStage::Trusting)) => {
+            let new = status.new_root.as_deref().unwrap_or_default();
+            if !(ca.trusted.iter().any(|r| r == new) && synced) {
+                return Ok(None);
+            }
+            keeper.sign_with(new).await?;
+            Some(moved(
+                RotationStage::Signing,
+                "every proxy trusts the new root; it signs, and every certificate is reissued",
+            ))
+        }
+        (true, Some(RotationStage::Signing)) => {
+            let new = status.new_root.as_deref().unwrap_or_default();
+            let reissued = ca.signing == new && report.proxies.iter().all(|p| p.cert_root == new);
+            if !(reissued && synced) {
+                return Ok(None);
+            }
+            if ca.trusted.len() > 1 {
+                keeper.drop_all_but(new).await?;
+                return Ok(None);
+            }
+            Some(moved(
+                RotationStage::Completed,
+                "the new root signs every certificate; the old one is trusted no more",
+            ))
+        }
+        (false, None) => {
+            keeper.reissue_before(now).await?;
+            let mut next = moved(RotationStage::Reissuing, "every certificate is reissued");
+            next.old_root = Some(ca.signing.clone());
+            next.reissue_before_unix_ms = Some(unix_ms(now));
+            Some(next)
+        }
+        (false, Some(RotationStage::Reissuing)) => {
+            let asked = status.reissue_before_unix_ms.unwrap_or(u64::MAX);
+            let taken = ca.reissue_before_unix_ms.is_some_and(|ms| ms >= asked);
+            if !(taken && synced) {
+                return Ok(None);
+            }
+            Some(moved(RotationStage::Completed, "every proxy runs a certificate issued since the request"))
+        }
+        (_, Some(stage)) => Some(moved(RotationStage::Failed, &format!("stage {stage:?} does not go with spec.root"))),
+    })
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    let ms = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
