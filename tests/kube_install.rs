@@ -198,7 +198,7 @@ fn install_applies_what_dry_run_prints_then_changes_nothing_and_uninstall_remove
     let said: BTreeSet<String> = applied.iter().filter_map(|l| l.split_once(' ')).map(|(r, _)| r.to_string()).collect();
     assert_eq!(said, unchanged, "{}", second.stdout);
     assert!(applied.iter().all(|l| l.split(' ').nth(1) == Some("unchanged")), "{}", second.stdout);
-    assert!(second.stdout.contains("✓ ready: 6 CRD(s) established, 2 Deployment(s) available"), "{}", second.stdout);
+    assert!(second.stdout.contains("✓ ready: 7 CRD(s) established, 2 Deployment(s) available"), "{}", second.stdout);
 
     // Run again, the dry run prints the same objects, less the CA it keeps.
     let again = meshctl_on(&server, &["install", "--dry-run", "-o", "yaml", "--image", IMAGE]);

@@ -193,7 +193,7 @@ fn permissive_to_strict_and_certificate_rotations_under_load_lose_no_request() {
     assert!(!outputs.contains("PRIVATE KEY"));
     assert_keys_private(&mesh);
     // Each rotation is an object in the store, its stage recorded.
-    let listed = mesh.meshctl(&["get", "certificaterotations", "-n", "istio-system"], "");
+    let listed = mesh.meshctl(&["get", "certificaterotations", "-n", "meshctl-system"], "");
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert_eq!(listed.stdout.matches("Completed").count(), 2, "{}", listed.stdout);
 }

@@ -301,13 +301,13 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
 
 async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     let mesh = args.place.connect().await?;
-    mesh.rotates_certificates()?;
     let store = mesh.store();
     let now = SystemTime::now();
     let millis = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
     let name = format!("{}-{millis}", if args.root { "root" } else { "certificates" });
     let mut rotation = CertificateRotation::new(&name, CertificateRotationSpec { root: args.root });
-    rotation.metadata.namespace = Some(ROOT_NAMESPACE.to_string());
+    // Beside the control plane: a cluster has that namespace, where Istio's root one may not be.
+    rotation.metadata.namespace = Some(crate::kube::install::NAMESPACE.to_string());
     let resource = Resource::CertificateRotation(rotation);
     let object = ObjectRef::of(&resource);
     store.apply(&[resource], false).await?;
@@ -359,10 +359,11 @@ async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
             return Err(Failure {
                 exit: Exit::Environment,
                 error: anyhow!(
-                    "{} is not done within {:?} (stage: {stage}; {}); it goes on: see `meshctl get certificaterotations -n {ROOT_NAMESPACE}` and `meshctl proxy-status`",
+                    "{} is not done within {:?} (stage: {stage}; {}); it goes on: see `meshctl get certificaterotations -n {}` and `meshctl proxy-status`",
                     object_name(&object),
                     args.timeout.0,
                     status.message.unwrap_or_default(),
+                    object.namespace,
                 ),
             });
         }

@@ -72,9 +72,18 @@ pub struct Settings {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let cluster = Cluster::connect(&settings.target).await?;
-    let material = crate::kube::ca::read(&cluster, &settings.namespace).await?;
-    let authority = || pki::Authority::from_root(&material.cert_pem, &material.key_pem);
-    let ca = authority()?;
+    // Every replica follows the CA in its Secret, where the leader's rotations write.
+    let kept = crate::kube::ca::follow(cluster.client().clone(), &settings.namespace).await?;
+    let ca = pki::Authority::following(kept.clone())?;
+    let ca_changed = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn({
+        let (mut kept, ca_changed) = (kept.clone(), ca_changed.clone());
+        async move {
+            while kept.changed().await.is_ok() {
+                ca_changed.notify_one();
+            }
+        }
+    });
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let reviewer = TokenReviewer::new(cluster.client().clone());
     let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer), settings.max_stream_age);
@@ -88,7 +97,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve xDS on {}", settings.xds))?;
     let names = webhook::service_names(&settings.namespace);
-    let xds_tls = ServingCert::new(authority()?, names, settings.serving_cert_lifetime).server_config(&[b"h2"]);
+    let xds_tls = ServingCert::new(kept.clone(), names, settings.serving_cert_lifetime).server_config(&[b"h2"]);
     let intake = span_intake(collector.clone(), Arc::new(gate));
     let serving = server.clone();
     tokio::spawn(async move {
@@ -99,19 +108,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let status = tokio::net::TcpListener::bind(settings.status)
         .await
         .with_context(|| format!("cannot serve the status on {}", settings.status))?;
-    let prober = Prober { ca: authority()?, namespace: settings.namespace.clone(), targets };
+    let prober = Prober { ca: kept.clone(), namespace: settings.namespace.clone(), targets };
     tokio::spawn(serve_status(status, report, Arc::new(prober), collector.clone()));
     let injector = tokio::net::TcpListener::bind(settings.webhook)
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
-    let webhook_ca = authority()?;
     // The validator judges with a listing of the moment (a store nothing watches lists on each
     // read): the loop's cached one may not have seen a write made a moment before, and a
     // route just created must keep its rule from being deleted. Writes are rare.
     let judged = Arc::new(KubeStore::new(cluster.clone()));
-    tokio::spawn(webhook::keep_trusted(cluster.clone(), webhook_ca.trust_bundle().to_string()));
-    tokio::spawn(crate::kube::roots::publish(cluster.clone(), webhook_ca.trust_bundle().to_string()));
-    tokio::spawn(webhook::serve(injector, webhook_ca, settings.injection.clone(), judged));
+    tokio::spawn(webhook::keep_trusted(cluster.clone(), kept.clone()));
+    tokio::spawn(crate::kube::roots::publish(cluster.clone(), kept.clone()));
+    tokio::spawn(webhook::serve(injector, kept, settings.injection.clone(), judged));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
         crate::kube::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },
@@ -129,7 +137,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let (leading, resign) = crate::kube::lease::elect(cluster.client().clone(), lease);
     let plane = super::Plane {
-        store: Arc::new(KubeStore::new(cluster)),
+        store: Arc::new(KubeStore::new(cluster.clone())),
         ca,
         server,
         desired: desired_tx,
@@ -139,7 +147,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
-        ca_keeper: None,
+        rotations: super::Rotations {
+            keeper: Arc::new(crate::kube::ca::SecretKeeper::new(cluster.client().clone(), &settings.namespace)),
+            replicas: Some(Arc::new(crate::kube::mesh::ClusterMesh::new(cluster.clone(), settings.namespace.clone()))),
+        },
+        ca_changed,
     };
     super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
         .await
@@ -147,7 +159,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
 /// Probes the instances the registry knows, as a mesh client with a certificate of its own.
 struct Prober {
-    ca: pki::Authority,
+    ca: watch::Receiver<pki::Kept>,
     namespace: String,
     targets: watch::Receiver<Vec<ProbeTarget>>,
 }
@@ -156,7 +168,8 @@ impl Prober {
     async fn probe(&self, timeout: std::time::Duration) -> anyhow::Result<BTreeMap<String, TlsProbe>> {
         let prober = crate::api::Identity::new(&self.namespace, "meshctl-probe");
         let targets = self.targets.borrow().clone();
-        let probes = pki::probe::probe_all(&self.ca, &prober, &targets, timeout).await?;
+        let ca = pki::Authority::from_kept(&self.ca.borrow().clone())?;
+        let probes = pki::probe::probe_all(&ca, &prober, &targets, timeout).await?;
         Ok(targets.iter().map(|t| t.address.to_string()).zip(probes).collect())
     }
 }

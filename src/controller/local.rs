@@ -141,7 +141,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
-        ca_keeper: Some(Arc::new(super::rotation::StateDir(settings.state_dir.clone()))),
+        rotations: super::Rotations {
+            keeper: Arc::new(crate::pki::StateDir(settings.state_dir.clone())),
+            replicas: None,
+        },
+        // The rotator tells it, having written the CA's files.
+        ca_changed: Arc::default(),
     };
     super::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }

@@ -132,9 +132,17 @@ pub struct Plane {
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
     pub collector: Collector,
-    /// Where the CA's material is kept, for the leader to carry out certificate rotations;
-    /// none where the controller cannot rotate it yet (a cluster's).
-    pub ca_keeper: Option<Arc<dyn rotation::CaKeeper>>,
+    /// How the leader carries out certificate rotations.
+    pub rotations: Rotations,
+    /// Told when the CA may have changed where it is kept, so the loop reads it again at once.
+    pub ca_changed: Arc<tokio::sync::Notify>,
+}
+
+/// Where the CA's material is kept, and who tells the leader what every proxy runs.
+pub struct Rotations {
+    pub keeper: Arc<dyn pki::Keeper>,
+    /// Every replica's reports; none for a controller that runs alone, whose own report says it.
+    pub replicas: Option<Arc<dyn rotation::Observer>>,
 }
 
 /// Runs the loop until SIGTERM or Ctrl-C, then shuts the registry down.
@@ -154,7 +162,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         tracing,
         outbound_policy,
         collector,
-        ca_keeper,
+        rotations,
+        ca_changed,
     } = plane;
     let server = &server;
     let mut certificates = Certificates::default();
@@ -167,10 +176,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     // tell when a rollout's outcome reached the traffic.
     let (running_tx, running) = watch::channel(0u64);
     let (report_tx, reports) = watch::channel(Report::default());
-    let ca_changed = Arc::new(tokio::sync::Notify::new());
-    if let Some(keeper) = ca_keeper {
-        rotation::spawn(store.clone(), keeper, reports, ca_changed.clone(), leading.clone());
-    }
+    let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
+    rotation::spawn(store.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
     spawn_canaries(store.clone(), targets, problems, running, leading);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);

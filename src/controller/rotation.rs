@@ -10,7 +10,7 @@
 //!   root: false   ─▶ Reissuing (every certificate issued before the request replaced) ─▶ Completed
 //! ```
 //!
-//! The CA's material is the backend's ([`CaKeeper`]); the rotator only says what changes, and
+//! The CA's material is the backend's ([`Keeper`]); the rotator only says what changes, and
 //! tells the loop to read the CA again.
 
 use std::sync::Arc;
@@ -21,55 +21,34 @@ use tokio::sync::{Notify, watch};
 use super::{Leading, Report};
 use crate::api::Resource;
 use crate::api::meshctl::{CertificateRotation, RotationStage, RotationStatus};
-use crate::pki::PkiError;
+use crate::pki::Keeper;
 use crate::store::{ObjectRef, Store};
 use crate::xds::SyncState;
 
 /// How often rotations are looked at.
 const EVERY: Duration = Duration::from_millis(500);
 
-/// Where the CA's material is kept, and how it changes. Each change names what it expects, so
-/// that one made twice (the report has not caught up with the first) changes nothing more.
+/// What the proxies run, for the rotator to judge a stage by: every replica's proxies, and the
+/// CA every replica works with (an empty one while they differ).
 #[async_trait::async_trait]
-pub trait CaKeeper: Send + Sync {
-    /// Makes a new root, trusted beside the signing one but not signing; returns its id.
-    async fn trust_new_root(&self) -> Result<String, PkiError>;
-    /// `root`, trusted already, signs from now on (if it does not yet).
-    async fn sign_with(&self, root: &str) -> Result<(), PkiError>;
-    /// Every root but the signing one `root` is dropped.
-    async fn drop_all_but(&self, root: &str) -> Result<(), PkiError>;
-    /// Every certificate issued before `at` is replaced.
-    async fn reissue_before(&self, at: SystemTime) -> Result<(), PkiError>;
+pub trait Observer: Send + Sync {
+    async fn report(&self) -> anyhow::Result<Report>;
 }
 
-/// The local mesh's CA, in its state directory.
-pub struct StateDir(pub std::path::PathBuf);
-
+/// A controller that runs alone: its own last report says it all.
 #[async_trait::async_trait]
-impl CaKeeper for StateDir {
-    async fn trust_new_root(&self) -> Result<String, PkiError> {
-        crate::pki::stage_root_rotation(&self.0)
-    }
-
-    async fn sign_with(&self, root: &str) -> Result<(), PkiError> {
-        crate::pki::promote(&self.0, root)
-    }
-
-    async fn drop_all_but(&self, root: &str) -> Result<(), PkiError> {
-        crate::pki::retire_all_but(&self.0, root)
-    }
-
-    async fn reissue_before(&self, at: SystemTime) -> Result<(), PkiError> {
-        crate::pki::request_reissue(&self.0, at)
+impl Observer for watch::Receiver<Report> {
+    async fn report(&self) -> anyhow::Result<Report> {
+        Ok(self.borrow().clone())
     }
 }
 
-/// Runs the rotator beside the loop until the process ends: `reports` is what the proxies run,
-/// `ca_changed` wakes the loop to read the CA again.
+/// Runs the rotator beside the loop until the process ends: `observer` says what the proxies
+/// run, `ca_changed` wakes the loop to read the CA again.
 pub fn spawn(
     store: Arc<dyn Store>,
-    keeper: Arc<dyn CaKeeper>,
-    reports: watch::Receiver<Report>,
+    keeper: Arc<dyn Keeper>,
+    observer: Arc<dyn Observer>,
     ca_changed: Arc<Notify>,
     leading: Leading,
 ) {
@@ -100,7 +79,13 @@ pub fn spawn(
             // The oldest first: one rotation at a time.
             rotations.sort_by_key(|r| (r.metadata.creation_timestamp.clone().map(|t| t.0), r.metadata.name.clone()));
             let Some(rotation) = rotations.into_iter().next() else { continue };
-            let report = reports.borrow().clone();
+            let report = match observer.report().await {
+                Ok(report) => report,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "rotations: cannot tell what the proxies run");
+                    continue;
+                }
+            };
             let status = rotation.status.clone().unwrap_or_default();
             let next = match step(&rotation, &status, &report, keeper.as_ref()).await {
                 Ok(Some(next)) => next,
@@ -127,8 +112,8 @@ async fn step(
     rotation: &CertificateRotation,
     status: &RotationStatus,
     report: &Report,
-    keeper: &dyn CaKeeper,
-) -> Result<Option<RotationStatus>, PkiError> {
+    keeper: &dyn Keeper,
+) -> anyhow::Result<Option<RotationStatus>> {
     let now = SystemTime::now();
     let moved = |stage: RotationStage, message: &str| RotationStatus {
         stage: Some(stage),

@@ -290,7 +290,7 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
 
 /// The mesh kinds whose CRDs install applies. `Workload` is left out: it describes a process
 /// of the local mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 7] = [
+pub const CLUSTER_KINDS: [api::Kind; 8] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
     api::Kind::ServiceEntry,
@@ -298,6 +298,7 @@ pub const CLUSTER_KINDS: [api::Kind; 7] = [
     api::Kind::AuthorizationPolicy,
     api::Kind::RequestAuthentication,
     api::Kind::Canary,
+    api::Kind::CertificateRotation,
 ];
 
 /// The names of the CRDs install applies (`virtualservices.networking.istio.io`, ...).
@@ -496,6 +497,20 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         why: "a rollout's phase, step and every gate evaluation",
     },
     Grant {
+        group: "meshctl.io",
+        resources: &["certificaterotations"],
+        names: &[],
+        verbs: &["get", "list", "watch"],
+        why: "the certificate rotations to carry out; the leader reads one before it writes its status",
+    },
+    Grant {
+        group: "meshctl.io",
+        resources: &["certificaterotations/status"],
+        names: &[],
+        verbs: &["patch"],
+        why: "a rotation's stage",
+    },
+    Grant {
         group: "authentication.k8s.io",
         resources: &["tokenreviews"],
         names: &[],
@@ -521,6 +536,16 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
 /// The controller's rights in its own namespace (its Role).
 pub const NAMESPACE_GRANTS: &[Grant] = &[
     Grant {
+        group: "",
+        resources: &["pods/portforward"],
+        names: &[],
+        // A port-forward over WebSocket is a GET, which Kubernetes 1.35 and later also
+        // authorises as `create`.
+        verbs: &["get", "create"],
+        why: "the leader reads every replica's report (on its Pod's loopback) to tell when every proxy runs a \
+              rotation's stage",
+    },
+    Grant {
         group: "coordination.k8s.io",
         resources: &["leases"],
         names: &[],
@@ -531,8 +556,9 @@ pub const NAMESPACE_GRANTS: &[Grant] = &[
         group: "",
         resources: &["secrets"],
         names: &[CA_SECRET],
-        verbs: &["get"],
-        why: "the mesh CA, which signs workload certificates",
+        verbs: &["get", "list", "watch", "update"],
+        why: "the mesh CA, which signs workload certificates: followed by every replica, and changed by the \
+              leader's certificate rotations",
     },
 ];
 

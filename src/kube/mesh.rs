@@ -110,6 +110,32 @@ impl ClusterMesh {
     }
 }
 
+/// What every replica's proxies run, for the leader's certificate rotations: each proxy as the
+/// replica it is connected to reports it, and the CA only when every replica works with the
+/// same one (an empty one while a replica has yet to take a change).
+#[async_trait::async_trait]
+impl crate::controller::rotation::Observer for ClusterMesh {
+    async fn report(&self) -> anyhow::Result<Report> {
+        let reports = self.reports().await?;
+        let first = reports.first().map(|(_, r)| r.ca.clone()).unwrap_or_default();
+        let ca = if reports.iter().all(|(_, r)| r.ca == first) { first } else { Default::default() };
+        Ok(Report { proxies: merged(&reports), ca, ..Report::default() })
+    }
+}
+
+/// Every proxy the replicas report, each as the one it is connected to reports it.
+fn merged(reports: &[(String, Report)]) -> Vec<ProxyReport> {
+    let mut proxies: BTreeMap<String, ProxyReport> = BTreeMap::new();
+    for (_, report) in reports {
+        for p in &report.proxies {
+            if proxies.get(&p.node_id).is_none_or(|known| rank(&p.sync) > rank(&known.sync)) {
+                proxies.insert(p.node_id.clone(), p.clone());
+            }
+        }
+    }
+    proxies.into_values().collect()
+}
+
 /// `GET path` from the status port of controller Pod `pod` in `namespace`, through a
 /// port-forward to the Pod's loopback; an answer other than 200 is an error that says it.
 pub async fn from_status_port(
@@ -121,7 +147,7 @@ pub async fn from_status_port(
     let what = format!("port-forward to controller {namespace}/{pod}");
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut forwarder = pods.portforward(pod, &[STATUS_PORT]).await.with_context(|| {
-        format!("cannot {what}; reading the controller's status needs `create pods/portforward` in {namespace}")
+        format!("cannot {what}; reading the controller's status needs `get` and `create` on `pods/portforward` in {namespace}")
     })?;
     let stream =
         forwarder.take_stream(STATUS_PORT).with_context(|| format!("{what}: the API server gave no stream"))?;
@@ -209,15 +235,6 @@ impl Mesh for ClusterMesh {
             .collect();
         let pod = |node: &str| by_node.get(node).copied();
 
-        let mut proxies: BTreeMap<String, ProxyReport> = BTreeMap::new();
-        for (_, report) in &reports {
-            for p in &report.proxies {
-                let better = proxies.get(&p.node_id).is_none_or(|known| rank(&p.sync) > rank(&known.sync));
-                if better {
-                    proxies.insert(p.node_id.clone(), p.clone());
-                }
-            }
-        }
         let mut instances = Vec::new();
         let mut gateway = None;
         for proxy in &running.proxies {
@@ -285,7 +302,7 @@ impl Mesh for ClusterMesh {
                 .collect(),
             gateway,
             instances,
-            proxies: proxies.into_values().collect(),
+            proxies: merged(&reports),
             ca: reports[0].1.ca.clone(),
             errors,
         })
@@ -348,12 +365,5 @@ impl Mesh for ClusterMesh {
             answers.push(self.ask(&controller, &path).await?);
         }
         Ok(trace::merge(answers, query))
-    }
-
-    fn rotates_certificates(&self) -> Result<(), MeshError> {
-        Err(MeshError::Unavailable(anyhow::anyhow!(
-            "`mtls rotate` works on the local mesh only, for now; on a cluster the controller renews every workload \
-         certificate before it expires, and the root in Secret meshctl-system/meshctl-ca is kept"
-        )))
     }
 }

@@ -104,10 +104,11 @@ fn configmap(namespace: &str, data: &Value, owner: &Value) -> Object {
     }
 }
 
-/// Keeps the ConfigMap holding `roots` in every namespace until the process ends: written in
-/// each namespace that appears, and again wherever it is deleted or changed.
-pub async fn publish(cluster: Cluster, roots: String) {
-    let data = data(&roots);
+/// Keeps the ConfigMap holding the mesh's roots in every namespace until the process ends:
+/// written in each namespace that appears, again wherever it is deleted or changed, and in
+/// every namespace when the roots change (a rotation).
+pub async fn publish(cluster: Cluster, mut ca: tokio::sync::watch::Receiver<crate::pki::Kept>) {
+    let mut data = data(&ca.borrow_and_update().bundle);
     let owner = loop {
         match cluster.get(ObjectKind::ClusterRole, None, CONTROLLER).await {
             Ok(Some(role)) => {
@@ -180,6 +181,11 @@ pub async fn publish(cluster: Cluster, roots: String) {
                 }
             },
             _ = retry.tick() => due.extend(failing.drain()),
+            Ok(()) = ca.changed() => {
+                data = self::data(&ca.borrow_and_update().bundle);
+                current.values_mut().for_each(|right| *right = false);
+                due.extend(current.keys().cloned());
+            }
         }
         for namespace in due {
             if !current.contains_key(&namespace) {

@@ -26,7 +26,7 @@ use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 
 /// The kinds a cluster keeps: install's CRDs.
-const KINDS: [Kind; 7] = super::install::CLUSTER_KINDS;
+const KINDS: [Kind; 8] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {

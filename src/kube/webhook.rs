@@ -129,7 +129,7 @@ pub fn service_names(namespace: &str) -> Vec<String> {
 /// `store` holds.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    ca: pki::Authority,
+    ca: tokio::sync::watch::Receiver<pki::Kept>,
     settings: Settings,
     store: Arc<dyn crate::store::Store>,
 ) {
@@ -207,25 +207,26 @@ async fn handle(
     response
 }
 
-/// Keeps the configurations' `caBundle` the mesh CA's roots: now, and again every minute (a
-/// configuration may be applied after the controller starts, or by an older install).
-pub async fn keep_trusted(cluster: Cluster, roots: String) {
-    let bundle = base64::engine::general_purpose::STANDARD.encode(roots);
-    let webhooks: Vec<Value> =
-        WEBHOOKS.iter().map(|name| json!({ "name": name, "clientConfig": { "caBundle": bundle } })).collect();
+/// Keeps the configurations' `caBundle` the mesh CA's roots: now, again whenever they change
+/// (a rotation), and every minute (a configuration may be applied after the controller starts,
+/// or by an older install).
+pub async fn keep_trusted(cluster: Cluster, mut ca: tokio::sync::watch::Receiver<pki::Kept>) {
     let kind = ObjectKind::MutatingWebhookConfiguration;
-    // Only the fields it owns: the rest is install's.
-    let injector = Object {
-        kind,
-        json: json!({
-            "apiVersion": kind.api_version(), "kind": kind.kind(),
-            "metadata": { "name": CONFIGURATION },
-            "webhooks": webhooks,
-        }),
-    };
-    let validator = admission::trusting(&bundle);
     let mut reported = false;
     loop {
+        let bundle = base64::engine::general_purpose::STANDARD.encode(&ca.borrow_and_update().bundle);
+        let webhooks: Vec<Value> =
+            WEBHOOKS.iter().map(|name| json!({ "name": name, "clientConfig": { "caBundle": bundle } })).collect();
+        // Only the fields it owns: the rest is install's.
+        let injector = Object {
+            kind,
+            json: json!({
+                "apiVersion": kind.api_version(), "kind": kind.kind(),
+                "metadata": { "name": CONFIGURATION },
+                "webhooks": webhooks,
+            }),
+        };
+        let validator = admission::trusting(&bundle);
         let applied = async {
             cluster.apply_as(CA_BUNDLE_MANAGER, &injector).await?;
             cluster.apply_as(CA_BUNDLE_MANAGER, &validator).await
@@ -243,6 +244,6 @@ pub async fn keep_trusted(cluster: Cluster, roots: String) {
                 Duration::from_secs(5)
             }
         };
-        tokio::time::sleep(wait).await;
+        let _ = tokio::time::timeout(wait, ca.changed()).await;
     }
 }

@@ -252,8 +252,4 @@ impl Mesh for LocalMesh {
         }
         serde_json::from_slice(&response.body).map_err(|e| unavailable(e.to_string()))
     }
-
-    fn rotates_certificates(&self) -> Result<(), MeshError> {
-        Ok(())
-    }
 }

@@ -55,9 +55,6 @@ pub trait Mesh: Send + Sync {
 
     /// The recent traces `query` asks for, as the control plane collected them.
     async fn traces(&self, query: &Query) -> Result<Traces, MeshError>;
-
-    /// Whether the controller carries out `CertificateRotation`s here; why not when it does not.
-    fn rotates_certificates(&self) -> Result<(), MeshError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -117,16 +117,112 @@ pub struct State {
 }
 
 /// A root certificate and its key, PEM-encoded, named by its key's fingerprint.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Root {
     pub id: String,
     pub cert_pem: String,
     pub key_pem: String,
 }
 
-/// The CA: in a state directory (the local mesh, where the CLI asks for rotations through
-/// its files), or held in memory from one root (a cluster's, read from its Secret).
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Root {
+    /// A root from its PEM; its id is its key's fingerprint.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Root, PkiError> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| corrupt(Path::new("the mesh CA"), e))?;
+        Ok(Root { id: fingerprint(key.public_key_raw()), cert_pem: cert_pem.to_string(), key_pem: key_pem.to_string() })
+    }
+}
+
+/// A CA kept whole in one place, a cluster's Secret: the signing root, a root staged to sign
+/// next (during a rotation's first stage), the certificates of every root trusted, and the
+/// last reissue asked for. Its changes are pure; the keeper writes them back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept {
+    pub signing: Root,
+    pub next: Option<Root>,
+    /// Every trusted root's certificate, PEM-concatenated, the signing one's included.
+    pub bundle: String,
+    pub reissue_before_unix_ms: Option<u64>,
+}
+
+impl Kept {
+    /// A CA of one root, as install makes it.
+    pub fn new(signing: Root) -> Kept {
+        Kept { bundle: signing.cert_pem.clone(), signing, next: None, reissue_before_unix_ms: None }
+    }
+
+    /// The state it is in, as the local CA's `state.json` records one.
+    pub fn state(&self) -> State {
+        let trusted = certificate_ids(&self.bundle);
+        State {
+            signing: self.signing.id.clone(),
+            trusted,
+            next: self.next.as_ref().map(|r| r.id.clone()),
+            reissue_before_unix_ms: self.reissue_before_unix_ms,
+        }
+    }
+
+    /// With a new root trusted beside the signing one, and its id; one staged already is kept.
+    pub fn trust_new_root(&self) -> Result<(Kept, String), PkiError> {
+        if let Some(next) = &self.next {
+            return Ok((self.clone(), next.id.clone()));
+        }
+        if self.state().trusted.len() > 1 {
+            return Err(PkiError::RotationUnderWay);
+        }
+        let new = make_root()?;
+        let id = new.id.clone();
+        let bundle = format!("{}{}", self.bundle, new.cert_pem);
+        Ok((Kept { next: Some(new), bundle, ..self.clone() }, id))
+    }
+
+    /// With the staged root `root` signing; unchanged if it is not the staged one.
+    pub fn sign_with(&self, root: &str) -> Kept {
+        match &self.next {
+            Some(next) if next.id == root => Kept { signing: next.clone(), next: None, ..self.clone() },
+            _ => self.clone(),
+        }
+    }
+
+    /// With every root but the signing `root` dropped; unchanged if `root` does not sign.
+    pub fn drop_all_but(&self, root: &str) -> Kept {
+        if self.signing.id != root || self.next.is_some() {
+            return self.clone();
+        }
+        Kept { bundle: self.signing.cert_pem.clone(), ..self.clone() }
+    }
+
+    /// With every certificate issued before `at` to be replaced.
+    pub fn reissue_before(&self, at: SystemTime) -> Kept {
+        let ms = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+        Kept { reissue_before_unix_ms: Some(u64::try_from(ms).unwrap_or(u64::MAX)), ..self.clone() }
+    }
+}
+
+/// The ids of the root certificates in a PEM bundle: their keys' fingerprints.
+fn certificate_ids(bundle: &str) -> Vec<String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(bundle.as_bytes())
+        .flatten()
+        .filter_map(|der| {
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+            Some(fingerprint(&cert.public_key().subject_public_key.data))
+        })
+        .collect()
+}
+
+/// The CA: in a state directory (the local mesh), kept whole elsewhere and followed as it
+/// changes (a cluster's Secret), or held in memory from one root.
 pub struct Authority {
     dir: Option<PathBuf>,
+    /// The kept CA this one follows.
+    kept: Option<tokio::sync::watch::Receiver<Kept>>,
     state: State,
     signer: Issuer<'static, KeyPair>,
     bundle: String,
@@ -166,7 +262,21 @@ impl Authority {
         let id = fingerprint(key.public_key_raw());
         let signer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(invalid)?;
         let state = State { signing: id.clone(), trusted: vec![id], ..State::default() };
-        Ok(Authority { dir: None, state, signer, bundle: cert_pem.to_string() })
+        Ok(Authority { dir: None, kept: None, state, signer, bundle: cert_pem.to_string() })
+    }
+
+    /// The CA `kept` holds now.
+    pub fn from_kept(kept: &Kept) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(&kept.signing.key_pem).map_err(|e| corrupt(Path::new("the mesh CA"), e))?;
+        let signer =
+            Issuer::from_ca_cert_pem(&kept.signing.cert_pem, key).map_err(|e| corrupt(Path::new("the mesh CA"), e))?;
+        Ok(Authority { dir: None, kept: None, state: kept.state(), signer, bundle: kept.bundle.clone() })
+    }
+
+    /// The CA `kept` holds, following it: `reload` takes its changes.
+    pub fn following(mut kept: tokio::sync::watch::Receiver<Kept>) -> Result<Self, PkiError> {
+        let now = kept.borrow_and_update().clone();
+        Ok(Authority { kept: Some(kept), ..Authority::from_kept(&now)? })
     }
 
     /// Opens the CA under `state_dir` if there is one: for readers, which must not make one.
@@ -189,12 +299,21 @@ impl Authority {
             .map(|id| read(&dir.join("roots").join(id).join("cert.pem")))
             .collect::<Result<Vec<_>, _>>()?
             .concat();
-        Ok(Authority { dir: Some(dir), state, signer, bundle })
+        Ok(Authority { dir: Some(dir), kept: None, state, signer, bundle })
     }
 
-    /// Reads the state again if it changed on disk (a rotation asked for by the CLI, say).
-    /// Returns whether it changed; a CA in memory never does.
+    /// Reads the state again if it changed on disk or where it is kept (a rotation's step).
+    /// Returns whether it changed; a CA of one root never does.
     pub fn reload(&mut self) -> Result<bool, PkiError> {
+        if let Some(kept) = &mut self.kept {
+            if !kept.has_changed().unwrap_or(false) {
+                return Ok(false);
+            }
+            let now = kept.borrow_and_update().clone();
+            let fresh = Authority::from_kept(&now)?;
+            *self = Authority { kept: self.kept.take(), ..fresh };
+            return Ok(true);
+        }
         let Some(dir) = self.dir.clone() else { return Ok(false) };
         let state = existing_state(&dir)?;
         if state == self.state {
@@ -339,6 +458,42 @@ pub fn retire_all_but(state_dir: &Path, root: &str) -> Result<(), PkiError> {
     Ok(())
 }
 
+/// Where the CA's material is kept, and how it changes. Each change names what it expects, so
+/// that one made twice (the report has not caught up with the first) changes nothing more.
+#[async_trait::async_trait]
+pub trait Keeper: Send + Sync {
+    /// Makes a new root, trusted beside the signing one but not signing; returns its id.
+    async fn trust_new_root(&self) -> anyhow::Result<String>;
+    /// `root`, trusted already, signs from now on (if it does not yet).
+    async fn sign_with(&self, root: &str) -> anyhow::Result<()>;
+    /// Every root but the signing one `root` is dropped.
+    async fn drop_all_but(&self, root: &str) -> anyhow::Result<()>;
+    /// Every certificate issued before `at` is replaced.
+    async fn reissue_before(&self, at: SystemTime) -> anyhow::Result<()>;
+}
+
+/// The local mesh's CA, in its state directory.
+pub struct StateDir(pub std::path::PathBuf);
+
+#[async_trait::async_trait]
+impl Keeper for StateDir {
+    async fn trust_new_root(&self) -> anyhow::Result<String> {
+        Ok(stage_root_rotation(&self.0)?)
+    }
+
+    async fn sign_with(&self, root: &str) -> anyhow::Result<()> {
+        Ok(promote(&self.0, root)?)
+    }
+
+    async fn drop_all_but(&self, root: &str) -> anyhow::Result<()> {
+        Ok(retire_all_but(&self.0, root)?)
+    }
+
+    async fn reissue_before(&self, at: SystemTime) -> anyhow::Result<()> {
+        Ok(request_reissue(&self.0, at)?)
+    }
+}
+
 /// Asks for every certificate issued before `at` to be reissued.
 pub fn request_reissue(state_dir: &Path, at: SystemTime) -> Result<(), PkiError> {
     let dir = state_dir.join("pki");
@@ -481,6 +636,30 @@ mod tests {
         assert!(ca.reload().unwrap());
         assert_eq!((ca.rotation(), ca.trust_bundle().matches("BEGIN CERTIFICATE").count()), (None, 1));
         assert!(!dir.path().join("pki/roots").join(old).exists(), "the old root's key is gone");
+    }
+
+    #[test]
+    fn a_kept_ca_rotates_in_steps_that_each_change_nothing_when_made_twice() {
+        let old = make_root().unwrap();
+        let kept = Kept::new(old.clone());
+        assert_eq!(kept.state().trusted, [old.id.clone()]);
+        let (staged, new) = kept.trust_new_root().unwrap();
+        assert_eq!(staged.trust_new_root().unwrap(), (staged.clone(), new.clone()), "staged already");
+        assert_eq!(
+            (staged.state().signing, staged.state().trusted),
+            (old.id.clone(), vec![old.id.clone(), new.clone()])
+        );
+        assert_eq!(staged.drop_all_but(&old.id), staged, "nothing is dropped while a root is staged");
+        let signing = staged.sign_with(&new);
+        assert_eq!(signing.sign_with(&new), signing);
+        assert_eq!(signing.state().signing, new);
+        assert!(matches!(signing.trust_new_root(), Err(PkiError::RotationUnderWay)));
+        let leaf =
+            Authority::from_kept(&signing).unwrap().issue(&Identity::new("default", "a"), Duration::from_secs(60));
+        assert_eq!(leaf.unwrap().root, new);
+        let done = signing.drop_all_but(&new);
+        assert_eq!((done.state().trusted, done.drop_all_but(&new)), (vec![new.clone()], done.clone()));
+        assert_eq!(Authority::from_kept(&done).unwrap().trust_bundle().matches("BEGIN CERTIFICATE").count(), 1);
     }
 
     #[test]

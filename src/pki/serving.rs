@@ -1,8 +1,8 @@
 //! The controller's own TLS servers on a cluster (the admission webhooks, which the API server
 //! calls, and the proxies' xDS port): a certificate from the mesh CA for the controller
-//! Service's DNS names, issued on first use and again once half its life has passed. A
-//! handshake never waits for the API server, and a renewal needs no restart: each handshake
-//! asks for the certificate of the moment.
+//! Service's DNS names, issued on first use and again once half its life has passed or another
+//! root signs. A handshake never waits for the API server, and a renewal needs no restart: each
+//! handshake asks for the certificate of the moment.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -12,14 +12,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::{Authority, Leaf};
+use super::{Authority, Kept, Leaf};
 
 /// How long a serving certificate lives unless told otherwise.
 pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A server's certificate, renewed at half its life.
 pub struct ServingCert {
-    ca: Authority,
+    ca: tokio::sync::watch::Receiver<Kept>,
     names: Vec<String>,
     lifetime: Duration,
     current: Mutex<Option<(Arc<CertifiedKey>, Leaf)>>,
@@ -32,7 +32,7 @@ impl std::fmt::Debug for ServingCert {
 }
 
 impl ServingCert {
-    pub fn new(ca: Authority, names: Vec<String>, lifetime: Duration) -> Self {
+    pub fn new(ca: tokio::sync::watch::Receiver<Kept>, names: Vec<String>, lifetime: Duration) -> Self {
         ServingCert { ca, names, lifetime, current: Mutex::new(None) }
     }
 
@@ -47,8 +47,8 @@ impl ServingCert {
         Arc::new(tls)
     }
 
-    fn issue(&self) -> anyhow::Result<(Arc<CertifiedKey>, Leaf)> {
-        let leaf = self.ca.issue_server(&self.names, self.lifetime)?;
+    fn issue(&self, ca: &Kept) -> anyhow::Result<(Arc<CertifiedKey>, Leaf)> {
+        let leaf = Authority::from_kept(ca)?.issue_server(&self.names, self.lifetime)?;
         let chain: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes()).collect::<Result<_, _>>()?;
         let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes())?;
@@ -60,9 +60,11 @@ impl ServingCert {
 impl ResolvesServerCert for ServingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = current.as_ref().is_some_and(|(_, leaf)| !leaf.due(SystemTime::now()));
+        let ca = self.ca.borrow().clone();
+        let fresh =
+            current.as_ref().is_some_and(|(_, leaf)| !leaf.due(SystemTime::now()) && leaf.root == ca.signing.id);
         if !fresh {
-            match self.issue() {
+            match self.issue(&ca) {
                 Ok(issued) => *current = Some(issued),
                 // An old certificate still valid serves better than none.
                 Err(e) => tracing::error!(error = %e, names = ?self.names, "cannot issue a serving certificate"),

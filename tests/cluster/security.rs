@@ -101,12 +101,6 @@ fn the_controller_serves_proxies_only_over_tls_and_its_status_only_to_whom_the_a
     assert!(refused.contains("pods/portforward") && refused.to_lowercase().contains("forbidden"), "{refused}");
     let probes = node.controller_status(SYSTEM, &controller, "/debug/tls?timeout_ms=500");
     assert!(probes.is_object(), "{probes}");
-
-    // The controller does not rotate a cluster's certificates yet: `mtls rotate` says so, and
-    // asks for nothing.
-    let run = node.meshctl(&["mtls", "rotate"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("works on the local mesh only") && run.stdout.is_empty(), "{}", run.stderr);
 }
 
 #[test]
