@@ -642,7 +642,7 @@ mod tests {
     fn a_kept_ca_rotates_in_steps_that_each_change_nothing_when_made_twice() {
         let old = make_root().unwrap();
         let kept = Kept::new(old.clone());
-        assert_eq!(kept.state().trusted, [old.id.clone()]);
+        assert_eq!(kept.state().trusted, std::slice::from_ref(&old.id));
         let (staged, new) = kept.trust_new_root().unwrap();
         assert_eq!(staged.trust_new_root().unwrap(), (staged.clone(), new.clone()), "staged already");
         assert_eq!(
