@@ -598,7 +598,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -657,7 +657,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;mtls;help' {
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -866,7 +866,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;help;mtls' {
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one')
             break
         }

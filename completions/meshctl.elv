@@ -546,7 +546,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --version 'Print version'
             cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
             cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
-            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation'
             cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -600,7 +600,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;mtls;help'= {
             cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
             cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
-            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation'
             cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -768,7 +768,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;mtls'= {
             cand enable 'Require mTLS: apply a PeerAuthentication (mesh-wide, or for one namespace with -n) and wait until every proxy runs it'
             cand disable 'Remove the PeerAuthentication `enable` made: back to the mesh default, PERMISSIVE (sidecars still speak mTLS to each other, and accept plaintext again). To turn mTLS off entirely, apply a PeerAuthentication with mode DISABLE'
-            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused'
+            cand status 'Every workload''s mode, identity and certificate expiry, and what its sidecar really does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is refused; and the stage of the newest certificate rotation'
             cand rotate 'Reissue every workload certificate now (the proxies take them without a restart); with --root, replace the root too, trusting old and new until every proxy holds a certificate from the new one'
         }
         &'meshctl;help;mtls;enable'= {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::local_mesh::{LocalMesh, first_line, local, tunnel};
 use meshctl::api::Identity;
 use meshctl::pki::{self, probe};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// frontend calls profile through its sidecar on every request.
 fn mesh_yaml() -> String {
@@ -185,7 +185,15 @@ fn permissive_to_strict_and_certificate_rotations_under_load_lose_no_request() {
     let check = mesh.meshctl(&["check"], "");
     let new_root = ca["signing"].as_str().unwrap();
     assert!(check.stdout.contains(&format!("certificates: 3 from root {new_root}")), "{}", check.stdout);
-    assert_eq!(mtls_status(&mesh).0, 0);
+    let (code, status) = mtls_status(&mesh);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(
+        (&status["rotation"]["root"], &status["rotation"]["stage"]),
+        (&json!(true), &json!("Completed")),
+        "{status}"
+    );
+    let table = mesh.meshctl(&["mtls", "status"], "");
+    assert!(table.stdout.contains("rotation root-") && table.stdout.contains(": Completed: "), "{}", table.stdout);
     assert!(
         outputs.contains("every proxy trusts root") && outputs.contains("the old root is no longer trusted"),
         "{outputs}"

@@ -39,7 +39,7 @@ pub enum Command {
     Disable(ScopeArgs),
     /// Every workload's mode, identity and certificate expiry, and what its sidecar really
     /// does: whether an mTLS handshake with a mesh certificate succeeds and plaintext is
-    /// refused.
+    /// refused; and the stage of the newest certificate rotation.
     ///
     /// Exit status: 0 every sidecar behaves as its mode says, 1 one does not.
     Status(StatusArgs),
@@ -179,6 +179,19 @@ fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String,
         .collect()
 }
 
+/// The newest certificate rotation stored: its name, whether it replaces the root, and its
+/// status.
+fn latest_rotation(resources: &[Resource]) -> Option<(String, bool, RotationStatus)> {
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::CertificateRotation(r) => Some(r),
+            _ => None,
+        })
+        .max_by_key(|r| (r.metadata.creation_timestamp.clone().map(|t| t.0), r.metadata.name.clone()))
+        .map(|r| (r.metadata.name.clone().unwrap_or_default(), r.spec.root, r.status.clone().unwrap_or_default()))
+}
+
 /// What a sidecar does under `mode`: UNSET left to nothing above it is PERMISSIVE.
 fn in_effect(mode: MtlsMode) -> MtlsMode {
     if mode == MtlsMode::Unset { MtlsMode::Permissive } else { mode }
@@ -228,7 +241,9 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
     let status = mesh.view().await?;
     // A client only serves nothing to accept mTLS on.
     let serving: Vec<InstanceView> = status.instances.iter().filter(|i| i.address.is_some()).cloned().collect();
-    let modes = modes(&stored(mesh.store()).await?, &serving);
+    let stored = stored(mesh.store()).await?;
+    let modes = modes(&stored, &serving);
+    let rotation = latest_rotation(&stored);
     let probes = mesh.probe_tls(&serving, PROBE_TIMEOUT).await?;
     let rows: Vec<WorkloadTls> = serving
         .iter()
@@ -251,7 +266,10 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
         .collect();
     let exit = if rows.iter().all(WorkloadTls::consistent) { Exit::Success } else { Exit::Failed };
     if let Some(format) = args.output.structured() {
-        let value = serde_json::json!({ "workloads": rows });
+        let rotation = rotation.as_ref().map(|(name, root, status)| {
+            serde_json::json!({ "name": name, "root": root, "stage": status.stage, "message": status.message })
+        });
+        let value = serde_json::json!({ "workloads": rows, "rotation": rotation });
         super::print_structured(printer, &value, format)?;
         return Ok(exit);
     }
@@ -293,6 +311,11 @@ async fn status(args: StatusArgs, printer: &Printer) -> Outcome {
         ]);
     }
     printer.write(&format!("{table}\n"))?;
+    if let Some((name, _, status)) = &rotation {
+        let stage = status.stage.map_or("not started".to_string(), |s| format!("{s:?}"));
+        let message = status.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        printer.write(&format!("rotation {name}: {stage}{message}\n"))?;
+    }
     if exit != Exit::Success {
         printer.error(&anyhow!("a sidecar does not behave as its mode says (see the ✗ above)"));
     }

@@ -293,7 +293,11 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
     let new_root = run.stdout.lines().find_map(|l| l.strip_prefix("new root ")).unwrap().split(':').next().unwrap();
     let controller = node.pod_named(NAMESPACE, &format!("app.kubernetes.io/name={}", install::CONTROLLER));
     let report = node.controller_status(NAMESPACE, &controller, "/debug/status");
-    assert_eq!((&report["ca"]["signing"], &report["ca"]["trusted"]), (&json!(new_root), &json!([new_root])), "{report:#}");
+    assert_eq!(
+        (&report["ca"]["signing"], &report["ca"]["trusted"]),
+        (&json!(new_root), &json!([new_root])),
+        "{report:#}"
+    );
     let ours: Vec<&Value> = report["proxies"]
         .as_array()
         .unwrap()
@@ -306,6 +310,9 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
     assert_eq!(held.matches("BEGIN CERTIFICATE").count(), 1, "only the new root is trusted: {held}");
     let rotations = node.kubectl_ok(&["-n", NAMESPACE, "get", "certificaterotations"]);
     assert!(rotations.contains("Completed"), "{rotations}");
+    let status = profile.meshctl(&["mtls", "status", "-o", "json"], "");
+    let status: Value = serde_json::from_str(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", status.stderr));
+    assert_eq!(status["rotation"]["stage"], "Completed", "{status}");
 
     // Least privilege, shown: the controller, which has now done all its work (watch the mesh,
     // follow and rotate the CA, make and move a route, record a rollout), was refused nothing,
