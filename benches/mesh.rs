@@ -4,6 +4,8 @@
 //! proxy on loopback, and a cluster's transparent capture, between two network namespaces
 //! whose iptables rules `meshctl capture` writes (the client there calls a Service address and
 //! knows of no proxy).
+//! Beside them, the floor: two stock Envoys configured by hand with the least that makes the
+//! sidecar-to-sidecar hops over mTLS, and meshctl's path as a ratio to it.
 //! Then gRPC unary calls, TCP round trips and TCP echo throughput, each straight to the app and
 //! from a client's sidecar to the app's over mTLS.
 //! Real Envoy 1.40, configured over ADS by meshctl's own server; keep-alive connections,
@@ -87,6 +89,89 @@ fn start_envoy(node: &str, xds: SocketAddr, collector: SocketAddr) -> Envoy {
         .spawn()
         .expect("Envoy runs (install it into .venv, or set MESHCTL_ENVOY)");
     Envoy { child, _dir: dir }
+}
+
+/// Starts Envoy on a static `bootstrap` (JSON), with no control plane.
+fn start_static_envoy(bootstrap: &serde_json::Value) -> Envoy {
+    let dir = tempfile::tempdir().unwrap();
+    // JSON is YAML, which Envoy reads by the file's extension.
+    let path = dir.path().join("bootstrap.yaml");
+    std::fs::write(&path, bootstrap.to_string()).unwrap();
+    let child = Command::new(envoy_binary())
+        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Envoy runs (install it into .venv, or set MESHCTL_ENVOY)");
+    Envoy { child, _dir: dir }
+}
+
+/// The floor under meshctl's sidecar-to-sidecar path: two stock Envoys configured by hand
+/// with the least that makes the same hops — an HTTP listener that sends everything on over
+/// mTLS, and a listener that requires the client's certificate and hands requests to the app —
+/// with certificates from the same CA. No control plane, no policy filters, no statistics
+/// beyond Envoy's own.
+fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshctl::pki::Authority) -> [Envoy; 2] {
+    let tls = |identity: &str| {
+        let leaf = ca.issue(&meshctl::api::Identity::new("default", identity), Duration::from_secs(3600)).unwrap();
+        serde_json::json!({
+            "tls_certificates": [{
+                "certificate_chain": { "inline_string": leaf.cert_pem },
+                "private_key": { "inline_string": leaf.key_pem },
+            }],
+            "validation_context": { "trusted_ca": { "inline_string": ca.trust_bundle() } },
+        })
+    };
+    let endpoint = |at: SocketAddr| serde_json::json!({ "socket_address": { "address": at.ip().to_string(), "port_value": at.port() } });
+    let cluster = |name: &str, to: SocketAddr| {
+        serde_json::json!({
+            "name": name, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": endpoint(to) } }] }] },
+        })
+    };
+    let routing_to = |cluster: &str| {
+        serde_json::json!({
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": cluster,
+                "route_config": { "virtual_hosts": [{ "name": cluster, "domains": ["*"], "routes": [{ "match": { "prefix": "/" }, "route": { "cluster": cluster } }] }] },
+                "http_filters": [{ "name": "envoy.filters.http.router", "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+            },
+        })
+    };
+    let mut to_server = cluster("peer", server);
+    to_server["transport_socket"] = serde_json::json!({
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "common_tls_context": tls("bare-client"),
+        },
+    });
+    let client_side = serde_json::json!({ "static_resources": {
+        "listeners": [{ "name": "out", "address": endpoint(client), "filter_chains": [{ "filters": [routing_to("peer")] }] }],
+        "clusters": [to_server],
+    }});
+    let server_side = serde_json::json!({ "static_resources": {
+        "listeners": [{
+            "name": "in",
+            "address": endpoint(server),
+            "filter_chains": [{
+                "filters": [routing_to("app")],
+                "transport_socket": {
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                        "require_client_certificate": true,
+                        "common_tls_context": tls("bare-server"),
+                    },
+                },
+            }],
+        }],
+        "clusters": [cluster("app", app)],
+    }});
+    [start_static_envoy(&client_side), start_static_envoy(&server_side)]
 }
 
 /// Latencies of `n` sequential GETs with `Host: host` over one keep-alive connection.
@@ -195,6 +280,9 @@ const APP_PORT: u16 = 8080;
 const GRPC_PORT: u16 = 9090;
 const TCP_PORT: u16 = 5432;
 const CLIENT_MODE: &str = "--measure-from-namespace";
+/// The floor's path, and meshctl's that it is the floor of.
+const BARE: &str = "two stock Envoys configured by hand, mTLS";
+const FLOORED: &str = "sidecar to sidecar, mTLS, explicit proxy";
 
 /// Two network namespaces joined to the host by veth pairs, removed when dropped with every
 /// process in them.
@@ -496,6 +584,8 @@ async fn main() {
     let xds_addr = localhost(xds_port);
     let _envoys = ["gateway", "sidecar", "sidecar-plain"].map(|node| start_envoy(node, xds_addr, NO_COLLECTOR));
     let _traced = ["gateway-traced", "sidecar-traced"].map(|node| start_envoy(node, xds_addr, collector_addr));
+    let (bare_client, bare_server) = (port(), port());
+    let _bare = bare_pair(bare_client, bare_server, app, &ca);
     let mut namespaces = Namespaces::make();
     let [client_ns, server_ns] = Namespaces::NAMES;
     let port = APP_PORT.to_string();
@@ -547,6 +637,7 @@ async fn main() {
         ("through the gateway and a sidecar, mTLS", gateway, "profile"),
         ("the same, every request traced", traced_gateway, "profile-traced"),
         ("sidecar to sidecar, mTLS, explicit proxy", plain_outbound, "profile"),
+        (BARE, bare_client, "profile"),
     ];
     if benchmarking {
         println!("mesh latency: {n} sequential GETs per path over one keep-alive connection, Envoy --concurrency 1");
@@ -583,16 +674,27 @@ async fn main() {
         ("TCP echo throughput direct to the app", tcp_throughput(tcp_direct().await, volume).await),
         ("TCP echo throughput sidecar to sidecar, mTLS", tcp_throughput(tcp_mesh().await, volume).await),
     ];
+    let mut figures: HashMap<&str, (Duration, Duration)> = HashMap::new();
     for (what, mut times) in results {
         assert_eq!(times.len(), n, "{what}");
         times.sort();
+        let (p50, p99) = (quantile(&times, 0.5), quantile(&times, 0.99));
+        figures.insert(what, (p50, p99));
         if benchmarking {
             println!(
                 "  {what:<46} median {:>7.1} µs   p99 {:>7.1} µs",
-                quantile(&times, 0.5).as_secs_f64() * 1e6,
-                quantile(&times, 0.99).as_secs_f64() * 1e6
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
             );
         }
+    }
+    if benchmarking {
+        let ((mesh_p50, mesh_p99), (bare_p50, bare_p99)) = (figures[FLOORED], figures[BARE]);
+        println!(
+            "  meshctl's sidecar-to-sidecar path over the floor: {:.2}× at the median, {:.2}× at p99",
+            mesh_p50.as_secs_f64() / bare_p50.as_secs_f64(),
+            mesh_p99.as_secs_f64() / bare_p99.as_secs_f64()
+        );
     }
     if benchmarking {
         println!("TCP throughput: {} MiB echoed back over one connection", volume >> 20);

@@ -1,5 +1,5 @@
-//! The store on a cluster's API: the mesh's policy (Istio's five kinds and Canary) kept by the
-//! API server, behind the same [`Store`] trait as the local files. Writes are server-side
+//! The store on a cluster's API: the mesh's policy (install's CRDs: Istio's kinds, Canary and
+//! CertificateRotation) kept by the API server, behind the same [`Store`] trait as the local files. Writes are server-side
 //! applies as `meshctl`; statuses go through the status subresource; a watch on each kind
 //! wakes the controller.
 //!
@@ -32,7 +32,7 @@ const KINDS: [Kind; 8] = super::install::CLUSTER_KINDS;
 pub struct KubeStore {
     cluster: Cluster,
     /// Once watched, the last listing, served until a change or [`LISTING_LIFETIME`] makes
-    /// it stale: the controller reads the store on every pass, and must not list six kinds
+    /// it stale: the controller reads the store on every pass, and must not list every kind
     /// each time a proxy ACKs.
     listing: Arc<Mutex<Listing>>,
 }
