@@ -122,6 +122,24 @@ async fn step(
         ..status.clone()
     };
     let synced = report.proxies.iter().all(|p| p.sync == SyncState::Synced);
+    // While a stage waits on proxies, its message names them, so that a rotation held up by a
+    // proxy that is down says by which.
+    let waiting = || -> Option<RotationStatus> {
+        let behind: Vec<String> = report
+            .proxies
+            .iter()
+            .filter(|p| p.sync != SyncState::Synced)
+            .map(|p| format!("{} ({:?})", p.node_id, p.sync))
+            .collect();
+        let base = status.message.as_deref().unwrap_or_default().split("; waiting for ").next().unwrap_or_default();
+        let message = match behind.len() {
+            0 => base.to_string(),
+            n if n <= 3 => format!("{base}; waiting for {}", behind.join(", ")),
+            n => format!("{base}; waiting for {} and {} more", behind[..3].join(", "), n - 3),
+        };
+        (status.message.as_deref() != Some(&message))
+            .then(|| RotationStatus { message: Some(message), ..status.clone() })
+    };
     let ca = &report.ca;
     Ok(match (rotation.spec.root, status.stage) {
         (true, None) => {
@@ -134,7 +152,7 @@ async fn step(
         (true, Some(RotationStage::Trusting)) => {
             let new = status.new_root.as_deref().unwrap_or_default();
             if !(ca.trusted.iter().any(|r| r == new) && synced) {
-                return Ok(None);
+                return Ok(waiting());
             }
             keeper.sign_with(new).await?;
             Some(moved(
@@ -146,7 +164,7 @@ async fn step(
             let new = status.new_root.as_deref().unwrap_or_default();
             let reissued = ca.signing == new && report.proxies.iter().all(|p| p.cert_root == new);
             if !(reissued && synced) {
-                return Ok(None);
+                return Ok(waiting());
             }
             if ca.trusted.len() > 1 {
                 keeper.drop_all_but(new).await?;
@@ -168,7 +186,7 @@ async fn step(
             let asked = status.reissue_before_unix_ms.unwrap_or(u64::MAX);
             let taken = ca.reissue_before_unix_ms.is_some_and(|ms| ms >= asked);
             if !(taken && synced) {
-                return Ok(None);
+                return Ok(waiting());
             }
             Some(moved(RotationStage::Completed, "every proxy runs a certificate issued since the request"))
         }
@@ -179,4 +197,54 @@ async fn step(
 fn unix_ms(t: SystemTime) -> u64 {
     let ms = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
     u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::meshctl::CertificateRotationSpec;
+    use crate::mesh::{CaReport, ProxyReport};
+
+    #[tokio::test]
+    async fn a_stage_held_up_by_proxies_names_them_and_moves_once_they_run_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::pki::Authority::open(dir.path()).unwrap();
+        let keeper = crate::pki::StateDir(dir.path().to_path_buf());
+        let rotation = CertificateRotation::new("root-1", CertificateRotationSpec { root: true });
+        let proxy = |node: &str, sync: SyncState| ProxyReport {
+            node_id: node.into(),
+            sync,
+            versions: vec![],
+            identity: String::new(),
+            cert_issued: String::new(),
+            cert_expires: String::new(),
+            cert_root: String::new(),
+            cert_fingerprint: String::new(),
+            refused: None,
+        };
+        let mut report = Report {
+            proxies: vec![proxy("a.default", SyncState::Synced), proxy("b.default", SyncState::Disconnected)],
+            ca: CaReport {
+                signing: ca.state().signing.clone(),
+                trusted: ca.state().trusted.clone(),
+                ..Default::default()
+            },
+            ..Report::default()
+        };
+        let started = step(&rotation, &RotationStatus::default(), &report, &keeper).await.unwrap().unwrap();
+        assert_eq!(started.stage, Some(RotationStage::Trusting));
+        let new = started.new_root.clone().unwrap();
+
+        // The loop has taken the new root; b is down.
+        report.ca.trusted.push(new.clone());
+        let held = step(&rotation, &started, &report, &keeper).await.unwrap().unwrap();
+        assert_eq!(held.stage, Some(RotationStage::Trusting));
+        assert!(held.message.as_deref().unwrap().ends_with("; waiting for b.default (Disconnected)"), "{held:?}");
+        assert_eq!(step(&rotation, &held, &report, &keeper).await.unwrap(), None, "nothing new to say");
+
+        report.proxies[1].sync = SyncState::Synced;
+        let signing = step(&rotation, &held, &report, &keeper).await.unwrap().unwrap();
+        assert_eq!(signing.stage, Some(RotationStage::Signing));
+        assert!(!signing.message.unwrap().contains("waiting"));
+    }
 }
