@@ -153,17 +153,16 @@ pub async fn publish(cluster: Cluster, mut ca: tokio::sync::watch::Receiver<crat
                     current.remove(&ns.name_any());
                     failing.remove(&ns.name_any());
                 }
+                // Only a namespace's own events say it is there: a ConfigMap's may come late,
+                // from a namespace already being deleted.
                 Seen::ConfigMap(Ok(watcher::Event::Apply(map) | watcher::Event::InitApply(map))) => {
                     let namespace = map.namespace().unwrap_or_default();
-                    let held = serde_json::to_value(&map.data).unwrap_or_default();
-                    let right = held == data;
+                    let right = serde_json::to_value(&map.data).unwrap_or_default() == data;
                     if let Some(state) = current.get_mut(&namespace) {
                         *state = right;
-                    } else {
-                        current.insert(namespace.clone(), right);
-                    }
-                    if !right {
-                        due.push(namespace);
+                        if !right {
+                            due.push(namespace);
+                        }
                     }
                 }
                 // Written again at the next retry rather than at once: a namespace being deleted
