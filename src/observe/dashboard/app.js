@@ -116,19 +116,24 @@ function overCurve(box, curves, own) {
   return curves.some((c, i) => i !== own && Array.from({ length: 24 }, (_, k) => curvePoint(c, (k + 0.5) / 24)).some((p) => overlap(box, { x: p.x - 1, y: p.y - 1, w: 2, h: 2 })));
 }
 
-// Where each edge's label goes: by its own curve — on it, just above or below it, centred on a
-// point of it or ending or starting there — at the first place that covers no node, no label
-// placed before it and no other edge; failing that, the place that covers the fewest.
+// Where each edge's label goes: by its own curve — on it, above or below it, centred on a point
+// of it or ending or starting there, inside the drawing — at the first place that covers no
+// node, no label placed before it and no other edge; failing that, the place that covers the
+// fewest. Edges that fan out of one node leave little room near it, so the places reach along
+// the whole curve and two lines away from it.
 function placeLabels(curves, widths, nodes) {
   const placed = [];
   return widths.map((width, i) => {
     const w = width + 6, h = 30;
-    let best = null, fewest = Infinity;
-    for (const t of [0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2]) {
+    const middle = curvePoint(curves[i], 0.5);
+    let best = { x: Math.max(0, middle.x - w / 2), y: Math.max(0, middle.y - h / 2), w, h }, fewest = Infinity;
+    for (const t of [0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2, 0.9, 0.1]) {
       const p = curvePoint(curves[i], t);
-      for (const dy of [0, -17, 17]) {
+      for (const dy of [0, -17, 17, -34, 34]) {
         for (const dx of [-w / 2, -w + 4, -4]) {
           const box = { x: p.x + dx, y: p.y - h / 2 + dy, w, h };
+          // Never above or left of the drawing, where it would be cut off.
+          if (box.x < 0 || box.y < 0) continue;
           const covers = nodes.filter((n) => overlap(box, n)).length + placed.filter((b) => overlap(box, b)).length + (overCurve(box, curves, i) ? 1 : 0);
           if (covers < fewest) {
             best = box;
