@@ -77,26 +77,21 @@ impl Drop for Envoy {
 }
 
 fn start_envoy(node: &str, xds: SocketAddr, collector: SocketAddr) -> Envoy {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bootstrap.pb");
     let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds, collector);
-    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
-    let child = Command::new(envoy_binary())
-        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Envoy runs (install it into .venv, or set MESHCTL_ENVOY)");
-    Envoy { child, _dir: dir }
+    spawn_envoy("bootstrap.pb", &bootstrap.encode_to_vec())
 }
 
 /// Starts Envoy on a static `bootstrap` (JSON), with no control plane.
 fn start_static_envoy(bootstrap: &serde_json::Value) -> Envoy {
-    let dir = tempfile::tempdir().unwrap();
     // JSON is YAML, which Envoy reads by the file's extension.
-    let path = dir.path().join("bootstrap.yaml");
-    std::fs::write(&path, bootstrap.to_string()).unwrap();
+    spawn_envoy("bootstrap.yaml", bootstrap.to_string().as_bytes())
+}
+
+/// Envoy on the bootstrap `contents`, written to a file `name` of a directory of its own.
+fn spawn_envoy(name: &str, contents: &[u8]) -> Envoy {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
     let child = Command::new(envoy_binary())
         .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
         .arg(&path)
@@ -113,6 +108,7 @@ fn start_static_envoy(bootstrap: &serde_json::Value) -> Envoy {
 /// with certificates from the same CA. No control plane, no policy filters, no statistics
 /// beyond Envoy's own.
 fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshctl::pki::Authority) -> [Envoy; 2] {
+    use meshctl::kube::install::{http_listener, static_cluster};
     let tls = |identity: &str| {
         let leaf = ca.issue(&meshctl::api::Identity::new("default", identity), Duration::from_secs(3600)).unwrap();
         serde_json::json!({
@@ -123,25 +119,9 @@ fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshc
             "validation_context": { "trusted_ca": { "inline_string": ca.trust_bundle() } },
         })
     };
-    let endpoint = |at: SocketAddr| serde_json::json!({ "socket_address": { "address": at.ip().to_string(), "port_value": at.port() } });
-    let cluster = |name: &str, to: SocketAddr| {
-        serde_json::json!({
-            "name": name, "type": "STATIC", "connect_timeout": "1s",
-            "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": endpoint(to) } }] }] },
-        })
-    };
-    let routing_to = |cluster: &str| {
-        serde_json::json!({
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": cluster,
-                "route_config": { "virtual_hosts": [{ "name": cluster, "domains": ["*"], "routes": [{ "match": { "prefix": "/" }, "route": { "cluster": cluster } }] }] },
-                "http_filters": [{ "name": "envoy.filters.http.router", "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
-            },
-        })
-    };
-    let mut to_server = cluster("peer", server);
+    let everything_to =
+        |cluster: &str| vec![serde_json::json!({ "match": { "prefix": "/" }, "route": { "cluster": cluster } })];
+    let mut to_server = static_cluster("peer", "127.0.0.1", server.port());
     to_server["transport_socket"] = serde_json::json!({
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
@@ -150,26 +130,21 @@ fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshc
         },
     });
     let client_side = serde_json::json!({ "static_resources": {
-        "listeners": [{ "name": "out", "address": endpoint(client), "filter_chains": [{ "filters": [routing_to("peer")] }] }],
+        "listeners": [http_listener("out", client.port(), everything_to("peer"))],
         "clusters": [to_server],
     }});
+    let mut inbound = http_listener("in", server.port(), everything_to("app"));
+    inbound["filter_chains"][0]["transport_socket"] = serde_json::json!({
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "require_client_certificate": true,
+            "common_tls_context": tls("bare-server"),
+        },
+    });
     let server_side = serde_json::json!({ "static_resources": {
-        "listeners": [{
-            "name": "in",
-            "address": endpoint(server),
-            "filter_chains": [{
-                "filters": [routing_to("app")],
-                "transport_socket": {
-                    "name": "envoy.transport_sockets.tls",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-                        "require_client_certificate": true,
-                        "common_tls_context": tls("bare-server"),
-                    },
-                },
-            }],
-        }],
-        "clusters": [cluster("app", app)],
+        "listeners": [inbound],
+        "clusters": [static_cluster("app", &app.ip().to_string(), app.port())],
     }});
     [start_static_envoy(&client_side), start_static_envoy(&server_side)]
 }
