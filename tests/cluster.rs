@@ -577,15 +577,10 @@ fn tls_the_application_owns_is_routed_by_the_name_it_asks_for() {
 
 #[test]
 fn spans_posted_from_outside_the_mesh_are_refused_and_not_stored() {
-    use meshctl::kube::install::{CONTROLLER, GATEWAY, NAMESPACE as SYSTEM, XDS_PORT};
+    use meshctl::kube::install::{GATEWAY, NAMESPACE as SYSTEM, XDS_PORT};
     let mesh = node::mesh();
     let (node, _turn) = (mesh.node, mesh.share());
-    // Another test's reinstall may still be rolling the controller out.
-    let selector = format!("app.kubernetes.io/name={CONTROLLER}");
-    common::poll("one controller Pod runs", DEADLINE, || {
-        node.kubectl_ok(&["-n", SYSTEM, "get", "pods", "-l", &selector, "-o", "name"]).lines().count() == 1
-    });
-    let controller = node.pod_named(SYSTEM, &selector);
+    let controller = node.controller_pod();
     let ip = node.kubectl_ok(&["-n", SYSTEM, "get", "pod", &controller, "-o", "jsonpath={.status.podIP}"]);
     let gateway = node.pod_named(SYSTEM, &format!("app.kubernetes.io/name={GATEWAY}"));
     // A span as the gateway's Envoy would send it, naming the gateway as its reporter.

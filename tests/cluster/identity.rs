@@ -228,7 +228,7 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     assert!(failed && seen.contains(&handshakes), "{seen}");
     let report = node.controller_status(
         NAMESPACE,
-        &node.pod_named(NAMESPACE, &format!("app.kubernetes.io/name={}", install::CONTROLLER)),
+        &node.controller_pod(),
         "/debug/status",
     );
     let e = report["proxies"].as_array().unwrap().iter().find(|p| p["node_id"] == format!("e.{NS}")).cloned();

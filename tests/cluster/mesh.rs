@@ -291,7 +291,7 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
     println!("root rotated under load through the gateway: {tally}");
     assert!(tally.sent > 0 && tally.failures.is_empty(), "no request fails while the root is rotated: {tally}");
     let new_root = run.stdout.lines().find_map(|l| l.strip_prefix("new root ")).unwrap().split(':').next().unwrap();
-    let controller = node.pod_named(NAMESPACE, &format!("app.kubernetes.io/name={}", install::CONTROLLER));
+    let controller = node.controller_pod();
     let report = node.controller_status(NAMESPACE, &controller, "/debug/status");
     assert_eq!(
         (&report["ca"]["signing"], &report["ca"]["trusted"]),

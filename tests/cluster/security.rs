@@ -34,11 +34,7 @@ fn curl(args: &[&str]) -> (i32, String) {
 
 /// The controller Pod's address.
 fn controller_ip(node: &Node) -> String {
-    let selector = format!("app.kubernetes.io/name={CONTROLLER}");
-    common::poll("one controller Pod runs", DEADLINE, || {
-        node.kubectl_ok(&["-n", SYSTEM, "get", "pods", "-l", &selector, "-o", "name"]).lines().count() == 1
-    });
-    let controller = node.pod_named(SYSTEM, &selector);
+    let controller = node.controller_pod();
     node.kubectl_ok(&["-n", SYSTEM, "get", "pod", &controller, "-o", "jsonpath={.status.podIP}"])
 }
 
@@ -68,7 +64,7 @@ fn the_controller_serves_proxies_only_over_tls_and_its_status_only_to_whom_the_a
     let mesh = node::mesh();
     let (node, _turn) = (mesh.node, mesh.share());
     let ip = controller_ip(node);
-    let controller = node.pod_named(SYSTEM, &format!("app.kubernetes.io/name={CONTROLLER}"));
+    let controller = node.controller_pod();
 
     // Plaintext gRPC (h2c) on the xDS port gets no answer at all.
     let plaintext = format!("http://{ip}:{XDS_PORT}/");

@@ -295,6 +295,17 @@ impl Node {
         names[0].to_string()
     }
 
+    /// The controller's one Pod, once a rollout (another test's reinstall, or this one's) has
+    /// finished: `rollout status` returns while the old Pod is still terminating.
+    pub fn controller_pod(&self) -> String {
+        let selector = format!("app.kubernetes.io/name={}", meshctl::kube::install::CONTROLLER);
+        let namespace = meshctl::kube::install::NAMESPACE;
+        super::poll("one controller Pod runs", Duration::from_secs(120), || {
+            self.kubectl_ok(&["-n", namespace, "get", "pods", "-l", &selector, "-o", "name"]).lines().count() == 1
+        });
+        self.pod_named(namespace, &selector)
+    }
+
     /// `kubectl apply -f -` of `manifest`, which must succeed.
     pub fn apply(&self, manifest: &str) {
         let run = self.kubectl_with_input(&["apply", "-f", "-"], manifest);
