@@ -87,13 +87,15 @@ fn output_file_receives_the_policy() {
 
 #[test]
 fn crds_in_the_tree_are_current() {
-    for kind in meshctl::api::Kind::ALL {
-        let (file, text) = meshctl::api::crd_file(kind);
+    // The Gateway API's CRDs are its own, carried in third_party/.
+    let generated: Vec<_> = meshctl::api::Kind::ALL.into_iter().filter(|k| k.generated()).collect();
+    for kind in &generated {
+        let (file, text) = meshctl::api::crd_file(*kind);
         assert_golden(format!("crds/{file}"), &text);
     }
     let run = meshctl(&["generate", "crds"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.matches("kind: CustomResourceDefinition").count(), meshctl::api::Kind::ALL.len());
+    assert_eq!(run.stdout.matches("kind: CustomResourceDefinition").count(), generated.len());
 }
 
 #[test]

@@ -198,7 +198,9 @@ fn install_applies_what_dry_run_prints_then_changes_nothing_and_uninstall_remove
     let said: BTreeSet<String> = applied.iter().filter_map(|l| l.split_once(' ')).map(|(r, _)| r.to_string()).collect();
     assert_eq!(said, unchanged, "{}", second.stdout);
     assert!(applied.iter().all(|l| l.split(' ').nth(1) == Some("unchanged")), "{}", second.stdout);
-    assert!(second.stdout.contains("✓ ready: 7 CRD(s) established, 2 Deployment(s) available"), "{}", second.stdout);
+    // Every CRD but Istio's VirtualService, found before install.
+    let ready = format!("✓ ready: {} CRD(s) established, 2 Deployment(s) available", install::crd_names().len() - 1);
+    assert!(second.stdout.contains(&ready), "{}", second.stdout);
 
     // Run again, the dry run prints the same objects, less the CA it keeps.
     let again = meshctl_on(&server, &["install", "--dry-run", "-o", "yaml", "--image", IMAGE]);
@@ -336,12 +338,19 @@ fn a_missing_permission_names_the_verb_and_the_resource() {
 }
 
 /// The manifests for fixed settings and a stand-in CA, whole: a change to what install applies
-/// shows in review.
+/// shows in review. The Gateway API's CRDs are its own (third_party/gateway-api/, read back by
+/// `api::gateway`'s tests): here each stands as its name, release and labels.
 #[test]
 fn the_manifests_match_their_golden_file() {
     let settings = Settings::new(IMAGE.into(), install::DEFAULT_ENVOY_IMAGE.into(), GatewayService::LoadBalancer);
     let ca = CaMaterial { cert_pem: "(root certificate)\n".into(), key_pem: "(root key)\n".into() };
-    let objects = install::objects(&settings, &Found { new_ca: Some(ca), ..Found::default() });
+    let mut objects = install::objects(&settings, &Found { new_ca: Some(ca), ..Found::default() });
+    for object in &mut objects {
+        let release = &object.json["metadata"]["annotations"][meshctl::api::gateway::BUNDLE_VERSION_ANNOTATION];
+        if release.is_string() {
+            object.json["spec"] = json!("(the Gateway API's, as published)");
+        }
+    }
     common::assert_golden("tests/golden/kube-install.yaml", &install::to_yaml(&objects));
 }
 

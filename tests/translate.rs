@@ -490,6 +490,13 @@ fn istio_reference_shapes_translate_to_their_golden_configuration() {
 }
 
 #[test]
+fn mesh_httproutes_translate_to_their_golden_configuration() {
+    let resources = resources(&["testdata/valid/mesh-routes.yaml"]);
+    let snapshot = MeshSnapshot::new(services(&resources), &resources);
+    common::assert_golden("testdata/translate/mesh-routes.txt", &summary(&translate(&snapshot, &sidecar("bookinfo"))));
+}
+
+#[test]
 fn service_entries_translate_by_their_resolution_and_registry_only_closes_the_rest() {
     let resources = resources(&["testdata/valid/service-entries.yaml"]);
     let mut snapshot = MeshSnapshot::new(services(&resources), &resources);

@@ -1,5 +1,6 @@
-//! The resource types meshctl reads and writes: Istio's v1 policy kinds and meshctl's own, their
-//! CRDs (generated from the same types), and YAML with source positions.
+//! The resource types meshctl reads and writes: Istio's v1 policy kinds, the Gateway API's
+//! HTTPRoute and meshctl's own; their CRDs (generated from the same types, or the Gateway API's
+//! own); and YAML with source positions.
 //!
 //! ```text
 //!   YAML text ──yaml::parse──▶ Node tree (positions) ──policy::check──▶ typed Resource + findings
@@ -35,6 +36,7 @@ impl Identity {
     }
 }
 
+pub mod gateway;
 pub mod meshctl;
 pub mod networking;
 mod protocol;
@@ -56,6 +58,7 @@ pub enum Kind {
     VirtualService,
     DestinationRule,
     ServiceEntry,
+    HTTPRoute,
     PeerAuthentication,
     AuthorizationPolicy,
     RequestAuthentication,
@@ -65,10 +68,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::VirtualService,
         Kind::DestinationRule,
         Kind::ServiceEntry,
+        Kind::HTTPRoute,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
         Kind::RequestAuthentication,
@@ -82,6 +86,7 @@ impl Kind {
             Kind::VirtualService => "VirtualService",
             Kind::DestinationRule => "DestinationRule",
             Kind::ServiceEntry => "ServiceEntry",
+            Kind::HTTPRoute => "HTTPRoute",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::RequestAuthentication => "RequestAuthentication",
@@ -91,11 +96,18 @@ impl Kind {
         }
     }
 
+    /// Whether meshctl generates the kind's CRD from its types (into `crds/`); the Gateway API's
+    /// CRDs are carried as the Gateway API publishes them.
+    pub fn generated(self) -> bool {
+        self != Kind::HTTPRoute
+    }
+
     pub fn crd(self) -> CustomResourceDefinition {
         match self {
             Kind::VirtualService => networking::VirtualService::crd(),
             Kind::DestinationRule => networking::DestinationRule::crd(),
             Kind::ServiceEntry => networking::ServiceEntry::crd(),
+            Kind::HTTPRoute => gateway::crd(self.name()).clone(),
             Kind::PeerAuthentication => security::PeerAuthentication::crd(),
             Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
             Kind::RequestAuthentication => security::RequestAuthentication::crd(),
@@ -111,6 +123,7 @@ impl Kind {
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
                 "security.istio.io/v1"
             }
+            Kind::HTTPRoute => "gateway.networking.k8s.io/v1",
             Kind::Canary | Kind::CertificateRotation | Kind::Workload => "meshctl.io/v1alpha1",
         }
     }
@@ -134,7 +147,9 @@ impl Kind {
                 .iter()
                 .map(|k| {
                     let crd = k.crd();
-                    let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
+                    let version = k.api_version().rsplit('/').next();
+                    let version = crd.spec.versions.iter().find(|v| Some(v.name.as_str()) == version);
+                    let schema = version.and_then(|v| v.schema.as_ref()).and_then(|s| s.open_api_v3_schema.as_ref());
                     serde_json::to_value(schema).expect("a CRD schema serializes")
                 })
                 .collect()
@@ -149,6 +164,7 @@ impl Kind {
             Kind::VirtualService => Resource::VirtualService(de(json)?),
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
             Kind::ServiceEntry => Resource::ServiceEntry(de(json)?),
+            Kind::HTTPRoute => Resource::HTTPRoute(de(json)?),
             Kind::PeerAuthentication => Resource::PeerAuthentication(de(json)?),
             Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
             Kind::RequestAuthentication => Resource::RequestAuthentication(de(json)?),
@@ -165,6 +181,7 @@ pub enum Resource {
     VirtualService(networking::VirtualService),
     DestinationRule(networking::DestinationRule),
     ServiceEntry(networking::ServiceEntry),
+    HTTPRoute(gateway::HTTPRoute),
     PeerAuthentication(security::PeerAuthentication),
     AuthorizationPolicy(security::AuthorizationPolicy),
     RequestAuthentication(security::RequestAuthentication),
@@ -179,6 +196,7 @@ impl Resource {
             Resource::VirtualService(_) => Kind::VirtualService,
             Resource::DestinationRule(_) => Kind::DestinationRule,
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
+            Resource::HTTPRoute(_) => Kind::HTTPRoute,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
             Resource::RequestAuthentication(_) => Kind::RequestAuthentication,
@@ -193,6 +211,7 @@ impl Resource {
             Resource::VirtualService(r) => r.meta(),
             Resource::DestinationRule(r) => r.meta(),
             Resource::ServiceEntry(r) => r.meta(),
+            Resource::HTTPRoute(r) => r.meta(),
             Resource::PeerAuthentication(r) => r.meta(),
             Resource::AuthorizationPolicy(r) => r.meta(),
             Resource::RequestAuthentication(r) => r.meta(),
@@ -216,6 +235,7 @@ impl Resource {
             Resource::VirtualService(r) => serde_json::to_value(r),
             Resource::DestinationRule(r) => serde_json::to_value(r),
             Resource::ServiceEntry(r) => serde_json::to_value(r),
+            Resource::HTTPRoute(r) => serde_json::to_value(r),
             Resource::PeerAuthentication(r) => serde_json::to_value(r),
             Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
             Resource::RequestAuthentication(r) => serde_json::to_value(r),
@@ -227,9 +247,10 @@ impl Resource {
     }
 }
 
-/// Parts of Istio's API that meshctl does not enforce, as `KIND:PATH` where PATH is a field path
-/// with list indices written `[]`. A document that uses one gets a "not supported by meshctl"
-/// finding rather than having the field silently ignored. `PATH=VALUE` names an enum value.
+/// Parts of Istio's API and the Gateway API that meshctl does not enforce, as `KIND:PATH`
+/// where PATH is a field path with list indices written `[]`. A document that uses one gets a
+/// "not supported by meshctl" finding rather than having the field silently ignored.
+/// `PATH=VALUE` names an enum value.
 pub const UNSUPPORTED: &[&str] = &[
     "VirtualService:spec.tls[].match[].destinationSubnets",
     "VirtualService:spec.tls[].match[].sourceLabels",
@@ -302,6 +323,9 @@ pub const UNSUPPORTED: &[&str] = &[
     "RequestAuthentication:spec.jwtRules[].timeout",
     "PeerAuthentication:spec.targetRef",
     "PeerAuthentication:spec.targetRefs",
+    "HTTPRoute:spec.rules[].filters",
+    "HTTPRoute:spec.rules[].backendRefs[].filters",
+    "HTTPRoute:spec.parentRefs[].sectionName",
 ];
 
 /// Whether `path` (a field path with `[]` for indices) of a `kind` document, or the enum
@@ -320,9 +344,9 @@ pub fn unsupported(kind: Kind, path: &str, value: Option<&str>) -> bool {
     })
 }
 
-/// All CRDs as one multi-document YAML stream, ready for `kubectl apply -f -`.
+/// The CRDs meshctl generates as one multi-document YAML stream, ready for `kubectl apply -f -`.
 pub fn crds_yaml() -> String {
-    Kind::ALL.iter().map(|k| format!("---\n{}", crd_file(*k).1)).collect()
+    Kind::ALL.iter().filter(|k| k.generated()).map(|k| format!("---\n{}", crd_file(*k).1)).collect()
 }
 
 /// The file a kind's CRD is kept in under `crds/`, and its YAML.

@@ -317,13 +317,13 @@ impl Installed {
 }
 
 /// Whether an object carries meshctl's label.
-fn managed(object: &DynamicObject) -> bool {
+pub(super) fn managed(object: &DynamicObject) -> bool {
     object.metadata.labels.as_ref().and_then(|l| l.get(MANAGED_BY)).is_some_and(|v| v == MANAGED_BY_VALUE)
 }
 
 impl Cluster {
-    /// The CRDs install would apply that exist already without meshctl's label: Istio's (or
-    /// another tool's), which install uses as they are.
+    /// The CRDs install would apply that exist already without meshctl's label: Istio's, the
+    /// Gateway API's (or another tool's), which install uses as they are.
     pub async fn foreign_crds(&self) -> Result<BTreeSet<String>, ClusterError> {
         let mut foreign = BTreeSet::new();
         for name in install::crd_names() {

@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 
 use crate::api;
@@ -288,12 +289,13 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
     format!("{}/{name}", qualified(&kind.kind().to_ascii_lowercase(), kind.group()))
 }
 
-/// The mesh kinds whose CRDs install applies. `Workload` is left out: it describes a process
-/// of the local mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 8] = [
+/// The mesh kinds a cluster keeps. `Workload` is left out: it describes a process of the local
+/// mesh; on a cluster, workloads are Pods.
+pub const CLUSTER_KINDS: [api::Kind; 9] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
     api::Kind::ServiceEntry,
+    api::Kind::HTTPRoute,
     api::Kind::PeerAuthentication,
     api::Kind::AuthorizationPolicy,
     api::Kind::RequestAuthentication,
@@ -301,15 +303,22 @@ pub const CLUSTER_KINDS: [api::Kind; 8] = [
     api::Kind::CertificateRotation,
 ];
 
+/// The CRDs install applies: those of the cluster kinds meshctl generates, and the Gateway
+/// API's whole standard channel (as `kubectl apply -f standard-install.yaml` would).
+fn crds() -> Vec<CustomResourceDefinition> {
+    let generated = CLUSTER_KINDS.iter().filter(|k| k.generated()).map(|k| k.crd());
+    generated.chain(api::gateway::standard_crds().iter().cloned()).collect()
+}
+
 /// The names of the CRDs install applies (`virtualservices.networking.istio.io`, ...).
 pub fn crd_names() -> Vec<String> {
-    CLUSTER_KINDS.iter().map(|k| k.crd().metadata.name.unwrap_or_default()).collect()
+    crds().into_iter().map(|c| c.metadata.name.unwrap_or_default()).collect()
 }
 
 /// Everything install applies, in order.
 pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
     let mut objects: Vec<Object> =
-        CLUSTER_KINDS.iter().map(|k| crd(*k)).filter(|o| !found.foreign_crds.contains(o.name())).collect();
+        crds().into_iter().map(crd).filter(|o| !found.foreign_crds.contains(o.name())).collect();
     objects.push(namespace(settings));
     objects.push(service_account(settings, CONTROLLER, true));
     // The gateway never calls the API server; it proves itself to the controller with a
@@ -386,8 +395,8 @@ fn merge(json: &mut Value, rest: Value) {
     }
 }
 
-fn crd(kind: api::Kind) -> Object {
-    let mut json = serde_json::to_value(kind.crd()).expect("CRDs serialize");
+fn crd(crd: CustomResourceDefinition) -> Object {
+    let mut json = serde_json::to_value(crd).expect("CRDs serialize");
     json["metadata"]["labels"] = labels(None);
     Object { kind: ObjectKind::CustomResourceDefinition, json }
 }
@@ -474,6 +483,13 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         verbs: &["get", "list", "watch", "create", "patch"],
         why: "routes, translated into each proxy's; the canary driver reads a VirtualService and writes \
               its weights by server-side apply (making one for a service that has none)",
+    },
+    Grant {
+        group: "gateway.networking.k8s.io",
+        resources: &["httproutes"],
+        names: &[],
+        verbs: WATCH,
+        why: "the Gateway API's mesh routes, translated into each proxy's routes as VirtualServices are",
     },
     Grant {
         group: "security.istio.io",
@@ -963,7 +979,7 @@ mod tests {
         }
         let order: Vec<ObjectKind> = objects.iter().map(|o| o.kind).collect();
         assert!(order.is_sorted(), "{order:?}");
-        assert_eq!(order.iter().filter(|k| **k == ObjectKind::CustomResourceDefinition).count(), CLUSTER_KINDS.len());
+        assert_eq!(order.iter().filter(|k| **k == ObjectKind::CustomResourceDefinition).count(), crds().len());
         assert_eq!(order.iter().filter(|k| **k == ObjectKind::Secret).count(), 1);
     }
 

@@ -194,18 +194,42 @@ async fn allowed(cluster: &Cluster, access: &Access) -> Result<bool, super::clie
     Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
+/// The Gateway API's CRDs found are used as they are, at their release, which says what the
+/// cluster's API server accepts of HTTPRoute.
+async fn gateway_api(cluster: &Cluster) -> (bool, String) {
+    use crate::api::gateway::{BUNDLE_VERSION, BUNDLE_VERSION_ANNOTATION};
+    let name = crate::api::Kind::HTTPRoute.crd().metadata.name.unwrap_or_default();
+    match cluster.get(ObjectKind::CustomResourceDefinition, None, &name).await {
+        Ok(None) => (true, format!("the Gateway API's CRDs: none; install adds its standard channel, {BUNDLE_VERSION}")),
+        Ok(Some(crd)) => {
+            let annotations = crd.metadata.annotations.as_ref();
+            let version = annotations.and_then(|a| a.get(BUNDLE_VERSION_ANNOTATION));
+            let version = version.map_or("of an unknown release", String::as_str);
+            let whose = if super::client::managed(&crd) { "installed by meshctl" } else { "used as they are" };
+            (true, format!("the Gateway API's CRDs: {version} found, {whose} (meshctl carries {BUNDLE_VERSION})"))
+        }
+        Err(e) => (false, format!("the Gateway API's CRDs: {e}")),
+    }
+}
+
 /// Istio's CRDs are used as they are; Istio's control plane beside meshctl's is refused, since
 /// both would program the same policy and inject the same namespaces.
 async fn istio(cluster: &Cluster) -> Vec<(bool, String)> {
     let mut lines = Vec::new();
     match cluster.foreign_crds().await {
-        Ok(crds) if crds.is_empty() => lines.push((true, "Istio's CRDs: none; install adds meshctl's".into())),
-        Ok(crds) => lines.push((
-            true,
-            format!("Istio's CRDs: {} found; install uses them as they are and never replaces them", crds.len()),
-        )),
+        Ok(crds) => {
+            let istio = crds.iter().filter(|name| name.ends_with(".istio.io")).count();
+            lines.push((
+                true,
+                match istio {
+                    0 => "Istio's CRDs: none; install adds meshctl's".into(),
+                    n => format!("Istio's CRDs: {n} found; install uses them as they are and never replaces them"),
+                },
+            ));
+        }
         Err(e) => lines.push((false, format!("Istio's CRDs: {e}"))),
     }
+    lines.push(gateway_api(cluster).await);
     match cluster.get(ObjectKind::Deployment, Some("istio-system"), "istiod").await {
         Ok(None) => lines.push((true, "Istio's control plane: not running (no istio-system/istiod)".into())),
         Ok(Some(_)) => lines.push((

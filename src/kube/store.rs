@@ -1,5 +1,5 @@
-//! The store on a cluster's API: the mesh's policy (install's CRDs: Istio's kinds, Canary and
-//! CertificateRotation) kept by the API server, behind the same [`Store`] trait as the local
+//! The store on a cluster's API: the mesh's policy (install's CRDs: Istio's kinds, the Gateway
+//! API's HTTPRoute, Canary and CertificateRotation) kept by the API server, behind the same [`Store`] trait as the local
 //! files. Writes are server-side applies as `meshctl`; statuses go through the status
 //! subresource; a watch on each kind wakes the controller.
 //!
@@ -26,7 +26,7 @@ use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 
 /// The kinds a cluster keeps: install's CRDs.
-const KINDS: [Kind; 8] = super::install::CLUSTER_KINDS;
+const KINDS: [Kind; 9] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {

@@ -62,9 +62,10 @@ codes! {
     WrongType = "MESH0102", Error, "A value of the wrong type (a string where a number belongs, ...).";
     InvalidEnum = "MESH0103", Error, "A value that is not one of the allowed ones.";
     MissingField = "MESH0104", Error, "A required field is missing.";
-    Unsupported = "MESH0105", Error, "Valid Istio, but not supported by meshctl: it would not be enforced.";
+    Unsupported = "MESH0105", Error, "Valid Istio or Gateway API, but not supported by meshctl: it would not be enforced.";
     InvalidDuration = "MESH0106", Error, "A duration that is not a number and a unit (`500ms`, `1.5s`, `1m30s`).";
-    OutOfRange = "MESH0107", Error, "A number or list length outside its allowed range.";
+    OutOfRange = "MESH0107", Error, "A number, a list's length or a string's length outside its allowed range.";
+    InvalidValue = "MESH0108", Error, "A string that does not have the form its field takes (the schema's pattern).";
     WeightSum = "MESH0201", Error, "The weights of a route's destinations do not add up to 100.";
     UndefinedSubset = "MESH0202", Error, "A destination names a subset that the host's DestinationRule does not define.";
     DuplicateSubset = "MESH0203", Error, "Two subsets of a DestinationRule have the same name.";

@@ -94,6 +94,19 @@ pub(super) fn check(
                     }
                 }
             }
+            Resource::HTTPRoute(route) => {
+                let ns = r.namespace();
+                for (i, parent) in route.spec.parent_refs.iter().enumerate().filter(|(_, p)| p.is_service()) {
+                    let fqdn = names::service_host(&parent.name, parent.namespace.as_deref().unwrap_or(ns));
+                    mesh.known_host(&fqdn, &field!["spec", "parentRefs", i, "name"], &mut sink);
+                }
+                for (i, rule) in route.spec.rules.iter().enumerate() {
+                    for (b, backend) in rule.backend_refs.iter().enumerate().filter(|(_, b)| b.is_service()) {
+                        let fqdn = names::service_host(&backend.name, backend.namespace.as_deref().unwrap_or(ns));
+                        mesh.known_host(&fqdn, &field!["spec", "rules", i, "backendRefs", b, "name"], &mut sink);
+                    }
+                }
+            }
             Resource::DestinationRule(dr) => {
                 let fqdn = names::resolve_host(&dr.spec.host, r.namespace());
                 mesh.known_host(&fqdn, &field!["spec", "host"], &mut sink);

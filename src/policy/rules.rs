@@ -6,6 +6,7 @@ use super::finding::Code;
 use super::names;
 use super::path::{Path, field};
 use crate::api::Resource;
+use crate::api::gateway::{HTTPRouteSpec, PathMatchType, ValueMatchType};
 use crate::api::meshctl::{CanarySpec, WorkloadSpec};
 use crate::api::networking::{
     DestinationRuleSpec, HttpMatchRequest, HttpRoute, HttpRouteDestination, LoadBalancerSettings, Resolution,
@@ -18,6 +19,7 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
         Resource::VirtualService(vs) => virtual_service(&vs.spec, sink),
         Resource::DestinationRule(dr) => destination_rule(&dr.spec, sink),
         Resource::ServiceEntry(se) => service_entry(&se.spec, sink),
+        Resource::HTTPRoute(route) => mesh_route(&route.spec, sink),
         Resource::PeerAuthentication(pa) => peer_authentication(&pa.spec, sink),
         Resource::AuthorizationPolicy(ap) => authorization_policy(&ap.spec, sink),
         Resource::RequestAuthentication(ra) => request_authentication(&ra.spec, sink),
@@ -171,17 +173,72 @@ fn string_match(sm: &StringMatch, at: &Path, sink: &mut Sink) {
             format!("{at}: set exactly one of `exact`, `prefix` or `regex` (found {set})"),
         );
     }
-    if let Some(re) = &sm.regex
-        && let Err(e) = regex_syntax::Parser::new().parse(re)
-    {
+    if let Some(re) = &sm.regex {
+        regex(re, &at.child("regex"), sink);
+    }
+}
+
+fn regex(re: &str, at: &Path, sink: &mut Sink) {
+    if let Err(e) = regex_syntax::Parser::new().parse(re) {
         // regex-syntax draws the pattern with a caret; its last line says what is wrong.
         let text = e.to_string();
         let reason = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
+        sink.path(at, Code::InvalidMatch, format!("{at}: {re:?} is not a valid RE2 regular expression: {reason}"));
+    }
+}
+
+/// An HTTPRoute: attached to Services (meshctl serves no Gateway of the Gateway API yet), and
+/// sending to Services by port.
+fn mesh_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
+    if spec.parent_refs.is_empty() {
         sink.path(
-            &at.child("regex"),
-            Code::InvalidMatch,
-            format!("{at}.regex: {re:?} is not a valid RE2 regular expression: {reason}"),
+            &field!["spec", "parentRefs"],
+            Code::MissingField,
+            "spec.parentRefs is empty, so the route applies nowhere: name the Service whose traffic it routes (group: \"\", kind: Service)",
         );
+    }
+    for (i, parent) in spec.parent_refs.iter().enumerate() {
+        if !parent.is_service() {
+            let at = field!["spec", "parentRefs", i];
+            let kind = parent.kind.as_deref().unwrap_or("Gateway");
+            sink.path(&at, Code::Unsupported, format!("{at}: meshctl routes HTTPRoutes attached to Services (group: \"\", kind: Service), not to a {kind}; attach it to the Service whose traffic it routes"));
+        }
+    }
+    for (r, rule) in spec.rules.iter().enumerate() {
+        let at = field!["spec", "rules", r];
+        for (m, request) in rule.matches.iter().enumerate() {
+            let at = at.child("matches").child(m);
+            if request.path.kind == PathMatchType::RegularExpression {
+                regex(&request.path.value, &at.child("path").child("value"), sink);
+            } else if !request.path.value.starts_with('/') {
+                let path = at.child("path").child("value");
+                sink.path(&path, Code::InvalidMatch, format!("{path}: a path starts with `/`; write \"/{}\"", request.path.value));
+            }
+            for (field, values) in [("headers", &request.headers), ("queryParams", &request.query_params)] {
+                for (v, value) in values.iter().enumerate() {
+                    if value.kind == ValueMatchType::RegularExpression {
+                        regex(&value.value, &at.child(field).child(v).child("value"), sink);
+                    }
+                }
+            }
+        }
+        for (b, backend) in rule.backend_refs.iter().enumerate() {
+            let at = at.child("backendRefs").child(b);
+            if !backend.is_service() {
+                let kind = backend.kind.as_deref().unwrap_or("Service");
+                sink.path(&at, Code::Unsupported, format!("{at}: meshctl sends requests to Services only, not to a {kind}; name a Service"));
+            } else if backend.port.is_none() {
+                sink.path(&at, Code::MissingField, format!("{at}: a Service backend needs its `port`: add the port of {} to send to", backend.name));
+            }
+        }
+        if let Some(timeouts) = &rule.timeouts
+            && let (Some(request), Some(backend)) = (timeouts.request, timeouts.backend_request)
+            && !request.0.is_zero()
+            && backend > request
+        {
+            let at = at.child("timeouts").child("backendRequest");
+            sink.path(&at, Code::ConflictingSettings, format!("{at} ({backend}) is longer than the request timeout ({request}); the Gateway API requires it to be no longer"));
+        }
     }
 }
 

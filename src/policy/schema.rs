@@ -59,7 +59,7 @@ impl Walker<'_, '_> {
                 self.sink.at(
                     root.pos,
                     Code::MissingField,
-                    format!("missing required field `{required}` of a {}", self.kind.name()),
+                    format!("missing required field `{required}` of {}", with_article(self.kind.name())),
                 );
             }
         }
@@ -120,7 +120,12 @@ impl Walker<'_, '_> {
         for (key, value) in entries {
             let child = path.child(&key.text);
             if let Some(field) = properties.and_then(|p| p.get(&key.text)) {
-                self.node(value, field, &child);
+                // The Gateway API's schemas are its own, so they name what meshctl does not do.
+                if unsupported(self.kind, &child.pattern(), None) {
+                    self.unsupported(key, &child);
+                } else {
+                    self.node(value, field, &child);
+                }
             } else if let Some(item) = additional {
                 self.node(value, item, &child);
             } else if schema["x-kubernetes-preserve-unknown-fields"] != true {
@@ -141,6 +146,9 @@ impl Walker<'_, '_> {
         if let Some(min) = schema["minItems"].as_u64().filter(|m| (items.len() as u64) < *m) {
             self.sink.at(node.pos, Code::OutOfRange, format!("{path}: needs at least {min} item(s)"));
         }
+        if let Some(max) = schema["maxItems"].as_u64().filter(|m| (items.len() as u64) > *m) {
+            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: holds {} items; at most {max} are allowed", items.len()));
+        }
         for (i, item) in items.iter().enumerate() {
             self.node(item, &schema["items"], &path.child(i));
         }
@@ -160,10 +168,11 @@ impl Walker<'_, '_> {
         };
         if let Some(allowed) = schema["enum"].as_array() {
             if unsupported(self.kind, &path.pattern(), Some(text)) {
+                let api = if self.kind.generated() { "Istio" } else { "Gateway API" };
                 self.sink.at(
                     node.pos,
                     Code::Unsupported,
-                    format!("{path}: {text} is valid Istio but not supported by meshctl; choose another value"),
+                    format!("{path}: {text} is valid {api} but not supported by meshctl; choose another value"),
                 );
             } else if !allowed.iter().any(|a| a == text) {
                 let options: Vec<&str> = allowed.iter().filter_map(|a| a.as_str()).collect();
@@ -176,6 +185,18 @@ impl Walker<'_, '_> {
                     format!("{path}: {text:?} is not allowed here; {hint}use one of {}", options.join(", ")),
                 );
             }
+        }
+        let length = text.chars().count() as u64;
+        if let Some(min) = schema["minLength"].as_u64().filter(|m| length < *m) {
+            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: {text:?} is too short; it needs at least {min} character(s)"));
+        }
+        if let Some(max) = schema["maxLength"].as_u64().filter(|m| length > *m) {
+            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: {length} characters is too long; at most {max} are allowed"));
+        }
+        if let Some(pattern) = schema["pattern"].as_str()
+            && !pattern_matches(pattern, text)
+        {
+            self.sink.at(node.pos, Code::InvalidValue, format!("{path}: {text:?} does not have the form this field takes (it must match `{pattern}`)"));
         }
         if schema["format"] == "duration"
             && let Err(e) = text.parse::<Duration>()
@@ -240,20 +261,37 @@ impl Walker<'_, '_> {
         );
     }
 
+    fn unsupported(&mut self, key: &crate::api::yaml::Key, path: &Path) {
+        let api = if self.kind.generated() { "Istio" } else { "Gateway API" };
+        self.sink.at(
+            key.pos,
+            Code::Unsupported,
+            format!("{path} is valid {api} but not supported by meshctl; remove it, or it would not be enforced"),
+        );
+    }
+
     fn unknown<'k>(&mut self, key: &crate::api::yaml::Key, path: &Path, known: impl Iterator<Item = &'k str>) {
         if unsupported(self.kind, &path.pattern(), None) {
-            return self.sink.at(
-                key.pos,
-                Code::Unsupported,
-                format!("{path} is valid Istio but not supported by meshctl; remove it, or it would not be enforced"),
-            );
+            return self.unsupported(key, path);
         }
         let hint = match names::nearest(&key.text, known) {
             Some(n) => format!("did you mean `{n}`?"),
             None => "remove it".to_string(),
         };
-        self.sink.at(key.pos, Code::UnknownField, format!("unknown field `{path}` in a {}; {hint}", self.kind.name()));
+        self.sink.at(key.pos, Code::UnknownField, format!("unknown field `{path}` in {}; {hint}", with_article(self.kind.name())));
     }
+}
+
+/// Whether `text` matches a schema's `pattern` (ECMA-262 in OpenAPI, written by the CRDs
+/// meshctl reads in the syntax RE2 and the `regex` crate share), compiled once per pattern.
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let mut compiled = COMPILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let regex = compiled.entry(pattern.to_string()).or_insert_with(|| regex::Regex::new(pattern).ok());
+    // A pattern this engine cannot read is left to the API server rather than failing everything.
+    regex.as_ref().is_none_or(|r| r.is_match(text))
 }
 
 fn body_keys(properties: &Schema) -> impl Iterator<Item = &str> {
@@ -272,8 +310,10 @@ fn expected_name(schema: &Schema) -> &'static str {
 }
 
 fn with_article(name: &str) -> String {
+    // Said as letters: "an HTTPRoute".
     match name.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {name}"),
+        _ if name.starts_with("HTTP") => format!("an {name}"),
         _ => format!("a {name}"),
     }
 }

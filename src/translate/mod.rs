@@ -18,6 +18,7 @@ mod bootstrap;
 mod capture;
 mod cluster;
 mod external;
+mod mesh_route;
 mod pb;
 mod resources;
 mod route;
@@ -77,8 +78,10 @@ impl MeshSnapshot {
     /// business. Where an entry names a host the registry has, the registry's service wins.
     pub fn new<'a>(services: Vec<Service>, resources: impl IntoIterator<Item = &'a crate::api::Resource>) -> Self {
         let mut snapshot = MeshSnapshot { services, ..MeshSnapshot::default() };
+        let mut mesh_routes = Vec::new();
         for resource in resources {
             match resource {
+                crate::api::Resource::HTTPRoute(route) => mesh_routes.push(route),
                 crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
@@ -88,6 +91,8 @@ impl MeshSnapshot {
                 _ => {}
             }
         }
+        // A VirtualService and HTTPRoutes for one host: the VirtualService wins.
+        snapshot.virtual_services.extend(mesh_route::virtual_services(mesh_routes));
         for (i, dr) in snapshot.destination_rules.iter().enumerate() {
             snapshot.destination_rule_of.entry(resolve_host(&dr.spec.host, namespace(&dr.metadata))).or_insert(i);
         }

@@ -3,7 +3,7 @@
 
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
-    Decorator, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
+    Decorator, DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
     VirtualHost, WeightedCluster, header_matcher, query_parameter_matcher, route, route_action, route_match,
     weighted_cluster,
 };
@@ -21,7 +21,7 @@ pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
 
 /// Istio's retry policy for routes whose VirtualService says nothing about retries.
 const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
-const DEFAULT_ATTEMPTS: u32 = 2;
+pub(super) const DEFAULT_ATTEMPTS: u32 = 2;
 
 /// The route configuration for a proxy whose short names resolve in `namespace`: a virtual
 /// host per service port. An HTTP port's routes are its VirtualService's rules that apply to
@@ -267,7 +267,7 @@ impl Routes<'_> {
                     name: rule.name.clone().unwrap_or_default(),
                     stat_prefix: stat_prefix.clone(),
                     r#match: Some(route_match(request)),
-                    action: Some(route::Action::Route(action.clone())),
+                    action: Some(action.clone()),
                     ..Default::default()
                 };
                 if let Some(f) = &faults {
@@ -294,7 +294,9 @@ impl Routes<'_> {
         cluster_name(port, dest.subset.as_deref(), &host)
     }
 
-    fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> RouteAction {
+    /// Where a rule's requests go. A rule left with no destination (an HTTPRoute rule whose
+    /// backends all have weight 0, or that has none) answers 500, as the Gateway API requires.
+    fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> route::Action {
         // Weights are relative; a destination with weight 0 gets nothing and is left out.
         let weighted: Vec<(String, u32)> = rule
             .route
@@ -307,6 +309,9 @@ impl Routes<'_> {
             })
             .filter(|(_, w)| *w > 0)
             .collect();
+        if weighted.is_empty() {
+            return route::Action::DirectResponse(DirectResponseAction { status: 500, ..Default::default() });
+        }
         let cluster_specifier = clusters(&weighted);
         let retry_policy = match &rule.retries {
             None => Some(default_retries()),
@@ -332,7 +337,7 @@ impl Routes<'_> {
             })
             .collect();
         let first_host = rule.route.first().map(|d| resolve_host(&d.destination.host, namespace)).unwrap_or_default();
-        with_grpc_deadlines(RouteAction {
+        route::Action::Route(with_grpc_deadlines(RouteAction {
             cluster_specifier: Some(cluster_specifier),
             // Istio's default is no timeout; Envoy's would be 15 s.
             timeout: Some(pb::duration(rule.timeout.map_or(std::time::Duration::ZERO, |d| d.0))),
@@ -340,7 +345,7 @@ impl Routes<'_> {
             request_mirror_policies,
             hash_policy: self.hash_policy(&first_host),
             ..Default::default()
-        })
+        }))
     }
 
     /// The hash key of the destination's consistent-hash load balancing, if it has one.

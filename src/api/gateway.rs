@@ -1,0 +1,267 @@
+//! `gateway.networking.k8s.io/v1`: the Kubernetes Gateway API's HTTPRoute, for mesh traffic
+//! (GAMMA: a route whose parent is a Service). Only the fields meshctl enforces are modelled;
+//! the rest of the API is named in [`super::UNSUPPORTED`].
+//!
+//! The schemas are the Gateway API's own, not generated from these types: its standard-channel
+//! CRDs at [`BUNDLE_VERSION`] (`third_party/gateway-api/`) are what `validate` checks documents
+//! against and what `install` applies, so a route meshctl accepts is one any implementation
+//! accepts.
+
+use std::sync::OnceLock;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResource;
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+/// The Gateway API release whose CRDs meshctl carries.
+pub const BUNDLE_VERSION: &str = "v1.6.3";
+/// The annotation on each of the Gateway API's CRDs that names its release.
+pub const BUNDLE_VERSION_ANNOTATION: &str = "gateway.networking.k8s.io/bundle-version";
+
+/// The standard channel's CRDs as the Gateway API publishes them, in file order.
+const STANDARD_CRDS: [&str; 10] = [
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_backendtlspolicies.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_gatewayclasses.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_gateways.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_grpcroutes.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_httproutes.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_listenersets.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_referencegrants.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_tcproutes.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_tlsroutes.yaml"),
+    include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_udproutes.yaml"),
+];
+
+/// Every CRD of the Gateway API's standard channel at [`BUNDLE_VERSION`].
+pub fn standard_crds() -> &'static [CustomResourceDefinition] {
+    static CRDS: OnceLock<Vec<CustomResourceDefinition>> = OnceLock::new();
+    CRDS.get_or_init(|| {
+        STANDARD_CRDS
+            .iter()
+            .map(|text| {
+                let (documents, error) = super::yaml::parse(text);
+                assert!(error.is_none(), "the Gateway API's CRDs parse: {error:?}");
+                let root = documents.first().and_then(|d| d.root.as_ref()).expect("a CRD per file");
+                serde_json::from_value(root.to_json()).expect("the Gateway API's CRDs decode")
+            })
+            .collect()
+    })
+}
+
+/// The Gateway API's CRD of `kind`.
+pub fn crd(kind: &str) -> &'static CustomResourceDefinition {
+    standard_crds().iter().find(|c| c.spec.names.kind == kind).expect("a kind of the Gateway API's standard channel")
+}
+
+/// Rules for HTTP requests to a Service (a mesh route) or through a Gateway.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "HTTPRoute",
+    namespaced,
+    status = "RouteStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPRouteSpec {
+    /// What the route attaches to: a Service (mesh traffic to it) or a Gateway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_refs: Vec<ParentReference>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    /// Absent, one rule sends every request to no backend (and so answers 500).
+    #[serde(default = "default_rules")]
+    pub rules: Vec<HTTPRouteRule>,
+}
+
+fn default_rules() -> Vec<HTTPRouteRule> {
+    vec![HTTPRouteRule::default()]
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentReference {
+    /// `gateway.networking.k8s.io` when unset; `""` (the core group) for a Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `Gateway` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The route's own namespace when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+    /// For a Service: the one port whose traffic the route takes; every port when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl ParentReference {
+    /// Whether the parent is a Service: the route is a mesh route (GAMMA).
+    pub fn is_service(&self) -> bool {
+        self.group.as_deref() == Some("") && self.kind.as_deref() == Some("Service")
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPRouteRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Any of which selects the rule; absent, every request (a `/` prefix).
+    #[serde(default = "default_matches")]
+    pub matches: Vec<HTTPRouteMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_refs: Vec<HTTPBackendRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<HTTPRouteTimeouts>,
+}
+
+fn default_matches() -> Vec<HTTPRouteMatch> {
+    vec![HTTPRouteMatch::default()]
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPRouteMatch {
+    #[serde(default = "default_path")]
+    pub path: HTTPPathMatch,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<ValueMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<ValueMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+fn default_path() -> HTTPPathMatch {
+    HTTPPathMatch::default()
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPPathMatch {
+    #[serde(default, rename = "type")]
+    pub kind: PathMatchType,
+    #[serde(default = "root_path")]
+    pub value: String,
+}
+
+impl Default for HTTPPathMatch {
+    fn default() -> Self {
+        HTTPPathMatch { kind: PathMatchType::PathPrefix, value: root_path() }
+    }
+}
+
+fn root_path() -> String {
+    "/".to_string()
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PathMatchType {
+    Exact,
+    #[default]
+    PathPrefix,
+    RegularExpression,
+}
+
+/// A header's or a query parameter's match.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueMatch {
+    #[serde(default, rename = "type")]
+    pub kind: ValueMatchType,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueMatchType {
+    #[default]
+    Exact,
+    RegularExpression,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPBackendRef {
+    /// `""` (the core group) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `Service` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    /// The route's own namespace when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Required for a Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Relative share of the rule's requests; 1 when unset.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+impl HTTPBackendRef {
+    /// Whether the backend is a Service (the only kind of backend meshctl sends to).
+    pub fn is_service(&self) -> bool {
+        matches!(self.group.as_deref(), None | Some("")) && matches!(self.kind.as_deref(), None | Some("Service"))
+    }
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPRouteTimeouts {
+    /// From the request's start to its response's end, retries included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Duration>,
+    /// Each attempt to a backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_request: Option<Duration>,
+}
+
+/// What each parent made of the route, as the API defines it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    #[serde(default)]
+    pub parents: Vec<RouteParentStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteParentStatus {
+    pub parent_ref: ParentReference,
+    pub controller_name: String,
+    #[serde(default)]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_carried_crds_are_the_standard_channel_of_one_release() {
+        let crds = standard_crds();
+        assert_eq!(crds.len(), STANDARD_CRDS.len());
+        for crd in crds {
+            let annotations = crd.metadata.annotations.clone().unwrap_or_default();
+            let name = crd.metadata.name.as_deref().unwrap_or_default();
+            assert_eq!(annotations.get(BUNDLE_VERSION_ANNOTATION).map(String::as_str), Some(BUNDLE_VERSION), "{name}");
+            assert_eq!(annotations.get("gateway.networking.k8s.io/channel").map(String::as_str), Some("standard"));
+        }
+        let schema = crate::api::Kind::HTTPRoute.schema();
+        assert!(schema["properties"]["spec"]["properties"]["parentRefs"].is_object(), "{schema}");
+    }
+}
