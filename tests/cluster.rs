@@ -8,6 +8,8 @@ mod admission;
 mod common;
 #[path = "cluster/demo.rs"]
 mod demo;
+#[path = "cluster/gateway_api.rs"]
+mod gateway_api;
 #[path = "cluster/identity.rs"]
 mod identity;
 #[path = "cluster/inject.rs"]

@@ -141,7 +141,7 @@ impl<'n> Profile<'n> {
 
 /// Sends `n` requests to `gateway` for `host`; how many v1 and v2 answered, and how many
 /// failed (or were answered by another version).
-fn send(gateway: SocketAddr, host: &str, n: usize) -> (usize, usize, usize) {
+pub(super) fn send(gateway: SocketAddr, host: &str, n: usize) -> (usize, usize, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (mut v1, mut v2, mut failed) = (0, 0, 0);
     for _ in 0..n {

@@ -1,0 +1,78 @@
+//! The Gateway API on the node: an HTTPRoute attached to a Service (GAMMA) splits the
+//! Service's traffic between two Services, and a route meshctl would refuse is refused to
+//! kubectl too.
+
+use serde_json::{Value, json};
+
+use super::DEADLINE;
+use super::common::node::{self, demo_deployment};
+
+/// A Service named `name` of the demo app's Pods that carry `selector` besides `app: profile`.
+fn service(ns: &str, name: &str, selector: &[(&str, &str)]) -> Value {
+    let mut labels = json!({ "app": "profile" });
+    for (key, value) in selector {
+        labels[key] = json!(value);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": { "selector": labels, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
+    })
+}
+
+/// profile's mesh route: `v1`/`v2` of its traffic to the Services profile-v1 and profile-v2.
+fn mesh_route(ns: &str, v1: u32, v2: u32) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": { "name": "profile", "namespace": ns },
+        "spec": {
+            "parentRefs": [{ "group": "", "kind": "Service", "name": "profile", "port": 80 }],
+            "rules": [{ "backendRefs": [
+                { "name": "profile-v1", "port": 80, "weight": v1 },
+                { "name": "profile-v2", "port": 80, "weight": v2 },
+            ]}],
+        },
+    })
+}
+
+#[test]
+fn an_httproute_attached_to_a_service_splits_its_traffic_between_two_services() {
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let ns = "gamma";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let objects = [
+        service(ns, "profile", &[]),
+        service(ns, "profile-v1", &[("version", "v1")]),
+        service(ns, "profile-v2", &[("version", "v2")]),
+        demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
+        demo_deployment(ns, "profile", &[("version", "v2")], &["--version", "v2"]),
+        mesh_route(ns, 90, 10),
+    ];
+    node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let (gateway, host) = (node.gateway(), format!("profile.{ns}.svc.cluster.local"));
+    // Until every proxy runs the route, requests go to both versions evenly.
+    let routed = super::common::within(DEADLINE, || {
+        let (v1, _, failed) = super::mesh::send(gateway, &host, 40);
+        failed == 0 && v1 >= 32
+    });
+    assert!(routed, "the route never took effect");
+
+    // Each request is a draw with p = 0.9: 1,000 of them land within 3.5 points of 90% but
+    // about once in three thousand runs (3.7 standard deviations).
+    let (v1, v2, failed) = super::mesh::send(gateway, &host, 1000);
+    assert_eq!(failed, 0, "every request is answered");
+    let share = v1 as f64 / 10.0;
+    assert!((86.5..=93.5).contains(&share), "v1 took {share:.1}% of 1,000 requests (v2 {v2})");
+    println!("an HTTPRoute's 90/10 split: v1 {v1}, v2 {v2} of 1,000");
+
+    let table = node.kubectl_ok(&["-n", ns, "get", "httproutes"]);
+    assert!(table.contains("profile"), "{table}");
+    // A route the webhook refuses is refused to kubectl, with meshctl's finding.
+    let mut bad = mesh_route(ns, 50, 50);
+    bad["metadata"]["name"] = json!("bad");
+    bad["spec"]["rules"][0]["matches"] = json!([{ "path": { "type": "RegularExpression", "value": "/a(b" } }]);
+    let run = node.kubectl_with_input(&["apply", "-f", "-"], &bad.to_string());
+    assert!(run.code != 0 && run.stderr.contains("MESH0207"), "{}{}", run.stdout, run.stderr);
+}
