@@ -69,7 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute')
             [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
             [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')
@@ -85,6 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--subset', '--subset', [CompletionResultType]::ParameterName, 'A subset and its weight in percent; the weights must add up to 100')
             [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'The workload label whose value names the subset')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Split only the traffic to this port of the service (e.g. its gRPC port)')
+            [CompletionResult]::new('--api', '--api', [CompletionResultType]::ParameterName, 'The API to write the split in. With `gateway`, an HTTPRoute sends each subset''s share to the Service SERVICE-NAME, on --port (80 when not given)')
             [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout')
             [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -178,7 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;generate;help' {
-            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute')
             [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
             [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')
@@ -763,7 +764,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;generate' {
-            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets')
+            [CompletionResult]::new('traffic-split', 'traffic-split', [CompletionResultType]::ParameterValue, 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute')
             [CompletionResult]::new('circuit-breaker', 'circuit-breaker', [CompletionResultType]::ParameterValue, 'A DestinationRule that ejects failing instances and bounds the connection pool')
             [CompletionResult]::new('mtls', 'mtls', [CompletionResultType]::ParameterValue, 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given')
             [CompletionResult]::new('authz', 'authz', [CompletionResultType]::ParameterValue, 'An AuthorizationPolicy allowing (or denying) callers by service account')

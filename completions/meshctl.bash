@@ -1667,7 +1667,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__traffic__subcmd__split)
-            opts="-n -h -V --namespace --subset --label --port --tcp --output-file --help --version"
+            opts="-n -h -V --namespace --subset --label --port --tcp --api --output-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1691,6 +1691,10 @@ _meshctl() {
                     ;;
                 --port)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api)
+                    COMPREPLY=($(compgen -W "istio gateway" -- "${cur}"))
                     return 0
                     ;;
                 --output-file)

@@ -64,7 +64,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute'
             cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
             cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
             cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'
@@ -79,6 +79,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --subset 'A subset and its weight in percent; the weights must add up to 100'
             cand --label 'The workload label whose value names the subset'
             cand --port 'Split only the traffic to this port of the service (e.g. its gRPC port)'
+            cand --api 'The API to write the split in. With `gateway`, an HTTPRoute sends each subset''s share to the Service SERVICE-NAME, on --port (80 when not given)'
             cand --output-file 'Write to this file instead of stdout'
             cand --tcp 'Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests'
             cand -h 'Print help (see more with ''--help'')'
@@ -165,7 +166,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --version 'Print version'
         }
         &'meshctl;generate;help'= {
-            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute'
             cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
             cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
             cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'
@@ -694,7 +695,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;help;validate'= {
         }
         &'meshctl;help;generate'= {
-            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets'
+            cand traffic-split 'A VirtualService splitting traffic between subsets by weight, and the DestinationRule defining those subsets; or, with --api gateway, an HTTPRoute'
             cand circuit-breaker 'A DestinationRule that ejects failing instances and bounds the connection pool'
             cand mtls 'A PeerAuthentication for a namespace, or the whole mesh when no namespace is given'
             cand authz 'An AuthorizationPolicy allowing (or denying) callers by service account'

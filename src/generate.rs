@@ -1,10 +1,11 @@
-//! Policy from intent: each generator turns a few settings into the Istio (or meshctl)
-//! resources that express them. Pure; the CLI parses flags into these settings, and checks the
+//! Policy from intent: each generator turns a few settings into the Istio (or Gateway API, or
+//! meshctl) resources that express them. Pure; the CLI parses flags into these settings, and checks the
 //! result with the same validation as `meshctl validate` before printing it.
 
 use std::collections::BTreeMap;
 
 use crate::api::ROOT_NAMESPACE;
+use crate::api::gateway::{HTTPBackendRef, HTTPRoute, HTTPRouteRule, HTTPRouteSpec, ParentReference};
 use crate::api::meshctl::{Canary, CanarySpec, Gates};
 use crate::api::networking::{
     ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpMatchRequest, HttpRoute,
@@ -43,11 +44,29 @@ pub struct TrafficSplit {
     pub port: Option<u16>,
     /// Split connections (a `tcp` rule) rather than requests: for a TCP port.
     pub tcp: bool,
+    pub api: RouteApi,
 }
 
+/// Which API a route is written in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RouteApi {
+    /// Istio's: a VirtualService, and a DestinationRule for its subsets.
+    #[default]
+    Istio,
+    /// The Gateway API's: an HTTPRoute attached to the service, whose backends are a Service
+    /// per subset, named SERVICE-SUBSET (as Flagger and Argo Rollouts name them).
+    Gateway,
+}
+
+/// The port a generated HTTPRoute sends to when none is given: a Service backend needs one.
+pub const DEFAULT_BACKEND_PORT: u16 = 80;
+
 /// A VirtualService that splits the service's traffic (or one port's) by weight, and the
-/// DestinationRule that defines the subsets it names.
+/// DestinationRule that defines the subsets it names; or, in the Gateway API, an HTTPRoute.
 pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
+    if s.api == RouteApi::Gateway {
+        return vec![Resource::HTTPRoute(namespaced(mesh_route(s), &s.namespace))];
+    }
     let route: Vec<HttpRouteDestination> = s
         .subsets
         .iter()
@@ -94,6 +113,31 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
         Resource::VirtualService(namespaced(vs, &s.namespace)),
         Resource::DestinationRule(namespaced(dr, &s.namespace)),
     ]
+}
+
+/// The HTTPRoute of a split: attached to the service (one port of it, if given), sending to a
+/// Service per subset.
+fn mesh_route(s: &TrafficSplit) -> HTTPRoute {
+    let port = s.port.unwrap_or(DEFAULT_BACKEND_PORT);
+    let backend_refs = s
+        .subsets
+        .iter()
+        .map(|(subset, weight)| HTTPBackendRef {
+            name: format!("{}-{subset}", s.service),
+            port: Some(port),
+            weight: *weight,
+            ..HTTPBackendRef::default()
+        })
+        .collect();
+    let parent = ParentReference {
+        group: Some(String::new()),
+        kind: Some("Service".into()),
+        name: s.service.clone(),
+        port: s.port,
+        ..ParentReference::default()
+    };
+    let rule = HTTPRouteRule { backend_refs, ..HTTPRouteRule::default() };
+    HTTPRoute::new(&s.service, HTTPRouteSpec { parent_refs: vec![parent], hostnames: vec![], rules: vec![rule] })
 }
 
 /// Subsets named by the values of one workload label.

@@ -10,6 +10,7 @@ const CASES: &[(&str, &str)] = &[
     ("traffic-split", "generate traffic-split profile -n shop --subset v1=90 --subset v2=10"),
     ("traffic-split-port", "generate traffic-split greeter -n shop --subset v1=80 --subset v2=20 --port 9090"),
     ("traffic-split-tcp", "generate traffic-split db -n shop --subset v1=80 --subset v2=20 --port 5432 --tcp"),
+    ("traffic-split-gateway", "generate traffic-split profile -n shop --subset v1=90 --subset v2=10 --api gateway"),
     (
         "circuit-breaker",
         "generate circuit-breaker profile -n shop --consecutive-errors 5 --interval 10s --ejection-time 30s \

@@ -618,4 +618,16 @@ fn an_httproute_attached_to_a_service_splits_its_traffic_and_matches_whole_path_
 
     let routes: Value = serde_json::from_str(&mesh.meshctl(&["get", "httproutes", "-o", "json"], "").stdout).unwrap();
     assert_eq!(routes["items"][0]["kind"], "HTTPRoute", "{routes}");
+    let conditions = || {
+        let run = mesh.meshctl(&["get", "httproute", "profile", "-o", "json"], "");
+        let route: Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+        route["status"]["parents"][0]["conditions"].clone()
+    };
+    common::poll("the route is Accepted", Duration::from_secs(20), || conditions()[0]["status"] == "True");
+    assert_eq!(conditions()[1]["reason"], "ResolvedRefs", "{}", conditions());
+
+    // A backend the route needs cannot be deleted from under it (on a cluster, where a Service
+    // can, the route's status names it: tests/cluster/gateway_api.rs).
+    let run = mesh.meshctl(&["delete", "workload", "profile-v2"], "");
+    assert!(run.code == 1 && run.stderr.contains("HTTPRoute/default/profile"), "{}{}", run.stdout, run.stderr);
 }

@@ -20,6 +20,10 @@ pub const BUNDLE_VERSION: &str = "v1.6.3";
 /// The annotation on each of the Gateway API's CRDs that names its release.
 pub const BUNDLE_VERSION_ANNOTATION: &str = "gateway.networking.k8s.io/bundle-version";
 
+/// The controller name meshctl writes its routes' parent statuses under, as Istio writes
+/// `istio.io/mesh-controller`.
+pub const MESH_CONTROLLER: &str = "meshctl.io/mesh-controller";
+
 /// The standard channel's CRDs as the Gateway API publishes them, in file order.
 const STANDARD_CRDS: [&str; 10] = [
     include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_backendtlspolicies.yaml"),
@@ -101,6 +105,14 @@ pub struct ParentReference {
     pub port: Option<u16>,
 }
 
+impl RouteStatus {
+    /// The conditions meshctl wrote that do not hold, with the parent they are about.
+    pub fn failing(&self) -> impl Iterator<Item = (&ParentReference, &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition)> {
+        let ours = self.parents.iter().filter(|p| p.controller_name == MESH_CONTROLLER);
+        ours.flat_map(|p| p.conditions.iter().filter(|c| c.status == "False").map(move |c| (&p.parent_ref, c)))
+    }
+}
+
 impl ParentReference {
     /// Whether the parent is a Service: the route is a mesh route (GAMMA).
     pub fn is_service(&self) -> bool {
@@ -113,8 +125,8 @@ impl ParentReference {
 pub struct HTTPRouteRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Any of which selects the rule; absent, every request (a `/` prefix).
-    #[serde(default = "default_matches")]
+    /// Any of which selects the rule; absent (or empty), every request: see [`Self::matches`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<HTTPRouteMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_refs: Vec<HTTPBackendRef>,
@@ -122,8 +134,12 @@ pub struct HTTPRouteRule {
     pub timeouts: Option<HTTPRouteTimeouts>,
 }
 
-fn default_matches() -> Vec<HTTPRouteMatch> {
-    vec![HTTPRouteMatch::default()]
+impl HTTPRouteRule {
+    /// The matches that select the rule: those written, or a `/` prefix (every request), which
+    /// is what the API server fills in for a rule written without any.
+    pub fn matches(&self) -> Vec<HTTPRouteMatch> {
+        if self.matches.is_empty() { vec![HTTPRouteMatch::default()] } else { self.matches.clone() }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

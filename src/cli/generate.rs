@@ -31,7 +31,7 @@ pub(super) struct Output {
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum Command {
     /// A VirtualService splitting traffic between subsets by weight, and the DestinationRule
-    /// defining those subsets.
+    /// defining those subsets; or, with --api gateway, an HTTPRoute.
     ///
     /// Example: meshctl generate traffic-split profile -n shop --subset v1=90 --subset v2=10
     TrafficSplit {
@@ -47,8 +47,12 @@ pub(super) enum Command {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         port: Option<u16>,
         /// Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests.
-        #[arg(long, requires = "port")]
+        #[arg(long, requires = "port", conflicts_with = "api")]
         tcp: bool,
+        /// The API to write the split in. With `gateway`, an HTTPRoute sends each subset's
+        /// share to the Service SERVICE-NAME, on --port (80 when not given).
+        #[arg(long, value_enum, default_value_t)]
+        api: gen_core::RouteApi,
         #[command(flatten)]
         output: Output,
     },
@@ -201,7 +205,7 @@ impl FromStr for SubsetWeight {
 
 pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
     let (resources, output) = match command {
-        Command::TrafficSplit { target, subsets, label, port, tcp, output } => {
+        Command::TrafficSplit { target, subsets, label, port, tcp, api, output } => {
             let subsets = subsets.into_iter().map(|SubsetWeight(n, w)| (n, w)).collect();
             (
                 gen_core::traffic_split(&gen_core::TrafficSplit {
@@ -211,6 +215,7 @@ pub(super) fn run(command: Command, printer: &Printer) -> Outcome {
                     label,
                     port,
                     tcp,
+                    api,
                 }),
                 output,
             )

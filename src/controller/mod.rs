@@ -8,6 +8,7 @@
 //!                      │  ◀─services, proxies─┘
 //!                      ├──translate──▶ xDS server ──ACK/NACK──▶ loop
 //!                      ├──targets──▶ canary driver ──▶ Store (weights, Canary status)
+//!                      ├──route status (leader) ──▶ Store (HTTPRoute status)
 //!                      ├──targets──▶ span collector (which proxy runs what)
 //!                      └──Report──▶ StatusSink (local: status.json; a cluster: the status port)
 //! ```
@@ -18,6 +19,7 @@
 pub mod kube;
 pub mod local;
 pub mod rotation;
+mod route_status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -178,7 +180,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let (report_tx, reports) = watch::channel(Report::default());
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
     rotation::spawn(store.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
-    spawn_canaries(store.clone(), targets, problems, running, leading);
+    spawn_canaries(store.clone(), targets, problems, running, leading.clone());
+    let mut services = Vec::new();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -248,9 +251,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
         if translated != Some(contents.revision) || pki_changed || renewed || moved {
-            let services = backend.services();
+            services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
-            let mut snapshot = MeshSnapshot::new(services, &resources);
+            let mut snapshot = MeshSnapshot::new(services.clone(), &resources);
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
             let translation = Translation::new(&snapshot);
@@ -270,6 +273,16 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 desired_tx.send_replace(desired);
             }
             translated = Some(contents.revision);
+        }
+
+        if *leading.borrow() {
+            let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+            for (object, status) in route_status::changed(&resources, &services, now) {
+                let status = serde_json::to_value(&status).expect("a route status serializes");
+                if let Err(e) = store.set_status(&object, status).await {
+                    errors.push(format!("the status of {}/{}: {e}", object.namespace, object.name));
+                }
+            }
         }
 
         let proxies = backend.scrape_targets();

@@ -488,8 +488,16 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         group: "gateway.networking.k8s.io",
         resources: &["httproutes"],
         names: &[],
-        verbs: WATCH,
-        why: "the Gateway API's mesh routes, translated into each proxy's routes as VirtualServices are",
+        verbs: &["get", "list", "watch"],
+        why: "the Gateway API's mesh routes, translated into each proxy's routes as VirtualServices are; the \
+              leader reads one before it writes its status",
+    },
+    Grant {
+        group: "gateway.networking.k8s.io",
+        resources: &["httproutes/status"],
+        names: &[],
+        verbs: &["patch"],
+        why: "whether a mesh route is accepted and its backends resolved, and why not",
     },
     Grant {
         group: "security.istio.io",

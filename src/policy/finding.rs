@@ -71,7 +71,7 @@ codes! {
     DuplicateSubset = "MESH0203", Error, "Two subsets of a DestinationRule have the same name.";
     DuplicateHost = "MESH0204", Error, "Two VirtualServices route the same host; only one would take effect.";
     UnreachableRule = "MESH0205", Warning, "An HTTP rule can never match: an earlier rule matches all of its requests.";
-    UnknownHost = "MESH0206", Error, "A host that no service in the input's registry (Workloads, Services) provides.";
+    UnknownHost = "MESH0206", Error, "A host that no service in the input's registry (Workloads, Services) provides, or a port its service does not have.";
     InvalidMatch = "MESH0207", Error, "A string match without exactly one of exact/prefix/regex, a bad regex, or an uppercase header name.";
     MissingDestination = "MESH0208", Error, "An HTTP rule that sends traffic nowhere.";
     InvalidHost = "MESH0209", Error, "A host that is not a valid DNS name.";
@@ -90,6 +90,7 @@ codes! {
     NoReadyInstance = "MESH0502", Error, "A route sends traffic to a destination with no ready instance (`analyze`, `check`).";
     StuckCanary = "MESH0503", Error, "A rollout under way whose stable or canary subset has no ready instance (`analyze`, `check`).";
     ProxyRefused = "MESH0504", Error, "A proxy refused (NACKed) its configuration and runs its last good one (`analyze`, `check`).";
+    RouteNotProgrammed = "MESH0505", Error, "An HTTPRoute whose status says the mesh does not use it, or cannot reach a backend it names (`analyze`, `check`).";
 }
 
 impl fmt::Display for Code {

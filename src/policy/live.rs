@@ -103,6 +103,17 @@ pub(super) fn check(resources: &[Checked], live: &Live, out: &mut Vec<Finding>) 
                     }
                 }
             }
+            // The leader's verdict on a route, as its status records it.
+            Resource::HTTPRoute(route) => {
+                for (parent, condition) in route.status.iter().flat_map(|s| s.failing()) {
+                    let (kind, reason, message) = (&condition.type_, &condition.reason, &condition.message);
+                    sink.path(
+                        &field!["spec", "parentRefs"],
+                        Code::RouteNotProgrammed,
+                        format!("for Service {}, {kind} is False ({reason}): {message}", parent.name),
+                    );
+                }
+            }
             Resource::Canary(canary) => {
                 let phase = canary.status.as_ref().and_then(|s| s.phase);
                 if phase.is_some_and(CanaryPhase::is_finished) {

@@ -99,11 +99,14 @@ pub(super) fn check(
                 for (i, parent) in route.spec.parent_refs.iter().enumerate().filter(|(_, p)| p.is_service()) {
                     let fqdn = names::service_host(&parent.name, parent.namespace.as_deref().unwrap_or(ns));
                     mesh.known_host(&fqdn, &field!["spec", "parentRefs", i, "name"], &mut sink);
+                    mesh.known_port(&fqdn, parent.port, &field!["spec", "parentRefs", i, "port"], &mut sink);
                 }
                 for (i, rule) in route.spec.rules.iter().enumerate() {
                     for (b, backend) in rule.backend_refs.iter().enumerate().filter(|(_, b)| b.is_service()) {
                         let fqdn = names::service_host(&backend.name, backend.namespace.as_deref().unwrap_or(ns));
-                        mesh.known_host(&fqdn, &field!["spec", "rules", i, "backendRefs", b, "name"], &mut sink);
+                        let at = field!["spec", "rules", i, "backendRefs", b];
+                        mesh.known_host(&fqdn, &at.child("name"), &mut sink);
+                        mesh.known_port(&fqdn, backend.port, &at.child("port"), &mut sink);
                     }
                 }
             }
@@ -207,6 +210,20 @@ impl Mesh<'_> {
                 ),
             );
         }
+    }
+
+    /// Reports a `port` that the registry's service of `fqdn` does not have (a host it does not
+    /// know is [`Self::known_host`]'s to report).
+    fn known_port(&self, fqdn: &str, port: Option<u16>, at: &Path, sink: &mut Sink) {
+        let Some(port) = port else { return };
+        let entries: Vec<&RegistryEntry> = self.registry.iter().filter(|e| e.host == fqdn).collect();
+        if entries.is_empty() || entries.iter().any(|e| e.ports.iter().any(|(n, _)| *n == port)) {
+            return;
+        }
+        let mut ports: Vec<String> = entries.iter().flat_map(|e| &e.ports).map(|(n, _)| n.to_string()).collect();
+        ports.sort();
+        ports.dedup();
+        sink.path(at, Code::UnknownHost, format!("{fqdn} has no port {port}; use one of its ports: {}", ports.join(", ")));
     }
 
     /// Reports a host no registered service or ServiceEntry provides. The input's registry

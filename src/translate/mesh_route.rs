@@ -28,7 +28,7 @@ pub(super) fn virtual_services<'a>(routes: impl IntoIterator<Item = &'a HTTPRout
             let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
             let rules = by_host.entry(host).or_default();
             for (r, rule) in route.spec.rules.iter().enumerate() {
-                for (m, request) in rule.matches.iter().enumerate() {
+                for (m, request) in rule.matches().iter().enumerate() {
                     let precedence = Precedence::of(route, request, (r, m));
                     rules.push((precedence, http_rule(name, namespace, r, rule, request, parent.port)));
                 }

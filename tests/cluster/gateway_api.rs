@@ -69,6 +69,30 @@ fn an_httproute_attached_to_a_service_splits_its_traffic_between_two_services() 
 
     let table = node.kubectl_ok(&["-n", ns, "get", "httproutes"]);
     assert!(table.contains("profile"), "{table}");
+    let conditions = || {
+        let route = node.kubectl_ok(&["-n", ns, "get", "httproute", "profile", "-o", "json"]);
+        let route: Value = serde_json::from_str(&route).unwrap();
+        route["status"]["parents"][0]["conditions"].clone()
+    };
+    let resolved = |reason: &str| conditions().as_array().into_iter().flatten().any(|c| c["reason"] == reason);
+    super::common::poll("the route is Accepted, its backends resolved", DEADLINE, || resolved("ResolvedRefs"));
+
+    // A backend Service deleted from under the route: its status says so, as analyze does.
+    node.kubectl_ok(&["-n", ns, "delete", "service", "profile-v2"]);
+    super::common::poll("the route says its backend is gone", DEADLINE, || resolved("BackendNotFound"));
+    let yaml = node.kubectl_ok(&["-n", ns, "get", "httproute", "profile", "-o", "yaml"]);
+    assert!(yaml.contains("reason: BackendNotFound") && yaml.contains("no Service profile-v2.gamma.svc"), "{yaml}");
+    assert!(yaml.contains(meshctl::api::gateway::MESH_CONTROLLER), "{yaml}");
+    let kubeconfig = node.kubeconfig();
+    let analyze = super::common::meshctl(&["analyze", "-n", ns, "--kubeconfig", kubeconfig.to_str().unwrap()]);
+    assert!(
+        analyze.stdout.contains("MESH0505") && analyze.stdout.contains("BackendNotFound"),
+        "{}{}",
+        analyze.stdout,
+        analyze.stderr
+    );
+    // Other tests' `meshctl check` must not meet this route's failing status.
+    node.kubectl_ok(&["-n", ns, "delete", "httproute", "profile"]);
     // A route the webhook refuses is refused to kubectl, with meshctl's finding.
     let mut bad = mesh_route(ns, 50, 50);
     bad["metadata"]["name"] = json!("bad");

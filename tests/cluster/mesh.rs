@@ -311,8 +311,27 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
     let rotations = node.kubectl_ok(&["-n", NAMESPACE, "get", "certificaterotations"]);
     assert!(rotations.contains("Completed"), "{rotations}");
 
+    // An HTTPRoute for profile, which the rollout's VirtualService routes: the route is not
+    // used, and its status says why.
+    let route = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": { "name": "profile", "namespace": profile.ns() },
+        "spec": {
+            "parentRefs": [{ "group": "", "kind": "Service", "name": "profile" }],
+            "rules": [{ "backendRefs": [{ "name": "profile", "port": 80 }] }],
+        },
+    });
+    node.apply(&route.to_string());
+    let reason = ["-n", profile.ns(), "get", "httproute", "profile", "-o", "jsonpath={.status.parents[0].conditions[0].reason}"];
+    super::common::poll("the route says a VirtualService overrides it", DEADLINE, || {
+        node.kubectl_ok(&reason) == "OverriddenByVirtualService"
+    });
+    // Other tests' `meshctl check` must not meet its failing status.
+    node.kubectl_ok(&["-n", profile.ns(), "delete", "httproute", "profile"]);
+
     // Least privilege, shown: the controller, which has now done all its work (watch the mesh,
-    // follow and rotate the CA, make and move a route, record a rollout), was refused nothing,
+    // follow and rotate the CA, make and move a route, record a rollout and a mesh route's
+    // status), was refused nothing,
     // and every right install's ClusterRole and Role give it was used.
     let user = format!("system:serviceaccount:{NAMESPACE}:{}", install::CONTROLLER);
     let requests: Vec<Value> =

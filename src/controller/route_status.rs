@@ -1,0 +1,210 @@
+//! What the mesh made of each HTTPRoute attached to a Service, as the Gateway API's route status
+//! says it: per parent, `Accepted` (the route routes that Service's traffic, or why not) and
+//! `ResolvedRefs` (every backend exists, or which does not). A route that does nothing always
+//! says why here. Pure: the leader's loop writes what this returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::api::Resource;
+use crate::api::gateway::{HTTPRoute, MESH_CONTROLLER, RouteParentStatus, RouteStatus};
+use crate::policy::{resolve_host, service_host};
+use crate::store::ObjectRef;
+use crate::translate::Service;
+
+/// The status each HTTPRoute among `resources` should have that it does not have yet: its
+/// other controllers' parent statuses kept, meshctl's replaced. `now` stamps conditions whose
+/// status changed.
+pub fn changed(resources: &[Resource], services: &[Service], now: Time) -> Vec<(ObjectRef, RouteStatus)> {
+    let ports: BTreeMap<String, BTreeSet<u16>> =
+        services.iter().map(|s| (s.host(), s.ports.iter().map(|p| p.number).collect())).collect();
+    let routed: BTreeMap<String, String> = resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::VirtualService(vs) => Some((vs, r.namespace())),
+            _ => None,
+        })
+        .flat_map(|(vs, ns)| {
+            let name = format!("{ns}/{}", vs.metadata.name.as_deref().unwrap_or_default());
+            vs.spec.hosts.iter().map(move |h| (resolve_host(h, ns), name.clone()))
+        })
+        .collect();
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::HTTPRoute(route) => Some((ObjectRef::of(r), route)),
+            _ => None,
+        })
+        .filter_map(|(object, route)| {
+            let old = route.status.clone().unwrap_or_default();
+            let new = status(route, &ports, &routed, &old, &now);
+            (new != old).then_some((object, new))
+        })
+        .collect()
+}
+
+fn status(
+    route: &HTTPRoute,
+    ports: &BTreeMap<String, BTreeSet<u16>>,
+    routed: &BTreeMap<String, String>,
+    old: &RouteStatus,
+    now: &Time,
+) -> RouteStatus {
+    let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
+    let generation = route.metadata.generation;
+    let resolved = resolved_refs(route, namespace, ports);
+    let mut parents: Vec<RouteParentStatus> =
+        old.parents.iter().filter(|p| p.controller_name != MESH_CONTROLLER).cloned().collect();
+    for parent in route.spec.parent_refs.iter().filter(|p| p.is_service()) {
+        let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
+        let accepted = match (ports.get(&host), routed.get(&host)) {
+            (None, _) => (false, "NoMatchingParent", format!("no Service {host} in the mesh")),
+            (Some(numbers), _) if parent.port.is_some_and(|p| !numbers.contains(&p)) => {
+                let port = parent.port.unwrap_or_default();
+                (false, "NoMatchingParent", format!("Service {host} has no port {port}"))
+            }
+            (Some(_), Some(vs)) => (
+                false,
+                "OverriddenByVirtualService",
+                format!(
+                    "VirtualService {vs} routes {host}, and a Service's mesh traffic follows one API: this route is \
+                     not used; remove the VirtualService (or this route)"
+                ),
+            ),
+            (Some(_), None) => (true, "Accepted", format!("routes the mesh traffic to {host}")),
+        };
+        let previous = old.parents.iter().find(|p| p.controller_name == MESH_CONTROLLER && p.parent_ref == *parent);
+        let kept = |kind: &str| previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == kind));
+        let conditions = vec![
+            condition("Accepted", accepted, generation, kept("Accepted"), now),
+            condition("ResolvedRefs", resolved.clone(), generation, kept("ResolvedRefs"), now),
+        ];
+        parents.push(RouteParentStatus {
+            parent_ref: parent.clone(),
+            controller_name: MESH_CONTROLLER.to_string(),
+            conditions,
+        });
+    }
+    RouteStatus { parents }
+}
+
+/// Whether every backend of every rule can be sent to: a Service of the mesh, with the port.
+fn resolved_refs(route: &HTTPRoute, namespace: &str, ports: &BTreeMap<String, BTreeSet<u16>>) -> (bool, &'static str, String) {
+    let mut missing = Vec::new();
+    for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
+        if !backend.is_service() {
+            let kind = backend.kind.as_deref().unwrap_or("Service");
+            return (false, "InvalidKind", format!("backend {} is a {kind}; meshctl sends to Services only", backend.name));
+        }
+        let host = service_host(&backend.name, backend.namespace.as_deref().unwrap_or(namespace));
+        match (ports.get(&host), backend.port) {
+            (None, _) => missing.push(format!("no Service {host}")),
+            (Some(numbers), Some(port)) if !numbers.contains(&port) => {
+                missing.push(format!("Service {host} has no port {port}"))
+            }
+            _ => {}
+        }
+    }
+    if missing.is_empty() {
+        (true, "ResolvedRefs", "every backend is a Service of the mesh".into())
+    } else {
+        let message = format!("{}; requests that would go there fail", missing.join(", "));
+        (false, "BackendNotFound", message)
+    }
+}
+
+/// A condition of `kind`, stamped `now` unless `previous` had the same status.
+fn condition(
+    kind: &str,
+    (holds, reason, message): (bool, &str, String),
+    generation: Option<i64>,
+    previous: Option<&Condition>,
+    now: &Time,
+) -> Condition {
+    let status = if holds { "True" } else { "False" };
+    let since = previous.filter(|c| c.status == status).map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: kind.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message,
+        observed_generation: generation,
+        last_transition_time: since,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Protocol;
+    use crate::translate::{Origin, ServicePort};
+
+    fn service(name: &str) -> Service {
+        Service {
+            name: name.into(),
+            namespace: "shop".into(),
+            ports: vec![ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }],
+            addresses: vec![],
+            instances: vec![],
+            origin: Origin::Registry,
+        }
+    }
+
+    fn decoded(yaml: &str) -> Resource {
+        let (documents, _) = crate::api::yaml::parse(yaml);
+        let json = documents[0].root.as_ref().unwrap().to_json();
+        let kind = crate::api::Kind::from_name(json["kind"].as_str().unwrap()).unwrap();
+        kind.decode(json).unwrap()
+    }
+
+    const ROUTE: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: profile, namespace: shop, generation: 3}
+spec:
+  parentRefs: [{group: '', kind: Service, name: profile}]
+  rules:
+  - backendRefs: [{name: profile, port: 80}, {name: profile-v3, port: 80}]
+";
+
+    fn conditions(status: &RouteStatus) -> Vec<(String, String, String)> {
+        let ours = status.parents.iter().filter(|p| p.controller_name == MESH_CONTROLLER);
+        ours.flat_map(|p| &p.conditions).map(|c| (c.type_.clone(), c.status.clone(), c.reason.clone())).collect()
+    }
+
+    #[test]
+    fn a_missing_backend_is_named_and_a_route_a_virtual_service_overrides_says_so() {
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let route = decoded(ROUTE);
+        let services = [service("profile")];
+        let written = changed(std::slice::from_ref(&route), &services, now.clone());
+        let status = &written[0].1;
+        let expected = [("Accepted", "True", "Accepted"), ("ResolvedRefs", "False", "BackendNotFound")];
+        let expected: Vec<_> = expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(conditions(status), expected);
+        let resolved = &status.parents[0].conditions[1];
+        assert!(resolved.message.contains("no Service profile-v3.shop.svc.cluster.local"), "{}", resolved.message);
+        assert_eq!(resolved.observed_generation, Some(3));
+
+        // Written back, nothing changes; a VirtualService for the host makes it not Accepted.
+        let Resource::HTTPRoute(mut stored) = route else { unreachable!() };
+        stored.status = Some(status.clone());
+        let stored = Resource::HTTPRoute(stored);
+        let later = Time(k8s_openapi::jiff::Timestamp::from_second(60).unwrap());
+        assert!(changed(std::slice::from_ref(&stored), &services, later.clone()).is_empty());
+        let vs = decoded("apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: profile, namespace: shop}
+spec:
+  hosts: [profile]
+  http: [{route: [{destination: {host: profile}}]}]
+");
+        let written = changed(&[stored, vs], &services, later.clone());
+        let accepted = &written[0].1.parents[0].conditions[0];
+        assert_eq!((accepted.status.as_str(), accepted.reason.as_str()), ("False", "OverriddenByVirtualService"));
+        assert!(accepted.message.contains("VirtualService shop/profile"), "{}", accepted.message);
+        assert_eq!(accepted.last_transition_time, later);
+        // ResolvedRefs did not change status, so it keeps when it last did.
+        assert_eq!(written[0].1.parents[0].conditions[1].last_transition_time, now);
+    }
+}
