@@ -384,15 +384,7 @@ async fn main() {
     let benchmarking = args.iter().any(|a| a == "--bench");
     let listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
     let app = listener.local_addr().unwrap();
-    let demo = DemoApp {
-        service: "profile".into(),
-        version: "v1".into(),
-        latency: Duration::ZERO,
-        error_rate: 0.0,
-        calls: vec![],
-        proxy: None,
-        load: None,
-    };
+    let demo = DemoApp::new("profile", "v1");
     // The same app's gRPC method and TCP echo, on ports of their own.
     let grpc_listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();
     let tcp_listener = tokio::net::TcpListener::bind(localhost(0)).await.unwrap();

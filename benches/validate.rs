@@ -29,6 +29,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
         label: "version".into(),
         port: None,
         tcp: false,
+        api: generate::RouteApi::Istio,
     });
     let mut breaker = generate::circuit_breaker(&CircuitBreaker {
         service: service.clone(),

@@ -724,6 +724,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP')
             [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'The sidecar''s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them')
             [CompletionResult]::new('--via-gateway', '--via-gateway', [CompletionResultType]::ParameterName, 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Also answer with the request as it arrived: its path (and query), and its headers, to see what routes rewrote')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

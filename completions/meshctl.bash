@@ -1213,7 +1213,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --tcp-port --grpc-port --address --outbound --help"
+            opts="-h --name --version --latency --error-rate --call --generate --rate --via-gateway --gateway --port --tcp-port --grpc-port --address --outbound --echo --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

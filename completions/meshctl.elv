@@ -659,6 +659,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --address 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP'
             cand --outbound 'The sidecar''s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them'
             cand --via-gateway 'Send --generate''s requests to the mesh''s ingress gateway instead, as clients outside the mesh do'
+            cand --echo 'Also answer with the request as it arrived: its path (and query), and its headers, to see what routes rewrote'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -468,6 +468,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l grpc-port -
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l address -d 'The address to listen on: 0.0.0.0 in a Pod, which is reached on its own IP' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l outbound -d 'The sidecar\'s outbound listener, which the local mesh tells every workload; without it, calls go to their hosts by name, as in a Pod whose sidecar captures them' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l via-gateway -d 'Send --generate\'s requests to the mesh\'s ingress gateway instead, as clients outside the mesh do'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -l echo -d 'Also answer with the request as it arrived: its path (and query), and its headers, to see what routes rewrote'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app" -s h -l help -d 'Print help'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s V -l version -d 'Print version'

@@ -39,6 +39,24 @@ pub struct DemoApp {
     pub proxy: Option<String>,
     /// Traffic this app sends by itself, as a load generator.
     pub load: Option<Load>,
+    /// Answer with the request's path and headers too.
+    pub echo: bool,
+}
+
+impl DemoApp {
+    /// An app of `service` `version` that answers at once, never fails and calls nothing.
+    pub fn new(service: &str, version: &str) -> DemoApp {
+        DemoApp {
+            service: service.into(),
+            version: version.into(),
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            calls: vec![],
+            proxy: None,
+            load: None,
+            echo: false,
+        }
+    }
 }
 
 /// Requests sent at a steady rate to one service.
@@ -74,6 +92,16 @@ struct Answer<'a> {
     version: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     upstream: Vec<Upstream>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<Echo>,
+}
+
+/// The request as it arrived (`--echo`); a header sent several times has its values joined by
+/// commas, as HTTP reads them.
+#[derive(Serialize)]
+struct Echo {
+    path: String,
+    headers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -265,8 +293,20 @@ async fn answer(
     let upstream_failed = upstream.iter().any(|u| u.status >= 500);
     let status =
         if fails(n, app.error_rate) || upstream_failed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    let body =
-        serde_json::to_vec(&Answer { service: &app.service, version: &app.version, upstream }).unwrap_or_default();
+    let request = app.echo.then(|| Echo {
+        path: request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        headers: request
+            .headers()
+            .keys()
+            .map(|name| {
+                let values: Vec<_> =
+                    request.headers().get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+                (name.to_string(), values.join(","))
+            })
+            .collect(),
+    });
+    let answer = Answer { service: &app.service, version: &app.version, upstream, request };
+    let body = serde_json::to_vec(&answer).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
@@ -300,13 +340,9 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app_addr = listener.local_addr().unwrap();
         let app = DemoApp {
-            service: "frontend".into(),
-            version: "v1".into(),
-            latency: Duration::ZERO,
-            error_rate: 0.0,
             calls: vec!["profile/".into()],
             proxy: Some(proxy.to_string()),
-            load: None,
+            ..DemoApp::new("frontend", "v1")
         };
         tokio::spawn(serve(app, listener));
         let headers = [

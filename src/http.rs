@@ -21,10 +21,11 @@ pub enum HttpError {
     Invalid(#[from] hyper::http::Error),
 }
 
-/// A response: status and body.
-#[derive(Clone, Debug, PartialEq)]
+/// A response: status, headers and body.
+#[derive(Clone, Debug)]
 pub struct Response {
     pub status: u16,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
@@ -80,9 +81,9 @@ where
         .map_err(|source| HttpError::Request { addr, source })?;
     tokio::spawn(connection);
     let response = sender.send_request(request).await.map_err(|source| HttpError::Request { addr, source })?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
-    Ok(Response { status, body })
+    let (head, body) = response.into_parts();
+    let body = body.collect().await.map_err(|source| HttpError::Request { addr, source })?.to_bytes();
+    Ok(Response { status: head.status.as_u16(), headers: head.headers, body })
 }
 
 /// Serves `answer` on every connection `listener` accepts, until the task is dropped.

@@ -631,3 +631,97 @@ fn an_httproute_attached_to_a_service_splits_its_traffic_and_matches_whole_path_
     let run = mesh.meshctl(&["delete", "workload", "profile-v2"], "");
     assert!(run.code == 1 && run.stderr.contains("HTTPRoute/default/profile"), "{}{}", run.stdout, run.stderr);
 }
+
+/// Filters of a mesh route, each on a path of its own.
+const FILTERED_ROUTE: &str = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: profile}
+spec:
+  parentRefs:
+  - {group: '', kind: Service, name: profile}
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /headers}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Route, value: mesh}]
+        add: [{name: x-trail, value: added}]
+        remove: [x-drop]
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set: [{name: x-answered-by, value: route}]
+    backendRefs: [{name: profile, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        hostname: example.com
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}
+        statusCode: 301
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /}
+    backendRefs: [{name: profile, port: 80}]
+  - matches: [{path: {type: Exact, value: /about}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path: {type: ReplaceFullPath, replaceFullPath: /info}
+    backendRefs: [{name: profile, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /canary}}]
+    backendRefs:
+    - name: profile-v2
+      port: 80
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set: [{name: x-canary, value: 'true'}]
+";
+
+#[test]
+fn an_httproutes_filters_modify_headers_redirect_and_rewrite_through_real_envoy() {
+    let mesh = LocalMesh::install();
+    let workloads = [
+        common::demo_workload("profile", "profile", Some("v1"), &["--name", "profile", "--echo"]),
+        common::demo_workload("profile-v2", "profile-v2", Some("v2"), &["--name", "profile", "--echo"]),
+        common::demo_workload("client", "client", None, &[]),
+    ];
+    let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{FILTERED_ROUTE}", workloads.join("---\n")));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |path: &str, headers: &[(&str, &str)]| {
+        let get =
+            meshctl::http::request(outbound, hyper::Method::GET, "profile", path, headers, Duration::from_secs(5));
+        let response = runtime.block_on(get).unwrap();
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        (response, body)
+    };
+
+    let (response, body) = send("/headers", &[("x-drop", "1"), ("x-trail", "original")]);
+    assert_eq!(response.status, 200, "{body}");
+    let seen = &body["request"]["headers"];
+    assert_eq!(seen["x-route"], "mesh", "{body}");
+    assert_eq!(seen["x-trail"], "original,added", "added beside what it had: {body}");
+    assert!(seen.get("x-drop").is_none(), "removed: {body}");
+    assert_eq!(response.headers["x-answered-by"], "route");
+
+    let (response, _) = send("/old/page?q=1", &[]);
+    assert_eq!(response.status, 301);
+    assert_eq!(response.headers["location"], "http://example.com/new/page?q=1");
+
+    for (path, arrived) in [("/api/users?id=7", "/users?id=7"), ("/api", "/"), ("/about", "/info")] {
+        let (response, body) = send(path, &[]);
+        assert_eq!((response.status, body["request"]["path"].as_str()), (200, Some(arrived)), "{path}: {body}");
+    }
+
+    let (_, body) = send("/canary", &[]);
+    assert_eq!((body["version"].as_str(), body["request"]["headers"]["x-canary"].as_str()), (Some("v2"), Some("true")));
+    // The header is the backend's own: v1's requests go without it.
+    let (_, body) = send("/headers", &[]);
+    assert!(body["request"]["headers"].get("x-canary").is_none(), "{body}");
+}

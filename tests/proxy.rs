@@ -30,15 +30,7 @@ fn localhost(port: u16) -> SocketAddr {
 
 /// A demo app for `profile` `version` that answers at once and never fails.
 fn profile(version: &str) -> DemoApp {
-    DemoApp {
-        service: "profile".into(),
-        version: version.into(),
-        latency: Duration::ZERO,
-        error_rate: 0.0,
-        calls: vec![],
-        proxy: None,
-        load: None,
-    }
+    DemoApp::new("profile", version)
 }
 
 /// Starts a demo app on a free port, in this process.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Bootstrap, bootstrap};
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
+use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
 use envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::{Listener, filter};
@@ -325,6 +326,23 @@ fn summarize_captured(out: &mut String, l: &Listener) {
     }
 }
 
+/// ` WHICH[name=value name+=value] -[removed]`: headers set (`=`) or added beside others (`+=`),
+/// and removed; nothing when there are none.
+fn headers(which: &str, add: &[HeaderValueOption], remove: &[String]) -> String {
+    if add.is_empty() && remove.is_empty() {
+        return String::new();
+    }
+    let add: Vec<String> = add
+        .iter()
+        .map(|h| {
+            let header = h.header.as_ref().unwrap();
+            let how = if h.append_action == 0 { "+=" } else { "=" };
+            format!("{}{how}{}", header.key, header.value)
+        })
+        .collect();
+    format!(" {which}[{}] -{remove:?}", add.join(" "))
+}
+
 fn summarize_route(out: &mut String, r: &Route) {
     let m = r.r#match.as_ref().unwrap();
     let _ = write!(out, "    route {:?} stat={} path={:?}", r.name, r.stat_prefix, m.path_specifier.as_ref().unwrap());
@@ -338,13 +356,27 @@ fn summarize_route(out: &mut String, r: &Route) {
     if let Some(cs) = &m.case_sensitive {
         let _ = write!(out, " case_sensitive={}", cs.value);
     }
+    let _ = write!(out, "{}", headers("request", &r.request_headers_to_add, &r.request_headers_to_remove));
+    let _ = write!(out, "{}", headers("response", &r.response_headers_to_add, &r.response_headers_to_remove));
     let a = match &r.action {
         Some(route::Action::Route(a)) => a,
         Some(route::Action::DirectResponse(d)) => {
             let _ = writeln!(out, "\n      -> direct {}", d.status);
             return;
         }
-        _ => panic!("neither a route nor a direct response: {r:?}"),
+        Some(route::Action::Redirect(redirect)) => {
+            let _ = writeln!(
+                out,
+                "\n      -> redirect {:?} scheme={:?} host={:?} port={} path={:?}",
+                redirect.response_code,
+                redirect.scheme_rewrite_specifier,
+                redirect.host_redirect,
+                redirect.port_redirect,
+                redirect.path_rewrite_specifier
+            );
+            return;
+        }
+        _ => panic!("no action: {r:?}"),
     };
     match a.cluster_specifier.as_ref().unwrap() {
         route_action::ClusterSpecifier::Cluster(c) => {
@@ -352,10 +384,25 @@ fn summarize_route(out: &mut String, r: &Route) {
         }
         route_action::ClusterSpecifier::WeightedClusters(w) => {
             for c in &w.clusters {
-                let _ = write!(out, "\n      -> {} weight={}", c.name, c.weight.unwrap().value);
+                let backend = headers("request", &c.request_headers_to_add, &c.request_headers_to_remove);
+                let _ = write!(out, "\n      -> {} weight={}{backend}", c.name, c.weight.unwrap().value);
             }
         }
         other => panic!("{other:?}"),
+    }
+    if !a.prefix_rewrite.is_empty() {
+        let _ = write!(out, "\n      prefix_rewrite={:?}", a.prefix_rewrite);
+    }
+    if let Some(rewrite) = &a.regex_rewrite {
+        let _ = write!(
+            out,
+            "\n      regex_rewrite={:?}->{:?}",
+            rewrite.pattern.as_ref().unwrap().regex,
+            rewrite.substitution
+        );
+    }
+    if let Some(host) = &a.host_rewrite_specifier {
+        let _ = write!(out, "\n      host_rewrite={host:?}");
     }
     let t = a.timeout.unwrap();
     let _ = write!(out, "\n      timeout={}.{:03}s", t.seconds, t.nanos / 1_000_000);

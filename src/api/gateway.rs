@@ -107,7 +107,9 @@ pub struct ParentReference {
 
 impl RouteStatus {
     /// The conditions meshctl wrote that do not hold, with the parent they are about.
-    pub fn failing(&self) -> impl Iterator<Item = (&ParentReference, &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition)> {
+    pub fn failing(
+        &self,
+    ) -> impl Iterator<Item = (&ParentReference, &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition)> {
         let ours = self.parents.iter().filter(|p| p.controller_name == MESH_CONTROLLER);
         ours.flat_map(|p| p.conditions.iter().filter(|c| c.status == "False").map(move |c| (&p.parent_ref, c)))
     }
@@ -128,10 +130,107 @@ pub struct HTTPRouteRule {
     /// Any of which selects the rule; absent (or empty), every request: see [`Self::matches`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<HTTPRouteMatch>,
+    /// Applied in order to every request the rule takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HTTPRouteFilter>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_refs: Vec<HTTPBackendRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<HTTPRouteTimeouts>,
+}
+
+/// What to do to a request, or instead of sending it on. The one field named by `type` is set
+/// (the schema's rules enforce it).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HTTPRouteFilter {
+    #[serde(rename = "type")]
+    pub kind: FilterType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_header_modifier: Option<HeaderModifier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_header_modifier: Option<HeaderModifier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_redirect: Option<RequestRedirect>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_rewrite: Option<UrlRewrite>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_mirror: Option<RequestMirror>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterType {
+    RequestHeaderModifier,
+    ResponseHeaderModifier,
+    RequestRedirect,
+    URLRewrite,
+    RequestMirror,
+    ExtensionRef,
+    #[serde(rename = "CORS")]
+    Cors,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderModifier {
+    /// Replace the header's value (or add it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<Header>,
+    /// Add a value, beside any the header has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<Header>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRedirect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathModifier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// 302 when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlRewrite {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathModifier>,
+}
+
+/// A new path: the whole of it, or the part the rule's path prefix matched.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type")]
+pub enum PathModifier {
+    #[serde(rename_all = "camelCase")]
+    ReplaceFullPath { replace_full_path: String },
+    #[serde(rename_all = "camelCase")]
+    ReplacePrefixMatch { replace_prefix_match: String },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestMirror {
+    pub backend_ref: HTTPBackendRef,
+    /// Share of requests mirrored, 0-100; all when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
 }
 
 impl HTTPRouteRule {
@@ -222,6 +321,9 @@ pub struct HTTPBackendRef {
     /// Relative share of the rule's requests; 1 when unset.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Applied to the requests sent to this backend only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HTTPRouteFilter>,
 }
 
 impl HTTPBackendRef {

@@ -323,8 +323,16 @@ pub const UNSUPPORTED: &[&str] = &[
     "RequestAuthentication:spec.jwtRules[].timeout",
     "PeerAuthentication:spec.targetRef",
     "PeerAuthentication:spec.targetRefs",
-    "HTTPRoute:spec.rules[].filters",
-    "HTTPRoute:spec.rules[].backendRefs[].filters",
+    "HTTPRoute:spec.rules[].filters[].type=ExtensionRef",
+    "HTTPRoute:spec.rules[].filters[].type=CORS",
+    "HTTPRoute:spec.rules[].filters[].extensionRef",
+    "HTTPRoute:spec.rules[].filters[].cors",
+    "HTTPRoute:spec.rules[].filters[].requestMirror.fraction",
+    "HTTPRoute:spec.rules[].backendRefs[].filters[].type=RequestRedirect",
+    "HTTPRoute:spec.rules[].backendRefs[].filters[].type=URLRewrite",
+    "HTTPRoute:spec.rules[].backendRefs[].filters[].type=RequestMirror",
+    "HTTPRoute:spec.rules[].backendRefs[].filters[].type=ExtensionRef",
+    "HTTPRoute:spec.rules[].backendRefs[].filters[].type=CORS",
     "HTTPRoute:spec.parentRefs[].sectionName",
 ];
 

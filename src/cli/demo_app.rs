@@ -59,6 +59,10 @@ pub struct Args {
     /// it, calls go to their hosts by name, as in a Pod whose sidecar captures them.
     #[arg(long, env = "MESH_OUTBOUND")]
     outbound: Option<SocketAddr>,
+    /// Also answer with the request as it arrived: its path (and query), and its headers, to
+    /// see what routes rewrote.
+    #[arg(long)]
+    echo: bool,
 }
 
 pub fn run(args: Args) -> Outcome {
@@ -88,6 +92,7 @@ pub fn run(args: Args) -> Outcome {
         calls: args.calls,
         proxy: outbound,
         load,
+        echo: args.echo,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
     runtime.block_on(async {

@@ -90,12 +90,20 @@ fn status(
 }
 
 /// Whether every backend of every rule can be sent to: a Service of the mesh, with the port.
-fn resolved_refs(route: &HTTPRoute, namespace: &str, ports: &BTreeMap<String, BTreeSet<u16>>) -> (bool, &'static str, String) {
+fn resolved_refs(
+    route: &HTTPRoute,
+    namespace: &str,
+    ports: &BTreeMap<String, BTreeSet<u16>>,
+) -> (bool, &'static str, String) {
     let mut missing = Vec::new();
     for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
         if !backend.is_service() {
             let kind = backend.kind.as_deref().unwrap_or("Service");
-            return (false, "InvalidKind", format!("backend {} is a {kind}; meshctl sends to Services only", backend.name));
+            return (
+                false,
+                "InvalidKind",
+                format!("backend {} is a {kind}; meshctl sends to Services only", backend.name),
+            );
         }
         let host = service_host(&backend.name, backend.namespace.as_deref().unwrap_or(namespace));
         match (ports.get(&host), backend.port) {
@@ -192,13 +200,15 @@ spec:
         let stored = Resource::HTTPRoute(stored);
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(60).unwrap());
         assert!(changed(std::slice::from_ref(&stored), &services, later.clone()).is_empty());
-        let vs = decoded("apiVersion: networking.istio.io/v1
+        let vs = decoded(
+            "apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: profile, namespace: shop}
 spec:
   hosts: [profile]
   http: [{route: [{destination: {host: profile}}]}]
-");
+",
+        );
         let written = changed(&[stored, vs], &services, later.clone());
         let accepted = &written[0].1.parents[0].conditions[0];
         assert_eq!((accepted.status.as_str(), accepted.reason.as_str()), ("False", "OverriddenByVirtualService"));

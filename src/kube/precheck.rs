@@ -200,7 +200,9 @@ async fn gateway_api(cluster: &Cluster) -> (bool, String) {
     use crate::api::gateway::{BUNDLE_VERSION, BUNDLE_VERSION_ANNOTATION};
     let name = crate::api::Kind::HTTPRoute.crd().metadata.name.unwrap_or_default();
     match cluster.get(ObjectKind::CustomResourceDefinition, None, &name).await {
-        Ok(None) => (true, format!("the Gateway API's CRDs: none; install adds its standard channel, {BUNDLE_VERSION}")),
+        Ok(None) => {
+            (true, format!("the Gateway API's CRDs: none; install adds its standard channel, {BUNDLE_VERSION}"))
+        }
         Ok(Some(crd)) => {
             let annotations = crd.metadata.annotations.as_ref();
             let version = annotations.and_then(|a| a.get(BUNDLE_VERSION_ANNOTATION));

@@ -223,7 +223,11 @@ impl Mesh<'_> {
         let mut ports: Vec<String> = entries.iter().flat_map(|e| &e.ports).map(|(n, _)| n.to_string()).collect();
         ports.sort();
         ports.dedup();
-        sink.path(at, Code::UnknownHost, format!("{fqdn} has no port {port}; use one of its ports: {}", ports.join(", ")));
+        sink.path(
+            at,
+            Code::UnknownHost,
+            format!("{fqdn} has no port {port}; use one of its ports: {}", ports.join(", ")),
+        );
     }
 
     /// Reports a host no registered service or ServiceEntry provides. The input's registry

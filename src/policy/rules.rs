@@ -212,7 +212,11 @@ fn mesh_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
                 regex(&request.path.value, &at.child("path").child("value"), sink);
             } else if !request.path.value.starts_with('/') {
                 let path = at.child("path").child("value");
-                sink.path(&path, Code::InvalidMatch, format!("{path}: a path starts with `/`; write \"/{}\"", request.path.value));
+                sink.path(
+                    &path,
+                    Code::InvalidMatch,
+                    format!("{path}: a path starts with `/`; write \"/{}\"", request.path.value),
+                );
             }
             for (field, values) in [("headers", &request.headers), ("queryParams", &request.query_params)] {
                 for (v, value) in values.iter().enumerate() {
@@ -222,13 +226,29 @@ fn mesh_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
                 }
             }
         }
+        for (f, filter) in rule.filters.iter().enumerate() {
+            if let Some(mirror) = &filter.request_mirror {
+                let at = at.child("filters").child(f).child("requestMirror").child("backendRef");
+                if !mirror.backend_ref.is_service() || mirror.backend_ref.port.is_none() {
+                    sink.path(&at, Code::MissingField, format!("{at}: a mirror goes to a Service, with its `port`"));
+                }
+            }
+        }
         for (b, backend) in rule.backend_refs.iter().enumerate() {
             let at = at.child("backendRefs").child(b);
             if !backend.is_service() {
                 let kind = backend.kind.as_deref().unwrap_or("Service");
-                sink.path(&at, Code::Unsupported, format!("{at}: meshctl sends requests to Services only, not to a {kind}; name a Service"));
+                sink.path(
+                    &at,
+                    Code::Unsupported,
+                    format!("{at}: meshctl sends requests to Services only, not to a {kind}; name a Service"),
+                );
             } else if backend.port.is_none() {
-                sink.path(&at, Code::MissingField, format!("{at}: a Service backend needs its `port`: add the port of {} to send to", backend.name));
+                sink.path(
+                    &at,
+                    Code::MissingField,
+                    format!("{at}: a Service backend needs its `port`: add the port of {} to send to", backend.name),
+                );
             }
         }
         if let Some(timeouts) = &rule.timeouts

@@ -147,7 +147,11 @@ impl Walker<'_, '_> {
             self.sink.at(node.pos, Code::OutOfRange, format!("{path}: needs at least {min} item(s)"));
         }
         if let Some(max) = schema["maxItems"].as_u64().filter(|m| (items.len() as u64) > *m) {
-            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: holds {} items; at most {max} are allowed", items.len()));
+            self.sink.at(
+                node.pos,
+                Code::OutOfRange,
+                format!("{path}: holds {} items; at most {max} are allowed", items.len()),
+            );
         }
         for (i, item) in items.iter().enumerate() {
             self.node(item, &schema["items"], &path.child(i));
@@ -188,15 +192,27 @@ impl Walker<'_, '_> {
         }
         let length = text.chars().count() as u64;
         if let Some(min) = schema["minLength"].as_u64().filter(|m| length < *m) {
-            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: {text:?} is too short; it needs at least {min} character(s)"));
+            self.sink.at(
+                node.pos,
+                Code::OutOfRange,
+                format!("{path}: {text:?} is too short; it needs at least {min} character(s)"),
+            );
         }
         if let Some(max) = schema["maxLength"].as_u64().filter(|m| length > *m) {
-            self.sink.at(node.pos, Code::OutOfRange, format!("{path}: {length} characters is too long; at most {max} are allowed"));
+            self.sink.at(
+                node.pos,
+                Code::OutOfRange,
+                format!("{path}: {length} characters is too long; at most {max} are allowed"),
+            );
         }
         if let Some(pattern) = schema["pattern"].as_str()
             && !pattern_matches(pattern, text)
         {
-            self.sink.at(node.pos, Code::InvalidValue, format!("{path}: {text:?} does not have the form this field takes (it must match `{pattern}`)"));
+            self.sink.at(
+                node.pos,
+                Code::InvalidValue,
+                format!("{path}: {text:?} does not have the form this field takes (it must match `{pattern}`)"),
+            );
         }
         if schema["format"] == "duration"
             && let Err(e) = text.parse::<Duration>()
@@ -278,7 +294,11 @@ impl Walker<'_, '_> {
             Some(n) => format!("did you mean `{n}`?"),
             None => "remove it".to_string(),
         };
-        self.sink.at(key.pos, Code::UnknownField, format!("unknown field `{path}` in {}; {hint}", with_article(self.kind.name())));
+        self.sink.at(
+            key.pos,
+            Code::UnknownField,
+            format!("unknown field `{path}` in {}; {hint}", with_article(self.kind.name())),
+        );
     }
 }
 

@@ -1,62 +1,96 @@
-//! HTTPRoutes attached to Services (the Gateway API's mesh routes, GAMMA) as the VirtualServices
-//! the rest of the translator reads, as Istio does: one per parent Service, holding the rules of
-//! every route attached to it, in the Gateway API's order of precedence.
+//! HTTPRoutes attached to Services (the Gateway API's mesh routes, GAMMA) as Envoy routes: the
+//! rules of every route attached to one Service make that Service's routes, in the Gateway
+//! API's order of precedence, with their filters.
 //!
 //! ```text
 //!   HTTPRoute a ─┐  each (rule, match) ─ sorted: exact path, regex, longest prefix, method,
-//!   HTTPRoute b ─┴▶ of every route        most headers, most query params, oldest route ─▶ VirtualService
-//!   (parent: Service profile)                                                               hosts: [profile.NS.svc…]
+//!   HTTPRoute b ─┴▶ of every route        most headers, most query params, oldest route ─▶ Envoy routes
+//!   (parent: Service profile)                                                              of profile's port
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use crate::api::gateway::{HTTPRoute, HTTPRouteMatch, HTTPRouteRule, PathMatchType, ValueMatch, ValueMatchType};
-use crate::api::networking::{
-    Destination, HttpMatchRequest, HttpRetry, HttpRoute, HttpRouteDestination, PortSelector, StringMatch, VirtualService,
-    VirtualServiceSpec,
+use envoy_types::pb::envoy::config::core::v3::{
+    HeaderValue, HeaderValueOption, RuntimeFractionalPercent, header_value_option,
+};
+use envoy_types::pb::envoy::config::route::v3::{
+    DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, Route, RouteAction, RouteMatch,
+    WeightedCluster, header_matcher, query_parameter_matcher, redirect_action, route, route_action, route_match,
+    weighted_cluster,
+};
+use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatchAndSubstitute, StringMatcher, string_matcher};
+
+use super::route::{default_retries, destination_hash, regex, with_grpc_deadlines};
+use super::{MeshSnapshot, cluster_name, pb};
+use crate::api::gateway::{
+    FilterType, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HeaderModifier,
+    PathMatchType, PathModifier, ValueMatch, ValueMatchType,
 };
 use crate::policy::service_host;
 
-/// The VirtualServices that `routes` make, one per Service they attach to, in host order.
-pub(super) fn virtual_services<'a>(routes: impl IntoIterator<Item = &'a HTTPRoute>) -> Vec<VirtualService> {
-    let mut by_host: BTreeMap<String, Vec<(Precedence, HttpRoute)>> = BTreeMap::new();
-    for route in routes {
-        let namespace = super::namespace(&route.metadata);
-        let name = route.metadata.name.as_deref().unwrap_or_default();
-        for parent in route.spec.parent_refs.iter().filter(|p| p.is_service()) {
-            let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
-            let rules = by_host.entry(host).or_default();
-            for (r, rule) in route.spec.rules.iter().enumerate() {
-                for (m, request) in rule.matches().iter().enumerate() {
-                    let precedence = Precedence::of(route, request, (r, m));
-                    rules.push((precedence, http_rule(name, namespace, r, rule, request, parent.port)));
+/// Every (rule, match) of the mesh routes, by the fully qualified host of the Service each
+/// attaches to, in order of precedence.
+#[derive(Clone, Debug, Default)]
+pub(super) struct MeshRoutes {
+    by_host: HashMap<String, Vec<MatchedRule>>,
+}
+
+/// One match of one rule, with where it stands and what it came from.
+#[derive(Clone, Debug)]
+struct MatchedRule {
+    precedence: Precedence,
+    /// `ROUTE.RULE`: the route's name and the rule's (or its index), as its statistics go.
+    name: String,
+    namespace: String,
+    rule: HTTPRouteRule,
+    request: HTTPRouteMatch,
+    /// The parent's port: the rule takes only requests to it; any port when unset.
+    port: Option<u16>,
+}
+
+impl MeshRoutes {
+    pub(super) fn new<'a>(routes: impl IntoIterator<Item = &'a HTTPRoute>) -> Self {
+        let mut by_host: HashMap<String, Vec<MatchedRule>> = HashMap::new();
+        for route in routes {
+            let namespace = super::namespace(&route.metadata);
+            let route_name = route.metadata.name.as_deref().unwrap_or_default();
+            for parent in route.spec.parent_refs.iter().filter(|p| p.is_service()) {
+                let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
+                let rules = by_host.entry(host).or_default();
+                for (r, rule) in route.spec.rules.iter().enumerate() {
+                    let name = format!("{route_name}.{}", rule.name.clone().unwrap_or_else(|| r.to_string()));
+                    for (m, request) in rule.matches().into_iter().enumerate() {
+                        rules.push(MatchedRule {
+                            precedence: Precedence::of(route, &request, (r, m)),
+                            name: name.clone(),
+                            namespace: namespace.to_string(),
+                            rule: rule.clone(),
+                            request,
+                            port: parent.port,
+                        });
+                    }
                 }
             }
         }
+        for rules in by_host.values_mut() {
+            rules.sort_by(|a, b| a.precedence.cmp(&b.precedence));
+        }
+        MeshRoutes { by_host }
     }
-    by_host
-        .into_iter()
-        .map(|(host, mut rules)| {
-            rules.sort_by(|a, b| a.0.cmp(&b.0));
-            let spec = VirtualServiceSpec {
-                hosts: vec![host.clone()],
-                gateways: vec![],
-                http: rules.into_iter().map(|(_, rule)| rule).collect(),
-                tcp: vec![],
-                tls: vec![],
-                export_to: vec![],
-            };
-            let mut vs = VirtualService::new(&format!("httproutes.{host}"), spec);
-            vs.metadata.namespace = crate::policy::host_namespace(&host).map(str::to_string);
-            vs
-        })
-        .collect()
+
+    /// The Envoy routes of requests to `port` of the Service of `host`; none when no route
+    /// attaches to it.
+    pub(super) fn routes(&self, snapshot: &MeshSnapshot, host: &str, port: u16) -> Option<Vec<Route>> {
+        let rules = self.by_host.get(host)?;
+        let on_port = |r: &&MatchedRule| r.port.is_none_or(|p| p == port);
+        Some(rules.iter().filter(on_port).map(|r| envoy_route(snapshot, r)).collect())
+    }
 }
 
 /// Where a (rule, match) stands among those of every route attached to the same Service: the
 /// Gateway API's order, then the route's age and name, then its place in the route.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Precedence {
     path: (u8, Reverse<usize>),
     method: bool,
@@ -90,76 +124,238 @@ impl Precedence {
     }
 }
 
-/// One (rule, match) of route `name` as a VirtualService rule, taking requests to `port` (any
-/// port when unset). Its statistics go under the route's name and the rule's.
-fn http_rule(
-    name: &str,
-    namespace: &str,
-    index: usize,
-    rule: &HTTPRouteRule,
-    request: &HTTPRouteMatch,
-    port: Option<u16>,
-) -> HttpRoute {
-    let route = rule
-        .backend_refs
+fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
+    let rule = &matched.rule;
+    let filter = |kind: FilterType| rule.filters.iter().find(|f| f.kind == kind);
+    let mut route = Route {
+        name: matched.name.clone(),
+        stat_prefix: super::route::rule_stat_name(Some(&matched.name), 0),
+        r#match: Some(route_match(&matched.request)),
+        ..Route::default()
+    };
+    if let Some(modifier) = filter(FilterType::RequestHeaderModifier).and_then(|f| f.request_header_modifier.as_ref()) {
+        route.request_headers_to_add = headers_to_add(modifier);
+        route.request_headers_to_remove = modifier.remove.clone();
+    }
+    if let Some(modifier) = filter(FilterType::ResponseHeaderModifier).and_then(|f| f.response_header_modifier.as_ref())
+    {
+        route.response_headers_to_add = headers_to_add(modifier);
+        route.response_headers_to_remove = modifier.remove.clone();
+    }
+    let redirect = filter(FilterType::RequestRedirect).and_then(|f| f.request_redirect.as_ref());
+    route.action = Some(match redirect {
+        Some(redirect) => route::Action::Redirect(redirect_action(redirect, &matched.request)),
+        None => forward(snapshot, matched),
+    });
+    route
+}
+
+/// Sends the request to the rule's backends, by weight, rewritten and mirrored as its filters
+/// say; a rule with no backend left (none written, or all of weight 0) answers 500, as the
+/// Gateway API requires.
+fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
+    let rule = &matched.rule;
+    let backends: Vec<&HTTPBackendRef> = rule.backend_refs.iter().filter(|b| b.is_service() && b.weight > 0).collect();
+    if backends.is_empty() {
+        return route::Action::DirectResponse(DirectResponseAction { status: 500, ..DirectResponseAction::default() });
+    }
+    let host_of = |b: &HTTPBackendRef| service_host(&b.name, b.namespace.as_deref().unwrap_or(&matched.namespace));
+    let cluster_of = |b: &HTTPBackendRef| cluster_name(b.port.unwrap_or_default(), None, &host_of(b));
+    let clusters = WeightedCluster {
+        clusters: backends
+            .iter()
+            .map(|b| {
+                let modifier = b
+                    .filters
+                    .iter()
+                    .find(|f| f.kind == FilterType::RequestHeaderModifier)
+                    .and_then(|f| f.request_header_modifier.as_ref());
+                let response = b
+                    .filters
+                    .iter()
+                    .find(|f| f.kind == FilterType::ResponseHeaderModifier)
+                    .and_then(|f| f.response_header_modifier.as_ref());
+                weighted_cluster::ClusterWeight {
+                    name: cluster_of(b),
+                    weight: Some(pb::uint32(b.weight)),
+                    request_headers_to_add: modifier.map(headers_to_add).unwrap_or_default(),
+                    request_headers_to_remove: modifier.map(|m| m.remove.clone()).unwrap_or_default(),
+                    response_headers_to_add: response.map(headers_to_add).unwrap_or_default(),
+                    response_headers_to_remove: response.map(|m| m.remove.clone()).unwrap_or_default(),
+                    ..weighted_cluster::ClusterWeight::default()
+                }
+            })
+            .collect(),
+        ..WeightedCluster::default()
+    };
+    let timeouts = rule.timeouts.as_ref();
+    let mut retries = default_retries();
+    retries.per_try_timeout = timeouts.and_then(|t| t.backend_request).map(|d| pb::duration(d.0));
+    let mut action = RouteAction {
+        cluster_specifier: Some(route_action::ClusterSpecifier::WeightedClusters(clusters)),
+        // No timeout unless the route sets one, as for a VirtualService.
+        timeout: Some(pb::duration(timeouts.and_then(|t| t.request).map_or(std::time::Duration::ZERO, |d| d.0))),
+        retry_policy: Some(retries),
+        hash_policy: destination_hash(snapshot, &host_of(backends[0])),
+        ..RouteAction::default()
+    };
+    if let Some(rewrite) =
+        rule.filters.iter().find(|f| f.kind == FilterType::URLRewrite).and_then(|f| f.url_rewrite.as_ref())
+    {
+        if let Some(host) = &rewrite.hostname {
+            action.host_rewrite_specifier = Some(route_action::HostRewriteSpecifier::HostRewriteLiteral(host.clone()));
+        }
+        match &rewrite.path {
+            Some(PathModifier::ReplaceFullPath { replace_full_path }) => {
+                action.regex_rewrite = Some(whole_path(replace_full_path));
+            }
+            Some(PathModifier::ReplacePrefixMatch { replace_prefix_match }) => {
+                match prefix_replacement(&matched.request, replace_prefix_match) {
+                    PrefixReplacement::Prefix(prefix) => action.prefix_rewrite = prefix,
+                    PrefixReplacement::Regex(regex) => action.regex_rewrite = Some(regex),
+                }
+            }
+            None => {}
+        }
+    }
+    action.request_mirror_policies = rule
+        .filters
         .iter()
-        .filter(|b| b.is_service())
-        .map(|b| HttpRouteDestination {
-            destination: Destination {
-                host: service_host(&b.name, b.namespace.as_deref().unwrap_or(namespace)),
-                subset: None,
-                port: b.port.map(|number| PortSelector { number: u32::from(number) }),
-            },
-            weight: Some(b.weight),
+        .filter(|f| f.kind == FilterType::RequestMirror)
+        .filter_map(|f: &HTTPRouteFilter| f.request_mirror.as_ref())
+        .map(|mirror| route_action::RequestMirrorPolicy {
+            cluster: cluster_of(&mirror.backend_ref),
+            runtime_fraction: Some(RuntimeFractionalPercent {
+                default_value: Some(pb::percent(f64::from(mirror.percent.unwrap_or(100)))),
+                ..RuntimeFractionalPercent::default()
+            }),
+            ..route_action::RequestMirrorPolicy::default()
         })
         .collect();
-    let timeouts = rule.timeouts.as_ref();
-    HttpRoute {
-        name: Some(format!("{name}.{}", rule.name.clone().unwrap_or_else(|| index.to_string()))),
-        matches: vec![http_match(request, port)],
-        route,
-        timeout: timeouts.and_then(|t| t.request),
-        retries: timeouts.and_then(|t| t.backend_request).map(|per_try| HttpRetry {
-            attempts: super::route::DEFAULT_ATTEMPTS,
-            per_try_timeout: Some(per_try),
-            retry_on: None,
+    route::Action::Route(with_grpc_deadlines(action))
+}
+
+fn headers_to_add(modifier: &HeaderModifier) -> Vec<HeaderValueOption> {
+    use header_value_option::HeaderAppendAction::{AppendIfExistsOrAdd, OverwriteIfExistsOrAdd};
+    let option = |h: &crate::api::gateway::Header, action: header_value_option::HeaderAppendAction| HeaderValueOption {
+        header: Some(HeaderValue {
+            key: h.name.to_ascii_lowercase(),
+            value: h.value.clone(),
+            ..HeaderValue::default()
         }),
-        ..HttpRoute::default()
+        append_action: action as i32,
+        ..HeaderValueOption::default()
+    };
+    let set = modifier.set.iter().map(|h| option(h, OverwriteIfExistsOrAdd));
+    set.chain(modifier.add.iter().map(|h| option(h, AppendIfExistsOrAdd))).collect()
+}
+
+fn redirect_action(redirect: &crate::api::gateway::RequestRedirect, request: &HTTPRouteMatch) -> RedirectAction {
+    use redirect_action::{PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier};
+    let code = match redirect.status_code.unwrap_or(302) {
+        301 => RedirectResponseCode::MovedPermanently,
+        303 => RedirectResponseCode::SeeOther,
+        307 => RedirectResponseCode::TemporaryRedirect,
+        308 => RedirectResponseCode::PermanentRedirect,
+        _ => RedirectResponseCode::Found,
+    };
+    let path = redirect.path.as_ref().map(|path| match path {
+        PathModifier::ReplaceFullPath { replace_full_path } => {
+            PathRewriteSpecifier::PathRedirect(replace_full_path.clone())
+        }
+        PathModifier::ReplacePrefixMatch { replace_prefix_match } => {
+            match prefix_replacement(request, replace_prefix_match) {
+                PrefixReplacement::Prefix(prefix) => PathRewriteSpecifier::PrefixRewrite(prefix),
+                PrefixReplacement::Regex(regex) => PathRewriteSpecifier::RegexRewrite(regex),
+            }
+        }
+    });
+    RedirectAction {
+        scheme_rewrite_specifier: redirect.scheme.clone().map(SchemeRewriteSpecifier::SchemeRedirect),
+        host_redirect: redirect.hostname.clone().unwrap_or_default(),
+        port_redirect: u32::from(redirect.port.unwrap_or_default()),
+        strip_query: false,
+        response_code: code as i32,
+        path_rewrite_specifier: path,
+        ..RedirectAction::default()
     }
 }
 
-fn http_match(request: &HTTPRouteMatch, port: Option<u16>) -> HttpMatchRequest {
+enum PrefixReplacement {
+    Prefix(String),
+    Regex(RegexMatchAndSubstitute),
+}
+
+/// How to replace the part of the path the rule's prefix matched. Envoy swaps the matched
+/// prefix for another; `/` as the new prefix would leave a double slash (`/foo/bar` to
+/// `//bar`), so that case is a regular expression that takes the slashes after the prefix too.
+fn prefix_replacement(request: &HTTPRouteMatch, replacement: &str) -> PrefixReplacement {
+    let matched = request.path.value.trim_end_matches('/');
+    match replacement.trim_end_matches('/') {
+        "" => PrefixReplacement::Regex(RegexMatchAndSubstitute {
+            pattern: Some(regex(&format!("^{}/*", regex_syntax::escape(matched)))),
+            substitution: "/".into(),
+        }),
+        prefix => PrefixReplacement::Prefix(prefix.to_string()),
+    }
+}
+
+/// Replaces the whole path (Envoy keeps the query string).
+fn whole_path(path: &str) -> RegexMatchAndSubstitute {
+    RegexMatchAndSubstitute { pattern: Some(regex("^.*$")), substitution: path.replace('\\', "\\\\") }
+}
+
+fn route_match(request: &HTTPRouteMatch) -> RouteMatch {
     let value = &request.path.value;
-    let uri = match request.path.kind {
-        PathMatchType::Exact => StringMatch { exact: Some(value.clone()), ..StringMatch::default() },
-        PathMatchType::RegularExpression => StringMatch { regex: Some(value.clone()), ..StringMatch::default() },
+    let path = match request.path.kind {
+        PathMatchType::Exact => route_match::PathSpecifier::Path(value.clone()),
+        PathMatchType::RegularExpression => route_match::PathSpecifier::SafeRegex(regex(value)),
         // A prefix is whole path segments: `/foo` takes `/foo` and `/foo/bar`, not `/foobar`.
         PathMatchType::PathPrefix => match value.trim_end_matches('/') {
-            "" => StringMatch { prefix: Some("/".into()), ..StringMatch::default() },
-            segments => StringMatch {
-                regex: Some(format!("{}(/.*)?", regex_syntax::escape(segments))),
-                ..StringMatch::default()
-            },
+            "" => route_match::PathSpecifier::Prefix("/".into()),
+            segments => route_match::PathSpecifier::PathSeparatedPrefix(segments.to_string()),
         },
     };
-    HttpMatchRequest {
-        uri: Some(uri),
-        method: request.method.as_ref().map(|m| StringMatch { exact: Some(m.clone()), ..StringMatch::default() }),
-        // Header names are case-insensitive; of two entries for one name, the first counts.
-        headers: first_of_each(&request.headers, |n| n.to_ascii_lowercase()),
-        query_params: first_of_each(&request.query_params, str::to_string),
-        port: port.map(u32::from),
-        ..HttpMatchRequest::default()
+    let mut headers = Vec::new();
+    if let Some(method) = &request.method {
+        headers.push(header_matcher(
+            ":method",
+            &ValueMatch { name: String::new(), value: method.clone(), ..ValueMatch::default() },
+        ));
+    }
+    // Header names are case-insensitive; of two entries for one name, the first counts.
+    for (i, h) in request.headers.iter().enumerate() {
+        if !request.headers[..i].iter().any(|e| e.name.eq_ignore_ascii_case(&h.name)) {
+            headers.push(header_matcher(&h.name.to_ascii_lowercase(), h));
+        }
+    }
+    let query_parameters = request
+        .query_params
+        .iter()
+        .enumerate()
+        .filter(|(i, q)| !request.query_params[..*i].iter().any(|e| e.name == q.name))
+        .map(|(_, q)| QueryParameterMatcher {
+            name: q.name.clone(),
+            query_parameter_match_specifier: Some(query_parameter_matcher::QueryParameterMatchSpecifier::StringMatch(
+                value_matcher(q),
+            )),
+        })
+        .collect();
+    RouteMatch { path_specifier: Some(path), headers, query_parameters, ..RouteMatch::default() }
+}
+
+fn header_matcher(name: &str, value: &ValueMatch) -> HeaderMatcher {
+    HeaderMatcher {
+        name: name.to_string(),
+        header_match_specifier: Some(header_matcher::HeaderMatchSpecifier::StringMatch(value_matcher(value))),
+        ..HeaderMatcher::default()
     }
 }
 
-fn first_of_each(values: &[ValueMatch], key: impl Fn(&str) -> String) -> BTreeMap<String, StringMatch> {
-    let mut matches = BTreeMap::new();
-    for v in values {
-        matches.entry(key(&v.name)).or_insert_with(|| match v.kind {
-            ValueMatchType::Exact => StringMatch { exact: Some(v.value.clone()), ..StringMatch::default() },
-            ValueMatchType::RegularExpression => StringMatch { regex: Some(v.value.clone()), ..StringMatch::default() },
-        });
-    }
-    matches
+fn value_matcher(value: &ValueMatch) -> StringMatcher {
+    let pattern = match value.kind {
+        ValueMatchType::Exact => string_matcher::MatchPattern::Exact(value.value.clone()),
+        ValueMatchType::RegularExpression => string_matcher::MatchPattern::SafeRegex(regex(&value.value)),
+    };
+    StringMatcher { match_pattern: Some(pattern), ..StringMatcher::default() }
 }

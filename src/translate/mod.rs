@@ -65,6 +65,8 @@ pub struct MeshSnapshot {
     pub request_authentications: Vec<RequestAuthentication>,
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
+    /// The Gateway API's routes attached to Services; a VirtualService for the same host wins.
+    mesh_routes: mesh_route::MeshRoutes,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
@@ -91,8 +93,7 @@ impl MeshSnapshot {
                 _ => {}
             }
         }
-        // A VirtualService and HTTPRoutes for one host: the VirtualService wins.
-        snapshot.virtual_services.extend(mesh_route::virtual_services(mesh_routes));
+        snapshot.mesh_routes = mesh_route::MeshRoutes::new(mesh_routes);
         for (i, dr) in snapshot.destination_rules.iter().enumerate() {
             snapshot.destination_rule_of.entry(resolve_host(&dr.spec.host, namespace(&dr.metadata))).or_insert(i);
         }

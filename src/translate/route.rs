@@ -1,9 +1,10 @@
 //! VirtualServices to routes: one virtual host per service (its names as callers write them),
-//! whose routes are the VirtualService's HTTP rules in order, or a single default route.
+//! whose routes are the VirtualService's HTTP rules in order, else its HTTPRoutes'
+//! (`mesh_route.rs`), else a single default route.
 
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
-    Decorator, DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
+    Decorator, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
     VirtualHost, WeightedCluster, header_matcher, query_parameter_matcher, route, route_action, route_match,
     weighted_cluster,
 };
@@ -43,7 +44,10 @@ pub(super) fn outbound(
             let routes = if port.protocol.is_http() {
                 let mut routes = match snapshot.virtual_service(&host) {
                     Some(vs) => builder.rules(vs, port.number),
-                    None => vec![builder.default_route(&host, port.number)],
+                    None => snapshot
+                        .mesh_routes
+                        .routes(snapshot, &host, port.number)
+                        .unwrap_or_else(|| vec![builder.default_route(&host, port.number)]),
                 };
                 for route in &mut routes {
                     route.decorator = Some(super::trace::operation(&host, port.number));
@@ -139,7 +143,7 @@ fn weighted(
 }
 
 /// One cluster, or several split by weight.
-fn clusters(weighted: &[(String, u32)]) -> route_action::ClusterSpecifier {
+pub(super) fn clusters(weighted: &[(String, u32)]) -> route_action::ClusterSpecifier {
     match weighted {
         [(only, _)] => route_action::ClusterSpecifier::Cluster(only.clone()),
         _ => route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
@@ -267,7 +271,7 @@ impl Routes<'_> {
                     name: rule.name.clone().unwrap_or_default(),
                     stat_prefix: stat_prefix.clone(),
                     r#match: Some(route_match(request)),
-                    action: Some(action.clone()),
+                    action: Some(route::Action::Route(action.clone())),
                     ..Default::default()
                 };
                 if let Some(f) = &faults {
@@ -294,9 +298,7 @@ impl Routes<'_> {
         cluster_name(port, dest.subset.as_deref(), &host)
     }
 
-    /// Where a rule's requests go. A rule left with no destination (an HTTPRoute rule whose
-    /// backends all have weight 0, or that has none) answers 500, as the Gateway API requires.
-    fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> route::Action {
+    fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> RouteAction {
         // Weights are relative; a destination with weight 0 gets nothing and is left out.
         let weighted: Vec<(String, u32)> = rule
             .route
@@ -309,9 +311,6 @@ impl Routes<'_> {
             })
             .filter(|(_, w)| *w > 0)
             .collect();
-        if weighted.is_empty() {
-            return route::Action::DirectResponse(DirectResponseAction { status: 500, ..Default::default() });
-        }
         let cluster_specifier = clusters(&weighted);
         let retry_policy = match &rule.retries {
             None => Some(default_retries()),
@@ -337,7 +336,7 @@ impl Routes<'_> {
             })
             .collect();
         let first_host = rule.route.first().map(|d| resolve_host(&d.destination.host, namespace)).unwrap_or_default();
-        route::Action::Route(with_grpc_deadlines(RouteAction {
+        with_grpc_deadlines(RouteAction {
             cluster_specifier: Some(cluster_specifier),
             // Istio's default is no timeout; Envoy's would be 15 s.
             timeout: Some(pb::duration(rule.timeout.map_or(std::time::Duration::ZERO, |d| d.0))),
@@ -345,19 +344,22 @@ impl Routes<'_> {
             request_mirror_policies,
             hash_policy: self.hash_policy(&first_host),
             ..Default::default()
-        }))
+        })
     }
 
-    /// The hash key of the destination's consistent-hash load balancing, if it has one.
     fn hash_policy(&self, host: &str) -> Vec<route_action::HashPolicy> {
-        let hash = self
-            .snapshot
-            .destination_rule(host)
-            .and_then(|r| r.spec.traffic_policy.as_ref())
-            .and_then(|p| p.load_balancer.as_ref())
-            .and_then(|lb| lb.consistent_hash.as_ref());
-        hash.map(hash_policy).into_iter().collect()
+        destination_hash(self.snapshot, host)
     }
+}
+
+/// The hash key of the destination's consistent-hash load balancing, if it has one.
+pub(super) fn destination_hash(snapshot: &MeshSnapshot, host: &str) -> Vec<route_action::HashPolicy> {
+    let hash = snapshot
+        .destination_rule(host)
+        .and_then(|r| r.spec.traffic_policy.as_ref())
+        .and_then(|p| p.load_balancer.as_ref())
+        .and_then(|lb| lb.consistent_hash.as_ref());
+    hash.map(hash_policy).into_iter().collect()
 }
 
 /// The name a rule's statistics go under: its own name made stat-safe, else `http<index>`
@@ -393,11 +395,11 @@ fn hash_policy(hash: &ConsistentHashLb) -> route_action::HashPolicy {
 /// with the deprecated `max_grpc_timeout`: its replacement, `max_stream_duration`, also turns
 /// off the route's timeout for requests that are not gRPC.
 #[allow(deprecated)]
-fn with_grpc_deadlines(action: RouteAction) -> RouteAction {
+pub(super) fn with_grpc_deadlines(action: RouteAction) -> RouteAction {
     RouteAction { max_grpc_timeout: action.timeout, ..action }
 }
 
-fn default_retries() -> RetryPolicy {
+pub(super) fn default_retries() -> RetryPolicy {
     RetryPolicy {
         retry_on: DEFAULT_RETRY_ON.into(),
         num_retries: Some(pb::uint32(DEFAULT_ATTEMPTS)),
@@ -468,7 +470,7 @@ fn string_matcher(sm: &StringMatch) -> StringMatcher {
     StringMatcher { match_pattern: Some(pattern), ..Default::default() }
 }
 
-fn regex(pattern: &str) -> RegexMatcher {
+pub(super) fn regex(pattern: &str) -> RegexMatcher {
     RegexMatcher { regex: pattern.to_string(), ..Default::default() }
 }
 

@@ -226,11 +226,7 @@ fn a_proxy_gets_certificates_only_with_its_own_pods_valid_token() {
     let seen = stats();
     let handshakes = format!("cluster.{}.ssl.handshake: 0", meshctl::translate::XDS_CLUSTER);
     assert!(failed && seen.contains(&handshakes), "{seen}");
-    let report = node.controller_status(
-        NAMESPACE,
-        &node.controller_pod(),
-        "/debug/status",
-    );
+    let report = node.controller_status(NAMESPACE, &node.controller_pod(), "/debug/status");
     let e = report["proxies"].as_array().unwrap().iter().find(|p| p["node_id"] == format!("e.{NS}")).cloned();
     let e = e.unwrap_or_default();
     assert!(e["sync"] == "Disconnected" && e["versions"] == json!([]), "the controller heard from e: {e}");

@@ -322,7 +322,8 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
         },
     });
     node.apply(&route.to_string());
-    let reason = ["-n", profile.ns(), "get", "httproute", "profile", "-o", "jsonpath={.status.parents[0].conditions[0].reason}"];
+    let reason =
+        ["-n", profile.ns(), "get", "httproute", "profile", "-o", "jsonpath={.status.parents[0].conditions[0].reason}"];
     super::common::poll("the route says a VirtualService overrides it", DEADLINE, || {
         node.kubectl_ok(&reason) == "OverriddenByVirtualService"
     });
