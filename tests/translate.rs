@@ -636,6 +636,20 @@ fn static_secrets(common: &mut CommonTlsContext) {
     }
 }
 
+/// Regression: a Service whose ports 80 and 8080 both send to the Pod's 8080 (as the Gateway
+/// API conformance suite's `echo` does) made two inbound chains for 8080, which Envoy refused.
+#[test]
+fn two_service_ports_to_one_pod_port_make_one_captured_chain() {
+    let resources = resources(&["testdata/valid/demo-mesh.yaml"]);
+    let snapshot = MeshSnapshot::new(services(&resources), &resources);
+    let mut sidecar = sidecar_of(&sidecar("shop"));
+    let alt = ServicePort { name: "http-alt".into(), number: 8080, protocol: Protocol::Http };
+    sidecar.ports.push(InboundPort { service_port: alt, ..sidecar.ports[0].clone() });
+    let config = translate(&snapshot, &Proxy::Sidecar(captured(&sidecar)));
+    common::envoy::validate(&static_bootstrap(&config)).unwrap();
+    assert_eq!(summary(&config).matches("chain inbound-tls_18080").count(), 1, "{}", summary(&config));
+}
+
 #[test]
 fn envoy_accepts_the_bootstrap() {
     common::envoy::validate(&translate::bootstrap("node-1", "profile", addr(15000), addr(15010), addr(15014))).unwrap();

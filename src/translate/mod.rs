@@ -337,6 +337,11 @@ impl<'a> Translation<'a> {
                 let mut jwks_clusters = Vec::new();
                 let mut served = Vec::new();
                 for port in &s.ports {
+                    // Two service ports may send to one port of the Pod (80 and 8080 to 8080):
+                    // its captured traffic is one port's, served as the first one says.
+                    if s.capture.is_some() && served.iter().any(|(p, _)| *p == port.listen.port()) {
+                        continue;
+                    }
                     let number = port.service_port.number;
                     let inbound = cluster::inbound(port);
                     // Policies name the port the workload serves as its service's.
