@@ -121,3 +121,24 @@ fn the_command_reference_in_the_tree_is_current() {
     assert!(page.contains("## `meshctl canary start`") && page.contains("--kubeconfig"), "{page}");
     assert_golden("docs/commands.md", &page);
 }
+
+/// The README's conformance figures are those of the committed report, which the cluster test
+/// compares with each run's.
+#[test]
+fn the_readmes_conformance_figures_are_the_committed_reports() {
+    let report = std::fs::read_to_string(root().join("conformance/mesh-http-report.yaml")).unwrap();
+    let (documents, error) = meshctl::api::yaml::parse(&report);
+    assert!(error.is_none(), "{error:?}");
+    let report = documents[0].root.as_ref().unwrap().to_json();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for profile in report["profiles"].as_array().unwrap() {
+        let figures = |level: &str| {
+            let statistics = &profile[level]["statistics"];
+            let count = |key: &str| statistics[key].as_u64().unwrap_or(0);
+            (count("Passed"), count("Passed") + count("Failed") + count("Skipped"))
+        };
+        let ((core, of), (extended, _)) = (figures("core"), figures("extended"));
+        let row = format!("| {} | {core}/{of} core, {extended} extended |", profile["name"].as_str().unwrap());
+        assert!(readme.contains(&row), "README.md has no row {row:?}");
+    }
+}

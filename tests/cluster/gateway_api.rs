@@ -100,3 +100,76 @@ fn an_httproute_attached_to_a_service_splits_its_traffic_between_two_services() 
     let run = node.kubectl_with_input(&["apply", "-f", "-"], &bad.to_string());
     assert!(run.code != 0 && run.stderr.contains("MESH0207"), "{}{}", run.stdout, run.stderr);
 }
+
+/// Where `scripts/gateway-conformance-tools` keeps the suite and its images (building them
+/// the first time; CI builds them before the tests).
+fn conformance_tools() -> std::path::PathBuf {
+    let output = std::process::Command::new("bash")
+        .arg(super::common::root().join("scripts/gateway-conformance-tools"))
+        .output()
+        .expect("scripts/gateway-conformance-tools runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stdout);
+    let dir = said.lines().find_map(|l| l.strip_prefix("gateway-conformance-tools: ")).expect("the tools' directory");
+    dir.into()
+}
+
+/// The features meshctl claims for the MESH-HTTP profile besides its core ones.
+const MESH_FEATURES: &str = "Mesh,HTTPRoute,MeshHTTPRouteQueryParamMatching,MeshHTTPRouteNamedRouteRule,\
+                             MeshHTTPRouteBackendRequestHeaderModification,MeshHTTPRouteRewritePath,\
+                             MeshHTTPRouteRedirectPath,MeshHTTPRouteRedirectPort,MeshHTTPRouteSchemeRedirect";
+
+/// The report the last reviewed run wrote, kept in the tree and summarised in the README.
+const MESH_REPORT: &str = "conformance/mesh-http-report.yaml";
+
+/// A report's profiles, which say what passed: what is compared between runs (its date and
+/// meshctl's version are not).
+fn profiles(report: &str) -> Value {
+    let (documents, error) = meshctl::api::yaml::parse(report);
+    assert!(error.is_none(), "{error:?}\n{report}");
+    documents[0].root.as_ref().map(|r| r.to_json()["profiles"].clone()).unwrap_or_default()
+}
+
+/// The Gateway API's own conformance suite, v1.6.3, against the mesh as `meshctl install` made
+/// it: the MESH-HTTP profile, whose requests go from a meshed echo Pod's client through its
+/// sidecar. The suite's report must say what the committed one says: a test that passed
+/// before and fails now fails this test.
+#[test]
+fn the_gateway_api_conformance_suite_passes_the_mesh_profile() {
+    let mesh = node::mesh();
+    let (node, _alone) = (mesh.node, mesh.alone());
+    let tools = conformance_tools();
+    for archive in std::fs::read_dir(tools.join("images")).unwrap() {
+        node.import_image(&archive.unwrap().path());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report.yaml");
+    let output = std::process::Command::new(tools.join("conformance.test"))
+        .current_dir(work.path())
+        .args(["-test.run", "^TestConformance$", "-test.v", "-test.timeout", "20m"])
+        .arg("-kubeconfig")
+        .arg(node.kubeconfig())
+        .args(["-conformance-profiles", "MESH-HTTP", "-supported-features", MESH_FEATURES])
+        .args(["-namespace-labels", "meshctl.io/inject=enabled"])
+        .args(["-organization", "meshctl", "-project", "meshctl", "-url", "https://meshctl.invalid/"])
+        .args(["-version", env!("CARGO_PKG_VERSION"), "-contact", "the meshctl team"])
+        .arg("-report-output")
+        .arg(&report)
+        .output()
+        .expect("the conformance suite runs");
+    let log = String::from_utf8_lossy(&output.stdout);
+    let failed: Vec<&str> = log.lines().filter(|l| l.trim_start().starts_with("--- FAIL")).collect();
+    let written = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report ({e}); the suite said:\n{log}\n{}", String::from_utf8_lossy(&output.stderr)));
+    println!("{written}");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(super::common::root().join(MESH_REPORT), &written).unwrap();
+    }
+    let kept = std::fs::read_to_string(super::common::root().join(MESH_REPORT)).unwrap();
+    assert!(failed.is_empty() && output.status.success(), "the suite failed: {failed:#?}\n{log}");
+    assert_eq!(
+        profiles(&written),
+        profiles(&kept),
+        "the suite's report differs from {MESH_REPORT}: review it, and with UPDATE_GOLDEN=1 keep it"
+    );
+}

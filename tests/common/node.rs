@@ -287,6 +287,19 @@ impl Node {
         SocketAddr::new(ip.parse().expect("the gateway's cluster IP"), 80)
     }
 
+    /// Imports the OCI image archive at `archive` into the node's containerd, as the images
+    /// the node starts with are: Pods with `imagePullPolicy: IfNotPresent` then find it.
+    pub fn import_image(&self, archive: &std::path::Path) {
+        let output = Command::new(super::kube::binary_dir().join("ctr"))
+            .arg("--address")
+            .arg(self.dir.join("containerd/containerd.sock"))
+            .args(["-n", "k8s.io", "images", "import"])
+            .arg(archive)
+            .output()
+            .expect("ctr runs");
+        assert!(output.status.success(), "ctr images import {}: {}", archive.display(), String::from_utf8_lossy(&output.stderr));
+    }
+
     /// The name of the one Pod in `namespace` that `selector` (`key=value`) picks.
     pub fn pod_named(&self, namespace: &str, selector: &str) -> String {
         let names = self.kubectl_ok(&["-n", namespace, "get", "pods", "-l", selector, "-o", "name"]);
