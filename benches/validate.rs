@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use meshctl::api::meshctl::RouteApi;
 use meshctl::api::security::{Action, MtlsMode};
 use meshctl::api::{Duration as MeshDuration, Resource, yaml};
 use meshctl::generate::{self, Authz, CanaryRollout, CircuitBreaker, JwksSource, Jwt, TrafficSplit};
@@ -29,7 +30,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
         label: "version".into(),
         port: None,
         tcp: false,
-        api: generate::RouteApi::Istio,
+        api: RouteApi::Istio,
     });
     let mut breaker = generate::circuit_breaker(&CircuitBreaker {
         service: service.clone(),
@@ -77,6 +78,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
         max_p99: Some(MeshDuration(Duration::from_millis(500))),
         min_requests: 20,
         sequential_test: true,
+        api: RouteApi::Istio,
     }));
     let mut pa = generate::mtls(Some(&namespace), MtlsMode::Strict);
     if let Resource::PeerAuthentication(p) = &mut pa[0] {

@@ -795,7 +795,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-n -h -V --namespace --to --from --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --no-wait --timeout --state-dir --kubeconfig --context --help --version"
+            opts="-n -h -V --namespace --to --from --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --api --no-wait --timeout --state-dir --kubeconfig --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,6 +839,10 @@ _meshctl() {
                     ;;
                 --sequential-test)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --api)
+                    COMPREPLY=($(compgen -W "istio gateway" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -1335,7 +1339,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__canary)
-            opts="-n -h -V --namespace --from --to --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --output-file --help --version"
+            opts="-n -h -V --namespace --from --to --steps --interval --min-success-rate --max-p99 --min-requests --sequential-test --api --output-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1379,6 +1383,10 @@ _meshctl() {
                     ;;
                 --sequential-test)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --api)
+                    COMPREPLY=($(compgen -W "istio gateway" -- "${cur}"))
                     return 0
                     ;;
                 --output-file)

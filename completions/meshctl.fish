@@ -71,8 +71,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l subset -d 'A subset and its weight in percent; the weights must add up to 100' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l label -d 'The workload label whose value names the subset' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l port -d 'Split only the traffic to this port of the service (e.g. its gRPC port)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l api -d 'The API to write the split in. With `gateway`, an HTTPRoute sends each subset\'s share to the Service SERVICE-NAME, on --port (80 when not given)' -r -f -a "istio\t'Istio\'s: a VirtualService, and a DestinationRule for its subsets'
-gateway\t'The Gateway API\'s: an HTTPRoute attached to the service, whose backends are a Service per subset, named SERVICE-SUBSET (as Flagger and Argo Rollouts name them)'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l api -d 'The API to write the split in. With `gateway`, an HTTPRoute sends each subset\'s share to the Service SERVICE-NAME, on --port (80 when not given)' -r -f -a "istio\t''
+gateway\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l output-file -d 'Write to this file instead of stdout' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -l tcp -d 'Split connections to a TCP port (a VirtualService `tcp` rule) instead of requests'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from traffic-split" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -123,6 +123,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l min-requests -d 'Fewer canary requests than this in a step hold it instead of deciding it' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l sequential-test -d 'Also roll a clearly failing canary back at once, by a sequential test on its error rate, rather than only when its step ends' -r -f -a "true\t''
 false\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l api -d 'The routes whose weights move. With `gateway`, --from and --to name two Services, whose weights move in the HTTPRoutes attached to SERVICE' -r -f -a "istio\t''
+gateway\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -l output-file -d 'Write to this file instead of stdout' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from canary" -s V -l version -d 'Print version'
@@ -304,8 +306,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "abort" -d 'Send all traffic back to stable now'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from start status list promote pause resume abort help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s n -l namespace -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l to -d 'The subset being rolled out' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l from -d 'The stable subset [default: the one the service\'s routes send most traffic to]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l to -d 'The subset being rolled out (with --api gateway, the Service)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l from -d 'The stable subset, or Service [default: the one the service\'s routes send most traffic to]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l steps -d 'Canary weights in percent, rising, ending at 100' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l interval -d 'The least time spent at each step' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-success-rate -d 'The lowest acceptable success rate of the canary, in percent' -r
@@ -313,6 +315,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Fewer canary requests than this in a step hold it instead of deciding it' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l sequential-test -d 'Also roll a clearly failing canary back at once, by a sequential test on its error rate, rather than only when its step ends' -r -f -a "true\t''
 false\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l api -d 'The routes whose weights move. With `gateway`, --from and --to name two Services, whose weights move in the HTTPRoutes attached to SERVICE' -r -f -a "istio\t''
+gateway\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'The longest to watch' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'The local mesh\'s state directory [default: $XDG_STATE_HOME/meshctl/local]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l kubeconfig -d 'The kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]' -r -F

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::api::ROOT_NAMESPACE;
 use crate::api::gateway::{HTTPBackendRef, HTTPRoute, HTTPRouteRule, HTTPRouteSpec, ParentReference};
-use crate::api::meshctl::{Canary, CanarySpec, Gates};
+use crate::api::meshctl::{Canary, CanarySpec, Gates, RouteApi};
 use crate::api::networking::{
     ConnectionPoolSettings, Destination, DestinationRule, DestinationRuleSpec, HttpMatchRequest, HttpRoute,
     HttpRouteDestination, HttpSettings, L4MatchAttributes, OutlierDetection, PortSelector, Subset, TcpRoute,
@@ -44,18 +44,9 @@ pub struct TrafficSplit {
     pub port: Option<u16>,
     /// Split connections (a `tcp` rule) rather than requests: for a TCP port.
     pub tcp: bool,
+    /// Gateway: an HTTPRoute attached to the service, whose backends are a Service per subset,
+    /// named SERVICE-SUBSET (as Flagger and Argo Rollouts name them).
     pub api: RouteApi,
-}
-
-/// Which API a route is written in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum RouteApi {
-    /// Istio's: a VirtualService, and a DestinationRule for its subsets.
-    #[default]
-    Istio,
-    /// The Gateway API's: an HTTPRoute attached to the service, whose backends are a Service
-    /// per subset, named SERVICE-SUBSET (as Flagger and Argo Rollouts name them).
-    Gateway,
 }
 
 /// The port a generated HTTPRoute sends to when none is given: a Service backend needs one.
@@ -324,6 +315,7 @@ pub struct CanaryRollout {
     pub max_p99: Option<Duration>,
     pub min_requests: u32,
     pub sequential_test: bool,
+    pub api: RouteApi,
 }
 
 pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
@@ -333,6 +325,7 @@ pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
             service: s.service.clone(),
             stable: s.stable.clone(),
             canary: s.canary.clone(),
+            api: s.api,
             steps: s.steps.clone(),
             interval: s.interval,
             gates: Gates {

@@ -27,10 +27,13 @@ use super::Duration;
 pub struct CanarySpec {
     /// The service being rolled out, as a short or fully qualified host.
     pub service: String,
-    /// The subset that serves traffic now.
+    /// The subset that serves traffic now (with `api: Gateway`, the Service).
     pub stable: String,
-    /// The subset being rolled out.
+    /// The subset being rolled out (with `api: Gateway`, the Service).
     pub canary: String,
+    /// Which routes the rollout moves the weights of.
+    #[serde(default, skip_serializing_if = "RouteApi::is_istio")]
+    pub api: RouteApi,
     /// Canary weights in percent, rising, ending at 100.
     #[serde(default = "default_steps")]
     #[schemars(length(min = 1), inner(range(min = 1, max = 100)))]
@@ -53,6 +56,23 @@ pub struct CanarySpec {
     /// A person's decision that overrides the gates (`meshctl canary promote`/`abort`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<ManualDecision>,
+}
+
+/// Which API a route is written in, and a rollout moves weights in.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RouteApi {
+    /// Istio's: a VirtualService's weights between subsets of the service (a DestinationRule's).
+    #[default]
+    Istio,
+    /// The Gateway API's: the weights of two Services (`stable`, `canary`) in the HTTPRoutes
+    /// attached to the service, as Flagger's Gateway API provider moves them.
+    Gateway,
+}
+
+impl RouteApi {
+    fn is_istio(&self) -> bool {
+        *self == RouteApi::Istio
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -1,15 +1,17 @@
 //! The canary driver, run by the controller: for every rollout under way it measures the
 //! canary and stable subsets by what their own sidecars served (every request that reached
 //! them, retried ones included: a caller's retry must not hide a failing canary), asks the
-//! engine what to do, writes the weights into the service's VirtualService and the progress into the
-//! Canary's status — all through the store, so a rollout goes on when the CLI exits and
+//! engine what to do, writes the weights into the service's routes (its VirtualService, or the
+//! HTTPRoutes attached to it) and the progress into the Canary's status — all through the store, so a rollout goes on when the CLI exits and
 //! resumes from its recorded step after a controller restart.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
-use crate::api::meshctl::{Canary, CanaryStatus, Condition, Evaluation, ManualDecision, PROMOTED, WindowFigures};
+use crate::api::meshctl::{
+    Canary, CanaryStatus, Condition, Evaluation, ManualDecision, PROMOTED, RouteApi, WindowFigures,
+};
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
 use crate::api::{Resource, time};
 use crate::metrics::Traffic;
@@ -23,7 +25,7 @@ use crate::store::{ObjectRef, Store, StoreError, written_at};
 pub enum DriveError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the VirtualService that sets {weight}% would break the mesh, so it was not written: {errors}")]
+    #[error("the routes that set {weight}% would break the mesh, so they were not written: {errors}")]
     Invalid { weight: u32, errors: String },
 }
 
@@ -106,7 +108,10 @@ impl Driver {
         let host = resolve_host(&canary.spec.service, namespace);
         let name = host.split('.').next().unwrap_or_default().to_string();
         let service_ns = crate::policy::host_namespace(&host).unwrap_or(namespace).to_string();
-        let current = |subset: &str| served(traffic, resources, &host, (&service_ns, &name), subset);
+        let current = |part: &str| match canary.spec.api {
+            RouteApi::Istio => served(traffic, resources, &host, (&service_ns, &name), part),
+            RouteApi::Gateway => served_by_service(traffic, &service_ns, part),
+        };
         let object = ObjectRef::of(&Resource::Canary(canary.clone()));
         // Whole seconds, as the status records times: what is stored is what was used.
         let now = now().floor();
@@ -143,11 +148,8 @@ impl Driver {
             progress.phase = Phase::Progressing;
             progress.step_started = now;
         }
-        if let Some(missing) = missing_subset(resources, canary, &host) {
+        if let Some(message) = cannot_start(resources, canary, &host) {
             progress.phase = Phase::Failed;
-            let message = format!(
-                "subset {missing:?} of {host} is not defined by a DestinationRule; define it, then start again"
-            );
             return self
                 .record(
                     store,
@@ -209,7 +211,7 @@ impl Driver {
         .await
     }
 
-    /// Writes the weight the decision leaves into the VirtualService, then the status.
+    /// Writes the weight the decision leaves into the routes, then the status.
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &mut self,
@@ -227,10 +229,15 @@ impl Driver {
         if canary.status.as_ref().and_then(|s| s.weight) != Some(progress.weight)
             || !matches!(decision, Decision::Hold(_))
         {
-            let vs = [Resource::VirtualService(routes_with_weight(resources, canary, host, progress.weight))];
-            // Written as `apply` would write it: checked with the rest of the mesh first. Going
+            let routes = match canary.spec.api {
+                RouteApi::Istio => {
+                    vec![Resource::VirtualService(routes_with_weight(resources, canary, host, progress.weight))]
+                }
+                RouteApi::Gateway => mesh_routes_with_weight(resources, canary, host, progress.weight),
+            };
+            // Written as `apply` would write them: checked with the rest of the mesh first. Going
             // back to stable is never held up: it is what a failing canary needs most.
-            let errors: Vec<String> = policy::check_objects(&vs, resources)
+            let errors: Vec<String> = policy::check_objects(&routes, resources)
                 .into_iter()
                 .filter(|f| f.severity == Severity::Error)
                 .map(|f| format!("{} ({})", f.message, f.code))
@@ -238,7 +245,7 @@ impl Driver {
             if progress.weight > 0 && !errors.is_empty() {
                 return Err(DriveError::Invalid { weight: progress.weight, errors: errors.join("; ") });
             }
-            store.apply(&vs, false).await?;
+            store.apply(&routes, false).await?;
         }
         let mut status = canary.status.clone().unwrap_or_default();
         let moved = status.phase != Some(progress.phase) || status.weight != Some(progress.weight);
@@ -346,11 +353,75 @@ fn served(
     let Some(labels) = labels else { return total };
     for (instance, t) in traffic {
         let selected = crate::api::has_labels(labels, &instance.labels);
-        if instance.namespace == namespace && instance.service == name && selected {
+        if instance.namespace == namespace && instance.service() == name && selected {
             total.add(t);
         }
     }
     total
+}
+
+/// What an instance of Service `service` in `namespace` served, together: the Pods every
+/// such Service selects (a Pod may be selected by several).
+fn served_by_service(traffic: &[(&Served, Traffic)], namespace: &str, service: &str) -> Traffic {
+    let mut total = Traffic::default();
+    for (instance, t) in traffic {
+        if instance.namespace == namespace && instance.services.iter().any(|s| s == service) {
+            total.add(t);
+        }
+    }
+    total
+}
+
+/// Why the rollout cannot start: a subset no DestinationRule defines or, in the Gateway API,
+/// no HTTPRoute attached to the service that sends to the stable Service.
+fn cannot_start(resources: &[Resource], canary: &Canary, host: &str) -> Option<String> {
+    match canary.spec.api {
+        RouteApi::Istio => missing_subset(resources, canary, host).map(|missing| {
+            format!("subset {missing:?} of {host} is not defined by a DestinationRule; define it, then start again")
+        }),
+        RouteApi::Gateway => {
+            let stable = &canary.spec.stable;
+            let sends = crate::canary::mesh_routes(resources, host)
+                .any(|(route, _)| route.spec.rules.iter().flat_map(|r| &r.backend_refs).any(|b| b.name == *stable));
+            (!sends).then(|| {
+                format!(
+                    "no HTTPRoute attached to {host} sends to Service {stable}; write one (`meshctl generate \
+                     traffic-split ... --api gateway`), then start again"
+                )
+            })
+        }
+    }
+}
+
+/// The HTTPRoutes attached to the service, each rule that sends to the stable or the canary
+/// Service split `100 - weight` / `weight` between them (the canary's backend made from the
+/// stable's where the rule has none); other backends are left as they are.
+fn mesh_routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weight: u32) -> Vec<Resource> {
+    let (stable, rolled) = (&canary.spec.stable, &canary.spec.canary);
+    crate::canary::mesh_routes(resources, host)
+        .map(|(route, _)| {
+            let mut route = route.clone();
+            for rule in &mut route.spec.rules {
+                let ours = |b: &crate::api::gateway::HTTPBackendRef| {
+                    b.is_service() && (b.name == *stable || b.name == *rolled)
+                };
+                let Some(template) = rule.backend_refs.iter().find(|b| ours(b)).cloned() else { continue };
+                let backend = |name: &str, weight: u32| {
+                    let existing = rule.backend_refs.iter().find(|b| ours(b) && b.name == name);
+                    let base = existing.cloned().unwrap_or_else(|| template.clone());
+                    crate::api::gateway::HTTPBackendRef { name: name.to_string(), weight, ..base }
+                };
+                let split = [backend(stable, 100 - weight), backend(rolled, weight)];
+                rule.backend_refs.retain(|b| !ours(b));
+                rule.backend_refs.extend(split);
+            }
+            // The store sets these; an apply must not claim a version of its own.
+            route.metadata.resource_version = None;
+            route.metadata.creation_timestamp = None;
+            route.status = None;
+            Resource::HTTPRoute(route)
+        })
+        .collect()
 }
 
 fn missing_subset<'a>(resources: &[Resource], canary: &'a Canary, host: &str) -> Option<&'a str> {

@@ -18,7 +18,7 @@ pub use crate::api::meshctl::CanaryPhase as Phase;
 pub use driver::Driver;
 
 use crate::api::Resource;
-use crate::api::meshctl::CanarySpec;
+use crate::api::meshctl::{CanarySpec, RouteApi};
 use crate::policy::resolve_host;
 
 /// A rollout's standing between two decisions.
@@ -302,9 +302,16 @@ pub fn wilson_upper(p: f64, n: u64) -> f64 {
     ((centre + spread) / (1.0 + Z * Z / n)).min(1.0)
 }
 
-/// The subset a service's routes weigh most: the stable one, when a rollout does not say.
-pub fn stable_subset(resources: &[Resource], service: &str, namespace: &str) -> Option<String> {
+/// What a service's routes weigh most: the stable subset (or, in the Gateway API, the stable
+/// Service), when a rollout does not say.
+pub fn stable(resources: &[Resource], service: &str, namespace: &str, api: RouteApi) -> Option<String> {
     let host = resolve_host(service, namespace);
+    if api == RouteApi::Gateway {
+        return mesh_routes(resources, &host)
+            .flat_map(|(route, ns)| route.spec.rules.iter().flat_map(|r| &r.backend_refs).map(move |b| (b, ns)))
+            .max_by_key(|(b, _)| b.weight)
+            .map(|(b, _)| b.name.clone());
+    }
     resources
         .iter()
         .filter_map(|r| match r {
@@ -316,6 +323,24 @@ pub fn stable_subset(resources: &[Resource], service: &str, namespace: &str) -> 
         .filter_map(|(d, _)| Some((d.destination.subset.clone()?, d.weight.unwrap_or(100))))
         .max_by_key(|(_, w)| *w)
         .map(|(s, _)| s)
+}
+
+/// The HTTPRoutes attached to the Service of `host`, with their namespaces.
+pub(crate) fn mesh_routes<'r>(
+    resources: &'r [Resource],
+    host: &'r str,
+) -> impl Iterator<Item = (&'r crate::api::gateway::HTTPRoute, &'r str)> {
+    resources.iter().filter_map(move |r| match r {
+        Resource::HTTPRoute(route)
+            if route.spec.parent_refs.iter().any(|p| {
+                p.is_service()
+                    && crate::policy::service_host(&p.name, p.namespace.as_deref().unwrap_or(r.namespace())) == host
+            }) =>
+        {
+            Some((route, r.namespace()))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -330,6 +355,7 @@ mod tests {
             service: "profile".into(),
             stable: "v1".into(),
             canary: "v3".into(),
+            api: RouteApi::Istio,
             steps: steps.to_vec(),
             interval: Duration(std::time::Duration::from_secs(interval_s)),
             gates: Gates {

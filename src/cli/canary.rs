@@ -45,10 +45,10 @@ pub struct StartArgs {
     service: String,
     #[arg(short = 'n', long, default_value = "default", env = "MESHCTL_NAMESPACE")]
     namespace: String,
-    /// The subset being rolled out.
+    /// The subset being rolled out (with --api gateway, the Service).
     #[arg(long)]
     to: String,
-    /// The stable subset [default: the one the service's routes send most traffic to]
+    /// The stable subset, or Service [default: the one the service's routes send most traffic to]
     #[arg(long)]
     from: Option<String>,
     #[command(flatten)]
@@ -86,6 +86,10 @@ pub struct Plan {
     /// rate, rather than only when its step ends.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     sequential_test: bool,
+    /// The routes whose weights move. With `gateway`, --from and --to name two Services, whose
+    /// weights move in the HTTPRoutes attached to SERVICE.
+    #[arg(long, default_value = "istio", value_parser = super::route_api())]
+    api: crate::api::meshctl::RouteApi,
 }
 
 impl Plan {
@@ -102,6 +106,7 @@ impl Plan {
             max_p99: self.max_p99,
             min_requests: self.min_requests,
             sequential_test: self.sequential_test,
+            api: self.api,
         }
     }
 }
@@ -201,9 +206,8 @@ async fn start(args: StartArgs, printer: &Printer) -> Outcome {
     let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
     let stable = match args.from {
         Some(from) => from,
-        None => crate::canary::stable_subset(&resources, &args.service, &args.namespace).ok_or_else(|| {
-            Failure::usage(anyhow!("cannot tell which subset of {} is stable: give --from", args.service))
-        })?,
+        None => crate::canary::stable(&resources, &args.service, &args.namespace, args.plan.api)
+            .ok_or_else(|| Failure::usage(anyhow!("cannot tell what of {} is stable: give --from", args.service)))?,
     };
     let canary = generate::canary(&args.plan.rollout(args.service.clone(), args.namespace.clone(), stable, args.to));
     // Checked with what the mesh already has, so a subset no DestinationRule defines is an

@@ -51,8 +51,8 @@ pub(super) enum Command {
         tcp: bool,
         /// The API to write the split in. With `gateway`, an HTTPRoute sends each subset's
         /// share to the Service SERVICE-NAME, on --port (80 when not given).
-        #[arg(long, value_enum, default_value_t)]
-        api: gen_core::RouteApi,
+        #[arg(long, default_value = "istio", value_parser = super::route_api())]
+        api: crate::api::meshctl::RouteApi,
         #[command(flatten)]
         output: Output,
     },

@@ -345,6 +345,14 @@ pub enum Structured {
 }
 
 /// A table as kubectl draws one: no borders, upper-case headers.
+/// `--api istio|gateway`: which API routes are written in, and rollouts move weights in.
+fn route_api() -> impl clap::builder::TypedValueParser<Value = crate::api::meshctl::RouteApi> {
+    use crate::api::meshctl::RouteApi;
+    use clap::builder::TypedValueParser as _;
+    let parser = clap::builder::PossibleValuesParser::new(["istio", "gateway"]);
+    parser.map(|api| if api == "gateway" { RouteApi::Gateway } else { RouteApi::Istio })
+}
+
 pub fn table(headers: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);

@@ -224,7 +224,7 @@ impl Registry for Processes {
         let sidecars = self.supervisor.status().into_iter().map(|i| Target {
             node_id: i.node_id,
             admin: admin(i.ports.admin),
-            serves: Some(Served { namespace: i.spec.namespace, service: i.spec.service, labels: i.spec.labels }),
+            serves: Some(Served { namespace: i.spec.namespace, services: vec![i.spec.service], labels: i.spec.labels }),
         });
         std::iter::once(gateway).chain(sidecars).collect()
     }

@@ -488,9 +488,10 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         group: "gateway.networking.k8s.io",
         resources: &["httproutes"],
         names: &[],
-        verbs: &["get", "list", "watch"],
+        verbs: &["get", "list", "watch", "patch"],
         why: "the Gateway API's mesh routes, translated into each proxy's routes as VirtualServices are; the \
-              leader reads one before it writes its status",
+              leader reads one before it writes its status, and the canary driver writes its weights by \
+              server-side apply",
     },
     Grant {
         group: "gateway.networking.k8s.io",

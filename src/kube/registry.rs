@@ -87,6 +87,9 @@ pub struct MeshProxy {
     pub proxy: Proxy,
     pub identity: Identity,
     pub stats: SocketAddr,
+    /// The services a sidecar's Pod serves: every Service that selects it, else the name it
+    /// goes by; none for the gateway.
+    pub services: Vec<String>,
 }
 
 /// A mesh Pod without an IP.
@@ -179,21 +182,27 @@ pub fn view(
     for (&(namespace, name), pod) in &sidecar_pods {
         let Some(ip) = pod_ip(pod) else { continue };
         let labels = pod.labels();
-        let service = mesh_services.iter().find(|s| s.namespace == namespace && selects(s.selector, labels));
+        // Every Service that selects the Pod (`profile` and `profile-v1`): it serves all their
+        // ports, and goes by the first's name.
+        let selecting: Vec<&MeshService> =
+            mesh_services.iter().filter(|s| s.namespace == namespace && selects(s.selector, labels)).collect();
         let captured = captured(pod);
         let mut ports = Vec::new();
-        for (kube_port, port) in service.map(|s| s.ports.as_slice()).unwrap_or_default() {
+        for (service, (kube_port, port)) in selecting.iter().flat_map(|s| s.ports.iter().map(move |p| (s, p))) {
             let Some(target) = target_port(kube_port, pod) else {
                 view.problems.push(format!(
                     "Service {namespace}/{}: the target port {} of its port {} names no container port of Pod \
                      {namespace}/{name}, so that Pod's sidecar does not serve the port; name the port in the \
                      Pod's spec or give the Service a port number",
-                    service.map_or("", |s| s.name),
+                    service.name,
                     describe(kube_port.target_port.as_ref()),
                     port.number,
                 ));
                 continue;
             };
+            if ports.iter().any(|p: &InboundPort| p.app.port() == target) {
+                continue;
+            }
             // Captured traffic arrives at the proxy whatever address it was sent to; without
             // capture the proxy has one inbound listener, for the first port.
             let listen = match captured {
@@ -207,12 +216,15 @@ pub fn view(
                 app: SocketAddr::from((Ipv4Addr::LOCALHOST, target)),
             });
         }
-        let service = service.map_or_else(|| workload_name(pod, name), |s| s.name);
+        let services: Vec<String> = match selecting.is_empty() {
+            true => vec![workload_name(pod, name).to_string()],
+            false => selecting.iter().map(|s| s.name.to_string()).collect(),
+        };
         let outbound = if captured { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::LOCALHOST };
         view.proxies.push(MeshProxy {
             proxy: Proxy::Sidecar(Sidecar {
                 node_id: node_id(pod),
-                service: service.to_string(),
+                service: services[0].clone(),
                 namespace: namespace.to_string(),
                 ports,
                 outbound: SocketAddr::from((outbound, OUTBOUND_PORT)),
@@ -222,6 +234,7 @@ pub fn view(
             }),
             identity: Identity::new(namespace, service_account(pod)),
             stats: SocketAddr::new(ip, STATS_PORT),
+            services,
         });
     }
 
@@ -236,6 +249,7 @@ pub fn view(
             }),
             identity: Identity::gateway(),
             stats: SocketAddr::new(ip, STATS_PORT),
+            services: vec![],
         });
     }
     view.proxies.sort_by(|a, b| a.proxy.node_id().cmp(b.proxy.node_id()));
@@ -681,14 +695,14 @@ impl Registry for KubeRegistry {
     }
 
     fn scrape_targets(&self) -> Vec<Target> {
-        let serves = |proxy: &Proxy| match proxy {
+        let serves = |p: &MeshProxy| match &p.proxy {
             Proxy::Sidecar(s) => {
-                Some(Served { namespace: s.namespace.clone(), service: s.service.clone(), labels: s.labels.clone() })
+                Some(Served { namespace: s.namespace.clone(), services: p.services.clone(), labels: s.labels.clone() })
             }
             Proxy::Gateway(_) => None,
         };
         let target =
-            |p: &MeshProxy| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats, serves: serves(&p.proxy) };
+            |p: &MeshProxy| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats, serves: serves(p) };
         self.view.proxies.iter().map(target).collect()
     }
 
@@ -954,6 +968,25 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_two_services_select_serves_the_ports_of_both_once_each_and_is_measured_as_either() {
+        let mut pod = mk_pod("shop", "profile-v2-1", json!({ "app": "profile", "version": "v2" }), Some("10.237.0.2"));
+        pod["spec"]["initContainers"] = json!([{ "name": INIT_CONTAINER }]);
+        let all = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(8080));
+        let mut v2 = mk_service("shop", "profile-v2", json!({ "version": "v2" }), 80, json!(8080));
+        v2["spec"]["ports"] = json!([
+            { "name": "http", "port": 80, "targetPort": 8080 },
+            { "name": "tcp-admin", "port": 9090, "targetPort": 9090 },
+        ]);
+
+        let view = mk_view(&[pod], &[all, v2], &[]);
+
+        let sidecar = sidecar(&view, "profile-v2-1.shop");
+        assert_eq!(sidecar.service, "profile");
+        assert_eq!(apps(&sidecar), [addr("127.0.0.1:8080"), addr("127.0.0.1:9090")]);
+        assert_eq!(view.proxies[0].services, ["profile", "profile-v2"]);
+    }
+
+    #[test]
     fn a_target_port_is_a_number_a_container_ports_name_or_the_service_port() {
         let pod = mk_pod("shop", "p", json!({ "app": "p" }), Some("10.237.0.2"));
         for (target, app) in [(json!(7070), 7070), (json!("http"), 8080), (Value::Null, 80)] {
@@ -1061,6 +1094,7 @@ mod tests {
                 }),
                 identity: Identity::gateway(),
                 stats: addr("10.237.0.7:15090"),
+                services: vec![],
             }]
         );
         assert_eq!(view.services, vec![], "the gateway's own Service is not a mesh service");

@@ -210,7 +210,7 @@ impl Mesh for LocalMesh {
             let i = status.instances.iter().find(|i| i.node_id == node)?;
             let serves = scrape::Served {
                 namespace: i.spec.namespace.clone(),
-                service: i.spec.service.clone(),
+                services: vec![i.spec.service.clone()],
                 labels: i.spec.labels.clone(),
             };
             Some(scrape::Target { node_id: node.into(), admin: localhost(i.ports.admin), serves: Some(serves) })

@@ -21,8 +21,17 @@ pub struct Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Served {
     pub namespace: String,
-    pub service: String,
+    /// The services it serves, the name it goes by first (a Kubernetes Pod may be selected by
+    /// several Services: `profile` and `profile-v1`); never empty.
+    pub services: Vec<String>,
     pub labels: BTreeMap<String, String>,
+}
+
+impl Served {
+    /// The name it goes by.
+    pub fn service(&self) -> &str {
+        self.services.first().map_or("", String::as_str)
+    }
 }
 
 /// Scrapes every target concurrently; the answer for each, in the targets' order.

@@ -51,7 +51,7 @@ impl Collector {
             .filter_map(|t| {
                 let served = t.serves.as_ref()?;
                 let origin = Origin {
-                    service: served.service.clone(),
+                    service: served.service().to_string(),
                     namespace: served.namespace.clone(),
                     version: served.labels.get("version").cloned().unwrap_or_default(),
                 };

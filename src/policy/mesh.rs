@@ -8,7 +8,7 @@ use super::names;
 use super::path::{Path, field};
 use super::{Checked, Knowledge, RegistryEntry, Sink};
 use crate::api::Resource;
-use crate::api::meshctl::CanaryPhase;
+use crate::api::meshctl::{CanaryPhase, RouteApi};
 use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
 use crate::api::security::{
     Action, AuthorizationPolicy, MtlsMode, PeerAuthentication, Rule as SecurityRule, RuleField, decide_mtls,
@@ -42,6 +42,15 @@ pub(super) fn check(
     let mesh = Mesh { by_host, wildcard, registry, running, resources, knowledge };
     let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
     let mut routed: HashMap<String, &Checked> = HashMap::new();
+    // Where a VirtualService and HTTPRoutes route one Service, the VirtualService is used.
+    let virtually_routed: HashMap<String, &Checked> = resources
+        .iter()
+        .filter_map(|c| match &c.resource {
+            Resource::VirtualService(vs) => Some((vs, c)),
+            _ => None,
+        })
+        .flat_map(|(vs, c)| vs.spec.hosts.iter().map(move |h| (names::resolve_host(h, c.resource.namespace()), c)))
+        .collect();
     for checked in resources {
         let mut sink = Sink::for_checked(checked, out);
         let r = &checked.resource;
@@ -100,6 +109,14 @@ pub(super) fn check(
                     let fqdn = names::service_host(&parent.name, parent.namespace.as_deref().unwrap_or(ns));
                     mesh.known_host(&fqdn, &field!["spec", "parentRefs", i, "name"], &mut sink);
                     mesh.known_port(&fqdn, parent.port, &field!["spec", "parentRefs", i, "port"], &mut sink);
+                    if let Some(vs) = virtually_routed.get(&fqdn) {
+                        let (ns, name) = (vs.resource.namespace(), vs.resource.name());
+                        sink.path(
+                            &field!["spec", "parentRefs", i],
+                            Code::RouteOverridden,
+                            format!("VirtualService {ns}/{name} ({}) also routes {fqdn}, and the VirtualService wins: this route is not used (as Istio advises, route one Service with one API); remove one of them", vs.location()),
+                        );
+                    }
                 }
                 for (i, rule) in route.spec.rules.iter().enumerate() {
                     for (b, backend) in rule.backend_refs.iter().enumerate().filter(|(_, b)| b.is_service()) {
@@ -134,8 +151,14 @@ pub(super) fn check(
             {
                 let fqdn = names::resolve_host(&canary.spec.service, r.namespace());
                 mesh.known_host(&fqdn, &field!["spec", "service"], &mut sink);
-                for (field, subset) in [("stable", &canary.spec.stable), ("canary", &canary.spec.canary)] {
-                    mesh.subset(&fqdn, subset, &field!["spec", field], &mut sink);
+                for (field, part) in [("stable", &canary.spec.stable), ("canary", &canary.spec.canary)] {
+                    match canary.spec.api {
+                        RouteApi::Istio => mesh.subset(&fqdn, part, &field!["spec", field], &mut sink),
+                        RouteApi::Gateway => {
+                            let service = names::service_host(part, r.namespace());
+                            mesh.known_host(&service, &field!["spec", field], &mut sink);
+                        }
+                    }
                 }
             }
             _ => {}

@@ -771,6 +771,7 @@ mod change_tests {
                 max_p99: None,
                 min_requests: 20,
                 sequential_test: true,
+                api: crate::api::meshctl::RouteApi::Istio,
             })
         };
         assert!(check_objects(&canary("v3"), &stored).is_empty());

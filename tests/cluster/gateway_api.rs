@@ -7,6 +7,11 @@ use serde_json::{Value, json};
 use super::DEADLINE;
 use super::common::node::{self, demo_deployment};
 
+/// The Service `profile-VERSION` of profile's Pods of that version.
+pub(super) fn version_service(ns: &str, version: &str) -> Value {
+    service(ns, &format!("profile-{version}"), &[("version", version)])
+}
+
 /// A Service named `name` of the demo app's Pods that carry `selector` besides `app: profile`.
 fn service(ns: &str, name: &str, selector: &[(&str, &str)]) -> Value {
     let mut labels = json!({ "app": "profile" });
@@ -21,7 +26,7 @@ fn service(ns: &str, name: &str, selector: &[(&str, &str)]) -> Value {
 }
 
 /// profile's mesh route: `v1`/`v2` of its traffic to the Services profile-v1 and profile-v2.
-fn mesh_route(ns: &str, v1: u32, v2: u32) -> Value {
+pub(super) fn mesh_route(ns: &str, v1: u32, v2: u32) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": { "name": "profile", "namespace": ns },
@@ -43,8 +48,8 @@ fn an_httproute_attached_to_a_service_splits_its_traffic_between_two_services() 
     let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
     let objects = [
         service(ns, "profile", &[]),
-        service(ns, "profile-v1", &[("version", "v1")]),
-        service(ns, "profile-v2", &[("version", "v2")]),
+        version_service(ns, "v1"),
+        version_service(ns, "v2"),
         demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
         demo_deployment(ns, "profile", &[("version", "v2")], &["--version", "v2"]),
         mesh_route(ns, 90, 10),
@@ -159,8 +164,9 @@ fn the_gateway_api_conformance_suite_passes_the_mesh_profile() {
         .expect("the conformance suite runs");
     let log = String::from_utf8_lossy(&output.stdout);
     let failed: Vec<&str> = log.lines().filter(|l| l.trim_start().starts_with("--- FAIL")).collect();
-    let written = std::fs::read_to_string(&report)
-        .unwrap_or_else(|e| panic!("no report ({e}); the suite said:\n{log}\n{}", String::from_utf8_lossy(&output.stderr)));
+    let written = std::fs::read_to_string(&report).unwrap_or_else(|e| {
+        panic!("no report ({e}); the suite said:\n{log}\n{}", String::from_utf8_lossy(&output.stderr))
+    });
     println!("{written}");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(super::common::root().join(MESH_REPORT), &written).unwrap();
@@ -172,4 +178,28 @@ fn the_gateway_api_conformance_suite_passes_the_mesh_profile() {
         profiles(&kept),
         "the suite's report differs from {MESH_REPORT}: review it, and with UPDATE_GOLDEN=1 keep it"
     );
+}
+
+/// Flagger's way on the Gateway API: a Canary moves the weights of two Services in the
+/// HTTPRoute attached to the service, with the same gates and the same wait for every proxy.
+#[test]
+fn a_canary_on_an_httproute_is_promoted_when_healthy_and_rolled_back_when_failing() {
+    use super::mesh::{Profile, assert_promoted_condition};
+    let mesh = node::mesh();
+    let _turn = mesh.share();
+    let healthy = Profile::start_with_mesh_route(mesh.node, "gamma-promoted", &[]);
+    let (canary, weights, tally) = healthy.roll_out();
+    assert_eq!(canary["status"]["phase"], "Promoted", "{canary:#}");
+    assert_eq!(weights, (0, 100));
+    assert_promoted_condition(&canary, "True");
+    assert!(tally.failures.is_empty(), "no request fails during the rollout: {tally}");
+    assert_eq!(healthy.send(40), (0, 40, 0), "once Promoted is True, v2 takes all traffic");
+
+    let failing = Profile::start_with_mesh_route(mesh.node, "gamma-rolled-back", &["--error-rate", "50"]);
+    let (canary, weights, _) = failing.roll_out();
+    assert_eq!(canary["status"]["phase"], "RolledBack", "{canary:#}");
+    assert_eq!(weights, (100, 0));
+    assert_promoted_condition(&canary, "False");
+    // Once the rollback is settled (every proxy runs it), no request fails.
+    assert_eq!(failing.send(200), (200, 0, 0), "once Promoted is False, v1 takes all traffic");
 }

@@ -13,35 +13,51 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use meshctl::api::meshctl::RouteApi;
 use meshctl::kube::install::{self, NAMESPACE};
 use serde_json::{Value, json};
 
 use super::DEADLINE;
 use super::common::node::{self, Namespace, Node, demo_deployment, profile_route, profile_subsets, service};
 
-/// Profile in namespace `ns` of the shared mesh: its Service, subsets v1 and v2, a Deployment
-/// of each (v2's demo app started with `v2_args`), and the route `weights` when given; ready
-/// once the gateway routes its requests.
+/// Profile in namespace `ns` of the shared mesh: its Service, a Deployment of v1 and of v2
+/// (v2's demo app started with `v2_args`), and what routes between them: subsets v1 and v2
+/// and a VirtualService, or (with the Gateway API) Services profile-v1 and profile-v2 and an
+/// HTTPRoute; ready once the gateway routes its requests.
 pub(super) struct Profile<'n> {
     node: &'n Node,
     namespace: Namespace<'n>,
     gateway: SocketAddr,
+    api: RouteApi,
 }
 
 impl<'n> Profile<'n> {
+    /// With subsets, and the VirtualService of `weights` when given.
     pub(super) fn start(node: &'n Node, ns: &str, weights: Option<(u32, u32)>, v2_args: &[&str]) -> Profile<'n> {
+        let mut routes = vec![profile_subsets(ns)];
+        routes.extend(weights.map(|(v1, v2)| profile_route(ns, v1, v2)));
+        Profile::with_routes(node, ns, RouteApi::Istio, routes, v2_args)
+    }
+
+    /// With the Services profile-v1 and profile-v2, and an HTTPRoute sending all to v1.
+    pub(super) fn start_with_mesh_route(node: &'n Node, ns: &str, v2_args: &[&str]) -> Profile<'n> {
+        use super::gateway_api::{mesh_route, version_service};
+        let routes = vec![version_service(ns, "v1"), version_service(ns, "v2"), mesh_route(ns, 100, 0)];
+        Profile::with_routes(node, ns, RouteApi::Gateway, routes, v2_args)
+    }
+
+    fn with_routes(node: &'n Node, ns: &str, api: RouteApi, routes: Vec<Value>, v2_args: &[&str]) -> Profile<'n> {
         let namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
         let v2 = [&["--version", "v2"], v2_args].concat();
         let mut objects = vec![
             service(ns, "profile"),
-            profile_subsets(ns),
             demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
             demo_deployment(ns, "profile", &[("version", "v2")], &v2),
         ];
-        objects.extend(weights.map(|(v1, v2)| profile_route(ns, v1, v2)));
+        objects.extend(routes);
         node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
         node.wait(ns, "deployment", "condition=Available", DEADLINE);
-        let profile = Profile { node, namespace, gateway: node.gateway() };
+        let profile = Profile { node, namespace, gateway: node.gateway(), api };
         let routed = super::common::within(DEADLINE, || profile.send(20).2 == 0);
         assert!(routed, "no route through the gateway\n{}", profile.controller_log());
         profile
@@ -85,11 +101,16 @@ impl<'n> Profile<'n> {
 
     /// Rolls profile out from v1 to v2 in two steps, 50% and 100%, of `interval` each.
     fn start_canary(&self, interval: &str) {
+        let (stable, canary) = match self.api {
+            RouteApi::Istio => ("v1", "v2"),
+            RouteApi::Gateway => ("profile-v1", "profile-v2"),
+        };
         let rollout = meshctl::generate::CanaryRollout {
             service: "profile".into(),
             namespace: self.ns().into(),
-            stable: "v1".into(),
-            canary: "v2".into(),
+            stable: stable.into(),
+            canary: canary.into(),
+            api: self.api,
             steps: vec![50, 100],
             interval: interval.parse().unwrap(),
             min_success_rate: 95.0,
@@ -114,23 +135,27 @@ impl<'n> Profile<'n> {
 
     /// Profile's route's weights to v1 and v2.
     fn route_weights(&self) -> (u64, u64) {
-        let route: Value = serde_json::from_str(&self.node.kubectl_ok(&[
-            "-n",
-            self.ns(),
-            "get",
-            "virtualservice",
-            "profile",
-            "-o",
-            "json",
-        ]))
-        .unwrap();
-        let weight = |i: usize| route["spec"]["http"][0]["route"][i]["weight"].as_u64().unwrap_or(0);
+        let kind = match self.api {
+            RouteApi::Istio => "virtualservice",
+            RouteApi::Gateway => "httproute",
+        };
+        let route: Value =
+            serde_json::from_str(&self.node.kubectl_ok(&["-n", self.ns(), "get", kind, "profile", "-o", "json"]))
+                .unwrap();
+        let weight = |i: usize| match self.api {
+            RouteApi::Istio => route["spec"]["http"][0]["route"][i]["weight"].as_u64().unwrap_or(0),
+            RouteApi::Gateway => {
+                let name = ["profile-v1", "profile-v2"][i];
+                let backends = route["spec"]["rules"][0]["backendRefs"].as_array().cloned().unwrap_or_default();
+                backends.iter().find(|b| b["name"] == name).and_then(|b| b["weight"].as_u64()).unwrap_or(0)
+            }
+        };
         (weight(0), weight(1))
     }
 
     /// Rolls profile out under load and waits until the outcome is settled; the Canary, the
     /// route's weights, and what the load sent meanwhile.
-    fn roll_out(&self) -> (Value, (u64, u64), Tally) {
+    pub(super) fn roll_out(&self) -> (Value, (u64, u64), Tally) {
         let load = self.load();
         self.start_canary("2s");
         let last = self.wait_for_outcome();
@@ -327,7 +352,20 @@ fn a_healthy_canary_is_promoted_the_root_is_rotated_and_the_controller_uses_ever
     super::common::poll("the route says a VirtualService overrides it", DEADLINE, || {
         node.kubectl_ok(&reason) == "OverriddenByVirtualService"
     });
-    // Other tests' `meshctl check` must not meet its failing status.
+    // A rollout on the Gateway API, promoted by hand at once: the driver writes the route's
+    // weights (here, of Services it does not send to, so nothing moves).
+    let gateway_canary = json!({
+        "apiVersion": "meshctl.io/v1alpha1", "kind": "Canary",
+        "metadata": { "name": "profile-routes", "namespace": profile.ns() },
+        "spec": { "service": "profile", "api": "Gateway", "stable": "profile-v1", "canary": "profile-v2",
+                  "decision": "Promote" },
+    });
+    node.apply(&gateway_canary.to_string());
+    let phase = ["-n", profile.ns(), "get", "canary", "profile-routes", "-o", "jsonpath={.status.phase}"];
+    super::common::poll("the rollout on the Gateway API is promoted", DEADLINE, || {
+        node.kubectl_ok(&phase) == "Promoted"
+    });
+    // Other tests' `meshctl check` must not meet the route's failing status.
     node.kubectl_ok(&["-n", profile.ns(), "delete", "httproute", "profile"]);
 
     // Least privilege, shown: the controller, which has now done all its work (watch the mesh,
@@ -385,7 +423,7 @@ fn a_failing_canary_is_rolled_back_though_callers_retry() {
 
 /// The status answers the Canary's current spec, and its `Promoted` condition (what `kubectl
 /// wait --for=condition=Promoted` reads) says how the rollout ended.
-fn assert_promoted_condition(canary: &Value, status: &str) {
+pub(super) fn assert_promoted_condition(canary: &Value, status: &str) {
     let generation = &canary["metadata"]["generation"];
     assert!(generation.as_i64().is_some(), "{canary:#}");
     assert_eq!(&canary["status"]["observedGeneration"], generation, "{canary:#}");

@@ -297,7 +297,12 @@ impl Node {
             .arg(archive)
             .output()
             .expect("ctr runs");
-        assert!(output.status.success(), "ctr images import {}: {}", archive.display(), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "ctr images import {}: {}",
+            archive.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// The name of the one Pod in `namespace` that `selector` (`key=value`) picks.
