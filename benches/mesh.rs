@@ -464,6 +464,7 @@ async fn main() {
             node_id: "gateway".into(),
             namespace: "default".into(),
             listen: gateway,
+            labels: Default::default(),
             credentials: credentials("istio-system", "meshctl-gateway"),
         }),
         Proxy::Sidecar(Sidecar {
@@ -520,6 +521,7 @@ async fn main() {
             node_id: "gateway-traced".into(),
             namespace: "default".into(),
             listen: traced_gateway,
+            labels: Default::default(),
             credentials: credentials("istio-system", "meshctl-gateway"),
         }),
         Proxy::Sidecar(Sidecar {

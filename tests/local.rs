@@ -725,3 +725,31 @@ fn an_httproutes_filters_modify_headers_redirect_and_rewrite_through_real_envoy(
     let (_, body) = send("/headers", &[]);
     assert!(body["request"]["headers"].get("x-canary").is_none(), "{body}");
 }
+
+#[test]
+fn istios_bookinfo_gateway_routes_ingress_traffic_as_istio_does() {
+    let mesh = LocalMesh::install();
+    let productpage = "apiVersion: meshctl.io/v1alpha1\nkind: Workload\nmetadata: {name: productpage}\n\
+                       spec: {service: productpage, command: [meshctl, demo-app], args: ['--name', 'productpage', '--echo'], \
+                       ports: [{name: http, port: 9080}]}\n";
+    let bookinfo = std::fs::read_to_string(common::root().join("testdata/istio/bookinfo-gateway.yaml")).unwrap();
+    let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{productpage}---\n{bookinfo}"));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("gateway.networking.istio.io/bookinfo-gateway created"), "{}", run.stdout);
+    mesh.wait_healthy();
+    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], mesh.gateway));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |host: &str, path: &str| {
+        let response = runtime.block_on(meshctl::http::get(gateway, host, path, Duration::from_secs(5))).unwrap();
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        (response.status, body["service"].as_str().unwrap_or_default().to_string())
+    };
+    // Any host, as the Gateway's `*` server and the VirtualService's `*` host say; only the
+    // VirtualService's paths.
+    for path in ["/productpage", "/static/style.css", "/login", "/api/v1/products/1"] {
+        assert_eq!(send("bookinfo.example.com", path), (200, "productpage".to_string()), "{path}");
+    }
+    assert_eq!(send("bookinfo.example.com", "/admin").0, 404, "a path the VirtualService does not route");
+    // The mesh's own names still reach their services through the gateway.
+    assert_eq!(send("productpage", "/admin"), (200, "productpage".to_string()));
+}

@@ -85,8 +85,13 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     };
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));
     let credentials = Credentials::default();
-    let proxy =
-        Proxy::Gateway(Gateway { node_id: NODE.into(), namespace: "default".into(), listen: gateway, credentials });
+    let proxy = Proxy::Gateway(Gateway {
+        node_id: NODE.into(),
+        namespace: "default".into(),
+        listen: gateway,
+        labels: Default::default(),
+        credentials,
+    });
     let resources = Translation::new(&snapshot).proxy(&proxy);
     Arc::new(HashMap::from([(NODE.to_string(), Arc::new(resources))]))
 }

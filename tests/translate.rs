@@ -115,7 +115,8 @@ fn services(resources: &[Resource]) -> Vec<Service> {
                 }
             }
             Resource::VirtualService(vs) => {
-                for host in &vs.spec.hosts {
+                // A wildcard host (a gateway's `*`) names no service.
+                for host in vs.spec.hosts.iter().filter(|h| !h.contains('*')) {
                     let (name, namespace) = split_host(&policy::resolve_host(host, r.namespace()));
                     add(&name, &namespace, named(&name, &namespace), BTreeMap::new(), 1);
                 }
@@ -161,6 +162,7 @@ fn gateway() -> Proxy {
         node_id: "gateway".into(),
         namespace: "shop".into(),
         listen: addr(15080),
+        labels: BTreeMap::from([("istio".to_string(), "ingressgateway".to_string())]),
         credentials: credentials(),
     })
 }
@@ -541,6 +543,34 @@ fn mesh_httproutes_translate_to_their_golden_configuration() {
     let resources = resources(&["testdata/valid/mesh-routes.yaml"]);
     let snapshot = MeshSnapshot::new(services(&resources), &resources);
     common::assert_golden("testdata/translate/mesh-routes.txt", &summary(&translate(&snapshot, &sidecar("bookinfo"))));
+}
+
+/// A VirtualService bound to an Istio Gateway routes at the gateway that Gateway selects, not in
+/// the mesh: the sidecars' routes do not have it.
+#[test]
+fn a_virtual_service_bound_to_a_gateway_routes_there_and_not_in_the_mesh() {
+    let mut resources = resources(&["testdata/istio/bookinfo-gateway.yaml"]);
+    resources.extend(meshctl::generate::traffic_split(&meshctl::generate::TrafficSplit {
+        service: "productpage".into(),
+        namespace: "default".into(),
+        subsets: vec![("v1".into(), 100)],
+        label: "version".into(),
+        port: None,
+        tcp: false,
+        api: meshctl::api::meshctl::RouteApi::Istio,
+    }));
+    let mut services = services(&resources);
+    let http = ServicePort { name: "http".into(), number: 9080, protocol: Protocol::Http };
+    services[0].ports = vec![http];
+    let snapshot = MeshSnapshot::new(services, &resources);
+    let at_gateway = translate(&snapshot, &gateway());
+    common::envoy::validate(&static_bootstrap(&at_gateway)).unwrap();
+    let gateway = summary(&at_gateway);
+    assert!(gateway.contains("vhost gateway_default_bookinfo domains=[\"*\"]"), "{gateway}");
+    let in_mesh = translate(&snapshot, &sidecar("default"));
+    common::envoy::validate(&static_bootstrap(&in_mesh)).unwrap();
+    let sidecar = summary(&in_mesh);
+    assert!(!sidecar.contains("gateway_default_bookinfo"), "{sidecar}");
 }
 
 #[test]

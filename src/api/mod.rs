@@ -58,6 +58,7 @@ pub enum Kind {
     VirtualService,
     DestinationRule,
     ServiceEntry,
+    Gateway,
     HTTPRoute,
     PeerAuthentication,
     AuthorizationPolicy,
@@ -68,10 +69,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::VirtualService,
         Kind::DestinationRule,
         Kind::ServiceEntry,
+        Kind::Gateway,
         Kind::HTTPRoute,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
@@ -86,6 +88,7 @@ impl Kind {
             Kind::VirtualService => "VirtualService",
             Kind::DestinationRule => "DestinationRule",
             Kind::ServiceEntry => "ServiceEntry",
+            Kind::Gateway => "Gateway",
             Kind::HTTPRoute => "HTTPRoute",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
@@ -107,6 +110,7 @@ impl Kind {
             Kind::VirtualService => networking::VirtualService::crd(),
             Kind::DestinationRule => networking::DestinationRule::crd(),
             Kind::ServiceEntry => networking::ServiceEntry::crd(),
+            Kind::Gateway => networking::Gateway::crd(),
             Kind::HTTPRoute => gateway::crd(self.name()).clone(),
             Kind::PeerAuthentication => security::PeerAuthentication::crd(),
             Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
@@ -119,7 +123,9 @@ impl Kind {
 
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry => "networking.istio.io/v1",
+            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry | Kind::Gateway => {
+                "networking.istio.io/v1"
+            }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
                 "security.istio.io/v1"
             }
@@ -164,6 +170,7 @@ impl Kind {
             Kind::VirtualService => Resource::VirtualService(de(json)?),
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
             Kind::ServiceEntry => Resource::ServiceEntry(de(json)?),
+            Kind::Gateway => Resource::Gateway(de(json)?),
             Kind::HTTPRoute => Resource::HTTPRoute(de(json)?),
             Kind::PeerAuthentication => Resource::PeerAuthentication(de(json)?),
             Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
@@ -181,6 +188,7 @@ pub enum Resource {
     VirtualService(networking::VirtualService),
     DestinationRule(networking::DestinationRule),
     ServiceEntry(networking::ServiceEntry),
+    Gateway(networking::Gateway),
     HTTPRoute(gateway::HTTPRoute),
     PeerAuthentication(security::PeerAuthentication),
     AuthorizationPolicy(security::AuthorizationPolicy),
@@ -196,6 +204,7 @@ impl Resource {
             Resource::VirtualService(_) => Kind::VirtualService,
             Resource::DestinationRule(_) => Kind::DestinationRule,
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
+            Resource::Gateway(_) => Kind::Gateway,
             Resource::HTTPRoute(_) => Kind::HTTPRoute,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
@@ -211,6 +220,7 @@ impl Resource {
             Resource::VirtualService(r) => r.meta(),
             Resource::DestinationRule(r) => r.meta(),
             Resource::ServiceEntry(r) => r.meta(),
+            Resource::Gateway(r) => r.meta(),
             Resource::HTTPRoute(r) => r.meta(),
             Resource::PeerAuthentication(r) => r.meta(),
             Resource::AuthorizationPolicy(r) => r.meta(),
@@ -235,6 +245,7 @@ impl Resource {
             Resource::VirtualService(r) => serde_json::to_value(r),
             Resource::DestinationRule(r) => serde_json::to_value(r),
             Resource::ServiceEntry(r) => serde_json::to_value(r),
+            Resource::Gateway(r) => serde_json::to_value(r),
             Resource::HTTPRoute(r) => serde_json::to_value(r),
             Resource::PeerAuthentication(r) => serde_json::to_value(r),
             Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
@@ -323,6 +334,16 @@ pub const UNSUPPORTED: &[&str] = &[
     "RequestAuthentication:spec.jwtRules[].timeout",
     "PeerAuthentication:spec.targetRef",
     "PeerAuthentication:spec.targetRefs",
+    "Gateway:spec.servers[].port.protocol=HTTPS",
+    "Gateway:spec.servers[].port.protocol=HTTP2",
+    "Gateway:spec.servers[].port.protocol=GRPC",
+    "Gateway:spec.servers[].port.protocol=GRPC-WEB",
+    "Gateway:spec.servers[].port.protocol=TCP",
+    "Gateway:spec.servers[].port.protocol=TLS",
+    "Gateway:spec.servers[].port.protocol=MONGO",
+    "Gateway:spec.servers[].tls",
+    "Gateway:spec.servers[].bind",
+    "Gateway:spec.servers[].defaultEndpoint",
     "HTTPRoute:spec.rules[].filters[].type=ExtensionRef",
     "HTTPRoute:spec.rules[].filters[].type=CORS",
     "HTTPRoute:spec.rules[].filters[].extensionRef",

@@ -1,5 +1,5 @@
-//! `networking.istio.io/v1`: VirtualService and DestinationRule, with Istio's field names and
-//! shapes. Only the fields meshctl enforces are modelled; the rest of Istio's API is named in
+//! `networking.istio.io/v1`: VirtualService, DestinationRule, ServiceEntry and Gateway, with
+//! Istio's field names and shapes. Only the fields meshctl enforces are modelled; the rest of Istio's API is named in
 //! [`super::UNSUPPORTED`] so that using it gets a "not supported by meshctl" finding instead of
 //! being dropped.
 
@@ -524,4 +524,81 @@ pub struct WorkloadEntry {
     /// For MESH_INTERNAL: the identity of the instance's sidecar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+}
+
+/// The label by which Istio's Gateways select an ingress gateway, which meshctl's carries too,
+/// so that Istio's samples (`selector: {istio: ingressgateway}`) bind to it unchanged.
+pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
+
+/// A load balancer at the edge of the mesh: the ports, protocols and hosts the gateways its
+/// selector picks serve. VirtualServices that name it in `gateways` route what it takes.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "networking.istio.io",
+    version = "v1",
+    kind = "Gateway",
+    doc = "Istio Gateway: the ports, protocols and hosts an ingress gateway serves",
+    namespaced,
+    shortname = "gw"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    /// The gateway Pods (by their labels) that serve it; meshctl's ingress gateway carries
+    /// `istio: ingressgateway`, as Istio's does.
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    #[schemars(length(min = 1))]
+    pub servers: Vec<Server>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Server {
+    pub port: GatewayPort,
+    /// The hosts it serves: `host`, `*.domain`, `*`, each optionally `namespace/` first (the
+    /// namespaces whose VirtualServices may bind; `*/` or none: any).
+    #[schemars(length(min = 1))]
+    pub hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayPort {
+    #[schemars(range(min = 1, max = 65535))]
+    pub number: u32,
+    pub protocol: GatewayProtocol,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum GatewayProtocol {
+    Http,
+    Https,
+    Http2,
+    Grpc,
+    GrpcWeb,
+    Tcp,
+    Tls,
+    Mongo,
+}
+
+impl Server {
+    /// Whether it serves `host` (a VirtualService's host) to VirtualServices of `namespace`.
+    pub fn serves(&self, host: &str, namespace: &str) -> bool {
+        self.hosts.iter().any(|entry| {
+            let (allowed, pattern) = entry.split_once('/').unwrap_or(("*", entry));
+            let allowed = match allowed {
+                "*" => true,
+                "." => false,
+                ns => ns == namespace,
+            };
+            allowed && (crate::policy::host_matches(pattern, host) || crate::policy::host_matches(host, pattern))
+        })
+    }
 }

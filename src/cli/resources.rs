@@ -371,6 +371,7 @@ fn columns(kind: Kind, wide: bool) -> Vec<(&'static str, &'static str)> {
         Kind::ServiceEntry => {
             vec![("HOSTS", "/spec/hosts"), ("LOCATION", "/spec/location"), ("RESOLUTION", "/spec/resolution")]
         }
+        Kind::Gateway => vec![("SELECTOR", "/spec/selector"), ("HOSTS", "/spec/servers/*/hosts")],
         Kind::HTTPRoute => vec![("PARENTS", "/spec/parentRefs/*/name"), ("HOSTNAMES", "/spec/hostnames")],
         Kind::PeerAuthentication => vec![("MODE", "/spec/mtls/mode")],
         Kind::AuthorizationPolicy => vec![("ACTION", "/spec/action")],

@@ -291,10 +291,11 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
 
 /// The mesh kinds a cluster keeps. `Workload` is left out: it describes a process of the local
 /// mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 9] = [
+pub const CLUSTER_KINDS: [api::Kind; 10] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
     api::Kind::ServiceEntry,
+    api::Kind::Gateway,
     api::Kind::HTTPRoute,
     api::Kind::PeerAuthentication,
     api::Kind::AuthorizationPolicy,
@@ -364,6 +365,14 @@ fn labels(component: Option<&str>) -> Value {
 
 /// The labels a component's Pods carry and its Service selects: not `managed-by`, as the Pods
 /// are made by a ReplicaSet, not by meshctl.
+/// The gateway Pod's labels: its component's, and the one Istio's Gateways select by.
+fn gateway_pod_labels() -> Value {
+    let mut labels = pod_labels(GATEWAY);
+    let (key, value) = api::networking::INGRESS_GATEWAY_LABEL;
+    labels[key] = json!(value);
+    labels
+}
+
 pub fn pod_labels(component: &str) -> Value {
     json!({ "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "meshctl" })
 }
@@ -471,10 +480,11 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
     },
     Grant {
         group: "networking.istio.io",
-        resources: &["destinationrules", "serviceentries"],
+        resources: &["destinationrules", "serviceentries", "gateways"],
         names: &[],
         verbs: WATCH,
-        why: "traffic policy and the services outside the registry, translated into each proxy's clusters",
+        why: "traffic policy, the services outside the registry, and what the ingress gateway serves, \
+              translated into each proxy's configuration",
     },
     Grant {
         group: "networking.istio.io",
@@ -901,7 +911,7 @@ fn gateway_deployment(settings: &Settings) -> Object {
             "selector": { "matchLabels": pod_labels(GATEWAY) },
             "template": {
                 "metadata": {
-                    "labels": pod_labels(GATEWAY),
+                    "labels": gateway_pod_labels(),
                     "annotations": { super::identity::CREDENTIAL_ANNOTATION: super::identity::credential_sds() },
                 },
                 "spec": {

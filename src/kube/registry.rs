@@ -245,6 +245,7 @@ pub fn view(
                 node_id: node_id(pod),
                 namespace: GATEWAY_ROUTES_NAMESPACE.to_string(),
                 listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, GATEWAY_HTTP_PORT)),
+                labels: pod.labels().clone(),
                 credentials: Credentials::default(),
             }),
             identity: Identity::gateway(),
@@ -1079,7 +1080,7 @@ mod tests {
         gateway["spec"]["containers"] = json!([{ "name": "envoy" }]);
         let mut impostor = gateway.clone();
         impostor["metadata"]["namespace"] = json!("shop");
-        let gateway_service = mk_service(NAMESPACE, GATEWAY, labels, 80, json!(GATEWAY_HTTP_PORT));
+        let gateway_service = mk_service(NAMESPACE, GATEWAY, labels.clone(), 80, json!(GATEWAY_HTTP_PORT));
 
         let view = mk_view(&[gateway, impostor], &[gateway_service], &[]);
 
@@ -1090,6 +1091,7 @@ mod tests {
                     node_id: format!("gw-1.{NAMESPACE}"),
                     namespace: "default".into(),
                     listen: addr("0.0.0.0:8080"),
+                    labels: serde_json::from_value(labels).unwrap(),
                     credentials: Credentials::default(),
                 }),
                 identity: Identity::gateway(),

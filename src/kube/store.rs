@@ -26,7 +26,7 @@ use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 
 /// The kinds a cluster keeps: install's CRDs.
-const KINDS: [Kind; 9] = super::install::CLUSTER_KINDS;
+const KINDS: [Kind; 10] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {
@@ -199,7 +199,7 @@ impl KubeStore {
 /// judges each as it lands, finds what it needs.
 fn written_before(kind: Kind) -> u8 {
     match kind {
-        Kind::DestinationRule | Kind::ServiceEntry => 0,
+        Kind::DestinationRule | Kind::ServiceEntry | Kind::Gateway => 0,
         Kind::VirtualService => 2,
         Kind::Canary => 3,
         _ => 1,

@@ -65,6 +65,18 @@ pub(super) fn check(
         match r {
             Resource::VirtualService(vs) => {
                 let ns = r.namespace();
+                for (i, named) in vs.spec.gateways.iter().enumerate().filter(|(_, g)| *g != "mesh") {
+                    let (g_ns, g_name) = named.split_once('/').unwrap_or((ns, named));
+                    let known = resources.iter().any(|c| {
+                        matches!(c.resource, Resource::Gateway(_))
+                            && c.resource.namespace() == g_ns
+                            && c.resource.name() == g_name
+                    });
+                    if !known && mesh.knowledge == Knowledge::Whole {
+                        let at = field!["spec", "gateways", i];
+                        sink.path(&at, Code::UnknownGateway, format!("{at}: no Gateway {g_ns}/{g_name} in the mesh, so nothing these routes serve is reached; apply the Gateway, or name it as `NAMESPACE/NAME`"));
+                    }
+                }
                 for (i, host) in vs.spec.hosts.iter().enumerate() {
                     let fqdn = names::resolve_host(host, ns);
                     mesh.known_host(&fqdn, &field!["spec", "hosts", i], &mut sink);

@@ -20,6 +20,7 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
         Resource::DestinationRule(dr) => destination_rule(&dr.spec, sink),
         Resource::ServiceEntry(se) => service_entry(&se.spec, sink),
         Resource::HTTPRoute(route) => mesh_route(&route.spec, sink),
+        Resource::Gateway(gateway) => gateway_servers(&gateway.spec, sink),
         Resource::PeerAuthentication(pa) => peer_authentication(&pa.spec, sink),
         Resource::AuthorizationPolicy(ap) => authorization_policy(&ap.spec, sink),
         Resource::RequestAuthentication(ra) => request_authentication(&ra.spec, sink),
@@ -184,6 +185,26 @@ fn regex(re: &str, at: &Path, sink: &mut Sink) {
         let text = e.to_string();
         let reason = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
         sink.path(at, Code::InvalidMatch, format!("{at}: {re:?} is not a valid RE2 regular expression: {reason}"));
+    }
+}
+
+/// An Istio Gateway's servers: hosts, each `[namespace/]host`.
+fn gateway_servers(spec: &crate::api::networking::GatewaySpec, sink: &mut Sink) {
+    for (i, server) in spec.servers.iter().enumerate() {
+        for (h, entry) in server.hosts.iter().enumerate() {
+            let at = field!["spec", "servers", i, "hosts", h];
+            let (namespace, name) = entry.split_once('/').unwrap_or(("*", entry));
+            if !(matches!(namespace, "*" | ".") || names::is_dns_label(namespace)) {
+                sink.path(
+                    &at,
+                    Code::InvalidHost,
+                    format!("{at}: {namespace:?} is not a namespace: write `NAMESPACE/HOST`, `*/HOST` or `HOST`"),
+                );
+            }
+            if name != "*" {
+                host(name, &at, sink);
+            }
+        }
     }
 }
 

@@ -417,6 +417,10 @@ impl Supervisor {
             node_id: GATEWAY_NODE.into(),
             namespace: gateway_namespace.into(),
             listen: self.settings.gateway,
+            labels: [crate::api::networking::INGRESS_GATEWAY_LABEL]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             credentials: credentials(GATEWAY_NODE),
         })];
         proxies.extend(self.instances.iter().map(|(node, r)| {

@@ -67,6 +67,8 @@ pub struct MeshSnapshot {
     pub outbound_policy: OutboundPolicy,
     /// The Gateway API's routes attached to Services; a VirtualService for the same host wins.
     mesh_routes: mesh_route::MeshRoutes,
+    /// Istio's Gateways, which VirtualServices bind to by `gateways`.
+    gateways: Vec<crate::api::networking::Gateway>,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
@@ -84,6 +86,7 @@ impl MeshSnapshot {
         for resource in resources {
             match resource {
                 crate::api::Resource::HTTPRoute(route) => mesh_routes.push(route),
+                crate::api::Resource::Gateway(gateway) => snapshot.gateways.push(gateway.clone()),
                 crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
@@ -100,7 +103,9 @@ impl MeshSnapshot {
         for (i, service) in snapshot.services.iter().enumerate() {
             snapshot.service_of.entry(service.host()).or_insert(i);
         }
-        for (i, vs) in snapshot.virtual_services.iter().enumerate() {
+        // A VirtualService bound only to gateways routes nothing in the mesh.
+        let in_mesh = |vs: &VirtualService| vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh");
+        for (i, vs) in snapshot.virtual_services.iter().enumerate().filter(|(_, vs)| in_mesh(vs)) {
             for host in &vs.spec.hosts {
                 snapshot.virtual_service_of.entry(resolve_host(host, namespace(&vs.metadata))).or_insert(i);
             }
@@ -116,6 +121,39 @@ impl MeshSnapshot {
     /// The service of a fully qualified host, if there is one.
     fn service(&self, host: &str) -> Option<&Service> {
         self.service_of.get(host).map(|&i| &self.services[i])
+    }
+
+    /// The VirtualServices bound to an Istio Gateway that selects a gateway of `labels`, each
+    /// with its hosts that the Gateway's HTTP servers serve, in order.
+    fn bound_virtual_services(&self, labels: &BTreeMap<String, String>) -> Vec<(&VirtualService, Vec<String>)> {
+        use crate::api::networking::GatewayProtocol;
+        let selecting: Vec<&crate::api::networking::Gateway> = self
+            .gateways
+            .iter()
+            .filter(|g| !g.spec.selector.is_empty() && crate::api::has_labels(&g.spec.selector, labels))
+            .collect();
+        self.virtual_services
+            .iter()
+            .filter_map(|vs| {
+                let ns = namespace(&vs.metadata);
+                let bound = |g: &&crate::api::networking::Gateway| {
+                    let (g_ns, g_name) = (namespace(&g.metadata), g.metadata.name.as_deref().unwrap_or_default());
+                    vs.spec.gateways.iter().any(|named| match named.split_once('/') {
+                        Some((n, name)) => n == g_ns && name == g_name,
+                        None => ns == g_ns && named == g_name,
+                    })
+                };
+                let servers: Vec<_> = selecting
+                    .iter()
+                    .filter(|g| bound(g))
+                    .flat_map(|g| &g.spec.servers)
+                    .filter(|s| s.port.protocol == GatewayProtocol::Http)
+                    .collect();
+                let hosts: Vec<String> =
+                    vs.spec.hosts.iter().filter(|h| servers.iter().any(|s| s.serves(h, ns))).cloned().collect();
+                (!hosts.is_empty()).then_some((vs, hosts))
+            })
+            .collect()
     }
 
     /// The VirtualService that routes a fully qualified host, if there is one.
@@ -234,6 +272,8 @@ pub struct Gateway {
     /// Short host names resolve in this namespace.
     pub namespace: String,
     pub listen: SocketAddr,
+    /// Its Pod's labels, which Istio Gateways' selectors pick it by.
+    pub labels: BTreeMap<String, String>,
     pub credentials: Credentials,
 }
 
@@ -445,7 +485,18 @@ impl<'a> Translation<'a> {
         }
         resources.replace(Type::Listener, listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l))).collect());
         if routed {
-            resources.replace(Type::Route, vec![self.outbound_routes(namespace, sidecar)]);
+            let bound = match proxy {
+                Proxy::Gateway(g) => snapshot.bound_virtual_services(&g.labels),
+                Proxy::Sidecar(_) => Vec::new(),
+            };
+            let routes = match (proxy, bound.is_empty()) {
+                (Proxy::Gateway(g), false) => {
+                    let config = route::gateway(snapshot, namespace, &bound, g.listen.port());
+                    Encoded::new(config.name.clone(), pack(&config))
+                }
+                _ => self.outbound_routes(namespace, sidecar),
+            };
+            resources.replace(Type::Route, vec![routes]);
         }
         resources
     }

@@ -81,6 +81,47 @@ pub(super) fn outbound(
     RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
 }
 
+/// The ingress gateway's routes: the outbound routes (every service by its names), and a
+/// virtual host for each VirtualService bound to an Istio Gateway that selects it, serving
+/// `hosts` (its own, that the Gateway serves; `*` for any) with its rules for requests to
+/// `port`. A name such a VirtualService serves is its, not a service's; of two that serve one
+/// name, the first takes it.
+pub(super) fn gateway(
+    snapshot: &MeshSnapshot,
+    namespace: &str,
+    bound: &[(&VirtualService, Vec<String>)],
+    port: u16,
+) -> RouteConfiguration {
+    let builder = Routes { snapshot };
+    let mut claimed: Vec<String> = Vec::new();
+    let mut bound_hosts = Vec::new();
+    for (vs, hosts) in bound {
+        let domains: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| if h == "*" { vec![h.clone()] } else { vec![h.clone(), format!("{h}:*")] })
+            .filter(|d| !claimed.contains(d))
+            .collect();
+        if domains.is_empty() {
+            continue;
+        }
+        claimed.extend(domains.iter().cloned());
+        let mut routes = builder.rules(vs, port);
+        for route in &mut routes {
+            route.decorator = Some(super::trace::operation(&hosts[0], port));
+        }
+        let vs_ns = super::namespace(&vs.metadata);
+        let name = format!("gateway_{vs_ns}_{}", vs.metadata.name.as_deref().unwrap_or_default());
+        bound_hosts.push(VirtualHost { name, domains, routes, ..Default::default() });
+    }
+    let mut config = outbound(snapshot, namespace, None);
+    for virtual_host in &mut config.virtual_hosts {
+        virtual_host.domains.retain(|d| !claimed.contains(d));
+    }
+    config.virtual_hosts.retain(|v| !v.domains.is_empty());
+    config.virtual_hosts.extend(bound_hosts);
+    config
+}
+
 /// Where connections to TCP `port` of the service at `host` go, by relative weight: the
 /// destinations of the first `tcp` rule of its VirtualService that takes the port, else that
 /// port of the service. Never empty; a destination with weight 0 is left out.

@@ -203,3 +203,37 @@ fn a_canary_on_an_httproute_is_promoted_when_healthy_and_rolled_back_when_failin
     // Once the rollback is settled (every proxy runs it), no request fails.
     assert_eq!(failing.send(200), (200, 0, 0), "once Promoted is False, v1 takes all traffic");
 }
+
+/// Istio's Bookinfo ingress, its YAML as Istio's samples write it, applied with kubectl: the
+/// mesh's gateway (which carries `istio: ingressgateway`) serves the Gateway, and the
+/// VirtualService bound to it routes the product page's paths for any host.
+#[test]
+fn istios_bookinfo_gateway_routes_ingress_traffic_on_the_cluster() {
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let ns = "bookinfo";
+    let _namespace = node.namespace(ns, &["istio-injection=enabled"]);
+    let productpage = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": "productpage", "namespace": ns },
+        "spec": { "selector": { "app": "productpage" }, "ports": [{ "name": "http", "port": 9080, "targetPort": 8080 }] },
+    });
+    let deployment = demo_deployment(ns, "productpage", &[], &[]);
+    node.apply(&format!("{productpage}\n---\n{deployment}"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let bookinfo = std::fs::read_to_string(super::common::root().join("testdata/istio/bookinfo-gateway.yaml")).unwrap();
+    let run = node.kubectl_with_input(&["-n", ns, "apply", "-f", "-"], &bookinfo);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let gateway = node.gateway();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |path: &str| {
+        let get = meshctl::http::get(gateway, "bookinfo.example.com", path, std::time::Duration::from_secs(5));
+        let response = runtime.block_on(get).ok()?;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        Some((response.status, body["service"].as_str().unwrap_or_default().to_string()))
+    };
+    let routed = super::common::within(DEADLINE, || send("/productpage") == Some((200, "productpage".to_string())));
+    assert!(routed, "the gateway never routed /productpage: {:?}", send("/productpage"));
+    assert_eq!(send("/api/v1/products/1"), Some((200, "productpage".to_string())));
+    assert_eq!(send("/admin").map(|(status, _)| status), Some(404), "a path the VirtualService does not route");
+}
