@@ -573,19 +573,25 @@ spec:
     - {name: profile-v2, port: 80, weight: 0}
 ";
 
-#[test]
-fn an_httproute_attached_to_a_service_splits_its_traffic_and_matches_whole_path_segments() {
-    let mesh = LocalMesh::install();
+/// profile (v1) and profile-v2 (v2), two Services of the demo app that answer with the request
+/// they got, a client, and `route`; where the client's sidecar takes its calls.
+fn two_services_routed_by(mesh: &LocalMesh, route: &str) -> std::net::SocketAddr {
     let workloads = [
-        common::demo_workload("profile", "profile", Some("v1"), &["--name", "profile"]),
-        common::demo_workload("profile-v2", "profile-v2", Some("v2"), &["--name", "profile"]),
+        common::demo_workload("profile", "profile", Some("v1"), &["--name", "profile", "--echo"]),
+        common::demo_workload("profile-v2", "profile-v2", Some("v2"), &["--name", "profile", "--echo"]),
         common::demo_workload("client", "client", None, &[]),
     ];
-    let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{MESH_ROUTE}", workloads.join("---\n")));
+    let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{route}", workloads.join("---\n")));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("httproute.gateway.networking.k8s.io/profile created"), "{}", run.stdout);
     mesh.wait_healthy();
-    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"])
+}
+
+#[test]
+fn an_httproute_attached_to_a_service_splits_its_traffic_and_matches_whole_path_segments() {
+    let mesh = LocalMesh::install();
+    let outbound = two_services_routed_by(&mesh, MESH_ROUTE);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let version = |path: &str| {
         let response = runtime.block_on(meshctl::http::get(outbound, "profile", path, Duration::from_secs(5))).unwrap();
@@ -684,15 +690,7 @@ spec:
 #[test]
 fn an_httproutes_filters_modify_headers_redirect_and_rewrite_through_real_envoy() {
     let mesh = LocalMesh::install();
-    let workloads = [
-        common::demo_workload("profile", "profile", Some("v1"), &["--name", "profile", "--echo"]),
-        common::demo_workload("profile-v2", "profile-v2", Some("v2"), &["--name", "profile", "--echo"]),
-        common::demo_workload("client", "client", None, &[]),
-    ];
-    let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{FILTERED_ROUTE}", workloads.join("---\n")));
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    mesh.wait_healthy();
-    let outbound = common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"]);
+    let outbound = two_services_routed_by(&mesh, FILTERED_ROUTE);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let send = |path: &str, headers: &[(&str, &str)]| {
         let get =
