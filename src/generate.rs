@@ -1,6 +1,6 @@
 //! Policy from intent: each generator turns a few settings into the Istio (or Gateway API, or
-//! meshctl) resources that express them. Pure; the CLI parses flags into these settings, and checks the
-//! result with the same validation as `meshctl validate` before printing it.
+//! meshctl) resources that express them. Pure; the CLI parses flags into these settings, and
+//! checks the result with the same validation as `meshctl validate` before printing it.
 
 use std::collections::BTreeMap;
 

@@ -45,6 +45,20 @@ pub struct VirtualServiceSpec {
     pub export_to: Vec<String>,
 }
 
+impl VirtualServiceSpec {
+    /// Whether its routes apply to the mesh's sidecars: `gateways` is empty or names `mesh`.
+    pub fn in_mesh(&self) -> bool {
+        self.gateways.is_empty() || self.gateways.iter().any(|g| g == "mesh")
+    }
+
+    /// The Gateways it binds to, each with its place in `gateways` and as (namespace, name): a
+    /// bare name is in `namespace`, the VirtualService's own.
+    pub fn bound_gateways<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = (usize, (&'a str, &'a str))> {
+        let named = self.gateways.iter().enumerate().filter(|(_, g)| *g != "mesh");
+        named.map(move |(i, g)| (i, g.split_once('/').unwrap_or((namespace, g.as_str()))))
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRoute {
@@ -589,10 +603,14 @@ pub enum GatewayProtocol {
 }
 
 impl Server {
+    /// Its hosts as (namespaces allowed to bind, host): `*` when no namespace is written.
+    pub fn host_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.hosts.iter().map(|entry| entry.split_once('/').unwrap_or(("*", entry.as_str())))
+    }
+
     /// Whether it serves `host` (a VirtualService's host) to VirtualServices of `namespace`.
     pub fn serves(&self, host: &str, namespace: &str) -> bool {
-        self.hosts.iter().any(|entry| {
-            let (allowed, pattern) = entry.split_once('/').unwrap_or(("*", entry));
+        self.host_entries().any(|(allowed, pattern)| {
             let allowed = match allowed {
                 "*" => true,
                 "." => false,

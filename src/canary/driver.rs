@@ -2,8 +2,9 @@
 //! canary and stable subsets by what their own sidecars served (every request that reached
 //! them, retried ones included: a caller's retry must not hide a failing canary), asks the
 //! engine what to do, writes the weights into the service's routes (its VirtualService, or the
-//! HTTPRoutes attached to it) and the progress into the Canary's status — all through the store, so a rollout goes on when the CLI exits and
-//! resumes from its recorded step after a controller restart.
+//! HTTPRoutes attached to it) and the progress into the Canary's status — all through the
+//! store, so a rollout goes on when the CLI exits and resumes from its recorded step after a
+//! controller restart.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

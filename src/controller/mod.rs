@@ -181,7 +181,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
     rotation::spawn(store.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
     spawn_canaries(store.clone(), targets, problems, running, leading.clone());
-    let mut services = Vec::new();
+    let mut service_ports = route_status::ServicePorts::new();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interval = tokio::time::interval(pacing.resync_period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -251,9 +251,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
         if translated != Some(contents.revision) || pki_changed || renewed || moved {
-            services = backend.services();
+            let services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
-            let mut snapshot = MeshSnapshot::new(services.clone(), &resources);
+            service_ports = route_status::service_ports(&services);
+            let mut snapshot = MeshSnapshot::new(services, &resources);
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
             let translation = Translation::new(&snapshot);
@@ -277,7 +278,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
 
         if *leading.borrow() {
             let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-            for (object, status) in route_status::changed(&resources, &services, now) {
+            for (object, status) in route_status::changed(&resources, &service_ports, now) {
                 let status = serde_json::to_value(&status).expect("a route status serializes");
                 if let Err(e) = store.set_status(&object, status).await {
                     errors.push(format!("the status of {}/{}: {e}", object.namespace, object.name));

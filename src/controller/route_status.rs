@@ -13,16 +13,23 @@ use crate::policy::{resolve_host, service_host};
 use crate::store::ObjectRef;
 use crate::translate::Service;
 
+/// Each service's ports by its fully qualified host: what a route's parents and backends are
+/// checked against.
+pub type ServicePorts = BTreeMap<String, BTreeSet<u16>>;
+
+pub fn service_ports(services: &[Service]) -> ServicePorts {
+    services.iter().map(|s| (s.host(), s.ports.iter().map(|p| p.number).collect())).collect()
+}
+
 /// The status each HTTPRoute among `resources` should have that it does not have yet: its
 /// other controllers' parent statuses kept, meshctl's replaced. `now` stamps conditions whose
 /// status changed.
-pub fn changed(resources: &[Resource], services: &[Service], now: Time) -> Vec<(ObjectRef, RouteStatus)> {
-    let ports: BTreeMap<String, BTreeSet<u16>> =
-        services.iter().map(|s| (s.host(), s.ports.iter().map(|p| p.number).collect())).collect();
+pub fn changed(resources: &[Resource], ports: &ServicePorts, now: Time) -> Vec<(ObjectRef, RouteStatus)> {
+    // Only a VirtualService that routes in the mesh takes a Service's mesh traffic.
     let routed: BTreeMap<String, String> = resources
         .iter()
         .filter_map(|r| match r {
-            Resource::VirtualService(vs) => Some((vs, r.namespace())),
+            Resource::VirtualService(vs) if vs.spec.in_mesh() => Some((vs, r.namespace())),
             _ => None,
         })
         .flat_map(|(vs, ns)| {
@@ -38,7 +45,7 @@ pub fn changed(resources: &[Resource], services: &[Service], now: Time) -> Vec<(
         })
         .filter_map(|(object, route)| {
             let old = route.status.clone().unwrap_or_default();
-            let new = status(route, &ports, &routed, &old, &now);
+            let new = status(route, ports, &routed, &old, &now);
             (new != old).then_some((object, new))
         })
         .collect()
@@ -46,7 +53,7 @@ pub fn changed(resources: &[Resource], services: &[Service], now: Time) -> Vec<(
 
 fn status(
     route: &HTTPRoute,
-    ports: &BTreeMap<String, BTreeSet<u16>>,
+    ports: &ServicePorts,
     routed: &BTreeMap<String, String>,
     old: &RouteStatus,
     now: &Time,
@@ -90,11 +97,7 @@ fn status(
 }
 
 /// Whether every backend of every rule can be sent to: a Service of the mesh, with the port.
-fn resolved_refs(
-    route: &HTTPRoute,
-    namespace: &str,
-    ports: &BTreeMap<String, BTreeSet<u16>>,
-) -> (bool, &'static str, String) {
+fn resolved_refs(route: &HTTPRoute, namespace: &str, ports: &ServicePorts) -> (bool, &'static str, String) {
     let mut missing = Vec::new();
     for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
         if !backend.is_service() {
@@ -185,7 +188,7 @@ spec:
         let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
         let route = decoded(ROUTE);
         let services = [service("profile")];
-        let written = changed(std::slice::from_ref(&route), &services, now.clone());
+        let written = changed(std::slice::from_ref(&route), &service_ports(&services), now.clone());
         let status = &written[0].1;
         let expected = [("Accepted", "True", "Accepted"), ("ResolvedRefs", "False", "BackendNotFound")];
         let expected: Vec<_> = expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
@@ -199,7 +202,7 @@ spec:
         stored.status = Some(status.clone());
         let stored = Resource::HTTPRoute(stored);
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(60).unwrap());
-        assert!(changed(std::slice::from_ref(&stored), &services, later.clone()).is_empty());
+        assert!(changed(std::slice::from_ref(&stored), &service_ports(&services), later.clone()).is_empty());
         let vs = decoded(
             "apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -209,7 +212,7 @@ spec:
   http: [{route: [{destination: {host: profile}}]}]
 ",
         );
-        let written = changed(&[stored, vs], &services, later.clone());
+        let written = changed(&[stored, vs], &service_ports(&services), later.clone());
         let accepted = &written[0].1.parents[0].conditions[0];
         assert_eq!((accepted.status.as_str(), accepted.reason.as_str()), ("False", "OverriddenByVirtualService"));
         assert!(accepted.message.contains("VirtualService shop/profile"), "{}", accepted.message);

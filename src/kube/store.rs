@@ -1,7 +1,7 @@
 //! The store on a cluster's API: the mesh's policy (install's CRDs: Istio's kinds, the Gateway
-//! API's HTTPRoute, Canary and CertificateRotation) kept by the API server, behind the same [`Store`] trait as the local
-//! files. Writes are server-side applies as `meshctl`; statuses go through the status
-//! subresource; a watch on each kind wakes the controller.
+//! API's HTTPRoute, Canary and CertificateRotation) kept by the API server, behind the same
+//! [`Store`] trait as the local files. Writes are server-side applies as `meshctl`; statuses go
+//! through the status subresource; a watch on each kind wakes the controller.
 //!
 //! What the API cannot promise, this store does not claim: a change of several objects is
 //! checked whole by the API server first (a dry run of every object), then written object by

@@ -46,7 +46,7 @@ pub(super) fn check(
     let virtually_routed: HashMap<String, &Checked> = resources
         .iter()
         .filter_map(|c| match &c.resource {
-            Resource::VirtualService(vs) => Some((vs, c)),
+            Resource::VirtualService(vs) if vs.spec.in_mesh() => Some((vs, c)),
             _ => None,
         })
         .flat_map(|(vs, c)| vs.spec.hosts.iter().map(move |h| (names::resolve_host(h, c.resource.namespace()), c)))
@@ -65,8 +65,7 @@ pub(super) fn check(
         match r {
             Resource::VirtualService(vs) => {
                 let ns = r.namespace();
-                for (i, named) in vs.spec.gateways.iter().enumerate().filter(|(_, g)| *g != "mesh") {
-                    let (g_ns, g_name) = named.split_once('/').unwrap_or((ns, named));
+                for (i, (g_ns, g_name)) in vs.spec.bound_gateways(ns) {
                     let known = resources.iter().any(|c| {
                         matches!(c.resource, Resource::Gateway(_))
                             && c.resource.namespace() == g_ns

@@ -191,9 +191,8 @@ fn regex(re: &str, at: &Path, sink: &mut Sink) {
 /// An Istio Gateway's servers: hosts, each `[namespace/]host`.
 fn gateway_servers(spec: &crate::api::networking::GatewaySpec, sink: &mut Sink) {
     for (i, server) in spec.servers.iter().enumerate() {
-        for (h, entry) in server.hosts.iter().enumerate() {
+        for (h, (namespace, name)) in server.host_entries().enumerate() {
             let at = field!["spec", "servers", i, "hosts", h];
-            let (namespace, name) = entry.split_once('/').unwrap_or(("*", entry));
             if !(matches!(namespace, "*" | ".") || names::is_dns_label(namespace)) {
                 sink.path(
                     &at,

@@ -126,23 +126,21 @@ impl Precedence {
 
 fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
     let rule = &matched.rule;
-    let filter = |kind: FilterType| rule.filters.iter().find(|f| f.kind == kind);
+    let (request_headers_to_add, request_headers_to_remove) = headers(&rule.filters, FilterType::RequestHeaderModifier);
+    let (response_headers_to_add, response_headers_to_remove) =
+        headers(&rule.filters, FilterType::ResponseHeaderModifier);
     let mut route = Route {
         name: matched.name.clone(),
         stat_prefix: super::route::rule_stat_name(Some(&matched.name), 0),
         r#match: Some(route_match(&matched.request)),
+        request_headers_to_add,
+        request_headers_to_remove,
+        response_headers_to_add,
+        response_headers_to_remove,
         ..Route::default()
     };
-    if let Some(modifier) = filter(FilterType::RequestHeaderModifier).and_then(|f| f.request_header_modifier.as_ref()) {
-        route.request_headers_to_add = headers_to_add(modifier);
-        route.request_headers_to_remove = modifier.remove.clone();
-    }
-    if let Some(modifier) = filter(FilterType::ResponseHeaderModifier).and_then(|f| f.response_header_modifier.as_ref())
-    {
-        route.response_headers_to_add = headers_to_add(modifier);
-        route.response_headers_to_remove = modifier.remove.clone();
-    }
-    let redirect = filter(FilterType::RequestRedirect).and_then(|f| f.request_redirect.as_ref());
+    let redirect =
+        rule.filters.iter().filter(|f| f.kind == FilterType::RequestRedirect).find_map(|f| f.request_redirect.as_ref());
     route.action = Some(match redirect {
         Some(redirect) => route::Action::Redirect(redirect_action(redirect, &matched.request)),
         None => forward(snapshot, matched),
@@ -165,23 +163,17 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         clusters: backends
             .iter()
             .map(|b| {
-                let modifier = b
-                    .filters
-                    .iter()
-                    .find(|f| f.kind == FilterType::RequestHeaderModifier)
-                    .and_then(|f| f.request_header_modifier.as_ref());
-                let response = b
-                    .filters
-                    .iter()
-                    .find(|f| f.kind == FilterType::ResponseHeaderModifier)
-                    .and_then(|f| f.response_header_modifier.as_ref());
+                let (request_headers_to_add, request_headers_to_remove) =
+                    headers(&b.filters, FilterType::RequestHeaderModifier);
+                let (response_headers_to_add, response_headers_to_remove) =
+                    headers(&b.filters, FilterType::ResponseHeaderModifier);
                 weighted_cluster::ClusterWeight {
                     name: cluster_of(b),
                     weight: Some(pb::uint32(b.weight)),
-                    request_headers_to_add: modifier.map(headers_to_add).unwrap_or_default(),
-                    request_headers_to_remove: modifier.map(|m| m.remove.clone()).unwrap_or_default(),
-                    response_headers_to_add: response.map(headers_to_add).unwrap_or_default(),
-                    response_headers_to_remove: response.map(|m| m.remove.clone()).unwrap_or_default(),
+                    request_headers_to_add,
+                    request_headers_to_remove,
+                    response_headers_to_add,
+                    response_headers_to_remove,
                     ..weighted_cluster::ClusterWeight::default()
                 }
             })
@@ -222,7 +214,7 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         .filters
         .iter()
         .filter(|f| f.kind == FilterType::RequestMirror)
-        .filter_map(|f: &HTTPRouteFilter| f.request_mirror.as_ref())
+        .filter_map(|f| f.request_mirror.as_ref())
         .map(|mirror| route_action::RequestMirrorPolicy {
             cluster: cluster_of(&mirror.backend_ref),
             runtime_fraction: Some(RuntimeFractionalPercent {
@@ -233,6 +225,16 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         })
         .collect();
     route::Action::Route(with_grpc_deadlines(action))
+}
+
+/// The headers to add and to remove that `filters`' modifier of `kind` (request or response)
+/// says; none without one.
+fn headers(filters: &[HTTPRouteFilter], kind: FilterType) -> (Vec<HeaderValueOption>, Vec<String>) {
+    let modifier = filters.iter().filter(|f| f.kind == kind).find_map(|f| match kind {
+        FilterType::ResponseHeaderModifier => f.response_header_modifier.as_ref(),
+        _ => f.request_header_modifier.as_ref(),
+    });
+    modifier.map(|m| (headers_to_add(m), m.remove.clone())).unwrap_or_default()
 }
 
 fn headers_to_add(modifier: &HeaderModifier) -> Vec<HeaderValueOption> {

@@ -104,8 +104,7 @@ impl MeshSnapshot {
             snapshot.service_of.entry(service.host()).or_insert(i);
         }
         // A VirtualService bound only to gateways routes nothing in the mesh.
-        let in_mesh = |vs: &VirtualService| vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh");
-        for (i, vs) in snapshot.virtual_services.iter().enumerate().filter(|(_, vs)| in_mesh(vs)) {
+        for (i, vs) in snapshot.virtual_services.iter().enumerate().filter(|(_, vs)| vs.spec.in_mesh()) {
             for host in &vs.spec.hosts {
                 snapshot.virtual_service_of.entry(resolve_host(host, namespace(&vs.metadata))).or_insert(i);
             }
@@ -137,11 +136,8 @@ impl MeshSnapshot {
             .filter_map(|vs| {
                 let ns = namespace(&vs.metadata);
                 let bound = |g: &&crate::api::networking::Gateway| {
-                    let (g_ns, g_name) = (namespace(&g.metadata), g.metadata.name.as_deref().unwrap_or_default());
-                    vs.spec.gateways.iter().any(|named| match named.split_once('/') {
-                        Some((n, name)) => n == g_ns && name == g_name,
-                        None => ns == g_ns && named == g_name,
-                    })
+                    let this = (namespace(&g.metadata), g.metadata.name.as_deref().unwrap_or_default());
+                    vs.spec.bound_gateways(ns).any(|(_, named)| named == this)
                 };
                 let servers: Vec<_> = selecting
                     .iter()

@@ -22,7 +22,7 @@ pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
 
 /// Istio's retry policy for routes whose VirtualService says nothing about retries.
 const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
-pub(super) const DEFAULT_ATTEMPTS: u32 = 2;
+const DEFAULT_ATTEMPTS: u32 = 2;
 
 /// The route configuration for a proxy whose short names resolve in `namespace`: a virtual
 /// host per service port. An HTTP port's routes are its VirtualService's rules that apply to
@@ -184,7 +184,7 @@ fn weighted(
 }
 
 /// One cluster, or several split by weight.
-pub(super) fn clusters(weighted: &[(String, u32)]) -> route_action::ClusterSpecifier {
+fn clusters(weighted: &[(String, u32)]) -> route_action::ClusterSpecifier {
     match weighted {
         [(only, _)] => route_action::ClusterSpecifier::Cluster(only.clone()),
         _ => route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
