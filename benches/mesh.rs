@@ -461,6 +461,7 @@ async fn main() {
     };
     let proxies = [
         Proxy::Gateway(Gateway {
+            serves: None,
             node_id: "gateway".into(),
             namespace: "default".into(),
             listen: gateway,
@@ -518,6 +519,7 @@ async fn main() {
     traced_snapshot.tracing = Tracing { sampling: 100.0 };
     let traced_proxies = [
         Proxy::Gateway(Gateway {
+            serves: None,
             node_id: "gateway-traced".into(),
             namespace: "default".into(),
             listen: traced_gateway,

@@ -10,6 +10,7 @@ pub mod demo_app;
 pub mod generate;
 pub mod grpc;
 pub mod http;
+pub mod ingress;
 pub mod kube;
 pub mod mesh;
 pub mod metrics;

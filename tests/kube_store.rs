@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::kube::KubeApiServer;
-use meshctl::api::Resource;
+use meshctl::api::{Kind, Resource};
 use meshctl::kube::client::{Cluster, Target};
 use meshctl::kube::store::KubeStore;
 use meshctl::policy::{Options, Source, check};
@@ -51,8 +51,8 @@ fn mk_resources(yaml: &str) -> Vec<Resource> {
     report.resources.into_iter().map(|c| c.resource).collect()
 }
 
-fn mk_ref(kind: &str, name: &str) -> ObjectRef {
-    ObjectRef { kind: kind.into(), namespace: "default".into(), name: name.into() }
+fn mk_ref(kind: Kind, name: &str) -> ObjectRef {
+    ObjectRef { kind, namespace: "default".into(), name: name.into() }
 }
 
 /// The API server with meshctl's CRDs Established, as `meshctl install` leaves it.
@@ -145,7 +145,7 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
 
     // A status is written whole through its subresource, and is no new generation.
     store.apply(&mk_resources(CANARY), false).await.unwrap();
-    let canary = mk_ref("Canary", "profile");
+    let canary = mk_ref(Kind::Canary, "profile");
     assert!(
         store.set_status(&canary, json!({"phase": "Progressing", "weight": 10, "message": "dwells"})).await.unwrap()
     );
@@ -154,14 +154,14 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let written = stored(&contents.objects, "Canary", "profile");
     assert_eq!(written["status"], json!({"phase": "Promoted", "weight": 100}), "the old message is gone");
     assert_eq!(written["metadata"]["generation"], 1);
-    assert!(!store.set_status(&mk_ref("Canary", "gone"), json!({})).await.unwrap());
+    assert!(!store.set_status(&mk_ref(Kind::Canary, "gone"), json!({})).await.unwrap());
 
-    let vs_ref = mk_ref("VirtualService", "profile");
+    let vs_ref = mk_ref(Kind::VirtualService, "profile");
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), true)]);
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref, false)]);
 
     // A cluster keeps no Workloads: saying so beats a 404 from the API server.
-    let workload = store.delete(&[mk_ref("Workload", "profile-v1")]).await.unwrap_err();
+    let workload = store.delete(&[mk_ref(Kind::Workload, "profile-v1")]).await.unwrap_err();
     assert!(workload.to_string().contains("a cluster keeps no Workload"), "{workload}");
 }
 

@@ -86,6 +86,7 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));
     let credentials = Credentials::default();
     let proxy = Proxy::Gateway(Gateway {
+        serves: None,
         node_id: NODE.into(),
         namespace: "default".into(),
         listen: gateway,

@@ -159,6 +159,7 @@ fn captured(sidecar: &Sidecar) -> Sidecar {
 
 fn gateway() -> Proxy {
     Proxy::Gateway(Gateway {
+        serves: None,
         node_id: "gateway".into(),
         namespace: "shop".into(),
         listen: addr(15080),

@@ -1,6 +1,9 @@
-//! `gateway.networking.k8s.io/v1`: the Kubernetes Gateway API's HTTPRoute, for mesh traffic
-//! (GAMMA: a route whose parent is a Service). Only the fields meshctl enforces are modelled;
-//! the rest of the API is named in [`super::UNSUPPORTED`].
+//! `gateway.networking.k8s.io/v1`: the Kubernetes Gateway API. HTTPRoute, for mesh traffic
+//! (GAMMA: a route whose parent is a Service) and for ingress (a route whose parent is a
+//! Gateway); Gateway and GatewayClass, which meshctl's ingress gateways serve; ReferenceGrant,
+//! which lets a route or a Gateway in one namespace name a Service or a Secret in another.
+//! Only the fields meshctl enforces are modelled; the rest of the API is named in
+//! [`super::UNSUPPORTED`].
 //!
 //! The schemas are the Gateway API's own, not generated from these types: its standard-channel
 //! CRDs at [`BUNDLE_VERSION`] (`third_party/gateway-api/`) are what `validate` checks documents
@@ -13,6 +16,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use super::Duration;
 
 /// The Gateway API release whose CRDs meshctl carries.
@@ -23,6 +28,12 @@ pub const BUNDLE_VERSION_ANNOTATION: &str = "gateway.networking.k8s.io/bundle-ve
 /// The controller name meshctl writes its routes' parent statuses under, as Istio writes
 /// `istio.io/mesh-controller`.
 pub const MESH_CONTROLLER: &str = "meshctl.io/mesh-controller";
+
+/// The controller name of the GatewayClasses whose Gateways meshctl serves.
+pub const GATEWAY_CONTROLLER: &str = "meshctl.io/gateway-controller";
+
+/// The GatewayClass `meshctl install` creates, with [`GATEWAY_CONTROLLER`].
+pub const GATEWAY_CLASS: &str = "meshctl";
 
 /// The standard channel's CRDs as the Gateway API publishes them, in file order.
 const STANDARD_CRDS: [&str; 10] = [
@@ -57,6 +68,198 @@ pub fn standard_crds() -> &'static [CustomResourceDefinition] {
 /// The Gateway API's CRD of `kind`.
 pub fn crd(kind: &str) -> &'static CustomResourceDefinition {
     standard_crds().iter().find(|c| c.spec.names.kind == kind).expect("a kind of the Gateway API's standard channel")
+}
+
+/// A kind of ingress gateway, and the controller that serves it.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "GatewayClass",
+    status = "GatewayClassStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassSpec {
+    pub controller_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+/// An ingress gateway: where it listens, for which names, and which routes may attach.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "Gateway",
+    namespaced,
+    status = "GatewayStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    pub gateway_class_name: String,
+    pub listeners: Vec<Listener>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    pub name: String,
+    /// Requests for other names are not this listener's; any name when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub port: u16,
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_routes: Option<AllowedRoutes>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerTls {
+    /// `Terminate` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_refs: Vec<SecretReference>,
+}
+
+/// A reference to a Secret (or another kind, which meshctl refuses) holding a certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    /// `""` (the core group) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `Secret` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    /// The Gateway's own namespace when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl SecretReference {
+    pub fn is_secret(&self) -> bool {
+        matches!(self.group.as_deref(), None | Some("")) && matches!(self.kind.as_deref(), None | Some("Secret"))
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedRoutes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<RouteNamespaces>,
+    /// The kinds of route that may attach; the protocol's own when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<RouteGroupKind>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteNamespaces {
+    /// `Same` (the Gateway's namespace, the default), `All`, or `Selector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteGroupKind {
+    /// `gateway.networking.k8s.io` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<GatewayAddress>,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<ListenerStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct GatewayAddress {
+    /// `IPAddress` or `Hostname`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerStatus {
+    pub name: String,
+    pub supported_kinds: Vec<RouteGroupKind>,
+    pub attached_routes: i32,
+    pub conditions: Vec<Condition>,
+}
+
+/// Lets objects of one kind in another namespace refer to objects in this one.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "ReferenceGrant", namespaced, schema = "disabled")]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantSpec {
+    pub from: Vec<ReferenceGrantFrom>,
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantFrom {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantTo {
+    pub group: String,
+    pub kind: String,
+    /// Every object of the kind when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Whether a ReferenceGrant in `to_namespace` among `grants` lets a `from_kind` (of the Gateway
+/// API's group) in `from_namespace` refer to the `to_kind` (of the core group) named `name`.
+/// A reference within one namespace needs none.
+pub fn reference_granted<'a>(
+    grants: impl IntoIterator<Item = &'a ReferenceGrant>,
+    (from_kind, from_namespace): (&str, &str),
+    (to_kind, to_namespace, name): (&str, &str, &str),
+) -> bool {
+    from_namespace == to_namespace
+        || grants.into_iter().filter(|g| g.metadata.namespace.as_deref() == Some(to_namespace)).any(|g| {
+            let from = g.spec.from.iter().any(|f| {
+                f.group == "gateway.networking.k8s.io" && f.kind == from_kind && f.namespace == from_namespace
+            });
+            let to = g
+                .spec
+                .to
+                .iter()
+                .any(|t| t.group.is_empty() && t.kind == to_kind && t.name.as_deref().is_none_or(|n| n == name));
+            from && to
+        })
 }
 
 /// Rules for HTTP requests to a Service (a mesh route) or through a Gateway.
@@ -107,10 +310,9 @@ pub struct ParentReference {
 
 impl RouteStatus {
     /// The conditions meshctl wrote that do not hold, with the parent they are about.
-    pub fn failing(
-        &self,
-    ) -> impl Iterator<Item = (&ParentReference, &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition)> {
-        let ours = self.parents.iter().filter(|p| p.controller_name == MESH_CONTROLLER);
+    pub fn failing(&self) -> impl Iterator<Item = (&ParentReference, &Condition)> {
+        let ours =
+            self.parents.iter().filter(|p| [MESH_CONTROLLER, GATEWAY_CONTROLLER].contains(&p.controller_name.as_str()));
         ours.flat_map(|p| p.conditions.iter().filter(|c| c.status == "False").map(move |c| (&p.parent_ref, c)))
     }
 }
@@ -119,6 +321,12 @@ impl ParentReference {
     /// Whether the parent is a Service: the route is a mesh route (GAMMA).
     pub fn is_service(&self) -> bool {
         self.group.as_deref() == Some("") && self.kind.as_deref() == Some("Service")
+    }
+
+    /// Whether the parent is a Gateway of the Gateway API: the route is an ingress route.
+    pub fn is_gateway(&self) -> bool {
+        matches!(self.group.as_deref(), None | Some("gateway.networking.k8s.io"))
+            && matches!(self.kind.as_deref(), None | Some("Gateway"))
     }
 }
 
@@ -362,7 +570,7 @@ pub struct RouteParentStatus {
     pub parent_ref: ParentReference,
     pub controller_name: String,
     #[serde(default)]
-    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    pub conditions: Vec<Condition>,
 }
 
 #[cfg(test)]

@@ -58,8 +58,11 @@ pub enum Kind {
     VirtualService,
     DestinationRule,
     ServiceEntry,
+    IstioGateway,
+    GatewayClass,
     Gateway,
     HTTPRoute,
+    ReferenceGrant,
     PeerAuthentication,
     AuthorizationPolicy,
     RequestAuthentication,
@@ -69,12 +72,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 14] = [
         Kind::VirtualService,
         Kind::DestinationRule,
         Kind::ServiceEntry,
+        Kind::IstioGateway,
+        Kind::GatewayClass,
         Kind::Gateway,
         Kind::HTTPRoute,
+        Kind::ReferenceGrant,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
         Kind::RequestAuthentication,
@@ -88,8 +94,10 @@ impl Kind {
             Kind::VirtualService => "VirtualService",
             Kind::DestinationRule => "DestinationRule",
             Kind::ServiceEntry => "ServiceEntry",
-            Kind::Gateway => "Gateway",
+            Kind::IstioGateway | Kind::Gateway => "Gateway",
+            Kind::GatewayClass => "GatewayClass",
             Kind::HTTPRoute => "HTTPRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::RequestAuthentication => "RequestAuthentication",
@@ -102,7 +110,17 @@ impl Kind {
     /// Whether meshctl generates the kind's CRD from its types (into `crds/`); the Gateway API's
     /// CRDs are carried as the Gateway API publishes them.
     pub fn generated(self) -> bool {
-        self != Kind::HTTPRoute
+        !self.is_gateway_api()
+    }
+
+    /// Whether the kind is the Gateway API's (`gateway.networking.k8s.io`).
+    pub fn is_gateway_api(self) -> bool {
+        matches!(self, Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant)
+    }
+
+    /// Whether its objects live in a namespace; a GatewayClass belongs to the cluster.
+    pub fn namespaced(self) -> bool {
+        self != Kind::GatewayClass
     }
 
     pub fn crd(self) -> CustomResourceDefinition {
@@ -110,8 +128,10 @@ impl Kind {
             Kind::VirtualService => networking::VirtualService::crd(),
             Kind::DestinationRule => networking::DestinationRule::crd(),
             Kind::ServiceEntry => networking::ServiceEntry::crd(),
-            Kind::Gateway => networking::Gateway::crd(),
-            Kind::HTTPRoute => gateway::crd(self.name()).clone(),
+            Kind::IstioGateway => networking::Gateway::crd(),
+            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => {
+                gateway::crd(self.name()).clone()
+            }
             Kind::PeerAuthentication => security::PeerAuthentication::crd(),
             Kind::AuthorizationPolicy => security::AuthorizationPolicy::crd(),
             Kind::RequestAuthentication => security::RequestAuthentication::crd(),
@@ -123,13 +143,15 @@ impl Kind {
 
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry | Kind::Gateway => {
+            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry | Kind::IstioGateway => {
                 "networking.istio.io/v1"
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
                 "security.istio.io/v1"
             }
-            Kind::HTTPRoute => "gateway.networking.k8s.io/v1",
+            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => {
+                "gateway.networking.k8s.io/v1"
+            }
             Kind::Canary | Kind::CertificateRotation | Kind::Workload => "meshctl.io/v1alpha1",
         }
     }
@@ -137,6 +159,11 @@ impl Kind {
     /// The kind named by a document's `apiVersion` and `kind`, if meshctl knows it.
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.api_version() == api_version && k.name() == kind)
+    }
+
+    /// The kind of this name in API group `group`, in any of its versions.
+    pub fn from_group(group: &str, kind: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == kind && k.api_version().split('/').next() == Some(group))
     }
 
     /// The kind with this name, in any API version (to tell a wrong version from an unknown kind).
@@ -170,8 +197,11 @@ impl Kind {
             Kind::VirtualService => Resource::VirtualService(de(json)?),
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
             Kind::ServiceEntry => Resource::ServiceEntry(de(json)?),
+            Kind::IstioGateway => Resource::IstioGateway(de(json)?),
+            Kind::GatewayClass => Resource::GatewayClass(de(json)?),
             Kind::Gateway => Resource::Gateway(de(json)?),
             Kind::HTTPRoute => Resource::HTTPRoute(de(json)?),
+            Kind::ReferenceGrant => Resource::ReferenceGrant(de(json)?),
             Kind::PeerAuthentication => Resource::PeerAuthentication(de(json)?),
             Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(de(json)?),
             Kind::RequestAuthentication => Resource::RequestAuthentication(de(json)?),
@@ -182,14 +212,24 @@ impl Kind {
     }
 }
 
+/// Said by its name, as an object's `kind` says it.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// A typed resource of any kind meshctl understands.
 #[derive(Clone, Debug)]
 pub enum Resource {
     VirtualService(networking::VirtualService),
     DestinationRule(networking::DestinationRule),
     ServiceEntry(networking::ServiceEntry),
-    Gateway(networking::Gateway),
+    IstioGateway(networking::Gateway),
+    GatewayClass(gateway::GatewayClass),
+    Gateway(gateway::Gateway),
     HTTPRoute(gateway::HTTPRoute),
+    ReferenceGrant(gateway::ReferenceGrant),
     PeerAuthentication(security::PeerAuthentication),
     AuthorizationPolicy(security::AuthorizationPolicy),
     RequestAuthentication(security::RequestAuthentication),
@@ -204,8 +244,11 @@ impl Resource {
             Resource::VirtualService(_) => Kind::VirtualService,
             Resource::DestinationRule(_) => Kind::DestinationRule,
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
+            Resource::IstioGateway(_) => Kind::IstioGateway,
+            Resource::GatewayClass(_) => Kind::GatewayClass,
             Resource::Gateway(_) => Kind::Gateway,
             Resource::HTTPRoute(_) => Kind::HTTPRoute,
+            Resource::ReferenceGrant(_) => Kind::ReferenceGrant,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
             Resource::RequestAuthentication(_) => Kind::RequestAuthentication,
@@ -220,8 +263,11 @@ impl Resource {
             Resource::VirtualService(r) => r.meta(),
             Resource::DestinationRule(r) => r.meta(),
             Resource::ServiceEntry(r) => r.meta(),
+            Resource::IstioGateway(r) => r.meta(),
+            Resource::GatewayClass(r) => r.meta(),
             Resource::Gateway(r) => r.meta(),
             Resource::HTTPRoute(r) => r.meta(),
+            Resource::ReferenceGrant(r) => r.meta(),
             Resource::PeerAuthentication(r) => r.meta(),
             Resource::AuthorizationPolicy(r) => r.meta(),
             Resource::RequestAuthentication(r) => r.meta(),
@@ -245,8 +291,11 @@ impl Resource {
             Resource::VirtualService(r) => serde_json::to_value(r),
             Resource::DestinationRule(r) => serde_json::to_value(r),
             Resource::ServiceEntry(r) => serde_json::to_value(r),
+            Resource::IstioGateway(r) => serde_json::to_value(r),
+            Resource::GatewayClass(r) => serde_json::to_value(r),
             Resource::Gateway(r) => serde_json::to_value(r),
             Resource::HTTPRoute(r) => serde_json::to_value(r),
+            Resource::ReferenceGrant(r) => serde_json::to_value(r),
             Resource::PeerAuthentication(r) => serde_json::to_value(r),
             Resource::AuthorizationPolicy(r) => serde_json::to_value(r),
             Resource::RequestAuthentication(r) => serde_json::to_value(r),
@@ -344,6 +393,13 @@ pub const UNSUPPORTED: &[&str] = &[
     "Gateway:spec.servers[].tls",
     "Gateway:spec.servers[].bind",
     "Gateway:spec.servers[].defaultEndpoint",
+    "Gateway:spec.addresses",
+    "Gateway:spec.allowedListeners",
+    "Gateway:spec.infrastructure",
+    "Gateway:spec.tls",
+    "Gateway:spec.listeners[].tls.options",
+    "Gateway:spec.listeners[].tls.mode=Passthrough",
+    "GatewayClass:spec.parametersRef",
     "HTTPRoute:spec.rules[].filters[].type=ExtensionRef",
     "HTTPRoute:spec.rules[].filters[].type=CORS",
     "HTTPRoute:spec.rules[].filters[].extensionRef",
@@ -354,7 +410,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "HTTPRoute:spec.rules[].backendRefs[].filters[].type=RequestMirror",
     "HTTPRoute:spec.rules[].backendRefs[].filters[].type=ExtensionRef",
     "HTTPRoute:spec.rules[].backendRefs[].filters[].type=CORS",
-    "HTTPRoute:spec.parentRefs[].sectionName",
 ];
 
 /// Whether `path` (a field path with `[]` for indices) of a `kind` document, or the enum

@@ -180,14 +180,14 @@ async fn connect(place: &Place) -> Result<Box<dyn Mesh>, Failure> {
 }
 
 fn object(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef { kind: Kind::Canary.name().into(), namespace: namespace.into(), name: name.into() }
+    ObjectRef { kind: Kind::Canary, namespace: namespace.into(), name: name.into() }
 }
 
 /// The Canary as stored, typed.
 async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
     let contents = store.contents().await.map_err(Failure::environment)?;
     let found = contents.objects.iter().find(|o| {
-        o["kind"] == r.kind.as_str()
+        o["kind"] == r.kind.name()
             && o["metadata"]["namespace"] == r.namespace.as_str()
             && o["metadata"]["name"] == r.name.as_str()
     });

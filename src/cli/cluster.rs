@@ -175,6 +175,9 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
             printer.write(&format!("{secret} unchanged {}\n", paint(printer::DIM, "(the mesh CA is kept)")))?;
             ca_untold = false;
         }
+        if object.kind == ObjectKind::GatewayClass {
+            established(&cluster, &ObjectKind::GatewayClass.resource()).await?;
+        }
         let applied = cluster.apply(object).await?;
         printer.write(&format!("{} {applied}\n", object.reference()))?;
     }
@@ -182,6 +185,25 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
         wait_ready(&cluster, &objects, timeout, printer).await?;
     }
     Ok(Exit::Success)
+}
+
+/// Waits until the CRD `name` (just applied) is Established, so that objects of its kind can
+/// be made; a CRD takes a moment to be served.
+async fn established(cluster: &Cluster, name: &str) -> Result<(), Failure> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let crd = cluster.get(ObjectKind::CustomResourceDefinition, None, name).await?;
+        let json = crd.map(|c| serde_json::to_value(c).unwrap_or_default()).unwrap_or_default();
+        if crate::kube::client::ready(ObjectKind::CustomResourceDefinition, &json) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::environment(anyhow::anyhow!(
+                "CRD {name} is not Established after 30s; see `kubectl get crd {name} -o yaml`"
+            )));
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
 }
 
 /// How often `--wait` looks again: a handful of objects, so a GET each is cheap.

@@ -90,6 +90,10 @@ pub struct ControllerArgs {
     /// The image of the injected sidecar (Envoy).
     #[arg(long, value_name = "IMAGE", default_value = install::DEFAULT_ENVOY_IMAGE)]
     proxy_image: String,
+    /// The type of the Services of the Gateway API's Gateways' proxies (a Gateway's annotation
+    /// networking.istio.io/service-type chooses for itself).
+    #[arg(long, value_name = "TYPE", default_value = "LoadBalancer", value_parser = service_type)]
+    gateway_service: install::GatewayService,
     /// The namespace meshctl was installed in (its CA Secret's and the leader's Lease's).
     #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
     system_namespace: String,
@@ -97,6 +101,10 @@ pub struct ControllerArgs {
     /// waits to take over when the leader dies.
     #[arg(long, default_value = "15s")]
     lease_duration: crate::api::Duration,
+}
+
+fn service_type(name: &str) -> Result<install::GatewayService, String> {
+    install::GatewayService::parse(name).ok_or_else(|| format!("{name:?} is not LoadBalancer, NodePort or ClusterIP"))
 }
 
 pub fn run(args: ControllerArgs) -> Outcome {
@@ -118,7 +126,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             target: args.cluster.target(),
             injection: install::Settings {
                 namespace: args.system_namespace.clone(),
-                ..install::Settings::new(args.init_image, args.proxy_image, install::GatewayService::ClusterIP)
+                ..install::Settings::new(args.init_image, args.proxy_image, args.gateway_service)
             },
             namespace: args.system_namespace,
             xds: args.xds_address,

@@ -132,8 +132,11 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
             }
         }
         None => {
-            let object =
-                ObjectRef { kind: "PeerAuthentication".into(), namespace: namespace.clone(), name: "default".into() };
+            let object = ObjectRef {
+                kind: crate::api::Kind::PeerAuthentication,
+                namespace: namespace.clone(),
+                name: "default".into(),
+            };
             let deleted = store.delete(std::slice::from_ref(&object)).await?;
             if deleted.iter().any(|(_, gone)| *gone) {
                 printer.write(&format!("{} deleted\n", object_name(&object)))?;

@@ -20,8 +20,8 @@ use crate::store::{Change, ObjectRef, Store};
 
 /// `virtualservice.networking.istio.io/profile`, as kubectl names an object in its messages.
 pub(super) fn object_name(r: &ObjectRef) -> String {
-    let group = r.kind().map(|k| k.api_version().split('/').next().unwrap_or_default().to_string()).unwrap_or_default();
-    format!("{}.{group}/{}", r.kind.to_lowercase(), r.name)
+    let group = r.kind.api_version().split('/').next().unwrap_or_default();
+    format!("{}.{group}/{}", r.kind.name().to_lowercase(), r.name)
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,18 +147,27 @@ struct Proposal {
     remedy: &'static str,
 }
 
-/// The kind a user means by `vs`, `virtualservices`, `VirtualService`, ...
+/// The kind a user means by `vs`, `virtualservices`, `VirtualService`, ..., or with its group
+/// (`gateways.networking.istio.io`), as kubectl reads them. `gateway` alone is the Gateway
+/// API's, as kubectl resolves it where both are installed; Istio's is `gw` or qualified.
 fn parse_kind(name: &str) -> Result<Kind, Failure> {
     let lower = name.to_ascii_lowercase();
-    Kind::ALL
+    let (word, group) = match lower.split_once('.') {
+        Some((word, group)) => (word, Some(group)),
+        None => (lower.as_str(), None),
+    };
+    let mut kinds = Kind::ALL.to_vec();
+    kinds.sort_by_key(|k| *k == Kind::IstioGateway);
+    kinds
         .into_iter()
+        .filter(|k| group.is_none_or(|g| k.api_version().split('/').next() == Some(g)))
         .find(|k| {
             let crd = k.crd();
             let names = &crd.spec.names;
-            lower == k.name().to_ascii_lowercase()
-                || lower == names.plural
-                || names.singular.as_deref() == Some(lower.as_str())
-                || names.short_names.iter().flatten().any(|s| *s == lower)
+            word == k.name().to_ascii_lowercase()
+                || word == names.plural
+                || names.singular.as_deref() == Some(word)
+                || names.short_names.iter().flatten().any(|s| s == word)
         })
         .ok_or_else(|| {
             let known: Vec<String> = Kind::ALL.iter().map(|k| k.crd().spec.names.plural).collect();
@@ -335,7 +344,7 @@ fn labels(object: &Value) -> BTreeMap<String, String> {
 /// Which object a stored one is.
 fn reference(kind: Kind, object: &Value) -> ObjectRef {
     let field = |f: &str| object["metadata"][f].as_str().unwrap_or_default().to_string();
-    ObjectRef { kind: kind.name().into(), namespace: field("namespace"), name: field("name") }
+    ObjectRef { kind, namespace: field("namespace"), name: field("name") }
 }
 
 /// One kind's table, as `get` prints it; with `with_kind`, each name is `KIND.GROUP/NAME`.
@@ -371,7 +380,10 @@ fn columns(kind: Kind, wide: bool) -> Vec<(&'static str, &'static str)> {
         Kind::ServiceEntry => {
             vec![("HOSTS", "/spec/hosts"), ("LOCATION", "/spec/location"), ("RESOLUTION", "/spec/resolution")]
         }
-        Kind::Gateway => vec![("SELECTOR", "/spec/selector"), ("HOSTS", "/spec/servers/*/hosts")],
+        Kind::IstioGateway => vec![("SELECTOR", "/spec/selector"), ("HOSTS", "/spec/servers/*/hosts")],
+        Kind::GatewayClass => vec![("CONTROLLER", "/spec/controllerName")],
+        Kind::Gateway => vec![("CLASS", "/spec/gatewayClassName"), ("ADDRESS", "/status/addresses/*/value")],
+        Kind::ReferenceGrant => vec![("FROM", "/spec/from/*/kind"), ("TO", "/spec/to/*/kind")],
         Kind::HTTPRoute => vec![("PARENTS", "/spec/parentRefs/*/name"), ("HOSTNAMES", "/spec/hostnames")],
         Kind::PeerAuthentication => vec![("MODE", "/spec/mtls/mode")],
         Kind::AuthorizationPolicy => vec![("ACTION", "/spec/action")],
@@ -454,11 +466,7 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
                 .0
                 .iter()
                 .flat_map(|(kind, names)| {
-                    names.iter().map(|name| ObjectRef {
-                        kind: kind.name().into(),
-                        namespace: namespace.clone(),
-                        name: name.clone(),
-                    })
+                    names.iter().map(|name| ObjectRef { kind: *kind, namespace: namespace.clone(), name: name.clone() })
                 })
                 .collect()
         }

@@ -136,6 +136,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         duration: settings.lease_duration,
     };
     let (leading, resign) = crate::kube::lease::elect(cluster.client().clone(), lease);
+    let gateway_service = settings.injection.gateway_service;
+    registry.provision_gateways(cluster.clone(), settings.injection.clone(), gateway_service, leading.clone());
     let plane = super::Plane {
         store: Arc::new(KubeStore::new(cluster.clone())),
         ca,

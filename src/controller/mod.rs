@@ -16,6 +16,7 @@
 //! Only the registry and the sink know their backend; the translator and the xDS server never
 //! learn which one feeds them.
 
+mod gateway_status;
 pub mod kube;
 pub mod local;
 pub mod rotation;
@@ -66,6 +67,12 @@ pub trait Registry: Send {
 
     /// Every proxy, each with the credentials `credentials` gives for its node id.
     fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy>;
+
+    /// What the Gateway API's objects are judged with besides each other (namespaces' labels,
+    /// certificates, the Gateways' proxies); none where the registry keeps none.
+    fn environment(&self) -> crate::ingress::Environment {
+        crate::ingress::Environment::default()
+    }
 
     /// Where each proxy's statistics are read, for the canary gates.
     fn scrape_targets(&self) -> Vec<Target>;
@@ -255,6 +262,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             service_ports = route_status::service_ports(&services);
             let mut snapshot = MeshSnapshot::new(services, &resources);
+            snapshot.environment = backend.environment();
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
             let translation = Translation::new(&snapshot);
@@ -278,10 +286,20 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
 
         if *leading.borrow() {
             let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-            for (object, status) in route_status::changed(&resources, &service_ports, now) {
-                let status = serde_json::to_value(&status).expect("a route status serializes");
+            let environment = backend.environment();
+            let ingress = crate::ingress::Ingress::new(&resources, &environment);
+            let routes = route_status::changed(&resources, &ingress, &service_ports, now.clone())
+                .into_iter()
+                .map(|(object, status)| (object, serde_json::to_value(&status).expect("a route status serializes")));
+            let gateways = gateway_status::changed(&resources, &ingress, &environment, &now);
+            for (object, status) in gateways.into_iter().chain(routes) {
                 if let Err(e) = store.set_status(&object, status).await {
-                    errors.push(format!("the status of {}/{}: {e}", object.namespace, object.name));
+                    errors.push(format!(
+                        "the status of {} {}/{}: {e}",
+                        object.kind.name(),
+                        object.namespace,
+                        object.name
+                    ));
                 }
             }
         }

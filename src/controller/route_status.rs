@@ -1,14 +1,18 @@
-//! What the mesh made of each HTTPRoute attached to a Service, as the Gateway API's route status
-//! says it: per parent, `Accepted` (the route routes that Service's traffic, or why not) and
-//! `ResolvedRefs` (every backend exists, or which does not). A route that does nothing always
-//! says why here. Pure: the leader's loop writes what this returns.
+//! What the mesh made of each HTTPRoute, as the Gateway API's route status says it: per parent
+//! (a Service, for mesh traffic, or a Gateway meshctl serves), `Accepted` (the route routes
+//! that Service's traffic or attaches to the Gateway's listeners, or why not) and
+//! `ResolvedRefs` (every backend can be sent to, or which cannot and why). A route that does
+//! nothing always says why here. Pure: the leader's loop writes what this returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::Resource;
-use crate::api::gateway::{HTTPRoute, MESH_CONTROLLER, RouteParentStatus, RouteStatus};
+use crate::api::gateway::{
+    GATEWAY_CONTROLLER, HTTPRoute, MESH_CONTROLLER, ReferenceGrant, RouteParentStatus, RouteStatus, reference_granted,
+};
+use crate::ingress::Ingress;
 use crate::policy::{resolve_host, service_host};
 use crate::store::ObjectRef;
 use crate::translate::Service;
@@ -24,7 +28,19 @@ pub fn service_ports(services: &[Service]) -> ServicePorts {
 /// The status each HTTPRoute among `resources` should have that it does not have yet: its
 /// other controllers' parent statuses kept, meshctl's replaced. `now` stamps conditions whose
 /// status changed.
-pub fn changed(resources: &[Resource], ports: &ServicePorts, now: Time) -> Vec<(ObjectRef, RouteStatus)> {
+pub fn changed(
+    resources: &[Resource],
+    ingress: &Ingress<'_>,
+    ports: &ServicePorts,
+    now: Time,
+) -> Vec<(ObjectRef, RouteStatus)> {
+    let grants: Vec<&ReferenceGrant> = resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::ReferenceGrant(g) => Some(g),
+            _ => None,
+        })
+        .collect();
     // Only a VirtualService that routes in the mesh takes a Service's mesh traffic.
     let routed: BTreeMap<String, String> = resources
         .iter()
@@ -45,43 +61,48 @@ pub fn changed(resources: &[Resource], ports: &ServicePorts, now: Time) -> Vec<(
         })
         .filter_map(|(object, route)| {
             let old = route.status.clone().unwrap_or_default();
-            let new = status(route, ports, &routed, &old, &now);
+            let judged = Judged { ports, routed: &routed, grants: &grants, ingress };
+            let new = status(route, &judged, &old, &now);
             (new != old).then_some((object, new))
         })
         .collect()
 }
 
-fn status(
-    route: &HTTPRoute,
-    ports: &ServicePorts,
-    routed: &BTreeMap<String, String>,
-    old: &RouteStatus,
-    now: &Time,
-) -> RouteStatus {
+/// What a route is judged against.
+struct Judged<'a> {
+    ports: &'a ServicePorts,
+    /// The hosts VirtualServices route in the mesh, and which one.
+    routed: &'a BTreeMap<String, String>,
+    grants: &'a [&'a ReferenceGrant],
+    ingress: &'a Ingress<'a>,
+}
+
+fn status(route: &HTTPRoute, judged: &Judged<'_>, old: &RouteStatus, now: &Time) -> RouteStatus {
     let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
     let generation = route.metadata.generation;
-    let resolved = resolved_refs(route, namespace, ports);
+    let resolved = resolved_refs(route, namespace, judged);
+    let ours = [MESH_CONTROLLER, GATEWAY_CONTROLLER];
     let mut parents: Vec<RouteParentStatus> =
-        old.parents.iter().filter(|p| p.controller_name != MESH_CONTROLLER).cloned().collect();
-    for parent in route.spec.parent_refs.iter().filter(|p| p.is_service()) {
-        let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
-        let accepted = match (ports.get(&host), routed.get(&host)) {
-            (None, _) => (false, "NoMatchingParent", format!("no Service {host} in the mesh")),
-            (Some(numbers), _) if parent.port.is_some_and(|p| !numbers.contains(&p)) => {
-                let port = parent.port.unwrap_or_default();
-                (false, "NoMatchingParent", format!("Service {host} has no port {port}"))
-            }
-            (Some(_), Some(vs)) => (
-                false,
-                "OverriddenByVirtualService",
-                format!(
-                    "VirtualService {vs} routes {host}, and a Service's mesh traffic follows one API: this route is \
-                     not used; remove the VirtualService (or this route)"
-                ),
-            ),
-            (Some(_), None) => (true, "Accepted", format!("routes the mesh traffic to {host}")),
+        old.parents.iter().filter(|p| !ours.contains(&p.controller_name.as_str())).cloned().collect();
+    for parent in &route.spec.parent_refs {
+        let (controller, accepted) = if parent.is_service() {
+            (MESH_CONTROLLER, mesh_parent(parent, namespace, judged))
+        } else {
+            // A Gateway of another controller's class (or none) is not meshctl's to speak for.
+            let verdict = judged
+                .ingress
+                .gateways
+                .iter()
+                .flat_map(|s| &s.routes)
+                .find(|(r, p, _)| std::ptr::eq(*r, route) && *p == parent);
+            let Some((_, _, verdict)) = verdict else { continue };
+            let accepted = match verdict {
+                Ok(()) => (true, "Accepted", "attached to the Gateway's listeners".to_string()),
+                Err((reason, message)) => (false, *reason, message.clone()),
+            };
+            (GATEWAY_CONTROLLER, accepted)
         };
-        let previous = old.parents.iter().find(|p| p.controller_name == MESH_CONTROLLER && p.parent_ref == *parent);
+        let previous = old.parents.iter().find(|p| p.controller_name == controller && p.parent_ref == *parent);
         let kept = |kind: &str| previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == kind));
         let conditions = vec![
             condition("Accepted", accepted, generation, kept("Accepted"), now),
@@ -89,27 +110,67 @@ fn status(
         ];
         parents.push(RouteParentStatus {
             parent_ref: parent.clone(),
-            controller_name: MESH_CONTROLLER.to_string(),
+            controller_name: controller.to_string(),
             conditions,
         });
     }
     RouteStatus { parents }
 }
 
-/// Whether every backend of every rule can be sent to: a Service of the mesh, with the port.
-fn resolved_refs(route: &HTTPRoute, namespace: &str, ports: &ServicePorts) -> (bool, &'static str, String) {
-    let mut missing = Vec::new();
-    for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
-        if !backend.is_service() {
-            let kind = backend.kind.as_deref().unwrap_or("Service");
-            return (
-                false,
-                "InvalidKind",
-                format!("backend {} is a {kind}; meshctl sends to Services only", backend.name),
-            );
+/// Whether a route attached to a Service takes its mesh traffic, or why not.
+fn mesh_parent(
+    parent: &crate::api::gateway::ParentReference,
+    namespace: &str,
+    judged: &Judged<'_>,
+) -> (bool, &'static str, String) {
+    let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
+    match (judged.ports.get(&host), judged.routed.get(&host)) {
+        (None, _) => (false, "NoMatchingParent", format!("no Service {host} in the mesh")),
+        (Some(numbers), _) if parent.port.is_some_and(|p| !numbers.contains(&p)) => {
+            let port = parent.port.unwrap_or_default();
+            (false, "NoMatchingParent", format!("Service {host} has no port {port}"))
         }
+        (Some(_), Some(vs)) => (
+            false,
+            "OverriddenByVirtualService",
+            format!(
+                "VirtualService {vs} routes {host}, and a Service's mesh traffic follows one API: this route is \
+                     not used; remove the VirtualService (or this route)"
+            ),
+        ),
+        (Some(_), None) => (true, "Accepted", format!("routes the mesh traffic to {host}")),
+    }
+}
+
+/// Whether every backend of every rule can be sent to: a Service of the mesh, with the port,
+/// in the route's namespace or one that grants the reference. Of several failures, a wrong
+/// kind is said first, then a reference not granted, then what is missing.
+fn resolved_refs(route: &HTTPRoute, namespace: &str, judged: &Judged<'_>) -> (bool, &'static str, String) {
+    let mut missing = Vec::new();
+    let backends = route.spec.rules.iter().flat_map(|r| &r.backend_refs);
+    if let Some(backend) = backends.clone().find(|b| !b.is_service()) {
+        let kind = backend.kind.as_deref().unwrap_or("Service");
+        return (false, "InvalidKind", format!("backend {} is a {kind}; meshctl sends to Services only", backend.name));
+    }
+    let refused = backends.clone().find(|b| {
+        let to = b.namespace.as_deref().unwrap_or(namespace);
+        !reference_granted(judged.grants.iter().copied(), ("HTTPRoute", namespace), ("Service", to, &b.name))
+    });
+    if let Some(backend) = refused {
+        let to = backend.namespace.as_deref().unwrap_or(namespace);
+        return (
+            false,
+            "RefNotPermitted",
+            format!(
+                "backend {to}/{} is in another namespace, and no ReferenceGrant there lets HTTPRoutes in {namespace} \
+                 send to it; requests that would go there fail",
+                backend.name
+            ),
+        );
+    }
+    for backend in backends {
         let host = service_host(&backend.name, backend.namespace.as_deref().unwrap_or(namespace));
-        match (ports.get(&host), backend.port) {
+        match (judged.ports.get(&host), backend.port) {
             (None, _) => missing.push(format!("no Service {host}")),
             (Some(numbers), Some(port)) if !numbers.contains(&port) => {
                 missing.push(format!("Service {host} has no port {port}"))
@@ -126,7 +187,7 @@ fn resolved_refs(route: &HTTPRoute, namespace: &str, ports: &ServicePorts) -> (b
 }
 
 /// A condition of `kind`, stamped `now` unless `previous` had the same status.
-fn condition(
+pub(super) fn condition(
     kind: &str,
     (holds, reason, message): (bool, &str, String),
     generation: Option<i64>,
@@ -188,7 +249,8 @@ spec:
         let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
         let route = decoded(ROUTE);
         let services = [service("profile")];
-        let written = changed(std::slice::from_ref(&route), &service_ports(&services), now.clone());
+        let written =
+            changed(std::slice::from_ref(&route), &Ingress::default(), &service_ports(&services), now.clone());
         let status = &written[0].1;
         let expected = [("Accepted", "True", "Accepted"), ("ResolvedRefs", "False", "BackendNotFound")];
         let expected: Vec<_> = expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
@@ -202,7 +264,10 @@ spec:
         stored.status = Some(status.clone());
         let stored = Resource::HTTPRoute(stored);
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(60).unwrap());
-        assert!(changed(std::slice::from_ref(&stored), &service_ports(&services), later.clone()).is_empty());
+        assert!(
+            changed(std::slice::from_ref(&stored), &Ingress::default(), &service_ports(&services), later.clone())
+                .is_empty()
+        );
         let vs = decoded(
             "apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -212,7 +277,7 @@ spec:
   http: [{route: [{destination: {host: profile}}]}]
 ",
         );
-        let written = changed(&[stored, vs], &service_ports(&services), later.clone());
+        let written = changed(&[stored, vs], &Ingress::default(), &service_ports(&services), later.clone());
         let accepted = &written[0].1.parents[0].conditions[0];
         assert_eq!((accepted.status.as_str(), accepted.reason.as_str()), ("False", "OverriddenByVirtualService"));
         assert!(accepted.message.contains("VirtualService shop/profile"), "{}", accepted.message);

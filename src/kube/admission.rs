@@ -76,12 +76,8 @@ pub fn review(request: &Value, stored: &[Resource]) -> Value {
 
 /// The object a DELETE removes, by the review's kind and name.
 fn gone(request: &Value, namespace: &str) -> Option<ObjectRef> {
-    let kind = Kind::from_name(request["kind"]["kind"].as_str()?)?;
-    Some(ObjectRef {
-        kind: kind.name().to_string(),
-        namespace: namespace.to_string(),
-        name: request["name"].as_str()?.to_string(),
-    })
+    let kind = Kind::from_group(request["kind"]["group"].as_str()?, request["kind"]["kind"].as_str()?)?;
+    Some(ObjectRef { kind, namespace: namespace.to_string(), name: request["name"].as_str()?.to_string() })
 }
 
 /// The ValidatingWebhookConfiguration: every create, update and delete of the mesh kinds a

@@ -344,7 +344,11 @@ impl Cluster {
         for kind in ObjectKind::ALL.into_iter().rev() {
             let ns = kind.namespaced().then_some(namespace);
             // One being deleted already (a namespace waiting for its contents to go) is gone.
-            let listed = self.list(kind, ns, &selector).await?;
+            let listed = match self.list(kind, ns, &selector).await {
+                // A kind of a CRD that is gone (the Gateway API's, after a purge) has none.
+                Err(ClusterError::Api { code: 404, .. }) => continue,
+                listed => listed?,
+            };
             for object in listed.into_iter().filter(|o| o.metadata.deletion_timestamp.is_none()) {
                 found.push(Installed {
                     kind,

@@ -94,7 +94,15 @@ pub enum GatewayService {
 }
 
 impl GatewayService {
-    fn type_name(self) -> &'static str {
+    pub const ALL: [GatewayService; 3] =
+        [GatewayService::LoadBalancer, GatewayService::NodePort, GatewayService::ClusterIP];
+
+    /// The type Kubernetes names (`LoadBalancer`, `NodePort`, `ClusterIP`).
+    pub fn parse(name: &str) -> Option<GatewayService> {
+        GatewayService::ALL.into_iter().find(|t| t.type_name() == name)
+    }
+
+    pub fn type_name(self) -> &'static str {
         match self {
             GatewayService::LoadBalancer => "LoadBalancer",
             GatewayService::NodePort => "NodePort",
@@ -144,6 +152,8 @@ pub enum ObjectKind {
     Service,
     NetworkPolicy,
     Deployment,
+    /// meshctl's class of Gateways, once the controller that accepts it is being made.
+    GatewayClass,
     /// The sidecar injector's and the validator's; last, so that the controller serving them
     /// is being made first (and, deleted first, they stop calling it before it goes).
     MutatingWebhookConfiguration,
@@ -151,7 +161,7 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 14] = [
+    pub const ALL: [ObjectKind; 15] = [
         ObjectKind::CustomResourceDefinition,
         ObjectKind::Namespace,
         ObjectKind::ServiceAccount,
@@ -164,6 +174,7 @@ impl ObjectKind {
         ObjectKind::Service,
         ObjectKind::NetworkPolicy,
         ObjectKind::Deployment,
+        ObjectKind::GatewayClass,
         ObjectKind::MutatingWebhookConfiguration,
         ObjectKind::ValidatingWebhookConfiguration,
     ];
@@ -182,6 +193,7 @@ impl ObjectKind {
             ObjectKind::Service => "Service",
             ObjectKind::NetworkPolicy => "NetworkPolicy",
             ObjectKind::Deployment => "Deployment",
+            ObjectKind::GatewayClass => "GatewayClass",
             ObjectKind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
             ObjectKind::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
         }
@@ -201,6 +213,7 @@ impl ObjectKind {
             }
             ObjectKind::Deployment => "apps",
             ObjectKind::NetworkPolicy => "networking.k8s.io",
+            ObjectKind::GatewayClass => "gateway.networking.k8s.io",
             ObjectKind::MutatingWebhookConfiguration | ObjectKind::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io"
             }
@@ -233,6 +246,7 @@ impl ObjectKind {
             ObjectKind::Service => "services",
             ObjectKind::NetworkPolicy => "networkpolicies",
             ObjectKind::Deployment => "deployments",
+            ObjectKind::GatewayClass => "gatewayclasses",
             ObjectKind::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
             ObjectKind::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
         }
@@ -291,12 +305,15 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
 
 /// The mesh kinds a cluster keeps. `Workload` is left out: it describes a process of the local
 /// mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 10] = [
+pub const CLUSTER_KINDS: [api::Kind; 13] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
     api::Kind::ServiceEntry,
+    api::Kind::IstioGateway,
+    api::Kind::GatewayClass,
     api::Kind::Gateway,
     api::Kind::HTTPRoute,
+    api::Kind::ReferenceGrant,
     api::Kind::PeerAuthentication,
     api::Kind::AuthorizationPolicy,
     api::Kind::RequestAuthentication,
@@ -335,6 +352,7 @@ pub fn objects(settings: &Settings, found: &Found) -> Vec<Object> {
     objects.push(controller_network_policy(settings));
     objects.push(controller_deployment(settings));
     objects.push(gateway_deployment(settings));
+    objects.push(gateway_class());
     objects.push(super::webhook::configuration(settings));
     objects.push(super::admission::configuration(settings));
     objects
@@ -505,10 +523,34 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
     },
     Grant {
         group: "gateway.networking.k8s.io",
-        resources: &["httproutes/status"],
+        resources: &["gatewayclasses", "gateways"],
+        names: &[],
+        verbs: &["get", "list", "watch"],
+        why: "the Gateways of meshctl's classes, each served by a gateway Deployment of its own; the leader \
+              reads one before it writes its status",
+    },
+    Grant {
+        group: "gateway.networking.k8s.io",
+        resources: &["referencegrants"],
+        names: &[],
+        verbs: WATCH,
+        why: "which routes may send to Services, and which Gateways may serve Secrets, in other namespaces",
+    },
+    Grant {
+        group: "gateway.networking.k8s.io",
+        resources: &["httproutes/status", "gateways/status", "gatewayclasses/status"],
         names: &[],
         verbs: &["patch"],
-        why: "whether a mesh route is accepted and its backends resolved, and why not",
+        why: "whether a route, a Gateway and its listeners, and a GatewayClass are accepted and programmed, \
+              and why not",
+    },
+    Grant {
+        group: "",
+        resources: &["secrets"],
+        names: &[],
+        verbs: WATCH,
+        why: "the certificates the Gateways' HTTPS listeners name (only Secrets of type kubernetes.io/tls are \
+              watched)",
     },
     Grant {
         group: "security.istio.io",
@@ -594,6 +636,20 @@ pub const NAMESPACE_GRANTS: &[Grant] = &[
         verbs: &["get", "list", "watch", "update"],
         why: "the mesh CA, which signs workload certificates: followed by every replica, and changed by the \
               leader's certificate rotations",
+    },
+    Grant {
+        group: "apps",
+        resources: &["deployments"],
+        names: &[],
+        verbs: &["list", "create", "patch", "delete"],
+        why: "each Gateway's proxy, run beside install's ingress gateway and removed with its Gateway",
+    },
+    Grant {
+        group: "",
+        resources: &["services"],
+        names: &[],
+        verbs: &["create", "patch", "delete"],
+        why: "each Gateway's address",
     },
 ];
 
@@ -710,6 +766,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                             "--init-image", settings.image, "--proxy-image", settings.envoy_image,
                             "--trace-sampling", settings.tracing.sampling.to_string(),
                             "--outbound-traffic-policy", settings.outbound_policy.name(),
+                            "--gateway-service", settings.gateway_service.type_name(),
                         ],
                         "env": downward_env(),
                         "ports": [
@@ -901,17 +958,34 @@ pub fn envoy_args(config: &[&str], cluster: &str) -> Vec<String> {
 }
 
 fn gateway_deployment(settings: &Settings) -> Object {
+    let ports = [("http".to_string(), GATEWAY_HTTP_PORT)];
+    proxy_deployment(settings, (GATEWAY, GATEWAY), pod_labels(GATEWAY), gateway_pod_labels(), &ports)
+}
+
+/// The Deployment of a gateway's Envoy, `name` of `component`, whose Pods carry `labels` (and
+/// are selected by `selector`) and listen on `ports` (name, number; numbers under 1024 too,
+/// as the Pod lets its unprivileged user bind them).
+pub fn proxy_deployment(
+    settings: &Settings,
+    (name, component): (&str, &str),
+    selector: Value,
+    labels: Value,
+    ports: &[(String, u16)],
+) -> Object {
+    let mut container_ports: Vec<Value> =
+        ports.iter().map(|(name, port)| json!({ "name": name, "containerPort": port, "protocol": "TCP" })).collect();
+    container_ports.push(json!({ "name": "http-envoy-prom", "containerPort": STATS_PORT, "protocol": "TCP" }));
     namespaced(
         ObjectKind::Deployment,
         settings,
-        GATEWAY,
-        GATEWAY,
+        name,
+        component,
         json!({ "spec": {
             "replicas": 1,
-            "selector": { "matchLabels": pod_labels(GATEWAY) },
+            "selector": { "matchLabels": selector },
             "template": {
                 "metadata": {
-                    "labels": gateway_pod_labels(),
+                    "labels": labels,
                     "annotations": { super::identity::CREDENTIAL_ANNOTATION: super::identity::credential_sds() },
                 },
                 "spec": {
@@ -923,6 +997,9 @@ fn gateway_deployment(settings: &Settings) -> Object {
                         "runAsUser": 1337,
                         "runAsGroup": 1337,
                         "seccompProfile": { "type": "RuntimeDefault" },
+                        // A Gateway's listeners take ports such as 80 and 443 (a safe sysctl,
+                        // namespaced to the Pod, allowed by every kubelet since 1.22).
+                        "sysctls": [{ "name": "net.ipv4.ip_unprivileged_port_start", "value": "0" }],
                     },
                     "containers": [{
                         "name": "envoy",
@@ -930,10 +1007,7 @@ fn gateway_deployment(settings: &Settings) -> Object {
                         "command": ["envoy"],
                         "args": gateway_args(),
                         "env": downward_env(),
-                        "ports": [
-                            { "name": "http", "containerPort": GATEWAY_HTTP_PORT, "protocol": "TCP" },
-                            { "name": "http-envoy-prom", "containerPort": STATS_PORT, "protocol": "TCP" },
-                        ],
+                        "ports": container_ports,
                         // Envoy's /ready: live once its first configuration arrived over ADS.
                         "readinessProbe": {
                             "httpGet": { "path": "/ready", "port": STATS_PORT },
@@ -961,17 +1035,36 @@ fn gateway_deployment(settings: &Settings) -> Object {
     )
 }
 
+/// The GatewayClass whose Gateways meshctl serves, each with a proxy of its own.
+fn gateway_class() -> Object {
+    use api::gateway::{GATEWAY_CLASS, GATEWAY_CONTROLLER};
+    let spec = json!({
+        "controllerName": GATEWAY_CONTROLLER,
+        "description": "Gateways served by meshctl: an Envoy for each Gateway",
+    });
+    cluster_scoped(ObjectKind::GatewayClass, GATEWAY_CLASS, Some(super::gateways::COMPONENT), json!({ "spec": spec }))
+}
+
 fn gateway_service(settings: &Settings) -> Object {
+    let ports = [json!({ "name": "http", "port": 80, "targetPort": GATEWAY_HTTP_PORT, "protocol": "TCP" })];
+    proxy_service(settings, (GATEWAY, GATEWAY), settings.gateway_service, pod_labels(GATEWAY), &ports)
+}
+
+/// The Service of a gateway's Envoy, `name` of `component`: `ports` of the Pods `selector`
+/// picks.
+pub fn proxy_service(
+    settings: &Settings,
+    (name, component): (&str, &str),
+    kind: GatewayService,
+    selector: Value,
+    ports: &[Value],
+) -> Object {
     namespaced(
         ObjectKind::Service,
         settings,
-        GATEWAY,
-        GATEWAY,
-        json!({ "spec": {
-            "type": settings.gateway_service.type_name(),
-            "selector": pod_labels(GATEWAY),
-            "ports": [{ "name": "http", "port": 80, "targetPort": GATEWAY_HTTP_PORT, "protocol": "TCP" }],
-        }}),
+        name,
+        component,
+        json!({ "spec": { "type": kind.type_name(), "selector": selector, "ports": ports } }),
     )
 }
 
@@ -1026,7 +1119,11 @@ mod tests {
         }
         for g in CLUSTER_GRANTS.iter().chain(NAMESPACE_GRANTS) {
             assert!(!g.resources.contains(&"*") && !g.verbs.contains(&"*"), "{g:?}");
-            assert!(!(g.resources.contains(&"secrets") && g.names.is_empty()), "secrets only by name: {g:?}");
+            // Gateways' certificates may be in any namespace, as Istio's istiod reads them; the
+            // controller may read them, never write or delete a Secret it does not own.
+            if g.resources.contains(&"secrets") && g.names.is_empty() {
+                assert_eq!(g.verbs, WATCH, "secrets other than the CA's are only read: {g:?}");
+            }
         }
     }
 

@@ -18,6 +18,7 @@ pub mod ca;
 pub mod capture;
 pub mod client;
 pub mod demo;
+pub mod gateways;
 pub mod identity;
 pub mod inject;
 pub mod install;

@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Pod, Service as KubeService, ServicePort};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service as KubeService, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::reflector::{self, Store};
@@ -101,10 +101,12 @@ pub struct WaitingPod {
 }
 
 /// Which proxy a Pod runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Role {
     Sidecar,
-    Gateway,
+    /// Install's ingress gateway (none), or the proxy of a Gateway API Gateway (its namespace
+    /// and name).
+    Gateway(Option<(String, String)>),
 }
 
 /// A Service that selects at least one mesh Pod, with the ports it is known by.
@@ -138,7 +140,7 @@ pub fn view(
 ) -> MeshView {
     let mut view = MeshView::default();
     let mut sidecar_pods: BTreeMap<(&str, &str), &Pod> = BTreeMap::new();
-    let mut gateway_pods: Vec<&Pod> = Vec::new();
+    let mut gateway_pods: Vec<(&Pod, Option<(String, String)>)> = Vec::new();
     for pod in pods.iter().map(Arc::as_ref) {
         let Some(role) = role(pod, settings) else { continue };
         if pod_ip(pod).is_none() && pod.metadata.deletion_timestamp.is_none() {
@@ -149,7 +151,7 @@ pub fn view(
             Role::Sidecar => {
                 sidecar_pods.insert((namespace(pod), name(pod)), pod);
             }
-            Role::Gateway => gateway_pods.push(pod),
+            Role::Gateway(serves) => gateway_pods.push((pod, serves)),
         }
     }
 
@@ -238,10 +240,11 @@ pub fn view(
         });
     }
 
-    for pod in gateway_pods {
+    for (pod, serves) in gateway_pods {
         let Some(ip) = pod_ip(pod) else { continue };
         view.proxies.push(MeshProxy {
             proxy: Proxy::Gateway(Gateway {
+                serves,
                 node_id: node_id(pod),
                 namespace: GATEWAY_ROUTES_NAMESPACE.to_string(),
                 listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, GATEWAY_HTTP_PORT)),
@@ -363,12 +366,18 @@ fn role(pod: &Pod, settings: &Settings) -> Option<Role> {
         return None;
     }
     let labels = pod.labels();
-    let gateway = namespace(pod) == settings.namespace
-        && crate::kube::install::pod_labels(GATEWAY)
+    let component = |name: &str| {
+        crate::kube::install::pod_labels(name)
             .as_object()
-            .is_some_and(|wanted| wanted.iter().all(|(k, v)| labels.get(k).is_some_and(|l| v == l.as_str())));
-    if gateway {
-        return Some(Role::Gateway);
+            .is_some_and(|wanted| wanted.iter().all(|(k, v)| labels.get(k).is_some_and(|l| v == l.as_str())))
+    };
+    if namespace(pod) == settings.namespace {
+        if component(GATEWAY) {
+            return Some(Role::Gateway(None));
+        }
+        if component(super::gateways::COMPONENT) {
+            return super::gateways::served(labels).map(|served| Role::Gateway(Some(served)));
+        }
     }
     let spec = pod.spec.as_ref()?;
     let in_containers = spec.containers.iter().any(|c| c.name == PROXY_CONTAINER);
@@ -463,10 +472,13 @@ pub enum Watched {
     Services,
     EndpointSlices,
     Pods,
+    Namespaces,
+    Secrets,
 }
 
 impl Watched {
-    pub const ALL: [Watched; 3] = [Watched::Services, Watched::EndpointSlices, Watched::Pods];
+    pub const ALL: [Watched; 5] =
+        [Watched::Services, Watched::EndpointSlices, Watched::Pods, Watched::Namespaces, Watched::Secrets];
 
     /// As RBAC names it.
     pub fn resource(self) -> &'static str {
@@ -474,6 +486,8 @@ impl Watched {
             Watched::Services => "services",
             Watched::EndpointSlices => "endpointslices.discovery.k8s.io",
             Watched::Pods => "pods",
+            Watched::Namespaces => "namespaces",
+            Watched::Secrets => "secrets",
         }
     }
 }
@@ -570,6 +584,12 @@ pub struct KubeRegistry {
     services: Store<KubeService>,
     slices: Store<EndpointSlice>,
     pods: Store<Pod>,
+    namespaces: Store<Namespace>,
+    /// TLS Secrets only: the certificates Gateways serve.
+    secrets: Store<Secret>,
+    /// The Gateways' proxies, made while this replica leads.
+    provisioner: Option<(super::gateways::Provisioner, super::install::Settings, super::install::GatewayService)>,
+    environment: crate::ingress::Environment,
     watches: Arc<Watches>,
     /// Fires with every change the watches see; `tick` reads it.
     seen: watch::Receiver<()>,
@@ -588,20 +608,58 @@ impl KubeRegistry {
     pub fn start(client: Client, settings: Settings) -> KubeRegistry {
         let (changes, seen) = watch::channel(());
         let watches = Arc::new(Watches { state: Mutex::new(BTreeMap::new()), changes });
-        let (services, services_task) = reflect(Api::all(client.clone()), Watched::Services, watches.clone());
-        let (slices, slices_task) = reflect(Api::all(client.clone()), Watched::EndpointSlices, watches.clone());
-        let (pods, pods_task) = reflect(Api::all(client), Watched::Pods, watches.clone());
+        let all = watcher::Config::default();
+        let (services, services_task) =
+            reflect(Api::all(client.clone()), all.clone(), Watched::Services, watches.clone());
+        let (slices, slices_task) =
+            reflect(Api::all(client.clone()), all.clone(), Watched::EndpointSlices, watches.clone());
+        let (pods, pods_task) = reflect(Api::all(client.clone()), all.clone(), Watched::Pods, watches.clone());
+        let (namespaces, namespaces_task) =
+            reflect(Api::all(client.clone()), all.clone(), Watched::Namespaces, watches.clone());
+        let tls = all.fields(&format!("type={TLS_SECRET}"));
+        let (secrets, secrets_task) = reflect(Api::all(client), tls, Watched::Secrets, watches.clone());
         KubeRegistry {
             settings,
             services,
             slices,
             pods,
+            namespaces,
+            secrets,
+            provisioner: None,
+            environment: crate::ingress::Environment::default(),
             watches,
             wake: seen.clone(),
             seen,
             view: MeshView::default(),
-            tasks: vec![services_task, slices_task, pods_task],
+            tasks: vec![services_task, slices_task, pods_task, namespaces_task, secrets_task],
         }
+    }
+
+    /// Makes the Gateways' proxies (`settings`' images, Services of type `default` unless a
+    /// Gateway says otherwise) while `leading`.
+    pub fn provision_gateways(
+        &mut self,
+        cluster: super::client::Cluster,
+        settings: super::install::Settings,
+        default: super::install::GatewayService,
+        leading: watch::Receiver<bool>,
+    ) {
+        let provisioner = super::gateways::Provisioner::start(cluster, self.settings.namespace.clone(), leading);
+        self.provisioner = Some((provisioner, settings, default));
+    }
+
+    /// The namespaces' labels, the TLS Secrets' certificates and the Gateways' proxies, now.
+    fn read_environment(&self) -> crate::ingress::Environment {
+        let namespace_labels = self.namespaces.state().iter().map(|n| (n.name_any(), n.labels().clone())).collect();
+        let certificates = self
+            .secrets
+            .state()
+            .iter()
+            .map(|s| ((namespace(s.as_ref()).to_string(), s.name_any()), certificate(s)))
+            .collect();
+        let gateways =
+            super::gateways::deployments(&self.settings.namespace, &self.services.state(), &self.pods.state());
+        crate::ingress::Environment { namespace_labels, certificates, gateways }
     }
 
     /// Waits until every store holds its first full list, so that the controller's first
@@ -613,7 +671,9 @@ impl KubeRegistry {
         let _ = tokio::join!(
             self.services.wait_until_ready(),
             self.slices.wait_until_ready(),
-            self.pods.wait_until_ready()
+            self.pods.wait_until_ready(),
+            self.namespaces.wait_until_ready(),
+            self.secrets.wait_until_ready()
         );
     }
 
@@ -623,13 +683,28 @@ impl KubeRegistry {
     }
 }
 
+/// The type of the Secrets a Gateway's certificate is read from.
+const TLS_SECRET: &str = "kubernetes.io/tls";
+
+/// A TLS Secret's certificate chain and key, or why it cannot serve.
+fn certificate(secret: &Secret) -> Result<crate::ingress::Certificate, String> {
+    let data = secret.data.clone().unwrap_or_default();
+    let text = |key: &str| {
+        let bytes = data.get(key).ok_or_else(|| format!("it has no {key}"))?;
+        String::from_utf8(bytes.0.clone()).map_err(|_| format!("its {key} is not PEM text"))
+    };
+    let (chain, key) = (text("tls.crt")?, text("tls.key")?);
+    crate::pki::check_certificate_and_key(&chain, &key)?;
+    Ok(crate::ingress::Certificate { chain, key })
+}
+
 /// Runs a reflector for `K` on a task of its own; returns its store and the task.
-fn reflect<K>(api: Api<K>, kind: Watched, watches: Arc<Watches>) -> (Store<K>, JoinHandle<()>)
+fn reflect<K>(api: Api<K>, config: watcher::Config, kind: Watched, watches: Arc<Watches>) -> (Store<K>, JoinHandle<()>)
 where
     K: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
-    let events = watcher(api, watcher::Config::default())
+    let events = watcher(api, config)
         // Without backoff a failing watch (API server down, forbidden) retries in a tight loop.
         .default_backoff()
         // Managed fields are about half of an object's metadata; nothing here reads them.
@@ -646,8 +721,11 @@ where
 
 #[async_trait::async_trait]
 impl Registry for KubeRegistry {
-    /// Kubernetes' own controllers run the Pods; there is nothing to start or stop.
-    fn reconcile(&mut self, _resources: &[crate::api::Resource]) -> Result<(), String> {
+    /// Kubernetes' own controllers run the Pods; the Gateways' proxies are made here.
+    fn reconcile(&mut self, resources: &[crate::api::Resource]) -> Result<(), String> {
+        if let Some((provisioner, settings, default)) = &self.provisioner {
+            provisioner.want(resources, settings, *default);
+        }
         Ok(())
     }
 
@@ -666,9 +744,16 @@ impl Registry for KubeRegistry {
         }
         self.seen.mark_unchanged();
         let view = self.read();
-        let moved = view.services != self.view.services || view.proxies != self.view.proxies;
+        let environment = self.read_environment();
+        let moved =
+            view.services != self.view.services || view.proxies != self.view.proxies || environment != self.environment;
         self.view = view;
+        self.environment = environment;
         moved
+    }
+
+    fn environment(&self) -> crate::ingress::Environment {
+        self.environment.clone()
     }
 
     fn services(&self) -> Vec<Service> {
@@ -709,6 +794,7 @@ impl Registry for KubeRegistry {
 
     fn problems(&self) -> Vec<String> {
         let mut problems = self.watches.problems();
+        problems.extend(self.provisioner.as_ref().and_then(|(p, _, _)| p.problem()));
         problems.extend(self.view.problems.iter().cloned());
         problems.extend(waiting_too_long(&self.view.waiting, SystemTime::now(), self.settings.ip_grace));
         problems
@@ -1088,6 +1174,7 @@ mod tests {
             view.proxies,
             vec![MeshProxy {
                 proxy: Proxy::Gateway(Gateway {
+                    serves: None,
                     node_id: format!("gw-1.{NAMESPACE}"),
                     namespace: "default".into(),
                     listen: addr("0.0.0.0:8080"),

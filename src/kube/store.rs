@@ -26,7 +26,7 @@ use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 
 /// The kinds a cluster keeps: install's CRDs.
-const KINDS: [Kind; 10] = super::install::CLUSTER_KINDS;
+const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {
@@ -127,7 +127,7 @@ impl KubeStore {
     fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
         let resource = api_resource(kind);
         let client = self.cluster.client().clone();
-        match namespace {
+        match namespace.filter(|_| kind.namespaced()) {
             Some(ns) => Api::namespaced_with(client, ns, &resource),
             None => Api::all_with(client, &resource),
         }
@@ -144,9 +144,10 @@ impl KubeStore {
     }
 
     fn kind_of(r: &ObjectRef) -> Result<Kind, StoreError> {
-        r.kind()
-            .filter(|k| KINDS.contains(k))
-            .ok_or_else(|| StoreError::Cluster(Box::new(ClusterError::Unsupported { kind: r.kind.clone() })))
+        match KINDS.contains(&r.kind) {
+            true => Ok(r.kind),
+            false => Err(StoreError::Cluster(Box::new(ClusterError::Unsupported { kind: r.kind.name().to_string() }))),
+        }
     }
 
     /// Applies one object server-side; `dry_run` asks the API server to check it and store
@@ -171,7 +172,7 @@ impl KubeStore {
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 return Err(StoreError::Conflict {
-                    kind: r.kind.clone(),
+                    kind: r.kind.name().to_string(),
                     namespace: r.namespace.clone(),
                     name: r.name.clone(),
                     expected: object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
@@ -199,7 +200,9 @@ impl KubeStore {
 /// judges each as it lands, finds what it needs.
 fn written_before(kind: Kind) -> u8 {
     match kind {
-        Kind::DestinationRule | Kind::ServiceEntry | Kind::Gateway => 0,
+        Kind::DestinationRule | Kind::ServiceEntry | Kind::IstioGateway | Kind::GatewayClass | Kind::ReferenceGrant => {
+            0
+        }
         Kind::VirtualService => 2,
         Kind::Canary => 3,
         _ => 1,

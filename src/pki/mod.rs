@@ -514,6 +514,26 @@ fn new_root(dir: &Path) -> Result<String, PkiError> {
     Ok(root.id)
 }
 
+/// Whether `chain` (PEM) holds at least one X.509 certificate, every one readable, and `key`
+/// (PEM: PKCS#1, PKCS#8 or SEC1) a private key: what a TLS Secret needs to serve. Says what
+/// is wrong otherwise.
+pub fn check_certificate_and_key(chain: &str, key: &str) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certificates: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("its tls.crt is not PEM certificates: {e}"))?;
+    if certificates.is_empty() {
+        return Err("its tls.crt holds no certificate".into());
+    }
+    for der in &certificates {
+        x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("its tls.crt holds an unreadable certificate: {e}"))?;
+    }
+    PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| format!("its tls.key is not a PEM private key: {e}"))?;
+    Ok(())
+}
+
 /// A new root, in memory.
 pub fn make_root() -> Result<Root, PkiError> {
     let now = SystemTime::now();

@@ -81,6 +81,7 @@ codes! {
     InvalidServiceEntry = "MESH0213", Error, "A ServiceEntry whose hosts, addresses, ports, endpoints and resolution do not fit together.";
     RouteOverridden = "MESH0214", Warning, "An HTTPRoute attached to a Service that a VirtualService routes: the VirtualService is used and the HTTPRoute is not.";
     UnknownGateway = "MESH0215", Warning, "A VirtualService bound to a Gateway that the mesh does not have (`analyze`, `apply`).";
+    UnresolvedReference = "MESH0216", Warning, "A Gateway API object names a parent, backend, certificate or protocol meshctl cannot serve: it is stored, and its status says why (the Gateway API reports these in status, not by refusing).";
     MtlsConflict = "MESH0301", Error, "Client TLS settings that a destination's PeerAuthentication refuses, so traffic would fail.";
     JwtKeys = "MESH0302", Error, "A JWT rule without usable keys (`jwksUri` or an inline `jwks`).";
     InvalidAuthorization = "MESH0303", Error, "An authorization rule that is malformed (path pattern, port, condition key, empty source).";

@@ -110,7 +110,11 @@ pub(super) fn check(resources: &[Checked], live: &Live, out: &mut Vec<Finding>) 
                     sink.path(
                         &field!["spec", "parentRefs"],
                         Code::RouteNotProgrammed,
-                        format!("for Service {}, {kind} is False ({reason}): {message}", parent.name),
+                        format!(
+                            "for {} {}, {kind} is False ({reason}): {message}",
+                            if parent.is_service() { "Service" } else { "Gateway" },
+                            parent.name
+                        ),
                     );
                 }
             }

@@ -67,7 +67,7 @@ pub(super) fn check(
                 let ns = r.namespace();
                 for (i, (g_ns, g_name)) in vs.spec.bound_gateways(ns) {
                     let known = resources.iter().any(|c| {
-                        matches!(c.resource, Resource::Gateway(_))
+                        matches!(c.resource, Resource::IstioGateway(_))
                             && c.resource.namespace() == g_ns
                             && c.resource.name() == g_name
                     });

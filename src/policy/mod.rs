@@ -398,12 +398,13 @@ fn document(
         );
         return None;
     };
-    let sink = &mut Sink {
-        file: Some(file),
-        root: Some(&root),
-        resource: Some(format!("{}/{namespace}/{name}", kind.name())),
-        out,
+    // A GatewayClass belongs to the cluster, not to a namespace.
+    let namespace = if kind.namespaced() { namespace } else { String::new() };
+    let resource = match kind.namespaced() {
+        true => format!("{}/{namespace}/{name}", kind.name()),
+        false => format!("{}/{name}", kind.name()),
     };
+    let sink = &mut Sink { file: Some(file), root: Some(&root), resource: Some(resource), out };
     let before = sink.errors();
     check_metadata(&root, sink);
     schema::Walker { kind, sink }.object(&root);
@@ -413,7 +414,9 @@ fn document(
 
     let mut json = root.to_json();
     json["apiVersion"] = kind.api_version().into();
-    json["metadata"]["namespace"] = namespace.into();
+    if kind.namespaced() {
+        json["metadata"]["namespace"] = namespace.into();
+    }
     let resource = match kind.decode(json) {
         Ok(resource) => resource,
         Err(e) => {

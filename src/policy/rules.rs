@@ -19,8 +19,11 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
         Resource::VirtualService(vs) => virtual_service(&vs.spec, sink),
         Resource::DestinationRule(dr) => destination_rule(&dr.spec, sink),
         Resource::ServiceEntry(se) => service_entry(&se.spec, sink),
-        Resource::HTTPRoute(route) => mesh_route(&route.spec, sink),
-        Resource::Gateway(gateway) => gateway_servers(&gateway.spec, sink),
+        Resource::HTTPRoute(route) => gateway_api_route(&route.spec, sink),
+        Resource::Gateway(gateway) => gateway_listeners(&gateway.spec, sink),
+        // What the schema checks is all there is to them.
+        Resource::GatewayClass(_) | Resource::ReferenceGrant(_) => {}
+        Resource::IstioGateway(gateway) => gateway_servers(&gateway.spec, sink),
         Resource::PeerAuthentication(pa) => peer_authentication(&pa.spec, sink),
         Resource::AuthorizationPolicy(ap) => authorization_policy(&ap.spec, sink),
         Resource::RequestAuthentication(ra) => request_authentication(&ra.spec, sink),
@@ -207,21 +210,47 @@ fn gateway_servers(spec: &crate::api::networking::GatewaySpec, sink: &mut Sink) 
     }
 }
 
-/// An HTTPRoute: attached to Services (meshctl serves no Gateway of the Gateway API yet), and
-/// sending to Services by port.
-fn mesh_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
+/// A Gateway of the Gateway API: what its listeners ask that meshctl's gateways cannot serve.
+/// The Gateway is stored all the same, and its listeners' status says so.
+fn gateway_listeners(spec: &crate::api::gateway::GatewaySpec, sink: &mut Sink) {
+    for (i, listener) in spec.listeners.iter().enumerate() {
+        let at = field!["spec", "listeners", i];
+        if !matches!(listener.protocol.as_str(), "HTTP" | "HTTPS") {
+            let at = at.child("protocol");
+            sink.path(&at, Code::UnresolvedReference, format!("{at}: meshctl's gateways serve HTTP and HTTPS listeners, not {}; this listener will not be programmed", listener.protocol));
+        }
+        for (c, certificate) in listener.tls.iter().flat_map(|t| t.certificate_refs.iter()).enumerate() {
+            if !certificate.is_secret() {
+                let at = at.child("tls").child("certificateRefs").child(c);
+                sink.path(&at, Code::UnresolvedReference, format!("{at}: a certificate is a Secret (group: \"\", kind: Secret); this listener will not be programmed"));
+            }
+        }
+    }
+}
+
+/// An HTTPRoute: attached to Services (mesh traffic) or Gateways (ingress), and sending to
+/// Services by port.
+fn gateway_api_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
     if spec.parent_refs.is_empty() {
         sink.path(
             &field!["spec", "parentRefs"],
             Code::MissingField,
-            "spec.parentRefs is empty, so the route applies nowhere: name the Service whose traffic it routes (group: \"\", kind: Service)",
+            "spec.parentRefs is empty, so the route applies nowhere: name the Service whose traffic it routes (group: \"\", kind: Service), or the Gateway it serves",
         );
     }
     for (i, parent) in spec.parent_refs.iter().enumerate() {
-        if !parent.is_service() {
+        if parent.is_service() && parent.section_name.is_some() {
+            let at = field!["spec", "parentRefs", i, "sectionName"];
+            sink.path(
+                &at,
+                Code::Unsupported,
+                format!("{at}: meshctl does not pick a Service's port by its name; name it by number with `port`"),
+            );
+        }
+        if !parent.is_service() && !parent.is_gateway() {
             let at = field!["spec", "parentRefs", i];
             let kind = parent.kind.as_deref().unwrap_or("Gateway");
-            sink.path(&at, Code::Unsupported, format!("{at}: meshctl routes HTTPRoutes attached to Services (group: \"\", kind: Service), not to a {kind}; attach it to the Service whose traffic it routes"));
+            sink.path(&at, Code::UnresolvedReference, format!("{at}: meshctl attaches HTTPRoutes to Services (group: \"\", kind: Service) and Gateways, not to a {kind}"));
         }
     }
     for (r, rule) in spec.rules.iter().enumerate() {
@@ -260,8 +289,8 @@ fn mesh_route(spec: &HTTPRouteSpec, sink: &mut Sink) {
                 let kind = backend.kind.as_deref().unwrap_or("Service");
                 sink.path(
                     &at,
-                    Code::Unsupported,
-                    format!("{at}: meshctl sends requests to Services only, not to a {kind}; name a Service"),
+                    Code::UnresolvedReference,
+                    format!("{at}: meshctl sends requests to Services only, not to a {kind}; requests this backend would take fail with 500"),
                 );
             } else if backend.port.is_none() {
                 sink.path(

@@ -414,6 +414,7 @@ impl Supervisor {
     /// `credentials` gives for its node id.
     pub fn proxies(&self, gateway_namespace: &str, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
         let mut proxies = vec![Proxy::Gateway(translate::Gateway {
+            serves: None,
             node_id: GATEWAY_NODE.into(),
             namespace: gateway_namespace.into(),
             listen: self.settings.gateway,

@@ -130,7 +130,8 @@ fn admitted(contents: &Contents, admit: Admission<'_>) -> Result<(), StoreError>
 }
 
 fn same_object(a: &serde_json::Value, r: &ObjectRef) -> bool {
-    a["kind"] == r.kind.as_str()
+    a["kind"] == r.kind.name()
+        && a["apiVersion"] == r.kind.api_version()
         && a["metadata"]["namespace"] == r.namespace.as_str()
         && a["metadata"]["name"] == r.name.as_str()
 }
@@ -186,7 +187,7 @@ impl Store for LocalStore {
                     let actual = current_version.as_ref().and_then(|v| v.as_str()).unwrap_or("none");
                     if expected != actual {
                         return Err(StoreError::Conflict {
-                            kind: r.kind,
+                            kind: r.kind.name().to_string(),
                             namespace: r.namespace,
                             name: r.name,
                             expected: expected.to_string(),
@@ -271,7 +272,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
         store.apply(&resources(DR), false).await.unwrap();
-        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        let r =
+            ObjectRef { kind: crate::api::Kind::DestinationRule, namespace: "default".into(), name: "profile".into() };
         assert!(store.set_status(&r, serde_json::json!({"seen": true})).await.unwrap());
         let contents = store.contents().await.unwrap();
         assert_eq!(contents.objects[0]["status"]["seen"], true);
@@ -348,7 +350,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(store.contents().await.unwrap().objects[0]["spec"]["host"], "profile");
-        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        let r =
+            ObjectRef { kind: crate::api::Kind::DestinationRule, namespace: "default".into(), name: "profile".into() };
         assert!(matches!(
             store.delete_admitted(std::slice::from_ref(&r), &mut |_| false).await,
             Err(StoreError::Refused)
@@ -361,7 +364,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::create(dir.path()).unwrap();
         store.apply(&resources(DR), false).await.unwrap();
-        let r = ObjectRef { kind: "DestinationRule".into(), namespace: "default".into(), name: "profile".into() };
+        let r =
+            ObjectRef { kind: crate::api::Kind::DestinationRule, namespace: "default".into(), name: "profile".into() };
         assert_eq!(store.delete(std::slice::from_ref(&r)).await.unwrap(), [(r.clone(), true)]);
         assert_eq!(store.delete(std::slice::from_ref(&r)).await.unwrap(), [(r, false)]);
         assert!(store.contents().await.unwrap().objects.is_empty());

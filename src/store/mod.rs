@@ -12,9 +12,9 @@ use crate::api::{Kind, Resource};
 pub use local::{LocalStore, write_atomically, write_private};
 
 /// Which object: kind, namespace and name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectRef {
-    pub kind: String,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
@@ -22,14 +22,10 @@ pub struct ObjectRef {
 impl ObjectRef {
     pub fn of(resource: &Resource) -> Self {
         ObjectRef {
-            kind: resource.kind().name().to_string(),
+            kind: resource.kind(),
             namespace: resource.namespace().to_string(),
             name: resource.name().to_string(),
         }
-    }
-
-    pub fn kind(&self) -> Option<Kind> {
-        Kind::from_name(&self.kind)
     }
 }
 

@@ -9,15 +9,15 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use envoy_types::pb::envoy::config::core::v3::{
     HeaderValue, HeaderValueOption, RuntimeFractionalPercent, header_value_option,
 };
 use envoy_types::pb::envoy::config::route::v3::{
-    DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, Route, RouteAction, RouteMatch,
-    WeightedCluster, header_matcher, query_parameter_matcher, redirect_action, route, route_action, route_match,
-    weighted_cluster,
+    DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, Route, RouteAction, RouteConfiguration,
+    RouteMatch, VirtualHost, WeightedCluster, header_matcher, query_parameter_matcher, redirect_action, route,
+    route_action, route_match, weighted_cluster,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatchAndSubstitute, StringMatcher, string_matcher};
 
@@ -27,6 +27,7 @@ use crate::api::gateway::{
     FilterType, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HeaderModifier,
     PathMatchType, PathModifier, ValueMatch, ValueMatchType,
 };
+use crate::ingress::{Judged, Served};
 use crate::policy::service_host;
 
 /// Every (rule, match) of the mesh routes, by the fully qualified host of the Service each
@@ -54,23 +55,9 @@ impl MeshRoutes {
         let mut by_host: HashMap<String, Vec<MatchedRule>> = HashMap::new();
         for route in routes {
             let namespace = super::namespace(&route.metadata);
-            let route_name = route.metadata.name.as_deref().unwrap_or_default();
             for parent in route.spec.parent_refs.iter().filter(|p| p.is_service()) {
                 let host = service_host(&parent.name, parent.namespace.as_deref().unwrap_or(namespace));
-                let rules = by_host.entry(host).or_default();
-                for (r, rule) in route.spec.rules.iter().enumerate() {
-                    let name = format!("{route_name}.{}", rule.name.clone().unwrap_or_else(|| r.to_string()));
-                    for (m, request) in rule.matches().into_iter().enumerate() {
-                        rules.push(MatchedRule {
-                            precedence: Precedence::of(route, &request, (r, m)),
-                            name: name.clone(),
-                            namespace: namespace.to_string(),
-                            rule: rule.clone(),
-                            request,
-                            port: parent.port,
-                        });
-                    }
-                }
+                by_host.entry(host).or_default().extend(matched_rules(route, parent.port));
             }
         }
         for rules in by_host.values_mut() {
@@ -85,6 +72,85 @@ impl MeshRoutes {
         let rules = self.by_host.get(host)?;
         let on_port = |r: &&MatchedRule| r.port.is_none_or(|p| p == port);
         Some(rules.iter().filter(on_port).map(|r| envoy_route(snapshot, r)).collect())
+    }
+}
+
+/// Every (rule, match) of `route`, for requests to `port` (any when unset).
+fn matched_rules(route: &HTTPRoute, port: Option<u16>) -> Vec<MatchedRule> {
+    let namespace = super::namespace(&route.metadata);
+    let route_name = route.metadata.name.as_deref().unwrap_or_default();
+    let mut rules = Vec::new();
+    for (r, rule) in route.spec.rules.iter().enumerate() {
+        let name = format!("{route_name}.{}", rule.name.clone().unwrap_or_else(|| r.to_string()));
+        for (m, request) in rule.matches().into_iter().enumerate() {
+            rules.push(MatchedRule {
+                precedence: Precedence::of(route, &request, (r, m)),
+                name: name.clone(),
+                namespace: namespace.to_string(),
+                rule: rule.clone(),
+                request,
+                port,
+            });
+        }
+    }
+    rules
+}
+
+/// The routes of a Gateway's listeners on `port`: a virtual host per hostname its routes serve
+/// there, each with the rules of every route that serves it, in order of precedence. A request
+/// is the most specific listener's that takes its host (an exact name, then the longest
+/// wildcard, then a listener without hostname), so a name is served only with the routes of
+/// that listener; a host no listener takes answers 404.
+pub(super) fn gateway_routes(snapshot: &MeshSnapshot, served: &Served<'_>, port: u16) -> RouteConfiguration {
+    let listeners: Vec<&Judged<'_>> = served.on_port(port).collect();
+    let mut by_domain: BTreeMap<String, Vec<MatchedRule>> = BTreeMap::new();
+    let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for judged in &listeners {
+        for (route, hostnames) in &judged.routes {
+            for hostname in hostnames {
+                let owner = listeners.iter().max_by_key(|l| specificity(l.listener.hostname.as_deref(), hostname));
+                if !owner.is_some_and(|o| std::ptr::eq(*o, *judged)) {
+                    continue;
+                }
+                let key = (
+                    hostname.clone(),
+                    super::namespace(&route.metadata).to_string(),
+                    route.metadata.name.clone().unwrap_or_default(),
+                );
+                if seen.insert(key) {
+                    by_domain.entry(hostname.clone()).or_default().extend(matched_rules(route, None));
+                }
+            }
+        }
+    }
+    let virtual_hosts = by_domain
+        .into_iter()
+        .map(|(domain, mut rules)| {
+            rules.sort_by(|a, b| a.precedence.cmp(&b.precedence));
+            VirtualHost {
+                name: domain.replace('.', "_"),
+                domains: vec![domain],
+                routes: rules.iter().map(|r| envoy_route(snapshot, r)).collect(),
+                ..VirtualHost::default()
+            }
+        })
+        .collect();
+    RouteConfiguration { name: gateway_route_name(port), virtual_hosts, ..RouteConfiguration::default() }
+}
+
+/// The name of a Gateway proxy's route configuration for one port.
+pub(super) fn gateway_route_name(port: u16) -> String {
+    format!("gateway.{port}")
+}
+
+/// How specifically a listener of `hostname` takes `host`: exactly, by a wildcard (the longer
+/// the more), as the catch-all, or not at all (`None`).
+fn specificity(hostname: Option<&str>, host: &str) -> Option<usize> {
+    match hostname {
+        None => Some(0),
+        Some(h) if h == host => Some(usize::MAX),
+        Some(h) if crate::ingress::covers(h, host) => Some(h.len()),
+        Some(_) => None,
     }
 }
 
@@ -153,12 +219,18 @@ fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
 /// Gateway API requires.
 fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
     let rule = &matched.rule;
-    let backends: Vec<&HTTPBackendRef> = rule.backend_refs.iter().filter(|b| b.is_service() && b.weight > 0).collect();
+    let backends: Vec<&HTTPBackendRef> = rule.backend_refs.iter().filter(|b| b.weight > 0).collect();
     if backends.is_empty() {
         return route::Action::DirectResponse(DirectResponseAction { status: 500, ..DirectResponseAction::default() });
     }
     let host_of = |b: &HTTPBackendRef| service_host(&b.name, b.namespace.as_deref().unwrap_or(&matched.namespace));
-    let cluster_of = |b: &HTTPBackendRef| cluster_name(b.port.unwrap_or_default(), None, &host_of(b));
+    // A backend the route cannot send to (not a Service of the mesh with that port, or in a
+    // namespace that grants no reference) names a cluster that does not exist, so its share of
+    // the requests answers 500, as the Gateway API requires.
+    let cluster_of = |b: &HTTPBackendRef| match resolves(snapshot, &matched.namespace, b) {
+        true => cluster_name(b.port.unwrap_or_default(), None, &host_of(b)),
+        false => format!("unresolved|{}|{}", b.namespace.as_deref().unwrap_or(&matched.namespace), b.name),
+    };
     let clusters = WeightedCluster {
         clusters: backends
             .iter()
@@ -188,6 +260,7 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         // No timeout unless the route sets one, as for a VirtualService.
         timeout: Some(pb::duration(timeouts.and_then(|t| t.request).map_or(std::time::Duration::ZERO, |d| d.0))),
         retry_policy: Some(retries),
+        cluster_not_found_response_code: route_action::ClusterNotFoundResponseCode::InternalServerError as i32,
         hash_policy: destination_hash(snapshot, &host_of(backends[0])),
         ..RouteAction::default()
     };
@@ -225,6 +298,20 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         })
         .collect();
     route::Action::Route(with_grpc_deadlines(action))
+}
+
+/// Whether the route in `namespace` can send to `backend`: a Service of the mesh with the port,
+/// in the route's namespace or one whose ReferenceGrants let HTTPRoutes from there name it.
+pub(crate) fn resolves(snapshot: &MeshSnapshot, namespace: &str, backend: &HTTPBackendRef) -> bool {
+    let backend_namespace = backend.namespace.as_deref().unwrap_or(namespace);
+    let host = service_host(&backend.name, backend_namespace);
+    backend.is_service()
+        && backend.port.is_some_and(|p| snapshot.service(&host).is_some_and(|s| s.port(p).is_some()))
+        && crate::api::gateway::reference_granted(
+            &snapshot.reference_grants,
+            ("HTTPRoute", namespace),
+            ("Service", backend_namespace, &backend.name),
+        )
 }
 
 /// The headers to add and to remove that `filters`' modifier of `kind` (request or response)
@@ -279,7 +366,6 @@ fn redirect_action(redirect: &crate::api::gateway::RequestRedirect, request: &HT
         strip_query: false,
         response_code: code as i32,
         path_rewrite_specifier: path,
-        ..RedirectAction::default()
     }
 }
 

@@ -18,6 +18,7 @@ mod bootstrap;
 mod capture;
 mod cluster;
 mod external;
+mod ingress;
 mod mesh_route;
 mod pb;
 mod resources;
@@ -69,6 +70,11 @@ pub struct MeshSnapshot {
     mesh_routes: mesh_route::MeshRoutes,
     /// Istio's Gateways, which VirtualServices bind to by `gateways`.
     gateways: Vec<crate::api::networking::Gateway>,
+    /// The Gateway API's objects, which the Gateways' proxies are built from.
+    gateway_api: Vec<crate::api::Resource>,
+    reference_grants: Vec<crate::api::gateway::ReferenceGrant>,
+    /// The namespaces' labels and the certificates the Gateway API's Gateways are judged with.
+    pub environment: crate::ingress::Environment,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
     /// found once per snapshot, since every proxy's translation asks for every service's.
     destination_rule_of: HashMap<String, usize>,
@@ -85,8 +91,18 @@ impl MeshSnapshot {
         let mut mesh_routes = Vec::new();
         for resource in resources {
             match resource {
-                crate::api::Resource::HTTPRoute(route) => mesh_routes.push(route),
-                crate::api::Resource::Gateway(gateway) => snapshot.gateways.push(gateway.clone()),
+                crate::api::Resource::HTTPRoute(route) => {
+                    mesh_routes.push(route);
+                    snapshot.gateway_api.push(resource.clone());
+                }
+                crate::api::Resource::ReferenceGrant(grant) => {
+                    snapshot.reference_grants.push(grant.clone());
+                    snapshot.gateway_api.push(resource.clone());
+                }
+                crate::api::Resource::GatewayClass(_) | crate::api::Resource::Gateway(_) => {
+                    snapshot.gateway_api.push(resource.clone())
+                }
+                crate::api::Resource::IstioGateway(gateway) => snapshot.gateways.push(gateway.clone()),
                 crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
@@ -265,6 +281,9 @@ pub struct InboundPort {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gateway {
     pub node_id: String,
+    /// The Gateway API's Gateway (namespace, name) it serves, listening as its listeners say;
+    /// none for install's ingress gateway, which listens at `listen` for Istio's Gateways.
+    pub serves: Option<(String, String)>,
     /// Short host names resolve in this namespace.
     pub namespace: String,
     pub listen: SocketAddr,
@@ -325,6 +344,8 @@ pub struct Translation<'a> {
     /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
     /// forward anything from outside to anywhere).
     routes: Mutex<HashMap<(String, bool), Arc<Encoded>>>,
+    /// The Gateway API's Gateways meshctl serves, judged once for every gateway proxy.
+    ingress: crate::ingress::Ingress<'a>,
 }
 
 impl<'a> Translation<'a> {
@@ -357,7 +378,8 @@ impl<'a> Translation<'a> {
         let mut shared = Resources::default();
         shared.replace(Type::Cluster, clusters);
         shared.replace(Type::Endpoint, endpoints);
-        Translation { snapshot, shared, clusters_use_secrets, as_addressed, routes: Mutex::default() }
+        let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
+        Translation { snapshot, shared, clusters_use_secrets, as_addressed, routes: Mutex::default(), ingress }
     }
 
     /// One proxy's configuration.
@@ -366,6 +388,8 @@ impl<'a> Translation<'a> {
         let mut resources = self.shared.clone();
         let mut listeners = Vec::new();
         let mut routed = true;
+        // Certificates the proxy serves to its clients (a Gateway's HTTPS listeners').
+        let mut own_secrets = Vec::new();
         let sidecar = matches!(proxy, Proxy::Sidecar(_));
         let (namespace, jwks_clusters) = match proxy {
             Proxy::Sidecar(s) => {
@@ -454,6 +478,18 @@ impl<'a> Translation<'a> {
                 }
                 (&s.namespace, jwks_clusters)
             }
+            Proxy::Gateway(Gateway { serves: Some((namespace, name)), .. }) => {
+                let served = self.ingress.gateway(namespace, name);
+                let (gateway_listeners, configs, secrets) = match served {
+                    Some(served) => ingress::gateway(snapshot, served),
+                    None => Default::default(),
+                };
+                listeners.extend(gateway_listeners);
+                resources.replace(Type::Route, configs.iter().map(|c| Encoded::new(c.name.clone(), pack(c))).collect());
+                own_secrets = secrets;
+                routed = false;
+                (namespace, Vec::new())
+            }
             Proxy::Gateway(g) => {
                 // One listener reports both sides of each call: the request from outside, and
                 // the call into the mesh.
@@ -473,7 +509,8 @@ impl<'a> Translation<'a> {
         let listeners_use_secrets =
             listeners.iter().flat_map(|l| &l.filter_chains).any(|c| c.transport_socket.is_some());
         if self.clusters_use_secrets || listeners_use_secrets {
-            let secrets = security::secrets(proxy.credentials());
+            let mut secrets = security::secrets(proxy.credentials());
+            secrets.append(&mut own_secrets);
             resources.replace(Type::Secret, secrets.iter().map(|s| Encoded::new(s.name.clone(), pack(s))).collect());
         }
         for cluster in &jwks_clusters {

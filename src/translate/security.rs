@@ -47,19 +47,8 @@ pub fn mode(
 
 /// The proxy's two secrets.
 pub fn secrets(credentials: &Credentials) -> Vec<Secret> {
-    let inline = |pem: &str| DataSource {
-        specifier: Some(data_source::Specifier::InlineString(pem.to_string())),
-        ..Default::default()
-    };
     vec![
-        Secret {
-            name: CERTIFICATE_SECRET.into(),
-            r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
-                certificate_chain: Some(inline(&credentials.cert_chain)),
-                private_key: Some(inline(&credentials.private_key)),
-                ..Default::default()
-            })),
-        },
+        certificate_secret(CERTIFICATE_SECRET, &credentials.cert_chain, &credentials.private_key),
         Secret {
             name: ROOTS_SECRET.into(),
             r#type: Some(secret::Type::ValidationContext(CertificateValidationContext {
@@ -68,6 +57,38 @@ pub fn secrets(credentials: &Credentials) -> Vec<Secret> {
             })),
         },
     ]
+}
+
+/// A certificate and its key (PEM), as the SDS secret `name`.
+pub fn certificate_secret(name: &str, chain: &str, key: &str) -> Secret {
+    Secret {
+        name: name.into(),
+        r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
+            certificate_chain: Some(inline(chain)),
+            private_key: Some(inline(key)),
+            ..Default::default()
+        })),
+    }
+}
+
+fn inline(pem: &str) -> DataSource {
+    DataSource { specifier: Some(data_source::Specifier::InlineString(pem.to_string())), ..Default::default() }
+}
+
+/// TLS as a server to any client, presenting the certificate of SDS secret `name` (a
+/// Gateway's HTTPS listener).
+pub fn serving_tls(name: &str) -> TransportSocket {
+    TransportSocket {
+        name: "envoy.transport_sockets.tls".into(),
+        config_type: Some(transport_socket::ConfigType::TypedConfig(pb::any(&DownstreamTlsContext {
+            common_tls_context: Some(CommonTlsContext {
+                tls_certificate_sds_secret_configs: vec![sds(name)],
+                alpn_protocols: vec!["h2".into(), "http/1.1".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))),
+    }
 }
 
 fn sds(name: &str) -> SdsSecretConfig {

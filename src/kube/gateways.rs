@@ -1,0 +1,257 @@
+//! The Gateway API's Gateways on a cluster. Each Gateway of a class meshctl serves gets an
+//! Envoy of its own, as Istio and Envoy Gateway do: a Deployment and a Service in meshctl's
+//! namespace (beside install's ingress gateway, with its ServiceAccount and bootstrap), named
+//! after the Gateway, listening on the Gateway's ports. Its own address keeps Gateways apart
+//! that listen on the same port for the same names. The leader makes and removes them; the
+//! registry reads back where each one is reachable and whether its proxy is ready
+//! ([`deployments`]), which the Gateway's status says.
+//!
+//! ```text
+//!   Gateway shop/web (class meshctl) ──▶ Deployment + Service meshctl-system/gw-shop-web
+//!                                          Pods: gateway.networking.k8s.io/gateway-name=web,
+//!                                                meshctl.io/gateway-namespace=shop
+//!                                          ──xDS──▶ listeners of Gateway shop/web
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::client::Cluster;
+use super::install::{self, GatewayService, Object, ObjectKind};
+use crate::api::Resource;
+use crate::api::gateway::{GATEWAY_CONTROLLER, Gateway, GatewayAddress};
+use crate::ingress::Deployed;
+
+/// The component a Gateway's Deployment, Service and Pods belong to.
+pub const COMPONENT: &str = "meshctl-gateway";
+/// The Gateway a proxy serves, by name (the Gateway API's label) and namespace (meshctl's).
+pub const NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+pub const NAMESPACE_LABEL: &str = "meshctl.io/gateway-namespace";
+/// Istio's annotation on a Gateway that picks its Service's type; the default is install's
+/// `--gateway-service`.
+pub const SERVICE_TYPE_ANNOTATION: &str = "networking.istio.io/service-type";
+
+/// The Gateway (namespace, name) a Pod with `labels` serves.
+pub fn served(labels: &BTreeMap<String, String>) -> Option<(String, String)> {
+    Some((labels.get(NAMESPACE_LABEL)?.clone(), labels.get(NAME_LABEL)?.clone()))
+}
+
+/// The name of the Deployment and Service of the Gateway `name` in `namespace`: readable, and
+/// within the 63 characters a Service's name may have (a hash tells long ones apart).
+pub fn object_name(namespace: &str, name: &str) -> String {
+    let full = format!("gw-{namespace}-{name}");
+    if full.len() <= 63 {
+        return full;
+    }
+    // FNV-1a: stable across builds, which a std hasher is not promised to be.
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let kept: String = full.chars().take(54).collect();
+    format!("{}-{:08x}", kept.trim_end_matches('-'), hash as u32)
+}
+
+fn selector(namespace: &str, name: &str) -> Value {
+    let mut labels = install::pod_labels(COMPONENT);
+    labels[NAME_LABEL] = json!(name);
+    labels[NAMESPACE_LABEL] = json!(namespace);
+    labels
+}
+
+/// The Deployment and Service of `gateway`, whose Service is `default` unless the Gateway's
+/// annotation says otherwise; none when no listener can be served.
+pub fn objects(settings: &install::Settings, gateway: &Gateway, default: GatewayService) -> Vec<Object> {
+    let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
+    let name = gateway.metadata.name.as_deref().unwrap_or_default();
+    let mut ports: Vec<(String, u16)> = gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| matches!(l.protocol.as_str(), "HTTP" | "HTTPS"))
+        .map(|l| (format!("{}-{}", l.protocol.to_ascii_lowercase(), l.port), l.port))
+        .collect();
+    ports.sort_by_key(|(_, port)| *port);
+    ports.dedup_by_key(|(_, port)| *port);
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    let kind = gateway
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SERVICE_TYPE_ANNOTATION))
+        .and_then(|t| GatewayService::parse(t))
+        .unwrap_or(default);
+    let object = object_name(namespace, name);
+    let labels = selector(namespace, name);
+    let service_ports: Vec<Value> = ports
+        .iter()
+        .map(|(port_name, port)| json!({ "name": port_name, "port": port, "targetPort": port, "protocol": "TCP" }))
+        .collect();
+    let mut objects = vec![
+        install::proxy_deployment(settings, (&object, COMPONENT), labels.clone(), labels.clone(), &ports),
+        install::proxy_service(settings, (&object, COMPONENT), kind, labels, &service_ports),
+    ];
+    // Both say which Gateway they serve, for `kubectl get -l`.
+    for o in &mut objects {
+        o.json["metadata"]["labels"][NAME_LABEL] = json!(name);
+        o.json["metadata"]["labels"][NAMESPACE_LABEL] = json!(namespace);
+    }
+    objects
+}
+
+/// Where each Gateway's proxy is reachable and whether one is ready, from the Services and
+/// Pods in meshctl's `namespace`.
+pub fn deployments(
+    namespace: &str,
+    services: &[Arc<Service>],
+    pods: &[Arc<Pod>],
+) -> BTreeMap<(String, String), Deployed> {
+    let mut deployed: BTreeMap<(String, String), Deployed> = BTreeMap::new();
+    let ours = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        (meta.namespace.as_deref() == Some(namespace)).then(|| meta.labels.as_ref().and_then(served)).flatten()
+    };
+    for service in services {
+        let Some(gateway) = ours(&service.metadata) else { continue };
+        let spec = service.spec.clone().unwrap_or_default();
+        let entry = deployed.entry(gateway).or_default();
+        entry.service = service.metadata.name.clone().unwrap_or_default();
+        if spec.type_.as_deref() == Some("LoadBalancer") {
+            let ingress =
+                service.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.clone());
+            for point in ingress.unwrap_or_default() {
+                let address = match (point.ip, point.hostname) {
+                    (Some(ip), _) => GatewayAddress { kind: "IPAddress".into(), value: ip },
+                    (None, Some(host)) => GatewayAddress { kind: "Hostname".into(), value: host },
+                    (None, None) => continue,
+                };
+                entry.addresses.push(address);
+            }
+            entry.waiting_for_load_balancer = entry.addresses.is_empty();
+        } else if let Some(ip) = spec.cluster_ip.filter(|ip| !ip.is_empty() && ip != "None") {
+            entry.addresses.push(GatewayAddress { kind: "IPAddress".into(), value: ip });
+        }
+    }
+    for pod in pods {
+        let Some(gateway) = ours(&pod.metadata) else { continue };
+        let ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let entry = deployed.entry(gateway).or_default();
+        entry.ready |= ready && pod.metadata.deletion_timestamp.is_none();
+    }
+    deployed
+}
+
+/// Makes and removes the Gateways' Deployments and Services while this replica leads: on
+/// every change of what is wanted, and every half minute (a Deployment someone deleted comes
+/// back; one whose Gateway went while another replica led goes).
+pub struct Provisioner {
+    wanted: watch::Sender<Vec<Object>>,
+    problem: Arc<Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+const RESYNC: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Provisioner {
+    pub fn start(cluster: Cluster, namespace: String, mut leading: watch::Receiver<bool>) -> Provisioner {
+        let (wanted, mut objects) = watch::channel(Vec::<Object>::new());
+        let problem = Arc::new(Mutex::new(None));
+        let said = problem.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if *leading.borrow_and_update() {
+                    let current = objects.borrow_and_update().clone();
+                    let outcome = provision(&cluster, &namespace, &current).await;
+                    *said.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome.err();
+                }
+                tokio::select! {
+                    changed = objects.changed() => if changed.is_err() { return },
+                    _ = leading.changed() => {}
+                    _ = tokio::time::sleep(RESYNC) => {}
+                }
+            }
+        });
+        Provisioner { wanted, problem, task }
+    }
+
+    /// Brings the Deployments and Services in line with the Gateways among `resources`.
+    pub fn want(&self, resources: &[Resource], settings: &install::Settings, default: GatewayService) {
+        let classes: Vec<&str> = resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::GatewayClass(c) if c.spec.controller_name == GATEWAY_CONTROLLER => c.metadata.name.as_deref(),
+                _ => None,
+            })
+            .collect();
+        let objects: Vec<Object> = resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::Gateway(g) if classes.contains(&g.spec.gateway_class_name.as_str()) => Some(g),
+                _ => None,
+            })
+            .flat_map(|g| objects(settings, g, default))
+            .collect();
+        self.wanted.send_if_modified(|current| {
+            let changed = *current != objects;
+            *current = objects;
+            changed
+        });
+    }
+
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Provisioner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn provision(cluster: &Cluster, namespace: &str, objects: &[Object]) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for object in objects {
+        if let Err(e) = cluster.apply(object).await {
+            failed.push(format!("the proxy of a Gateway: {e}"));
+        }
+    }
+    let selector = format!("app.kubernetes.io/name={COMPONENT}");
+    for kind in [ObjectKind::Service, ObjectKind::Deployment] {
+        let existing = match cluster.list(kind, Some(namespace), &selector).await {
+            Ok(existing) => existing,
+            Err(e) => {
+                failed.push(format!("the proxies of Gateways: {e}"));
+                continue;
+            }
+        };
+        for object in existing {
+            let name = object.metadata.name.unwrap_or_default();
+            if !objects.iter().any(|o| o.kind == kind && o.name() == name)
+                && let Err(e) = cluster.delete(kind, Some(namespace), &name).await
+            {
+                failed.push(format!("the proxy of a removed Gateway: {e}"));
+            }
+        }
+    }
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_readable_and_within_a_services_limit() {
+        assert_eq!(object_name("shop", "web"), "gw-shop-web");
+        let long = object_name("gateway-conformance-infra", "gateway-supported-and-unsupported-protocols");
+        assert!(long.len() <= 63 && long.starts_with("gw-gateway-conformance-infra-"), "{long}");
+        assert_ne!(long, object_name("gateway-conformance-infra", "gateway-supported-and-unsupported-protocolz"));
+    }
+}
