@@ -997,7 +997,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --serving-cert-lifetime --max-stream-age --init-image --proxy-image --gateway-service --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --serving-cert-lifetime --max-stream-age --init-image --proxy-image --gateway-service-type --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1067,7 +1067,7 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --gateway-service)
+                --gateway-service-type)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

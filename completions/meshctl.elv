@@ -243,7 +243,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --max-stream-age 'How long a proxy''s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio''s 30 minutes)'
             cand --init-image 'The image of the injected init container that sets up traffic capture (meshctl''s)'
             cand --proxy-image 'The image of the injected sidecar (Envoy)'
-            cand --gateway-service 'The type of the Services of the Gateway API''s Gateways'' proxies (a Gateway''s annotation networking.istio.io/service-type chooses for itself)'
+            cand --gateway-service-type 'The type of the Services of the Gateway API''s Gateways'' proxies (a Gateway''s annotation networking.istio.io/service-type chooses for itself)'
             cand --system-namespace 'The namespace meshctl was installed in (its CA Secret''s and the leader''s Lease''s)'
             cand --lease-duration 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies'
             cand --local 'Run the local mesh''s control plane: its workloads, sidecars and gateway as processes on this machine'

@@ -183,7 +183,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l serving-c
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l max-stream-age -d 'How long a proxy\'s xDS stream lives before it is closed, so that the proxy reconnects and proves its identity again with its current token (as Istio\'s 30 minutes)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l init-image -d 'The image of the injected init container that sets up traffic capture (meshctl\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l proxy-image -d 'The image of the injected sidecar (Envoy)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-service -d 'The type of the Services of the Gateway API\'s Gateways\' proxies (a Gateway\'s annotation networking.istio.io/service-type chooses for itself)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-service-type -d 'The type of the Services of the Gateway API\'s Gateways\' proxies (a Gateway\'s annotation networking.istio.io/service-type chooses for itself)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s and the leader\'s Lease\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l lease-duration -d 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local mesh\'s control plane: its workloads, sidecars and gateway as processes on this machine'

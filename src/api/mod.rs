@@ -166,9 +166,10 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == kind && k.api_version().split('/').next() == Some(group))
     }
 
-    /// The kind with this name, in any API version (to tell a wrong version from an unknown kind).
-    pub fn from_name(kind: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == kind)
+    /// The kind of an object, by its `apiVersion` and `kind` (two kinds share a name: Istio's
+    /// Gateway and the Gateway API's).
+    pub fn of(object: &serde_json::Value) -> Option<Kind> {
+        Kind::from_type(object["apiVersion"].as_str()?, object["kind"].as_str()?)
     }
 
     /// The CRD's OpenAPI schema for a whole object of this kind: what the API server enforces,

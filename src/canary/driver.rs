@@ -504,7 +504,7 @@ mod tests {
             .map(|d| {
                 let mut json = d.root.unwrap().to_json();
                 json["metadata"]["namespace"] = "default".into();
-                let kind = crate::api::Kind::from_name(json["kind"].as_str().unwrap()).unwrap();
+                let kind = crate::api::Kind::of(&json).unwrap();
                 kind.decode(json).unwrap()
             })
             .collect()

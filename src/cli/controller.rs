@@ -93,7 +93,7 @@ pub struct ControllerArgs {
     /// The type of the Services of the Gateway API's Gateways' proxies (a Gateway's annotation
     /// networking.istio.io/service-type chooses for itself).
     #[arg(long, value_name = "TYPE", default_value = "LoadBalancer", value_parser = service_type)]
-    gateway_service: install::GatewayService,
+    gateway_service_type: install::GatewayService,
     /// The namespace meshctl was installed in (its CA Secret's and the leader's Lease's).
     #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
     system_namespace: String,
@@ -126,7 +126,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             target: args.cluster.target(),
             injection: install::Settings {
                 namespace: args.system_namespace.clone(),
-                ..install::Settings::new(args.init_image, args.proxy_image, args.gateway_service)
+                ..install::Settings::new(args.init_image, args.proxy_image, args.gateway_service_type)
             },
             namespace: args.system_namespace,
             xds: args.xds_address,

@@ -78,7 +78,7 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
             format!(
                 "the cluster has given {service} (type LoadBalancer) no address yet; where it has no load balancer, \
                  choose another type with the Gateway's annotation networking.istio.io/service-type, or install's \
-                 --gateway-service"
+                 --gateway-service-type"
             ),
         )
     } else if !deployed.ready {

@@ -226,7 +226,7 @@ mod tests {
     fn decoded(yaml: &str) -> Resource {
         let (documents, _) = crate::api::yaml::parse(yaml);
         let json = documents[0].root.as_ref().unwrap().to_json();
-        let kind = crate::api::Kind::from_name(json["kind"].as_str().unwrap()).unwrap();
+        let kind = crate::api::Kind::of(&json).unwrap();
         kind.decode(json).unwrap()
     }
 

@@ -32,7 +32,7 @@ pub const COMPONENT: &str = "meshctl-gateway";
 pub const NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
 pub const NAMESPACE_LABEL: &str = "meshctl.io/gateway-namespace";
 /// Istio's annotation on a Gateway that picks its Service's type; the default is install's
-/// `--gateway-service`.
+/// `--gateway-service-type`.
 pub const SERVICE_TYPE_ANNOTATION: &str = "networking.istio.io/service-type";
 
 /// The Gateway (namespace, name) a Pod with `labels` serves.
@@ -168,6 +168,9 @@ impl Provisioner {
                 if *leading.borrow_and_update() {
                     let current = objects.borrow_and_update().clone();
                     let outcome = provision(&cluster, &namespace, &current).await;
+                    if let Err(problem) = &outcome {
+                        tracing::warn!(%problem, "the Gateways' proxies");
+                    }
                     *said.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome.err();
                 }
                 tokio::select! {

@@ -641,14 +641,14 @@ pub const NAMESPACE_GRANTS: &[Grant] = &[
         group: "apps",
         resources: &["deployments"],
         names: &[],
-        verbs: &["list", "create", "patch", "delete"],
+        verbs: &["get", "list", "create", "patch", "delete"],
         why: "each Gateway's proxy, run beside install's ingress gateway and removed with its Gateway",
     },
     Grant {
         group: "",
         resources: &["services"],
         names: &[],
-        verbs: &["create", "patch", "delete"],
+        verbs: &["get", "create", "patch", "delete"],
         why: "each Gateway's address",
     },
 ];
@@ -766,7 +766,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                             "--init-image", settings.image, "--proxy-image", settings.envoy_image,
                             "--trace-sampling", settings.tracing.sampling.to_string(),
                             "--outbound-traffic-policy", settings.outbound_policy.name(),
-                            "--gateway-service", settings.gateway_service.type_name(),
+                            "--gateway-service-type", settings.gateway_service.type_name(),
                         ],
                         "env": downward_env(),
                         "ports": [

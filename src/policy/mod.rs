@@ -379,7 +379,9 @@ fn document(
             registry.push(kubernetes_service(&root, name, &namespace));
             return None;
         }
-        if let Some(known) = Kind::from_name(kind_name).filter(|k| same_group(k.api_version(), api_version)) {
+        if let Some(known) =
+            Kind::ALL.into_iter().find(|k| k.name() == kind_name && same_group(k.api_version(), api_version))
+        {
             // A mesh kind under a version that does not exist is most likely a typo; skipping
             // it would let a policy silently go missing.
             sink.at(

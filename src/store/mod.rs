@@ -68,10 +68,8 @@ impl Contents {
         self.objects
             .iter()
             .map(|o| {
-                let kind = o["kind"]
-                    .as_str()
-                    .and_then(Kind::from_name)
-                    .ok_or_else(|| format!("unknown kind in store: {}", o["kind"]))?;
+                let kind =
+                    Kind::of(o).ok_or_else(|| format!("unknown kind in store: {} {}", o["apiVersion"], o["kind"]))?;
                 kind.decode(o.clone()).map_err(|e| format!("{} {}: {e}", kind.name(), o["metadata"]["name"]))
             })
             .collect()

@@ -1,6 +1,7 @@
 //! The Gateway API on the node: an HTTPRoute attached to a Service (GAMMA) splits the
 //! Service's traffic between two Services, and a route meshctl would refuse is refused to
-//! kubectl too.
+//! kubectl too; a Gateway of meshctl's class gets a proxy of its own that serves its routes by
+//! hostname, over HTTP and HTTPS; and the upstream conformance suite passes.
 
 use serde_json::{Value, json};
 
@@ -236,4 +237,156 @@ fn istios_bookinfo_gateway_routes_ingress_traffic_on_the_cluster() {
     assert!(routed, "the gateway never routed /productpage: {:?}", send("/productpage"));
     assert_eq!(send("/api/v1/products/1"), Some((200, "productpage".to_string())));
     assert_eq!(send("/admin").map(|(status, _)| status), Some(404), "a path the VirtualService does not route");
+}
+
+/// A Gateway of class `meshctl` with an HTTP listener for `*.example.com` and an HTTPS one for
+/// `secure.example.com` (its certificate in a Secret), and an HTTPRoute attached to both: the
+/// controller runs a proxy for the Gateway, its status gives the address, and requests are
+/// routed by name, each listener with its own routes; a name no listener serves answers 404.
+/// Without a load balancer on the node, a Gateway that asks for one says so.
+#[test]
+fn a_gateway_of_meshctls_class_serves_its_routes_by_hostname_over_http_and_https() {
+    let mesh = node::mesh();
+    let (node, _turn) = (mesh.node, mesh.share());
+    let ns = "ingress-api";
+    let _namespace = node.namespace(ns, &["meshctl.io/inject=enabled"]);
+    let mut params = rcgen::CertificateParams::new(vec!["secure.example.com".to_string()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "secure.example.com");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = params.self_signed(&key).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, certificate.pem()).unwrap();
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": { "name": "secure-example", "namespace": ns },
+        "stringData": { "tls.crt": certificate.pem(), "tls.key": key.serialize_pem() },
+    });
+    let gateway = |name: &str, service_type: &str| {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {
+                "name": name, "namespace": ns,
+                "annotations": { "networking.istio.io/service-type": service_type },
+            },
+            "spec": {
+                "gatewayClassName": "meshctl",
+                "listeners": [
+                    { "name": "http", "port": 80, "protocol": "HTTP", "hostname": "*.example.com" },
+                    {
+                        "name": "https", "port": 443, "protocol": "HTTPS", "hostname": "secure.example.com",
+                        "tls": { "certificateRefs": [{ "name": "secure-example" }] },
+                    },
+                ],
+            },
+        })
+    };
+    let route = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": { "name": "web", "namespace": ns },
+        "spec": {
+            "parentRefs": [{ "name": "web" }],
+            "hostnames": ["shop.example.com", "secure.example.com"],
+            "rules": [{
+                "matches": [{ "path": { "type": "PathPrefix", "value": "/api" } }],
+                "backendRefs": [{ "name": "profile", "port": 80 }],
+            }],
+        },
+    });
+    let objects = [
+        service(ns, "profile", &[]),
+        demo_deployment(ns, "profile", &[("version", "v1")], &["--version", "v1"]),
+        secret,
+        gateway("web", "ClusterIP"),
+        gateway("waiting", "LoadBalancer"),
+        route,
+    ];
+    node.apply(&objects.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n"));
+    node.wait(ns, "deployment", "condition=Available", DEADLINE);
+    let programmed = super::common::within(DEADLINE, || {
+        node.kubectl(&["-n", ns, "wait", "gateway/web", "--for=condition=Programmed", "--timeout=1s"]).code == 0
+    });
+    if !programmed {
+        for args in [
+            &["-n", ns, "get", "gateway,httproute", "-o", "yaml"][..],
+            &["get", "gatewayclass", "-o", "yaml"],
+            &["-n", "meshctl-system", "get", "all", "-o", "wide"],
+            &["-n", "meshctl-system", "logs", "deployment/meshctl-controller", "--tail", "60"],
+        ] {
+            let run = node.kubectl(args);
+            println!("kubectl {}\n{}{}", args.join(" "), run.stdout, run.stderr);
+        }
+        panic!("gateway/web is not Programmed");
+    }
+    let status = |name: &str| -> Value {
+        serde_json::from_str(&node.kubectl_ok(&["-n", ns, "get", "gateway", name, "-o", "json"])).unwrap()
+    };
+    let web = status("web");
+    let address = web["status"]["addresses"][0]["value"].as_str().expect("an address").to_string();
+    let listeners = &web["status"]["listeners"];
+    for (i, name) in ["http", "https"].iter().enumerate() {
+        assert_eq!(listeners[i]["name"], *name, "{web:#}");
+        assert_eq!(listeners[i]["attachedRoutes"], 1, "{web:#}");
+    }
+
+    // Over HTTP, for a name the HTTP listener serves; through the HTTPS one, by SNI, with the
+    // Secret's certificate, which curl checks.
+    let curl = |url: &str, name: &str, port: u16| -> String {
+        let resolve = format!("{name}:{port}:{address}");
+        let output = std::process::Command::new("curl")
+            .args(["--silent", "--max-time", "5", "--output", "/dev/null", "--write-out", "%{http_code}"])
+            .args(["--resolve", &resolve, "--cacert"])
+            .arg(&ca)
+            .arg(url)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let routed = super::common::within(DEADLINE, || {
+        curl("http://shop.example.com/api/profile", "shop.example.com", 80) == "200"
+    });
+    assert!(
+        routed,
+        "the Gateway never routed shop.example.com: {}",
+        curl("http://shop.example.com/api/profile", "shop.example.com", 80)
+    );
+    assert_eq!(curl("https://secure.example.com/api/profile", "secure.example.com", 443), "200");
+    assert_eq!(curl("http://shop.example.com/other", "shop.example.com", 80), "404", "a path no rule takes");
+    assert_eq!(curl("http://other.example.com/api", "other.example.com", 80), "404", "a name the route does not serve");
+    assert_eq!(curl("http://shop.example.org/api", "shop.example.org", 80), "404", "a name no listener serves");
+
+    let route: Value =
+        serde_json::from_str(&node.kubectl_ok(&["-n", ns, "get", "httproute", "web", "-o", "json"])).unwrap();
+    let parent = &route["status"]["parents"][0];
+    assert_eq!(parent["controllerName"], "meshctl.io/gateway-controller", "{route:#}");
+    let accepted = parent["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Accepted").cloned();
+    assert_eq!(accepted.map(|c| c["status"].clone()), Some(json!("True")), "{route:#}");
+
+    // No load balancer runs on the node: that Gateway waits for an address, and says so.
+    let waiting = super::common::within(DEADLINE, || {
+        let conditions = status("waiting")["status"]["conditions"].clone();
+        conditions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Programmed" && c["reason"] == "AddressNotAssigned")
+    });
+    assert!(waiting, "{:#}", status("waiting"));
+
+    // The Gateway's proxy goes with it.
+    node.kubectl_ok(&["-n", ns, "delete", "gateway", "web", "waiting"]);
+    let gone = super::common::within(DEADLINE, || {
+        let left = node.kubectl_ok(&[
+            "-n",
+            "meshctl-system",
+            "get",
+            "deployments",
+            "-l",
+            "meshctl.io/gateway-namespace=ingress-api",
+            "-o",
+            "name",
+        ]);
+        left.trim().is_empty()
+    });
+    assert!(gone, "the Gateways' proxies outlive them");
 }

@@ -54,8 +54,10 @@ pub fn shared() -> &'static Node {
 }
 
 /// How the shared mesh is installed: the images of the binaries under test, every request
-/// traced (as the local mesh does by default), waiting until the mesh is ready.
-pub const INSTALL: [&str; 8] = [
+/// traced (as the local mesh does by default), gateways on cluster IPs (the node has no load
+/// balancer, and its host, where the tests and the conformance suite run, reaches cluster IPs),
+/// waiting until the mesh is ready.
+pub const INSTALL: [&str; 10] = [
     "install",
     "--image",
     super::images::MESHCTL,
@@ -63,6 +65,8 @@ pub const INSTALL: [&str; 8] = [
     super::images::ENVOY,
     "--trace-sampling",
     "100",
+    "--gateway-service-type",
+    "ClusterIP",
     "--wait",
 ];
 
