@@ -126,7 +126,7 @@ fn the_command_reference_in_the_tree_is_current() {
 /// compares with each run's.
 #[test]
 fn the_readmes_conformance_figures_are_the_committed_reports() {
-    let report = std::fs::read_to_string(root().join("conformance/mesh-http-report.yaml")).unwrap();
+    let report = std::fs::read_to_string(root().join("conformance/report.yaml")).unwrap();
     let (documents, error) = meshctl::api::yaml::parse(&report);
     assert!(error.is_none(), "{error:?}");
     let report = documents[0].root.as_ref().unwrap().to_json();

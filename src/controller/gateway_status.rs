@@ -69,7 +69,11 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
     };
     let deployed = environment.gateways.get(&(namespace, name)).cloned().unwrap_or_default();
     let service = format!("Service {}", deployed.service);
-    let programmed = if deployed.service.is_empty() {
+    // A proxy runs for every Gateway with a valid listener, even one whose certificate is
+    // missing: that listener alone is not programmed.
+    let programmed = if served.listeners.iter().all(|j| j.accepted.is_err()) {
+        (false, "Invalid", "no listener is valid, so it has no proxy: see the listeners' status".to_string())
+    } else if deployed.service.is_empty() {
         (false, "Pending", "meshctl is making this Gateway's proxy".to_string())
     } else if deployed.waiting_for_load_balancer {
         (

@@ -54,7 +54,7 @@ codes! {
     NotAnObject = "MESH0002", Error, "A document is not a mapping (a Kubernetes object).";
     BadType = "MESH0003", Error, "A document has no `apiVersion` or `kind`, or names a mesh kind under an API version meshctl does not know.";
     UnknownKind = "MESH0004", Info, "A kind meshctl does not handle was skipped (an error with `--reject-unknown`).";
-    OldApiVersion = "MESH0005", Warning, "An older Istio API version (v1alpha3, v1beta1); it is read as v1.";
+    OldApiVersion = "MESH0005", Warning, "An older API version (Istio's v1alpha3 and v1beta1, the Gateway API's v1beta1); it is read as v1.";
     DuplicateResource = "MESH0006", Error, "The same kind, namespace and name appear twice in the input.";
     InvalidMetadata = "MESH0007", Error, "`metadata.name` is missing, or a name, namespace or label is not valid for Kubernetes.";
     NoDocuments = "MESH0008", Warning, "The input holds no YAML document: empty, only comments, or a directory with no YAML file.";

@@ -321,11 +321,12 @@ fn documents(sources: &[Source], options: &Options) -> (Report, Vec<RegistryEntr
     (report, registry)
 }
 
-/// Istio API versions that name the same kinds with the same shape as v1.
+/// Older API versions (Istio's, the Gateway API's) that name the same kinds with the same shape as v1.
 const OLDER_VERSIONS: &[(&str, &str)] = &[
     ("networking.istio.io/v1beta1", "networking.istio.io/v1"),
     ("networking.istio.io/v1alpha3", "networking.istio.io/v1"),
     ("security.istio.io/v1beta1", "security.istio.io/v1"),
+    ("gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"),
 ];
 
 fn document(
