@@ -394,6 +394,87 @@ fn ns(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str
 mod tests {
     use super::*;
 
+    fn resources(yaml: &str) -> Vec<Resource> {
+        let (documents, error) = crate::api::yaml::parse(yaml);
+        assert!(error.is_none(), "{error:?}");
+        let json = |d: &crate::api::yaml::Document| d.root.as_ref().unwrap().to_json();
+        documents.iter().map(|d| crate::api::Kind::of(&json(d)).unwrap().decode(json(d)).unwrap()).collect()
+    }
+
+    const MESH: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: meshctl}
+spec: {controllerName: meshctl.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: infra}
+spec:
+  gatewayClassName: meshctl
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+  - {name: bar, port: 80, protocol: HTTP, hostname: '*.bar.com', allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: a}}}}}
+  - {name: odd, port: 1111, protocol: INVALID}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: theirs, namespace: infra}
+spec: {gatewayClassName: other, listeners: [{name: http, port: 80, protocol: HTTP}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: everywhere, namespace: infra}
+spec: {parentRefs: [{name: web}, {name: theirs}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: stranger, namespace: apps}
+spec: {parentRefs: [{name: web, namespace: infra, sectionName: http}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: nowhere, namespace: infra}
+spec: {parentRefs: [{name: web, sectionName: https}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: elsewhere, namespace: infra}
+spec: {parentRefs: [{name: web, sectionName: bar}], hostnames: [x.foo.com]}
+";
+
+    #[test]
+    fn routes_attach_to_the_listeners_that_take_them_and_say_why_not() {
+        let resources = resources(MESH);
+        let environment = Environment {
+            namespace_labels: [("infra".to_string(), [("team".to_string(), "a".to_string())].into())].into(),
+            ..Environment::default()
+        };
+        let ingress = Ingress::new(&resources, &environment);
+        assert_eq!(ingress.gateways.len(), 1, "only Gateways of meshctl's classes are served");
+        let web = ingress.gateway("infra", "web").unwrap();
+        let verdicts: Vec<(&str, Option<&str>)> = web
+            .routes
+            .iter()
+            .map(|(r, _, v)| (r.metadata.name.as_deref().unwrap(), v.as_ref().err().map(|(reason, _)| *reason)))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("everywhere", None),
+                ("stranger", Some("NotAllowedByListeners")),
+                ("nowhere", Some("NoMatchingParent")),
+                ("elsewhere", Some("NoMatchingListenerHostname")),
+            ]
+        );
+        let attached = |i: usize| web.listeners[i].routes.iter().map(|(r, h)| (r.metadata.name.clone(), h.clone())).collect::<Vec<_>>();
+        assert_eq!(attached(0), [(Some("everywhere".to_string()), vec!["*".to_string()])]);
+        assert_eq!(attached(1), [(Some("everywhere".to_string()), vec!["*.bar.com".to_string()])]);
+        let odd = &web.listeners[2];
+        assert_eq!(odd.accepted.as_ref().unwrap_err().0, "UnsupportedProtocol");
+        assert!(odd.kinds.is_empty() && odd.routes.is_empty());
+        assert_eq!(web.ports(), [80]);
+    }
+
     #[test]
     fn hostnames_intersect_as_the_gateway_api_says() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

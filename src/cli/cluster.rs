@@ -72,7 +72,17 @@ impl From<GatewayServiceType> for install::GatewayService {
     ArgGroup::new("cluster-install")
         .multiple(true)
         .conflicts_with("local")
-        .args(["kubeconfig", "context", "image", "envoy_image", "gateway_service_type", "dry_run", "output", "wait"])
+        .args([
+            "kubeconfig",
+            "context",
+            "image",
+            "envoy_image",
+            "gateway_service_type",
+            "proxy_cpu_request",
+            "dry_run",
+            "output",
+            "wait",
+        ])
 ))]
 #[command(group(
     ArgGroup::new("local-mesh").multiple(true).requires("local").args(["gateway_port", "cert_lifetime", "envoy"])
@@ -88,9 +98,14 @@ pub struct Install {
     /// The Envoy image the ingress gateway runs.
     #[arg(long, value_name = "IMAGE", default_value = install::DEFAULT_ENVOY_IMAGE)]
     envoy_image: String,
-    /// The type of the ingress gateway's Service.
+    /// The type of the ingress gateway's Service, and of each Gateway's (unless its annotation
+    /// networking.istio.io/service-type says otherwise).
     #[arg(long, value_enum, value_name = "TYPE", default_value_t = GatewayServiceType::LoadBalancer)]
     gateway_service_type: GatewayServiceType,
+    /// The CPU each proxy (sidecar or gateway) requests, unless a Pod's annotation
+    /// sidecar.meshctl.io/proxyCPU says otherwise: lower it on a small node that runs many Pods.
+    #[arg(long, value_name = "QUANTITY", default_value = install::DEFAULT_PROXY_CPU, value_parser = super::controller::quantity)]
+    proxy_cpu_request: String,
     /// Say what would be applied, and change nothing (the cluster is only read: which CRDs
     /// are Istio's, whether the mesh CA exists).
     #[arg(long)]
@@ -111,6 +126,7 @@ pub async fn install(args: Install, printer: &Printer) -> Outcome {
     let settings = Settings {
         tracing: args.local.mesh.trace_sampling.unwrap_or(Tracing::CLUSTER_DEFAULT),
         outbound_policy: args.local.mesh.outbound_traffic_policy,
+        proxy_cpu: args.proxy_cpu_request,
         ..Settings::new(args.image, args.envoy_image, args.gateway_service_type.into())
     };
     let plan = Plan {

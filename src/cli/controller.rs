@@ -94,6 +94,10 @@ pub struct ControllerArgs {
     /// networking.istio.io/service-type chooses for itself).
     #[arg(long, value_name = "TYPE", default_value = "LoadBalancer", value_parser = service_type)]
     gateway_service_type: install::GatewayService,
+    /// The CPU each injected sidecar and each Gateway's proxy requests, unless a Pod's
+    /// annotation says.
+    #[arg(long, value_name = "QUANTITY", default_value = install::DEFAULT_PROXY_CPU, value_parser = quantity)]
+    proxy_cpu_request: String,
     /// The namespace meshctl was installed in (its CA Secret's and the leader's Lease's).
     #[arg(long, env = "POD_NAMESPACE", default_value = NAMESPACE)]
     system_namespace: String,
@@ -101,6 +105,14 @@ pub struct ControllerArgs {
     /// waits to take over when the leader dies.
     #[arg(long, default_value = "15s")]
     lease_duration: crate::api::Duration,
+}
+
+/// A Kubernetes quantity (`100m`, `0.5`), for a resource request.
+pub fn quantity(text: &str) -> Result<String, String> {
+    match crate::kube::inject::is_quantity(text) {
+        true => Ok(text.to_string()),
+        false => Err(format!("{text:?} is not a Kubernetes quantity; write one such as \"100m\" or \"0.5\"")),
+    }
 }
 
 fn service_type(name: &str) -> Result<install::GatewayService, String> {
@@ -126,6 +138,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
             target: args.cluster.target(),
             injection: install::Settings {
                 namespace: args.system_namespace.clone(),
+                proxy_cpu: args.proxy_cpu_request,
                 ..install::Settings::new(args.init_image, args.proxy_image, args.gateway_service_type)
             },
             namespace: args.system_namespace,

@@ -115,7 +115,7 @@ pub fn inject_template(pod: &mut Value, settings: &Settings) -> Result<Outcome, 
     }
 
     // Everything that can fail is done on a copy: a refused template is left untouched.
-    let resources = proxy_resources(&annotations)?;
+    let resources = proxy_resources(&annotations, &settings.proxy_cpu)?;
     let capture = capture_args(&annotations)?;
     let mut injected = pod.clone();
     let probes = rewrite_probes(&mut injected["spec"])?;
@@ -178,9 +178,12 @@ fn annotation_error(key: &str, message: String) -> Error {
     Error { path: vec!["metadata".into(), "annotations".into(), key.into()], message }
 }
 
-fn proxy_resources(annotations: &std::collections::BTreeMap<String, String>) -> Result<Value, Error> {
+/// The proxy's resources: each annotation's, else its default (the CPU request's is the
+/// install's, `cpu`).
+fn proxy_resources(annotations: &std::collections::BTreeMap<String, String>, cpu: &str) -> Result<Value, Error> {
     let mut resources = json!({ "requests": {}, "limits": {} });
     for (key, class, resource, default) in RESOURCES {
+        let default = if (class, resource) == ("requests", "cpu") { cpu } else { default };
         let value = annotations.get(key).map(String::as_str).unwrap_or(default);
         if value.is_empty() {
             continue;
@@ -198,7 +201,7 @@ fn proxy_resources(annotations: &std::collections::BTreeMap<String, String>) -> 
 
 /// Kubernetes' quantity syntax: a decimal number, then a binary or decimal suffix or an
 /// exponent.
-fn is_quantity(text: &str) -> bool {
+pub fn is_quantity(text: &str) -> bool {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let digits_end = unsigned.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(unsigned.len());
     let (number, suffix) = unsigned.split_at(digits_end);

@@ -50,6 +50,9 @@ pub const GATEWAY_HTTP_PORT: u16 = 8080;
 /// checked against (DESIGN.md).
 pub const DEFAULT_ENVOY_IMAGE: &str = "docker.io/envoyproxy/envoy:v1.40.0";
 
+/// The CPU a proxy requests unless told otherwise, as Istio's sidecars do.
+pub const DEFAULT_PROXY_CPU: &str = "100m";
+
 /// The controller image unless told otherwise: this very version of meshctl.
 pub fn default_image() -> String {
     format!("ghcr.io/meshctl/meshctl:{}", env!("CARGO_PKG_VERSION"))
@@ -64,6 +67,8 @@ pub struct Settings {
     pub envoy_image: String,
     pub namespace: String,
     pub gateway_service: GatewayService,
+    /// The CPU each proxy (sidecar or gateway) requests, unless a Pod's annotation says.
+    pub proxy_cpu: String,
     /// How the proxies trace requests: the controller's setting.
     pub tracing: Tracing,
     /// Where calls to hosts outside the registry go: the controller's setting.
@@ -77,6 +82,7 @@ impl Settings {
             envoy_image,
             namespace: NAMESPACE.to_string(),
             gateway_service,
+            proxy_cpu: DEFAULT_PROXY_CPU.to_string(),
             tracing: Tracing::CLUSTER_DEFAULT,
             outbound_policy: OutboundPolicy::AllowAny,
         }
@@ -767,6 +773,7 @@ fn controller_deployment(settings: &Settings) -> Object {
                             "--trace-sampling", settings.tracing.sampling.to_string(),
                             "--outbound-traffic-policy", settings.outbound_policy.name(),
                             "--gateway-service-type", settings.gateway_service.type_name(),
+                            "--proxy-cpu-request", settings.proxy_cpu,
                         ],
                         "env": downward_env(),
                         "ports": [
@@ -1014,7 +1021,7 @@ pub fn proxy_deployment(
                             "periodSeconds": 5,
                         },
                         "resources": {
-                            "requests": { "cpu": "100m", "memory": "128Mi" },
+                            "requests": { "cpu": settings.proxy_cpu, "memory": "128Mi" },
                             "limits": { "memory": "1Gi" },
                         },
                         "securityContext": locked_down(),

@@ -191,6 +191,12 @@ fn the_gateway_api_conformance_suite_passes_the_mesh_and_gateway_profiles() {
         std::fs::write(super::common::root().join(REPORT), &written).unwrap();
     }
     let kept = std::fs::read_to_string(super::common::root().join(REPORT)).unwrap();
+    if !failed.is_empty() || !output.status.success() {
+        for args in [&["get", "pods", "-A", "-o", "wide"][..], &["get", "gateways", "-A"], &["get", "events", "-A"]] {
+            let run = node.kubectl(args);
+            println!("kubectl {}\n{}{}", args.join(" "), run.stdout, run.stderr);
+        }
+    }
     assert!(failed.is_empty() && output.status.success(), "the suite failed: {failed:#?}\n{log}");
     assert_eq!(
         profiles(&written),

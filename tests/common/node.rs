@@ -56,8 +56,9 @@ pub fn shared() -> &'static Node {
 /// How the shared mesh is installed: the images of the binaries under test, every request
 /// traced (as the local mesh does by default), gateways on cluster IPs (the node has no load
 /// balancer, and its host, where the tests and the conformance suite run, reaches cluster IPs),
-/// waiting until the mesh is ready.
-pub const INSTALL: [&str; 10] = [
+/// proxies that ask for little CPU (the node's two cores are all the scheduler can give, and the
+/// conformance suite alone runs some thirty meshed Pods), waiting until the mesh is ready.
+pub const INSTALL: [&str; 12] = [
     "install",
     "--image",
     super::images::MESHCTL,
@@ -67,6 +68,8 @@ pub const INSTALL: [&str; 10] = [
     "100",
     "--gateway-service-type",
     "ClusterIP",
+    "--proxy-cpu-request",
+    "10m",
     "--wait",
 ];
 
