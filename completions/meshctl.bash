@@ -997,7 +997,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --serving-cert-lifetime --max-stream-age --init-image --proxy-image --gateway-service-type --system-namespace --lease-duration --help --version"
+            opts="-h -V --local --kubernetes --gateway-port --cert-lifetime --resync-period --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --xds-address --status-address --webhook-address --serving-cert-lifetime --max-stream-age --init-image --proxy-image --gateway-service-type --proxy-cpu-request --system-namespace --lease-duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1068,6 +1068,10 @@ _meshctl() {
                     return 0
                     ;;
                 --gateway-service-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cpu-request)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2383,7 +2387,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --dry-run --output --wait --help --version"
+            opts="-o -h -V --local --gateway-port --cert-lifetime --timeout --trace-sampling --outbound-traffic-policy --envoy --state-dir --kubeconfig --context --image --envoy-image --gateway-service-type --proxy-cpu-request --dry-run --output --wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2435,6 +2439,10 @@ _meshctl() {
                     ;;
                 --gateway-service-type)
                     COMPREPLY=($(compgen -W "LoadBalancer NodePort ClusterIP" -- "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cpu-request)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)

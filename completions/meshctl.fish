@@ -150,9 +150,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d 'The kubeconfig context to use [default: its current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l image -d 'The meshctl image the controller runs' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l envoy-image -d 'The Envoy image the ingress gateway runs' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-service-type -d 'The type of the ingress gateway\'s Service' -r -f -a "LoadBalancer\t'An external load balancer where the cluster has one, a node port everywhere'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l gateway-service-type -d 'The type of the ingress gateway\'s Service, and of each Gateway\'s (unless its annotation networking.istio.io/service-type says otherwise)' -r -f -a "LoadBalancer\t'An external load balancer where the cluster has one, a node port everywhere'
 NodePort\t'A port on every node'
 ClusterIP\t'Inside the cluster only'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l proxy-cpu-request -d 'The CPU each proxy (sidecar or gateway) requests, unless a Pod\'s annotation sidecar.meshctl.io/proxyCPU says otherwise: lower it on a small node that runs many Pods' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s o -l output -d 'With --dry-run, print the objects themselves, exactly as they would be applied' -r -f -a "json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l local -d 'Run the mesh on this machine instead of a cluster'
@@ -184,6 +185,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l max-strea
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l init-image -d 'The image of the injected init container that sets up traffic capture (meshctl\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l proxy-image -d 'The image of the injected sidecar (Envoy)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-service-type -d 'The type of the Services of the Gateway API\'s Gateways\' proxies (a Gateway\'s annotation networking.istio.io/service-type chooses for itself)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l proxy-cpu-request -d 'The CPU each injected sidecar and each Gateway\'s proxy requests, unless a Pod\'s annotation says' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l system-namespace -d 'The namespace meshctl was installed in (its CA Secret\'s and the leader\'s Lease\'s)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l lease-duration -d 'How long the leader keeps the Lease without renewing it: how long another replica waits to take over when the leader dies' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l local -d 'Run the local mesh\'s control plane: its workloads, sidecars and gateway as processes on this machine'

@@ -35,6 +35,9 @@ pub struct Environment {
     pub certificates: BTreeMap<(String, String), Result<Certificate, String>>,
     /// Each Gateway's proxy as it runs, by the Gateway's namespace and name.
     pub gateways: BTreeMap<(String, String), Deployed>,
+    /// The ports of every Service the cluster has, in the mesh or not, by fully qualified host:
+    /// what makes a route's reference to one resolve.
+    pub services: BTreeMap<String, std::collections::BTreeSet<u16>>,
 }
 
 /// A Gateway's proxy as it runs: its Service, where it is reachable, and whether it is ready.

@@ -14,11 +14,11 @@ use serde_json::json;
 #[test]
 fn a_watch_the_controller_may_not_make_is_a_problem_that_names_the_resource() {
     let server = KubeApiServer::start();
-    // An account that may watch Services and EndpointSlices, but not Pods.
+    // An account that may watch all the registry watches but Pods.
     let kubeconfig = server.kubeconfig_for(
         "half-blind",
         json!([
-            { "apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"] },
+            { "apiGroups": [""], "resources": ["services", "namespaces", "secrets"], "verbs": ["list", "watch"] },
             { "apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"] },
         ]),
     );

@@ -288,7 +288,13 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
             let environment = backend.environment();
             let ingress = crate::ingress::Ingress::new(&resources, &environment);
-            let routes = route_status::changed(&resources, &ingress, &service_ports, now.clone())
+            // A route may name a Service the cluster has that is not in the mesh (yet): the
+            // reference resolves.
+            let mut known = service_ports.clone();
+            for (host, ports) in &environment.services {
+                known.entry(host.clone()).or_default().extend(ports);
+            }
+            let routes = route_status::changed(&resources, &ingress, &known, now.clone())
                 .into_iter()
                 .map(|(object, status)| (object, serde_json::to_value(&status).expect("a route status serializes")));
             let gateways = gateway_status::changed(&resources, &ingress, &environment, &now);

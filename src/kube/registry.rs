@@ -109,12 +109,41 @@ enum Role {
     Gateway(Option<(String, String)>),
 }
 
-/// A Service that selects at least one mesh Pod, with the ports it is known by.
+/// A Service whose endpoints include a mesh Pod, with the ports it is known by.
 struct MeshService<'a> {
     namespace: &'a str,
     name: &'a str,
+    /// Empty for a Service without one, whose EndpointSlices are written by someone else.
     selector: &'a BTreeMap<String, String>,
     ports: Vec<(&'a ServicePort, translate::ServicePort)>,
+}
+
+/// The mesh Pods, by name and by IP within their namespace: what an endpoint names.
+struct MeshPods<'a, 'p> {
+    by_name: &'a BTreeMap<(&'p str, &'p str), &'p Pod>,
+    by_ip: HashMap<(&'p str, IpAddr), &'p Pod>,
+}
+
+impl<'p> MeshPods<'_, 'p> {
+    /// The mesh Pod an endpoint of a slice in `namespace` is: its `targetRef`, or for a slice
+    /// written by hand without one, the Pod with its address.
+    fn of(&self, namespace: &str, endpoint: &k8s_openapi::api::discovery::v1::Endpoint) -> Option<&'p Pod> {
+        match &endpoint.target_ref {
+            Some(target) => {
+                if target.kind.as_deref() != Some("Pod") || target.namespace.as_deref().is_some_and(|ns| ns != namespace)
+                {
+                    return None;
+                }
+                let pod = *self.by_name.get(&(namespace, target.name.as_deref()?))?;
+                // A slice not yet updated may still name an earlier Pod of the same name.
+                match (&target.uid, &pod.metadata.uid) {
+                    (Some(listed), Some(running)) if listed != running => None,
+                    _ => Some(pod),
+                }
+            }
+            None => endpoint.addresses.iter().find_map(|a| self.by_ip.get(&(namespace, a.parse().ok()?)).copied()),
+        }
+    }
 }
 
 /// Converts what the API server stores into the mesh the translator sees. Pure: no I/O, no
@@ -162,12 +191,16 @@ pub fn view(
         }
     }
 
+    let mesh_pods = MeshPods {
+        by_name: &sidecar_pods,
+        by_ip: sidecar_pods.iter().filter_map(|(&(ns, _), &pod)| Some(((ns, pod_ip(pod)?), pod))).collect(),
+    };
     let mut sorted: Vec<&KubeService> = services.iter().map(Arc::as_ref).collect();
     sorted.sort_by(|a, b| (namespace(*a), name(*a)).cmp(&(namespace(*b), name(*b))));
     let mut mesh_services: Vec<MeshService> = Vec::new();
     for service in sorted {
-        let Some(mesh) = mesh_service(service, &sidecar_pods) else { continue };
-        let slices = slices_by_service.get(&(mesh.namespace, mesh.name)).map(Vec::as_slice).unwrap_or_default();
+        let slices = slices_by_service.get(&(namespace(service), name(service))).map(Vec::as_slice).unwrap_or_default();
+        let Some(mesh) = mesh_service(service, &mesh_pods, slices) else { continue };
         // "None" for a headless Service, which has no virtual address.
         let addresses = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
         view.services.push(Service {
@@ -175,7 +208,7 @@ pub fn view(
             namespace: mesh.namespace.to_string(),
             ports: mesh.ports.iter().map(|(_, port)| port.clone()).collect(),
             addresses: addresses.into_iter().collect(),
-            instances: instances(&mesh, slices, &sidecar_pods),
+            instances: instances(&mesh, slices, &mesh_pods),
             origin: Origin::Registry,
         });
         mesh_services.push(mesh);
@@ -279,12 +312,16 @@ pub fn waiting_too_long(waiting: &[WaitingPod], now: SystemTime, grace: Duration
         .collect()
 }
 
-/// The Service's selector and TCP ports, if it selects at least one mesh Pod.
-fn mesh_service<'a>(service: &'a KubeService, sidecar_pods: &BTreeMap<(&str, &str), &Pod>) -> Option<MeshService<'a>> {
+/// The Service's selector and TCP ports, if it selects at least one mesh Pod, or (without a
+/// selector) its EndpointSlices name one.
+fn mesh_service<'a>(
+    service: &'a KubeService,
+    mesh_pods: &MeshPods<'_, '_>,
+    slices: &[&EndpointSlice],
+) -> Option<MeshService<'a>> {
+    static NONE: BTreeMap<String, String> = BTreeMap::new();
     let spec = service.spec.as_ref()?;
-    // A Service without a selector (or with an empty one) gets its endpoints from elsewhere:
-    // none of them is a Pod the mesh knows.
-    let selector = spec.selector.as_ref().filter(|s| !s.is_empty())?;
+    let selector = spec.selector.as_ref().filter(|s| !s.is_empty()).unwrap_or(&NONE);
     let ports: Vec<_> = spec
         .ports
         .iter()
@@ -303,50 +340,46 @@ fn mesh_service<'a>(service: &'a KubeService, sidecar_pods: &BTreeMap<(&str, &st
         return None;
     }
     let namespace = namespace(service);
-    let selects_one = sidecar_pods
-        .range((namespace, "")..)
-        .take_while(|((ns, _), _)| *ns == namespace)
-        .any(|(_, pod)| selects(selector, pod.labels()));
-    selects_one.then(|| MeshService { namespace, name: name(service), selector, ports })
+    let in_mesh = match selector.is_empty() {
+        false => mesh_pods
+            .by_name
+            .range((namespace, "")..)
+            .take_while(|((ns, _), _)| *ns == namespace)
+            .any(|(_, pod)| selects(selector, pod.labels())),
+        true => slices.iter().flat_map(|s| s.endpoints.iter().flatten()).any(|e| mesh_pods.of(namespace, e).is_some()),
+    };
+    in_mesh.then(|| MeshService { namespace, name: name(service), selector, ports })
 }
 
 /// The service's instances: its slices' ready endpoints that are mesh Pods with an IP, each
 /// at its sidecar's inbound port, or, when the Pod's traffic is captured, at the target ports
 /// as any caller addresses them.
-fn instances(
-    service: &MeshService,
-    slices: &[&EndpointSlice],
-    sidecar_pods: &BTreeMap<(&str, &str), &Pod>,
-) -> Vec<Instance> {
+fn instances(service: &MeshService, slices: &[&EndpointSlice], mesh_pods: &MeshPods<'_, '_>) -> Vec<Instance> {
     let namespace = service.namespace;
     // By Pod: one instance per Pod even when two slices list it (as they may while the
     // EndpointSlice controller moves endpoints between them).
     let mut instances: BTreeMap<IpAddr, Instance> = BTreeMap::new();
-    for endpoint in slices.iter().flat_map(|s| s.endpoints.iter().flatten()) {
+    let endpoints = slices.iter().flat_map(|s| s.endpoints.iter().flatten().map(move |e| (*s, e)));
+    for (slice, endpoint) in endpoints {
         if endpoint.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
             continue;
         }
-        let Some(target) = &endpoint.target_ref else { continue };
-        if target.kind.as_deref() != Some("Pod") || target.namespace.as_deref().is_some_and(|ns| ns != namespace) {
-            continue;
-        }
-        let Some(pod) = target.name.as_deref().and_then(|name| sidecar_pods.get(&(namespace, name))) else {
-            continue;
-        };
-        // A slice not yet updated may still name an earlier Pod of the same name.
-        if let (Some(listed), Some(running)) = (&target.uid, &pod.metadata.uid)
-            && listed != running
-        {
-            continue;
-        }
+        let Some(pod) = mesh_pods.of(namespace, endpoint) else { continue };
         let Some(ip) = pod_ip(pod) else { continue };
-        // A port whose target the Pod does not have is left out; its sidecar's problem says why.
-        let ports = match captured(pod) {
-            true => service
+        // Where a port goes on the Pod: as the Service's selector resolves it, or without one,
+        // as the slice's port of the same name says.
+        let target = |kube_port: &ServicePort| match service.selector.is_empty() {
+            false => target_port(kube_port, pod),
+            true => slice
                 .ports
                 .iter()
-                .filter_map(|(kube_port, port)| Some((port.number, target_port(kube_port, pod)?)))
-                .collect(),
+                .flatten()
+                .find(|p| p.name == kube_port.name)
+                .and_then(|p| u16::try_from(p.port?).ok()),
+        };
+        // A port whose target the Pod does not have is left out; its sidecar's problem says why.
+        let ports = match captured(pod) {
+            true => service.ports.iter().filter_map(|(kube_port, port)| Some((port.number, target(kube_port)?))).collect(),
             false => service.ports.first().map(|(_, port)| (port.number, INBOUND_PORT)).into_iter().collect(),
         };
         instances.entry(ip).or_insert_with(|| Instance {
@@ -657,9 +690,17 @@ impl KubeRegistry {
             .iter()
             .map(|s| ((namespace(s.as_ref()).to_string(), s.name_any()), certificate(s)))
             .collect();
-        let gateways =
-            super::gateways::deployments(&self.settings.namespace, &self.services.state(), &self.pods.state());
-        crate::ingress::Environment { namespace_labels, certificates, gateways }
+        let services = self.services.state();
+        let gateways = super::gateways::deployments(&self.settings.namespace, &services, &self.pods.state());
+        let services = services
+            .iter()
+            .map(|s| {
+                let ports = s.spec.iter().flat_map(|spec| spec.ports.iter().flatten());
+                let host = crate::policy::service_host(&s.name_any(), namespace(s.as_ref()));
+                (host, ports.filter_map(|p| u16::try_from(p.port).ok()).collect())
+            })
+            .collect();
+        crate::ingress::Environment { namespace_labels, certificates, gateways, services }
     }
 
     /// Waits until every store holds its first full list, so that the controller's first
@@ -866,6 +907,33 @@ mod tests {
         })
     }
 
+    /// A Service without a selector whose EndpointSlice is written by hand (the Gateway API's
+    /// conformance suite does so) serves the mesh Pods its endpoints' addresses are, at the
+    /// slice's port of the Service port's name; the same Service with no endpoint yet is not in
+    /// the mesh.
+    #[test]
+    fn a_service_without_a_selector_serves_the_mesh_pods_its_slices_name_by_address() {
+        let mut pod = mk_pod("infra", "backend-1", json!({ "app": "backend" }), Some("10.237.0.5"));
+        pod["spec"]["initContainers"] = json!([{ "name": INIT_CONTAINER }]);
+        let mut service = mk_service("infra", "manual", json!({}), 8080, json!(3000));
+        service["spec"]["ports"][0]["name"] = json!("first-port");
+        service["spec"].as_object_mut().unwrap().remove("selector");
+        let mut endpoint = mk_endpoint(&pod, Some(true));
+        endpoint.as_object_mut().unwrap().remove("targetRef");
+        let mut slice = mk_slice("infra", "manual", vec![endpoint]);
+        slice["ports"] = json!([{ "name": "first-port", "port": 3001, "protocol": "TCP" }]);
+
+        let view = mk_view(std::slice::from_ref(&pod), std::slice::from_ref(&service), &[slice.clone()]);
+        assert_eq!(view.services.len(), 1, "{view:#?}");
+        let instances = &view.services[0].instances;
+        assert_eq!(instances.len(), 1, "{view:#?}");
+        assert_eq!(instances[0].address(8080), Some(addr("10.237.0.5:3001")), "the slice's port, not targetPort");
+
+        slice["endpoints"] = json!([]);
+        let view = mk_view(&[pod], &[service], &[slice]);
+        assert_eq!(view.services, vec![], "no endpoint is a mesh Pod yet");
+    }
+
     fn mk_view(pods: &[Value], services: &[Value], slices: &[Value]) -> MeshView {
         let pods: Vec<Arc<Pod>> = pods.iter().cloned().map(from).collect();
         let services: Vec<Arc<KubeService>> = services.iter().cloned().map(from).collect();
@@ -944,8 +1012,10 @@ mod tests {
         plain["spec"]["containers"] = json!([{ "name": "app" }]);
         let mut replaced = mk_endpoint(&mesh, Some(true));
         replaced["targetRef"]["uid"] = json!("uid-of-an-earlier-pod");
+        // Written by hand, without a targetRef, for an address no mesh Pod has.
         let mut no_target = mk_endpoint(&mesh, Some(true));
         no_target.as_object_mut().unwrap().remove("targetRef");
+        no_target["addresses"] = json!(["10.237.0.9"]);
         let mut other_namespace = mk_endpoint(&mesh, Some(true));
         other_namespace["targetRef"]["namespace"] = json!("elsewhere");
         let slice = mk_slice(

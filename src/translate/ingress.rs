@@ -20,11 +20,7 @@ pub(super) fn gateway(
     let mut secrets: Vec<Secret> = Vec::new();
     for port in served.ports() {
         let config = mesh_route::gateway_routes(snapshot, served, port);
-        let mut manager = http_manager("gateway", rds(&config.name), Vec::new(), snapshot.tracing.manager(true));
-        // Listeners and routes match the name a request is for, whatever port it names.
-        manager.strip_port_mode = Some(
-            envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::StripPortMode::StripAnyHostPort(true),
-        );
+        let manager = http_manager("gateway", rds(&config.name), Vec::new(), snapshot.tracing.manager(true));
         let http = network_filter(&manager);
         configs.push(config);
         let https: Vec<_> = served.on_port(port).filter(|j| j.listener.protocol == "HTTPS").collect();

@@ -135,7 +135,14 @@ pub(super) fn gateway_routes(snapshot: &MeshSnapshot, served: &Served<'_>, port:
             }
         })
         .collect();
-    RouteConfiguration { name: gateway_route_name(port), virtual_hosts, ..RouteConfiguration::default() }
+    RouteConfiguration {
+        name: gateway_route_name(port),
+        virtual_hosts,
+        // Routes match the name a request is for, whatever port its Host names; the Host goes
+        // on as it came.
+        ignore_port_in_host_matching: true,
+        ..RouteConfiguration::default()
+    }
 }
 
 /// The name of a Gateway proxy's route configuration for one port.
