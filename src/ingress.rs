@@ -469,7 +469,9 @@ spec: {parentRefs: [{name: web, sectionName: bar}], hostnames: [x.foo.com]}
                 ("elsewhere", Some("NoMatchingListenerHostname")),
             ]
         );
-        let attached = |i: usize| web.listeners[i].routes.iter().map(|(r, h)| (r.metadata.name.clone(), h.clone())).collect::<Vec<_>>();
+        let attached = |i: usize| {
+            web.listeners[i].routes.iter().map(|(r, h)| (r.metadata.name.clone(), h.clone())).collect::<Vec<_>>()
+        };
         assert_eq!(attached(0), [(Some("everywhere".to_string()), vec!["*".to_string()])]);
         assert_eq!(attached(1), [(Some("everywhere".to_string()), vec!["*.bar.com".to_string()])]);
         let odd = &web.listeners[2];

@@ -130,7 +130,8 @@ impl<'p> MeshPods<'_, 'p> {
     fn of(&self, namespace: &str, endpoint: &k8s_openapi::api::discovery::v1::Endpoint) -> Option<&'p Pod> {
         match &endpoint.target_ref {
             Some(target) => {
-                if target.kind.as_deref() != Some("Pod") || target.namespace.as_deref().is_some_and(|ns| ns != namespace)
+                if target.kind.as_deref() != Some("Pod")
+                    || target.namespace.as_deref().is_some_and(|ns| ns != namespace)
                 {
                     return None;
                 }
@@ -379,7 +380,9 @@ fn instances(service: &MeshService, slices: &[&EndpointSlice], mesh_pods: &MeshP
         };
         // A port whose target the Pod does not have is left out; its sidecar's problem says why.
         let ports = match captured(pod) {
-            true => service.ports.iter().filter_map(|(kube_port, port)| Some((port.number, target(kube_port)?))).collect(),
+            true => {
+                service.ports.iter().filter_map(|(kube_port, port)| Some((port.number, target(kube_port)?))).collect()
+            }
             false => service.ports.first().map(|(_, port)| (port.number, INBOUND_PORT)).into_iter().collect(),
         };
         instances.entry(ip).or_insert_with(|| Instance {
