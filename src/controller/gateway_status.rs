@@ -55,7 +55,10 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
     let generation = gateway.metadata.generation;
     let namespace = gateway.metadata.namespace.clone().unwrap_or_default();
     let name = gateway.metadata.name.clone().unwrap_or_default();
-    let kept = |conditions: &'_ [Condition], kind: &str| conditions.iter().find(|c| c.type_ == kind).cloned();
+    // A condition of `kind`, its transition time kept from `before` while its status holds.
+    let stamp = |before: &[Condition], kind: &str, verdict: (bool, &str, String)| {
+        condition(kind, verdict, generation, before.iter().find(|c| c.type_ == kind), now)
+    };
 
     let invalid: Vec<&str> =
         served.listeners.iter().filter(|j| j.accepted.is_err()).map(|j| j.listener.name.as_str()).collect();
@@ -90,10 +93,8 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
     } else {
         (true, "Programmed", format!("served by its proxy behind {service}"))
     };
-    let conditions = vec![
-        condition("Accepted", accepted, generation, kept(&old.conditions, "Accepted").as_ref(), now),
-        condition("Programmed", programmed, generation, kept(&old.conditions, "Programmed").as_ref(), now),
-    ];
+    let conditions =
+        vec![stamp(&old.conditions, "Accepted", accepted), stamp(&old.conditions, "Programmed", programmed)];
     let listeners = served
         .listeners
         .iter()
@@ -126,24 +127,83 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
                 supported_kinds: judged.kinds.clone(),
                 attached_routes: i32::try_from(routes.len()).unwrap_or(i32::MAX),
                 conditions: vec![
-                    condition(
-                        "Accepted",
-                        verdict(&judged.accepted, "Accepted", "valid"),
-                        generation,
-                        kept(before, "Accepted").as_ref(),
-                        now,
-                    ),
-                    condition("Programmed", programmed, generation, kept(before, "Programmed").as_ref(), now),
-                    condition(
+                    stamp(before, "Accepted", verdict(&judged.accepted, "Accepted", "valid")),
+                    stamp(before, "Programmed", programmed),
+                    stamp(
+                        before,
                         "ResolvedRefs",
                         verdict(&judged.resolved, "ResolvedRefs", "every reference resolved"),
-                        generation,
-                        kept(before, "ResolvedRefs").as_ref(),
-                        now,
                     ),
                 ],
             }
         })
         .collect();
     GatewayStatus { addresses: deployed.addresses, conditions, listeners }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::Deployed;
+
+    const GATEWAY: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: meshctl, generation: 2}
+spec: {controllerName: meshctl.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: infra, generation: 4}
+spec:
+  gatewayClassName: meshctl
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+  - {name: odd, port: 1111, protocol: INVALID}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: infra}
+spec: {parentRefs: [{name: web}]}
+";
+
+    fn reasons(status: &Value, at: &str) -> Vec<(String, String)> {
+        let conditions = status.pointer(at).and_then(Value::as_array).cloned().unwrap_or_default();
+        conditions.iter().map(|c| (c["type"].as_str().unwrap().into(), c["reason"].as_str().unwrap().into())).collect()
+    }
+
+    #[test]
+    fn a_gateway_says_which_listeners_are_served_and_whether_its_proxy_runs() {
+        let (documents, _) = crate::api::yaml::parse(GATEWAY);
+        let json = |d: &crate::api::yaml::Document| d.root.as_ref().unwrap().to_json();
+        let resources: Vec<Resource> =
+            documents.iter().map(|d| crate::api::Kind::of(&json(d)).unwrap().decode(json(d)).unwrap()).collect();
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let mut environment = Environment::default();
+        let changed_with = |environment: &Environment| {
+            let ingress = Ingress::new(&resources, environment);
+            changed(&resources, &ingress, environment, &now)
+        };
+
+        let written = changed_with(&environment);
+        assert_eq!(written.len(), 2, "the class and the Gateway: {written:#?}");
+        assert_eq!(reasons(&written[0].1, "/conditions"), [("Accepted".into(), "Accepted".into())]);
+        assert_eq!(written[0].1["conditions"][0]["observedGeneration"], 2);
+        let gateway = &written[1].1;
+        let expected = [("Accepted", "ListenersNotValid"), ("Programmed", "Pending")];
+        assert_eq!(reasons(gateway, "/conditions"), expected.map(|(a, b)| (a.to_string(), b.to_string())));
+        assert_eq!(gateway["listeners"][0]["attachedRoutes"], 1);
+        assert_eq!(gateway["listeners"][1]["supportedKinds"], serde_json::json!([]));
+        let odd = reasons(gateway, "/listeners/1/conditions");
+        assert_eq!(odd[0], ("Accepted".to_string(), "UnsupportedProtocol".to_string()));
+
+        // Once its proxy is ready behind a Service with an address, it is Programmed there.
+        let address = crate::api::gateway::GatewayAddress { kind: "IPAddress".into(), value: "10.238.0.9".into() };
+        let deployed =
+            Deployed { service: "gw-infra-web".into(), addresses: vec![address], ready: true, ..Deployed::default() };
+        environment.gateways.insert(("infra".into(), "web".into()), deployed);
+        let gateway = &changed_with(&environment)[1].1;
+        assert_eq!(reasons(gateway, "/conditions")[1], ("Programmed".to_string(), "Programmed".to_string()));
+        assert_eq!(gateway["addresses"], serde_json::json!([{ "type": "IPAddress", "value": "10.238.0.9" }]));
+        assert_eq!(gateway["conditions"][1]["observedGeneration"], 4);
+    }
 }
