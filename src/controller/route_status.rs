@@ -41,6 +41,11 @@ pub fn changed(
             _ => None,
         })
         .collect();
+    let gateways: BTreeSet<(String, String)> = resources
+        .iter()
+        .filter(|r| matches!(r, Resource::Gateway(_)))
+        .map(|r| (r.namespace().to_string(), r.name().to_string()))
+        .collect();
     // Only a VirtualService that routes in the mesh takes a Service's mesh traffic.
     let routed: BTreeMap<String, String> = resources
         .iter()
@@ -61,15 +66,22 @@ pub fn changed(
         })
         .filter_map(|(object, route)| {
             let old = route.status.clone().unwrap_or_default();
-            let judged = Judged { ports, routed: &routed, grants: &grants, ingress };
+            let judged = Judged { gateways: &gateways, ports, routed: &routed, grants: &grants, ingress };
             let new = status(route, &judged, &old, &now);
             (new != old).then_some((object, new))
         })
         .collect()
 }
 
+/// The namespace and name of the Gateway a parentRef of a route in `namespace` names.
+fn parent_key(parent: &crate::api::gateway::ParentReference, namespace: &str) -> (String, String) {
+    (parent.namespace.clone().unwrap_or_else(|| namespace.to_string()), parent.name.clone())
+}
+
 /// What a route is judged against.
 struct Judged<'a> {
+    /// Every Gateway, of any class, by namespace and name.
+    gateways: &'a BTreeSet<(String, String)>,
     ports: &'a ServicePorts,
     /// The hosts VirtualServices route in the mesh, and which one.
     routed: &'a BTreeMap<String, String>,
@@ -88,17 +100,22 @@ fn status(route: &HTTPRoute, judged: &Judged<'_>, old: &RouteStatus, now: &Time)
         let (controller, accepted) = if parent.is_service() {
             (MESH_CONTROLLER, mesh_parent(parent, namespace, judged))
         } else {
-            // A Gateway of another controller's class (or none) is not meshctl's to speak for.
             let verdict = judged
                 .ingress
                 .gateways
                 .iter()
                 .flat_map(|s| &s.routes)
                 .find(|(r, p, _)| std::ptr::eq(*r, route) && *p == parent);
-            let Some((_, _, verdict)) = verdict else { continue };
             let accepted = match verdict {
-                Ok(()) => (true, "Accepted", "attached to the Gateway's listeners".to_string()),
-                Err((reason, message)) => (false, *reason, message.clone()),
+                Some((_, _, Ok(()))) => (true, "Accepted", "attached to the Gateway's listeners".to_string()),
+                Some((_, _, Err((reason, message)))) => (false, *reason, message.clone()),
+                // No Gateway of that name at all: no controller would say so but meshctl's.
+                None if parent.is_gateway() && !judged.gateways.contains(&parent_key(parent, namespace)) => {
+                    let (ns, name) = parent_key(parent, namespace);
+                    (false, "NoMatchingParent", format!("no Gateway {ns}/{name}"))
+                }
+                // A Gateway of another controller's class is not meshctl's to speak for.
+                None => continue,
             };
             (GATEWAY_CONTROLLER, accepted)
         };
@@ -284,5 +301,22 @@ spec:
         assert_eq!(accepted.last_transition_time, later);
         // ResolvedRefs did not change status, so it keeps when it last did.
         assert_eq!(written[0].1.parents[0].conditions[1].last_transition_time, now);
+
+        // A route to a Gateway nobody has is not left without a word.
+        let lost = decoded(
+            "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: lost, namespace: shop}
+spec: {parentRefs: [{name: nowhere}]}
+",
+        );
+        let written = changed(&[lost], &Ingress::default(), &service_ports(&services), later.clone());
+        let parent = &written[0].1.parents[0];
+        assert_eq!(parent.controller_name, GATEWAY_CONTROLLER);
+        let accepted = &parent.conditions[0];
+        assert_eq!(
+            (accepted.reason.as_str(), accepted.message.as_str()),
+            ("NoMatchingParent", "no Gateway shop/nowhere")
+        );
     }
 }
