@@ -24,12 +24,19 @@ pub struct Args {
     /// The Envoy image of the sidecar (install's --envoy-image).
     #[arg(long, value_name = "IMAGE", default_value = install::DEFAULT_ENVOY_IMAGE)]
     envoy_image: String,
+    /// The CPU the sidecar requests unless the Pod's annotation says (install's
+    /// --proxy-cpu-request).
+    #[arg(long, value_name = "QUANTITY", default_value = install::DEFAULT_PROXY_CPU, value_parser = super::controller::quantity)]
+    proxy_cpu_request: String,
     #[arg(short = 'o', long, value_enum, default_value_t = Structured::Yaml)]
     output: Structured,
 }
 
 pub fn run(args: Args, printer: &Printer) -> Outcome {
-    let settings = Settings::new(args.image, args.envoy_image, GatewayService::LoadBalancer);
+    let settings = Settings {
+        proxy_cpu: args.proxy_cpu_request,
+        ..Settings::new(args.image, args.envoy_image, GatewayService::LoadBalancer)
+    };
     let sources = super::validate::read_sources(&args.files)?;
     let mut objects = Vec::new();
     let mut problems = String::new();

@@ -82,7 +82,17 @@ fn the_api_server_has_the_controller_inject_pods_of_labelled_namespaces() {
     // The webhook's Pod is `meshctl inject`'s with install's images, once both have the API
     // server's defaults.
     let offline = super::common::meshctl_with_input(
-        &["inject", "-f", "-", "--image", images::MESHCTL, "--envoy-image", images::ENVOY],
+        &[
+            "inject",
+            "-f",
+            "-",
+            "--image",
+            images::MESHCTL,
+            "--envoy-image",
+            images::ENVOY,
+            "--proxy-cpu-request",
+            node::PROXY_CPU,
+        ],
         &pod_of_deployment("profile-1").to_string(),
     );
     assert_eq!(offline.code, 0, "{}", offline.stderr);

@@ -53,6 +53,9 @@ pub fn shared() -> &'static Node {
     NODE.get_or_init(Node::start)
 }
 
+/// The CPU the shared mesh's proxies request (see `INSTALL`).
+pub const PROXY_CPU: &str = "10m";
+
 /// How the shared mesh is installed: the images of the binaries under test, every request
 /// traced (as the local mesh does by default), gateways on cluster IPs (the node has no load
 /// balancer, and its host, where the tests and the conformance suite run, reaches cluster IPs),
@@ -69,7 +72,7 @@ pub const INSTALL: [&str; 12] = [
     "--gateway-service-type",
     "ClusterIP",
     "--proxy-cpu-request",
-    "10m",
+    PROXY_CPU,
     "--wait",
 ];
 
