@@ -130,7 +130,7 @@ const FEATURES: &str = "Mesh,HTTPRoute,MeshHTTPRouteQueryParamMatching,MeshHTTPR
                         HTTPRoutePathRedirect,HTTPRouteHostRewrite,HTTPRoutePathRewrite,HTTPRouteRequestMirror,\
                         HTTPRouteRequestTimeout,HTTPRouteBackendTimeout,HTTPRouteBackendRequestHeaderModification,\
                         HTTPRoute303RedirectStatusCode,HTTPRoute307RedirectStatusCode,\
-                        HTTPRoute308RedirectStatusCode,HTTPRouteNamedRouteRule";
+                        HTTPRoute308RedirectStatusCode,HTTPRouteNamedRouteRule,GatewayHTTPListenerIsolation";
 
 /// The tests skipped, each for a reason `conformance/README.md` gives.
 const SKIPPED: &str = "";
