@@ -138,12 +138,15 @@ const SKIPPED: &str = "";
 /// The report the last reviewed run wrote, kept in the tree and summarised in the README.
 const REPORT: &str = "conformance/report.yaml";
 
-/// A report's profiles, which say what passed: what is compared between runs (its date and
-/// meshctl's version are not).
-fn profiles(report: &str) -> Value {
+/// A report's profiles, which say what passed, by name (the suite lists them in no fixed
+/// order): what is compared between runs (its date and meshctl's version are not).
+fn profiles(report: &str) -> Vec<Value> {
     let (documents, error) = meshctl::api::yaml::parse(report);
     assert!(error.is_none(), "{error:?}\n{report}");
-    documents[0].root.as_ref().map(|r| r.to_json()["profiles"].clone()).unwrap_or_default()
+    let report = documents[0].root.as_ref().map(|r| r.to_json()).unwrap_or_default();
+    let mut profiles = report["profiles"].as_array().cloned().unwrap_or_default();
+    profiles.sort_by_key(|p| p["name"].as_str().unwrap_or_default().to_string());
+    profiles
 }
 
 /// The Gateway API's own conformance suite, v1.6.3, against the mesh as `meshctl install` made
