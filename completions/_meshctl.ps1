@@ -285,6 +285,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The meshctl image of the capture init container (install''s --image)')
             [CompletionResult]::new('--envoy-image', '--envoy-image', [CompletionResultType]::ParameterName, 'The Envoy image of the sidecar (install''s --envoy-image)')
+            [CompletionResult]::new('--proxy-cpu-request', '--proxy-cpu-request', [CompletionResultType]::ParameterName, 'The CPU the sidecar requests unless the Pod''s annotation says (install''s --proxy-cpu-request)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -2349,7 +2349,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__inject)
-            opts="-f -o -h -V --filename --image --envoy-image --output --help --version"
+            opts="-f -o -h -V --filename --image --envoy-image --proxy-cpu-request --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2368,6 +2368,10 @@ _meshctl() {
                     return 0
                     ;;
                 --envoy-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cpu-request)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -260,6 +260,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --filename 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged'
             cand --image 'The meshctl image of the capture init container (install''s --image)'
             cand --envoy-image 'The Envoy image of the sidecar (install''s --envoy-image)'
+            cand --proxy-cpu-request 'The CPU the sidecar requests unless the Pod''s annotation says (install''s --proxy-cpu-request)'
             cand -o 'o'
             cand --output 'output'
             cand -h 'Print help (see more with ''--help'')'

@@ -195,6 +195,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s V -l vers
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -s f -l filename -d 'Manifests to inject: files, directories, or - for stdin. Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs get the sidecar; every other object is printed unchanged' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l image -d 'The meshctl image of the capture init container (install\'s --image)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l envoy-image -d 'The Envoy image of the sidecar (install\'s --envoy-image)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l proxy-cpu-request -d 'The CPU the sidecar requests unless the Pod\'s annotation says (install\'s --proxy-cpu-request)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -s o -l output -r -f -a "json\t''
 yaml\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -s h -l help -d 'Print help (see more with \'--help\')'
