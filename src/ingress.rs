@@ -33,6 +33,8 @@ pub struct Environment {
     /// TLS Secrets by namespace and name: their certificate chain and key (PEM), or why they
     /// cannot serve.
     pub certificates: BTreeMap<(String, String), Result<Certificate, String>>,
+    /// Why there are no Secrets at all (the local mesh): what a listener naming one is told.
+    pub no_secrets: Option<&'static str>,
     /// Each Gateway's proxy as it runs, by the Gateway's namespace and name.
     pub gateways: BTreeMap<(String, String), Deployed>,
     /// The ports of every Service the cluster has, in the mesh or not, by fully qualified host:
@@ -40,10 +42,12 @@ pub struct Environment {
     pub services: BTreeMap<String, std::collections::BTreeSet<u16>>,
 }
 
-/// A Gateway's proxy as it runs: its Service, where it is reachable, and whether it is ready.
+/// A Gateway's proxy as it runs: what it is, where it is reachable, and whether it is ready.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Deployed {
-    pub service: String,
+    /// The proxy as a status message names it (`the proxy behind Service NS/NAME`); empty
+    /// while none is made.
+    pub proxy: String,
     pub addresses: Vec<GatewayAddress>,
     pub ready: bool,
     /// A LoadBalancer Service the cluster has given no address yet.
@@ -306,7 +310,10 @@ fn judge<'a>(
                         }
                         None => Err((
                             "InvalidCertificateRef",
-                            format!("no TLS Secret {namespace}/{} (type kubernetes.io/tls)", r.name),
+                            match environment.no_secrets {
+                                Some(why) => format!("no TLS Secret {namespace}/{}: {why}", r.name),
+                                None => format!("no TLS Secret {namespace}/{} (type kubernetes.io/tls)", r.name),
+                            },
                         )),
                     }
                 }

@@ -29,7 +29,7 @@ fn a_watch_the_controller_may_not_make_is_a_problem_that_names_the_resource() {
 
     let mut problems = Vec::new();
     let found = common::within(Duration::from_secs(30), || {
-        runtime.block_on(registry.tick(&|_| false));
+        runtime.block_on(registry.tick(&|_| meshctl::xds::SyncState::Synced));
         problems = registry.problems();
         problems.len() == 1 && problems[0].contains("may not list and watch pods")
     });

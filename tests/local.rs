@@ -113,7 +113,12 @@ fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
 #[test]
 fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtime() {
     let mesh = LocalMesh::install();
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &workloads(&[])).code, 0);
+    let port = common::free_port();
+    let gateway = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: web}}\n\
+         spec: {{gatewayClassName: meshctl, listeners: [{{name: http, port: {port}, protocol: HTTP}}]}}\n"
+    );
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{gateway}", workloads(&[]))).code, 0);
     mesh.wait_healthy();
 
     let status = mesh.status();
@@ -148,6 +153,8 @@ fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtim
         s["instances"].as_array().unwrap().iter().map(|i| i["sidecar_pid"].clone()).collect()
     };
     assert_eq!(sidecars(&before), sidecars(&after), "sidecars were restarted instead of adopted");
+    assert!(before["gateways"][0]["pid"].is_u64(), "{before}");
+    assert_eq!(before["gateways"][0]["pid"], after["gateways"][0]["pid"], "the Gateway's Envoy was restarted");
     assert_eq!(mesh.get("frontend").0, 200);
 }
 
@@ -583,7 +590,7 @@ fn two_services_routed_by(mesh: &LocalMesh, route: &str) -> std::net::SocketAddr
     ];
     let run = mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{route}", workloads.join("---\n")));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("httproute.gateway.networking.k8s.io/profile created"), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("httproute.") && l.ends_with(" created")), "{}", run.stdout);
     mesh.wait_healthy();
     common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"])
 }
@@ -722,6 +729,86 @@ fn an_httproutes_filters_modify_headers_redirect_and_rewrite_through_real_envoy(
     // The header is the backend's own: v1's requests go without it.
     let (_, body) = send("/headers", &[]);
     assert!(body["request"]["headers"].get("x-canary").is_none(), "{body}");
+}
+
+/// A Gateway of meshctl's class with an HTTP listener at `port` for the shop's names, and an
+/// HTTPS one, which the local mesh cannot serve (it has no Secrets); a route by hostname and
+/// path to profile and profile-v2.
+fn shop_gateway(port: u16) -> String {
+    format!(
+        "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: web}}
+spec:
+  gatewayClassName: meshctl
+  listeners:
+  - {{name: http, port: {port}, protocol: HTTP, hostname: '*.shop.example'}}
+  - name: https
+    port: 8443
+    protocol: HTTPS
+    tls: {{certificateRefs: [{{name: shop-cert}}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: shop}}
+spec:
+  parentRefs: [{{name: web, sectionName: http}}]
+  hostnames: [www.shop.example]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /v2}}}}]
+    backendRefs: [{{name: profile-v2, port: 80}}]
+  - backendRefs: [{{name: profile, port: 80}}]
+"
+    )
+}
+
+#[test]
+fn a_gateway_of_meshctls_class_gets_an_envoy_of_its_own_at_its_listeners_port() {
+    let mesh = LocalMesh::install();
+    let classes: Value =
+        serde_json::from_str(&mesh.meshctl(&["get", "gatewayclass", "-o", "json"], "").stdout).unwrap();
+    assert_eq!(classes["items"][0]["spec"]["controllerName"], "meshctl.io/gateway-controller", "{classes}");
+    let port = common::free_port();
+    two_services_routed_by(&mesh, &shop_gateway(port));
+    let listener = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |host: &str, path: &str| {
+        let response = runtime.block_on(meshctl::http::get(listener, host, path, Duration::from_secs(5)));
+        response.map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            (r.status, body["version"].as_str().unwrap_or_default().to_string())
+        })
+    };
+
+    let gateway = || {
+        let run = mesh.meshctl(&["get", "gateway", "web", "-o", "json"], "");
+        serde_json::from_str::<Value>(&run.stdout).unwrap_or_default()["status"].clone()
+    };
+    // Programmed once its Envoy runs its listeners: traffic flows from then on.
+    common::poll("the Gateway is Programmed", Duration::from_secs(20), || {
+        gateway()["conditions"][1]["status"] == "True"
+    });
+    assert_eq!(send("www.shop.example", "/").unwrap(), (200, "v1".to_string()));
+    assert_eq!(send("www.shop.example", "/v2/items").unwrap(), (200, "v2".to_string()));
+    assert_eq!(send("other.shop.example", "/").unwrap().0, 404, "a name no route has");
+    let status = gateway();
+    assert_eq!(status["addresses"][0]["value"], "127.0.0.1", "{status}");
+    assert_eq!(status["conditions"][0]["reason"], "Accepted", "{status}");
+    let https = &status["listeners"][1];
+    assert_eq!(https["conditions"][2]["reason"], "InvalidCertificateRef", "{status}");
+    assert!(https["conditions"][2]["message"].as_str().unwrap().contains("the local mesh has no Secrets"), "{status}");
+    let table = mesh.meshctl(&["get", "gateway"], "").stdout;
+    assert!(table.lines().any(|l| l.starts_with("web ") && l.contains("127.0.0.1")), "{table}");
+
+    // The Gateway goes, and its Envoy with it.
+    let envoy = mesh.status()["gateways"][0]["pid"].as_u64().unwrap() as u32;
+    let run = mesh.meshctl(&["delete", "gateway", "web"], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::poll("its Envoy stops", Duration::from_secs(20), || {
+        !common::local_mesh::alive(envoy) && mesh.status()["gateways"] == serde_json::json!([])
+    });
+    assert!(send("www.shop.example", "/").is_err(), "nothing listens at {listener} any more");
 }
 
 #[test]

@@ -35,6 +35,14 @@ pub const GATEWAY_CONTROLLER: &str = "meshctl.io/gateway-controller";
 /// The GatewayClass `meshctl install` creates, with [`GATEWAY_CONTROLLER`].
 pub const GATEWAY_CLASS: &str = "meshctl";
 
+/// The spec of the GatewayClass [`GATEWAY_CLASS`], on a cluster and on the local mesh.
+pub fn meshctl_class() -> GatewayClassSpec {
+    GatewayClassSpec {
+        controller_name: GATEWAY_CONTROLLER.into(),
+        description: Some("Gateways served by meshctl: an Envoy for each Gateway".into()),
+    }
+}
+
 /// The standard channel's CRDs as the Gateway API publishes them, in file order.
 const STANDARD_CRDS: [&str; 10] = [
     include_str!("../../third_party/gateway-api/gateway.networking.k8s.io_backendtlspolicies.yaml"),

@@ -274,8 +274,9 @@ pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
         return Err(Failure::usage(anyhow!("a selector picks objects by their labels: name none with it")));
     }
     let contents = args.place.connect().await?.store().contents().await?;
-    let selected = |o: &Value| {
-        (args.all_namespaces || o["metadata"]["namespace"] == args.namespace.as_str())
+    // A GatewayClass belongs to no namespace: it is found from any.
+    let selected = |kind: Kind, o: &Value| {
+        (args.all_namespaces || !kind.namespaced() || o["metadata"]["namespace"] == args.namespace.as_str())
             && args.selector.as_ref().is_none_or(|s| s.matches(&labels(o)))
     };
     let named = |o: &Value, name: &str| o["metadata"]["name"] == name;
@@ -286,12 +287,13 @@ pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
         let objects: Vec<&Value> = contents
             .objects
             .iter()
-            .filter(|o| o["kind"] == kind.name() && selected(o))
+            .filter(|o| o["kind"] == kind.name() && selected(*kind, o))
             .filter(|o| names.is_empty() || names.iter().any(|n| named(o, n)))
             .collect();
         let crd = kind.crd();
+        let place = if kind.namespaced() { format!(" in {scope}") } else { String::new() };
         for name in names.iter().filter(|n| !objects.iter().any(|o| named(o, n))) {
-            missing.push(format!("{}.{} {name:?} not found in {scope}", crd.spec.names.plural, crd.spec.group));
+            missing.push(format!("{}.{} {name:?} not found{place}", crd.spec.names.plural, crd.spec.group));
         }
         found.push((*kind, objects));
     }
@@ -461,12 +463,16 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
                     "name the objects to delete: meshctl delete KIND[,KIND...] NAME..., or KIND/NAME..."
                 )));
             }
-            let namespace = &args.namespace;
             targets
                 .0
                 .iter()
                 .flat_map(|(kind, names)| {
-                    names.iter().map(|name| ObjectRef { kind: *kind, namespace: namespace.clone(), name: name.clone() })
+                    let namespace = if kind.namespaced() { args.namespace.clone() } else { String::new() };
+                    names.iter().map(move |name| ObjectRef {
+                        kind: *kind,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    })
                 })
                 .collect()
         }
@@ -505,7 +511,8 @@ pub async fn delete(args: DeleteArgs, printer: &Printer) -> Outcome {
         if deleted {
             out.push_str(&format!("{} deleted\n", object_name(&r)));
         } else {
-            missing.push(format!("{} not found in namespace {}", object_name(&r), r.namespace));
+            let place = if r.kind.namespaced() { format!(" in namespace {}", r.namespace) } else { String::new() };
+            missing.push(format!("{} not found{place}", object_name(&r)));
         }
     }
     printer.write(&out)?;

@@ -71,27 +71,27 @@ fn gateway_status(served: &Served<'_>, environment: &Environment, old: &GatewayS
         ),
     };
     let deployed = environment.gateways.get(&(namespace, name)).cloned().unwrap_or_default();
-    let service = format!("Service {}", deployed.service);
+    let proxy = &deployed.proxy;
     // A proxy runs for every Gateway with a valid listener, even one whose certificate is
     // missing: that listener alone is not programmed.
     let programmed = if served.listeners.iter().all(|j| j.accepted.is_err()) {
         (false, "Invalid", "no listener is valid, so it has no proxy: see the listeners' status".to_string())
-    } else if deployed.service.is_empty() {
+    } else if proxy.is_empty() {
         (false, "Pending", "meshctl is making this Gateway's proxy".to_string())
     } else if deployed.waiting_for_load_balancer {
         (
             false,
             "AddressNotAssigned",
             format!(
-                "the cluster has given {service} (type LoadBalancer) no address yet; where it has no load balancer, \
+                "the cluster has given {proxy} (type LoadBalancer) no address yet; where it has no load balancer, \
                  choose another type with the Gateway's annotation networking.istio.io/service-type, or install's \
                  --gateway-service-type"
             ),
         )
     } else if !deployed.ready {
-        (false, "Pending", format!("the proxy behind {service} is not ready yet; see its Pods in meshctl's namespace"))
+        (false, "Pending", format!("{proxy} is not ready yet"))
     } else {
-        (true, "Programmed", format!("served by its proxy behind {service}"))
+        (true, "Programmed", format!("served by {proxy}"))
     };
     let conditions =
         vec![stamp(&old.conditions, "Accepted", accepted), stamp(&old.conditions, "Programmed", programmed)];
@@ -198,8 +198,12 @@ spec: {parentRefs: [{name: web}]}
 
         // Once its proxy is ready behind a Service with an address, it is Programmed there.
         let address = crate::api::gateway::GatewayAddress { kind: "IPAddress".into(), value: "10.238.0.9".into() };
-        let deployed =
-            Deployed { service: "gw-infra-web".into(), addresses: vec![address], ready: true, ..Deployed::default() };
+        let deployed = Deployed {
+            proxy: "the proxy behind Service meshctl-system/gw-infra-web".into(),
+            addresses: vec![address],
+            ready: true,
+            ..Deployed::default()
+        };
         environment.gateways.insert(("infra".into(), "web".into()), deployed);
         let gateway = &changed_with(&environment)[1].1;
         assert_eq!(reasons(gateway, "/conditions")[1], ("Programmed".to_string(), "Programmed".to_string()));

@@ -1,12 +1,12 @@
 //! The local controller's backend (`meshctl controller --local`): the registry is the
-//! supervisor, which runs the workloads, their sidecars and the gateway as processes on
+//! supervisor, which runs the workloads, their sidecars and the gateways as processes on
 //! 127.0.0.1; the status sink is `status.json` in the state directory, which the CLI reads.
 //!
 //! A controller that is killed leaves the proxies running on their last configuration; the
 //! next one binds the same xDS port, adopts the processes recorded in `status.json`, and the
 //! proxies reconnect to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,22 +16,27 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Pacing, Refusing, Registry, Report, StatusSink};
+use super::{Pacing, Registry, Report, StatusSink, Syncing};
 use crate::api::Identity;
 use crate::api::Resource;
+use crate::api::gateway::GatewayAddress;
+use crate::ingress::Deployed;
 use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::{Served, Target};
 use crate::observe::{self, collector::Collector};
 use crate::pki;
-use crate::runtime::{self, InstanceStatus, Supervisor};
-use crate::store::{LocalStore, write_atomically};
+use crate::runtime::{self, GatewayStatus, InstanceStatus, Supervisor};
+use crate::store::{LocalStore, Store, write_atomically};
 use crate::translate::{Credentials, OutboundPolicy, Proxy, Service, Tracing};
-use crate::xds::{self, Desired};
+use crate::xds::{self, Desired, SyncState};
 
 pub const STATUS_FILE: &str = "status.json";
 
 /// The namespace short host names resolve in at the gateway.
 const GATEWAY_NAMESPACE: &str = "default";
+/// The label Kubernetes gives every namespace, its name: what `allowedRoutes` selectors
+/// commonly pick namespaces by.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -57,6 +62,9 @@ pub struct MeshStatus {
     pub gateway_port: u16,
     pub gateway_admin_port: u16,
     pub gateway_pid: Option<u32>,
+    /// The Envoys of the Gateway API's Gateways.
+    #[serde(default)]
+    pub gateways: Vec<GatewayStatus>,
     /// The store revision the configuration was built from.
     pub revision: u64,
     /// How many ready instances of each service that configuration routes to.
@@ -115,7 +123,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let previous_gateway = (previous.gateway_port == gateway_port).then_some(previous.gateway_pid).flatten();
     let supervisor = Supervisor::new(supervisor_settings, ports, previous_gateway)?;
     let ca = pki::Authority::open(&settings.state_dir)?;
-    let mut processes = Processes { supervisor, adoptable: previous.instances, gateway_admin };
+    ensure_gateway_class(&store).await?;
+    let mut processes = Processes {
+        supervisor,
+        adoptable: previous.instances,
+        adoptable_gateways: previous.gateways,
+        gateway_admin,
+        namespaces: BTreeSet::new(),
+        programmed: BTreeSet::new(),
+    };
     let mut status = StatusFile {
         dir: settings.state_dir.clone(),
         status: MeshStatus {
@@ -151,6 +167,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     super::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }
 
+/// Stores the GatewayClass `meshctl`, as `meshctl install` makes it on a cluster, unless one by
+/// that name is stored (a user's is kept as it is).
+async fn ensure_gateway_class(store: &LocalStore) -> anyhow::Result<()> {
+    use crate::api::gateway::{GATEWAY_CLASS, GatewayClass};
+    let stored = store.contents().await?.resources().into_iter().flatten();
+    if stored
+        .into_iter()
+        .any(|r| matches!(&r, Resource::GatewayClass(c) if c.metadata.name.as_deref() == Some(GATEWAY_CLASS)))
+    {
+        return Ok(());
+    }
+    let class = GatewayClass::new(GATEWAY_CLASS, crate::api::gateway::meshctl_class());
+    store.apply(&[Resource::GatewayClass(class)], false).await.context("cannot store the GatewayClass meshctl")?;
+    Ok(())
+}
+
 /// Binds `addr`, a port the proxies know. A controller killed a moment ago may still hold it
 /// while the kernel tears it down: its successor, which must bind the same port for the
 /// proxies to find it, tries for a few seconds before it gives up.
@@ -169,9 +201,16 @@ async fn bind_reclaiming(addr: SocketAddr) -> std::io::Result<tokio::net::TcpLis
 /// The local registry: the supervisor's processes.
 struct Processes {
     supervisor: Supervisor,
-    /// Instances an earlier controller left running, taken over on the first reconcile.
+    /// Instances and Gateways' Envoys an earlier controller left running, taken over on the
+    /// first reconcile.
     adoptable: Vec<InstanceStatus>,
+    adoptable_gateways: Vec<GatewayStatus>,
     gateway_admin: u16,
+    /// The namespaces the stored objects are in: the only ones the local mesh has.
+    namespaces: BTreeSet<String>,
+    /// The Gateways' Envoys that run a configuration of theirs: they took one since they
+    /// connected, and refuse none (as a listener that cannot bind is refused).
+    programmed: BTreeSet<String>,
 }
 
 /// The local status sink: `status.json`, which also tells a restarted controller what to
@@ -192,7 +231,27 @@ impl Registry for Processes {
             })
             .collect();
         let adoptable = std::mem::take(&mut self.adoptable);
-        self.supervisor.reconcile(&workloads, &adoptable).map_err(|e| format!("cannot start workloads: {e}"))
+        let workloads =
+            self.supervisor.reconcile(&workloads, &adoptable).map_err(|e| format!("cannot start workloads: {e}"));
+        self.namespaces =
+            resources.iter().filter_map(|r| r.meta().namespace.clone()).chain(["default".to_string()]).collect();
+        let ingress = crate::ingress::Ingress::new(resources, &crate::ingress::Environment::default());
+        let gateways: Vec<runtime::GatewaySpec> = ingress
+            .gateways
+            .iter()
+            .filter(|s| s.listeners.iter().any(|j| j.accepted.is_ok()))
+            .map(|s| {
+                let meta = &s.gateway.metadata;
+                let gateway = (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
+                (gateway, s.listeners.iter().filter(|j| j.accepted.is_ok()).map(|j| j.listener.port).collect())
+            })
+            .collect();
+        let adoptable = std::mem::take(&mut self.adoptable_gateways);
+        let gateways = self
+            .supervisor
+            .reconcile_gateways(&gateways, &adoptable)
+            .map_err(|e| format!("cannot start the Gateways' proxies: {e}"));
+        workloads.and(gateways)
     }
 
     async fn changed(&mut self) {
@@ -200,10 +259,23 @@ impl Registry for Processes {
         std::future::pending().await
     }
 
-    async fn tick(&mut self, refusing: Refusing<'_>) -> bool {
+    async fn tick(&mut self, syncing: Syncing<'_>) -> bool {
+        // A Gateway's ports are the user's, not moved: its Envoy is not programmed while another
+        // process holds one. One that is only behind (a newer configuration on its way) stays
+        // programmed.
+        let gateways: BTreeSet<String> = self.supervisor.gateway_status().into_iter().map(|g| g.node_id).collect();
+        self.programmed.retain(|node| gateways.contains(node));
+        for node in gateways {
+            match syncing(&node) {
+                SyncState::Synced => self.programmed.insert(node),
+                SyncState::Stale => continue,
+                SyncState::Nack(_) | SyncState::Disconnected => self.programmed.remove(&node),
+            };
+        }
         // A listener that cannot bind is refused (NACKed) until it can: only then is it worth
         // asking that Envoy which of its ports it holds.
-        self.supervisor.tick() | self.supervisor.move_unbound_listeners(refusing).await
+        let refusing = |node: &str| matches!(syncing(node), SyncState::Nack(_));
+        self.supervisor.tick() | self.supervisor.move_unbound_listeners(&refusing).await
     }
 
     fn services(&self) -> Vec<Service> {
@@ -218,21 +290,56 @@ impl Registry for Processes {
         self.supervisor.proxies(GATEWAY_NAMESPACE, credentials)
     }
 
+    /// No TLS Secrets, and namespaces with only the label Kubernetes gives every one.
+    fn environment(&self) -> crate::ingress::Environment {
+        let namespace_labels = self
+            .namespaces
+            .iter()
+            .map(|ns| (ns.clone(), [(NAMESPACE_NAME_LABEL.to_string(), ns.clone())].into()))
+            .collect();
+        let gateways = self
+            .supervisor
+            .gateway_status()
+            .into_iter()
+            .map(|g| {
+                let deployed = Deployed {
+                    proxy: format!("its Envoy {} on 127.0.0.1", g.node_id),
+                    addresses: vec![GatewayAddress { kind: "IPAddress".into(), value: "127.0.0.1".into() }],
+                    ready: g.pid.is_some() && self.programmed.contains(&g.node_id),
+                    waiting_for_load_balancer: false,
+                };
+                ((g.namespace, g.name), deployed)
+            })
+            .collect();
+        let no_secrets = Some("the local mesh has no Secrets, so HTTPS listeners are served on a cluster only");
+        crate::ingress::Environment { namespace_labels, gateways, no_secrets, ..Default::default() }
+    }
+
     fn scrape_targets(&self) -> Vec<Target> {
         let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let gateway = Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.gateway_admin), serves: None };
+        let gateways = self.supervisor.gateway_status().into_iter().map(|g| Target {
+            node_id: g.node_id,
+            admin: admin(g.admin),
+            serves: None,
+        });
         let sidecars = self.supervisor.status().into_iter().map(|i| Target {
             node_id: i.node_id,
             admin: admin(i.ports.admin),
             serves: Some(Served { namespace: i.spec.namespace, services: vec![i.spec.service], labels: i.spec.labels }),
         });
-        std::iter::once(gateway).chain(sidecars).collect()
+        std::iter::once(gateway).chain(gateways).chain(sidecars).collect()
     }
 
     fn problems(&self) -> Vec<String> {
         let instances = self.supervisor.status();
         let failed = instances.iter().filter_map(|i| i.last_error.as_ref().map(|e| format!("{}: {e}", i.node_id)));
-        failed.chain(self.supervisor.gateway_error().map(|e| format!("gateway: {e}"))).collect()
+        let gateways = self
+            .supervisor
+            .gateway_status()
+            .into_iter()
+            .filter_map(|g| Some(format!("{}: {}", g.node_id, g.last_error?)));
+        failed.chain(gateways).chain(self.supervisor.gateway_error().map(|e| format!("gateway: {e}"))).collect()
     }
 
     fn shut_down(&mut self) {
@@ -246,6 +353,7 @@ impl StatusSink<Processes> for StatusFile {
         self.status.routed = report.routed.clone();
         self.status.instances = processes.supervisor.status();
         self.status.gateway_pid = processes.supervisor.gateway_pid();
+        self.status.gateways = processes.supervisor.gateway_status();
         self.status.proxies = report.proxies.clone();
         self.status.ca = report.ca.clone();
         self.status.errors = report.errors.clone();
@@ -255,6 +363,7 @@ impl StatusSink<Processes> for StatusFile {
     fn stopped(&mut self) {
         self.status.running = false;
         self.status.gateway_pid = None;
+        self.status.gateways.clear();
         self.status.instances.clear();
         self.status.proxies.clear();
         self.write();

@@ -40,8 +40,8 @@ use crate::xds::{self, Desired, SyncState};
 
 pub use local::{MeshStatus, Settings, run};
 
-/// Says whether the proxy of a node id refuses its configuration.
-pub type Refusing<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+/// Says how far the proxy of a node id is with its configuration.
+pub type Syncing<'a> = &'a (dyn Fn(&str) -> SyncState + Sync);
 
 /// Where the mesh's workloads run, as the controller sees them.
 #[async_trait::async_trait]
@@ -54,10 +54,10 @@ pub trait Registry: Send {
     /// cluster); a registry that changes only when ticked never resolves it.
     async fn changed(&mut self);
 
-    /// Looks after what runs between changes (restarts, moved ports); `refusing` says whether
-    /// a proxy refuses its configuration. Returns whether an address the proxies'
-    /// configuration names has moved.
-    async fn tick(&mut self, refusing: Refusing<'_>) -> bool;
+    /// Looks after what runs between changes (restarts, moved ports); `syncing` says how far a
+    /// proxy is with its configuration. Returns whether an address the proxies' configuration
+    /// names has moved.
+    async fn tick(&mut self, syncing: Syncing<'_>) -> bool;
 
     /// The mesh's services and where their instances take traffic.
     fn services(&self) -> Vec<Service>;
@@ -244,8 +244,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 Ok(()) => reconciled = Some(contents.revision),
             }
         }
-        let refusing = |node: &str| matches!(server.sync_state(node), SyncState::Nack(_));
-        let moved = backend.tick(&refusing).await;
+        let moved = backend.tick(&|node: &str| server.sync_state(node)).await;
         let identities = backend.identities();
 
         let pki_changed = ca.reload().unwrap_or_else(|e| {

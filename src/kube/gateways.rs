@@ -117,7 +117,8 @@ pub fn deployments(
         let Some(gateway) = ours(&service.metadata) else { continue };
         let spec = service.spec.clone().unwrap_or_default();
         let entry = deployed.entry(gateway).or_default();
-        entry.service = service.metadata.name.clone().unwrap_or_default();
+        entry.proxy =
+            format!("the proxy behind Service {namespace}/{}", service.metadata.name.as_deref().unwrap_or_default());
         if spec.type_.as_deref() == Some("LoadBalancer") {
             let ingress =
                 service.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.clone());

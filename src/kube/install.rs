@@ -1044,12 +1044,9 @@ pub fn proxy_deployment(
 
 /// The GatewayClass whose Gateways meshctl serves, each with a proxy of its own.
 fn gateway_class() -> Object {
-    use api::gateway::{GATEWAY_CLASS, GATEWAY_CONTROLLER};
-    let spec = json!({
-        "controllerName": GATEWAY_CONTROLLER,
-        "description": "Gateways served by meshctl: an Envoy for each Gateway",
-    });
-    cluster_scoped(ObjectKind::GatewayClass, GATEWAY_CLASS, Some(super::gateways::COMPONENT), json!({ "spec": spec }))
+    let spec = serde_json::to_value(api::gateway::meshctl_class()).expect("a GatewayClass spec serializes");
+    let component = Some(super::gateways::COMPONENT);
+    cluster_scoped(ObjectKind::GatewayClass, api::gateway::GATEWAY_CLASS, component, json!({ "spec": spec }))
 }
 
 fn gateway_service(settings: &Settings) -> Object {

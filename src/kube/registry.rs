@@ -37,7 +37,7 @@ use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::api::Identity;
 use crate::api::Protocol;
-use crate::controller::{Refusing, Registry};
+use crate::controller::{Registry, Syncing};
 use crate::metrics::scrape::{Served, Target};
 use crate::translate::{self, Credentials, Gateway, InboundPort, Instance, Origin, Proxy, Service, Sidecar};
 
@@ -703,7 +703,7 @@ impl KubeRegistry {
                 (host, ports.filter_map(|p| u16::try_from(p.port).ok()).collect())
             })
             .collect();
-        crate::ingress::Environment { namespace_labels, certificates, gateways, services }
+        crate::ingress::Environment { namespace_labels, certificates, no_secrets: None, gateways, services }
     }
 
     /// Waits until every store holds its first full list, so that the controller's first
@@ -782,7 +782,7 @@ impl Registry for KubeRegistry {
 
     /// Takes a new view when the watches saw anything; says whether the proxies' configuration
     /// depends on something that changed (services, instances, proxies).
-    async fn tick(&mut self, _refusing: Refusing<'_>) -> bool {
+    async fn tick(&mut self, _syncing: Syncing<'_>) -> bool {
         if !self.seen.has_changed().unwrap_or(false) {
             return false;
         }

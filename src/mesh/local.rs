@@ -110,7 +110,9 @@ pub fn stop(dir: &Path) -> bool {
     if process::alive(status.pid) {
         process::signal(status.pid, rustix::process::Signal::KILL);
     }
-    let pids = status.instances.iter().flat_map(|i| [i.app_pid, i.sidecar_pid]).chain([status.gateway_pid]);
+    let gateways = status.gateways.iter().map(|g| g.pid);
+    let pids =
+        status.instances.iter().flat_map(|i| [i.app_pid, i.sidecar_pid]).chain(gateways).chain([status.gateway_pid]);
     for pid in pids.flatten().filter(|p| process::alive(*p)) {
         process::signal(pid, rustix::process::Signal::KILL);
     }
@@ -206,6 +208,9 @@ impl Mesh for LocalMesh {
             if node == GATEWAY_NODE {
                 let admin = localhost(status.gateway_admin_port);
                 return Some(scrape::Target { node_id: node.into(), admin, serves: None });
+            }
+            if let Some(g) = status.gateways.iter().find(|g| g.node_id == node) {
+                return Some(scrape::Target { node_id: node.into(), admin: localhost(g.admin), serves: None });
             }
             let i = status.instances.iter().find(|i| i.node_id == node)?;
             let serves = scrape::Served {

@@ -1,6 +1,7 @@
 //! The local supervisor: every replica of every Workload becomes two processes, the
 //! application and its Envoy sidecar, each on ports of its own; the ingress gateway is one more
-//! Envoy. Crashed processes are restarted with backoff. What runs where is recorded in
+//! Envoy, and so is each Gateway API Gateway meshctl serves, whose listeners bind 127.0.0.1 at
+//! the Gateway's own ports. Crashed processes are restarted with backoff. What runs where is recorded in
 //! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
 //! predecessor left running instead of restarting them.
 //!
@@ -12,7 +13,7 @@
 pub mod ports;
 pub mod process;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -107,6 +108,35 @@ pub struct InstanceStatus {
     pub last_error: Option<String>,
 }
 
+/// What the controller records about the Envoy of a Gateway API Gateway (and reads back after a
+/// restart).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    pub node_id: String,
+    pub namespace: String,
+    pub name: String,
+    pub admin: u16,
+    /// The ports of the Gateway's listeners.
+    pub ports: BTreeSet<u16>,
+    pub pid: Option<u32>,
+    pub last_error: Option<String>,
+}
+
+/// A Gateway API Gateway meshctl serves, as its Envoy should run: the Gateway (namespace,
+/// name) and the ports of its listeners.
+pub type GatewaySpec = ((String, String), BTreeSet<u16>);
+
+/// The node id of the Envoy that serves the Gateway API's Gateway `name` in `namespace`.
+pub fn gateway_node(namespace: &str, name: &str) -> String {
+    format!("gw-{name}.{namespace}")
+}
+
+struct RunningGateway {
+    admin: u16,
+    ports: BTreeSet<u16>,
+    envoy: Process,
+}
+
 struct Running {
     spec: InstanceSpec,
     ports: Ports,
@@ -134,6 +164,8 @@ pub struct Supervisor {
     ports: PortAllocator,
     instances: BTreeMap<String, Running>,
     gateway: Process,
+    /// The Gateway API's Gateways' Envoys, by the Gateway's namespace and name.
+    gateways: BTreeMap<(String, String), RunningGateway>,
 }
 
 /// The node id of the ingress gateway.
@@ -151,19 +183,12 @@ impl Supervisor {
         for dir in ["logs", "proxies"] {
             std::fs::create_dir_all(settings.state_dir.join(dir))?;
         }
-        let bootstrap = translate::bootstrap(
-            GATEWAY_NODE,
-            "gateway",
-            localhost(settings.gateway_admin),
-            settings.xds,
-            settings.collector,
-        );
-        let launch = envoy_launch(&settings, GATEWAY_NODE, &bootstrap.encode_to_vec())?;
+        let launch = gateway_launch(&settings, GATEWAY_NODE, settings.gateway_admin)?;
         let gateway = match previous_gateway_pid.and_then(|pid| Process::adopt(launch.clone(), pid)) {
             Some(p) => p,
             None => Process::start(launch),
         };
-        Ok(Supervisor { settings, ports, instances: BTreeMap::new(), gateway })
+        Ok(Supervisor { settings, ports, instances: BTreeMap::new(), gateway, gateways: BTreeMap::new() })
     }
 
     pub fn gateway_pid(&self) -> Option<u32> {
@@ -250,6 +275,76 @@ impl Supervisor {
         if failed.is_empty() { Ok(()) } else { Err(std::io::Error::other(failed.join("; "))) }
     }
 
+    /// Makes the Gateways' Envoys match `wanted`: starts one for each new Gateway (or adopts
+    /// the one `previous` recorded), stops those of Gateways gone. A Gateway whose listeners
+    /// change keeps its Envoy, which takes them over xDS.
+    pub fn reconcile_gateways(&mut self, wanted: &[GatewaySpec], previous: &[GatewayStatus]) -> std::io::Result<()> {
+        let wanted: BTreeMap<&(String, String), &BTreeSet<u16>> = wanted.iter().map(|(g, p)| (g, p)).collect();
+        let gone: Vec<(String, String)> = self.gateways.keys().filter(|g| !wanted.contains_key(g)).cloned().collect();
+        for gateway in gone {
+            if let Some(mut g) = self.gateways.remove(&gateway) {
+                g.envoy.stop(Duration::from_secs(3));
+                [g.admin].iter().chain(&g.ports).for_each(|p| self.ports.release(*p));
+            }
+        }
+        let mut failed = Vec::new();
+        for (gateway @ (namespace, name), ports) in wanted {
+            if let Some(running) = self.gateways.get_mut(gateway) {
+                running.ports.difference(ports).for_each(|p| self.ports.release(*p));
+                ports.iter().for_each(|p| self.ports.hold(*p));
+                running.ports = ports.clone();
+                continue;
+            }
+            let node = gateway_node(namespace, name);
+            let recorded = previous.iter().find(|p| p.namespace == *namespace && p.name == *name);
+            let adopted = recorded.and_then(|p| {
+                let launch = gateway_launch(&self.settings, &node, p.admin).ok()?;
+                Some((p.admin, Process::adopt(launch, p.pid?)?))
+            });
+            let (admin, envoy) = match adopted {
+                Some((admin, envoy)) => {
+                    self.ports.hold(admin);
+                    (admin, envoy)
+                }
+                None => {
+                    let started =
+                        self.ports.take().and_then(|admin| match gateway_launch(&self.settings, &node, admin) {
+                            Ok(launch) => Ok((admin, Process::start(launch))),
+                            Err(e) => {
+                                self.ports.release(admin);
+                                Err(e)
+                            }
+                        });
+                    match started {
+                        Ok(started) => started,
+                        Err(e) => {
+                            failed.push(format!("{node}: {e}"));
+                            continue;
+                        }
+                    }
+                }
+            };
+            ports.iter().for_each(|p| self.ports.hold(*p));
+            self.gateways.insert(gateway.clone(), RunningGateway { admin, ports: ports.clone(), envoy });
+        }
+        if failed.is_empty() { Ok(()) } else { Err(std::io::Error::other(failed.join("; "))) }
+    }
+
+    pub fn gateway_status(&self) -> Vec<GatewayStatus> {
+        self.gateways
+            .iter()
+            .map(|((namespace, name), g)| GatewayStatus {
+                node_id: gateway_node(namespace, name),
+                namespace: namespace.clone(),
+                name: name.clone(),
+                admin: g.admin,
+                ports: g.ports.clone(),
+                pid: g.envoy.pid(),
+                last_error: (!g.envoy.running()).then(|| g.envoy.last_error.clone()).flatten(),
+            })
+            .collect()
+    }
+
     fn specs(&self, w: &Workload) -> Vec<InstanceSpec> {
         let namespace = w.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         let name = w.metadata.name.clone().unwrap_or_default();
@@ -290,8 +385,19 @@ impl Supervisor {
     /// restarts on a new one. Says whether a port moved: the mesh must be translated again.
     pub fn tick(&mut self) -> bool {
         self.gateway.tick();
-        let gateway = self.settings.gateway;
         let mut moved = false;
+        for ((namespace, name), g) in &mut self.gateways {
+            if g.envoy.tick() && held_elsewhere(g.admin) {
+                let node = gateway_node(namespace, name);
+                let launch = relocate(&mut self.ports, &node, "admin", &mut g.admin)
+                    .and_then(|()| gateway_launch(&self.settings, &node, g.admin).map_err(|e| e.to_string()));
+                match launch {
+                    Ok(launch) => (g.envoy.launch, moved) = (launch, true),
+                    Err(e) => g.envoy.last_error = Some(e),
+                }
+            }
+        }
+        let gateway = self.settings.gateway;
         for (node, r) in &mut self.instances {
             if r.app.tick() {
                 for served in &mut r.ports.served {
@@ -350,11 +456,14 @@ impl Supervisor {
         moved
     }
 
-    /// Stops every process, the gateway last.
+    /// Stops every process, the gateways last.
     pub fn stop_all(&mut self) {
         for r in self.instances.values_mut() {
             r.app.stop(Duration::from_secs(3));
             r.sidecar.stop(Duration::from_secs(3));
+        }
+        for g in self.gateways.values_mut() {
+            g.envoy.stop(Duration::from_secs(3));
         }
         self.gateway.stop(Duration::from_secs(3));
     }
@@ -402,6 +511,7 @@ impl Supervisor {
     /// Every proxy the control plane must configure, with the identity it runs as.
     pub fn identities(&self) -> Vec<(String, Identity)> {
         let mut all = vec![(GATEWAY_NODE.to_string(), Identity::gateway())];
+        all.extend(self.gateways.keys().map(|(namespace, name)| (gateway_node(namespace, name), Identity::gateway())));
         all.extend(
             self.instances
                 .iter()
@@ -424,6 +534,18 @@ impl Supervisor {
                 .collect(),
             credentials: credentials(GATEWAY_NODE),
         })];
+        proxies.extend(self.gateways.keys().map(|(namespace, name)| {
+            let node_id = gateway_node(namespace, name);
+            Proxy::Gateway(translate::Gateway {
+                serves: Some((namespace.clone(), name.clone())),
+                credentials: credentials(&node_id),
+                node_id,
+                namespace: namespace.clone(),
+                // Its listeners bind this address at the Gateway's ports.
+                listen: localhost(0),
+                labels: BTreeMap::new(),
+            })
+        }));
         proxies.extend(self.instances.iter().map(|(node, r)| {
             Proxy::Sidecar(Sidecar {
                 node_id: node.clone(),
@@ -466,6 +588,11 @@ fn relocate(ports: &mut PortAllocator, node: &str, what: &str, port: &mut u16) -
 
 fn service_port(port: &WorkloadPort) -> ServicePort {
     ServicePort { name: port.name.clone(), number: port.port as u16, protocol: port.protocol() }
+}
+
+fn gateway_launch(settings: &Settings, node: &str, admin: u16) -> std::io::Result<Launch> {
+    let bootstrap = translate::bootstrap(node, "gateway", localhost(admin), settings.xds, settings.collector);
+    envoy_launch(settings, node, &bootstrap.encode_to_vec())
 }
 
 fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: &Ports) -> std::io::Result<Launch> {

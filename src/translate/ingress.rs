@@ -10,10 +10,12 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 use super::{MeshSnapshot, http_manager, mesh_route, network_filter, pb, rds, security};
 use crate::ingress::Served;
 
-/// The listeners, route configurations and served certificates of the proxy of `served`.
+/// The listeners, route configurations and served certificates of the proxy of `served`, its
+/// listeners bound at `ip`.
 pub(super) fn gateway(
     snapshot: &MeshSnapshot,
     served: &Served<'_>,
+    ip: std::net::IpAddr,
 ) -> (Vec<Listener>, Vec<RouteConfiguration>, Vec<Secret>) {
     let mut listeners = Vec::new();
     let mut configs = Vec::new();
@@ -26,7 +28,7 @@ pub(super) fn gateway(
         let https: Vec<_> = served.on_port(port).filter(|j| j.listener.protocol == "HTTPS").collect();
         let mut listener = Listener {
             name: format!("gateway.{port}"),
-            address: Some(pb::socket_address(std::net::SocketAddr::from(([0, 0, 0, 0], port)))),
+            address: Some(pb::socket_address(std::net::SocketAddr::new(ip, port))),
             traffic_direction: TrafficDirection::Unspecified as i32,
             ..Default::default()
         };

@@ -281,8 +281,9 @@ pub struct InboundPort {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gateway {
     pub node_id: String,
-    /// The Gateway API's Gateway (namespace, name) it serves, listening as its listeners say;
-    /// none for install's ingress gateway, which listens at `listen` for Istio's Gateways.
+    /// The Gateway API's Gateway (namespace, name) it serves, listening as its listeners say at
+    /// `listen`'s address; none for install's ingress gateway, which listens at `listen` for
+    /// Istio's Gateways.
     pub serves: Option<(String, String)>,
     /// Short host names resolve in this namespace.
     pub namespace: String,
@@ -478,10 +479,10 @@ impl<'a> Translation<'a> {
                 }
                 (&s.namespace, jwks_clusters)
             }
-            Proxy::Gateway(Gateway { serves: Some((namespace, name)), .. }) => {
+            Proxy::Gateway(Gateway { serves: Some((namespace, name)), listen, .. }) => {
                 let served = self.ingress.gateway(namespace, name);
                 let (gateway_listeners, configs, secrets) = match served {
-                    Some(served) => ingress::gateway(snapshot, served),
+                    Some(served) => ingress::gateway(snapshot, served, listen.ip()),
                     None => Default::default(),
                 };
                 listeners.extend(gateway_listeners);

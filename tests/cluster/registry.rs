@@ -47,7 +47,7 @@ fn settle(
     mut ready: impl FnMut(&KubeRegistry) -> bool,
 ) {
     let held = super::common::within(DEADLINE, || {
-        *moved |= runtime.block_on(registry.tick(&|_| false));
+        *moved |= runtime.block_on(registry.tick(&|_| meshctl::xds::SyncState::Synced));
         ready(registry)
     });
     assert!(

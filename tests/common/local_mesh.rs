@@ -102,6 +102,9 @@ impl LocalMesh {
         let status = self.status();
         let mut pids: Vec<u32> = vec![status["pid"].as_u64().unwrap() as u32];
         pids.extend(status["gateway_pid"].as_u64().map(|p| p as u32));
+        for g in status["gateways"].as_array().into_iter().flatten() {
+            pids.extend(g["pid"].as_u64().map(|p| p as u32));
+        }
         for i in status["instances"].as_array().unwrap() {
             pids.extend(["app_pid", "sidecar_pid"].iter().filter_map(|k| i[k].as_u64()).map(|p| p as u32));
         }
