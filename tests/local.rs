@@ -801,6 +801,23 @@ fn a_gateway_of_meshctls_class_gets_an_envoy_of_its_own_at_its_listeners_port() 
     let table = mesh.meshctl(&["get", "gateway"], "").stdout;
     assert!(table.lines().any(|l| l.starts_with("web ") && l.contains("127.0.0.1")), "{table}");
 
+    // `top` shows the Gateway's routes, by rule, while requests go through it.
+    let sending = std::sync::atomic::AtomicBool::new(true);
+    let top = std::thread::scope(|s| {
+        s.spawn(|| {
+            while sending.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(send("www.shop.example", "/").unwrap().0, 200);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let run = mesh.meshctl(&["top", "--by", "route", "--once", "--interval", "1s", "-o", "json"], "");
+        sending.store(false, std::sync::atomic::Ordering::Relaxed);
+        serde_json::from_str::<Value>(&run.stdout).unwrap()
+    });
+    let rows = top["rows"].as_array().unwrap();
+    let row = rows.iter().find(|r| r["service"] == "gateway/web" && r["route"] == "shop_1").expect("the route's row");
+    assert!(row["requests"].as_u64() > Some(0) && row["success_rate"] == 1.0, "{top}");
+
     // The Gateway goes, and its Envoy with it.
     let envoy = mesh.status()["gateways"][0]["pid"].as_u64().unwrap() as u32;
     let run = mesh.meshctl(&["delete", "gateway", "web"], "");

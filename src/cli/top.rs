@@ -185,7 +185,7 @@ impl Drop for Screen {
 /// Scrapes every proxy twice, `--interval` apart, and computes the rows.
 async fn window(mesh: &dyn Mesh, args: &Args) -> Result<Window, Failure> {
     let status: MeshView = mesh.view().await?;
-    let mut targets = vec![status.gateway.node_id.clone()];
+    let mut targets = status.gateways();
     let mut instances = BTreeMap::new();
     // An inbound row comes from its instance's own proxy: with one namespace shown, the
     // others' proxies need not be asked (on a cluster, each is a request through the API server).

@@ -179,6 +179,17 @@ impl ProxyReport {
 }
 
 impl MeshView {
+    /// The node ids of the gateways' proxies: install's ingress gateway and each Gateway API
+    /// Gateway's, every proxy that is not an instance's sidecar.
+    pub fn gateways(&self) -> Vec<String> {
+        let sidecar = |node: &str| self.instances.iter().any(|i| i.node_id == node);
+        let mut nodes: Vec<String> = self.proxies.iter().map(|p| &p.node_id).filter(|n| !sidecar(n)).cloned().collect();
+        if !self.gateway.node_id.is_empty() && !nodes.contains(&self.gateway.node_id) {
+            nodes.insert(0, self.gateway.node_id.clone());
+        }
+        nodes
+    }
+
     /// Whether every proxy has ACKed a configuration built from store `revision` or a later
     /// one: what a command that moves traffic waits for before it says it is done.
     pub fn runs(&self, revision: u64) -> bool {

@@ -181,8 +181,10 @@ impl ClusterKey {
     }
 }
 
-/// A route of a service's virtual host: the virtual host is named `NAME_NAMESPACE_PORT` and the
-/// route by its VirtualService rule (its name, or `http<index>`), as the translator names them.
+/// A route of a virtual host, by its rule (its name, or `http<index>`), as the translator
+/// names them: a service's virtual host is `NAME_NAMESPACE_PORT`; install's ingress gateway has
+/// `gateway_NAMESPACE_VIRTUALSERVICE`, and a Gateway API Gateway's proxy
+/// `gateway_NAMESPACE_GATEWAY_HOSTNAME`, whose service is `gateway/GATEWAY`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct RouteKey {
     pub service: String,
@@ -192,10 +194,14 @@ pub struct RouteKey {
 
 impl RouteKey {
     fn from_labels(virtual_host: &str, route: &str) -> Option<RouteKey> {
-        let mut parts = virtual_host.split('_');
-        let (service, namespace) = (parts.next()?, parts.next()?);
-        parts.next()?.parse::<u16>().ok()?;
-        Some(RouteKey { service: service.into(), namespace: namespace.into(), route: route.into() })
+        let parts: Vec<&str> = virtual_host.split('_').collect();
+        let (service, namespace) = match parts.as_slice() {
+            [service, namespace, port] if port.parse::<u16>().is_ok() => (service.to_string(), namespace),
+            ["gateway", namespace, _] => ("gateway".to_string(), namespace),
+            ["gateway", namespace, gateway, _, ..] => (format!("gateway/{gateway}"), namespace),
+            _ => return None,
+        };
+        Some(RouteKey { service, namespace: namespace.to_string(), route: route.into() })
     }
 }
 
@@ -517,6 +523,10 @@ mod tests {
             ("profile", "default", "testers-see-v2")
         );
         assert_eq!(RouteKey::from_labels("inbound", "x"), None);
+        let of = |host: &str| RouteKey::from_labels(host, "r").map(|k| (k.service, k.namespace));
+        assert_eq!(of("gateway_shop_bookinfo"), Some(("gateway".into(), "shop".into())));
+        assert_eq!(of("gateway_shop_web_*_shop_example"), Some(("gateway/web".into(), "shop".into())));
+        assert_eq!(of("gateway_default_80"), Some(("gateway".into(), "default".into())), "a Service named gateway");
     }
 
     #[test]

@@ -144,6 +144,20 @@ fn services_of(resource: &Resource) -> Vec<String> {
         Resource::DestinationRule(rule) => vec![rule.spec.host.as_str()],
         Resource::VirtualService(vs) => vs.spec.hosts.iter().map(String::as_str).collect(),
         Resource::Canary(canary) => vec![canary.spec.service.as_str()],
+        Resource::HTTPRoute(route) => {
+            // The Services it is attached to and those it sends to.
+            let namespace = resource.namespace();
+            let parents = route.spec.parent_refs.iter().filter(|p| p.is_service()).map(|p| (&p.namespace, &p.name));
+            let rules = route.spec.rules.iter().flat_map(|r| &r.backend_refs);
+            let backends = rules.filter(|b| b.is_service()).map(|b| (&b.namespace, &b.name));
+            let mut services: Vec<String> = parents
+                .chain(backends)
+                .map(|(ns, name)| format!("{}/{name}", ns.as_deref().unwrap_or(namespace)))
+                .collect();
+            services.sort_unstable();
+            services.dedup();
+            return services;
+        }
         _ => Vec::new(),
     };
     hosts

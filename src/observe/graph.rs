@@ -74,7 +74,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of a running mesh: its instances and gateway as `view` reports them, and
+    /// The layout of a running mesh: its instances and gateways as `view` reports them, and
     /// the subsets of its DestinationRules among `resources`.
     pub fn of(view: &MeshView, resources: &[Resource]) -> Layout {
         let mut proxies: BTreeMap<String, Node> = view
@@ -82,9 +82,8 @@ impl Layout {
             .iter()
             .map(|i| (i.node_id.clone(), Node::workload(&i.namespace, &i.service, i.version())))
             .collect();
-        if !view.gateway.node_id.is_empty() {
-            proxies.insert(view.gateway.node_id.clone(), Node::gateway(GATEWAY));
-        }
+        // Every gateway is where traffic from outside the mesh comes in.
+        proxies.extend(view.gateways().into_iter().map(|node| (node, Node::gateway(GATEWAY))));
         let mut subsets = BTreeMap::new();
         for resource in resources {
             let Resource::DestinationRule(rule) = resource else { continue };

@@ -123,12 +123,19 @@ pub(super) fn gateway_routes(snapshot: &MeshSnapshot, served: &Served<'_>, port:
             }
         }
     }
+    let gateway = served.gateway.metadata.name.as_deref().unwrap_or_default();
     let virtual_hosts = by_domain
         .into_iter()
         .map(|(domain, mut rules)| {
             rules.sort_by(|a, b| a.precedence.cmp(&b.precedence));
             VirtualHost {
-                name: domain.replace('.', "_"),
+                // As `metrics::RouteKey` reads it: stat names are dot-separated.
+                name: format!(
+                    "gateway_{}_{}_{}",
+                    super::namespace(&served.gateway.metadata),
+                    gateway,
+                    domain.replace('.', "_")
+                ),
                 domains: vec![domain],
                 routes: rules.iter().map(|r| envoy_route(snapshot, r)).collect(),
                 ..VirtualHost::default()
