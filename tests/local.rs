@@ -159,6 +159,29 @@ fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtim
 }
 
 #[test]
+fn an_idle_mesh_leaves_its_status_file_alone() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &workloads(&[])).code, 0);
+    mesh.wait_healthy();
+    // The controller looks every 200 ms: a second without a write is five passes that found
+    // nothing to say.
+    let file = mesh.state_dir().join("status.json");
+    let modified = || std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut last = (modified(), std::time::Instant::now());
+    common::poll("a second without a write to status.json", Duration::from_secs(20), || {
+        if modified() != last.0 {
+            last = (modified(), std::time::Instant::now());
+        }
+        last.1.elapsed() >= Duration::from_secs(1)
+    });
+    // What changes is still written.
+    kill(mesh.instance("frontend")["app_pid"].as_u64().unwrap());
+    common::poll("the restart is recorded", Duration::from_secs(20), || {
+        mesh.instance("frontend")["restarts"].as_u64() >= Some(1)
+    });
+}
+
+#[test]
 fn apply_refuses_invalid_input_whole_and_needs_a_mesh() {
     let dir = tempfile::tempdir().unwrap();
     let envs = [("MESHCTL_STATE_DIR", dir.path().to_str().unwrap())];

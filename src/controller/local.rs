@@ -53,7 +53,7 @@ pub struct Settings {
 pub struct MeshStatus {
     pub pid: u32,
     pub running: bool,
-    /// When this was written (RFC 3339).
+    /// When this last changed (RFC 3339).
     pub updated: String,
     pub xds_port: u16,
     /// Where the proxies report spans, and `meshctl trace` asks for traces.
@@ -143,6 +143,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             gateway_admin_port: gateway_admin,
             ..MeshStatus::default()
         },
+        written: None,
     };
     // The local controller runs alone: it always leads.
     let (_alone, leading) = watch::channel(true);
@@ -218,6 +219,8 @@ struct Processes {
 struct StatusFile {
     dir: PathBuf,
     status: MeshStatus,
+    /// What the file holds, so that a pass that changed nothing leaves it alone.
+    written: Option<MeshStatus>,
 }
 
 #[async_trait::async_trait]
@@ -372,10 +375,15 @@ impl StatusSink<Processes> for StatusFile {
 
 impl StatusFile {
     fn write(&mut self) {
+        // `updated` is only ever set here: equal to what was written means nothing changed.
+        if self.written.as_ref() == Some(&self.status) {
+            return;
+        }
         self.status.updated = crate::api::time::now_rfc3339();
         let bytes = serde_json::to_vec_pretty(&self.status).expect("status serializes");
-        if let Err(e) = write_atomically(&self.dir.join(STATUS_FILE), &bytes) {
-            tracing::error!("cannot write status: {e}");
+        match write_atomically(&self.dir.join(STATUS_FILE), &bytes) {
+            Ok(()) => self.written = Some(self.status.clone()),
+            Err(e) => tracing::error!("cannot write status: {e}"),
         }
     }
 }

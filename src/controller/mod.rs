@@ -196,6 +196,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
+    let mut decoded: Option<(u64, Arc<Vec<Resource>>, Vec<String>)> = None;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
         let drained = async {
@@ -236,8 +237,17 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 continue;
             }
         };
-        let resources: Vec<Resource> =
-            contents.resources().into_iter().filter_map(|r| r.map_err(|e| errors.push(e)).ok()).collect();
+        // A pass for an ACK or a tick reads the revision the last pass decoded.
+        if decoded.as_ref().is_none_or(|(revision, _, _)| *revision != contents.revision) {
+            let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
+            for r in contents.resources() {
+                r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
+            }
+            decoded = Some((contents.revision, Arc::new(resources), unreadable));
+        }
+        let (_, resources, unreadable) = decoded.as_ref().expect("decoded just now");
+        let resources = resources.clone();
+        errors.extend(unreadable.iter().cloned());
         if reconciled != Some(contents.revision) {
             match backend.reconcile(&resources) {
                 Err(e) => errors.push(e),
@@ -260,7 +270,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             service_ports = route_status::service_ports(&services);
-            let mut snapshot = MeshSnapshot::new(services, &resources);
+            let mut snapshot = MeshSnapshot::new(services, resources.iter());
             snapshot.environment = backend.environment();
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
