@@ -5,6 +5,8 @@
 
 #[path = "cluster/admission.rs"]
 mod admission;
+#[path = "cluster/archives.rs"]
+mod archives;
 mod common;
 #[path = "cluster/demo.rs"]
 mod demo;

@@ -1,6 +1,18 @@
-//! The real Kubernetes API server the cluster tests run against (`scripts/kube-testenv` builds it).
+//! meshctl against the real Kubernetes API server (`scripts/kube-testenv` builds it), each test
+//! with a server of its own and no node: install and its manifests, inject, the store and the
+//! registry; and the test node's own hygiene (`node`), which needs no node running beside it.
 
 mod common;
+#[path = "kube/inject.rs"]
+mod inject;
+#[path = "kube/install.rs"]
+mod install;
+#[path = "kube/node.rs"]
+mod node;
+#[path = "kube/registry.rs"]
+mod registry;
+#[path = "kube/store.rs"]
+mod store;
 
 use std::time::Duration;
 

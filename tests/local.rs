@@ -1,9 +1,27 @@
 //! The local mesh end to end, through the real binary: `install --local`, `apply`, `get`,
 //! `delete`, `proxy-status`, `check`, `uninstall`, with real Envoy sidecars and demo apps;
 //! crashed processes are restarted, and a killed controller leaves traffic flowing and is
-//! replaced by one that adopts what runs.
+//! replaced by one that adopts what runs. The modules go on with what runs on real Envoy: policy
+//! on proxies fed by meshctl's ADS server (`proxy`), mTLS (`security`), canaries, `top`,
+//! traces and the dashboard (`observe`), ports that heal, safety, and kubectl's habits.
 
+#[path = "local/canary.rs"]
+mod canary;
 mod common;
+#[path = "local/kubectl_habits.rs"]
+mod kubectl_habits;
+#[path = "local/observe.rs"]
+mod observe;
+#[path = "local/ports.rs"]
+mod ports;
+#[path = "local/proxy.rs"]
+mod proxy;
+#[path = "local/safety.rs"]
+mod safety;
+#[path = "local/security.rs"]
+mod security;
+#[path = "local/top.rs"]
+mod top;
 
 use common::local_mesh::{LocalMesh, alive};
 

@@ -271,7 +271,7 @@ pub fn reference() -> String {
     let mut root = command().term_width(100).max_term_width(100);
     root.build();
     let mut page = String::from(
-        "# Command reference\n\nGenerated from meshctl's own definitions (`UPDATE_GOLDEN=1 cargo test --test generate` \
+        "# Command reference\n\nGenerated from meshctl's own definitions (`UPDATE_GOLDEN=1 cargo test --test offline generate::` \
          refreshes it); each section is what `meshctl COMMAND --help` prints.\n",
     );
     let mut pending = vec![(String::from("meshctl"), root)];

@@ -1,7 +1,7 @@
 //! Canary rollouts on a real local mesh: applied as a Canary resource, driven by the
 //! controller through the metrics of real Envoys, promoted or rolled back by the gates.
 
-mod common;
+use super::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! routing to demo apps. Weight changes take effect without a restart and without a failed
 //! request; new subsets are reachable before any route points at them.
 
-mod common;
+use super::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! `meshctl inject` offline, against the real kube-apiserver's schemas. The webhook that
 //! injects on a cluster is shown on the real node (`tests/cluster/inject.rs`).
 
-mod common;
+use super::common;
 
 use common::kube::KubeApiServer;
 use meshctl::kube::inject::INIT_CONTAINER;

@@ -1,6 +1,6 @@
 //! `meshctl generate`, `completion` and the generated files kept in the tree.
 
-mod common;
+use super::common;
 
 use common::{assert_golden, meshctl, meshctl_with_input, root};
 

@@ -1,7 +1,7 @@
 //! `meshctl install` and `uninstall` on a cluster, run as the real binary against the real
 //! kube-apiserver (`scripts/kube-testenv`), and the manifests they apply.
 
-mod common;
+use super::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

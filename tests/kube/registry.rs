@@ -2,7 +2,7 @@
 //! needs no running Pod: a watch its account may not make. How it follows Pods, their
 //! readiness and their deletion is shown on the real node (`tests/cluster/registry.rs`).
 
-mod common;
+use super::common;
 
 use std::time::Duration;
 

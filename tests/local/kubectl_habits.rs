@@ -3,7 +3,7 @@
 //! `canary list` and `check`, and `-o` meaning the same everywhere, through the real binary on
 //! a real local mesh.
 
-mod common;
+use super::common;
 
 use common::local_mesh::LocalMesh;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The test node itself (`scripts/test-node`): what it changes on the machine is undone when it
 //! stops, and after a run killed before it could clean up, by the next one.
 
-mod common;
+use super::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! as the local store's own tests (created, unchanged, configured; generations; conflicts;
 //! admission; statuses; deletes), and says what it cannot do.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! controller acts on a change without waiting for its next look, and the demo's printed hints,
 //! run as printed under load, fail no request. Real Envoy, real HTTP.
 
-mod common;
+use super::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `meshctl validate` end to end: the real binary on the fixtures in testdata/.
 
-mod common;
+use super::common;
 
 use common::{assert_golden, files, meshctl, meshctl_with_input};
 

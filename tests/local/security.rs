@@ -2,7 +2,7 @@
 //! certificates while mesh traffic goes on; mode changes and certificate rotations under load
 //! lose no request; keys stay private.
 
-mod common;
+use super::common;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;

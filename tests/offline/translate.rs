@@ -1,7 +1,7 @@
 //! The translator against golden summaries, and its output checked by real Envoy
 //! (`envoy --mode validate`) for every policy fixture in testdata/.
 
-mod common;
+use super::common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -2,7 +2,7 @@
 //! another process takes moves to a new port and traffic flows again, and many meshes, one
 //! after another and side by side, all come up.
 
-mod common;
+use super::common;
 
 use std::net::TcpListener;
 use std::time::Duration;

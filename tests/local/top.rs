@@ -1,7 +1,7 @@
 //! `meshctl top` on a real local mesh: the figures agree with traffic sent at a known rate,
 //! latency and error rate.
 
-mod common;
+use super::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

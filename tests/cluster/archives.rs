@@ -2,7 +2,7 @@
 //! Dockerfile describes them for `docker build`, and this checks that the two agree — the
 //! archives are unpacked and their binaries run, chrooted into the unpacked root filesystem.
 
-mod common;
+use super::common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Observing the demo mesh: traces collected from real proxies' spans, through the CLI, and
 //! the dashboard's API and page (in headless Chromium) as the traffic changes.
 
-mod common;
+use super::common;
 
 use std::time::Duration;
 

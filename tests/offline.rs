@@ -1,0 +1,13 @@
+//! What needs no mesh: `validate`, `generate` and the files generated from the CLI, the
+//! translator's output (checked by real Envoy's `--mode validate`), and malformed input that
+//! must never panic.
+
+mod common;
+#[path = "offline/generate.rs"]
+mod generate;
+#[path = "offline/robustness.rs"]
+mod robustness;
+#[path = "offline/translate.rs"]
+mod translate;
+#[path = "offline/validate.rs"]
+mod validate;
