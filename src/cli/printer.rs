@@ -44,14 +44,26 @@ impl Printer {
     /// Reports an error that ends the command, with its chain of causes.
     /// Prints an error and its causes, each once: a cause whose words a line above already
     /// holds (many errors repeat their source in their own message) is not printed again.
+    ///
+    /// An error's message says what is wrong, then after `; ` what to do, as every message of
+    /// meshctl's does; when causes follow, what to do goes last, so the last line says it.
     pub fn error(&self, error: &anyhow::Error) {
-        let mut said = error.to_string();
-        let mut text = format!("{ERROR}error{ERROR:#}: {said}\n");
+        let message = error.to_string();
+        let mut said = message.clone();
+        let mut causes = String::new();
         for cause in error.chain().skip(1).map(|c| c.to_string()) {
             if !said.contains(&cause) {
-                text.push_str(&format!("  {DIM}caused by:{DIM:#} {cause}\n"));
+                causes.push_str(&format!("  {DIM}caused by:{DIM:#} {cause}\n"));
                 said.push_str(&cause);
             }
+        }
+        let (problem, remedy) = match message.split_once("; ") {
+            Some((problem, remedy)) if !causes.is_empty() => (problem, Some(remedy)),
+            _ => (message.as_str(), None),
+        };
+        let mut text = format!("{ERROR}error{ERROR:#}: {problem}\n{causes}");
+        if let Some(remedy) = remedy {
+            text.push_str(&format!("  {BOLD}hint:{BOLD:#} {remedy}\n"));
         }
         // Nothing useful can be done if stderr itself is gone.
         let _ = anstream::stderr().lock().write_all(text.as_bytes());

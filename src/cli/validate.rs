@@ -115,7 +115,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, Failure> {
             continue;
         }
         let meta = std::fs::metadata(path)
-            .with_context(|| format!("cannot read {}", path.display()))
+            .with_context(|| format!("cannot read {}; check the path (`-f -` reads standard input)", path.display()))
             .map_err(Failure::usage)?;
         let mut files = Vec::new();
         if meta.is_dir() {

@@ -186,18 +186,29 @@ fn an_error_says_each_cause_once() {
     });
     std::fs::write(&unreachable, config.to_string()).unwrap();
     let missing = dir.path().join("missing");
-    let cases: [(&[&str], &str); 4] = [
-        (&["get", "vs", "--kubeconfig", "/nonexistent"], "cannot use the kubeconfig (/nonexistent): No such file"),
-        (&["get", "vs", "--kubeconfig", unreachable.to_str().unwrap()], "https://127.0.0.1:1"),
-        (&["get", "vs", "--state-dir", missing.to_str().unwrap()], missing.to_str().unwrap()),
-        (&["apply", "-f", "/nonexistent.yaml"], "cannot read /nonexistent.yaml"),
+    // What is wrong first, what to do last.
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["get", "vs", "--kubeconfig", "/nonexistent"],
+            "cannot use the kubeconfig (/nonexistent): No such file",
+            "pass --kubeconfig FILE",
+        ),
+        (&["get", "vs", "--kubeconfig", unreachable.to_str().unwrap()], "https://127.0.0.1:1", "check that it runs"),
+        (
+            &["get", "vs", "--state-dir", missing.to_str().unwrap()],
+            missing.to_str().unwrap(),
+            "meshctl install --local",
+        ),
+        (&["apply", "-f", "/nonexistent.yaml"], "cannot read /nonexistent.yaml", "check the path"),
     ];
-    for (args, says) in cases {
+    for (args, says, remedy) in cases {
         let run = common::meshctl(args);
         assert_ne!(run.code, 0, "{args:?}");
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.lines().last().unwrap().contains(remedy), "{args:?}: {}", run.stderr);
         assert!(!run.stderr.contains("'\""), "a path quoted twice: {}", run.stderr);
-        let lines: Vec<&str> = run.stderr.lines().map(|l| l.trim_start_matches("  caused by: ")).collect();
+        let lines: Vec<&str> =
+            run.stderr.lines().map(|l| l.trim_start_matches("  caused by: ").trim_start_matches("  hint: ")).collect();
         for (i, line) in lines.iter().enumerate().skip(1) {
             assert!(!lines[..i].iter().any(|above| above.contains(line)), "{line:?} said twice: {}", run.stderr);
         }
