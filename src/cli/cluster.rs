@@ -3,11 +3,12 @@
 //! commands run the local mesh (`local.rs`) exactly as before.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::ArgGroup;
 
 use super::printer::{self, Printer, paint};
+use super::wait::{self, Look};
 use super::{Exit, Failure, Outcome, Structured};
 use crate::kube::client::{self, Cluster, ClusterError, Target};
 use crate::kube::install::{self, CA_SECRET, Found, NAMESPACE, Object, ObjectKind, Settings};
@@ -192,7 +193,7 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
             ca_untold = false;
         }
         if object.kind == ObjectKind::GatewayClass {
-            established(&cluster, &ObjectKind::GatewayClass.resource()).await?;
+            established(&cluster, &ObjectKind::GatewayClass.resource(), printer).await?;
         }
         let applied = cluster.apply(object).await?;
         printer.write(&format!("{} {applied}\n", object.reference()))?;
@@ -205,21 +206,21 @@ async fn install_on_cluster(plan: Plan, printer: &Printer) -> Outcome {
 
 /// Waits until the CRD `name` (just applied) is Established, so that objects of its kind can
 /// be made; a CRD takes a moment to be served.
-async fn established(cluster: &Cluster, name: &str) -> Result<(), Failure> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+async fn established(cluster: &Cluster, name: &str, printer: &Printer) -> Result<(), Failure> {
+    let what = format!("waiting for CRD {name} to be Established");
+    let look = async || {
         let crd = cluster.get(ObjectKind::CustomResourceDefinition, None, name).await?;
         let json = crd.map(|c| serde_json::to_value(c).unwrap_or_default()).unwrap_or_default();
-        if crate::kube::client::ready(ObjectKind::CustomResourceDefinition, &json) {
-            return Ok(());
+        match client::ready(ObjectKind::CustomResourceDefinition, &json) {
+            true => Ok(Look::Done(())),
+            false => Ok(Look::Waiting { progress: what.clone(), left: String::new() }),
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::environment(anyhow::anyhow!(
-                "CRD {name} is not Established after 30s; see `kubectl get crd {name} -o yaml`"
-            )));
-        }
-        tokio::time::sleep(WAIT_POLL).await;
-    }
+    };
+    let late = |_: &str| {
+        let error = anyhow::anyhow!("CRD {name} is not Established after 30s; see `kubectl get crd {name} -o yaml`");
+        Failure::environment(error)
+    };
+    wait::until(printer, &what, (Duration::from_secs(30), WAIT_POLL), look, late).await
 }
 
 /// How often `--wait` looks again: a handful of objects, so a GET each is cheap.
@@ -237,44 +238,39 @@ pub(super) async fn wait_ready(
         .iter()
         .filter(|o| matches!(o.kind, ObjectKind::CustomResourceDefinition | ObjectKind::Deployment))
         .collect();
-    let progress = printer.progress(&format!("waiting for {} object(s) to be ready", watched.len()));
-    let deadline = Instant::now() + timeout;
-    loop {
+    // Where the Deployments live (one namespace for each caller), for the timeout's advice.
+    let namespace = watched.iter().find_map(|o| o.namespace()).unwrap_or(NAMESPACE);
+    let look = async || {
         let mut pending = Vec::new();
-        let mut namespace = NAMESPACE;
         for object in &watched {
             let stored = cluster.get(object.kind, object.namespace(), object.name()).await?;
             let stored = stored.map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default();
             if !client::ready(object.kind, &stored) {
                 pending.push(object.reference());
-                namespace = object.namespace().unwrap_or(namespace);
             }
         }
         if pending.is_empty() {
-            progress.finish();
-            let count = |kind| watched.iter().filter(|o| o.kind == kind).count();
-            let crds = match count(ObjectKind::CustomResourceDefinition) {
-                0 => String::new(),
-                n => format!("{n} CRD(s) established, "),
-            };
-            let deployments = count(ObjectKind::Deployment);
-            printer.write(&format!(
-                "{} ready: {crds}{deployments} Deployment(s) available\n",
-                paint(printer::GOOD, "✓")
-            ))?;
-            return Ok(());
+            return Ok(Look::Done(()));
         }
-        if Instant::now() >= deadline {
-            progress.finish();
-            return Err(Failure::environment(anyhow::anyhow!(
-                "not ready within {timeout:?}: still waiting for {}; see `kubectl -n {namespace} get deployments,pods` \
-                 and the Pods' events, or wait longer with --timeout",
-                pending.join(", ")
-            )));
-        }
-        progress.set(&format!("waiting for {} of {} object(s): {}", pending.len(), watched.len(), pending.join(", ")));
-        tokio::time::sleep(WAIT_POLL).await;
-    }
+        let progress = format!("waiting for {} of {} object(s): {}", pending.len(), watched.len(), pending.join(", "));
+        Ok(Look::Waiting { progress, left: pending.join(", ") })
+    };
+    let what = format!("waiting for {} object(s) to be ready", watched.len());
+    let late = |pending: &str| {
+        Failure::environment(anyhow::anyhow!(
+            "not ready within {timeout:?}: still waiting for {pending}; see `kubectl -n {namespace} get \
+             deployments,pods` and the Pods' events, or wait longer with --timeout"
+        ))
+    };
+    wait::until(printer, &what, (timeout, WAIT_POLL), look, late).await?;
+    let count = |kind| watched.iter().filter(|o| o.kind == kind).count();
+    let crds = match count(ObjectKind::CustomResourceDefinition) {
+        0 => String::new(),
+        n => format!("{n} CRD(s) established, "),
+    };
+    let deployments = count(ObjectKind::Deployment);
+    printer.write(&format!("{} ready: {crds}{deployments} Deployment(s) available\n", paint(printer::GOOD, "✓")))?;
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

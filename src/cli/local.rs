@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use super::printer::{self, Printer, paint};
+use super::wait::{self, Look};
 use super::{Exit, Failure, Outcome};
 use crate::mesh::local::{LocalMesh, running_controller};
 use crate::mesh::{Mesh, MeshView, ProxyReport};
@@ -164,45 +165,38 @@ pub async fn wait_healthy(
     printer: &Printer,
     what: &str,
 ) -> Result<(LocalMesh, MeshView), Failure> {
-    let progress = printer.progress(what);
-    let deadline = Instant::now() + timeout;
-    loop {
+    let look = async || {
         let mesh = LocalMesh::open(dir);
         let health = match &mesh {
             Ok(mesh) => health(mesh).await,
             Err(e) => Health::absent(e),
         };
+        let problems: Vec<String> = health.lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l.clone()).collect();
         if health.ready
             && let (Ok(mesh), Some(view)) = (mesh, health.view)
         {
-            progress.finish();
-            // Running, but not right: say so, and let the caller go on.
-            for (_, line) in health.lines.iter().filter(|(ok, _)| !ok) {
-                printer.write(&format!("{} {line}\n", paint(printer::ERROR, "✗")))?;
-            }
-            return Ok((mesh, view));
+            return Ok(Look::Done((mesh, view, problems)));
         }
-        let waiting = health.lines.iter().filter(|(ok, _)| !ok).count();
-        progress.set(&format!("{what}: waiting for {waiting} part(s) to be ready"));
         if started.is_some_and(crate::mesh::local::Started::exited) {
-            progress.finish();
-            return Err(Failure::environment(anyhow!(
-                "the controller exited; see {}",
-                crate::runtime::logs_dir(dir).join("controller.log").display()
-            )));
+            let log = crate::runtime::logs_dir(dir).join("controller.log");
+            return Err(Failure::environment(anyhow!("the controller exited; see {}", log.display())));
         }
-        if Instant::now() > deadline {
-            progress.finish();
-            let problems: Vec<&str> = health.lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l.as_str()).collect();
-            return Err(Failure::environment(anyhow!(
-                "the mesh was not ready within {:?}: {}; logs are in {}",
-                timeout,
-                problems.join("; "),
-                crate::runtime::logs_dir(dir).display()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let progress = format!("{what}: waiting for {} part(s) to be ready", problems.len());
+        Ok(Look::Waiting { progress, left: problems.join("; ") })
+    };
+    let late = |problems: &str| {
+        let logs = crate::runtime::logs_dir(dir);
+        Failure::environment(anyhow!(
+            "the mesh was not ready within {timeout:?}: {problems}; logs are in {}",
+            logs.display()
+        ))
+    };
+    let (mesh, view, problems) = wait::until(printer, what, (timeout, Duration::from_millis(100)), look, late).await?;
+    // Running, but not right: say so, and let the caller go on.
+    for line in problems {
+        printer.write(&format!("{} {line}\n", paint(printer::ERROR, "✗")))?;
     }
+    Ok((mesh, view))
 }
 
 /// Waits, with a progress line, until `done` holds for what the mesh reports. A proxy that
@@ -215,20 +209,17 @@ pub async fn wait_for(
     what: &str,
     done: impl Fn(&MeshView) -> bool,
 ) -> Result<MeshView, Failure> {
-    let progress = printer.progress(what);
-    let deadline = Instant::now() + timeout;
     let mut refusing: Option<(String, Instant)> = None;
-    loop {
+    let look = async || {
         let status = mesh.view().await?;
         if done(&status) {
-            progress.finish();
-            return Ok(status);
+            return Ok(Look::Done(status));
         }
         let nack = status.proxies.iter().find_map(|p| match &p.sync {
             SyncState::Nack(reason) => Some((&p.node_id, reason)),
             _ => None,
         });
-        refusing = match (nack, refusing) {
+        refusing = match (nack, refusing.take()) {
             (Some((node, _)), Some((same, since))) if *node == same => Some((same, since)),
             (Some((node, _)), _) => Some((node.clone(), Instant::now())),
             (None, _) => None,
@@ -236,26 +227,19 @@ pub async fn wait_for(
         if let Some((node, reason)) = nack
             && refusing.as_ref().is_some_and(|(_, since)| since.elapsed() >= NACK_GRACE)
         {
-            progress.finish();
-            return Err(Failure {
-                exit: Exit::Failed,
-                error: anyhow!("proxy {node} refused its configuration: {reason}"),
-            });
+            let error = anyhow!("proxy {node} refused its configuration: {reason}");
+            return Err(Failure { exit: Exit::Failed, error });
         }
-        if Instant::now() > deadline {
-            progress.finish();
-            let waiting: Vec<&str> =
-                status.proxies.iter().filter(|p| p.sync != SyncState::Synced).map(|p| p.node_id.as_str()).collect();
-            return Err(Failure {
-                exit: Exit::Environment,
-                error: anyhow!(
-                    "{what}: not done within {timeout:?} (still waiting for: {}); see `meshctl proxy-status`",
-                    if waiting.is_empty() { "the controller".to_string() } else { waiting.join(", ") }
-                ),
-            });
-        }
-        tokio::time::sleep(mesh.poll_period()).await;
-    }
+        let waiting: Vec<&str> =
+            status.proxies.iter().filter(|p| p.sync != SyncState::Synced).map(|p| p.node_id.as_str()).collect();
+        let left = if waiting.is_empty() { "the controller".to_string() } else { waiting.join(", ") };
+        Ok(Look::Waiting { progress: what.to_string(), left })
+    };
+    let late = |left: &str| Failure {
+        exit: Exit::Environment,
+        error: anyhow!("{what}: not done within {timeout:?} (still waiting for: {left}); see `meshctl proxy-status`"),
+    };
+    wait::until(printer, what, (timeout, mesh.poll_period()), look, late).await
 }
 
 /// How long a proxy may refuse its configuration before a wait gives up on it.

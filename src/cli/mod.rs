@@ -20,6 +20,7 @@ mod resources;
 mod top;
 mod trace;
 mod validate;
+mod wait;
 
 use std::io;
 use std::process::ExitCode;
