@@ -3,6 +3,8 @@
 //! must never panic.
 
 mod common;
+#[path = "offline/docs.rs"]
+mod docs;
 #[path = "offline/generate.rs"]
 mod generate;
 #[path = "offline/robustness.rs"]
