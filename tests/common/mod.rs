@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod dashboard;
+pub mod docs;
 pub mod envoy;
 pub mod images;
 pub mod kube;

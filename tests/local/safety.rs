@@ -277,3 +277,41 @@ fn the_demos_printed_hints_run_in_order_fail_no_request() {
     assert!(sent > 100, "{results:?}");
     assert_eq!(failed, 0, "requests failed while the hints ran: {results:?}");
 }
+
+/// Whether a docs example only reads the local mesh: what runs against the demo beside its own
+/// hints. Synopses, placeholders (`NAME`, `FILE`), files and a cluster's flags are not examples;
+/// what changes the mesh or runs until stopped is run by the demo's hints and the other tests.
+fn reads_the_mesh(command: &str) -> bool {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let reads = match words.get(1..3).unwrap_or_default() {
+        ["get" | "proxy-status" | "check" | "analyze" | "trace", ..] => true,
+        ["top", ..] => words.contains(&"--once"),
+        ["canary", "status" | "list"] | ["mtls", "status"] => true,
+        _ => words.len() == 2 && matches!(words[1], "proxy-status" | "check" | "analyze" | "trace"),
+    };
+    let placeholder = words.iter().any(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    let elsewhere = ["-f", "--context", "--kubeconfig", "--pre"].iter().any(|flag| words.contains(flag));
+    reads && !placeholder && !elsewhere && !command.contains(['[', '|', '<', '>'])
+}
+
+#[test]
+fn the_docs_examples_that_read_a_mesh_run_on_the_demo() {
+    let (mesh, _) = LocalMesh::start("demo", &[]);
+    // The demo's load generator gives `top` and `trace` something to show.
+    common::poll("a trace through profile", Duration::from_secs(20), || {
+        mesh.meshctl(&["trace", "profile", "-o", "json"], "").stdout.contains("trace_id")
+    });
+    let (dir, envoy) = (mesh.state_dir(), common::envoy::binary());
+    let envs = [("MESHCTL_STATE_DIR", dir.to_str().unwrap()), ("MESHCTL_ENVOY", envoy.to_str().unwrap())];
+    let examples: Vec<_> =
+        common::docs::blocks().into_iter().flatten().filter(|e| reads_the_mesh(&e.command)).collect();
+    for example in &examples {
+        common::docs::check(example, &common::docs::run(example, &dir, &envs));
+    }
+    assert!(
+        examples.len() >= 15,
+        "only {} examples ran: {:?}",
+        examples.len(),
+        examples.iter().map(|e| &e.command).collect::<Vec<_>>()
+    );
+}
