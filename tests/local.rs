@@ -128,15 +128,47 @@ fn a_local_mesh_runs_workloads_routes_by_policy_and_stops_cleanly() {
     assert_eq!(mesh.meshctl(&["check"], "").code, 1);
 }
 
+/// A Gateway of meshctl's class, `web`, with an HTTP listener at a free port.
+fn web_gateway() -> String {
+    let port = common::free_port();
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: web}}\n\
+         spec: {{gatewayClassName: meshctl, listeners: [{{name: http, port: {port}, protocol: HTTP}}]}}\n"
+    )
+}
+
+#[test]
+fn what_changed_while_no_controller_ran_is_replaced_not_left_running() {
+    let mesh = LocalMesh::install();
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{}", workloads(&[]), web_gateway())).code, 0);
+    mesh.wait_healthy();
+    let before = mesh.status();
+    let v2 = before["instances"].as_array().unwrap().iter().find(|i| i["node_id"] == "profile-v2-0.default").unwrap();
+    let left: Vec<u64> = [&v2["app_pid"], &v2["sidecar_pid"], &before["gateways"][0]["pid"]]
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+
+    // With no controller running, profile-v2 changes and the Gateway goes: the store takes both.
+    kill(before["pid"].as_u64().unwrap());
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &workloads(&["--latency", "1ms"])).code, 0);
+    assert_eq!(mesh.meshctl(&["delete", "gateway", "web"], "").code, 0);
+    let run = mesh.meshctl(&["install", "--local", "--gateway-port", &mesh.gateway.to_string()], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    // The next controller starts profile-v2 anew and stops what ran before, instead of leaving
+    // it beside its replacement.
+    for pid in left {
+        common::poll("what the change replaced is stopped", Duration::from_secs(10), || !alive(pid as u32));
+    }
+    assert_eq!(mesh.status()["gateways"], serde_json::json!([]));
+    assert_eq!(mesh.get("frontend").0, 200);
+}
+
 #[test]
 fn crashed_processes_restart_and_a_killed_controller_is_replaced_without_downtime() {
     let mesh = LocalMesh::install();
-    let port = common::free_port();
-    let gateway = format!(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: web}}\n\
-         spec: {{gatewayClassName: meshctl, listeners: [{{name: http, port: {port}, protocol: HTTP}}]}}\n"
-    );
-    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{gateway}", workloads(&[]))).code, 0);
+    assert_eq!(mesh.meshctl(&["apply", "-f", "-"], &format!("{}---\n{}", workloads(&[]), web_gateway())).code, 0);
     mesh.wait_healthy();
 
     let status = mesh.status();

@@ -1,9 +1,9 @@
 //! The local supervisor: every replica of every Workload becomes two processes, the
 //! application and its Envoy sidecar, each on ports of its own; the ingress gateway is one more
 //! Envoy, and so is each Gateway API Gateway meshctl serves, whose listeners bind 127.0.0.1 at
-//! the Gateway's own ports. Crashed processes are restarted with backoff. What runs where is recorded in
-//! [`InstanceStatus`], which a restarted controller uses to adopt the processes its
-//! predecessor left running instead of restarting them.
+//! the Gateway's own ports. Crashed processes are restarted with backoff. What runs where is
+//! recorded in [`InstanceStatus`] and [`GatewayStatus`], which a restarted controller uses to
+//! adopt the processes its predecessor left running instead of restarting them.
 //!
 //! Ports come from one [`PortAllocator`] per mesh, so no two parts share one. A part that
 //! finds its port taken by some other process anyway is moved to a new port: an application
@@ -171,6 +171,9 @@ pub struct Supervisor {
 /// The node id of the ingress gateway.
 pub const GATEWAY_NODE: &str = "gateway";
 
+/// How long a process is given to exit after SIGTERM before it is killed.
+const GRACE: Duration = Duration::from_secs(3);
+
 /// Where a local mesh at `state_dir` keeps its processes' logs, the controller's among them.
 pub fn logs_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("logs")
@@ -209,8 +212,8 @@ impl Supervisor {
         let gone: Vec<String> = self.instances.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
         for node in gone {
             if let Some(mut r) = self.instances.remove(&node) {
-                r.app.stop(Duration::from_secs(3));
-                r.sidecar.stop(Duration::from_secs(3));
+                r.app.stop(GRACE);
+                r.sidecar.stop(GRACE);
                 r.ports.all().into_iter().for_each(|p| self.ports.release(p));
             }
         }
@@ -223,14 +226,14 @@ impl Supervisor {
                 if running.spec.ports != spec.ports {
                     // Its listeners change: a new instance, with new ports.
                     let mut gone = self.instances.remove(&node).expect("the instance is running");
-                    gone.app.stop(Duration::from_secs(3));
-                    gone.sidecar.stop(Duration::from_secs(3));
+                    gone.app.stop(GRACE);
+                    gone.sidecar.stop(GRACE);
                     gone.ports.all().into_iter().for_each(|p| self.ports.release(p));
                     new.push((node, spec));
                     continue;
                 }
                 if running.spec.app != spec.app {
-                    running.app.stop(Duration::from_secs(3));
+                    running.app.stop(GRACE);
                     running.app = Process::start(with_ports(&spec, &running.ports, self.settings.gateway));
                 }
                 running.spec = spec;
@@ -247,6 +250,13 @@ impl Supervisor {
                     self.instances.insert(node, r);
                 }
                 None => new.push((node, spec)),
+            }
+        }
+        // What an earlier controller left and this one does not take over (its workload went
+        // or changed while no controller ran) would run on beside its replacement.
+        for p in previous {
+            if !self.instances.get(&p.node_id).is_some_and(|r| r.app.pid() == p.app_pid) {
+                [p.app_pid, p.sidecar_pid].into_iter().flatten().for_each(|pid| process::stop_left(pid, GRACE));
             }
         }
         // New instances get their ports once every adopted instance's are held. One that
@@ -276,14 +286,17 @@ impl Supervisor {
     }
 
     /// Makes the Gateways' Envoys match `wanted`: starts one for each new Gateway (or adopts
-    /// the one `previous` recorded), stops those of Gateways gone. A Gateway whose listeners
-    /// change keeps its Envoy, which takes them over xDS.
+    /// the one `previous` recorded), stops those of Gateways gone, even while no controller ran.
+    /// A Gateway whose listeners change keeps its Envoy, which takes them over xDS.
     pub fn reconcile_gateways(&mut self, wanted: &[GatewaySpec], previous: &[GatewayStatus]) -> std::io::Result<()> {
         let wanted: BTreeMap<&(String, String), &BTreeSet<u16>> = wanted.iter().map(|(g, p)| (g, p)).collect();
+        for left in previous.iter().filter(|p| !wanted.contains_key(&(p.namespace.clone(), p.name.clone()))) {
+            left.pid.into_iter().for_each(|pid| process::stop_left(pid, GRACE));
+        }
         let gone: Vec<(String, String)> = self.gateways.keys().filter(|g| !wanted.contains_key(g)).cloned().collect();
         for gateway in gone {
             if let Some(mut g) = self.gateways.remove(&gateway) {
-                g.envoy.stop(Duration::from_secs(3));
+                g.envoy.stop(GRACE);
                 [g.admin].iter().chain(&g.ports).for_each(|p| self.ports.release(*p));
             }
         }
@@ -459,13 +472,13 @@ impl Supervisor {
     /// Stops every process, the gateways last.
     pub fn stop_all(&mut self) {
         for r in self.instances.values_mut() {
-            r.app.stop(Duration::from_secs(3));
-            r.sidecar.stop(Duration::from_secs(3));
+            r.app.stop(GRACE);
+            r.sidecar.stop(GRACE);
         }
         for g in self.gateways.values_mut() {
-            g.envoy.stop(Duration::from_secs(3));
+            g.envoy.stop(GRACE);
         }
-        self.gateway.stop(Duration::from_secs(3));
+        self.gateway.stop(GRACE);
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {

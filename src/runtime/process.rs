@@ -13,7 +13,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// What to run: program, arguments and environment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -126,6 +126,12 @@ impl Process {
         }
         self.handle = Handle::Waiting(Instant::now() + MAX_BACKOFF * 1000);
     }
+}
+
+/// Stops a process an earlier controller started that no one adopts (its workload or Gateway
+/// went while no controller ran): SIGTERM, then SIGKILL if it has not exited within `grace`.
+pub fn stop_left(pid: u32, grace: Duration) {
+    Process { launch: Launch::default(), handle: Handle::Adopted(pid), restarts: 0, last_error: None }.stop(grace);
 }
 
 fn alive_or_zombie(handle: &mut Handle, pid: u32) -> bool {
