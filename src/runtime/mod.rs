@@ -255,7 +255,7 @@ impl Supervisor {
         // What an earlier controller left and this one does not take over (its workload went
         // or changed while no controller ran) would run on beside its replacement.
         for p in previous {
-            if !self.instances.get(&p.node_id).is_some_and(|r| r.app.pid() == p.app_pid) {
+            if self.instances.get(&p.node_id).is_none_or(|r| r.app.pid() != p.app_pid) {
                 [p.app_pid, p.sidecar_pid].into_iter().flatten().for_each(|pid| process::stop_left(pid, GRACE));
             }
         }
