@@ -17,10 +17,7 @@ use crate::api::security::{
     PeerAuthenticationSpec, RequestAuthentication, RequestAuthenticationSpec, Rule, RuleFrom, RuleTo, Source,
     WorkloadSelector,
 };
-use crate::api::{Duration, Resource};
-
-/// The label meshctl's generators select a service's workloads by, as Istio's conventions do.
-pub const APP_LABEL: &str = "app";
+use crate::api::{APP_LABEL, Duration, Resource};
 
 /// `object` (as made by the kind's `new(name, spec)`) placed in `namespace`.
 fn namespaced<K: kube::Resource>(mut object: K, namespace: &str) -> K {

@@ -441,6 +441,19 @@ pub fn crd_file(kind: Kind) -> (String, String) {
     (name, yaml::to_string(&serde_json::to_value(crd).expect("CRDs serialize")))
 }
 
+/// The label meshctl's generators select a service's workloads by, as Istio's conventions do,
+/// and that a Workload's instances carry as their service's name unless it says otherwise.
+pub const APP_LABEL: &str = "app";
+
+/// Whether a host pattern (which may start with `*.`) covers `host`.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some("") => true,
+        Some(suffix) => host.ends_with(suffix),
+        None => pattern == host,
+    }
+}
+
 /// Whether `labels` carry every one of `required` with its value: how a Service's selector, a
 /// subset's labels and a policy's `matchLabels` pick workloads. Nothing required picks all.
 pub fn has_labels(

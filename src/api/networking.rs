@@ -616,7 +616,7 @@ impl Server {
                 "." => false,
                 ns => ns == namespace,
             };
-            allowed && (crate::policy::host_matches(pattern, host) || crate::policy::host_matches(host, pattern))
+            allowed && (super::host_matches(pattern, host) || super::host_matches(host, pattern))
         })
     }
 }

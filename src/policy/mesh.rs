@@ -314,7 +314,7 @@ impl Mesh<'_> {
     fn subset(&self, fqdn: &str, subset: &str, at: &Path, sink: &mut Sink) {
         let exact = self.by_host.get(fqdn).into_iter().flatten();
         let rules: Vec<_> =
-            exact.chain(self.wildcard.iter().filter(|(_, _, host)| names::host_matches(host, fqdn))).collect();
+            exact.chain(self.wildcard.iter().filter(|(_, _, host)| crate::api::host_matches(host, fqdn))).collect();
         if rules.is_empty() && self.knowledge == Knowledge::Whole {
             sink.path(
                 at,

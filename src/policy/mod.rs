@@ -23,7 +23,7 @@ use crate::api::{Kind, Resource};
 
 pub use finding::{Code, Finding, Severity};
 pub use live::{Live, LiveInstance, LiveProxy};
-pub use names::{DOMAIN_SUFFIX, host_matches, host_namespace, resolve_host, service_host};
+pub use names::{DOMAIN_SUFFIX, host_namespace, resolve_host, service_host};
 use path::Path;
 pub use selector::{Selector, SelectorError};
 
@@ -280,7 +280,7 @@ fn registry_entry(resource: &Resource) -> Option<RegistryEntry> {
         Resource::Workload(w) => {
             // Its instances carry their service's name as `app` unless it says otherwise.
             let mut labels = w.spec.labels.clone();
-            labels.entry(crate::generate::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
+            labels.entry(crate::api::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
             Some(RegistryEntry {
                 host: names::service_host(&w.spec.service, resource.namespace()),
                 labels,

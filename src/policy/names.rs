@@ -25,15 +25,6 @@ pub fn host_namespace(fqdn: &str) -> Option<&str> {
     rest.split_once('.').map(|(_, ns)| ns).filter(|ns| !ns.contains('.'))
 }
 
-/// Whether a host pattern (which may start with `*.`) covers `host`.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix('*') {
-        Some("") => true,
-        Some(suffix) => host.ends_with(suffix),
-        None => pattern == host,
-    }
-}
-
 /// A DNS-1123 label: lowercase letters, digits and '-', starting and ending alphanumeric, at
 /// most 63 characters. Kubernetes requires it of namespaces and service names.
 pub fn is_dns_label(s: &str) -> bool {
@@ -109,8 +100,8 @@ mod tests {
         assert_eq!(resolve_host("*", "shop"), "*");
         assert_eq!(host_namespace("profile.shop.svc.cluster.local"), Some("shop"));
         assert_eq!(host_namespace("example.com"), None);
-        assert!(host_matches("*.shop.svc.cluster.local", "profile.shop.svc.cluster.local"));
-        assert!(!host_matches("*.shop.svc.cluster.local", "profile.other.svc.cluster.local"));
+        assert!(crate::api::host_matches("*.shop.svc.cluster.local", "profile.shop.svc.cluster.local"));
+        assert!(!crate::api::host_matches("*.shop.svc.cluster.local", "profile.other.svc.cluster.local"));
     }
 
     #[test]

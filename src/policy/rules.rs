@@ -63,7 +63,7 @@ fn virtual_service(spec: &VirtualServiceSpec, sink: &mut Sink) {
         for (m, matched) in route.matches.iter().enumerate() {
             for (s, sni) in matched.sni_hosts.iter().enumerate() {
                 let at = at.child("match").child(m).child("sniHosts").child(s);
-                if !spec.hosts.iter().any(|h| names::host_matches(h, sni) || names::host_matches(sni, h)) {
+                if !spec.hosts.iter().any(|h| crate::api::host_matches(h, sni) || crate::api::host_matches(sni, h)) {
                     sink.path(&at, Code::InvalidHost, format!("{at}: {sni} is not one of the VirtualService's hosts [{}], so no connection for it is routed here; add it to spec.hosts or fix the name", spec.hosts.join(", ")));
                 }
             }

@@ -370,7 +370,7 @@ impl Supervisor {
         (0..w.spec.replicas)
             .map(|replica| {
                 let mut labels = w.spec.labels.clone();
-                labels.entry(crate::generate::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
+                labels.entry(crate::api::APP_LABEL.into()).or_insert_with(|| w.spec.service.clone());
                 let mut env: Vec<(String, String)> = vec![
                     ("MESHCTL_SERVICE".into(), w.spec.service.clone()),
                     ("MESHCTL_NAMESPACE".into(), namespace.clone()),

@@ -157,7 +157,7 @@ pub(super) fn tls_rules(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<T
 /// Where a connection to TLS `port` of the service at `host` that asks for `sni` goes: the
 /// first `tls` rule that takes the name, else as [`tcp_destinations`] says.
 fn tls_destinations(snapshot: &MeshSnapshot, host: &str, port: u16, sni: &str) -> Vec<(String, u32)> {
-    let takes = |rule: &TlsRule| rule.names.iter().any(|n| crate::policy::host_matches(n, sni));
+    let takes = |rule: &TlsRule| rule.names.iter().any(|n| crate::api::host_matches(n, sni));
     match tls_rules(snapshot, host, port).into_iter().find(takes) {
         Some(rule) => rule.destinations,
         None => tcp_destinations(snapshot, host, port),
