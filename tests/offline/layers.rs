@@ -102,10 +102,10 @@ fn the_modules_depend_on_each_other_without_cycles_but_the_known_ones() {
         let inside = |m: &String| cycle.contains(m);
         cycle.iter().flat_map(|m| graph[m].iter().filter(|d| inside(d)).map(move |d| format!("{m} -> {d}"))).collect()
     };
-    for cycle in found.difference(&known) {
+    if let Some(cycle) = found.difference(&known).next() {
         panic!("a new cycle among {cycle:?}: {:?}; depend downward only", edges(cycle));
     }
-    for cycle in known.difference(&found) {
+    if let Some(cycle) = known.difference(&found).next() {
         panic!("the cycle among {cycle:?} is gone: take it out of KNOWN_CYCLES");
     }
 }
