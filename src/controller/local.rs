@@ -172,11 +172,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 /// that name is stored (a user's is kept as it is).
 async fn ensure_gateway_class(store: &LocalStore) -> anyhow::Result<()> {
     use crate::api::gateway::{GATEWAY_CLASS, GatewayClass};
-    let stored = store.contents().await?.resources().into_iter().flatten();
-    if stored
-        .into_iter()
-        .any(|r| matches!(&r, Resource::GatewayClass(c) if c.metadata.name.as_deref() == Some(GATEWAY_CLASS)))
-    {
+    let stored = store.contents().await?.resources();
+    let ours =
+        |r: &Resource| matches!(r, Resource::GatewayClass(c) if c.metadata.name.as_deref() == Some(GATEWAY_CLASS));
+    if stored.iter().flatten().any(ours) {
         return Ok(());
     }
     let class = GatewayClass::new(GATEWAY_CLASS, crate::api::gateway::meshctl_class());

@@ -314,33 +314,36 @@ impl Supervisor {
                 let launch = gateway_launch(&self.settings, &node, p.admin).ok()?;
                 Some((p.admin, Process::adopt(launch, p.pid?)?))
             });
-            let (admin, envoy) = match adopted {
+            let started = match adopted {
                 Some((admin, envoy)) => {
                     self.ports.hold(admin);
-                    (admin, envoy)
+                    Ok((admin, envoy))
                 }
-                None => {
-                    let started =
-                        self.ports.take().and_then(|admin| match gateway_launch(&self.settings, &node, admin) {
-                            Ok(launch) => Ok((admin, Process::start(launch))),
-                            Err(e) => {
-                                self.ports.release(admin);
-                                Err(e)
-                            }
-                        });
-                    match started {
-                        Ok(started) => started,
-                        Err(e) => {
-                            failed.push(format!("{node}: {e}"));
-                            continue;
-                        }
-                    }
+                None => self.start_gateway(&node),
+            };
+            let (admin, envoy) = match started {
+                Ok(started) => started,
+                Err(e) => {
+                    failed.push(format!("{node}: {e}"));
+                    continue;
                 }
             };
             ports.iter().for_each(|p| self.ports.hold(*p));
             self.gateways.insert(gateway.clone(), RunningGateway { admin, ports: ports.clone(), envoy });
         }
         if failed.is_empty() { Ok(()) } else { Err(std::io::Error::other(failed.join("; "))) }
+    }
+
+    /// Starts the Envoy of a Gateway on an admin port of its own, given back if it cannot.
+    fn start_gateway(&mut self, node: &str) -> std::io::Result<(u16, Process)> {
+        let admin = self.ports.take()?;
+        match gateway_launch(&self.settings, node, admin) {
+            Ok(launch) => Ok((admin, Process::start(launch))),
+            Err(e) => {
+                self.ports.release(admin);
+                Err(e)
+            }
+        }
     }
 
     pub fn gateway_status(&self) -> Vec<GatewayStatus> {

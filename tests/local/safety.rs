@@ -283,11 +283,11 @@ fn the_demos_printed_hints_run_in_order_fail_no_request() {
 /// what changes the mesh or runs until stopped is run by the demo's hints and the other tests.
 fn reads_the_mesh(command: &str) -> bool {
     let words: Vec<&str> = command.split_whitespace().collect();
-    let reads = match words.get(1..3).unwrap_or_default() {
-        ["get" | "proxy-status" | "check" | "analyze" | "trace", ..] => true,
-        ["top", ..] => words.contains(&"--once"),
-        ["canary", "status" | "list"] | ["mtls", "status"] => true,
-        _ => words.len() == 2 && matches!(words[1], "proxy-status" | "check" | "analyze" | "trace"),
+    let reads = match (words.get(1).copied(), words.get(2).copied()) {
+        (Some("get" | "proxy-status" | "check" | "analyze" | "trace"), _) => true,
+        (Some("top"), _) => words.contains(&"--once"),
+        (Some("canary"), Some("status" | "list")) | (Some("mtls"), Some("status")) => true,
+        _ => false,
     };
     let placeholder = words.iter().any(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
     let elsewhere = ["-f", "--context", "--kubeconfig", "--pre"].iter().any(|flag| words.contains(flag));
