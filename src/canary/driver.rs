@@ -335,7 +335,6 @@ fn phase(canary: &Canary) -> Phase {
     canary.status.as_ref().and_then(|s| s.phase).unwrap_or(Phase::Pending)
 }
 
-/// The stable or canary subset that no DestinationRule for the host defines, if any.
 /// What the instances of `subset` of `host` (`(namespace, name)`) served, together.
 fn served(
     traffic: &[(&Served, Traffic)],
@@ -416,15 +415,15 @@ fn mesh_routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, 
                 rule.backend_refs.retain(|b| !ours(b));
                 rule.backend_refs.extend(split);
             }
-            // The store sets these; an apply must not claim a version of its own.
-            route.metadata.resource_version = None;
-            route.metadata.creation_timestamp = None;
+            // Written over the version read (its resourceVersion stays): a route changed or
+            // deleted since is a conflict, and the next round starts from a fresh read.
             route.status = None;
             Resource::HTTPRoute(route)
         })
         .collect()
 }
 
+/// The stable or canary subset that no DestinationRule for the host defines, if any.
 fn missing_subset<'a>(resources: &[Resource], canary: &'a Canary, host: &str) -> Option<&'a str> {
     let defined = |subset: &str| {
         resources.iter().any(|r| match r {
@@ -468,9 +467,7 @@ fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weigh
                     rule.route = split(&d.destination.host.clone());
                 }
             }
-            // The store sets these; an apply must not claim a version of its own.
-            vs.metadata.resource_version = None;
-            vs.metadata.creation_timestamp = None;
+            // Written over the version read, as the routes above are.
             vs
         }
         None => {

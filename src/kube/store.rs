@@ -157,11 +157,23 @@ impl KubeStore {
         let kind = resource.kind();
         let api = self.api(kind, Some(&r.namespace));
         let before = api.get_opt(&r.name).await.map_err(|e| self.failed("get", kind, Some(&r), e))?;
+        let object = applied_part(resource);
+        let conflict = |before: Option<DynamicObject>| StoreError::Conflict {
+            kind: r.kind.name().to_string(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            expected: object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
+            actual: before.and_then(|b| b.metadata.resource_version).unwrap_or_else(|| "none".into()),
+        };
+        // A write that names the version it was based on must not bring back an object deleted
+        // since: an apply would create it, with a right (`create`) the writer may not hold.
+        if before.is_none() && object["metadata"]["resourceVersion"].is_string() {
+            return Err(conflict(before));
+        }
         // Applying an object that does not exist yet is authorized as `create`.
         let verb = if before.is_some() { "patch" } else { "create" };
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
         params.dry_run = dry_run;
-        let object = applied_part(resource);
         let after = match api.patch(&r.name, &params, &Patch::Apply(&object)).await {
             Ok(after) => after,
             // meshctl judged the change whole; the validator judges each object alone, and
@@ -170,15 +182,7 @@ impl KubeStore {
             Err(kube::Error::Api(status)) if dry_run && status.message.contains(super::admission::WEBHOOK) => {
                 return Ok((r, if before.is_some() { Change::Configured } else { Change::Created }));
             }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                return Err(StoreError::Conflict {
-                    kind: r.kind.name().to_string(),
-                    namespace: r.namespace.clone(),
-                    name: r.name.clone(),
-                    expected: object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
-                    actual: before.and_then(|b| b.metadata.resource_version).unwrap_or_else(|| "none".into()),
-                });
-            }
+            Err(kube::Error::Api(status)) if status.code == 409 => return Err(conflict(before)),
             Err(e) => return Err(self.failed(verb, kind, Some(&r), e)),
         };
         let change = match before {

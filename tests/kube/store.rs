@@ -157,8 +157,16 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     assert!(!store.set_status(&mk_ref(Kind::Canary, "gone"), json!({})).await.unwrap());
 
     let vs_ref = mk_ref(Kind::VirtualService, "profile");
+    let read: Vec<Resource> =
+        contents.resources().into_iter().flatten().filter(|r| ObjectRef::of(r) == vs_ref).collect();
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), true)]);
-    assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref, false)]);
+    assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), false)]);
+
+    // A write based on a read of an object deleted since does not bring it back.
+    let revived = store.apply(&read, false).await;
+    assert!(matches!(&revived, Err(StoreError::Conflict { actual, .. }) if actual == "none"), "{revived:?}");
+    let left = store.contents().await.unwrap();
+    assert!(!left.objects.iter().any(|o| o["kind"] == "VirtualService"), "{:#?}", left.objects);
 
     // A cluster keeps no Workloads: saying so beats a 404 from the API server.
     let workload = store.delete(&[mk_ref(Kind::Workload, "profile-v1")]).await.unwrap_err();
