@@ -6,6 +6,7 @@ pub mod api;
 pub mod canary;
 pub mod cli;
 pub mod controller;
+pub mod dashboard;
 pub mod demo_app;
 pub mod generate;
 pub mod grpc;

@@ -3,6 +3,7 @@
 //! `meshctl install` makes runs).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use clap::ArgGroup;
 
@@ -10,7 +11,12 @@ use super::cluster::ClusterArgs;
 use super::local::{EnvoyArg, StateDir, cert_lifetime};
 use super::{Exit, Failure, Outcome};
 use crate::controller;
+use crate::controller::rotation::Observer;
+use crate::kube;
+use crate::kube::client::Cluster;
 use crate::kube::install::{self, NAMESPACE, STATUS_PORT, WEBHOOK_PORT, XDS_PORT};
+use crate::mesh::cluster::ClusterMesh;
+use crate::runtime;
 use crate::translate::{OutboundPolicy, Tracing};
 
 #[derive(Debug, clap::Args)]
@@ -125,16 +131,16 @@ pub fn run(args: ControllerArgs) -> Outcome {
         resync_period: args.resync_period.0,
         // Locally nothing routes to the controller through endpoints: it stops at once.
         termination_drain: if args.kubernetes {
-            controller::kube::TERMINATION_DRAIN
+            kube::controller::TERMINATION_DRAIN
         } else {
             std::time::Duration::ZERO
         },
     };
     // The controller's log: stderr, which `install` sends to logs/controller.log.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
-    let runtime = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
+    let rt = tokio::runtime::Runtime::new().map_err(Failure::environment)?;
     if args.kubernetes {
-        let settings = controller::kube::Settings {
+        let settings = kube::controller::Settings {
             target: args.cluster.target(),
             injection: install::Settings {
                 namespace: args.system_namespace.clone(),
@@ -158,10 +164,13 @@ pub fn run(args: ControllerArgs) -> Outcome {
             }),
             lease_duration: args.lease_duration.0,
         };
-        runtime.block_on(controller::kube::run(settings)).map_err(Failure::environment)?;
+        let replicas = |cluster: &Cluster, namespace: &str| -> Arc<dyn Observer> {
+            Arc::new(ClusterMesh::new(cluster.clone(), namespace.to_string()))
+        };
+        rt.block_on(kube::controller::run(settings, replicas)).map_err(Failure::environment)?;
         return Ok(Exit::Success);
     }
-    let settings = controller::Settings {
+    let settings = runtime::controller::Settings {
         state_dir: args.state.path(),
         envoy: args.envoy.resolve()?,
         gateway_port: args.gateway_port,
@@ -169,6 +178,6 @@ pub fn run(args: ControllerArgs) -> Outcome {
         tracing: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT),
         outbound_policy: args.outbound_traffic_policy,
     };
-    runtime.block_on(controller::run(settings)).map_err(Failure::environment)?;
+    rt.block_on(runtime::controller::run(settings)).map_err(Failure::environment)?;
     Ok(Exit::Success)
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::place::Place;
 use super::printer::{self, Printer, paint};
 use super::{Exit, Failure, Outcome};
+use crate::dashboard;
 use crate::mesh::Mesh;
-use crate::observe::dashboard;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -15,7 +15,7 @@ use super::{Exit, Failure, Outcome};
 use crate::api::meshctl::WorkloadSpec;
 use crate::kube::client::Cluster;
 use crate::kube::install::{CONTROLLER, GATEWAY, NAMESPACE as SYSTEM_NAMESPACE, ObjectKind};
-use crate::kube::mesh::ClusterMesh;
+use crate::mesh::cluster::ClusterMesh;
 use crate::policy::Source;
 
 /// The demo's workloads and policies, also in the repository as `demo/mesh.yaml`.

@@ -11,8 +11,8 @@ use super::local::StateDir;
 use super::{Exit, Failure};
 use crate::kube::client::Cluster;
 use crate::kube::install::NAMESPACE;
-use crate::kube::mesh::ClusterMesh;
 use crate::mesh::Mesh;
+use crate::mesh::cluster::ClusterMesh;
 use crate::mesh::local::{LocalMesh, running_controller};
 
 #[derive(Clone, Debug, clap::Args)]

@@ -17,8 +17,6 @@
 //! learn which one feeds them.
 
 mod gateway_status;
-pub mod kube;
-pub mod local;
 pub mod rotation;
 mod route_status;
 
@@ -26,19 +24,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::Identity;
 use crate::api::Resource;
-use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::store::Store;
 use crate::translate::{Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation};
 use crate::xds::{self, Desired, SyncState};
-
-pub use local::{MeshStatus, Settings, run};
 
 /// Says how far the proxy of a node id is with its configuration.
 pub type Syncing<'a> = &'a (dyn Fn(&str) -> SyncState + Sync);
@@ -85,7 +81,7 @@ pub trait Registry: Send {
 }
 
 /// What the controller saw on one pass.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The store revision the proxies' configuration was built from.
     pub revision: u64,
@@ -96,6 +92,52 @@ pub struct Report {
     pub proxies: Vec<ProxyReport>,
     pub ca: CaReport,
     pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProxyReport {
+    pub node_id: String,
+    pub sync: SyncState,
+    /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
+    pub versions: Vec<(String, String)>,
+    /// The SPIFFE identity in its certificate.
+    #[serde(default)]
+    pub identity: String,
+    /// When its certificate was issued and when it expires (RFC 3339), and the root that
+    /// signed it.
+    #[serde(default)]
+    pub cert_issued: String,
+    #[serde(default)]
+    pub cert_expires: String,
+    #[serde(default)]
+    pub cert_root: String,
+    /// Tells this certificate from the one before it.
+    #[serde(default)]
+    pub cert_fingerprint: String,
+    /// Why the proxy is sent no certificate: it did not prove the identity its node id claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaReport {
+    /// The root that signs workload certificates now.
+    pub signing: String,
+    /// Every root the proxies trust.
+    pub trusted: Vec<String>,
+    /// Where a root rotation under way stands.
+    pub rotation: Option<crate::pki::Rotation>,
+    /// Certificates issued before this moment (milliseconds since the Unix epoch) are being
+    /// replaced: the last reissue asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue_before_unix_ms: Option<u64>,
+}
+
+impl ProxyReport {
+    /// The configuration version the proxy last ACKed of xDS type `t`.
+    pub fn version(&self, t: crate::translate::Type) -> Option<&str> {
+        self.versions.iter().find(|(name, _)| name == t.short()).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Where the controller records what it saw, for the CLI to read; `registry` adds what only

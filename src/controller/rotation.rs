@@ -203,7 +203,7 @@ fn unix_ms(t: SystemTime) -> u64 {
 mod tests {
     use super::*;
     use crate::api::meshctl::CertificateRotationSpec;
-    use crate::mesh::{CaReport, ProxyReport};
+    use crate::controller::{CaReport, ProxyReport};
 
     #[tokio::test]
     async fn a_stage_held_up_by_proxies_names_them_and_moves_once_they_run_it() {

@@ -1,5 +1,5 @@
 //! The controller's [`Registry`] on a cluster: where the mesh's workloads run, read from the
-//! Kubernetes API. The local backend (`controller::local`) starts processes; here Kubernetes'
+//! Kubernetes API. The local backend (`runtime::controller`) starts processes; here Kubernetes'
 //! own controllers and kubelets run the Pods, so this side only watches and reports.
 //!
 //! ```text

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
 use crate::api::Identity;
-use crate::controller::MeshStatus;
 use crate::metrics::{ProxyStats, scrape};
 use crate::observe::collector::TRACES_PATH;
 use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::{self, ProbeTarget, TlsProbe};
 use crate::pki::{self, PkiError};
+use crate::runtime::controller::MeshStatus;
 use crate::runtime::{GATEWAY_NODE, process};
 use crate::store::{LocalStore, Store};
 

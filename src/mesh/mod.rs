@@ -1,7 +1,7 @@
 //! One handle on a running mesh, wherever it runs: what every command that speaks to a mesh
 //! speaks to. The CLI resolves its flags into one [`Mesh`]; each backend keeps its own
-//! addresses to itself. (Starting and stopping the local mesh's processes is still done by
-//! `cli/local.rs`; issue 24 moves it behind this handle.)
+//! addresses to itself. Starting and stopping a local mesh is here too (`local::start`,
+//! `local::stop`): the CLI never touches a process or a state file.
 //!
 //! ```text
 //!   cli ──▶ dyn Mesh ──┬─ store()      the resources (spec), through the store trait
@@ -11,17 +11,17 @@
 //!                      ├─ traces()     recent traces, from the control plane's collector
 //!                      └─ rotate_*()   certificate authority requests
 //!   local: the state directory, status.json, processes on 127.0.0.1   (mesh::local)
-//!   cluster: the API server; controller Pods' reports through pods/proxy (kube::mesh)
+//!   cluster: the API server; controller Pods' reports through pods/portforward (mesh::cluster)
 //! ```
 
+pub mod cluster;
 pub mod local;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use crate::controller::{CaReport, ProxyReport};
 use crate::metrics::ProxyStats;
 use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::TlsProbe;
@@ -129,52 +129,6 @@ pub(crate) fn serves_nothing(instance: &InstanceView) -> MeshError {
 impl InstanceView {
     pub fn version(&self) -> &str {
         self.labels.get("version").map_or("", String::as_str)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProxyReport {
-    pub node_id: String,
-    pub sync: SyncState,
-    /// The configuration version the proxy last ACKed, by xDS type (SDS, CDS, EDS, LDS, RDS).
-    pub versions: Vec<(String, String)>,
-    /// The SPIFFE identity in its certificate.
-    #[serde(default)]
-    pub identity: String,
-    /// When its certificate was issued and when it expires (RFC 3339), and the root that
-    /// signed it.
-    #[serde(default)]
-    pub cert_issued: String,
-    #[serde(default)]
-    pub cert_expires: String,
-    #[serde(default)]
-    pub cert_root: String,
-    /// Tells this certificate from the one before it.
-    #[serde(default)]
-    pub cert_fingerprint: String,
-    /// Why the proxy is sent no certificate: it did not prove the identity its node id claims.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CaReport {
-    /// The root that signs workload certificates now.
-    pub signing: String,
-    /// Every root the proxies trust.
-    pub trusted: Vec<String>,
-    /// Where a root rotation under way stands.
-    pub rotation: Option<crate::pki::Rotation>,
-    /// Certificates issued before this moment (milliseconds since the Unix epoch) are being
-    /// replaced: the last reissue asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reissue_before_unix_ms: Option<u64>,
-}
-
-impl ProxyReport {
-    /// The configuration version the proxy last ACKed of xDS type `t`.
-    pub fn version(&self, t: crate::translate::Type) -> Option<&str> {
-        self.versions.iter().find(|(name, _)| name == t.short()).map(|(_, v)| v.as_str())
     }
 }
 

@@ -8,6 +8,4 @@
 //! ```
 
 pub mod collector;
-pub mod dashboard;
-pub mod graph;
 pub mod trace;

@@ -10,6 +10,7 @@
 //! or a sidecar that exits (an Envoy cannot start without its admin port) before it restarts,
 //! a sidecar listener that Envoy could not bind while that Envoy runs on.
 
+pub mod controller;
 pub mod ports;
 pub mod process;
 

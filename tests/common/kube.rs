@@ -329,7 +329,7 @@ impl Api {
             (kubeconfig.to_path_buf(), namespace.to_string(), pod.to_string(), path.to_string());
         block_on(async move {
             let client = client(&kubeconfig).await;
-            let body = meshctl::kube::mesh::from_status_port(&client, &namespace, &pod, &path)
+            let body = meshctl::mesh::cluster::from_status_port(&client, &namespace, &pod, &path)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             serde_json::from_slice(&body).map_err(|e| e.to_string())

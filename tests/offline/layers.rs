@@ -1,20 +1,32 @@
-//! The library's top-level modules depend on each other without cycles, but for the ones
-//! listed here, which are known and on their way out (issue 24): a new cycle fails, and so does
-//! a listed one that is gone, so the list stays true. A dependency is a `crate::MODULE` path in
-//! a module's code (not in its comments or its tests).
+//! The library's top-level modules stand on floors, as DESIGN.md orders them: a module uses
+//! only modules on its own floor or below, and the modules of one floor use each other without
+//! cycles. A use is a `crate::MODULE` path in a module's code (not in its comments or tests).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::common;
 
-/// The cycles there are today, each as its modules in order of name.
-const KNOWN_CYCLES: &[&[&str]] = &[&["controller", "kube", "mesh", "observe"]];
+/// The floors, lowest first: the model; what is pure (validation, translation, generation)
+/// and the store; the control plane's services; the controller's loop; the backends (a
+/// cluster's, the local supervisor), each with its controller's wiring; the handle on a
+/// running mesh; what shows one; the command line.
+const FLOORS: &[&[&str]] = &[
+    &["api", "demo_app", "grpc", "http"],
+    &["generate", "ingress", "policy", "store", "translate"],
+    &["canary", "metrics", "observe", "pki", "xds"],
+    &["controller"],
+    &["kube", "runtime"],
+    &["mesh"],
+    &["dashboard"],
+    &["cli"],
+];
 
-/// Each top-level module's `crate::` dependencies on the others.
-fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+/// Each top-level module's `crate::` uses of the others, each with where it is
+/// (`src/FILE:LINE`).
+fn dependencies() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let src = common::root().join("src");
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut graph: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     let mut files = vec![src.clone()];
     while let Some(path) = files.pop() {
         if path.is_dir() {
@@ -25,11 +37,13 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
         let text = std::fs::read_to_string(&path).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         let used = graph.entry(module.clone()).or_default();
-        for line in code.lines().map(|l| l.split("//").next().unwrap_or_default()) {
+        for (number, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or_default();
             for (at, _) in line.match_indices("crate::") {
                 let name: String = line[at + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
                 if !name.is_empty() && name != module {
-                    used.insert(name);
+                    let place = format!("{}:{}", path.strip_prefix(common::root()).unwrap().display(), number + 1);
+                    used.entry(name).or_default().push(place);
                 }
             }
         }
@@ -45,6 +59,10 @@ fn top_module(src: &Path, file: &Path) -> Option<String> {
     let first = file.strip_prefix(src).ok()?.components().next()?.as_os_str().to_str()?;
     let module = first.trim_end_matches(".rs");
     (!matches!(module, "lib" | "main")).then(|| module.to_string())
+}
+
+fn floor(module: &str) -> Option<usize> {
+    FLOORS.iter().position(|f| f.contains(&module))
 }
 
 /// The strongly connected components of more than one module (Tarjan's algorithm).
@@ -93,20 +111,30 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<Vec<String>> {
 }
 
 #[test]
-fn the_modules_depend_on_each_other_without_cycles_but_the_known_ones() {
-    let graph = dependencies();
-    assert!(graph.contains_key("translate") && graph["cli"].contains("controller"), "{graph:?}");
-    let known: BTreeSet<Vec<String>> = KNOWN_CYCLES.iter().map(|c| c.iter().map(|m| m.to_string()).collect()).collect();
-    let found = cycles(&graph);
-    let edges = |cycle: &Vec<String>| -> Vec<String> {
-        let inside = |m: &String| cycle.contains(m);
-        cycle.iter().flat_map(|m| graph[m].iter().filter(|d| inside(d)).map(move |d| format!("{m} -> {d}"))).collect()
-    };
-    if let Some(cycle) = found.difference(&known).next() {
-        panic!("a new cycle among {cycle:?}: {:?}; depend downward only", edges(cycle));
-    }
-    if let Some(cycle) = known.difference(&found).next() {
-        panic!("the cycle among {cycle:?} is gone: take it out of KNOWN_CYCLES");
+fn every_module_uses_only_its_floor_and_those_below_without_cycles() {
+    let uses = dependencies();
+    assert!(uses.contains_key("translate") && uses["cli"].contains_key("controller"), "{uses:?}");
+    let unplaced: Vec<&String> = uses.keys().filter(|m| floor(m).is_none()).collect();
+    assert!(unplaced.is_empty(), "modules on no floor: {unplaced:?}; put each on one in FLOORS");
+    let upward: Vec<String> = uses
+        .iter()
+        .flat_map(|(module, used)| {
+            used.iter().filter(|(other, _)| floor(other) > floor(module)).flat_map(move |(other, places)| {
+                places.iter().map(move |place| format!("{place}: {module} uses {other}, a floor above"))
+            })
+        })
+        .collect();
+    assert!(upward.is_empty(), "uses that run up the floors:\n{}", upward.join("\n"));
+    let graph: BTreeMap<String, BTreeSet<String>> =
+        uses.iter().map(|(m, used)| (m.clone(), used.keys().cloned().collect())).collect();
+    if let Some(cycle) = cycles(&graph).first() {
+        let inside: Vec<String> = cycle
+            .iter()
+            .flat_map(|m| {
+                uses[m].iter().filter(|(d, _)| cycle.contains(d)).map(move |(d, p)| format!("{m} -> {d} ({})", p[0]))
+            })
+            .collect();
+        panic!("a cycle among {cycle:?}: {inside:?}; one of them must not use the other");
     }
 }
 

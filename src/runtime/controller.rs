@@ -16,16 +16,15 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Pacing, Registry, Report, StatusSink, Syncing};
+use super::{GatewayStatus, InstanceStatus, Supervisor};
 use crate::api::Identity;
 use crate::api::Resource;
 use crate::api::gateway::GatewayAddress;
+use crate::controller::{CaReport, Pacing, Plane, ProxyReport, Registry, Report, Rotations, StatusSink, Syncing};
 use crate::ingress::Deployed;
-use crate::mesh::{CaReport, ProxyReport};
 use crate::metrics::scrape::{Served, Target};
 use crate::observe::{self, collector::Collector};
 use crate::pki;
-use crate::runtime::{self, GatewayStatus, InstanceStatus, Supervisor};
 use crate::store::{LocalStore, Store, write_atomically};
 use crate::translate::{Credentials, OutboundPolicy, Proxy, Service, Tracing};
 use crate::xds::{self, Desired, SyncState};
@@ -90,7 +89,7 @@ impl MeshStatus {
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = LocalStore::create(&settings.state_dir)?;
     let previous = MeshStatus::read(&settings.state_dir).unwrap_or_default();
-    let mut ports = runtime::ports::PortAllocator::default();
+    let mut ports = super::ports::PortAllocator::default();
     // Proxies left running by an earlier controller know its xDS and collector ports; reuse
     // them.
     let xds_port = ports.hold_or_take(previous.xds_port)?;
@@ -111,7 +110,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(observe::collector::serve(listener, collector.clone()));
 
     let meshctl = std::env::current_exe().context("cannot find the meshctl binary")?;
-    let supervisor_settings = runtime::Settings {
+    let supervisor_settings = super::Settings {
         state_dir: settings.state_dir.clone(),
         envoy: settings.envoy.clone(),
         meshctl,
@@ -147,7 +146,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     // The local controller runs alone: it always leads.
     let (_alone, leading) = watch::channel(true);
-    let plane = super::Plane {
+    let plane = Plane {
         store: Arc::new(store),
         ca,
         server,
@@ -158,14 +157,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
-        rotations: super::Rotations {
-            keeper: Arc::new(crate::pki::StateDir(settings.state_dir.clone())),
-            replicas: None,
-        },
+        rotations: Rotations { keeper: Arc::new(crate::pki::StateDir(settings.state_dir.clone())), replicas: None },
         // The rotator tells it, having written the CA's files.
         ca_changed: Arc::default(),
     };
-    super::reconcile_until_stopped(plane, &mut processes, &mut status).await
+    crate::controller::reconcile_until_stopped(plane, &mut processes, &mut status).await
 }
 
 /// Stores the GatewayClass `meshctl`, as `meshctl install` makes it on a cluster, unless one by
@@ -238,7 +234,7 @@ impl Registry for Processes {
         self.namespaces =
             resources.iter().filter_map(|r| r.meta().namespace.clone()).chain(["default".to_string()]).collect();
         let ingress = crate::ingress::Ingress::new(resources, &crate::ingress::Environment::default());
-        let gateways: Vec<runtime::GatewaySpec> = ingress
+        let gateways: Vec<super::GatewaySpec> = ingress
             .gateways
             .iter()
             .filter(|s| s.listeners.iter().any(|j| j.accepted.is_ok()))
@@ -319,7 +315,7 @@ impl Registry for Processes {
 
     fn scrape_targets(&self) -> Vec<Target> {
         let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let gateway = Target { node_id: runtime::GATEWAY_NODE.into(), admin: admin(self.gateway_admin), serves: None };
+        let gateway = Target { node_id: super::GATEWAY_NODE.into(), admin: admin(self.gateway_admin), serves: None };
         let gateways = self.supervisor.gateway_status().into_iter().map(|g| Target {
             node_id: g.node_id,
             admin: admin(g.admin),

@@ -16,13 +16,14 @@ use anyhow::Context;
 use hyper::{Request, StatusCode};
 use tokio::sync::watch;
 
-use super::{Pacing, Registry as _, Report, StatusSink};
+use super::client::{Cluster, Target};
+use super::identity::TokenReviewer;
+use super::registry::KubeRegistry;
+use super::store::KubeStore;
+use super::webhook;
+use crate::controller::rotation::Observer;
+use crate::controller::{Pacing, Plane, Registry as _, Report, Rotations, StatusSink};
 use crate::http::{json, reply};
-use crate::kube::client::{Cluster, Target};
-use crate::kube::identity::TokenReviewer;
-use crate::kube::registry::KubeRegistry;
-use crate::kube::store::KubeStore;
-use crate::kube::webhook;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
@@ -61,7 +62,7 @@ pub struct Settings {
     /// How long a proxy's xDS stream lives before the proxy must prove itself again.
     pub max_stream_age: std::time::Duration,
     /// What the sidecar injector adds to a Pod (images, the control plane's namespace).
-    pub injection: crate::kube::install::Settings,
+    pub injection: super::install::Settings,
     pub pacing: Pacing,
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
@@ -70,10 +71,13 @@ pub struct Settings {
     pub lease_duration: std::time::Duration,
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+/// Runs a replica until it is told to stop. `replicas` makes, from the cluster and the
+/// namespace, what sees every replica's reports for the leader's rotations: the mesh handle's
+/// view of the cluster, which sits above this backend and so is passed in.
+pub async fn run(settings: Settings, replicas: impl FnOnce(&Cluster, &str) -> Arc<dyn Observer>) -> anyhow::Result<()> {
     let cluster = Cluster::connect(&settings.target).await?;
     // Every replica follows the CA in its Secret, where the leader's rotations write.
-    let kept = crate::kube::ca::follow(cluster.client().clone(), &settings.namespace).await?;
+    let kept = super::ca::follow(cluster.client().clone(), &settings.namespace).await?;
     let ca = pki::Authority::following(kept.clone())?;
     let ca_changed = Arc::new(tokio::sync::Notify::new());
     tokio::spawn({
@@ -118,11 +122,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // route just created must keep its rule from being deleted. Writes are rare.
     let judged = Arc::new(KubeStore::new(cluster.clone()));
     tokio::spawn(webhook::keep_trusted(cluster.clone(), kept.clone()));
-    tokio::spawn(crate::kube::roots::publish(cluster.clone(), kept.clone()));
+    tokio::spawn(super::roots::publish(cluster.clone(), kept.clone()));
     tokio::spawn(webhook::serve(injector, kept, settings.injection.clone(), judged));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
-        crate::kube::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },
+        super::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },
     );
     // The first configuration is of the whole mesh, not of what happened to arrive first; a
     // watch that cannot list says why in the status.
@@ -130,15 +134,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(problems = ?registry.problems(), "not every kind is listed yet; serving what is");
     }
     tracing::info!(xds = %settings.xds, status = %settings.status, server = cluster.server(), "controller on the cluster");
-    let lease = crate::kube::lease::Settings {
+    let lease = super::lease::Settings {
         namespace: settings.namespace.clone(),
         identity: settings.identity.clone(),
         duration: settings.lease_duration,
     };
-    let (leading, resign) = crate::kube::lease::elect(cluster.client().clone(), lease);
+    let (leading, resign) = super::lease::elect(cluster.client().clone(), lease);
     let gateway_service = settings.injection.gateway_service;
     registry.provision_gateways(cluster.clone(), settings.injection.clone(), gateway_service, leading.clone());
-    let plane = super::Plane {
+    let plane = Plane {
         store: Arc::new(KubeStore::new(cluster.clone())),
         ca,
         server,
@@ -149,14 +153,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing: settings.tracing,
         outbound_policy: settings.outbound_policy,
         collector,
-        rotations: super::Rotations {
-            keeper: Arc::new(crate::kube::ca::SecretKeeper::new(cluster.client().clone(), &settings.namespace)),
-            replicas: Some(Arc::new(crate::kube::mesh::ClusterMesh::new(cluster.clone(), settings.namespace.clone()))),
+        rotations: Rotations {
+            keeper: Arc::new(super::ca::SecretKeeper::new(cluster.client().clone(), &settings.namespace)),
+            replicas: Some(replicas(&cluster, &settings.namespace)),
         },
         ca_changed,
     };
-    super::reconcile_until_stopped(plane, &mut registry, &mut StatusPort { report: report_tx, targets: targets_tx })
-        .await
+    crate::controller::reconcile_until_stopped(
+        plane,
+        &mut registry,
+        &mut StatusPort { report: report_tx, targets: targets_tx },
+    )
+    .await
 }
 
 /// Probes the instances the registry knows, as a mesh client with a certificate of its own.

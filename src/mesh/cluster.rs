@@ -17,14 +17,14 @@ use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 
-use super::client::Cluster;
-use super::install::{CONTROLLER, STATUS_PORT, pod_labels};
-use super::ports::STATS_PORT;
-use super::registry::{self, PROXY_CONTAINER};
-use super::store::KubeStore;
-use crate::controller::Report;
-use crate::controller::kube::{STATUS_PATH, TLS_PROBE_PATH};
-use crate::mesh::{GatewayView, InstanceView, Mesh, MeshError, MeshView, ProxyReport};
+use super::{GatewayView, InstanceView, Mesh, MeshError, MeshView};
+use crate::controller::{ProxyReport, Report};
+use crate::kube::client::Cluster;
+use crate::kube::controller::{STATUS_PATH, TLS_PROBE_PATH};
+use crate::kube::install::{CONTROLLER, STATUS_PORT, pod_labels};
+use crate::kube::ports::STATS_PORT;
+use crate::kube::registry::{self, PROXY_CONTAINER};
+use crate::kube::store::KubeStore;
 use crate::metrics::{ProxyStats, parse};
 use crate::observe::collector::TRACES_PATH;
 use crate::observe::trace::{self, Query, Traces};
@@ -344,7 +344,7 @@ impl Mesh for ClusterMesh {
         instances
             .iter()
             .map(|instance| {
-                let address = instance.address.ok_or_else(|| crate::mesh::serves_nothing(instance))?;
+                let address = instance.address.ok_or_else(|| super::serves_nothing(instance))?;
                 probes.get(&address.to_string()).copied().ok_or_else(|| {
                     MeshError::Unavailable(anyhow::anyhow!(
                         "controller {} does not know {} ({address}) yet; try again",

@@ -9,6 +9,8 @@
 //!   GET /api/traces?…                                             ◀── Mesh::traces
 //! ```
 
+mod graph;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,12 +19,12 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::graph::{History, Layout, service_of_host};
-use super::trace::Query;
 use crate::api::Resource;
 use crate::http::{json, reply};
 use crate::mesh::Mesh;
+use crate::observe::trace::Query;
 use crate::policy::{self, Code, Options, Severity};
+use graph::{History, Layout, service_of_host};
 
 /// How often the dashboard reads the mesh: each graph and point is the window between two
 /// reads (as `top`'s default interval).
@@ -34,9 +36,9 @@ const HISTORY: usize = 300;
 /// How long one proxy may take to answer a scrape.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
 
-const INDEX: &str = include_str!("dashboard/index.html");
-const SCRIPT: &str = include_str!("dashboard/app.js");
-const STYLE: &str = include_str!("dashboard/app.css");
+const INDEX: &str = include_str!("index.html");
+const SCRIPT: &str = include_str!("app.js");
+const STYLE: &str = include_str!("app.css");
 
 /// A finding about the live mesh, with the services it is about (`NAMESPACE/NAME`), for the
 /// page to mark them on the graph.
@@ -182,7 +184,8 @@ async fn answer(state: &State, request: Request<hyper::body::Incoming>) -> Respo
             json(&state.history.lock().expect("history lock").service(namespace, name))
         }
         ["", "api", "traces"] => {
-            let query = Query::from_params(request.uri().query().unwrap_or_default(), super::collector::DEFAULT_LIMIT);
+            let query =
+                Query::from_params(request.uri().query().unwrap_or_default(), crate::observe::collector::DEFAULT_LIMIT);
             match state.mesh.traces(&query).await {
                 Ok(traces) => json(&traces),
                 Err(e) => reply(StatusCode::BAD_GATEWAY, "text/plain", format!("cannot read traces: {e}\n")),
