@@ -33,11 +33,10 @@ use meshctl::demo_app::{self, DemoApp};
 use meshctl::observe::collector::Collector;
 use meshctl::translate::Resources;
 use meshctl::translate::{
-    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Sidecar,
-    Tracing, Translation,
+    self, ControlPlane, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort,
+    Sidecar, Tracing, Translation,
 };
 use meshctl::xds::{self, SyncState};
-use prost::Message;
 
 fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -77,29 +76,35 @@ impl Drop for Envoy {
 }
 
 fn start_envoy(node: &str, xds: SocketAddr, collector: SocketAddr) -> Envoy {
-    let bootstrap = translate::bootstrap(node, node, localhost(free_port()), xds, collector);
-    spawn_envoy("bootstrap.pb", &bootstrap.encode_to_vec())
+    let bootstrap = translate::bootstrap(localhost(free_port()), &ControlPlane::Local { xds, collector });
+    spawn_envoy(&bootstrap, node)
 }
 
-/// Starts Envoy on a static `bootstrap` (JSON), with no control plane.
+/// Starts Envoy on a static `bootstrap`, with no control plane.
 fn start_static_envoy(bootstrap: &serde_json::Value) -> Envoy {
-    // JSON is YAML, which Envoy reads by the file's extension.
-    spawn_envoy("bootstrap.yaml", bootstrap.to_string().as_bytes())
+    spawn_envoy(bootstrap, "bare")
 }
 
-/// Envoy on the bootstrap `contents`, written to a file `name` of a directory of its own.
-fn spawn_envoy(name: &str, contents: &[u8]) -> Envoy {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::write(&path, contents).unwrap();
+/// Envoy as node `node` on `bootstrap`, written to a directory of its own, with the flags the
+/// mesh's proxies run with.
+fn spawn_envoy(bootstrap: &serde_json::Value, node: &str) -> Envoy {
+    let (dir, args) = bootstrap_file(bootstrap, node);
     let child = Command::new(envoy_binary())
-        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c"])
-        .arg(&path)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("Envoy runs (install it into .venv, or set MESHCTL_ENVOY)");
     Envoy { child, _dir: dir }
+}
+
+/// `bootstrap` written to a directory of its own, and Envoy's command line for node `node` on it.
+fn bootstrap_file(bootstrap: &serde_json::Value, node: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bootstrap.json");
+    std::fs::write(&path, bootstrap.to_string()).unwrap();
+    let args = translate::envoy_args(&["-c", path.to_str().unwrap(), "--concurrency", "1"], node, node);
+    (dir, args)
 }
 
 /// The floor under meshctl's sidecar-to-sidecar path: two stock Envoys configured by hand
@@ -108,7 +113,7 @@ fn spawn_envoy(name: &str, contents: &[u8]) -> Envoy {
 /// with certificates from the same CA. No control plane, no policy filters, no statistics
 /// beyond Envoy's own.
 fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshctl::pki::Authority) -> [Envoy; 2] {
-    use meshctl::kube::install::{http_listener, static_cluster};
+    use meshctl::translate::{static_cluster, static_http_listener};
     let tls = |identity: &str| {
         let leaf = ca.issue(&meshctl::api::Identity::new("default", identity), Duration::from_secs(3600)).unwrap();
         serde_json::json!({
@@ -130,10 +135,10 @@ fn bare_pair(client: SocketAddr, server: SocketAddr, app: SocketAddr, ca: &meshc
         },
     });
     let client_side = serde_json::json!({ "static_resources": {
-        "listeners": [http_listener("out", client.port(), everything_to("peer"))],
+        "listeners": [static_http_listener("out", client.port(), everything_to("peer"))],
         "clusters": [to_server],
     }});
-    let mut inbound = http_listener("in", server.port(), everything_to("app"));
+    let mut inbound = static_http_listener("in", server.port(), everything_to("app"));
     inbound["filter_chains"][0]["transport_socket"] = serde_json::json!({
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
@@ -332,14 +337,11 @@ impl Drop for Namespaces {
 /// Starts Envoy for `node` in namespace `name` as the proxy's user, whose own connections
 /// capture leaves alone.
 fn start_captured_envoy(namespaces: &mut Namespaces, name: &str, node: &str, xds: SocketAddr) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bootstrap.pb");
-    let bootstrap = translate::bootstrap(node, node, localhost(15000), xds, NO_COLLECTOR);
-    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let bootstrap = translate::bootstrap(localhost(15000), &ControlPlane::Local { xds, collector: NO_COLLECTOR });
+    let (dir, args) = bootstrap_file(&bootstrap, node);
     let uid = meshctl::kube::inject::PROXY_UID as u32;
     let envoy = envoy_binary();
-    let args = ["--disable-hot-restart", "--concurrency", "1", "--log-level", "error", "-c", path.to_str().unwrap()];
-    let program: Vec<&str> = std::iter::once(envoy.to_str().unwrap()).chain(args).collect();
+    let program: Vec<&str> = std::iter::once(envoy.to_str().unwrap()).chain(args.iter().map(String::as_str)).collect();
     namespaces.spawn(name, Some(uid), &program);
     dir
 }

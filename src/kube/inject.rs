@@ -20,6 +20,7 @@ use super::install::{self, STATS_PORT, Settings};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT};
 use super::registry::PROXY_CONTAINER;
 use super::roots;
+use crate::translate;
 
 /// The init container that sets up traffic capture in the Pod's network namespace.
 pub const INIT_CONTAINER: &str = "meshctl-init";
@@ -320,7 +321,11 @@ fn proxy_container(settings: &Settings, probes: &[AppProbe], resources: Value) -
         "image": settings.envoy_image,
         "command": ["envoy"],
         // Envoy's default is a worker per node CPU; a sidecar beside one application needs two.
-        "args": install::envoy_args(&["--config-yaml", &bootstrap.to_string(), "--concurrency", "2"], "$(POD_NAMESPACE)"),
+        "args": translate::envoy_args(
+            &["--config-yaml", &bootstrap.to_string(), "--concurrency", "2"],
+            install::POD_NODE,
+            "$(POD_NAMESPACE)",
+        ),
         "restartPolicy": "Always",
         "env": install::downward_env(),
         "ports": [{ "name": "http-envoy-prom", "containerPort": STATS_PORT, "protocol": "TCP" }],
@@ -361,7 +366,7 @@ pub fn sidecar_bootstrap_json(settings: &Settings, probes: &[AppProbe]) -> Value
         if clusters.iter().any(|c: &Value| c["name"] == cluster) {
             continue;
         }
-        let mut app = install::static_cluster(&cluster, "127.0.0.1", probe.port);
+        let mut app = translate::static_cluster(&cluster, "127.0.0.1", probe.port);
         if probe.https {
             // As the kubelet, which does not verify an application's certificate either.
             app["transport_socket"] = json!({
@@ -373,7 +378,7 @@ pub fn sidecar_bootstrap_json(settings: &Settings, probes: &[AppProbe]) -> Value
         }
         clusters.push(app);
     }
-    let health = install::http_listener("health", HEALTH_PORT, routes);
+    let health = translate::static_http_listener("health", HEALTH_PORT, routes);
     bootstrap["static_resources"]["listeners"].as_array_mut().expect("the bootstrap has listeners").push(health);
     bootstrap["static_resources"]["clusters"].as_array_mut().expect("the bootstrap has clusters").extend(clusters);
     bootstrap

@@ -12,13 +12,14 @@
 //! finds what install made, and how install tells its own CRDs from Istio's.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 
 use base64::Engine as _;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::translate::{COLLECTOR_CLUSTER, LATENCY_BUCKETS_MS, OutboundPolicy, SPAN_REPORTING, Tracing, XDS_CLUSTER};
+use crate::translate::{self, ControlPlane, OutboundPolicy, Tracing, static_cluster, static_http_listener};
 
 /// The namespace the control plane and the ingress gateway run in.
 pub const NAMESPACE: &str = "meshctl-system";
@@ -840,91 +841,29 @@ pub fn gateway_bootstrap_json(settings: &Settings) -> Value {
     proxy_bootstrap_json(&controller_host(settings))
 }
 
-/// The Envoy bootstrap of a proxy on a cluster, the gateway's or a sidecar's: the same shape
-/// as a local proxy's (`translate::bootstrap`), but the control plane is a DNS name (or an
-/// address), and a static listener serves the statistics and readiness on [`STATS_PORT`]
-/// without exposing the rest of the admin API. The node id is not in it: every Pod gets its
-/// own (`POD.NAMESPACE`) on Envoy's command line. The controller (`controller_host`, a name
-/// the cluster's DNS resolves) serves xDS and collects spans on [`XDS_PORT`], over TLS, with a
-/// certificate for that name from the mesh's roots (`roots::upstream_tls`).
+/// The Envoy bootstrap of a proxy on a cluster, the gateway's or a sidecar's: the controller
+/// (`controller_host`, a name the cluster's DNS resolves) serves xDS and collects spans on
+/// [`XDS_PORT`], over TLS, with a certificate for that name from the mesh's roots
+/// (`roots::upstream_tls`); a static listener serves the statistics and readiness on
+/// [`STATS_PORT`] without exposing the rest of the admin API.
 pub fn proxy_bootstrap_json(controller_host: &str) -> Value {
-    let to_controller = |name: &str| {
-        let mut cluster = static_cluster(name, controller_host, XDS_PORT);
-        cluster["type"] = json!("STRICT_DNS");
-        cluster["transport_socket"] = super::roots::upstream_tls(controller_host, "h2");
-        // gRPC and the controller's server need HTTP/2; every stream and every batch of spans
-        // proves the proxy's Pod.
-        cluster["typed_extension_protocol_options"] = json!({
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": { "http2_protocol_options": {} },
-                "http_filters": super::identity::credential_filters(),
-            }
-        });
-        cluster
+    let control_plane = ControlPlane::Cluster {
+        host: controller_host,
+        port: XDS_PORT,
+        tls: super::roots::upstream_tls(controller_host, "h2"),
+        http_filters: super::identity::credential_filters(),
     };
-    let (xds, collector) = (to_controller(XDS_CLUSTER), to_controller(COLLECTOR_CLUSTER));
-    let admin = static_cluster("admin", "127.0.0.1", ADMIN_PORT);
+    let mut bootstrap = translate::bootstrap(SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT)), &control_plane);
     let to_admin = |path: &str| json!({ "match": { "path": path }, "route": { "cluster": "admin" } });
-    let stats_listener = http_listener("stats", STATS_PORT, vec![to_admin("/stats/prometheus"), to_admin("/ready")]);
-    let ads_source = json!({ "ads": {}, "resource_api_version": "V3" });
-    let buckets = |suffix: &str| json!({ "match": { "suffix": suffix }, "buckets": LATENCY_BUCKETS_MS.as_slice() });
-    json!({
-        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": ADMIN_PORT } } },
-        "static_resources": { "listeners": [stats_listener], "clusters": [xds, collector, admin] },
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": "GRPC",
-                "transport_api_version": "V3",
-                "grpc_services": [{ "envoy_grpc": { "cluster_name": XDS_CLUSTER } }],
-                "set_node_on_first_message_only": true,
-            },
-            "cds_config": ads_source,
-            "lds_config": ads_source,
-        },
-        "stats_config": {
-            "histogram_bucket_settings": [buckets("upstream_rq_time"), buckets("downstream_rq_time")],
-        },
-        // As a local proxy's: fresh histograms for latency quantiles over short windows, and
-        // spans sent within a second.
-        "stats_flush_interval": "1s",
-        "layered_runtime": { "layers": [{
-            "name": "static",
-            "static_layer": SPAN_REPORTING.iter().map(|(key, value)| (key.to_string(), json!(value))).collect::<serde_json::Map<_, _>>(),
-        }]},
-    })
-}
-
-/// A cluster of one fixed address.
-pub fn static_cluster(name: &str, address: &str, port: u16) -> Value {
-    json!({
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": [
-            { "endpoint": { "address": { "socket_address": { "address": address, "port_value": port } } } },
-        ]}]},
-    })
-}
-
-/// A static HTTP listener on every address of the Pod, serving `routes` and nothing else.
-pub fn http_listener(name: &str, port: u16, routes: Vec<Value>) -> Value {
-    json!({
-        "name": name,
-        "address": { "socket_address": { "address": "0.0.0.0", "port_value": port } },
-        "filter_chains": [{ "filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": name,
-                "route_config": { "virtual_hosts": [{ "name": name, "domains": ["*"], "routes": routes }] },
-                "http_filters": [{
-                    "name": "envoy.filters.http.router",
-                    "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
-                }],
-            },
-        }]}],
-    })
+    let stats = static_http_listener("stats", STATS_PORT, vec![to_admin("/stats/prometheus"), to_admin("/ready")]);
+    let resources = &mut bootstrap["static_resources"];
+    resources["listeners"] = json!([stats]);
+    resources["clusters"].as_array_mut().expect("the bootstrap has clusters").push(static_cluster(
+        "admin",
+        "127.0.0.1",
+        ADMIN_PORT,
+    ));
+    bootstrap
 }
 
 /// The file the bootstrap is mounted as in the gateway's Pod.
@@ -938,31 +877,12 @@ fn gateway_bootstrap(settings: &Settings) -> Object {
 
 /// Envoy's command line in the gateway's Pod (after `envoy`).
 pub fn gateway_args() -> Vec<String> {
-    envoy_args(&["-c", &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}")], GATEWAY)
+    translate::envoy_args(&["-c", &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}")], POD_NODE, GATEWAY)
 }
 
-/// Envoy's command line in a Pod of the mesh (after `envoy`): its bootstrap from `config`
-/// (`-c FILE` or `--config-yaml TEXT`), its node id the Pod's, in service `cluster`.
-pub fn envoy_args(config: &[&str], cluster: &str) -> Vec<String> {
-    let rest = [
-        // Kubernetes expands $(VAR) from the container's environment.
-        "--service-node",
-        "$(POD_NAME).$(POD_NAMESPACE)",
-        "--service-cluster",
-        cluster,
-        // Hot restart needs shared memory the read-only Pod does not offer; Kubernetes rolls
-        // Pods instead.
-        "--disable-hot-restart",
-        // As the local proxies: a listener change reaches every connection within seconds.
-        "--drain-strategy",
-        "immediate",
-        "--drain-time-s",
-        "5",
-        "--log-level",
-        "warning",
-    ];
-    config.iter().chain(&rest).map(|s| s.to_string()).collect()
-}
+/// A Pod's proxy's node id, `POD.NAMESPACE`, as Envoy's command line names it: Kubernetes
+/// expands `$(VAR)` from the container's environment ([`downward_env`]).
+pub const POD_NODE: &str = "$(POD_NAME).$(POD_NAMESPACE)";
 
 fn gateway_deployment(settings: &Settings) -> Object {
     let ports = [("http".to_string(), GATEWAY_HTTP_PORT)];
@@ -1143,7 +1063,7 @@ mod tests {
     fn the_gateway_bootstrap_reaches_the_controller_service_over_http2() {
         let bootstrap = gateway_bootstrap_json(&settings());
         let xds = &bootstrap["static_resources"]["clusters"][0];
-        assert_eq!(xds["name"], XDS_CLUSTER);
+        assert_eq!(xds["name"], crate::translate::XDS_CLUSTER);
         let address = &xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"];
         assert_eq!(address["socket_address"]["address"], "meshctl-controller.meshctl-system.svc");
         assert_eq!(address["socket_address"]["port_value"], XDS_PORT);

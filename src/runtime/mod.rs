@@ -19,7 +19,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Identity;
@@ -608,15 +607,11 @@ fn service_port(port: &WorkloadPort) -> ServicePort {
 }
 
 fn gateway_launch(settings: &Settings, node: &str, admin: u16) -> std::io::Result<Launch> {
-    let bootstrap = translate::bootstrap(node, "gateway", localhost(admin), settings.xds, settings.collector);
-    envoy_launch(settings, node, &bootstrap.encode_to_vec())
+    envoy_launch(settings, node, "gateway", admin)
 }
 
 fn sidecar_launch(settings: &Settings, spec: &InstanceSpec, ports: &Ports) -> std::io::Result<Launch> {
-    let node = spec.node_id();
-    let bootstrap =
-        translate::bootstrap(&node, &spec.service, localhost(ports.admin), settings.xds, settings.collector);
-    envoy_launch(settings, &node, &bootstrap.encode_to_vec())
+    envoy_launch(settings, &spec.node_id(), &spec.service, ports.admin)
 }
 
 /// The application's launch with its ports in the environment (`PORT` its first, and
@@ -637,32 +632,16 @@ fn with_ports(spec: &InstanceSpec, ports: &Ports, gateway: SocketAddr) -> Launch
     launch
 }
 
-/// How long connections a listener change left on the old configuration may go on.
-const DRAIN_SECONDS: &str = "5";
-
-fn envoy_launch(settings: &Settings, node: &str, bootstrap: &[u8]) -> std::io::Result<Launch> {
-    let path: PathBuf = settings.state_dir.join("proxies").join(format!("{node}.pb"));
-    write_file(&path, bootstrap)?;
+/// The launch of proxy `node` of `service`, its admin endpoint at `admin`, its bootstrap
+/// written to the state directory.
+fn envoy_launch(settings: &Settings, node: &str, service: &str, admin: u16) -> std::io::Result<Launch> {
+    let control_plane = translate::ControlPlane::Local { xds: settings.xds, collector: settings.collector };
+    let bootstrap = translate::bootstrap(localhost(admin), &control_plane);
+    let path: PathBuf = settings.state_dir.join("proxies").join(format!("{node}.json"));
+    write_file(&path, bootstrap.to_string().as_bytes())?;
     Ok(Launch {
         program: settings.envoy.clone(),
-        args: [
-            "--disable-hot-restart",
-            "--concurrency",
-            "1",
-            "--log-level",
-            "warning",
-            // A listener change (an mTLS mode, an authorization policy) binds connections
-            // opened before it only once they close: tell them to close at once, and cut
-            // them after a few seconds, so a policy is in force everywhere within that time.
-            "--drain-strategy",
-            "immediate",
-            "--drain-time-s",
-            DRAIN_SECONDS,
-            "-c",
-            &path.display().to_string(),
-        ]
-        .map(String::from)
-        .to_vec(),
+        args: translate::envoy_args(&["-c", &path.display().to_string(), "--concurrency", "1"], node, service),
         env: vec![],
         log: logs_dir(&settings.state_dir).join(format!("{node}.envoy.log")),
     })

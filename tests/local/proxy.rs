@@ -22,7 +22,6 @@ use tokio::sync::watch;
 const NODE: &str = "gateway";
 /// These proxies trace nothing (their snapshots have no tracing), so their collector is the
 /// discard port.
-const NO_COLLECTOR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
 
 fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -119,7 +118,7 @@ impl Mesh {
         let server = xds::Server::new(rx);
         let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();
         let admin = localhost(common::free_port());
-        let envoy = common::envoy::start(&translate::bootstrap(NODE, "gateway", admin, xds_addr, NO_COLLECTOR), admin);
+        let envoy = common::envoy::start(NODE, admin, xds_addr);
         let mesh = Mesh { desired: tx, server, gateway, xds: xds_addr, envoy: Some(envoy) };
         mesh.wait_synced().await;
         mesh
@@ -451,7 +450,7 @@ async fn a_restarted_proxy_is_not_marked_disconnected_when_its_old_stream_ends()
     let mut mesh = Mesh::start(&split(&[("v1", 100)]), &instances).await;
     // The same proxy again (as after a restart) while its old connection is still open ...
     let admin = localhost(common::free_port());
-    let second = common::envoy::start(&translate::bootstrap(NODE, "gateway", admin, mesh.xds, NO_COLLECTOR), admin);
+    let second = common::envoy::start(NODE, admin, mesh.xds);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while mesh.server.status()[NODE].stream < 2 {
         assert!(tokio::time::Instant::now() < deadline, "the second proxy never connected");

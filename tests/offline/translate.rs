@@ -28,8 +28,8 @@ use envoy_types::pb::google::protobuf::Any;
 use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{self, Options, Source};
 use meshctl::translate::{
-    self, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, OutboundPolicy, Proxy, Service,
-    ServicePort, Sidecar, Tracing, Translation,
+    self, ControlPlane, Credentials, Gateway, InboundPort, Instance, MeshSnapshot, Origin, OutboundPolicy, Proxy,
+    Service, ServicePort, Sidecar, Tracing, Translation,
 };
 use meshctl::translate::{Resources, Type};
 use prost::{Message, Name};
@@ -621,13 +621,16 @@ fn static_bootstrap(config: &ProxyConfig) -> Bootstrap {
             c
         })
         .collect();
-    let base = translate::bootstrap("validate", "validate", addr(15000), addr(15010), addr(15014));
-    // The bootstrap's own clusters stay: the tracer names the collector's.
-    let clusters = clusters.into_iter().chain(base.static_resources.clone().unwrap().clusters).collect();
+    // The tracer names the collector's cluster, which a proxy's bootstrap holds.
+    let collector = Cluster {
+        name: translate::COLLECTOR_CLUSTER.into(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Static as i32)),
+        ..Default::default()
+    };
+    let clusters = clusters.into_iter().chain([collector]).collect();
     let mut bootstrap = Bootstrap {
         static_resources: Some(bootstrap::StaticResources { listeners, clusters, secrets: config.secrets.clone() }),
-        dynamic_resources: None,
-        ..base
+        ..Default::default()
     };
     // Validation mode cannot follow SDS over ADS (Envoy 1.40 crashes trying), so the
     // transport sockets name the secrets as static ones, which checks their certificates too.
@@ -683,7 +686,8 @@ fn two_service_ports_to_one_pod_port_make_one_captured_chain() {
 
 #[test]
 fn envoy_accepts_the_bootstrap() {
-    common::envoy::validate(&translate::bootstrap("node-1", "profile", addr(15000), addr(15010), addr(15014))).unwrap();
+    let local = ControlPlane::Local { xds: addr(15010), collector: addr(15014) };
+    common::envoy::validate(&translate::bootstrap(addr(15000), &local)).unwrap();
 }
 
 #[test]
