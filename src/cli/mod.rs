@@ -178,14 +178,11 @@ impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
         let exit = match e {
-            StoreError::NotInstalled(_) | StoreError::Io { .. } | StoreError::Corrupt { .. } => Exit::Environment,
-            StoreError::Conflict { .. } | StoreError::Refused => Exit::Failed,
-            // No cluster or no permission is the environment's fault; a request the API
-            // server refuses for its content is a failure.
-            StoreError::Cluster(ref cluster) => match cluster.downcast_ref::<crate::kube::client::ClusterError>() {
-                Some(c) if !c.is_environment() => Exit::Failed,
-                _ => Exit::Environment,
-            },
+            StoreError::NotInstalled(_)
+            | StoreError::Io { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Cluster(_) => Exit::Environment,
+            StoreError::Conflict { .. } | StoreError::Refused | StoreError::Rejected(_) => Exit::Failed,
         };
         Failure { exit, error: e.into() }
     }

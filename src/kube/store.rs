@@ -62,6 +62,15 @@ fn api_resource(kind: Kind) -> ApiResource {
     }
 }
 
+/// No cluster or no permission is the environment's fault; a request the API server refuses
+/// for its content is the request's.
+fn store_error(error: ClusterError) -> StoreError {
+    match error.is_environment() {
+        true => StoreError::Cluster(Box::new(error)),
+        false => StoreError::Rejected(Box::new(error)),
+    }
+}
+
 /// `virtualservices.networking.istio.io`, as the API names a resource.
 fn resource_name(kind: Kind) -> String {
     let resource = api_resource(kind);
@@ -139,14 +148,13 @@ impl KubeStore {
             Some(r) => format!("{}/{} in namespace {}", resource, r.name, r.namespace),
             None => resource.clone(),
         };
-        let error = self.cluster.failed(verb, resource, what, object.map(|r| r.name.as_str()), error);
-        StoreError::Cluster(Box::new(error))
+        store_error(self.cluster.failed(verb, resource, what, object.map(|r| r.name.as_str()), error))
     }
 
     fn kind_of(r: &ObjectRef) -> Result<Kind, StoreError> {
         match KINDS.contains(&r.kind) {
             true => Ok(r.kind),
-            false => Err(StoreError::Cluster(Box::new(ClusterError::Unsupported { kind: r.kind.name().to_string() }))),
+            false => Err(store_error(ClusterError::Unsupported { kind: r.kind.name().to_string() })),
         }
     }
 

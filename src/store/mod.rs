@@ -84,10 +84,14 @@ pub enum StoreError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("{path} is damaged: {source}; remove it to start over")]
     Corrupt { path: std::path::PathBuf, source: serde_json::Error },
-    /// A store on a cluster's API could not be used (unreachable, forbidden, refused); the
-    /// error names the server, the verb and the object.
+    /// A store on a cluster's API could not be used (unreachable, forbidden); the error names
+    /// the server, the verb and the object.
     #[error(transparent)]
     Cluster(Box<dyn std::error::Error + Send + Sync>),
+    /// The API server refused a request for what it asked (an object it judged invalid, a kind
+    /// it does not keep); the error names the server, the verb and the object.
+    #[error(transparent)]
+    Rejected(Box<dyn std::error::Error + Send + Sync>),
     /// The change's admission refused it, in view of what was stored when it was written.
     #[error("the change was refused")]
     Refused,
