@@ -53,7 +53,7 @@ pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
     if applied != Exit::Success || !args.wait {
         return Ok(applied);
     }
-    let revision = mesh.store().contents().await?.revision;
+    let revision = mesh.store().written();
     wait_for(mesh.as_ref(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)

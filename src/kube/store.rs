@@ -13,17 +13,25 @@
 //! own, so the lowest is the revision up to which the listing holds every write of any kind.
 //! (The highest would claim a write to a kind listed earlier, before the write, that the
 //! listing does not hold.) meshctl compares them only for that, against one API server.
+//!
+//! A watched store (the controller's) lists again only when a watch says one of its kinds
+//! changed: idle, it asks the API server for nothing. So its revision does not follow the API
+//! server's, which moves with every write to anything; a command that wrote waits for the
+//! revision its own writes were given ([`Store::written`]), which the listing that follows
+//! their watch events reaches.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams,
+};
 use serde_json::Value;
 
 use super::client::{Cluster, ClusterError};
 use super::install::FIELD_MANAGER;
 use crate::api::{Kind, Resource};
-use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError};
+use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError, written_at};
 
 /// The kinds a cluster keeps: install's CRDs.
 const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
@@ -31,23 +39,20 @@ const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
 #[derive(Clone)]
 pub struct KubeStore {
     cluster: Cluster,
-    /// Once watched, the last listing, served until a change or [`LISTING_LIFETIME`] makes
-    /// it stale: the controller reads the store on every pass, and must not list every kind
-    /// each time a proxy ACKs.
+    /// Once watched, the last listing, served until a change to one of the kinds makes it
+    /// stale: the controller reads the store on every pass, and must not list every kind each
+    /// time a proxy ACKs, nor when nothing changed.
     listing: Arc<Mutex<Listing>>,
+    /// The highest resourceVersion this handle's writes and deletes were given.
+    written: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
 struct Listing {
     watched: bool,
     stale: bool,
-    taken: Option<(Instant, Contents)>,
+    taken: Option<Contents>,
 }
-
-/// How long a watched store serves a listing without a change. A listing after a write has a
-/// revision at least as high as the write's; listing again this often lets a reader that waits
-/// for a revision (taken by another client after unrelated writes) see it soon.
-const LISTING_LIFETIME: Duration = Duration::from_secs(1);
 
 /// Where the API serves `kind`, from its CRD.
 fn api_resource(kind: Kind) -> ApiResource {
@@ -69,6 +74,26 @@ fn store_error(error: ClusterError) -> StoreError {
         true => StoreError::Cluster(Box::new(error)),
         false => StoreError::Rejected(Box::new(error)),
     }
+}
+
+/// How long a delete's event is waited for (seconds).
+const DELETE_SEEN: u32 = 10;
+
+/// The revision of the first DELETED event `events` bring, if one comes before they end.
+async fn deleted_at(
+    events: impl tokio_stream::Stream<Item = Result<WatchEvent<DynamicObject>, kube::Error>>,
+) -> Option<u64> {
+    use tokio_stream::StreamExt as _;
+    let mut events = std::pin::pin!(events);
+    let wait = async {
+        while let Some(Ok(event)) = events.next().await {
+            if let WatchEvent::Deleted(object) = event {
+                return written_at(&object.metadata);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(DELETE_SEEN.into()), wait).await.ok().flatten()
 }
 
 /// `virtualservices.networking.istio.io`, as the API names a resource.
@@ -102,7 +127,15 @@ fn written_part(object: &DynamicObject) -> (Value, Value, Value) {
 
 impl KubeStore {
     pub fn new(cluster: Cluster) -> Self {
-        KubeStore { cluster, listing: Arc::default() }
+        KubeStore { cluster, listing: Arc::default(), written: Arc::default() }
+    }
+
+    /// The revision a listing through `api` (of `kind`, where `r` is) made now is at: past
+    /// every write so far.
+    async fn listed_at(&self, api: &Api<DynamicObject>, kind: Kind, r: &ObjectRef) -> Result<u64, StoreError> {
+        let list = api.list_metadata(&ListParams::default().limit(1)).await;
+        let list = list.map_err(|e| self.failed("list", kind, Some(r), e))?;
+        Ok(list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     /// Every object of the kinds a cluster keeps, listed now.
@@ -193,6 +226,9 @@ impl KubeStore {
             Err(kube::Error::Api(status)) if status.code == 409 => return Err(conflict(before)),
             Err(e) => return Err(self.failed(verb, kind, Some(&r), e)),
         };
+        if !dry_run {
+            self.written.fetch_max(written_at(&after.metadata).unwrap_or(0), Ordering::SeqCst);
+        }
         let change = match before {
             None => Change::Created,
             Some(before) if written_part(&before) == written_part(&after) => Change::Unchanged,
@@ -226,8 +262,7 @@ impl Store for KubeStore {
     async fn contents(&self) -> Result<Contents, StoreError> {
         let (watched, served) = {
             let mut listing = self.listing.lock().expect("the listing's lock is never poisoned");
-            let fresh = !listing.stale && listing.taken.as_ref().is_some_and(|(at, _)| at.elapsed() < LISTING_LIFETIME);
-            let served = (listing.watched && fresh).then(|| listing.taken.as_ref().map(|(_, c)| c.clone())).flatten();
+            let served = (listing.watched && !listing.stale).then(|| listing.taken.clone()).flatten();
             // A change seen from now on makes the coming listing stale again.
             listing.stale = false;
             (listing.watched, served)
@@ -237,8 +272,7 @@ impl Store for KubeStore {
         }
         let contents = self.list().await?;
         if watched {
-            self.listing.lock().expect("the listing's lock is never poisoned").taken =
-                Some((Instant::now(), contents.clone()));
+            self.listing.lock().expect("the listing's lock is never poisoned").taken = Some(contents.clone());
         }
         Ok(contents)
     }
@@ -288,8 +322,25 @@ impl Store for KubeStore {
         ordered.sort_by_key(|(_, (_, kind))| std::cmp::Reverse(written_before(*kind)));
         let mut results = Vec::with_capacity(refs.len());
         for (i, (r, kind)) in ordered {
-            let deleted = match self.api(kind, Some(&r.namespace)).delete(&r.name, &DeleteParams::default()).await {
-                Ok(_) => true,
+            let api = self.api(kind, Some(&r.namespace));
+            // The API server answers a delete with a Status, which has no revision; the
+            // object's DELETED event carries the delete's, so the object is watched from
+            // just before it.
+            let from = self.listed_at(&api, kind, r).await?;
+            let params = WatchParams::default().fields(&format!("metadata.name={}", r.name)).timeout(DELETE_SEEN);
+            let events =
+                api.watch(&params, &from.to_string()).await.map_err(|e| self.failed("watch", kind, Some(r), e))?;
+            let deleted = match api.delete(&r.name, &DeleteParams::default()).await {
+                Ok(_) => {
+                    let version = deleted_at(events).await;
+                    // Unseen (the watch ended first), a listing now is past the delete too.
+                    let version = match version {
+                        Some(version) => version,
+                        None => self.listed_at(&api, kind, r).await?,
+                    };
+                    self.written.fetch_max(version, Ordering::SeqCst);
+                    true
+                }
                 Err(kube::Error::Api(status)) if status.is_not_found() => false,
                 Err(e) => return Err(self.failed("delete", kind, Some(r), e)),
             };
@@ -322,6 +373,10 @@ impl Store for KubeStore {
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
             Err(e) => Err(self.failed("patch", kind, Some(object), e)),
         }
+    }
+
+    fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {

@@ -5,6 +5,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Admission, Change, Contents, ObjectRef, Store, StoreError};
 use crate::api::{Resource, time};
@@ -15,6 +17,8 @@ const LOCK: &str = "resources.lock";
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     dir: PathBuf,
+    /// The store's revision after this handle's last write.
+    written: Arc<AtomicU64>,
 }
 
 impl LocalStore {
@@ -23,13 +27,13 @@ impl LocalStore {
         if !dir.join(FILE).exists() {
             return Err(StoreError::NotInstalled(dir.to_path_buf()));
         }
-        Ok(LocalStore { dir: dir.to_path_buf() })
+        Ok(LocalStore { dir: dir.to_path_buf(), written: Arc::default() })
     }
 
     /// The store in `dir`, created empty if there is none yet.
     pub fn create(dir: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
-        let store = LocalStore { dir: dir.to_path_buf() };
+        let store = LocalStore { dir: dir.to_path_buf(), written: Arc::default() };
         if !dir.join(FILE).exists() {
             let _lock = store.lock()?;
             store.write(&Contents::default())?;
@@ -93,6 +97,7 @@ impl LocalStore {
         let result = change(&mut contents)?;
         if !dry_run {
             self.write(&contents)?;
+            self.written.fetch_max(contents.revision, Ordering::SeqCst);
         }
         Ok(result)
     }
@@ -258,6 +263,10 @@ impl Store for LocalStore {
             }
             Ok(results)
         })
+    }
+
+    fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {

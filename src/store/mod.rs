@@ -145,6 +145,13 @@ pub trait Store: Send + Sync {
     /// Returns false when the object no longer exists.
     async fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError>;
 
+    /// The revision this handle's own writes reach: a listing at or past it holds every object
+    /// they wrote and none they deleted. What a command that wrote waits for the control plane
+    /// to reach; not the store's newest revision, which on a cluster moves with every write to
+    /// anything (a Pod's status, a lease), and which a controller that lists again only when
+    /// one of its kinds changes need never reach.
+    fn written(&self) -> u64;
+
     /// Calls `changed` whenever the stored objects change, so a reader learns of a change at
     /// once instead of at its next look; for as long as the process lives.
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError>;

@@ -99,6 +99,10 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let created = store.apply(&mesh, false).await.unwrap();
     assert_eq!(created.iter().map(|(_, c)| *c).collect::<Vec<_>>(), [Change::Created, Change::Created]);
     let first = store.contents().await.unwrap();
+    // What the writes were given is what a reader must reach, and a listing holds them.
+    let newest = first.objects.iter().filter_map(|o| o["metadata"]["resourceVersion"].as_str()?.parse().ok()).max();
+    assert_eq!(Some(store.written()), newest);
+    assert!(first.revision >= store.written());
     assert_eq!(first.objects.len(), 2);
     assert_eq!(stored(&first.objects, "VirtualService", "profile")["metadata"]["generation"], 1);
     assert!(first.resources().iter().all(Result::is_ok), "every object reads back as typed");
@@ -108,8 +112,10 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
 
     // A dry run says what would change and changes nothing.
     let shifted = mk_resources(&MESH.replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
+    let written = store.written();
     let dry = store.apply(&shifted, true).await.unwrap();
     assert_eq!(dry.iter().map(|(_, c)| *c).collect::<Vec<_>>(), [Change::Unchanged, Change::Configured]);
+    assert_eq!(store.written(), written, "a dry run writes nothing");
     let vs = |contents: &meshctl::store::Contents| {
         stored(&contents.objects, "VirtualService", "profile")["spec"]["http"][0]["route"][0]["weight"].clone()
     };
@@ -159,8 +165,13 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let vs_ref = mk_ref(Kind::VirtualService, "profile");
     let read: Vec<Resource> =
         contents.resources().into_iter().flatten().filter(|r| ObjectRef::of(r) == vs_ref).collect();
+    let before_delete = store.written();
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), true)]);
+    let deleted_at = store.written();
+    assert!(deleted_at > before_delete, "a delete is a write: {before_delete} then {deleted_at}");
+    assert!(store.contents().await.unwrap().revision >= deleted_at);
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), false)]);
+    assert_eq!(store.written(), deleted_at, "deleting what is gone writes nothing");
 
     // A write based on a read of an object deleted since does not bring it back.
     let revived = store.apply(&read, false).await;
