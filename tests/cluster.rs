@@ -20,6 +20,8 @@ mod inject;
 mod mesh;
 #[path = "cluster/registry.rs"]
 mod registry;
+#[path = "cluster/scale.rs"]
+mod scale;
 #[path = "cluster/security.rs"]
 mod security;
 
