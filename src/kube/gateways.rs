@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
 
 use super::client::Cluster;
 use super::install::{self, GatewayService, Object, ObjectKind};
@@ -149,15 +150,14 @@ pub fn deployments(
 }
 
 /// Makes and removes the Gateways' Deployments and Services while this replica leads: on
-/// every change of what is wanted, and every half minute (a Deployment someone deleted comes
-/// back; one whose Gateway went while another replica led goes).
+/// every change of what is wanted, when it comes to lead (one whose Gateway went while
+/// another replica led goes), and when one of them is deleted or its spec changed by someone
+/// else (it comes back as it should be). Idle, it asks the API server for nothing.
 pub struct Provisioner {
     wanted: watch::Sender<Vec<Object>>,
     problem: Arc<Mutex<Option<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
-
-const RESYNC: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Provisioner {
     pub fn start(cluster: Cluster, namespace: String, mut leading: watch::Receiver<bool>) -> Provisioner {
@@ -165,6 +165,7 @@ impl Provisioner {
         let problem = Arc::new(Mutex::new(None));
         let said = problem.clone();
         let task = tokio::spawn(async move {
+            let mut drift = std::pin::pin!(drift(&cluster, &namespace));
             loop {
                 if *leading.borrow_and_update() {
                     let current = objects.borrow_and_update().clone();
@@ -177,7 +178,7 @@ impl Provisioner {
                 tokio::select! {
                     changed = objects.changed() => if changed.is_err() { return },
                     _ = leading.changed() => {}
-                    _ = tokio::time::sleep(RESYNC) => {}
+                    Some(()) = drift.next() => {}
                 }
             }
         });
@@ -217,6 +218,38 @@ impl Drop for Provisioner {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A stream that yields when one of the Gateways' Deployments or Services in `namespace` is
+/// deleted, or a Deployment's spec changes (its generation moves); not for changes of their
+/// status, nor for the provisioner's own writes that change nothing.
+fn drift(cluster: &Cluster, namespace: &str) -> impl tokio_stream::Stream<Item = ()> + use<> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::ResourceExt as _;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let config = watcher::Config::default().labels(&format!("app.kubernetes.io/name={COMPONENT}"));
+    let deployments = watcher(kube::Api::<Deployment>::namespaced(cluster.client().clone(), namespace), config.clone())
+        .default_backoff();
+    let services =
+        watcher(kube::Api::<Service>::namespaced(cluster.client().clone(), namespace), config).default_backoff();
+    let mut generations: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let deployments = deployments.filter_map(move |event| match event {
+        Ok(watcher::Event::InitApply(d)) => {
+            generations.insert(d.name_any(), d.metadata.generation);
+            None
+        }
+        Ok(watcher::Event::Apply(d)) => {
+            let before = generations.insert(d.name_any(), d.metadata.generation);
+            (before.is_some_and(|g| g != d.metadata.generation)).then_some(())
+        }
+        Ok(watcher::Event::Delete(d)) => {
+            generations.remove(&d.name_any());
+            Some(())
+        }
+        _ => None,
+    });
+    let services = services.filter_map(|event| matches!(event, Ok(watcher::Event::Delete(_))).then_some(()));
+    deployments.merge(services)
 }
 
 async fn provision(cluster: &Cluster, namespace: &str, objects: &[Object]) -> Result<(), String> {

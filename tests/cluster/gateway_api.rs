@@ -382,6 +382,22 @@ fn a_gateway_of_meshctls_class_serves_its_routes_by_hostname_over_http_and_https
     assert_eq!(curl("http://other.example.com/api", "other.example.com", 80), "404", "a name the route does not serve");
     assert_eq!(curl("http://shop.example.org/api", "shop.example.org", 80), "404", "a name no listener serves");
 
+    // A proxy deleted by hand is put back when its deletion is seen, and serves again.
+    let deployment = meshctl::kube::gateways::object_name(ns, "web");
+    let uid = || {
+        let get = ["-n", "meshctl-system", "get", "deployment", &deployment, "-o", "jsonpath={.metadata.uid}"];
+        let run = node.kubectl(&get);
+        (run.code == 0).then_some(run.stdout)
+    };
+    let first = uid().expect("the Gateway's proxy runs");
+    node.kubectl_ok(&["-n", "meshctl-system", "delete", "deployment", &deployment]);
+    let replaced = super::common::within(DEADLINE, || uid().is_some_and(|u| u != first));
+    assert!(replaced, "the Gateway's deleted proxy was not put back");
+    let serves = super::common::within(DEADLINE, || {
+        curl("http://shop.example.com/api/profile", "shop.example.com", 80) == "200"
+    });
+    assert!(serves, "the Gateway's proxy, put back, does not serve");
+
     let route: Value =
         serde_json::from_str(&node.kubectl_ok(&["-n", ns, "get", "httproute", "web", "-o", "json"])).unwrap();
     let parent = &route["status"]["parents"][0];

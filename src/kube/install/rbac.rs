@@ -209,8 +209,9 @@ pub const NAMESPACE_GRANTS: &[Grant] = &[
         group: "apps",
         resources: &["deployments"],
         names: &[],
-        verbs: &["get", "list", "create", "patch", "delete"],
-        why: "each Gateway's proxy, run beside install's ingress gateway and removed with its Gateway",
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
+        why: "each Gateway's proxy, run beside install's ingress gateway, put back when deleted or changed by \
+              hand, and removed with its Gateway",
     },
     Grant {
         group: "",
