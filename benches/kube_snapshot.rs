@@ -2,9 +2,12 @@
 //! each with three mesh Pods (v1, v2, v3) and an EndpointSlice listing them, the time from
 //! `meshctl controller --kubernetes` starting to its status port reporting a configuration for
 //! every proxy (the first full snapshot: lists, reflectors, a certificate per proxy,
-//! translation), and the controller's peak memory. Run with `cargo bench --bench
-//! kube_snapshot` (`MESHCTL_BENCH_SERVICES=N` for another size); under `cargo test
-//! --all-targets` it does the same with 5 services once, as a smoke test.
+//! translation), and the controller's peak memory. Then, with a DestinationRule and a
+//! VirtualService stored for each Service, what a synced controller costs while nothing
+//! changes: its CPU time, the API server's and etcd's beside theirs without a controller, and
+//! the requests it makes (from the audit log). Run with `cargo bench --bench kube_snapshot`
+//! (`MESHCTL_BENCH_SERVICES=N` for another size); under `cargo test --all-targets` it does the
+//! same with 5 services once and a short idle window, as a smoke test.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -122,6 +125,58 @@ async fn store(client: kube::Client, services: usize) {
     writes.join_all().await;
 }
 
+/// Service `s`'s DestinationRule (a subset per version) and VirtualService (80/15/5).
+fn policy(s: usize) -> [Value; 2] {
+    let host = format!("svc-{s}");
+    let subsets: Vec<Value> = VERSIONS.iter().map(|v| json!({ "name": v, "labels": { "version": v } })).collect();
+    let routes: Vec<Value> = VERSIONS
+        .iter()
+        .zip([80, 15, 5])
+        .map(|(v, weight)| json!({ "destination": { "host": host, "subset": v }, "weight": weight }))
+        .collect();
+    [
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": { "name": host, "namespace": NAMESPACE },
+            "spec": { "host": host, "subsets": subsets },
+        }),
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": { "name": host, "namespace": NAMESPACE },
+            "spec": { "hosts": [host], "http": [{ "route": routes }] },
+        }),
+    ]
+}
+
+/// Stores every Service's DestinationRule and VirtualService, many requests at a time.
+async fn store_policy(client: kube::Client, services: usize) {
+    // The API server cannot reach the validator's Service without a cluster network: it lets
+    // the writes through rather than refuse them. (What the validator judges is tested on the
+    // real node.)
+    let kind = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+    ));
+    let configurations: Api<DynamicObject> = Api::all_with(client.clone(), &kind);
+    let ignore = json!({ "webhooks": [{ "name": meshctl::kube::admission::WEBHOOK, "failurePolicy": "Ignore" }] });
+    let patch = kube::api::Patch::Strategic(ignore);
+    configurations.patch(meshctl::kube::admission::CONFIGURATION, &PatchParams::default(), &patch).await.unwrap();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut writes = tokio::task::JoinSet::new();
+    for s in 0..services {
+        let (client, semaphore) = (client.clone(), semaphore.clone());
+        writes.spawn(async move {
+            let _permit = semaphore.acquire().await.unwrap();
+            for (object, kind) in policy(s).into_iter().zip(["DestinationRule", "VirtualService"]) {
+                let api = api(&client, "networking.istio.io", "v1", kind);
+                api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap();
+            }
+        });
+    }
+    writes.join_all().await;
+}
+
 /// The controller's last report, if its status port answers.
 async fn report(status: std::net::SocketAddr) -> Option<Value> {
     let answer = meshctl::http::get(status, "localhost", "/debug/status", Duration::from_secs(5)).await.ok()?;
@@ -138,7 +193,7 @@ impl Drop for Controller {
 }
 
 /// Starts a controller and times it to a report that covers every proxy.
-async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Duration, f64) {
+async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, Duration) {
     let (xds, status) = (common::free_port(), common::free_port());
     let status_addr = std::net::SocketAddr::from(([127, 0, 0, 1], status));
     let kubeconfig = server.kubeconfig();
@@ -158,11 +213,47 @@ async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Duration, f6
         if let Some(report) = report(status_addr).await
             && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
         {
-            return (start.elapsed(), common::memory::peak_mb(&controller.0.id().to_string()));
+            return (controller, start.elapsed());
         }
         assert!(Instant::now() < deadline, "no full snapshot within 300 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// What `pids` have spent of the CPU, together, in seconds.
+fn cpu(pids: &[u32]) -> f64 {
+    pids.iter().map(|pid| common::memory::cpu_seconds(&pid.to_string())).sum()
+}
+
+/// Over `idle`, with nothing changing: the API server's and etcd's CPU without a controller,
+/// then a synced controller's, theirs beside it, and the requests it made, by verb and resource.
+fn idle_cost(runtime: &tokio::runtime::Runtime, server: &KubeApiServer, proxies: usize, idle: Duration) {
+    let server_pids = server.pids();
+    let before = cpu(&server_pids);
+    std::thread::sleep(idle);
+    let baseline = cpu(&server_pids) - before;
+    let (controller, _) = runtime.block_on(first_snapshot(server, proxies));
+    // The first pass's writes (statuses, the ingress gateway's objects) are done by then.
+    std::thread::sleep(Duration::from_secs(5));
+    let pid = [controller.0.id()];
+    let seen = server.requests().len();
+    let (controller_before, server_before) = (cpu(&pid), cpu(&server_pids));
+    std::thread::sleep(idle);
+    let (spent, server_spent) = (cpu(&pid) - controller_before, cpu(&server_pids) - server_before);
+    let mut requests: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    // The API server's own requests to itself are not the controller's.
+    for r in server.requests().split_off(seen).iter().filter(|r| r["user"]["username"] != "system:apiserver") {
+        let what = format!(
+            "{} {}",
+            r["verb"].as_str().unwrap_or_default(),
+            r["objectRef"]["resource"].as_str().unwrap_or_default()
+        );
+        *requests.entry(what).or_default() += 1;
+    }
+    println!(
+        "idle for {idle:?}: controller {spent:.2} CPU-s; API server and etcd {server_spent:.2} CPU-s ({baseline:.2} without a controller)"
+    );
+    println!("the controller's requests: {requests:?}");
 }
 
 fn main() {
@@ -188,20 +279,31 @@ fn main() {
         kube::Client::try_from(config).unwrap()
     });
     let stored = Instant::now();
-    runtime.block_on(store(client, services));
+    runtime.block_on(store(client.clone(), services));
     let proxies = services * VERSIONS.len();
     if !bench {
         runtime.block_on(first_snapshot(&server, proxies));
+        runtime.block_on(store_policy(client, services));
+        idle_cost(&runtime, &server, proxies, Duration::from_secs(1));
         return;
     }
     println!(
         "stored {services} Services, {proxies} Pods, {services} EndpointSlices in {:.1} s",
         stored.elapsed().as_secs_f64()
     );
-    let mut runs: Vec<(Duration, f64)> = (0..3).map(|_| runtime.block_on(first_snapshot(&server, proxies))).collect();
+    let mut runs: Vec<(Duration, f64)> = (0..3)
+        .map(|_| {
+            let (controller, time) = runtime.block_on(first_snapshot(&server, proxies));
+            (time, common::memory::peak_mb(&controller.0.id().to_string()))
+        })
+        .collect();
     runs.sort_by_key(|(time, _)| *time);
     let times: Vec<String> = runs.iter().map(|(t, _)| format!("{:.2} s", t.as_secs_f64())).collect();
     println!("controller start to a report for every proxy: {} (3 starts, fastest first)", times.join(", "));
     let peak = runs.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
     println!("controller peak memory: {peak:.0} MB");
+    let stored = Instant::now();
+    runtime.block_on(store_policy(client, services));
+    println!("stored a DestinationRule and a VirtualService for each in {:.1} s", stored.elapsed().as_secs_f64());
+    idle_cost(&runtime, &server, proxies, Duration::from_secs(30));
 }

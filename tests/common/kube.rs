@@ -124,6 +124,11 @@ pub async fn client(kubeconfig: &Path) -> kube::Client {
 }
 
 impl KubeApiServer {
+    /// The process ids of etcd and the API server, for a benchmark of what they spend.
+    pub fn pids(&self) -> Vec<u32> {
+        self.processes.running.iter().map(|(_, pid, _)| *pid).collect()
+    }
+
     /// Starts etcd and kube-apiserver and waits until the API server is ready (`/readyz`).
     pub fn start() -> KubeApiServer {
         let (etcd, apiserver) = binaries();
