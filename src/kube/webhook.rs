@@ -22,6 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use tokio_stream::StreamExt as _;
 
 use super::admission;
 use super::client::Cluster;
@@ -208,11 +209,12 @@ async fn handle(
 }
 
 /// Keeps the configurations' `caBundle` the mesh CA's roots: now, again whenever they change
-/// (a rotation), and every minute (a configuration may be applied after the controller starts,
-/// or by an older install).
+/// (a rotation), and whenever a watch on the configurations sees one that does not trust them
+/// (applied after the controller started, or by an older install). Idle, it asks nothing.
 pub async fn keep_trusted(cluster: Cluster, mut ca: tokio::sync::watch::Receiver<pki::Kept>) {
     let kind = ObjectKind::MutatingWebhookConfiguration;
     let mut reported = false;
+    let mut untrusted = std::pin::pin!(untrusted(&cluster, ca.clone()));
     loop {
         let bundle = base64::engine::general_purpose::STANDARD.encode(&ca.borrow_and_update().bundle);
         let webhooks: Vec<Value> =
@@ -231,19 +233,64 @@ pub async fn keep_trusted(cluster: Cluster, mut ca: tokio::sync::watch::Receiver
             cluster.apply_as(CA_BUNDLE_MANAGER, &injector).await?;
             cluster.apply_as(CA_BUNDLE_MANAGER, &validator).await
         };
-        let wait = match applied.await {
+        let retry = match applied.await {
             Ok(()) => {
                 reported = false;
-                Duration::from_secs(60)
+                None
             }
             Err(e) => {
                 if !reported {
                     tracing::warn!(error = %e, "cannot set the injector's caBundle; trying again");
                     reported = true;
                 }
-                Duration::from_secs(5)
+                Some(Duration::from_secs(5))
             }
         };
-        let _ = tokio::time::timeout(wait, ca.changed()).await;
+        tokio::select! {
+            _ = ca.changed() => {}
+            Some(()) = untrusted.next() => {}
+            () = tokio::time::sleep(retry.unwrap_or_default()), if retry.is_some() => {}
+        }
     }
+}
+
+/// A stream that yields when a watch sees one of the two configurations with a webhook whose
+/// `caBundle` is not the roots `ca` holds then: not for the controller's own writes.
+fn untrusted(
+    cluster: &Cluster,
+    ca: tokio::sync::watch::Receiver<pki::Kept>,
+) -> impl tokio_stream::Stream<Item = ()> + use<> {
+    use k8s_openapi::api::admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration};
+    let client = cluster.client().clone();
+    let injector =
+        distrusting(kube::Api::<MutatingWebhookConfiguration>::all(client.clone()), CONFIGURATION, ca.clone(), |c| {
+            c.webhooks.iter().flatten().map(|w| w.client_config.ca_bundle.clone()).collect()
+        });
+    let validator =
+        distrusting(kube::Api::<ValidatingWebhookConfiguration>::all(client), admission::CONFIGURATION, ca, |c| {
+            c.webhooks.iter().flatten().map(|w| w.client_config.ca_bundle.clone()).collect()
+        });
+    injector.merge(validator)
+}
+
+/// Configuration `name`'s watch, yielding when a webhook's `caBundle` (of those `bundles`
+/// reads) is not the roots `ca` holds.
+fn distrusting<K>(
+    api: kube::Api<K>,
+    name: &str,
+    ca: tokio::sync::watch::Receiver<pki::Kept>,
+    bundles: fn(&K) -> Vec<Option<k8s_openapi::ByteString>>,
+) -> impl tokio_stream::Stream<Item = ()> + use<K>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    use kube::runtime::{WatchStreamExt, watcher};
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    watcher(api, config).default_backoff().filter_map(move |event| match event {
+        Ok(watcher::Event::Apply(configuration) | watcher::Event::InitApply(configuration)) => {
+            let roots = ca.borrow().bundle.clone();
+            bundles(&configuration).iter().any(|b| b.as_ref().is_none_or(|b| b.0 != roots.as_bytes())).then_some(())
+        }
+        _ => None,
+    })
 }

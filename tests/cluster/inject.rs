@@ -150,3 +150,29 @@ fn the_api_server_has_the_controller_inject_pods_of_labelled_namespaces() {
         create("inject", &pod_of_deployment(&format!("profile-{}", std::process::id()))).status == 201
     });
 }
+
+/// A caBundle another writer changed is set back to the mesh's roots as soon as the
+/// controller's watch sees it: the API server trusts the injector again.
+#[test]
+fn a_ca_bundle_another_writer_changed_is_set_back() {
+    use base64::Engine as _;
+    let mesh = node::mesh();
+    // While the injector is not trusted, nobody else's Pods can be made.
+    let (node, _turn) = (mesh.node, mesh.alone());
+    let bundle = ["get", "mutatingwebhookconfiguration", webhook::CONFIGURATION, "-o"];
+    let bundle = [&bundle[..], &["jsonpath={.webhooks[0].clientConfig.caBundle}"]].concat();
+    let trusted = node.kubectl_ok(&bundle);
+    let other = rcgen::generate_simple_self_signed(vec!["other.example".to_string()]).unwrap();
+    let other = base64::engine::general_purpose::STANDARD.encode(other.cert.pem());
+    let patch = json!([{ "op": "replace", "path": "/webhooks/0/clientConfig/caBundle", "value": other }]);
+    node.kubectl_ok(&[
+        "patch",
+        "mutatingwebhookconfiguration",
+        webhook::CONFIGURATION,
+        "--type=json",
+        "-p",
+        &patch.to_string(),
+    ]);
+    let back = super::common::within(DEADLINE, || node.kubectl_ok(&bundle) == trusted);
+    assert!(back, "the injector's caBundle stays another writer's: {}", node.kubectl_ok(&bundle));
+}

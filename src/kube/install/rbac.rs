@@ -166,15 +166,17 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
         group: "admissionregistration.k8s.io",
         resources: &["mutatingwebhookconfigurations"],
         names: &[crate::kube::webhook::CONFIGURATION],
-        verbs: &["patch"],
-        why: "the sidecar injector's caBundle: the mesh CA, which signs the webhook's certificate",
+        verbs: &["list", "watch", "patch"],
+        why: "the sidecar injector's caBundle: the mesh CA, which signs the webhook's certificate, set again when \
+              another writer changes it",
     },
     Grant {
         group: "admissionregistration.k8s.io",
         resources: &["validatingwebhookconfigurations"],
         names: &[crate::kube::admission::CONFIGURATION],
-        verbs: &["patch"],
-        why: "the validator's caBundle: the mesh CA, which signs the webhook's certificate",
+        verbs: &["list", "watch", "patch"],
+        why: "the validator's caBundle: the mesh CA, which signs the webhook's certificate, set again when another \
+              writer changes it",
     },
 ];
 
