@@ -221,35 +221,52 @@ impl Drop for Provisioner {
 }
 
 /// A stream that yields when one of the Gateways' Deployments or Services in `namespace` is
-/// deleted, or a Deployment's spec changes (its generation moves); not for changes of their
-/// status, nor for the provisioner's own writes that change nothing.
+/// deleted or its spec changes (its generation moves); not for changes of their status, nor
+/// for the provisioner's own writes that change nothing.
 fn drift(cluster: &Cluster, namespace: &str) -> impl tokio_stream::Stream<Item = ()> + use<> {
     use k8s_openapi::api::apps::v1::Deployment;
+    let selector = format!("app.kubernetes.io/name={COMPONENT}");
+    let client = cluster.client().clone();
+    let deployments = changes(kube::Api::<Deployment>::namespaced(client.clone(), namespace), &selector);
+    deployments.merge(changes(kube::Api::<Service>::namespaced(client, namespace), &selector))
+}
+
+/// The watch of the objects `api` lists with labels `selector`, yielding when one is deleted
+/// or its generation moves, including where a relisting (after the watch was lost) shows it.
+fn changes<K>(api: kube::Api<K>, selector: &str) -> impl tokio_stream::Stream<Item = ()> + use<K>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
     use kube::ResourceExt as _;
     use kube::runtime::{WatchStreamExt, watcher};
-    let config = watcher::Config::default().labels(&format!("app.kubernetes.io/name={COMPONENT}"));
-    let deployments = watcher(kube::Api::<Deployment>::namespaced(cluster.client().clone(), namespace), config.clone())
-        .default_backoff();
-    let services =
-        watcher(kube::Api::<Service>::namespaced(cluster.client().clone(), namespace), config).default_backoff();
-    let mut generations: BTreeMap<String, Option<i64>> = BTreeMap::new();
-    let deployments = deployments.filter_map(move |event| match event {
-        Ok(watcher::Event::InitApply(d)) => {
-            generations.insert(d.name_any(), d.metadata.generation);
+    let mut known: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let (mut relisted, mut moved) = (std::collections::BTreeSet::new(), false);
+    watcher(api, watcher::Config::default().labels(selector)).default_backoff().filter_map(move |event| match event {
+        Ok(watcher::Event::Init) => {
+            (relisted, moved) = (Default::default(), false);
             None
         }
-        Ok(watcher::Event::Apply(d)) => {
-            let before = generations.insert(d.name_any(), d.metadata.generation);
-            (before.is_some_and(|g| g != d.metadata.generation)).then_some(())
+        Ok(watcher::Event::InitApply(o)) => {
+            let before = known.insert(o.name_any(), o.meta().generation);
+            moved |= before.is_some_and(|g| g != o.meta().generation);
+            relisted.insert(o.name_any());
+            None
         }
-        Ok(watcher::Event::Delete(d)) => {
-            generations.remove(&d.name_any());
+        Ok(watcher::Event::InitDone) => {
+            let gone = known.keys().any(|name| !relisted.contains(name));
+            known.retain(|name, _| relisted.contains(name));
+            (gone || moved).then_some(())
+        }
+        Ok(watcher::Event::Apply(o)) => {
+            let before = known.insert(o.name_any(), o.meta().generation);
+            before.is_some_and(|g| g != o.meta().generation).then_some(())
+        }
+        Ok(watcher::Event::Delete(o)) => {
+            known.remove(&o.name_any());
             Some(())
         }
-        _ => None,
-    });
-    let services = services.filter_map(|event| matches!(event, Ok(watcher::Event::Delete(_))).then_some(()));
-    deployments.merge(services)
+        Err(_) => None,
+    })
 }
 
 async fn provision(cluster: &Cluster, namespace: &str, objects: &[Object]) -> Result<(), String> {
