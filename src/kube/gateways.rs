@@ -220,53 +220,20 @@ impl Drop for Provisioner {
     }
 }
 
-/// A stream that yields when one of the Gateways' Deployments or Services in `namespace` is
-/// deleted or its spec changes (its generation moves); not for changes of their status, nor
+/// A stream that yields when one of the Gateways' Deployments or Services in `namespace` comes,
+/// goes or has its spec changed (its generation moves); not for changes of their status, nor
 /// for the provisioner's own writes that change nothing.
 fn drift(cluster: &Cluster, namespace: &str) -> impl tokio_stream::Stream<Item = ()> + use<> {
     use k8s_openapi::api::apps::v1::Deployment;
-    let selector = format!("app.kubernetes.io/name={COMPONENT}");
+    use kube::runtime::watcher;
+    let config = watcher::Config::default().labels(&format!("app.kubernetes.io/name={COMPONENT}"));
+    let generation =
+        |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| meta.generation.map(|g| g.to_string());
     let client = cluster.client().clone();
-    let deployments = changes(kube::Api::<Deployment>::namespaced(client.clone(), namespace), &selector);
-    deployments.merge(changes(kube::Api::<Service>::namespaced(client, namespace), &selector))
-}
-
-/// The watch of the objects `api` lists with labels `selector`, yielding when one is deleted
-/// or its generation moves, including where a relisting (after the watch was lost) shows it.
-fn changes<K>(api: kube::Api<K>, selector: &str) -> impl tokio_stream::Stream<Item = ()> + use<K>
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    use kube::ResourceExt as _;
-    use kube::runtime::{WatchStreamExt, watcher};
-    let mut known: BTreeMap<String, Option<i64>> = BTreeMap::new();
-    let (mut relisted, mut moved) = (std::collections::BTreeSet::new(), false);
-    watcher(api, watcher::Config::default().labels(selector)).default_backoff().filter_map(move |event| match event {
-        Ok(watcher::Event::Init) => {
-            (relisted, moved) = (Default::default(), false);
-            None
-        }
-        Ok(watcher::Event::InitApply(o)) => {
-            let before = known.insert(o.name_any(), o.meta().generation);
-            moved |= before.is_some_and(|g| g != o.meta().generation);
-            relisted.insert(o.name_any());
-            None
-        }
-        Ok(watcher::Event::InitDone) => {
-            let gone = known.keys().any(|name| !relisted.contains(name));
-            known.retain(|name, _| relisted.contains(name));
-            (gone || moved).then_some(())
-        }
-        Ok(watcher::Event::Apply(o)) => {
-            let before = known.insert(o.name_any(), o.meta().generation);
-            before.is_some_and(|g| g != o.meta().generation).then_some(())
-        }
-        Ok(watcher::Event::Delete(o)) => {
-            known.remove(&o.name_any());
-            Some(())
-        }
-        Err(_) => None,
-    })
+    let api = kube::Api::<Deployment>::namespaced(client.clone(), namespace);
+    let deployments = super::watch::changes(api, config.clone(), generation, "the Gateways' Deployments".into());
+    let api = kube::Api::<Service>::namespaced(client, namespace);
+    deployments.merge(super::watch::changes(api, config, generation, "the Gateways' Services".into()))
 }
 
 async fn provision(cluster: &Cluster, namespace: &str, objects: &[Object]) -> Result<(), String> {

@@ -29,4 +29,5 @@ pub mod precheck;
 pub mod registry;
 pub mod roots;
 pub mod store;
+pub mod watch;
 pub mod webhook;

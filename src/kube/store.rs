@@ -380,7 +380,7 @@ impl Store for KubeStore {
     }
 
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
-        use kube::runtime::{WatchStreamExt, watcher};
+        use kube::runtime::watcher;
         use tokio_stream::StreamExt;
         self.listing.lock().expect("the listing's lock is never poisoned").watched = true;
         let listing = self.listing.clone();
@@ -389,18 +389,15 @@ impl Store for KubeStore {
             changed();
         });
         for kind in KINDS {
-            let api = self.api(kind, None);
+            let version =
+                |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| meta.resource_version.clone();
+            let what = format!("the store's {}s", kind.name());
+            let mut changes =
+                Box::pin(super::watch::changes(self.api(kind, None), watcher::Config::default(), version, what));
             let changed = changed.clone();
             tokio::spawn(async move {
-                let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
-                while let Some(event) = events.next().await {
-                    match event {
-                        // A (re)listing counts once, when it is whole.
-                        Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                        Ok(_) => changed(),
-                        // The watcher starts again by itself, after a backoff.
-                        Err(e) => tracing::warn!(kind = kind.name(), "watching the store: {e}"),
-                    }
+                while changes.next().await.is_some() {
+                    changed();
                 }
             });
         }

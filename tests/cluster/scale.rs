@@ -30,7 +30,11 @@ fn an_idle_controller_lists_none_of_the_meshs_objects() {
         let window: Vec<Value> = mesh.node.requests().split_off(start);
         let writes: Vec<&Value> = window
             .iter()
-            .filter(|r| ours(r) && matches!(r["verb"].as_str(), Some("create" | "update" | "patch" | "delete")))
+            .filter(|r| {
+                let verb = r["verb"].as_str();
+                // A namespace being deleted takes its objects with it, kind by kind.
+                ours(r) && matches!(verb, Some("create" | "update" | "patch" | "delete" | "deletecollection"))
+            })
             .collect();
         if writes.is_empty() {
             break window;
