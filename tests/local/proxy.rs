@@ -20,8 +20,6 @@ use meshctl::xds::{self, Desired, SyncState};
 use tokio::sync::watch;
 
 const NODE: &str = "gateway";
-/// These proxies trace nothing (their snapshots have no tracing), so their collector is the
-/// discard port.
 
 fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
