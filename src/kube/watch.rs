@@ -2,7 +2,7 @@
 //! when it loses a watch (an expired resourceVersion, a broken connection), and then reports
 //! no deletion for what went meanwhile, and every object as if new. [`changes`] keeps what it
 //! has seen, so a relisting that finds everything as it was is no change, and one that lost
-//! or moved an object is.
+//! or moved an object is; the first listing always counts.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +26,9 @@ where
     let key = |meta: &ObjectMeta| (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
     let mut known: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     let mut relisted: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    // What was read before the watch began may have changed before its first listing, which
+    // has nothing to compare with: that one always counts.
+    let mut listed = false;
     watcher(api, config).default_backoff().filter_map(move |event| match event {
         Ok(watcher::Event::Init) => {
             relisted.clear();
@@ -36,7 +39,8 @@ where
             None
         }
         Ok(watcher::Event::InitDone) => {
-            let moved = relisted != known;
+            let moved = !listed || relisted != known;
+            listed = true;
             known = std::mem::take(&mut relisted);
             moved.then_some(())
         }
