@@ -207,12 +207,21 @@ struct Sample {
 pub struct History {
     capacity: usize,
     samples: VecDeque<Sample>,
+    /// Nodes a proxy of which had no window, by how many windows in a row.
+    silent: BTreeMap<String, usize>,
 }
+
+/// How many windows in a row a node one of whose proxies had none keeps its last figures. A proxy that misses
+/// one scrape (slow to answer on a busy machine) has no window in two: the one it missed and
+/// the next, which has nothing to count from. Its calls did not stop, so the graph keeps what
+/// it last saw, as a scraper's lookback does, while the findings name the proxy; a node
+/// silent for longer drops its edges.
+const CARRIED_WINDOWS: usize = 2;
 
 impl History {
     /// Keeps `capacity` samples.
     pub fn new(capacity: usize) -> History {
-        History { capacity, samples: VecDeque::new() }
+        History { capacity, samples: VecDeque::new(), silent: BTreeMap::new() }
     }
 
     /// Adds the window between two scrapes `seconds` apart, the second at `t_unix_ms`.
@@ -224,7 +233,7 @@ impl History {
         after: &[(String, ProxyStats)],
         layout: &Layout,
     ) {
-        let graph = graph(before, after, layout, seconds);
+        let mut graph = graph(before, after, layout, seconds);
         let instances: BTreeMap<String, metrics::Origin> = layout
             .proxies
             .iter()
@@ -239,15 +248,50 @@ impl History {
                 (proxy.clone(), origin)
             })
             .collect();
-        let served = metrics::rows(before, after, &instances, Grouping::Service, seconds)
+        let mut served: BTreeMap<_, _> = metrics::rows(before, after, &instances, Grouping::Service, seconds)
             .into_iter()
             .filter(|r| r.direction == Direction::Inbound)
             .map(|r| ((r.origin.namespace, r.origin.service, r.origin.version), r.figures))
             .collect();
+        self.carry_silent(before, after, layout, &mut graph, &mut served);
         self.samples.push_back(Sample { t_unix_ms, seconds, graph, served });
         while self.samples.len() > self.capacity {
             self.samples.pop_front();
         }
+    }
+
+    /// Gives each node a proxy of which had no window, for at most [`CARRIED_WINDOWS`] in a
+    /// row, the edges and figures of the last sample that this window lacks: what only the
+    /// silent proxy called or served still shows; what the others did is not overwritten.
+    fn carry_silent(
+        &mut self,
+        before: &[(String, ProxyStats)],
+        after: &[(String, ProxyStats)],
+        layout: &Layout,
+        graph: &mut Graph,
+        served: &mut BTreeMap<(String, String, String), Figures>,
+    ) {
+        let answered = |proxy: &String| [before, after].iter().all(|s| s.iter().any(|(p, _)| p == proxy));
+        let silent: BTreeSet<&Node> = layout.proxies.iter().filter(|(p, _)| !answered(p)).map(|(_, n)| n).collect();
+        self.silent.retain(|id, _| silent.iter().any(|n| &n.id == id));
+        let Some(last) = self.samples.back() else { return };
+        for node in silent {
+            let windows = self.silent.entry(node.id.clone()).or_default();
+            *windows += 1;
+            if *windows > CARRIED_WINDOWS {
+                continue;
+            }
+            for edge in last.graph.edges.iter().filter(|e| e.source == node.id) {
+                if !graph.edges.iter().any(|e| e.source == edge.source && e.target == edge.target) {
+                    graph.edges.push(edge.clone());
+                }
+            }
+            let key = (node.namespace.clone(), node.service.clone(), node.version.clone());
+            if let Some(figures) = last.served.get(&key) {
+                served.entry(key).or_insert_with(|| figures.clone());
+            }
+        }
+        graph.edges.sort_by(|a, b| (&a.source, &a.target).cmp(&(&b.source, &b.target)));
     }
 
     /// The latest graph; empty before the first window.
@@ -411,5 +455,41 @@ mod tests {
         let times: Vec<f64> =
             history.service("default", "profile").versions[0].points.iter().map(|p| p.t_unix_ms).collect();
         assert_eq!(times, [2000.0, 3000.0, 4000.0], "the oldest sample goes first");
+    }
+
+    #[test]
+    fn a_proxy_that_misses_a_scrape_keeps_its_last_figures_for_two_windows_only() {
+        let mut history = History::new(10);
+        let layout = layout();
+        let without = |n: f64, proxies: &[&str]| -> Vec<(String, ProxyStats)> {
+            scrapes(n).into_iter().filter(|(p, _)| !proxies.contains(&p.as_str())).collect()
+        };
+        let rps = |history: &History, target: &str| {
+            history.graph().edges.into_iter().find(|e| e.target == target).map(|e| e.rps)
+        };
+        let served =
+            |history: &History| history.service("default", "profile").versions[0].points.last().map(|p| p.figures.rps);
+        history.record(1000.0, 1.0, &scrapes(1.0), &scrapes(2.0), &layout);
+        assert_eq!((rps(&history, "default/profile/v1"), rps(&history, "default/board/v1")), (Some(5.0), Some(20.0)));
+        // frontend-0, the one caller of profile, and profile v2 miss the scrape that ends this
+        // window...
+        let missed = ["frontend-0", "profile-v2-0"];
+        history.record(2000.0, 1.0, &scrapes(2.0), &without(3.0, &missed), &layout);
+        assert_eq!((rps(&history, "default/profile/v1"), served(&history)), (Some(5.0), Some(5.0)));
+        // ...(what frontend-1 saw of board is this window's, not overwritten)...
+        assert_eq!(rps(&history, "default/board/v1"), Some(10.0));
+        // ...and the next has nothing to count from.
+        history.record(3000.0, 1.0, &without(3.0, &missed), &scrapes(4.0), &layout);
+        assert_eq!((rps(&history, "default/profile/v1"), served(&history)), (Some(5.0), Some(5.0)));
+        let edges = history.graph().edges;
+        assert!(edges.windows(2).all(|w| (&w[0].source, &w[0].target) < (&w[1].source, &w[1].target)), "{edges:?}");
+        // Answering again, they are counted again.
+        history.record(4000.0, 2.0, &scrapes(4.0), &scrapes(8.0), &layout);
+        assert_eq!((rps(&history, "default/profile/v1"), served(&history)), (Some(10.0), Some(10.0)));
+        // Silent for longer, what they did is no longer shown.
+        for t in [5000.0, 6000.0, 7000.0] {
+            history.record(t, 1.0, &scrapes(8.0), &without(9.0, &missed), &layout);
+        }
+        assert_eq!((rps(&history, "default/profile/v1"), served(&history)), (None, Some(0.0)));
     }
 }

@@ -201,7 +201,12 @@ fn the_dashboard_shows_the_demo_mesh_as_its_traffic_moves() {
         assert_eq!(page.count("data-node-id", node), 1, "no node {node} in the graph:\n{}", page.dom);
     }
     for (source, target) in calls {
-        assert_eq!(page.count("data-edge", &format!("{source} {target}")), 1, "no edge {source} -> {target}");
+        assert_eq!(
+            page.count("data-edge", &format!("{source} {target}")),
+            1,
+            "no edge {source} -> {target}:\n{}",
+            page.dom
+        );
     }
     // Every edge's label on its own edge, over no node, label or other edge, as the browser
     // laid them out; loadgen, which sends through the gateway, drawn apart as idle.
