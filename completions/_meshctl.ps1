@@ -254,7 +254,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;controller' {
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)')
             [CompletionResult]::new('--cert-lifetime', '--cert-lifetime', [CompletionResultType]::ParameterName, 'How long workload certificates live (2s to 366d); they are renewed at half-life')
-            [CompletionResult]::new('--resync-period', '--resync-period', [CompletionResultType]::ParameterName, 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy''s ACK wakes it at once)')
+            [CompletionResult]::new('--resync-period', '--resync-period', [CompletionResultType]::ParameterName, 'How often the local mesh looks at its processes (exits, moved ports). A store change, a proxy''s ACK or a certificate falling due wakes the controller at once; a cluster''s controller is woken by its watches and has no period')
             [CompletionResult]::new('--trace-sampling', '--trace-sampling', [CompletionResultType]::ParameterName, 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]')
             [CompletionResult]::new('--outbound-traffic-policy', '--outbound-traffic-policy', [CompletionResultType]::ParameterName, 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP)')
             [CompletionResult]::new('--envoy', '--envoy', [CompletionResultType]::ParameterName, 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]')

@@ -230,7 +230,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         &'meshctl;controller'= {
             cand --gateway-port 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)'
             cand --cert-lifetime 'How long workload certificates live (2s to 366d); they are renewed at half-life'
-            cand --resync-period 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy''s ACK wakes it at once)'
+            cand --resync-period 'How often the local mesh looks at its processes (exits, moved ports). A store change, a proxy''s ACK or a certificate falling due wakes the controller at once; a cluster''s controller is woken by its watches and has no period'
             cand --trace-sampling 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]'
             cand --outbound-traffic-policy 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP)'
             cand --envoy 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]'

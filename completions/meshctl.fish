@@ -170,7 +170,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help 
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l gateway-port -d 'Where the ingress gateway listens, on 127.0.0.1 (0 picks a free port)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l cert-lifetime -d 'How long workload certificates live (2s to 366d); they are renewed at half-life' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often to look at the workloads and certificates when nothing else wakes the controller (a store change or a proxy\'s ACK wakes it at once)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l resync-period -d 'How often the local mesh looks at its processes (exits, moved ports). A store change, a proxy\'s ACK or a certificate falling due wakes the controller at once; a cluster\'s controller is woken by its watches and has no period' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l trace-sampling -d 'The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1 with --kubernetes]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l outbound-traffic-policy -d 'Where calls to hosts that no service or ServiceEntry has go: ALLOW_ANY (on, as addressed) or REGISTRY_ONLY (refused: 502 for HTTP, a closed connection for TCP)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l envoy -d 'The Envoy binary [default: $MESHCTL_ENVOY, then envoy on PATH]' -r -F

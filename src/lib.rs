@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pki;
 pub mod policy;
+pub mod publish;
 pub mod runtime;
 pub mod store;
 pub mod translate;

@@ -54,9 +54,10 @@ pub struct ControllerArgs {
     /// How long workload certificates live (2s to 366d); they are renewed at half-life.
     #[arg(long, default_value = "24h", value_parser = cert_lifetime)]
     cert_lifetime: crate::api::Duration,
-    /// How often to look at the workloads and certificates when nothing else wakes the
-    /// controller (a store change or a proxy's ACK wakes it at once).
-    #[arg(long, default_value = "200ms")]
+    /// How often the local mesh looks at its processes (exits, moved ports). A store change,
+    /// a proxy's ACK or a certificate falling due wakes the controller at once; a cluster's
+    /// controller is woken by its watches and has no period.
+    #[arg(long, default_value = "200ms", conflicts_with = "kubernetes")]
     resync_period: crate::api::Duration,
     /// The percentage of requests that start a trace, 0 to 100 [default: 100 with --local, 1
     /// with --kubernetes]
@@ -128,7 +129,6 @@ fn service_type(name: &str) -> Result<install::GatewayService, String> {
 pub fn run(args: ControllerArgs) -> Outcome {
     let pacing = controller::Pacing {
         cert_lifetime: args.cert_lifetime.0,
-        resync_period: args.resync_period.0,
         // Locally nothing routes to the controller through endpoints: it stops at once.
         termination_drain: if args.kubernetes {
             kube::controller::TERMINATION_DRAIN
@@ -175,6 +175,7 @@ pub fn run(args: ControllerArgs) -> Outcome {
         envoy: args.envoy.resolve()?,
         gateway_port: args.gateway_port,
         pacing,
+        resync_period: args.resync_period.0,
         tracing: args.trace_sampling.unwrap_or(Tracing::LOCAL_DEFAULT),
         outbound_policy: args.outbound_traffic_policy,
     };

@@ -13,6 +13,10 @@
 //!                      └──Report──▶ StatusSink (local: status.json; a cluster: the status port)
 //! ```
 //!
+//! A pass runs when something it depends on changes: the store, what the registry watches (or
+//! its own look, for a registry that must poll), the CA, a proxy's ACK or NACK, leadership,
+//! the canary driver's problems, or a certificate falling due. Idle, the loop does nothing.
+//!
 //! Only the registry and the sink know their backend; the translator and the xDS server never
 //! learn which one feeds them.
 
@@ -32,6 +36,7 @@ use crate::api::Resource;
 use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
 use crate::pki;
+use crate::publish::SendChanged;
 use crate::store::Store;
 use crate::translate::{Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation};
 use crate::xds::{self, Desired, SyncState};
@@ -46,8 +51,10 @@ pub trait Registry: Send {
     /// processes). What fails is tried again on the next call.
     fn reconcile(&mut self, resources: &[Resource]) -> Result<(), String>;
 
-    /// Resolves when what runs changed without the controller's doing (a Pod started by the
-    /// cluster); a registry that changes only when ticked never resolves it.
+    /// Resolves when what runs may have changed without the controller's doing (a cluster's
+    /// watch saw a Pod start), or when the registry must be ticked to find out (the local
+    /// supervisor looks at its processes every so often). Nothing else wakes an idle loop but
+    /// the store, the CA, the proxies and a certificate falling due.
     async fn changed(&mut self);
 
     /// Looks after what runs between changes (restarts, moved ports); `syncing` says how far a
@@ -158,8 +165,6 @@ pub type Leading = watch::Receiver<bool>;
 pub struct Pacing {
     /// How long workload certificates live.
     pub cert_lifetime: Duration,
-    /// How often to look at the registry and the CA when nothing wakes the loop.
-    pub resync_period: Duration,
     /// How long to go on serving once asked to stop. A replica on a cluster leaves its
     /// Services' endpoints as its Pod starts terminating, but kube-proxy takes a moment to stop
     /// sending it connections (the API server's webhook calls, new proxy streams): refused,
@@ -222,22 +227,25 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut translated: Option<u64> = None;
     let mut routed = BTreeMap::new();
     let (targets_tx, targets) = watch::channel(Vec::new());
-    let (problems, canary_problems) = watch::channel(Vec::new());
+    let (problems, mut canary_problems) = watch::channel(Vec::new());
     // The store revision every proxy connected to this replica runs, for the canary driver to
     // tell when a rollout's outcome reached the traffic.
     let (running_tx, running) = watch::channel(0u64);
     let (report_tx, reports) = watch::channel(Report::default());
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
     rotation::spawn(store.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
-    spawn_canaries(store.clone(), targets, problems, running, leading.clone());
+    // What the loop decoded and its revision, for the canary driver: one decoding of the
+    // store per change.
+    let (decoded_tx, decoded_rx) = watch::channel((0, Arc::new(Vec::new())));
+    spawn_canaries(store.clone(), decoded_rx, targets, problems, running, leading.clone());
     let mut service_ports = route_status::ServicePorts::new();
+    let mut judged = None;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut interval = tokio::time::interval(pacing.resync_period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let store_changed = Arc::new(tokio::sync::Notify::new());
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
+    let mut leadership = leading.clone();
     let mut decoded: Option<(u64, Arc<Vec<Resource>>, Vec<String>)> = None;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
@@ -247,12 +255,22 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 None => std::future::pending().await,
             }
         };
+        // A certificate falls due on the clock, not on an event.
+        let renewal = async {
+            match certificates.next_due() {
+                Some(at) => tokio::time::sleep(at.duration_since(SystemTime::now()).unwrap_or_default()).await,
+                None => std::future::pending().await,
+            }
+        };
         let stop = tokio::select! {
-            _ = interval.tick() => false,
+            _ = renewal => false,
             _ = store_changed.notified() => false,
             _ = ca_changed.notified() => false,
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
+            // A new leader writes the statuses; the driver's problems go into the report.
+            Ok(()) = leadership.changed() => false,
+            Ok(()) = canary_problems.changed() => false,
             _ = terminate.recv(), if leaving.is_none() => true,
             _ = tokio::signal::ctrl_c(), if leaving.is_none() => true,
             _ = drained => break,
@@ -285,7 +303,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             for r in contents.resources() {
                 r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
             }
-            decoded = Some((contents.revision, Arc::new(resources), unreadable));
+            let resources = Arc::new(resources);
+            decoded_tx.send_replace((contents.revision, resources.clone()));
+            decoded = Some((contents.revision, resources, unreadable));
         }
         let (_, resources, unreadable) = decoded.as_ref().expect("decoded just now");
         let resources = resources.clone();
@@ -335,10 +355,17 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             translated = Some(contents.revision);
         }
 
-        if *leading.borrow() {
+        // The routes' and Gateways' status follows from the stored objects, the environment and
+        // the services' ports: judged again when one of them moved, or when this replica
+        // starts leading, not on every ACK.
+        let environment = backend.environment();
+        let inputs = (contents.revision, environment, service_ports.clone());
+        if !*leading.borrow() {
+            judged = None;
+        } else if judged.as_ref() != Some(&inputs) {
+            let (_, environment, _) = &inputs;
             let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-            let environment = backend.environment();
-            let ingress = crate::ingress::Ingress::new(&resources, &environment);
+            let ingress = crate::ingress::Ingress::new(&resources, environment);
             // A route may name a Service the cluster has that is not in the mesh (yet): the
             // reference resolves.
             let mut known = service_ports.clone();
@@ -348,9 +375,11 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let routes = route_status::changed(&resources, &ingress, &known, now.clone())
                 .into_iter()
                 .map(|(object, status)| (object, serde_json::to_value(&status).expect("a route status serializes")));
-            let gateways = gateway_status::changed(&resources, &ingress, &environment, &now);
+            let gateways = gateway_status::changed(&resources, &ingress, environment, &now);
+            let mut written = true;
             for (object, status) in gateways.into_iter().chain(routes) {
                 if let Err(e) = store.set_status(&object, status).await {
+                    written = false;
                     errors.push(format!(
                         "the status of {} {}/{}: {e}",
                         object.kind.name(),
@@ -359,17 +388,14 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                     ));
                 }
             }
+            // A status that could not be written is tried again on the next pass.
+            judged = written.then_some(inputs);
         }
 
         let proxies = backend.scrape_targets();
-        targets_tx.send_if_modified(|targets| {
-            let changed = *targets != proxies;
-            if changed {
-                collector.know(&proxies);
-            }
-            *targets = proxies;
-            changed
-        });
+        if targets_tx.send_changed(proxies) {
+            collector.know(&targets_tx.borrow());
+        }
         errors.extend(canary_problems.borrow().iter().cloned());
         errors.extend(backend.problems());
         report = Report {
@@ -407,10 +433,12 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
 const CANARY_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs the canary driver beside the controller's loop, which must not wait on its scrapes
-/// (up to a second) to report an ACK. They speak through the store, as the CLI and the
-/// controller do; the loop hands it the proxies to scrape and reports its problems.
+/// (up to a second) to report an ACK. The loop hands it the stored objects as it decoded them
+/// and the proxies to scrape, and reports its problems. The driver judges only a reading that
+/// holds its own last writes, so a step is never taken twice from a reading that lags.
 fn spawn_canaries(
     store: Arc<dyn Store>,
+    decoded: watch::Receiver<(u64, Arc<Vec<Resource>>)>,
     targets: watch::Receiver<Vec<Target>>,
     problems: watch::Sender<Vec<String>>,
     running: watch::Receiver<u64>,
@@ -426,19 +454,17 @@ fn spawn_canaries(
                 // A follower measures nothing: a new leader judges from its own first look, as
                 // after a restart, and goes on from the step the status records.
                 driver = crate::canary::Driver::default();
-                problems.send_replace(Vec::new());
+                problems.send_changed(Vec::new());
                 continue;
             }
-            let found = match store.contents().await {
-                Ok(contents) => {
-                    let resources: Vec<Resource> = contents.resources().into_iter().flatten().collect();
-                    let proxies = targets.borrow().clone();
-                    let running = *running.borrow();
-                    driver.tick(store.as_ref(), &resources, &proxies, running).await
-                }
-                Err(e) => vec![format!("canaries: {e}")],
-            };
-            problems.send_replace(found);
+            let (revision, resources) = decoded.borrow().clone();
+            if revision < store.written() {
+                continue;
+            }
+            let proxies = targets.borrow().clone();
+            let running = *running.borrow();
+            // Told only when they change: each telling wakes the loop.
+            problems.send_changed(driver.tick(store.as_ref(), &resources, &proxies, running).await);
         }
     });
 }
@@ -507,6 +533,11 @@ impl Certificates {
             }
         }
         changed
+    }
+
+    /// When the first certificate must be renewed; none without certificates.
+    fn next_due(&self) -> Option<SystemTime> {
+        self.leaves.values().map(|(_, leaf)| leaf.renew_at()).min()
     }
 
     fn credentials(&self, node: &str, trust_bundle: &str) -> Credentials {

@@ -20,6 +20,7 @@ use tokio_stream::StreamExt as _;
 
 use super::install::{CA_CERT_KEY, CA_KEY_KEY, CA_SECRET, CaMaterial, ROOT_CERT_KEY};
 use crate::pki::{self, Kept, PkiError, Root};
+use crate::publish::SendChanged;
 
 const NEXT_CERT_KEY: &str = "next-cert.pem";
 const NEXT_KEY_KEY: &str = "next-key.pem";
@@ -93,11 +94,7 @@ pub async fn follow(client: kube::Client, namespace: &str) -> anyhow::Result<wat
                 Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => {
                     match kept(&secret, &namespace) {
                         Ok(now) => {
-                            tx.send_if_modified(|held| {
-                                let changed = *held != now;
-                                *held = now;
-                                changed
-                            });
+                            tx.send_changed(now);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "the mesh CA's Secret cannot be used; keeping the CA as it was")

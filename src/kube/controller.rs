@@ -28,6 +28,7 @@ use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
 use crate::pki::serving::ServingCert;
+use crate::publish::SendChanged;
 use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::{self, Desired};
 
@@ -290,11 +291,7 @@ struct StatusPort {
 
 impl StatusSink<KubeRegistry> for StatusPort {
     fn record(&mut self, report: &Report, registry: &KubeRegistry) {
-        self.report.send_if_modified(|last| {
-            let changed = last != report;
-            *last = report.clone();
-            changed
-        });
+        self.report.send_changed(report.clone());
         let targets: Vec<ProbeTarget> = registry
             .services()
             .iter()
@@ -309,10 +306,6 @@ impl StatusSink<KubeRegistry> for StatusPort {
                 })
             })
             .collect();
-        self.targets.send_if_modified(|last| {
-            let changed = *last != targets;
-            *last = targets;
-            changed
-        });
+        self.targets.send_changed(targets);
     }
 }

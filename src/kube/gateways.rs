@@ -14,7 +14,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use serde_json::{Value, json};
@@ -26,6 +26,7 @@ use super::install::{self, GatewayService, Object, ObjectKind};
 use crate::api::Resource;
 use crate::api::gateway::{GATEWAY_CONTROLLER, Gateway, GatewayAddress};
 use crate::ingress::Deployed;
+use crate::publish::SendChanged;
 
 /// The component a Gateway's Deployment, Service and Pods belong to.
 pub const COMPONENT: &str = "meshctl-gateway";
@@ -155,15 +156,14 @@ pub fn deployments(
 /// else (it comes back as it should be). Idle, it asks the API server for nothing.
 pub struct Provisioner {
     wanted: watch::Sender<Vec<Object>>,
-    problem: Arc<Mutex<Option<String>>>,
+    problem: watch::Receiver<Option<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Provisioner {
     pub fn start(cluster: Cluster, namespace: String, mut leading: watch::Receiver<bool>) -> Provisioner {
         let (wanted, mut objects) = watch::channel(Vec::<Object>::new());
-        let problem = Arc::new(Mutex::new(None));
-        let said = problem.clone();
+        let (said, problem) = watch::channel(None);
         let task = tokio::spawn(async move {
             let mut drift = std::pin::pin!(drift(&cluster, &namespace));
             loop {
@@ -173,7 +173,7 @@ impl Provisioner {
                     if let Err(problem) = &outcome {
                         tracing::warn!(%problem, "the Gateways' proxies");
                     }
-                    *said.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome.err();
+                    said.send_changed(outcome.err());
                 }
                 tokio::select! {
                     changed = objects.changed() => if changed.is_err() { return },
@@ -202,15 +202,18 @@ impl Provisioner {
             })
             .flat_map(|g| objects(settings, g, default))
             .collect();
-        self.wanted.send_if_modified(|current| {
-            let changed = *current != objects;
-            *current = objects;
-            changed
-        });
+        self.wanted.send_changed(objects);
     }
 
     pub fn problem(&self) -> Option<String> {
-        self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.problem.borrow().clone()
+    }
+
+    /// Resolves when the problem changes, for the controller to report it.
+    pub async fn problem_changed(&mut self) {
+        if self.problem.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::publish::SendChanged;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -68,12 +69,9 @@ pub fn elect(client: Client, settings: Settings) -> (watch::Receiver<bool>, ones
             // A leader that could not renew for a whole duration may have lost the Lease to a
             // replica that could: it stops leading before that one starts.
             let leads = renewed.is_some_and(|at| at.elapsed() < settings.duration);
-            leading_tx.send_if_modified(|was| {
-                if *was != leads {
-                    tracing::info!(identity = settings.identity, leads, "leadership changed");
-                }
-                std::mem::replace(was, leads) != leads
-            });
+            if leading_tx.send_changed(leads) {
+                tracing::info!(identity = settings.identity, leads, "leadership changed");
+            }
         }
     });
     (leading, resign)

@@ -295,18 +295,21 @@ pub fn view(
     view
 }
 
-/// The Pods in `waiting` that have had no IP for longer than `grace` at `now`, as problems.
+/// The Pods in `waiting` that have had no IP for `grace` or longer at `now`, as problems.
+/// Each says since when, which stays true until the Pod gets one: the controller looks again
+/// when a grace runs out, not every second.
 pub fn waiting_too_long(waiting: &[WaitingPod], now: SystemTime, grace: Duration) -> Vec<String> {
     waiting
         .iter()
         .filter_map(|w| {
-            let age = now.duration_since(w.created?).ok()?;
-            (age > grace).then(|| {
+            let created = w.created?;
+            (now >= created + grace).then(|| {
                 format!(
-                    "Pod {} has had no IP for {}s, so its proxy gets no configuration yet; \
+                    "Pod {} has had no IP since {} (over {}s), so its proxy gets no configuration yet; \
                      `kubectl describe pod` says why it has not started",
                     w.pod,
-                    age.as_secs()
+                    crate::api::time::rfc3339(created),
+                    grace.as_secs()
                 )
             })
         })
@@ -774,9 +777,30 @@ impl Registry for KubeRegistry {
     }
 
     async fn changed(&mut self) {
-        if self.wake.changed().await.is_err() {
-            // The watches have stopped (shut down): nothing changes any more.
-            std::future::pending::<()>().await;
+        // A Pod that waits for an IP becomes a problem when its grace runs out, with no event.
+        let now = SystemTime::now();
+        let overdue = self.view.waiting.iter().filter_map(|w| w.created).map(|t| t + self.settings.ip_grace);
+        let next = overdue.filter(|at| *at > now).min();
+        let grace_ends = async {
+            match next {
+                Some(at) => tokio::time::sleep(at.duration_since(now).unwrap_or_default()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let provisioner = self.provisioner.as_mut().map(|(p, _, _)| p);
+        let provisioning = async {
+            match provisioner {
+                Some(p) => p.problem_changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            woke = self.wake.changed() => if woke.is_err() {
+                // The watches have stopped (shut down): nothing changes any more.
+                std::future::pending::<()>().await;
+            },
+            () = grace_ends => {}
+            () = provisioning => {}
         }
     }
 
@@ -1226,10 +1250,11 @@ mod tests {
             ]
         );
         let grace = Duration::from_secs(60);
-        assert_eq!(waiting_too_long(&view.waiting, created + grace, grace), Vec::<String>::new());
-        let late = waiting_too_long(&view.waiting, created + Duration::from_secs(61), grace);
+        let just_before = created + grace - Duration::from_millis(1);
+        assert_eq!(waiting_too_long(&view.waiting, just_before, grace), Vec::<String>::new());
+        let late = waiting_too_long(&view.waiting, created + grace, grace);
         assert_eq!(late.len(), 1, "{late:?}");
-        assert!(late[0].starts_with("Pod shop/new has had no IP for 61s"), "{late:?}");
+        assert!(late[0].starts_with("Pod shop/new has had no IP since 2026-01-01T00:00:00Z (over 60s)"), "{late:?}");
     }
 
     #[test]

@@ -91,10 +91,14 @@ impl Leaf {
         self.not_before + BACKDATE
     }
 
-    /// Half its life has passed: time to renew.
-    pub fn due(&self, now: SystemTime) -> bool {
+    /// When half its life has passed: time to renew.
+    pub fn renew_at(&self) -> SystemTime {
         let life = self.not_after.duration_since(self.issued()).unwrap_or_default();
-        now >= self.issued() + life / 2
+        self.issued() + life / 2
+    }
+
+    pub fn due(&self, now: SystemTime) -> bool {
+        now >= self.renew_at()
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Settings {
     pub envoy: PathBuf,
     pub gateway_port: u16,
     pub pacing: Pacing,
+    /// How often to look at the processes (exits, moved ports) when nothing else wakes the
+    /// controller.
+    pub resync_period: Duration,
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
 }
@@ -130,6 +133,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         gateway_admin,
         namespaces: BTreeSet::new(),
         programmed: BTreeSet::new(),
+        resync_period: settings.resync_period,
     };
     let mut status = StatusFile {
         dir: settings.state_dir.clone(),
@@ -207,6 +211,7 @@ struct Processes {
     /// The Gateways' Envoys that run a configuration of theirs: they took one since they
     /// connected, and refuse none (as a listener that cannot bind is refused).
     programmed: BTreeSet<String>,
+    resync_period: Duration,
 }
 
 /// The local status sink: `status.json`, which also tells a restarted controller what to
@@ -253,8 +258,8 @@ impl Registry for Processes {
     }
 
     async fn changed(&mut self) {
-        // The supervisor's processes change only when it is ticked.
-        std::future::pending().await
+        // Nothing tells the supervisor that a process exited: it looks when ticked.
+        tokio::time::sleep(self.resync_period).await
     }
 
     async fn tick(&mut self, syncing: Syncing<'_>) -> bool {

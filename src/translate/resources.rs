@@ -2,7 +2,7 @@
 //! shared by every proxy that runs it, with a version per set. The ADS server (`xds`) serves
 //! them; nothing here speaks gRPC.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use envoy_types::pb::google::protobuf::Any;
 use serde::Serialize;
@@ -88,9 +88,19 @@ fn fnv(parts: &[&[u8]]) -> u64 {
 
 /// One proxy's resources, encoded and named, by type. Debug output shows names and versions
 /// only: the encoded secrets hold a private key.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Resources {
     by_type: [Vec<Arc<Encoded>>; 5],
+    /// Each set's version, made when first asked for. The controller asks for every proxy's
+    /// on every pass (is it in sync?); hashing thousands of digests each time for each of
+    /// thousands of proxies was most of an idle controller's work.
+    versions: [OnceLock<String>; 5],
+}
+
+impl PartialEq for Resources {
+    fn eq(&self, other: &Resources) -> bool {
+        self.by_type == other.by_type
+    }
 }
 
 impl std::fmt::Debug for Resources {
@@ -98,7 +108,7 @@ impl std::fmt::Debug for Resources {
         let mut out = f.debug_map();
         for t in Type::ALL {
             let names: Vec<&str> = self.get(t).iter().map(|e| e.name.as_str()).collect();
-            out.entry(&t.short(), &(Resources::version(self.get(t)), names));
+            out.entry(&t.short(), &(self.version_of(t), names));
         }
         out.finish()
     }
@@ -114,14 +124,21 @@ impl Resources {
         self.get(t).iter().map(|e| e.decode().expect("resources meshctl encoded decode")).collect()
     }
 
+    /// The version of the resources of one type.
+    pub fn version_of(&self, t: Type) -> &str {
+        self.versions[t as usize].get_or_init(|| Resources::version(self.get(t)))
+    }
+
     /// Replaces the resources of one type.
     pub fn replace(&mut self, t: Type, resources: Vec<Arc<Encoded>>) {
         self.by_type[t as usize] = by_name(resources);
+        self.versions[t as usize] = OnceLock::new();
     }
 
     /// Adds one resource, in its place by name, instead of one of the same name: cheaper than
     /// replacing a long list that is already in order.
     pub fn insert(&mut self, t: Type, resource: Arc<Encoded>) {
+        self.versions[t as usize] = OnceLock::new();
         let list = &mut self.by_type[t as usize];
         let at = list.partition_point(|e| e.name < resource.name);
         match list.get_mut(at) {

@@ -12,7 +12,7 @@ use super::common;
 /// cluster's, the local supervisor), each with its controller's wiring; the handle on a
 /// running mesh; what shows one; the command line.
 const FLOORS: &[&[&str]] = &[
-    &["api", "demo_app", "grpc", "http"],
+    &["api", "demo_app", "grpc", "http", "publish"],
     &["generate", "ingress", "policy", "store", "translate"],
     &["canary", "metrics", "observe", "pki", "xds"],
     &["controller"],
