@@ -233,11 +233,11 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let (running_tx, running) = watch::channel(0u64);
     let (report_tx, reports) = watch::channel(Report::default());
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
-    rotation::spawn(store.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
-    // What the loop decoded and its revision, for the canary driver: one decoding of the
-    // store per change.
-    let (decoded_tx, decoded_rx) = watch::channel((0, Arc::new(Vec::new())));
-    spawn_canaries(store.clone(), decoded_rx, targets, problems, running, leading.clone());
+    // What the loop decoded, for the tasks beside it: one decoding of the store per change.
+    let (decoded_tx, decoded) = watch::channel((0, Arc::new(Vec::new())));
+    let decoded = Decoded(decoded);
+    rotation::spawn(store.clone(), decoded.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
+    spawn_canaries(store.clone(), decoded, targets, problems, running, leading.clone());
     let mut service_ports = route_status::ServicePorts::new();
     let mut judged = None;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -429,16 +429,31 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     Ok(())
 }
 
+/// The stored objects as the loop last decoded them, with the revision they were read at: what
+/// the tasks beside the loop judge from, rather than each decoding the whole store on its own
+/// timer.
+#[derive(Clone)]
+pub struct Decoded(watch::Receiver<(u64, Arc<Vec<Resource>>)>);
+
+impl Decoded {
+    /// The objects, once they hold every write made through `store`'s handle; none while they
+    /// lag it. A task that judged from a reading older than its own last write would take the
+    /// same step twice.
+    pub fn holding_writes_of(&self, store: &dyn Store) -> Option<Arc<Vec<Resource>>> {
+        let (revision, resources) = self.0.borrow().clone();
+        (revision >= store.written()).then_some(resources)
+    }
+}
+
 /// Canary rollouts are judged once a second.
 const CANARY_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs the canary driver beside the controller's loop, which must not wait on its scrapes
 /// (up to a second) to report an ACK. The loop hands it the stored objects as it decoded them
-/// and the proxies to scrape, and reports its problems. The driver judges only a reading that
-/// holds its own last writes, so a step is never taken twice from a reading that lags.
+/// and the proxies to scrape, and reports its problems.
 fn spawn_canaries(
     store: Arc<dyn Store>,
-    decoded: watch::Receiver<(u64, Arc<Vec<Resource>>)>,
+    decoded: Decoded,
     targets: watch::Receiver<Vec<Target>>,
     problems: watch::Sender<Vec<String>>,
     running: watch::Receiver<u64>,
@@ -457,10 +472,7 @@ fn spawn_canaries(
                 problems.send_changed(Vec::new());
                 continue;
             }
-            let (revision, resources) = decoded.borrow().clone();
-            if revision < store.written() {
-                continue;
-            }
+            let Some(resources) = decoded.holding_writes_of(store.as_ref()) else { continue };
             let proxies = targets.borrow().clone();
             let running = *running.borrow();
             // Told only when they change: each telling wakes the loop.

@@ -43,10 +43,12 @@ impl Observer for watch::Receiver<Report> {
     }
 }
 
-/// Runs the rotator beside the loop until the process ends: `observer` says what the proxies
-/// run, `ca_changed` wakes the loop to read the CA again.
+/// Runs the rotator beside the loop until the process ends: `decoded` is the store as the loop
+/// read it, `observer` says what the proxies run, `ca_changed` wakes the loop to read the CA
+/// again.
 pub fn spawn(
     store: Arc<dyn Store>,
+    decoded: super::Decoded,
     keeper: Arc<dyn Keeper>,
     observer: Arc<dyn Observer>,
     ca_changed: Arc<Notify>,
@@ -60,18 +62,11 @@ pub fn spawn(
             if !*leading.borrow() {
                 continue;
             }
-            let contents = match store.contents().await {
-                Ok(contents) => contents,
-                Err(e) => {
-                    tracing::warn!(error = %e, "rotations: cannot read the store");
-                    continue;
-                }
-            };
-            let mut rotations: Vec<CertificateRotation> = contents
-                .resources()
-                .into_iter()
+            let Some(resources) = decoded.holding_writes_of(store.as_ref()) else { continue };
+            let mut rotations: Vec<CertificateRotation> = resources
+                .iter()
                 .filter_map(|r| match r {
-                    Ok(Resource::CertificateRotation(r)) => Some(r),
+                    Resource::CertificateRotation(r) => Some(r.clone()),
                     _ => None,
                 })
                 .filter(|r| !r.status.as_ref().and_then(|s| s.stage).is_some_and(RotationStage::is_finished))
