@@ -16,9 +16,18 @@ use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSp
 
 pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     match resource {
-        Resource::VirtualService(vs) => virtual_service(&vs.spec, sink),
-        Resource::DestinationRule(dr) => destination_rule(&dr.spec, sink),
-        Resource::ServiceEntry(se) => service_entry(&se.spec, sink),
+        Resource::VirtualService(vs) => {
+            export_to(&vs.spec.export_to, "VirtualService", sink);
+            virtual_service(&vs.spec, sink);
+        }
+        Resource::DestinationRule(dr) => {
+            export_to(&dr.spec.export_to, "DestinationRule", sink);
+            destination_rule(&dr.spec, sink);
+        }
+        Resource::ServiceEntry(se) => {
+            export_to(&se.spec.export_to, "ServiceEntry", sink);
+            service_entry(&se.spec, sink);
+        }
         Resource::HTTPRoute(route) => gateway_api_route(&route.spec, sink),
         Resource::Gateway(gateway) => gateway_listeners(&gateway.spec, sink),
         // What the schema checks is all there is to them.
@@ -31,6 +40,23 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
         // One flag, which the schema checks.
         Resource::CertificateRotation(_) => {}
         Resource::Workload(w) => workload(&w.spec, sink),
+    }
+}
+
+/// Every proxy of the mesh sees every object: meshctl does not scope them by namespace yet, so
+/// an `exportTo` that would hide one from some namespaces is refused rather than ignored.
+/// `*`, Istio's default, is what meshctl does.
+fn export_to(namespaces: &[String], kind: &str, sink: &mut Sink) {
+    for (i, namespace) in namespaces.iter().enumerate().filter(|(_, n)| *n != "*") {
+        let at = field!["spec", "exportTo", i];
+        sink.path(
+            &at,
+            Code::Unsupported,
+            format!(
+                "{at}: exporting to {namespace:?} is valid Istio but not supported by meshctl, which shows \
+                 every {kind} to every namespace's proxies; remove it, or export to \"*\""
+            ),
+        );
     }
 }
 
