@@ -515,7 +515,12 @@ fn proxy_reports(
 #[derive(Default)]
 struct Certificates {
     leaves: HashMap<String, (Identity, pki::Leaf)>,
+    /// When to try again to issue what could not be issued.
+    retry_at: Option<SystemTime>,
 }
+
+/// How long after a certificate could not be issued it is tried again.
+const ISSUE_RETRY: Duration = Duration::from_secs(1);
 
 impl Certificates {
     /// Issues a certificate to every proxy that has none, or one that must be replaced, and
@@ -528,6 +533,7 @@ impl Certificates {
         errors: &mut Vec<String>,
     ) -> bool {
         let now = SystemTime::now();
+        self.retry_at = None;
         let before = self.leaves.len();
         self.leaves.retain(|node, _| proxies.iter().any(|(n, _)| n == node));
         let mut changed = self.leaves.len() != before;
@@ -541,15 +547,19 @@ impl Certificates {
                     self.leaves.insert(node.clone(), (identity.clone(), leaf));
                     changed = true;
                 }
-                Err(e) => errors.push(format!("{node}: cannot issue a certificate: {e}")),
+                Err(e) => {
+                    errors.push(format!("{node}: cannot issue a certificate: {e}"));
+                    self.retry_at = Some(now + ISSUE_RETRY);
+                }
             }
         }
         changed
     }
 
-    /// When the first certificate must be renewed; none without certificates.
+    /// When to issue next: when the first certificate must be renewed, or, after one could not
+    /// be issued (a renewal overdue among them), a moment later; none without certificates.
     fn next_due(&self) -> Option<SystemTime> {
-        self.leaves.values().map(|(_, leaf)| leaf.renew_at()).min()
+        self.retry_at.or_else(|| self.leaves.values().map(|(_, leaf)| leaf.renew_at()).min())
     }
 
     fn credentials(&self, node: &str, trust_bundle: &str) -> Credentials {
@@ -559,5 +569,37 @@ impl Certificates {
             private_key: leaf.map(|l| l.key_pem.clone()).unwrap_or_default(),
             trust_bundle: trust_bundle.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificates_are_looked_at_again_when_due_or_soon_after_one_could_not_be_issued() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pki::Authority::open(dir.path()).unwrap();
+        let lifetime = Duration::from_secs(3600);
+        let mut certificates = Certificates::default();
+        assert_eq!(certificates.next_due(), None, "nothing to renew, nothing to wait for");
+
+        let good = ("a".to_string(), Identity::new("shop", "a"));
+        let (mut errors, start) = (Vec::new(), SystemTime::now());
+        assert!(certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut errors));
+        assert!(errors.is_empty(), "{errors:?}");
+        let due = certificates.next_due().unwrap();
+        assert!(due > start + lifetime / 3 && due < start + lifetime, "renewed at half-life, not {due:?}");
+
+        // A URI a certificate cannot carry: issuing fails, and is tried again in a moment, not
+        // at once (the loop would spin) nor at the next half-life (the proxy would wait).
+        let bad = ("b".to_string(), Identity::new("shop", "sä"));
+        assert!(!certificates.renew(&ca, &[good.clone(), bad], lifetime, &mut errors));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let retry = certificates.next_due().unwrap().duration_since(SystemTime::now()).unwrap();
+        assert!(retry <= ISSUE_RETRY && retry > Duration::ZERO, "{retry:?}");
+
+        assert!(!certificates.renew(&ca, &[good], lifetime, &mut Vec::new()));
+        assert_eq!(certificates.next_due(), Some(due));
     }
 }
