@@ -3,6 +3,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Sleeps until `at` (at once if it has passed); forever without one: a deadline in a
+/// `select!` that may have none.
+pub async fn sleep_until(at: Option<SystemTime>) {
+    match at {
+        Some(at) => tokio::time::sleep(at.duration_since(SystemTime::now()).unwrap_or_default()).await,
+        None => std::future::pending().await,
+    }
+}
+
 pub fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())
 }

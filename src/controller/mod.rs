@@ -213,7 +213,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         server,
         desired: desired_tx,
         pacing,
-        leading,
+        mut leading,
         mut resign,
         tracing,
         outbound_policy,
@@ -245,7 +245,6 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
-    let mut leadership = leading.clone();
     let mut decoded: Option<(u64, Arc<Vec<Resource>>, Vec<String>)> = None;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
@@ -256,12 +255,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             }
         };
         // A certificate falls due on the clock, not on an event.
-        let renewal = async {
-            match certificates.next_due() {
-                Some(at) => tokio::time::sleep(at.duration_since(SystemTime::now()).unwrap_or_default()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let renewal = crate::api::time::sleep_until(certificates.next_due());
         let stop = tokio::select! {
             _ = renewal => false,
             _ = store_changed.notified() => false,
@@ -269,7 +263,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
             // A new leader writes the statuses; the driver's problems go into the report.
-            Ok(()) = leadership.changed() => false,
+            Ok(()) = leading.changed() => false,
             Ok(()) = canary_problems.changed() => false,
             _ = terminate.recv(), if leaving.is_none() => true,
             _ = tokio::signal::ctrl_c(), if leaving.is_none() => true,

@@ -211,9 +211,9 @@ pub struct History {
     silent: BTreeMap<String, usize>,
 }
 
-/// How many windows in a row a node one of whose proxies had none keeps its last figures. A proxy that misses
-/// one scrape (slow to answer on a busy machine) has no window in two: the one it missed and
-/// the next, which has nothing to count from. Its calls did not stop, so the graph keeps what
+/// How many windows in a row a node one of whose proxies had none keeps its last figures. A
+/// proxy that misses one scrape (slow to answer on a busy machine) has no window in two: the
+/// one it missed and the next, which has nothing to count from. Its calls did not stop, so the graph keeps what
 /// it last saw, as a scraper's lookback does, while the findings name the proxy; a node
 /// silent for longer drops its edges.
 const CARRIED_WINDOWS: usize = 2;

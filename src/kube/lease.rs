@@ -8,13 +8,14 @@
 
 use std::time::Duration;
 
-use crate::publish::SendChanged;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use tokio::sync::{oneshot, watch};
+
+use crate::publish::SendChanged;
 
 /// The Lease every replica competes for.
 pub const LEASE: &str = "meshctl-controller";

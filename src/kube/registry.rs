@@ -780,13 +780,7 @@ impl Registry for KubeRegistry {
         // A Pod that waits for an IP becomes a problem when its grace runs out, with no event.
         let now = SystemTime::now();
         let overdue = self.view.waiting.iter().filter_map(|w| w.created).map(|t| t + self.settings.ip_grace);
-        let next = overdue.filter(|at| *at > now).min();
-        let grace_ends = async {
-            match next {
-                Some(at) => tokio::time::sleep(at.duration_since(now).unwrap_or_default()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let grace_ends = crate::api::time::sleep_until(overdue.filter(|at| *at > now).min());
         let provisioner = self.provisioner.as_mut().map(|(p, _, _)| p);
         let provisioning = async {
             match provisioner {
