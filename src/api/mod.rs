@@ -107,6 +107,17 @@ impl Kind {
         }
     }
 
+    /// The kind with its API group, as kubectl names it where the name alone is ambiguous
+    /// (`Gateway.networking.istio.io`).
+    pub fn qualified_name(self) -> String {
+        format!("{}.{}", self.name(), self.group())
+    }
+
+    /// Its API group (`networking.istio.io`).
+    pub fn group(self) -> &'static str {
+        self.api_version().split('/').next().unwrap_or_default()
+    }
+
     /// Whether meshctl generates the kind's CRD from its types (into `crds/`); the Gateway API's
     /// CRDs are carried as the Gateway API publishes them.
     pub fn generated(self) -> bool {
@@ -163,7 +174,7 @@ impl Kind {
 
     /// The kind of this name in API group `group`, in any of its versions.
     pub fn from_group(group: &str, kind: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == kind && k.api_version().split('/').next() == Some(group))
+        Kind::ALL.into_iter().find(|k| k.name() == kind && k.group() == group)
     }
 
     /// The kind of an object, by its `apiVersion` and `kind` (two kinds share a name: Istio's

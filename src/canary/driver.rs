@@ -19,7 +19,7 @@ use crate::metrics::Traffic;
 use crate::metrics::scrape::{Served, Target, scrape_all};
 
 use crate::policy::{self, Severity, resolve_host};
-use crate::store::{ObjectRef, Store, StoreError, written_at};
+use crate::store::{ObjectRef, Store, StoreError};
 
 /// Why a rollout could not be moved on.
 #[derive(Debug, thiserror::Error)]
@@ -58,23 +58,29 @@ fn seconds(rfc3339: &str) -> Option<f64> {
 }
 
 impl Driver {
-    /// One round over every rollout in `resources`; `running` is the store revision every
-    /// proxy connected to this controller runs. Returns problems to report.
+    /// One round over every rollout in `resources`; `running` says whether every proxy
+    /// connected to this controller runs a configuration built from them. Returns problems to
+    /// report.
     pub async fn tick(
         &mut self,
         store: &(dyn Store + Sync),
         resources: &[Resource],
         proxies: &[Target],
-        running: u64,
+        running: bool,
     ) -> Vec<String> {
         let all = resources.iter().filter_map(|r| match r {
             Resource::Canary(c) => Some(c),
             _ => None,
         });
         let mut problems = Vec::new();
-        for canary in all.clone().filter(|c| {
-            phase(c).is_finished() && outcome_pending(c) && written_at(&c.metadata).is_some_and(|r| r <= running)
-        }) {
+        // A reading of a cluster's store may hold a rollout's last status before the routes
+        // written just ahead of it (each kind comes on its own watch): those routes must be in
+        // what the proxies run.
+        let settled = |c: &&Canary| {
+            let weight = c.status.as_ref().and_then(|s| s.weight).unwrap_or(0);
+            phase(c).is_finished() && outcome_pending(c) && running && routes_hold(resources, c, weight)
+        };
+        for canary in all.clone().filter(settled) {
             if let Err(e) = settle(store, canary).await {
                 problems.push(format!("canary {}: {e}", canary.metadata.name.as_deref().unwrap_or_default()));
             }
@@ -106,7 +112,7 @@ impl Driver {
         traffic: &[(&Served, Traffic)],
     ) -> Result<(), DriveError> {
         let namespace = canary.metadata.namespace.as_deref().unwrap_or("default");
-        let host = resolve_host(&canary.spec.service, namespace);
+        let host = host_of(canary);
         let name = host.split('.').next().unwrap_or_default().to_string();
         let service_ns = crate::policy::host_namespace(&host).unwrap_or(namespace).to_string();
         let current = |part: &str| match canary.spec.api {
@@ -230,12 +236,7 @@ impl Driver {
         if canary.status.as_ref().and_then(|s| s.weight) != Some(progress.weight)
             || !matches!(decision, Decision::Hold(_))
         {
-            let routes = match canary.spec.api {
-                RouteApi::Istio => {
-                    vec![Resource::VirtualService(routes_with_weight(resources, canary, host, progress.weight))]
-                }
-                RouteApi::Gateway => mesh_routes_with_weight(resources, canary, host, progress.weight),
-            };
+            let routes = routes_at(resources, canary, host, progress.weight);
             // Written as `apply` would write them: checked with the rest of the mesh first. Going
             // back to stable is never held up: it is what a failing canary needs most.
             let errors: Vec<String> = policy::check_objects(&routes, resources)
@@ -306,6 +307,28 @@ fn promoted_condition(
         last_transition_time: since,
         observed_generation: canary.metadata.generation,
     }];
+}
+
+/// The routes of `canary`'s service (`host`) as they are with `weight` percent to the canary.
+fn routes_at(resources: &[Resource], canary: &Canary, host: &str, weight: u32) -> Vec<Resource> {
+    match canary.spec.api {
+        RouteApi::Istio => vec![Resource::VirtualService(routes_with_weight(resources, canary, host, weight))],
+        RouteApi::Gateway => mesh_routes_with_weight(resources, canary, host, weight),
+    }
+}
+
+/// Whether `resources` hold `canary`'s routes at `weight` percent already.
+fn routes_hold(resources: &[Resource], canary: &Canary, weight: u32) -> bool {
+    let spec = |r: &Resource| r.to_json()["spec"].clone();
+    routes_at(resources, canary, &host_of(canary), weight).iter().all(|route| {
+        let stored = resources.iter().find(|r| ObjectRef::of(r) == ObjectRef::of(route));
+        stored.is_some_and(|stored| spec(stored) == spec(route))
+    })
+}
+
+/// The host of the service `canary` rolls out.
+fn host_of(canary: &Canary) -> String {
+    resolve_host(&canary.spec.service, canary.metadata.namespace.as_deref().unwrap_or("default"))
 }
 
 /// Whether a finished rollout's outcome still waits for the proxies.
@@ -522,7 +545,7 @@ mod tests {
             let store = LocalStore::create(dir.path()).unwrap();
             let resources = mk_mesh(extra_rule);
             store.apply(&resources, false).await.unwrap();
-            let problems = Driver::default().tick(&store, &resources, &[], 0).await;
+            let problems = Driver::default().tick(&store, &resources, &[], false).await;
             assert!(problems.is_empty(), "{problems:?}");
             let routes = &stored_vs(&store).await["spec"]["http"];
             let last = &routes[routes.as_array().unwrap().len() - 1]["route"];

@@ -16,7 +16,7 @@ use crate::api::{Kind, Resource};
 use crate::generate::{self, CanaryRollout};
 use crate::mesh::Mesh;
 use crate::policy::{self, Severity};
-use crate::store::{ObjectRef, Store};
+use crate::store::{ObjectRef, Revision, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -236,10 +236,12 @@ async fn start(args: StartArgs, printer: &Printer) -> Outcome {
 /// own budget, apart from how long the rollout itself may take.
 const PROXY_WAIT: Duration = Duration::from_secs(60);
 
-/// The store revision that wrote the Canary's status, and so came after the weights it
-/// records: once the proxies run it, they run those weights.
-fn revision(canary: &Canary) -> u64 {
-    crate::store::written_at(&canary.metadata).unwrap_or(0)
+/// What the proxies run once a rollout's recorded outcome is the traffic's: the store read
+/// after the outcome was seen, each kind up to its newest object. The weights were written
+/// before the status that records them, so a reading made after it holds them; the reading
+/// that showed the outcome may have listed the routes before they were written.
+async fn outcome_revision(store: &dyn Store) -> Result<Revision, Failure> {
+    Ok(store.contents().await.map_err(Failure::environment)?.newest())
 }
 
 /// Follows a rollout until it ends and the proxies run its final weights, with a progress
@@ -266,8 +268,8 @@ async fn watch(mesh: &dyn Mesh, r: &ObjectRef, timeout: Duration, printer: &Prin
                 status.weight.unwrap_or(0),
                 canary.spec.canary
             );
-            let revision = revision(&canary);
-            wait_for(mesh, PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
+            let revision = outcome_revision(mesh.store()).await?;
+            wait_for(mesh, PROXY_WAIT, printer, &what, |s| s.runs(&revision)).await?;
         }
         match status.phase {
             Some(CanaryPhase::Promoted) => {
@@ -306,7 +308,7 @@ async fn status(args: NamedArgs, printer: &Printer) -> Outcome {
     let mut status = canary.status.clone().unwrap_or_default();
     // An outcome is reported once the proxies run it; until then the rollout is still moving.
     if let Some(phase) = status.phase.filter(|p| p.is_finished())
-        && !mesh.view().await?.runs(revision(&canary))
+        && !mesh.view().await?.runs(&outcome_revision(mesh.store()).await?)
     {
         status.message = Some(format!("{phase:?}; waiting for every proxy to run {}%", status.weight.unwrap_or(0)));
         status.phase = Some(CanaryPhase::Progressing);
@@ -384,8 +386,8 @@ async fn steer(args: NamedArgs, printer: &Printer, change: impl FnOnce(&mut Cana
         let seen = status.observed_generation >= generation;
         if seen && status.phase.is_some_and(|p| done.contains(&p)) {
             let what = format!("{phase}: waiting for every proxy to run {}%", status.weight.unwrap_or(0));
-            let revision = revision(&canary);
-            wait_for(mesh.as_ref(), PROXY_WAIT, printer, &what, |s| s.runs(revision)).await?;
+            let revision = outcome_revision(store).await?;
+            wait_for(mesh.as_ref(), PROXY_WAIT, printer, &what, |s| s.runs(&revision)).await?;
             printer.write(&format!("canary.meshctl.io/{}: {phase} at {}%\n", r.name, status.weight.unwrap_or(0)))?;
             return Ok(Exit::Success);
         }

@@ -411,7 +411,7 @@ pub async fn health(mesh: &dyn Mesh) -> Health {
     // with every write to any object (a Pod's status, a lease), which the mesh has no need to
     // catch up with.
     let stored = contents.as_ref().map(|c| c.newest()).unwrap_or_default();
-    let current = status.revision >= stored;
+    let current = status.revision.holds(&stored);
     let progress = if current { String::new() } else { format!(" (catching up with revision {stored})") };
     lines.push((
         current,

@@ -148,7 +148,7 @@ async fn change_mode(scope: &ScopeArgs, mode: Option<MtlsMode>, printer: &Printe
     }
     let revision = store.written();
     let status =
-        wait_for(&*mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
+        wait_for(&*mesh, scope.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(&revision)).await?;
     let after = modes(&stored(store).await?, &status.instances);
     let mut out = String::new();
     for (node, mode) in &after {

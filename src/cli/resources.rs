@@ -20,8 +20,7 @@ use crate::store::{Change, ObjectRef, Store};
 
 /// `virtualservice.networking.istio.io/profile`, as kubectl names an object in its messages.
 pub(super) fn object_name(r: &ObjectRef) -> String {
-    let group = r.kind.api_version().split('/').next().unwrap_or_default();
-    format!("{}.{group}/{}", r.kind.name().to_lowercase(), r.name)
+    format!("{}/{}", r.kind.qualified_name().to_lowercase(), r.name)
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +53,7 @@ pub async fn apply(args: ApplyArgs, printer: &Printer) -> Outcome {
         return Ok(applied);
     }
     let revision = mesh.store().written();
-    wait_for(mesh.as_ref(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(revision)).await?;
+    wait_for(mesh.as_ref(), args.timeout.0, printer, "waiting for every proxy to ACK", |s| s.runs(&revision)).await?;
     printer.write(&format!("{} every proxy runs store revision {revision}\n", paint(printer::GOOD, "✓")))?;
     Ok(Exit::Success)
 }
@@ -160,7 +159,7 @@ fn parse_kind(name: &str) -> Result<Kind, Failure> {
     kinds.sort_by_key(|k| *k == Kind::IstioGateway);
     kinds
         .into_iter()
-        .filter(|k| group.is_none_or(|g| k.api_version().split('/').next() == Some(g)))
+        .filter(|k| group.is_none_or(|g| k.group() == g))
         .find(|k| {
             let crd = k.crd();
             let names = &crd.spec.names;

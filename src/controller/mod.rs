@@ -37,7 +37,7 @@ use crate::metrics::scrape::Target;
 use crate::observe::collector::Collector;
 use crate::pki;
 use crate::publish::SendChanged;
-use crate::store::Store;
+use crate::store::{Revision, Store};
 use crate::translate::{Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation};
 use crate::xds::{self, Desired, SyncState};
 
@@ -91,7 +91,7 @@ pub trait Registry: Send {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The store revision the proxies' configuration was built from.
-    pub revision: u64,
+    pub revision: Revision,
     /// How many ready instances of each service (`NAMESPACE/NAME`) that configuration routes
     /// to: what a command waits on to know the proxies run with a workload that just started.
     #[serde(default)]
@@ -224,17 +224,17 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let server = &server;
     let mut certificates = Certificates::default();
     let mut reconciled = None;
-    let mut translated: Option<u64> = None;
+    let mut translated: Option<Revision> = None;
     let mut routed = BTreeMap::new();
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, mut canary_problems) = watch::channel(Vec::new());
     // The store revision every proxy connected to this replica runs, for the canary driver to
     // tell when a rollout's outcome reached the traffic.
-    let (running_tx, running) = watch::channel(0u64);
+    let (running_tx, running) = watch::channel(Revision::default());
     let (report_tx, reports) = watch::channel(Report::default());
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
     // What the loop decoded, for the tasks beside it: one decoding of the store per change.
-    let (decoded_tx, decoded) = watch::channel((0, Arc::new(Vec::new())));
+    let (decoded_tx, decoded) = watch::channel((Revision::default(), Arc::new(Vec::new())));
     let decoded = Decoded(decoded);
     rotation::spawn(store.clone(), decoded.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
     spawn_canaries(store.clone(), decoded, targets, problems, running, leading.clone());
@@ -245,7 +245,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
-    let mut decoded: Option<(u64, Arc<Vec<Resource>>, Vec<String>)> = None;
+    let mut decoded: Option<(Revision, Arc<Vec<Resource>>, Vec<String>)> = None;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
         let drained = async {
@@ -298,16 +298,16 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
             }
             let resources = Arc::new(resources);
-            decoded_tx.send_replace((contents.revision, resources.clone()));
-            decoded = Some((contents.revision, resources, unreadable));
+            decoded_tx.send_replace((contents.revision.clone(), resources.clone()));
+            decoded = Some((contents.revision.clone(), resources, unreadable));
         }
         let (_, resources, unreadable) = decoded.as_ref().expect("decoded just now");
         let resources = resources.clone();
         errors.extend(unreadable.iter().cloned());
-        if reconciled != Some(contents.revision) {
+        if reconciled.as_ref() != Some(&contents.revision) {
             match backend.reconcile(&resources) {
                 Err(e) => errors.push(e),
-                Ok(()) => reconciled = Some(contents.revision),
+                Ok(()) => reconciled = Some(contents.revision.clone()),
             }
         }
         let moved = backend.tick(&|node: &str| server.sync_state(node)).await;
@@ -322,7 +322,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // What the proxies should run depends only on the store, the registry (which changes
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
-        if translated != Some(contents.revision) || pki_changed || renewed || moved {
+        if translated.as_ref() != Some(&contents.revision) || pki_changed || renewed || moved {
             let services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             service_ports = route_status::service_ports(&services);
@@ -340,20 +340,20 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let desired = Arc::new(desired);
             if *desired_tx.borrow() != desired {
                 tracing::info!(
-                    revision = contents.revision,
+                    revision = %contents.revision,
                     proxies = desired.len(),
                     "new configuration for the proxies"
                 );
                 desired_tx.send_replace(desired);
             }
-            translated = Some(contents.revision);
+            translated = Some(contents.revision.clone());
         }
 
         // The routes' and Gateways' status follows from the stored objects, the environment and
         // the services' ports: judged again when one of them moved, or when this replica
         // starts leading, not on every ACK.
         let environment = backend.environment();
-        let inputs = (contents.revision, environment, service_ports.clone());
+        let inputs = (contents.revision.clone(), environment, service_ports.clone());
         if !*leading.borrow() {
             judged = None;
         } else if judged.as_ref() != Some(&inputs) {
@@ -393,7 +393,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         errors.extend(canary_problems.borrow().iter().cloned());
         errors.extend(backend.problems());
         report = Report {
-            revision: contents.revision,
+            revision: contents.revision.clone(),
             routed: routed.clone(),
             proxies: proxy_reports(server, &identities, &certificates),
             ca: CaReport {
@@ -408,10 +408,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // (or to none, whose configuration nobody can change) is Disconnected here.
         let connected = report.proxies.iter().filter(|p| p.sync != SyncState::Disconnected);
         let runs = connected.clone().all(|p| p.sync == SyncState::Synced) && connected.count() > 0;
-        if translated == Some(contents.revision) && runs {
+        if translated.as_ref() == Some(&contents.revision) && runs {
             running_tx.send_if_modified(|running| {
-                let newer = contents.revision > *running;
-                *running = (*running).max(contents.revision);
+                let newer = !running.holds(&contents.revision);
+                *running = running.join(&contents.revision);
                 newer
             });
         }
@@ -427,15 +427,15 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
 /// the tasks beside the loop judge from, rather than each decoding the whole store on its own
 /// timer.
 #[derive(Clone)]
-pub struct Decoded(watch::Receiver<(u64, Arc<Vec<Resource>>)>);
+pub struct Decoded(watch::Receiver<(Revision, Arc<Vec<Resource>>)>);
 
 impl Decoded {
-    /// The objects, once they hold every write made through `store`'s handle; none while they
-    /// lag it. A task that judged from a reading older than its own last write would take the
-    /// same step twice.
-    pub fn holding_writes_of(&self, store: &dyn Store) -> Option<Arc<Vec<Resource>>> {
+    /// The objects and the revision they were read at, once they hold every write made through
+    /// `store`'s handle; none while they lag it. A task that judged from a reading older than
+    /// its own last write would take the same step twice.
+    pub fn holding_writes_of(&self, store: &dyn Store) -> Option<(Revision, Arc<Vec<Resource>>)> {
         let (revision, resources) = self.0.borrow().clone();
-        (revision >= store.written()).then_some(resources)
+        revision.holds(&store.written()).then_some((revision, resources))
     }
 }
 
@@ -450,7 +450,7 @@ fn spawn_canaries(
     decoded: Decoded,
     targets: watch::Receiver<Vec<Target>>,
     problems: watch::Sender<Vec<String>>,
-    running: watch::Receiver<u64>,
+    running: watch::Receiver<Revision>,
     leading: Leading,
 ) {
     tokio::spawn(async move {
@@ -466,11 +466,12 @@ fn spawn_canaries(
                 problems.send_changed(Vec::new());
                 continue;
             }
-            let Some(resources) = decoded.holding_writes_of(store.as_ref()) else { continue };
+            let Some((read, resources)) = decoded.holding_writes_of(store.as_ref()) else { continue };
             let proxies = targets.borrow().clone();
-            let running = *running.borrow();
+            // The proxies run everything the driver reads.
+            let current = running.borrow().holds(&read);
             // Told only when they change: each telling wakes the loop.
-            problems.send_changed(driver.tick(store.as_ref(), &resources, &proxies, running).await);
+            problems.send_changed(driver.tick(store.as_ref(), &resources, &proxies, current).await);
         }
     });
 }

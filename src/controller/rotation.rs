@@ -62,7 +62,7 @@ pub fn spawn(
             if !*leading.borrow() {
                 continue;
             }
-            let Some(resources) = decoded.holding_writes_of(store.as_ref()) else { continue };
+            let Some((_, resources)) = decoded.holding_writes_of(store.as_ref()) else { continue };
             let mut rotations: Vec<CertificateRotation> = resources
                 .iter()
                 .filter_map(|r| match r {

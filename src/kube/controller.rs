@@ -118,13 +118,11 @@ pub async fn run(settings: Settings, replicas: impl FnOnce(&Cluster, &str) -> Ar
     let injector = tokio::net::TcpListener::bind(settings.webhook)
         .await
         .with_context(|| format!("cannot serve the sidecar injector on {}", settings.webhook))?;
-    // The validator judges with a listing of the moment (a store nothing watches lists on each
-    // read): the loop's cached one may not have seen a write made a moment before, and a
-    // route just created must keep its rule from being deleted. Writes are rare.
-    let judged = Arc::new(KubeStore::new(cluster.clone()));
+    // The validator judges with what the loop reads: the store's watches.
+    let store = Arc::new(KubeStore::new(cluster.clone()));
     tokio::spawn(webhook::keep_trusted(cluster.clone(), kept.clone()));
     tokio::spawn(super::roots::publish(cluster.clone(), kept.clone()));
-    tokio::spawn(webhook::serve(injector, kept, settings.injection.clone(), judged));
+    tokio::spawn(webhook::serve(injector, kept, settings.injection.clone(), store.clone()));
     let mut registry = KubeRegistry::start(
         cluster.client().clone(),
         super::registry::Settings { namespace: settings.namespace.clone(), ..Default::default() },
@@ -144,7 +142,7 @@ pub async fn run(settings: Settings, replicas: impl FnOnce(&Cluster, &str) -> Ar
     let gateway_service = settings.injection.gateway_service;
     registry.provision_gateways(cluster.clone(), settings.injection.clone(), gateway_service, leading.clone());
     let plane = Plane {
-        store: Arc::new(KubeStore::new(cluster.clone())),
+        store,
         ca,
         server,
         desired: desired_tx,

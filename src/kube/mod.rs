@@ -8,7 +8,8 @@
 //!         │                              │
 //!         └──────────▶ client::Cluster ◀─┘  server-side apply, get, list, delete on the API
 //!
-//!   controller ──Store──▶ store::KubeStore ──list, apply, watch──▶ the API
+//!   controller ──Store──▶ store::KubeStore ──apply, status──▶ the API
+//!                                   └── index::Index ──list once, then watch, kind by kind──▶ the API
 //!   controller ──Registry──▶ registry::KubeRegistry ──watch──▶ the API
 //!                                   └── registry::view (pure: objects ─▶ services, proxies)
 //! ```
@@ -21,6 +22,7 @@ pub mod controller;
 pub mod demo;
 pub mod gateways;
 pub mod identity;
+pub mod index;
 pub mod inject;
 pub mod install;
 pub mod lease;

@@ -8,20 +8,14 @@
 //! object, so a refused object leaves the others unwritten, but a change that races another
 //! writer is not atomic. The admission sees the objects as listed just before the writes.
 //!
-//! `Contents::revision` is the lowest `resourceVersion` of the kinds' lists: the API server's
-//! resourceVersions are etcd revisions, and a kind's list holds every write to it up to its
-//! own, so the lowest is the revision up to which the listing holds every write of any kind.
-//! (The highest would claim a write to a kind listed earlier, before the write, that the
-//! listing does not hold.) meshctl compares them only for that, against one API server.
-//!
-//! A watched store (the controller's) lists again only when a watch says one of its kinds
-//! changed: idle, it asks the API server for nothing. So its revision does not follow the API
-//! server's, which moves with every write to anything; a command that wrote waits for the
-//! revision its own writes were given ([`Store::written`]), which the listing that follows
-//! their watch events reaches.
+//! An unwatched store (a command's) lists every kind on each reading: `Contents::revision` is
+//! then each kind's list `resourceVersion`. A watched store (the controller's) serves the
+//! [`Index`] its watches keep, and asks the API server nothing to read. Either way a command
+//! that wrote waits for the revision its own writes were given ([`Store::written`]), kind by
+//! kind: the API server's resourceVersions are etcd revisions, which move with every write to
+//! anything, and a kind's watch reaches a write of that kind and says nothing of the others.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams,
@@ -29,9 +23,10 @@ use kube::api::{
 use serde_json::Value;
 
 use super::client::{Cluster, ClusterError};
+use super::index::{Index, Source};
 use super::install::FIELD_MANAGER;
 use crate::api::{Kind, Resource};
-use crate::store::{Admission, Change, Contents, ObjectRef, Store, StoreError, written_at};
+use crate::store::{Admission, Change, Contents, ObjectRef, Revision, Store, StoreError, written_at};
 
 /// The kinds a cluster keeps: install's CRDs.
 const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
@@ -39,19 +34,11 @@ const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
 #[derive(Clone)]
 pub struct KubeStore {
     cluster: Cluster,
-    /// Once watched, the last listing, served until a change to one of the kinds makes it
-    /// stale: the controller reads the store on every pass, and must not list every kind each
-    /// time a proxy ACKs, nor when nothing changed.
-    listing: Arc<Mutex<Listing>>,
-    /// The highest resourceVersion this handle's writes and deletes were given.
-    written: Arc<AtomicU64>,
-}
-
-#[derive(Default)]
-struct Listing {
-    watched: bool,
-    stale: bool,
-    taken: Option<Contents>,
+    /// Once watched, what the watches keep: the controller reads the store on every pass, and
+    /// must not list every kind each time a proxy ACKs, nor when one object changed.
+    index: Arc<OnceLock<Arc<Index>>>,
+    /// Kind by kind, the highest resourceVersion this handle's writes and deletes were given.
+    written: Arc<Mutex<Revision>>,
 }
 
 /// Where the API serves `kind`, from its CRD.
@@ -127,7 +114,7 @@ fn written_part(object: &DynamicObject) -> (Value, Value, Value) {
 
 impl KubeStore {
     pub fn new(cluster: Cluster) -> Self {
-        KubeStore { cluster, listing: Arc::default(), written: Arc::default() }
+        KubeStore { cluster, index: Arc::default(), written: Arc::default() }
     }
 
     /// The revision a listing through `api` (of `kind`, where `r` is) made now is at: past
@@ -138,10 +125,10 @@ impl KubeStore {
         Ok(list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
-    /// Every object of the kinds a cluster keeps, listed now.
-    async fn list(&self) -> Result<Contents, StoreError> {
+    /// Every object of the kinds a cluster keeps, listed now, watched or not.
+    pub async fn list(&self) -> Result<Contents, StoreError> {
         let mut contents = Contents::default();
-        let mut revision: Option<u64> = None;
+        let mut marks = Vec::new();
         for kind in KINDS {
             let list = match self.api(kind, None).list(&ListParams::default()).await {
                 Ok(list) => list,
@@ -149,20 +136,11 @@ impl KubeStore {
                 Err(kube::Error::Api(status)) if status.is_not_found() => continue,
                 Err(e) => return Err(self.failed("list", kind, None, e)),
             };
-            let listed: u64 = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-            revision = Some(revision.map_or(listed, |r| r.min(listed)));
+            marks.push((kind, list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)));
             let resource = api_resource(kind);
-            for mut item in list.items {
-                // List items need not say what they are; the store's readers ask.
-                item.types = Some(kube::api::TypeMeta {
-                    api_version: resource.api_version.clone(),
-                    kind: resource.kind.clone(),
-                });
-                item.metadata.managed_fields = None;
-                contents.objects.push(serde_json::to_value(&item).expect("objects serialize"));
-            }
+            contents.objects.extend(list.items.into_iter().map(|o| super::index::served(o, &resource).1));
         }
-        contents.revision = revision.unwrap_or(0);
+        contents.revision = Revision::of_kinds(marks);
         Ok(contents)
     }
 
@@ -227,7 +205,7 @@ impl KubeStore {
             Err(e) => return Err(self.failed(verb, kind, Some(&r), e)),
         };
         if !dry_run {
-            self.written.fetch_max(written_at(&after.metadata).unwrap_or(0), Ordering::SeqCst);
+            self.wrote(kind, written_at(&after.metadata).unwrap_or(0));
         }
         let change = match before {
             None => Change::Created,
@@ -235,6 +213,11 @@ impl KubeStore {
             Some(_) => Change::Configured,
         };
         Ok((r, change))
+    }
+
+    fn wrote(&self, kind: Kind, version: u64) {
+        let mut written = self.written.lock().expect("the written revision's lock is never poisoned");
+        *written = written.raised(kind, version);
     }
 
     /// The stored objects, typed, for an admission to judge.
@@ -260,21 +243,10 @@ fn written_before(kind: Kind) -> u8 {
 #[async_trait::async_trait]
 impl Store for KubeStore {
     async fn contents(&self) -> Result<Contents, StoreError> {
-        let (watched, served) = {
-            let mut listing = self.listing.lock().expect("the listing's lock is never poisoned");
-            let served = (listing.watched && !listing.stale).then(|| listing.taken.clone()).flatten();
-            // A change seen from now on makes the coming listing stale again.
-            listing.stale = false;
-            (listing.watched, served)
-        };
-        if let Some(contents) = served {
-            return Ok(contents);
+        match self.index.get() {
+            Some(index) => index.contents().await,
+            None => self.list().await,
         }
-        let contents = self.list().await?;
-        if watched {
-            self.listing.lock().expect("the listing's lock is never poisoned").taken = Some(contents.clone());
-        }
-        Ok(contents)
     }
 
     async fn apply_admitted(
@@ -338,7 +310,7 @@ impl Store for KubeStore {
                         Some(version) => version,
                         None => self.listed_at(&api, kind, r).await?,
                     };
-                    self.written.fetch_max(version, Ordering::SeqCst);
+                    self.wrote(kind, version);
                     true
                 }
                 Err(kube::Error::Api(status)) if status.is_not_found() => false,
@@ -375,32 +347,24 @@ impl Store for KubeStore {
         }
     }
 
-    fn written(&self) -> u64 {
-        self.written.load(Ordering::SeqCst)
+    fn written(&self) -> Revision {
+        self.written.lock().expect("the written revision's lock is never poisoned").clone()
     }
 
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
-        use kube::runtime::watcher;
-        use tokio_stream::StreamExt;
-        self.listing.lock().expect("the listing's lock is never poisoned").watched = true;
-        let listing = self.listing.clone();
-        let changed = Arc::new(move || {
-            listing.lock().expect("the listing's lock is never poisoned").stale = true;
-            changed();
+        let source = |kind| {
+            let store = self.clone();
+            let failed = move |verb, e| store.failed(verb, kind, None, e).to_string();
+            Source { api: self.api(kind, None), resource: api_resource(kind), failed: Box::new(failed) }
+        };
+        let mut started = false;
+        self.index.get_or_init(|| {
+            started = true;
+            Index::follow(&KINDS, source, Arc::from(changed))
         });
-        for kind in KINDS {
-            let version =
-                |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| meta.resource_version.clone();
-            let what = format!("the store's {}s", kind.name());
-            let mut changes =
-                Box::pin(super::watch::changes(self.api(kind, None), watcher::Config::default(), version, what));
-            let changed = changed.clone();
-            tokio::spawn(async move {
-                while changes.next().await.is_some() {
-                    changed();
-                }
-            });
+        match started {
+            true => Ok(()),
+            false => Err(StoreError::Cluster("the store is watched already, by one reader only".into())),
         }
-        Ok(())
     }
 }

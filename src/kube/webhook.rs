@@ -28,10 +28,12 @@ use super::admission;
 use super::client::Cluster;
 use super::inject::{self, Outcome};
 use super::install::{self, CONTROLLER, Object, ObjectKind, Settings};
+use super::store::KubeStore;
 use crate::pki::{
     self,
     serving::{self, ServingCert},
 };
+use crate::store::{Contents, Store as _};
 
 /// The path the API server posts AdmissionReviews to.
 pub const PATH: &str = "/inject";
@@ -132,7 +134,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     ca: tokio::sync::watch::Receiver<pki::Kept>,
     settings: Settings,
-    store: Arc<dyn crate::store::Store>,
+    store: Arc<KubeStore>,
 ) {
     let tls = ServingCert::new(ca, service_names(&settings.namespace), serving::LIFETIME).server_config(&[b"http/1.1"]);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -157,7 +159,7 @@ pub async fn serve(
 async fn handle(
     request: Request<hyper::body::Incoming>,
     settings: &Settings,
-    store: &dyn crate::store::Store,
+    store: &KubeStore,
 ) -> Response<Full<Bytes>> {
     let plain = |status: StatusCode, text: String| {
         let mut response = Response::new(Full::new(Bytes::from(text)));
@@ -182,12 +184,20 @@ async fn handle(
     let answer = if path == PATH {
         review(&review_request, settings)
     } else {
-        // Judged with the mesh as stored now; a store that cannot be read cannot judge.
-        match store.contents().await {
-            Ok(contents) => {
-                let stored: Vec<crate::api::Resource> = contents.resources().into_iter().flatten().collect();
-                admission::review(&review_request, &stored)
-            }
+        // Admitted with the mesh as the controller's watches have brought it, refused only
+        // with the mesh as listed now: the watches may not have brought a write made a moment
+        // before (the rule `kubectl apply` wrote just ahead of the route that needs it). A
+        // store that cannot be read cannot judge.
+        let judge = |contents: Contents| {
+            let stored: Vec<crate::api::Resource> = contents.resources().into_iter().flatten().collect();
+            admission::review(&review_request, &stored)
+        };
+        let answer = match store.contents().await.map(judge) {
+            Ok(answer) if answer["response"]["allowed"] == false => store.list().await.map(judge),
+            answered => answered,
+        };
+        match answer {
+            Ok(answer) => answer,
             Err(e) => return plain(StatusCode::SERVICE_UNAVAILABLE, format!("cannot read the mesh to judge: {e}")),
         }
     };

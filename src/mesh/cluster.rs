@@ -289,7 +289,7 @@ impl Mesh for ClusterMesh {
         Ok(MeshView {
             control_plane: format!("{} replica(s): {}", names.len(), names.join(", ")),
             // Every replica must have built from the revision for the mesh to run it.
-            revision: reports.iter().map(|(_, r)| r.revision).min().unwrap_or(0),
+            revision: reports.iter().map(|(_, r)| r.revision.clone()).reduce(|a, b| a.meet(&b)).unwrap_or_default(),
             // What every replica's proxies run with: the fewest instances any replica routes to
             // (none, for a replica that has not seen the service).
             routed: reports

@@ -145,7 +145,7 @@ pub fn view(status: &MeshStatus) -> MeshView {
     let gateway = localhost(status.gateway_port);
     MeshView {
         control_plane: format!("pid {}, xDS on {}", status.pid, localhost(status.xds_port)),
-        revision: status.revision,
+        revision: status.revision.clone(),
         routed: status.routed.clone(),
         gateway: GatewayView {
             node_id: GATEWAY_NODE.into(),

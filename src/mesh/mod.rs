@@ -25,6 +25,7 @@ use crate::controller::{CaReport, ProxyReport};
 use crate::metrics::ProxyStats;
 use crate::observe::trace::{Query, Traces};
 use crate::pki::probe::TlsProbe;
+use crate::store::Revision;
 use crate::store::Store;
 use crate::xds::SyncState;
 
@@ -73,7 +74,7 @@ pub struct MeshView {
     /// The control plane in a few words, for `check` (`pid 12, xDS on 127.0.0.1:15010`).
     pub control_plane: String,
     /// The store revision the proxies' configuration was built from.
-    pub revision: u64,
+    pub revision: Revision,
     /// How many ready instances of each service (`NAMESPACE/NAME`) that configuration routes to.
     pub routed: BTreeMap<String, usize>,
     pub gateway: GatewayView,
@@ -144,10 +145,10 @@ impl MeshView {
         nodes
     }
 
-    /// Whether every proxy has ACKed a configuration built from store `revision` or a later
-    /// one: what a command that moves traffic waits for before it says it is done.
-    pub fn runs(&self, revision: u64) -> bool {
-        self.revision >= revision && self.synced()
+    /// Whether every proxy has ACKed a configuration built from a store revision that holds
+    /// `revision`: what a command that moves traffic waits for before it says it is done.
+    pub fn runs(&self, revision: &Revision) -> bool {
+        self.revision.holds(revision) && self.synced()
     }
 
     /// Whether every proxy has ACKed what the controller wants it to run.

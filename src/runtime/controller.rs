@@ -25,7 +25,7 @@ use crate::ingress::Deployed;
 use crate::metrics::scrape::{Served, Target};
 use crate::observe::{self, collector::Collector};
 use crate::pki;
-use crate::store::{LocalStore, Store, write_atomically};
+use crate::store::{LocalStore, Revision, Store, write_atomically};
 use crate::translate::{Credentials, OutboundPolicy, Proxy, Service, Tracing};
 use crate::xds::{self, Desired, SyncState};
 
@@ -68,7 +68,7 @@ pub struct MeshStatus {
     #[serde(default)]
     pub gateways: Vec<GatewayStatus>,
     /// The store revision the configuration was built from.
-    pub revision: u64,
+    pub revision: Revision,
     /// How many ready instances of each service that configuration routes to.
     #[serde(default)]
     pub routed: BTreeMap<String, usize>,
@@ -352,7 +352,7 @@ impl Registry for Processes {
 
 impl StatusSink<Processes> for StatusFile {
     fn record(&mut self, report: &Report, processes: &Processes) {
-        self.status.revision = report.revision;
+        self.status.revision = report.revision.clone();
         self.status.routed = report.routed.clone();
         self.status.instances = processes.supervisor.status();
         self.status.gateway_pid = processes.supervisor.gateway_pid();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Admission, Change, Contents, ObjectRef, Store, StoreError};
+use super::{Admission, Change, Contents, ObjectRef, Revision, Store, StoreError};
 use crate::api::{Resource, time};
 
 const FILE: &str = "resources.json";
@@ -97,7 +97,7 @@ impl LocalStore {
         let result = change(&mut contents)?;
         if !dry_run {
             self.write(&contents)?;
-            self.written.fetch_max(contents.revision, Ordering::SeqCst);
+            self.written.fetch_max(contents.revision.floor(), Ordering::SeqCst);
         }
         Ok(result)
     }
@@ -181,7 +181,7 @@ impl Store for LocalStore {
     ) -> Result<Vec<(ObjectRef, Change)>, StoreError> {
         self.update(dry_run, |contents| {
             admitted(contents, admit)?;
-            let revision = contents.revision + 1;
+            let revision = contents.revision.floor() + 1;
             let mut changes = Vec::new();
             for resource in resources {
                 let r = ObjectRef::of(resource);
@@ -225,7 +225,7 @@ impl Store for LocalStore {
                 changes.push((r, change));
             }
             if changes.iter().any(|(_, c)| *c != Change::Unchanged) {
-                contents.revision = revision;
+                contents.revision = Revision::new(revision);
             }
             Ok(changes)
         })
@@ -236,8 +236,9 @@ impl Store for LocalStore {
             let Some(o) = contents.objects.iter_mut().find(|o| same_object(o, object)) else { return Ok(false) };
             if o.get("status") != Some(&status) {
                 o["status"] = status;
-                contents.revision += 1;
-                o["metadata"]["resourceVersion"] = contents.revision.to_string().into();
+                let revision = contents.revision.floor() + 1;
+                contents.revision = Revision::new(revision);
+                o["metadata"]["resourceVersion"] = revision.to_string().into();
             }
             Ok(true)
         })
@@ -259,14 +260,14 @@ impl Store for LocalStore {
                 })
                 .collect();
             if results.iter().any(|(_, deleted)| *deleted) {
-                contents.revision += 1;
+                contents.revision = Revision::new(contents.revision.floor() + 1);
             }
             Ok(results)
         })
     }
 
-    fn written(&self) -> u64 {
-        self.written.load(Ordering::SeqCst)
+    fn written(&self) -> Revision {
+        Revision::new(self.written.load(Ordering::SeqCst))
     }
 
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
@@ -314,11 +315,11 @@ mod tests {
         let first = store.apply(&resources(DR), false).await.unwrap();
         assert_eq!(first[0].1, Change::Created);
         assert_eq!(store.apply(&resources(DR), false).await.unwrap()[0].1, Change::Unchanged);
-        assert_eq!(store.contents().await.unwrap().revision, 1);
+        assert_eq!(store.contents().await.unwrap().revision, Revision::new(1));
         let changed = DR.replace("host: profile", "host: board");
         assert_eq!(store.apply(&resources(&changed), false).await.unwrap()[0].1, Change::Configured);
         let contents = store.contents().await.unwrap();
-        assert_eq!(contents.revision, 2);
+        assert_eq!(contents.revision, Revision::new(2));
         assert_eq!(contents.objects[0]["metadata"]["resourceVersion"], "2");
         assert_eq!(contents.objects[0]["metadata"]["generation"], 2);
         assert_eq!(contents.objects[0]["spec"]["host"], "board");

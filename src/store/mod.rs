@@ -5,6 +5,8 @@
 
 mod local;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Kind, Resource};
@@ -44,22 +46,137 @@ pub fn written_at(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
     meta.resource_version.as_deref().and_then(|v| v.parse().ok())
 }
 
+/// How far a reading of the store goes. The local store counts every write of every kind with
+/// one number; a cluster's store follows each kind with a watch of its own, each up to its own
+/// `resourceVersion`, so a reading may hold a later write to one kind and not yet an earlier
+/// write to another. A reading is compared with a write kind by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Revision {
+    /// Every write of every kind up to here.
+    floor: u64,
+    /// Each kind's writes up to here, where that is past `floor`.
+    marks: BTreeMap<Kind, u64>,
+}
+
+impl Revision {
+    /// Every write of every kind up to `floor`.
+    pub fn new(floor: u64) -> Self {
+        Revision { floor, marks: BTreeMap::new() }
+    }
+
+    /// Every write of each kind up to its mark, and nothing of a kind not named.
+    pub fn of_kinds(marks: impl IntoIterator<Item = (Kind, u64)>) -> Self {
+        Revision { floor: 0, marks: marks.into_iter().collect() }.normalized()
+    }
+
+    /// The local store's single number: every write of every kind up to here.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// How far writes of `kind` are held.
+    pub fn at(&self, kind: Kind) -> u64 {
+        self.marks.get(&kind).copied().unwrap_or(0).max(self.floor)
+    }
+
+    /// Whether a reading this far holds everything one `other` far holds.
+    pub fn holds(&self, other: &Revision) -> bool {
+        Kind::ALL.iter().all(|&k| self.at(k) >= other.at(k))
+    }
+
+    /// This revision, raised to `mark` for `kind`.
+    pub fn raised(&self, kind: Kind, mark: u64) -> Revision {
+        self.combined(&Revision::of_kinds([(kind, mark)]), u64::max)
+    }
+
+    /// What both hold: kind by kind, the lower mark.
+    pub fn meet(&self, other: &Revision) -> Revision {
+        self.combined(other, u64::min)
+    }
+
+    /// What either holds: kind by kind, the higher mark.
+    pub fn join(&self, other: &Revision) -> Revision {
+        self.combined(other, u64::max)
+    }
+
+    fn combined(&self, other: &Revision, pick: fn(u64, u64) -> u64) -> Revision {
+        let marks = Kind::ALL.iter().map(|&k| (k, pick(self.at(k), other.at(k))));
+        Revision { floor: pick(self.floor, other.floor), marks: marks.collect() }.normalized()
+    }
+
+    /// The one way to write each revision, so that equal readings compare equal.
+    fn normalized(mut self) -> Revision {
+        self.floor = Kind::ALL.iter().map(|&k| self.at(k)).min().unwrap_or(0);
+        let floor = self.floor;
+        self.marks.retain(|_, mark| *mark > floor);
+        self
+    }
+}
+
+/// The highest mark: a number a person can follow as the mesh catches up.
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.marks.values().copied().fold(self.floor, u64::max))
+    }
+}
+
+/// A revision of the local store is written as the number it is (as its file has always had
+/// it); one with marks by kind names each kind as `Kind.group`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum RevisionWire {
+    Floor(u64),
+    Marks { floor: u64, marks: BTreeMap<String, u64> },
+}
+
+impl Serialize for Revision {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let wire = match self.marks.is_empty() {
+            true => RevisionWire::Floor(self.floor),
+            false => RevisionWire::Marks {
+                floor: self.floor,
+                marks: self.marks.iter().map(|(k, mark)| (k.qualified_name(), *mark)).collect(),
+            },
+        };
+        wire.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Revision {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match RevisionWire::deserialize(d)? {
+            RevisionWire::Floor(floor) => Revision::new(floor),
+            // A kind this meshctl does not know (a newer one's) is one none of its writes
+            // waits for.
+            RevisionWire::Marks { floor, marks } => {
+                let named = |(name, mark): (String, u64)| {
+                    Kind::ALL.into_iter().find(|k| k.qualified_name() == name).map(|k| (k, mark))
+                };
+                Revision { floor, marks: marks.into_iter().filter_map(named).collect() }.normalized()
+            }
+        })
+    }
+}
+
 /// Every object in the store at one revision.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contents {
-    /// Rises with every write; an object's `metadata.resourceVersion` is the revision that last
-    /// changed it.
-    pub revision: u64,
+    /// How far the objects go; an object's `metadata.resourceVersion` is the revision of the
+    /// write that last changed it.
+    pub revision: Revision,
     /// Objects as Kubernetes serializes them, in apply order.
     pub objects: Vec<serde_json::Value>,
 }
 
 impl Contents {
-    /// The version of the most recently written object: what the mesh has caught up with
-    /// once its configuration is built from this revision or a later one.
-    pub fn newest(&self) -> u64 {
-        let version = |o: &serde_json::Value| o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok());
-        self.objects.iter().filter_map(version).max().unwrap_or(0)
+    /// Each kind's most recently written object: what the mesh has caught up with once its
+    /// configuration is built from a revision that holds it.
+    pub fn newest(&self) -> Revision {
+        let version = |o: &serde_json::Value| {
+            let version = o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok());
+            Some(Revision::of_kinds([(Kind::of(o)?, version?)]))
+        };
+        self.objects.iter().filter_map(version).fold(Revision::default(), |r, o| r.join(&o))
     }
 
     /// The objects as typed resources. They were validated on the way in; one that no longer
@@ -145,14 +262,59 @@ pub trait Store: Send + Sync {
     /// Returns false when the object no longer exists.
     async fn set_status(&self, object: &ObjectRef, status: serde_json::Value) -> Result<bool, StoreError>;
 
-    /// The revision this handle's own writes reach: a listing at or past it holds every object
+    /// The revision this handle's own writes reach: a reading that holds it holds every object
     /// they wrote and none they deleted. What a command that wrote waits for the control plane
     /// to reach; not the store's newest revision, which on a cluster moves with every write to
-    /// anything (a Pod's status, a lease), and which a controller that lists again only when
-    /// one of its kinds changes need never reach.
-    fn written(&self) -> u64;
+    /// anything (a Pod's status, a lease), and which a controller that follows each kind by its
+    /// own watch need never reach.
+    fn written(&self) -> Revision;
 
     /// Calls `changed` whenever the stored objects change, so a reader learns of a change at
     /// once instead of at its next look; for as long as the process lives.
     fn watch(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_is_compared_with_a_write_kind_by_kind() {
+        let read = Revision::of_kinds([(Kind::VirtualService, 40), (Kind::DestinationRule, 12)]);
+        let route_written = Revision::of_kinds([(Kind::VirtualService, 40)]);
+        let rule_written = Revision::of_kinds([(Kind::DestinationRule, 30)]);
+        assert!(read.holds(&route_written));
+        // A later write to one kind says nothing of an earlier one to another.
+        assert!(!read.holds(&rule_written));
+        assert!(!read.holds(&route_written.join(&rule_written)));
+        assert!(read.raised(Kind::DestinationRule, 30).holds(&rule_written));
+        let both = read.meet(&rule_written);
+        assert_eq!((both.at(Kind::VirtualService), both.at(Kind::DestinationRule)), (0, 12));
+        // The local store's one number holds every kind up to it.
+        assert!(Revision::new(40).holds(&read));
+        assert!(!Revision::new(39).holds(&read));
+        assert_eq!(Revision::new(7).join(&Revision::new(9)), Revision::new(9));
+        // Equal readings are equal however they were reached.
+        let every = Revision::of_kinds(Kind::ALL.map(|k| (k, 5)));
+        assert_eq!(every, Revision::new(5));
+        assert_eq!(read.to_string(), "40");
+    }
+
+    #[test]
+    fn a_revision_is_written_as_a_number_where_it_is_one() {
+        let local = serde_json::to_value(Revision::new(7)).unwrap();
+        assert_eq!(local, serde_json::json!(7));
+        assert_eq!(serde_json::from_value::<Revision>(local).unwrap(), Revision::new(7));
+        let cluster = Revision::of_kinds([(Kind::IstioGateway, 9), (Kind::Gateway, 3)]);
+        let json = serde_json::to_value(&cluster).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"floor": 0, "marks": {
+                "Gateway.networking.istio.io": 9, "Gateway.gateway.networking.k8s.io": 3
+            }})
+        );
+        assert_eq!(serde_json::from_value::<Revision>(json).unwrap(), cluster);
+        let newer = serde_json::json!({"floor": 0, "marks": {"Telemetry.telemetry.istio.io": 1}});
+        assert_eq!(serde_json::from_value::<Revision>(newer).unwrap(), Revision::default());
+    }
 }

@@ -13,7 +13,7 @@ use meshctl::api::{Kind, Resource};
 use meshctl::kube::client::{Cluster, Target};
 use meshctl::kube::store::KubeStore;
 use meshctl::policy::{Options, Source, check};
-use meshctl::store::{Change, ObjectRef, Store, StoreError};
+use meshctl::store::{Change, Contents, ObjectRef, Revision, Store, StoreError};
 use serde_json::{Value, json};
 
 const MESH: &str = "\
@@ -83,6 +83,19 @@ async fn mk_store(kubeconfig: std::path::PathBuf) -> KubeStore {
     KubeStore::new(cluster)
 }
 
+/// What a watched store serves once it holds `written`.
+async fn served_holding(store: &KubeStore, written: &Revision) -> Contents {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let contents = store.contents().await.unwrap();
+        if contents.revision.holds(written) {
+            return contents;
+        }
+        assert!(std::time::Instant::now() < deadline, "the watches never reached {written:?}: {:?}", contents.revision);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn stored<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects
         .iter()
@@ -99,10 +112,10 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let created = store.apply(&mesh, false).await.unwrap();
     assert_eq!(created.iter().map(|(_, c)| *c).collect::<Vec<_>>(), [Change::Created, Change::Created]);
     let first = store.contents().await.unwrap();
-    // What the writes were given is what a reader must reach, and a listing holds them.
-    let newest = first.objects.iter().filter_map(|o| o["metadata"]["resourceVersion"].as_str()?.parse().ok()).max();
-    assert_eq!(Some(store.written()), newest);
-    assert!(first.revision >= store.written());
+    // What the writes were given, kind by kind, is what a reader must reach, and a listing
+    // holds them.
+    assert_eq!(store.written(), first.newest());
+    assert!(first.revision.holds(&store.written()));
     assert_eq!(first.objects.len(), 2);
     assert_eq!(stored(&first.objects, "VirtualService", "profile")["metadata"]["generation"], 1);
     assert!(first.resources().iter().all(Result::is_ok), "every object reads back as typed");
@@ -138,7 +151,9 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let second = store.contents().await.unwrap();
     assert_eq!(vs(&second), 50);
     assert_eq!(stored(&second.objects, "VirtualService", "profile")["metadata"]["generation"], 2);
-    assert!(second.revision > first.revision, "a list after a write sees a higher revision");
+    let vs_at = |contents: &meshctl::store::Contents| contents.revision.at(Kind::VirtualService);
+    assert!(vs_at(&second) > vs_at(&first), "a list after a write sees a higher revision");
+    assert!(!first.revision.holds(&second.revision));
 
     // A write that names a version the object no longer has is a conflict.
     let stale = MESH.replace(
@@ -168,8 +183,11 @@ async fn the_cluster_store_keeps_the_local_stores_promises() {
     let before_delete = store.written();
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), true)]);
     let deleted_at = store.written();
-    assert!(deleted_at > before_delete, "a delete is a write: {before_delete} then {deleted_at}");
-    assert!(store.contents().await.unwrap().revision >= deleted_at);
+    assert!(
+        deleted_at.at(Kind::VirtualService) > before_delete.at(Kind::VirtualService),
+        "a delete is a write: {before_delete:?} then {deleted_at:?}"
+    );
+    assert!(store.contents().await.unwrap().revision.holds(&deleted_at));
     assert_eq!(store.delete(std::slice::from_ref(&vs_ref)).await.unwrap(), [(vs_ref.clone(), false)]);
     assert_eq!(store.written(), deleted_at, "deleting what is gone writes nothing");
 
@@ -196,8 +214,22 @@ async fn a_change_wakes_a_watcher_and_a_missing_right_is_named() {
     let kinds = meshctl::kube::install::CLUSTER_KINDS.len();
     common::poll("every kind is listed", Duration::from_secs(30), || count() >= kinds);
     assert_eq!(count(), kinds);
-    store.apply(&mk_resources(MESH), false).await.unwrap();
+    let writer = mk_store(server.kubeconfig()).await;
+    writer.apply(&mk_resources(MESH), false).await.unwrap();
     common::poll("both objects are seen", Duration::from_secs(30), || count() >= kinds + 2);
+
+    // The watched store serves what its watches brought: another handle's writes, kind by
+    // kind, then its delete.
+    let served = served_holding(&store, &writer.written()).await;
+    assert_eq!(served.objects.len(), 2, "{:#?}", served.objects);
+    assert_eq!(served.newest(), writer.written());
+    let vs = mk_ref(Kind::VirtualService, "profile");
+    writer.delete(std::slice::from_ref(&vs)).await.unwrap();
+    let served = served_holding(&store, &writer.written()).await;
+    assert_eq!(served.objects.len(), 1, "{:#?}", served.objects);
+    assert_eq!(served.objects[0]["kind"], "DestinationRule");
+    assert_eq!(served.revision.at(Kind::VirtualService), writer.written().at(Kind::VirtualService));
+    assert!(store.watch(Box::new(|| ())).is_err(), "a store is watched once");
 
     let nobody_config = server.kubeconfig_for("nobody", json!([]));
     let nobody = mk_store(nobody_config.clone()).await;
