@@ -1,7 +1,8 @@
 //! Translation at scale: a mesh of 1,000 services, each with three subsets (one instance each),
 //! a DestinationRule defining them and a VirtualService splitting between them. Times one
 //! proxy's configuration (translated and encoded for ADS, as the controller does) from a new
-//! snapshot, which builds what every proxy shares, and from a snapshot that has it; then every
+//! snapshot, which builds what every proxy shares, and from a snapshot that has it; a new
+//! snapshot in which one service changed, carrying the others' shared part over; then every
 //! proxy's (1,000 sidecars), and reports the process's peak memory. Run with
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
 //! 20 services once, as a smoke test.
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 use meshctl::api::{Protocol, Resource};
 use meshctl::policy::{Options, Source, check};
 use meshctl::translate::{
-    Credentials, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Sidecar, Translation,
+    Carried, Credentials, InboundPort, Instance, MeshSnapshot, Origin, Proxy, Service, ServicePort, Sidecar,
+    Translation,
 };
 use meshctl::translate::{Resources, Type};
 
@@ -128,6 +130,31 @@ fn main() {
             std::hint::black_box(Translation::new(&snapshot).proxy(&proxies[i % proxies.len()]));
         }),
     );
+    // One service changes at a time (an instance moves), and the translation carries every
+    // other service's shared part over from the last.
+    let changed: Vec<MeshSnapshot> = (0..20)
+        .map(|i| {
+            let mut mesh = mk_services(services);
+            mesh[i % services].instances[0].ports.insert(80, 20_000 + i as u16);
+            MeshSnapshot::new(mesh, &policy)
+        })
+        .collect();
+    let mut carried = Carried::default();
+    drop(Translation::carrying(&snapshot, &mut carried));
+    let carried = std::cell::RefCell::new(carried);
+    let shared_carried = time(
+        20,
+        Box::new(|i| {
+            std::hint::black_box(Translation::carrying(&changed[i], &mut carried.borrow_mut()));
+        }),
+    );
+    let proxy_carried = time(
+        20,
+        Box::new(|i| {
+            let translation = Translation::carrying(&changed[(i + 1) % changed.len()], &mut carried.borrow_mut());
+            std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
+        }),
+    );
     let translation = Translation::new(&snapshot);
     let warm = time(
         200,
@@ -155,6 +182,8 @@ fn main() {
         );
     };
     line("one proxy, new snapshot", &cold);
+    line("one service changed: the shared part, carried over", &shared_carried);
+    line("one service changed: one proxy, carried over", &proxy_carried);
     line("one proxy, snapshot built", &warm);
     line("all proxies", &all);
     println!("peak memory: {:.0} MB", memory::peak_mb("self"));

@@ -38,7 +38,9 @@ use crate::observe::collector::Collector;
 use crate::pki;
 use crate::publish::SendChanged;
 use crate::store::{Revision, Store};
-use crate::translate::{Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation};
+use crate::translate::{
+    Carried, Credentials, MeshSnapshot, OutboundPolicy, Proxy, Resources, Service, Tracing, Translation,
+};
 use crate::xds::{self, Desired, SyncState};
 
 /// Says how far the proxy of a node id is with its configuration.
@@ -225,6 +227,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut certificates = Certificates::default();
     let mut reconciled = None;
     let mut translated: Option<Revision> = None;
+    // What each service's shared part was built from and came to, for the next translation.
+    let mut carried = Carried::default();
     let mut routed = BTreeMap::new();
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, mut canary_problems) = watch::channel(Vec::new());
@@ -330,7 +334,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             snapshot.environment = backend.environment();
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
-            let translation = Translation::new(&snapshot);
+            let translation = Translation::carrying(&snapshot, &mut carried);
             let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
             let desired: HashMap<String, Arc<Resources>> = backend
                 .proxies(&credentials)

@@ -43,7 +43,7 @@ use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
 use crate::api::Protocol;
-use crate::api::networking::{DestinationRule, Resolution, VirtualService};
+use crate::api::networking::{DestinationRule, DestinationRuleSpec, Resolution, VirtualService};
 use crate::api::security::{AuthorizationPolicy, MtlsMode, PeerAuthentication, RequestAuthentication};
 use crate::policy::resolve_host;
 
@@ -351,33 +351,108 @@ pub struct Translation<'a> {
     ingress: crate::ingress::Ingress<'a>,
 }
 
+/// What one service adds to the part every proxy shares: its clusters and their endpoints,
+/// with what they were built from.
+struct SharedPart {
+    service: Service,
+    rule: Option<DestinationRuleSpec>,
+    /// Whether each instance accepts mTLS on each port, port by port.
+    accepts_mtls: Vec<bool>,
+    clusters: Vec<Arc<Encoded>>,
+    endpoints: Vec<Arc<Encoded>>,
+    /// Whether a cluster refers to the proxies' secrets.
+    uses_secrets: bool,
+    /// Its clusters that forward as the caller addressed.
+    as_addressed: Vec<String>,
+}
+
+impl SharedPart {
+    fn build(service: &Service, rule: Option<&DestinationRule>, accepts_mtls: Vec<bool>) -> SharedPart {
+        let forwarded = matches!(&service.origin, Origin::Entry(e) if e.resolution == Resolution::None);
+        let mut part = SharedPart {
+            service: service.clone(),
+            rule: rule.map(|r| r.spec.clone()),
+            accepts_mtls,
+            clusters: Vec::new(),
+            endpoints: Vec::new(),
+            uses_secrets: false,
+            as_addressed: Vec::new(),
+        };
+        for (p, port) in service.ports.iter().enumerate() {
+            let accepts = &part.accepts_mtls[p * service.instances.len()..][..service.instances.len()];
+            let accepts_mtls =
+                |i: &Instance| service.instances.iter().position(|other| other == i).is_some_and(|at| accepts[at]);
+            for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
+                part.uses_secrets |= uses_secrets(&cluster);
+                if forwarded {
+                    part.as_addressed.push(cluster.name.clone());
+                }
+                if let Some(assignment) = assignment {
+                    part.endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
+                }
+                part.clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
+            }
+        }
+        part
+    }
+
+    /// Whether it was built from these inputs.
+    fn built_from(&self, service: &Service, rule: Option<&DestinationRule>, accepts_mtls: &[bool]) -> bool {
+        self.service == *service && self.rule.as_ref() == rule.map(|r| &r.spec) && self.accepts_mtls == accepts_mtls
+    }
+}
+
+/// What a translation leaves for the next: each service's part of what the proxies share, so
+/// that a new snapshot rebuilds only the services whose inputs changed (the service and its
+/// instances, its DestinationRule, the mTLS its instances accept).
+#[derive(Default)]
+pub struct Carried {
+    /// By host, and which of the services with that host (a ServiceEntry may repeat one).
+    services: HashMap<(String, usize), SharedPart>,
+}
+
 impl<'a> Translation<'a> {
+    /// A snapshot's translation from scratch.
     pub fn new(snapshot: &'a MeshSnapshot) -> Self {
+        Translation::carrying(snapshot, &mut Carried::default())
+    }
+
+    /// A snapshot's translation that takes from `carried` what the last one built for each
+    /// service whose inputs did not change, and leaves there what this one has, for the next.
+    pub fn carrying(snapshot: &'a MeshSnapshot, carried: &mut Carried) -> Self {
         let mut clusters = Vec::new();
         let mut endpoints = Vec::new();
         let mut clusters_use_secrets = false;
         let mut as_addressed = Vec::new();
+        let mut kept = HashMap::with_capacity(snapshot.services.len());
+        let mut hosts: HashMap<String, usize> = HashMap::new();
         for service in &snapshot.services {
-            let forwarded = matches!(&service.origin, Origin::Entry(e) if e.resolution == Resolution::None);
-            let rule = snapshot.destination_rule(&service.host());
-            for port in &service.ports {
-                let accepts_mtls = |i: &Instance| {
-                    !service.is_external()
-                        && security::mode(snapshot, &service.namespace, &i.labels, Some(port.number))
-                            != MtlsMode::Disable
-                };
-                for (cluster, assignment) in cluster::outbound(service, port, rule, &accepts_mtls) {
-                    clusters_use_secrets |= uses_secrets(&cluster);
-                    if forwarded {
-                        as_addressed.push(cluster.name.clone());
-                    }
-                    if let Some(assignment) = assignment {
-                        endpoints.push(Encoded::new(assignment.cluster_name.clone(), pack(&assignment)));
-                    }
-                    clusters.push(Encoded::new(cluster.name.clone(), pack(&cluster)));
-                }
-            }
+            let host = service.host();
+            let rule = snapshot.destination_rule(&host);
+            let accepts_mtls: Vec<bool> = service
+                .ports
+                .iter()
+                .flat_map(|port| {
+                    service.instances.iter().map(|i| {
+                        !service.is_external()
+                            && security::mode(snapshot, &service.namespace, &i.labels, Some(port.number))
+                                != MtlsMode::Disable
+                    })
+                })
+                .collect();
+            let nth = hosts.entry(host.clone()).and_modify(|n| *n += 1).or_insert(0);
+            let key = (host, *nth);
+            let part = match carried.services.remove(&key) {
+                Some(part) if part.built_from(service, rule, &accepts_mtls) => part,
+                _ => SharedPart::build(service, rule, accepts_mtls),
+            };
+            clusters.extend(part.clusters.iter().cloned());
+            endpoints.extend(part.endpoints.iter().cloned());
+            clusters_use_secrets |= part.uses_secrets;
+            as_addressed.extend(part.as_addressed.iter().cloned());
+            kept.insert(key, part);
         }
+        carried.services = kept;
         let mut shared = Resources::default();
         shared.replace(Type::Cluster, clusters);
         shared.replace(Type::Endpoint, endpoints);

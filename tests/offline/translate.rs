@@ -777,3 +777,110 @@ fn the_same_mesh_translates_to_the_same_bytes() {
         assert!(!debug.contains("PRIVATE KEY"), "{debug}");
     }
 }
+
+/// A translation that carries each service's shared part over from the last one makes exactly
+/// what a translation from scratch makes, after any sequence of changes: objects come and go
+/// (rules, routes, entries, mTLS and authorization policies), services come and go, and their
+/// instances come, go and are labelled again.
+#[test]
+fn a_carried_translation_is_the_translation_from_scratch() {
+    const STEPS: usize = 40;
+    let mut random = Random(0x9e37_79b9_7f4a_7c15);
+    let mut fixtures: Vec<String> = Vec::new();
+    for dir in ["testdata/valid", "testdata/generate"] {
+        fixtures.extend(common::files(dir, "yaml").iter().map(|p| p.display().to_string()));
+    }
+    for fixture in fixtures {
+        let mut all = resources(&[&fixture]);
+        let base = services(&all);
+        let mut present = vec![true; all.len()];
+        let mut services: Vec<Option<Service>> = base.iter().cloned().map(Some).collect();
+        let namespace = base.first().map_or("default".to_string(), |s| s.namespace.clone());
+        // mTLS turned off where instances serve, which their clusters' endpoints say: absent
+        // at first.
+        let disabling = plaintext_policies(&namespace, base.first().map_or("none", |s| s.name.as_str()));
+        present.extend(disabling.iter().map(|_| false));
+        all.extend(disabling);
+        let proxies = [sidecar(&namespace), gateway(), Proxy::Sidecar(captured(&sidecar_of(&sidecar(&namespace))))];
+        let mut carried = translate::Carried::default();
+        for step in 0..STEPS {
+            let change = match random.below(4) {
+                0 if !all.is_empty() => {
+                    let i = random.below(all.len());
+                    present[i] = !present[i];
+                    format!(
+                        "{} {} {}",
+                        if present[i] { "restored" } else { "removed" },
+                        all[i].kind().name(),
+                        all[i].name()
+                    )
+                }
+                1 if !base.is_empty() => {
+                    let i = random.below(base.len());
+                    services[i] = match services[i] {
+                        Some(_) => None,
+                        None => Some(base[i].clone()),
+                    };
+                    format!("toggled service {}", base[i].name)
+                }
+                _ => {
+                    let Some(service) = services.iter_mut().flatten().nth(random.below(base.len().max(1))) else {
+                        continue;
+                    };
+                    match (random.below(3), service.instances.len()) {
+                        (0, n) if n > 1 => {
+                            service.instances.pop();
+                        }
+                        (1, n) if n > 0 => {
+                            let mut instance = service.instances[random.below(n)].clone();
+                            instance.ports.values_mut().for_each(|p| *p += 1000);
+                            service.instances.push(instance);
+                        }
+                        (_, n) if n > 0 => {
+                            let version = format!("v{}", random.below(3) + 1);
+                            service.instances[random.below(n)].labels.insert("version".into(), version);
+                        }
+                        _ => {}
+                    }
+                    format!("changed the instances of {}", service.name)
+                }
+            };
+            let chosen = all.iter().zip(&present).filter(|(_, p)| **p).map(|(r, _)| r);
+            let snapshot = MeshSnapshot::new(services.iter().flatten().cloned().collect(), chosen);
+            let carrying = Translation::carrying(&snapshot, &mut carried);
+            let scratch = Translation::new(&snapshot);
+            for proxy in &proxies {
+                assert_eq!(
+                    carrying.proxy(proxy),
+                    scratch.proxy(proxy),
+                    "{fixture}, step {step} ({change}), for {}",
+                    proxy.node_id()
+                );
+            }
+        }
+    }
+}
+
+/// PeerAuthentications that turn mTLS off in `namespace`, and on one port of `service`'s
+/// instances.
+fn plaintext_policies(namespace: &str, service: &str) -> Vec<Resource> {
+    let text = format!(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: plain, namespace: {namespace}}}\nspec:\n  mtls: {{mode: DISABLE}}\n---\n\
+         apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: plain-port, namespace: {namespace}}}\nspec:\n  selector: {{matchLabels: {{app: {service}}}}}\n  portLevelMtls: {{'80': {{mode: DISABLE}}}}\n"
+    );
+    let report = policy::check(&[Source { name: "plain.yaml".into(), text }], &Options::default());
+    assert_eq!(report.count(policy::Severity::Error), 0, "{:?}", report.findings);
+    report.resources.into_iter().map(|c| c.resource).collect()
+}
+
+/// A deterministic sequence of numbers (xorshift64): the same changes on every run.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
