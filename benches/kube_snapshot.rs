@@ -5,13 +5,15 @@
 //! translation), and the controller's peak memory. Then, with a DestinationRule and a
 //! VirtualService stored for each Service, what a synced controller costs while nothing
 //! changes: its CPU time, the API server's and etcd's beside theirs without a controller, and
-//! the requests it makes (from the audit log). Run with `cargo bench --bench kube_snapshot`
+//! the requests it makes (from the audit log); and then what one VirtualService change costs:
+//! the time from its write to a configuration built from it, and the requests meanwhile. Run with `cargo bench --bench kube_snapshot`
 //! (`MESHCTL_BENCH_SERVICES=N` for another size); under `cargo test --all-targets` it does the
 //! same with 5 services once and a short idle window, as a smoke test.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant};
 use common::kube::KubeApiServer;
 use kube::api::{Api, DynamicObject, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use meshctl::api::Kind;
+use meshctl::store::{Revision, written_at};
 use serde_json::{Value, json};
 
 const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
@@ -162,6 +166,14 @@ async fn store_policy(client: kube::Client, services: usize) {
     let ignore = json!({ "webhooks": [{ "name": meshctl::kube::admission::WEBHOOK, "failurePolicy": "Ignore" }] });
     let patch = kube::api::Patch::Strategic(ignore);
     configurations.patch(meshctl::kube::admission::CONFIGURATION, &PatchParams::default(), &patch).await.unwrap();
+    // The API server takes up a changed configuration a moment later: a dry run tells when.
+    let rules = api(&client, "networking.istio.io", "v1", "DestinationRule");
+    let dry_run = PostParams { dry_run: true, ..PostParams::default() };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Err(e) = rules.create(&dry_run, &serde_json::from_value(policy(0)[0].clone()).unwrap()).await {
+        assert!(std::time::Instant::now() < deadline, "the validator is still called: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
     let mut writes = tokio::task::JoinSet::new();
     for s in 0..services {
@@ -178,7 +190,7 @@ async fn store_policy(client: kube::Client, services: usize) {
 }
 
 /// The controller's last report, if its status port answers.
-async fn report(status: std::net::SocketAddr) -> Option<Value> {
+async fn report(status: SocketAddr) -> Option<Value> {
     let answer = meshctl::http::get(status, "localhost", "/debug/status", Duration::from_secs(5)).await.ok()?;
     serde_json::from_slice(&answer.body).ok()
 }
@@ -192,10 +204,11 @@ impl Drop for Controller {
     }
 }
 
-/// Starts a controller and times it to a report that covers every proxy.
-async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, Duration) {
+/// Starts a controller and times it to a report that covers every proxy; where its status
+/// port is.
+async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, SocketAddr, Duration) {
     let (xds, status) = (common::free_port(), common::free_port());
-    let status_addr = std::net::SocketAddr::from(([127, 0, 0, 1], status));
+    let status_addr = SocketAddr::from(([127, 0, 0, 1], status));
     let kubeconfig = server.kubeconfig();
     let start = Instant::now();
     let controller = Controller(
@@ -213,7 +226,7 @@ async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, 
         if let Some(report) = report(status_addr).await
             && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
         {
-            return (controller, start.elapsed());
+            return (controller, status_addr, start.elapsed());
         }
         assert!(Instant::now() < deadline, "no full snapshot within 300 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -227,12 +240,18 @@ fn cpu(pids: &[u32]) -> f64 {
 
 /// Over `idle`, with nothing changing: the API server's and etcd's CPU without a controller,
 /// then a synced controller's, theirs beside it, and the requests it made, by verb and resource.
-fn idle_cost(runtime: &tokio::runtime::Runtime, server: &KubeApiServer, proxies: usize, idle: Duration) {
+fn idle_cost(
+    runtime: &tokio::runtime::Runtime,
+    server: &KubeApiServer,
+    client: kube::Client,
+    proxies: usize,
+    idle: Duration,
+) {
     let server_pids = server.pids();
     let before = cpu(&server_pids);
     std::thread::sleep(idle);
     let baseline = cpu(&server_pids) - before;
-    let (controller, _) = runtime.block_on(first_snapshot(server, proxies));
+    let (controller, status, _) = runtime.block_on(first_snapshot(server, proxies));
     // The first pass's writes (statuses, the ingress gateway's objects) are done by then.
     std::thread::sleep(Duration::from_secs(5));
     let pid = [controller.0.id()];
@@ -240,20 +259,70 @@ fn idle_cost(runtime: &tokio::runtime::Runtime, server: &KubeApiServer, proxies:
     let (controller_before, server_before) = (cpu(&pid), cpu(&server_pids));
     std::thread::sleep(idle);
     let (spent, server_spent) = (cpu(&pid) - controller_before, cpu(&server_pids) - server_before);
-    let mut requests: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    // The API server's own requests to itself are not the controller's.
-    for r in server.requests().split_off(seen).iter().filter(|r| r["user"]["username"] != "system:apiserver") {
+    println!(
+        "idle for {idle:?}: controller {spent:.2} CPU-s; API server and etcd {server_spent:.2} CPU-s ({baseline:.2} without a controller)"
+    );
+    println!("the controller's requests: {}", counted(&server.requests()[seen..]));
+    changes(runtime, server, client, status, if idle > Duration::from_secs(5) { 20 } else { 2 });
+}
+
+/// Requests by verb and resource, but the API server's own to itself.
+fn counted(requests: &[Value]) -> String {
+    let mut counted: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for r in requests.iter().filter(|r| r["user"]["username"] != "system:apiserver") {
         let what = format!(
             "{} {}",
             r["verb"].as_str().unwrap_or_default(),
             r["objectRef"]["resource"].as_str().unwrap_or_default()
         );
-        *requests.entry(what).or_default() += 1;
+        *counted.entry(what).or_default() += 1;
     }
+    format!("{counted:?}")
+}
+
+/// `count` changes of one VirtualService's weights, one at a time: each timed from its write
+/// to the controller's report of a configuration built from it, and every request made meanwhile
+/// (the bench's own are the patches).
+fn changes(
+    runtime: &tokio::runtime::Runtime,
+    server: &KubeApiServer,
+    client: kube::Client,
+    status: SocketAddr,
+    count: usize,
+) {
+    let routes = api(&client, "networking.istio.io", "v1", "VirtualService");
+    let seen = server.requests().len();
+    let mut times = Vec::new();
+    for i in 0..count {
+        let weight = 80 - (i % 2) as u32;
+        let patch = json!({ "spec": { "http": [{ "route": [
+            { "destination": { "host": "svc-0", "subset": "v1" }, "weight": weight },
+            { "destination": { "host": "svc-0", "subset": "v2" }, "weight": 100 - weight },
+        ]}]}});
+        let start = Instant::now();
+        let written =
+            runtime.block_on(routes.patch("svc-0", &PatchParams::default(), &kube::api::Patch::Merge(patch))).unwrap();
+        let written = Revision::of_kinds([(Kind::VirtualService, written_at(&written.metadata).unwrap())]);
+        let deadline = start + Duration::from_secs(30);
+        loop {
+            let report = runtime.block_on(report(status));
+            let revision = report.and_then(|r| serde_json::from_value::<Revision>(r["revision"].clone()).ok());
+            if revision.is_some_and(|r| r.holds(&written)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "change {i} was not configured within 30 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "idle for {idle:?}: controller {spent:.2} CPU-s; API server and etcd {server_spent:.2} CPU-s ({baseline:.2} without a controller)"
+        "one VirtualService changed, write to a configuration built from it: median {:.1} ms, p99 {:.1} ms ({count} changes)",
+        ms(times[times.len() / 2]),
+        ms(times[((times.len() - 1) as f64 * 0.99).round() as usize])
     );
-    println!("the controller's requests: {requests:?}");
+    println!("requests meanwhile: {}", counted(&server.requests()[seen..]));
 }
 
 fn main() {
@@ -283,8 +352,8 @@ fn main() {
     let proxies = services * VERSIONS.len();
     if !bench {
         runtime.block_on(first_snapshot(&server, proxies));
-        runtime.block_on(store_policy(client, services));
-        idle_cost(&runtime, &server, proxies, Duration::from_secs(1));
+        runtime.block_on(store_policy(client.clone(), services));
+        idle_cost(&runtime, &server, client, proxies, Duration::from_secs(1));
         return;
     }
     println!(
@@ -293,7 +362,7 @@ fn main() {
     );
     let mut runs: Vec<(Duration, f64)> = (0..3)
         .map(|_| {
-            let (controller, time) = runtime.block_on(first_snapshot(&server, proxies));
+            let (controller, _, time) = runtime.block_on(first_snapshot(&server, proxies));
             (time, common::memory::peak_mb(&controller.0.id().to_string()))
         })
         .collect();
@@ -303,7 +372,7 @@ fn main() {
     let peak = runs.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
     println!("controller peak memory: {peak:.0} MB");
     let stored = Instant::now();
-    runtime.block_on(store_policy(client, services));
+    runtime.block_on(store_policy(client.clone(), services));
     println!("stored a DestinationRule and a VirtualService for each in {:.1} s", stored.elapsed().as_secs_f64());
-    idle_cost(&runtime, &server, proxies, Duration::from_secs(30));
+    idle_cost(&runtime, &server, client, proxies, Duration::from_secs(30));
 }

@@ -61,6 +61,11 @@ pub struct Encoded {
     digest: u64,
 }
 
+/// Equal is reflexive here (names and bytes), so an `Arc<Encoded>` compares by pointer first:
+/// the controller compares every proxy's thousands of resources with the last configuration's,
+/// most of them the very same ones, carried over.
+impl Eq for Encoded {}
+
 impl Encoded {
     pub fn new(name: impl Into<String>, any: Any) -> Arc<Encoded> {
         let name = name.into();
