@@ -409,6 +409,20 @@ impl SharedPart {
 pub struct Carried {
     /// By host, and which of the services with that host (a ServiceEntry may repeat one).
     services: HashMap<(String, usize), SharedPart>,
+    /// The shared clusters and endpoints, whole: the next translation hands the proxies the
+    /// same lists where they did not change, which a comparison with the last configuration
+    /// then finds by pointer.
+    clusters: Arc<[Arc<Encoded>]>,
+    endpoints: Arc<[Arc<Encoded>]>,
+}
+
+/// `list`, in name order, as the list `last` holds if that is the same; `last` holds it after.
+fn reused(last: &mut Arc<[Arc<Encoded>]>, list: Vec<Arc<Encoded>>) -> Arc<[Arc<Encoded>]> {
+    let list = resources::by_name(list);
+    if **last != *list {
+        *last = list.into();
+    }
+    last.clone()
 }
 
 impl<'a> Translation<'a> {
@@ -454,8 +468,8 @@ impl<'a> Translation<'a> {
         }
         carried.services = kept;
         let mut shared = Resources::default();
-        shared.replace(Type::Cluster, clusters);
-        shared.replace(Type::Endpoint, endpoints);
+        shared.share(Type::Cluster, reused(&mut carried.clusters, clusters));
+        shared.share(Type::Endpoint, reused(&mut carried.endpoints, endpoints));
         let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
         Translation { snapshot, shared, clusters_use_secrets, as_addressed, routes: Mutex::default(), ingress }
     }

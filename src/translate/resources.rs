@@ -2,6 +2,7 @@
 //! shared by every proxy that runs it, with a version per set. The ADS server (`xds`) serves
 //! them; nothing here speaks gRPC.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use envoy_types::pb::google::protobuf::Any;
@@ -91,20 +92,28 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     hash
 }
 
-/// One proxy's resources, encoded and named, by type. Debug output shows names and versions
-/// only: the encoded secrets hold a private key.
+/// One proxy's resources, encoded and named, by type: the lists its snapshot shares with every
+/// other proxy, and its own. In a mesh of a thousand services the shared lists hold thousands
+/// of resources; a copy of them per proxy cost most of the controller's memory, and most of the
+/// time a change took. Debug output shows names and versions only: the encoded secrets hold a
+/// private key.
 #[derive(Clone, Default)]
 pub struct Resources {
-    by_type: [Vec<Arc<Encoded>>; 5],
+    /// What every proxy of the snapshot has, in name order.
+    shared: [Arc<[Arc<Encoded>]>; 5],
+    /// This proxy's own, in name order; one named as a shared one is served instead of it.
+    own: [Vec<Arc<Encoded>>; 5],
     /// Each set's version, made when first asked for. The controller asks for every proxy's
     /// on every pass (is it in sync?); hashing thousands of digests each time for each of
     /// thousands of proxies was most of an idle controller's work.
     versions: [OnceLock<String>; 5],
 }
 
+/// The same lists: the shared ones compared by pointer first, as they mostly are the same.
 impl PartialEq for Resources {
     fn eq(&self, other: &Resources) -> bool {
-        self.by_type == other.by_type
+        let same = |a: &Arc<[Arc<Encoded>]>, b: &Arc<[Arc<Encoded>]>| Arc::ptr_eq(a, b) || a == b;
+        self.own == other.own && self.shared.iter().zip(&other.shared).all(|(a, b)| same(a, b))
     }
 }
 
@@ -112,7 +121,7 @@ impl std::fmt::Debug for Resources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut out = f.debug_map();
         for t in Type::ALL {
-            let names: Vec<&str> = self.get(t).iter().map(|e| e.name.as_str()).collect();
+            let names: Vec<String> = self.get(t).iter().map(|e| e.name.clone()).collect();
             out.entry(&t.short(), &(self.version_of(t), names));
         }
         out.finish()
@@ -120,8 +129,14 @@ impl std::fmt::Debug for Resources {
 }
 
 impl Resources {
-    pub fn get(&self, t: Type) -> &[Arc<Encoded>] {
-        &self.by_type[t as usize]
+    /// The resources of one type, in name order.
+    pub fn get(&self, t: Type) -> Cow<'_, [Arc<Encoded>]> {
+        let (shared, own) = (&self.shared[t as usize], &self.own[t as usize]);
+        match (shared.is_empty(), own.is_empty()) {
+            (_, true) => Cow::Borrowed(shared),
+            (true, false) => Cow::Borrowed(own),
+            (false, false) => Cow::Owned(merged(shared, own)),
+        }
     }
 
     /// The resources of one type, decoded; for tests and diagnostics, not the serving path.
@@ -131,20 +146,28 @@ impl Resources {
 
     /// The version of the resources of one type.
     pub fn version_of(&self, t: Type) -> &str {
-        self.versions[t as usize].get_or_init(|| Resources::version(self.get(t)))
+        self.versions[t as usize].get_or_init(|| Resources::version(&self.get(t)))
     }
 
-    /// Replaces the resources of one type.
+    /// Replaces the resources of one type, shared and own, with these, the proxy's own.
     pub fn replace(&mut self, t: Type, resources: Vec<Arc<Encoded>>) {
-        self.by_type[t as usize] = by_name(resources);
+        self.own[t as usize] = by_name(resources);
+        self.shared[t as usize] = Arc::default();
         self.versions[t as usize] = OnceLock::new();
     }
 
-    /// Adds one resource, in its place by name, instead of one of the same name: cheaper than
-    /// replacing a long list that is already in order.
+    /// Gives the proxy a list of one type that other proxies share, in name order.
+    pub fn share(&mut self, t: Type, shared: Arc<[Arc<Encoded>]>) {
+        debug_assert!(shared.is_sorted_by(|a, b| a.name <= b.name), "a shared list is in name order");
+        self.shared[t as usize] = shared;
+        self.versions[t as usize] = OnceLock::new();
+    }
+
+    /// Adds one resource of the proxy's own, in its place by name, instead of one of the same
+    /// name.
     pub fn insert(&mut self, t: Type, resource: Arc<Encoded>) {
         self.versions[t as usize] = OnceLock::new();
-        let list = &mut self.by_type[t as usize];
+        let list = &mut self.own[t as usize];
         let at = list.partition_point(|e| e.name < resource.name);
         match list.get_mut(at) {
             Some(same) if same.name == resource.name => *same = resource,
@@ -160,10 +183,25 @@ impl Resources {
     }
 }
 
+/// Two lists in name order as one; of two of one name, `own`'s.
+fn merged(shared: &[Arc<Encoded>], own: &[Arc<Encoded>]) -> Vec<Arc<Encoded>> {
+    let mut out = Vec::with_capacity(shared.len() + own.len());
+    let mut shared = shared.iter().peekable();
+    for mine in own {
+        while let Some(theirs) = shared.next_if(|e| e.name < mine.name) {
+            out.push(theirs.clone());
+        }
+        shared.next_if(|e| e.name == mine.name);
+        out.push(mine.clone());
+    }
+    out.extend(shared.cloned());
+    out
+}
+
 /// Resources in name order: a set's version must not depend on the order it was built in,
 /// or the same clusters merged with ones still in use (make-before-break) would look like a
 /// change and be pushed again, delaying the routes behind them.
-fn by_name(mut resources: Vec<Arc<Encoded>>) -> Vec<Arc<Encoded>> {
+pub(super) fn by_name(mut resources: Vec<Arc<Encoded>>) -> Vec<Arc<Encoded>> {
     resources.sort_by(|a, b| a.name.cmp(&b.name));
     resources
 }
@@ -184,9 +222,37 @@ mod tests {
         a.replace(Type::Cluster, clusters(&["b", "a", "c"]));
         let mut b = Resources::default();
         b.replace(Type::Cluster, clusters(&["c", "b", "a"]));
-        assert_eq!(Resources::version(a.get(Type::Cluster)), Resources::version(b.get(Type::Cluster)));
+        assert_eq!(a.version_of(Type::Cluster), b.version_of(Type::Cluster));
         let mut other = Resources::default();
         other.replace(Type::Cluster, clusters(&["a", "b"]));
-        assert_ne!(Resources::version(a.get(Type::Cluster)), Resources::version(other.get(Type::Cluster)));
+        assert_ne!(a.version_of(Type::Cluster), other.version_of(Type::Cluster));
+    }
+
+    #[test]
+    fn a_proxy_is_served_the_shared_list_with_its_own_in_their_places() {
+        let cluster = |name: &str, whose: &str| {
+            let cluster = Cluster { name: name.into(), alt_stat_name: whose.into(), ..Cluster::default() };
+            Encoded::new(name, super::super::pack(&cluster))
+        };
+        let shared: Arc<[Arc<Encoded>]> =
+            by_name(vec![cluster("b", "shared"), cluster("d", "shared"), cluster("f", "shared")]).into();
+        let mut proxy = Resources::default();
+        proxy.share(Type::Cluster, shared.clone());
+        for own in [cluster("a", "own"), cluster("d", "own"), cluster("g", "own")] {
+            proxy.insert(Type::Cluster, own);
+        }
+        let served: Vec<(String, String)> =
+            proxy.decoded::<Cluster>(Type::Cluster).into_iter().map(|c| (c.name, c.alt_stat_name)).collect();
+        let expected = [("a", "own"), ("b", "shared"), ("d", "own"), ("f", "shared"), ("g", "own")]
+            .map(|(n, w)| (n.to_string(), w.to_string()));
+        assert_eq!(served, expected);
+        // The same resources, all its own, are the same set to the proxy.
+        let mut copied = Resources::default();
+        copied.replace(Type::Cluster, proxy.get(Type::Cluster).into_owned());
+        assert_eq!(proxy.version_of(Type::Cluster), copied.version_of(Type::Cluster));
+        // Another proxy sharing the list, with nothing of its own, is served the list itself.
+        let mut other = Resources::default();
+        other.share(Type::Cluster, shared.clone());
+        assert!(matches!(other.get(Type::Cluster), Cow::Borrowed(list) if std::ptr::eq(list, &*shared)));
     }
 }

@@ -222,7 +222,8 @@ impl Stream {
 
         let cds = &self.types[Type::Cluster as usize];
         let eds = &self.types[Type::Endpoint as usize];
-        let with_endpoints: BTreeSet<&str> = desired.get(Type::Endpoint).iter().map(|e| e.name.as_str()).collect();
+        let endpoints = desired.get(Type::Endpoint);
+        let with_endpoints: BTreeSet<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
         let eds_acked = eds.acked_names();
         let clusters_ready = cds.acked_version == Resources::version(&clusters)
             && clusters
@@ -243,7 +244,7 @@ impl Stream {
             return Vec::new();
         }
         let state = &self.types[t as usize];
-        let mut resources = desired.get(t).to_vec();
+        let mut resources = desired.get(t).into_owned();
         if t.by_name() {
             resources.retain(|e| state.names.contains(&e.name));
         }
