@@ -311,7 +311,9 @@ fn changes(
                 break;
             }
             assert!(Instant::now() < deadline, "change {i} was not configured within 30 s");
-            std::thread::sleep(Duration::from_millis(2));
+            // Each report of 3,000 proxies is serialized for the asking: asked too often, the
+            // bench would be timing its own load on the controller.
+            std::thread::sleep(Duration::from_millis(20));
         }
         times.push(start.elapsed());
     }

@@ -250,6 +250,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
     let mut decoded: Option<(Revision, Arc<Vec<Resource>>, Vec<String>)> = None;
+    let mut store_moved = true;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
         let drained = async {
@@ -262,7 +263,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         let renewal = crate::api::time::sleep_until(certificates.next_due());
         let stop = tokio::select! {
             _ = renewal => false,
-            _ = store_changed.notified() => false,
+            _ = store_changed.notified() => {
+                store_moved = true;
+                false
+            }
             _ = ca_changed.notified() => false,
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
@@ -287,31 +291,36 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             leaving = Some(tokio::time::Instant::now() + pacing.termination_drain);
         }
         let mut errors = Vec::new();
-        let contents = match store.contents().await {
-            Ok(c) => c,
-            Err(e) => {
-                report.errors = vec![e.to_string()];
-                sink.record(&report, backend);
-                continue;
+        // The store is read when its watch says it changed: a pass for an ACK, a registry
+        // change or a certificate works from the objects the last pass decoded.
+        if store_moved || decoded.is_none() {
+            store_moved = false;
+            let contents = match store.contents().await {
+                Ok(c) => c,
+                Err(e) => {
+                    store_moved = true;
+                    report.errors = vec![e.to_string()];
+                    sink.record(&report, backend);
+                    continue;
+                }
+            };
+            if decoded.as_ref().is_none_or(|(revision, _, _)| *revision != contents.revision) {
+                let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
+                for r in contents.resources() {
+                    r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
+                }
+                let resources = Arc::new(resources);
+                decoded_tx.send_replace((contents.revision.clone(), resources.clone()));
+                decoded = Some((contents.revision, resources, unreadable));
             }
-        };
-        // A pass for an ACK or a tick reads the revision the last pass decoded.
-        if decoded.as_ref().is_none_or(|(revision, _, _)| *revision != contents.revision) {
-            let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
-            for r in contents.resources() {
-                r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
-            }
-            let resources = Arc::new(resources);
-            decoded_tx.send_replace((contents.revision.clone(), resources.clone()));
-            decoded = Some((contents.revision.clone(), resources, unreadable));
         }
-        let (_, resources, unreadable) = decoded.as_ref().expect("decoded just now");
-        let resources = resources.clone();
+        let (revision, resources, unreadable) = decoded.as_ref().expect("decoded by now");
+        let (revision, resources) = (revision.clone(), resources.clone());
         errors.extend(unreadable.iter().cloned());
-        if reconciled.as_ref() != Some(&contents.revision) {
+        if reconciled.as_ref() != Some(&revision) {
             match backend.reconcile(&resources) {
                 Err(e) => errors.push(e),
-                Ok(()) => reconciled = Some(contents.revision.clone()),
+                Ok(()) => reconciled = Some(revision.clone()),
             }
         }
         let moved = backend.tick(&|node: &str| server.sync_state(node)).await;
@@ -326,7 +335,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // What the proxies should run depends only on the store, the registry (which changes
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved.
-        if translated.as_ref() != Some(&contents.revision) || pki_changed || renewed || moved {
+        if translated.as_ref() != Some(&revision) || pki_changed || renewed || moved {
             let services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             service_ports = route_status::service_ports(&services);
@@ -344,20 +353,20 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let desired = Arc::new(desired);
             if *desired_tx.borrow() != desired {
                 tracing::info!(
-                    revision = %contents.revision,
+                    revision = %revision,
                     proxies = desired.len(),
                     "new configuration for the proxies"
                 );
                 desired_tx.send_replace(desired);
             }
-            translated = Some(contents.revision.clone());
+            translated = Some(revision.clone());
         }
 
         // The routes' and Gateways' status follows from the stored objects, the environment and
         // the services' ports: judged again when one of them moved, or when this replica
         // starts leading, not on every ACK.
         let environment = backend.environment();
-        let inputs = (contents.revision.clone(), environment, service_ports.clone());
+        let inputs = (revision.clone(), environment, service_ports.clone());
         if !*leading.borrow() {
             judged = None;
         } else if judged.as_ref() != Some(&inputs) {
@@ -397,7 +406,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         errors.extend(canary_problems.borrow().iter().cloned());
         errors.extend(backend.problems());
         report = Report {
-            revision: contents.revision.clone(),
+            revision: revision.clone(),
             routed: routed.clone(),
             proxies: proxy_reports(server, &identities, &certificates),
             ca: CaReport {
@@ -412,10 +421,10 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // (or to none, whose configuration nobody can change) is Disconnected here.
         let connected = report.proxies.iter().filter(|p| p.sync != SyncState::Disconnected);
         let runs = connected.clone().all(|p| p.sync == SyncState::Synced) && connected.count() > 0;
-        if translated.as_ref() == Some(&contents.revision) && runs {
+        if translated.as_ref() == Some(&revision) && runs {
             running_tx.send_if_modified(|running| {
-                let newer = !running.holds(&contents.revision);
-                *running = running.join(&contents.revision);
+                let newer = !running.holds(&revision);
+                *running = running.join(&revision);
                 newer
             });
         }
