@@ -6,7 +6,8 @@
 //! What the API cannot promise, this store does not claim: a change of several objects is
 //! checked whole by the API server first (a dry run of every object), then written object by
 //! object, so a refused object leaves the others unwritten, but a change that races another
-//! writer is not atomic. The admission sees the objects as listed just before the writes.
+//! writer is not atomic. The admission sees the objects as the store reads them just before the
+//! writes: listed then, or a watched store's index.
 //!
 //! An unwatched store (a command's) lists every kind on each reading: `Contents::revision` is
 //! then each kind's list `resourceVersion`. A watched store (the controller's) serves the
@@ -34,8 +35,8 @@ const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
 #[derive(Clone)]
 pub struct KubeStore {
     cluster: Cluster,
-    /// Once watched, what the watches keep: the controller reads the store on every pass, and
-    /// must not list every kind each time a proxy ACKs, nor when one object changed.
+    /// Once watched, what the watches keep: the controller, its validator and its canary driver
+    /// read the store on every change, and must not list every kind for each.
     index: Arc<OnceLock<Arc<Index>>>,
     /// Kind by kind, the highest resourceVersion this handle's writes and deletes were given.
     written: Arc<Mutex<Revision>>,
@@ -305,7 +306,9 @@ impl Store for KubeStore {
             let deleted = match api.delete(&r.name, &DeleteParams::default()).await {
                 Ok(_) => {
                     let version = deleted_at(events).await;
-                    // Unseen (the watch ended first), a listing now is past the delete too.
+                    // Unseen (the watch ended first), a listing now is past the delete too. A
+                    // watched store reaches that listing's revision for the kind only with the
+                    // kind's next event: a wait for it may run to its timeout.
                     let version = match version {
                         Some(version) => version,
                         None => self.listed_at(&api, kind, r).await?,
