@@ -1,9 +1,10 @@
 //! Translation at scale: a mesh of 1,000 services, each with three subsets (one instance each),
 //! a DestinationRule defining them and a VirtualService splitting between them. Times one
 //! proxy's configuration (translated and encoded for ADS, as the controller does) from a new
-//! snapshot, which builds what every proxy shares, and from a snapshot that has it; a new
-//! snapshot in which one service changed, carrying the others' shared part over; then every
-//! proxy's (1,000 sidecars), and reports the process's peak memory. Run with
+//! snapshot, which builds what every proxy shares, and from a snapshot that has it; new
+//! snapshots in which one service changed (an instance moved, or its VirtualService's weights),
+//! carrying over what the others' inputs left as it was; then every proxy's (1,000 sidecars),
+//! and reports the process's peak memory. Run with
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
 //! 20 services once, as a smoke test.
 
@@ -91,6 +92,19 @@ fn mk_sidecar(service: usize) -> Proxy {
     })
 }
 
+/// The times of `runs` calls of `f` (given the run's index), shortest first.
+fn time(runs: usize, mut f: impl FnMut(usize)) -> Vec<Duration> {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|i| {
+            let start = Instant::now();
+            f(i);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -113,26 +127,12 @@ fn main() {
         return;
     }
 
-    let time = |runs: usize, mut f: Box<dyn FnMut(usize) + '_>| -> Vec<Duration> {
-        let mut times: Vec<Duration> = (0..runs)
-            .map(|i| {
-                let start = Instant::now();
-                f(i);
-                start.elapsed()
-            })
-            .collect();
-        times.sort();
-        times
-    };
-    let cold = time(
-        20,
-        Box::new(|i| {
-            std::hint::black_box(Translation::new(&snapshot).proxy(&proxies[i % proxies.len()]));
-        }),
-    );
-    // One service changes at a time (an instance moves), and the translation carries every
-    // other service's shared part over from the last.
-    let changed: Vec<MeshSnapshot> = (0..20)
+    let cold = time(20, |i| {
+        std::hint::black_box(Translation::new(&snapshot).proxy(&proxies[i % proxies.len()]));
+    });
+    // One service changes at a time, and the translation carries over what every other
+    // service's inputs left as it was: an instance moves, or a VirtualService's weights change.
+    let moved: Vec<MeshSnapshot> = (0..20)
         .map(|i| {
             let mut mesh = mk_services(services);
             mesh[i % services].instances[0].ports.insert(80, 20_000 + i as u16);
@@ -142,35 +142,56 @@ fn main() {
     let mut carried = Carried::default();
     drop(Translation::carrying(&snapshot, &mut carried));
     let carried = std::cell::RefCell::new(carried);
-    let shared_carried = time(
-        20,
-        Box::new(|i| {
-            std::hint::black_box(Translation::carrying(&changed[i], &mut carried.borrow_mut()));
-        }),
-    );
-    let proxy_carried = time(
-        20,
-        Box::new(|i| {
-            let translation = Translation::carrying(&changed[(i + 1) % changed.len()], &mut carried.borrow_mut());
+    let carrying = |changed: &[MeshSnapshot], runs| {
+        time(runs, |i| {
+            std::hint::black_box(Translation::carrying(&changed[i % changed.len()], &mut carried.borrow_mut()));
+        })
+    };
+    let proxy_carrying = |changed: &[MeshSnapshot]| {
+        time(20, |i| {
+            let translation = Translation::carrying(&changed[i % changed.len()], &mut carried.borrow_mut());
             std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
-        }),
-    );
+        })
+    };
+    let moved_carried = carrying(&moved, 20);
+    let moved_proxy = proxy_carrying(&moved);
+    // Twenty snapshots at a time, so the peak is comparable with a run that made only these.
+    drop(moved);
+    let reweighted: Vec<MeshSnapshot> = (0..20)
+        .map(|i| {
+            let mut policy = policy.clone();
+            let name = format!("svc-{}", i % services);
+            for resource in &mut policy {
+                if let Resource::VirtualService(vs) = resource
+                    && vs.metadata.name.as_ref() == Some(&name)
+                {
+                    let route = &mut vs.spec.http[0].route;
+                    let shift = (i % 10) as u32;
+                    route[0].weight = Some(80 - shift);
+                    route[1].weight = Some(15 + shift);
+                }
+            }
+            MeshSnapshot::new(mk_services(services), &policy)
+        })
+        .collect();
+    let reweighted_carried = carrying(&reweighted, 20);
+    let reweighted_proxy = proxy_carrying(&reweighted);
+    // What the controller does on a change: every proxy's configuration again.
+    let reweighted_all = time(5, |i| {
+        let translation = Translation::carrying(&reweighted[i], &mut carried.borrow_mut());
+        let configured: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
+        std::hint::black_box(configured);
+    });
     let translation = Translation::new(&snapshot);
-    let warm = time(
-        200,
-        Box::new(|i| {
-            std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
-        }),
-    );
+    let warm = time(200, |i| {
+        std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
+    });
     // What the controller keeps: every proxy's configuration at once.
-    let all = time(
-        5,
-        Box::new(|_| {
-            let translation = Translation::new(&snapshot);
-            let configured: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
-            std::hint::black_box(configured);
-        }),
-    );
+    let all = time(5, |_| {
+        let translation = Translation::new(&snapshot);
+        let configured: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
+        std::hint::black_box(configured);
+    });
     println!("mesh: {services} services x {} subsets, {} proxies", SUBSETS.len(), proxies.len());
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let line = |what: &str, times: &[Duration]| {
@@ -182,8 +203,11 @@ fn main() {
         );
     };
     line("one proxy, new snapshot", &cold);
-    line("one service changed: the shared part, carried over", &shared_carried);
-    line("one service changed: one proxy, carried over", &proxy_carried);
+    line("an instance moved: the translation, carried over", &moved_carried);
+    line("an instance moved: one proxy, carried over", &moved_proxy);
+    line("a VirtualService changed: the translation, carried over", &reweighted_carried);
+    line("a VirtualService changed: one proxy, carried over", &reweighted_proxy);
+    line("a VirtualService changed: all proxies, carried over", &reweighted_all);
     line("one proxy, snapshot built", &warm);
     line("all proxies", &all);
     println!("peak memory: {:.0} MB", memory::peak_mb("self"));

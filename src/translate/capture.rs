@@ -93,6 +93,7 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
     // The (port, address, SNI name) each chain matches, which no two chains may share.
     let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
     let mut filter_chains = Vec::new();
+    let routes = super::route::Routes::new(snapshot);
     for service in &snapshot.services {
         let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
             (Origin::Entry(_), []) => vec![None],
@@ -109,13 +110,13 @@ pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filte
                 }
                 let mut chains = Vec::new();
                 if port.protocol == Protocol::Tls {
-                    let rules = super::route::tls_rules(snapshot, &host, port.number);
+                    let rules = routes.tls_rules(&host, port.number);
                     chains.extend(rules.into_iter().map(|rule| (rule.names, rule.destinations)));
                 }
                 // What no rule takes; to any address, TLS is told apart by the name the client
                 // asks for.
                 let rest = if ip.is_none() && port.protocol == Protocol::Tls { vec![host.clone()] } else { vec![] };
-                chains.push((rest, super::route::tcp_destinations(snapshot, &host, port.number)));
+                chains.push((rest, routes.tcp_destinations(&host, port.number)));
                 let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
                 for (names, destinations) in chains {
                     // A name (or a chain without one) goes to the first chain that has it.

@@ -66,6 +66,11 @@ impl MeshRoutes {
         MeshRoutes { by_host }
     }
 
+    /// Whether a route attaches to the Service of `host`.
+    pub(super) fn attach_to(&self, host: &str) -> bool {
+        self.by_host.contains_key(host)
+    }
+
     /// The Envoy routes of requests to `port` of the Service of `host`; none when no route
     /// attaches to it.
     pub(super) fn routes(&self, snapshot: &MeshSnapshot, host: &str, port: u16) -> Option<Vec<Route>> {

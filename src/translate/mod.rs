@@ -330,9 +330,10 @@ impl Proxy {
 pub const OUTBOUND_ROUTES: &str = "outbound";
 
 /// A snapshot's translation. What every proxy shares — a cluster and its endpoints per service
-/// and subset, and the outbound routes of each namespace — is built and encoded once; each
-/// proxy adds only its own listeners, inbound cluster and secrets. In a mesh of a thousand
-/// services that shared part is thousands of resources, the same for every proxy.
+/// and subset, each service's virtual hosts, and the outbound routes of each namespace made of
+/// them — is built and encoded once; each proxy adds only its own listeners, inbound cluster
+/// and secrets. In a mesh of a thousand services that shared part is thousands of resources,
+/// the same for every proxy.
 pub struct Translation<'a> {
     snapshot: &'a MeshSnapshot,
     /// The outbound clusters and their endpoints.
@@ -343,10 +344,16 @@ pub struct Translation<'a> {
     /// sidecar sends to the connection's original destination instead of the host the request
     /// names: the caller resolved the name itself, perhaps not as DNS would.
     as_addressed: Vec<String>,
+    /// Each service's virtual hosts, in the snapshot's order.
+    service_routes: Vec<Arc<route::ServiceRoutes>>,
     /// The outbound routes, by the namespace short names resolve in and whether they end in
     /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
     /// forward anything from outside to anywhere).
     routes: Mutex<HashMap<(String, bool), Arc<Encoded>>>,
+    /// What captured sidecars have in common, by the address of their outbound listener: the
+    /// same for every sidecar listening there, and in a mesh of a thousand services, that
+    /// listener matches a thousand services' addresses.
+    captured: Mutex<HashMap<SocketAddr, Captured>>,
     /// The Gateway API's Gateways meshctl serves, judged once for every gateway proxy.
     ingress: crate::ingress::Ingress<'a>,
 }
@@ -402,13 +409,24 @@ impl SharedPart {
     }
 }
 
-/// What a translation leaves for the next: each service's part of what the proxies share, so
-/// that a new snapshot rebuilds only the services whose inputs changed (the service and its
-/// instances, its DestinationRule, the mTLS its instances accept).
+/// What every captured sidecar with its outbound listener at one address has, encoded: that
+/// listener, whether it routes by the outbound routes (an HTTP chain refers to them), and the
+/// clusters of the traffic no service takes.
+#[derive(Clone)]
+struct Captured {
+    outbound: Arc<Encoded>,
+    routed: bool,
+    clusters: Vec<Arc<Encoded>>,
+}
+
+/// What a translation leaves for the next: each service's part of what the proxies share and
+/// its virtual hosts, so that a new snapshot rebuilds only those whose inputs changed (for the
+/// shared part, the service and its instances, its DestinationRule, the mTLS its instances
+/// accept; for the virtual hosts, `route::ServiceRoutes` says).
 #[derive(Default)]
 pub struct Carried {
     /// By host, and which of the services with that host (a ServiceEntry may repeat one).
-    services: HashMap<(String, usize), SharedPart>,
+    services: HashMap<(String, usize), (SharedPart, Arc<route::ServiceRoutes>)>,
     /// The shared clusters and endpoints, whole: the next translation hands the proxies the
     /// same lists where they did not change, which a comparison with the last configuration
     /// then finds by pointer.
@@ -438,6 +456,7 @@ impl<'a> Translation<'a> {
         let mut endpoints = Vec::new();
         let mut clusters_use_secrets = false;
         let mut as_addressed = Vec::new();
+        let mut service_routes = Vec::with_capacity(snapshot.services.len());
         let mut kept = HashMap::with_capacity(snapshot.services.len());
         let mut hosts: HashMap<String, usize> = HashMap::new();
         for service in &snapshot.services {
@@ -455,23 +474,37 @@ impl<'a> Translation<'a> {
                 })
                 .collect();
             let nth = hosts.entry(host.clone()).and_modify(|n| *n += 1).or_insert(0);
-            let key = (host, *nth);
-            let part = match carried.services.remove(&key) {
+            let (last_part, last_routes) = carried.services.remove(&(host.clone(), *nth)).unzip();
+            let part = match last_part {
                 Some(part) if part.built_from(service, rule, &accepts_mtls) => part,
                 _ => SharedPart::build(service, rule, accepts_mtls),
             };
+            let routes = match last_routes {
+                Some(routes) if routes.built_from(snapshot, service, &host) => routes,
+                _ => Arc::new(route::ServiceRoutes::build(snapshot, service, &host)),
+            };
+            service_routes.push(routes.clone());
             clusters.extend(part.clusters.iter().cloned());
             endpoints.extend(part.endpoints.iter().cloned());
             clusters_use_secrets |= part.uses_secrets;
             as_addressed.extend(part.as_addressed.iter().cloned());
-            kept.insert(key, part);
+            kept.insert((host, *nth), (part, routes));
         }
         carried.services = kept;
         let mut shared = Resources::default();
         shared.share(Type::Cluster, reused(&mut carried.clusters, clusters));
         shared.share(Type::Endpoint, reused(&mut carried.endpoints, endpoints));
         let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
-        Translation { snapshot, shared, clusters_use_secrets, as_addressed, routes: Mutex::default(), ingress }
+        Translation {
+            snapshot,
+            shared,
+            clusters_use_secrets,
+            as_addressed,
+            service_routes,
+            routes: Mutex::default(),
+            captured: Mutex::default(),
+            ingress,
+        }
     }
 
     /// One proxy's configuration.
@@ -479,6 +512,8 @@ impl<'a> Translation<'a> {
         let snapshot = self.snapshot;
         let mut resources = self.shared.clone();
         let mut listeners = Vec::new();
+        // Listeners built once for every proxy that has them.
+        let mut shared_listeners = Vec::new();
         let mut routed = true;
         // Certificates the proxy serves to its clients (a Gateway's HTTPS listeners').
         let mut own_secrets = Vec::new();
@@ -551,14 +586,12 @@ impl<'a> Translation<'a> {
                         let mode = security::mode(snapshot, &s.namespace, &s.labels, None);
                         let own_ports = [address.port(), s.outbound.port()];
                         listeners.push(capture::inbound(address, served, own_ports, mode));
-                        let outbound = capture::outbound(snapshot, s.outbound, http(false));
-                        // Envoy asks for the routes only when a chain refers to them, and a proxy
-                        // must not be waited on for what it never asks for.
-                        routed = outbound.filter_chains.iter().any(capture::is_http);
-                        listeners.push(outbound);
-                        let as_addressed = self.as_addressed.iter().map(|name| capture::original_destination(name));
-                        for cluster in capture::clusters().into_iter().chain(as_addressed) {
-                            resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(&cluster)));
+                        // Its chains end no TLS, so it asks for no secret.
+                        let captured = self.captured(s.outbound, || http(false));
+                        routed = captured.routed;
+                        shared_listeners.push(captured.outbound);
+                        for cluster in captured.clusters {
+                            resources.insert(Type::Cluster, cluster);
                         }
                     }
                     None => {
@@ -608,7 +641,8 @@ impl<'a> Translation<'a> {
         for cluster in &jwks_clusters {
             resources.insert(Type::Cluster, Encoded::new(cluster.name.clone(), pack(cluster)));
         }
-        resources.replace(Type::Listener, listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l))).collect());
+        let listeners = listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l)));
+        resources.replace(Type::Listener, listeners.chain(shared_listeners).collect());
         if routed {
             let bound = match proxy {
                 Proxy::Gateway(g) => snapshot.bound_virtual_services(&g.labels),
@@ -616,8 +650,7 @@ impl<'a> Translation<'a> {
             };
             let routes = match (proxy, bound.is_empty()) {
                 (Proxy::Gateway(g), false) => {
-                    let config = route::gateway(snapshot, namespace, &bound, g.listen.port());
-                    Encoded::new(config.name.clone(), pack(&config))
+                    encoded_routes(route::gateway(snapshot, &self.service_routes, namespace, &bound, g.listen.port()))
                 }
                 _ => self.outbound_routes(namespace, sidecar),
             };
@@ -629,12 +662,42 @@ impl<'a> Translation<'a> {
     fn outbound_routes(&self, namespace: &str, sidecar: bool) -> Arc<Encoded> {
         let mut routes = self.routes.lock().expect("routes lock");
         let encoded = routes.entry((namespace.to_string(), sidecar)).or_insert_with(|| {
-            let unknown = sidecar.then_some(self.snapshot.outbound_policy);
-            let config = route::outbound(self.snapshot, namespace, unknown);
-            Encoded::new(config.name.clone(), pack(&config))
+            let unknown = sidecar.then(|| external::unknown_hosts(self.snapshot.outbound_policy));
+            let config = route::outbound(&self.service_routes, namespace, &[], unknown.into_iter().collect());
+            encoded_routes(config)
         });
         Arc::clone(encoded)
     }
+
+    /// What a captured sidecar with its outbound listener at `address` has in common with
+    /// the others there, built once per translation.
+    fn captured(&self, address: SocketAddr, http: impl FnOnce() -> Filter) -> Captured {
+        let mut captured = self.captured.lock().expect("captured lock");
+        let built = captured.entry(address).or_insert_with(|| {
+            let listener = capture::outbound(self.snapshot, address, http());
+            // Envoy asks for the routes only when a chain refers to them, and a proxy must not
+            // be waited on for what it never asks for.
+            let routed = listener.filter_chains.iter().any(capture::is_http);
+            let as_addressed = self.as_addressed.iter().map(|name| capture::original_destination(name));
+            let clusters = capture::clusters().into_iter().chain(as_addressed);
+            Captured {
+                outbound: Encoded::new(listener.name.clone(), pack(&listener)),
+                routed,
+                clusters: clusters.map(|c| Encoded::new(c.name.clone(), pack(&c))).collect(),
+            }
+        });
+        built.clone()
+    }
+}
+
+/// The outbound routes, encoded by `route`.
+fn encoded_routes(config: Vec<u8>) -> Arc<Encoded> {
+    use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+    use prost::Name;
+    Encoded::new(
+        OUTBOUND_ROUTES,
+        envoy_types::pb::google::protobuf::Any { type_url: RouteConfiguration::type_url(), value: config },
+    )
 }
 
 fn uses_secrets(cluster: &Cluster) -> bool {

@@ -2,6 +2,11 @@
 //! whose routes are the VirtualService's HTTP rules in order, else its HTTPRoutes'
 //! (`mesh_route.rs`), else a single default route.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
     Decorator, HeaderMatcher, QueryParameterMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
@@ -13,9 +18,14 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, H
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::BoolValue;
 
-use super::{MeshSnapshot, Origin, OutboundPolicy, cluster_name, pb};
+use prost::Message;
+
+use super::{MeshSnapshot, Origin, Service, ServicePort, cluster_name, pb};
 use crate::api::Protocol;
-use crate::api::networking::{ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
+use crate::api::networking::{
+    ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, HttpRouteDestination, StringMatch, VirtualService,
+    VirtualServiceSpec,
+};
 use crate::policy::{DOMAIN_SUFFIX, resolve_host};
 
 pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
@@ -24,61 +34,137 @@ pub(super) const FAULT_FILTER: &str = "envoy.filters.http.fault";
 const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const DEFAULT_ATTEMPTS: u32 = 2;
 
-/// The route configuration for a proxy whose short names resolve in `namespace`: a virtual
-/// host per service port. An HTTP port's routes are its VirtualService's rules that apply to
-/// the port; a TCP or TLS port's one route takes HTTP `CONNECT` tunnels to it (how an
-/// application whose traffic is not captured reaches it through its `HTTP_PROXY`; listeners
-/// that do not accept `CONNECT` refuse them). With `unknown`, a last virtual host takes the
-/// requests to hosts no service has, as that outbound traffic policy says.
-pub(super) fn outbound(
-    snapshot: &MeshSnapshot,
-    namespace: &str,
-    unknown: Option<OutboundPolicy>,
-) -> RouteConfiguration {
-    let builder = Routes { snapshot };
-    let mut virtual_hosts = Vec::new();
-    for service in &snapshot.services {
-        let host = service.host();
+/// One service's virtual hosts in every caller's outbound routes, a port each, encoded: built
+/// again only when what they were built from changes, so a change to one service of a thousand
+/// builds one service's routes, not a thousand.
+pub(super) struct ServiceRoutes {
+    inputs: Inputs,
+    hosts: Vec<EncodedHost>,
+}
+
+/// What a service's routes are built from: the service but for its instances, its
+/// VirtualService, and the ports and consistent hashing of every host the routes looked up (a
+/// destination without a port takes its service's; a route hashes as its destination's
+/// DestinationRule says).
+/// Routes from HTTPRoutes look up more than that (grants, backends), so a service that has
+/// them is built again every time.
+struct Inputs {
+    service: Service,
+    virtual_service: Option<(String, VirtualServiceSpec)>,
+    looked_up: Vec<(String, Option<Vec<ServicePort>>, Option<ConsistentHashLb>)>,
+    meshed: bool,
+}
+
+/// One service port's virtual host, encoded in two pieces whose concatenation is the whole:
+/// its name and domains, which differ for callers in the service's namespace (who may use its
+/// short name), and its routes, the same for every caller. Protobuf encodes a message's fields
+/// one after another, and prost in the order the message declares them (name, domains, routes,
+/// then the rest, all unset here), so the two pieces written one after the other are the
+/// message prost would write.
+struct EncodedHost {
+    name: String,
+    /// The domains of callers elsewhere, then of callers in the service's namespace.
+    domains: [Vec<String>; 2],
+    heads: [Vec<u8>; 2],
+    routes: Vec<u8>,
+}
+
+impl ServiceRoutes {
+    /// A service's virtual hosts: a port's routes are its VirtualService's rules that apply to
+    /// the port, else its HTTPRoutes', else a default route; a TCP or TLS port's one route
+    /// takes HTTP `CONNECT` tunnels to it (how an application whose traffic is not captured
+    /// reaches it through its `HTTP_PROXY`; listeners that do not accept `CONNECT` refuse them).
+    pub(super) fn build(snapshot: &MeshSnapshot, service: &Service, host: &str) -> ServiceRoutes {
+        let builder = Routes::new(snapshot);
         let default_port = service.default_http_port().map(|p| p.number);
-        for port in &service.ports {
-            let routes = if port.protocol.is_http() {
-                let mut routes = match snapshot.virtual_service(&host) {
-                    Some(vs) => builder.rules(vs, port.number),
-                    None => snapshot
-                        .mesh_routes
-                        .routes(snapshot, &host, port.number)
-                        .unwrap_or_else(|| vec![builder.default_route(&host, port.number)]),
-                };
-                for route in &mut routes {
-                    route.decorator = Some(super::trace::operation(&host, port.number));
-                }
-                routes
-            } else if port.protocol == Protocol::Tls {
-                // A tunnel is opened before its TLS: the client will most likely ask for the
-                // name it opened the tunnel to.
-                vec![connect_route(tls_destinations(snapshot, &host, port.number, &host))]
-            } else {
-                vec![connect_route(tcp_destinations(snapshot, &host, port.number))]
-            };
-            let bare = default_port == Some(port.number);
-            let mut domains = match &service.origin {
-                Origin::Registry => domains(&service.name, &service.namespace, port.number, namespace, bare),
-                Origin::Entry(_) => with_port(vec![host.clone()], port.number, bare),
-            };
-            // A captured application may call the service by its cluster IP.
-            let addresses = service.addresses.iter().map(|ip| ip.to_string()).collect();
-            domains.extend(with_port(addresses, port.number, bare));
-            virtual_hosts.push(VirtualHost {
+        let hosts = service
+            .ports
+            .iter()
+            .map(|port| {
+                let routes = builder.port(host, port);
+                let bare = default_port == Some(port.number);
                 // Stat names are dot-separated, so the name that heads a route's stats has none.
-                name: format!("{}_{}_{}", service.name.replace('.', "-"), service.namespace, port.number),
-                domains,
-                routes,
-                ..Default::default()
-            });
+                let name = format!("{}_{}_{}", service.name.replace('.', "-"), service.namespace, port.number);
+                let domains = [false, true].map(|near| domains(service, host, port.number, near, bare));
+                let heads = domains.each_ref().map(|domains| {
+                    VirtualHost { name: name.clone(), domains: domains.clone(), ..Default::default() }.encode_to_vec()
+                });
+                let routes = VirtualHost { routes, ..Default::default() }.encode_to_vec();
+                EncodedHost { name, domains, heads, routes }
+            })
+            .collect();
+        let looked_up = builder
+            .looked_up
+            .into_inner()
+            .into_iter()
+            .map(|h| {
+                let ports = snapshot.service(&h).map(|s| s.ports.clone());
+                let hash = consistent_hash(snapshot, &h).cloned();
+                (h, ports, hash)
+            })
+            .collect();
+        let inputs = Inputs {
+            service: Service { instances: Vec::new(), ..service.clone() },
+            virtual_service: snapshot
+                .virtual_service(host)
+                .map(|vs| (super::namespace(&vs.metadata).to_string(), vs.spec.clone())),
+            looked_up,
+            meshed: snapshot.mesh_routes.attach_to(host),
+        };
+        ServiceRoutes { inputs, hosts }
+    }
+
+    /// Whether building the routes of `service` (at `host`) in `snapshot` would make these.
+    pub(super) fn built_from(&self, snapshot: &MeshSnapshot, service: &Service, host: &str) -> bool {
+        let inputs = &self.inputs;
+        let was = &inputs.service;
+        let virtual_service = snapshot.virtual_service(host).map(|vs| (super::namespace(&vs.metadata), &vs.spec));
+        !inputs.meshed
+            && !snapshot.mesh_routes.attach_to(host)
+            && (was.name == service.name && was.namespace == service.namespace && was.ports == service.ports)
+            && (was.addresses == service.addresses && was.origin == service.origin)
+            && virtual_service == inputs.virtual_service.as_ref().map(|(ns, spec)| (ns.as_str(), spec))
+            && inputs.looked_up.iter().all(|(h, ports, hash)| {
+                snapshot.service(h).map(|s| &s.ports) == ports.as_ref() && consistent_hash(snapshot, h) == hash.as_ref()
+            })
+    }
+}
+
+/// The outbound routes of a proxy whose short names resolve in `namespace`, encoded as Envoy
+/// takes them over RDS: every service port's virtual host as `services` hold it, less the
+/// domains `claimed` (by a gateway's own virtual hosts; one left without domains is left out),
+/// then `extra`.
+pub(super) fn outbound(
+    services: &[Arc<ServiceRoutes>],
+    namespace: &str,
+    claimed: &[String],
+    extra: Vec<VirtualHost>,
+) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut config =
+        RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), ..Default::default() }.encode_to_vec();
+    for service in services {
+        let near = usize::from(service.inputs.service.namespace == namespace);
+        for host in &service.hosts {
+            let domains = &host.domains[near];
+            let head = if domains.iter().any(|d| claimed.contains(d)) {
+                let domains: Vec<String> = domains.iter().filter(|d| !claimed.contains(d)).cloned().collect();
+                if domains.is_empty() {
+                    continue;
+                }
+                Cow::Owned(VirtualHost { name: host.name.clone(), domains, ..Default::default() }.encode_to_vec())
+            } else {
+                Cow::Borrowed(&host.heads[near])
+            };
+            // Field 2, `virtual_hosts`, one message each.
+            encode_key(2, WireType::LengthDelimited, &mut config);
+            encode_varint((head.len() + host.routes.len()) as u64, &mut config);
+            config.extend_from_slice(&head);
+            config.extend_from_slice(&host.routes);
         }
     }
-    virtual_hosts.extend(unknown.map(super::external::unknown_hosts));
-    RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), virtual_hosts, ..Default::default() }
+    config.extend(RouteConfiguration { virtual_hosts: extra, ..Default::default() }.encode_to_vec());
+    config
 }
 
 /// The ingress gateway's routes: the outbound routes (every service by its names), and a
@@ -88,11 +174,12 @@ pub(super) fn outbound(
 /// name, the first takes it.
 pub(super) fn gateway(
     snapshot: &MeshSnapshot,
+    services: &[Arc<ServiceRoutes>],
     namespace: &str,
     bound: &[(&VirtualService, Vec<String>)],
     port: u16,
-) -> RouteConfiguration {
-    let builder = Routes { snapshot };
+) -> Vec<u8> {
+    let builder = Routes::new(snapshot);
     let mut claimed: Vec<String> = Vec::new();
     let mut bound_hosts = Vec::new();
     for (vs, hosts) in bound {
@@ -113,24 +200,7 @@ pub(super) fn gateway(
         let name = format!("gateway_{vs_ns}_{}", vs.metadata.name.as_deref().unwrap_or_default());
         bound_hosts.push(VirtualHost { name, domains, routes, ..Default::default() });
     }
-    let mut config = outbound(snapshot, namespace, None);
-    for virtual_host in &mut config.virtual_hosts {
-        virtual_host.domains.retain(|d| !claimed.contains(d));
-    }
-    config.virtual_hosts.retain(|v| !v.domains.is_empty());
-    config.virtual_hosts.extend(bound_hosts);
-    config
-}
-
-/// Where connections to TCP `port` of the service at `host` go, by relative weight: the
-/// destinations of the first `tcp` rule of its VirtualService that takes the port, else that
-/// port of the service. Never empty; a destination with weight 0 is left out.
-pub(super) fn tcp_destinations(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<(String, u32)> {
-    let rule = snapshot
-        .virtual_service(host)
-        .and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, &r.route)));
-    let weighted = rule.map(|(vs, route)| weighted(snapshot, vs, route, port)).unwrap_or_default();
-    if weighted.is_empty() { vec![(cluster_name(port, None, host), 100)] } else { weighted }
+    outbound(services, namespace, &claimed, bound_hosts)
 }
 
 /// A VirtualService `tls` rule for one port: the names (SNI) it takes, and where it sends
@@ -138,49 +208,6 @@ pub(super) fn tcp_destinations(snapshot: &MeshSnapshot, host: &str, port: u16) -
 pub(super) struct TlsRule {
     pub names: Vec<String>,
     pub destinations: Vec<(String, u32)>,
-}
-
-/// The `tls` rules of the service at `host` for its TLS `port`, in order.
-pub(super) fn tls_rules(snapshot: &MeshSnapshot, host: &str, port: u16) -> Vec<TlsRule> {
-    let Some(vs) = snapshot.virtual_service(host) else { return vec![] };
-    vs.spec
-        .tls
-        .iter()
-        .map(|rule| TlsRule {
-            names: rule.sni_hosts(port).into_iter().map(str::to_string).collect(),
-            destinations: weighted(snapshot, vs, &rule.route, port),
-        })
-        .filter(|rule| !rule.names.is_empty() && !rule.destinations.is_empty())
-        .collect()
-}
-
-/// Where a connection to TLS `port` of the service at `host` that asks for `sni` goes: the
-/// first `tls` rule that takes the name, else as [`tcp_destinations`] says.
-fn tls_destinations(snapshot: &MeshSnapshot, host: &str, port: u16, sni: &str) -> Vec<(String, u32)> {
-    let takes = |rule: &TlsRule| rule.names.iter().any(|n| crate::api::host_matches(n, sni));
-    match tls_rules(snapshot, host, port).into_iter().find(takes) {
-        Some(rule) => rule.destinations,
-        None => tcp_destinations(snapshot, host, port),
-    }
-}
-
-/// A rule's destinations as clusters with their weights; those with weight 0 are left out, and
-/// a lone destination without a weight takes everything.
-fn weighted(
-    snapshot: &MeshSnapshot,
-    vs: &crate::api::networking::VirtualService,
-    route: &[crate::api::networking::HttpRouteDestination],
-    port: u16,
-) -> Vec<(String, u32)> {
-    let routes = Routes { snapshot };
-    route
-        .iter()
-        .map(|d| {
-            let weight = d.weight.unwrap_or(if route.len() == 1 { 100 } else { 0 });
-            (routes.cluster(&d.destination, super::namespace(&vs.metadata), port), weight)
-        })
-        .filter(|(_, w)| *w > 0)
-        .collect()
 }
 
 /// One cluster, or several split by weight.
@@ -250,18 +277,28 @@ pub(super) fn inbound(cluster: &str, operation: Decorator) -> RouteConfiguration
     }
 }
 
-/// Every name a caller in `from_namespace` may use for the service's `port`: with the port,
-/// and also without it when it is the port a request that names none goes to (`bare`).
-fn domains(name: &str, namespace: &str, port: u16, from_namespace: &str, bare: bool) -> Vec<String> {
-    let mut names = vec![
-        format!("{name}.{namespace}.svc.{DOMAIN_SUFFIX}"),
-        format!("{name}.{namespace}.svc"),
-        format!("{name}.{namespace}"),
-    ];
-    if namespace == from_namespace {
-        names.push(name.to_string());
-    }
-    with_port(names, port, bare)
+/// Every name a caller may use for the service's `port`: with the port, and also without it
+/// when it is the port a request that names none goes to (`bare`). A caller in the service's
+/// own namespace (`near`) may use its short name too; one whose traffic is captured, its
+/// addresses.
+fn domains(service: &Service, host: &str, port: u16, near: bool, bare: bool) -> Vec<String> {
+    let mut names = match &service.origin {
+        Origin::Registry => {
+            let (name, namespace) = (&service.name, &service.namespace);
+            let mut names = vec![
+                format!("{name}.{namespace}.svc.{DOMAIN_SUFFIX}"),
+                format!("{name}.{namespace}.svc"),
+                format!("{name}.{namespace}"),
+            ];
+            if near {
+                names.push(name.to_string());
+            }
+            with_port(names, port, bare)
+        }
+        Origin::Entry(_) => with_port(vec![host.to_string()], port, bare),
+    };
+    names.extend(with_port(service.addresses.iter().map(|ip| ip.to_string()).collect(), port, bare));
+    names
 }
 
 /// `names` with `:port`, and without it too when the port is the one a request that names no
@@ -275,11 +312,97 @@ pub(super) fn prefix_match(prefix: &str) -> RouteMatch {
     RouteMatch { path_specifier: Some(route_match::PathSpecifier::Prefix(prefix.into())), ..Default::default() }
 }
 
-struct Routes<'a> {
+/// Builds routes from a snapshot, noting each host whose service or DestinationRule it looked
+/// up: what the routes depend on besides their own service and VirtualService.
+pub(super) struct Routes<'a> {
     snapshot: &'a MeshSnapshot,
+    looked_up: RefCell<BTreeSet<String>>,
 }
 
-impl Routes<'_> {
+impl<'a> Routes<'a> {
+    pub(super) fn new(snapshot: &'a MeshSnapshot) -> Self {
+        Routes { snapshot, looked_up: RefCell::default() }
+    }
+
+    fn service(&self, host: &str) -> Option<&'a Service> {
+        self.looked_up.borrow_mut().insert(host.to_string());
+        self.snapshot.service(host)
+    }
+
+    /// The routes of the service at `host` for requests to `port`.
+    fn port(&self, host: &str, port: &ServicePort) -> Vec<Route> {
+        if port.protocol.is_http() {
+            let mut routes = match self.snapshot.virtual_service(host) {
+                Some(vs) => self.rules(vs, port.number),
+                None => self
+                    .snapshot
+                    .mesh_routes
+                    .routes(self.snapshot, host, port.number)
+                    .unwrap_or_else(|| vec![self.default_route(host, port.number)]),
+            };
+            for route in &mut routes {
+                route.decorator = Some(super::trace::operation(host, port.number));
+            }
+            routes
+        } else if port.protocol == Protocol::Tls {
+            // A tunnel is opened before its TLS: the client will most likely ask for the
+            // name it opened the tunnel to.
+            vec![connect_route(self.tls_destinations(host, port.number, host))]
+        } else {
+            vec![connect_route(self.tcp_destinations(host, port.number))]
+        }
+    }
+
+    /// Where connections to TCP `port` of the service at `host` go, by relative weight: the
+    /// destinations of the first `tcp` rule of its VirtualService that takes the port, else
+    /// that port of the service. Never empty; a destination with weight 0 is left out.
+    pub(super) fn tcp_destinations(&self, host: &str, port: u16) -> Vec<(String, u32)> {
+        let rule = self
+            .snapshot
+            .virtual_service(host)
+            .and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, &r.route)));
+        let weighted =
+            rule.map(|(vs, route)| self.weighted(super::namespace(&vs.metadata), route, port)).unwrap_or_default();
+        if weighted.is_empty() { vec![(cluster_name(port, None, host), 100)] } else { weighted }
+    }
+
+    /// The `tls` rules of the service at `host` for its TLS `port`, in order.
+    pub(super) fn tls_rules(&self, host: &str, port: u16) -> Vec<TlsRule> {
+        let Some(vs) = self.snapshot.virtual_service(host) else { return vec![] };
+        vs.spec
+            .tls
+            .iter()
+            .map(|rule| TlsRule {
+                names: rule.sni_hosts(port).into_iter().map(str::to_string).collect(),
+                destinations: self.weighted(super::namespace(&vs.metadata), &rule.route, port),
+            })
+            .filter(|rule| !rule.names.is_empty() && !rule.destinations.is_empty())
+            .collect()
+    }
+
+    /// Where a connection to TLS `port` of the service at `host` that asks for `sni` goes: the
+    /// first `tls` rule that takes the name, else as [`Routes::tcp_destinations`] says.
+    fn tls_destinations(&self, host: &str, port: u16, sni: &str) -> Vec<(String, u32)> {
+        let takes = |rule: &TlsRule| rule.names.iter().any(|n| crate::api::host_matches(n, sni));
+        match self.tls_rules(host, port).into_iter().find(takes) {
+            Some(rule) => rule.destinations,
+            None => self.tcp_destinations(host, port),
+        }
+    }
+
+    /// A rule's destinations (hosts in `namespace`) as clusters with their weights; those with
+    /// weight 0 are left out, and a lone destination without a weight takes everything.
+    fn weighted(&self, namespace: &str, route: &[HttpRouteDestination], port: u16) -> Vec<(String, u32)> {
+        route
+            .iter()
+            .map(|d| {
+                let weight = d.weight.unwrap_or(if route.len() == 1 { 100 } else { 0 });
+                (self.cluster(&d.destination, namespace, port), weight)
+            })
+            .filter(|(_, w)| *w > 0)
+            .collect()
+    }
+
     fn default_route(&self, host: &str, port: u16) -> Route {
         Route {
             stat_prefix: "default".into(),
@@ -330,7 +453,7 @@ impl Routes<'_> {
         let host = resolve_host(&dest.host, namespace);
         let port = match &dest.port {
             Some(p) => p.number as u16,
-            None => match self.snapshot.service(&host) {
+            None => match self.service(&host) {
                 Some(service) if service.port(port).is_some() => port,
                 Some(service) => service.default_http_port().map_or(port, |p| p.number),
                 None => port,
@@ -340,19 +463,7 @@ impl Routes<'_> {
     }
 
     fn action(&self, rule: &HttpRoute, namespace: &str, port: u16) -> RouteAction {
-        // Weights are relative; a destination with weight 0 gets nothing and is left out.
-        let weighted: Vec<(String, u32)> = rule
-            .route
-            .iter()
-            .map(|d| {
-                (
-                    self.cluster(&d.destination, namespace, port),
-                    d.weight.unwrap_or(if rule.route.len() == 1 { 100 } else { 0 }),
-                )
-            })
-            .filter(|(_, w)| *w > 0)
-            .collect();
-        let cluster_specifier = clusters(&weighted);
+        let cluster_specifier = clusters(&self.weighted(namespace, &rule.route, port));
         let retry_policy = match &rule.retries {
             None => Some(default_retries()),
             Some(r) if r.attempts == 0 => None,
@@ -389,18 +500,23 @@ impl Routes<'_> {
     }
 
     fn hash_policy(&self, host: &str) -> Vec<route_action::HashPolicy> {
+        self.looked_up.borrow_mut().insert(host.to_string());
         destination_hash(self.snapshot, host)
     }
 }
 
 /// The hash key of the destination's consistent-hash load balancing, if it has one.
 pub(super) fn destination_hash(snapshot: &MeshSnapshot, host: &str) -> Vec<route_action::HashPolicy> {
-    let hash = snapshot
+    consistent_hash(snapshot, host).map(hash_policy).into_iter().collect()
+}
+
+/// The consistent hashing of the destination's load balancing, if its DestinationRule has one.
+fn consistent_hash<'a>(snapshot: &'a MeshSnapshot, host: &str) -> Option<&'a ConsistentHashLb> {
+    snapshot
         .destination_rule(host)
         .and_then(|r| r.spec.traffic_policy.as_ref())
         .and_then(|p| p.load_balancer.as_ref())
-        .and_then(|lb| lb.consistent_hash.as_ref());
-    hash.map(hash_policy).into_iter().collect()
+        .and_then(|lb| lb.consistent_hash.as_ref())
 }
 
 /// The name a rule's statistics go under: its own name made stat-safe, else `http<index>`

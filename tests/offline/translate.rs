@@ -780,11 +780,12 @@ fn the_same_mesh_translates_to_the_same_bytes() {
 
 /// A translation that carries each service's shared part over from the last one makes exactly
 /// what a translation from scratch makes, after any sequence of changes: objects come and go
-/// (rules, routes, entries, mTLS and authorization policies), services come and go, and their
-/// instances come, go and are labelled again.
+/// (rules, routes, entries, mTLS and authorization policies), services come and go, their
+/// ports are renumbered (which routes that name no port follow), and their instances come, go
+/// and are labelled again.
 #[test]
 fn a_carried_translation_is_the_translation_from_scratch() {
-    const STEPS: usize = 40;
+    const STEPS: usize = 60;
     let mut random = Random(0x9e37_79b9_7f4a_7c15);
     let mut fixtures: Vec<String> = Vec::new();
     for dir in ["testdata/valid", "testdata/generate"] {
@@ -804,8 +805,8 @@ fn a_carried_translation_is_the_translation_from_scratch() {
         let proxies = [sidecar(&namespace), gateway(), Proxy::Sidecar(captured(&sidecar_of(&sidecar(&namespace))))];
         let mut carried = translate::Carried::default();
         for step in 0..STEPS {
-            let change = match random.below(4) {
-                0 if !all.is_empty() => {
+            let change = match random.below(6) {
+                0 | 1 if !all.is_empty() => {
                     let i = random.below(all.len());
                     present[i] = !present[i];
                     format!(
@@ -815,13 +816,27 @@ fn a_carried_translation_is_the_translation_from_scratch() {
                         all[i].name()
                     )
                 }
-                1 if !base.is_empty() => {
+                2 if !base.is_empty() => {
                     let i = random.below(base.len());
                     services[i] = match services[i] {
                         Some(_) => None,
                         None => Some(base[i].clone()),
                     };
                     format!("toggled service {}", base[i].name)
+                }
+                3 if !base.is_empty() => {
+                    let Some(service) = services.iter_mut().flatten().nth(random.below(base.len())) else {
+                        continue;
+                    };
+                    let port = &mut service.ports[0];
+                    let (from, to) = (port.number, port.number ^ 1);
+                    port.number = to;
+                    for instance in &mut service.instances {
+                        if let Some(at) = instance.ports.remove(&from) {
+                            instance.ports.insert(to, at);
+                        }
+                    }
+                    format!("renumbered port {from} of {} to {to}", service.name)
                 }
                 _ => {
                     let Some(service) = services.iter_mut().flatten().nth(random.below(base.len().max(1))) else {
