@@ -346,14 +346,8 @@ pub struct Translation<'a> {
     as_addressed: Vec<String>,
     /// Each service's virtual hosts, in the snapshot's order.
     service_routes: Vec<Arc<route::ServiceRoutes>>,
-    /// The outbound routes, by the namespace short names resolve in and whether they end in
-    /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
-    /// forward anything from outside to anywhere).
-    routes: Mutex<HashMap<(String, bool), Arc<Encoded>>>,
-    /// What captured sidecars have in common, by the address of their outbound listener: the
-    /// same for every sidecar listening there, and in a mesh of a thousand services, that
-    /// listener matches a thousand services' addresses.
-    captured: Mutex<HashMap<SocketAddr, Captured>>,
+    /// What it builds once for many proxies, shared with the next translation.
+    built: Arc<Mutex<Built>>,
     /// The Gateway API's Gateways meshctl serves, judged once for every gateway proxy.
     ingress: crate::ingress::Ingress<'a>,
 }
@@ -412,11 +406,60 @@ impl SharedPart {
 /// What every captured sidecar with its outbound listener at one address has, encoded: that
 /// listener, whether it routes by the outbound routes (an HTTP chain refers to them), and the
 /// clusters of the traffic no service takes.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 struct Captured {
     outbound: Arc<Encoded>,
     routed: bool,
     clusters: Vec<Arc<Encoded>>,
+}
+
+/// What a translation builds once for many proxies, as it first builds it for one. Each is
+/// kept for the next translation too, which hands out the same resource where it builds an
+/// equal one: the controller compares every proxy's configuration with the last, and a new
+/// copy of a thousand services' routes would be compared byte by byte for each proxy.
+#[derive(Default)]
+struct Built {
+    /// The outbound routes, by the namespace short names resolve in and whether they end in
+    /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
+    /// forward anything from outside to anywhere).
+    routes: Reused<(String, bool), Arc<Encoded>>,
+    /// What captured sidecars have in common, by the address of their outbound listener: the
+    /// same for every sidecar listening there, and in a mesh of a thousand services, that
+    /// listener matches a thousand services' addresses.
+    captured: Reused<SocketAddr, Captured>,
+}
+
+/// One translation's values by key, and the last one's.
+struct Reused<K, V> {
+    now: HashMap<K, V>,
+    last: HashMap<K, V>,
+}
+
+impl<K, V> Default for Reused<K, V> {
+    fn default() -> Self {
+        Reused { now: HashMap::new(), last: HashMap::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone + PartialEq> Reused<K, V> {
+    /// The value for `key`, built the first time this translation asks; the last
+    /// translation's instead where it is equal.
+    fn get(&mut self, key: &K, build: impl FnOnce() -> V) -> V {
+        if let Some(value) = self.now.get(key) {
+            return value.clone();
+        }
+        let value = match (build(), self.last.get(key)) {
+            (built, Some(last)) if built == *last => last.clone(),
+            (built, _) => built,
+        };
+        self.now.insert(key.clone(), value.clone());
+        value
+    }
+
+    /// Starts a new translation: what this one built becomes the last.
+    fn turn(&mut self) {
+        self.last = std::mem::take(&mut self.now);
+    }
 }
 
 /// What a translation leaves for the next: each service's part of what the proxies share and
@@ -432,6 +475,7 @@ pub struct Carried {
     /// then finds by pointer.
     clusters: Arc<[Arc<Encoded>]>,
     endpoints: Arc<[Arc<Encoded>]>,
+    built: Arc<Mutex<Built>>,
 }
 
 /// `list`, in name order, as the list `last` holds if that is the same; `last` holds it after.
@@ -491,6 +535,11 @@ impl<'a> Translation<'a> {
             kept.insert((host, *nth), (part, routes));
         }
         carried.services = kept;
+        {
+            let mut built = carried.built.lock().expect("built lock");
+            built.routes.turn();
+            built.captured.turn();
+        }
         let mut shared = Resources::default();
         shared.share(Type::Cluster, reused(&mut carried.clusters, clusters));
         shared.share(Type::Endpoint, reused(&mut carried.endpoints, endpoints));
@@ -501,8 +550,7 @@ impl<'a> Translation<'a> {
             clusters_use_secrets,
             as_addressed,
             service_routes,
-            routes: Mutex::default(),
-            captured: Mutex::default(),
+            built: carried.built.clone(),
             ingress,
         }
     }
@@ -660,20 +708,19 @@ impl<'a> Translation<'a> {
     }
 
     fn outbound_routes(&self, namespace: &str, sidecar: bool) -> Arc<Encoded> {
-        let mut routes = self.routes.lock().expect("routes lock");
-        let encoded = routes.entry((namespace.to_string(), sidecar)).or_insert_with(|| {
+        let mut built = self.built.lock().expect("built lock");
+        built.routes.get(&(namespace.to_string(), sidecar), || {
             let unknown = sidecar.then(|| external::unknown_hosts(self.snapshot.outbound_policy));
             let config = route::outbound(&self.service_routes, namespace, &[], unknown.into_iter().collect());
             encoded_routes(config)
-        });
-        Arc::clone(encoded)
+        })
     }
 
     /// What a captured sidecar with its outbound listener at `address` has in common with
     /// the others there, built once per translation.
     fn captured(&self, address: SocketAddr, http: impl FnOnce() -> Filter) -> Captured {
-        let mut captured = self.captured.lock().expect("captured lock");
-        let built = captured.entry(address).or_insert_with(|| {
+        let mut built = self.built.lock().expect("built lock");
+        built.captured.get(&address, || {
             let listener = capture::outbound(self.snapshot, address, http());
             // Envoy asks for the routes only when a chain refers to them, and a proxy must not
             // be waited on for what it never asks for.
@@ -685,8 +732,7 @@ impl<'a> Translation<'a> {
                 routed,
                 clusters: clusters.map(|c| Encoded::new(c.name.clone(), pack(&c))).collect(),
             }
-        });
-        built.clone()
+        })
     }
 }
 
