@@ -863,11 +863,12 @@ fn a_carried_translation_is_the_translation_from_scratch() {
             let chosen = all.iter().zip(&present).filter(|(_, p)| **p).map(|(r, _)| r);
             let snapshot = MeshSnapshot::new(services.iter().flatten().cloned().collect(), chosen);
             let carrying = Translation::carrying(&snapshot, &mut carried);
-            let scratch = Translation::new(&snapshot);
             for proxy in &proxies {
+                // Each proxy from a translation of its own: two of these share a node's name,
+                // and a translation must not hand one the other's part.
                 assert_eq!(
                     carrying.proxy(proxy),
-                    scratch.proxy(proxy),
+                    Translation::new(&snapshot).proxy(proxy),
                     "{fixture}, step {step} ({change}), for {}",
                     proxy.node_id()
                 );
@@ -879,30 +880,45 @@ fn a_carried_translation_is_the_translation_from_scratch() {
 /// Where a translation builds, once for many proxies, what the last one built (the outbound
 /// routes, a captured sidecar's outbound listener), it hands out the last one's: the controller
 /// then finds it unchanged by pointer instead of comparing a thousand services' routes byte by
-/// byte for each proxy.
+/// byte for each proxy. A sidecar's own part is kept too, while its security policies stay.
 #[test]
 fn a_translation_hands_out_what_the_last_one_built_where_it_is_the_same() {
     let all = resources(&["testdata/valid/demo-mesh.yaml"]);
     let mut services = services(&all);
     let plain = sidecar(&services[0].namespace);
-    let proxies = [Proxy::Sidecar(captured(&sidecar_of(&plain))), plain];
+    let proxies = [Proxy::Sidecar(Sidecar { node_id: "frontend-1".into(), ..captured(&sidecar_of(&plain)) }), plain];
     let mut carried = translate::Carried::default();
     let snapshot = MeshSnapshot::new(services.clone(), &all);
     let translation = Translation::carrying(&snapshot, &mut carried);
     let before: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
     // An instance moves: its endpoints change, and nothing routes differently.
     services[0].instances[0].ports.values_mut().for_each(|p| *p += 1000);
-    let snapshot = MeshSnapshot::new(services, &all);
+    let snapshot = MeshSnapshot::new(services.clone(), &all);
     let translation = Translation::carrying(&snapshot, &mut carried);
     let after: Vec<Resources> = proxies.iter().map(|p| translation.proxy(p)).collect();
     assert!(before[1].get(Type::Endpoint) != after[1].get(Type::Endpoint), "the endpoints moved");
     let named = |resources: &Resources, t: Type, name: &str| {
         resources.get(t).iter().find(|e| e.name == name).cloned().unwrap_or_else(|| panic!("{t:?} {name}"))
     };
-    for (proxy, t, name) in [(0, Type::Listener, "outbound"), (1, Type::Route, translate::OUTBOUND_ROUTES)] {
+    let kept = [
+        (0, Type::Listener, "outbound"),
+        (0, Type::Listener, "inbound"),
+        (1, Type::Listener, "inbound|80"),
+        (1, Type::Route, translate::OUTBOUND_ROUTES),
+    ];
+    for (proxy, t, name) in kept {
         let (before, after) = (named(&before[proxy], t, name), named(&after[proxy], t, name));
         assert!(std::sync::Arc::ptr_eq(&before, &after), "{t:?} {name}");
     }
+    // A policy that applies to the sidecars: their own parts are built again.
+    let mut policies = all.clone();
+    policies.extend(plaintext_policies(&services[0].namespace, "frontend"));
+    let snapshot = MeshSnapshot::new(services, &policies);
+    let translation = Translation::carrying(&snapshot, &mut carried);
+    let changed = translation.proxy(&proxies[1]);
+    let inbound = |resources: &Resources| named(resources, Type::Listener, "inbound|80");
+    assert!(!std::sync::Arc::ptr_eq(&inbound(&after[1]), &inbound(&changed)));
+    assert!(inbound(&after[1]) != inbound(&changed), "mTLS is off on port 80");
 }
 
 /// PeerAuthentications that turn mTLS off in `namespace`, and on one port of `service`'s
