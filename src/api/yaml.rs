@@ -451,6 +451,9 @@ fn quote(s: &str) -> String {
         || resolve_scalar(s, ScalarStyle::Plain, None) != Ok(Value::Str(s.to_string()))
         || matches!(s.to_ascii_lowercase().as_str(), "y" | "n" | "yes" | "no" | "on" | "off")
         || s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
+        // At the start of a line, `...` ends the document (and `---` starts one, which the
+        // leading `-` already quotes).
+        || s.starts_with("...")
         || s.ends_with(|c: char| c.is_whitespace() || c == ':')
         || s.contains(": ")
         || s.contains(" #")
@@ -575,6 +578,12 @@ mod tests {
             "apiVersion: v1\nspec:\n  hosts:\n  - profile\n  http:\n  - route:\n    - weight: 90\n    - weight: 10\n  empty: {}\nodd:\n- \"\"\n- \"true\"\n- \"1.0\"\n- \"a: b\"\n- \"-x\"\n- \"yes\"\n- \"line\\nbreak\"\n"
         );
         assert_eq!(one(&text).to_json(), v);
+    }
+
+    #[test]
+    fn a_key_that_reads_as_a_document_marker_is_quoted() {
+        let v = serde_json::json!({"... 0": null, "---": "..."});
+        assert_eq!(one(&to_string(&v)).to_json(), v);
     }
 
     fn json_value() -> impl Strategy<Value = serde_json::Value> {
