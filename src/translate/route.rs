@@ -104,7 +104,14 @@ impl ServiceRoutes {
             })
             .collect();
         let inputs = Inputs {
-            service: Service { instances: Vec::new(), ..service.clone() },
+            service: Service {
+                name: service.name.clone(),
+                namespace: service.namespace.clone(),
+                ports: service.ports.clone(),
+                addresses: service.addresses.clone(),
+                instances: Vec::new(),
+                origin: service.origin.clone(),
+            },
             virtual_service: snapshot
                 .virtual_service(host)
                 .map(|vs| (super::namespace(&vs.metadata).to_string(), vs.spec.clone())),
