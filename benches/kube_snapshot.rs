@@ -263,7 +263,7 @@ fn idle_cost(
         "idle for {idle:?}: controller {spent:.2} CPU-s; API server and etcd {server_spent:.2} CPU-s ({baseline:.2} without a controller)"
     );
     println!("the controller's requests: {}", counted(&server.requests()[seen..]));
-    changes(runtime, server, client, status, if idle > Duration::from_secs(5) { 20 } else { 2 });
+    changes(runtime, server, client, status, if idle > Duration::from_secs(5) { 300 } else { 2 });
 }
 
 /// Requests by verb and resource, but the API server's own to itself.

@@ -530,7 +530,7 @@ mod tests {
             .collect()
     }
 
-    async fn stored_vs(store: &LocalStore) -> serde_json::Value {
+    async fn stored_vs(store: &LocalStore) -> std::sync::Arc<serde_json::Value> {
         store.contents().await.unwrap().objects.into_iter().find(|o| o["kind"] == "VirtualService").unwrap()
     }
 

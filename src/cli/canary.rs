@@ -195,7 +195,7 @@ async fn load(store: &dyn Store, r: &ObjectRef) -> Result<Canary, Failure> {
         exit: Exit::Failed,
         error: anyhow!("no canary {:?} in namespace {}", r.name, r.namespace),
     })?;
-    serde_json::from_value(value.clone())
+    serde_json::from_value(Value::clone(value))
         .map_err(|e| Failure { exit: Exit::Failed, error: anyhow!("cannot read canary {}: {e}", r.name) })
 }
 

@@ -286,6 +286,7 @@ pub async fn get(args: GetArgs, printer: &Printer) -> Outcome {
         let objects: Vec<&Value> = contents
             .objects
             .iter()
+            .map(|o| &**o)
             .filter(|o| o["kind"] == kind.name() && selected(*kind, o))
             .filter(|o| names.is_empty() || names.iter().any(|n| named(o, n)))
             .collect();

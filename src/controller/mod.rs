@@ -24,7 +24,7 @@ mod gateway_status;
 pub mod rotation;
 mod route_status;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -250,6 +250,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     store.watch(Box::new(move || notify.notify_one()))?;
     let mut report = Report::default();
     let mut decoded: Option<(Revision, Arc<Vec<Resource>>, Vec<String>)> = None;
+    let mut decoder = crate::store::Decoder::default();
     let mut store_moved = true;
     let mut leaving: Option<tokio::time::Instant> = None;
     loop {
@@ -306,7 +307,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             };
             if decoded.as_ref().is_none_or(|(revision, _, _)| *revision != contents.revision) {
                 let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
-                for r in contents.resources() {
+                for r in decoder.resources(&contents) {
                     r.map_or_else(|e| unreadable.push(e), |r| resources.push(r));
                 }
                 let resources = Arc::new(resources);
@@ -525,6 +526,12 @@ struct Certificates {
     leaves: HashMap<String, (Identity, pki::Leaf)>,
     /// When to try again to issue what could not be issued.
     retry_at: Option<SystemTime>,
+    /// The proxies and the authority the last renewal looked at: while both stay as they were,
+    /// no certificate needs replacing before `next_due`, and a pass (every ACK makes one)
+    /// does not look at thousands of them again.
+    looked_at: Option<(Vec<(String, Identity)>, pki::State)>,
+    /// Why the last renewal could not issue, told on every pass until it can.
+    failures: Vec<String>,
 }
 
 /// How long after a certificate could not be issued it is tried again.
@@ -541,9 +548,17 @@ impl Certificates {
         errors: &mut Vec<String>,
     ) -> bool {
         let now = SystemTime::now();
+        let unchanged = self.looked_at.as_ref().is_some_and(|(p, state)| p == proxies && state == ca.state());
+        if unchanged && self.next_due().is_none_or(|due| now < due) {
+            errors.extend(self.failures.iter().cloned());
+            return false;
+        }
+        self.looked_at = Some((proxies.to_vec(), ca.state().clone()));
         self.retry_at = None;
+        self.failures.clear();
         let before = self.leaves.len();
-        self.leaves.retain(|node, _| proxies.iter().any(|(n, _)| n == node));
+        let present: HashSet<&str> = proxies.iter().map(|(node, _)| node.as_str()).collect();
+        self.leaves.retain(|node, _| present.contains(node.as_str()));
         let mut changed = self.leaves.len() != before;
         for (node, identity) in proxies {
             let current = self.leaves.get(node).filter(|(id, leaf)| id == identity && !ca.must_reissue(leaf, now));
@@ -556,11 +571,12 @@ impl Certificates {
                     changed = true;
                 }
                 Err(e) => {
-                    errors.push(format!("{node}: cannot issue a certificate: {e}"));
+                    self.failures.push(format!("{node}: cannot issue a certificate: {e}"));
                     self.retry_at = Some(now + ISSUE_RETRY);
                 }
             }
         }
+        errors.extend(self.failures.iter().cloned());
         changed
     }
 
@@ -602,12 +618,37 @@ mod tests {
         // A URI a certificate cannot carry: issuing fails, and is tried again in a moment, not
         // at once (the loop would spin) nor at the next half-life (the proxy would wait).
         let bad = ("b".to_string(), Identity::new("shop", "sä"));
-        assert!(!certificates.renew(&ca, &[good.clone(), bad], lifetime, &mut errors));
+        assert!(!certificates.renew(&ca, &[good.clone(), bad.clone()], lifetime, &mut errors));
         assert_eq!(errors.len(), 1, "{errors:?}");
         let retry = certificates.next_due().unwrap().duration_since(SystemTime::now()).unwrap();
         assert!(retry <= ISSUE_RETRY && retry > Duration::ZERO, "{retry:?}");
 
-        assert!(!certificates.renew(&ca, &[good], lifetime, &mut Vec::new()));
+        // Until then, a pass issues nothing and still tells why.
+        let mut again = Vec::new();
+        assert!(!certificates.renew(&ca, &[good.clone(), bad], lifetime, &mut again));
+        assert_eq!(again, errors);
+
+        assert!(!certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut Vec::new()));
         assert_eq!(certificates.next_due(), Some(due));
+    }
+
+    #[test]
+    fn certificates_not_due_are_replaced_when_the_authority_asks_for_it() {
+        let kept = pki::Kept::new(pki::make_root().unwrap());
+        let ca = pki::Authority::from_kept(&kept).unwrap();
+        let lifetime = Duration::from_secs(3600);
+        let mut certificates = Certificates::default();
+        let proxies = [("a".to_string(), Identity::new("shop", "a"))];
+        assert!(certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()));
+        assert!(!certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()), "nothing is due");
+        let first = certificates.leaves["a"].1.fingerprint.clone();
+
+        // `meshctl mtls rotate`: every certificate issued before the request is issued again
+        // (a second ahead, so that the first cannot fall in the request's millisecond).
+        let asked = kept.reissue_before(SystemTime::now() + Duration::from_secs(1));
+        let asked = pki::Authority::from_kept(&asked).unwrap();
+        assert!(certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()));
+        assert_ne!(certificates.leaves["a"].1.fingerprint, first);
+        assert!(!certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()));
     }
 }

@@ -10,9 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
 use tokio::sync::watch;
 
@@ -28,7 +29,6 @@ use crate::observe::collector::Collector;
 use crate::pki;
 use crate::pki::probe::{ProbeTarget, TlsProbe};
 use crate::pki::serving::ServingCert;
-use crate::publish::SendChanged;
 use crate::translate::{OutboundPolicy, Tracing};
 use crate::xds::{self, Desired};
 
@@ -92,7 +92,7 @@ pub async fn run(settings: Settings, replicas: impl FnOnce(&Cluster, &str) -> Ar
     let (desired_tx, desired_rx) = watch::channel::<Desired>(Arc::default());
     let reviewer = TokenReviewer::new(cluster.client().clone());
     let server = xds::Server::new(desired_rx).with_authenticator(Arc::new(reviewer), settings.max_stream_age);
-    let (report_tx, report) = watch::channel(Report::default());
+    let (report_tx, report) = watch::channel(Arc::new(Report::default()));
     let (targets_tx, targets) = watch::channel(Vec::new());
     let collector = Collector::default();
     let gate = SpanGate { reviewer: TokenReviewer::new(cluster.client().clone()), proven: Default::default() };
@@ -234,12 +234,17 @@ impl SpanGate {
 /// controller's Pods reaches it (docs/security.md).
 async fn serve_status(
     listener: tokio::net::TcpListener,
-    report: watch::Receiver<Report>,
+    report: watch::Receiver<Arc<Report>>,
     prober: Arc<Prober>,
     collector: Collector,
 ) {
+    // The last report asked for, serialized: at thousands of proxies a report is megabytes of
+    // JSON, and a watcher (`meshctl status --watch`, `--wait`) asks for it more often than it
+    // changes.
+    let serialized: Arc<Mutex<Option<(Arc<Report>, Bytes)>>> = Arc::default();
     crate::http::serve(listener, move |request: Request<hyper::body::Incoming>| {
         let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
+        let serialized = serialized.clone();
         async move {
             let path = request.uri().path().to_string();
             let query = request.uri().query().map(str::to_string);
@@ -250,7 +255,19 @@ async fn serve_status(
                 return answer;
             }
             match path.as_str() {
-                STATUS_PATH => json(&*report.borrow()),
+                STATUS_PATH => {
+                    let report = report.borrow().clone();
+                    let mut last = serialized.lock().expect("the serialized report's lock is never poisoned");
+                    let bytes = match &*last {
+                        Some((of, bytes)) if Arc::ptr_eq(of, &report) => bytes.clone(),
+                        _ => {
+                            let bytes = Bytes::from(serde_json::to_vec(&*report).expect("reports serialize"));
+                            *last = Some((report, bytes.clone()));
+                            bytes
+                        }
+                    };
+                    reply(StatusCode::OK, "application/json", bytes)
+                }
                 TLS_PROBE_PATH => match prober.probe(probe_timeout(query.as_deref())).await {
                     Ok(probes) => json(&probes),
                     Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("cannot probe: {e:#}")),
@@ -264,7 +281,7 @@ async fn serve_status(
 
 /// The span collector's intake on the proxies' port, behind `gate`.
 fn span_intake(collector: Collector, gate: Arc<SpanGate>) -> axum::Router {
-    let take = move |headers: hyper::HeaderMap, batch: hyper::body::Bytes| {
+    let take = move |headers: hyper::HeaderMap, batch: Bytes| {
         let (collector, gate) = (collector.clone(), gate.clone());
         async move {
             match gate.admits(&headers).await {
@@ -283,27 +300,25 @@ fn span_intake(collector: Collector, gate: Arc<SpanGate>) -> axum::Router {
 /// The cluster's status sink: the last report for the status port to serve, and the instances
 /// it probes.
 struct StatusPort {
-    report: watch::Sender<Report>,
+    report: watch::Sender<Arc<Report>>,
     targets: watch::Sender<Vec<ProbeTarget>>,
 }
 
 impl StatusSink<KubeRegistry> for StatusPort {
     fn record(&mut self, report: &Report, registry: &KubeRegistry) {
-        self.report.send_changed(report.clone());
-        let targets: Vec<ProbeTarget> = registry
-            .services()
-            .iter()
-            .flat_map(|service| {
-                // One port answers for the sidecar's certificate.
-                service.instances.iter().filter_map(|instance| {
-                    Some(ProbeTarget {
-                        address: instance.address(*instance.ports.keys().next()?)?,
-                        identity: instance.identity(&service.namespace),
-                        host: service.name.clone(),
-                    })
-                })
-            })
-            .collect();
-        self.targets.send_changed(targets);
+        self.report.send_if_modified(|held| {
+            let changed = **held != *report;
+            if changed {
+                *held = Arc::new(report.clone());
+            }
+            changed
+        });
+        self.targets.send_if_modified(|held| {
+            let changed = held.as_slice() != registry.probe_targets();
+            if changed {
+                *held = registry.probe_targets().to_vec();
+            }
+            changed
+        });
     }
 }

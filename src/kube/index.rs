@@ -55,7 +55,7 @@ pub struct Source {
 #[derive(Default)]
 struct Followed {
     /// As a listing orders them: by namespace, then name.
-    objects: BTreeMap<(String, String), Value>,
+    objects: BTreeMap<(String, String), Arc<Value>>,
     /// Up to where `objects` holds every write of the kind; none before its first listing.
     mark: Option<u64>,
     /// Why the kind cannot be listed, while it cannot.
@@ -100,7 +100,7 @@ impl Index {
 
     /// A kind as listed at `mark`. Returns whether its objects changed: a listing again (after
     /// 410 Gone) that finds them as they were keeps the kind's mark, which stays true.
-    fn listed(&self, kind: Kind, objects: BTreeMap<(String, String), Value>, mark: u64) -> bool {
+    fn listed(&self, kind: Kind, objects: BTreeMap<(String, String), Arc<Value>>, mark: u64) -> bool {
         let mut kinds = self.kinds();
         let followed = kinds.entry(kind).or_default();
         followed.problem = None;
@@ -119,7 +119,7 @@ impl Index {
         let mut kinds = self.kinds();
         let followed = kinds.entry(kind).or_default();
         match object {
-            Some(object) => followed.objects.insert(key, object),
+            Some(object) => followed.objects.insert(key, Arc::new(object)),
             None => followed.objects.remove(&key),
         };
         followed.mark = Some(mark);
@@ -161,7 +161,8 @@ async fn follow(index: Arc<Index>, kind: Kind, source: Source, changed: Arc<dyn 
             None => match api.list(&ListParams::default()).await {
                 Ok(list) => {
                     let version = list.metadata.resource_version.unwrap_or_default();
-                    let objects = list.items.into_iter().map(|o| served(o, &resource)).collect();
+                    let objects = list.items.into_iter().map(|o| served(o, &resource)).map(|(k, o)| (k, Arc::new(o)));
+                    let objects = objects.collect();
                     if index.listed(kind, objects, version.parse().unwrap_or(0)) {
                         changed();
                     }

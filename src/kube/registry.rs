@@ -39,6 +39,7 @@ use crate::api::Identity;
 use crate::api::Protocol;
 use crate::controller::{Registry, Syncing};
 use crate::metrics::scrape::{Served, Target};
+use crate::pki::probe::ProbeTarget;
 use crate::translate::{self, Credentials, Gateway, InboundPort, Instance, Origin, Proxy, Service, Sidecar};
 
 /// The container that makes a Pod part of the mesh: its Envoy sidecar.
@@ -637,6 +638,8 @@ pub struct KubeRegistry {
     /// What the Registry methods answer: one view per `tick`, so one pass of the controller
     /// sees services and proxies of the same moment.
     view: MeshView,
+    /// Where the view's instances are probed for their certificates: one port of each.
+    probe_targets: Vec<ProbeTarget>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -670,6 +673,7 @@ impl KubeRegistry {
             wake: seen.clone(),
             seen,
             view: MeshView::default(),
+            probe_targets: Vec::new(),
             tasks: vec![services_task, slices_task, pods_task, namespaces_task, secrets_task],
         }
     }
@@ -724,10 +728,27 @@ impl KubeRegistry {
         );
     }
 
+    /// Where the instances are probed for their certificates, as of the last `tick`.
+    pub fn probe_targets(&self) -> &[ProbeTarget] {
+        &self.probe_targets
+    }
+
     /// The view of the stores as they are now.
     fn read(&self) -> MeshView {
         view(&self.pods.state(), &self.services.state(), &self.slices.state(), &self.settings)
     }
+}
+
+fn probe_targets(services: &[Service]) -> Vec<ProbeTarget> {
+    let target = |service: &Service, instance: &Instance| {
+        Some(ProbeTarget {
+            // One port answers for the sidecar's certificate.
+            address: instance.address(*instance.ports.keys().next()?)?,
+            identity: instance.identity(&service.namespace),
+            host: service.name.clone(),
+        })
+    };
+    services.iter().flat_map(|s| s.instances.iter().filter_map(move |i| target(s, i))).collect()
 }
 
 /// The type of the Secrets a Gateway's certificate is read from.
@@ -809,6 +830,9 @@ impl Registry for KubeRegistry {
         let environment = self.read_environment();
         let moved =
             view.services != self.view.services || view.proxies != self.view.proxies || environment != self.environment;
+        if view.services != self.view.services {
+            self.probe_targets = probe_targets(&view.services);
+        }
         self.view = view;
         self.environment = environment;
         moved

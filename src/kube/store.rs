@@ -139,7 +139,7 @@ impl KubeStore {
             };
             marks.push((kind, list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)));
             let resource = api_resource(kind);
-            contents.objects.extend(list.items.into_iter().map(|o| super::index::served(o, &resource).1));
+            contents.objects.extend(list.items.into_iter().map(|o| Arc::new(super::index::served(o, &resource).1)));
         }
         contents.revision = Revision::of_kinds(marks);
         Ok(contents)

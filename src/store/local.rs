@@ -211,14 +211,14 @@ impl Store for LocalStore {
                             object["status"] = status.clone();
                         }
                         object["metadata"]["resourceVersion"] = revision.to_string().into();
-                        contents.objects[i] = object;
+                        contents.objects[i] = Arc::new(object);
                         Change::Configured
                     }
                     None => {
                         object["metadata"]["creationTimestamp"] = time::now_rfc3339().into();
                         object["metadata"]["generation"] = 1.into();
                         object["metadata"]["resourceVersion"] = revision.to_string().into();
-                        contents.objects.push(object);
+                        contents.objects.push(Arc::new(object));
                         Change::Created
                     }
                 };
@@ -235,6 +235,7 @@ impl Store for LocalStore {
         self.update(false, |contents| {
             let Some(o) = contents.objects.iter_mut().find(|o| same_object(o, object)) else { return Ok(false) };
             if o.get("status") != Some(&status) {
+                let o = Arc::make_mut(o);
                 o["status"] = status;
                 let revision = contents.revision.floor() + 1;
                 contents.revision = Revision::new(revision);

@@ -6,6 +6,7 @@
 mod local;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -164,8 +165,9 @@ pub struct Contents {
     /// How far the objects go; an object's `metadata.resourceVersion` is the revision of the
     /// write that last changed it.
     pub revision: Revision,
-    /// Objects as Kubernetes serializes them, in apply order.
-    pub objects: Vec<serde_json::Value>,
+    /// Objects as Kubernetes serializes them, in apply order; shared with the index a reading
+    /// came from, so an object that did not change is the same allocation in every reading.
+    pub objects: Vec<Arc<serde_json::Value>>,
 }
 
 impl Contents {
@@ -176,18 +178,46 @@ impl Contents {
             let version = o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok());
             Some(Revision::of_kinds([(Kind::of(o)?, version?)]))
         };
-        self.objects.iter().filter_map(version).fold(Revision::default(), |r, o| r.join(&o))
+        self.objects.iter().filter_map(|o| version(o)).fold(Revision::default(), |r, o| r.join(&o))
     }
 
     /// The objects as typed resources. They were validated on the way in; one that no longer
     /// decodes (written by another meshctl version) is reported, not dropped silently.
     pub fn resources(&self) -> Vec<Result<Resource, String>> {
-        self.objects
+        self.objects.iter().map(|o| decode(o)).collect()
+    }
+}
+
+fn decode(object: &serde_json::Value) -> Result<Resource, String> {
+    let name = || &object["metadata"]["name"];
+    let kind = Kind::of(object)
+        .ok_or_else(|| format!("unknown kind in store: {} {}", object["apiVersion"], object["kind"]))?;
+    kind.decode(object.clone()).map_err(|e| format!("{} {}: {e}", kind.name(), name()))
+}
+
+/// Decodes reading after reading of one store, each object once: where a reading shares an
+/// object with the last (the same allocation, as the index hands out what did not change), its
+/// resource is the one decoded then. A controller reads the whole store on every change, and
+/// decoding a thousand unchanged objects each time was most of what a change cost it.
+#[derive(Default)]
+pub struct Decoder {
+    /// By the address of the object, which the entry keeps alive so that no other takes it.
+    last: std::collections::HashMap<usize, (Arc<serde_json::Value>, Result<Resource, String>)>,
+}
+
+impl Decoder {
+    /// The reading's objects as typed resources, as [`Contents::resources`] has them.
+    pub fn resources(&mut self, contents: &Contents) -> Vec<Result<Resource, String>> {
+        let mut last = std::mem::take(&mut self.last);
+        contents
+            .objects
             .iter()
-            .map(|o| {
-                let kind =
-                    Kind::of(o).ok_or_else(|| format!("unknown kind in store: {} {}", o["apiVersion"], o["kind"]))?;
-                kind.decode(o.clone()).map_err(|e| format!("{} {}: {e}", kind.name(), o["metadata"]["name"]))
+            .map(|object| {
+                let address = Arc::as_ptr(object) as usize;
+                let (kept, decoded) = last.remove(&address).unwrap_or_else(|| (object.clone(), decode(object)));
+                let resource = decoded.clone();
+                self.last.insert(address, (kept, decoded));
+                resource
             })
             .collect()
     }
@@ -277,6 +307,34 @@ pub trait Store: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decoder_decodes_each_reading_as_it_is() {
+        let rule = |host: &str| {
+            Arc::new(serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                "metadata": {"name": "r", "namespace": "shop"}, "spec": {"host": host},
+            }))
+        };
+        let hosts = |resources: Vec<Result<Resource, String>>| -> Vec<String> {
+            resources.into_iter().map(|r| r.unwrap().to_json()["spec"]["host"].as_str().unwrap().to_string()).collect()
+        };
+        let (a, b) = (rule("a"), rule("b"));
+        let mut decoder = Decoder::default();
+        let reading = |objects: &[&Arc<serde_json::Value>]| Contents {
+            revision: Revision::default(),
+            objects: objects.iter().map(|&o| o.clone()).collect(),
+        };
+        assert_eq!(hosts(decoder.resources(&reading(&[&a]))), ["a"]);
+        // The same object's next version, under the same name, is decoded anew.
+        assert_eq!(hosts(decoder.resources(&reading(&[&b]))), ["b"]);
+        assert_eq!(hosts(decoder.resources(&reading(&[&b, &a]))), ["b", "a"]);
+        drop(a);
+        assert_eq!(hosts(decoder.resources(&reading(&[&rule("c"), &b]))), ["c", "b"]);
+        let broken = Arc::new(serde_json::json!({"apiVersion": "v1", "kind": "Nothing"}));
+        let resources = decoder.resources(&reading(&[&broken]));
+        assert!(resources[0].as_ref().is_err_and(|e| e.contains("unknown kind")));
+    }
 
     #[test]
     fn a_reading_is_compared_with_a_write_kind_by_kind() {

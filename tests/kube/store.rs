@@ -96,7 +96,7 @@ async fn served_holding(store: &KubeStore, written: &Revision) -> Contents {
     }
 }
 
-fn stored<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+fn stored<'a>(objects: &'a [std::sync::Arc<Value>], kind: &str, name: &str) -> &'a Value {
     objects
         .iter()
         .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
