@@ -4,15 +4,18 @@
 //! snapshot, which builds what every proxy shares, and from a snapshot that has it; new
 //! snapshots in which one service changed (an instance moved, or its VirtualService's weights),
 //! carrying over what the others' inputs left as it was; then every proxy's (1,000 sidecars),
-//! and reports the process's peak memory. Run with
+//! and reports the process's peak memory. For each change (and for a service added), the bytes it sends one proxy: as
+//! meshctl's ADS server sends them (state of the world: every resource of each type that
+//! changed) and as incremental xDS would (only the resources that changed). Run with
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
 //! 20 services once, as a smoke test.
 
 #[path = "../tests/common/memory.rs"]
 mod memory;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshctl::api::{Protocol, Resource};
@@ -22,6 +25,11 @@ use meshctl::translate::{
     Translation,
 };
 use meshctl::translate::{Resources, Type};
+use prost::Message as _;
+
+/// The controller's allocator, so that the figures are the controller's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SUBSETS: [&str; 3] = ["v1", "v2", "v3"];
 
@@ -105,6 +113,26 @@ fn time(runs: usize, mut f: impl FnMut(usize)) -> Vec<Duration> {
     times
 }
 
+/// The bytes of resources a change from `before` to `after` sends a proxy, by type: as
+/// meshctl's ADS server sends them (state of the world) and as incremental xDS would (the
+/// resources that changed, and the names of those removed).
+fn pushed(before: &Resources, after: &Resources) -> Vec<(Type, usize, usize)> {
+    let size = |e: &Arc<meshctl::translate::Encoded>| e.any.encoded_len();
+    Type::ALL
+        .into_iter()
+        .filter(|&t| before.version_of(t) != after.version_of(t))
+        .map(|t| {
+            let (old, new) = (before.get(t), after.get(t));
+            let was: HashMap<&str, _> = old.iter().map(|e| (e.name.as_str(), e)).collect();
+            let changed = new.iter().filter(|e| was.get(e.name.as_str()).is_none_or(|w| w != e));
+            let names: HashSet<&str> = new.iter().map(|e| e.name.as_str()).collect();
+            let removed = old.iter().filter(|e| !names.contains(e.name.as_str())).map(|e| e.name.len());
+            let sotw = meshctl::xds::carried(t, &old, &new).map(size).sum();
+            (t, sotw, changed.map(size).sum::<usize>() + removed.sum::<usize>())
+        })
+        .collect()
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -153,6 +181,10 @@ fn main() {
             std::hint::black_box(translation.proxy(&proxies[i % proxies.len()]));
         })
     };
+    // A proxy that calls the changed service and is not one of its own.
+    let caller = &proxies[services - 1];
+    let before = Translation::new(&snapshot).proxy(caller);
+    let moved_bytes = pushed(&before, &Translation::new(&moved[0]).proxy(caller));
     let moved_carried = carrying(&moved, 20);
     let moved_proxy = proxy_carrying(&moved);
     // Twenty snapshots at a time, so the peak is comparable with a run that made only these.
@@ -174,6 +206,10 @@ fn main() {
             MeshSnapshot::new(mk_services(services), &policy)
         })
         .collect();
+    let reweighted_bytes = pushed(&before, &Translation::new(&reweighted[1]).proxy(caller));
+    let grown = MeshSnapshot::new(mk_services(services + 1), &mk_policy(services + 1));
+    let added_bytes = pushed(&before, &Translation::new(&grown).proxy(caller));
+    drop(grown);
     let reweighted_carried = carrying(&reweighted, 20);
     let reweighted_proxy = proxy_carrying(&reweighted);
     // What the controller does on a change: every proxy's configuration again.
@@ -210,5 +246,20 @@ fn main() {
     line("a VirtualService changed: all proxies, carried over", &reweighted_all);
     line("one proxy, snapshot built", &warm);
     line("all proxies", &all);
+    let bytes = |what: &str, pushed: &[(Type, usize, usize)]| {
+        let kb = |n: usize| n as f64 / 1e3;
+        let (sotw, delta) = pushed.iter().fold((0, 0), |(s, d), (_, ts, td)| (s + ts, d + td));
+        let by_type: Vec<String> =
+            pushed.iter().map(|(t, s, d)| format!("{} {:.1} / {:.1} kB", t.short(), kb(*s), kb(*d))).collect();
+        println!(
+            "{what}: bytes sent one proxy: {:.1} kB state of the world, {:.1} kB incremental ({})",
+            kb(sotw),
+            kb(delta),
+            by_type.join(", ")
+        );
+    };
+    bytes("an instance moved", &moved_bytes);
+    bytes("a VirtualService changed", &reweighted_bytes);
+    bytes("a service added", &added_bytes);
     println!("peak memory: {:.0} MB", memory::peak_mb("self"));
 }

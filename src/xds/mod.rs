@@ -12,6 +12,8 @@
 
 mod stream;
 
+pub use stream::carried;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! One proxy's ADS stream: what it subscribed to, what was sent and ACKed, and the order in
 //! which a change goes out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -17,7 +17,8 @@ struct TypeState {
     subscribed: bool,
     /// The names asked for (secrets, endpoints and routes only).
     names: BTreeSet<String>,
-    /// The last response, its version and nonce.
+    /// What the last response left the proxy holding (all of it, though the response may have
+    /// carried only what changed), its version and nonce.
     sent: Vec<Arc<Encoded>>,
     sent_version: String,
     nonce: String,
@@ -251,8 +252,9 @@ impl Stream {
         resources
     }
 
-    /// Sends `resources` of type `t` unless the proxy has them or did not subscribe; whether
-    /// it sent them.
+    /// Has the proxy hold `resources` of type `t`, unless it has them or did not subscribe;
+    /// whether it sent anything. A subscription new or asked for again is answered with all of
+    /// them; otherwise the response carries what the proxy's last ACK does not hold.
     async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<bool, ()> {
         let state = &mut self.types[t as usize];
         if !state.subscribed {
@@ -262,6 +264,10 @@ impl Stream {
         if version == state.sent_version {
             return Ok(false);
         }
+        let carried = match state.sent_version.is_empty() {
+            true => resources.iter().map(|e| e.any.clone()).collect(),
+            false => carried(t, &state.acked, &resources).map(|e| e.any.clone()).collect(),
+        };
         self.nonce += 1;
         state.nonce = self.nonce.to_string();
         state.sent_version = version.clone();
@@ -269,11 +275,51 @@ impl Stream {
             version_info: version,
             type_url: t.url().to_string(),
             nonce: state.nonce.clone(),
-            resources: resources.iter().map(|e| e.any.clone()).collect(),
+            resources: carried,
             ..Default::default()
         };
         state.sent = resources;
         self.tx.send(Ok(response)).await.map_err(|_| ())?;
         Ok(true)
+    }
+}
+
+/// What a state-of-the-world response of type `t` carries to a proxy that holds `held` and is
+/// to hold `wanted`: every listener and cluster, since the proxy drops those a response does
+/// not name; of the types asked for by name (secrets, endpoints, routes), only those that
+/// changed, since the proxy takes each by itself and keeps those not named (the xDS protocol's
+/// grouping of resources into responses). Otherwise an instance that moves would send every
+/// proxy every cluster's endpoints: a megabyte each at a thousand services.
+pub fn carried<'a>(
+    t: Type,
+    held: &[Arc<Encoded>],
+    wanted: &'a [Arc<Encoded>],
+) -> impl Iterator<Item = &'a Arc<Encoded>> {
+    let held: HashMap<&str, &Arc<Encoded>> = match t.by_name() {
+        true => held.iter().map(|e| (e.name.as_str(), e)).collect(),
+        false => HashMap::new(),
+    };
+    wanted.iter().filter(move |e| held.get(e.name.as_str()).is_none_or(|h| h != e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_carries_every_listener_and_cluster_and_only_the_changed_named_resources() {
+        use envoy_types::pb::google::protobuf::Any;
+        let resource =
+            |name: &str, value: &[u8]| Encoded::new(name, Any { type_url: String::new(), value: value.to_vec() });
+        let held = [resource("a", b"1"), resource("b", b"1"), resource("c", b"1")];
+        // `a` stays (rebuilt, equal), `b` changes, `c` goes, `d` is new.
+        let wanted = [resource("a", b"1"), resource("b", b"2"), resource("d", b"1")];
+        let names = |t| carried(t, &held, &wanted).map(|e| e.name.clone()).collect::<Vec<_>>();
+        for t in [Type::Endpoint, Type::Route, Type::Secret] {
+            assert_eq!(names(t), ["b", "d"], "{t:?}");
+        }
+        for t in [Type::Cluster, Type::Listener] {
+            assert_eq!(names(t), ["a", "b", "d"], "{t:?}");
+        }
     }
 }

@@ -264,6 +264,22 @@ async fn a_new_subset_is_reachable_before_routes_use_it_and_an_old_one_after() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_moves_is_followed_and_the_endpoints_that_stayed_are_kept() {
+    // A change sends the proxy only the endpoints that changed; it keeps the others.
+    let v1 = start(profile("v1")).await;
+    let policy = split(&[("v1", 50), ("v2", 50)]);
+    let mesh = Mesh::start(&policy, &[v1.clone(), start(profile("v2")).await]).await;
+    // v2's instance moves: another app, on another port, in the same subset.
+    let mut moved = start(profile("v2-moved")).await;
+    moved.labels.insert("version".into(), "v2".into());
+    mesh.apply(&policy, &[v1, moved]).await;
+    let counts = mesh.tally(60).await;
+    assert!(counts.get("v1").is_some_and(|&n| n > 10), "v1 kept its endpoints: {counts:?}");
+    assert!(counts.get("v2-moved").is_some_and(|&n| n > 10), "v2 moved: {counts:?}");
+    assert_eq!(counts.get("v2"), None, "v2's old endpoint is gone: {counts:?}");
+}
+
 /// A VirtualService for `profile` with these HTTP rules (YAML list items at 2 spaces).
 fn virtual_service(http: &str) -> String {
     format!(
