@@ -229,6 +229,9 @@ impl SpanGate {
     }
 }
 
+/// A report and its JSON.
+type Serialized = Option<(Arc<Report>, Bytes)>;
+
 /// Serves the last report, probes on request, and the collected traces, until the process
 /// ends. It listens on the Pod's loopback: only a caller the API server lets port-forward to the
 /// controller's Pods reaches it (docs/security.md).
@@ -241,7 +244,7 @@ async fn serve_status(
     // The last report asked for, serialized: at thousands of proxies a report is megabytes of
     // JSON, and a watcher (`meshctl status --watch`, `--wait`) asks for it more often than it
     // changes.
-    let serialized: Arc<Mutex<Option<(Arc<Report>, Bytes)>>> = Arc::default();
+    let serialized: Arc<Mutex<Serialized>> = Arc::default();
     crate::http::serve(listener, move |request: Request<hyper::body::Incoming>| {
         let (report, prober, collector) = (report.clone(), prober.clone(), collector.clone());
         let serialized = serialized.clone();
