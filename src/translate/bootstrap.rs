@@ -66,7 +66,7 @@ pub fn bootstrap(admin: SocketAddr, control_plane: &ControlPlane) -> Value {
         "static_resources": { "listeners": [], "clusters": clusters },
         "dynamic_resources": {
             "ads_config": {
-                "api_type": "GRPC",
+                "api_type": "DELTA_GRPC",
                 "transport_api_version": "V3",
                 "grpc_services": [{ "envoy_grpc": { "cluster_name": XDS_CLUSTER } }],
                 "set_node_on_first_message_only": true,

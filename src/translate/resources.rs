@@ -82,6 +82,11 @@ impl Encoded {
         Arc::new(Encoded { name, any, digest })
     }
 
+    /// This resource's own version, which incremental xDS names each resource with.
+    pub fn version(&self) -> String {
+        format!("{:016x}", self.digest)
+    }
+
     /// The message inside, decoded; for tests and diagnostics, not the serving path.
     pub fn decode<M: prost::Message + Default>(&self) -> Result<M, prost::DecodeError> {
         M::decode(self.any.value.as_slice())

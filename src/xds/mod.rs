@@ -200,16 +200,14 @@ impl Server {
     }
 }
 
-#[tonic::async_trait]
-impl AggregatedDiscoveryService for Server {
-    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, tonic::Status>>;
-    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, tonic::Status>>;
-
-    async fn stream_aggregated_resources(
-        &self,
-        request: tonic::Request<tonic::Streaming<DiscoveryRequest>>,
-    ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
+impl Server {
+    /// Serves a proxy's stream, whose responses go to `wire`, on a task of its own.
+    fn open<R>(&self, request: tonic::Request<tonic::Streaming<R>>, wire: stream::Wire)
+    where
+        R: Send + 'static,
+        stream::Request: From<R>,
+    {
+        use tokio_stream::StreamExt as _;
         let id = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let token = request
             .metadata()
@@ -225,17 +223,34 @@ impl AggregatedDiscoveryService for Server {
             max_age: self.max_age.map(|age| age - age.mul_f64((id.wrapping_mul(2_654_435_761) % 100) as f64 / 1000.0)),
         });
         let stream =
-            stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), tx, identity);
+            stream::Stream::new(id, self.desired.clone(), self.status.clone(), self.changed.clone(), wire, identity);
+        let requests = request.into_inner().map(|r| r.map(stream::Request::from));
         // One span per stream; it learns its proxy's node id from the first request.
         let span = tracing::info_span!("xds", stream = id, node = tracing::field::Empty);
-        tokio::spawn(tracing::Instrument::instrument(stream.run(request.into_inner()), span));
+        tokio::spawn(tracing::Instrument::instrument(stream.run(requests), span));
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for Server {
+    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, tonic::Status>>;
+    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, tonic::Status>>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: tonic::Request<tonic::Streaming<DiscoveryRequest>>,
+    ) -> Result<tonic::Response<Self::StreamAggregatedResourcesStream>, tonic::Status> {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        self.open(request, stream::Wire::StateOfTheWorld(tx));
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
 
     async fn delta_aggregated_resources(
         &self,
-        _: tonic::Request<tonic::Streaming<DeltaDiscoveryRequest>>,
+        request: tonic::Request<tonic::Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<tonic::Response<Self::DeltaAggregatedResourcesStream>, tonic::Status> {
-        Err(tonic::Status::unimplemented("meshctl serves state-of-the-world ADS; configure api_type GRPC"))
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        self.open(request, stream::Wire::Incremental(tx));
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
 }

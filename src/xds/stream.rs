@@ -1,10 +1,17 @@
 //! One proxy's ADS stream: what it subscribed to, what was sent and ACKed, and the order in
-//! which a change goes out.
+//! which a change goes out. A proxy speaks ADS one of two ways, and a stream serves either:
+//! state of the world, where a response names every listener and cluster the proxy is to keep,
+//! or incremental (delta), where it names what changed and what went. meshctl's bootstraps ask
+//! for incremental, in which a DestinationRule's change sends each proxy one cluster instead of
+//! all of them (1.8 MB at a thousand services); a proxy an older meshctl bootstrapped speaks
+//! the other.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
+};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::StreamExt;
 
@@ -22,7 +29,8 @@ struct TypeState {
     sent: Vec<Arc<Encoded>>,
     sent_version: String,
     nonce: String,
-    /// The last response the proxy ACKed.
+    /// What the proxy holds as far as its ACKs say: the last response it ACKed, less what it
+    /// must be sent again (a resource asked for anew, the endpoints of a changed cluster).
     acked: Vec<Arc<Encoded>>,
     acked_version: String,
 }
@@ -30,6 +38,77 @@ struct TypeState {
 impl TypeState {
     fn acked_names(&self) -> BTreeSet<&str> {
         self.acked.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// Sends the proxy `names` again at the next push, whether they changed or not.
+    fn resend(&mut self, names: &BTreeSet<String>) {
+        if !names.is_empty() {
+            self.acked.retain(|e| !names.contains(&e.name));
+            self.sent_version.clear();
+        }
+    }
+}
+
+/// Where a stream's responses go, in the protocol its proxy speaks.
+pub(super) enum Wire {
+    StateOfTheWorld(mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>),
+    Incremental(mpsc::Sender<Result<DeltaDiscoveryResponse, tonic::Status>>),
+}
+
+impl Wire {
+    async fn fail(&self, status: tonic::Status) {
+        // The stream ends after this; a proxy gone already is told nothing.
+        let _ = match self {
+            Wire::StateOfTheWorld(tx) => tx.send(Err(status)).await.is_ok(),
+            Wire::Incremental(tx) => tx.send(Err(status)).await.is_ok(),
+        };
+    }
+}
+
+/// A request in either protocol, as the stream reads it.
+pub(super) struct Request {
+    node: Option<String>,
+    type_url: String,
+    /// The response it answers; empty for a subscription's first request.
+    nonce: String,
+    /// Why the proxy refused that response.
+    error: Option<String>,
+    names: Names,
+}
+
+enum Names {
+    /// Every name the proxy asks for now (state of the world).
+    All(Vec<String>),
+    /// The names it asks for and no longer asks for, and those it holds from an earlier stream
+    /// (incremental).
+    Changed { subscribe: Vec<String>, unsubscribe: Vec<String>, held: Vec<String> },
+}
+
+impl From<DiscoveryRequest> for Request {
+    fn from(r: DiscoveryRequest) -> Request {
+        Request {
+            node: r.node.map(|n| n.id),
+            type_url: r.type_url,
+            nonce: r.response_nonce,
+            error: r.error_detail.map(|e| e.message),
+            names: Names::All(r.resource_names),
+        }
+    }
+}
+
+impl From<DeltaDiscoveryRequest> for Request {
+    fn from(r: DeltaDiscoveryRequest) -> Request {
+        Request {
+            node: r.node.map(|n| n.id),
+            type_url: r.type_url,
+            nonce: r.response_nonce,
+            error: r.error_detail.map(|e| e.message),
+            names: Names::Changed {
+                subscribe: r.resource_names_subscribe,
+                unsubscribe: r.resource_names_unsubscribe,
+                held: r.initial_resource_versions.into_keys().collect(),
+            },
+        }
     }
 }
 
@@ -51,7 +130,7 @@ pub(super) struct Stream {
     status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
     /// Told of every change to `status`.
     changed: Arc<Notify>,
-    tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
+    wire: Wire,
     node: String,
     types: [TypeState; 5],
     nonce: u64,
@@ -63,7 +142,7 @@ impl Stream {
         desired: watch::Receiver<Desired>,
         status: Arc<Mutex<BTreeMap<String, ProxyStatus>>>,
         changed: Arc<Notify>,
-        tx: mpsc::Sender<Result<DiscoveryResponse, tonic::Status>>,
+        wire: Wire,
         proof: Option<Proof>,
     ) -> Self {
         Stream {
@@ -73,14 +152,15 @@ impl Stream {
             desired,
             status,
             changed,
-            tx,
+            wire,
             node: String::new(),
             types: Default::default(),
             nonce: 0,
         }
     }
 
-    pub async fn run(mut self, mut requests: tonic::Streaming<DiscoveryRequest>) {
+    pub async fn run(mut self, requests: impl tokio_stream::Stream<Item = Result<Request, tonic::Status>>) {
+        let mut requests = std::pin::pin!(requests);
         let max_age = self.proof.as_ref().and_then(|p| p.max_age);
         let expiry = tokio::time::sleep(max_age.unwrap_or(std::time::Duration::MAX / 4));
         tokio::pin!(expiry);
@@ -89,7 +169,7 @@ impl Stream {
                 _ = &mut expiry, if max_age.is_some() => {
                     tracing::debug!("stream reached its maximum age");
                     let status = tonic::Status::unavailable("the stream reached its maximum age: reconnect and prove the proxy's identity again");
-                    let _ = self.tx.send(Err(status)).await;
+                    self.wire.fail(status).await;
                     break;
                 }
                 request = requests.next() => match request {
@@ -129,14 +209,13 @@ impl Stream {
         self.desired.borrow().get(&self.node).cloned()
     }
 
-    async fn request(&mut self, request: DiscoveryRequest) -> Result<(), ()> {
+    async fn request(&mut self, request: Request) -> Result<(), ()> {
         if self.node.is_empty() {
-            let Some(node) = request.node.as_ref().filter(|n| !n.id.is_empty()) else {
-                let _ =
-                    self.tx.send(Err(tonic::Status::invalid_argument("the first request must name its node"))).await;
+            let Some(node) = request.node.filter(|n| !n.is_empty()) else {
+                self.wire.fail(tonic::Status::invalid_argument("the first request must name its node")).await;
                 return Err(());
             };
-            self.node = node.id.clone();
+            self.node = node;
             tracing::Span::current().record("node", self.node.as_str());
             if let Some(proof) = self.proof.take()
                 && let Err(reason) = proof.authenticator.authenticate(&self.node, proof.token.as_deref()).await
@@ -150,41 +229,60 @@ impl Stream {
             self.update_status(|s| *s = ProxyStatus { connected: true, stream: id, refused, ..ProxyStatus::default() });
         }
         let Some(t) = Type::from_url(&request.type_url) else { return Ok(()) };
-        if !request.response_nonce.is_empty() {
+        // A state-of-the-world request that answers a response says nothing more; an incremental
+        // one may also change what the proxy asks for, which counts however late it comes.
+        let answer_only = matches!(request.names, Names::All(_));
+        if !request.nonce.is_empty() {
             let state = &mut self.types[t as usize];
-            if request.response_nonce != state.nonce {
+            if request.nonce != state.nonce {
                 // An answer to an older response; a newer one is on its way.
-                return Ok(());
-            }
-            if let Some(error) = request.error_detail {
-                let reason = format!("{}: {}", t.short(), error.message);
-                tracing::warn!(
-                    version = %state.sent_version,
-                    "proxy refused {}: {}",
-                    t.short(),
-                    error.message
-                );
+                if answer_only {
+                    return Ok(());
+                }
+            } else if let Some(error) = request.error {
+                tracing::warn!(version = %state.sent_version, "proxy refused {}: {error}", t.short());
+                let reason = format!("{}: {error}", t.short());
                 self.update_status(|s| {
                     s.nacks.insert(t, reason);
                 });
-                return Ok(());
+                if answer_only {
+                    return Ok(());
+                }
+            } else {
+                // The nonce is the last response's, and so is the version.
+                state.acked_version = state.sent_version.clone();
+                state.acked = state.sent.clone();
+                let version = state.acked_version.clone();
+                self.update_status(|s| {
+                    s.nacks.remove(&t);
+                    s.acked.insert(t, version);
+                });
             }
-            state.acked_version = request.version_info.clone();
-            state.acked = state.sent.clone();
-            self.update_status(|s| {
-                s.nacks.remove(&t);
-                s.acked.insert(t, request.version_info);
-            });
         }
         let state = &mut self.types[t as usize];
         state.subscribed = true;
-        let names: BTreeSet<String> = request.resource_names.into_iter().collect();
-        let names_changed = names != state.names;
-        state.names = names;
-        if request.response_nonce.is_empty() || names_changed {
+        let mut names = state.names.clone();
+        match request.names {
+            Names::All(all) => names = all.into_iter().collect(),
+            Names::Changed { subscribe, unsubscribe, held } => {
+                // Listeners and clusters are all sent, whatever the names say; those the proxy
+                // holds from an earlier stream and is not to hold now are named removed.
+                if !t.by_name() && request.nonce.is_empty() {
+                    state.acked = held.into_iter().map(|name| Encoded::new(name, Default::default())).collect();
+                }
+                names.extend(subscribe);
+                for name in &unsubscribe {
+                    names.remove(name);
+                }
+            }
+        }
+        let asked_anew: BTreeSet<String> = names.difference(&state.names).cloned().collect();
+        state.resend(&asked_anew);
+        if request.nonce.is_empty() || names != state.names {
             // A new subscription is answered even when nothing changed.
             state.sent_version.clear();
         }
+        state.names = names;
         self.push_all().await
     }
 
@@ -213,10 +311,12 @@ impl Stream {
             clusters.extend(still_used);
             clusters.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        let changed: BTreeSet<String> =
+            changed(&self.types[Type::Cluster as usize].acked, &clusters).map(|e| e.name.clone()).collect();
         if self.push(Type::Cluster, clusters.clone()).await? {
             // A changed cluster is warmed anew, and waits for its endpoints, which the proxy
             // does not ask for again under the same names: send them, changed or not.
-            self.types[Type::Endpoint as usize].sent_version.clear();
+            self.types[Type::Endpoint as usize].resend(&changed);
         }
         let endpoints = self.wanted(Type::Endpoint, &desired);
         self.push(Type::Endpoint, endpoints).await?;
@@ -253,8 +353,8 @@ impl Stream {
     }
 
     /// Has the proxy hold `resources` of type `t`, unless it has them or did not subscribe;
-    /// whether it sent anything. A subscription new or asked for again is answered with all of
-    /// them; otherwise the response carries what the proxy's last ACK does not hold.
+    /// whether it sent anything. The response carries what the proxy does not hold as far as
+    /// its ACKs say, and all of a state-of-the-world response's listeners and clusters.
     async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<bool, ()> {
         let state = &mut self.types[t as usize];
         if !state.subscribed {
@@ -264,23 +364,52 @@ impl Stream {
         if version == state.sent_version {
             return Ok(false);
         }
-        let carried = match state.sent_version.is_empty() {
-            true => resources.iter().map(|e| e.any.clone()).collect(),
-            false => carried(t, &state.acked, &resources).map(|e| e.any.clone()).collect(),
-        };
         self.nonce += 1;
         state.nonce = self.nonce.to_string();
         state.sent_version = version.clone();
-        let response = DiscoveryResponse {
-            version_info: version,
-            type_url: t.url().to_string(),
-            nonce: state.nonce.clone(),
-            resources: carried,
-            ..Default::default()
+        let (type_url, nonce) = (t.url().to_string(), state.nonce.clone());
+        let sent = match &self.wire {
+            Wire::StateOfTheWorld(tx) => {
+                let carried = carried(t, &state.acked, &resources).map(|e| e.any.clone()).collect();
+                let response = DiscoveryResponse {
+                    version_info: version,
+                    type_url,
+                    nonce,
+                    resources: carried,
+                    ..Default::default()
+                };
+                tx.send(Ok(response)).await.is_ok()
+            }
+            Wire::Incremental(tx) => {
+                let named = |e: &Arc<Encoded>| Resource {
+                    name: e.name.clone(),
+                    version: e.version(),
+                    resource: Some(e.any.clone()),
+                    ..Default::default()
+                };
+                // The proxy drops only what a response names removed. A resource asked for by
+                // name goes when the proxy stops asking for it (its cluster gone), and never
+                // while a cluster kept until the new routes are ACKed still needs it.
+                let wanted: BTreeSet<&str> = resources.iter().map(|e| e.name.as_str()).collect();
+                let removed = match t.by_name() {
+                    true => Vec::new(),
+                    false => {
+                        state.acked_names().into_iter().filter(|n| !wanted.contains(n)).map(str::to_string).collect()
+                    }
+                };
+                let response = DeltaDiscoveryResponse {
+                    system_version_info: version,
+                    type_url,
+                    nonce,
+                    resources: changed(&state.acked, &resources).map(named).collect(),
+                    removed_resources: removed,
+                    ..Default::default()
+                };
+                tx.send(Ok(response)).await.is_ok()
+            }
         };
         state.sent = resources;
-        self.tx.send(Ok(response)).await.map_err(|_| ())?;
-        Ok(true)
+        if sent { Ok(true) } else { Err(()) }
     }
 }
 
@@ -295,10 +424,12 @@ pub fn carried<'a>(
     held: &[Arc<Encoded>],
     wanted: &'a [Arc<Encoded>],
 ) -> impl Iterator<Item = &'a Arc<Encoded>> {
-    let held: HashMap<&str, &Arc<Encoded>> = match t.by_name() {
-        true => held.iter().map(|e| (e.name.as_str(), e)).collect(),
-        false => HashMap::new(),
-    };
+    changed(if t.by_name() { held } else { &[] }, wanted)
+}
+
+/// Those of `wanted` that `held` does not hold as they are.
+fn changed<'a>(held: &[Arc<Encoded>], wanted: &'a [Arc<Encoded>]) -> impl Iterator<Item = &'a Arc<Encoded>> {
+    let held: HashMap<&str, &Arc<Encoded>> = held.iter().map(|e| (e.name.as_str(), e)).collect();
     wanted.iter().filter(move |e| held.get(e.name.as_str()).is_none_or(|h| h != e))
 }
 

@@ -109,10 +109,28 @@ impl Drop for Running {
 /// `admin`, fed by the xDS server at `xds`, sending spans nowhere. Waits until the admin
 /// endpoint answers.
 pub fn start(node: &str, admin: std::net::SocketAddr, xds: std::net::SocketAddr) -> Running {
+    start_speaking(Ads::Incremental, node, admin, xds)
+}
+
+/// The two ways a proxy speaks ADS: meshctl's bootstraps ask for incremental; a proxy an older
+/// meshctl bootstrapped asks for state of the world.
+#[derive(Clone, Copy, Debug)]
+pub enum Ads {
+    Incremental,
+    StateOfTheWorld,
+}
+
+/// `start`, speaking ADS as `ads` says.
+pub fn start_speaking(ads: Ads, node: &str, admin: std::net::SocketAddr, xds: std::net::SocketAddr) -> Running {
     use meshctl::translate::{self, ControlPlane};
     // Port 9 (discard): nothing collects the spans.
     let collector = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
-    let bootstrap = translate::bootstrap(admin, &ControlPlane::Local { xds, collector });
+    let mut bootstrap = translate::bootstrap(admin, &ControlPlane::Local { xds, collector });
+    let api_type = &mut bootstrap["dynamic_resources"]["ads_config"]["api_type"];
+    assert_eq!(*api_type, "DELTA_GRPC", "meshctl's bootstraps ask for incremental ADS");
+    if let Ads::StateOfTheWorld = ads {
+        *api_type = "GRPC".into();
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bootstrap.json");
     std::fs::write(&path, bootstrap.to_string()).unwrap();

@@ -3,6 +3,7 @@
 //! request; new subsets are reachable before any route points at them.
 
 use super::common;
+use super::common::envoy::Ads;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -111,12 +112,16 @@ struct Mesh {
 
 impl Mesh {
     async fn start(policy: &str, instances: &[Instance]) -> Mesh {
+        Mesh::start_speaking(Ads::Incremental, policy, instances).await
+    }
+
+    async fn start_speaking(ads: Ads, policy: &str, instances: &[Instance]) -> Mesh {
         let gateway = localhost(common::free_port());
         let (tx, rx) = watch::channel(desired(policy, instances, gateway));
         let server = xds::Server::new(rx);
         let xds_addr = server.clone().spawn(localhost(0)).await.unwrap();
         let admin = localhost(common::free_port());
-        let envoy = common::envoy::start(NODE, admin, xds_addr);
+        let envoy = common::envoy::start_speaking(ads, NODE, admin, xds_addr);
         let mesh = Mesh { desired: tx, server, gateway, xds: xds_addr, envoy: Some(envoy) };
         mesh.wait_synced().await;
         mesh
@@ -266,18 +271,24 @@ async fn a_new_subset_is_reachable_before_routes_use_it_and_an_old_one_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_moves_is_followed_and_the_endpoints_that_stayed_are_kept() {
+    for ads in [Ads::Incremental, Ads::StateOfTheWorld] {
+        an_instance_moves(ads).await;
+    }
+}
+
+async fn an_instance_moves(ads: Ads) {
     // A change sends the proxy only the endpoints that changed; it keeps the others.
     let v1 = start(profile("v1")).await;
     let policy = split(&[("v1", 50), ("v2", 50)]);
-    let mesh = Mesh::start(&policy, &[v1.clone(), start(profile("v2")).await]).await;
+    let mesh = Mesh::start_speaking(ads, &policy, &[v1.clone(), start(profile("v2")).await]).await;
     // v2's instance moves: another app, on another port, in the same subset.
     let mut moved = start(profile("v2-moved")).await;
     moved.labels.insert("version".into(), "v2".into());
     mesh.apply(&policy, &[v1, moved]).await;
     let counts = mesh.tally(60).await;
-    assert!(counts.get("v1").is_some_and(|&n| n > 10), "v1 kept its endpoints: {counts:?}");
-    assert!(counts.get("v2-moved").is_some_and(|&n| n > 10), "v2 moved: {counts:?}");
-    assert_eq!(counts.get("v2"), None, "v2's old endpoint is gone: {counts:?}");
+    assert!(counts.get("v1").is_some_and(|&n| n > 10), "{ads:?}: v1 kept its endpoints: {counts:?}");
+    assert!(counts.get("v2-moved").is_some_and(|&n| n > 10), "{ads:?}: v2 moved: {counts:?}");
+    assert_eq!(counts.get("v2"), None, "{ads:?}: v2's old endpoint is gone: {counts:?}");
 }
 
 /// A VirtualService for `profile` with these HTTP rules (YAML list items at 2 spaces).
@@ -415,13 +426,19 @@ async fn a_full_connection_pool_answers_503_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_that_changes_while_its_endpoints_stay_is_taken_up_at_once() {
+    for ads in [Ads::Incremental, Ads::StateOfTheWorld] {
+        a_cluster_changes(ads).await;
+    }
+}
+
+async fn a_cluster_changes(ads: Ads) {
     // Envoy warms a changed cluster anew and waits for its endpoints, which it does not ask
     // for again: the control plane must send them though they did not change.
     let slow = start(DemoApp { latency: Duration::from_millis(1500), ..profile("v1") }).await;
     let http = format!("  - route: [{{destination: {{host: profile}}}}]\n    {NO_RETRIES}\n");
     let roomy = "{connectionPool: {tcp: {maxConnections: 100}}}";
     let policy = |pool: &str| format!("{}{}", virtual_service(&http), destination_rule(pool));
-    let mesh = Arc::new(Mesh::start(&policy(roomy), std::slice::from_ref(&slow)).await);
+    let mesh = Arc::new(Mesh::start_speaking(ads, &policy(roomy), std::slice::from_ref(&slow)).await);
     // Envoy would give up waiting after 15 s (its initial fetch timeout); a change takes
     // milliseconds, so 5 s is a wide margin on a busy machine.
     mesh.apply_within(&policy(TIGHT_POOL), &[slow], Duration::from_secs(5)).await;
