@@ -314,11 +314,12 @@ impl Stream {
             clusters.extend(still_used);
             clusters.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        let changed: BTreeSet<String> =
-            changed(&self.types[Type::Cluster as usize].acked, &clusters).map(|e| e.name.clone()).collect();
         if self.push(Type::Cluster, clusters.clone()).await? {
             // A changed cluster is warmed anew, and waits for its endpoints, which the proxy
-            // does not ask for again under the same names: send them, changed or not.
+            // does not ask for again under the same names: send them, changed or not. (A push
+            // leaves what the proxy ACKed as it was.)
+            let acked = &self.types[Type::Cluster as usize].acked;
+            let changed: BTreeSet<String> = changed(acked, &clusters).map(|e| e.name.clone()).collect();
             self.types[Type::Endpoint as usize].resend(&changed);
         }
         let endpoints = self.wanted(Type::Endpoint, &desired);
@@ -392,9 +393,9 @@ impl Stream {
                 };
                 // The proxy drops only what a response names removed. A resource asked for by
                 // name goes when the proxy stops asking for it (its cluster gone), and never
-                // while a cluster kept until the new routes are ACKed still needs it.
-                // Of listeners and clusters, what the proxy may hold: what it ACKed, what is on
-                // its way, and what it held from an earlier stream.
+                // while a cluster kept until the new routes are ACKed still needs it; listeners
+                // and clusters go when the proxy may hold them (ACKed, on their way, or held
+                // from an earlier stream) and they are not wanted.
                 let wanted: BTreeSet<&str> = resources.iter().map(|e| e.name.as_str()).collect();
                 let removed = match t.by_name() {
                     true => Vec::new(),
