@@ -421,6 +421,7 @@ async fn main() {
         ports: vec![http_port()],
         addresses: vec![],
         origin: Origin::Registry,
+        exported: Default::default(),
         instances: vec![instance(address, name, name)],
     };
     // The same app three ways: `profile` through its sidecar over mTLS, as in any mesh;

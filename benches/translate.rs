@@ -69,6 +69,7 @@ fn mk_services(services: usize) -> Vec<Service> {
             ports: vec![http()],
             addresses: vec![],
             origin: Origin::Registry,
+            exported: Default::default(),
             instances: SUBSETS
                 .iter()
                 .enumerate()

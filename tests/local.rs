@@ -23,7 +23,7 @@ mod security;
 #[path = "local/top.rs"]
 mod top;
 
-use common::local_mesh::{LocalMesh, alive};
+use common::local_mesh::{LocalMesh, alive, local};
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -665,7 +665,70 @@ fn two_services_routed_by(mesh: &LocalMesh, route: &str) -> std::net::SocketAddr
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.lines().any(|l| l.starts_with("httproute.") && l.ends_with(" created")), "{}", run.stdout);
     mesh.wait_healthy();
-    common::local_mesh::local(&mesh.instance("client")["ports"]["outbound"])
+    local(&mesh.instance("client")["ports"]["outbound"])
+}
+
+/// A Sidecar narrows what its workloads' proxies see to the services it names, and those their
+/// routes send to: the client's Envoy drops the other clusters, its calls to what it sees go on,
+/// and a call to a service it no longer sees is not routed there. Others see all as before.
+#[test]
+fn a_sidecar_scopes_its_workloads_proxies_to_the_services_they_call() {
+    let mesh = LocalMesh::install();
+    let workloads = [
+        common::demo_workload("profile", "profile", Some("v1"), &["--name", "profile"]),
+        common::demo_workload("profile-v2", "profile-v2", Some("v2"), &["--name", "profile"]),
+        common::demo_workload("ratings", "ratings", None, &["--name", "ratings"]),
+        common::demo_workload("client", "client", None, &[]),
+    ];
+    let run = mesh.meshctl(&["apply", "-f", "-"], &workloads.join("---\n"));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    mesh.wait_healthy();
+    let client = mesh.instance("client");
+    let (outbound, admin) = (local(&client["ports"]["outbound"]), local(&client["ports"]["admin"]));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let call = |host: &str| {
+        let response = runtime.block_on(meshctl::http::get(outbound, host, "/", Duration::from_secs(5)));
+        response.map(|r| (r.status, serde_json::from_slice::<Value>(&r.body).unwrap_or_default()))
+    };
+    let clusters = || {
+        let get = meshctl::http::get(admin, "admin", "/clusters", Duration::from_secs(5));
+        let text = String::from_utf8(runtime.block_on(get).unwrap().body.to_vec()).unwrap();
+        let names: std::collections::BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.split("::").next())
+            .filter(|n| n.starts_with("outbound|"))
+            .map(String::from)
+            .collect();
+        names
+    };
+    let sees = |names: &std::collections::BTreeSet<String>, service: &str| {
+        names.iter().any(|n| n.ends_with(&format!("|{service}.default.svc.cluster.local")))
+    };
+    assert_eq!(call("ratings").unwrap().0, 200);
+    assert!(sees(&clusters(), "ratings"), "{:?}", clusters());
+
+    // profile's route sends to profile-v2, which the client's proxy sees through it.
+    let scoped = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: client}\nspec:\n  workloadSelector:\n    labels: {app: client}\n  egress:\n  - hosts: [./profile.default.svc.cluster.local]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: profile}\nspec:\n  hosts: [profile]\n  http:\n  - route:\n    - destination: {host: profile-v2}\n";
+    let run = mesh.meshctl(&["apply", "-f", "-"], scoped);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("sidecar.networking.istio.io/client created"), "{}", run.stdout);
+    common::poll("the client's Envoy drops what it does not see", Duration::from_secs(20), || {
+        !sees(&clusters(), "ratings")
+    });
+    mesh.wait_healthy();
+    let seen = clusters();
+    assert!(sees(&seen, "profile") && sees(&seen, "profile-v2") && !sees(&seen, "client"), "{seen:?}");
+    for _ in 0..10 {
+        let (status, body) = call("profile").unwrap();
+        assert_eq!((status, body["version"].as_str()), (200, Some("v2")), "{body}");
+    }
+    let refused = call("ratings");
+    assert!(!matches!(refused, Ok((200, _))), "a service the client does not see was reached: {refused:?}");
+    // The Sidecar selects the client alone: through the gateway, ratings answers.
+    assert_eq!(mesh.get("ratings").0, 200);
+
+    assert_eq!(mesh.meshctl(&["delete", "sidecar", "client"], "").code, 0);
+    common::poll("the client sees ratings again", Duration::from_secs(20), || matches!(call("ratings"), Ok((200, _))));
 }
 
 #[test]

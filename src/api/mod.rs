@@ -59,6 +59,7 @@ pub enum Kind {
     DestinationRule,
     ServiceEntry,
     IstioGateway,
+    Sidecar,
     GatewayClass,
     Gateway,
     HTTPRoute,
@@ -72,11 +73,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::VirtualService,
         Kind::DestinationRule,
         Kind::ServiceEntry,
         Kind::IstioGateway,
+        Kind::Sidecar,
         Kind::GatewayClass,
         Kind::Gateway,
         Kind::HTTPRoute,
@@ -95,6 +97,7 @@ impl Kind {
             Kind::DestinationRule => "DestinationRule",
             Kind::ServiceEntry => "ServiceEntry",
             Kind::IstioGateway | Kind::Gateway => "Gateway",
+            Kind::Sidecar => "Sidecar",
             Kind::GatewayClass => "GatewayClass",
             Kind::HTTPRoute => "HTTPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
@@ -140,6 +143,7 @@ impl Kind {
             Kind::DestinationRule => networking::DestinationRule::crd(),
             Kind::ServiceEntry => networking::ServiceEntry::crd(),
             Kind::IstioGateway => networking::Gateway::crd(),
+            Kind::Sidecar => networking::Sidecar::crd(),
             Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => {
                 gateway::crd(self.name()).clone()
             }
@@ -154,7 +158,7 @@ impl Kind {
 
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry | Kind::IstioGateway => {
+            Kind::VirtualService | Kind::DestinationRule | Kind::ServiceEntry | Kind::IstioGateway | Kind::Sidecar => {
                 "networking.istio.io/v1"
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy | Kind::RequestAuthentication => {
@@ -210,6 +214,7 @@ impl Kind {
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
             Kind::ServiceEntry => Resource::ServiceEntry(de(json)?),
             Kind::IstioGateway => Resource::IstioGateway(de(json)?),
+            Kind::Sidecar => Resource::Sidecar(de(json)?),
             Kind::GatewayClass => Resource::GatewayClass(de(json)?),
             Kind::Gateway => Resource::Gateway(de(json)?),
             Kind::HTTPRoute => Resource::HTTPRoute(de(json)?),
@@ -238,6 +243,7 @@ pub enum Resource {
     DestinationRule(networking::DestinationRule),
     ServiceEntry(networking::ServiceEntry),
     IstioGateway(networking::Gateway),
+    Sidecar(networking::Sidecar),
     GatewayClass(gateway::GatewayClass),
     Gateway(gateway::Gateway),
     HTTPRoute(gateway::HTTPRoute),
@@ -257,6 +263,7 @@ impl Resource {
             Resource::DestinationRule(_) => Kind::DestinationRule,
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
             Resource::IstioGateway(_) => Kind::IstioGateway,
+            Resource::Sidecar(_) => Kind::Sidecar,
             Resource::GatewayClass(_) => Kind::GatewayClass,
             Resource::Gateway(_) => Kind::Gateway,
             Resource::HTTPRoute(_) => Kind::HTTPRoute,
@@ -276,6 +283,7 @@ impl Resource {
             Resource::DestinationRule(r) => r.meta(),
             Resource::ServiceEntry(r) => r.meta(),
             Resource::IstioGateway(r) => r.meta(),
+            Resource::Sidecar(r) => r.meta(),
             Resource::GatewayClass(r) => r.meta(),
             Resource::Gateway(r) => r.meta(),
             Resource::HTTPRoute(r) => r.meta(),
@@ -304,6 +312,7 @@ impl Resource {
             Resource::DestinationRule(r) => serde_json::to_value(r),
             Resource::ServiceEntry(r) => serde_json::to_value(r),
             Resource::IstioGateway(r) => serde_json::to_value(r),
+            Resource::Sidecar(r) => serde_json::to_value(r),
             Resource::GatewayClass(r) => serde_json::to_value(r),
             Resource::Gateway(r) => serde_json::to_value(r),
             Resource::HTTPRoute(r) => serde_json::to_value(r),
@@ -353,6 +362,12 @@ pub const UNSUPPORTED: &[&str] = &[
     "VirtualService:spec.http[].fault.abort.grpcStatus",
     "VirtualService:spec.http[].fault.abort.http2Error",
     "DestinationRule:spec.workloadSelector",
+    "Sidecar:spec.ingress",
+    "Sidecar:spec.egress[].port",
+    "Sidecar:spec.egress[].bind",
+    "Sidecar:spec.egress[].captureMode",
+    "Sidecar:spec.outboundTrafficPolicy",
+    "Sidecar:spec.inboundConnectionPool",
     "ServiceEntry:spec.workloadSelector",
     "ServiceEntry:spec.endpoints[].network",
     "ServiceEntry:spec.endpoints[].locality",

@@ -620,3 +620,99 @@ impl Server {
         })
     }
 }
+
+/// What the sidecars of a namespace, or of the workloads its selector picks there, see of the
+/// mesh: the services their outbound traffic may go to. One in Istio's root namespace without a
+/// selector applies to every namespace without one of its own.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "networking.istio.io",
+    version = "v1",
+    kind = "Sidecar",
+    doc = "Istio Sidecar: the services the sidecars of a namespace or of some workloads see",
+    namespaced
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SidecarSpec {
+    /// The workloads of its namespace it applies to, by their labels; without one, every
+    /// workload of the namespace that no Sidecar with a selector picks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_selector: Option<SidecarWorkloadSelector>,
+    /// Where the workloads' outbound traffic may go; none leaves them every service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressListener>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct SidecarWorkloadSelector {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The services a sidecar's outbound traffic may go to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct EgressListener {
+    /// `NAMESPACE/DNS_NAME` each: the services of NAMESPACE (`*` any, `.` the workload's own,
+    /// `~` none) whose fully qualified name DNS_NAME matches (`*`, `*.example.com`, or one
+    /// name).
+    #[schemars(length(min = 1))]
+    pub hosts: Vec<String>,
+}
+
+impl SidecarSpec {
+    /// Whether it picks a workload of `labels` by its selector; one without a selector picks none
+    /// this way, only as its namespace's default.
+    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.workload_selector.as_ref().is_some_and(|s| !s.labels.is_empty() && super::has_labels(&s.labels, labels))
+    }
+
+    /// Whether it is its namespace's default: it has no selector, or one that selects nothing.
+    pub fn is_default(&self) -> bool {
+        self.workload_selector.as_ref().is_none_or(|s| s.labels.is_empty())
+    }
+
+    /// Whether it lets a workload of `namespace` see a service of `service_namespace` at
+    /// `host` (fully qualified).
+    pub fn admits(&self, namespace: &str, service_namespace: &str, host: &str) -> bool {
+        self.egress.is_empty()
+            || self.egress.iter().flat_map(|e| &e.hosts).filter_map(|h| h.split_once('/')).any(|(ns, name)| {
+                let ns_matches = match ns {
+                    "*" => true,
+                    "." => service_namespace == namespace,
+                    "~" => false,
+                    ns => ns == service_namespace,
+                };
+                ns_matches && super::host_matches(name, host)
+            })
+    }
+}
+
+/// The namespaces whose proxies see an object, as its `exportTo` (or a Service's
+/// `networking.istio.io/exportTo` annotation) says: every one (`*`, and Istio's default when it
+/// says nothing), its own (`.`), none (`~`), or those it names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Exported {
+    #[default]
+    Everywhere,
+    To(std::collections::BTreeSet<String>),
+}
+
+impl Exported {
+    /// What `export_to` says of an object in `namespace`.
+    pub fn new<S: AsRef<str>>(export_to: &[S], namespace: &str) -> Exported {
+        let names = || export_to.iter().map(|n| n.as_ref().trim());
+        if export_to.is_empty() || names().any(|n| n == "*") {
+            return Exported::Everywhere;
+        }
+        let to = names().filter(|&n| n != "~").map(|n| if n == "." { namespace } else { n });
+        Exported::To(to.map(str::to_string).collect())
+    }
+
+    /// Whether the proxies of `namespace` see it.
+    pub fn to(&self, namespace: &str) -> bool {
+        match self {
+            Exported::Everywhere => true,
+            Exported::To(namespaces) => namespaces.contains(namespace),
+        }
+    }
+}

@@ -383,6 +383,7 @@ fn columns(kind: Kind, wide: bool) -> Vec<(&'static str, &'static str)> {
             vec![("HOSTS", "/spec/hosts"), ("LOCATION", "/spec/location"), ("RESOLUTION", "/spec/resolution")]
         }
         Kind::IstioGateway => vec![("SELECTOR", "/spec/selector"), ("HOSTS", "/spec/servers/*/hosts")],
+        Kind::Sidecar => vec![("SELECTOR", "/spec/workloadSelector/labels"), ("EGRESS", "/spec/egress/*/hosts")],
         Kind::GatewayClass => vec![("CONTROLLER", "/spec/controllerName")],
         Kind::Gateway => vec![("CLASS", "/spec/gatewayClassName"), ("ADDRESS", "/status/addresses/*/value")],
         Kind::ReferenceGrant => vec![("FROM", "/spec/from/*/kind"), ("TO", "/spec/to/*/kind")],

@@ -237,6 +237,7 @@ mod tests {
             addresses: vec![],
             instances: vec![],
             origin: Origin::Registry,
+            exported: Default::default(),
         }
     }
 

@@ -37,6 +37,7 @@ use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::api::Identity;
 use crate::api::Protocol;
+use crate::api::networking::Exported;
 use crate::controller::{Registry, Syncing};
 use crate::metrics::scrape::{Served, Target};
 use crate::pki::probe::ProbeTarget;
@@ -212,6 +213,7 @@ pub fn view(
             addresses: addresses.into_iter().collect(),
             instances: instances(&mesh, slices, &mesh_pods),
             origin: Origin::Registry,
+            exported: exported(service),
         });
         mesh_services.push(mesh);
     }
@@ -433,6 +435,18 @@ fn role(pod: &Pod, settings: &Settings) -> Option<Role> {
 
 /// Whether the Pod's traffic is captured: injection gave it the init container that sets the
 /// rules up. (A Pod whose proxy was added by hand is addressed explicitly, as in part 1.)
+/// The annotation by which a Service says which namespaces' proxies see it, as Istio reads it:
+/// a comma-separated `exportTo`.
+pub const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
+
+fn exported(service: &KubeService) -> Exported {
+    let export_to: Vec<&str> = match service.annotations().get(EXPORT_TO_ANNOTATION) {
+        Some(value) => value.split(',').map(str::trim).filter(|n| !n.is_empty()).collect(),
+        None => Vec::new(),
+    };
+    Exported::new(&export_to, namespace(service))
+}
+
 fn captured(pod: &Pod) -> bool {
     pod.spec.as_ref().is_some_and(|spec| spec.init_containers.iter().flatten().any(|c| c.name == INIT_CONTAINER))
 }
@@ -1010,6 +1024,23 @@ mod tests {
     }
 
     #[test]
+    fn a_service_is_exported_as_its_annotation_says() {
+        let pod = mk_pod("shop", "profile", json!({ "app": "profile" }), Some("10.237.0.2"));
+        let mut service = mk_service("shop", "profile", json!({ "app": "profile" }), 80, json!(80));
+        let slice = mk_slice("shop", "profile", vec![mk_endpoint(&pod, Some(true))]);
+        let exported = |service: &Value| {
+            let view = mk_view(std::slice::from_ref(&pod), std::slice::from_ref(service), std::slice::from_ref(&slice));
+            view.services[0].exported.clone()
+        };
+        assert_eq!(exported(&service), Exported::Everywhere);
+        service["metadata"]["annotations"] = json!({ EXPORT_TO_ANNOTATION: " ., audit " });
+        let to = |names: &[&str]| Exported::To(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(exported(&service), to(&["audit", "shop"]));
+        service["metadata"]["annotations"] = json!({ EXPORT_TO_ANNOTATION: "~" });
+        assert_eq!(exported(&service), to(&[]));
+    }
+
+    #[test]
     fn a_service_of_two_mesh_pods_has_both_ready_endpoints_at_their_inbound_port() {
         let mut v1 = mk_pod("shop", "profile-v1", json!({ "app": "profile", "version": "v1" }), Some("10.237.0.2"));
         v1["spec"]["serviceAccountName"] = json!("profile");
@@ -1029,6 +1060,7 @@ mod tests {
                 ports: vec![mk_port("", 80, Protocol::Tcp)],
                 addresses: vec![],
                 origin: Origin::Registry,
+                exported: Default::default(),
                 instances: vec![
                     Instance {
                         ip: "10.237.0.2".parse().unwrap(),

@@ -30,7 +30,7 @@ use crate::api::{Kind, Resource};
 use crate::store::{Admission, Change, Contents, ObjectRef, Revision, Store, StoreError, written_at};
 
 /// The kinds a cluster keeps: install's CRDs.
-const KINDS: [Kind; 13] = super::install::CLUSTER_KINDS;
+const KINDS: [Kind; 14] = super::install::CLUSTER_KINDS;
 
 #[derive(Clone)]
 pub struct KubeStore {

@@ -82,6 +82,8 @@ codes! {
     RouteOverridden = "MESH0214", Warning, "An HTTPRoute attached to a Service that a VirtualService routes: the VirtualService is used and the HTTPRoute is not.";
     UnknownGateway = "MESH0215", Warning, "A VirtualService bound to a Gateway that the mesh does not have (`analyze`, `apply`).";
     UnresolvedReference = "MESH0216", Warning, "A Gateway API object names a parent, backend, certificate or protocol meshctl cannot serve: it is stored, and its status says why (the Gateway API reports these in status, not by refusing).";
+    HiddenHost = "MESH0217", Warning, "A route sends to a host that some of its callers cannot see (the host's `exportTo` leaves their namespace out): their requests fail.";
+    ConflictingSidecars = "MESH0218", Error, "Two Sidecars apply to the same workloads (two without a selector in one namespace, or selectors that pick the same workloads): only one would take effect.";
     MtlsConflict = "MESH0301", Error, "Client TLS settings that a destination's PeerAuthentication refuses, so traffic would fail.";
     JwtKeys = "MESH0302", Error, "A JWT rule without usable keys (`jwksUri` or an inline `jwks`).";
     InvalidAuthorization = "MESH0303", Error, "An authorization rule that is malformed (path pattern, port, condition key, empty source).";

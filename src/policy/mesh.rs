@@ -9,7 +9,7 @@ use super::path::{Path, field};
 use super::{Checked, Knowledge, RegistryEntry, Sink};
 use crate::api::Resource;
 use crate::api::meshctl::{CanaryPhase, RouteApi};
-use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, TrafficPolicy};
+use crate::api::networking::{ClientTlsMode, Destination, DestinationRule, Exported, SidecarSpec, TrafficPolicy};
 use crate::api::security::{
     Action, AuthorizationPolicy, MtlsMode, PeerAuthentication, Rule as SecurityRule, RuleField, decide_mtls,
 };
@@ -41,6 +41,7 @@ pub(super) fn check(
     }
     let mesh = Mesh { by_host, wildcard, registry, running, resources, knowledge };
     let mut seen: HashMap<(&str, &str, &str), &Checked> = HashMap::new();
+    let mut sidecars: Vec<&Checked> = Vec::new();
     let mut routed: HashMap<String, &Checked> = HashMap::new();
     // Where a VirtualService and HTTPRoutes route one Service, the VirtualService is used.
     let virtually_routed: HashMap<String, &Checked> = resources
@@ -88,18 +89,18 @@ pub(super) fn check(
                     }
                     routed.entry(fqdn).or_insert(checked);
                 }
+                let callers = mesh.callers(vs.spec.hosts.iter().map(|h| names::resolve_host(h, ns)));
+                let destination = |dest: &Destination, at: &Path, sink: &mut Sink| {
+                    mesh.destination(dest, ns, at, sink);
+                    mesh.seen_by(&names::resolve_host(&dest.host, ns), &callers, &at.child("host"), sink);
+                };
                 for (h, route) in vs.spec.http.iter().enumerate() {
                     let at = field!["spec", "http", h];
                     for (d, dest) in route.route.iter().enumerate() {
-                        mesh.destination(
-                            &dest.destination,
-                            ns,
-                            &at.child("route").child(d).child("destination"),
-                            &mut sink,
-                        );
+                        destination(&dest.destination, &at.child("route").child(d).child("destination"), &mut sink);
                     }
                     if let Some(mirror) = &route.mirror {
-                        mesh.destination(mirror, ns, &at.child("mirror"), &mut sink);
+                        destination(mirror, &at.child("mirror"), &mut sink);
                     }
                 }
                 for (kind, rules) in [
@@ -108,8 +109,11 @@ pub(super) fn check(
                 ] {
                     for (t, route) in rules.into_iter().enumerate() {
                         for (d, dest) in route.iter().enumerate() {
-                            let at = field!["spec", kind, t, "route", d, "destination"];
-                            mesh.destination(&dest.destination, ns, &at, &mut sink);
+                            destination(
+                                &dest.destination,
+                                &field!["spec", kind, t, "route", d, "destination"],
+                                &mut sink,
+                            );
                         }
                     }
                 }
@@ -150,6 +154,21 @@ pub(super) fn check(
                         mesh.client_tls(&fqdn, Some(&subset.labels), policy, &at, &mut sink);
                     }
                 }
+            }
+            Resource::Sidecar(sidecar) => {
+                let ns = r.namespace();
+                let same = sidecars.iter().filter(|c| c.resource.namespace() == ns).find_map(|c| match &c.resource {
+                    Resource::Sidecar(other) => mesh.overlap(ns, &sidecar.spec, &other.spec).map(|why| (c, why)),
+                    _ => None,
+                });
+                if let Some((other, why)) = same {
+                    sink.path(
+                        &field!["spec"],
+                        Code::ConflictingSidecars,
+                        format!("Sidecar {ns}/{} ({}) also applies to {why}, and a workload takes one Sidecar only; merge the two, or give each a workloadSelector that picks other workloads", other.resource.name(), other.location()),
+                    );
+                }
+                sidecars.push(checked);
             }
             Resource::AuthorizationPolicy(ap) => {
                 for (i, rule) in ap.spec.rules.iter().enumerate() {
@@ -192,6 +211,65 @@ struct Mesh<'a> {
 }
 
 impl Mesh<'_> {
+    /// The namespaces whose proxies see a VirtualService for `hosts`: those that see one of
+    /// them.
+    fn callers(&self, hosts: impl Iterator<Item = String>) -> Exported {
+        let mut callers = std::collections::BTreeSet::new();
+        for host in hosts {
+            match self.exported(&host) {
+                Exported::Everywhere => return Exported::Everywhere,
+                Exported::To(namespaces) => callers.extend(namespaces),
+            }
+        }
+        Exported::To(callers)
+    }
+
+    /// The namespaces whose proxies see `fqdn`, as far as the input says: a ServiceEntry's
+    /// `exportTo`; every namespace for a service it says nothing of.
+    fn exported(&self, fqdn: &str) -> Exported {
+        let entry = self.resources.iter().find_map(|c| match &c.resource {
+            Resource::ServiceEntry(se) if se.spec.hosts.iter().any(|h| h == fqdn) => Some((se, c.resource.namespace())),
+            _ => None,
+        });
+        entry.map_or(Exported::Everywhere, |(se, ns)| Exported::new(&se.spec.export_to, ns))
+    }
+
+    /// Reports a destination `fqdn` that some of a route's `callers` do not see: their sidecars
+    /// have no cluster for it.
+    fn seen_by(&self, fqdn: &str, callers: &Exported, at: &Path, sink: &mut Sink) {
+        let Exported::To(seeing) = self.exported(fqdn) else { return };
+        let blind: Vec<&str> = match callers {
+            Exported::Everywhere => vec!["every other namespace"],
+            Exported::To(callers) => callers.difference(&seeing).map(String::as_str).collect(),
+        };
+        if blind.is_empty() {
+            return;
+        }
+        let seeing: Vec<&str> = seeing.iter().map(String::as_str).collect();
+        let seeing = if seeing.is_empty() { "no namespace".to_string() } else { seeing.join(", ") };
+        sink.path(
+            at,
+            Code::HiddenHost,
+            format!("{at}: {fqdn} is exported to {seeing} only, but this route also serves callers in {}, whose requests to it fail (503); export it to them, or send them elsewhere", blind.join(", ")),
+        );
+    }
+
+    /// What two Sidecars of `namespace` both apply to, if anything: the namespace's workloads
+    /// without a Sidecar of their own (both without a selector), or workloads both select.
+    fn overlap(&self, namespace: &str, a: &SidecarSpec, b: &SidecarSpec) -> Option<String> {
+        if a.is_default() && b.is_default() {
+            return Some(format!("the workloads of {namespace} that no Sidecar selects"));
+        }
+        let selector = |s: &SidecarSpec| s.workload_selector.as_ref().map(|w| w.labels.clone());
+        if selector(a) == selector(b) {
+            return Some("the workloads its selector picks".into());
+        }
+        let both = self.registry.iter().chain(self.running).find(|e| {
+            names::host_namespace(&e.host) == Some(namespace) && a.selects(&e.labels) && b.selects(&e.labels)
+        });
+        both.map(|e| format!("the workloads of {} it selects", e.host))
+    }
+
     /// Reports a rule with HTTP-only fields when every port it is about (those it names, else
     /// all) of every workload the policy selects carries TCP: a connection has no path or
     /// method, so an ALLOW rule never matches and a DENY rule denies it all (Istio,

@@ -10,24 +10,25 @@ use crate::api::gateway::{HTTPRouteSpec, PathMatchType, ValueMatchType};
 use crate::api::meshctl::{CanarySpec, WorkloadSpec};
 use crate::api::networking::{
     DestinationRuleSpec, HttpMatchRequest, HttpRoute, HttpRouteDestination, LoadBalancerSettings, Resolution,
-    ServiceEntrySpec, StringMatch, TrafficPolicy, VirtualServiceSpec,
+    ServiceEntrySpec, SidecarSpec, StringMatch, TrafficPolicy, VirtualServiceSpec,
 };
 use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec, Rule};
 
 pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     match resource {
         Resource::VirtualService(vs) => {
-            export_to(&vs.spec.export_to, "VirtualService", sink);
+            export_to_everyone(&vs.spec.export_to, "VirtualService", sink);
             virtual_service(&vs.spec, sink);
         }
         Resource::DestinationRule(dr) => {
-            export_to(&dr.spec.export_to, "DestinationRule", sink);
+            export_to_everyone(&dr.spec.export_to, "DestinationRule", sink);
             destination_rule(&dr.spec, sink);
         }
         Resource::ServiceEntry(se) => {
-            export_to(&se.spec.export_to, "ServiceEntry", sink);
+            export_to(&se.spec.export_to, sink);
             service_entry(&se.spec, sink);
         }
+        Resource::Sidecar(sidecar) => sidecar_egress(&sidecar.spec, resource.namespace(), sink),
         Resource::HTTPRoute(route) => gateway_api_route(&route.spec, sink),
         Resource::Gateway(gateway) => gateway_listeners(&gateway.spec, sink),
         // What the schema checks is all there is to them.
@@ -43,10 +44,11 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     }
 }
 
-/// Every proxy of the mesh sees every object: meshctl does not scope them by namespace yet, so
-/// an `exportTo` that would hide one from some namespaces is refused rather than ignored.
-/// `*`, Istio's default, is what meshctl does.
-fn export_to(namespaces: &[String], kind: &str, sink: &mut Sink) {
+/// A service's proxies see as its `exportTo` says, but every proxy sees every VirtualService and
+/// DestinationRule: meshctl does not choose them by the caller's namespace yet, so an `exportTo`
+/// that would hide one from some namespaces is refused rather than ignored. `*`, Istio's
+/// default, is what meshctl does.
+fn export_to_everyone(namespaces: &[String], kind: &str, sink: &mut Sink) {
     for (i, namespace) in namespaces.iter().enumerate().filter(|(_, n)| *n != "*") {
         let at = field!["spec", "exportTo", i];
         sink.path(
@@ -57,6 +59,52 @@ fn export_to(namespaces: &[String], kind: &str, sink: &mut Sink) {
                  every {kind} to every namespace's proxies; remove it, or export to \"*\""
             ),
         );
+    }
+}
+
+/// A ServiceEntry's `exportTo`: namespaces, `.` (its own), or one of `*` (every namespace) and
+/// `~` (none) alone.
+fn export_to(namespaces: &[String], sink: &mut Sink) {
+    for (i, namespace) in namespaces.iter().enumerate() {
+        let at = field!["spec", "exportTo", i];
+        let alone = matches!(namespace.as_str(), "*" | "~");
+        if alone && namespaces.len() > 1 {
+            let meaning = if namespace == "*" { "every namespace" } else { "no namespace" };
+            sink.path(
+                &at,
+                Code::ConflictingSettings,
+                format!("{at}: {namespace:?} ({meaning}) stands alone in exportTo; remove it or the other entries"),
+            );
+        } else if !alone && namespace != "." && !names::is_dns_label(namespace) {
+            sink.path(&at, Code::InvalidValue, format!("{at}: {namespace:?} is not a namespace: use a namespace's name, \".\" (this one's), \"*\" (every one) or \"~\" (none)"));
+        } else if namespaces[..i].contains(namespace) {
+            sink.path(&at, Code::SuspiciousSetting, format!("{at}: {namespace:?} is already in exportTo; remove it"));
+        }
+    }
+}
+
+/// A Sidecar's egress: one listener (more need ports, which meshctl does not support), whose
+/// hosts are `NAMESPACE/DNS_NAME`.
+fn sidecar_egress(spec: &SidecarSpec, namespace: &str, sink: &mut Sink) {
+    if spec.egress.len() > 1 {
+        sink.path(&field!["spec", "egress", 1], Code::Unsupported, "spec.egress[1]: more than one egress listener is valid Istio when each has a port, which meshctl does not support; put every host in spec.egress[0].hosts");
+    }
+    for (e, egress) in spec.egress.iter().enumerate() {
+        for (h, host) in egress.hosts.iter().enumerate() {
+            let at = field!["spec", "egress", e, "hosts", h];
+            let Some((ns, name)) = host.split_once('/') else {
+                sink.path(&at, Code::InvalidHost, format!("{at}: {host:?} names no namespace: write NAMESPACE/HOST, such as \"./*\" (the workload's namespace), \"*/{host}\" or \"istio-system/*\""));
+                continue;
+            };
+            if !matches!(ns, "*" | "." | "~") && !names::is_dns_label(ns) {
+                sink.path(&at, Code::InvalidHost, format!("{at}: {ns:?} is not a namespace: use a namespace's name, \".\" (the workload's), \"*\" (any) or \"~\" (none)"));
+            } else if !names::is_host(name) {
+                sink.path(&at, Code::InvalidHost, format!("{at}: {name:?} is not a valid host: use a fully qualified name like `profile.shop.svc.cluster.local`, `*.example.com` or `*`"));
+            } else if name != "*" && !name.contains('.') {
+                let ns = if matches!(ns, "." | "*") { namespace } else { ns };
+                sink.path(&at, Code::SuspiciousSetting, format!("{at}: {name:?} is a short name, and egress hosts match services by their fully qualified names only; write {}", names::service_host(name, ns)));
+            }
+        }
     }
 }
 

@@ -513,6 +513,7 @@ impl Supervisor {
                 addresses: vec![],
                 instances: vec![],
                 origin: crate::translate::Origin::Registry,
+                exported: Default::default(),
             });
             service.instances.push(Instance {
                 ip: std::net::Ipv4Addr::LOCALHOST.into(),

@@ -27,7 +27,7 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
-use super::{MeshSnapshot, Origin, OutboundPolicy, pb};
+use super::{MeshSnapshot, Origin, OutboundPolicy, Service, pb};
 use crate::api::Protocol;
 use crate::api::security::MtlsMode;
 
@@ -81,20 +81,25 @@ fn to_port(port: u16) -> FilterChainMatch {
     FilterChainMatch { destination_port: Some(pb::uint32(u32::from(port))), ..Default::default() }
 }
 
-/// The outbound listener on `address`. An HTTP port has one chain matching the addresses of
-/// the services on it, into `http` (the outbound routes, which know each service by its
+/// The outbound listener on `address`, for `services` (those its sidecars see). An HTTP port
+/// has one chain matching the addresses of the services on it, into `http` (the outbound routes, which know each service by its
 /// addresses as well as by its names); a TCP or TLS port has one per service address, a TCP
 /// proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to any
 /// address that no other service has (its callers resolved its name themselves), the first
 /// such entry on a port for TCP. The rest passes through, or with REGISTRY_ONLY, nowhere.
-pub(super) fn outbound(snapshot: &MeshSnapshot, address: SocketAddr, http: Filter) -> Listener {
+pub(super) fn outbound<'s>(
+    snapshot: &MeshSnapshot,
+    services: impl IntoIterator<Item = &'s Service>,
+    address: SocketAddr,
+    http: Filter,
+) -> Listener {
     // Per HTTP port, the addresses it is matched for; `None` is any address.
     let mut http_ports: BTreeMap<u16, BTreeSet<Option<IpAddr>>> = BTreeMap::new();
     // The (port, address, SNI name) each chain matches, which no two chains may share.
     let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
     let mut filter_chains = Vec::new();
     let routes = super::route::Routes::new(snapshot);
-    for service in &snapshot.services {
+    for service in services {
         let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
             (Origin::Entry(_), []) => vec![None],
             (_, addresses) => addresses.iter().copied().map(Some).collect(),

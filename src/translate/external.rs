@@ -24,7 +24,7 @@ use envoy_types::pb::envoy::extensions::filters::http::dynamic_forward_proxy::v3
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
 
 use super::{Instance, Service, ServicePort, pb};
-use crate::api::networking::{Location, Resolution, ServiceEntry};
+use crate::api::networking::{Exported, Location, Resolution, ServiceEntry};
 
 /// Where a proxy's calls to a host neither the registry nor a ServiceEntry names go: Istio's
 /// MeshConfig `outboundTrafficPolicy.mode`.
@@ -152,6 +152,7 @@ pub(super) fn services(entry: &ServiceEntry) -> Vec<Service> {
                     resolution,
                     names,
                 }),
+                exported: Exported::new(&spec.export_to, &namespace),
             }
         })
         .collect()

@@ -23,6 +23,7 @@ mod mesh_route;
 mod pb;
 mod resources;
 mod route;
+mod scope;
 mod security;
 mod trace;
 
@@ -58,6 +59,7 @@ pub use capture::INBOUND_SOURCE;
 pub use external::{DnsName, Entry, Origin, OutboundPolicy};
 pub use pb::any as pack;
 pub use resources::{Encoded, Resources, Type};
+use scope::{Scope, View};
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
 pub use trace::{COLLECTOR_CLUSTER, SPANS_PATH, Tracing};
 
@@ -79,6 +81,8 @@ pub struct MeshSnapshot {
     /// The Gateway API's objects, which the Gateways' proxies are built from.
     gateway_api: Vec<crate::api::Resource>,
     reference_grants: Vec<crate::api::gateway::ReferenceGrant>,
+    /// What the sidecars of a namespace, or some of them, see of the mesh.
+    sidecars: Vec<crate::api::networking::Sidecar>,
     /// The namespaces' labels and the certificates the Gateway API's Gateways are judged with.
     pub environment: crate::ingress::Environment,
     /// Each fully qualified host's first DestinationRule and VirtualService, by position:
@@ -109,6 +113,7 @@ impl MeshSnapshot {
                     snapshot.gateway_api.push(resource.clone())
                 }
                 crate::api::Resource::IstioGateway(gateway) => snapshot.gateways.push(gateway.clone()),
+                crate::api::Resource::Sidecar(sidecar) => snapshot.sidecars.push(sidecar.clone()),
                 crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
                 crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
                 crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
@@ -192,6 +197,8 @@ pub struct Service {
     pub addresses: Vec<IpAddr>,
     pub instances: Vec<Instance>,
     pub origin: Origin,
+    /// The namespaces whose proxies see it.
+    pub exported: crate::api::networking::Exported,
 }
 
 impl Service {
@@ -340,24 +347,22 @@ pub const OUTBOUND_ROUTES: &str = "outbound";
 /// the same for every proxy.
 pub struct Translation<'a> {
     snapshot: &'a MeshSnapshot,
-    /// The outbound clusters and their endpoints.
-    shared: Resources,
-    /// Whether an outbound cluster refers to the proxies' secrets.
-    clusters_use_secrets: bool,
-    /// The clusters of entries resolved as the caller addressed (NONE), which a captured
-    /// sidecar sends to the connection's original destination instead of the host the request
-    /// names: the caller resolved the name itself, perhaps not as DNS would.
-    as_addressed: Vec<String>,
-    /// Each service's virtual hosts, in the snapshot's order.
+    /// Each service's part of what the proxies share, and its virtual hosts, in the snapshot's
+    /// order.
+    parts: Vec<Arc<SharedPart>>,
     service_routes: Vec<Arc<route::ServiceRoutes>>,
+    /// What a proxy that sees every service is sent of them.
+    everything: Arc<View>,
+    /// Whether any proxy sees less (`MeshSnapshot::is_scoped`).
+    scoped: bool,
     /// What it builds once for many proxies, shared with the next translation.
     built: Arc<Mutex<Built>>,
     /// The Gateway API's Gateways meshctl serves, judged once for every gateway proxy.
     ingress: crate::ingress::Ingress<'a>,
 }
 
-/// What one service adds to the part every proxy shares: its clusters and their endpoints,
-/// with what they were built from.
+/// What one service adds to the part the proxies that see it share: its clusters and their
+/// endpoints, with what they were built from.
 struct SharedPart {
     service: Service,
     rule: Option<DestinationRuleSpec>,
@@ -367,7 +372,9 @@ struct SharedPart {
     endpoints: Vec<Arc<Encoded>>,
     /// Whether a cluster refers to the proxies' secrets.
     uses_secrets: bool,
-    /// Its clusters that forward as the caller addressed.
+    /// Its clusters of an entry resolved as the caller addressed (NONE), which a captured
+    /// sidecar sends to the connection's original destination instead of the host the request
+    /// names: the caller resolved the name itself, perhaps not as DNS would.
     as_addressed: Vec<String>,
 }
 
@@ -571,14 +578,17 @@ struct Captured {
 /// copy of a thousand services' routes would be compared byte by byte for each proxy.
 #[derive(Default)]
 struct Built {
-    /// The outbound routes, by the namespace short names resolve in and whether they end in
-    /// the unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
+    /// The outbound routes, by the scope of the proxies they are for (none where every proxy
+    /// sees every service), the namespace short names resolve in, and whether they end in the
+    /// unknown hosts' virtual host (a sidecar's do; the gateway's must not, or it would
     /// forward anything from outside to anywhere).
-    routes: Reused<(String, bool), Arc<Encoded>>,
-    /// What captured sidecars have in common, by the address of their outbound listener: the
-    /// same for every sidecar listening there, and in a mesh of a thousand services, that
-    /// listener matches a thousand services' addresses.
-    captured: Reused<SocketAddr, Captured>,
+    routes: Reused<(Option<Scope>, String, bool), Arc<Encoded>>,
+    /// What captured sidecars have in common, by the address of their outbound listener and
+    /// their scope: the same for every sidecar there, and in a mesh of a thousand services,
+    /// that listener matches a thousand services' addresses.
+    captured: Reused<(SocketAddr, Option<Scope>), Captured>,
+    /// What the proxies of each scope see.
+    views: Reused<Scope, Arc<View>>,
     /// Each sidecar's own part, by node, with the sidecar it was built for.
     sidecars: Reused<String, (Sidecar, Arc<OwnPart>)>,
     /// What the sidecars' own parts were built from, besides the sidecar.
@@ -636,12 +646,11 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Reused<K, V> {
 #[derive(Default)]
 pub struct Carried {
     /// By host, and which of the services with that host (a ServiceEntry may repeat one).
-    services: HashMap<(String, usize), (SharedPart, Arc<route::ServiceRoutes>)>,
-    /// The shared clusters and endpoints, whole: the next translation hands the proxies the
-    /// same lists where they did not change, which a comparison with the last configuration
-    /// then finds by pointer.
-    clusters: Arc<[Arc<Encoded>]>,
-    endpoints: Arc<[Arc<Encoded>]>,
+    services: HashMap<(String, usize), (Arc<SharedPart>, Arc<route::ServiceRoutes>)>,
+    /// The clusters and endpoints of every service: the next translation hands the proxies
+    /// the same lists where they did not change, which a comparison with the last
+    /// configuration then finds by pointer.
+    lists: [Arc<[Arc<Encoded>]>; 2],
     built: Arc<Mutex<Built>>,
 }
 
@@ -663,10 +672,7 @@ impl<'a> Translation<'a> {
     /// A snapshot's translation that takes from `carried` what the last one built for each
     /// service whose inputs did not change, and leaves there what this one has, for the next.
     pub fn carrying(snapshot: &'a MeshSnapshot, carried: &mut Carried) -> Self {
-        let mut clusters = Vec::new();
-        let mut endpoints = Vec::new();
-        let mut clusters_use_secrets = false;
-        let mut as_addressed = Vec::new();
+        let mut parts = Vec::with_capacity(snapshot.services.len());
         let mut service_routes = Vec::with_capacity(snapshot.services.len());
         let mut kept = HashMap::with_capacity(snapshot.services.len());
         let mut hosts: HashMap<String, usize> = HashMap::new();
@@ -688,17 +694,14 @@ impl<'a> Translation<'a> {
             let (last_part, last_routes) = carried.services.remove(&(host.clone(), *nth)).unzip();
             let part = match last_part {
                 Some(part) if part.built_from(service, rule, &accepts_mtls) => part,
-                _ => SharedPart::build(service, rule, accepts_mtls),
+                _ => Arc::new(SharedPart::build(service, rule, accepts_mtls)),
             };
             let routes = match last_routes {
                 Some(routes) if routes.built_from(snapshot, service, &host) => routes,
                 _ => Arc::new(route::ServiceRoutes::build(snapshot, service, &host)),
             };
             service_routes.push(routes.clone());
-            clusters.extend(part.clusters.iter().cloned());
-            endpoints.extend(part.endpoints.iter().cloned());
-            clusters_use_secrets |= part.uses_secrets;
-            as_addressed.extend(part.as_addressed.iter().cloned());
+            parts.push(part.clone());
             kept.insert((host, *nth), (part, routes));
         }
         carried.services = kept;
@@ -706,31 +709,48 @@ impl<'a> Translation<'a> {
             let mut built = carried.built.lock().expect("built lock");
             built.routes.turn();
             built.captured.turn();
+            built.views.turn();
             built.sidecars.turn();
             if !built.own_inputs.hold(snapshot) {
                 built.sidecars.last.clear();
                 built.own_inputs = OwnInputs::of(snapshot);
             }
         }
-        let mut shared = Resources::default();
-        shared.share(Type::Cluster, reused(&mut carried.clusters, clusters));
-        shared.share(Type::Endpoint, reused(&mut carried.endpoints, endpoints));
+        let everything = View::new(0..snapshot.services.len(), &parts, &service_routes, &mut carried.lists);
         let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
         Translation {
             snapshot,
-            shared,
-            clusters_use_secrets,
-            as_addressed,
+            parts,
             service_routes,
+            everything: Arc::new(everything),
+            scoped: snapshot.is_scoped(),
             built: carried.built.clone(),
             ingress,
         }
     }
 
+    /// The scope a proxy sees the mesh from, where any proxy sees less than the whole mesh, and
+    /// what it sees. A Gateway API Gateway's proxy sees every service: its routes name their
+    /// backends, which ReferenceGrants let them reach.
+    fn view(&self, proxy: &Proxy) -> (Option<Scope>, Arc<View>) {
+        let scope = match proxy {
+            _ if !self.scoped => None,
+            Proxy::Sidecar(s) => Some(self.snapshot.scope(&s.namespace, Some(&s.labels))),
+            Proxy::Gateway(Gateway { serves: Some(_), .. }) => None,
+            Proxy::Gateway(g) => Some(self.snapshot.scope(&g.namespace, None)),
+        };
+        let Some(scope) = scope else { return (None, self.everything.clone()) };
+        let mut built = self.built.lock().expect("built lock");
+        let view =
+            built.views.get(&scope, || Arc::new(View::of(self.snapshot, &scope, &self.parts, &self.service_routes)));
+        (Some(scope), view)
+    }
+
     /// One proxy's configuration.
     pub fn proxy(&self, proxy: &Proxy) -> Resources {
         let snapshot = self.snapshot;
-        let mut resources = self.shared.clone();
+        let (scope, view) = self.view(proxy);
+        let mut resources = view.resources.clone();
         // The gateways' listeners, built for each.
         let mut listeners = Vec::new();
         // Listeners built already, the sidecars' own and those many proxies share.
@@ -750,7 +770,8 @@ impl<'a> Translation<'a> {
                 secrets.extend(own.secrets.iter().cloned());
                 if s.capture.is_some() {
                     // Its chains end no TLS, so it asks for no secret.
-                    let captured = self.captured(s.outbound, || outbound_http(snapshot.tracing, false));
+                    let captured =
+                        self.captured((s.outbound, scope.clone()), &view, || outbound_http(snapshot.tracing, false));
                     routed = captured.routed;
                     encoded_listeners.push(captured.outbound);
                     for cluster in captured.clusters {
@@ -789,7 +810,7 @@ impl<'a> Translation<'a> {
         // that never asks must not be waited on for them. (JWKS clusters use TLS with the
         // system's roots, not the mesh's secrets.)
         listeners_use_secrets |= uses_secrets_in(&listeners);
-        if self.clusters_use_secrets || listeners_use_secrets {
+        if view.uses_secrets || listeners_use_secrets {
             resources.replace(Type::Secret, secrets);
         }
         let listeners = listeners.iter().map(|l| Encoded::new(l.name.clone(), pack(l)));
@@ -801,9 +822,9 @@ impl<'a> Translation<'a> {
             };
             let routes = match (proxy, bound.is_empty()) {
                 (Proxy::Gateway(g), false) => {
-                    encoded_routes(route::gateway(snapshot, &self.service_routes, namespace, &bound, g.listen.port()))
+                    encoded_routes(route::gateway(snapshot, &view.routes, namespace, &bound, g.listen.port()))
                 }
-                _ => self.outbound_routes(namespace, sidecar),
+                _ => self.outbound_routes((scope, namespace.to_string(), sidecar), &view),
             };
             resources.replace(Type::Route, vec![routes]);
         }
@@ -821,25 +842,28 @@ impl<'a> Translation<'a> {
         part
     }
 
-    fn outbound_routes(&self, namespace: &str, sidecar: bool) -> Arc<Encoded> {
+    /// The outbound routes of the proxies of a scope (see `Built::routes`), which see `view`.
+    fn outbound_routes(&self, key: (Option<Scope>, String, bool), view: &View) -> Arc<Encoded> {
         let mut built = self.built.lock().expect("built lock");
-        built.routes.get(&(namespace.to_string(), sidecar), || {
+        let (_, namespace, sidecar) = &key;
+        built.routes.get(&key, || {
             let unknown = sidecar.then(|| external::unknown_hosts(self.snapshot.outbound_policy));
-            let config = route::outbound(&self.service_routes, namespace, &[], unknown.into_iter().collect());
+            let config = route::outbound(&view.routes, namespace, &[], unknown.into_iter().collect());
             encoded_routes(config)
         })
     }
 
-    /// What a captured sidecar with its outbound listener at `address` has in common with
-    /// the others there, built once per translation.
-    fn captured(&self, address: SocketAddr, http: impl FnOnce() -> Filter) -> Captured {
+    /// What a captured sidecar with its outbound listener at an address, and its scope, has in
+    /// common with the others there that see `view`, built once per translation.
+    fn captured(&self, key: (SocketAddr, Option<Scope>), view: &View, http: impl FnOnce() -> Filter) -> Captured {
         let mut built = self.built.lock().expect("built lock");
-        built.captured.get(&address, || {
-            let listener = capture::outbound(self.snapshot, address, http());
+        built.captured.get(&key, || {
+            let services = view.services.iter().map(|&i| &self.snapshot.services[i]);
+            let listener = capture::outbound(self.snapshot, services, key.0, http());
             // Envoy asks for the routes only when a chain refers to them, and a proxy must not
             // be waited on for what it never asks for.
             let routed = listener.filter_chains.iter().any(capture::is_http);
-            let as_addressed = self.as_addressed.iter().map(|name| capture::original_destination(name));
+            let as_addressed = view.as_addressed.iter().map(|name| capture::original_destination(name));
             let clusters = capture::clusters().into_iter().chain(as_addressed);
             Captured {
                 outbound: Encoded::new(listener.name.clone(), pack(&listener)),

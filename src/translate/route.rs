@@ -40,6 +40,8 @@ const DEFAULT_ATTEMPTS: u32 = 2;
 pub(super) struct ServiceRoutes {
     inputs: Inputs,
     hosts: Vec<EncodedHost>,
+    /// The other hosts its routes send to.
+    destinations: BTreeSet<String>,
 }
 
 /// What a service's routes are built from: the service but for its instances, its
@@ -77,11 +79,17 @@ impl ServiceRoutes {
     pub(super) fn build(snapshot: &MeshSnapshot, service: &Service, host: &str) -> ServiceRoutes {
         let builder = Routes::new(snapshot);
         let default_port = service.default_http_port().map(|p| p.number);
+        let mut destinations = BTreeSet::new();
         let hosts = service
             .ports
             .iter()
             .map(|port| {
                 let routes = builder.port(host, port);
+                destinations.extend(routes.iter().flat_map(route_clusters).filter_map(cluster_host));
+                if port.protocol == Protocol::Tls {
+                    let rules = builder.tls_rules(host, port.number).into_iter();
+                    destinations.extend(rules.flat_map(|r| r.destinations).filter_map(|(c, _)| cluster_host(&c)));
+                }
                 let bare = default_port == Some(port.number);
                 // Stat names are dot-separated, so the name that heads a route's stats has none.
                 let name = format!("{}_{}_{}", service.name.replace('.', "-"), service.namespace, port.number);
@@ -111,6 +119,7 @@ impl ServiceRoutes {
                 addresses: service.addresses.clone(),
                 instances: Vec::new(),
                 origin: service.origin.clone(),
+                exported: service.exported.clone(),
             },
             virtual_service: snapshot
                 .virtual_service(host)
@@ -118,7 +127,13 @@ impl ServiceRoutes {
             looked_up,
             meshed: snapshot.mesh_routes.attach_to(host),
         };
-        ServiceRoutes { inputs, hosts }
+        destinations.remove(host);
+        ServiceRoutes { inputs, hosts, destinations }
+    }
+
+    /// The other hosts its routes send to.
+    pub(super) fn destinations(&self) -> impl Iterator<Item = &str> {
+        self.destinations.iter().map(String::as_str)
     }
 
     /// Whether building the routes of `service` (at `host`) in `snapshot` would make these.
@@ -135,6 +150,25 @@ impl ServiceRoutes {
                 snapshot.service(h).map(|s| &s.ports) == ports.as_ref() && consistent_hash(snapshot, h) == hash.as_ref()
             })
     }
+}
+
+/// The clusters a route sends to, mirrors included.
+fn route_clusters(route: &Route) -> Vec<&str> {
+    let Some(route::Action::Route(action)) = &route.action else { return vec![] };
+    let mut clusters: Vec<&str> = match &action.cluster_specifier {
+        Some(route_action::ClusterSpecifier::Cluster(name)) => vec![name],
+        Some(route_action::ClusterSpecifier::WeightedClusters(weighted)) => {
+            weighted.clusters.iter().map(|c| c.name.as_str()).collect()
+        }
+        _ => vec![],
+    };
+    clusters.extend(action.request_mirror_policies.iter().map(|m| m.cluster.as_str()));
+    clusters
+}
+
+/// The host of an outbound cluster (`outbound|PORT|SUBSET|HOST`).
+fn cluster_host(cluster: &str) -> Option<String> {
+    cluster.strip_prefix("outbound|").and_then(|rest| rest.splitn(3, '|').nth(2)).map(str::to_string)
 }
 
 /// The outbound routes of a proxy whose short names resolve in `namespace`, encoded as Envoy

@@ -79,6 +79,7 @@ fn desired(policy: &str, instances: &[Instance], gateway: SocketAddr) -> Desired
         ports: vec![ServicePort { name: "http".into(), number: 80, protocol: Protocol::Http }],
         addresses: vec![],
         origin: Origin::Registry,
+        exported: Default::default(),
         instances: instances.to_vec(),
     };
     let snapshot = MeshSnapshot::new(vec![service], report.resources.iter().map(|c| &c.resource));

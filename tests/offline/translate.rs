@@ -72,6 +72,7 @@ fn services(resources: &[Resource]) -> Vec<Service> {
             ports,
             addresses: vec![],
             origin: Origin::Registry,
+            exported: Default::default(),
             instances: vec![],
         });
         for _ in 0..replicas {
@@ -585,6 +586,36 @@ fn service_entries_translate_by_their_resolution_and_registry_only_closes_the_re
         summary(&translate(&snapshot, &Proxy::Sidecar(captured(&explicit)))),
     ];
     common::assert_golden("testdata/translate/service-entries.txt", &summaries.join("\n# captured\n"));
+}
+
+/// A Sidecar narrows what the sidecars it selects see, and exports narrow what every proxy
+/// sees: each gets the clusters, endpoints, routes and captured chains of what it sees alone.
+#[test]
+fn sidecars_and_exports_scope_what_each_proxy_is_sent() {
+    let resources = resources(&["testdata/valid/sidecar-scope.yaml"]);
+    let snapshot = MeshSnapshot::new(services(&resources), &resources);
+    let frontend = sidecar_of(&sidecar("mall"));
+    let reviews = Sidecar {
+        node_id: "reviews-0".into(),
+        service: "reviews".into(),
+        labels: BTreeMap::from([("app".to_string(), "reviews".to_string())]),
+        ..frontend.clone()
+    };
+    let billing =
+        Sidecar { node_id: "billing-0".into(), service: "billing".into(), namespace: "tax".into(), ..reviews.clone() };
+    let mut summaries = Vec::new();
+    for proxy in [&frontend, &captured(&frontend), &reviews, &billing] {
+        let config = translate(&snapshot, &Proxy::Sidecar(proxy.clone()));
+        common::envoy::validate(&static_bootstrap(&config)).unwrap();
+        let captured = if proxy.capture.is_some() { ", captured" } else { "" };
+        summaries.push(format!("# {} in {}{captured}\n{}", proxy.service, proxy.namespace, summary(&config)));
+    }
+    let clusters = |summary: &str, host: &str| summary.contains(&format!("|{host}"));
+    assert!(clusters(&summaries[0], "profile.mall") && clusters(&summaries[0], "ratings.mall"), "{}", summaries[0]);
+    assert!(!clusters(&summaries[0], "reviews.mall") && !clusters(&summaries[0], "api.payments"), "{}", summaries[0]);
+    assert!(clusters(&summaries[2], "reviews.mall") && clusters(&summaries[2], "api.payments"), "{}", summaries[2]);
+    assert!(!clusters(&summaries[3], "api.payments"), "{}", summaries[3]);
+    common::assert_golden("testdata/translate/sidecar-scope.txt", &summaries.join("\n"));
 }
 
 /// The translator's output as one static bootstrap: routes inline instead of RDS, endpoints

@@ -177,11 +177,12 @@ pub fn reference(kind: ObjectKind, name: &str) -> String {
 
 /// The mesh kinds a cluster keeps. `Workload` is left out: it describes a process of the local
 /// mesh; on a cluster, workloads are Pods.
-pub const CLUSTER_KINDS: [api::Kind; 13] = [
+pub const CLUSTER_KINDS: [api::Kind; 14] = [
     api::Kind::VirtualService,
     api::Kind::DestinationRule,
     api::Kind::ServiceEntry,
     api::Kind::IstioGateway,
+    api::Kind::Sidecar,
     api::Kind::GatewayClass,
     api::Kind::Gateway,
     api::Kind::HTTPRoute,

@@ -66,11 +66,11 @@ pub const CLUSTER_GRANTS: &[Grant] = &[
     },
     Grant {
         group: "networking.istio.io",
-        resources: &["destinationrules", "serviceentries", "gateways"],
+        resources: &["destinationrules", "serviceentries", "gateways", "sidecars"],
         names: &[],
         verbs: WATCH,
-        why: "traffic policy, the services outside the registry, and what the ingress gateway serves, \
-              translated into each proxy's configuration",
+        why: "traffic policy, the services outside the registry, what the ingress gateway serves, and what \
+              each sidecar sees, translated into each proxy's configuration",
     },
     Grant {
         group: "networking.istio.io",
