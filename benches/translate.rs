@@ -6,12 +6,16 @@
 //! carrying over what the others' inputs left as it was; then every proxy's (1,000 sidecars),
 //! and reports the process's peak memory. For each change (and for a service added), the bytes it sends one proxy: as
 //! meshctl's ADS server sends them (state of the world: every resource of each type that
-//! changed) and as incremental xDS would (only the resources that changed). Run with
+//! changed) and as incremental xDS would (only the resources that changed). Last, two real
+//! Envoys run a sidecar's configuration side by side, one seeing every service and one scoped
+//! by a Sidecar to ten, and their resident memory is reported. Run with
 //! `cargo bench --bench translate`; under `cargo test --all-targets` it translates a mesh of
-//! 20 services once, as a smoke test.
+//! 20 services once and runs the two Envoys on it, as a smoke test.
 
-#[path = "../tests/common/memory.rs"]
-mod memory;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::memory;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -134,6 +138,80 @@ fn pushed(before: &Resources, after: &Resources) -> Vec<(Type, usize, usize)> {
         .collect()
 }
 
+/// The services a scoped sidecar calls.
+const CALLEES: usize = 10;
+
+/// What one real Envoy holds running a sidecar's configuration.
+struct Held {
+    clusters: usize,
+    /// The bytes of its configuration, as encoded for ADS.
+    bytes: usize,
+    resident_mb: f64,
+}
+
+/// Two sidecars of the mesh of `services` on real Envoys, fed by meshctl's ADS server: one that
+/// sees every service, and one that a Sidecar scopes to `CALLEES` of them. Both present real
+/// certificates, as the mesh's clusters ask for them. Their memory is read once both have
+/// ACKed everything.
+fn envoy_memory(services: usize, policy: &[Resource]) -> [Held; 2] {
+    let hosts: String =
+        (0..services.min(CALLEES)).map(|i| format!("    - ./svc-{i}.default.svc.cluster.local\n")).collect();
+    let sidecar = format!(
+        "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {{name: narrow}}\nspec:\n  workloadSelector:\n    labels: {{scope: narrow}}\n  egress:\n  - hosts:\n{hosts}"
+    );
+    let report = check(&[Source { name: "sidecar".into(), text: sidecar }], &Options::default());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    let resources: Vec<Resource> =
+        policy.iter().cloned().chain(report.resources.into_iter().map(|c| c.resource)).collect();
+    let snapshot = MeshSnapshot::new(mk_services(services), &resources);
+
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca = meshctl::pki::Authority::open(ca_dir.path()).unwrap();
+    let leaf = ca.issue(&meshctl::api::Identity::new("default", "svc-0"), Duration::from_secs(3600)).unwrap();
+    let credentials =
+        Credentials { cert_chain: leaf.cert_pem, private_key: leaf.key_pem, trust_bundle: ca.trust_bundle().into() };
+    let localhost = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let proxy = |node: &str, labels: &[(&str, &str)]| {
+        let Proxy::Sidecar(sidecar) = mk_sidecar(0) else { unreachable!("a sidecar") };
+        let mut port = sidecar.ports[0].clone();
+        port.listen = localhost(common::free_port());
+        Proxy::Sidecar(Sidecar {
+            node_id: node.into(),
+            ports: vec![port],
+            outbound: localhost(common::free_port()),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            credentials: credentials.clone(),
+            ..sidecar
+        })
+    };
+    let proxies = [proxy("wide", &[("version", "v1")]), proxy("narrow", &[("version", "v1"), ("scope", "narrow")])];
+    let translation = Translation::new(&snapshot);
+    let configured: Vec<Arc<Resources>> = proxies.iter().map(|p| Arc::new(translation.proxy(p))).collect();
+    let desired: meshctl::xds::Desired =
+        Arc::new(proxies.iter().map(|p| p.node_id().to_string()).zip(configured.iter().cloned()).collect());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(desired);
+    let server = meshctl::xds::Server::new(rx);
+    let xds = runtime.block_on(server.clone().spawn(localhost(0))).unwrap();
+    let envoys = proxies.each_ref().map(|p| common::envoy::start(p.node_id(), localhost(common::free_port()), xds));
+    for p in &proxies {
+        common::poll(&format!("{} runs its configuration", p.node_id()), Duration::from_secs(300), || {
+            match server.sync_state(p.node_id()) {
+                meshctl::xds::SyncState::Nack(reason) => panic!("{} refused its configuration: {reason}", p.node_id()),
+                state => state == meshctl::xds::SyncState::Synced,
+            }
+        });
+    }
+    let held = |i: usize| {
+        let bytes =
+            Type::ALL.iter().flat_map(|&t| configured[i].get(t).into_owned()).map(|e| e.any.encoded_len()).sum();
+        let clusters = configured[i].get(Type::Cluster).len();
+        Held { clusters, bytes, resident_mb: memory::resident_mb(&envoys[i].pid().to_string()) }
+    };
+    [held(0), held(1)]
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -153,6 +231,8 @@ fn main() {
         // A cluster per subset of every service, besides the proxy's own.
         let clusters = Translation::new(&snapshot).proxy(&proxies[0]).get(Type::Cluster).len();
         assert!(clusters >= services * SUBSETS.len(), "{clusters} clusters");
+        let [wide, narrow] = envoy_memory(services, &policy);
+        assert!(narrow.clusters < wide.clusters, "{} clusters scoped, {} not", narrow.clusters, wide.clusters);
         return;
     }
 
@@ -263,4 +343,12 @@ fn main() {
     bytes("a VirtualService changed", &reweighted_bytes);
     bytes("a service added", &added_bytes);
     println!("peak memory: {:.0} MB", memory::peak_mb("self"));
+    for (what, held) in ["every service", "scoped to 10 (a Sidecar)"].iter().zip(envoy_memory(services, &policy)) {
+        println!(
+            "a sidecar's Envoy, {what}: {} clusters, {:.0} kB of configuration, {:.0} MB resident",
+            held.clusters,
+            held.bytes as f64 / 1e3,
+            held.resident_mb
+        );
+    }
 }

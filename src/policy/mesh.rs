@@ -89,7 +89,8 @@ pub(super) fn check(
                     }
                     routed.entry(fqdn).or_insert(checked);
                 }
-                let callers = mesh.callers(vs.spec.hosts.iter().map(|h| names::resolve_host(h, ns)));
+                let exported = Exported::new(&vs.spec.export_to, ns);
+                let callers = mesh.callers(exported, vs.spec.hosts.iter().map(|h| names::resolve_host(h, ns)));
                 let destination = |dest: &Destination, at: &Path, sink: &mut Sink| {
                     mesh.destination(dest, ns, at, sink);
                     mesh.seen_by(&names::resolve_host(&dest.host, ns), &callers, &at.child("host"), sink);
@@ -211,17 +212,22 @@ struct Mesh<'a> {
 }
 
 impl Mesh<'_> {
-    /// The namespaces whose proxies see a VirtualService for `hosts`: those that see one of
-    /// them.
-    fn callers(&self, hosts: impl Iterator<Item = String>) -> Exported {
-        let mut callers = std::collections::BTreeSet::new();
+    /// The namespaces whose proxies take a VirtualService `exported` so for `hosts`: those it
+    /// is exported to that see one of the hosts.
+    fn callers(&self, exported: Exported, hosts: impl Iterator<Item = String>) -> Exported {
+        let mut seeing = Some(std::collections::BTreeSet::new());
         for host in hosts {
-            match self.exported(&host) {
-                Exported::Everywhere => return Exported::Everywhere,
-                Exported::To(namespaces) => callers.extend(namespaces),
+            match (self.exported(&host), seeing.as_mut()) {
+                (Exported::Everywhere, _) => seeing = None,
+                (Exported::To(namespaces), Some(seeing)) => seeing.extend(namespaces),
+                (Exported::To(_), None) => {}
             }
         }
-        Exported::To(callers)
+        match (exported, seeing) {
+            (exported, None) => exported,
+            (Exported::Everywhere, Some(seeing)) => Exported::To(seeing),
+            (Exported::To(to), Some(seeing)) => Exported::To(to.intersection(&seeing).cloned().collect()),
+        }
     }
 
     /// The namespaces whose proxies see `fqdn`, as far as the input says: a ServiceEntry's

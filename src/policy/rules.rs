@@ -17,15 +17,15 @@ use crate::api::security::{Action, AuthorizationPolicySpec, PeerAuthenticationSp
 pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     match resource {
         Resource::VirtualService(vs) => {
-            export_to_everyone(&vs.spec.export_to, "VirtualService", sink);
+            export_to(&vs.spec.export_to, false, sink);
             virtual_service(&vs.spec, sink);
         }
         Resource::DestinationRule(dr) => {
-            export_to_everyone(&dr.spec.export_to, "DestinationRule", sink);
+            export_to(&dr.spec.export_to, false, sink);
             destination_rule(&dr.spec, sink);
         }
         Resource::ServiceEntry(se) => {
-            export_to(&se.spec.export_to, sink);
+            export_to(&se.spec.export_to, true, sink);
             service_entry(&se.spec, sink);
         }
         Resource::Sidecar(sidecar) => sidecar_egress(&sidecar.spec, resource.namespace(), sink),
@@ -44,29 +44,16 @@ pub(super) fn check(resource: &Resource, sink: &mut Sink) {
     }
 }
 
-/// A service's proxies see as its `exportTo` says, but every proxy sees every VirtualService and
-/// DestinationRule: meshctl does not choose them by the caller's namespace yet, so an `exportTo`
-/// that would hide one from some namespaces is refused rather than ignored. `*`, Istio's
-/// default, is what meshctl does.
-fn export_to_everyone(namespaces: &[String], kind: &str, sink: &mut Sink) {
-    for (i, namespace) in namespaces.iter().enumerate().filter(|(_, n)| *n != "*") {
-        let at = field!["spec", "exportTo", i];
-        sink.path(
-            &at,
-            Code::Unsupported,
-            format!(
-                "{at}: exporting to {namespace:?} is valid Istio but not supported by meshctl, which shows \
-                 every {kind} to every namespace's proxies; remove it, or export to \"*\""
-            ),
-        );
-    }
-}
-
-/// A ServiceEntry's `exportTo`: namespaces, `.` (its own), or one of `*` (every namespace) and
-/// `~` (none) alone.
-fn export_to(namespaces: &[String], sink: &mut Sink) {
+/// An `exportTo`: namespaces, `.` (its own), or `*` (every namespace) alone; or, for a service
+/// (`to_none`), `~` (none) alone. Istio hides no VirtualService or DestinationRule from every
+/// namespace.
+fn export_to(namespaces: &[String], to_none: bool, sink: &mut Sink) {
     for (i, namespace) in namespaces.iter().enumerate() {
         let at = field!["spec", "exportTo", i];
+        if namespace == "~" && !to_none {
+            sink.path(&at, Code::InvalidValue, format!("{at}: \"~\" (no namespace) exports only services: export to \".\" to keep this to its own namespace"));
+            continue;
+        }
         let alone = matches!(namespace.as_str(), "*" | "~");
         if alone && namespaces.len() > 1 {
             let meaning = if namespace == "*" { "every namespace" } else { "no namespace" };

@@ -89,6 +89,7 @@ fn to_port(port: u16) -> FilterChainMatch {
 /// such entry on a port for TCP. The rest passes through, or with REGISTRY_ONLY, nowhere.
 pub(super) fn outbound<'s>(
     snapshot: &MeshSnapshot,
+    class: super::Class,
     services: impl IntoIterator<Item = &'s Service>,
     address: SocketAddr,
     http: Filter,
@@ -98,7 +99,7 @@ pub(super) fn outbound<'s>(
     // The (port, address, SNI name) each chain matches, which no two chains may share.
     let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
     let mut filter_chains = Vec::new();
-    let routes = super::route::Routes::new(snapshot);
+    let routes = super::route::Routes::new(snapshot, class);
     for service in services {
         let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
             (Origin::Entry(_), []) => vec![None],

@@ -22,7 +22,7 @@ use envoy_types::pb::envoy::config::route::v3::{
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatchAndSubstitute, StringMatcher, string_matcher};
 
 use super::route::{default_retries, destination_hash, regex, with_grpc_deadlines};
-use super::{MeshSnapshot, cluster_name, pb};
+use super::{Class, MeshSnapshot, cluster_name, pb};
 use crate::api::gateway::{
     FilterType, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HeaderModifier,
     PathMatchType, PathModifier, ValueMatch, ValueMatchType,
@@ -73,10 +73,10 @@ impl MeshRoutes {
 
     /// The Envoy routes of requests to `port` of the Service of `host`; none when no route
     /// attaches to it.
-    pub(super) fn routes(&self, snapshot: &MeshSnapshot, host: &str, port: u16) -> Option<Vec<Route>> {
+    pub(super) fn routes(&self, snapshot: &MeshSnapshot, class: Class, host: &str, port: u16) -> Option<Vec<Route>> {
         let rules = self.by_host.get(host)?;
         let on_port = |r: &&MatchedRule| r.port.is_none_or(|p| p == port);
-        Some(rules.iter().filter(on_port).map(|r| envoy_route(snapshot, r)).collect())
+        Some(rules.iter().filter(on_port).map(|r| envoy_route(snapshot, class, r)).collect())
     }
 }
 
@@ -142,7 +142,7 @@ pub(super) fn gateway_routes(snapshot: &MeshSnapshot, served: &Served<'_>, port:
                     domain.replace('.', "_")
                 ),
                 domains: vec![domain],
-                routes: rules.iter().map(|r| envoy_route(snapshot, r)).collect(),
+                routes: rules.iter().map(|r| envoy_route(snapshot, super::choice::COMMON, r)).collect(),
                 ..VirtualHost::default()
             }
         })
@@ -209,7 +209,8 @@ impl Precedence {
     }
 }
 
-fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
+/// `matched` as an Envoy route, hashing as the DestinationRules of `class` say.
+fn envoy_route(snapshot: &MeshSnapshot, class: Class, matched: &MatchedRule) -> Route {
     let rule = &matched.rule;
     let (request_headers_to_add, request_headers_to_remove) = headers(&rule.filters, FilterType::RequestHeaderModifier);
     let (response_headers_to_add, response_headers_to_remove) =
@@ -228,7 +229,7 @@ fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
         rule.filters.iter().filter(|f| f.kind == FilterType::RequestRedirect).find_map(|f| f.request_redirect.as_ref());
     route.action = Some(match redirect {
         Some(redirect) => route::Action::Redirect(redirect_action(redirect, &matched.request)),
-        None => forward(snapshot, matched),
+        None => forward(snapshot, class, matched),
     });
     route
 }
@@ -236,7 +237,7 @@ fn envoy_route(snapshot: &MeshSnapshot, matched: &MatchedRule) -> Route {
 /// Sends the request to the rule's backends, by weight, rewritten and mirrored as its filters
 /// say; a rule with no backend left (none written, or all of weight 0) answers 500, as the
 /// Gateway API requires.
-fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
+fn forward(snapshot: &MeshSnapshot, class: Class, matched: &MatchedRule) -> route::Action {
     let rule = &matched.rule;
     let backends: Vec<&HTTPBackendRef> = rule.backend_refs.iter().filter(|b| b.weight > 0).collect();
     if backends.is_empty() {
@@ -280,7 +281,7 @@ fn forward(snapshot: &MeshSnapshot, matched: &MatchedRule) -> route::Action {
         timeout: Some(pb::duration(timeouts.and_then(|t| t.request).map_or(std::time::Duration::ZERO, |d| d.0))),
         retry_policy: Some(retries),
         cluster_not_found_response_code: route_action::ClusterNotFoundResponseCode::InternalServerError as i32,
-        hash_policy: destination_hash(snapshot, &host_of(backends[0])),
+        hash_policy: destination_hash(snapshot, class, &host_of(backends[0])),
         ..RouteAction::default()
     };
     if let Some(rewrite) =

@@ -16,6 +16,7 @@
 mod authz;
 mod bootstrap;
 mod capture;
+mod choice;
 mod cluster;
 mod external;
 mod ingress;
@@ -49,13 +50,13 @@ use crate::api::security::{
     AuthorizationPolicy, AuthorizationPolicySpec, MtlsMode, PeerAuthentication, PeerAuthenticationSpec,
     RequestAuthentication, RequestAuthenticationSpec,
 };
-use crate::policy::resolve_host;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use bootstrap::{
     ControlPlane, LATENCY_BUCKETS_MS, XDS_CLUSTER, bootstrap, envoy_args, static_cluster, static_http_listener,
 };
 pub use capture::INBOUND_SOURCE;
+use choice::{COMMON, Class};
 pub use external::{DnsName, Entry, Origin, OutboundPolicy};
 pub use pb::any as pack;
 pub use resources::{Encoded, Resources, Type};
@@ -85,10 +86,10 @@ pub struct MeshSnapshot {
     sidecars: Vec<crate::api::networking::Sidecar>,
     /// The namespaces' labels and the certificates the Gateway API's Gateways are judged with.
     pub environment: crate::ingress::Environment,
-    /// Each fully qualified host's first DestinationRule and VirtualService, by position:
-    /// found once per snapshot, since every proxy's translation asks for every service's.
-    destination_rule_of: HashMap<String, usize>,
-    virtual_service_of: HashMap<String, usize>,
+    /// The DestinationRule and VirtualService that the proxies of each class take for each
+    /// fully qualified host, by position: found once per snapshot, since every proxy's
+    /// translation asks for every service's.
+    classes: choice::Classes,
     service_of: HashMap<String, usize>,
 }
 
@@ -124,24 +125,35 @@ impl MeshSnapshot {
             }
         }
         snapshot.mesh_routes = mesh_route::MeshRoutes::new(mesh_routes);
-        for (i, dr) in snapshot.destination_rules.iter().enumerate() {
-            snapshot.destination_rule_of.entry(resolve_host(&dr.spec.host, namespace(&dr.metadata))).or_insert(i);
-        }
         for (i, service) in snapshot.services.iter().enumerate() {
             snapshot.service_of.entry(service.host()).or_insert(i);
         }
+        let claim = choice::Claim::new;
+        let rules: Vec<choice::Claim> = snapshot
+            .destination_rules
+            .iter()
+            .enumerate()
+            .map(|(i, dr)| claim(&dr.metadata, &dr.spec.host, &dr.spec.export_to, i))
+            .collect();
         // A VirtualService bound only to gateways routes nothing in the mesh.
-        for (i, vs) in snapshot.virtual_services.iter().enumerate().filter(|(_, vs)| vs.spec.in_mesh()) {
-            for host in &vs.spec.hosts {
-                snapshot.virtual_service_of.entry(resolve_host(host, namespace(&vs.metadata))).or_insert(i);
-            }
-        }
+        let in_mesh = snapshot.virtual_services.iter().enumerate().filter(|(_, vs)| vs.spec.in_mesh());
+        let routes: Vec<choice::Claim> = in_mesh
+            .flat_map(|(i, vs)| vs.spec.hosts.iter().map(move |h| (i, vs, h)))
+            .map(|(i, vs, host)| claim(&vs.metadata, host, &vs.spec.export_to, i))
+            .collect();
+        snapshot.classes = choice::Classes::new(&routes, &rules);
         snapshot
     }
 
-    /// The DestinationRule for a fully qualified host, if there is one.
-    fn destination_rule(&self, host: &str) -> Option<&DestinationRule> {
-        self.destination_rule_of.get(host).map(|&i| &self.destination_rules[i])
+    /// The class of the proxies of `namespace`: which VirtualServices and DestinationRules
+    /// they take.
+    fn class(&self, namespace: &str) -> Class {
+        self.classes.of(namespace)
+    }
+
+    /// The DestinationRule that `class` takes for a fully qualified host, if there is one.
+    fn destination_rule(&self, class: Class, host: &str) -> Option<&DestinationRule> {
+        self.classes.destination_rule(class, host).map(|i| &self.destination_rules[i])
     }
 
     /// The service of a fully qualified host, if there is one.
@@ -149,17 +161,26 @@ impl MeshSnapshot {
         self.service_of.get(host).map(|&i| &self.services[i])
     }
 
-    /// The VirtualServices bound to an Istio Gateway that selects a gateway of `labels`, each
-    /// with its hosts that the Gateway's HTTP servers serve, in order.
-    fn bound_virtual_services(&self, labels: &BTreeMap<String, String>) -> Vec<(&VirtualService, Vec<String>)> {
+    /// The VirtualServices exported to `proxy_namespace` and bound to an Istio Gateway that selects a
+    /// gateway of `labels` there, each with its hosts that the Gateway's HTTP servers serve, in
+    /// order.
+    fn bound_virtual_services(
+        &self,
+        proxy_namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<(&VirtualService, Vec<String>)> {
         use crate::api::networking::GatewayProtocol;
         let selecting: Vec<&crate::api::networking::Gateway> = self
             .gateways
             .iter()
             .filter(|g| !g.spec.selector.is_empty() && crate::api::has_labels(&g.spec.selector, labels))
             .collect();
+        let exported = |vs: &&VirtualService| {
+            crate::api::networking::Exported::new(&vs.spec.export_to, namespace(&vs.metadata)).to(proxy_namespace)
+        };
         self.virtual_services
             .iter()
+            .filter(exported)
             .filter_map(|vs| {
                 let ns = namespace(&vs.metadata);
                 let bound = |g: &&crate::api::networking::Gateway| {
@@ -179,9 +200,9 @@ impl MeshSnapshot {
             .collect()
     }
 
-    /// The VirtualService that routes a fully qualified host, if there is one.
-    fn virtual_service(&self, host: &str) -> Option<&VirtualService> {
-        self.virtual_service_of.get(host).map(|&i| &self.virtual_services[i])
+    /// The VirtualService that routes a fully qualified host for `class`, if there is one.
+    fn virtual_service(&self, class: Class, host: &str) -> Option<&VirtualService> {
+        self.classes.virtual_service(class, host).map(|i| &self.virtual_services[i])
     }
 }
 
@@ -347,10 +368,9 @@ pub const OUTBOUND_ROUTES: &str = "outbound";
 /// the same for every proxy.
 pub struct Translation<'a> {
     snapshot: &'a MeshSnapshot,
-    /// Each service's part of what the proxies share, and its virtual hosts, in the snapshot's
-    /// order.
-    parts: Vec<Arc<SharedPart>>,
-    service_routes: Vec<Arc<route::ServiceRoutes>>,
+    /// For each class of proxies (`choice`), each service's part of what they share and its
+    /// virtual hosts, in the snapshot's order.
+    classes: Vec<ClassParts>,
     /// What a proxy that sees every service is sent of them.
     everything: Arc<View>,
     /// Whether any proxy sees less (`MeshSnapshot::is_scoped`).
@@ -359,6 +379,12 @@ pub struct Translation<'a> {
     built: Arc<Mutex<Built>>,
     /// The Gateway API's Gateways meshctl serves, judged once for every gateway proxy.
     ingress: crate::ingress::Ingress<'a>,
+}
+
+/// Each service's part of what a class of proxies share, and its virtual hosts, by place.
+struct ClassParts {
+    parts: Vec<Arc<SharedPart>>,
+    routes: Vec<Arc<route::ServiceRoutes>>,
 }
 
 /// What one service adds to the part the proxies that see it share: its clusters and their
@@ -663,6 +689,36 @@ fn reused(last: &mut Arc<[Arc<Encoded>]>, list: Vec<Arc<Encoded>>) -> Arc<[Arc<E
     last.clone()
 }
 
+impl ClassParts {
+    /// The parts and routes of `class`: the common class's where they would be the same (a
+    /// service whose host the class chooses as the common one does, and whose routes look up no
+    /// host it chooses otherwise), else built for it.
+    fn of(snapshot: &MeshSnapshot, class: Class, common: &ClassParts) -> ClassParts {
+        let services = snapshot.services.iter().enumerate();
+        let (parts, routes) = services
+            .map(|(i, service)| {
+                let (part, routes) = (&common.parts[i], &common.routes[i]);
+                let host = service.host();
+                let differs = |h: &str| snapshot.classes.differs(class, h);
+                if !differs(&host) && !routes.looks_up(differs) {
+                    return (part.clone(), routes.clone());
+                }
+                let rule = snapshot.destination_rule(class, &host);
+                let part = match part.rule.as_ref() == rule.map(|r| &r.spec) {
+                    true => part.clone(),
+                    false => Arc::new(SharedPart::build(service, rule, part.accepts_mtls.clone())),
+                };
+                let routes = match routes.built_from(snapshot, class, service, &host) {
+                    true => routes.clone(),
+                    false => Arc::new(route::ServiceRoutes::build(snapshot, class, service, &host)),
+                };
+                (part, routes)
+            })
+            .unzip();
+        ClassParts { parts, routes }
+    }
+}
+
 impl<'a> Translation<'a> {
     /// A snapshot's translation from scratch.
     pub fn new(snapshot: &'a MeshSnapshot) -> Self {
@@ -678,7 +734,7 @@ impl<'a> Translation<'a> {
         let mut hosts: HashMap<String, usize> = HashMap::new();
         for service in &snapshot.services {
             let host = service.host();
-            let rule = snapshot.destination_rule(&host);
+            let rule = snapshot.destination_rule(COMMON, &host);
             let accepts_mtls: Vec<bool> = service
                 .ports
                 .iter()
@@ -697,8 +753,8 @@ impl<'a> Translation<'a> {
                 _ => Arc::new(SharedPart::build(service, rule, accepts_mtls)),
             };
             let routes = match last_routes {
-                Some(routes) if routes.built_from(snapshot, service, &host) => routes,
-                _ => Arc::new(route::ServiceRoutes::build(snapshot, service, &host)),
+                Some(routes) if routes.built_from(snapshot, COMMON, service, &host) => routes,
+                _ => Arc::new(route::ServiceRoutes::build(snapshot, COMMON, service, &host)),
             };
             service_routes.push(routes.clone());
             parts.push(part.clone());
@@ -717,11 +773,14 @@ impl<'a> Translation<'a> {
             }
         }
         let everything = View::new(0..snapshot.services.len(), &parts, &service_routes, &mut carried.lists);
+        let mut classes = vec![ClassParts { parts, routes: service_routes }];
+        for class in 1..snapshot.classes.len() {
+            classes.push(ClassParts::of(snapshot, class, &classes[COMMON]));
+        }
         let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
         Translation {
             snapshot,
-            parts,
-            service_routes,
+            classes,
             everything: Arc::new(everything),
             scoped: snapshot.is_scoped(),
             built: carried.built.clone(),
@@ -741,8 +800,10 @@ impl<'a> Translation<'a> {
         };
         let Some(scope) = scope else { return (None, self.everything.clone()) };
         let mut built = self.built.lock().expect("built lock");
-        let view =
-            built.views.get(&scope, || Arc::new(View::of(self.snapshot, &scope, &self.parts, &self.service_routes)));
+        let view = built.views.get(&scope, || {
+            let class = &self.classes[self.snapshot.class(&scope.namespace)];
+            Arc::new(View::of(self.snapshot, &scope, &class.parts, &class.routes))
+        });
         (Some(scope), view)
     }
 
@@ -817,7 +878,7 @@ impl<'a> Translation<'a> {
         resources.replace(Type::Listener, listeners.chain(encoded_listeners).collect());
         if routed {
             let bound = match proxy {
-                Proxy::Gateway(g) => snapshot.bound_virtual_services(&g.labels),
+                Proxy::Gateway(g) => snapshot.bound_virtual_services(&g.namespace, &g.labels),
                 Proxy::Sidecar(_) => Vec::new(),
             };
             let routes = match (proxy, bound.is_empty()) {
@@ -859,7 +920,8 @@ impl<'a> Translation<'a> {
         let mut built = self.built.lock().expect("built lock");
         built.captured.get(&key, || {
             let services = view.services.iter().map(|&i| &self.snapshot.services[i]);
-            let listener = capture::outbound(self.snapshot, services, key.0, http());
+            let class = key.1.as_ref().map_or(COMMON, |scope| self.snapshot.class(&scope.namespace));
+            let listener = capture::outbound(self.snapshot, class, services, key.0, http());
             // Envoy asks for the routes only when a chain refers to them, and a proxy must not
             // be waited on for what it never asks for.
             let routed = listener.filter_chains.iter().any(capture::is_http);

@@ -20,7 +20,7 @@ use envoy_types::pb::google::protobuf::BoolValue;
 
 use prost::Message;
 
-use super::{MeshSnapshot, Origin, Service, ServicePort, cluster_name, pb};
+use super::{Class, MeshSnapshot, Origin, Service, ServicePort, cluster_name, pb};
 use crate::api::Protocol;
 use crate::api::networking::{
     ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, HttpRouteDestination, StringMatch, VirtualService,
@@ -76,8 +76,8 @@ impl ServiceRoutes {
     /// the port, else its HTTPRoutes', else a default route; a TCP or TLS port's one route
     /// takes HTTP `CONNECT` tunnels to it (how an application whose traffic is not captured
     /// reaches it through its `HTTP_PROXY`; listeners that do not accept `CONNECT` refuse them).
-    pub(super) fn build(snapshot: &MeshSnapshot, service: &Service, host: &str) -> ServiceRoutes {
-        let builder = Routes::new(snapshot);
+    pub(super) fn build(snapshot: &MeshSnapshot, class: Class, service: &Service, host: &str) -> ServiceRoutes {
+        let builder = Routes::new(snapshot, class);
         let default_port = service.default_http_port().map(|p| p.number);
         let mut destinations = BTreeSet::new();
         let hosts = service
@@ -107,7 +107,7 @@ impl ServiceRoutes {
             .into_iter()
             .map(|h| {
                 let ports = snapshot.service(&h).map(|s| s.ports.clone());
-                let hash = consistent_hash(snapshot, &h).cloned();
+                let hash = consistent_hash(snapshot, class, &h).cloned();
                 (h, ports, hash)
             })
             .collect();
@@ -122,7 +122,7 @@ impl ServiceRoutes {
                 exported: service.exported.clone(),
             },
             virtual_service: snapshot
-                .virtual_service(host)
+                .virtual_service(class, host)
                 .map(|vs| (super::namespace(&vs.metadata).to_string(), vs.spec.clone())),
             looked_up,
             meshed: snapshot.mesh_routes.attach_to(host),
@@ -131,23 +131,31 @@ impl ServiceRoutes {
         ServiceRoutes { inputs, hosts, destinations }
     }
 
+    /// Whether building them looked up a host that `matches`.
+    pub(super) fn looks_up(&self, matches: impl Fn(&str) -> bool) -> bool {
+        self.inputs.looked_up.iter().any(|(host, _, _)| matches(host))
+    }
+
     /// The other hosts its routes send to.
     pub(super) fn destinations(&self) -> impl Iterator<Item = &str> {
         self.destinations.iter().map(String::as_str)
     }
 
-    /// Whether building the routes of `service` (at `host`) in `snapshot` would make these.
-    pub(super) fn built_from(&self, snapshot: &MeshSnapshot, service: &Service, host: &str) -> bool {
+    /// Whether building the routes of `service` (at `host`) for `class` in `snapshot` would
+    /// make these.
+    pub(super) fn built_from(&self, snapshot: &MeshSnapshot, class: Class, service: &Service, host: &str) -> bool {
         let inputs = &self.inputs;
         let was = &inputs.service;
-        let virtual_service = snapshot.virtual_service(host).map(|vs| (super::namespace(&vs.metadata), &vs.spec));
+        let virtual_service =
+            snapshot.virtual_service(class, host).map(|vs| (super::namespace(&vs.metadata), &vs.spec));
         !inputs.meshed
             && !snapshot.mesh_routes.attach_to(host)
             && (was.name == service.name && was.namespace == service.namespace && was.ports == service.ports)
             && (was.addresses == service.addresses && was.origin == service.origin)
             && virtual_service == inputs.virtual_service.as_ref().map(|(ns, spec)| (ns.as_str(), spec))
             && inputs.looked_up.iter().all(|(h, ports, hash)| {
-                snapshot.service(h).map(|s| &s.ports) == ports.as_ref() && consistent_hash(snapshot, h) == hash.as_ref()
+                snapshot.service(h).map(|s| &s.ports) == ports.as_ref()
+                    && consistent_hash(snapshot, class, h) == hash.as_ref()
             })
     }
 }
@@ -220,7 +228,7 @@ pub(super) fn gateway(
     bound: &[(&VirtualService, Vec<String>)],
     port: u16,
 ) -> Vec<u8> {
-    let builder = Routes::new(snapshot);
+    let builder = Routes::new(snapshot, snapshot.class(namespace));
     let mut claimed: Vec<String> = Vec::new();
     let mut bound_hosts = Vec::new();
     for (vs, hosts) in bound {
@@ -357,12 +365,14 @@ pub(super) fn prefix_match(prefix: &str) -> RouteMatch {
 /// up: what the routes depend on besides their own service and VirtualService.
 pub(super) struct Routes<'a> {
     snapshot: &'a MeshSnapshot,
+    /// Whose VirtualServices and DestinationRules they take.
+    class: Class,
     looked_up: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> Routes<'a> {
-    pub(super) fn new(snapshot: &'a MeshSnapshot) -> Self {
-        Routes { snapshot, looked_up: RefCell::default() }
+    pub(super) fn new(snapshot: &'a MeshSnapshot, class: Class) -> Self {
+        Routes { snapshot, class, looked_up: RefCell::default() }
     }
 
     fn service(&self, host: &str) -> Option<&'a Service> {
@@ -373,12 +383,12 @@ impl<'a> Routes<'a> {
     /// The routes of the service at `host` for requests to `port`.
     fn port(&self, host: &str, port: &ServicePort) -> Vec<Route> {
         if port.protocol.is_http() {
-            let mut routes = match self.snapshot.virtual_service(host) {
+            let mut routes = match self.snapshot.virtual_service(self.class, host) {
                 Some(vs) => self.rules(vs, port.number),
                 None => self
                     .snapshot
                     .mesh_routes
-                    .routes(self.snapshot, host, port.number)
+                    .routes(self.snapshot, self.class, host, port.number)
                     .unwrap_or_else(|| vec![self.default_route(host, port.number)]),
             };
             for route in &mut routes {
@@ -400,7 +410,7 @@ impl<'a> Routes<'a> {
     pub(super) fn tcp_destinations(&self, host: &str, port: u16) -> Vec<(String, u32)> {
         let rule = self
             .snapshot
-            .virtual_service(host)
+            .virtual_service(self.class, host)
             .and_then(|vs| vs.spec.tcp.iter().find(|r| r.applies_to(port)).map(|r| (vs, &r.route)));
         let weighted =
             rule.map(|(vs, route)| self.weighted(super::namespace(&vs.metadata), route, port)).unwrap_or_default();
@@ -409,7 +419,7 @@ impl<'a> Routes<'a> {
 
     /// The `tls` rules of the service at `host` for its TLS `port`, in order.
     pub(super) fn tls_rules(&self, host: &str, port: u16) -> Vec<TlsRule> {
-        let Some(vs) = self.snapshot.virtual_service(host) else { return vec![] };
+        let Some(vs) = self.snapshot.virtual_service(self.class, host) else { return vec![] };
         vs.spec
             .tls
             .iter()
@@ -542,19 +552,19 @@ impl<'a> Routes<'a> {
 
     fn hash_policy(&self, host: &str) -> Vec<route_action::HashPolicy> {
         self.looked_up.borrow_mut().insert(host.to_string());
-        destination_hash(self.snapshot, host)
+        destination_hash(self.snapshot, self.class, host)
     }
 }
 
 /// The hash key of the destination's consistent-hash load balancing, if it has one.
-pub(super) fn destination_hash(snapshot: &MeshSnapshot, host: &str) -> Vec<route_action::HashPolicy> {
-    consistent_hash(snapshot, host).map(hash_policy).into_iter().collect()
+pub(super) fn destination_hash(snapshot: &MeshSnapshot, class: Class, host: &str) -> Vec<route_action::HashPolicy> {
+    consistent_hash(snapshot, class, host).map(hash_policy).into_iter().collect()
 }
 
 /// The consistent hashing of the destination's load balancing, if its DestinationRule has one.
-fn consistent_hash<'a>(snapshot: &'a MeshSnapshot, host: &str) -> Option<&'a ConsistentHashLb> {
+fn consistent_hash<'a>(snapshot: &'a MeshSnapshot, class: Class, host: &str) -> Option<&'a ConsistentHashLb> {
     snapshot
-        .destination_rule(host)
+        .destination_rule(class, host)
         .and_then(|r| r.spec.traffic_policy.as_ref())
         .and_then(|p| p.load_balancer.as_ref())
         .and_then(|lb| lb.consistent_hash.as_ref())

@@ -24,9 +24,11 @@ pub(super) struct Scope {
 }
 
 impl MeshSnapshot {
-    /// Whether any proxy sees less than every service: a Sidecar or a narrow export is there.
+    /// Whether any proxy sees less than every service, or takes other VirtualServices or
+    /// DestinationRules than the rest: a Sidecar or a narrow export is there.
     pub(super) fn is_scoped(&self) -> bool {
         !self.sidecars.is_empty()
+            || self.classes.len() > 1
             || self.services.iter().any(|s| s.exported != crate::api::networking::Exported::Everywhere)
     }
 

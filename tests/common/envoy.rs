@@ -98,6 +98,12 @@ pub struct Running {
     _dir: tempfile::TempDir,
 }
 
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -589,7 +589,8 @@ fn service_entries_translate_by_their_resolution_and_registry_only_closes_the_re
 }
 
 /// A Sidecar narrows what the sidecars it selects see, and exports narrow what every proxy
-/// sees: each gets the clusters, endpoints, routes and captured chains of what it sees alone.
+/// sees: each gets the clusters, endpoints, routes and captured chains of what it sees alone,
+/// under the VirtualServices and DestinationRules it sees, its own namespace's first.
 #[test]
 fn sidecars_and_exports_scope_what_each_proxy_is_sent() {
     let resources = resources(&["testdata/valid/sidecar-scope.yaml"]);
@@ -615,6 +616,20 @@ fn sidecars_and_exports_scope_what_each_proxy_is_sent() {
     assert!(!clusters(&summaries[0], "reviews.mall") && !clusters(&summaries[0], "api.payments"), "{}", summaries[0]);
     assert!(clusters(&summaries[2], "reviews.mall") && clusters(&summaries[2], "api.payments"), "{}", summaries[2]);
     assert!(!clusters(&summaries[3], "api.payments"), "{}", summaries[3]);
+    let balanced = |summary: &str| {
+        let line = summary.lines().find(|l| l.starts_with("cluster outbound|80||billing.tax")).unwrap_or_default();
+        line.split(' ').find_map(|w| w.strip_prefix("lb=")).unwrap_or_default().to_string()
+    };
+    let lb: Vec<String> = summaries.iter().map(|s| balanced(s)).collect();
+    assert_eq!(lb, ["RANDOM", "RANDOM", "RANDOM", "ROUND_ROBIN"], "mall's own rule in mall, tax's in tax");
+    let ratings_to_profile = "-> outbound|80||profile.mall.svc.cluster.local";
+    assert!(
+        summaries[3].contains(&format!("stat=http0 path=Prefix(\"/\")\n      {ratings_to_profile}")),
+        "{}",
+        summaries[3]
+    );
+    let ratings_default = "stat=default path=Prefix(\"/\")\n      -> outbound|80||ratings.mall.svc.cluster.local";
+    assert!(summaries[2].contains(ratings_default), "tax's VirtualService is tax's alone: {}", summaries[2]);
     common::assert_golden("testdata/translate/sidecar-scope.txt", &summaries.join("\n"));
 }
 
