@@ -102,7 +102,8 @@ impl Classes {
     }
 
     fn chosen(by_class: &[HashMap<String, usize>], class: Class, host: &str) -> Option<usize> {
-        by_class[class].get(host).or_else(|| by_class[0].get(host)).copied()
+        let differs = (class != COMMON).then(|| by_class[class].get(host)).flatten();
+        differs.or_else(|| by_class[COMMON].get(host)).copied()
     }
 }
 

@@ -108,11 +108,11 @@ impl View {
         let seen_parts = || services.iter().map(|&i| &parts[i]);
         let mut resources = Resources::default();
         for (t, list) in [Type::Cluster, Type::Endpoint].into_iter().zip(lists) {
-            let of = |part: &Arc<SharedPart>| match t {
-                Type::Cluster => part.clusters.clone(),
-                _ => part.endpoints.clone(),
-            };
-            resources.share(t, super::reused(list, seen_parts().flat_map(of).collect()));
+            let all = seen_parts().flat_map(|part| match t {
+                Type::Cluster => &part.clusters,
+                _ => &part.endpoints,
+            });
+            resources.share(t, super::reused(list, all.cloned().collect()));
         }
         View {
             uses_secrets: seen_parts().any(|p| p.uses_secrets),
