@@ -315,15 +315,9 @@ impl ZipkinSpan {
     }
 }
 
-/// `HOST:PORT/*` of an outbound cluster's name (`outbound|PORT|SUBSET|HOST`).
+/// `HOST:PORT/*` of an outbound cluster's name.
 fn destination(cluster: &str) -> Option<String> {
-    let mut parts = cluster.split('|');
-    let (Some("outbound"), Some(port), Some(_subset), Some(host)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    Some(format!("{host}:{port}/*"))
+    crate::translate::outbound_cluster(cluster).map(|(port, _, host)| format!("{host}:{port}/*"))
 }
 
 #[cfg(test)]

@@ -82,8 +82,8 @@ fn to_port(port: u16) -> FilterChainMatch {
 }
 
 /// The outbound listener on `address`, for `services` (those its sidecars see). An HTTP port
-/// has one chain matching the addresses of the services on it, into `http` (the outbound routes, which know each service by its
-/// addresses as well as by its names); a TCP or TLS port has one per service address, a TCP
+/// has one chain matching the addresses of the services on it, into `http` (the outbound
+/// routes, which know each service by its addresses as well as by its names); a TCP or TLS port has one per service address, a TCP
 /// proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to any
 /// address that no other service has (its callers resolved its name themselves), the first
 /// such entry on a port for TCP. The rest passes through, or with REGISTRY_ONLY, nowhere.

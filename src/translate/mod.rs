@@ -1110,3 +1110,14 @@ fn dns_load_assignment<'a>(cluster: &str, names: impl IntoIterator<Item = (&'a s
 pub fn cluster_name(port: u16, subset: Option<&str>, host: &str) -> String {
     format!("outbound|{port}|{}|{host}", subset.unwrap_or_default())
 }
+
+/// The port, subset and host an outbound cluster's name says, as [`cluster_name`] writes it.
+pub fn outbound_cluster(name: &str) -> Option<(u16, Option<&str>, &str)> {
+    let mut parts = name.splitn(4, '|');
+    let (Some("outbound"), Some(port), Some(subset), Some(host)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some((port.parse().ok()?, Some(subset).filter(|s| !s.is_empty()), host))
+}

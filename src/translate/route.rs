@@ -174,9 +174,9 @@ fn route_clusters(route: &Route) -> Vec<&str> {
     clusters
 }
 
-/// The host of an outbound cluster (`outbound|PORT|SUBSET|HOST`).
+/// The host of an outbound cluster.
 fn cluster_host(cluster: &str) -> Option<String> {
-    cluster.strip_prefix("outbound|").and_then(|rest| rest.splitn(3, '|').nth(2)).map(str::to_string)
+    super::outbound_cluster(cluster).map(|(_, _, host)| host.to_string())
 }
 
 /// The outbound routes of a proxy whose short names resolve in `namespace`, encoded as Envoy
