@@ -70,8 +70,8 @@ pub trait Registry: Send {
     /// Every proxy the control plane must configure, by node id, with the identity it runs as.
     fn identities(&self) -> Vec<(String, Identity)>;
 
-    /// Every proxy, each with the credentials `credentials` gives for its node id.
-    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy>;
+    /// The proxies `credentials` gives credentials for (by node id), each with them.
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy>;
 
     /// What the Gateway API's objects are judged with besides each other (namespaces' labels,
     /// certificates, the Gateways' proxies); none where the registry keeps none.
@@ -326,17 +326,27 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         }
         let moved = backend.tick(&|node: &str| server.sync_state(node)).await;
         let identities = backend.identities();
+        // Only the proxies connected to this replica are configured and given certificates, as
+        // istiod does: a mesh of thousands of Pods costs what its connected proxies cost, and a
+        // proxy that connects is configured on the pass its connection makes.
+        let connected = server.connected();
+        let serving: Vec<(String, Identity)> =
+            identities.iter().filter(|(node, _)| connected.contains(node)).cloned().collect();
 
         let pki_changed = ca.reload().unwrap_or_else(|e| {
             errors.push(format!("certificate authority: {e}"));
             false
         });
-        let renewed = certificates.renew(&ca, &identities, pacing.cert_lifetime, &mut errors);
+        let renewed = certificates.renew(&ca, &serving, pacing.cert_lifetime, &mut errors);
 
         // What the proxies should run depends only on the store, the registry (which changes
         // when the store does, or when an address moves) and the certificates: translate when
-        // one of them moved.
-        if translated.as_ref() != Some(&revision) || pki_changed || renewed || moved {
+        // one of them moved. A proxy that only connected, or only got a certificate, is
+        // translated alone; the others keep what they were built.
+        let everyone = translated.as_ref() != Some(&revision) || pki_changed || moved;
+        let configured = desired_tx.borrow().clone();
+        let unchanged = |node: &str| !everyone && !renewed.contains(node) && configured.contains_key(node);
+        if everyone || serving.iter().any(|(node, _)| !unchanged(node)) || configured.len() != serving.len() {
             let services = backend.services();
             routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
             service_ports = route_status::service_ports(&services);
@@ -345,11 +355,19 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             snapshot.tracing = tracing;
             snapshot.outbound_policy = outbound_policy;
             let translation = Translation::carrying(&snapshot, &mut carried);
-            let credentials = |node: &str| certificates.credentials(node, ca.trust_bundle());
+            let credentials =
+                |node: &str| connected.contains(node).then(|| certificates.credentials(node, ca.trust_bundle()));
             let desired: HashMap<String, Arc<Resources>> = backend
                 .proxies(&credentials)
                 .iter()
-                .map(|p| (p.node_id().to_string(), Arc::new(translation.proxy(p))))
+                .map(|p| {
+                    let node = p.node_id();
+                    let resources = match configured.get(node) {
+                        Some(built) if unchanged(node) => built.clone(),
+                        _ => Arc::new(translation.proxy(p)),
+                    };
+                    (node.to_string(), resources)
+                })
                 .collect();
             let desired = Arc::new(desired);
             if *desired_tx.borrow() != desired {
@@ -539,27 +557,26 @@ const ISSUE_RETRY: Duration = Duration::from_secs(1);
 
 impl Certificates {
     /// Issues a certificate to every proxy that has none, or one that must be replaced, and
-    /// forgets proxies that are gone. Returns whether anything changed.
+    /// forgets proxies that are gone. Returns the proxies whose certificate changed.
     fn renew(
         &mut self,
         ca: &pki::Authority,
         proxies: &[(String, Identity)],
         lifetime: Duration,
         errors: &mut Vec<String>,
-    ) -> bool {
+    ) -> HashSet<String> {
         let now = SystemTime::now();
+        let mut changed = HashSet::new();
         let unchanged = self.looked_at.as_ref().is_some_and(|(p, state)| p == proxies && state == ca.state());
         if unchanged && self.next_due().is_none_or(|due| now < due) {
             errors.extend(self.failures.iter().cloned());
-            return false;
+            return changed;
         }
         self.looked_at = Some((proxies.to_vec(), ca.state().clone()));
         self.retry_at = None;
         self.failures.clear();
-        let before = self.leaves.len();
         let present: HashSet<&str> = proxies.iter().map(|(node, _)| node.as_str()).collect();
         self.leaves.retain(|node, _| present.contains(node.as_str()));
-        let mut changed = self.leaves.len() != before;
         for (node, identity) in proxies {
             let current = self.leaves.get(node).filter(|(id, leaf)| id == identity && !ca.must_reissue(leaf, now));
             if current.is_some() {
@@ -568,7 +585,7 @@ impl Certificates {
             match ca.issue(identity, lifetime) {
                 Ok(leaf) => {
                     self.leaves.insert(node.clone(), (identity.clone(), leaf));
-                    changed = true;
+                    changed.insert(node.clone());
                 }
                 Err(e) => {
                     self.failures.push(format!("{node}: cannot issue a certificate: {e}"));
@@ -610,7 +627,7 @@ mod tests {
 
         let good = ("a".to_string(), Identity::new("shop", "a"));
         let (mut errors, start) = (Vec::new(), SystemTime::now());
-        assert!(certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut errors));
+        assert!(certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut errors).contains("a"));
         assert!(errors.is_empty(), "{errors:?}");
         let due = certificates.next_due().unwrap();
         assert!(due > start + lifetime / 3 && due < start + lifetime, "renewed at half-life, not {due:?}");
@@ -618,17 +635,17 @@ mod tests {
         // A URI a certificate cannot carry: issuing fails, and is tried again in a moment, not
         // at once (the loop would spin) nor at the next half-life (the proxy would wait).
         let bad = ("b".to_string(), Identity::new("shop", "sä"));
-        assert!(!certificates.renew(&ca, &[good.clone(), bad.clone()], lifetime, &mut errors));
+        assert!(certificates.renew(&ca, &[good.clone(), bad.clone()], lifetime, &mut errors).is_empty());
         assert_eq!(errors.len(), 1, "{errors:?}");
         let retry = certificates.next_due().unwrap().duration_since(SystemTime::now()).unwrap();
         assert!(retry <= ISSUE_RETRY && retry > Duration::ZERO, "{retry:?}");
 
         // Until then, a pass issues nothing and still tells why.
         let mut again = Vec::new();
-        assert!(!certificates.renew(&ca, &[good.clone(), bad], lifetime, &mut again));
+        assert!(certificates.renew(&ca, &[good.clone(), bad], lifetime, &mut again).is_empty());
         assert_eq!(again, errors);
 
-        assert!(!certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut Vec::new()));
+        assert!(certificates.renew(&ca, std::slice::from_ref(&good), lifetime, &mut Vec::new()).is_empty());
         assert_eq!(certificates.next_due(), Some(due));
     }
 
@@ -639,16 +656,16 @@ mod tests {
         let lifetime = Duration::from_secs(3600);
         let mut certificates = Certificates::default();
         let proxies = [("a".to_string(), Identity::new("shop", "a"))];
-        assert!(certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()));
-        assert!(!certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()), "nothing is due");
+        assert!(certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()).contains("a"));
+        assert!(certificates.renew(&ca, &proxies, lifetime, &mut Vec::new()).is_empty(), "nothing is due");
         let first = certificates.leaves["a"].1.fingerprint.clone();
 
         // `meshctl mtls rotate`: every certificate issued before the request is issued again
         // (a second ahead, so that the first cannot fall in the request's millisecond).
         let asked = kept.reissue_before(SystemTime::now() + Duration::from_secs(1));
         let asked = pki::Authority::from_kept(&asked).unwrap();
-        assert!(certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()));
+        assert!(certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()).contains("a"));
         assert_ne!(certificates.leaves["a"].1.fingerprint, first);
-        assert!(!certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()));
+        assert!(certificates.renew(&asked, &proxies, lifetime, &mut Vec::new()).is_empty());
     }
 }

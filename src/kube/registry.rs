@@ -864,20 +864,8 @@ impl Registry for KubeRegistry {
         self.view.proxies.iter().map(|p| (p.proxy.node_id().to_string(), p.identity.clone())).collect()
     }
 
-    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
-        self.view
-            .proxies
-            .iter()
-            .map(|p| {
-                let mut proxy = p.proxy.clone();
-                let given = credentials(proxy.node_id());
-                match &mut proxy {
-                    Proxy::Sidecar(s) => s.credentials = given,
-                    Proxy::Gateway(g) => g.credentials = given,
-                }
-                proxy
-            })
-            .collect()
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy> {
+        self.view.proxies.iter().filter_map(|p| p.proxy.credentialed(credentials)).collect()
     }
 
     fn scrape_targets(&self) -> Vec<Target> {

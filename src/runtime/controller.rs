@@ -289,7 +289,7 @@ impl Registry for Processes {
         self.supervisor.identities()
     }
 
-    fn proxies(&self, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
+    fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy> {
         self.supervisor.proxies(GATEWAY_NAMESPACE, credentials)
     }
 

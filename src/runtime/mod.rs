@@ -537,9 +537,8 @@ impl Supervisor {
         all
     }
 
-    /// Every proxy the control plane must configure, each with the credentials
-    /// `credentials` gives for its node id.
-    pub fn proxies(&self, gateway_namespace: &str, credentials: &dyn Fn(&str) -> Credentials) -> Vec<Proxy> {
+    /// The proxies `credentials` gives credentials for (by node id), each with them.
+    pub fn proxies(&self, gateway_namespace: &str, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy> {
         let mut proxies = vec![Proxy::Gateway(translate::Gateway {
             serves: None,
             node_id: GATEWAY_NODE.into(),
@@ -549,13 +548,13 @@ impl Supervisor {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            credentials: credentials(GATEWAY_NODE),
+            credentials: Credentials::default(),
         })];
         proxies.extend(self.gateways.keys().map(|(namespace, name)| {
             let node_id = gateway_node(namespace, name);
             Proxy::Gateway(translate::Gateway {
                 serves: Some((namespace.clone(), name.clone())),
-                credentials: credentials(&node_id),
+                credentials: Credentials::default(),
                 node_id,
                 namespace: namespace.clone(),
                 // Its listeners bind this address at the Gateway's ports.
@@ -582,10 +581,10 @@ impl Supervisor {
                 outbound: localhost(r.ports.outbound),
                 capture: None,
                 labels: r.spec.labels.clone(),
-                credentials: credentials(node),
+                credentials: Credentials::default(),
             })
         }));
-        proxies
+        proxies.iter().filter_map(|p| p.credentialed(credentials)).collect()
     }
 }
 

@@ -356,6 +356,18 @@ impl Proxy {
             Proxy::Gateway(g) => &g.credentials,
         }
     }
+
+    /// This proxy with the credentials `credentials` gives its node id; `None` if it gives none
+    /// (the proxy is not to be configured).
+    pub fn credentialed(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Option<Proxy> {
+        let given = credentials(self.node_id())?;
+        let mut proxy = self.clone();
+        match &mut proxy {
+            Proxy::Sidecar(s) => s.credentials = given,
+            Proxy::Gateway(g) => g.credentials = given,
+        }
+        Some(proxy)
+    }
 }
 
 /// The route configuration every outbound listener (and the gateway's) loads over RDS.

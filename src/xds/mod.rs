@@ -14,7 +14,7 @@ mod stream;
 
 pub use stream::carried;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -191,7 +191,14 @@ impl Server {
         self.status.lock().expect("status lock").clone()
     }
 
-    /// How a proxy's configuration compares with what it should run.
+    /// The node ids of the proxies connected now.
+    pub fn connected(&self) -> HashSet<String> {
+        let status = self.status.lock().expect("status lock");
+        status.iter().filter(|(_, s)| s.connected).map(|(node, _)| node.clone()).collect()
+    }
+
+    /// How a proxy's configuration compares with what it should run. A connected proxy with no
+    /// configuration yet (the controller has not built one since it connected) is stale.
     pub fn sync_state(&self, node_id: &str) -> SyncState {
         let status = self.status.lock().expect("status lock").get(node_id).cloned().unwrap_or_default();
         if !status.connected {
@@ -200,7 +207,7 @@ impl Server {
         if let Some(reason) = status.nacks.into_values().next() {
             return SyncState::Nack(reason);
         }
-        let desired = self.desired.borrow().get(node_id).cloned().unwrap_or_default();
+        let Some(desired) = self.desired.borrow().get(node_id).cloned() else { return SyncState::Stale };
         // A proxy refused its identity is sent no secrets: it runs all it is sent.
         let types = Type::ALL.iter().filter(|t| status.refused.is_none() || **t != Type::Secret);
         let synced = types.into_iter().all(|t| {

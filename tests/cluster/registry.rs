@@ -70,7 +70,7 @@ fn instances(registry: &KubeRegistry) -> Vec<SocketAddr> {
 
 fn nodes(registry: &KubeRegistry) -> Vec<String> {
     let mut nodes: Vec<String> =
-        registry.proxies(&|_| Credentials::default()).iter().map(|p| p.node_id().to_string()).collect();
+        registry.proxies(&|_| Some(Credentials::default())).iter().map(|p| p.node_id().to_string()).collect();
     nodes.retain(|n| n.ends_with(&format!(".{NS}")));
     nodes
 }
@@ -126,7 +126,7 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     let stats: Vec<(String, SocketAddr)> =
         registry.scrape_targets().into_iter().filter(|t| t.node_id == v1_node).map(|t| (t.node_id, t.admin)).collect();
     assert_eq!(stats, [(v1_node.clone(), SocketAddr::new(v1_ip, 15090))]);
-    let given = |node: &str| Credentials { cert_chain: format!("chain of {node}"), ..Credentials::default() };
+    let given = |node: &str| Some(Credentials { cert_chain: format!("chain of {node}"), ..Credentials::default() });
     let proxies = registry.proxies(&given);
     let Some(Proxy::Sidecar(sidecar)) = proxies.iter().find(|p| p.node_id() == v1_node) else {
         panic!("a sidecar for {v1_node}: {proxies:?}")

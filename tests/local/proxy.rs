@@ -476,6 +476,26 @@ async fn a_configuration_envoy_refuses_is_reported_with_its_reason() {
     assert_eq!(mesh.call().await, Ok("v1".to_string()));
 }
 
+/// The controller builds configuration only for connected proxies, so a proxy connects before
+/// there is any for it: it reads stale, not synced, until it runs what is then published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_connected_before_its_configuration_is_built_is_stale_until_it_runs_it() {
+    let instances = [start(profile("v1")).await];
+    let (tx, rx) = watch::channel(Desired::default());
+    let server = xds::Server::new(rx);
+    let xds = server.clone().spawn(localhost(0)).await.unwrap();
+    let envoy = common::envoy::start_speaking(Ads::Incremental, NODE, localhost(common::free_port()), xds);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !server.connected().contains(NODE) {
+        assert!(tokio::time::Instant::now() < deadline, "the proxy never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.sync_state(NODE), SyncState::Stale, "{:?}", server.status());
+    let mesh = Mesh { desired: tx, server, gateway: localhost(common::free_port()), xds, envoy: Some(envoy) };
+    mesh.apply(&split(&[("v1", 100)]), &instances).await;
+    assert_eq!(mesh.call().await, Ok("v1".to_string()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_proxy_is_not_marked_disconnected_when_its_old_stream_ends() {
     let instances = [start(profile("v1")).await];
