@@ -127,6 +127,9 @@ pub struct Cluster {
     server: String,
 }
 
+/// What meshctl calls itself to the API server.
+const USER_AGENT: &str = concat!("meshctl/v", env!("CARGO_PKG_VERSION"));
+
 impl Cluster {
     /// A client for `target`'s cluster. Nothing is sent yet: an unreachable server shows on
     /// the first request, which names it.
@@ -150,6 +153,10 @@ impl Cluster {
             None => Config::from_kubeconfig(&options).await,
         }
         .map_err(|error| ClusterError::Kubeconfig { where_, reason: kubeconfig_reason(&error) })?;
+        // As kubectl names itself: the API server's audit log then says which requests are
+        // meshctl's (kube's client sends no User-Agent of its own).
+        let mut config = config;
+        config.headers.push((hyper::header::USER_AGENT, hyper::header::HeaderValue::from_static(USER_AGENT)));
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client =
             Client::try_from(config).map_err(|source| ClusterError::Client { server: server.clone(), source })?;

@@ -62,6 +62,10 @@ fn an_idle_controller_lists_none_of_the_meshs_objects_nor_does_a_change() {
         assert!(tries < 3, "the mesh's objects are written all the time, even idle: {writes:#?}");
     };
     let by_controller = requests_of(&window, &controller);
+    // An audit log names meshctl's requests, as it names kubectl's.
+    let unnamed: Vec<&&Value> =
+        by_controller.iter().filter(|r| !r["userAgent"].as_str().is_some_and(|a| a.starts_with("meshctl/v"))).collect();
+    assert!(unnamed.is_empty(), "the controller's requests do not say they are meshctl's: {unnamed:#?}");
     let reads: Vec<&&Value> =
         by_controller.iter().filter(|r| ours(r) && matches!(r["verb"].as_str(), Some("list" | "get"))).collect();
     assert!(reads.is_empty(), "an idle controller read the mesh's objects: {reads:#?}");
