@@ -48,6 +48,8 @@ pub fn elect(client: Client, settings: Settings) -> (watch::Receiver<bool>, ones
     tokio::spawn(async move {
         let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
         let mut renewed: Option<tokio::time::Instant> = None;
+        // The Lease as this replica last wrote it, while it holds it.
+        let mut held: Option<Lease> = None;
         let mut every = tokio::time::interval(settings.period());
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -62,9 +64,12 @@ pub fn elect(client: Client, settings: Settings) -> (watch::Receiver<bool>, ones
                     return;
                 }
             }
-            match hold(&api, &settings).await {
-                Ok(true) => renewed = Some(tokio::time::Instant::now()),
-                Ok(false) => renewed = None,
+            match hold(&api, &settings, held.take()).await {
+                Ok(Some(lease)) => {
+                    renewed = Some(tokio::time::Instant::now());
+                    held = Some(lease);
+                }
+                Ok(None) => renewed = None,
                 Err(e) => tracing::warn!(lease = LEASE, "cannot renew or read the Lease: {e}"),
             }
             // A leader that could not renew for a whole duration may have lost the Lease to a
@@ -78,10 +83,21 @@ pub fn elect(client: Client, settings: Settings) -> (watch::Receiver<bool>, ones
     (leading, resign)
 }
 
-/// Takes or renews the Lease when this replica may; says whether it holds it now.
-async fn hold(api: &Api<Lease>, settings: &Settings) -> Result<bool, kube::Error> {
+/// Takes or renews the Lease when this replica may; the Lease as written if it holds it now.
+/// A leader renews `held`, the Lease as it last wrote it, without reading it first (as
+/// client-go's leaders do): one request per renewal. If another replica wrote it since, the
+/// write conflicts and the Lease is read as a follower reads it.
+async fn hold(api: &Api<Lease>, settings: &Settings, held: Option<Lease>) -> Result<Option<Lease>, kube::Error> {
     let now = Timestamp::now();
     let seconds = i32::try_from(settings.duration.as_secs().max(1)).unwrap_or(i32::MAX);
+    if let Some(mut lease) = held {
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        spec.lease_duration_seconds = Some(seconds);
+        spec.renew_time = Some(MicroTime(now));
+        if let Some(renewed) = written(api.replace(LEASE, &PostParams::default(), &lease).await)? {
+            return Ok(Some(renewed));
+        }
+    }
     let Some(mut lease) = api.get_opt(LEASE).await? else {
         let lease = Lease {
             metadata: ObjectMeta { name: Some(LEASE.into()), ..ObjectMeta::default() },
@@ -101,7 +117,7 @@ async fn hold(api: &Api<Lease>, settings: &Settings) -> Result<bool, kube::Error
     let lasts = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(seconds)));
     let expired = spec.renew_time.as_ref().is_none_or(|t| t.0.saturating_add(lasts).is_ok_and(|end| end <= now));
     if !mine && !expired {
-        return Ok(false);
+        return Ok(None);
     }
     if !mine {
         spec.holder_identity = Some(settings.identity.clone());
@@ -128,10 +144,10 @@ async fn release(api: &Api<Lease>, settings: &Settings) -> Result<(), kube::Erro
 }
 
 /// A write that lost a race to another replica means following, not failing.
-fn written(result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {
+fn written(result: Result<Lease, kube::Error>) -> Result<Option<Lease>, kube::Error> {
     match result {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Ok(lease) => Ok(Some(lease)),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
         Err(e) => Err(e),
     }
 }
