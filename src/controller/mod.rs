@@ -343,7 +343,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved. A proxy that only connected, or only got a certificate, is
         // translated alone; the others keep what they were built.
-        let everyone = translated.as_ref() != Some(&revision) || pki_changed || moved;
+        // The registry's proxies and services follow the store and the addresses, nothing else.
+        let registry_moved = translated.as_ref() != Some(&revision) || moved;
+        let everyone = registry_moved || pki_changed;
         let configured = desired_tx.borrow().clone();
         let unchanged = |node: &str| !everyone && !renewed.contains(node) && configured.contains_key(node);
         if everyone || serving.iter().any(|(node, _)| !unchanged(node)) || configured.len() != serving.len() {
@@ -418,8 +420,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             judged = written.then_some(inputs);
         }
 
-        let proxies = backend.scrape_targets();
-        if targets_tx.send_changed(proxies) {
+        // Not on every ACK: a mesh of thousands of Pods has thousands of targets.
+        if registry_moved && targets_tx.send_changed(backend.scrape_targets()) {
             collector.know(&targets_tx.borrow());
         }
         errors.extend(canary_problems.borrow().iter().cloned());
