@@ -1,8 +1,8 @@
 //! The controller's start on a cluster: with 1,000 Services stored on the real kube-apiserver,
 //! each with three mesh Pods (v1, v2, v3) and an EndpointSlice listing them, the time from
-//! `meshctl controller --kubernetes` starting to its status port reporting a configuration for
-//! every proxy (the first full snapshot: lists, reflectors, a certificate per proxy,
-//! translation), and the controller's peak memory. Then, with a DestinationRule and a
+//! `meshctl controller --kubernetes` starting to its status port reporting every proxy (lists,
+//! reflectors, the registry; no proxy connects, so none is configured), and the controller's
+//! peak memory. Then, with a DestinationRule and a
 //! VirtualService stored for each Service, what a synced controller costs while nothing
 //! changes: its CPU time, the API server's and etcd's beside theirs without a controller, and
 //! the requests it makes (from the audit log); and then what one VirtualService change costs:
@@ -12,236 +12,31 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/kube_mesh.rs"]
+mod kube_mesh;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::kube::KubeApiServer;
-use kube::api::{Api, DynamicObject, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::PatchParams;
+use kube_mesh::{Controller, VERSIONS, api, report, start_controller};
 use meshctl::api::Kind;
 use meshctl::store::{Revision, written_at};
-use serde_json::{Value, json};
-
-const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
-const NAMESPACE: &str = "bench";
-
-/// Version `v` of service `s`'s Pods, with the sidecar container that makes it a mesh Pod.
-fn pod(s: usize, v: usize) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": format!("svc-{s}-{}", VERSIONS[v]),
-            "namespace": NAMESPACE,
-            "labels": { "app": format!("svc-{s}"), "version": VERSIONS[v] },
-        },
-        "spec": {
-            "containers": [
-                { "name": "app", "image": "app", "ports": [{ "containerPort": 8080 }] },
-                { "name": "meshctl-proxy", "image": "envoy" },
-            ],
-        },
-    })
-}
-
-fn ip(s: usize, v: usize) -> String {
-    let n = s * VERSIONS.len() + v + 1;
-    format!("10.{}.{}.{}", (n >> 16) as u8, (n >> 8) as u8, n as u8)
-}
-
-fn service(s: usize) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": { "name": format!("svc-{s}"), "namespace": NAMESPACE },
-        "spec": { "selector": { "app": format!("svc-{s}") }, "ports": [{ "port": 80, "targetPort": 8080 }] },
-    })
-}
-
-fn slice(s: usize) -> Value {
-    let endpoints: Vec<Value> = (0..VERSIONS.len())
-        .map(|v| {
-            json!({
-                "addresses": [ip(s, v)],
-                "conditions": { "ready": true },
-                "targetRef": { "kind": "Pod", "namespace": NAMESPACE, "name": format!("svc-{s}-{}", VERSIONS[v]) },
-            })
-        })
-        .collect();
-    json!({
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": format!("svc-{s}"),
-            "namespace": NAMESPACE,
-            "labels": { "kubernetes.io/service-name": format!("svc-{s}") },
-        },
-        "addressType": "IPv4",
-        "ports": [{ "port": 8080 }],
-        "endpoints": endpoints,
-    })
-}
-
-fn api(client: &kube::Client, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-    Api::namespaced_with(client.clone(), NAMESPACE, &resource)
-}
-
-/// Stores the mesh: Services, their Pods (running, with an IP) and EndpointSlices, many
-/// requests at a time.
-async fn store(client: kube::Client, services: usize) {
-    let pods = api(&client, "", "v1", "Pod");
-    let namespace = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NAMESPACE } });
-    let namespace_kind = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"));
-    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &namespace_kind);
-    namespaces.create(&PostParams::default(), &serde_json::from_value(namespace).unwrap()).await.unwrap();
-    // No controller-manager makes the namespace's default ServiceAccount, which Pods run as.
-    let account = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default" } });
-    let accounts = api(&client, "", "v1", "ServiceAccount");
-    accounts.create(&PostParams::default(), &serde_json::from_value(account).unwrap()).await.unwrap();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
-    let mut writes = tokio::task::JoinSet::new();
-    for s in 0..services {
-        let (client, pods, semaphore) = (client.clone(), pods.clone(), semaphore.clone());
-        writes.spawn(async move {
-            let _permit = semaphore.acquire().await.unwrap();
-            let create = |api: Api<DynamicObject>, object: Value| async move {
-                api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap()
-            };
-            create(api(&client, "", "v1", "Service"), service(s)).await;
-            for (v, version) in VERSIONS.iter().enumerate() {
-                let name = format!("svc-{s}-{version}");
-                create(pods.clone(), pod(s, v)).await;
-                let status = json!({ "status": {
-                    "phase": "Running",
-                    "podIP": ip(s, v),
-                    "podIPs": [{ "ip": ip(s, v) }],
-                    "conditions": [{ "type": "Ready", "status": "True" }],
-                } });
-                pods.patch_status(&name, &PatchParams::default(), &kube::api::Patch::Merge(status)).await.unwrap();
-            }
-            create(api(&client, "discovery.k8s.io", "v1", "EndpointSlice"), slice(s)).await;
-        });
-    }
-    writes.join_all().await;
-}
-
-/// Service `s`'s DestinationRule (a subset per version) and VirtualService (80/15/5).
-fn policy(s: usize) -> [Value; 2] {
-    let host = format!("svc-{s}");
-    let subsets: Vec<Value> = VERSIONS.iter().map(|v| json!({ "name": v, "labels": { "version": v } })).collect();
-    let routes: Vec<Value> = VERSIONS
-        .iter()
-        .zip([80, 15, 5])
-        .map(|(v, weight)| json!({ "destination": { "host": host, "subset": v }, "weight": weight }))
-        .collect();
-    [
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": { "name": host, "namespace": NAMESPACE },
-            "spec": { "host": host, "subsets": subsets },
-        }),
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-            "metadata": { "name": host, "namespace": NAMESPACE },
-            "spec": { "hosts": [host], "http": [{ "route": routes }] },
-        }),
-    ]
-}
-
-/// Stores every Service's DestinationRule and VirtualService, many requests at a time.
-async fn store_policy(client: kube::Client, services: usize) {
-    // The API server cannot reach the validator's Service without a cluster network: it lets
-    // the writes through rather than refuse them. (What the validator judges is tested on the
-    // real node.)
-    let kind = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "admissionregistration.k8s.io",
-        "v1",
-        "ValidatingWebhookConfiguration",
-    ));
-    let configurations: Api<DynamicObject> = Api::all_with(client.clone(), &kind);
-    let ignore = json!({ "webhooks": [{ "name": meshctl::kube::admission::WEBHOOK, "failurePolicy": "Ignore" }] });
-    let patch = kube::api::Patch::Strategic(ignore);
-    configurations.patch(meshctl::kube::admission::CONFIGURATION, &PatchParams::default(), &patch).await.unwrap();
-    // The API server takes up a changed configuration a moment later: a dry run tells when.
-    let rules = api(&client, "networking.istio.io", "v1", "DestinationRule");
-    let dry_run = PostParams { dry_run: true, ..PostParams::default() };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Err(e) = rules.create(&dry_run, &serde_json::from_value(policy(0)[0].clone()).unwrap()).await {
-        assert!(std::time::Instant::now() < deadline, "the validator is still called: {e}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
-    let mut writes = tokio::task::JoinSet::new();
-    for s in 0..services {
-        let (client, semaphore) = (client.clone(), semaphore.clone());
-        writes.spawn(async move {
-            let _permit = semaphore.acquire().await.unwrap();
-            for (object, kind) in policy(s).into_iter().zip(["DestinationRule", "VirtualService"]) {
-                let api = api(&client, "networking.istio.io", "v1", kind);
-                api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap();
-            }
-        });
-    }
-    writes.join_all().await;
-}
-
-/// Lists each kind the controller follows once. An API server builds a custom resource's
-/// watch cache at the first request for it, and answers 429 (Retry-After: 1) until it is
-/// ready: the first controller ever to start on a fresh API server waited a second for it,
-/// which a cluster that has been up does not make it wait.
-async fn warm(client: kube::Client) {
-    let mut lists = tokio::task::JoinSet::new();
-    for kind in meshctl::kube::install::CLUSTER_KINDS {
-        let meta = kube::core::TypeMeta { api_version: kind.api_version().into(), kind: kind.name().into() };
-        let gvk = GroupVersionKind::try_from(&meta).unwrap();
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk));
-        lists.spawn(async move { api.list(&kube::api::ListParams::default().limit(1)).await.unwrap() });
-    }
-    lists.join_all().await;
-}
-
-/// The controller's last report, if its status port answers.
-async fn report(status: SocketAddr) -> Option<Value> {
-    let answer = meshctl::http::get(status, "localhost", "/debug/status", Duration::from_secs(5)).await.ok()?;
-    serde_json::from_slice(&answer.body).ok()
-}
-
-struct Controller(Child);
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use serde_json::json;
 
 /// Starts a controller and times it to a report that covers every proxy; where its status
 /// port is.
-async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, SocketAddr, Duration) {
-    let (xds, status) = (common::free_port(), common::free_port());
-    let status_addr = SocketAddr::from(([127, 0, 0, 1], status));
-    let kubeconfig = server.kubeconfig();
+async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, Duration) {
     let start = Instant::now();
-    let controller = Controller(
-        Command::new(env!("CARGO_BIN_EXE_meshctl"))
-            .args(["controller", "--kubernetes", "--kubeconfig", kubeconfig.to_str().unwrap()])
-            .args(["--xds-address", &format!("127.0.0.1:{xds}"), "--status-address", &status_addr.to_string()])
-            .args(["--system-namespace", meshctl::kube::install::NAMESPACE])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("meshctl runs"),
-    );
+    let controller = start_controller(&server.kubeconfig(), Stdio::inherit());
     let deadline = start + Duration::from_secs(300);
     loop {
-        if let Some(report) = report(status_addr).await
+        if let Some(report) = report(controller.status).await
             && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
         {
-            return (controller, status_addr, start.elapsed());
+            return (controller, start.elapsed());
         }
         assert!(Instant::now() < deadline, "no full snapshot within 300 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -266,10 +61,10 @@ fn idle_cost(
     let before = cpu(&server_pids);
     std::thread::sleep(idle);
     let baseline = cpu(&server_pids) - before;
-    let (controller, status, _) = runtime.block_on(first_snapshot(server, proxies));
+    let (controller, _) = runtime.block_on(first_snapshot(server, proxies));
     // The first pass's writes (statuses, the ingress gateway's objects) are done by then.
     std::thread::sleep(Duration::from_secs(5));
-    let pid = [controller.0.id()];
+    let pid = [controller.process.0.id()];
     let seen = server.requests().len();
     let (controller_before, server_before) = (cpu(&pid), cpu(&server_pids));
     std::thread::sleep(idle);
@@ -277,27 +72,14 @@ fn idle_cost(
     println!(
         "idle for {idle:?}: controller {spent:.2} CPU-s; API server and etcd {server_spent:.2} CPU-s ({baseline:.2} without a controller)"
     );
-    println!("the controller's requests: {}", counted(&server.requests()[seen..]));
-    changes(runtime, server, client, status, if idle > Duration::from_secs(5) { 300 } else { 2 });
-}
-
-/// Requests by verb and resource, but the API server's own to itself.
-fn counted(requests: &[Value]) -> String {
-    let mut counted: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for r in requests.iter().filter(|r| r["user"]["username"] != "system:apiserver") {
-        let what = format!(
-            "{} {}",
-            r["verb"].as_str().unwrap_or_default(),
-            r["objectRef"]["resource"].as_str().unwrap_or_default()
-        );
-        *counted.entry(what).or_default() += 1;
-    }
-    format!("{counted:?}")
+    let requests = server.requests();
+    println!("the controller's requests: {:?}", common::kube::counted(&common::kube::not_the_tests(&requests[seen..])));
+    changes(runtime, server, client, controller.status, if idle > Duration::from_secs(5) { 300 } else { 2 });
 }
 
 /// `count` changes of one VirtualService's weights, one at a time: each timed from its write
-/// to the controller's report of a configuration built from it, and every request made meanwhile
-/// (the bench's own are the patches).
+/// to the controller's report of a configuration built from it, and the controller's requests
+/// meanwhile.
 fn changes(
     runtime: &tokio::runtime::Runtime,
     server: &KubeApiServer,
@@ -305,7 +87,7 @@ fn changes(
     status: SocketAddr,
     count: usize,
 ) {
-    let routes = api(&client, "networking.istio.io", "v1", "VirtualService");
+    let routes = api(&client, "networking.istio.io", "v1", "VirtualService", true);
     let seen = server.requests().len();
     let mut times = Vec::new();
     for i in 0..count {
@@ -339,7 +121,11 @@ fn changes(
         ms(times[times.len() / 2]),
         ms(times[((times.len() - 1) as f64 * 0.99).round() as usize])
     );
-    println!("requests meanwhile: {}", counted(&server.requests()[seen..]));
+    let requests = server.requests();
+    println!(
+        "the controller's requests meanwhile: {:?}",
+        common::kube::counted(&common::kube::not_the_tests(&requests[seen..]))
+    );
 }
 
 fn main() {
@@ -351,25 +137,15 @@ fn main() {
     };
     let server = KubeApiServer::start();
     let kubeconfig = server.kubeconfig();
-    let install = common::meshctl_in(&["install", "--kubeconfig", kubeconfig.to_str().unwrap()], "", &[]);
-    assert_eq!(install.code, 0, "{}", install.stderr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .unwrap();
-        kube::Client::try_from(config).unwrap()
-    });
+    let client = runtime.block_on(common::kube::client(&kubeconfig));
+    runtime.block_on(kube_mesh::install_meshctl(&client, &kubeconfig));
     let stored = Instant::now();
-    runtime.block_on(store(client.clone(), services));
+    runtime.block_on(kube_mesh::store_services(&client, services));
     let proxies = services * VERSIONS.len();
     if !bench {
         runtime.block_on(first_snapshot(&server, proxies));
-        runtime.block_on(store_policy(client.clone(), services));
+        runtime.block_on(kube_mesh::store_policy(&client, services));
         idle_cost(&runtime, &server, client, proxies, Duration::from_secs(1));
         return;
     }
@@ -377,11 +153,11 @@ fn main() {
         "stored {services} Services, {proxies} Pods, {services} EndpointSlices in {:.1} s",
         stored.elapsed().as_secs_f64()
     );
-    runtime.block_on(warm(client.clone()));
+    runtime.block_on(kube_mesh::warm(&client));
     let mut runs: Vec<(Duration, f64)> = (0..3)
         .map(|_| {
-            let (controller, _, time) = runtime.block_on(first_snapshot(&server, proxies));
-            (time, common::memory::peak_mb(&controller.0.id().to_string()))
+            let (controller, time) = runtime.block_on(first_snapshot(&server, proxies));
+            (time, common::memory::peak_mb(&controller.process.0.id().to_string()))
         })
         .collect();
     runs.sort_by_key(|(time, _)| *time);
@@ -390,7 +166,7 @@ fn main() {
     let peak = runs.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
     println!("controller peak memory: {peak:.0} MB");
     let stored = Instant::now();
-    runtime.block_on(store_policy(client.clone(), services));
+    runtime.block_on(kube_mesh::store_policy(&client, services));
     println!("stored a DestinationRule and a VirtualService for each in {:.1} s", stored.elapsed().as_secs_f64());
     idle_cost(&runtime, &server, client, proxies, Duration::from_secs(30));
 }

@@ -1,12 +1,12 @@
 //! What the control plane costs the API server when nothing changes, read from the API
 //! server's audit log.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meshctl::kube::install::{self, NAMESPACE};
 use serde_json::Value;
 
+use super::common::kube::{self, counted};
 use super::common::node;
 
 /// How long the mesh is watched idle, as the issue that asked for it measures.
@@ -92,23 +92,7 @@ fn an_idle_controller_lists_none_of_the_meshs_objects_nor_does_a_change() {
 /// each of its watches is asked for again now and then.
 const IDLE_REQUESTS: usize = 10;
 
-/// The requests `user` made among `requests`, once each (a watch is logged when it starts and
-/// when it ends).
+/// The requests `user` made among `requests`, once each.
 fn requests_of<'a>(requests: &'a [Value], user: &str) -> Vec<&'a Value> {
-    let mut seen = std::collections::BTreeSet::new();
-    requests.iter().filter(|r| r["user"]["username"] == user && seen.insert(r["auditID"].to_string())).collect()
-}
-
-/// How many requests of each verb and resource.
-fn counted(requests: &[&Value]) -> BTreeMap<String, usize> {
-    let mut counted = BTreeMap::new();
-    for r in requests {
-        let what = format!(
-            "{} {}",
-            r["verb"].as_str().unwrap_or_default(),
-            r["objectRef"]["resource"].as_str().unwrap_or_default()
-        );
-        *counted.entry(what).or_default() += 1;
-    }
-    counted
+    kube::once_each(requests).into_iter().filter(|r| r["user"]["username"] == user).collect()
 }

@@ -117,10 +117,14 @@ impl Answer {
     }
 }
 
-/// A client for the cluster of `kubeconfig`, made as meshctl's commands make theirs.
+/// A client for the cluster of `kubeconfig`, as a test's own.
 pub async fn client(kubeconfig: &Path) -> kube::Client {
-    let target = meshctl::kube::client::Target { kubeconfig: Some(kubeconfig.to_path_buf()), context: None };
-    meshctl::kube::client::Cluster::connect(&target).await.expect("a client for the kubeconfig").client().clone()
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let file = kube::config::Kubeconfig::read_from(kubeconfig).expect("a kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.expect("a kubeconfig");
+    // The audit log tells the test's requests from meshctl's (`meshctl/v…`).
+    config.headers.push((hyper::header::USER_AGENT, hyper::header::HeaderValue::from_static("meshctl-tests")));
+    kube::Client::try_from(config).expect("a client for the kubeconfig")
 }
 
 impl KubeApiServer {
@@ -592,4 +596,33 @@ fn spawn(launch: &Launch) -> std::io::Result<Child> {
         });
     }
     command.spawn()
+}
+
+/// Each of `requests` (from [`KubeApiServer::requests`]) once, though a watch is logged when it
+/// starts and when it ends, and none of the API server's own to itself.
+pub fn once_each(requests: &[Value]) -> Vec<&Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    requests
+        .iter()
+        .filter(|r| r["user"]["username"] != "system:apiserver" && seen.insert(r["auditID"].to_string()))
+        .collect()
+}
+
+/// Each of `requests` once but the test's own (by their User-Agent, [`client`]'s).
+pub fn not_the_tests(requests: &[Value]) -> Vec<&Value> {
+    once_each(requests).into_iter().filter(|r| r["userAgent"] != "meshctl-tests").collect()
+}
+
+/// How many of `requests` there are of each verb and resource.
+pub fn counted(requests: &[&Value]) -> std::collections::BTreeMap<String, usize> {
+    let mut counted = std::collections::BTreeMap::new();
+    for r in requests {
+        let what = format!(
+            "{} {}",
+            r["verb"].as_str().unwrap_or_default(),
+            r["objectRef"]["resource"].as_str().unwrap_or_default()
+        );
+        *counted.entry(what).or_default() += 1;
+    }
+    counted
 }
