@@ -97,13 +97,13 @@ pub async fn store_services(client: &kube::Client, services: usize) {
     each_service(client, services, |client, s| async move {
         create(&api(&client, "", "v1", "Service", true), service(s)).await;
         let pods = api(&client, "", "v1", "Pod", true);
-        for v in 0..VERSIONS.len() {
+        for (v, version) in VERSIONS.iter().enumerate() {
             create(&pods, pod(s, v)).await;
             let status = json!({ "status": {
                 "phase": "Running", "podIP": ip(s, v), "podIPs": [{ "ip": ip(s, v) }],
                 "conditions": [{ "type": "Ready", "status": "True" }],
             } });
-            pods.patch_status(&format!("svc-{s}-{}", VERSIONS[v]), &PatchParams::default(), &Patch::Merge(status))
+            pods.patch_status(&format!("svc-{s}-{version}"), &PatchParams::default(), &Patch::Merge(status))
                 .await
                 .unwrap();
         }
