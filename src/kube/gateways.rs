@@ -16,13 +16,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_stream::StreamExt as _;
 
 use super::client::Cluster;
 use super::install::{self, GatewayService, Object, ObjectKind};
+use super::pod::Pod;
 use crate::api::Resource;
 use crate::api::gateway::{GATEWAY_CONTROLLER, Gateway, GatewayAddress};
 use crate::ingress::Deployed;

@@ -26,6 +26,7 @@ pub mod index;
 pub mod inject;
 pub mod install;
 pub mod lease;
+pub mod pod;
 pub mod ports;
 pub mod precheck;
 pub mod registry;

@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service as KubeService, ServicePort};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service as KubeService, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::reflector::{self, Store};
@@ -34,6 +34,7 @@ use tokio_stream::StreamExt;
 
 use super::inject::INIT_CONTAINER;
 use super::install::{GATEWAY, GATEWAY_HTTP_PORT, NAMESPACE};
+use super::pod::Pod;
 use super::ports::{INBOUND_PORT, OUTBOUND_PORT, STATS_PORT};
 use crate::api::Identity;
 use crate::api::Protocol;

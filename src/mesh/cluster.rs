@@ -224,7 +224,8 @@ impl Mesh for ClusterMesh {
         let services: Vec<Arc<KubeService>> = self.list("services", None).await?;
         let slices: Vec<Arc<EndpointSlice>> = self.list("endpointslices.discovery.k8s.io", None).await?;
         let settings = registry::Settings { namespace: self.namespace.clone(), ..Default::default() };
-        let running = registry::view(&pods, &services, &slices, &settings);
+        let registered: Vec<Arc<crate::kube::pod::Pod>> = pods.iter().map(|p| Arc::new(p.as_ref().into())).collect();
+        let running = registry::view(&registered, &services, &slices, &settings);
         // A proxy's node id is its Pod's `NAME.NAMESPACE`.
         let by_node: std::collections::HashMap<String, &Pod> = pods
             .iter()
