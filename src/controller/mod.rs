@@ -67,7 +67,8 @@ pub trait Registry: Send {
     /// The mesh's services and where their instances take traffic.
     fn services(&self) -> Vec<Service>;
 
-    /// Every proxy the control plane must configure, by node id, with the identity it runs as.
+    /// Every proxy the registry knows, by node id, with the identity it runs as; the control
+    /// plane configures those connected to it.
     fn identities(&self) -> Vec<(String, Identity)>;
 
     /// The proxies `credentials` gives credentials for (by node id), each with them.
@@ -343,7 +344,6 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         // when the store does, or when an address moves) and the certificates: translate when
         // one of them moved. A proxy that only connected, or only got a certificate, is
         // translated alone; the others keep what they were built.
-        // The registry's proxies and services follow the store and the addresses, nothing else.
         let registry_moved = translated.as_ref() != Some(&revision) || moved;
         let everyone = registry_moved || pki_changed;
         let configured = desired_tx.borrow().clone();

@@ -525,7 +525,7 @@ impl Supervisor {
         services.into_values().collect()
     }
 
-    /// Every proxy the control plane must configure, with the identity it runs as.
+    /// Every proxy of the local mesh, with the identity it runs as.
     pub fn identities(&self) -> Vec<(String, Identity)> {
         let mut all = vec![(GATEWAY_NODE.to_string(), Identity::gateway())];
         all.extend(self.gateways.keys().map(|(namespace, name)| (gateway_node(namespace, name), Identity::gateway())));
