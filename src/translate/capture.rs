@@ -4,7 +4,7 @@
 //! destination back (`original_dst` listener filter) and chooses a filter chain by it.
 //!
 //! ```text
-//!   outbound :15001  destination a service's cluster IP and port ─▶ HTTP, the outbound routes
+//!   outbound :15001  destination a service's cluster IP and port ─▶ HTTP, that service port's routes
 //!                    a ServiceEntry's port (any address, if it has none) ─▶ as the entry says
 //!                    anything else ─────────────────────────────────▶ PassthroughCluster (as addressed),
 //!                                                                      BlackHoleCluster with REGISTRY_ONLY
@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3 as core;
@@ -27,7 +28,8 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
-use super::{MeshSnapshot, Origin, OutboundPolicy, Service, pb};
+use super::route::ServiceRoutes;
+use super::{Encoded, MeshSnapshot, Origin, OutboundPolicy, Service, pb};
 use crate::api::Protocol;
 use crate::api::security::MtlsMode;
 
@@ -81,26 +83,38 @@ fn to_port(port: u16) -> FilterChainMatch {
     FilterChainMatch { destination_port: Some(pb::uint32(u32::from(port))), ..Default::default() }
 }
 
-/// The outbound listener on `address`, for `services` (those its sidecars see). An HTTP port
-/// has one chain matching the addresses of the services on it, into `http` (the outbound
-/// routes, which know each service by its addresses as well as by its names); a TCP or TLS port has one per service address, a TCP
-/// proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to any
-/// address that no other service has (its callers resolved its name themselves), the first
-/// such entry on a port for TCP. The rest passes through, or with REGISTRY_ONLY, nowhere.
+/// A captured sidecar's outbound listener, and the route configurations its chains load.
+pub(super) struct Outbound {
+    pub listener: Listener,
+    /// Of services' HTTP ports, each once.
+    pub routes: Vec<Arc<Encoded>>,
+    /// Whether a chain routes by the host a request names, with the outbound routes.
+    pub by_host: bool,
+}
+
+/// The outbound listener on `address`, for `services` (those its sidecars see) with their
+/// routes. An HTTP port has one chain per service address, into `http` with the routes of
+/// that service's port alone: a request goes by the address it was sent to, as it would
+/// without the mesh, whatever host it names. A TCP or TLS port has one per service address, a
+/// TCP proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to
+/// any address that no other service has (its callers resolved its name themselves): an HTTP
+/// port's go by the host each request names, with the outbound routes; a TCP port's to the
+/// first such entry on the port. The rest passes through, or with REGISTRY_ONLY, nowhere.
 pub(super) fn outbound<'s>(
     snapshot: &MeshSnapshot,
     class: super::Class,
-    services: impl IntoIterator<Item = &'s Service>,
+    services: impl IntoIterator<Item = (&'s Service, &'s ServiceRoutes)>,
     address: SocketAddr,
-    http: Filter,
-) -> Listener {
-    // Per HTTP port, the addresses it is matched for; `None` is any address.
-    let mut http_ports: BTreeMap<u16, BTreeSet<Option<IpAddr>>> = BTreeMap::new();
+    http: impl Fn(&str) -> Filter,
+) -> Outbound {
+    // The HTTP chains by port and address (`None` is any), with the routes of each; `None`
+    // routes by host.
+    let mut http_chains: BTreeMap<(u16, Option<IpAddr>), Option<Arc<Encoded>>> = BTreeMap::new();
     // The (port, address, SNI name) each chain matches, which no two chains may share.
     let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
     let mut filter_chains = Vec::new();
     let routes = super::route::Routes::new(snapshot, class);
-    for service in services {
+    for (service, service_routes) in services {
         let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
             (Origin::Entry(_), []) => vec![None],
             (_, addresses) => addresses.iter().copied().map(Some).collect(),
@@ -110,7 +124,8 @@ pub(super) fn outbound<'s>(
             for &ip in &addresses {
                 if port.protocol.is_http() {
                     if taken.insert((port.number, ip, None)) {
-                        http_ports.entry(port.number).or_default().insert(ip);
+                        let alone = ip.and_then(|_| service_routes.alone(port.number)).cloned();
+                        http_chains.insert((port.number, ip), alone);
                     }
                     continue;
                 }
@@ -158,21 +173,26 @@ pub(super) fn outbound<'s>(
             }
         }
     }
-    for (port, addresses) in http_ports {
-        let ips: Vec<core::CidrRange> = addresses.iter().flatten().copied().map(cidr).collect();
-        let any = addresses.contains(&None);
-        let matched = [
-            (!ips.is_empty()).then(|| (format!("outbound_{port}"), ips)),
-            any.then(|| (format!("outbound_any_{port}"), vec![])),
-        ];
-        for (name, prefix_ranges) in matched.into_iter().flatten() {
-            filter_chains.push(FilterChain {
-                name,
-                filter_chain_match: Some(FilterChainMatch { prefix_ranges, ..to_port(port) }),
-                filters: vec![http.clone()],
-                ..Default::default()
-            });
-        }
+    let mut routes: BTreeMap<String, Arc<Encoded>> = BTreeMap::new();
+    let mut by_host = false;
+    for ((port, ip), alone) in http_chains {
+        let route_name = match alone {
+            Some(alone) => routes.entry(alone.name.clone()).or_insert(alone).name.clone(),
+            None => {
+                by_host = true;
+                super::OUTBOUND_ROUTES.to_string()
+            }
+        };
+        let at = ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
+        filter_chains.push(FilterChain {
+            name: format!("outbound_{at}_{port}"),
+            filter_chain_match: Some(FilterChainMatch {
+                prefix_ranges: ip.into_iter().map(cidr).collect(),
+                ..to_port(port)
+            }),
+            filters: vec![http(&route_name)],
+            ..Default::default()
+        });
     }
     let unknown = match snapshot.outbound_policy {
         OutboundPolicy::AllowAny => PASSTHROUGH,
@@ -184,7 +204,7 @@ pub(super) fn outbound<'s>(
         .filter(|m| !m.server_names.is_empty())
         .filter_map(|m| m.destination_port.map(|p| p.value as u16))
         .collect();
-    Listener {
+    let listener = Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
         listener_filters: std::iter::once(original_destination_filter())
@@ -198,7 +218,8 @@ pub(super) fn outbound<'s>(
             ..Default::default()
         }),
         ..Default::default()
-    }
+    };
+    Outbound { listener, routes: routes.into_values().collect(), by_host }
 }
 
 /// The TLS inspector, on connections to `ports` only: on other ports it would hold up a
@@ -221,11 +242,6 @@ fn tls_inspector_on(ports: &BTreeSet<u16>) -> ListenerFilter {
         filter_disabled: Some(Predicate { rule: Some(Rule::NotMatch(Box::new(on))) }),
         ..super::security::tls_inspector()
     }
-}
-
-/// Whether an outbound chain routes HTTP (and so loads the outbound routes).
-pub(super) fn is_http(chain: &FilterChain) -> bool {
-    chain.filters.iter().any(|f| f.name == super::HTTP_CONNECTION_MANAGER)
 }
 
 fn cidr(ip: IpAddr) -> core::CidrRange {

@@ -581,7 +581,7 @@ impl OwnPart {
                 listeners.push(capture::inbound(address, served, own_ports, mode));
             }
             None => {
-                let http = outbound_http(snapshot.tracing, true);
+                let http = outbound_http(OUTBOUND_ROUTES, snapshot.tracing, true);
                 listeners.push(http_listener("outbound", s.outbound, http, TrafficDirection::Outbound));
                 // What is not captured is forwarded by the host each request names.
                 let passthrough = external::forward_cluster(capture::PASSTHROUGH);
@@ -601,13 +601,33 @@ impl OwnPart {
 }
 
 /// What every captured sidecar with its outbound listener at one address has, encoded: that
-/// listener, whether it routes by the outbound routes (an HTTP chain refers to them), and the
-/// clusters of the traffic no service takes.
-#[derive(Clone, PartialEq)]
+/// listener, the route configurations its chains load (Envoy asks for the routes only when a
+/// chain refers to them, and a proxy must not be waited on for what it never asks for), and
+/// the clusters of the traffic no service takes.
+#[derive(Clone)]
 struct Captured {
     outbound: Arc<Encoded>,
-    routed: bool,
+    /// Those of services' ports, in name order.
+    routes: Arc<[Arc<Encoded>]>,
+    /// Whether a chain routes by host, with the outbound routes.
+    by_host: bool,
     clusters: Vec<Arc<Encoded>>,
+}
+
+impl Captured {
+    /// These, with `last`'s of each part that is the same: one service's routes change far
+    /// more often than the listener.
+    fn reusing(self, last: &Captured) -> Captured {
+        fn same<T: PartialEq + Clone>(built: T, last: &T) -> T {
+            if built == *last { last.clone() } else { built }
+        }
+        Captured {
+            outbound: same(self.outbound, &last.outbound),
+            routes: same(self.routes, &last.routes),
+            by_host: self.by_host,
+            clusters: same(self.clusters, &last.clusters),
+        }
+    }
 }
 
 /// What a translation builds once for many proxies, as it first builds it for one. Each is
@@ -649,19 +669,25 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone + PartialEq> Reused<K, V> {
     /// The value for `key`, built the first time this translation asks; the last
     /// translation's instead where it is equal.
     fn get(&mut self, key: &K, build: impl FnOnce() -> V) -> V {
-        if let Some(value) = self.now.get(key) {
-            return value.clone();
-        }
-        let value = match (build(), self.last.get(key)) {
-            (built, Some(last)) if built == *last => last.clone(),
-            (built, _) => built,
-        };
-        self.now.insert(key.clone(), value.clone());
-        value
+        self.get_reusing(key, build, |built, last| if built == *last { last.clone() } else { built })
     }
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V: Clone> Reused<K, V> {
+    /// The value for `key`, built the first time this translation asks, then made of the last
+    /// translation's by `reuse` where there is one.
+    fn get_reusing(&mut self, key: &K, build: impl FnOnce() -> V, reuse: impl FnOnce(V, &V) -> V) -> V {
+        if let Some(value) = self.now.get(key) {
+            return value.clone();
+        }
+        let value = match (build(), self.last.get(key)) {
+            (built, Some(last)) => reuse(built, last),
+            (built, None) => built,
+        };
+        self.now.insert(key.clone(), value.clone());
+        value
+    }
+
     /// The value for `key` that `kept` says is still what `build` would make: this
     /// translation's or the last one's; else built, and kept for the rest of this translation.
     fn get_kept(&mut self, key: &K, kept: impl Fn(&V) -> bool, build: impl FnOnce() -> V) -> V {
@@ -843,9 +869,10 @@ impl<'a> Translation<'a> {
                 secrets.extend(own.secrets.iter().cloned());
                 if s.capture.is_some() {
                     // Its chains end no TLS, so it asks for no secret.
-                    let captured =
-                        self.captured((s.outbound, scope.clone()), &view, || outbound_http(snapshot.tracing, false));
-                    routed = captured.routed;
+                    let http = |routes: &str| outbound_http(routes, snapshot.tracing, false);
+                    let captured = self.captured((s.outbound, scope.clone()), &view, http);
+                    routed = captured.by_host;
+                    resources.share(Type::Route, captured.routes);
                     encoded_listeners.push(captured.outbound);
                     for cluster in captured.clusters {
                         resources.insert(Type::Cluster, cluster);
@@ -894,12 +921,13 @@ impl<'a> Translation<'a> {
                 Proxy::Sidecar(_) => Vec::new(),
             };
             let routes = match (proxy, bound.is_empty()) {
-                (Proxy::Gateway(g), false) => {
-                    encoded_routes(route::gateway(snapshot, &view.routes, namespace, &bound, g.listen.port()))
-                }
+                (Proxy::Gateway(g), false) => encoded_routes(
+                    OUTBOUND_ROUTES,
+                    route::gateway(snapshot, &view.routes, namespace, &bound, g.listen.port()),
+                ),
                 _ => self.outbound_routes((scope, namespace.to_string(), sidecar), &view),
             };
-            resources.replace(Type::Route, vec![routes]);
+            resources.insert(Type::Route, routes);
         }
         resources
     }
@@ -922,47 +950,46 @@ impl<'a> Translation<'a> {
         built.routes.get(&key, || {
             let unknown = sidecar.then(|| external::unknown_hosts(self.snapshot.outbound_policy));
             let config = route::outbound(&view.routes, namespace, &[], unknown.into_iter().collect());
-            encoded_routes(config)
+            encoded_routes(OUTBOUND_ROUTES, config)
         })
     }
 
     /// What a captured sidecar with its outbound listener at an address, and its scope, has in
     /// common with the others there that see `view`, built once per translation.
-    fn captured(&self, key: (SocketAddr, Option<Scope>), view: &View, http: impl FnOnce() -> Filter) -> Captured {
+    fn captured(&self, key: (SocketAddr, Option<Scope>), view: &View, http: impl Fn(&str) -> Filter) -> Captured {
         let mut built = self.built.lock().expect("built lock");
-        built.captured.get(&key, || {
-            let services = view.services.iter().map(|&i| &self.snapshot.services[i]);
+        let build = || {
+            let services =
+                view.services.iter().map(|&i| &self.snapshot.services[i]).zip(view.routes.iter().map(|r| &**r));
             let class = key.1.as_ref().map_or(COMMON, |scope| self.snapshot.class(&scope.namespace));
-            let listener = capture::outbound(self.snapshot, class, services, key.0, http());
-            // Envoy asks for the routes only when a chain refers to them, and a proxy must not
-            // be waited on for what it never asks for.
-            let routed = listener.filter_chains.iter().any(capture::is_http);
+            let outbound = capture::outbound(self.snapshot, class, services, key.0, http);
             let as_addressed = view.as_addressed.iter().map(|name| capture::original_destination(name));
             let clusters = capture::clusters().into_iter().chain(as_addressed);
             Captured {
-                outbound: Encoded::new(listener.name.clone(), pack(&listener)),
-                routed,
+                outbound: Encoded::new(outbound.listener.name.clone(), pack(&outbound.listener)),
+                routes: outbound.routes.into(),
+                by_host: outbound.by_host,
                 clusters: clusters.map(|c| Encoded::new(c.name.clone(), pack(&c))).collect(),
             }
-        })
+        };
+        built.captured.get_reusing(&key, build, Captured::reusing)
     }
 }
 
-/// The outbound routes, encoded by `route`.
-fn encoded_routes(config: Vec<u8>) -> Arc<Encoded> {
+/// A route configuration named `name`, encoded by `route`.
+fn encoded_routes(name: impl Into<String>, config: Vec<u8>) -> Arc<Encoded> {
     use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
     use prost::Name;
     Encoded::new(
-        OUTBOUND_ROUTES,
+        name,
         envoy_types::pb::google::protobuf::Any { type_url: RouteConfiguration::type_url(), value: config },
     )
 }
 
-/// A sidecar's outbound HTTP: the outbound routes; with `connect`, their TCP ports are reached
-/// by tunnels.
-fn outbound_http(tracing: Tracing, connect: bool) -> Filter {
-    let mut manager =
-        http_manager("outbound", rds(OUTBOUND_ROUTES), vec![external::forward_filter()], tracing.manager(false));
+/// A sidecar's outbound HTTP, by the route configuration `routes`; with `connect`, their TCP
+/// ports are reached by tunnels.
+fn outbound_http(routes: &str, tracing: Tracing, connect: bool) -> Filter {
+    let mut manager = http_manager("outbound", rds(routes), vec![external::forward_filter()], tracing.manager(false));
     if connect {
         manager
             .upgrade_configs

@@ -20,7 +20,7 @@ use envoy_types::pb::google::protobuf::BoolValue;
 
 use prost::Message;
 
-use super::{Class, MeshSnapshot, Origin, Service, ServicePort, cluster_name, pb};
+use super::{Class, Encoded, MeshSnapshot, Origin, Service, ServicePort, cluster_name, pb};
 use crate::api::Protocol;
 use crate::api::networking::{
     ConsistentHashLb, Destination, HttpMatchRequest, HttpRoute, HttpRouteDestination, StringMatch, VirtualService,
@@ -69,6 +69,11 @@ struct EncodedHost {
     domains: [Vec<String>; 2],
     heads: [Vec<u8>; 2],
     routes: Vec<u8>,
+    /// An HTTP port's routes as a route configuration of their own, whatever the host: what a
+    /// captured sidecar routes a request to the service's address by. One service's change
+    /// then sends each proxy one small configuration, not the thousand services' one (which
+    /// each Envoy builds anew whole, ~25 ms of its CPU at a thousand services).
+    alone: Option<(u16, Arc<Encoded>)>,
 }
 
 impl ServiceRoutes {
@@ -98,7 +103,13 @@ impl ServiceRoutes {
                     VirtualHost { name: name.clone(), domains: domains.clone(), ..Default::default() }.encode_to_vec()
                 });
                 let routes = VirtualHost { routes, ..Default::default() }.encode_to_vec();
-                EncodedHost { name, domains, heads, routes }
+                let alone = port.protocol.is_http().then(|| {
+                    let any = VirtualHost { name: name.clone(), domains: vec!["*".into()], ..Default::default() };
+                    let name = alone_name(host, port.number);
+                    let config = configuration(&name, [(Cow::Owned(any.encode_to_vec()), &routes[..])], vec![]);
+                    (port.number, super::encoded_routes(name, config))
+                });
+                EncodedHost { name, domains, heads, routes, alone }
             })
             .collect();
         let looked_up = builder
@@ -129,6 +140,11 @@ impl ServiceRoutes {
         };
         destinations.remove(host);
         ServiceRoutes { inputs, hosts, destinations }
+    }
+
+    /// The route configuration of its HTTP `port` alone (see `EncodedHost::alone`).
+    pub(super) fn alone(&self, port: u16) -> Option<&Arc<Encoded>> {
+        self.hosts.iter().find_map(|h| h.alone.as_ref().filter(|(p, _)| *p == port).map(|(_, e)| e))
     }
 
     /// Whether building them looked up a host that `matches`.
@@ -189,31 +205,48 @@ pub(super) fn outbound(
     claimed: &[String],
     extra: Vec<VirtualHost>,
 ) -> Vec<u8> {
-    use prost::encoding::{WireType, encode_key, encode_varint};
-    let mut config =
-        RouteConfiguration { name: super::OUTBOUND_ROUTES.to_string(), ..Default::default() }.encode_to_vec();
-    for service in services {
+    let hosts = services.iter().flat_map(|service| {
         let near = usize::from(service.inputs.service.namespace == namespace);
-        for host in &service.hosts {
+        service.hosts.iter().filter_map(move |host| {
             let domains = &host.domains[near];
             let head = if domains.iter().any(|d| claimed.contains(d)) {
                 let domains: Vec<String> = domains.iter().filter(|d| !claimed.contains(d)).cloned().collect();
                 if domains.is_empty() {
-                    continue;
+                    return None;
                 }
                 Cow::Owned(VirtualHost { name: host.name.clone(), domains, ..Default::default() }.encode_to_vec())
             } else {
-                Cow::Borrowed(&host.heads[near])
+                Cow::Borrowed(&host.heads[near][..])
             };
-            // Field 2, `virtual_hosts`, one message each.
-            encode_key(2, WireType::LengthDelimited, &mut config);
-            encode_varint((head.len() + host.routes.len()) as u64, &mut config);
-            config.extend_from_slice(&head);
-            config.extend_from_slice(&host.routes);
-        }
+            Some((head, &host.routes[..]))
+        })
+    });
+    configuration(super::OUTBOUND_ROUTES, hosts, extra)
+}
+
+/// A route configuration named `name` of virtual hosts each encoded in two pieces (see
+/// `EncodedHost`), then `extra`, encoded as Envoy takes it over RDS.
+fn configuration<'a>(
+    name: &str,
+    hosts: impl IntoIterator<Item = (Cow<'a, [u8]>, &'a [u8])>,
+    extra: Vec<VirtualHost>,
+) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut config = RouteConfiguration { name: name.to_string(), ..Default::default() }.encode_to_vec();
+    for (head, routes) in hosts {
+        // Field 2, `virtual_hosts`, one message each.
+        encode_key(2, WireType::LengthDelimited, &mut config);
+        encode_varint((head.len() + routes.len()) as u64, &mut config);
+        config.extend_from_slice(&head);
+        config.extend_from_slice(routes);
     }
     config.extend(RouteConfiguration { virtual_hosts: extra, ..Default::default() }.encode_to_vec());
     config
+}
+
+/// The name of the route configuration of `port` of the service at `host` alone.
+fn alone_name(host: &str, port: u16) -> String {
+    format!("{host}:{port}")
 }
 
 /// The ingress gateway's routes: the outbound routes (every service by its names), and a

@@ -322,6 +322,13 @@ fn summarize_captured(out: &mut String, l: &Listener) {
                         None => "tcp:?".into(),
                     }
                 }
+                Some(filter::ConfigType::TypedConfig(any)) if any.type_url == HttpConnectionManager::type_url() => {
+                    match unpack::<HttpConnectionManager>(any).route_specifier {
+                        Some(RouteSpecifier::Rds(rds)) => format!("http rds:{}", rds.route_config_name),
+                        Some(RouteSpecifier::RouteConfig(rc)) => format!("http inline:{}", rc.name),
+                        other => format!("http {other:?}"),
+                    }
+                }
                 _ => f.name.rsplit('.').next().unwrap_or_default().to_string(),
             })
             .collect();
@@ -594,7 +601,7 @@ fn service_entries_translate_by_their_resolution_and_registry_only_closes_the_re
 #[test]
 fn sidecars_and_exports_scope_what_each_proxy_is_sent() {
     let resources = resources(&["testdata/valid/sidecar-scope.yaml"]);
-    let snapshot = MeshSnapshot::new(services(&resources), &resources);
+    let snapshot = MeshSnapshot::new(with_cluster_ips(services(&resources)), &resources);
     let frontend = sidecar_of(&sidecar("mall"));
     let reviews = Sidecar {
         node_id: "reviews-0".into(),
@@ -631,6 +638,15 @@ fn sidecars_and_exports_scope_what_each_proxy_is_sent() {
     let ratings_default = "stat=default path=Prefix(\"/\")\n      -> outbound|80||ratings.mall.svc.cluster.local";
     assert!(summaries[2].contains(ratings_default), "tax's VirtualService is tax's alone: {}", summaries[2]);
     common::assert_golden("testdata/translate/sidecar-scope.txt", &summaries.join("\n"));
+}
+
+/// `services`, each with a cluster IP, as on a cluster: what a captured sidecar's outbound
+/// listener matches.
+fn with_cluster_ips(mut services: Vec<Service>) -> Vec<Service> {
+    for (i, service) in services.iter_mut().enumerate() {
+        service.addresses = vec![std::net::IpAddr::from([10, 96, 0, 10 + i as u8])];
+    }
+    services
 }
 
 /// The translator's output as one static bootstrap: routes inline instead of RDS, endpoints
@@ -745,12 +761,7 @@ fn envoy_accepts_the_translation_of_every_fixture() {
     assert!(fixtures.len() > 5);
     for fixture in fixtures {
         let resources = resources(&[&fixture]);
-        // Cluster IPs for the captured sidecars' outbound listeners.
-        let mut services = services(&resources);
-        for (i, service) in services.iter_mut().enumerate() {
-            service.addresses = vec![std::net::IpAddr::from([10, 96, 0, 10 + i as u8])];
-        }
-        let mut snapshot = MeshSnapshot::new(services, &resources);
+        let mut snapshot = MeshSnapshot::new(with_cluster_ips(services(&resources)), &resources);
         snapshot.tracing = Tracing { sampling: 10.0 };
         let namespace = snapshot.services.first().map_or("default".to_string(), |s| s.namespace.clone());
         // A sidecar for every instance, so every policy's selector picks someone.
@@ -839,7 +850,7 @@ fn a_carried_translation_is_the_translation_from_scratch() {
     }
     for fixture in fixtures {
         let mut all = resources(&[&fixture]);
-        let base = services(&all);
+        let base = with_cluster_ips(services(&all));
         let mut present = vec![true; all.len()];
         let mut services: Vec<Option<Service>> = base.iter().cloned().map(Some).collect();
         let namespace = base.first().map_or("default".to_string(), |s| s.namespace.clone());
@@ -967,6 +978,54 @@ fn a_translation_hands_out_what_the_last_one_built_where_it_is_the_same() {
     assert!(inbound(&after[1]) != inbound(&changed), "mTLS is off on port 80");
 }
 
+/// A captured sidecar routes a request by the address it was sent to, with that service port's
+/// routes alone: a change to one service's VirtualService changes that one route
+/// configuration of the sidecar's, hands out the last translation's of every other, and
+/// leaves its listeners as they were. (With one configuration of every service's routes, each
+/// change sent every proxy all of them, which each Envoy built anew whole.)
+#[test]
+fn a_change_to_one_service_changes_one_route_configuration_of_a_captured_sidecar() {
+    let text = std::fs::read_to_string(common::root().join("testdata/valid/demo-mesh.yaml")).unwrap();
+    let all = from_text("demo-mesh.yaml", text.clone());
+    let services = with_cluster_ips(services(&all));
+    let proxy = Proxy::Sidecar(captured(&sidecar_of(&sidecar("shop"))));
+    let mut carried = translate::Carried::default();
+    let snapshot = MeshSnapshot::new(services.clone(), &all);
+    let before = Translation::carrying(&snapshot, &mut carried).proxy(&proxy);
+    let shifted =
+        from_text("demo-mesh.yaml", text.replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
+    let snapshot = MeshSnapshot::new(services, &shifted);
+    let after = Translation::carrying(&snapshot, &mut carried).proxy(&proxy);
+
+    let names =
+        |resources: &Resources| -> Vec<String> { resources.get(Type::Route).iter().map(|e| e.name.clone()).collect() };
+    assert_eq!(
+        names(&after),
+        ["board.shop.svc.cluster.local:80", "frontend.shop.svc.cluster.local:80", "profile.shop.svc.cluster.local:80"],
+        "{after:?}"
+    );
+    assert_eq!(names(&before), names(&after));
+    let (routes_before, routes_after) = (before.get(Type::Route), after.get(Type::Route));
+    let changed: Vec<&str> = routes_before
+        .iter()
+        .zip(routes_after.iter())
+        .filter(|(b, a)| !std::sync::Arc::ptr_eq(b, a))
+        .map(|(_, a)| a.name.as_str())
+        .collect();
+    assert_eq!(changed, ["profile.shop.svc.cluster.local:80"]);
+    let listeners = |r: &Resources| r.get(Type::Listener).into_owned();
+    let moved: Vec<String> = listeners(&before)
+        .iter()
+        .zip(&listeners(&after))
+        .filter(|(b, a)| !std::sync::Arc::ptr_eq(b, a))
+        .map(|(b, _)| b.name.clone())
+        .collect();
+    assert!(moved.is_empty(), "the listeners are the last translation's: {moved:?}");
+    let profile: RouteConfiguration = after.get(Type::Route)[2].decode().unwrap();
+    let weights = format!("{:?}", profile.virtual_hosts[0].routes[1].action);
+    assert!(weights.contains("weight: Some(UInt32Value { value: 50 })"), "{weights}");
+}
+
 /// PeerAuthentications that turn mTLS off in `namespace`, and on one port of `service`'s
 /// instances.
 fn plaintext_policies(namespace: &str, service: &str) -> Vec<Resource> {
@@ -974,7 +1033,12 @@ fn plaintext_policies(namespace: &str, service: &str) -> Vec<Resource> {
         "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: plain, namespace: {namespace}}}\nspec:\n  mtls: {{mode: DISABLE}}\n---\n\
          apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: plain-port, namespace: {namespace}}}\nspec:\n  selector: {{matchLabels: {{app: {service}}}}}\n  portLevelMtls: {{'80': {{mode: DISABLE}}}}\n"
     );
-    let report = policy::check(&[Source { name: "plain.yaml".into(), text }], &Options::default());
+    from_text("plain.yaml", text)
+}
+
+/// The resources of a file named `name` holding `text`, which has no errors.
+fn from_text(name: &str, text: String) -> Vec<Resource> {
+    let report = policy::check(&[Source { name: name.into(), text }], &Options::default());
     assert_eq!(report.count(policy::Severity::Error), 0, "{:?}", report.findings);
     report.resources.into_iter().map(|c| c.resource).collect()
 }
