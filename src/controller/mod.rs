@@ -244,7 +244,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     rotation::spawn(store.clone(), decoded.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
     spawn_canaries(store.clone(), decoded, targets, problems, running, leading.clone());
     let mut service_ports = route_status::ServicePorts::new();
-    let mut judged = None;
+    let (judging_tx, judging) = watch::channel(None);
+    let (problems, mut status_problems) = watch::channel(Vec::new());
+    spawn_statuses(store.clone(), judging, problems, leading.clone());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let store_changed = Arc::new(tokio::sync::Notify::new());
     let notify = store_changed.clone();
@@ -272,9 +274,11 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             _ = ca_changed.notified() => false,
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
-            // A new leader writes the statuses; the driver's problems go into the report.
+            // A new leader writes the statuses; the canary driver's and the status writer's
+            // problems go into the report.
             Ok(()) = leading.changed() => false,
             Ok(()) = canary_problems.changed() => false,
+            Ok(()) = status_problems.changed() => false,
             _ = terminate.recv(), if leaving.is_none() => true,
             _ = tokio::signal::ctrl_c(), if leaving.is_none() => true,
             _ = drained => break,
@@ -384,47 +388,27 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         }
 
         // The routes' and Gateways' status follows from the stored objects, the environment and
-        // the services' ports: judged again when one of them moved, or when this replica
-        // starts leading, not on every ACK.
-        let environment = backend.environment();
-        let inputs = (revision.clone(), environment, service_ports.clone());
-        if !*leading.borrow() {
-            judged = None;
-        } else if judged.as_ref() != Some(&inputs) {
-            let (_, environment, _) = &inputs;
-            let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-            let ingress = crate::ingress::Ingress::new(&resources, environment);
-            // A route may name a Service the cluster has that is not in the mesh (yet): the
-            // reference resolves.
-            let mut known = service_ports.clone();
-            for (host, ports) in &environment.services {
-                known.entry(host.clone()).or_default().extend(ports);
+        // the services' ports: judged beside the loop when one of them moved.
+        let judging = Judging {
+            revision: revision.clone(),
+            resources: resources.clone(),
+            environment: backend.environment(),
+            service_ports: service_ports.clone(),
+        };
+        judging_tx.send_if_modified(|held| {
+            let moved = held.as_ref().is_none_or(|held| !held.same(&judging));
+            if moved {
+                *held = Some(judging);
             }
-            let routes = route_status::changed(&resources, &ingress, &known, now.clone())
-                .into_iter()
-                .map(|(object, status)| (object, serde_json::to_value(&status).expect("a route status serializes")));
-            let gateways = gateway_status::changed(&resources, &ingress, environment, &now);
-            let mut written = true;
-            for (object, status) in gateways.into_iter().chain(routes) {
-                if let Err(e) = store.set_status(&object, status).await {
-                    written = false;
-                    errors.push(format!(
-                        "the status of {} {}/{}: {e}",
-                        object.kind.name(),
-                        object.namespace,
-                        object.name
-                    ));
-                }
-            }
-            // A status that could not be written is tried again on the next pass.
-            judged = written.then_some(inputs);
-        }
+            moved
+        });
 
         // Not on every ACK: a mesh of thousands of Pods has thousands of targets.
         if registry_moved && targets_tx.send_changed(backend.scrape_targets()) {
             collector.know(&targets_tx.borrow());
         }
         errors.extend(canary_problems.borrow().iter().cloned());
+        errors.extend(status_problems.borrow().iter().cloned());
         errors.extend(backend.problems());
         report = Report {
             revision: revision.clone(),
@@ -471,6 +455,86 @@ impl Decoded {
         let (revision, resources) = self.0.borrow().clone();
         revision.holds(&store.written()).then_some((revision, resources))
     }
+}
+
+/// What the routes' and Gateways' status is judged from.
+#[derive(Clone)]
+struct Judging {
+    revision: Revision,
+    resources: Arc<Vec<Resource>>,
+    environment: crate::ingress::Environment,
+    service_ports: route_status::ServicePorts,
+}
+
+impl Judging {
+    /// The same inputs: the resources are those read at the revision.
+    fn same(&self, other: &Judging) -> bool {
+        self.revision == other.revision
+            && self.environment == other.environment
+            && self.service_ports == other.service_ports
+    }
+
+    /// Writes the status of each route and Gateway whose status it changes; why any could not
+    /// be written.
+    async fn write(&self, store: &dyn Store) -> Vec<String> {
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+        let ingress = crate::ingress::Ingress::new(&self.resources, &self.environment);
+        // A route may name a Service the cluster has that is not in the mesh (yet): the
+        // reference resolves.
+        let mut known = self.service_ports.clone();
+        for (host, ports) in &self.environment.services {
+            known.entry(host.clone()).or_default().extend(ports);
+        }
+        let routes = route_status::changed(&self.resources, &ingress, &known, now.clone())
+            .into_iter()
+            .map(|(object, status)| (object, serde_json::to_value(&status).expect("a route status serializes")));
+        let gateways = gateway_status::changed(&self.resources, &ingress, &self.environment, &now);
+        let mut errors = Vec::new();
+        for (object, status) in gateways.into_iter().chain(routes) {
+            if let Err(e) = store.set_status(&object, status).await {
+                errors.push(format!("the status of {} {}/{}: {e}", object.kind.name(), object.namespace, object.name));
+            }
+        }
+        errors
+    }
+}
+
+/// How long after a status could not be written it is tried again.
+const STATUS_RETRY: Duration = Duration::from_secs(1);
+
+/// Writes the routes' and Gateways' status beside the loop, as the leader, when what they are
+/// judged from moves: the loop must not wait on the API server's answers (and a thousand
+/// routes' judging) to report an ACK. A new leader judges anew; a status that could not be
+/// written is tried again, and why it could not goes into the report meanwhile.
+fn spawn_statuses(
+    store: Arc<dyn Store>,
+    mut judging: watch::Receiver<Option<Judging>>,
+    problems: watch::Sender<Vec<String>>,
+    mut leading: Leading,
+) {
+    tokio::spawn(async move {
+        // Whether the inputs moved since they were last judged, and whether that failed.
+        let (mut moved, mut failed) = (true, false);
+        loop {
+            if !*leading.borrow_and_update() {
+                (moved, failed) = (true, false);
+                problems.send_changed(Vec::new());
+            } else if moved || failed {
+                let inputs = judging.borrow_and_update().clone();
+                if let Some(inputs) = inputs {
+                    let errors = inputs.write(store.as_ref()).await;
+                    (moved, failed) = (false, !errors.is_empty());
+                    problems.send_changed(errors);
+                }
+            }
+            tokio::select! {
+                Ok(()) = judging.changed() => moved = true,
+                Ok(()) = leading.changed() => {}
+                _ = tokio::time::sleep(STATUS_RETRY), if failed => {}
+                else => break,
+            }
+        }
+    });
 }
 
 /// Canary rollouts are judged once a second.
