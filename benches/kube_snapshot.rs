@@ -34,7 +34,7 @@ async fn first_snapshot(server: &KubeApiServer, proxies: usize) -> (Controller, 
     let deadline = start + Duration::from_secs(300);
     loop {
         if let Some(report) = report(controller.status).await
-            && report["proxies"].as_array().is_some_and(|p| p.len() == proxies)
+            && report.proxies.len() == proxies
         {
             return (controller, start.elapsed());
         }
@@ -103,8 +103,7 @@ fn changes(
         let deadline = start + Duration::from_secs(30);
         loop {
             let report = runtime.block_on(report(status));
-            let revision = report.and_then(|r| serde_json::from_value::<Revision>(r["revision"].clone()).ok());
-            if revision.is_some_and(|r| r.holds(&written)) {
+            if report.is_some_and(|r| r.revision.holds(&written)) {
                 break;
             }
             assert!(Instant::now() < deadline, "change {i} was not configured within 30 s");

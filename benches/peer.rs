@@ -25,7 +25,9 @@ use common::kube::KubeApiServer;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube_mesh::{NAMESPACE, Process, api, create, ip, localhost, report};
 use meshctl::api::Kind;
+use meshctl::controller::Report;
 use meshctl::store::{Revision, written_at};
+use meshctl::xds::SyncState;
 use serde_json::{Value, json};
 
 /// Where scripts/istiod-tools keeps pilot-discovery and Istio's CRDs; built the first time.
@@ -290,11 +292,9 @@ fn received(runtime: &tokio::runtime::Runtime, envoys: &[Envoy]) -> u64 {
 }
 
 /// Whether every one of `nodes` has ACKed a configuration built from what `written` holds.
-fn meshctl_synced(report: &Value, nodes: &[String], written: &Revision) -> bool {
-    let revision = serde_json::from_value::<Revision>(report["revision"].clone()).ok();
-    let proxies = report["proxies"].as_array().into_iter().flatten();
-    let synced: Vec<&str> = proxies.filter(|p| p["sync"] == "Synced").filter_map(|p| p["node_id"].as_str()).collect();
-    revision.is_some_and(|r| r.holds(written)) && nodes.iter().all(|n| synced.contains(&n.as_str()))
+fn meshctl_synced(report: &Report, nodes: &[String], written: &Revision) -> bool {
+    let synced = |node: &String| report.proxies.iter().any(|p| p.node_id == *node && p.sync == SyncState::Synced);
+    report.revision.holds(written) && nodes.iter().all(synced)
 }
 
 /// istiod's view of each connected proxy's xDS (`/debug/syncz`), by proxy.
