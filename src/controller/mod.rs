@@ -389,18 +389,18 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
 
         // The routes' and Gateways' status follows from the stored objects, the environment and
         // the services' ports: judged beside the loop when one of them moved.
-        let judging = Judging {
-            revision: revision.clone(),
-            resources: resources.clone(),
-            environment: backend.environment(),
-            service_ports: service_ports.clone(),
-        };
+        let environment = backend.environment();
         judging_tx.send_if_modified(|held| {
-            let moved = held.as_ref().is_none_or(|held| !held.same(&judging));
-            if moved {
-                *held = Some(judging);
+            // Compared before anything is copied: every ACK makes a pass, and a thousand
+            // services' ports are a thousand names.
+            let same = held.as_ref().is_some_and(|held| {
+                held.revision == revision && held.environment == environment && held.service_ports == service_ports
+            });
+            if !same {
+                let (revision, resources, service_ports) = (revision.clone(), resources.clone(), service_ports.clone());
+                *held = Some(Judging { revision, resources, environment, service_ports });
             }
-            moved
+            !same
         });
 
         // Not on every ACK: a mesh of thousands of Pods has thousands of targets.
@@ -457,7 +457,8 @@ impl Decoded {
     }
 }
 
-/// What the routes' and Gateways' status is judged from.
+/// What the routes' and Gateways' status is judged from; the resources are those read at the
+/// revision.
 #[derive(Clone)]
 struct Judging {
     revision: Revision,
@@ -467,13 +468,6 @@ struct Judging {
 }
 
 impl Judging {
-    /// The same inputs: the resources are those read at the revision.
-    fn same(&self, other: &Judging) -> bool {
-        self.revision == other.revision
-            && self.environment == other.environment
-            && self.service_ports == other.service_ports
-    }
-
     /// Writes the status of each route and Gateway whose status it changes; why any could not
     /// be written.
     async fn write(&self, store: &dyn Store) -> Vec<String> {
