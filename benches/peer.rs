@@ -189,7 +189,7 @@ fn start_envoy(s: usize, xds: SocketAddr, dir: &Path) -> Envoy {
         .stderr(log)
         .spawn()
         .expect("envoy runs");
-    Envoy { _process: Process(child), admin: localhost(admin) }
+    Envoy { process: Process(child), admin: localhost(admin) }
 }
 
 /// A stock Envoy for the sidecar of Pod `svc-{s}-v1`, on the bootstrap meshctl injects, but
@@ -266,12 +266,12 @@ async fn start_meshctl_envoy(client: &kube::Client, s: usize, xds: SocketAddr, d
         .stderr(log)
         .spawn()
         .expect("envoy runs");
-    Envoy { _process: Process(child), admin: localhost(admin) }
+    Envoy { process: Process(child), admin: localhost(admin) }
 }
 
 /// A stock Envoy, and its admin address.
 struct Envoy {
-    _process: Process,
+    process: Process,
     admin: SocketAddr,
 }
 
@@ -334,6 +334,8 @@ struct Measured {
     /// How long the changes took, the bench's looking included.
     changing: Duration,
     resident_mb: f64,
+    /// Its proxies' resident memory, on average: what its configuration costs the data plane.
+    proxy_mb: f64,
     /// The CPU it spent on the changes, and then idle.
     changes_cpu_s: f64,
     idle_cpu_s: f64,
@@ -364,11 +366,14 @@ fn measure(plan: &Plan, started: Instant, pid: u32, envoys: &[Envoy], changed: i
     let idle_cpu_s = common::memory::cpu_seconds(&pid.to_string()) - cpu;
     let idle_requests = requests_since(server, requests);
     let resident_mb = common::memory::resident_mb(&pid.to_string());
+    let each = envoys.iter().map(|envoy| common::memory::resident_mb(&envoy.process.0.id().to_string()));
+    let proxy_mb = each.sum::<f64>() / proxies as f64;
     Measured {
         start,
         changes,
         changing,
         resident_mb,
+        proxy_mb,
         changes_cpu_s,
         idle_cpu_s,
         first_bytes,
@@ -570,8 +575,9 @@ fn main() {
             m.change_bytes
         );
         println!(
-            "  {:.0} MB resident; {:.2} CPU-s for the changes, {:.2} idle for {} s",
+            "  {:.0} MB resident (each proxy {:.0} MB); {:.2} CPU-s for the changes, {:.2} idle for {} s",
             m.resident_mb,
+            m.proxy_mb,
             m.changes_cpu_s,
             m.idle_cpu_s,
             idle.as_secs()
