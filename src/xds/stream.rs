@@ -36,6 +36,9 @@ struct TypeState {
     /// The listeners or clusters an incremental proxy holds from an earlier stream (from a
     /// controller since restarted): each is named removed at the first push unless wanted.
     held_before: BTreeSet<String>,
+    /// What the proxy wanted of the configuration it was last looked at with, while it asks
+    /// for the same names: every ACK looks again, and most find the same configuration.
+    wanted: Option<(Arc<Resources>, Vec<Arc<Encoded>>)>,
 }
 
 impl TypeState {
@@ -260,28 +263,37 @@ impl Stream {
         }
         let state = &mut self.types[t as usize];
         state.subscribed = true;
-        let mut names = state.names.clone();
-        match request.names {
-            Names::All(all) => names = all.into_iter().collect(),
+        // The names asked for, where the request changes them: an ACK of an incremental
+        // proxy names none, and copied the thousands of names asked for before.
+        let names = match request.names {
+            Names::All(all) => Some(all.into_iter().collect()),
             Names::Changed { subscribe, unsubscribe, held } => {
                 // Listeners and clusters are all sent, whatever the names say; those the proxy
                 // holds from an earlier stream and is not to hold now are named removed.
                 if !t.by_name() && request.nonce.is_empty() {
                     state.held_before = held.into_iter().collect();
                 }
-                names.extend(subscribe);
-                for name in &unsubscribe {
-                    names.remove(name);
-                }
+                (!subscribe.is_empty() || !unsubscribe.is_empty()).then(|| {
+                    let mut names = state.names.clone();
+                    names.extend(subscribe);
+                    for name in &unsubscribe {
+                        names.remove(name);
+                    }
+                    names
+                })
             }
-        }
-        let asked_anew: BTreeSet<String> = names.difference(&state.names).cloned().collect();
-        state.resend(&asked_anew);
-        if request.nonce.is_empty() || names != state.names {
+        };
+        let names = names.filter(|names: &BTreeSet<String>| *names != state.names);
+        if request.nonce.is_empty() || names.is_some() {
             // A new subscription is answered even when nothing changed.
             state.sent_version.clear();
         }
-        state.names = names;
+        if let Some(names) = names {
+            let asked_anew: BTreeSet<String> = names.difference(&state.names).cloned().collect();
+            state.resend(&asked_anew);
+            state.wanted = None;
+            state.names = names;
+        }
         self.push_all().await
     }
 
@@ -338,17 +350,24 @@ impl Stream {
 
     /// The desired resources of a type that the proxy subscribed to; no secrets for a proxy
     /// that did not prove its identity.
-    fn wanted(&self, t: Type, desired: &Resources) -> Vec<Arc<Encoded>> {
+    fn wanted(&mut self, t: Type, desired: &Arc<Resources>) -> Vec<Arc<Encoded>> {
         if t == Type::Secret && self.refused.is_some() {
             return Vec::new();
         }
-        let state = &self.types[t as usize];
+        let state = &mut self.types[t as usize];
+        if let Some((of, wanted)) = &state.wanted
+            && Arc::ptr_eq(of, desired)
+        {
+            return wanted.clone();
+        }
         let resources = desired.get(t);
-        if t.by_name() {
+        let wanted: Vec<Arc<Encoded>> = if t.by_name() {
             in_order(&resources, state.names.iter().map(String::as_str)).cloned().collect()
         } else {
             resources.into_owned()
-        }
+        };
+        state.wanted = Some((desired.clone(), wanted.clone()));
+        wanted
     }
 
     /// Has the proxy hold `resources` of type `t`, unless it has them or did not subscribe;
