@@ -216,7 +216,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         server,
         desired: desired_tx,
         pacing,
-        mut leading,
+        leading,
         mut resign,
         tracing,
         outbound_policy,
@@ -274,9 +274,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             _ = ca_changed.notified() => false,
             _ = server.status_changed() => false,
             _ = backend.changed() => false,
-            // A new leader writes the statuses; the canary driver's and the status writer's
-            // problems go into the report.
-            Ok(()) = leading.changed() => false,
+            // The tasks beside the loop follow the leadership themselves; their problems go
+            // into the report.
             Ok(()) = canary_problems.changed() => false,
             Ok(()) = status_problems.changed() => false,
             _ = terminate.recv(), if leaving.is_none() => true,
