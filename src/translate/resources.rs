@@ -160,6 +160,11 @@ impl Resources {
         }
     }
 
+    /// Whether there are none of one type.
+    pub fn is_empty(&self, t: Type) -> bool {
+        self.shared[t as usize].is_empty() && self.own[t as usize].is_empty()
+    }
+
     /// The resources of one type, decoded; for tests and diagnostics, not the serving path.
     pub fn decoded<M: prost::Message + Default>(&self, t: Type) -> Vec<M> {
         self.get(t).iter().map(|e| e.decode().expect("resources meshctl encoded decode")).collect()

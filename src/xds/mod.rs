@@ -211,7 +211,7 @@ impl Server {
         // A proxy refused its identity is sent no secrets: it runs all it is sent.
         let types = Type::ALL.iter().filter(|t| status.refused.is_none() || **t != Type::Secret);
         let synced = types.into_iter().all(|t| {
-            let unsent = desired.get(*t).is_empty() && !status.acked.contains_key(t);
+            let unsent = desired.is_empty(*t) && !status.acked.contains_key(t);
             unsent || status.acked.get(t).is_some_and(|acked| acked == desired.version_of(*t))
         });
         if synced { SyncState::Synced } else { SyncState::Stale }

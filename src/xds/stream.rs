@@ -26,26 +26,41 @@ struct TypeState {
     names: BTreeSet<String>,
     /// What the last response left the proxy holding (all of it, though the response may have
     /// carried only what changed), its version and nonce.
-    sent: Vec<Arc<Encoded>>,
+    sent: Arc<[Arc<Encoded>]>,
     sent_version: String,
     nonce: String,
     /// What the proxy holds as far as its ACKs say: the last response it ACKed, less what it
     /// must be sent again (a resource asked for anew, the endpoints of a changed cluster).
-    acked: Vec<Arc<Encoded>>,
+    acked: Arc<[Arc<Encoded>]>,
     acked_version: String,
     /// The listeners or clusters an incremental proxy holds from an earlier stream (from a
     /// controller since restarted): each is named removed at the first push unless wanted.
     held_before: BTreeSet<String>,
     /// What the proxy wanted of the configuration it was last looked at with, while it asks
     /// for the same names: every ACK looks again, and most find the same configuration.
-    wanted: Option<(Arc<Resources>, Vec<Arc<Encoded>>)>,
+    wanted: Option<(Arc<Resources>, Listed)>,
+}
+
+/// Resources of one type in name order, with their version: shared, not copied, since every
+/// ACK looks at what a proxy wants, thousands of clusters at a thousand services.
+#[derive(Clone)]
+struct Listed {
+    resources: Arc<[Arc<Encoded>]>,
+    version: String,
+}
+
+impl Listed {
+    fn new(resources: Vec<Arc<Encoded>>) -> Listed {
+        let version = Resources::version(&resources);
+        Listed { resources: resources.into(), version }
+    }
 }
 
 impl TypeState {
     /// Sends the proxy `names` again at the next push, whether they changed or not.
     fn resend(&mut self, names: &BTreeSet<String>) {
         if !names.is_empty() {
-            self.acked.retain(|e| !names.contains(&e.name));
+            self.acked = self.acked.iter().filter(|e| !names.contains(&e.name)).cloned().collect();
             self.sent_version.clear();
         }
     }
@@ -311,23 +326,26 @@ impl Stream {
         let routes = self.wanted(Type::Route, &desired);
         let moved = [(Type::Listener, &listeners), (Type::Route, &routes)].iter().all(|(t, want)| {
             let state = &self.types[*t as usize];
-            !state.subscribed || state.acked_version == Resources::version(want)
+            !state.subscribed || state.acked_version == want.version
         });
         let mut clusters = self.wanted(Type::Cluster, &desired);
         if !moved {
             let acked = &self.types[Type::Cluster as usize].acked;
-            let wanted: BTreeSet<&str> = clusters.iter().map(|e| e.name.as_str()).collect();
-            let still_used: Vec<Arc<Encoded>> =
-                acked.iter().filter(|e| !wanted.contains(e.name.as_str())).cloned().collect();
-            clusters.extend(still_used);
-            clusters.sort_by(|a, b| a.name.cmp(&b.name));
+            let names = clusters.resources.iter().map(|e| e.name.as_str());
+            let still_used: Vec<Arc<Encoded>> = named_in(acked, names, false).cloned().collect();
+            if !still_used.is_empty() {
+                let mut kept = clusters.resources.to_vec();
+                kept.extend(still_used);
+                kept.sort_by(|a, b| a.name.cmp(&b.name));
+                clusters = Listed::new(kept);
+            }
         }
         if self.push(Type::Cluster, clusters.clone()).await? {
             // A changed cluster is warmed anew, and waits for its endpoints, which the proxy
             // does not ask for again under the same names: send them, changed or not. (A push
             // leaves what the proxy ACKed as it was.)
             let acked = &self.types[Type::Cluster as usize].acked;
-            let changed: BTreeSet<String> = changed(acked, &clusters).map(|e| e.name.clone()).collect();
+            let changed: BTreeSet<String> = changed(acked, &clusters.resources).map(|e| e.name.clone()).collect();
             self.types[Type::Endpoint as usize].resend(&changed);
         }
         let endpoints = self.wanted(Type::Endpoint, &desired);
@@ -336,10 +354,10 @@ impl Stream {
         let cds = &self.types[Type::Cluster as usize];
         let eds = &self.types[Type::Endpoint as usize];
         let endpoints = desired.get(Type::Endpoint);
-        let clusters_ready = cds.acked_version == Resources::version(&clusters) && {
-            let need = in_order(&clusters, endpoints.iter().map(|e| e.name.as_str()));
+        let clusters_ready = cds.acked_version == clusters.version && {
+            let need = named_in(&clusters.resources, endpoints.iter().map(|e| e.name.as_str()), true);
             let need: Vec<&Arc<Encoded>> = need.collect();
-            in_order(&eds.acked, need.iter().map(|e| e.name.as_str())).count() == need.len()
+            named_in(&eds.acked, need.iter().map(|e| e.name.as_str()), true).count() == need.len()
         };
         if clusters_ready {
             self.push(Type::Listener, listeners).await?;
@@ -350,9 +368,9 @@ impl Stream {
 
     /// The desired resources of a type that the proxy subscribed to; no secrets for a proxy
     /// that did not prove its identity.
-    fn wanted(&mut self, t: Type, desired: &Arc<Resources>) -> Vec<Arc<Encoded>> {
+    fn wanted(&mut self, t: Type, desired: &Arc<Resources>) -> Listed {
         if t == Type::Secret && self.refused.is_some() {
-            return Vec::new();
+            return Listed::new(Vec::new());
         }
         let state = &mut self.types[t as usize];
         if let Some((of, wanted)) = &state.wanted
@@ -361,10 +379,10 @@ impl Stream {
             return wanted.clone();
         }
         let resources = desired.get(t);
-        let wanted: Vec<Arc<Encoded>> = if t.by_name() {
-            in_order(&resources, state.names.iter().map(String::as_str)).cloned().collect()
-        } else {
-            resources.into_owned()
+        let wanted = match t.by_name() {
+            true => Listed::new(named_in(&resources, state.names.iter().map(String::as_str), true).cloned().collect()),
+            // All of it: its version is the configuration's own, which the status compares too.
+            false => Listed { resources: resources.into_owned().into(), version: desired.version_of(t).to_string() },
         };
         state.wanted = Some((desired.clone(), wanted.clone()));
         wanted
@@ -373,12 +391,12 @@ impl Stream {
     /// Has the proxy hold `resources` of type `t`, unless it has them or did not subscribe;
     /// whether it sent anything. The response carries what the proxy does not hold as far as
     /// its ACKs say, and all of a state-of-the-world response's listeners and clusters.
-    async fn push(&mut self, t: Type, resources: Vec<Arc<Encoded>>) -> Result<bool, ()> {
+    async fn push(&mut self, t: Type, listed: Listed) -> Result<bool, ()> {
         let state = &mut self.types[t as usize];
         if !state.subscribed {
             return Ok(false);
         }
-        let version = Resources::version(&resources);
+        let Listed { resources, version } = listed;
         if version == state.sent_version {
             return Ok(false);
         }
@@ -410,11 +428,11 @@ impl Stream {
                 // while a cluster kept until the new routes are ACKed still needs it; listeners
                 // and clusters go when the proxy may hold them (ACKed, on their way, or held
                 // from an earlier stream) and they are not wanted.
-                let wanted: BTreeSet<&str> = resources.iter().map(|e| e.name.as_str()).collect();
                 let removed = match t.by_name() {
                     true => Vec::new(),
                     false => {
-                        let named = state.acked.iter().chain(&state.sent).map(|e| e.name.as_str());
+                        let wanted: BTreeSet<&str> = resources.iter().map(|e| e.name.as_str()).collect();
+                        let named = state.acked.iter().chain(state.sent.iter()).map(|e| e.name.as_str());
                         let held: BTreeSet<&str> = named.chain(state.held_before.iter().map(String::as_str)).collect();
                         held.into_iter().filter(|n| !wanted.contains(n)).map(str::to_string).collect()
                     }
@@ -450,18 +468,19 @@ pub fn carried<'a>(
     changed(if t.by_name() { held } else { &[] }, wanted)
 }
 
-/// Those of `resources` named in `names`, both in name order: one walk of each, where looking
-/// each name up would compare thousands of names with a dozen others each, on every ACK of
-/// every proxy.
-fn in_order<'a, 'n>(
+/// Those of `resources` named in `names` (with `named`; else those not named), both in name
+/// order: one walk of each, where looking each name up would compare thousands of names with a
+/// dozen others each, on every ACK of every proxy.
+fn named_in<'a, 'n>(
     resources: &'a [Arc<Encoded>],
     names: impl Iterator<Item = &'n str>,
+    named: bool,
 ) -> impl Iterator<Item = &'a Arc<Encoded>> {
     debug_assert!(resources.is_sorted_by(|a, b| a.name <= b.name), "resources are kept in name order");
     let mut names = names.peekable();
     resources.iter().filter(move |e| {
         while names.next_if(|n| *n < e.name.as_str()).is_some() {}
-        names.peek().is_some_and(|n| *n == e.name)
+        names.peek().is_some_and(|n| *n == e.name) == named
     })
 }
 
