@@ -447,7 +447,6 @@ async fn main() {
         captured_service,
         traced_service,
     ];
-    let mut snapshot = MeshSnapshot::new(services, []);
     let plaintext = PeerAuthenticationSpec {
         selector: Some(WorkloadSelector { match_labels: BTreeMap::from([("mtls".to_string(), "off".to_string())]) }),
         mtls: Some(MutualTls { mode: Some(MtlsMode::Disable) }),
@@ -455,7 +454,8 @@ async fn main() {
     };
     let mut plaintext = PeerAuthentication::new("plaintext", plaintext);
     plaintext.metadata.namespace = Some("default".into());
-    snapshot.peer_authentications.push(plaintext);
+    let plaintext = [meshctl::api::Resource::PeerAuthentication(plaintext.into())];
+    let snapshot = MeshSnapshot::new(services, &plaintext);
     let pki = tempfile::tempdir().unwrap();
     let ca = meshctl::pki::Authority::open(pki.path()).unwrap();
     let credentials = |namespace: &str, account: &str| {

@@ -270,7 +270,7 @@ fn main() {
     let moved_proxy = proxy_carrying(&moved);
     // Twenty snapshots at a time, so the peak is comparable with a run that made only these.
     drop(moved);
-    let reweighted: Vec<MeshSnapshot> = (0..20)
+    let policies: Vec<Vec<Resource>> = (0..20)
         .map(|i| {
             let mut policy = policy.clone();
             let name = format!("svc-{}", i % services);
@@ -278,17 +278,20 @@ fn main() {
                 if let Resource::VirtualService(vs) = resource
                     && vs.metadata.name.as_ref() == Some(&name)
                 {
-                    let route = &mut vs.spec.http[0].route;
+                    let route = &mut std::sync::Arc::make_mut(vs).spec.http[0].route;
                     let shift = (i % 10) as u32;
                     route[0].weight = Some(80 - shift);
                     route[1].weight = Some(15 + shift);
                 }
             }
-            MeshSnapshot::new(mk_services(services), &policy)
+            policy
         })
         .collect();
+    let reweighted: Vec<MeshSnapshot> =
+        policies.iter().map(|policy| MeshSnapshot::new(mk_services(services), policy)).collect();
     let reweighted_bytes = pushed(&before, &Translation::new(&reweighted[1]).proxy(caller));
-    let grown = MeshSnapshot::new(mk_services(services + 1), &mk_policy(services + 1));
+    let grown_policy = mk_policy(services + 1);
+    let grown = MeshSnapshot::new(mk_services(services + 1), &grown_policy);
     let added_bytes = pushed(&before, &Translation::new(&grown).proxy(caller));
     drop(grown);
     let reweighted_carried = carrying(&reweighted, 20);

@@ -45,6 +45,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
         label: "version".into(),
     });
     if let Resource::DestinationRule(dr) = &mut breaker[0] {
+        let dr = std::sync::Arc::make_mut(dr);
         dr.metadata.name = Some(format!("{service}-breaker"));
         dr.spec.host = format!("{service}-b");
     }
@@ -82,6 +83,7 @@ fn documents_for(i: usize) -> Vec<Resource> {
     }));
     let mut pa = generate::mtls(Some(&namespace), MtlsMode::Strict);
     if let Resource::PeerAuthentication(p) = &mut pa[0] {
+        let p = std::sync::Arc::make_mut(p);
         p.metadata.name = Some(format!("{service}-mtls"));
     }
     out.extend(pa);

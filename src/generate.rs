@@ -53,7 +53,7 @@ pub const DEFAULT_BACKEND_PORT: u16 = 80;
 /// DestinationRule that defines the subsets it names; or, in the Gateway API, an HTTPRoute.
 pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
     if s.api == RouteApi::Gateway {
-        return vec![Resource::HTTPRoute(namespaced(mesh_route(s), &s.namespace))];
+        return vec![Resource::HTTPRoute(namespaced(mesh_route(s), &s.namespace).into())];
     }
     let route: Vec<HttpRouteDestination> = s
         .subsets
@@ -98,8 +98,8 @@ pub fn traffic_split(s: &TrafficSplit) -> Vec<Resource> {
         },
     );
     vec![
-        Resource::VirtualService(namespaced(vs, &s.namespace)),
-        Resource::DestinationRule(namespaced(dr, &s.namespace)),
+        Resource::VirtualService(namespaced(vs, &s.namespace).into()),
+        Resource::DestinationRule(namespaced(dr, &s.namespace).into()),
     ]
 }
 
@@ -181,7 +181,7 @@ pub fn circuit_breaker(s: &CircuitBreaker) -> Vec<Resource> {
             export_to: vec![],
         },
     );
-    vec![Resource::DestinationRule(namespaced(dr, &s.namespace))]
+    vec![Resource::DestinationRule(namespaced(dr, &s.namespace).into())]
 }
 
 /// A PeerAuthentication named `default` for a namespace, or for the whole mesh when no
@@ -192,7 +192,7 @@ pub fn mtls(namespace: Option<&str>, mode: MtlsMode) -> Vec<Resource> {
         "default",
         PeerAuthenticationSpec { mtls: Some(MutualTls { mode: Some(mode) }), ..PeerAuthenticationSpec::default() },
     );
-    vec![Resource::PeerAuthentication(namespaced(pa, namespace))]
+    vec![Resource::PeerAuthentication(namespaced(pa, namespace).into())]
 }
 
 #[derive(Clone, Debug)]
@@ -237,7 +237,7 @@ pub fn authz(s: &Authz) -> Vec<Resource> {
             action: Some(s.action),
         },
     );
-    vec![Resource::AuthorizationPolicy(namespaced(ap, &s.namespace))]
+    vec![Resource::AuthorizationPolicy(namespaced(ap, &s.namespace).into())]
 }
 
 #[derive(Clone, Debug)]
@@ -279,7 +279,7 @@ pub fn jwt(s: &Jwt) -> Vec<Resource> {
         &name,
         RequestAuthenticationSpec { selector: app_selector(&s.service), jwt_rules: vec![rule] },
     );
-    let mut out = vec![Resource::RequestAuthentication(namespaced(ra, &s.namespace))];
+    let mut out = vec![Resource::RequestAuthentication(namespaced(ra, &s.namespace).into())];
     if s.require {
         let name = format!("{}-require-jwt", s.service);
         let ap = AuthorizationPolicy::new(
@@ -295,7 +295,7 @@ pub fn jwt(s: &Jwt) -> Vec<Resource> {
                 action: Some(Action::Allow),
             },
         );
-        out.push(Resource::AuthorizationPolicy(namespaced(ap, &s.namespace)));
+        out.push(Resource::AuthorizationPolicy(namespaced(ap, &s.namespace).into()));
     }
     out
 }
@@ -337,5 +337,5 @@ pub fn canary(s: &CanaryRollout) -> Vec<Resource> {
             decision: None,
         },
     );
-    vec![Resource::Canary(namespaced(c, &s.namespace))]
+    vec![Resource::Canary(namespaced(c, &s.namespace).into())]
 }

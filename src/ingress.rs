@@ -112,7 +112,7 @@ impl Judged<'_> {
 }
 
 impl<'a> Ingress<'a> {
-    pub fn new(resources: &'a [Resource], environment: &Environment) -> Self {
+    pub fn new(resources: impl IntoIterator<Item = &'a Resource>, environment: &Environment) -> Self {
         let mut classes = Vec::new();
         let mut gateways = Vec::new();
         let mut routes = Vec::new();
@@ -122,9 +122,9 @@ impl<'a> Ingress<'a> {
                 Resource::GatewayClass(c) if c.spec.controller_name == GATEWAY_CONTROLLER => {
                     classes.push(c.metadata.name.as_deref().unwrap_or_default())
                 }
-                Resource::Gateway(g) => gateways.push(g),
-                Resource::HTTPRoute(r) => routes.push(r),
-                Resource::ReferenceGrant(g) => grants.push(g),
+                Resource::Gateway(g) => gateways.push(&**g),
+                Resource::HTTPRoute(r) => routes.push(&**r),
+                Resource::ReferenceGrant(g) => grants.push(&**g),
                 _ => {}
             }
         }

@@ -44,7 +44,7 @@ pub mod security;
 pub mod time;
 pub mod yaml;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{CustomResourceExt, Resource as _};
@@ -208,7 +208,9 @@ impl Kind {
 
     /// Decodes an object of this kind from JSON that has passed the schema check.
     pub fn decode(self, json: serde_json::Value) -> Result<Resource, serde_json::Error> {
-        use serde_json::from_value as de;
+        fn de<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> Result<Arc<T>, serde_json::Error> {
+            serde_json::from_value(json).map(Arc::new)
+        }
         Ok(match self {
             Kind::VirtualService => Resource::VirtualService(de(json)?),
             Kind::DestinationRule => Resource::DestinationRule(de(json)?),
@@ -236,24 +238,25 @@ impl serde::Serialize for Kind {
     }
 }
 
-/// A typed resource of any kind meshctl understands.
+/// A typed resource of any kind meshctl understands. Each is shared, not copied, by a clone: the
+/// controller reads thousands of them on every change and hands them to several tasks.
 #[derive(Clone, Debug)]
 pub enum Resource {
-    VirtualService(networking::VirtualService),
-    DestinationRule(networking::DestinationRule),
-    ServiceEntry(networking::ServiceEntry),
-    IstioGateway(networking::Gateway),
-    Sidecar(networking::Sidecar),
-    GatewayClass(gateway::GatewayClass),
-    Gateway(gateway::Gateway),
-    HTTPRoute(gateway::HTTPRoute),
-    ReferenceGrant(gateway::ReferenceGrant),
-    PeerAuthentication(security::PeerAuthentication),
-    AuthorizationPolicy(security::AuthorizationPolicy),
-    RequestAuthentication(security::RequestAuthentication),
-    Canary(meshctl::Canary),
-    CertificateRotation(meshctl::CertificateRotation),
-    Workload(meshctl::Workload),
+    VirtualService(Arc<networking::VirtualService>),
+    DestinationRule(Arc<networking::DestinationRule>),
+    ServiceEntry(Arc<networking::ServiceEntry>),
+    IstioGateway(Arc<networking::Gateway>),
+    Sidecar(Arc<networking::Sidecar>),
+    GatewayClass(Arc<gateway::GatewayClass>),
+    Gateway(Arc<gateway::Gateway>),
+    HTTPRoute(Arc<gateway::HTTPRoute>),
+    ReferenceGrant(Arc<gateway::ReferenceGrant>),
+    PeerAuthentication(Arc<security::PeerAuthentication>),
+    AuthorizationPolicy(Arc<security::AuthorizationPolicy>),
+    RequestAuthentication(Arc<security::RequestAuthentication>),
+    Canary(Arc<meshctl::Canary>),
+    CertificateRotation(Arc<meshctl::CertificateRotation>),
+    Workload(Arc<meshctl::Workload>),
 }
 
 impl Resource {

@@ -7,6 +7,7 @@
 //! controller restart.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
@@ -69,7 +70,7 @@ impl Driver {
         running: bool,
     ) -> Vec<String> {
         let all = resources.iter().filter_map(|r| match r {
-            Resource::Canary(c) => Some(c),
+            Resource::Canary(c) => Some(&**c),
             _ => None,
         });
         let mut problems = Vec::new();
@@ -86,7 +87,8 @@ impl Driver {
             }
         }
         let canaries: Vec<&Canary> = all.filter(|c| !phase(c).is_finished()).collect();
-        self.baselines.retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary((*c).clone())) == *r));
+        self.baselines
+            .retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary(Arc::new((*c).clone()))) == *r));
         if canaries.is_empty() {
             return Vec::new();
         }
@@ -119,7 +121,7 @@ impl Driver {
             RouteApi::Istio => served(traffic, resources, &host, (&service_ns, &name), part),
             RouteApi::Gateway => served_by_service(traffic, &service_ns, part),
         };
-        let object = ObjectRef::of(&Resource::Canary(canary.clone()));
+        let object = ObjectRef::of(&Resource::Canary(Arc::new(canary.clone())));
         // Whole seconds, as the status records times: what is stored is what was used.
         let now = now().floor();
         let status = canary.status.clone().unwrap_or_default();
@@ -312,7 +314,7 @@ fn promoted_condition(
 /// The routes of `canary`'s service (`host`) as they are with `weight` percent to the canary.
 fn routes_at(resources: &[Resource], canary: &Canary, host: &str, weight: u32) -> Vec<Resource> {
     match canary.spec.api {
-        RouteApi::Istio => vec![Resource::VirtualService(routes_with_weight(resources, canary, host, weight))],
+        RouteApi::Istio => vec![Resource::VirtualService(routes_with_weight(resources, canary, host, weight).into())],
         RouteApi::Gateway => mesh_routes_with_weight(resources, canary, host, weight),
     }
 }
@@ -349,7 +351,7 @@ async fn settle(store: &dyn Store, canary: &Canary) -> Result<(), DriveError> {
         status.weight.unwrap_or(0)
     );
     promoted_condition(&mut status, phase.promoted(), format!("{phase:?}"), &message, canary, now().floor());
-    let object = ObjectRef::of(&Resource::Canary(canary.clone()));
+    let object = ObjectRef::of(&Resource::Canary(Arc::new(canary.clone())));
     store.set_status(&object, serde_json::to_value(&status).expect("status serializes")).await?;
     Ok(())
 }
@@ -441,7 +443,7 @@ fn mesh_routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, 
             // Written over the version read (its resourceVersion stays): a route changed or
             // deleted since is a conflict, and the next round starts from a fresh read.
             route.status = None;
-            Resource::HTTPRoute(route)
+            Resource::HTTPRoute(route.into())
         })
         .collect()
 }
@@ -472,7 +474,7 @@ fn routes_with_weight(resources: &[Resource], canary: &Canary, host: &str, weigh
     };
     let existing = resources.iter().find_map(|r| match r {
         Resource::VirtualService(vs) if vs.spec.hosts.iter().any(|h| resolve_host(h, r.namespace()) == host) => {
-            Some((vs.clone(), r.namespace().to_string()))
+            Some((VirtualService::clone(vs), r.namespace().to_string()))
         }
         _ => None,
     });

@@ -337,7 +337,7 @@ pub(crate) fn mesh_routes<'r>(
                     && crate::policy::service_host(&p.name, p.namespace.as_deref().unwrap_or(r.namespace())) == host
             }) =>
         {
-            Some((route, r.namespace()))
+            Some((&**route, r.namespace()))
         }
         _ => None,
     })

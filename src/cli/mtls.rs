@@ -169,7 +169,7 @@ fn modes(resources: &[Resource], instances: &[InstanceView]) -> BTreeMap<String,
     let policies: Vec<_> = resources
         .iter()
         .filter_map(|r| match r {
-            Resource::PeerAuthentication(pa) => Some(pa),
+            Resource::PeerAuthentication(pa) => Some(&**pa),
             _ => None,
         })
         .collect();
@@ -334,7 +334,7 @@ async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
     let mut rotation = CertificateRotation::new(&name, CertificateRotationSpec { root: args.root });
     // Beside the control plane: a cluster has that namespace, where Istio's root one may not be.
     rotation.metadata.namespace = Some(crate::kube::install::NAMESPACE.to_string());
-    let resource = Resource::CertificateRotation(rotation);
+    let resource = Resource::CertificateRotation(rotation.into());
     let object = ObjectRef::of(&resource);
     store.apply(&[resource], false).await?;
     printer.write(&format!("{} created\n", object_name(&object)))?;
@@ -400,15 +400,13 @@ async fn rotate(args: RotateArgs, printer: &Printer) -> Outcome {
 /// The status of the rotation `object` as stored now.
 async fn rotation_status(store: &dyn crate::store::Store, object: &ObjectRef) -> Result<RotationStatus, Failure> {
     let contents = store.contents().await?;
-    let found = contents.resources().into_iter().flatten().find_map(|r| match r {
-        Resource::CertificateRotation(r) if ObjectRef::of(&Resource::CertificateRotation(r.clone())) == *object => {
-            Some(r)
-        }
+    let found = contents.resources().into_iter().flatten().find_map(|r| match &r {
+        Resource::CertificateRotation(rotation) if ObjectRef::of(&r) == *object => Some(rotation.clone()),
         _ => None,
     });
     let rotation = found.ok_or_else(|| Failure {
         exit: Exit::Failed,
         error: anyhow!("{} was deleted before it completed", object_name(object)),
     })?;
-    Ok(rotation.status.unwrap_or_default())
+    Ok(rotation.status.clone().unwrap_or_default())
 }

@@ -69,7 +69,7 @@ pub trait Registry: Send {
 
     /// Every proxy the registry knows, by node id, with the identity it runs as; the control
     /// plane configures those connected to it.
-    fn identities(&self) -> Vec<(String, Identity)>;
+    fn identities(&self) -> Arc<[(String, Identity)]>;
 
     /// The proxies `credentials` gives credentials for (by node id), each with them.
     fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy>;
@@ -98,7 +98,7 @@ pub struct Report {
     /// How many ready instances of each service (`NAMESPACE/NAME`) that configuration routes
     /// to: what a command waits on to know the proxies run with a workload that just started.
     #[serde(default)]
-    pub routed: BTreeMap<String, usize>,
+    pub routed: Arc<BTreeMap<String, usize>>,
     pub proxies: Vec<ProxyReport>,
     pub ca: CaReport,
     pub errors: Vec<String>,
@@ -153,7 +153,7 @@ impl ProxyReport {
 /// Where the controller records what it saw, for the CLI to read; `registry` adds what only
 /// its backend knows.
 pub trait StatusSink<R: ?Sized>: Send {
-    fn record(&mut self, report: &Report, registry: &R);
+    fn record(&mut self, report: &Arc<Report>, registry: &R);
 
     /// The controller has stopped, and shut the registry down.
     fn stopped(&mut self) {}
@@ -230,13 +230,13 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let mut translated: Option<Revision> = None;
     // What each service's shared part was built from and came to, for the next translation.
     let mut carried = Carried::default();
-    let mut routed = BTreeMap::new();
+    let mut routed: Arc<BTreeMap<String, usize>> = Arc::default();
     let (targets_tx, targets) = watch::channel(Vec::new());
     let (problems, mut canary_problems) = watch::channel(Vec::new());
     // The store revision every proxy connected to this replica runs, for the canary driver to
     // tell when a rollout's outcome reached the traffic.
     let (running_tx, running) = watch::channel(Revision::default());
-    let (report_tx, reports) = watch::channel(Report::default());
+    let (report_tx, reports) = watch::channel(Arc::new(Report::default()));
     let observer = rotations.replicas.unwrap_or_else(|| Arc::new(reports));
     // What the loop decoded, for the tasks beside it: one decoding of the store per change.
     let (decoded_tx, decoded) = watch::channel((Revision::default(), Arc::new(Vec::new())));
@@ -251,7 +251,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let store_changed = Arc::new(tokio::sync::Notify::new());
     let notify = store_changed.clone();
     store.watch(Box::new(move || notify.notify_one()))?;
-    let mut report = Report::default();
+    let mut report = Arc::new(Report::default());
     let mut decoded: Option<(Revision, Arc<Vec<Resource>>, Vec<String>)> = None;
     let mut decoder = crate::store::Decoder::default();
     let mut store_moved = true;
@@ -304,7 +304,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 Ok(c) => c,
                 Err(e) => {
                     store_moved = true;
-                    report.errors = vec![e.to_string()];
+                    Arc::make_mut(&mut report).errors = vec![e.to_string()];
                     sink.record(&report, backend);
                     continue;
                 }
@@ -353,7 +353,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         let unchanged = |node: &str| !everyone && !renewed.contains(node) && configured.contains_key(node);
         if everyone || serving.iter().any(|(node, _)| !unchanged(node)) || configured.len() != serving.len() {
             let services = backend.services();
-            routed = services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect();
+            routed =
+                Arc::new(services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect());
             service_ports = route_status::service_ports(&services);
             let mut snapshot = MeshSnapshot::new(services, resources.iter());
             snapshot.environment = backend.environment();
@@ -409,7 +410,9 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
         errors.extend(canary_problems.borrow().iter().cloned());
         errors.extend(status_problems.borrow().iter().cloned());
         errors.extend(backend.problems());
-        report = Report {
+        // Shared, not copied, with the sink and the tasks: at thousands of Pods a report is
+        // thousands of entries, and every ACK makes one.
+        report = Arc::new(Report {
             revision: revision.clone(),
             routed: routed.clone(),
             proxies: proxy_reports(server, &identities, &certificates),
@@ -420,7 +423,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
                 reissue_before_unix_ms: ca.state().reissue_before_unix_ms,
             },
             errors,
-        };
+        });
         // A replica vouches for the proxies connected to it; one connected to another replica
         // (or to none, whose configuration nobody can change) is Disconnected here.
         let connected = report.proxies.iter().filter(|p| p.sync != SyncState::Disconnected);
@@ -471,7 +474,7 @@ impl Judging {
     /// be written.
     async fn write(&self, store: &dyn Store) -> Vec<String> {
         let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-        let ingress = crate::ingress::Ingress::new(&self.resources, &self.environment);
+        let ingress = crate::ingress::Ingress::new(self.resources.iter(), &self.environment);
         // A route may name a Service the cluster has that is not in the mesh (yet): the
         // reference resolves.
         let mut known = self.service_ports.clone();

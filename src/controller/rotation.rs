@@ -37,9 +37,9 @@ pub trait Observer: Send + Sync {
 
 /// A controller that runs alone: its own last report says it all.
 #[async_trait::async_trait]
-impl Observer for watch::Receiver<Report> {
+impl Observer for watch::Receiver<Arc<Report>> {
     async fn report(&self) -> anyhow::Result<Report> {
-        Ok(self.borrow().clone())
+        Ok(Report::clone(&self.borrow()))
     }
 }
 
@@ -66,7 +66,7 @@ pub fn spawn(
             let mut rotations: Vec<CertificateRotation> = resources
                 .iter()
                 .filter_map(|r| match r {
-                    Resource::CertificateRotation(r) => Some(r.clone()),
+                    Resource::CertificateRotation(r) => Some(CertificateRotation::clone(r)),
                     _ => None,
                 })
                 .filter(|r| !r.status.as_ref().and_then(|s| s.stage).is_some_and(RotationStage::is_finished))
@@ -92,7 +92,7 @@ pub fn spawn(
                     ca_changed.notify_one();
                     tracing::info!(rotation = rotation.metadata.name.as_deref(), stage = ?next.stage, "certificate rotation");
                 }
-                let object = ObjectRef::of(&Resource::CertificateRotation(rotation));
+                let object = ObjectRef::of(&Resource::CertificateRotation(rotation.into()));
                 let status = serde_json::to_value(&next).expect("a rotation's status serializes");
                 if let Err(e) = store.set_status(&object, status).await {
                     tracing::warn!(error = %e, "rotations: cannot record the stage");

@@ -37,7 +37,7 @@ pub fn changed(
     let grants: Vec<&ReferenceGrant> = resources
         .iter()
         .filter_map(|r| match r {
-            Resource::ReferenceGrant(g) => Some(g),
+            Resource::ReferenceGrant(g) => Some(&**g),
             _ => None,
         })
         .collect();
@@ -279,7 +279,7 @@ spec:
 
         // Written back, nothing changes; a VirtualService for the host makes it not Accepted.
         let Resource::HTTPRoute(mut stored) = route else { unreachable!() };
-        stored.status = Some(status.clone());
+        std::sync::Arc::make_mut(&mut stored).status = Some(status.clone());
         let stored = Resource::HTTPRoute(stored);
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(60).unwrap());
         assert!(

@@ -308,11 +308,11 @@ struct StatusPort {
 }
 
 impl StatusSink<KubeRegistry> for StatusPort {
-    fn record(&mut self, report: &Report, registry: &KubeRegistry) {
+    fn record(&mut self, report: &Arc<Report>, registry: &KubeRegistry) {
         self.report.send_if_modified(|held| {
-            let changed = **held != *report;
+            let changed = **held != **report;
             if changed {
-                *held = Arc::new(report.clone());
+                *held = report.clone();
             }
             changed
         });

@@ -655,6 +655,9 @@ pub struct KubeRegistry {
     view: MeshView,
     /// Where the view's instances are probed for their certificates: one port of each.
     probe_targets: Vec<ProbeTarget>,
+    /// The view's proxies' identities, by node id: every pass asks, and at thousands of Pods
+    /// a copy for each was most of what an ACK cost.
+    identities: Arc<[(String, Identity)]>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -689,6 +692,7 @@ impl KubeRegistry {
             seen,
             view: MeshView::default(),
             probe_targets: Vec::new(),
+            identities: Arc::default(),
             tasks: vec![services_task, slices_task, pods_task, namespaces_task, secrets_task],
         }
     }
@@ -848,6 +852,10 @@ impl Registry for KubeRegistry {
         if view.services != self.view.services {
             self.probe_targets = probe_targets(&view.services);
         }
+        if view.proxies != self.view.proxies {
+            self.identities =
+                view.proxies.iter().map(|p| (p.proxy.node_id().to_string(), p.identity.clone())).collect();
+        }
         self.view = view;
         self.environment = environment;
         moved
@@ -861,8 +869,8 @@ impl Registry for KubeRegistry {
         self.view.services.clone()
     }
 
-    fn identities(&self) -> Vec<(String, Identity)> {
-        self.view.proxies.iter().map(|p| (p.proxy.node_id().to_string(), p.identity.clone())).collect()
+    fn identities(&self) -> Arc<[(String, Identity)]> {
+        self.identities.clone()
     }
 
     fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy> {

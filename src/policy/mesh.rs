@@ -27,7 +27,9 @@ pub(super) fn check(
     let rules: Vec<Rule> = resources
         .iter()
         .filter_map(|c| match &c.resource {
-            Resource::DestinationRule(dr) => Some((c, dr, names::resolve_host(&dr.spec.host, c.resource.namespace()))),
+            Resource::DestinationRule(dr) => {
+                Some((c, &**dr, names::resolve_host(&dr.spec.host, c.resource.namespace())))
+            }
             _ => None,
         })
         .collect();
@@ -481,7 +483,7 @@ impl Mesh<'_> {
             .resources
             .iter()
             .filter_map(|c| match &c.resource {
-                Resource::PeerAuthentication(pa) => Some((c, pa)),
+                Resource::PeerAuthentication(pa) => Some((c, &**pa)),
                 _ => None,
             })
             .collect();

@@ -179,7 +179,10 @@ async fn ensure_gateway_class(store: &LocalStore) -> anyhow::Result<()> {
         return Ok(());
     }
     let class = GatewayClass::new(GATEWAY_CLASS, crate::api::gateway::meshctl_class());
-    store.apply(&[Resource::GatewayClass(class)], false).await.context("cannot store the GatewayClass meshctl")?;
+    store
+        .apply(&[Resource::GatewayClass(class.into())], false)
+        .await
+        .context("cannot store the GatewayClass meshctl")?;
     Ok(())
 }
 
@@ -229,7 +232,7 @@ impl Registry for Processes {
         let workloads: Vec<_> = resources
             .iter()
             .filter_map(|r| match r {
-                Resource::Workload(w) => Some(w.clone()),
+                Resource::Workload(w) => Some(crate::api::meshctl::Workload::clone(w)),
                 _ => None,
             })
             .collect();
@@ -285,8 +288,8 @@ impl Registry for Processes {
         self.supervisor.services()
     }
 
-    fn identities(&self) -> Vec<(String, Identity)> {
-        self.supervisor.identities()
+    fn identities(&self) -> Arc<[(String, Identity)]> {
+        self.supervisor.identities().into()
     }
 
     fn proxies(&self, credentials: &dyn Fn(&str) -> Option<Credentials>) -> Vec<Proxy> {
@@ -351,9 +354,9 @@ impl Registry for Processes {
 }
 
 impl StatusSink<Processes> for StatusFile {
-    fn record(&mut self, report: &Report, processes: &Processes) {
+    fn record(&mut self, report: &Arc<Report>, processes: &Processes) {
         self.status.revision = report.revision.clone();
-        self.status.routed = report.routed.clone();
+        self.status.routed = BTreeMap::clone(&report.routed);
         self.status.instances = processes.supervisor.status();
         self.status.gateway_pid = processes.supervisor.gateway_pid();
         self.status.gateways = processes.supervisor.gateway_status();

@@ -62,6 +62,7 @@ fn policies<'a>(
     snapshot
         .authorization_policies
         .iter()
+        .copied()
         .filter(|ap| applies(ap.metadata.namespace.as_ref(), ap.spec.selector.as_ref(), namespace, labels))
         .filter(|ap| ap.spec.action.unwrap_or(Action::Allow) == action)
         .collect()

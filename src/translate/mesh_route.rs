@@ -328,7 +328,7 @@ pub(crate) fn resolves(snapshot: &MeshSnapshot, namespace: &str, backend: &HTTPB
     backend.is_service()
         && backend.port.is_some_and(|p| snapshot.service(&host).is_some_and(|s| s.port(p).is_some()))
         && crate::api::gateway::reference_granted(
-            &snapshot.reference_grants,
+            snapshot.reference_grants.iter().copied(),
             ("HTTPRoute", namespace),
             ("Service", backend_namespace, &backend.name),
         )

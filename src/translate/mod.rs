@@ -64,26 +64,28 @@ use scope::{Scope, View};
 pub use security::{CERTIFICATE_SECRET, ROOTS_SECRET};
 pub use trace::{COLLECTOR_CLUSTER, SPANS_PATH, Tracing};
 
-/// Everything the translator needs to know about the mesh at one moment.
+/// Everything the translator needs to know about the mesh at one moment. The policy is
+/// borrowed from the objects it was read from: a change at a thousand services would otherwise
+/// copy two thousand of them for each translation.
 #[derive(Clone, Debug, Default)]
-pub struct MeshSnapshot {
+pub struct MeshSnapshot<'r> {
     pub services: Vec<Service>,
-    pub virtual_services: Vec<VirtualService>,
-    pub destination_rules: Vec<DestinationRule>,
-    pub peer_authentications: Vec<PeerAuthentication>,
-    pub authorization_policies: Vec<AuthorizationPolicy>,
-    pub request_authentications: Vec<RequestAuthentication>,
+    pub virtual_services: Vec<&'r VirtualService>,
+    pub destination_rules: Vec<&'r DestinationRule>,
+    pub peer_authentications: Vec<&'r PeerAuthentication>,
+    pub authorization_policies: Vec<&'r AuthorizationPolicy>,
+    pub request_authentications: Vec<&'r RequestAuthentication>,
     pub tracing: Tracing,
     pub outbound_policy: OutboundPolicy,
     /// The Gateway API's routes attached to Services; a VirtualService for the same host wins.
     mesh_routes: mesh_route::MeshRoutes,
     /// Istio's Gateways, which VirtualServices bind to by `gateways`.
-    gateways: Vec<crate::api::networking::Gateway>,
+    gateways: Vec<&'r crate::api::networking::Gateway>,
     /// The Gateway API's objects, which the Gateways' proxies are built from.
-    gateway_api: Vec<crate::api::Resource>,
-    reference_grants: Vec<crate::api::gateway::ReferenceGrant>,
+    gateway_api: Vec<&'r crate::api::Resource>,
+    reference_grants: Vec<&'r crate::api::gateway::ReferenceGrant>,
     /// What the sidecars of a namespace, or some of them, see of the mesh.
-    sidecars: Vec<crate::api::networking::Sidecar>,
+    sidecars: Vec<&'r crate::api::networking::Sidecar>,
     /// The namespaces' labels and the certificates the Gateway API's Gateways are judged with.
     pub environment: crate::ingress::Environment,
     /// The DestinationRule and VirtualService that the proxies of each class take for each
@@ -93,34 +95,33 @@ pub struct MeshSnapshot {
     service_of: HashMap<String, usize>,
 }
 
-impl MeshSnapshot {
+impl<'r> MeshSnapshot<'r> {
     /// The snapshot of the registry's `services` and the ServiceEntries' under the policies
     /// among `resources` (which have passed validation); other kinds are not the translator's
     /// business. Where an entry names a host the registry has, the registry's service wins.
-    pub fn new<'a>(services: Vec<Service>, resources: impl IntoIterator<Item = &'a crate::api::Resource>) -> Self {
+    pub fn new(services: Vec<Service>, resources: impl IntoIterator<Item = &'r crate::api::Resource>) -> Self {
+        use crate::api::Resource;
         let mut snapshot = MeshSnapshot { services, ..MeshSnapshot::default() };
         let mut mesh_routes = Vec::new();
         for resource in resources {
             match resource {
-                crate::api::Resource::HTTPRoute(route) => {
-                    mesh_routes.push(route);
-                    snapshot.gateway_api.push(resource.clone());
+                Resource::HTTPRoute(route) => {
+                    mesh_routes.push(&**route);
+                    snapshot.gateway_api.push(resource);
                 }
-                crate::api::Resource::ReferenceGrant(grant) => {
-                    snapshot.reference_grants.push(grant.clone());
-                    snapshot.gateway_api.push(resource.clone());
+                Resource::ReferenceGrant(grant) => {
+                    snapshot.reference_grants.push(grant);
+                    snapshot.gateway_api.push(resource);
                 }
-                crate::api::Resource::GatewayClass(_) | crate::api::Resource::Gateway(_) => {
-                    snapshot.gateway_api.push(resource.clone())
-                }
-                crate::api::Resource::IstioGateway(gateway) => snapshot.gateways.push(gateway.clone()),
-                crate::api::Resource::Sidecar(sidecar) => snapshot.sidecars.push(sidecar.clone()),
-                crate::api::Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
-                crate::api::Resource::VirtualService(vs) => snapshot.virtual_services.push(vs.clone()),
-                crate::api::Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr.clone()),
-                crate::api::Resource::PeerAuthentication(pa) => snapshot.peer_authentications.push(pa.clone()),
-                crate::api::Resource::AuthorizationPolicy(ap) => snapshot.authorization_policies.push(ap.clone()),
-                crate::api::Resource::RequestAuthentication(ra) => snapshot.request_authentications.push(ra.clone()),
+                Resource::GatewayClass(_) | Resource::Gateway(_) => snapshot.gateway_api.push(resource),
+                Resource::IstioGateway(gateway) => snapshot.gateways.push(gateway),
+                Resource::Sidecar(sidecar) => snapshot.sidecars.push(sidecar),
+                Resource::ServiceEntry(se) => snapshot.services.extend(external::services(se)),
+                Resource::VirtualService(vs) => snapshot.virtual_services.push(vs),
+                Resource::DestinationRule(dr) => snapshot.destination_rules.push(dr),
+                Resource::PeerAuthentication(pa) => snapshot.peer_authentications.push(pa),
+                Resource::AuthorizationPolicy(ap) => snapshot.authorization_policies.push(ap),
+                Resource::RequestAuthentication(ra) => snapshot.request_authentications.push(ra),
                 _ => {}
             }
         }
@@ -153,7 +154,7 @@ impl MeshSnapshot {
 
     /// The DestinationRule that `class` takes for a fully qualified host, if there is one.
     fn destination_rule(&self, class: Class, host: &str) -> Option<&DestinationRule> {
-        self.classes.destination_rule(class, host).map(|i| &self.destination_rules[i])
+        self.classes.destination_rule(class, host).map(|i| self.destination_rules[i])
     }
 
     /// The service of a fully qualified host, if there is one.
@@ -173,6 +174,7 @@ impl MeshSnapshot {
         let selecting: Vec<&crate::api::networking::Gateway> = self
             .gateways
             .iter()
+            .copied()
             .filter(|g| !g.spec.selector.is_empty() && crate::api::has_labels(&g.spec.selector, labels))
             .collect();
         let exported = |vs: &&VirtualService| {
@@ -180,6 +182,7 @@ impl MeshSnapshot {
         };
         self.virtual_services
             .iter()
+            .copied()
             .filter(exported)
             .filter_map(|vs| {
                 let ns = namespace(&vs.metadata);
@@ -202,7 +205,7 @@ impl MeshSnapshot {
 
     /// The VirtualService that routes a fully qualified host for `class`, if there is one.
     fn virtual_service(&self, class: Class, host: &str) -> Option<&VirtualService> {
-        self.classes.virtual_service(class, host).map(|i| &self.virtual_services[i])
+        self.classes.virtual_service(class, host).map(|i| self.virtual_services[i])
     }
 }
 
@@ -379,7 +382,7 @@ pub const OUTBOUND_ROUTES: &str = "outbound";
 /// and secrets. In a mesh of a thousand services that shared part is thousands of resources,
 /// the same for every proxy.
 pub struct Translation<'a> {
-    snapshot: &'a MeshSnapshot,
+    snapshot: &'a MeshSnapshot<'a>,
     /// For each class of proxies (`choice`), each service's part of what they share and its
     /// virtual hosts, in the snapshot's order.
     classes: Vec<ClassParts>,
@@ -815,7 +818,7 @@ impl<'a> Translation<'a> {
         for class in 1..snapshot.classes.len() {
             classes.push(ClassParts::of(snapshot, class, &classes[COMMON]));
         }
-        let ingress = crate::ingress::Ingress::new(&snapshot.gateway_api, &snapshot.environment);
+        let ingress = crate::ingress::Ingress::new(snapshot.gateway_api.iter().copied(), &snapshot.environment);
         Translation {
             snapshot,
             classes,

@@ -397,14 +397,14 @@ pub(super) fn prefix_match(prefix: &str) -> RouteMatch {
 /// Builds routes from a snapshot, noting each host whose service or DestinationRule it looked
 /// up: what the routes depend on besides their own service and VirtualService.
 pub(super) struct Routes<'a> {
-    snapshot: &'a MeshSnapshot,
+    snapshot: &'a MeshSnapshot<'a>,
     /// Whose VirtualServices and DestinationRules they take.
     class: Class,
     looked_up: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> Routes<'a> {
-    pub(super) fn new(snapshot: &'a MeshSnapshot, class: Class) -> Self {
+    pub(super) fn new(snapshot: &'a MeshSnapshot<'a>, class: Class) -> Self {
         Routes { snapshot, class, looked_up: RefCell::default() }
     }
 

@@ -23,7 +23,7 @@ pub(super) struct Scope {
     pub sidecar: Option<usize>,
 }
 
-impl MeshSnapshot {
+impl MeshSnapshot<'_> {
     /// Whether any proxy sees less than every service, or takes other VirtualServices or
     /// DestinationRules than the rest: a Sidecar or a narrow export is there.
     pub(super) fn is_scoped(&self) -> bool {

@@ -42,7 +42,7 @@ pub fn mode(
     labels: &BTreeMap<String, String>,
     port: Option<u16>,
 ) -> MtlsMode {
-    effective_mtls(&snapshot.peer_authentications, namespace, labels, port)
+    effective_mtls(snapshot.peer_authentications.iter().copied(), namespace, labels, port)
 }
 
 /// The proxy's two secrets.

@@ -121,7 +121,7 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     assert_eq!(first.service_account, "profile");
     let profile = Identity::new(NS, "profile");
     let ours: Vec<(String, Identity)> =
-        registry.identities().into_iter().filter(|(node, _)| sorted_nodes.contains(node)).collect();
+        registry.identities().iter().filter(|(node, _)| sorted_nodes.contains(node)).cloned().collect();
     assert_eq!(ours, sorted_nodes.iter().map(|node| (node.clone(), profile.clone())).collect::<Vec<_>>());
     let stats: Vec<(String, SocketAddr)> =
         registry.scrape_targets().into_iter().filter(|t| t.node_id == v1_node).map(|t| (t.node_id, t.admin)).collect();
