@@ -28,6 +28,8 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
+use prost::{Message as _, Name as _};
+
 use super::route::ServiceRoutes;
 use super::{Encoded, MeshSnapshot, Origin, OutboundPolicy, Service, pb};
 use crate::api::Protocol;
@@ -85,132 +87,188 @@ fn to_port(port: u16) -> FilterChainMatch {
 
 /// A captured sidecar's outbound listener, and the route configurations its chains load.
 pub(super) struct Outbound {
-    pub listener: Listener,
+    pub listener: Arc<Encoded>,
     /// Of services' HTTP ports, each once.
     pub routes: Vec<Arc<Encoded>>,
     /// Whether a chain routes by the host a request names, with the outbound routes.
     pub by_host: bool,
 }
 
-/// The outbound listener on `address`, for `services` (those its sidecars see) with their
-/// routes. An HTTP port has one chain per service address, into `http` with the routes of
-/// that service's port alone: a request goes by the address it was sent to, as it would
-/// without the mesh, whatever host it names. A TCP or TLS port has one per service address, a
-/// TCP proxy to its cluster. A ServiceEntry without addresses takes its ports' connections to
-/// any address that no other service has (its callers resolved its name themselves): an HTTP
-/// port's go by the host each request names, with the outbound routes; a TCP port's to the
-/// first such entry on the port. The rest passes through, or with REGISTRY_ONLY, nowhere.
-pub(super) fn outbound<'s>(
-    snapshot: &MeshSnapshot,
-    class: super::Class,
-    services: impl IntoIterator<Item = (&'s Service, &'s ServiceRoutes)>,
-    address: SocketAddr,
-    http: impl Fn(&str) -> Filter,
-) -> Outbound {
-    // The HTTP chains by port and address (`None` is any), with the routes of each; `None`
-    // routes by host.
-    let mut http_chains: BTreeMap<(u16, Option<IpAddr>), Option<Arc<Encoded>>> = BTreeMap::new();
-    // The (port, address, SNI name) each chain matches, which no two chains may share.
-    let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<String>)> = BTreeSet::new();
-    let mut filter_chains = Vec::new();
-    let routes = super::route::Routes::new(snapshot, class);
-    for (service, service_routes) in services {
+/// What one service adds to the outbound listener: a chain for each of its ports at each of
+/// its addresses. Built with the service's routes and kept while they are (a thousand
+/// services' chains, each with its HTTP connection manager, were most of the listener's cost,
+/// built again on every change to any route).
+pub(super) struct ServiceChains {
+    chains: Vec<Chain>,
+}
+
+/// One chain, and what it matches: its port, its address (`None` is any), and for TLS the
+/// names the client asks for. No two chains of a listener may match the same.
+struct Chain {
+    port: u16,
+    ip: Option<IpAddr>,
+    names: Vec<String>,
+    /// An HTTP chain's route configuration: its service port's own, or `None` for the outbound
+    /// routes, by host. `None` for a TCP chain.
+    http: Option<Option<Arc<Encoded>>>,
+    chain: FilterChain,
+    /// The chain as a field of the listener: a listener's encoding is its fields' one after
+    /// another, and a repeated field's entries may come anywhere among them.
+    encoded: Vec<u8>,
+}
+
+impl Chain {
+    fn new(
+        port: u16,
+        ip: Option<IpAddr>,
+        names: Vec<String>,
+        http: Option<Option<Arc<Encoded>>>,
+        chain: FilterChain,
+    ) -> Chain {
+        let encoded = Listener { filter_chains: vec![chain.clone()], ..Default::default() }.encode_to_vec();
+        Chain { port, ip, names, http, chain, encoded }
+    }
+}
+
+impl ServiceChains {
+    /// The chains of `service`, whose routes are `service_routes`: an HTTP port's at each
+    /// address go into `http` with the routes of that service port alone, so that a request
+    /// goes by the address it was sent to, as it would without the mesh, whatever host it
+    /// names; a TCP or TLS port's are a TCP proxy to its cluster. A ServiceEntry without
+    /// addresses has chains to any address: an HTTP port's route by the host each request
+    /// names, with the outbound routes.
+    pub(super) fn build(
+        snapshot: &MeshSnapshot,
+        class: super::Class,
+        service: &Service,
+        service_routes: &ServiceRoutes,
+        http: &mut impl FnMut(&str) -> Filter,
+    ) -> ServiceChains {
+        let routes = super::route::Routes::new(snapshot, class);
         let addresses: Vec<Option<IpAddr>> = match (&service.origin, service.addresses.as_slice()) {
             (Origin::Entry(_), []) => vec![None],
             (_, addresses) => addresses.iter().copied().map(Some).collect(),
         };
         let host = service.host();
+        let mut chains = Vec::new();
         for port in &service.ports {
             for &ip in &addresses {
+                let at = ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
+                let matching = |names: Vec<String>| FilterChainMatch {
+                    prefix_ranges: ip.into_iter().map(cidr).collect(),
+                    server_names: names,
+                    ..to_port(port.number)
+                };
                 if port.protocol.is_http() {
-                    if taken.insert((port.number, ip, None)) {
-                        let alone = ip.and_then(|_| service_routes.alone(port.number)).cloned();
-                        http_chains.insert((port.number, ip), alone);
-                    }
+                    let alone = ip.and_then(|_| service_routes.alone(port.number)).cloned();
+                    let route_name = alone.as_ref().map_or(super::OUTBOUND_ROUTES, |a| a.name.as_str());
+                    let chain = FilterChain {
+                        name: format!("outbound_{at}_{}", port.number),
+                        filter_chain_match: Some(matching(Vec::new())),
+                        filters: vec![http(route_name)],
+                        ..Default::default()
+                    };
+                    chains.push(Chain::new(port.number, ip, Vec::new(), Some(alone), chain));
                     continue;
                 }
-                let mut chains = Vec::new();
+                let mut rules = Vec::new();
                 if port.protocol == Protocol::Tls {
-                    let rules = routes.tls_rules(&host, port.number);
-                    chains.extend(rules.into_iter().map(|rule| (rule.names, rule.destinations)));
+                    let tls = routes.tls_rules(&host, port.number);
+                    rules.extend(tls.into_iter().map(|rule| (rule.names, rule.destinations)));
                 }
                 // What no rule takes; to any address, TLS is told apart by the name the client
                 // asks for.
                 let rest = if ip.is_none() && port.protocol == Protocol::Tls { vec![host.clone()] } else { vec![] };
-                chains.push((rest, routes.tcp_destinations(&host, port.number)));
+                rules.push((rest, routes.tcp_destinations(&host, port.number)));
                 let stat_prefix = super::cluster_name(port.number, None, &host).replace(['.', '|'], "_");
-                for (names, destinations) in chains {
-                    // A name (or a chain without one) goes to the first chain that has it.
-                    let names: Vec<String> = if names.is_empty() {
-                        if !taken.insert((port.number, ip, None)) {
-                            continue;
-                        }
-                        names
-                    } else {
-                        let fresh: Vec<String> =
-                            names.into_iter().filter(|n| taken.insert((port.number, ip, Some(n.clone())))).collect();
-                        if fresh.is_empty() {
-                            continue;
-                        }
-                        fresh
-                    };
-                    let at = ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
-                    let name = match names.first() {
-                        Some(first) => format!("outbound_{at}_{}_{first}", port.number),
-                        None => format!("outbound_{at}_{}", port.number),
-                    };
-                    filter_chains.push(FilterChain {
-                        name,
-                        filter_chain_match: Some(FilterChainMatch {
-                            prefix_ranges: ip.into_iter().map(cidr).collect(),
-                            server_names: names,
-                            ..to_port(port.number)
-                        }),
+                for (names, destinations) in rules {
+                    let chain = FilterChain {
+                        name: tcp_chain_name(&at, port.number, &names),
+                        filter_chain_match: Some(matching(names.clone())),
                         filters: vec![tcp_split(&stat_prefix, &destinations)],
                         ..Default::default()
-                    });
+                    };
+                    chains.push(Chain::new(port.number, ip, names, None, chain));
                 }
             }
         }
+        ServiceChains { chains }
     }
-    let mut routes: BTreeMap<String, Arc<Encoded>> = BTreeMap::new();
-    let mut by_host = false;
-    for ((port, ip), alone) in http_chains {
-        let route_name = match alone {
-            Some(alone) => routes.entry(alone.name.clone()).or_insert(alone).name.clone(),
-            None => {
-                by_host = true;
-                super::OUTBOUND_ROUTES.to_string()
+}
+
+/// A TCP chain's name: where it goes, and the first name it takes.
+fn tcp_chain_name(at: &str, port: u16, names: &[String]) -> String {
+    match names.first() {
+        Some(first) => format!("outbound_{at}_{port}_{first}"),
+        None => format!("outbound_{at}_{port}"),
+    }
+}
+
+/// The outbound listener on `address`, of the chains of the services its sidecars see, in
+/// order: a match an earlier service's chain took is not another's, and a TLS chain keeps the
+/// names no earlier one took. Connections no chain takes pass through, or with REGISTRY_ONLY,
+/// go nowhere.
+pub(super) fn outbound<'s>(
+    outbound_policy: OutboundPolicy,
+    services: impl IntoIterator<Item = &'s ServiceChains>,
+    address: SocketAddr,
+) -> Outbound {
+    // The (port, address, SNI name) each chain matches, which no two chains may share.
+    let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<&str>)> = BTreeSet::new();
+    let mut encoded = Vec::new();
+    // HTTP chains come after the others, by port and address.
+    let mut http_chains: BTreeMap<(u16, Option<IpAddr>), &Chain> = BTreeMap::new();
+    // The ports of chains told apart by name, which the TLS inspector must look at.
+    let mut by_name: BTreeSet<u16> = BTreeSet::new();
+    for chain in services.into_iter().flat_map(|s| &s.chains) {
+        if chain.http.is_some() {
+            if taken.insert((chain.port, chain.ip, None)) {
+                http_chains.insert((chain.port, chain.ip), chain);
             }
-        };
-        let at = ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
-        filter_chains.push(FilterChain {
-            name: format!("outbound_{at}_{port}"),
-            filter_chain_match: Some(FilterChainMatch {
-                prefix_ranges: ip.into_iter().map(cidr).collect(),
-                ..to_port(port)
-            }),
-            filters: vec![http(&route_name)],
-            ..Default::default()
-        });
+            continue;
+        }
+        if chain.names.is_empty() {
+            if taken.insert((chain.port, chain.ip, None)) {
+                encoded.extend_from_slice(&chain.encoded);
+            }
+            continue;
+        }
+        // A name goes to the first chain that has it.
+        let fresh: Vec<String> =
+            chain.names.iter().filter(|n| taken.insert((chain.port, chain.ip, Some(n.as_str())))).cloned().collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        by_name.insert(chain.port);
+        if fresh.len() == chain.names.len() {
+            encoded.extend_from_slice(&chain.encoded);
+            continue;
+        }
+        let at = chain.ip.map_or_else(|| "any".to_string(), |ip| ip.to_string());
+        let mut trimmed = chain.chain.clone();
+        trimmed.name = tcp_chain_name(&at, chain.port, &fresh);
+        trimmed.filter_chain_match.as_mut().expect("a TLS chain matches names").server_names = fresh;
+        encoded.extend(Listener { filter_chains: vec![trimmed], ..Default::default() }.encode_to_vec());
     }
-    let unknown = match snapshot.outbound_policy {
+    let mut routes: BTreeMap<&str, &Arc<Encoded>> = BTreeMap::new();
+    let mut by_host = false;
+    for chain in http_chains.into_values() {
+        match chain.http.as_ref().and_then(Option::as_ref) {
+            Some(alone) => _ = routes.insert(&alone.name, alone),
+            None => by_host = true,
+        }
+        encoded.extend_from_slice(&chain.encoded);
+    }
+    let unknown = match outbound_policy {
         OutboundPolicy::AllowAny => PASSTHROUGH,
         OutboundPolicy::RegistryOnly => BLACKHOLE,
     };
-    let by_name: BTreeSet<u16> = filter_chains
-        .iter()
-        .filter_map(|c| c.filter_chain_match.as_ref())
-        .filter(|m| !m.server_names.is_empty())
-        .filter_map(|m| m.destination_port.map(|p| p.value as u16))
-        .collect();
     let listener = Listener {
         name: "outbound".into(),
         address: Some(pb::socket_address(address)),
         listener_filters: std::iter::once(original_destination_filter())
             .chain((!by_name.is_empty()).then(|| tls_inspector_on(&by_name)))
             .collect(),
-        filter_chains,
         traffic_direction: core::TrafficDirection::Outbound as i32,
         default_filter_chain: Some(FilterChain {
             name: "passthrough".into(),
@@ -219,7 +277,10 @@ pub(super) fn outbound<'s>(
         }),
         ..Default::default()
     };
-    Outbound { listener, routes: routes.into_values().collect(), by_host }
+    let mut value = listener.encode_to_vec();
+    value.extend(encoded);
+    let any = envoy_types::pb::google::protobuf::Any { type_url: Listener::type_url(), value };
+    Outbound { listener: Encoded::new(listener.name, any), routes: routes.into_values().cloned().collect(), by_host }
 }
 
 /// The TLS inspector, on connections to `ports` only: on other ports it would hold up a

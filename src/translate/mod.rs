@@ -648,6 +648,10 @@ struct Built {
     /// their scope: the same for every sidecar there, and in a mesh of a thousand services,
     /// that listener matches a thousand services' addresses.
     captured: Reused<(SocketAddr, Option<Scope>), Captured>,
+    /// Each service's chains in those listeners, by the address of the routes they were built
+    /// with (which the entry keeps, so that no other routes take that address): built again
+    /// only when the routes are.
+    service_chains: Reused<usize, (Arc<route::ServiceRoutes>, Arc<capture::ServiceChains>)>,
     /// What the proxies of each scope see.
     views: Reused<Scope, Arc<View>>,
     /// Each sidecar's own part, by node, with the sidecar it was built for.
@@ -808,7 +812,10 @@ impl<'a> Translation<'a> {
             built.captured.turn();
             built.views.turn();
             built.sidecars.turn();
+            built.service_chains.turn();
             if !built.own_inputs.hold(snapshot) {
+                // The chains' HTTP filters trace as the inputs say.
+                built.service_chains.last.clear();
                 built.sidecars.last.clear();
                 built.own_inputs = OwnInputs::of(snapshot);
             }
@@ -959,23 +966,36 @@ impl<'a> Translation<'a> {
 
     /// What a captured sidecar with its outbound listener at an address, and its scope, has in
     /// common with the others there that see `view`, built once per translation.
-    fn captured(&self, key: (SocketAddr, Option<Scope>), view: &View, http: impl Fn(&str) -> Filter) -> Captured {
+    fn captured(&self, key: (SocketAddr, Option<Scope>), view: &View, http: impl FnMut(&str) -> Filter) -> Captured {
         let mut built = self.built.lock().expect("built lock");
+        let Built { captured, service_chains, .. } = &mut *built;
         let build = || {
-            let services =
-                view.services.iter().map(|&i| &self.snapshot.services[i]).zip(view.routes.iter().map(|r| &**r));
             let class = key.1.as_ref().map_or(COMMON, |scope| self.snapshot.class(&scope.namespace));
-            let outbound = capture::outbound(self.snapshot, class, services, key.0, http);
+            let mut http = http;
+            let chains: Vec<Arc<capture::ServiceChains>> = (view.services.iter().zip(&view.routes))
+                .map(|(&i, routes)| {
+                    let kept = |(of, _): &(Arc<route::ServiceRoutes>, _)| Arc::ptr_eq(of, routes);
+                    let build = || {
+                        let service = &self.snapshot.services[i];
+                        (
+                            routes.clone(),
+                            Arc::new(capture::ServiceChains::build(self.snapshot, class, service, routes, &mut http)),
+                        )
+                    };
+                    service_chains.get_kept(&(Arc::as_ptr(routes) as usize), kept, build).1
+                })
+                .collect();
+            let outbound = capture::outbound(self.snapshot.outbound_policy, chains.iter().map(|c| &**c), key.0);
             let as_addressed = view.as_addressed.iter().map(|name| capture::original_destination(name));
             let clusters = capture::clusters().into_iter().chain(as_addressed);
             Captured {
-                outbound: Encoded::new(outbound.listener.name.clone(), pack(&outbound.listener)),
+                outbound: outbound.listener,
                 routes: outbound.routes.into(),
                 by_host: outbound.by_host,
                 clusters: clusters.map(|c| Encoded::new(c.name.clone(), pack(&c))).collect(),
             }
         };
-        built.captured.get_reusing(&key, build, Captured::reusing)
+        captured.get_reusing(&key, build, Captured::reusing)
     }
 }
 
