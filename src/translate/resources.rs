@@ -160,6 +160,12 @@ impl Resources {
         }
     }
 
+    /// The resources of one type in their two parts, whose merge `get` is: the list other
+    /// proxies share, and the proxy's own.
+    pub fn parts(&self, t: Type) -> (&Arc<[Arc<Encoded>]>, &[Arc<Encoded>]) {
+        (&self.shared[t as usize], &self.own[t as usize])
+    }
+
     /// Whether there are none of one type.
     pub fn is_empty(&self, t: Type) -> bool {
         self.shared[t as usize].is_empty() && self.own[t as usize].is_empty()

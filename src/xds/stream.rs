@@ -36,9 +36,11 @@ struct TypeState {
     /// The listeners or clusters an incremental proxy holds from an earlier stream (from a
     /// controller since restarted): each is named removed at the first push unless wanted.
     held_before: BTreeSet<String>,
-    /// What the proxy wanted of the configuration it was last looked at with, while it asks
-    /// for the same names: every ACK looks again, and most find the same configuration.
-    wanted: Option<(Arc<Resources>, Listed)>,
+    /// What the proxy wanted of the resources of this type it was last looked at with (the
+    /// list other proxies share and its own), while it asks for the same names: every ACK
+    /// looks again, and every change looks at every type, most of them the same as before (a
+    /// route's change leaves a thousand services' clusters and endpoints as they were).
+    wanted: Option<(Arc<[Arc<Encoded>]>, Vec<Arc<Encoded>>, Listed)>,
 }
 
 /// Resources of one type in name order, with their version: shared, not copied, since every
@@ -151,6 +153,10 @@ pub(super) struct Stream {
     node: String,
     types: [TypeState; 5],
     nonce: u64,
+    /// Whether the proxy had ACKed the endpoints of the clusters it was sent, as last found,
+    /// with what it was found from (the configuration, those clusters, the endpoints ACKed):
+    /// every ACK asks, and the answer walks thousands of names.
+    endpoints_ready: Option<(Arc<Resources>, Arc<[Arc<Encoded>]>, Arc<[Arc<Encoded>]>, bool)>,
 }
 
 impl Stream {
@@ -173,6 +179,7 @@ impl Stream {
             node: String::new(),
             types: Default::default(),
             nonce: 0,
+            endpoints_ready: None,
         }
     }
 
@@ -352,18 +359,29 @@ impl Stream {
         self.push(Type::Endpoint, endpoints).await?;
 
         let cds = &self.types[Type::Cluster as usize];
-        let eds = &self.types[Type::Endpoint as usize];
-        let endpoints = desired.get(Type::Endpoint);
-        let clusters_ready = cds.acked_version == clusters.version && {
-            let need = named_in(&clusters.resources, endpoints.iter().map(|e| e.name.as_str()), true);
-            let need: Vec<&Arc<Encoded>> = need.collect();
-            named_in(&eds.acked, need.iter().map(|e| e.name.as_str()), true).count() == need.len()
-        };
-        if clusters_ready {
+        if cds.acked_version == clusters.version && self.endpoints_ready(&desired, &clusters.resources) {
             self.push(Type::Listener, listeners).await?;
             self.push(Type::Route, routes).await?;
         }
         Ok(())
+    }
+
+    /// Whether the proxy ACKed the endpoints of every one of `clusters` that has endpoints in
+    /// `desired`.
+    fn endpoints_ready(&mut self, desired: &Arc<Resources>, clusters: &Arc<[Arc<Encoded>]>) -> bool {
+        let acked = &self.types[Type::Endpoint as usize].acked;
+        if let Some((of, of_clusters, of_acked, ready)) = &self.endpoints_ready
+            && Arc::ptr_eq(of, desired)
+            && Arc::ptr_eq(of_clusters, clusters)
+            && Arc::ptr_eq(of_acked, acked)
+        {
+            return *ready;
+        }
+        let endpoints = desired.get(Type::Endpoint);
+        let need: Vec<&Arc<Encoded>> = named_in(clusters, endpoints.iter().map(|e| e.name.as_str()), true).collect();
+        let ready = named_in(acked, need.iter().map(|e| e.name.as_str()), true).count() == need.len();
+        self.endpoints_ready = Some((desired.clone(), clusters.clone(), acked.clone(), ready));
+        ready
     }
 
     /// The desired resources of a type that the proxy subscribed to; no secrets for a proxy
@@ -373,8 +391,10 @@ impl Stream {
             return Listed::new(Vec::new());
         }
         let state = &mut self.types[t as usize];
-        if let Some((of, wanted)) = &state.wanted
-            && Arc::ptr_eq(of, desired)
+        let (shared, own) = desired.parts(t);
+        if let Some((of_shared, of_own, wanted)) = &state.wanted
+            && Arc::ptr_eq(of_shared, shared)
+            && of_own[..] == *own
         {
             return wanted.clone();
         }
@@ -384,7 +404,7 @@ impl Stream {
             // All of it: its version is the configuration's own, which the status compares too.
             false => Listed { resources: resources.into_owned().into(), version: desired.version_of(t).to_string() },
         };
-        state.wanted = Some((desired.clone(), wanted.clone()));
+        state.wanted = Some((shared.clone(), own.to_vec(), wanted.clone()));
         wanted
     }
 
