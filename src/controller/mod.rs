@@ -81,7 +81,7 @@ pub trait Registry: Send {
     }
 
     /// Where each proxy's statistics are read, for the canary gates.
-    fn scrape_targets(&self) -> Vec<Target>;
+    fn scrape_targets(&self) -> Arc<[Target]>;
 
     /// What keeps part of the mesh from running (a process that cannot start).
     fn problems(&self) -> Vec<String>;
@@ -231,7 +231,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     // What each service's shared part was built from and came to, for the next translation.
     let mut carried = Carried::default();
     let mut routed: Arc<BTreeMap<String, usize>> = Arc::default();
-    let (targets_tx, targets) = watch::channel(Vec::new());
+    let (targets_tx, targets) = watch::channel(Arc::from([]));
     let (problems, mut canary_problems) = watch::channel(Vec::new());
     // The store revision every proxy connected to this replica runs, for the canary driver to
     // tell when a rollout's outcome reached the traffic.
@@ -243,7 +243,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
     let decoded = Decoded(decoded);
     rotation::spawn(store.clone(), decoded.clone(), rotations.keeper, observer, ca_changed.clone(), leading.clone());
     spawn_canaries(store.clone(), decoded, targets, problems, running, leading.clone());
-    let mut service_ports = route_status::ServicePorts::new();
+    // Shared with the status task: every ACK's pass compares it with what that task holds.
+    let mut service_ports: Arc<route_status::ServicePorts> = Arc::default();
     let (judging_tx, judging) = watch::channel(None);
     let (problems, mut status_problems) = watch::channel(Vec::new());
     spawn_statuses(store.clone(), judging, problems, leading.clone());
@@ -355,7 +356,7 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             let services = backend.services();
             routed =
                 Arc::new(services.iter().map(|s| (format!("{}/{}", s.namespace, s.name), s.instances.len())).collect());
-            service_ports = route_status::service_ports(&services);
+            service_ports = Arc::new(route_status::service_ports(&services));
             let mut snapshot = MeshSnapshot::new(services, resources.iter());
             snapshot.environment = backend.environment();
             snapshot.tracing = tracing;
@@ -403,7 +404,8 @@ pub async fn reconcile_until_stopped<R: Registry, S: StatusSink<R>>(
             !same
         });
 
-        // Not on every ACK: a mesh of thousands of Pods has thousands of targets.
+        // Not on every ACK: a mesh of thousands of Pods has thousands of targets (a registry
+        // keeps them while its proxies stay the same, which a comparison finds by pointer).
         if registry_moved && targets_tx.send_changed(backend.scrape_targets()) {
             collector.know(&targets_tx.borrow());
         }
@@ -466,7 +468,7 @@ struct Judging {
     revision: Revision,
     resources: Arc<Vec<Resource>>,
     environment: crate::ingress::Environment,
-    service_ports: route_status::ServicePorts,
+    service_ports: Arc<route_status::ServicePorts>,
 }
 
 impl Judging {
@@ -477,7 +479,7 @@ impl Judging {
         let ingress = crate::ingress::Ingress::new(self.resources.iter(), &self.environment);
         // A route may name a Service the cluster has that is not in the mesh (yet): the
         // reference resolves.
-        let mut known = self.service_ports.clone();
+        let mut known = route_status::ServicePorts::clone(&self.service_ports);
         for (host, ports) in &self.environment.services {
             known.entry(host.clone()).or_default().extend(ports);
         }
@@ -542,7 +544,7 @@ const CANARY_EVERY: Duration = Duration::from_secs(1);
 fn spawn_canaries(
     store: Arc<dyn Store>,
     decoded: Decoded,
-    targets: watch::Receiver<Vec<Target>>,
+    targets: watch::Receiver<Arc<[Target]>>,
     problems: watch::Sender<Vec<String>>,
     running: watch::Receiver<Revision>,
     leading: Leading,

@@ -655,10 +655,23 @@ pub struct KubeRegistry {
     view: MeshView,
     /// Where the view's instances are probed for their certificates: one port of each.
     probe_targets: Vec<ProbeTarget>,
-    /// The view's proxies' identities, by node id: every pass asks, and at thousands of Pods
-    /// a copy for each was most of what an ACK cost.
+    /// The view's proxies' identities, by node id, and where their statistics are read: every
+    /// pass asks for the identities, every change for the targets, and at thousands of Pods a
+    /// copy of each for each was most of what an ACK cost.
     identities: Arc<[(String, Identity)]>,
+    targets: Arc<[Target]>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// Where a proxy's statistics are read, and what it serves.
+fn scrape_target(p: &MeshProxy) -> Target {
+    let serves = match &p.proxy {
+        Proxy::Sidecar(s) => {
+            Some(Served { namespace: s.namespace.clone(), services: p.services.clone(), labels: s.labels.clone() })
+        }
+        Proxy::Gateway(_) => None,
+    };
+    Target { node_id: p.proxy.node_id().to_string(), admin: p.stats, serves }
 }
 
 impl KubeRegistry {
@@ -693,6 +706,7 @@ impl KubeRegistry {
             view: MeshView::default(),
             probe_targets: Vec::new(),
             identities: Arc::default(),
+            targets: Arc::from([]),
             tasks: vec![services_task, slices_task, pods_task, namespaces_task, secrets_task],
         }
     }
@@ -855,6 +869,7 @@ impl Registry for KubeRegistry {
         if view.proxies != self.view.proxies {
             self.identities =
                 view.proxies.iter().map(|p| (p.proxy.node_id().to_string(), p.identity.clone())).collect();
+            self.targets = view.proxies.iter().map(scrape_target).collect();
         }
         self.view = view;
         self.environment = environment;
@@ -877,16 +892,8 @@ impl Registry for KubeRegistry {
         self.view.proxies.iter().filter_map(|p| p.proxy.credentialed(credentials)).collect()
     }
 
-    fn scrape_targets(&self) -> Vec<Target> {
-        let serves = |p: &MeshProxy| match &p.proxy {
-            Proxy::Sidecar(s) => {
-                Some(Served { namespace: s.namespace.clone(), services: p.services.clone(), labels: s.labels.clone() })
-            }
-            Proxy::Gateway(_) => None,
-        };
-        let target =
-            |p: &MeshProxy| Target { node_id: p.proxy.node_id().to_string(), admin: p.stats, serves: serves(p) };
-        self.view.proxies.iter().map(target).collect()
+    fn scrape_targets(&self) -> Arc<[Target]> {
+        self.targets.clone()
     }
 
     fn problems(&self) -> Vec<String> {

@@ -321,7 +321,7 @@ impl Registry for Processes {
         crate::ingress::Environment { namespace_labels, gateways, no_secrets, ..Default::default() }
     }
 
-    fn scrape_targets(&self) -> Vec<Target> {
+    fn scrape_targets(&self) -> Arc<[Target]> {
         let admin = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let gateway = Target { node_id: super::GATEWAY_NODE.into(), admin: admin(self.gateway_admin), serves: None };
         let gateways = self.supervisor.gateway_status().into_iter().map(|g| Target {

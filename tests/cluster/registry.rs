@@ -123,8 +123,12 @@ fn the_registry_follows_mesh_pods_their_readiness_and_their_deletion() {
     let ours: Vec<(String, Identity)> =
         registry.identities().iter().filter(|(node, _)| sorted_nodes.contains(node)).cloned().collect();
     assert_eq!(ours, sorted_nodes.iter().map(|node| (node.clone(), profile.clone())).collect::<Vec<_>>());
-    let stats: Vec<(String, SocketAddr)> =
-        registry.scrape_targets().into_iter().filter(|t| t.node_id == v1_node).map(|t| (t.node_id, t.admin)).collect();
+    let stats: Vec<(String, SocketAddr)> = registry
+        .scrape_targets()
+        .iter()
+        .filter(|t| t.node_id == v1_node)
+        .map(|t| (t.node_id.clone(), t.admin))
+        .collect();
     assert_eq!(stats, [(v1_node.clone(), SocketAddr::new(v1_ip, 15090))]);
     let given = |node: &str| Some(Credentials { cert_chain: format!("chain of {node}"), ..Credentials::default() });
     let proxies = registry.proxies(&given);
