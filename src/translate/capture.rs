@@ -108,26 +108,32 @@ struct Chain {
     port: u16,
     ip: Option<IpAddr>,
     names: Vec<String>,
-    /// An HTTP chain's route configuration: its service port's own, or `None` for the outbound
-    /// routes, by host. `None` for a TCP chain.
-    http: Option<Option<Arc<Encoded>>>,
+    carries: Carries,
     chain: FilterChain,
-    /// The chain as a field of the listener: a listener's encoding is its fields' one after
-    /// another, and a repeated field's entries may come anywhere among them.
+    /// The chain as a field of the listener (`as_field`).
     encoded: Vec<u8>,
 }
 
+/// What a chain does with a connection.
+enum Carries {
+    /// Proxies it over TCP.
+    Tcp,
+    /// Routes its HTTP by its service port's own route configuration; by host, with the
+    /// outbound routes, where it has none.
+    Http(Option<Arc<Encoded>>),
+}
+
 impl Chain {
-    fn new(
-        port: u16,
-        ip: Option<IpAddr>,
-        names: Vec<String>,
-        http: Option<Option<Arc<Encoded>>>,
-        chain: FilterChain,
-    ) -> Chain {
-        let encoded = Listener { filter_chains: vec![chain.clone()], ..Default::default() }.encode_to_vec();
-        Chain { port, ip, names, http, chain, encoded }
+    fn new(port: u16, ip: Option<IpAddr>, names: Vec<String>, carries: Carries, chain: FilterChain) -> Chain {
+        let encoded = as_field(chain.clone());
+        Chain { port, ip, names, carries, chain, encoded }
     }
+}
+
+/// A chain encoded as a field of the outbound listener: a message's encoding is its fields' one
+/// after another, and a repeated field's entries may come anywhere among them.
+fn as_field(chain: FilterChain) -> Vec<u8> {
+    Listener { filter_chains: vec![chain], ..Default::default() }.encode_to_vec()
 }
 
 impl ServiceChains {
@@ -168,7 +174,7 @@ impl ServiceChains {
                         filters: vec![http(route_name)],
                         ..Default::default()
                     };
-                    chains.push(Chain::new(port.number, ip, Vec::new(), Some(alone), chain));
+                    chains.push(Chain::new(port.number, ip, Vec::new(), Carries::Http(alone), chain));
                     continue;
                 }
                 let mut rules = Vec::new();
@@ -188,7 +194,7 @@ impl ServiceChains {
                         filters: vec![tcp_split(&stat_prefix, &destinations)],
                         ..Default::default()
                     };
-                    chains.push(Chain::new(port.number, ip, names, None, chain));
+                    chains.push(Chain::new(port.number, ip, names, Carries::Tcp, chain));
                 }
             }
         }
@@ -217,13 +223,13 @@ pub(super) fn outbound<'s>(
     let mut taken: BTreeSet<(u16, Option<IpAddr>, Option<&str>)> = BTreeSet::new();
     let mut encoded = Vec::new();
     // HTTP chains come after the others, by port and address.
-    let mut http_chains: BTreeMap<(u16, Option<IpAddr>), &Chain> = BTreeMap::new();
+    let mut http_chains: BTreeMap<(u16, Option<IpAddr>), (&Option<Arc<Encoded>>, &[u8])> = BTreeMap::new();
     // The ports of chains told apart by name, which the TLS inspector must look at.
     let mut by_name: BTreeSet<u16> = BTreeSet::new();
     for chain in services.into_iter().flat_map(|s| &s.chains) {
-        if chain.http.is_some() {
+        if let Carries::Http(alone) = &chain.carries {
             if taken.insert((chain.port, chain.ip, None)) {
-                http_chains.insert((chain.port, chain.ip), chain);
+                http_chains.insert((chain.port, chain.ip), (alone, &chain.encoded));
             }
             continue;
         }
@@ -248,16 +254,16 @@ pub(super) fn outbound<'s>(
         let mut trimmed = chain.chain.clone();
         trimmed.name = tcp_chain_name(&at, chain.port, &fresh);
         trimmed.filter_chain_match.as_mut().expect("a TLS chain matches names").server_names = fresh;
-        encoded.extend(Listener { filter_chains: vec![trimmed], ..Default::default() }.encode_to_vec());
+        encoded.extend(as_field(trimmed));
     }
     let mut routes: BTreeMap<&str, &Arc<Encoded>> = BTreeMap::new();
     let mut by_host = false;
-    for chain in http_chains.into_values() {
-        match chain.http.as_ref().and_then(Option::as_ref) {
+    for (alone, chain) in http_chains.into_values() {
+        match alone {
             Some(alone) => _ = routes.insert(&alone.name, alone),
             None => by_host = true,
         }
-        encoded.extend_from_slice(&chain.encoded);
+        encoded.extend_from_slice(chain);
     }
     let unknown = match outbound_policy {
         OutboundPolicy::AllowAny => PASSTHROUGH,
