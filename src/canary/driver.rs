@@ -7,7 +7,6 @@
 //! controller restart.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Decision, Hold, Observation, Phase, Progress, Sample, decide};
@@ -15,7 +14,7 @@ use crate::api::meshctl::{
     Canary, CanaryStatus, Condition, Evaluation, ManualDecision, PROMOTED, RouteApi, WindowFigures,
 };
 use crate::api::networking::{Destination, HttpRoute, HttpRouteDestination, VirtualService, VirtualServiceSpec};
-use crate::api::{Resource, time};
+use crate::api::{Kind, Resource, time};
 use crate::metrics::Traffic;
 use crate::metrics::scrape::{Served, Target, scrape_all};
 
@@ -87,8 +86,7 @@ impl Driver {
             }
         }
         let canaries: Vec<&Canary> = all.filter(|c| !phase(c).is_finished()).collect();
-        self.baselines
-            .retain(|r, _| canaries.iter().any(|c| ObjectRef::of(&Resource::Canary(Arc::new((*c).clone()))) == *r));
+        self.baselines.retain(|r, _| canaries.iter().any(|c| ObjectRef::named(Kind::Canary, &c.metadata) == *r));
         if canaries.is_empty() {
             return Vec::new();
         }
@@ -121,7 +119,7 @@ impl Driver {
             RouteApi::Istio => served(traffic, resources, &host, (&service_ns, &name), part),
             RouteApi::Gateway => served_by_service(traffic, &service_ns, part),
         };
-        let object = ObjectRef::of(&Resource::Canary(Arc::new(canary.clone())));
+        let object = ObjectRef::named(Kind::Canary, &canary.metadata);
         // Whole seconds, as the status records times: what is stored is what was used.
         let now = now().floor();
         let status = canary.status.clone().unwrap_or_default();
@@ -351,7 +349,7 @@ async fn settle(store: &dyn Store, canary: &Canary) -> Result<(), DriveError> {
         status.weight.unwrap_or(0)
     );
     promoted_condition(&mut status, phase.promoted(), format!("{phase:?}"), &message, canary, now().floor());
-    let object = ObjectRef::of(&Resource::Canary(Arc::new(canary.clone())));
+    let object = ObjectRef::named(Kind::Canary, &canary.metadata);
     store.set_status(&object, serde_json::to_value(&status).expect("status serializes")).await?;
     Ok(())
 }

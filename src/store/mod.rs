@@ -24,10 +24,15 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn of(resource: &Resource) -> Self {
+        ObjectRef::named(resource.kind(), resource.meta())
+    }
+
+    /// The object of `kind` that `meta` names.
+    pub fn named(kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
         ObjectRef {
-            kind: resource.kind(),
-            namespace: resource.namespace().to_string(),
-            name: resource.name().to_string(),
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
         }
     }
 }
